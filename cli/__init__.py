@@ -1,0 +1,1 @@
+"""regcode's command line: one module per verb, all errors mapped to exit codes in `main`."""

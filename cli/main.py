@@ -1,0 +1,99 @@
+"""The `regcode` group: shared options, output helpers, and the mapping from errors to exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+import yaml
+
+from ..engine import Catalog, PolicyError, dump_json
+from ..engine._dates import is_date
+
+EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class RegcodeGroup(click.Group):
+    """Turns every PolicyError into a one-paragraph message and exit 1; never a traceback for bad input."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PolicyError as exc:
+            report_issues(exc.issues, ctx.meta.get("regcode.format", "text"))
+            ctx.exit(EXIT_POLICY)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug of ours: say so plainly, keep the traceback for REGCODE_DEBUG
+            if os.environ.get("REGCODE_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"regcode: internal error: {type(exc).__name__}: {exc}. This is a bug in regcode, not in your input; "
+                       "run again with REGCODE_DEBUG=1 for the traceback and report it.", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def report_issues(issues, fmt: str = "text") -> None:
+    if fmt == "json":
+        click.echo(dump_json({"errors": [i.as_dict() for i in issues]}), err=True)
+        return
+    for issue in issues:
+        click.echo(str(issue), err=True)
+    if len(issues) > 1:
+        click.echo(f"{len(issues)} problems", err=True)
+
+
+def emit(data, fmt: str) -> None:
+    """Print data deterministically as json (sorted keys, UTF-8) or yaml."""
+    if fmt == "yaml":
+        click.echo(yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False), nl=False)
+    else:
+        click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2))
+
+
+def as_of_option(f):
+    return click.option("--as-of", "as_of", callback=_check_date, metavar="DATE",
+                        help="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")(f)
+
+
+def _check_date(ctx, param, value):
+    if value is not None and not is_date(value):
+        raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2019-06-30")
+    return value
+
+
+def policy_root_option(f):
+    return click.option("--policy-root", "policy_roots", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+                        help="A folder of policies (POLICY/VERSION/policy.yaml) searched before the shipped ones.")(f)
+
+
+def catalog(policy_roots) -> Catalog:
+    return Catalog(list(policy_roots or []))
+
+
+def set_format(ctx: click.Context, fmt: str) -> None:
+    ctx.meta["regcode.format"] = "json" if fmt == "json" else "text"
+
+
+@click.group(cls=RegcodeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="regcode", message="regcode %(version)s")
+def regcode():
+    """regcode: regulations as versioned YAML policies, evaluated with reasons.
+
+    \b
+    Typical use:
+      regcode policies                                  what is shipped, and when it is in force
+      regcode eval --explain examples/aa-clean.yaml     decisions for one case file, with reasons
+      regcode validate                                  every problem in the policies, file:line:col
+      regcode test shanghai-post-license                run a policy's own test cases
+    """
+
+
+def main() -> None:  # the console-script entry point
+    from . import commands  # noqa: F401  (registers the verbs)
+    regcode(prog_name="regcode")

@@ -1,0 +1,58 @@
+"""`regcode validate`: every problem in one or more policy versions, at once."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..engine import PolicyError, dump_json
+from .main import EXIT_POLICY, catalog, policy_root_option, regcode, report_issues, set_format
+
+
+def version_dirs(paths, cat) -> list:
+    """PATH may be a version folder, a policy folder, or a root of policies."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if (path / "policy.yaml").is_file():
+            found.append(path)
+        elif any(path.glob("*/policy.yaml")):
+            found.extend(sorted(p.parent for p in path.glob("*/policy.yaml")))
+        elif any(path.glob("*/*/policy.yaml")):
+            found.extend(sorted(p.parent for p in path.glob("*/*/policy.yaml")))
+        else:
+            raise click.BadParameter(f"{raw}: no policy.yaml here, one level down (a policy) or two (a root of policies)",
+                                     param_hint="PATH")
+    return found
+
+
+@regcode.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@policy_root_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def validate_cmd(ctx, paths, policy_roots, fmt):
+    """Check policy versions (default: every known one) and report every problem as file:line:col: code: message."""
+    set_format(ctx, fmt)
+    cat = catalog(policy_roots)
+    dirs = version_dirs(paths, cat) if paths else [v.directory for pid in cat.policy_ids() for v in cat.versions(pid)]
+    issues, results = [], []
+    for directory in dirs:
+        try:
+            policy = cat.compile_dir(directory)
+            results.append({"policy": policy.id, "version": policy.version, "path": str(directory), "ok": True,
+                            "rules": len(policy.rules), "content_hash": policy.content_hash})
+        except PolicyError as exc:
+            issues.extend(exc.issues)
+            results.append({"policy": directory.parent.name, "version": directory.name, "path": str(directory), "ok": False,
+                            "errors": [i.as_dict() for i in exc.issues]})
+    if fmt == "json":
+        click.echo(dump_json({"ok": not issues, "versions": results}))
+    else:
+        for r in results:
+            if r["ok"]:
+                click.echo(f"ok  {r['policy']}@{r['version']}  {r['rules']} rules  {r['content_hash']}")
+        if issues:
+            report_issues(issues)
+    if issues:
+        ctx.exit(EXIT_POLICY)

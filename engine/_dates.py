@@ -1,0 +1,42 @@
+"""Calendar arithmetic on ISO dates: month ends clamp (01-31 + 1 month = 02-28/29)."""
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+import re
+from functools import lru_cache
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@lru_cache(maxsize=65536)
+def parse(text: str) -> _dt.date:
+    """'2019-06-30' -> date; raises ValueError for anything else."""
+    if not isinstance(text, str) or not ISO_DATE.match(text):
+        raise ValueError(f"not an ISO date (YYYY-MM-DD): {text!r}")
+    return _dt.date.fromisoformat(text)
+
+
+def is_date(text) -> bool:
+    try:
+        parse(text)
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
+def shift(text: str, years: int = 0, months: int = 0, days: int = 0) -> str:
+    """Move an ISO date by whole years, months and days, clamping to the month's end."""
+    d = parse(text)
+    total = d.year * 12 + (d.month - 1) + int(years) * 12 + int(months)
+    year, month = divmod(total, 12)
+    month += 1
+    if not 1 <= year <= 9999:
+        raise ValueError(f"date out of range: {text} moved by {years}y {months}m")
+    day = min(d.day, calendar.monthrange(year, month)[1])
+    moved = _dt.date(year, month, day) + _dt.timedelta(days=int(days))
+    return moved.isoformat()
+
+
+def days_between(a: str, b: str) -> int:
+    return (parse(b) - parse(a)).days

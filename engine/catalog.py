@@ -1,0 +1,148 @@
+"""Where policies live: discover versions under policy roots, pick the one in force on a date, compile once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .compile import CompiledPolicy, compile_version
+from .errors import Issue, IssueCollector, LoadError, Location, PolicyError, did_you_mean
+from .load import VERSION_NAME, inside, load_version, read_document
+from .validate import ValidatedVersion, validate_version
+
+
+class SelectionError(PolicyError):
+    stage = "select"
+
+
+def shipped_root() -> Path:
+    """The policies that come with regcode (package data in an installed copy)."""
+    return Path(__file__).resolve().parent.parent / "policies"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    policy_id: str
+    version: str
+    directory: Path
+    title: str
+    effective_from: str
+    effective_to: Optional[str]
+    extends: Optional[str]
+
+    def in_force(self, as_of: str) -> bool:
+        return self.effective_from <= as_of and (self.effective_to is None or as_of <= self.effective_to)
+
+    @property
+    def window(self) -> str:
+        return f"{self.effective_from} .. {self.effective_to or 'open'}"
+
+
+class Catalog:
+    """Policy roots searched in order (a user's root first, the shipped one last)."""
+
+    def __init__(self, roots: Optional[list] = None):
+        self.roots = [Path(r) for r in (roots or [])] + ([shipped_root()] if shipped_root().is_dir() else [])
+        self._compiled: dict = {}
+        self._index: Optional[dict] = None
+
+    # -- discovery ------------------------------------------------------------------------
+    def index(self) -> dict:
+        """policy id -> {version: VersionInfo}; a user's root hides a shipped version of the same name."""
+        if self._index is None:
+            found: dict = {}
+            for root in self.roots:
+                for manifest in sorted(root.glob("*/*/policy.yaml")):
+                    info = self._info(manifest.parent)
+                    if info is not None:
+                        found.setdefault(info.policy_id, {}).setdefault(info.version, info)
+            self._index = found
+        return self._index
+
+    @staticmethod
+    def _info(directory: Path) -> Optional[VersionInfo]:
+        doc = read_document(directory / "policy.yaml", str(directory / "policy.yaml"), IssueCollector())
+        data = doc.data if doc is not None and isinstance(doc.data, dict) else None
+        if not data or not isinstance(data.get("effective_from"), str):
+            return None
+        return VersionInfo(directory.parent.name, directory.name, directory, str(data.get("title", "")),
+                           data["effective_from"], data.get("effective_to"), data.get("extends"))
+
+    def policy_ids(self) -> list:
+        return sorted(self.index())
+
+    def versions(self, policy_id: str) -> list:
+        return sorted(self.index().get(policy_id, {}).values(), key=lambda v: (v.effective_from, v.version))
+
+    # -- choosing ------------------------------------------------------------------------
+    def policy_id(self, requested: Optional[str]) -> str:
+        ids = self.policy_ids()
+        if requested:
+            if requested not in ids:
+                raise SelectionError([Issue("select.unknown_policy", f"no policy `{requested}`; known: {', '.join(ids) or 'none'}",
+                                            Location(), did_you_mean(requested, ids) or "see `regcode policies`")])
+            return requested
+        if len(ids) == 1:
+            return ids[0]
+        raise SelectionError([Issue("select.which_policy", f"{len(ids)} policies are known ({', '.join(ids)}); name one",
+                                    Location(), "add --policy NAME")])
+
+    def select(self, policy_id: str, as_of: str, version: Optional[str] = None) -> CompiledPolicy:
+        """The version in force on `as_of` (or the one forced), compiled."""
+        versions = self.versions(policy_id)
+        if version is not None:
+            match = [v for v in versions if v.version == version]
+            if not match:
+                raise SelectionError([Issue("select.unknown_version", f"{policy_id} has no version `{version}`; versions: "
+                                            + ", ".join(v.version for v in versions), Location(),
+                                            did_you_mean(version, [v.version for v in versions]))])
+            return self.compiled(match[0])
+        live = [v for v in versions if v.in_force(as_of)]
+        if not live:
+            listing = "; ".join(f"{v.version} ({v.window})" for v in versions)
+            raise SelectionError([Issue("select.no_version_in_force", f"no version of {policy_id} is in force on {as_of}; versions: {listing}",
+                                        Location(), "evaluate a date inside a window (--as-of), or force one with --policy-version")])
+        return self.compiled(live[-1])   # the most recent start wins when windows overlap
+
+    def compiled(self, info: VersionInfo) -> CompiledPolicy:
+        key = str(info.directory.resolve())
+        if key not in self._compiled:
+            self._compiled[key] = self.compile_dir(info.directory)
+        return self._compiled[key]
+
+    def by_ref(self, ref: str) -> CompiledPolicy:
+        """`id@version` (or a version folder's path) -> compiled policy."""
+        path = Path(ref)
+        if (path / "policy.yaml").is_file():
+            return self.compile_dir(path)
+        if "@" not in ref:
+            raise SelectionError([Issue("select.ref", f"`{ref}` is neither POLICY@VERSION nor a version folder", Location(),
+                                        "write e.g. shanghai-post-license@2017")])
+        policy_id, version = ref.split("@", 1)
+        self.policy_id(policy_id)
+        return self.select(policy_id, "0000-00-00", version)
+
+    # -- loading -------------------------------------------------------------------------
+    def load_validated(self, directory: Path) -> ValidatedVersion:
+        root = self._root_of(directory)
+        return validate_version(load_version(directory, root))
+
+    def _root_of(self, directory: Path) -> Path:
+        for root in self.roots:
+            if inside(root, directory):
+                return root
+        return Path(directory).parent.parent
+
+    def compile_dir(self, directory: Path) -> CompiledPolicy:
+        return compile_version(self.load_validated(Path(directory)), self._base_loader)
+
+    def _base_loader(self, child: ValidatedVersion, name: str) -> ValidatedVersion:
+        policy_id, version = (name.split("@", 1) if "@" in name else (child.source.policy_id, name))
+        if not VERSION_NAME.match(version) or not VERSION_NAME.match(policy_id):
+            raise LookupError(f"`{name}` is not a version name")
+        own_root = child.source.directory.parent.parent
+        for root in [own_root] + self.roots:
+            candidate = root / policy_id / version
+            if (candidate / "policy.yaml").is_file() and inside(root, candidate):
+                return validate_version(load_version(candidate, root))
+        raise LookupError(f"no version `{version}` of `{policy_id}` under {', '.join(str(r) for r in [own_root] + self.roots)}")

@@ -1,0 +1,495 @@
+"""Stage 3, compile: an ordered table of passes from validated files to the intermediate form (engine/_ir.py)."""
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from . import _ir as ir
+from . import _operators as ops
+from ._shapes import Shape, from_fields, from_schema
+from .errors import CompileError, IssueCollector, Location, did_you_mean
+from .load import Document, dump_json
+from .validate import ValidatedVersion, operator_schemas
+
+MAX_STRATA = 64          # bound on decision-reading depth; deeper means a cycle (or a policy to split)
+TYPE_OF_VALUE = {"bool": (bool,), "number": (int, float), "date": (str,), "string": (str,), "enum": (str, int, bool)}
+COMBINE_FOR = {
+    "bool": {"any", "all", "unique"}, "number": {"min", "max", "sum", "unique"}, "date": {"min", "max", "unique"},
+    "string": {"unique"}, "enum": {"min", "max", "unique"}, "list": {"union"},
+}
+
+
+@dataclass
+class Item:
+    """One declaration with the document it came from (for locations) and its JSON path there."""
+
+    doc: Document
+    path: tuple
+    data: Any
+
+    def location(self, *more) -> Location:
+        return self.doc.location(self.path + tuple(more))
+
+
+@dataclass
+class Resolved:
+    """A version after inheritance: every declaration, each with where it was written."""
+
+    manifest: Item = None
+    facts_schema: Optional[dict] = None
+    facts_schema_item: Optional[Item] = None
+    derived: dict = field(default_factory=dict)
+    decisions: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+    articles: Optional[Item] = None
+    chain: tuple = ()            # versions from this one back to the root of `extends`
+
+
+@dataclass
+class CompiledPolicy:
+    """The intermediate form of one policy version: what backends and the CLI consume."""
+
+    id: str
+    version: str
+    title: str
+    manifest: dict
+    effective_from: str
+    effective_to: Optional[str]
+    facts_schema: dict
+    facts_shape: Shape
+    derived: dict                     # name -> Shape
+    decisions: dict                   # name -> DecisionDecl (sorted by name)
+    parameters: dict                  # name -> ParameterDecl
+    rules: list                       # Rule, sorted by id
+    strata: list                      # list of lists of Rule
+    articles: list                    # ArticleIndex entries (may be empty)
+    content_hash: str
+    resolved: dict                    # the resolved version as plain data (for `show` and `diff`)
+    directory: str = ""
+    chain: tuple = ()
+    backends: dict = field(default_factory=dict, repr=False)  # built lazily by evaluate
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def in_force(self, as_of: str) -> bool:
+        return self.effective_from <= as_of and (self.effective_to is None or as_of <= self.effective_to)
+
+    def window(self) -> str:
+        return f"{self.effective_from} .. {self.effective_to or 'open'}"
+
+
+class Compilation:
+    """State shared by the passes."""
+
+    def __init__(self, version: ValidatedVersion, base_loader: Optional[Callable]):
+        self.version = version
+        self.base_loader = base_loader
+        self.issues = IssueCollector()
+        self.resolved = Resolved()
+        self.facts_shape: Shape = Shape("any")
+        self.derived_shapes: dict = {}
+        self.decisions: dict = {}
+        self.parameters: dict = {}
+        self.rules: list = []
+        self.strata: list = []
+
+
+# ---- pass 1: inheritance -----------------------------------------------------------------
+def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollector, inherited: bool) -> None:
+    """Overlay one version's declarations on `resolved` (the base's, when extending)."""
+    resolved.manifest = Item(version.manifest, (), version.manifest.data)
+    for doc in version.of_kind("FactsSchema"):
+        if "schema" in doc.data:
+            if inherited:
+                issues.add("compile.override", "an extending version adds to the facts schema with `extend:`, it does not replace it",
+                           doc.location(("schema",)), "write `extend: {\"\": {new_field: {...}}}`")
+                continue
+            resolved.facts_schema = copy.deepcopy(doc.data["schema"])
+            resolved.facts_schema_item = Item(doc, ("schema",), doc.data["schema"])
+        for target, props in sorted((doc.data.get("extend") or {}).items()):
+            _extend_schema(resolved, doc, target, props, issues)
+    for kind, attr, key in (("DerivedFacts", "derived", "facts"), ("Decisions", "decisions", "decisions"),
+                            ("Parameters", "parameters", "parameters")):
+        table = getattr(resolved, attr)
+        seen_here: dict = {}
+        for doc in version.of_kind(kind):
+            for name, data in doc.data.get(key, {}).items():
+                item = Item(doc, (key, name), data)
+                if name in seen_here:
+                    issues.add("compile.duplicate", f"{attr[:-1] if attr != 'derived' else 'derived fact'} `{name}` is declared twice "
+                               f"(also at {seen_here[name].location()})", item.location(), "keep one declaration")
+                    continue
+                seen_here[name] = item
+                if name in table and inherited and kind == "Decisions" and not data.get("override"):
+                    issues.add("compile.override", f"decision `{name}` is inherited; say `override: true` to redeclare it",
+                               item.location(), "or choose a new name")
+                    continue
+                table[name] = item
+    for doc in version.of_kind("Rules"):
+        for i, rid in enumerate(doc.data.get("remove", []) or []):
+            if not inherited:
+                issues.add("compile.remove", "`remove:` only applies in a version that `extends` another",
+                           doc.location(("remove", i)), "delete the rule instead")
+            elif rid not in resolved.rules:
+                issues.add("compile.remove", f"cannot remove rule `{rid}`: the base version has no such rule",
+                           doc.location(("remove", i)), did_you_mean(rid, resolved.rules))
+            else:
+                del resolved.rules[rid]
+    seen_rules: dict = {}
+    for doc in version.of_kind("Rules"):
+        for i, data in enumerate(doc.data.get("rules", []) or []):
+            item = Item(doc, ("rules", i), data)
+            rid = data["id"]
+            if rid in seen_rules:
+                issues.add("compile.duplicate_id", f"rule id `{rid}` is used twice (first at {seen_rules[rid].location()})",
+                           item.location("id"), "rule ids are unique within a version; rename one")
+                continue
+            seen_rules[rid] = item
+            if data.get("override"):
+                if not inherited or rid not in resolved.rules:
+                    issues.add("compile.override", f"rule `{rid}` says `override: true` but no inherited rule has that id",
+                               item.location("override"), did_you_mean(rid, resolved.rules) or "drop `override` to add a new rule")
+                    continue
+            elif rid in resolved.rules and inherited:
+                issues.add("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
+                           item.location("id"), "or give the new rule another id")
+                continue
+            resolved.rules[rid] = item
+    indexes = version.of_kind("ArticleIndex")
+    if len(indexes) > 1:
+        issues.add("compile.duplicate", "more than one ArticleIndex", indexes[1].location(), "keep one")
+    if indexes:
+        resolved.articles = Item(indexes[0], ("articles",), indexes[0].data["articles"])
+
+
+def _extend_schema(resolved: Resolved, doc: Document, target: str, props: dict, issues: IssueCollector) -> None:
+    node = resolved.facts_schema
+    where = doc.location(("extend", target))
+    if node is None:
+        issues.add("compile.extend", "nothing to extend: the base has no facts schema", where, "")
+        return
+    for part in [p for p in target.split(".") if p]:
+        is_items = part.endswith("[]")
+        name = part[:-2] if is_items else part
+        node = (node.get("properties") or {}).get(name)
+        if node is None:
+            issues.add("compile.extend", f"`{target}`: no field `{name}` in the facts schema", where, "")
+            return
+        if is_items:
+            node = node.get("items")
+            if not isinstance(node, dict):
+                issues.add("compile.extend", f"`{target}`: `{name}` is not a list", where, "")
+                return
+    node.setdefault("properties", {}).update(copy.deepcopy(props))
+
+
+def pass_inherit(c: Compilation) -> None:
+    """First: every later pass works on the resolved declarations, whichever version wrote them."""
+    chain = []
+    versions = [c.version]
+    seen = {c.version.source.version}
+    current = c.version
+    for _ in range(MAX_STRATA):  # bounded walk up the `extends` chain
+        base_name = current.manifest.data.get("extends")
+        if not base_name:
+            break
+        where = current.manifest.location(("extends",))
+        if c.base_loader is None:
+            c.issues.add("compile.extends", f"cannot resolve `extends: {base_name}` here", where, "")
+            return
+        try:
+            base = c.base_loader(current, base_name)
+        except LookupError as exc:
+            c.issues.add("compile.extends", f"`extends: {base_name}`: {exc}", where,
+                         "name a version that exists, e.g. `2017` or `shanghai-post-license@2017`")
+            return
+        key = f"{base.source.policy_id}@{base.source.version}"
+        if key in seen or base.source.version in seen and base.source.policy_id == c.version.source.policy_id:
+            c.issues.add("compile.extends_cycle", f"`extends` goes round in a circle: {' -> '.join(v.source.version for v in versions)} -> {base_name}",
+                         where, "one of these versions must not extend another")
+            return
+        seen.add(key)
+        versions.append(base)
+        current = base
+    for i, version in enumerate(reversed(versions)):
+        _collect(version, c.resolved, c.issues, inherited=i > 0)
+        chain.append(f"{version.source.policy_id}@{version.source.version}")
+    c.resolved.chain = tuple(reversed(chain))
+
+
+# ---- pass 2: declarations ----------------------------------------------------------------
+def pass_declarations(c: Compilation) -> None:
+    """Before rules: rules are checked against the facts, parameters and decisions declared here."""
+    r = c.resolved
+    if r.facts_schema is None:
+        c.issues.add("compile.facts_schema", "no facts schema", r.manifest.location(), "add facts.schema.yaml")
+        return
+    c.facts_shape = from_schema(r.facts_schema)
+    c.facts_shape.props.setdefault("as_of", Shape("date"))
+    for name, item in sorted(r.derived.items()):
+        c.derived_shapes[name] = from_fields(item.data["fields"])
+    for name, item in sorted(r.parameters.items()):
+        data = item.data
+        values = data.get("values")
+        c.parameters[name] = ir.ParameterDecl(name=name, value=data.get("value"),
+                                              values=dict(sorted(values.items())) if values else None,
+                                              title=data.get("title", ""), article=data.get("article", ""),
+                                              unit=data.get("unit", ""), location=item.location())
+    for name, item in sorted(r.decisions.items()):
+        d = item.data
+        typ, combine = d["type"], d["combine"]
+        value_type = d.get("value", {}).get("type") if typ == "map" else None
+        values = d.get("values") if typ != "map" else d.get("value", {}).get("values")
+        effective = value_type if typ == "map" else typ
+        if effective in ("enum",) and not values:
+            c.issues.add("compile.decision", f"decision `{name}`: an enum lists its `values` in order", item.location(), "add values: [...]")
+            continue
+        if typ == "map" and "value" not in d:
+            c.issues.add("compile.decision", f"decision `{name}`: a map declares the type of its values", item.location(),
+                         "add value: {type: enum, values: [...]}")
+            continue
+        if combine not in COMBINE_FOR.get(effective, set()):
+            c.issues.add("compile.combine", f"decision `{name}`: `{combine}` cannot combine {effective} claims; use one of "
+                         + ", ".join(sorted(COMBINE_FOR[effective])), item.location("combine"), "")
+            continue
+        default = d.get("default", {} if typ == "map" else [] if typ == "list" else None)
+        if default is not None and typ == "enum" and default not in values:
+            c.issues.add("compile.decision", f"decision `{name}`: default {default!r} is not one of its values", item.location("default"),
+                         did_you_mean(str(default), map(str, values)))
+        c.decisions[name] = ir.DecisionDecl(name=name, type=typ, combine=combine, default=default,
+                                            title=d.get("title", ""), values=values, value_type=value_type,
+                                            article=d.get("article", ""), location=item.location())
+
+
+# ---- pass 3: rules -----------------------------------------------------------------------
+def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple, c: Compilation) -> None:
+    if not isinstance(expr, ir.Lit):
+        return
+    typ = decl.value_type if decl.type == "map" else decl.type
+    value = expr.value
+    members = value if typ == "list" and isinstance(value, list) else [value]
+    for v in members:
+        if typ == "list":
+            ok = isinstance(v, str) and (not decl.values or v in decl.values)
+        elif typ == "enum":
+            ok = v in (decl.values or [])
+        elif typ == "bool":
+            ok = isinstance(v, bool)
+        elif typ == "number":
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        elif typ == "date":
+            from ._dates import is_date
+            ok = is_date(v)
+        else:
+            ok = isinstance(v, str)
+        if not ok:
+            allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
+            c.issues.add("compile.value", f"`{decl.name}` cannot take {v!r}: it takes {allowed}", item.location(*path),
+                         did_you_mean(str(v), map(str, decl.values or [])))
+
+
+def pass_rules(c: Compilation) -> None:
+    """Parse every rule's condition and conclusions with the operator registry; check names and values."""
+    schemas = operator_schemas()
+    shapes_for_binding = {}
+    for rid, item in sorted(c.resolved.rules.items()):
+        data = item.data
+        ctx = ops.ParseContext(item.doc, c.issues, c.facts_shape, c.parameters, c.decisions, schemas)
+        scope: dict = {}
+        binds, alias = ir.CASE, ""
+        if "for_each" in data:
+            target = data["for_each"]
+            alias = data.get("as", "")
+            if not alias:
+                c.issues.add("schema.required", "`as` is required with `for_each`: the name of the bound item",
+                             item.location("for_each"), "add e.g. `as: lic`")
+                continue
+            if target in c.derived_shapes:
+                binds, shape = f"derived:{target}", c.derived_shapes[target]
+            else:
+                parsed = ops._list_source(target, ctx, {}, item.path + ("for_each",))
+                if parsed is None:
+                    if c.derived_shapes:
+                        c.issues.add("compile.for_each", f"`for_each: {target}` is neither a derived fact nor a list of the case file",
+                                     item.location("for_each"), did_you_mean(target, list(c.derived_shapes) + list(c.facts_shape.props)))
+                    continue
+                binds, shape = f"list:{target}", parsed[1]
+            ops._alias(alias, ctx, scope, item.path + ("as",))
+            scope[alias] = shape
+        elif "as" in data:
+            c.issues.add("schema.as", "`as` only goes with `for_each`", item.location("as"), "remove it or add for_each")
+        condition = ops.parse_cond(data["when"], ctx, scope, item.path + ("when",)) if "when" in data else ops.always()
+        conclusions = []
+        for j, raw in enumerate(data["then"]):
+            path = ("then", j)
+            if "decide" in raw:
+                name = raw["decide"]
+                decl = c.decisions.get(name)
+                if decl is None:
+                    c.issues.add("compile.unknown_decision", f"decision `{name}` is not declared", item.location(*path, "decide"),
+                                 did_you_mean(name, c.decisions) or "declare it in a Decisions file")
+                    continue
+                if "value" not in raw:
+                    c.issues.add("schema.required", f"`value` is required: what does this rule claim for `{name}`?",
+                                 item.location(*path), "add value: ...")
+                    continue
+                value = ops.parse_expr(raw["value"], ctx, scope, item.path + path + ("value",))
+                key = None
+                if decl.type == "map":
+                    if "key" not in raw:
+                        c.issues.add("compile.map_key", f"`{name}` is a map: say which entry with `key:`", item.location(*path),
+                                     "add key: {path: ...}")
+                        continue
+                    key = ops.parse_expr(raw["key"], ctx, scope, item.path + path + ("key",))
+                    if key is None:
+                        continue
+                elif "key" in raw:
+                    c.issues.add("compile.map_key", f"`{name}` is not a map; it takes no `key`", item.location(*path, "key"), "")
+                    continue
+                if value is None:
+                    continue
+                _check_literal(decl, value[0], item, path + ("value",), c)
+                conclusions.append(ir.Decide(decision=name, value=value[0], map_key=key[0] if key else None))
+            else:
+                name = raw["derive"]
+                shape = c.derived_shapes.get(name)
+                if shape is None:
+                    c.issues.add("compile.unknown_fact", f"derived fact `{name}` is not declared", item.location(*path, "derive"),
+                                 did_you_mean(name, c.derived_shapes) or "declare it in a DerivedFacts file")
+                    continue
+                fields = {}
+                for fname, fraw in sorted((raw.get("with") or {}).items()):
+                    if fname not in shape.props:
+                        c.issues.add("compile.unknown_field", f"derived fact `{name}` has no field `{fname}`",
+                                     item.location(*path, "with", fname), did_you_mean(fname, shape.props))
+                        continue
+                    parsed = ops.parse_expr(fraw, ctx, scope, item.path + path + ("with", fname))
+                    if parsed is not None:
+                        fields[fname] = parsed[0]
+                conclusions.append(ir.Derive(fact=name, fields=fields))
+        if condition is None:
+            continue
+        c.rules.append(ir.Rule(id=rid, article=data["article"], title=data["title"], condition=condition,
+                               conclusions=conclusions, binds=binds, alias=alias, clause=data.get("clause", ""),
+                               note=data.get("note", ""), location=item.location(),
+                               reads_decisions=tuple(sorted(ctx.reads_decisions))))
+    for i, rule in enumerate(c.rules):
+        rule.index = i
+
+
+# ---- pass 4: articles --------------------------------------------------------------------
+def pass_articles(c: Compilation) -> None:
+    """After rules: the index is checked against the articles the rules cite."""
+    index = c.resolved.articles
+    if index is None:
+        return
+    listed = {}
+    for i, entry in enumerate(index.data):
+        if entry["article"] in listed:
+            c.issues.add("compile.duplicate", f"{entry['article']} is listed twice in the article index",
+                         index.location(i, "article"), "keep one entry")
+        listed[entry["article"]] = (i, entry)
+    cited: dict = {}
+    for rule in c.rules:
+        cited.setdefault(rule.article, []).append(rule)
+    for article, rules in sorted(cited.items()):
+        if article not in listed:
+            c.issues.add("compile.article", f"rule `{rules[0].id}` cites {article}, which the article index does not list",
+                         rules[0].location, "add it to articles.yaml")
+        elif listed[article][1]["status"] != "encoded":
+            i, _ = listed[article]
+            c.issues.add("compile.article", f"{article} is marked `{listed[article][1]['status']}` but rule `{rules[0].id}` encodes it",
+                         index.location(i, "status"), "mark it `encoded`")
+    for article, (i, entry) in sorted(listed.items(), key=lambda kv: kv[1][0]):
+        if entry["status"] == "encoded" and article not in cited:
+            c.issues.add("compile.article", f"{article} is marked encoded but no rule cites it", index.location(i, "status"),
+                         "write its rules, or mark it not_decidable with a reason")
+
+
+# ---- pass 5: strata ----------------------------------------------------------------------
+def pass_strata(c: Compilation) -> None:
+    """Last before hashing: needs every rule's reads and conclusions. A rule that reads a decision
+    runs in a stratum after every rule that claims it; a cycle through a decision is an error."""
+    claimers: dict = {}
+    producers: dict = {}
+    for rule in c.rules:
+        for concl in rule.conclusions:
+            if isinstance(concl, ir.Decide):
+                claimers.setdefault(concl.decision, []).append(rule)
+            else:
+                producers.setdefault(f"derived:{concl.fact}", []).append(rule)
+    level = {r.id: 0 for r in c.rules}
+    limit = min(MAX_STRATA, len(c.rules) + 1)
+    for _ in range(len(c.rules) * 2 + 2):   # relaxation; bounded: a level past `limit` is a cycle
+        changed = False
+        for rule in c.rules:
+            new = max([level[p.id] for p in producers.get(rule.binds, [])] + [0])
+            for d in rule.reads_decisions:
+                new = max([new] + [level[p.id] + 1 for p in claimers.get(d, [])])
+            new = min(new, limit)
+            if new != level[rule.id]:
+                level[rule.id], changed = new, True
+        if not changed:
+            break
+    cyclic = [r for r in c.rules if level[r.id] >= limit]
+    if cyclic:
+        names = sorted({d for r in cyclic for d in r.reads_decisions})
+        c.issues.add("compile.cycle", "decisions depend on themselves through rules "
+                     + ", ".join(f"`{r.id}`" for r in cyclic[:6]) + f" (decisions {', '.join(names)})",
+                     cyclic[0].location, "a rule may read a decision only if that decision does not depend on the rule's own claims")
+        return
+    depth = max(level.values(), default=0) + 1
+    c.strata = [[] for _ in range(depth)]
+    for rule in c.rules:
+        rule.stratum = level[rule.id]
+        c.strata[rule.stratum].append(rule)
+
+
+PASSES = (
+    ("inherit", pass_inherit),
+    ("declarations", pass_declarations),
+    ("rules", pass_rules),
+    ("articles", pass_articles),
+    ("strata", pass_strata),
+)
+
+
+def _resolved_data(r: Resolved) -> dict:
+    manifest = {k: v for k, v in r.manifest.data.items() if k not in ("apiVersion", "kind")}
+    return {
+        "policy": manifest,
+        "facts_schema": r.facts_schema,
+        "derived_facts": {k: v.data for k, v in sorted(r.derived.items())},
+        "decisions": {k: {kk: vv for kk, vv in v.data.items() if kk != "override"} for k, v in sorted(r.decisions.items())},
+        "parameters": {k: v.data for k, v in sorted(r.parameters.items())},
+        "rules": [{k: v for k, v in item.data.items() if k != "override"} for _, item in sorted(r.rules.items())],
+        "articles": r.articles.data if r.articles else [],
+    }
+
+
+def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] = None) -> CompiledPolicy:
+    """Run the passes in order; stop after the first pass that found problems (later ones would only echo them)."""
+    c = Compilation(version, base_loader)
+    for _name, run in PASSES:
+        run(c)
+        if c.issues:
+            break
+    c.issues.raise_if_any(CompileError)
+    resolved = _resolved_data(c.resolved)
+    hashed = {k: v for k, v in resolved.items() if k != "articles"}
+    hashed["policy"] = {k: v for k, v in hashed["policy"].items() if k not in ("extends",)}
+    digest = hashlib.sha256(dump_json(hashed).encode("utf-8")).hexdigest()[:16]
+    m = c.resolved.manifest.data
+    return CompiledPolicy(
+        id=m["id"], version=m["version"], title=m["title"], manifest=resolved["policy"],
+        effective_from=m["effective_from"], effective_to=m.get("effective_to"),
+        facts_schema=c.resolved.facts_schema, facts_shape=c.facts_shape, derived=c.derived_shapes,
+        decisions=c.decisions, parameters=c.parameters, rules=c.rules, strata=c.strata,
+        articles=list(c.resolved.articles.data) if c.resolved.articles else [],
+        content_hash=digest, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
+    )

@@ -1,0 +1,120 @@
+"""Errors as data: every problem is an Issue with a stable code and a location; one exception family per stage."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where a problem is: a file, a 1-based line and column, and the JSON path inside the document."""
+
+    file: str = ""
+    line: int = 0
+    column: int = 0
+    path: str = ""
+
+    def __str__(self) -> str:
+        if not self.file:
+            return self.path or "<input>"
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}"
+        return self.file
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "column": self.column, "path": self.path}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem: `code` is stable (`schema.type`, `compile.cycle`), `hint` says how to fix it."""
+
+    code: str
+    message: str
+    location: Location = field(default_factory=Location)
+    hint: str = ""
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.code}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "severity": self.severity,
+            "location": self.location.as_dict(),
+        }
+
+
+class PolicyError(Exception):
+    """Root of regcode's errors; carries every issue found, not just the first."""
+
+    stage = "policy"
+
+    def __init__(self, issues: Iterable[Issue]):
+        self.issues = sorted(issues, key=lambda i: (i.location, i.code, i.message))
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class LoadError(PolicyError):
+    stage = "load"
+
+
+class SchemaError(PolicyError):
+    stage = "validate"
+
+
+class CompileError(PolicyError):
+    stage = "compile"
+
+
+class InputError(PolicyError):
+    """A case file (or a CLI argument naming one) is bad."""
+
+    stage = "input"
+
+
+class EvaluationError(PolicyError):
+    stage = "evaluate"
+
+
+class IssueCollector:
+    """Stages collect issues here and raise once, so a drafter sees every mistake at once."""
+
+    def __init__(self, limit: int = 200):
+        self.issues: list[Issue] = []
+        self.limit = limit
+
+    def add(self, code: str, message: str, location: Location = Location(), hint: str = "") -> None:
+        if len(self.issues) < self.limit:
+            self.issues.append(Issue(code, message, location, hint))
+
+    def extend(self, issues: Iterable[Issue]) -> None:
+        for issue in issues:
+            if len(self.issues) < self.limit:
+                self.issues.append(issue)
+
+    @property
+    def full(self) -> bool:
+        return len(self.issues) >= self.limit
+
+    def raise_if_any(self, cls: type[PolicyError]) -> None:
+        if self.issues:
+            raise cls(self.issues)
+
+    def __bool__(self) -> bool:
+        return bool(self.issues)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A hint naming the nearest valid names, like click's `_format_possibilities`."""
+    close = difflib.get_close_matches(str(name), sorted(set(choices)), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"

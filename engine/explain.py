@@ -1,0 +1,94 @@
+"""Stage 5, explain: an Evaluation as the JSON object of `eval --format json`, and as text for a person."""
+from __future__ import annotations
+
+from .evaluate import Evaluation
+
+
+def _decisive(decl, decision_value, claim) -> bool:
+    """Did this claim shape the final value? (All claims do for sum and union.)"""
+    if claim.value is None:
+        return False
+    if decl.combine in ("sum", "union"):
+        return True
+    if isinstance(decision_value, dict):
+        return decision_value.get(claim.key) == claim.value
+    if isinstance(decision_value, list):
+        return True
+    return claim.value == decision_value
+
+
+def to_dict(ev: Evaluation, explain: bool = True) -> dict:
+    """The stable output object: policy, as_of, decisions and, per decision, why."""
+    p = ev.policy
+    out = {
+        "policy": {"id": p.id, "version": p.version, "content_hash": p.content_hash, "title": p.title},
+        "as_of": ev.as_of,
+        "decisions": ev.decisions,
+        "rules_fired": ev.firings,
+    }
+    if ev.source:
+        out["source"] = ev.source
+    if not explain:
+        return out
+    why = {}
+    for name, claims in ev.claims.items():
+        entries = []
+        for c in claims:
+            entry = {
+                "rule": c.rule.id, "article": c.rule.article, "title": c.rule.title,
+                "value": c.value, "decisive": _decisive(p.decisions[name], ev.decisions.get(name), c),
+                "matched": c.matched,
+            }
+            if c.rule.clause:
+                entry["clause"] = c.rule.clause
+            if c.key is not None:
+                entry["key"] = c.key
+            if c.fact:
+                entry["fact"] = c.fact
+            entries.append(entry)
+        entries.sort(key=lambda e: (e["rule"], str(e.get("key", "")), e.get("fact", "")))
+        why[name] = entries
+    out["why"] = why
+    out["derived"] = [
+        {"fact": f.label, "kind": f.kind.split(":", 1)[1], "fields": f.data,
+         "derived_by": [{"rule": r, "from": src or "case"} for r, src in sorted(set(f.derived_by))]}
+        for f in ev.derived
+    ]
+    return out
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) if value else "(none)"
+    return str(value)
+
+
+def to_text(data: dict, explain: bool = False) -> str:
+    """A readable summary; with `explain`, the reasons under each decision."""
+    p = data["policy"]
+    lines = [f"{data.get('source') or 'case'}: {p['id']}@{p['version']} ({p['content_hash']}) as of {data['as_of']}"]
+    why = data.get("why", {})
+    width = max((len(k) for k in data["decisions"]), default=10)
+    for name, value in data["decisions"].items():
+        lines.append(f"  {name:<{width}}  {_fmt(value)}")
+        if explain:
+            reasons = why.get(name, [])
+            if not reasons:
+                lines.append(f"  {'':<{width}}    (default: no rule concluded it)")
+            for r in reasons:
+                mark = "*" if r["decisive"] else "-"
+                key = f"[{r['key']}] " if "key" in r else ""
+                clause = f" {r['clause']}" if r.get("clause") else ""
+                on = f" on {r['fact']}" if r.get("fact") else ""
+                lines.append(f"  {'':<{width}}    {mark} {key}{_fmt(r['value'])} <- {r['rule']} ({r['article']}{clause}) {r['title']}{on}")
+                for m in r["matched"][:8]:
+                    lines.append(f"  {'':<{width}}        {m['path']} = {_fmt(m['value'])}")
+                if len(r["matched"]) > 8:
+                    lines.append(f"  {'':<{width}}        … {len(r['matched']) - 8} more")
+    return "\n".join(lines)
