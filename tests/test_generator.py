@@ -20,14 +20,16 @@ COUNT = 300
 SEEDS = (2017, 20190630)
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("regcode_benchmarks_generate", GENERATOR)
+def _load(path: Path, name: str):
+    """Import a file by path: benchmarks/ and tests/ are not packages."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-gen = _load_generator()
+gen = _load(GENERATOR, "regcode_benchmarks_generate")
+expected_class = _load(Path(__file__).with_name("contract_reading.py"), "regcode_tests_contract_reading").expected_class
 
 
 @pytest.fixture(scope="module")
@@ -93,66 +95,9 @@ def _dates(node):
             yield from _dates(item)
 
 
-# ---- the mix: an independent, minimal reading of the contract's classification rules --------------
-# It exists only to check that the generator's intended classes hold under the contract's readings
-# ("Readings that the contract fixes"); the policy itself is the authority on classification.
-
-ORDER = ("c", "b", "a", "aa")
-
-
-def _shift_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:                          # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
-def _expected_class(case):
-    as_of = dt.date.fromisoformat(case["as_of"])
-    d = dt.date.fromisoformat
-    licenses = [lic for lic in case.get("licenses", []) if not lic.get("food_related")]
-    if not licenses:
-        return None
-    three = _shift_years(as_of, -3)
-    within3 = lambda day: three <= d(day) <= as_of  # noqa: E731
-    breaches = case.get("commitment_breaches", [])
-    commitment = case.get("aa_commitment")
-    accepted = bool(commitment and commitment.get("reviewed")) and not any(
-        as_of < _shift_years(d(b["date"]), 5) and d(b["date"]) <= as_of for b in breaches)
-    penalties = case.get("penalties", [])
-    enterprise_c = any(p["subject"] == "product_quality" and within3(p["date"]) for p in penalties) or any(
-        m.get("verified") and within3(m["date"]) for m in case.get("media_exposures", []))
-    classes = []
-    for cat in sorted({lic["category"] for lic in licenses}):
-        history = [h for h in case.get("classification_history", []) if h["category"] == cat]
-        latest = max(history, key=lambda h: h["decided_on"]) if history else None
-        assessed = [a for a in case.get("assessments", []) if a["category"] == cat]
-        newest = max(assessed, key=lambda a: a["assessed_on"]) if assessed else None
-        if newest and (latest is None or newest["assessed_on"] > latest["decided_on"]):
-            cls = newest["result"]
-        else:
-            cls = latest["class"] if latest else "b"
-        if cls == "aa" and not accepted:
-            cls = "a"
-        if latest:
-            cls = ORDER[min(ORDER.index(cls), ORDER.index(latest["class"]) + 1)]
-        checks = [s for s in case.get("spot_checks", []) if s["category"] == cat]
-        c = enterprise_c
-        c |= sum(1 for s in checks if s["result"] == "fail" and s["level"] in ("national", "provincial") and within3(s["date"])) >= 2
-        c |= any(s["result"] == "refused" and within3(s["date"]) for s in checks)
-        if latest:
-            since = lambda day: latest["decided_on"] < day <= case["as_of"]  # noqa: E731
-            c |= any(s["result"] == "fail" and since(s["date"]) for s in checks)
-            if (any(p["subject"] == "other_quality_law" and since(p["date"]) for p in penalties)
-                    or case.get("serious_quality_hazard") or any(since(b["date"]) for b in breaches)):
-                cls = ORDER[min(ORDER.index(cls), max(0, ORDER.index(latest["class"]) - 1))]
-        classes.append("c" if c else cls)
-    return min(classes, key=ORDER.index)
-
-
 def test_every_case_ends_in_its_intended_class_under_the_contract_readings(labelled):
-    wrong = [(target, _expected_class(case), case["enterprise"]["credit_code"])
-             for target, case in labelled if _expected_class(case) != target]
+    wrong = [(target, expected_class(case), case["enterprise"]["credit_code"])
+             for target, case in labelled if expected_class(case) != target]
     assert not wrong, wrong[:5]
 
 

@@ -1,0 +1,107 @@
+"""`regcode test` and `regcode coverage`: a policy's own cases, and which articles they exercise."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..engine import BACKENDS, dump_json
+from ..engine.coverage import report
+from ..engine.testing import junit_xml, run_version
+from .main import EXIT_POLICY, catalog, emit, policy_root_option, regcode, set_format
+
+
+def _versions(cat, policy, version):
+    """POLICY may be an id, id@version or a version folder; default: every version of the only policy."""
+    if policy and (Path(policy) / "policy.yaml").is_file():
+        return [cat.compile_dir(Path(policy))]
+    if policy and "@" in policy:
+        return [cat.by_ref(policy)]
+    pid = cat.policy_id(policy)
+    infos = [v for v in cat.versions(pid) if version is None or v.version == version]
+    if not infos:
+        cat.select(pid, "0000-00-00", version)  # raises the clear "no such version" error
+    return [cat.compiled(v) for v in infos]
+
+
+@regcode.command("test")
+@click.argument("policy", required=False)
+@click.option("--policy-version", "version", metavar="V", help="Only this version's cases.")
+@click.option("--against", metavar="VERSION", help="Run the cases against another version (regression check).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML report here.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="durable", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
+@policy_root_option
+@click.pass_context
+def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy_roots):
+    """Run a policy's test cases (tests/*.yaml, kind TestCases); print pass/fail with the decisions that differ."""
+    set_format(ctx, fmt)
+    cat = catalog(policy_roots)
+    results = []
+    for compiled in _versions(cat, policy, version):
+        other = cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}") if against else None
+        results.extend(run_version(cat, compiled, other, backend))
+    passed = sum(r.status == "pass" for r in results)
+    failed = len(results) - passed
+    if junit:
+        junit.write_text(junit_xml(results, policy or "regcode"), encoding="utf-8")
+    if fmt == "json":
+        click.echo(dump_json({"passed": passed, "failed": failed, "cases": [r.as_dict() for r in results]}))
+    else:
+        for r in results:
+            loc = r.case.location
+            if r.status == "pass":
+                if verbose:
+                    click.echo(f"PASS  {loc.file}:{loc.line}  {r.case.name}")
+                continue
+            click.echo(f"{r.status.upper():<5} {loc.file}:{loc.line}  {r.case.name}  [{r.policy_ref}]")
+            for d in r.diffs:
+                why = f"   (by {', '.join(d['why'])})" if d.get("why") else ""
+                click.echo(f"        {d['decision']}: expected {dump_json(d['expected'])}, got {dump_json(d['actual'])}{why}")
+            if r.status == "error" and r.error:
+                click.echo(f"        {r.error['message']}")
+        if against:
+            click.echo(f"against {against}: {failed} of {len(results)} expectations no longer hold")
+        click.echo(f"{passed} passed, {failed} failed")
+    if failed:
+        ctx.exit(EXIT_POLICY)
+
+
+@regcode.command("coverage")
+@click.argument("policy", required=False)
+@click.option("--policy-version", "version", metavar="V")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
+@click.option("--fail-on-untested", is_flag=True, help="Exit 1 when a rule fires in no test case or an article is missing.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="durable", show_default=True)
+@policy_root_option
+@click.pass_context
+def coverage_cmd(ctx, policy, version, fmt, fail_on_untested, backend, policy_roots):
+    """Per article: encoded or not (and why), its rules, and whether a test case makes each rule fire."""
+    set_format(ctx, fmt)
+    cat = catalog(policy_roots)
+    reports = []
+    for compiled in _versions(cat, policy, version):
+        results = run_version(cat, compiled, None, backend)
+        reports.append(report(compiled, {r.case.id: r.fired for r in results}))
+    if fmt != "text":
+        emit(reports[0] if len(reports) == 1 else reports, fmt)
+    else:
+        for rep in reports:
+            s = rep["summary"]
+            click.echo(f"{rep['policy']['id']}@{rep['policy']['version']}: {s['articles']} articles, {s['encoded']} encoded "
+                       f"({s['encoded_and_tested']} fully tested), {s['not_decidable']} not machine-decidable; "
+                       f"{s['rules_tested']}/{s['rules']} rules fire in {s['cases']} cases")
+            for a in rep["articles"]:
+                if a["status"] == "encoded":
+                    mark = "ok " if a["tested"] else "!! "
+                    rules = ", ".join(f"{r['id']}{'' if r['tested'] else ' (untested)'}" for r in a["rules"])
+                    click.echo(f"  {mark}{a['article']} {a['title']}: {rules}")
+                else:
+                    click.echo(f"  -- {a['article']} {a['title']}: not decidable: {a['reason']}")
+            if rep["missing_articles"]:
+                click.echo(f"  missing from the article index: {', '.join(map(str, rep['missing_articles']))}")
+            if rep["untested_rules"]:
+                click.echo(f"  rules that fire in no test case: {', '.join(rep['untested_rules'])}")
+    if fail_on_untested and any(r["untested_rules"] or r["missing_articles"] for r in reports):
+        ctx.exit(EXIT_POLICY)

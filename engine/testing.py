@@ -1,0 +1,152 @@
+"""A policy's own test cases (kind: TestCases): run them, compare decisions, report per case."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+from xml.etree import ElementTree as ET
+
+from .catalog import Catalog
+from .compile import CompiledPolicy
+from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
+from .evaluate import check_case, evaluate
+from .explain import to_dict
+from .load import Document, dump_json, load_version
+from .validate import schema_issues, validator_for
+
+MAX_CASES = 100000
+
+
+@dataclass
+class Case:
+    doc: Document
+    index: int
+    data: dict
+    version: Optional[str]
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def location(self) -> Location:
+        return self.doc.location(("cases", self.index))
+
+    @property
+    def id(self) -> str:
+        return f"{self.doc.file}::{self.name}"
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    policy_ref: str
+    status: str                        # pass | fail | error
+    diffs: list = field(default_factory=list)
+    error: Optional[dict] = None
+    fired: tuple = ()
+
+    def as_dict(self) -> dict:
+        loc = self.case.location
+        out = {"name": self.case.name, "file": loc.file, "line": loc.line, "policy": self.policy_ref, "status": self.status,
+               "diffs": self.diffs, "articles": self.case.data.get("articles", [])}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def discover(directory: Path) -> list:
+    """Every case in a version folder's TestCases files, in file order. Raises on malformed files."""
+    source = load_version(Path(directory))
+    issues = IssueCollector()
+    cases = []
+    for doc in source.of_kind("TestCases"):
+        schema_issues(doc, validator_for("TestCases"), issues)
+        if issues:
+            continue
+        pinned = doc.data.get("version")
+        seen = {}
+        for i, data in enumerate(doc.data["cases"]):
+            if data["name"] in seen:
+                issues.add("test.duplicate_name", f"two cases are named {data['name']!r}", doc.location(("cases", i, "name")),
+                           "names identify cases in reports; make them unique")
+            seen[data["name"]] = i
+            cases.append(Case(doc, i, data, data.get("version", pinned)))
+    if issues:
+        raise PolicyError(issues.issues)
+    return cases[:MAX_CASES]
+
+
+def _same(decl, expected, actual) -> bool:
+    if decl is not None and decl.type == "list" and isinstance(expected, list) and isinstance(actual, list):
+        return sorted(map(str, expected)) == sorted(map(str, actual))
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    return expected == actual
+
+
+def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = "durable", force: bool = False) -> CaseResult:
+    """Evaluate one case with `policy` and compare. Without `force`, the case's date must be in the policy's window."""
+    data = case.data
+    doc = Document(case.doc.file, data["facts"], {k[3:]: v for k, v in case.doc.marks.items()
+                                                  if k[:3] == ("cases", case.index, "facts")})
+    try:
+        as_of = data.get("as_of") or data["facts"].get("as_of")
+        if not as_of:
+            raise PolicyError([Issue("input.as_of", "the case has no as_of (in the case or its facts)", case.location,
+                                     "add as_of: YYYY-MM-DD")])
+        if not force and not policy.in_force(as_of):
+            raise PolicyError([Issue("select.no_version_in_force", f"{policy.ref} is not in force on {as_of} ({policy.window()})",
+                                     case.location, "")])
+        check_case(policy, doc)
+        result = to_dict(evaluate(policy, data["facts"], as_of, backend=backend, checked=True))
+    except PolicyError as exc:
+        codes = [i.code for i in exc.issues]
+        want = data.get("expect_error")
+        err = {"codes": codes, "message": str(exc.issues[0]) if exc.issues else ""}
+        if want and any(c == want or c.startswith(want + ".") for c in codes):
+            return CaseResult(case, policy.ref, "pass", error=err)
+        return CaseResult(case, policy.ref, "fail" if want else "error",
+                          diffs=[{"decision": "(error)", "expected": want, "actual": codes}] if want else [], error=err)
+    fired = set()
+    for entries in result["why"].values():
+        fired.update(e["rule"] for e in entries)
+    for d in result["derived"]:
+        fired.update(x["rule"] for x in d["derived_by"])
+    if "expect_error" in data:
+        return CaseResult(case, policy.ref, "fail", diffs=[{"decision": "(error)", "expected": data["expect_error"],
+                                                             "actual": "no error"}], fired=tuple(sorted(fired)))
+    diffs = []
+    for name, expected in sorted(data["expect"].items()):
+        if name not in result["decisions"]:
+            hint = did_you_mean(name, result["decisions"])
+            diffs.append({"decision": name, "expected": expected, "actual": f"(no such decision{'; ' + hint if hint else ''})"})
+            continue
+        actual = result["decisions"][name]
+        if not _same(policy.decisions.get(name), expected, actual):
+            diffs.append({"decision": name, "expected": expected, "actual": actual,
+                          "why": [e["rule"] for e in result["why"].get(name, []) if e["decisive"]]})
+    return CaseResult(case, policy.ref, "fail" if diffs else "pass", diffs, fired=tuple(sorted(fired)))
+
+
+def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[CompiledPolicy] = None,
+                backend: str = "durable") -> list:
+    """Run a version's own cases (against itself, or against another version when regression testing)."""
+    target = against or policy
+    return [run_case(cat, target, case, backend, force=against is not None)
+            for case in discover(Path(policy.directory))]
+
+
+def junit_xml(results: list, suite: str) -> str:
+    failures = sum(r.status == "fail" for r in results)
+    errors = sum(r.status == "error" for r in results)
+    root = ET.Element("testsuite", name=suite, tests=str(len(results)), failures=str(failures), errors=str(errors))
+    for r in results:
+        tc = ET.SubElement(root, "testcase", classname=f"{r.policy_ref}.{Path(r.case.doc.file).name}", name=r.case.name,
+                           file=r.case.doc.file, line=str(r.case.location.line))
+        if r.status != "pass":
+            node = ET.SubElement(tc, "failure" if r.status == "fail" else "error",
+                                 message=f"{len(r.diffs)} decision(s) differ" if r.diffs else (r.error or {}).get("message", ""))
+            node.text = dump_json(r.diffs or r.error)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
