@@ -3,7 +3,9 @@
 Every quirk measured in shared/notes/durable-rules.md is handled here:
 - no `engine.Host`: we call the C module directly, so no timer thread runs anything off the calling thread;
 - ruleset names are unique per process (a counter) and rulesets are freed with `delete_ruleset`;
-- one live sid per ruleset (`"1"`), deleted after every evaluation, so the 1,024-sid cap is never near;
+- one live sid per ruleset (`"1"`), deleted after every evaluation in which a fact was stored, so the 1,024-sid
+  cap is never near. A sid that only ever saw unmatched facts is NOT deleted: it stores nothing, and
+  `deleteStateNode` would free its never-initialised action context (a crash seen under pytest);
 - the facts sent are lean: a kind code, the scalar properties that native tests read and boolean flags for
   everything else, never the case file (no 253-property, 16 MiB-string or exponent-float limits are reached);
 - fact ids are small sequential integers per evaluation (no 32-bit hash collisions among live ids);
@@ -256,7 +258,7 @@ class Session:
 
     def __init__(self, program: Program):
         self.program = program
-        self.used: set = set()
+        self.stored: set = set()   # rulesets in which this evaluation stored a fact (their sid must go)
         self.next_id = 0
         self.facts: dict = {}
 
@@ -289,10 +291,10 @@ class Session:
         return firings
 
     def _assert(self, part, fact, env_for, fire, queue, firings, max_firings) -> int:
-        self.used.add(part.handle)
         code, state = _dre.assert_fact(part.handle, json.dumps(self.lean(part, fact, env_for), ensure_ascii=False))
-        if code == 1:          # no rule of this partition matches: nothing to do
+        if code == 1:          # no rule of this partition matches: nothing stored, nothing to do
             return firings
+        self.stored.add(part.handle)
         if code != 0:
             raise EvaluationError([Issue("eval.backend", f"durable-rules refused a fact (code {code})", Location(),
                                          "report this: it is a bug in regcode's adapter")])
@@ -316,10 +318,7 @@ class Session:
         return firings
 
     def close(self) -> None:
-        for handle in self.used:
-            try:
-                _dre.delete_state(handle, SID)
-            except Exception:  # a sid that was never created has nothing to delete
-                pass
-        self.used.clear()
+        for handle in sorted(self.stored):
+            _dre.delete_state(handle, SID)
+        self.stored.clear()
         self.facts.clear()

@@ -196,7 +196,19 @@ class _Run:
         return [f for f in self.derived.values() if f.kind == kind]
 
     def fire(self, rule: ir.Rule, fact: Fact) -> list:
-        """A rule's conditions held for `fact`: record why, apply its conclusions, return new facts."""
+        """A rule's conditions held for `fact`: record why, apply its conclusions, return new facts.
+
+        An exception inside a rule becomes an EvaluationError naming the rule: never swallowed."""
+        try:
+            return self._fire(rule, fact)
+        except (EvaluationError, InputError):
+            raise
+        except Exception as exc:
+            raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed on {fact.label or 'the case file'}: "
+                                         f"{type(exc).__name__}: {exc}", rule.location,
+                                         "report this with the case file: a rule's conclusion could not be computed")]) from exc
+
+    def _fire(self, rule: ir.Rule, fact: Fact) -> list:
         if (rule.id, id(fact)) in self.seen:     # a rule fires once per fact
             return []
         self.seen.add((rule.id, id(fact)))

@@ -67,6 +67,9 @@ class Document:
         return self.data.get("kind") if isinstance(self.data, dict) else None
 
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
+
+
 class _Builder:
     """Turns a composed YAML node tree into plain data, recording marks."""
 
@@ -79,6 +82,10 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path_ = ()) -> Any:
         # Iterative depth is bounded by the document itself; PyYAML already parsed it.
         self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
+            # the safe loader refuses such tags on scalars itself; collections are built here, so refuse them here
+            raise yaml.constructor.ConstructorError(None, None, f"tag {node.tag!r} is not allowed (plain YAML only)",
+                                                    node.start_mark)
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
             out: dict = {}
@@ -209,7 +216,8 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
         if doc is not None:
             docs.append(doc)
     issues.raise_if_any(LoadError)
-    return VersionSource(directory.parent.name, directory.name, directory, docs)
+    named = directory.resolve()
+    return VersionSource(named.parent.name, named.name, directory, docs)
 
 
 def load_case_text(text: str, name: str) -> Document:

@@ -88,7 +88,7 @@ def test_every_object_is_closed_and_every_boolean_defaults_to_false():
             walk(node["items"], f"{path}[]")
 
     walk(schema, "$")
-    assert len(seen) == 17   # the case file, enterprise, 13 list items, aa_commitment, rectification
+    assert len(seen) == 18   # the case file, enterprise, 14 list items, aa_commitment, rectification
 
 
 def _sample():

@@ -117,7 +117,7 @@ def test_the_spread_looks_like_shanghai(labelled):
                  != c["enterprise"]["production_district"])
     assert 0.07 < differ / len(cases) < 0.25
     licenses = [lic for c in cases for lic in c["licenses"]]
-    assert all(1 <= len(c["licenses"]) <= 4 for c in cases)
+    assert all(1 <= len(c["licenses"]) <= 3 for c in cases)
     food = sum(1 for lic in licenses if lic.get("food_related"))
     assert 0.01 < food / len(licenses) < 0.12
     risks = collections.Counter(lic["risk_level"] for lic in licenses)

@@ -1,0 +1,110 @@
+"""One invalid fixture per failure mode: each names its code, file, line and a helpful message, exit 1, no traceback."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from regcode.cli.main import regcode
+from regcode.cli import commands  # noqa: F401
+
+from conftest import FIXTURES, TEST_POLICIES
+
+POLICY_ERRORS = yaml.safe_load((FIXTURES / "invalid" / "policy-errors.yaml").read_text(encoding="utf-8"))
+CASE_ERRORS = yaml.safe_load((FIXTURES / "invalid" / "case-errors.yaml").read_text(encoding="utf-8"))
+
+
+def _toy_copy(tmp_path):
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    shutil.rmtree(root / "toy" / "1" / "tests")
+    return root, root / "toy" / "1"
+
+
+@pytest.mark.parametrize("fixture", POLICY_ERRORS, ids=[f["mode"] for f in POLICY_ERRORS])
+def test_policy_error_is_reported_with_place_and_hint(fixture, tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    want = fixture["expect"]
+    matching = [e for e in errors if e["code"] == want["code"]]
+    assert matching, f"no {want['code']} among {[e['code'] + ': ' + e['message'] for e in errors]}"
+    err = matching[0]
+    assert err["location"]["file"] == want["file"]
+    assert err["location"]["line"] == want["line"], err
+    assert want["message"] in err["message"]
+    if "hint" in want:
+        assert want["hint"] in err["hint"] or want["hint"] in err["message"]
+
+
+@pytest.mark.parametrize("fixture", POLICY_ERRORS[:3], ids=[f["mode"] for f in POLICY_ERRORS[:3]])
+def test_text_report_is_file_line_col_code_message(fixture, tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "."])
+    assert result.exit_code == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"{fixture['expect']['file']}:{fixture['expect']['line']}:")
+    assert f": {fixture['expect']['code']}: " in first
+
+
+def test_every_mistake_is_reported_at_once(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    for fixture in POLICY_ERRORS:
+        if fixture["file"].startswith("rules/") and fixture["expect"]["code"].startswith("compile.unknown"):
+            (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    codes = {e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"]}
+    assert {"compile.unknown_path", "compile.unknown_parameter", "compile.unknown_decision",
+            "compile.unknown_operator"} <= codes
+
+
+@pytest.mark.parametrize("fixture", CASE_ERRORS, ids=[f["mode"] for f in CASE_ERRORS])
+def test_bad_case_file_is_one_clear_error(fixture, tmp_path):
+    case = tmp_path / "case.yaml"
+    case.write_text(fixture["content"], encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["eval", "--policy-root", str(TEST_POLICIES), "--policy", "toy",
+                                          "--format", "json", str(case)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and result.stdout == ""
+    errors = json.loads(result.stderr)["errors"]
+    want = fixture["expect"]
+    err = next(e for e in errors if e["code"] == want["code"])
+    assert want["message"] in err["message"]
+    assert err["location"]["line"] == want["line"]
+    if want["line"]:
+        assert err["location"]["file"] == str(case)
+    if "hint" in want:
+        assert want["hint"] in err["hint"]
+
+
+def test_usage_error_exits_2(tmp_path):
+    result = CliRunner().invoke(regcode, ["eval", "--as-of", "30/06/2020", str(tmp_path / "x.yaml")])
+    assert result.exit_code == 2
+    assert "YYYY-MM-DD" in result.output
+
+
+def test_missing_case_file_is_exit_1_not_traceback(tmp_path):
+    result = CliRunner().invoke(regcode, ["eval", "--policy-root", str(TEST_POLICIES), "--policy", "toy", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 1
+    assert "input.io" in result.stderr and "Traceback" not in result.output
+
+
+def test_link_escaping_the_policy_root_is_refused(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("apiVersion: regcode/v1\nkind: Rules\nrules: []\n", encoding="utf-8")
+    (version / "rules" / "linked.yaml").symlink_to(outside)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", str(version)])
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert result.exit_code == 1
+    assert any(e["code"] == "load.outside_root" for e in errors)
