@@ -1,0 +1,40 @@
+"""`regcode show` and `regcode diff`: a resolved version, and what changes between two versions."""
+from __future__ import annotations
+
+import click
+
+from ..engine import dump_json
+from ..engine.corpus import iter_corpus
+from ..engine.diff import diff, has_changes, to_text
+from .main import EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, set_format
+
+
+@regcode.command("show")
+@click.argument("ref", metavar="POLICY@VERSION")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@policy_root_option
+@click.pass_context
+def show_cmd(ctx, ref, fmt, policy_roots):
+    """Print a version after inheritance (`extends` resolved), with its content hash."""
+    set_format(ctx, fmt)
+    policy = catalog(policy_roots).by_ref(ref)
+    emit({"content_hash": policy.content_hash, "chain": list(policy.chain), **policy.resolved}, fmt)
+
+
+@regcode.command("diff")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option("--corpus", type=click.Path(exists=True, allow_dash=True), help="A folder of case files or a JSONL file.")
+@as_of_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when anything differs (for CI).")
+@policy_root_option
+@click.pass_context
+def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
+    """Compare two versions (POLICY@VERSION or a version folder): rules, parameters and, with --corpus, decisions."""
+    set_format(ctx, fmt)
+    cat = catalog(policy_roots)
+    result = diff(cat.by_ref(old), cat.by_ref(new), iter_corpus(corpus) if corpus else None, as_of)
+    click.echo(dump_json(result) if fmt == "json" else to_text(result))
+    if fail_on_change and has_changes(result):
+        ctx.exit(EXIT_POLICY)

@@ -1,0 +1,191 @@
+"""Regression between two policy versions: what the rules say differently, and what decisions change on a corpus."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from .compile import CompiledPolicy
+from .errors import PolicyError
+from .evaluate import check_case, evaluate
+from .explain import to_dict
+from .load import dump_json
+
+MAX_EXAMPLES = 1   # the smallest case per change is kept
+
+
+def _ref(p: CompiledPolicy) -> dict:
+    return {"id": p.id, "version": p.version, "content_hash": p.content_hash}
+
+
+def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
+    """Rules added, removed and changed (condition, conclusion, wording), parameters, decisions, facts."""
+    o_rules = {r["id"]: r for r in old.resolved["rules"]}
+    n_rules = {r["id"]: r for r in new.resolved["rules"]}
+    changed = []
+    for rid in sorted(set(o_rules) & set(n_rules)):
+        a, b = o_rules[rid], n_rules[rid]
+        parts = []
+        if (a.get("when"), a.get("for_each"), a.get("as")) != (b.get("when"), b.get("for_each"), b.get("as")):
+            parts.append("condition")
+        if a.get("then") != b.get("then"):
+            parts.append("conclusion")
+        if (a.get("article"), a.get("clause"), a.get("title"), a.get("note")) != (b.get("article"), b.get("clause"), b.get("title"), b.get("note")):
+            parts.append("wording")
+        if parts:
+            entry = {"id": rid, "article": b["article"], "changed": parts}
+            if "condition" in parts:
+                entry["when"] = {"old": a.get("when"), "new": b.get("when")}
+            if "conclusion" in parts:
+                entry["then"] = {"old": a.get("then"), "new": b.get("then")}
+            changed.append(entry)
+    params = []
+    op, np_ = old.resolved["parameters"], new.resolved["parameters"]
+    for name in sorted(set(op) | set(np_)):
+        a, b = op.get(name), np_.get(name)
+        if a == b:
+            continue
+        pick = lambda d: None if d is None else d.get("values", d.get("value"))
+        params.append({"name": name, "article": (b or a).get("article", ""), "old": pick(a), "new": pick(b),
+                       "status": "added" if a is None else "removed" if b is None else "changed"})
+    od, nd = old.resolved["decisions"], new.resolved["decisions"]
+    decisions = [{"name": n, "status": "added" if n not in od else "removed" if n not in nd else "changed"}
+                 for n in sorted(set(od) | set(nd)) if od.get(n) != nd.get(n)]
+    facts = sorted(set(_schema_paths(new.facts_schema)) ^ set(_schema_paths(old.facts_schema)))
+    return {
+        "rules": {
+            "added": [{"id": r, "article": n_rules[r]["article"], "title": n_rules[r]["title"]} for r in sorted(set(n_rules) - set(o_rules))],
+            "removed": [{"id": r, "article": o_rules[r]["article"], "title": o_rules[r]["title"]} for r in sorted(set(o_rules) - set(n_rules))],
+            "changed": changed,
+        },
+        "parameters": params,
+        "decisions": decisions,
+        "facts": [{"path": p, "status": "added" if p in set(_schema_paths(new.facts_schema)) else "removed"} for p in facts],
+    }
+
+
+def _schema_paths(schema, prefix: str = "", depth: int = 0) -> list:
+    out = []
+    if depth > 16 or not isinstance(schema, dict):
+        return out
+    for name, sub in sorted((schema.get("properties") or {}).items()):
+        path = f"{prefix}.{name}" if prefix else name
+        out.append(path)
+        if isinstance(sub, dict) and sub.get("type") == "array":
+            out.extend(_schema_paths(sub.get("items"), path + "[]", depth + 1))
+        else:
+            out.extend(_schema_paths(sub, path, depth + 1))
+    return out
+
+
+def _run(policy, doc, as_of, backend):
+    try:
+        check_case(policy, doc)
+        return to_dict(evaluate(policy, doc.data, as_of, backend=backend, checked=True)), None
+    except PolicyError as exc:
+        return None, sorted({i.code for i in exc.issues})
+
+
+def _decisive(result, decision) -> list:
+    return sorted({e["rule"] for e in result["why"].get(decision, []) if e["decisive"]})
+
+
+def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Optional[str] = None,
+                backend: str = "durable") -> dict:
+    """Evaluate every case under both versions; group the changed decisions by (decision, from, to)."""
+    groups: dict = {}
+    unreadable, errors = [], []
+    total = changed_cases = 0
+    for rec in records:
+        total += 1
+        if rec.error is not None:
+            unreadable.append({"source": rec.source, "errors": sorted({i.code for i in rec.error.issues})})
+            continue
+        when = as_of or rec.doc.data.get("as_of")
+        if not isinstance(when, str):
+            unreadable.append({"source": rec.source, "errors": ["input.as_of"]})
+            continue
+        a, a_err = _run(old, rec.doc, when, backend)
+        b, b_err = _run(new, rec.doc, when, backend)
+        if a_err or b_err:
+            if a_err != b_err:
+                errors.append({"source": rec.source, "old": a_err, "new": b_err})
+            continue
+        size = len(dump_json(rec.doc.data))
+        touched = False
+        for name in sorted(set(a["decisions"]) & set(b["decisions"])):   # added/removed ones are in the static diff
+            va, vb = a["decisions"].get(name), b["decisions"].get(name)
+            if va == vb:
+                continue
+            touched = True
+            key = (name, dump_json(va), dump_json(vb))
+            g = groups.setdefault(key, {"decision": name, "from": va, "to": vb, "cases": 0,
+                                        "rules": {"old": set(), "new": set()}, "smallest": None})
+            g["cases"] += 1
+            g["rules"]["old"].update(_decisive(a, name) if name in a["why"] else [])
+            g["rules"]["new"].update(_decisive(b, name) if name in b["why"] else [])
+            if g["smallest"] is None or (size, rec.source) < (g["smallest"][0], g["smallest"][1]):
+                g["smallest"] = (size, rec.source, rec.doc.data)
+        changed_cases += touched
+    changes = []
+    for key in sorted(groups):
+        g = groups[key]
+        changes.append({"decision": g["decision"], "from": g["from"], "to": g["to"], "cases": g["cases"],
+                        "rules": {"old": sorted(g["rules"]["old"]), "new": sorted(g["rules"]["new"])},
+                        "smallest_case": {"source": g["smallest"][1], "facts": g["smallest"][2]}})
+    by_decision: dict = {}
+    for c in changes:
+        by_decision[c["decision"]] = by_decision.get(c["decision"], 0) + c["cases"]
+    return {"cases": total, "changed_cases": changed_cases, "by_decision": dict(sorted(by_decision.items())),
+            "changes": changes, "errors_differ": errors, "unreadable": unreadable}
+
+
+def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend="durable") -> dict:
+    out = {"old": _ref(old), "new": _ref(new), "static": static_diff(old, new)}
+    if records is not None:
+        out["corpus"] = corpus_diff(old, new, records, as_of, backend)
+    return out
+
+
+def has_changes(result: dict) -> bool:
+    s = result["static"]
+    static = any(s["rules"][k] for k in ("added", "removed", "changed")) or s["parameters"] or s["decisions"] or s["facts"]
+    corpus = result.get("corpus")
+    return bool(static) or bool(corpus and (corpus["changed_cases"] or corpus["errors_differ"]))
+
+
+def _j(v) -> str:
+    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+def to_text(result: dict) -> str:
+    o, n = result["old"], result["new"]
+    lines = [f"diff {o['id']}@{o['version']} ({o['content_hash']}) -> {n['id']}@{n['version']} ({n['content_hash']})"]
+    s = result["static"]
+    for r in s["rules"]["added"]:
+        lines.append(f"  + rule {r['id']} ({r['article']}) {r['title']}")
+    for r in s["rules"]["removed"]:
+        lines.append(f"  - rule {r['id']} ({r['article']}) {r['title']}")
+    for r in s["rules"]["changed"]:
+        lines.append(f"  ~ rule {r['id']} ({r['article']}): {', '.join(r['changed'])} changed")
+    for p in s["parameters"]:
+        lines.append(f"  ~ parameter {p['name']} ({p['article']}): {_j(p['old'])} -> {_j(p['new'])}")
+    for d in s["decisions"]:
+        lines.append(f"  ~ decision {d['name']}: {d['status']}")
+    for f in s["facts"]:
+        lines.append(f"  {'+' if f['status'] == 'added' else '-'} fact {f['path']}")
+    if len(lines) == 1:
+        lines.append("  no differences in rules, parameters, decisions or facts")
+    c = result.get("corpus")
+    if c is not None:
+        lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions")
+        for ch in c["changes"]:
+            rules = ""
+            if ch["rules"]["old"] or ch["rules"]["new"]:
+                rules = f"  [old: {', '.join(ch['rules']['old']) or '—'}; new: {', '.join(ch['rules']['new']) or '—'}]"
+            lines.append(f"  {ch['decision']}: {_j(ch['from'])} -> {_j(ch['to'])}  in {ch['cases']} case(s), "
+                         f"smallest {ch['smallest_case']['source']}{rules}")
+        for e in c["errors_differ"]:
+            lines.append(f"  ! {e['source']}: old {e['old'] or 'ok'}, new {e['new'] or 'ok'}")
+        for u in c["unreadable"]:
+            lines.append(f"  ? {u['source']}: unreadable ({', '.join(u['errors'])})")
+    return "\n".join(lines)

@@ -1,0 +1,263 @@
+"""Policy versions over time: YAML-only amendments with `extends`, `show`, `diff` (golden), `test --against`."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regcode.cli.main import regcode
+from regcode.cli import commands  # noqa: F401
+from regcode.engine import Catalog, CompileError, evaluate, load_case_text, shipped_root
+from regcode.engine.corpus import iter_corpus
+from regcode.engine.diff import diff
+
+from conftest import TEST_POLICIES, TESTS
+from toycases import toy_case
+
+GOLDEN = TESTS / "golden"
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def amendment(root: Path, version: str = "2", extends: str = "toy@1") -> Path:
+    """A new toy version in YAML only: a changed parameter, a changed rule, a removed rule, a new rule on a new fact."""
+    write(root, f"toy/{version}/policy.yaml", f"""\
+        apiVersion: regcode/v1
+        kind: Policy
+        id: toy
+        version: "{version}"
+        title: 流动餐车许可 (toy amendment)
+        source: {{number: TOY-2, issuer: regcode tests, date: 2020-11-01}}
+        effective_from: 2021-01-01
+        extends: "{extends}"
+        """)
+    write(root, f"toy/{version}/parameters.yaml", """\
+        apiVersion: regcode/v1
+        kind: Parameters
+        parameters:
+          base_fee: {title: 基本费用, article: 第五条, unit: CNY, value: 120}
+        """)
+    write(root, f"toy/{version}/facts.yaml", """\
+        apiVersion: regcode/v1
+        kind: FactsSchema
+        extend:
+          applicant:
+            night_market: {type: boolean, default: false}
+        """)
+    write(root, f"toy/{version}/decisions.yaml", """\
+        apiVersion: regcode/v1
+        kind: Decisions
+        decisions:
+          night_permit: {title: 夜市许可, type: bool, combine: any, default: false}
+        """)
+    write(root, f"toy/{version}/rules.yaml", """\
+        apiVersion: regcode/v1
+        kind: Rules
+        remove: [tier-bronze-large]
+        rules:
+          - id: eligible-certified
+            override: true
+            article: 第二条
+            title: 持证且有雇员记录的申请人合格
+            when:
+              all:
+                - {path: applicant.certified, op: '==', value: true}
+                - {present: applicant.employees}
+            then: [{decide: eligible, value: true}]
+          - id: night-market-permit
+            article: 第二条
+            title: 夜市经营需许可
+            when: {path: applicant.night_market, op: '==', value: true}
+            then: [{decide: night_permit, value: true}]
+        """)
+    return root / "toy" / version
+
+
+def test_an_amendment_in_yaml_only_evaluates_and_diffs(tmp_path):
+    root = tmp_path / "policies"
+    amendment(root)
+    cat = Catalog([root, TEST_POLICIES])
+    old, new = cat.by_ref("toy@1"), cat.by_ref("toy@2")
+    assert new.chain == ("toy@2", "toy@1")
+    assert "tier-bronze-large" not in {r.id for r in new.rules} and "night-market-permit" in {r.id for r in new.rules}
+    case = {"as_of": "2021-03-01", "applicant": {"name": "甲", "district": "徐汇区", "certified": True, "night_market": True}}
+    out = evaluate(new, case, case["as_of"])
+    assert out.decisions["fee"] == 120 and out.decisions["night_permit"] is True
+    assert out.decisions["eligible"] is True   # eligible-no-major still holds; eligible-certified no longer fires
+    assert [c.rule.id for c in out.claims["eligible"]] == ["eligible-no-major"]
+    result = diff(old, new)
+    s = result["static"]
+    assert [r["id"] for r in s["rules"]["added"]] == ["night-market-permit"]
+    assert [r["id"] for r in s["rules"]["removed"]] == ["tier-bronze-large"]
+    assert s["rules"]["changed"][0]["id"] == "eligible-certified" and "condition" in s["rules"]["changed"][0]["changed"]
+    assert s["parameters"] == [{"name": "base_fee", "article": "第五条", "old": 100, "new": 120, "status": "changed"}]
+    assert {"path": "applicant.night_market", "status": "added"} in s["facts"]
+
+
+def test_selection_by_date_across_versions(tmp_path):
+    root = tmp_path / "policies"
+    amendment(root)
+    cat = Catalog([root, TEST_POLICIES])
+    assert cat.select("toy", "2020-06-30").version == "1"
+    assert cat.select("toy", "2021-06-30").version == "2"
+
+
+def _corpus(tmp_path) -> Path:
+    lines = []
+    for seed in range(60):
+        case = toy_case(seed)
+        case["as_of"] = "2020-06-30"
+        lines.append(json.dumps(case, ensure_ascii=False, sort_keys=True))
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_diff_over_a_corpus_is_deterministic_and_matches_golden(tmp_path, monkeypatch, fmt, update_golden):
+    root = tmp_path / "policies"
+    amendment(root)
+    corpus = _corpus(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["diff", "--policy-root", "policies", "--policy-root", str(TEST_POLICIES), "toy@1", "toy@2",
+            "--corpus", "corpus.jsonl", "--format", fmt]
+    first = CliRunner().invoke(regcode, args)
+    second = CliRunner().invoke(regcode, args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout
+    golden = GOLDEN / f"toy-diff.{'txt' if fmt == 'text' else 'json'}"
+    if update_golden:
+        golden.write_text(first.stdout, encoding="utf-8")
+    assert first.stdout == golden.read_text(encoding="utf-8"), "run pytest --update-golden after an intended change"
+    if fmt == "json":
+        data = json.loads(first.stdout)
+        assert data["corpus"]["cases"] == 60
+        fee = [c for c in data["corpus"]["changes"] if c["decision"] == "fee"]
+        assert fee and all(c["to"] - c["from"] == 20 for c in fee)
+        assert sum(c["cases"] for c in fee) == data["corpus"]["by_decision"]["fee"]
+
+
+def test_fail_on_change_exits_1_and_identical_versions_exit_0(tmp_path):
+    root = tmp_path / "policies"
+    amendment(root)
+    corpus = _corpus(tmp_path)
+    base = ["diff", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--corpus", str(corpus), "--fail-on-change"]
+    assert CliRunner().invoke(regcode, base + ["toy@1", "toy@2"]).exit_code == 1
+    same = CliRunner().invoke(regcode, base + ["toy@1", "toy@1"])
+    assert same.exit_code == 0 and "0 with changed decisions" in same.stdout
+
+
+def test_show_prints_the_resolved_version_with_its_hash(tmp_path):
+    root = tmp_path / "policies"
+    amendment(root)
+    result = CliRunner().invoke(regcode, ["show", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", "toy@2"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["chain"] == ["toy@2", "toy@1"]
+    assert any(r["id"] == "night-market-permit" for r in data["rules"])
+    assert data["parameters"]["base_fee"]["value"] == 120
+    assert "night_market" in data["facts_schema"]["properties"]["applicant"]["properties"]
+    evald = CliRunner().invoke(regcode, ["eval", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--policy", "toy",
+                                         "--format", "json", "-"], input='{"as_of": "2021-02-01", "applicant": {"name": "甲", "district": "徐汇区"}}')
+    assert json.loads(evald.stdout)["policy"]["content_hash"] == data["content_hash"]
+
+
+def test_content_hash_ignores_file_layout_but_not_content(tmp_path):
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    h1 = Catalog([root, TEST_POLICIES]).by_ref("toy@2").content_hash
+    (v2 / "rules.yaml").rename(v2 / "zz-renamed.yaml")
+    assert Catalog([root, TEST_POLICIES]).by_ref("toy@2").content_hash == h1
+    text = (v2 / "parameters.yaml").read_text(encoding="utf-8").replace("120", "121")
+    (v2 / "parameters.yaml").write_text(text, encoding="utf-8")
+    assert Catalog([root, TEST_POLICIES]).by_ref("toy@2").content_hash != h1
+
+
+def test_test_against_lists_cases_whose_expectations_no_longer_hold(tmp_path):
+    root = tmp_path / "policies"
+    amendment(root)
+    result = CliRunner().invoke(regcode, ["test", "toy@1", "--against", "2", "--policy-root", str(root),
+                                          "--policy-root", str(TEST_POLICIES), "--format", "json"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    failing = {c["name"] for c in data["cases"] if c["status"] != "pass"}
+    assert any("surcharge" in n for n in failing)   # fee expectations change with base_fee 100 -> 120
+    assert all(c["policy"] == "toy@2" for c in data["cases"])
+
+
+INHERITANCE_ERRORS = [
+    ("extends a missing version", {"extends": "toy@9"}, "compile.extends", "policy.yaml", 8, "no version `9` of `toy`"),
+    ("overrides a missing rule", {"rule_id": "no-such-rule"}, "compile.override", "rules.yaml", 6, "no inherited rule has that id"),
+    ("removes a missing rule", {"remove": "no-such-rule"}, "compile.remove", "rules.yaml", 3, "the base version has no such rule"),
+    ("extends a path outside the root", {"extends": "../../../etc"}, "schema.pattern", "policy.yaml", 8, "does not have the expected form"),
+]
+
+
+@pytest.mark.parametrize("name,edit,code,file,line,message", INHERITANCE_ERRORS, ids=[e[0] for e in INHERITANCE_ERRORS])
+def test_inheritance_errors_name_file_and_line(tmp_path, name, edit, code, file, line, message):
+    root = tmp_path / "policies"
+    v2 = amendment(root, extends=edit.get("extends", "toy@1"))
+    rules = (v2 / "rules.yaml").read_text(encoding="utf-8")
+    if "rule_id" in edit:
+        rules = rules.replace("id: eligible-certified", f"id: {edit['rule_id']}")
+    if "remove" in edit:
+        rules = rules.replace("remove: [tier-bronze-large]", f"remove: [{edit['remove']}]")
+    (v2 / "rules.yaml").write_text(rules, encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    err = next(e for e in errors if e["code"] == code)
+    assert err["location"]["file"].endswith(file) and err["location"]["line"] == line
+    assert message in err["message"]
+
+
+def test_a_cycle_of_extends_is_an_error(tmp_path):
+    root = tmp_path / "policies"
+    amendment(root, "2", extends="3")
+    amendment(root, "3", extends="2")
+    with pytest.raises(CompileError) as info:
+        Catalog([root, TEST_POLICIES]).compile_dir(root / "toy" / "2")
+    issue = info.value.issues[0]
+    assert issue.code == "compile.extends_cycle" and issue.location.file.endswith("policy.yaml") and issue.location.line == 8
+
+
+@pytest.mark.skipif(not (shipped_root() / "shanghai-post-license" / "2017").is_dir(), reason="the shipped policy is part of the package")
+def test_a_new_version_of_the_shipped_policy_in_a_temporary_folder(tmp_path):
+    shipped = Catalog([]).by_ref("shanghai-post-license@2017")
+    removed = shipped.rules[0].id
+    root = tmp_path / "policies"
+    write(root, "shanghai-post-license/2030/policy.yaml", """\
+        apiVersion: regcode/v1
+        kind: Policy
+        id: shanghai-post-license
+        version: "2030"
+        title: 示例修订 (an illustration, not law)
+        illustration: true
+        source: {issuer: regcode tests, date: 2029-12-01}
+        effective_from: 2030-01-01
+        extends: "shanghai-post-license@2017"
+        """)
+    write(root, "shanghai-post-license/2030/rules.yaml", f"""\
+        apiVersion: regcode/v1
+        kind: Rules
+        remove: [{removed}]
+        """)
+    cat = Catalog([root])
+    new = cat.select("shanghai-post-license", "2030-06-30")
+    assert new.version == "2030" and removed not in {r.id for r in new.rules}
+    example = Path(__file__).resolve().parent.parent / "examples" / "aa-clean.yaml"
+    doc = load_case_text(example.read_text(encoding="utf-8"), str(example))
+    assert evaluate(new, doc.data, "2030-06-30").decisions.keys() == shipped.decisions.keys()
+    result = diff(shipped, new, iter_corpus(str(example.parent)), as_of="2019-06-30")
+    assert [r["id"] for r in result["static"]["rules"]["removed"]] == [removed]
+    assert result["corpus"]["cases"] >= 4
