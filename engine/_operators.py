@@ -6,6 +6,7 @@ facts it names), returns the intermediate form (engine/_ir.py) and attaches a Py
 """
 from __future__ import annotations
 
+import json
 import operator as _op
 from typing import Any, Callable, Optional
 
@@ -393,8 +394,8 @@ def _pick(raw, ctx, scope, path, latest: bool):
                 env.vars[alias] = (item, prefix)
                 if not wfn(env):
                     continue
-            # ties keep the first in list order for `earliest`, the last for `latest`: stable either way
-            if best_key is None or (key >= best_key if latest else key < best_key):
+            if best_key is None or (key > best_key if latest else key < best_key) or (
+                    key == best_key and _tie_wins(item, best, latest)):
                 best, best_key, best_prefix = item, key, prefix
         env.trace = trace
         _restore(env, alias, saved)
@@ -408,6 +409,12 @@ def _pick(raw, ctx, scope, path, latest: bool):
         return value
     node.fn = fn
     return node, result_shape
+
+
+def _tie_wins(item, best, latest: bool) -> bool:
+    """Equal dates: decide by the items' content, so the choice never depends on list order."""
+    a, b = json.dumps(item, sort_keys=True, ensure_ascii=False), json.dumps(best, sort_keys=True, ensure_ascii=False)
+    return a > b if latest else a < b
 
 
 def _indexed(items, ref, env, trace):
