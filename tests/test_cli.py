@@ -1,0 +1,123 @@
+"""The CLI through click's CliRunner: output shapes, exit codes, determinism; explanations pinned by golden files."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from regcode.cli.main import regcode
+from regcode.cli import commands  # noqa: F401
+
+from conftest import FIXTURES, TEST_POLICIES, TESTS
+
+TOY = ["--policy-root", str(TEST_POLICIES), "--policy", "toy"]
+CASE = FIXTURES / "cases" / "toy-busy.yaml"
+
+
+def run(*args, **kw):
+    return CliRunner().invoke(regcode, list(args), **kw)
+
+
+def test_eval_json_has_policy_as_of_decisions_and_why():
+    result = run("eval", *TOY, "--format", "json", str(CASE))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["policy"]["id"] == "toy" and data["policy"]["version"] == "1" and len(data["policy"]["content_hash"]) == 16
+    assert data["as_of"] == "2020-06-30"
+    assert set(data["decisions"]) == set(data["why"])
+    entry = next(e for e in data["why"]["risk"] if e["decisive"])
+    assert entry == {"rule": "major-incident", "article": "第四条", "title": "三年内重大事故", "value": "high", "decisive": True,
+                     "matched": [{"path": "incidents[0].severity", "value": "major"}, {"path": "incidents[0].date", "value": "2018-01-01"}]}
+
+
+def test_eval_output_is_byte_identical_across_runs():
+    outputs = {run("eval", *TOY, "--format", "json", str(CASE)).stdout for _ in range(3)}
+    assert len(outputs) == 1
+
+
+def test_as_of_option_overrides_the_case_file():
+    data = json.loads(run("eval", *TOY, "--format", "json", "--as-of", "2020-12-31", str(CASE)).stdout)
+    assert data["as_of"] == "2020-12-31"
+
+
+def test_policy_version_forces_a_version_and_unknown_one_is_explained():
+    bad = run("eval", *TOY, "--policy-version", "7", str(CASE))
+    assert bad.exit_code == 1 and "select.unknown_version" in bad.stderr and "toy has no version `7`" in bad.stderr
+
+
+def test_yaml_format_round_trips():
+    data = yaml.safe_load(run("eval", *TOY, "--format", "yaml", str(CASE)).stdout)
+    assert data["decisions"]["fee"] == 300
+
+
+def test_several_files_give_a_list_and_a_bad_one_does_not_stop_the_rest(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("as_of: 2020-06-30\napplicant: {name: x}\n", encoding="utf-8")
+    result = run("eval", *TOY, "--format", "json", str(CASE), str(bad), str(CASE))
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert len(data) == 2 and "input.schema" in result.stderr
+
+
+@pytest.mark.parametrize("name,args", [("toy-busy-explain.txt", ["--explain"]), ("toy-busy.txt", [])])
+def test_text_explanation_matches_golden(name, args, update_golden, monkeypatch):
+    monkeypatch.chdir(TESTS.parent)   # the output names the case file as given: keep it relative
+    result = run("eval", *TOY, *args, str(CASE.relative_to(TESTS.parent)))
+    assert result.exit_code == 0
+    golden = TESTS / "golden" / name
+    if update_golden:
+        golden.write_text(result.stdout, encoding="utf-8")
+    assert result.stdout == golden.read_text(encoding="utf-8"), "run pytest --update-golden after an intended change"
+
+
+def test_policies_lists_versions_and_windows():
+    result = run("policies", "--policy-root", str(TEST_POLICIES))
+    assert "toy@1  2020-01-01 .. 2020-12-31" in result.stdout
+
+
+def test_validate_json_reports_ok():
+    data = json.loads(run("validate", "--format", "json", str(TEST_POLICIES / "toy")).stdout)
+    assert data["ok"] is True and data["versions"][0]["rules"] >= 26
+
+
+def test_test_command_junit_and_json(tmp_path):
+    junit = tmp_path / "junit.xml"
+    result = run("test", "toy", "--policy-root", str(TEST_POLICIES), "--format", "json", "--junit", str(junit))
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["failed"] == 0 and data["passed"] == len(data["cases"]) >= 9
+    assert '<testsuite name="toy"' in junit.read_text(encoding="utf-8") and 'failures="0"' in junit.read_text(encoding="utf-8")
+
+
+def test_test_command_reports_a_failing_case_with_its_diff(tmp_path):
+    import shutil
+    root = tmp_path / "p"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    cases = root / "toy" / "1" / "tests" / "cases.yaml"
+    cases.write_text(cases.read_text(encoding="utf-8").replace("fee: 300", "fee: 299"), encoding="utf-8")
+    result = run("test", "toy", "--policy-root", str(root))
+    assert result.exit_code == 1
+    assert "fee: expected 299, got 300   (by base-fee, high-risk-surcharge)" in result.stdout
+    assert result.stdout.rstrip().endswith("8 passed, 1 failed") or "1 failed" in result.stdout
+
+
+def test_coverage_lists_untested_rules(tmp_path):
+    import shutil
+    root = tmp_path / "p"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    (root / "toy" / "1" / "tests" / "cases.yaml").unlink()
+    result = run("coverage", "toy", "--policy-root", str(root), "--format", "json")
+    data = json.loads(result.stdout)
+    assert data["summary"]["rules_tested"] == 0 and "base-fee" in data["untested_rules"]
+    strict = run("coverage", "toy", "--policy-root", str(root), "--fail-on-untested")
+    assert strict.exit_code == 1
+
+
+def test_internal_errors_are_one_line_not_a_traceback(monkeypatch):
+    from regcode.engine import catalog as catalog_module
+    monkeypatch.setattr(catalog_module.Catalog, "policy_ids", lambda self: 1 / 0)
+    result = run("eval", str(CASE))
+    assert result.exit_code == 3
+    assert "internal error" in result.stderr and "Traceback" not in result.output
