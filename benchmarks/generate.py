@@ -205,7 +205,7 @@ class _Enterprise:
                 break
             cat = _weighted(rng, [(c, c.weight) for c in others])
             chosen.append((cat, rng.choice(cat.rules)))
-        if not food_only and self.chance(FOOD_EXTRA_SHARE / (1 - FOOD_ONLY_SHARE)):
+        if not food_only and len(chosen) < 3 and self.chance(FOOD_EXTRA_SHARE / (1 - FOOD_ONLY_SHARE)):
             food = _weighted(rng, [(c, c.weight) for c in FOOD_CATEGORIES])
             chosen.append((food, food.rules[0]))
         return chosen
