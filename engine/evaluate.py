@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import fastjsonschema
 import jsonschema
 
-from . import _durable
+from . import _dates, _durable
 from . import _ir as ir
 from ._operators import Env
 from .compile import CompiledPolicy
@@ -60,8 +61,45 @@ def _validator(policy: CompiledPolicy):
     return v
 
 
+# Keywords fastjsonschema (drafts 4-7) does not know; a schema using one is checked by jsonschema alone.
+_NEWER_KEYWORDS = {"unevaluatedProperties", "unevaluatedItems", "prefixItems", "dependentRequired",
+                   "dependentSchemas", "$dynamicRef", "$dynamicAnchor", "minContains", "maxContains", "$anchor"}
+
+
+def _uses_newer_keywords(node, depth: int = 0) -> bool:
+    if depth > 64:
+        return True
+    if isinstance(node, dict):
+        return any(k in _NEWER_KEYWORDS or _uses_newer_keywords(v, depth + 1) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_uses_newer_keywords(v, depth + 1) for v in node)
+    return False
+
+
+def _fast_validator(policy: CompiledPolicy):
+    """fastjsonschema compiles the facts schema to Python (about 15x faster than jsonschema's walk);
+    it only answers valid / not valid, and jsonschema then reports every problem with its place."""
+    if "_fast" not in policy.backends:
+        fast = None
+        if not _uses_newer_keywords(policy.facts_schema):
+            schema = {k: v for k, v in policy.facts_schema.items() if k != "$schema"}
+            try:
+                fast = fastjsonschema.compile(schema, formats={"date": _dates.is_date}, use_default=False)
+            except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError, RecursionError):
+                fast = None
+        policy.backends["_fast"] = fast
+    return policy.backends["_fast"]
+
+
 def check_case(policy: CompiledPolicy, doc: Document) -> None:
     """Validate a case file against the policy's facts schema; every problem, with its place."""
+    fast = _fast_validator(policy)
+    if fast is not None:
+        try:
+            fast(doc.data)
+            return
+        except fastjsonschema.JsonSchemaException:
+            pass   # report with jsonschema below
     issues = IssueCollector(limit=50)
     for err in sorted(_validator(policy).iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(err.absolute_path)
