@@ -87,8 +87,13 @@ def to_text(data: dict, explain: bool = False) -> str:
                 clause = f" {r['clause']}" if r.get("clause") else ""
                 on = f" on {r['fact']}" if r.get("fact") else ""
                 lines.append(f"  {'':<{width}}    {mark} {key}{_fmt(r['value'])} <- {r['rule']} ({r['article']}{clause}) {r['title']}{on}")
+                fact = r.get("fact") or ""
+                short = fact.split("{", 1)[0]
                 for m in r["matched"][:8]:
-                    lines.append(f"  {'':<{width}}        {m['path']} = {_fmt(m['value'])}")
+                    path = m["path"]
+                    if fact and "{" in fact and path.startswith(fact + "."):
+                        path = short + path[len(fact):]   # the fact is named once, on the line above
+                    lines.append(f"  {'':<{width}}        {path} = {_fmt(m['value'])}")
                 if len(r["matched"]) > 8:
                     lines.append(f"  {'':<{width}}        … {len(r['matched']) - 8} more")
     return "\n".join(lines)
