@@ -27,6 +27,11 @@ class RegcodeGroup(click.Group):
             ctx.exit(EXIT_POLICY)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:   # `regcode ... | head`: the reader left; not an error of ours
+            try:
+                sys.stdout = open(os.devnull, "w")
+            finally:
+                ctx.exit(EXIT_OK)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
