@@ -261,3 +261,31 @@ def test_a_new_version_of_the_shipped_policy_in_a_temporary_folder(tmp_path):
     result = diff(shipped, new, iter_corpus(str(example.parent)), as_of="2019-06-30")
     assert [r["id"] for r in result["static"]["rules"]["removed"]] == [removed]
     assert result["corpus"]["cases"] >= 4
+
+
+def test_the_worked_amendment_diff_matches_golden(monkeypatch, update_golden):
+    repo = TESTS.parent
+    monkeypatch.chdir(repo)
+    args = ["diff", "shanghai-post-license@2017", "shanghai-post-license@2022-illustration",
+            "--policy-root", "examples/amendment/policies", "--corpus", "examples/amendment/corpus.jsonl"]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 0, result.output
+    golden = GOLDEN / "amendment-diff.txt"
+    if update_golden:
+        golden.write_text(result.stdout, encoding="utf-8")
+    assert result.stdout == golden.read_text(encoding="utf-8"), "run pytest --update-golden after an intended change"
+    assert "- rule c-revoke-quality-awards" in result.stdout and "+ fact enterprise.online_sales" in result.stdout
+
+
+def test_the_worked_amendment_new_rule_fires_on_the_new_fact():
+    cat = Catalog([TESTS.parent / "examples" / "amendment" / "policies"])
+    new = cat.select("shanghai-post-license", "2022-06-30")
+    assert new.version == "2022-illustration"
+    line = (TESTS.parent / "examples" / "amendment" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[-1]
+    case = json.loads(line)
+    out = evaluate(new, case, "2022-06-30")
+    expected = out.decisions["supervision_mode"] in ("normal", "strict")
+    assert out.decisions["online_monitoring_required"] is expected
+    assert any(out.decisions["supervision_mode"] in ("normal", "strict") and out.decisions["online_monitoring_required"]
+               for out in (evaluate(new, json.loads(l), "2022-06-30")
+                           for l in (TESTS.parent / "examples" / "amendment" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[-8:]))

@@ -1,0 +1,275 @@
+"""`regcode batch`: bad records in the middle, order kept, --jobs 2 byte-identical to --jobs 1, atomic output."""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from regcode.cli import commands  # noqa: F401
+from regcode.cli import batch as batch_cli
+from regcode.cli.evaluate import evaluate_doc
+from regcode.cli.main import regcode
+from regcode.engine import Catalog, evaluate, load_case_file
+from regcode.engine.batch import Job, Runner, atomic_writer, batch_reduce, read_records
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+POLICY = "shanghai-post-license"
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load(ROOT / "benchmarks" / "generate.py", "regcode_benchmarks_generate")
+
+
+def example(name: str) -> dict:
+    """An example case file as regcode reads it (dates stay ISO text)."""
+    return load_case_file(EXAMPLES / name).data
+
+
+def jsonl(cases) -> str:
+    return "".join(gen.dumps(c) + "\n" for c in cases)
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(regcode, [str(a) for a in args], input=input)
+
+
+def lines(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "cases.jsonl"
+    path.write_text(jsonl(gen.generate(240, seed=5)), encoding="utf-8")
+    return path
+
+
+# ---- bad records in the middle -------------------------------------------------------------
+def _mixed(tmp_path) -> tuple:
+    good = list(gen.generate(6, seed=11))
+    bad_schema = dict(good[0], licenses=[dict(good[0]["licenses"][0], risk_level="iv")])
+    no_as_of = {k: v for k, v in good[1].items() if k != "as_of"}
+    text = "".join([
+        gen.dumps(good[0]) + "\n",                 # 1
+        gen.dumps(good[1]) + "\n",                 # 2
+        '{"as_of": "2019-06-30", "enterprise": \n',  # 3 invalid JSON
+        gen.dumps(good[2]) + "\n",                 # 4
+        gen.dumps(bad_schema) + "\n",              # 5 schema error
+        "\n",                                      # 6 blank: not a record
+        gen.dumps(good[3]) + "\n",                 # 7
+        gen.dumps(no_as_of) + "\n",                # 8 no as_of and no --as-of
+        gen.dumps(good[4]) + "\n",                 # 9
+        "[1, 2]\n",                                # 10 not an object
+        gen.dumps(good[5]) + "\n",                 # 11
+    ])
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(text, encoding="utf-8")
+    return path, good
+
+
+def test_bad_records_go_to_the_errors_file_and_the_rest_finish(tmp_path):
+    path, good = _mixed(tmp_path)
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    result = run("batch", path, "--out", out, "--errors", err, "--jobs", 1, "--format", "json")
+    assert result.exit_code == 1, result.output          # some records were bad
+    summary = json.loads(result.stdout)
+    assert (summary["read"], summary["evaluated"], summary["failed"]) == (10, 6, 4)
+    assert summary["read"] == summary["evaluated"] + summary["failed"]
+    results = lines(out)
+    assert [r["source"] for r in results] == [f"{path}:{n}" for n in (1, 2, 4, 7, 9, 11)]
+    codes = [c["enterprise"]["credit_code"] for c in good]
+    assert [r["decisions"]["competent_authority"] for r in results] == [c["enterprise"]["production_district"] for c in good]
+    assert len(set(codes)) == 6
+    errors = lines(err)
+    assert [(e["line"], e["source"]) for e in errors] == [(n, f"{path}:{n}") for n in (3, 5, 8, 10)]
+    assert [e["errors"][0]["code"] for e in errors] == ["input.syntax", "input.schema", "input.as_of", "input.not_mapping"]
+    assert "risk_level" in errors[1]["errors"][0]["message"]
+    assert sum(summary["districts"][d]["enterprises"] for d in summary["districts"]) == 6
+
+
+def test_without_an_errors_file_bad_records_are_listed_on_stderr(tmp_path):
+    path, _ = _mixed(tmp_path)
+    result = run("batch", path, "--out", tmp_path / "out.jsonl", "--jobs", 1)
+    assert result.exit_code == 1
+    assert f"{path}:3:" in result.stderr and "input.syntax" in result.stderr
+    assert "read 10, evaluated 6, failed 4" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_each_line_is_the_object_eval_prints(tmp_path):
+    case = example("c-class-triggers.yaml")
+    (tmp_path / "one.jsonl").write_text(jsonl([case]), encoding="utf-8")
+    (tmp_path / "one.json").write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
+    result = run("batch", tmp_path / "one.jsonl", "--out", tmp_path / "out.jsonl", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    [line] = lines(tmp_path / "out.jsonl")
+    single = run("eval", "--format", "json", tmp_path / "one.json")
+    assert single.exit_code == 0, single.output
+    expected = json.loads(single.stdout)
+    assert line.pop("source") == f"{tmp_path / 'one.jsonl'}:1"
+    expected.pop("source")
+    assert line == expected
+
+
+# ---- order and parallelism -------------------------------------------------------------------
+def test_jobs_2_output_is_byte_identical_to_jobs_1(corpus, tmp_path):
+    outs = {}
+    for jobs in (1, 2):
+        outs[jobs] = tmp_path / f"out{jobs}.jsonl"
+        result = run("batch", corpus, "--out", outs[jobs], "--jobs", jobs, "--chunk", 16)
+        assert result.exit_code == 0, result.output
+        assert "read 240, evaluated 240, failed 0" in result.stderr
+    assert outs[1].read_bytes() == outs[2].read_bytes()
+    sources = [r["source"] for r in lines(outs[2])]
+    assert sources == [f"{corpus}:{n}" for n in range(1, 241)]
+
+
+def test_workers_forked_after_the_parent_built_durable_rulesets_agree(corpus):
+    """The parent may already hold durable rulesets (eval in the same process): fork still gives the same lines."""
+    cat = Catalog()
+    first = json.loads(corpus.read_text(encoding="utf-8").splitlines()[0])
+    policy = cat.select(POLICY, first["as_of"])
+    evaluate(policy, first, first["as_of"])                    # builds durable rulesets here, in the parent
+    assert "durable" in policy.backends
+    job = Job(functools.partial(Catalog, []),
+              functools.partial(evaluate_doc, policy_name=POLICY, as_of=None, version=None, backend="durable"),
+              batch_reduce)
+    results = {}
+    for jobs in (1, 2):
+        with Runner(job, jobs, chunk=8) as runner:
+            results[jobs] = [(o.source, o.value[0] if o.ok else o.errors) for o in runner.outcomes(read_records(str(corpus)))]
+    assert len(results[2]) == 240
+    assert results[1] == results[2]
+
+
+# ---- other inputs ------------------------------------------------------------------------
+def test_a_folder_is_read_recursively_sorted_by_path(tmp_path):
+    cases = list(gen.generate(4, seed=3))
+    folder = tmp_path / "cases"
+    (folder / "b-sub").mkdir(parents=True)
+    (folder / "c.json").write_text(json.dumps(cases[0], ensure_ascii=False), encoding="utf-8")
+    (folder / "a.yaml").write_text(yaml.safe_dump(cases[1], allow_unicode=True), encoding="utf-8")
+    (folder / "b-sub" / "x.yaml").write_text(yaml.safe_dump(cases[2], allow_unicode=True), encoding="utf-8")
+    (folder / "b.yaml").write_text("as_of: [unclosed\n", encoding="utf-8")
+    (folder / "notes.txt").write_text("not a case", encoding="utf-8")
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    result = run("batch", folder, "--out", out, "--errors", err, "--jobs", 2)
+    assert result.exit_code == 1, result.output
+    assert [r["source"] for r in lines(out)] == [str(folder / "a.yaml"), str(folder / "b-sub" / "x.yaml"), str(folder / "c.json")]
+    [bad] = lines(err)
+    assert bad["source"] == str(folder / "b.yaml") and bad["line"] is None
+    assert bad["errors"][0]["code"] == "input.syntax" and bad["errors"][0]["location"]["line"] == 2
+
+
+def test_stdin_is_read_as_jsonl(tmp_path):
+    cases = list(gen.generate(3, seed=9))
+    out = tmp_path / "out.jsonl"
+    result = run("batch", "-", "--out", out, "--jobs", 1, input=jsonl(cases).encode("utf-8"))
+    assert result.exit_code == 0, result.output
+    assert [r["source"] for r in lines(out)] == ["<stdin>:1", "<stdin>:2", "<stdin>:3"]
+
+
+def test_as_of_option_overrides_every_case(corpus, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = run("batch", corpus, "--out", out, "--jobs", 1, "--as-of", "2020-12-31", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert {r["as_of"] for r in lines(out)} == {"2020-12-31"}
+
+
+# ---- atomic output -----------------------------------------------------------------------
+def _leftovers(folder: Path) -> list:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_an_interrupted_batch_leaves_no_file(corpus, tmp_path, monkeypatch):
+    calls = {"n": 0}
+
+    def interrupting(case, result):
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise KeyboardInterrupt
+        return batch_reduce(case, result)
+
+    monkeypatch.setattr(batch_cli, "batch_reduce", interrupting)
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    result = run("batch", corpus, "--out", out, "--errors", err, "--jobs", 1, "--chunk", 8)
+    assert result.exit_code == 130
+    assert "interrupted" in result.stderr and "Traceback" not in result.output
+    assert not out.exists() and not err.exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_interrupted_parallel_batch_leaves_no_file(corpus, tmp_path, monkeypatch):
+    from regcode.engine.batch import Tally
+    original = Tally.add
+
+    def add(self, outcome, summary=None):
+        if self.read == 100:
+            raise KeyboardInterrupt
+        original(self, outcome, summary)
+
+    monkeypatch.setattr(Tally, "add", add)
+    out = tmp_path / "out.jsonl"
+    result = run("batch", corpus, "--out", out, "--jobs", 2, "--chunk", 8)
+    assert result.exit_code == 130
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_atomic_writer_keeps_the_old_file_when_the_write_fails(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    with pytest.raises(RuntimeError):
+        with atomic_writer(target) as out:
+            out.write("new half line")
+            raise RuntimeError("disk full")
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert _leftovers(tmp_path) == []
+    with atomic_writer(target) as out:
+        out.write("new\n")
+    assert target.read_text(encoding="utf-8") == "new\n"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ---- usage errors ----------------------------------------------------------------------------
+USAGE = [
+    ("missing input", ["batch", "no/such.jsonl", "--out", "{tmp}/o.jsonl"], 2, "does not exist"),
+    ("yaml file as input", ["batch", str(EXAMPLES / "aa-clean.yaml"), "--out", "{tmp}/o.jsonl"], 2, "regcode eval"),
+    ("output folder missing", ["batch", "{corpus}", "--out", "{tmp}/nope/o.jsonl"], 2, "does not exist"),
+    ("output is the input", ["batch", "{corpus}", "--out", "{corpus}"], 2, "is the input"),
+    ("unknown policy", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--policy", "shanghai"], 1, "no policy `shanghai`"),
+    ("unknown version", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--policy-version", "2071"], 1, "no version `2071`"),
+    ("no version in force", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--as-of", "2010-01-01"], 1, "in force on 2010-01-01"),
+    ("bad as-of", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--as-of", "2019-13-01"], 2, "not a date"),
+    ("zero jobs", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--jobs", "0"], 2, "--jobs"),
+]
+
+
+@pytest.mark.parametrize("args,code,fragment", [u[1:] for u in USAGE], ids=[u[0] for u in USAGE])
+def test_usage_errors_are_clear_and_leave_no_file(args, code, fragment, corpus, tmp_path):
+    before = corpus.read_bytes()
+    result = run(*[a.format(tmp=tmp_path, corpus=corpus) for a in args])
+    assert result.exit_code == code, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o.jsonl").exists()
+    assert corpus.read_bytes() == before

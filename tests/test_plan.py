@@ -1,0 +1,222 @@
+"""`regcode plan`: the year's regular inspection plan is deterministic, meets the shares of 第三十条, and says why."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import math
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regcode.cli import commands  # noqa: F401
+from regcode.cli.main import regcode
+from regcode.engine import load_case_file
+from regcode.engine.plan import build_plan, required, sample_key
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load(ROOT / "benchmarks" / "generate.py", "regcode_benchmarks_generate")
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(regcode, [str(a) for a in args], input=input)
+
+
+def write_jsonl(path: Path, cases) -> Path:
+    path.write_text("".join(gen.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cases() -> list:
+    return list(gen.generate(400, seed=23))
+
+
+@pytest.fixture(scope="module")
+def plan_json(cases, tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("plan")
+    result = run("plan", "--year", 2020, write_jsonl(folder / "cases.jsonl", cases), "--out", folder / "plan.json", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    return json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def decisions(cases, tmp_path_factory) -> dict:
+    """credit code -> decisions, from `regcode batch` (the plan must agree with the evaluations)."""
+    folder = tmp_path_factory.mktemp("batch")
+    out = folder / "out.jsonl"
+    result = run("batch", write_jsonl(folder / "cases.jsonl", cases), "--out", out, "--jobs", 2)
+    assert result.exit_code == 0, result.output
+    by_code = {}
+    for case, line in zip(cases, out.read_text(encoding="utf-8").splitlines()):
+        by_code[case["enterprise"]["credit_code"]] = json.loads(line)["decisions"]
+    return by_code
+
+
+# ---- determinism -------------------------------------------------------------------------
+def test_the_plan_does_not_depend_on_the_input_order(cases, tmp_path):
+    shuffled = list(cases)
+    random.Random(4).shuffle(shuffled)
+    outputs = {}
+    for name, order, jobs in (("a", cases, 1), ("b", shuffled, 2), ("c", list(reversed(cases)), 1)):
+        source = write_jsonl(tmp_path / f"{name}.jsonl", order)
+        for suffix in ("csv", "json"):
+            out = tmp_path / f"{name}.{suffix}"
+            result = run("plan", "--year", 2020, source, "--out", out, "--jobs", jobs)
+            assert result.exit_code == 0, result.output
+            outputs[name, suffix] = out.read_bytes()
+    for suffix in ("csv", "json"):
+        assert outputs["a", suffix] == outputs["b", suffix] == outputs["c", suffix]
+
+
+def test_the_sample_changes_with_the_year(plan_json, cases, tmp_path):
+    result = run("plan", "--year", 2021, write_jsonl(tmp_path / "c.jsonl", cases), "--out", tmp_path / "p.json", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    other = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+
+    def sampled(plan):
+        return {r["credit_code"] for r in plan["rows"] if r["item"] == "regular" and r["supervision_mode"] in ("credit", "responsibility")}
+    assert sampled(plan_json) != sampled(other)
+    assert len(sampled(plan_json)) == len(sampled(other))
+
+
+# ---- the shares of 第三十条 ------------------------------------------------------------------
+def test_every_strict_enterprise_twice_and_every_normal_once(plan_json, decisions):
+    regular = {r["credit_code"]: r for r in plan_json["rows"] if r["item"] == "regular"}
+    for code, d in decisions.items():
+        if d["supervision_mode"] == "strict":
+            assert regular[code]["visits"] == 2, code
+        elif d["supervision_mode"] == "normal":
+            assert regular[code]["visits"] == 1, code
+        elif d["supervision_mode"] is None:
+            assert code not in regular
+    for row in regular.values():
+        assert "第三十条" in row["articles"] and "第二十三条" in row["articles"]
+        assert row["rules"] and row["supervision_mode"] in row["reason"]
+
+
+def test_sampled_modes_meet_the_share_per_district_rounded_up(plan_json, decisions):
+    groups = defaultdict(list)
+    for code, d in decisions.items():
+        if d["supervision_mode"] in ("credit", "responsibility"):
+            groups[d["competent_authority"], d["supervision_mode"]].append(code)
+    planned = Counter((r["district"], r["supervision_mode"]) for r in plan_json["rows"]
+                      if r["item"] == "regular" and r["supervision_mode"] in ("credit", "responsibility"))
+    assert groups, "the corpus has credit and responsibility enterprises"
+    for (district, mode), codes in groups.items():
+        share = {"credit": 0.2, "responsibility": 0.5}[mode]
+        want = math.ceil(round(share * len(codes), 9))
+        assert planned[district, mode] == want, (district, mode, len(codes))
+        info = plan_json["districts"][district]["modes"][mode]
+        assert (info["enterprises"], info["inspected"], info["ratio"]) == (len(codes), want, share)
+        # the first `want` by the published draw order
+        order = sorted(codes, key=lambda c: (sample_key(2020, district, c), c))
+        chosen = {r["credit_code"] for r in plan_json["rows"] if r["item"] == "regular"
+                  and (r["district"], r["supervision_mode"]) == (district, mode)}
+        assert chosen == set(order[:want])
+
+
+@pytest.mark.parametrize("ratio,n,want", [(0.2, 15, 3), (0.2, 16, 4), (0.2, 1, 1), (0.2, 0, 0), (0.5, 7, 4),
+                                          (0.5, 10, 5), (0.3, 10, 3), (1.0, 9, 9), (0.1, 30, 3)])
+def test_required_share_is_an_exact_ceiling(ratio, n, want):
+    assert required(ratio, n) == want
+
+
+def test_special_inspections_due_are_listed(plan_json, decisions):
+    special = {r["credit_code"]: r for r in plan_json["rows"] if r["item"] == "special"}
+    due = {c for c, d in decisions.items() if d["special_inspection_reasons"]}
+    assert due and set(special) == due
+    for code in due:
+        assert special[code]["reason"] == ", ".join(decisions[code]["special_inspection_reasons"])
+        assert special[code]["articles"] == ["第二十九条"]
+
+
+# ---- deadlines, dates and the district filter ------------------------------------------------
+def _deadline_cases() -> list:
+    new = load_case_file(EXAMPLES / "new-licensee.yaml").data          # classification due 2019-07-20
+    barred = load_case_file(EXAMPLES / "aa-clean.yaml").data
+    barred = dict(barred, enterprise=dict(barred["enterprise"], credit_code="91310114MA1G7B2N3U"),
+                  commitment_breaches=[{"date": "2015-02-10", "kind": "not_fulfilled"}])
+    return [new, barred]
+
+
+def test_deadlines_falling_in_the_year_are_listed(tmp_path):
+    source = write_jsonl(tmp_path / "c.jsonl", _deadline_cases())
+    rows = {}
+    for year in (2019, 2020):
+        out = tmp_path / f"{year}.csv"
+        result = run("plan", "--year", year, source, "--out", out, "--jobs", 1)
+        assert result.exit_code == 0, result.output
+        rows[year] = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    by_item = {year: {r["item"]: r for r in rs if r["item"] != "regular"} for year, rs in rows.items()}
+    assert by_item[2019]["classification_due"]["due"] == "2019-07-20"
+    assert "第十条" in by_item[2019]["classification_due"]["articles"]
+    assert by_item[2020]["aa_bar_ends"]["due"] == "2020-02-10"
+    assert "classification_due" not in by_item[2020] and "aa_bar_ends" not in by_item[2019]
+
+
+def test_cases_without_as_of_are_evaluated_on_the_first_day_in_force(tmp_path):
+    case = {k: v for k, v in load_case_file(EXAMPLES / "aa-clean.yaml").data.items() if k != "as_of"}
+    source = write_jsonl(tmp_path / "c.jsonl", [case])
+    for year, day in ((2019, "2019-01-01"), (2017, "2017-05-01")):   # the 2017 version is in force from 2017-05-01
+        out = tmp_path / f"{year}.json"
+        result = run("plan", "--year", year, source, "--out", out, "--jobs", 1)
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.read_text(encoding="utf-8"))["as_of"] == {day: 1}
+
+
+def test_district_filter_and_text_summary(cases, tmp_path):
+    source = write_jsonl(tmp_path / "c.jsonl", cases[:120])
+    result = run("plan", "--year", 2020, source, "--district", "嘉定区", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    assert "Regular inspection plan 2020" in result.stdout and "嘉定区" in result.stdout
+    assert "浦东新区" not in result.stdout
+    typo = run("plan", "--year", 2020, source, "--district", "嘉定", "--jobs", 1)
+    assert typo.exit_code == 2 and "did you mean `嘉定区`" in typo.output and "Traceback" not in typo.output
+
+
+def test_plan_is_built_from_entries_in_any_order():
+    """The engine function itself: duplicates of one enterprise resolve to the same entry whatever comes first."""
+    from regcode.engine.plan import Entry
+    a = Entry("X1", "甲", "嘉定区", "2019-06-30", "p@1", True, "b", "normal", 1, 1.0)
+    b = Entry("X1", "甲", "嘉定区", "2019-12-31", "p@1", True, "c", "strict", 2, 1.0)
+    c = Entry("X2", "乙", "嘉定区", "2019-06-30", "p@1", True, "aa", "credit", 0, 0.2)
+    first, second = build_plan([a, b, c], 2020), build_plan([c, b, a], 2020)
+    assert first.as_dict() == second.as_dict()
+    assert first.duplicates == ["X1"]
+    assert [(r["credit_code"], r["visits"]) for r in first.rows] == [("X1", 2), ("X2", 1)]
+
+
+# ---- usage errors ----------------------------------------------------------------------------
+USAGE = [
+    ("missing input", ["plan", "--year", "2020", "no/such.jsonl"], 2, "does not exist"),
+    ("year not a number", ["plan", "--year", "twenty", "{src}"], 2, "--year"),
+    ("year out of range", ["plan", "--year", "20201", "{src}"], 2, "--year"),
+    ("no version in force that year", ["plan", "--year", "2010", "{src}"], 2, "no version of shanghai-post-license is in force in 2010"),
+    ("bad output suffix", ["plan", "--year", "2020", "{src}", "--out", "{tmp}/plan.txt"], 2, ".csv or .json"),
+    ("missing year", ["plan", "{src}"], 2, "--year"),
+]
+
+
+@pytest.mark.parametrize("args,code,fragment", [u[1:] for u in USAGE], ids=[u[0] for u in USAGE])
+def test_usage_errors_are_clear(args, code, fragment, cases, tmp_path):
+    src = write_jsonl(tmp_path / "c.jsonl", cases[:3])
+    result = run(*[a.format(tmp=tmp_path, src=src) for a in args])
+    assert result.exit_code == code, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "plan.txt").exists()
