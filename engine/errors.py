@@ -114,7 +114,9 @@ class IssueCollector:
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A hint naming the nearest valid names, like click's `_format_possibilities`."""
-    close = difflib.get_close_matches(str(name), sorted(set(choices)), n=3, cutoff=0.6)
+    choices = sorted(set(map(str, choices)))
+    same_but_case = [c for c in choices if c.lower() == str(name).lower() and c != str(name)]
+    close = same_but_case or difflib.get_close_matches(str(name), choices, n=3, cutoff=0.6)
     if not close:
         return ""
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
