@@ -148,3 +148,27 @@ def test_absent_value_under_not_matches_like_the_reference(toy):
     case = {"as_of": "2020-06-30", "applicant": {"name": "甲", "district": "徐汇区"}}
     for backend in ("durable", "python"):
         assert evaluate(toy, case, case["as_of"], backend=backend).decisions["flags"] == ["uncertified"]
+
+
+def test_the_toy_policy_uses_every_operator_type_and_strategy(toy):
+    """The engine's own test policy must exercise the whole rule language (tests pin its decisions)."""
+    from regcode.engine import _ir as ir
+    from regcode.engine._operators import CONDITIONS, EXPRESSIONS
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (TEST_POLICIES / "toy" / "1" / "rules").glob("*.yaml"))
+    for keyword in list(CONDITIONS) + list(EXPRESSIONS):
+        assert f"{keyword}:" in text, f"no rule of the toy policy uses `{keyword}`"
+    for op in ("'=='", "'!='", "'<'", "'<='", "'>'", "'>='", "in,", "not_in"):
+        assert f"op: {op}" in text, f"no rule uses op {op}"
+    for unit in ("years:", "months:", "days:"):
+        assert unit in text
+    assert {d.type for d in toy.decisions.values()} == {"bool", "number", "date", "string", "enum", "list", "map"}
+    assert {d.combine for d in toy.decisions.values()} == {"min", "max", "any", "all", "union", "sum", "unique"}
+    depth = {}
+    for rule in toy.rules:   # a derived-fact chain at least three deep
+        if rule.binds.startswith("derived:"):
+            for c in rule.conclusions:
+                if isinstance(c, ir.Derive):
+                    depth[c.fact] = depth.get(rule.binds[8:], 1) + 1
+    assert max(depth.values()) >= 3
+    assert any(r.reads_decisions for r in toy.rules) and len(toy.strata) >= 3
+    assert any(p.values for p in toy.parameters.values())
