@@ -9,7 +9,7 @@ import click
 from ..engine import (BACKENDS, Issue, InputError, Location, PolicyError, check_case, evaluate, load_case_file,
                       load_case_text, to_dict, to_text)
 from ..engine._dates import is_date
-from .main import EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format
+from .main import selection_options, EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format
 
 
 def read_case(path: str):
@@ -41,13 +41,10 @@ def evaluate_doc(cat, doc, policy_name, as_of, version, backend, explain=True):
 
 @regcode.command("eval")
 @click.argument("facts", nargs=-1, required=True, type=click.Path(allow_dash=True))
-@click.option("--policy", "policy_name", metavar="NAME", help="Policy id; may be omitted when only one policy is known.")
 @as_of_option
-@click.option("--policy-version", "version", metavar="V", help="Force this version instead of the one in force on the date.")
+@selection_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
 @click.option("--explain/--no-explain", default=False, help="Text: show the reasons under each decision (json/yaml always carry `why`).")
-@click.option("--backend", type=click.Choice(BACKENDS), default="durable", show_default=True,
-              help="durable-rules (default) or the pure-Python reference evaluator.")
 @policy_root_option
 @click.pass_context
 def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots):

@@ -72,6 +72,17 @@ def _check_date(ctx, param, value):
     return value
 
 
+def selection_options(f):
+    """--policy, --policy-version and --backend: which policy version evaluates, and on which engine."""
+    from ..engine import BACKENDS
+    f = click.option("--backend", type=click.Choice(BACKENDS), default="durable", show_default=True,
+                     help="durable-rules (default) or the pure-Python reference evaluator.")(f)
+    f = click.option("--policy-version", "version", metavar="V",
+                     help="Force this version instead of the one in force on the date.")(f)
+    return click.option("--policy", "policy_name", metavar="NAME",
+                        help="Policy id; may be omitted when only one policy is known.")(f)
+
+
 def policy_root_option(f):
     return click.option("--policy-root", "policy_roots", multiple=True, type=click.Path(file_okay=False, path_type=Path),
                         help="A folder of policies (POLICY/VERSION/policy.yaml) searched before the shipped ones.")(f)

@@ -89,6 +89,11 @@ class Catalog:
 
     def select(self, policy_id: str, as_of: str, version: Optional[str] = None) -> CompiledPolicy:
         """The version in force on `as_of` (or the one forced), compiled."""
+        return self.compiled(self.choose(policy_id, as_of, version))
+
+    def choose(self, policy_id: str, as_of: str, version: Optional[str] = None) -> VersionInfo:
+        """Which version applies, from the manifests alone (nothing compiled): the forced one, or the
+        one in force on `as_of`. Raises SelectionError naming the versions and their windows."""
         versions = self.versions(policy_id)
         if version is not None:
             match = [v for v in versions if v.version == version]
@@ -96,19 +101,19 @@ class Catalog:
                 raise SelectionError([Issue("select.unknown_version", f"{policy_id} has no version `{version}`; versions: "
                                             + ", ".join(v.version for v in versions), Location(),
                                             did_you_mean(version, [v.version for v in versions]))])
-            return self.compiled(match[0])
+            return match[0]
         live = [v for v in versions if v.in_force(as_of)]
         if not live:
             listing = "; ".join(f"{v.version} ({v.window})" for v in versions)
             raise SelectionError([Issue("select.no_version_in_force", f"no version of {policy_id} is in force on {as_of}; versions: {listing}",
                                         Location(), "evaluate a date inside a window (--as-of), or force one with --policy-version")])
-        return self.compiled(live[-1])   # the most recent start wins when windows overlap
+        return live[-1]   # the most recent start wins when windows overlap
 
     def compiled(self, info: VersionInfo) -> CompiledPolicy:
-        key = str(info.directory.resolve())
-        if key not in self._compiled:
-            self._compiled[key] = self.compile_dir(info.directory)
-        return self._compiled[key]
+        policy = self._compiled.get(info)     # VersionInfo is frozen: hashing it costs no file-system call
+        if policy is None:
+            policy = self._compiled[info] = self.compile_dir(info.directory)
+        return policy
 
     def by_ref(self, ref: str) -> CompiledPolicy:
         """`id@version` (or a version folder's path) -> compiled policy."""

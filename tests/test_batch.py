@@ -5,7 +5,6 @@ import functools
 import importlib.util
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -227,6 +226,31 @@ def test_an_interrupted_parallel_batch_leaves_no_file(corpus, tmp_path, monkeypa
     result = run("batch", corpus, "--out", out, "--jobs", 2, "--chunk", 8)
     assert result.exit_code == 130
     assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_a_dead_worker_stops_the_run_with_a_clear_error_and_no_file(corpus, tmp_path, monkeypatch):
+    """A worker that dies (a crash in the C core, the OOM killer) must not hang the run or leave a file."""
+    def dying(cat, doc, **options):
+        if doc.file.endswith(":100"):
+            os._exit(70)
+        return evaluate_doc(cat, doc, **options)
+
+    monkeypatch.setattr(batch_cli, "evaluate_doc", dying)
+    out = tmp_path / "out.jsonl"
+    result = run("batch", corpus, "--out", out, "--jobs", 2, "--chunk", 8)
+    assert result.exit_code == 3, result.output
+    assert "a worker process died while evaluating" in result.stderr and f"{corpus}:97 .. {corpus}:104" in result.stderr
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_an_undecodable_line_is_one_bad_record(tmp_path):
+    path = tmp_path / "enc.jsonl"
+    path.write_bytes(jsonl(gen.generate(2, seed=1)).encode("utf-8").replace(b"\n", b"\n\xff\xfe\n", 1))
+    result = run("batch", path, "--out", tmp_path / "out.jsonl", "--errors", tmp_path / "err.jsonl", "--jobs", 1)
+    assert result.exit_code == 1
+    [bad] = lines(tmp_path / "err.jsonl")
+    assert (bad["line"], bad["errors"][0]["code"]) == (2, "input.encoding")
+    assert len(lines(tmp_path / "out.jsonl")) == 2
 
 
 def test_atomic_writer_keeps_the_old_file_when_the_write_fails(tmp_path):

@@ -1,0 +1,217 @@
+"""`regcode batch`: a whole corpus of case files evaluated in order, to JSONL, atomically, on N processes."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+import unicodedata
+from contextlib import ExitStack, nullcontext
+from pathlib import Path
+
+import click
+
+from ..engine import BACKENDS, Catalog, dump_json
+from ..engine.batch import (CHUNK, CLASS_COLUMNS, MODE_COLUMNS, NONE, Job, Runner, Tally, atomic_writer, batch_reduce,
+                            check_selection, count_records, default_jobs, read_records, terminate_as_interrupt)
+from .evaluate import evaluate_doc
+from .main import selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
+
+MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file
+
+
+# ---- shared with `regcode plan` ----------------------------------------------------------
+def input_argument(f):
+    return click.argument("source", metavar="INPUT", type=click.Path(exists=True, allow_dash=True))(f)
+
+
+def jobs_option(f):
+    return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
+                        help="Worker processes (default: the cores available). The output does not depend on it.")(f)
+
+
+def check_input(source: str) -> None:
+    if source != "-" and Path(source).is_file() and Path(source).suffix in (".yaml", ".yml"):
+        raise click.BadParameter(f"{source} is a YAML file; INPUT is a JSONL file (one case file a line), a folder "
+                                 "of case files, or - for JSONL on stdin (for one case file use `regcode eval`)",
+                                 param_hint="INPUT")
+
+
+def check_output(path, name: str, source: str) -> None:
+    """An output file's folder must exist, and it must not be the input."""
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise click.BadParameter(f"the folder {str(target.parent)!r} does not exist", param_hint=name)
+    if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
+        raise click.BadParameter(f"{path} is the input; write the output elsewhere", param_hint=name)
+
+
+def catalog_factory(policy_roots) -> functools.partial:
+    """Picklable: every worker builds its own Catalog (and so compiles the policy itself, once)."""
+    return functools.partial(Catalog, [str(r) for r in policy_roots or []])
+
+
+class Progress:
+    """A one-line progress display on stderr, only when stderr is a terminal; quiet otherwise."""
+
+    def __init__(self, enabled: bool, total=None, label: str = "evaluated"):
+        self.enabled = enabled
+        self.total = total
+        self.label = label
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, tally: Tally, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        rate = tally.read / max(now - self.started, 1e-9)
+        if self.total:
+            width = 30
+            done = min(width, width * tally.read // max(self.total, 1))
+            head = f"[{'#' * done}{'-' * (width - done)}] {tally.read:,}/{self.total:,}"
+        else:
+            head = f"{tally.read:,} read"
+        click.echo(f"\r\x1b[K{head}  {tally.failed:,} failed  {rate:,.0f}/s", err=True, nl=False)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", err=True, nl=False)
+
+
+def report_bad(outcome, shown: int) -> None:
+    """A bad record on stderr (when there is no errors file), as file:line: code: message."""
+    if shown < MAX_REPORTED:
+        for issue in outcome.errors:
+            loc = issue["location"]
+            where = f"{loc['file']}:{loc['line']}" if loc.get("line") else (loc.get("file") or outcome.source)
+            hint = f" ({issue['hint']})" if issue.get("hint") else ""
+            click.echo(f"{where}: {issue['code']}: {issue['message']}{hint}", err=True)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def table(header: list, rows: list) -> str:
+    """Columns aligned for a terminal (CJK characters are two cells wide); the first column left, the rest right."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(_width(r[i]) for r in cells) for i in range(len(header))]
+    lines = []
+    for r in cells:
+        parts = [r[0] + " " * (widths[0] - _width(r[0]))] + [" " * (w - _width(c)) + c for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+# ---- batch -------------------------------------------------------------------------------
+def district_table(tally: Tally) -> str:
+    classes = list(CLASS_COLUMNS) + sorted({c for d in tally.districts.values() for c in d["classification"]} - set(CLASS_COLUMNS))
+    modes = list(MODE_COLUMNS) + sorted({m for d in tally.districts.values() for m in d["supervision_mode"]} - set(MODE_COLUMNS))
+    header = ["district", "enterprises"] + [f"class {c}" if c != NONE else "no class" for c in classes] \
+        + [m if m != NONE else "no mode" for m in modes]
+    rows, total = [], ["total", 0] + [0] * (len(classes) + len(modes))
+    for name in sorted(tally.districts):
+        d = tally.districts[name]
+        row = [name, d["enterprises"]] + [d["classification"].get(c, 0) for c in classes] + [d["supervision_mode"].get(m, 0) for m in modes]
+        rows.append(row)
+        total = [total[0]] + [a + b for a, b in zip(total[1:], row[1:])]
+    return table(header, rows + [total])
+
+
+def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
+    data = tally.as_dict()
+    data.update({"seconds": round(seconds, 3), "per_second": round(tally.read / seconds, 1) if seconds > 0 else None,
+                 "jobs": jobs, "out": out, "errors_file": errors})
+    return data
+
+
+@regcode.command("batch")
+@input_argument
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT.jsonl",
+              help="One JSON line per case, in input order (- for stdout). Written atomically.")
+@click.option("--errors", "errors", type=click.Path(dir_okay=False), metavar="ERR.jsonl",
+              help="Bad records as JSON lines {source, line, errors}. Without it they are listed on stderr.")
+@as_of_option
+@selection_options
+@jobs_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="The end summary: text on stderr, or json on stdout.")
+@click.option("--chunk", type=click.IntRange(min=1), default=CHUNK, hidden=True, help="Records per worker task.")
+@policy_root_option
+@click.pass_context
+def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, policy_roots):
+    """Evaluate every case file of INPUT and write one `eval --format json` object a line to OUT.
+
+    INPUT is a JSONL file (one case file a line), a folder of YAML/JSON case files (read sorted by
+    path, recursively), or - for JSONL on standard input. A bad record (invalid JSON or YAML, a
+    schema error, no version in force...) goes to the --errors file and the rest finish. The
+    summary (counts, time, a table by production district) goes to stderr.
+
+    Exit status: 0 when every record was evaluated, 1 when some were bad (the good ones are still
+    written), 2 for a usage error.
+    """
+    set_format(ctx, fmt)
+    check_input(source)
+    check_output(out, "--out", source)
+    check_output(errors, "--errors", source)
+    if errors and out != "-" and os.path.abspath(errors) == os.path.abspath(out):
+        raise click.BadParameter("--errors and --out name the same file", param_hint="--errors")
+    if out == "-" and fmt == "json":
+        raise click.BadParameter("--format json prints the summary on stdout; it cannot share it with --out -",
+                                 param_hint="--format")
+    jobs = jobs or default_jobs()
+    cat = catalog(policy_roots)
+    policy_id = check_selection(cat, policy_name, version, [as_of] if as_of else [])
+    evaluate = functools.partial(evaluate_doc, policy_name=policy_id, as_of=as_of, version=version, backend=backend)
+    job = Job(catalog_factory(policy_roots), evaluate, batch_reduce)
+
+    interactive = sys.stderr.isatty()
+    progress = Progress(interactive, count_records(source) if interactive else None)
+    tally, shown = Tally(), 0
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        stack.enter_context(terminate_as_interrupt())
+        sink = stack.enter_context(nullcontext(click.get_text_stream("stdout")) if out == "-" else atomic_writer(out))
+        bad = stack.enter_context(atomic_writer(errors)) if errors else None
+        runner = stack.enter_context(Runner(job, jobs, chunk))
+        try:
+            for outcome in runner.outcomes(read_records(source)):
+                if outcome.ok:
+                    line, summary = outcome.value
+                    sink.write(line + "\n")
+                    tally.add(outcome, summary)
+                else:
+                    tally.add(outcome)
+                    if bad is not None:
+                        bad.write(outcome.error_line() + "\n")
+                    else:
+                        report_bad(outcome, shown)
+                        shown += 1
+                progress.update(tally)
+        finally:
+            progress.close()
+    seconds = time.perf_counter() - started
+
+    if fmt == "json":
+        click.echo(dump_json(summary_dict(tally, seconds, jobs, out, errors)))
+    else:
+        if bad is None and shown > MAX_REPORTED:
+            click.echo(f"... and {shown - MAX_REPORTED} more bad records; pass --errors FILE to keep them all", err=True)
+        rate = f"{tally.read / seconds:,.0f} cases/s" if seconds > 0 else "-"
+        click.echo(f"read {tally.read:,}, evaluated {tally.evaluated:,}, failed {tally.failed:,} "
+                   f"in {seconds:.2f} s ({rate}, {jobs} job{'s' if jobs > 1 else ''})", err=True)
+        where = "stdout" if out == "-" else out
+        click.echo(f"wrote {tally.evaluated:,} results to {where}"
+                   + (f"; {tally.failed:,} bad records to {errors}" if errors else ""), err=True)
+        if tally.districts:
+            click.echo(district_table(tally), err=True)
+    if tally.failed:
+        ctx.exit(EXIT_POLICY)

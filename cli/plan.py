@@ -1,0 +1,170 @@
+"""`regcode plan`: the year's regular inspection plan (第二十三条) from every enterprise's supervision mode (第三十条)."""
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from ..engine import BACKENDS
+from ..engine.errors import did_you_mean
+from ..engine.batch import (Job, Runner, Tally, atomic_writer, check_selection, count_records, default_jobs, read_records,
+                            terminate_as_interrupt)
+from ..engine.plan import PLAN_ARTICLE, build_plan, plan_entry, to_csv, to_json
+from .batch import (MAX_REPORTED, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
+                    report_bad, table)
+from .evaluate import evaluate_doc
+from .main import selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode
+
+SUFFIXES = {".csv": to_csv, ".json": to_json}
+
+
+def evaluate_for_plan(cat, doc, *, policy_name, as_of, default_as_of, version, backend) -> dict:
+    """--as-of wins, then the case file's own as_of, then the plan's default date (the year's first day in force)."""
+    own = doc.data.get("as_of") if isinstance(doc.data, dict) else None
+    return evaluate_doc(cat, doc, policy_name, as_of or (None if own is not None else default_as_of), version, backend)
+
+
+def year_start(cat, policy_id: str, version, year: int) -> str:
+    """YEAR-01-01, or the first day of the year on which a version is in force (2017: 2017-05-01)."""
+    first, last = f"{year:04d}-01-01", f"{year:04d}-12-31"
+    infos = [v for v in cat.versions(policy_id) if version is None or v.version == version]
+    starts = [max(first, v.effective_from) for v in infos
+              if v.effective_from <= last and (v.effective_to is None or v.effective_to >= first)]
+    if starts:
+        return min(starts)
+    if version is not None:
+        return first
+    listing = "; ".join(f"{v.version} ({v.window})" for v in infos) or "none"
+    raise click.BadParameter(f"no version of {policy_id} is in force in {year}; versions: {listing}", param_hint="--year")
+
+
+def summary_text(plan, tally: Tally) -> str:
+    modes = ["strict", "normal", "responsibility", "credit"]
+    modes += sorted({m for d in plan.districts.values() for m in d["modes"]} - set(modes))
+    header = ["district"] + [m if m in ("strict", "normal") else f"{m} (sampled/all)" for m in modes] + ["visits", "special", "deadlines"]
+    rows, totals = [], {m: [0, 0] for m in modes}
+    for name, d in plan.districts.items():
+        cells = [name]
+        for m in modes:
+            info = d["modes"].get(m)
+            if info is None:
+                cells.append("0" if m in ("strict", "normal") else "0/0")
+                continue
+            totals[m][0] += info["inspected"]
+            totals[m][1] += info["enterprises"]
+            cells.append(f"{info['enterprises']}" if m in ("strict", "normal") else f"{info['inspected']}/{info['enterprises']}")
+        rows.append(cells + [d["visits"], d["special"], d["deadlines"]])
+    total = ["total"] + [str(totals[m][1]) if m in ("strict", "normal") else f"{totals[m][0]}/{totals[m][1]}" for m in modes]
+    total += [sum(d[k] for d in plan.districts.values()) for k in ("visits", "special", "deadlines")]
+    ratios = {}
+    for d in plan.districts.values():
+        for m, info in d["modes"].items():
+            ratios.setdefault(m, set()).add(info["ratio"])
+    rules = ", ".join(f"{m} {'/'.join(f'{r:g}' for r in sorted(rs))}" for m, rs in sorted(ratios.items()))
+    lines = [f"Regular inspection plan {plan.year} ({PLAN_ARTICLE}, 第三十条): {', '.join(plan.policies) or 'no policy'}",
+             f"evaluated {tally.evaluated:,} of {tally.read:,} case files as of "
+             + ", ".join(f"{day} ({n:,})" for day, n in list(plan.as_of.items())[:5])
+             + (" ..." if len(plan.as_of) > 5 else ""),
+             f"share to inspect per mode and district: {rules or '-'} (strict twice a year, normal once)", "",
+             table(header, rows + [total])]
+    extra = []
+    if plan.not_applicable:
+        extra.append(f"{plan.not_applicable:,} outside the policy (no supervision mode)")
+    if plan.no_district:
+        extra.append(f"{plan.no_district:,} without a district")
+    if plan.duplicates:
+        extra.append(f"{len(plan.duplicates):,} credit codes met more than once (the latest as_of kept)")
+    if extra:
+        lines += ["", "; ".join(extra)]
+    return "\n".join(lines)
+
+
+@regcode.command("plan")
+@click.option("--year", required=True, type=click.IntRange(1900, 9999), metavar="YEAR", help="The plan's year.")
+@input_argument
+@click.option("--district", metavar="D", help="Only this production district's part of the plan (e.g. 嘉定区).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), metavar="plan.csv|plan.json",
+              help="Write the plan's rows (CSV with a header row, or JSON) atomically; else print a summary.")
+@click.option("--errors", "errors", type=click.Path(dir_okay=False), metavar="ERR.jsonl",
+              help="Bad records as JSON lines {source, line, errors}. Without it they are listed on stderr.")
+@as_of_option
+@selection_options
+@jobs_option
+@policy_root_option
+@click.pass_context
+def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, version, jobs, backend, policy_roots):
+    """The annual regular inspection plan (定期监督检查计划, 第二十三条) for the enterprises of INPUT.
+
+    \b
+    INPUT is read as by `regcode batch` (JSONL, a folder of case files, or -). Each case is
+    evaluated as of --as-of, else its own `as_of`, else YEAR-01-01 (or the first day of YEAR on
+    which a policy version is in force). From the decisions supervision_mode,
+    inspections_per_year_min, inspection_sampling_ratio_min and competent_authority (第三十条):
+      strict, normal       every enterprise, inspections_per_year_min visits (2, 1);
+      credit, responsibility  per district, ceil(ratio x n) enterprises (0.2, 0.5), the first
+                           by sha256("YEAR:DISTRICT:CREDIT_CODE"): the same inputs in any order
+                           give the same plan.
+    Also listed: special inspections due (第二十九条) and the deadlines falling in YEAR
+    (classification due, 第十条; end of an AA commitment bar, 第九条). Each row names its articles
+    and the rules that decided it.
+
+    Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
+    """
+    check_input(source)
+    check_output(out, "--out", source)
+    check_output(errors, "--errors", source)
+    write = None
+    if out:
+        write = SUFFIXES.get(Path(out).suffix.lower())
+        if write is None:
+            raise click.BadParameter(f"{out}: the plan is written as .csv or .json (by the file name's suffix)", param_hint="--out")
+    jobs = jobs or default_jobs()
+    cat = catalog(policy_roots)
+    policy_id = check_selection(cat, policy_name, version, [as_of] if as_of else [])
+    default_as_of = year_start(cat, policy_id, version, year)
+    evaluate = functools.partial(evaluate_for_plan, policy_name=policy_id, as_of=as_of, default_as_of=default_as_of,
+                                 version=version, backend=backend)
+    job = Job(catalog_factory(policy_roots), evaluate, plan_entry)
+
+    interactive = sys.stderr.isatty()
+    progress = Progress(interactive, count_records(source) if interactive else None)
+    tally, entries, shown = Tally(), [], 0
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        stack.enter_context(terminate_as_interrupt())
+        bad = stack.enter_context(atomic_writer(errors)) if errors else None
+        runner = stack.enter_context(Runner(job, jobs))
+        stack.callback(progress.close)
+        for outcome in runner.outcomes(read_records(source)):
+            tally.add(outcome)
+            if outcome.ok:
+                entries.append(outcome.value)
+            elif bad is not None:
+                bad.write(outcome.error_line() + "\n")
+            else:
+                report_bad(outcome, shown)
+                shown += 1
+            progress.update(tally)
+    seconds = time.perf_counter() - started
+
+    districts = sorted({e.district for e in entries if e.district})
+    if district is not None and district not in districts:
+        hint = did_you_mean(district, districts)
+        raise click.BadParameter(f"no enterprise of INPUT is in district {district!r}; districts: "
+                                 f"{', '.join(districts) or 'none'}" + (f"; {hint}" if hint else ""), param_hint="--district")
+    plan = build_plan(entries, year, district)
+    if bad is None and shown > MAX_REPORTED:
+        click.echo(f"... and {shown - MAX_REPORTED} more bad records; pass --errors FILE to keep them all", err=True)
+    if out:
+        with atomic_writer(out, newline="") as sink:
+            sink.write(write(plan))
+        click.echo(f"plan {year}: {len(plan.rows):,} rows for {len(plan.districts)} district(s) written to {out} "
+                   f"({tally.evaluated:,} of {tally.read:,} case files evaluated in {seconds:.2f} s)", err=True)
+    else:
+        click.echo(summary_text(plan, tally))
+    if tally.failed:
+        ctx.exit(EXIT_POLICY)

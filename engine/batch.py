@@ -1,0 +1,308 @@
+"""Batch evaluation: stream case records (JSONL, a folder, stdin) through a policy, in order, on N worker processes.
+
+    records = read_records("cases.jsonl")
+    with Runner(Job(catalog_factory, evaluate, reduce), jobs=2) as runner:
+        for outcome in runner.outcomes(records):
+            ...
+
+Memory stays flat: records are read lazily, at most `jobs * WINDOW` chunks are in flight, and a
+worker returns small results (an already serialised line, a few summary fields). Each worker builds
+its own Catalog; the policy is compiled (and its durable rulesets built) at the first case a worker
+sees, then cached, never per case. The parent builds nothing durable before it forks.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from .catalog import SelectionError
+from .errors import InputError, Issue, Location, PolicyError
+from .corpus import Record, count_records, parse_record, read_records  # noqa: F401  (re-exported for the CLI)
+from .load import Document, dump_json
+
+CHUNK = 64          # records per task sent to a worker
+WINDOW = 4          # chunks in flight per worker: enough to keep workers busy, few enough to keep memory flat
+
+
+# ---- processes ----------------------------------------------------------------------------
+def default_jobs() -> int:
+    """The cores this process may use (affinity-aware; os.cpu_count() elsewhere)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# ---- selection checks done once, in the parent (manifests only: nothing compiled) -------------
+def check_selection(cat, policy_name: Optional[str], version: Optional[str], dates: Iterable[str] = ()) -> str:
+    """The policy id to use; fails early (once, not per record) for an unknown policy or version, or a date
+    no version covers."""
+    policy_id = cat.policy_id(policy_name)
+    if version is not None:
+        cat.choose(policy_id, "0000-00-00", version)
+        return policy_id
+    for day in dates:
+        cat.choose(policy_id, day)
+    return policy_id
+    for day in dates:
+        if not any(v.in_force(day) for v in versions):
+            listing = "; ".join(f"{v.version} ({v.window})" for v in versions)
+            raise SelectionError([Issue("select.no_version_in_force", f"no version of {policy_id} is in force on {day}; "
+                                        f"versions: {listing}", Location(),
+                                        "evaluate a date inside a window (--as-of), or force one with --policy-version")])
+    return policy_id
+
+
+# ---- workers -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """What every worker does with a record. All three must be picklable (module-level functions, partials).
+
+    - `catalog_factory()` -> Catalog, called once per worker;
+    - `evaluate(cat, doc)` -> the `eval --format json` object of one case;
+    - `reduce(case, result)` -> what travels back to the parent for a good record (a line, summary fields).
+    """
+
+    catalog_factory: Callable[[], Any]
+    evaluate: Callable[[Any, Document], dict]
+    reduce: Callable[[dict, dict], Any]
+
+
+@dataclass
+class Outcome:
+    """The result of one record: `value` (what `reduce` returned) or `errors` (issue dicts)."""
+
+    source: str
+    line: Optional[int]
+    value: Any = None
+    errors: Optional[list] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.errors is None
+
+    def error_line(self) -> str:
+        """The errors file's JSON line for a bad record."""
+        return dump_json({"source": self.source, "line": self.line, "errors": self.errors})
+
+
+_worker: dict = {}
+
+
+def _start_worker(job: Job, pool_worker: bool) -> None:
+    if pool_worker:
+        # Ctrl-C reaches the whole process group: the parent alone handles it (and stops the workers)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)   # whatever the parent set, SIGTERM ends a worker
+    _worker["job"] = job
+    _worker["catalog"] = job.catalog_factory()
+
+
+def _evaluate_one(record: Record) -> Outcome:
+    job, cat = _worker["job"], _worker["catalog"]
+    try:
+        doc = parse_record(record)
+        return Outcome(record.source, record.line, value=job.reduce(doc.data, job.evaluate(cat, doc)))
+    except PolicyError as exc:
+        return Outcome(record.source, record.line, errors=[i.as_dict() for i in exc.issues])
+    except RecursionError as exc:
+        issue = Issue("input.too_deep", f"the case file is nested too deeply: {exc}", Location(record.source), "flatten it")
+        return Outcome(record.source, record.line, errors=[issue.as_dict()])
+    except Exception as exc:  # a bug of ours on one record: the others still finish, and it is reported plainly
+        issue = Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(record.source),
+                      "this is a bug in regcode, not in the case file; report it with the record")
+        return Outcome(record.source, record.line, errors=[issue.as_dict()])
+
+
+def _evaluate_chunk(chunk: list) -> list:
+    return [_evaluate_one(record) for record in chunk]
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list]:
+    chunk = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _context():
+    # fork: workers start at once and inherit the imported modules; the parent has built nothing durable
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without answering (killed, out of memory, a crash in durable-rules' C core)."""
+
+
+class Runner:
+    """Evaluates records in order: in this process for jobs=1, else on `jobs` worker processes.
+
+    A ProcessPoolExecutor rather than multiprocessing.Pool: when a worker dies, Pool waits forever
+    for the lost task, the executor raises BrokenProcessPool at once.
+    """
+
+    def __init__(self, job: Job, jobs: int = 1, chunk: int = CHUNK):
+        self.job = job
+        self.jobs = max(1, int(jobs))
+        self.chunk = max(1, int(chunk))
+        self.pool = None
+
+    def __enter__(self) -> "Runner":
+        if self.jobs == 1:
+            _start_worker(self.job, pool_worker=False)
+        else:
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_start_worker,
+                                            initargs=(self.job, True))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.pool is not None:
+            # on an error or Ctrl-C: drop the queued chunks; the running ones (a few dozen cases) finish
+            self.pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+            self.pool = None
+        _worker.clear()
+
+    def outcomes(self, records: Iterable[Record]) -> Iterator[Outcome]:
+        """One Outcome per record, in input order."""
+        if self.pool is None:
+            for chunk in _chunks(records, self.chunk):
+                yield from _evaluate_chunk(chunk)
+            return
+        # An explicit window of ordered futures (rather than an imap, whose feeder reads the input as
+        # fast as it can): bounded memory, and results are taken in submission order.
+        pending: deque = deque()
+        limit = self.jobs * WINDOW
+        for chunk in _chunks(records, self.chunk):
+            pending.append((chunk[0].source, chunk[-1].source, self.pool.submit(_evaluate_chunk, chunk)))
+            while len(pending) >= limit or (pending and pending[0][2].done()):
+                yield from self._result(*pending.popleft())
+        while pending:
+            yield from self._result(*pending.popleft())
+
+    @staticmethod
+    def _result(first: str, last: str, future) -> list:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise WorkerDied(f"a worker process died while evaluating {first} .. {last} (killed, out of memory, or a "
+                             "crash in durable-rules); run those records with --jobs 1 to find the one") from None
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """SIGTERM ends the run like Ctrl-C: workers stopped, temp files removed, nothing under the final names."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:          # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ---- output ------------------------------------------------------------------------------
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n"):
+    """Write a text file all at once or not at all: a temp file in the same folder, fsync, os.replace.
+
+    On any exception (KeyboardInterrupt included) the temp file is removed and nothing appears
+    under the final name; a file already there is left as it was.
+    """
+    final = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent or Path("."))
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; the result gets a normal file's mode
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(final.parent or Path("."), os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # pragma: no cover - some file systems cannot fsync a folder
+        pass
+
+
+# ---- summary -----------------------------------------------------------------------------
+CLASS_COLUMNS = ("aa", "a", "b", "c")
+MODE_COLUMNS = ("credit", "responsibility", "normal", "strict")
+NONE = "n/a"
+
+
+def district_of(case: dict, result: dict) -> str:
+    """The production district (第十五条): the decision when concluded, else the case file's field."""
+    district = (result.get("decisions") or {}).get("competent_authority")
+    if not district:
+        enterprise = case.get("enterprise") if isinstance(case, dict) else None
+        district = enterprise.get("production_district") if isinstance(enterprise, dict) else None
+    return str(district) if district else "(unknown)"
+
+
+def batch_reduce(case: dict, result: dict) -> tuple:
+    """What a batch worker sends back: the output line and (district, class, mode) for the summary."""
+    decisions = result.get("decisions") or {}
+    return dump_json(result), (district_of(case, result), decisions.get("classification"), decisions.get("supervision_mode"))
+
+
+@dataclass
+class Tally:
+    """Counts for the end-of-run summary: read = evaluated + failed, and a table by district."""
+
+    read: int = 0
+    evaluated: int = 0
+    failed: int = 0
+    districts: dict = field(default_factory=dict)   # district -> {enterprises, classification: {}, supervision_mode: {}}
+
+    def add(self, outcome: Outcome, summary: Optional[tuple] = None) -> None:
+        self.read += 1
+        if not outcome.ok:
+            self.failed += 1
+            return
+        self.evaluated += 1
+        if summary is not None:
+            district, cls, mode = summary
+            row = self.districts.setdefault(district, {"enterprises": 0, "classification": {}, "supervision_mode": {}})
+            row["enterprises"] += 1
+            for key, value in (("classification", cls), ("supervision_mode", mode)):
+                label = str(value) if value is not None else NONE
+                row[key][label] = row[key].get(label, 0) + 1
+
+    def as_dict(self) -> dict:
+        return {"read": self.read, "evaluated": self.evaluated, "failed": self.failed,
+                "districts": {d: self.districts[d] for d in sorted(self.districts)}}
