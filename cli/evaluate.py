@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from ..engine import (BACKENDS, Issue, InputError, Location, PolicyError, check_case, evaluate, load_case_file,
+from ..engine import (BACKENDS, Issue, InputError, Location, PolicyError, SelectionError, check_case, evaluate, load_case_file,
                       load_case_text, to_dict, to_text)
 from ..engine._dates import is_date
 from .main import selection_options, EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format
@@ -34,7 +35,11 @@ def case_as_of(doc, as_of):
 def evaluate_doc(cat, doc, policy_name, as_of, version, backend, explain=True):
     """The shared path of eval, test and batch: pick the version in force, check the case, evaluate."""
     when = case_as_of(doc, as_of)
-    policy = cat.select(cat.policy_id(policy_name), when, version)
+    try:
+        policy = cat.select(cat.policy_id(policy_name), when, version)
+    except SelectionError as exc:   # name the case file (and its as_of line when the date came from it)
+        where = Location(doc.location().file) if as_of else doc.location(("as_of",))
+        raise SelectionError([replace(i, location=where) if not i.location.file else i for i in exc.issues]) from None
     check_case(policy, doc)
     return to_dict(evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True), explain)
 
