@@ -15,7 +15,7 @@ from ..engine import BACKENDS, Catalog, dump_json
 from ..engine.batch import (CHUNK, CLASS_COLUMNS, MODE_COLUMNS, NONE, Job, Runner, Tally, atomic_writer, batch_reduce,
                             check_selection, count_records, default_jobs, read_records, terminate_as_interrupt)
 from .evaluate import evaluate_doc
-from .main import selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
+from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
 
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file
 
@@ -137,8 +137,7 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
 @input_argument
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT.jsonl",
               help="One JSON line per case, in input order (- for stdout). Written atomically.")
-@click.option("--errors", "errors", type=click.Path(dir_okay=False), metavar="ERR.jsonl",
-              help="Bad records as JSON lines {source, line, errors}. Without it they are listed on stderr.")
+@errors_option
 @as_of_option
 @selection_options
 @jobs_option

@@ -83,6 +83,11 @@ def selection_options(f):
                         help="Policy id; may be omitted when only one policy is known.")(f)
 
 
+def errors_option(f):
+    return click.option("--errors", "errors", type=click.Path(dir_okay=False), metavar="ERR.jsonl",
+                        help="Bad records as JSON lines {source, line, errors}. Without it they are listed on stderr.")(f)
+
+
 def policy_root_option(f):
     return click.option("--policy-root", "policy_roots", multiple=True, type=click.Path(file_okay=False, path_type=Path),
                         help="A folder of policies (POLICY/VERSION/policy.yaml) searched before the shipped ones.")(f)

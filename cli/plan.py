@@ -17,7 +17,7 @@ from ..engine.plan import PLAN_ARTICLE, build_plan, plan_entry, to_csv, to_json
 from .batch import (MAX_REPORTED, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
                     report_bad, table)
 from .evaluate import evaluate_doc
-from .main import selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode
+from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode
 
 SUFFIXES = {".csv": to_csv, ".json": to_json}
 
@@ -89,8 +89,7 @@ def summary_text(plan, tally: Tally) -> str:
 @click.option("--district", metavar="D", help="Only this production district's part of the plan (e.g. 嘉定区).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), metavar="plan.csv|plan.json",
               help="Write the plan's rows (CSV with a header row, or JSON) atomically; else print a summary.")
-@click.option("--errors", "errors", type=click.Path(dir_okay=False), metavar="ERR.jsonl",
-              help="Bad records as JSON lines {source, line, errors}. Without it they are listed on stderr.")
+@errors_option
 @as_of_option
 @selection_options
 @jobs_option

@@ -1,6 +1,7 @@
 """Shared fixtures: the catalog of test policies, and the toy policy compiled once."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,17 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 TEST_POLICIES = TESTS / "policies"
 FIXTURES = TESTS / "fixtures"
+
+
+def load_module(path: Path, name: str):
+    """Import a script (benchmarks/*.py) by path."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+generator = load_module(REPO / "benchmarks" / "generate.py", "regcode_benchmarks_generate")
 
 
 def pytest_addoption(parser):

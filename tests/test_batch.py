@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -23,14 +22,7 @@ EXAMPLES = ROOT / "examples"
 POLICY = "shanghai-post-license"
 
 
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load(ROOT / "benchmarks" / "generate.py", "regcode_benchmarks_generate")
+from conftest import generator as gen  # noqa: E402
 
 
 def example(name: str) -> dict:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import random
 
 import fastjsonschema
@@ -11,11 +10,8 @@ import pytest
 from regcode.engine import Catalog, Document, InputError, check_case
 from regcode.engine.evaluate import _fast_validator, _validator
 
-from conftest import REPO
+from conftest import generator as generate
 
-spec = importlib.util.spec_from_file_location("generate", REPO / "benchmarks" / "generate.py")
-generate = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(generate)
 
 
 def _mutations(case, rng):
