@@ -14,6 +14,7 @@ from .load import Document, dump_json
 from .validate import ValidatedVersion, operator_schemas
 
 MAX_STRATA = 64          # bound on decision-reading depth; deeper means a cycle (or a policy to split)
+MAX_EXTENDS = 32         # bound on the length of an `extends` chain
 TYPE_OF_VALUE = {"bool": (bool,), "number": (int, float), "date": (str,), "string": (str,), "enum": (str, int, bool)}
 COMBINE_FOR = {
     "bool": {"any", "all", "unique"}, "number": {"min", "max", "sum", "unique"}, "date": {"min", "max", "unique"},
@@ -192,9 +193,9 @@ def pass_inherit(c: Compilation) -> None:
     """First: every later pass works on the resolved declarations, whichever version wrote them."""
     chain = []
     versions = [c.version]
-    seen = {c.version.source.version}
+    seen = {f"{c.version.source.policy_id}@{c.version.source.version}"}
     current = c.version
-    for _ in range(MAX_STRATA):  # bounded walk up the `extends` chain
+    for _ in range(MAX_EXTENDS):  # bounded walk up the `extends` chain
         base_name = current.manifest.data.get("extends")
         if not base_name:
             break
@@ -209,7 +210,7 @@ def pass_inherit(c: Compilation) -> None:
                          "name a version that exists, e.g. `2017` or `shanghai-post-license@2017`")
             return
         key = f"{base.source.policy_id}@{base.source.version}"
-        if key in seen or base.source.version in seen and base.source.policy_id == c.version.source.policy_id:
+        if key in seen:
             c.issues.add("compile.extends_cycle", f"`extends` goes round in a circle: {' -> '.join(v.source.version for v in versions)} -> {base_name}",
                          where, "one of these versions must not extend another")
             return
