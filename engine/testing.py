@@ -131,10 +131,18 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = "d
 
 def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[CompiledPolicy] = None,
                 backend: str = "durable") -> list:
-    """Run a version's own cases (against itself, or against another version when regression testing)."""
-    target = against or policy
-    return [run_case(cat, target, case, backend, force=against is not None)
-            for case in discover(Path(policy.directory))]
+    """Run a version's own cases: against itself, against the version a case (or its file) pins with
+    `version:`, or, when regression testing, against `against` (which wins over any pin)."""
+    results = []
+    for case in discover(Path(policy.directory)):
+        if against is not None:
+            results.append(run_case(cat, against, case, backend, force=True))
+        elif case.version and case.version != policy.version:
+            pinned = cat.compiled(cat.choose(policy.id, "0000-00-00", case.version))
+            results.append(run_case(cat, pinned, case, backend, force=True))
+        else:
+            results.append(run_case(cat, policy, case, backend))
+    return results
 
 
 def junit_xml(results: list, suite: str) -> str:

@@ -289,3 +289,25 @@ def test_the_worked_amendment_new_rule_fires_on_the_new_fact():
     assert any(out.decisions["supervision_mode"] in ("normal", "strict") and out.decisions["online_monitoring_required"]
                for out in (evaluate(new, json.loads(l), "2022-06-30")
                            for l in (TESTS.parent / "examples" / "amendment" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[-8:]))
+
+
+def test_a_case_may_pin_the_version_it_runs_against(tmp_path):
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    write(root, "toy/2/tests/pinned.yaml", """\
+        apiVersion: regcode/v1
+        kind: TestCases
+        cases:
+          - name: runs on version 2 (its own), where the base fee is 120
+            facts: {as_of: 2021-02-01, applicant: {name: 甲, district: 徐汇区}}
+            expect: {fee: 120}
+          - name: pinned to version 1, where the base fee was 100, even at a 2021 date
+            version: "1"
+            facts: {as_of: 2021-02-01, applicant: {name: 甲, district: 徐汇区}}
+            expect: {fee: 100}
+        """)
+    result = CliRunner().invoke(regcode, ["test", "toy@2", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json"])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stdout
+    assert [c["policy"] for c in data["cases"]] == ["toy@2", "toy@1"]
