@@ -1,1 +1,0 @@
-"""regcode: regulations as versioned YAML policies. The code lives in engine/ and cli/ (mapped to regcode.engine, regcode.cli)."""

@@ -1,4 +1,0 @@
-"""`python -m regcode` runs the CLI."""
-from regcode.cli.main import main
-
-main()
