@@ -109,7 +109,7 @@ def regcode():
     \b
     Typical use:
       regcode policies                                  what is shipped, and when it is in force
-      regcode eval --explain examples/aa-clean.yaml     decisions for one case file, with reasons
+      regcode eval --explain examples/cases/aa-clean.yaml     decisions for one case file, with reasons
       regcode validate                                  every problem in the policies, file:line:col
       regcode test shanghai-post-license                run a policy's own test cases
     """

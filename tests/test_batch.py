@@ -18,7 +18,7 @@ from regcode.engine import Catalog, evaluate, load_case_file
 from regcode.engine.batch import Job, Runner, atomic_writer, batch_reduce, read_records
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
+EXAMPLES = ROOT / "examples" / "cases"
 POLICY = "shanghai-post-license"
 
 

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "policies" / "shanghai-post-license" / "2017" / "facts.schema.yaml"
-EXAMPLES = ROOT / "examples"
+EXAMPLES = ROOT / "examples" / "cases"
 CONTRACT_SAMPLE = Path(__file__).with_name("fixtures") / "contract-sample.yaml"
 
 

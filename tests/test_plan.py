@@ -18,7 +18,7 @@ from regcode.engine import load_case_file
 from regcode.engine.plan import build_plan, required, sample_key
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
+EXAMPLES = ROOT / "examples" / "cases"
 
 
 from conftest import generator as gen  # noqa: E402

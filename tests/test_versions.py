@@ -255,7 +255,7 @@ def test_a_new_version_of_the_shipped_policy_in_a_temporary_folder(tmp_path):
     cat = Catalog([root])
     new = cat.select("shanghai-post-license", "2030-06-30")
     assert new.version == "2030" and removed not in {r.id for r in new.rules}
-    example = Path(__file__).resolve().parent.parent / "examples" / "aa-clean.yaml"
+    example = Path(__file__).resolve().parent.parent / "examples" / "cases" / "aa-clean.yaml"
     doc = load_case_text(example.read_text(encoding="utf-8"), str(example))
     assert evaluate(new, doc.data, "2030-06-30").decisions.keys() == shipped.decisions.keys()
     result = diff(shipped, new, iter_corpus(str(example.parent)), as_of="2019-06-30")
