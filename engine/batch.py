@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from .catalog import SelectionError
-from .errors import InputError, Issue, Location, PolicyError
+from .errors import Issue, Location, PolicyError
 from .corpus import Record, count_records, parse_record, read_records  # noqa: F401  (re-exported for the CLI)
 from .load import Document, dump_json
 
@@ -54,13 +53,6 @@ def check_selection(cat, policy_name: Optional[str], version: Optional[str], dat
         return policy_id
     for day in dates:
         cat.choose(policy_id, day)
-    return policy_id
-    for day in dates:
-        if not any(v.in_force(day) for v in versions):
-            listing = "; ".join(f"{v.version} ({v.window})" for v in versions)
-            raise SelectionError([Issue("select.no_version_in_force", f"no version of {policy_id} is in force on {day}; "
-                                        f"versions: {listing}", Location(),
-                                        "evaluate a date inside a window (--as-of), or force one with --policy-version")])
     return policy_id
 
 
