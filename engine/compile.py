@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 from . import _ir as ir
 from . import _operators as ops
 from ._shapes import Shape, from_fields, from_schema
-from .errors import CompileError, IssueCollector, Location, did_you_mean
+from .errors import CompileError, IssueCollector, Location, SchemaError, did_you_mean
 from .load import Document, dump_json
 from .validate import ValidatedVersion, operator_schemas
 
@@ -47,6 +47,7 @@ class Resolved:
     rules: dict = field(default_factory=dict)
     articles: Optional[Item] = None
     chain: tuple = ()            # versions from this one back to the root of `extends`
+    rejected_articles: set = field(default_factory=set)   # articles of rules set aside by validation
 
 
 @dataclass
@@ -144,6 +145,9 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
     seen_rules: dict = {}
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):
+            if (doc.file, i) in version.rejected:   # its schema issues are already reported
+                resolved.rejected_articles.add(data.get("article") if isinstance(data, dict) else None)
+                continue
             item = Item(doc, ("rules", i), data)
             rid = data["id"]
             if rid in seen_rules:
@@ -407,7 +411,7 @@ def pass_articles(c: Compilation) -> None:
             c.issues.add("compile.article", f"{article} is marked `{listed[article][1]['status']}` but rule `{rules[0].id}` encodes it",
                          index.location(i, "status"), "mark it `encoded`")
     for article, (i, entry) in sorted(listed.items(), key=lambda kv: kv[1][0]):
-        if entry["status"] == "encoded" and article not in cited:
+        if entry["status"] == "encoded" and article not in cited and article not in c.resolved.rejected_articles:
             c.issues.add("compile.article", f"{article} is marked encoded but no rule cites it", index.location(i, "status"),
                          "write its rules, or mark it not_decidable with a reason")
 
@@ -480,6 +484,8 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         run(c)
         if c.issues:
             break
+    if version.carried:   # rules the schema set aside: report them with whatever compile found
+        raise SchemaError(list(version.carried) + c.issues.issues)
     c.issues.raise_if_any(CompileError)
     resolved = _resolved_data(c.resolved)
     hashed = {k: v for k, v in resolved.items() if k != "articles"}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -88,9 +88,13 @@ def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix:
 
 @dataclass
 class ValidatedVersion:
-    """A version whose files each passed their kind's schema."""
+    """A version whose files passed their kind's schema, except single rules that did not: those are
+    set aside (`rejected`) with their issues (`carried`), so that compile still checks every other
+    rule and the drafter sees every mistake at once."""
 
     source: VersionSource
+    carried: list = field(default_factory=list)
+    rejected: frozenset = frozenset()        # (file, index) of rules set aside
 
     def of_kind(self, kind: str) -> list:
         return self.source.of_kind(kind)
@@ -145,5 +149,26 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         if not data.get("extends") and len([d for d in facts if "schema" in d.data]) != 1:
             issues.add("schema.facts_schema", f"a version that extends none needs exactly one FactsSchema with `schema:`; found {len(facts)}",
                        manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)")
-    issues.raise_if_any(SchemaError)
-    return ValidatedVersion(source)
+    # A problem inside one rule spoils only that rule; anything else (a manifest, a declaration,
+    # the shape of a file) would make the rules' checks report echoes of it, so it stops here.
+    rejected = set()
+    for issue in issues.issues:
+        rule = _rule_of(issue, source)
+        if rule is None:
+            raise SchemaError(issues.issues)
+        rejected.add(rule)
+    return ValidatedVersion(source, list(issues.issues), frozenset(rejected))
+
+
+def _rule_of(issue, source: VersionSource):
+    """(file, index) when the issue lies inside one rule of a Rules file, else None."""
+    parts = issue.location.path.split(".", 1)[0] if issue.location.path else ""
+    if not parts.startswith("rules[") or not issue.code.startswith("schema."):
+        return None
+    doc = next((d for d in source.documents if d.file == issue.location.file), None)
+    if doc is None or doc.kind != "Rules":
+        return None
+    try:
+        return (doc.file, int(parts[len("rules["):parts.index("]")]))
+    except ValueError:
+        return None

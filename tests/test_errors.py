@@ -108,3 +108,27 @@ def test_link_escaping_the_policy_root_is_refused(tmp_path, monkeypatch):
     errors = json.loads(result.stdout)["versions"][0]["errors"]
     assert result.exit_code == 1
     assert any(e["code"] == "load.outside_root" for e in errors)
+
+
+def test_a_schema_error_in_one_rule_does_not_hide_mistakes_in_others(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    by_mode = {f["mode"]: f for f in POLICY_ERRORS}
+    for mode in ("schema error (unknown key, with a suggestion)", "unknown parameter", "missing article"):
+        fixture = by_mode[mode]
+        (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert result.exit_code == 1
+    assert {(e["code"], e["location"]["file"]) for e in errors} == {
+        ("schema.additionalProperties", "rules/schema.yaml"), ("schema.required", "rules/noarticle.yaml"),
+        ("compile.unknown_parameter", "rules/param.yaml")}
+
+
+def test_a_broken_declaration_stops_before_the_rules_are_checked(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    (version / "decisions.yaml").write_text((version / "decisions.yaml").read_text(encoding="utf-8")
+                                            .replace("combine: max, default: low", "combine: most, default: low"), encoding="utf-8")
+    monkeypatch.chdir(version)
+    errors = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"]
+    assert [e["code"] for e in errors] == ["schema.enum"]   # no echo of unknown decisions in every rule
