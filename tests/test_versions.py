@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from regcode.cli.main import regcode
 from regcode.cli import commands  # noqa: F401
-from regcode.engine import Catalog, CompileError, evaluate, load_case_text, shipped_root
+from regcode.engine import Catalog, CompileError, evaluate, load_case_text
 from regcode.engine.corpus import iter_corpus
 from regcode.engine.diff import diff
 
@@ -231,7 +231,6 @@ def test_a_cycle_of_extends_is_an_error(tmp_path):
     assert issue.code == "compile.extends_cycle" and issue.location.file.endswith("policy.yaml") and issue.location.line == 8
 
 
-@pytest.mark.skipif(not (shipped_root() / "shanghai-post-license" / "2017").is_dir(), reason="the shipped policy is part of the package")
 def test_a_new_version_of_the_shipped_policy_in_a_temporary_folder(tmp_path):
     shipped = Catalog([]).by_ref("shanghai-post-license@2017")
     removed = shipped.rules[0].id
