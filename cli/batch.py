@@ -86,14 +86,28 @@ class Progress:
             click.echo("\r\x1b[K", err=True, nl=False)
 
 
-def report_bad(outcome, shown: int) -> None:
-    """A bad record on stderr (when there is no errors file), as file:line: code: message."""
-    if shown < MAX_REPORTED:
-        for issue in outcome.errors:
-            loc = issue["location"]
-            where = f"{loc['file']}:{loc['line']}" if loc.get("line") else (loc.get("file") or outcome.source)
-            hint = f" ({issue['hint']})" if issue.get("hint") else ""
-            click.echo(f"{where}: {issue['code']}: {issue['message']}{hint}", err=True)
+class BadRecords:
+    """Where bad records go: the --errors file, or else stderr as file:line: code: message (the first
+    MAX_REPORTED of them, then a count)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream
+        self.count = 0
+
+    def add(self, outcome) -> None:
+        self.count += 1
+        if self.stream is not None:
+            self.stream.write(outcome.error_line() + "\n")
+        elif self.count <= MAX_REPORTED:
+            for issue in outcome.errors:
+                loc = issue["location"]
+                where = f"{loc['file']}:{loc['line']}" if loc.get("line") else (loc.get("file") or outcome.source)
+                hint = f" ({issue['hint']})" if issue.get("hint") else ""
+                click.echo(f"{where}: {issue['code']}: {issue['message']}{hint}", err=True)
+
+    def finish(self) -> None:
+        if self.stream is None and self.count > MAX_REPORTED:
+            click.echo(f"... and {self.count - MAX_REPORTED} more bad records; pass --errors FILE to keep them all", err=True)
 
 
 def _width(text: str) -> int:
@@ -174,36 +188,29 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
 
     interactive = sys.stderr.isatty()
     progress = Progress(interactive, count_records(source) if interactive else None)
-    tally, shown = Tally(), 0
+    tally = Tally()
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
         sink = stack.enter_context(nullcontext(click.get_text_stream("stdout")) if out == "-" else atomic_writer(out))
-        bad = stack.enter_context(atomic_writer(errors)) if errors else None
+        bad = BadRecords(stack.enter_context(atomic_writer(errors)) if errors else None)
         runner = stack.enter_context(Runner(job, jobs, chunk))
-        try:
-            for outcome in runner.outcomes(read_records(source)):
-                if outcome.ok:
-                    line, summary = outcome.value
-                    sink.write(line + "\n")
-                    tally.add(outcome, summary)
-                else:
-                    tally.add(outcome)
-                    if bad is not None:
-                        bad.write(outcome.error_line() + "\n")
-                    else:
-                        report_bad(outcome, shown)
-                        shown += 1
-                progress.update(tally)
-        finally:
-            progress.close()
+        stack.callback(progress.close)
+        for outcome in runner.outcomes(read_records(source)):
+            if outcome.ok:
+                line, summary = outcome.value
+                sink.write(line + "\n")
+                tally.add(outcome, summary)
+            else:
+                tally.add(outcome)
+                bad.add(outcome)
+            progress.update(tally)
     seconds = time.perf_counter() - started
 
     if fmt == "json":
         click.echo(dump_json(summary_dict(tally, seconds, jobs, out, errors)))
     else:
-        if bad is None and shown > MAX_REPORTED:
-            click.echo(f"... and {shown - MAX_REPORTED} more bad records; pass --errors FILE to keep them all", err=True)
+        bad.finish()
         rate = f"{tally.read / seconds:,.0f} cases/s" if seconds > 0 else "-"
         click.echo(f"read {tally.read:,}, evaluated {tally.evaluated:,}, failed {tally.failed:,} "
                    f"in {seconds:.2f} s ({rate}, {jobs} job{'s' if jobs > 1 else ''})", err=True)

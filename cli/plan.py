@@ -14,8 +14,8 @@ from ..engine.errors import did_you_mean
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, check_selection, count_records, default_jobs, read_records,
                             terminate_as_interrupt)
 from ..engine.plan import PLAN_ARTICLE, build_plan, plan_entry, to_csv, to_json
-from .batch import (MAX_REPORTED, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
-                    report_bad, table)
+from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
+                    table)
 from .evaluate import evaluate_doc
 from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode
 
@@ -131,22 +131,19 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
 
     interactive = sys.stderr.isatty()
     progress = Progress(interactive, count_records(source) if interactive else None)
-    tally, entries, shown = Tally(), [], 0
+    tally, entries = Tally(), []
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        bad = stack.enter_context(atomic_writer(errors)) if errors else None
+        bad = BadRecords(stack.enter_context(atomic_writer(errors)) if errors else None)
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
         for outcome in runner.outcomes(read_records(source)):
             tally.add(outcome)
             if outcome.ok:
                 entries.append(outcome.value)
-            elif bad is not None:
-                bad.write(outcome.error_line() + "\n")
             else:
-                report_bad(outcome, shown)
-                shown += 1
+                bad.add(outcome)
             progress.update(tally)
     seconds = time.perf_counter() - started
 
@@ -156,8 +153,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
         raise click.BadParameter(f"no enterprise of INPUT is in district {district!r}; districts: "
                                  f"{', '.join(districts) or 'none'}" + (f"; {hint}" if hint else ""), param_hint="--district")
     plan = build_plan(entries, year, district)
-    if bad is None and shown > MAX_REPORTED:
-        click.echo(f"... and {shown - MAX_REPORTED} more bad records; pass --errors FILE to keep them all", err=True)
+    bad.finish()
     if out:
         with atomic_writer(out, newline="") as sink:
             sink.write(write(plan))
