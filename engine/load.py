@@ -197,6 +197,7 @@ class VersionSource:
     version: str
     directory: Path
     documents: list
+    carried: list = field(default_factory=list)   # syntax issues of rules files left out (the rest still load)
 
     def of_kind(self, kind: str) -> list:
         return [d for d in self.documents if d.kind == kind]
@@ -210,14 +211,31 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
         issues.add("load.no_manifest", f"`{_display(directory)}` has no policy.yaml",
                    Location(_display(directory)), "a policy version folder needs a manifest `policy.yaml` (kind: Policy)")
         raise LoadError(issues.issues)
-    docs = []
+    docs, carried = [], IssueCollector()
     for path in policy_files(directory, issues, root or directory.parent.parent):
-        doc = read_document(path, _display(path), issues)
-        if doc is not None:
+        mine = IssueCollector()
+        doc = read_document(path, _display(path), mine)
+        if doc is not None and not mine.issues:
             docs.append(doc)
-    issues.raise_if_any(LoadError)
+        elif _declares_rules(path):
+            carried.extend(mine.issues)   # a broken rules file: report it, and still check the others
+        else:
+            issues.extend(mine.issues)
+    if issues:
+        raise LoadError(issues.issues + carried.issues)
     named = directory.resolve()
-    return VersionSource(named.parent.name, named.name, directory, docs)
+    return VersionSource(named.parent.name, named.name, directory, docs, carried.issues)
+
+
+_RULES_KIND = re.compile(r"^kind:\s*['\"]?Rules['\"]?\s*(#.*)?$", re.M)
+
+
+def _declares_rules(path: Path) -> bool:
+    """Whether an unparseable file says `kind: Rules` on a line of its own (then only its rules are lost)."""
+    try:
+        return bool(_RULES_KIND.search(path.read_bytes().decode("utf-8", "replace")))
+    except OSError:
+        return False
 
 
 def load_case_text(text: str, name: str) -> Document:

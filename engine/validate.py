@@ -155,9 +155,9 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
     for issue in issues.issues:
         rule = _rule_of(issue, source)
         if rule is None:
-            raise SchemaError(issues.issues)
+            raise SchemaError(list(source.carried) + issues.issues)
         rejected.add(rule)
-    return ValidatedVersion(source, list(issues.issues), frozenset(rejected))
+    return ValidatedVersion(source, list(source.carried) + issues.issues, frozenset(rejected))
 
 
 def _rule_of(issue, source: VersionSource):

@@ -132,3 +132,23 @@ def test_a_broken_declaration_stops_before_the_rules_are_checked(tmp_path, monke
     monkeypatch.chdir(version)
     errors = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"]
     assert [e["code"] for e in errors] == ["schema.enum"]   # no echo of unknown decisions in every rule
+
+
+def test_a_rules_file_that_does_not_parse_does_not_hide_mistakes_in_others(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    by_mode = {f["mode"]: f for f in POLICY_ERRORS}
+    for mode in ("yaml syntax", "unknown decision"):
+        fixture = by_mode[mode]
+        (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    errors = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"]
+    assert {(e["code"], e["location"]["file"]) for e in errors} == {
+        ("load.syntax", "rules/broken.yaml"), ("compile.unknown_decision", "rules/decision.yaml")}
+
+
+def test_a_manifest_that_does_not_parse_stops_at_once(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    (version / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\nid: [toy\n", encoding="utf-8")
+    monkeypatch.chdir(version)
+    errors = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"]
+    assert [e["code"] for e in errors] == ["load.syntax"]
