@@ -11,9 +11,10 @@ from pathlib import Path
 
 import click
 
-from ..engine import BACKENDS, Catalog, dump_json
+from ..engine import Catalog, dump_json
 from ..engine.batch import (CHUNK, CLASS_COLUMNS, MODE_COLUMNS, NONE, Job, Runner, Tally, atomic_writer, batch_reduce,
-                            check_selection, count_records, default_jobs, read_records, terminate_as_interrupt)
+                            check_selection, default_jobs, terminate_as_interrupt)
+from ..engine.corpus import count_records, read_records
 from .evaluate import evaluate_doc
 from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
 

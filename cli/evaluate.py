@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..engine import (BACKENDS, Issue, InputError, Location, PolicyError, SelectionError, check_case, evaluate, load_case_file,
+from ..engine import (Issue, InputError, Location, PolicyError, SelectionError, check_case, evaluate, load_case_file,
                       load_case_text, to_dict, to_text)
 from ..engine._dates import is_date
 from .main import selection_options, EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from ..engine import BACKENDS
+from ..engine.corpus import count_records, read_records
 from ..engine.errors import did_you_mean
-from ..engine.batch import (Job, Runner, Tally, atomic_writer, check_selection, count_records, default_jobs, read_records,
+from ..engine.batch import (Job, Runner, Tally, atomic_writer, check_selection, default_jobs,
                             terminate_as_interrupt)
 from ..engine.plan import PLAN_ARTICLE, build_plan, plan_entry, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,

@@ -16,7 +16,7 @@ from . import _dates
 from . import _ir as ir
 from ._shapes import Shape
 from .errors import IssueCollector, did_you_mean
-from .load import Document, format_path
+from .load import Document
 
 CONDITIONS: dict[str, Callable] = {}
 EXPRESSIONS: dict[str, Callable] = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from .compile import CompiledPolicy, compile_version
-from .errors import Issue, IssueCollector, LoadError, Location, PolicyError, did_you_mean
+from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .load import VERSION_NAME, inside, load_version, read_document
 from .validate import ValidatedVersion, validate_version
 

@@ -301,7 +301,6 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
 def pass_rules(c: Compilation) -> None:
     """Parse every rule's condition and conclusions with the operator registry; check names and values."""
     schemas = operator_schemas()
-    shapes_for_binding = {}
     for rid, item in sorted(c.resolved.rules.items()):
         data = item.data
         ctx = ops.ParseContext(item.doc, c.issues, c.facts_shape, c.parameters, c.decisions, schemas)

@@ -11,7 +11,7 @@ from . import _dates, _durable
 from . import _ir as ir
 from ._operators import Env
 from .compile import CompiledPolicy
-from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, did_you_mean
+from .errors import EvaluationError, InputError, Issue, IssueCollector, did_you_mean
 from .load import Document, format_path
 
 MAX_FIRINGS = 20000          # bound on rule firings per evaluation (forward chaining must end)

@@ -257,7 +257,6 @@ def load_case_file(path: Path, name: Optional[str] = None) -> Document:
     from .errors import InputError
 
     name = name or _display(Path(path))
-    issues = IssueCollector()
     try:
         raw = Path(path).read_bytes()
         text = raw.decode("utf-8-sig")

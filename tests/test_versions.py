@@ -125,7 +125,7 @@ def _corpus(tmp_path) -> Path:
 def test_diff_over_a_corpus_is_deterministic_and_matches_golden(tmp_path, monkeypatch, fmt, update_golden):
     root = tmp_path / "policies"
     amendment(root)
-    corpus = _corpus(tmp_path)
+    _corpus(tmp_path)
     monkeypatch.chdir(tmp_path)
     args = ["diff", "--policy-root", "policies", "--policy-root", str(TEST_POLICIES), "toy@1", "toy@2",
             "--corpus", "corpus.jsonl", "--format", fmt]
@@ -280,19 +280,16 @@ def test_the_worked_amendment_new_rule_fires_on_the_new_fact():
     cat = Catalog([TESTS.parent / "examples" / "amendment" / "policies"])
     new = cat.select("shanghai-post-license", "2022-06-30")
     assert new.version == "2022-illustration"
-    line = (TESTS.parent / "examples" / "amendment" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[-1]
-    case = json.loads(line)
-    out = evaluate(new, case, "2022-06-30")
-    expected = out.decisions["supervision_mode"] in ("normal", "strict")
-    assert out.decisions["online_monitoring_required"] is expected
-    assert any(out.decisions["supervision_mode"] in ("normal", "strict") and out.decisions["online_monitoring_required"]
-               for out in (evaluate(new, json.loads(l), "2022-06-30")
-                           for l in (TESTS.parent / "examples" / "amendment" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[-8:]))
+    lines = (TESTS.parent / "examples" / "amendment" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    outcomes = [evaluate(new, json.loads(line), "2022-06-30").decisions for line in lines[-8:]]   # the online sellers
+    for d in outcomes:
+        assert d["online_monitoring_required"] is (d["supervision_mode"] in ("normal", "strict"))
+    assert any(d["online_monitoring_required"] for d in outcomes)
 
 
 def test_a_case_may_pin_the_version_it_runs_against(tmp_path):
     root = tmp_path / "policies"
-    v2 = amendment(root)
+    amendment(root)
     write(root, "toy/2/tests/pinned.yaml", """\
         apiVersion: regcode/v1
         kind: TestCases
