@@ -12,11 +12,9 @@ sees, then cached, never per case. The parent builds nothing durable before it f
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
-import sys
 import tempfile
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -27,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .errors import Issue, Location, PolicyError
-from .corpus import Record, count_records, parse_record, read_records  # noqa: F401  (re-exported for the CLI)
+from .corpus import Record, parse_record
 from .load import Document, dump_json
 
 CHUNK = 64          # records per task sent to a worker
@@ -183,17 +181,21 @@ class Runner:
         for chunk in _chunks(records, self.chunk):
             pending.append((chunk[0].source, chunk[-1].source, self.pool.submit(_evaluate_chunk, chunk)))
             while len(pending) >= limit or (pending and pending[0][2].done()):
-                yield from self._result(*pending.popleft())
+                yield from self._result(pending)
         while pending:
-            yield from self._result(*pending.popleft())
+            yield from self._result(pending)
 
     @staticmethod
-    def _result(first: str, last: str, future) -> list:
+    def _result(pending: deque) -> list:
+        """The oldest chunk's outcomes. When a worker has died every unfinished chunk fails, not only
+        the dead worker's, so the error names the span of all chunks still in flight."""
+        first, _last, future = pending.popleft()
         try:
             return future.result()
         except BrokenProcessPool:
-            raise WorkerDied(f"a worker process died while evaluating {first} .. {last} (killed, out of memory, or a "
-                             "crash in durable-rules); run those records with --jobs 1 to find the one") from None
+            last = pending[-1][1] if pending else _last
+            raise WorkerDied(f"a worker process died while evaluating records in {first} .. {last} (killed, out of "
+                             "memory, or a crash in durable-rules); run those records with --jobs 1 to find the one") from None
 
 
 @contextmanager
