@@ -5,7 +5,7 @@ setup:
 	@./scripts/bootstrap
 
 demo: setup
-	.venv/bin/regcode eval --explain examples/cases/c-class-triggers.yaml
+	.venv/bin/regcode eval examples/cases/c-class-triggers.yaml --explain
 
 test: setup
 	.venv/bin/python -m pytest -q

@@ -6,7 +6,7 @@
     .venv/bin/python benchmarks/bench.py --count 2000 --profile
 
 Inputs are generated deterministically (benchmarks/generate.py, --seed). Figures:
-- in-process: `evaluate_doc` (the path of `regcode eval --format json`: version selection, schema
+- in-process: `evaluate_case` (the path of `regcode eval --format json`: version selection, schema
   check, evaluation, the full `to_dict` with `why` and `derived`) and `dump_json` of the result, in
   a loop over the generated cases after a warm-up (the policy compiled and its rulesets built);
 - batch: `regcode batch --jobs N` on the same cases as JSONL, wall clock of the subprocess (start-up
@@ -69,13 +69,13 @@ def write_jsonl(path: Path, count: int, seed: int) -> None:
 
 # ---- in process --------------------------------------------------------------------------
 def engine_loop(cat, cases, backend: str = "durable", explain: bool = True) -> tuple:
-    from regcode.cli.evaluate import evaluate_doc
+    from regcode.engine import evaluate_case
     from regcode.engine import Document, dump_json
 
     results = []
     started = time.perf_counter()
     for i, case in enumerate(cases):
-        obj = evaluate_doc(cat, Document(f"bench:{i + 1}", case), POLICY, None, None, backend, explain)
+        obj = evaluate_case(cat, Document(f"bench:{i + 1}", case), POLICY, None, None, backend, explain)
         dump_json(obj)
         results.append((obj["decisions"].get("classification"), obj["decisions"].get("supervision_mode")))
     return time.perf_counter() - started, results

@@ -74,13 +74,27 @@ def _check_date(ctx, param, value):
 
 def selection_options(f):
     """--policy, --policy-version and --backend: which policy version evaluates, and on which engine."""
-    from ..engine import BACKENDS
-    f = click.option("--backend", type=click.Choice(BACKENDS), default="durable", show_default=True,
-                     help="durable-rules (default) or the pure-Python reference evaluator.")(f)
+    f = backend_option(f)
     f = click.option("--policy-version", "version", metavar="V",
                      help="Force this version instead of the one in force on the date.")(f)
     return click.option("--policy", "policy_name", metavar="NAME",
                         help="Policy id; may be omitted when only one policy is known.")(f)
+
+
+def backend_option(f):
+    from ..engine import BACKENDS, DEFAULT_BACKEND
+    return click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND, show_default=True,
+                        help="python: the compiled Python evaluator; durable: durable-rules' forward-chaining core "
+                             "(the optional extra regcode[durable]). Both give the same output.")(f)
+
+
+def explain_option(default: str, what: str):
+    """--explain [none|decisive|full]: how much of the why to keep. A bare --explain means full."""
+    def decorate(f):
+        return click.option("--explain", "explain", type=click.Choice(["none", "decisive", "full"]), is_flag=False,
+                            flag_value="full", default=default, show_default=True, metavar="[none|decisive|full]",
+                            help=what + " A bare --explain means full; write it after the files or as --explain=LEVEL.")(f)
+    return decorate
 
 
 def errors_option(f):

@@ -16,7 +16,7 @@ from ..engine.batch import (Job, Runner, Tally, atomic_writer, check_selection, 
 from ..engine.plan import PLAN_ARTICLE, build_plan, plan_entry, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
                     table)
-from .evaluate import evaluate_doc
+from ..engine import evaluate_case
 from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode
 
 SUFFIXES = {".csv": to_csv, ".json": to_json}
@@ -25,7 +25,7 @@ SUFFIXES = {".csv": to_csv, ".json": to_json}
 def evaluate_for_plan(cat, doc, *, policy_name, as_of, default_as_of, version, backend) -> dict:
     """--as-of wins, then the case file's own as_of, then the plan's default date (the year's first day in force)."""
     own = doc.data.get("as_of") if isinstance(doc.data, dict) else None
-    return evaluate_doc(cat, doc, policy_name, as_of or (None if own is not None else default_as_of), version, backend)
+    return evaluate_case(cat, doc, policy_name, as_of or (None if own is not None else default_as_of), version, backend)
 
 
 def year_start(cat, policy_id: str, version, year: int) -> str:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import click
 
-from ..engine import BACKENDS, dump_json
+from ..engine import dump_json
 from ..engine.coverage import report
 from ..engine.testing import junit_xml, run_version
-from .main import EXIT_POLICY, catalog, emit, policy_root_option, regcode, set_format
+from .main import EXIT_POLICY, backend_option, catalog, emit, policy_root_option, regcode, set_format
 
 
 def _versions(cat, policy, version):
@@ -30,7 +30,7 @@ def _versions(cat, policy, version):
 @click.option("--against", metavar="VERSION", help="Run the cases against another version (regression check).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML report here.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="durable", show_default=True)
+@backend_option
 @click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
 @policy_root_option
 @click.pass_context
@@ -73,7 +73,7 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
 @click.option("--policy-version", "version", metavar="V")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
 @click.option("--fail-on-untested", is_flag=True, help="Exit 1 when a rule fires in no test case or an article is missing.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="durable", show_default=True)
+@backend_option
 @policy_root_option
 @click.pass_context
 def coverage_cmd(ctx, policy, version, fmt, fail_on_untested, backend, policy_roots):

@@ -48,6 +48,7 @@ class Resolved:
     articles: Optional[Item] = None
     chain: tuple = ()            # versions from this one back to the root of `extends`
     rejected_articles: set = field(default_factory=set)   # articles of rules set aside by validation
+    identity: Optional[Item] = None   # the manifest's `identity:` (inherited unless a version restates it)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class CompiledPolicy:
     strata: list                      # list of lists of Rule
     articles: list                    # ArticleIndex entries (may be empty)
     content_hash: str
+    identity: tuple                   # fact paths (tuples of keys) copied into every output
     resolved: dict                    # the resolved version as plain data (for `show` and `diff`)
     directory: str = ""
     chain: tuple = ()
@@ -99,12 +101,15 @@ class Compilation:
         self.parameters: dict = {}
         self.rules: list = []
         self.strata: list = []
+        self.identity: tuple = ()
 
 
 # ---- pass 1: inheritance -----------------------------------------------------------------
 def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollector, inherited: bool) -> None:
     """Overlay one version's declarations on `resolved` (the base's, when extending)."""
     resolved.manifest = Item(version.manifest, (), version.manifest.data)
+    if "identity" in version.manifest.data:
+        resolved.identity = Item(version.manifest, ("identity",), version.manifest.data["identity"])
     for doc in version.of_kind("FactsSchema"):
         if "schema" in doc.data:
             if inherited:
@@ -238,6 +243,7 @@ def pass_declarations(c: Compilation) -> None:
     c.facts_shape.props.setdefault("as_of", Shape("date"))
     for name, item in sorted(r.derived.items()):
         c.derived_shapes[name] = from_fields(item.data["fields"])
+    c.identity = _identity(r.identity, c.facts_shape, c.issues)
     for name, item in sorted(r.parameters.items()):
         data = item.data
         values = data.get("values")
@@ -269,6 +275,31 @@ def pass_declarations(c: Compilation) -> None:
         c.decisions[name] = ir.DecisionDecl(name=name, type=typ, combine=combine, default=default,
                                             title=d.get("title", ""), values=values, value_type=value_type,
                                             article=d.get("article", ""), location=item.location())
+
+
+OUTPUT_KEYS = ("policy", "as_of", "decisions", "rules_fired", "source", "why", "derived", "decision_id", "errors")
+
+
+def _identity(item: Optional[Item], shape: Shape, issues: IssueCollector) -> tuple:
+    """The identity paths, each checked against the facts schema; none may shadow a key of the output."""
+    if item is None:
+        return ()
+    out = []
+    for i, text in enumerate(item.data):
+        keys = tuple(text.split("."))
+        if keys[0] in OUTPUT_KEYS:
+            issues.add("compile.identity", f"identity path `{text}` would overwrite the output's `{keys[0]}`",
+                       item.location(i), "name a field of the case file such as enterprise.id")
+            continue
+        node = shape
+        for k in keys:
+            node = node.child(k) if node is not None else None
+        if node is None or node.kind in ("object", "array"):
+            issues.add("compile.identity", f"identity path `{text}` is not a scalar field of the case file",
+                       item.location(i), did_you_mean(keys[-1], shape.props) or "name a text field, e.g. enterprise.name")
+            continue
+        out.append(keys)
+    return tuple(out)
 
 
 # ---- pass 3: rules -----------------------------------------------------------------------
@@ -499,5 +530,5 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         facts_schema=c.resolved.facts_schema, facts_shape=c.facts_shape, derived=c.derived_shapes,
         decisions=c.decisions, parameters=c.parameters, rules=c.rules, strata=c.strata,
         articles=list(c.resolved.articles.data) if c.resolved.articles else [],
-        content_hash=digest, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
+        content_hash=digest, identity=c.identity, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
     )

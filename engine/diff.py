@@ -6,7 +6,7 @@ from typing import Optional
 
 from .compile import CompiledPolicy
 from .errors import PolicyError
-from .evaluate import check_case, evaluate
+from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
 from .load import dump_json
 
@@ -90,7 +90,7 @@ def _decisive(result, decision) -> list:
 
 
 def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Optional[str] = None,
-                backend: str = "durable") -> dict:
+                backend: str = DEFAULT_BACKEND) -> dict:
     """Evaluate every case under both versions; group the changed decisions by (decision, from, to)."""
     groups: dict = {}
     unreadable, errors = [], []
@@ -139,7 +139,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
             "changes": changes, "errors_differ": errors, "unreadable": unreadable}
 
 
-def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend="durable") -> dict:
+def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend=DEFAULT_BACKEND) -> dict:
     out = {"old": _ref(old), "new": _ref(new), "static": static_diff(old, new)}
     if records is not None:
         out["corpus"] = corpus_diff(old, new, records, as_of, backend)

@@ -17,8 +17,26 @@ def _decisive(decl, decision_value, claim) -> bool:
     return claim.value == decision_value
 
 
-def to_dict(ev: Evaluation, explain: bool = True) -> dict:
-    """The stable output object: policy, as_of, decisions and, per decision, why."""
+EXPLAIN_LEVELS = ("none", "decisive", "full")
+
+
+def explain_level(explain) -> str:
+    """`none` | `decisive` | `full` (True means full, False none)."""
+    if explain is True:
+        return "full"
+    if explain is False or explain is None:
+        return "none"
+    if explain not in EXPLAIN_LEVELS:
+        raise ValueError(f"explain is one of {', '.join(EXPLAIN_LEVELS)}, not {explain!r}")
+    return explain
+
+
+def to_dict(ev: Evaluation, explain="full") -> dict:
+    """The stable output object: policy, as_of, the case's identity, decisions and, per decision, why.
+
+    explain: `full` lists every claim of every decision (decisive or not) and the derived facts;
+    `decisive` only the claims that shaped each value; `none` leaves `why` and `derived` out."""
+    level = explain_level(explain)
     p = ev.policy
     out = {
         "policy": {"id": p.id, "version": p.version, "content_hash": p.content_hash, "title": p.title},
@@ -26,17 +44,22 @@ def to_dict(ev: Evaluation, explain: bool = True) -> dict:
         "decisions": ev.decisions,
         "rules_fired": ev.firings,
     }
+    for key, value in ev.identity.items():
+        out[key] = value
     if ev.source:
         out["source"] = ev.source
-    if not explain:
+    if level == "none":
         return out
     why = {}
     for name, claims in ev.claims.items():
         entries = []
         for c in claims:
+            decisive = _decisive(p.decisions[name], ev.decisions.get(name), c)
+            if level == "decisive" and not decisive:
+                continue
             entry = {
                 "rule": c.rule.id, "article": c.rule.article, "title": c.rule.title,
-                "value": c.value, "decisive": _decisive(p.decisions[name], ev.decisions.get(name), c),
+                "value": c.value, "decisive": decisive,
                 "matched": c.matched,
             }
             if c.rule.clause:
@@ -69,8 +92,10 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def to_text(data: dict, explain: bool = False) -> str:
-    """A readable summary; with `explain`, the reasons under each decision."""
+def to_text(data: dict, explain="none") -> str:
+    """A readable summary; with `explain` (full, or decisive for the deciding claims only), the reasons under each decision."""
+    level = explain_level(explain)
+    explain = level != "none"
     p = data["policy"]
     lines = [f"{data.get('source') or 'case'}: {p['id']}@{p['version']} ({p['content_hash']}) as of {data['as_of']}"]
     why = data.get("why", {})
@@ -82,6 +107,8 @@ def to_text(data: dict, explain: bool = False) -> str:
             if not reasons:
                 lines.append(f"  {'':<{width}}    (default: no rule concluded it)")
             for r in reasons:
+                if level == "decisive" and not r["decisive"]:
+                    continue
                 mark = "*" if r["decisive"] else "-"
                 key = f"[{r['key']}] " if "key" in r else ""
                 clause = f" {r['clause']}" if r.get("clause") else ""

@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 from .catalog import Catalog
 from .compile import CompiledPolicy
 from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
-from .evaluate import check_case, evaluate
+from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
 from .load import Document, dump_json, load_version
 from .validate import schema_issues, validator_for
@@ -85,7 +85,7 @@ def _same(decl, expected, actual) -> bool:
     return expected == actual
 
 
-def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = "durable", force: bool = False) -> CaseResult:
+def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DEFAULT_BACKEND, force: bool = False) -> CaseResult:
     """Evaluate one case with `policy` and compare. Without `force`, the case's date must be in the policy's window."""
     data = case.data
     doc = Document(case.doc.file, data["facts"], {k[3:]: v for k, v in case.doc.marks.items()
@@ -130,7 +130,7 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = "d
 
 
 def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[CompiledPolicy] = None,
-                backend: str = "durable") -> list:
+                backend: str = DEFAULT_BACKEND) -> list:
     """Run a version's own cases: against itself, against the version a case (or its file) pins with
     `version:`, or, when regression testing, against `against` (which wins over any pin)."""
     results = []

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from regcode.cli import commands  # noqa: F401
 from regcode.cli import batch as batch_cli
-from regcode.cli.evaluate import evaluate_doc
+from regcode.engine import evaluate_case
 from regcode.cli.main import regcode
 from regcode.engine import Catalog, evaluate, load_case_file
 from regcode.engine.batch import Job, Runner, atomic_writer, batch_reduce
@@ -136,10 +136,10 @@ def test_workers_forked_after_the_parent_built_durable_rulesets_agree(corpus):
     cat = Catalog()
     first = json.loads(corpus.read_text(encoding="utf-8").splitlines()[0])
     policy = cat.select(POLICY, first["as_of"])
-    evaluate(policy, first, first["as_of"])                    # builds durable rulesets here, in the parent
+    evaluate(policy, first, first["as_of"], backend="durable")  # builds durable rulesets here, in the parent
     assert "durable" in policy.backends
     job = Job(functools.partial(Catalog, []),
-              functools.partial(evaluate_doc, policy_name=POLICY, as_of=None, version=None, backend="durable"),
+              functools.partial(evaluate_case, policy_name=POLICY, as_of=None, version=None, backend="durable"),
               batch_reduce)
     results = {}
     for jobs in (1, 2):
@@ -227,9 +227,9 @@ def test_a_dead_worker_stops_the_run_with_a_clear_error_and_no_file(corpus, tmp_
     def dying(cat, doc, **options):
         if doc.file.endswith(":100"):
             os._exit(70)
-        return evaluate_doc(cat, doc, **options)
+        return evaluate_case(cat, doc, **options)
 
-    monkeypatch.setattr(batch_cli, "evaluate_doc", dying)
+    monkeypatch.setattr(batch_cli, "evaluate_case", dying)
     out = tmp_path / "out.jsonl"
     result = run("batch", corpus, "--out", out, "--jobs", 2, "--chunk", 8)
     assert result.exit_code == 3, result.output

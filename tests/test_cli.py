@@ -64,7 +64,7 @@ def test_several_files_give_a_list_and_a_bad_one_does_not_stop_the_rest(tmp_path
 @pytest.mark.parametrize("name,args", [("toy-busy-explain.txt", ["--explain"]), ("toy-busy.txt", [])])
 def test_text_explanation_matches_golden(name, args, update_golden, monkeypatch):
     monkeypatch.chdir(TESTS.parent)   # the output names the case file as given: keep it relative
-    result = run("eval", *TOY, *args, str(CASE.relative_to(TESTS.parent)))
+    result = run("eval", *TOY, str(CASE.relative_to(TESTS.parent)), *args)
     assert result.exit_code == 0
     golden = TESTS / "golden" / name
     if update_golden:
@@ -121,3 +121,32 @@ def test_internal_errors_are_one_line_not_a_traceback(monkeypatch):
     result = run("eval", str(CASE))
     assert result.exit_code == 3
     assert "internal error" in result.stderr and "Traceback" not in result.output
+
+
+SHANGHAI_CASE = TESTS.parent / "examples" / "cases" / "two-categories.yaml"
+
+
+def test_eval_json_names_the_enterprise_from_the_policy_identity():
+    result = run("eval", "--format", "json", str(SHANGHAI_CASE))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    case = yaml.safe_load(SHANGHAI_CASE.read_text(encoding="utf-8"))
+    assert data["enterprise"] == {"credit_code": case["enterprise"]["credit_code"], "name": case["enterprise"]["name"]}
+    assert data["source"] == str(SHANGHAI_CASE)
+
+
+@pytest.mark.parametrize("level", ["none", "decisive", "full"])
+def test_explain_levels_keep_the_decisions_and_drop_only_reasons(level):
+    full = json.loads(run("eval", "--format", "json", str(SHANGHAI_CASE)).stdout)
+    result = run("eval", "--format", "json", f"--explain={level}", str(SHANGHAI_CASE))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["decisions"] == full["decisions"]
+    if level == "none":
+        assert "why" not in data and "derived" not in data
+    elif level == "decisive":
+        kept = {(n, e["rule"], str(e.get("key"))) for n, es in data["why"].items() for e in es}
+        decisive = {(n, e["rule"], str(e.get("key"))) for n, es in full["why"].items() for e in es if e["decisive"]}
+        assert kept == decisive and kept
+    else:
+        assert any(not e["decisive"] for es in data["why"].values() for e in es)
