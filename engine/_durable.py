@@ -1,6 +1,11 @@
-"""The one module that knows durable-rules: translates compiled rules to its rulesets and drives its C core.
+"""The durable-rules backend, the one module that knows durable-rules: the IR translated to its rulesets, its C core driven directly.
 
-Every quirk measured in shared/notes/durable-rules.md is handled here:
+durable-rules decides which rules hold on which facts. What it cannot match natively (list
+operators, dates, decisions) becomes boolean flags on the facts, computed by the Python backend's
+generated code; and when tracing, the why of a rule durable fired is recorded by the Python
+backend's traced form of that rule (which must agree, or the evaluation fails loudly).
+
+Every quirk measured in docs/durable-rules-notes.md is handled here:
 - no `engine.Host`: we call the C module directly, so no timer thread runs anything off the calling thread;
 - ruleset names are unique per process (a counter) and rulesets are freed with `delete_ruleset`;
 - one live sid per ruleset (`"1"`), deleted after every evaluation in which a fact was stored, so the 1,024-sid
@@ -11,6 +16,7 @@ Every quirk measured in shared/notes/durable-rules.md is handled here:
 - fact ids are small sequential integers per evaluation (no 32-bit hash collisions among live ids);
 - at most `MAX_RULES_PER_RULESET` rules per ruleset (the 64-sibling limit) and identical conditions are merged
   into one durable rule (the 256-identical-conditions limit); `MAX_ACTIONS` bounds the actions per ruleset;
+- a `$or` both of whose branches hold fires its rule once per branch: the session lets a rule fire once per fact;
 - a fact no rule matches is a return code, never an exception; an exception raised by our action code is
   re-raised after the session is cleaned, never swallowed.
 """
@@ -21,11 +27,13 @@ import json
 from dataclasses import dataclass, field
 
 from . import _ir as ir
+from . import _python
 from .errors import EvaluationError, Issue, Location
 
-try:  # durable-rules builds on Python 3.11 and 3.12 only (see pyproject.toml)
+try:  # an optional extra (regcode[durable]); durable-rules builds on Python 3.11 and 3.12 only
     import durable_rules_engine as _dre
-except ImportError as exc:  # pragma: no cover - exercised only on unsupported interpreters
+    _IMPORT_ERROR = None
+except ImportError as exc:
     _dre = None
     _IMPORT_ERROR = exc
 
@@ -40,6 +48,7 @@ _SCALAR_TYPES = {"string": str, "date": str, "integer": int, "boolean": bool}
 
 
 def available() -> bool:
+    """Whether durable-rules imports here (the optional extra, on Python 3.11 or 3.12)."""
     return _dre is not None
 
 
@@ -55,16 +64,39 @@ class _Partition:
     handle: int
     groups: dict            # durable rule name -> list of our Rule (identical conditions merged)
     native_paths: dict      # property name -> (alias, keys) read from the bound fact
-    flags: list             # (property name, rule, Cond) computed in Python before asserting
+    flags: list             # (property name, fn) computed by the Python backend's code before asserting
 
 
-@dataclass
 class Program:
-    """The durable-rules form of one compiled policy: partitions per stratum and fact kind."""
+    """The durable-rules form of one compiled policy: rulesets per stratum and fact kind, plus the
+    Python backend's program for flags, conclusions and the why."""
 
-    strata: list = field(default_factory=list)      # list of {kind: [Partition]}
-    kind_codes: dict = field(default_factory=dict)
-    closed: bool = False
+    name = "durable"
+
+    def __init__(self, policy):
+        if _dre is None:
+            raise EvaluationError([Issue("eval.backend", f"the durable backend needs durable-rules, which cannot be imported "
+                                         f"here ({_IMPORT_ERROR})", Location(),
+                                         "install the extra with `pip install 'regcode[durable]'` (Python 3.11 or 3.12), "
+                                         "or use the default --backend python")])
+        self.policy = policy
+        self.python = _python.Program(policy)
+        self.consumed = self.python.consumed
+        self.strata: list = []          # list of {kind: [Partition]}
+        self.kind_codes = {k: i + 1 for i, k in enumerate(sorted({r.binds for r in policy.rules}))}
+        self.closed = False
+        self._defaults = _defaults_plan(policy.facts_schema)
+        try:
+            for stratum in policy.strata:
+                by_kind: dict = {}
+                for rule in stratum:
+                    by_kind.setdefault(rule.binds, []).append(rule)
+                self.strata.append({kind: [_partition(policy, kind, rules[i:i + MAX_RULES_PER_RULESET], self)
+                                           for i in range(0, len(rules), MAX_RULES_PER_RULESET)]
+                                    for kind, rules in sorted(by_kind.items())})
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if not self.closed and _dre is not None:
@@ -79,6 +111,42 @@ class Program:
             self.close()
         except Exception:
             pass
+
+    # -- the backend interface (engine/evaluate.py) ----------------------------------------------
+    def prepare(self, case: dict) -> dict:
+        """A copy of the case with the facts schema's defaults filled in: native tests read it as is."""
+        data = _copy(case)
+        _fill_defaults(self._defaults, data)
+        return data
+
+    def case_cache(self, case: dict, as_of: str):
+        return self.python.case_cache(case, as_of)
+
+    def conclude(self, rule, fact, state) -> tuple:
+        return self.python.conclude(rule, fact, state)
+
+    def run(self, state) -> None:
+        session = Session(self)
+        try:
+            for k, parts_by_kind in enumerate(self.strata):
+                initial = [f for kind in sorted(parts_by_kind) for f in state.facts_of(kind)]
+                session.run(parts_by_kind, initial, state)
+                state.end_stratum(k)
+        finally:
+            session.close()
+
+    def fire(self, rule, fact, state) -> list:
+        """durable matched `rule` on `fact`: record the why (the Python backend's traced form of the rule,
+        which must agree), then apply the conclusions."""
+        trace = None
+        if state.traced:
+            trace = []
+            if not self.python.rule_traced(rule)(state.case, fact.data, fact.label, state.as_of, state.params,
+                                                 state.decisions, state.cache, trace):
+                raise EvaluationError([Issue("eval.backend_mismatch", f"durable-rules fired `{rule.id}` on "
+                                             f"{fact.label or 'the case file'} but its condition does not hold",
+                                             rule.location, "report this: it is a bug in regcode")])
+        return state.fire(rule, fact, trace)
 
 
 class _Translator:
@@ -191,30 +259,6 @@ class _Translator:
         return self.flag(cond, negated)
 
 
-def build(policy) -> Program:
-    """Translate a CompiledPolicy into durable rulesets (once per policy per process)."""
-    if _dre is None:
-        raise EvaluationError([Issue("eval.backend", f"durable-rules cannot be imported here: {_IMPORT_ERROR}",
-                                     Location(), "use Python 3.11 or 3.12, or --backend python")])
-    program = Program()
-    kinds = sorted({r.binds for r in policy.rules})
-    program.kind_codes = {k: i + 1 for i, k in enumerate(kinds)}
-    try:
-        for stratum in policy.strata:
-            by_kind: dict = {}
-            for rule in stratum:
-                by_kind.setdefault(rule.binds, []).append(rule)
-            parts_by_kind = {}
-            for kind, rules in sorted(by_kind.items()):
-                parts_by_kind[kind] = [_partition(policy, kind, rules[i:i + MAX_RULES_PER_RULESET], program)
-                                       for i in range(0, len(rules), MAX_RULES_PER_RULESET)]
-            program.strata.append(parts_by_kind)
-    except BaseException:
-        program.close()
-        raise
-    return program
-
-
 def _bound_shape(policy, kind: str):
     if kind == ir.CASE:
         return policy.facts_shape
@@ -226,7 +270,7 @@ def _bound_shape(policy, kind: str):
     return shape.items
 
 
-def _partition(policy, kind, rules, program) -> _Partition:
+def _partition(policy, kind, rules, program: Program) -> _Partition:
     native_paths: dict = {}
     flags: list = []
     groups: dict = {}
@@ -250,7 +294,8 @@ def _partition(policy, kind, rules, program) -> _Partition:
                                      Location(), "split the policy")])
     ruleset = {name: {"all": [{"m": json.loads(text)}]} for name, text in definitions.items()}
     handle = _dre.create_ruleset(f"regcode_{next(_names)}", json.dumps(ruleset, ensure_ascii=False))
-    return _Partition(kind, handle, groups, native_paths, flags)
+    compiled = [(name, program.python.flag(rule, cond, (rule.index, name, handle))) for name, rule, cond in flags]
+    return _Partition(kind, handle, groups, native_paths, compiled)
 
 
 class Session:
@@ -261,8 +306,9 @@ class Session:
         self.stored: set = set()   # rulesets in which this evaluation stored a fact (their sid must go)
         self.next_id = 0
         self.facts: dict = {}
+        self.fired: set = set()
 
-    def lean(self, part: _Partition, fact, env_for) -> dict:
+    def lean(self, part: _Partition, fact, state) -> dict:
         """The small JSON object durable sees for `fact` in this partition."""
         self.next_id += 1
         out = {"sid": SID, "id": self.next_id, "k": self.program.kind_codes[fact.kind]}
@@ -272,53 +318,102 @@ class Session:
                 value = value.get(k) if isinstance(value, dict) else None
             if isinstance(value, (str, bool, int)) and not (type(value) is int and abs(value) >= 2 ** 53):
                 out[prop] = value
-        for prop, rule, cond in part.flags:
-            out[prop] = bool(cond.fn(env_for(rule, fact)))
+        C, A, P, D, X = state.case, state.as_of, state.params, state.decisions, state.cache
+        for prop, fn in part.flags:
+            try:
+                out[prop] = bool(fn(C, fact.data, fact.label, A, P, D, X))
+            except Exception as exc:
+                state.failed([r for rules in part.groups.values() for r in rules], fact, exc)
         self.facts[self.next_id] = fact
         return out
 
-    def run(self, stratum_index: int, initial: list, env_for, fire, max_firings: int) -> int:
-        """Assert `initial` facts into the stratum's partitions and fire until quiet; returns firings."""
-        parts_by_kind = self.program.strata[stratum_index]
+    def run(self, parts_by_kind: dict, initial: list, state) -> None:
+        """Assert `initial` facts into the stratum's partitions and fire until quiet."""
         queue = list(initial)
-        firings = 0
         qi = 0
         while qi < len(queue):
             fact = queue[qi]
             qi += 1
             for part in parts_by_kind.get(fact.kind, ()):
-                firings = self._assert(part, fact, env_for, fire, queue, firings, max_firings)
-        return firings
+                self._assert(part, fact, state, queue)
 
-    def _assert(self, part, fact, env_for, fire, queue, firings, max_firings) -> int:
-        code, state = _dre.assert_fact(part.handle, json.dumps(self.lean(part, fact, env_for), ensure_ascii=False))
+    def _assert(self, part, fact, state, queue) -> None:
+        code, handle_state = _dre.assert_fact(part.handle, json.dumps(self.lean(part, fact, state), ensure_ascii=False))
         if code == 1:          # no rule of this partition matches: nothing stored, nothing to do
-            return firings
+            return
         self.stored.add(part.handle)
         if code != 0:
             raise EvaluationError([Issue("eval.backend", f"durable-rules refused a fact (code {code})", Location(),
                                          "report this: it is a bug in regcode's adapter")])
-        result = _dre.start_action_for_state(part.handle, state)
+        result = _dre.start_action_for_state(part.handle, handle_state)
         while result:
             message = json.loads(result[1])
             try:
                 for name, matched in message.items():
                     bound = self.facts[matched["m"]["id"]]
                     for rule in part.groups[name]:
-                        firings += 1
-                        if firings > max_firings:
-                            raise EvaluationError([Issue("eval.limit", f"more than {max_firings} rule firings: the derivations do not end",
-                                                         rule.location, "check rules that derive facts from facts of their own kind")])
-                        queue.extend(fire(rule, bound))
+                        # an `$or` whose branches both hold makes durable fire the rule once per branch:
+                        # a rule fires once per fact
+                        if (rule.index, matched["m"]["id"]) in self.fired:
+                            continue
+                        self.fired.add((rule.index, matched["m"]["id"]))
+                        queue.extend(self.program.fire(rule, bound, state))
             except BaseException:
-                _dre.abandon_action(part.handle, state)
+                _dre.abandon_action(part.handle, handle_state)
                 raise
-            following = _dre.complete_and_start_action(part.handle, state)
+            following = _dre.complete_and_start_action(part.handle, handle_state)
             result = (None, following) if following else None
-        return firings
 
     def close(self) -> None:
         for handle in sorted(self.stored):
             _dre.delete_state(handle, SID)
         self.stored.clear()
         self.facts.clear()
+
+
+# ---- defaults: native tests read the bound fact as stored, so absent values are filled in first ----
+def _defaults_plan(schema, depth: int = 0):
+    """From the facts schema, once per policy: where `default`s apply. (prop -> (has, default, subplan)) or None."""
+    if depth > 32 or not isinstance(schema, dict):
+        return None
+    if schema.get("type") == "array" or "items" in schema:
+        sub = _defaults_plan(schema.get("items"), depth + 1)
+        return ("items", sub) if sub else None
+    plan = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        if not isinstance(sub, dict):
+            continue
+        inner = _defaults_plan(sub, depth + 1)
+        if "default" in sub or inner:
+            plan[name] = ("default" in sub, sub.get("default"), inner)
+    return ("props", plan) if plan else None
+
+
+def _fill_defaults(plan, data) -> None:
+    """Absent fields with a schema `default` get it (the contract: absent booleans are false)."""
+    if plan is None:
+        return
+    kind, body = plan
+    if kind == "items":
+        if isinstance(data, list):
+            for item in data:
+                _fill_defaults(body, item)
+        return
+    if not isinstance(data, dict):
+        return
+    for name, (has, default, inner) in body.items():
+        if name not in data:
+            if not has:
+                continue
+            data[name] = _copy(default)
+        if inner is not None:
+            _fill_defaults(inner, data[name])
+
+
+def _copy(value):
+    """A copy of JSON-shaped data (several times faster than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

@@ -7,17 +7,17 @@ from typing import Any, Optional
 import fastjsonschema
 import jsonschema
 
-from . import _dates, _durable
+from . import _dates
 from . import _ir as ir
-from ._operators import Env
+from ._python import visible
 from .compile import CompiledPolicy
-from .errors import EvaluationError, InputError, Issue, IssueCollector, did_you_mean
+from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .load import Document, format_path
 
 MAX_FIRINGS = 20000          # bound on rule firings per evaluation (forward chaining must end)
 MAX_DERIVED = 5000           # bound on derived facts per evaluation
 BACKENDS = ("python", "durable")
-DEFAULT_BACKEND = "python"     # measured faster; see README "Measured speed"
+DEFAULT_BACKEND = "python"   # measured several times faster than durable with the same output; README "Measured speed"
 
 
 @dataclass(eq=False)
@@ -122,44 +122,6 @@ def check_case(policy: CompiledPolicy, doc: Document) -> None:
     issues.raise_if_any(InputError)
 
 
-def _defaults_plan(schema, depth: int = 0):
-    """From the facts schema, once per policy: where `default`s apply. (prop -> (has, default, subplan)) or None."""
-    if depth > 32 or not isinstance(schema, dict):
-        return None
-    if schema.get("type") == "array" or "items" in schema:
-        sub = _defaults_plan(schema.get("items"), depth + 1)
-        return ("items", sub) if sub else None
-    plan = {}
-    for name, sub in (schema.get("properties") or {}).items():
-        if not isinstance(sub, dict):
-            continue
-        inner = _defaults_plan(sub, depth + 1)
-        if "default" in sub or inner:
-            plan[name] = ("default" in sub, sub.get("default"), inner)
-    return ("props", plan) if plan else None
-
-
-def _fill_defaults(plan, data) -> None:
-    """Absent fields with a schema `default` get it (the contract: absent booleans are false)."""
-    if plan is None:
-        return
-    kind, body = plan
-    if kind == "items":
-        if isinstance(data, list):
-            for item in data:
-                _fill_defaults(body, item)
-        return
-    if not isinstance(data, dict):
-        return
-    for name, (has, default, inner) in body.items():
-        if name not in data:
-            if not has:
-                continue
-            data[name] = _copy(default)
-        if inner is not None:
-            _fill_defaults(inner, data[name])
-
-
 def _copy(value):
     """A copy of JSON-shaped data (several times faster than copy.deepcopy)."""
     if isinstance(value, dict):
@@ -232,115 +194,111 @@ def _label(kind: str, data: dict) -> str:
     return f"{kind}{{{inner}}}"
 
 
-class _Run:
-    """The state of one evaluation, shared by the backends through `env_for` and `fire`."""
+class State:
+    """One evaluation as the backends see it: the facts, the decisions resolved so far, the claims.
 
-    def __init__(self, policy: CompiledPolicy, case: dict, as_of: str, params: dict):
+    A backend's program calls `facts_of` for the facts a stratum starts from, `fire` when a rule's
+    condition holds on a fact (with what it matched, when tracing), and `end_stratum` after each
+    stratum, which resolves the decisions later strata read."""
+
+    def __init__(self, policy: CompiledPolicy, program, case: dict, as_of: str, params: dict, traced: bool):
         self.policy = policy
+        self.program = program
         self.case = case
         self.as_of = as_of
         self.params = params
+        self.traced = traced
         self.decisions: dict = {}
         self.claims: dict = {name: [] for name in policy.decisions}
         self.derived: dict = {}
         self.firings = 0
-        self.seen: set = set()
-        self.consumed = {r.binds for r in policy.rules}
-        self.case_fact = Fact(ir.CASE, case, "")
+        self.consumed = program.consumed
+        self.cache = program.case_cache(case, as_of)
+        self._case_fact = Fact(ir.CASE, case, "")
         self._list_facts: dict = {}
-
-    def env_for(self, rule: ir.Rule, fact: Fact, trace=None) -> Env:
-        vars = {rule.alias: (fact.data, fact.label)} if rule.alias else {}
-        return Env(self.case, self.as_of, self.params, self.decisions, vars, trace)
 
     def facts_of(self, kind: str) -> list:
         if kind == ir.CASE:
-            return [self.case_fact]
+            return [self._case_fact]
         if kind.startswith("list:"):
-            if kind not in self._list_facts:
+            found = self._list_facts.get(kind)
+            if found is None:
                 path = kind[5:]
-                items = self.case
-                for k in path.split("."):
-                    items = items.get(k) if isinstance(items, dict) else None
-                self._list_facts[kind] = [Fact(kind, item, f"{path}[{i}]") for i, item in enumerate(items or [])]
-            return self._list_facts[kind]
+                keys = tuple(path.split("."))
+                pairs = visible(self.case, keys, self.policy.event_dates.get(keys), self.as_of)
+                found = self._list_facts[kind] = [Fact(kind, item, f"{path}[{i}]") for i, item in pairs]
+            return found
         return [f for f in self.derived.values() if f.kind == kind]
 
-    def fire(self, rule: ir.Rule, fact: Fact) -> list:
-        """A rule's conditions held for `fact`: record why, apply its conclusions, return new facts.
+    def fire(self, rule: ir.Rule, fact: Fact, trace) -> list:
+        """A rule's condition held on `fact`: apply its conclusions, return the new facts to match.
 
-        An exception inside a rule becomes an EvaluationError naming the rule: never swallowed."""
+        An exception inside a conclusion becomes an EvaluationError naming the rule: never swallowed."""
+        self.firings += 1
+        if self.firings > MAX_FIRINGS:
+            raise EvaluationError([Issue("eval.limit", f"more than {MAX_FIRINGS} rule firings: the derivations do not end",
+                                         rule.location, "check rules that derive facts from facts of their own kind")])
+        matched = []
+        if trace:
+            seen = set()
+            for path, value in trace:
+                if path not in seen:
+                    seen.add(path)
+                    matched.append({"path": path, "value": value})
         try:
-            return self._fire(rule, fact)
+            values = self.program.conclude(rule, fact, self)
         except (EvaluationError, InputError):
             raise
         except Exception as exc:
             raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed on {fact.label or 'the case file'}: "
                                          f"{type(exc).__name__}: {exc}", rule.location,
                                          "report this with the case file: a rule's conclusion could not be computed")]) from exc
-
-    def _fire(self, rule: ir.Rule, fact: Fact) -> list:
-        if (rule.id, id(fact)) in self.seen:     # a rule fires once per fact
-            return []
-        self.seen.add((rule.id, id(fact)))
-        self.firings += 1
-        trace: list = []
-        env = self.env_for(rule, fact, trace)
-        if not rule.condition.fn(env):
-            raise EvaluationError([Issue("eval.backend_mismatch", f"the backend fired `{rule.id}` on {fact.label or 'the case file'} "
-                                         "but its condition does not hold", rule.location, "report this: it is a bug in regcode")])
-        matched = []
-        seen_paths = set()
-        for path, value in trace:
-            if path not in seen_paths:
-                seen_paths.add(path)
-                matched.append({"path": path, "value": value})
-        env.trace = None
         new = []
-        for concl in rule.conclusions:
+        for concl, value in zip(rule.conclusions, values):
             if isinstance(concl, ir.Decide):
-                key = concl.map_key.fn(env) if concl.map_key is not None else None
-                value = concl.value.fn(env)
-                self.claims[concl.decision].append(Claim(rule, concl.decision, value, key, fact.label, matched))
-            else:
-                data = {name: expr.fn(env) for name, expr in concl.fields.items()}
-                kind = f"derived:{concl.fact}"
-                ident = (kind, _freeze(data))
-                existing = self.derived.get(ident)
-                if existing is None:
-                    if len(self.derived) >= MAX_DERIVED:
-                        raise EvaluationError([Issue("eval.limit", f"more than {MAX_DERIVED} derived facts", rule.location,
-                                                     "check rules that derive facts from facts of their own kind")])
-                    existing = Fact(kind, data, _label(concl.fact, data))
-                    self.derived[ident] = existing
-                    if kind in self.consumed:
-                        new.append(existing)
-                existing.derived_by.append((rule.id, fact.label))
+                self.claims[concl.decision].append(Claim(rule, concl.decision, value[0], value[1], fact.label, matched))
+                continue
+            kind = f"derived:{concl.fact}"
+            ident = (kind, _freeze(value))
+            existing = self.derived.get(ident)
+            if existing is None:
+                if len(self.derived) >= MAX_DERIVED:
+                    raise EvaluationError([Issue("eval.limit", f"more than {MAX_DERIVED} derived facts", rule.location,
+                                                 "check rules that derive facts from facts of their own kind")])
+                existing = Fact(kind, value, _label(concl.fact, value))
+                self.derived[ident] = existing
+                if kind in self.consumed:
+                    new.append(existing)
+            existing.derived_by.append((rule.id, fact.label))
         return new
 
+    def failed(self, rules: list, fact: Fact, exc: Exception):
+        """A condition could not be evaluated (a bug, or a value the facts schema let through)."""
+        if isinstance(exc, PolicyError):
+            raise exc
+        names = ", ".join(f"`{r.id}`" for r in rules[:4]) + (" ..." if len(rules) > 4 else "")
+        raise EvaluationError([Issue("eval.action", f"the conditions of {names} failed on {fact.label or 'the case file'}: "
+                                     f"{type(exc).__name__}: {exc}", rules[0].location,
+                                     "report this with the case file: a condition could not be evaluated")]) from exc
 
-def _python_stratum(run: _Run, rules: list, initial: list) -> None:
-    """The reference backend: the same rules evaluated by their closures, facts in a work queue."""
-    by_kind: dict = {}
-    for rule in rules:
-        by_kind.setdefault(rule.binds, []).append(rule)
-    queue = list(initial)
-    qi = 0
-    while qi < len(queue):
-        fact = queue[qi]
-        qi += 1
-        for rule in by_kind.get(fact.kind, ()):
-            if rule.condition.fn(run.env_for(rule, fact)):
-                if run.firings >= MAX_FIRINGS:
-                    raise EvaluationError([Issue("eval.limit", f"more than {MAX_FIRINGS} rule firings", rule.location, "")])
-                queue.extend(run.fire(rule, fact))
+    def end_stratum(self, k: int) -> None:
+        for name in _read_after(self.policy, k):   # only what a later stratum reads; all of them at the end
+            self.decisions[name] = resolve(self.policy.decisions[name], self.claims[name])
 
 
-def program_for(policy: CompiledPolicy):
-    program = policy.backends.get("durable")
+# ---- backends ----------------------------------------------------------------------------
+def program_for(policy: CompiledPolicy, backend: str = DEFAULT_BACKEND):
+    """The backend's compiled program for a policy version: built once, then kept with the policy."""
+    program = policy.backends.get(backend)
     if program is None:
-        program = _durable.build(policy)
-        policy.backends["durable"] = program
+        if backend == "python":
+            from ._python import Program
+        elif backend == "durable":
+            from ._durable import Program
+        else:
+            raise EvaluationError([Issue("eval.backend", f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}",
+                                         Location(), "use --backend python or --backend durable")])
+        program = policy.backends[backend] = Program(policy)
     return program
 
 
@@ -362,7 +320,7 @@ def _read_after(policy: CompiledPolicy, k: int) -> tuple:
         table = policy.backends["_read_after"] = [
             tuple(sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions}))
             for i in range(len(policy.strata))]
-    return table[k]
+    return table[k] if k < len(table) else ()
 
 
 def identity_of(policy: CompiledPolicy, case) -> dict:
@@ -382,32 +340,18 @@ def identity_of(policy: CompiledPolicy, case) -> dict:
 
 
 def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = DEFAULT_BACKEND, source: str = "",
-             checked: bool = False, doc: Optional[Document] = None) -> Evaluation:
-    """Evaluate one case file. `case` must already be schema-checked unless `doc` is given."""
+             checked: bool = False, doc: Optional[Document] = None, trace: bool = True) -> Evaluation:
+    """Evaluate one case file. `case` must already be schema-checked unless `doc` is given.
+
+    With `trace` (the default) every claim carries the facts its rule matched, recorded while the
+    conditions were evaluated; without it only the decisions and which rules fired are kept."""
     if doc is not None and not checked:
         check_case(policy, doc)
-    case = _copy(case)
-    plan = policy.backends.get("_defaults", False)
-    if plan is False:
-        plan = policy.backends["_defaults"] = _defaults_plan(policy.facts_schema)
-    _fill_defaults(plan, case)
-    case["as_of"] = as_of
-    run = _Run(policy, case, as_of, parameters_at(policy, as_of))
-    session = _durable.Session(program_for(policy)) if backend == "durable" else None
-    try:
-        for k, rules in enumerate(policy.strata):
-            kinds = sorted({r.binds for r in rules})
-            initial = [f for kind in kinds for f in run.facts_of(kind)]
-            if session is not None:
-                session.run(k, initial, run.env_for, run.fire, MAX_FIRINGS)
-            else:
-                _python_stratum(run, rules, initial)
-            for name in _read_after(policy, k):   # only what a later stratum reads; all of them at the end
-                run.decisions[name] = resolve(policy.decisions[name], run.claims[name])
-    finally:
-        if session is not None:
-            session.close()
+    program = program_for(policy, backend)
+    data = program.prepare(case)
+    state = State(policy, program, data, as_of, parameters_at(policy, as_of), trace)
+    program.run(state)
     for name, decl in policy.decisions.items():   # also when the policy has no rules at all
-        run.decisions[name] = resolve(decl, run.claims[name])
-    return Evaluation(policy, as_of, {name: run.decisions[name] for name in policy.decisions}, run.claims,
-                      sorted(run.derived.values(), key=lambda f: f.label), run.firings, source, identity_of(policy, case))
+        state.decisions[name] = resolve(decl, state.claims[name])
+    return Evaluation(policy, as_of, {name: state.decisions[name] for name in policy.decisions}, state.claims,
+                      sorted(state.derived.values(), key=lambda f: f.label), state.firings, source, identity_of(policy, case))
