@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from . import _ir as ir
 from . import _python
-from .errors import EvaluationError, Issue, Location
+from .errors import EvaluationError, InputError, Issue, Location, PolicyError
 
 try:  # an optional extra (regcode[durable]); durable-rules builds on Python 3.11 and 3.12 only
     import durable_rules_engine as _dre
@@ -113,19 +113,11 @@ class Program:
             pass
 
     # -- the backend interface (engine/evaluate.py) ----------------------------------------------
-    def prepare(self, case: dict) -> dict:
-        """A copy of the case with the facts schema's defaults filled in: native tests read it as is."""
-        data = _copy(case)
+    def run(self, case: dict, as_of: str, params: dict, traced: bool):
+        """(decisions, claims by decision, derived facts, firings), as the Python backend returns them."""
+        data = _copy(case)          # native tests read the bound fact as stored: fill the defaults in
         _fill_defaults(self._defaults, data)
-        return data
-
-    def case_cache(self, case: dict, as_of: str):
-        return self.python.case_cache(case, as_of)
-
-    def conclude(self, rule, fact, state) -> tuple:
-        return self.python.conclude(rule, fact, state)
-
-    def run(self, state) -> None:
+        state = _State(self, data, as_of, params, traced)
         session = Session(self)
         try:
             for k, parts_by_kind in enumerate(self.strata):
@@ -134,6 +126,8 @@ class Program:
                 state.end_stratum(k)
         finally:
             session.close()
+        derived = [(f.kind, f.data, f.label, f.derived_by) for f in state.derived.values()]
+        return state.finish(), state.claims, derived, state.firings
 
     def fire(self, rule, fact, state) -> list:
         """durable matched `rule` on `fact`: record the why (the Python backend's traced form of the rule,
@@ -296,6 +290,103 @@ def _partition(policy, kind, rules, program: Program) -> _Partition:
     handle = _dre.create_ruleset(f"regcode_{next(_names)}", json.dumps(ruleset, ensure_ascii=False))
     compiled = [(name, program.python.flag(rule, cond, (rule.index, name, handle))) for name, rule, cond in flags]
     return _Partition(kind, handle, groups, native_paths, compiled)
+
+
+class _Fact:
+    """A fact durable matches: the case file, one item of one of its lists, or a derived fact."""
+
+    __slots__ = ("kind", "data", "label", "derived_by")
+
+    def __init__(self, kind: str, data, label: str):
+        self.kind, self.data, self.label, self.derived_by = kind, data, label, []
+
+
+class _State:
+    """One evaluation on the durable backend: the facts, the decisions resolved so far, the claims."""
+
+    def __init__(self, program: Program, case: dict, as_of: str, params: dict, traced: bool):
+        from .evaluate import resolver
+        self.policy = policy = program.policy
+        self.program = program
+        self.case = case
+        self.as_of = as_of
+        self.params = params
+        self.traced = traced
+        self.decisions: dict = {}
+        self.claims: dict = {name: [] for name in policy.decisions}
+        self.resolvers = {name: resolver(policy, decl) for name, decl in policy.decisions.items()}
+        self.derived: dict = {}
+        self.firings = 0
+        self.cache = program.python.case_cache(case, as_of)
+        self._case_fact = _Fact(ir.CASE, case, "")
+        self._list_facts: dict = {}
+        self._read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
+                            for i in range(len(policy.strata))]
+
+    def facts_of(self, kind: str) -> list:
+        if kind == ir.CASE:
+            return [self._case_fact]
+        if kind.startswith("list:"):
+            found = self._list_facts.get(kind)
+            if found is None:
+                path = kind[5:]
+                keys = tuple(path.split("."))
+                pairs = _python.visible(self.case, keys, self.policy.event_dates.get(keys), self.as_of)
+                found = self._list_facts[kind] = [_Fact(kind, item, f"{path}[{i}]") for i, item in pairs]
+            return found
+        return [f for f in self.derived.values() if f.kind == kind]
+
+    def fire(self, rule: ir.Rule, fact: _Fact, trace) -> list:
+        """A rule's condition held on `fact`: apply its conclusions, return the new facts to match."""
+        self.firings += 1
+        if self.firings > _python.MAX_FIRINGS:
+            raise EvaluationError([Issue("eval.limit", f"more than {_python.MAX_FIRINGS} rule firings: the derivations do not end",
+                                         rule.location, "check rules that derive facts from facts of their own kind")])
+        matched = _python._matched(trace) if trace else ()
+        try:
+            values = self.program.python.thens[rule.index](self.case, fact.data, fact.label, self.as_of, self.params,
+                                                           self.decisions, self.cache)
+        except (EvaluationError, InputError):
+            raise
+        except Exception as exc:
+            raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed on {fact.label or 'the case file'}: "
+                                         f"{type(exc).__name__}: {exc}", rule.location,
+                                         "report this with the case file: a rule's conclusion could not be computed")]) from exc
+        new = []
+        for concl, value in zip(rule.conclusions, values):
+            if isinstance(concl, ir.Decide):
+                claim = (value[0], value[1], rule.index, fact.label, matched) if self.traced else (value[0], value[1], rule.index)
+                self.claims[concl.decision].append(claim)
+                continue
+            kind = f"derived:{concl.fact}"
+            ident = (kind, _python._freeze(value))
+            existing = self.derived.get(ident)
+            if existing is None:
+                if len(self.derived) >= _python.MAX_DERIVED:
+                    raise EvaluationError([Issue("eval.limit", f"more than {_python.MAX_DERIVED} derived facts", rule.location,
+                                                 "check rules that derive facts from facts of their own kind")])
+                existing = _Fact(kind, value, _python._label(concl.fact, value))
+                self.derived[ident] = existing
+                if kind in self.program.consumed:
+                    new.append(existing)
+            existing.derived_by.append((rule.id, fact.label))
+        return new
+
+    def failed(self, rules: list, fact: _Fact, exc: Exception):
+        """A condition could not be evaluated (a bug, or a value the facts schema let through)."""
+        if isinstance(exc, PolicyError):
+            raise exc
+        names = ", ".join(f"`{r.id}`" for r in rules[:4]) + (" ..." if len(rules) > 4 else "")
+        raise EvaluationError([Issue("eval.action", f"the conditions of {names} failed on {fact.label or 'the case file'}: "
+                                     f"{type(exc).__name__}: {exc}", rules[0].location,
+                                     "report this with the case file: a condition could not be evaluated")]) from exc
+
+    def end_stratum(self, k: int) -> None:
+        for name in self._read_after[k]:     # what a later stratum reads
+            self.decisions[name] = self.resolvers[name](self.claims[name])
+
+    def finish(self) -> dict:
+        return {name: self.resolvers[name](self.claims[name]) for name in self.policy.decisions}
 
 
 class Session:

@@ -36,6 +36,7 @@ class PathRef(Expr):
     defaults: tuple = ()     # per key: (has_default, default) from the facts schema (absent -> default)
     dicts: tuple = ()        # per key: True when the value it is read from is always a dict (schema `type: object`)
     kind: str = "any"
+    scalar: bool = False     # a present value is surely a scalar (the facts schema says so)
 
 
 @dataclass(eq=False)
@@ -205,10 +206,10 @@ class DecisionDecl:
     value_type: Optional[str] = None    # for map: the type of each value
     article: str = ""
     location: Location = field(default_factory=Location)
+    order: Optional[dict] = field(default=None, init=False, repr=False, compare=False)   # value -> position
 
-    @property
-    def order(self) -> Optional[dict]:
-        return {v: i for i, v in enumerate(self.values)} if self.values else None
+    def __post_init__(self):
+        self.order = {v: i for i, v in enumerate(self.values)} if self.values else None
 
 
 @dataclass

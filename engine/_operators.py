@@ -130,7 +130,8 @@ def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Option
         parent_is_dict = child.exact and child.kind == "object"
         shape = child
         walked.append(key)
-    ref = ir.PathRef(text=text, scope=alias, keys=keys, defaults=tuple(defaults), dicts=tuple(dicts), kind=_kind(shape))
+    ref = ir.PathRef(text=text, scope=alias, keys=keys, defaults=tuple(defaults), dicts=tuple(dicts), kind=_kind(shape),
+                     scalar=bool(keys) and shape.scalar)
     return ref, shape
 
 

@@ -83,6 +83,16 @@ def _index(X: CaseCache, slot, pairs, key: str, default) -> dict:
     return found
 
 
+def _lookup(X: CaseCache, slot, pairs, key: str, default, wanted):
+    """The (position, item) pairs whose `key` equals `wanted` (all of them when it cannot be hashed)."""
+    if wanted is None:
+        return ()
+    try:
+        return _index(X, slot, pairs, key, default).get(wanted, ())
+    except TypeError:
+        return pairs
+
+
 def _window_start(X: CaseCache, unit: str, n) -> Optional[str]:
     key = (unit, n)
     found = X.windows.get(key, False)
@@ -187,16 +197,29 @@ def _tie_wins(item, best, latest: bool) -> bool:
     return a > b if latest else a < b
 
 
-HELPERS = {name: globals()[name] for name in ("_index", "_within", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
+HELPERS = {name: globals()[name] for name in ("_index", "_lookup", "_within", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
                                                "_date_add", "_days_between", "_step", "_tie_wins")}
 BUILTINS = {"len": len, "type": type, "dict": dict, "list": list, "str": str, "bool": bool, "enumerate": enumerate,
-            "TypeError": TypeError, "sum": sum, "any": any}
+            "TypeError": TypeError, "Exception": Exception, "sum": sum, "any": any}
 
 
 # ---- the code generator ---------------------------------------------------------------------
+def _lit(text: str) -> str:
+    """Text as the literal part of an f-string body."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _fstr(body: str) -> str:
+    """Python source of an f-string with this body (plain text when it has no placeholder)."""
+    plain = body.replace("{{", "").replace("}}", "")
+    if "{" not in plain:
+        return repr(body.replace("{{", "{").replace("}}", "}"))
+    return "f" + repr(body)
+
+
 class _Scope:
-    """What a name in a condition means in generated code: the variable holding a bound item, and an
-    expression for its printable path (for the why)."""
+    """What a name in a condition means in generated code: the variable holding a bound item, and the
+    f-string body of its printable path (for the why), e.g. `spot_checks[{i3}]`."""
 
     def __init__(self, var: str, label: str, is_dict: bool):
         self.var, self.label, self.is_dict = var, label, is_dict
@@ -290,8 +313,12 @@ class Generator:
         if not (code.isidentifier() and code.startswith("p")):    # a multi-key read is already in a fresh variable
             v = self.tmp("p")
             self.emit(ind, f"{v} = {code}")
-        label = self.p.const(ref.text) if not ref.scope else f"{scope[ref.scope].label} + {self.p.const(_rest(ref))}"
-        self.emit(ind, f"if {v} is not None and type({v}) is not dict and type({v}) is not list: T.append(({label}, {v}))")
+        label = _fstr(_lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref)))
+        if ref.scalar:
+            test = f"{v} is not None"
+        else:
+            test = f"{v} is not None and type({v}) is not dict and type({v}) is not list"
+        self.emit(ind, f"if {test}: T.append(({label}, {v}))")
         return v
 
     def _get(self, src: str, ref: ir.PathRef, j: int) -> str:
@@ -314,7 +341,7 @@ class Generator:
         v = self.tmp("d")
         self.emit(ind, f"{v} = _mget(D.get({e.name!r}), {key})")
         if self.traced:
-            self.emit(ind, f"if {v} is not None: T.append(({self.p.const('decisions.' + e.name + '[')} + str({key}) + ']', {v}))")
+            self.emit(ind, f"if {v} is not None: T.append(({_fstr(_lit('decisions.' + e.name) + '[{' + key + '}]')}, {v}))")
         return v
 
     def value_untraced_key(self, e, scope, ind) -> str:
@@ -326,7 +353,7 @@ class Generator:
         if not source.scope:
             slot = self.p.list_slot(source.keys)
             if slot is not None:
-                return f"X.lists[{slot}]", self.p.const(source.text), slot
+                return f"X.lists[{slot}]", _lit(source.text), slot
         saved, self.traced = self.traced, False     # reading the list itself is not part of the why
         try:
             src = self.value(source, scope, ind)
@@ -334,11 +361,11 @@ class Generator:
             self.traced = saved
         pairs = self.tmp("s")
         self.emit(ind, f"{pairs} = enumerate({src}) if type({src}) is list else ()")
-        base = self.p.const(source.text) if not source.scope else \
-            f"{scope[source.scope].label} + {self.p.const(_rest(source))}"
+        base = _lit(source.text) if not source.scope else scope[source.scope].label + _lit(_rest(source))
         return pairs, base, None
 
     def _keyed(self, source: ir.PathRef, alias: str, where, scope: dict, ind: int, pairs: str, slot) -> str:
+        # (a helper call, not an inline try: loops and try blocks nest at most 20 deep in CPython)
         """When `where` tests `alias.k == E` (E not about alias) on an event-dated or root list: only the
         items whose k equals E, through a per-case index."""
         if where is None or slot is None:
@@ -354,16 +381,7 @@ class Generator:
             self.traced = saved
         index_slot = self.p.const(("index", source.keys, key), shared=True)
         bucket = self.tmp("b")
-        lookup = f"{bucket} = _index(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}).get({wanted}, ())"
-        if _never_none(wanted):
-            self.emit(ind, lookup)       # a literal key: always hashable and never None
-            return bucket
-        self.emit(ind, f"if {wanted} is None: {bucket} = ()")
-        self.emit(ind, "else:")
-        self.emit(ind + 1, "try:")
-        self.emit(ind + 2, lookup)
-        self.emit(ind + 1, "except TypeError:")
-        self.emit(ind + 2, f"{bucket} = {pairs}")
+        self.emit(ind, f"{bucket} = _lookup(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}, {wanted})")
         return bucket
 
     def count(self, e: ir.Count, scope, ind) -> str:
@@ -376,7 +394,7 @@ class Generator:
         i, h = self.tmp("i"), self.tmp("h")
         self.emit(ind, f"{n} = 0")
         self.emit(ind, f"for {i}, {h} in {pairs}:")
-        inner = {**scope, e.alias: _Scope(h, f"{base} + '[' + str({i}) + ']'", False)}
+        inner = {**scope, e.alias: _Scope(h, base + "[{" + i + "}]", False)}
         mark = self.tmp("m")
         if self.traced:
             self.emit(ind + 1, f"{mark} = len(T)")
@@ -401,7 +419,7 @@ class Generator:
             self.emit(ind + 1, f"{k} = {h}.get({e.by!r}, {by_default})")
             self.emit(ind + 1, f"if {k} is None: continue")
             if e.where is not None:
-                inner = {**scope, e.alias: _Scope(h, "''", True)}
+                inner = {**scope, e.alias: _Scope(h, "", True)}
                 w = self.cond(e.where, inner, ind + 1)
                 self.emit(ind + 1, f"if not {w}: continue")
             better = ">" if e.latest else "<"
@@ -416,11 +434,11 @@ class Generator:
             fd = self.p.const(e.field_default[1]) if e.field_default[0] else "None"
             self.emit(ind, f"{out} = {best}.get({e.field_name!r}, {fd}) if {best} is not None else None")
         if self.traced:
-            prefix = f"{base} + '[' + str({bi}) + ']'"
+            prefix = base + "[{" + bi + "}]"
             self.emit(ind, f"if {best} is not None:")
-            self.emit(ind + 1, f"T.append(({prefix} + {self.p.const('.' + e.by)}, {bk}))")
+            self.emit(ind + 1, f"T.append(({_fstr(prefix + _lit('.' + e.by))}, {bk}))")
             if e.field_name is not None:
-                self.emit(ind + 1, f"if {out} is not None: T.append(({prefix} + {self.p.const('.' + e.field_name)}, {out}))")
+                self.emit(ind + 1, f"if {out} is not None: T.append(({_fstr(prefix + _lit('.' + e.field_name))}, {out}))")
         return out
 
     # -- conditions: emit statements, return the name of a variable holding the result ------------
@@ -460,6 +478,9 @@ class Generator:
         elif isinstance(c, ir.Not):
             r = self.cond(c.item, scope, ind)
             self.emit(ind, f"{out} = not {r}")
+        elif isinstance(c, ir.Compare) and c.op == "==" and isinstance(c.right, ir.Lit) and c.right.value is not None:
+            a = self.value(c.left, scope, ind)             # None == a literal is False already
+            self.emit(ind, f"{out} = {a} == {self.p.const(c.right.value)}")
         elif isinstance(c, ir.Compare):
             a = self.value(c.left, scope, ind)
             self.emit(ind, f"{out} = False")
@@ -493,7 +514,7 @@ class Generator:
         i, h = self.tmp("i"), self.tmp("h")
         self.emit(ind, f"{out} = False")
         self.emit(ind, f"for {i}, {h} in {pairs}:")
-        inner = {**scope, c.alias: _Scope(h, f"{base} + '[' + str({i}) + ']'", False)}
+        inner = {**scope, c.alias: _Scope(h, base + "[{" + i + "}]", False)}
         if self.traced:         # every item that matches is part of the why
             mark = self.tmp("m")
             self.emit(ind + 1, f"{mark} = len(T)")
@@ -699,7 +720,9 @@ class Builder:
 
 
 class Program:
-    """The compiled form of one policy version for the Python backend."""
+    """The compiled form of one policy version for the Python backend: one generated function that runs
+    every stratum on a case (`run_plain`, and `run_traced` which also records the why), plus per-rule
+    functions the durable backend borrows (conclusions, traced conditions, flags)."""
 
     name = "python"
 
@@ -708,8 +731,10 @@ class Program:
         self.builder = Builder(policy)
         self.slots = self.builder.slots
         self.consumed = frozenset(r.binds for r in policy.rules)
-        self.matchers: list = []          # per stratum: {kind: (plain fn, traced fn, [rules])}
-        self.thens: dict = {}             # rule index -> conclusions fn
+        self.kinds = sorted(self.consumed | {ir.CASE})
+        self.kind_id = {kind: i for i, kind in enumerate(self.kinds)}
+        self.decision_names = list(policy.decisions)
+        self.derived_names = sorted(policy.derived)
         self._rule_traced: dict = {}
         self._flags: dict = {}
         self.source = self._generate()
@@ -718,21 +743,8 @@ class Program:
     # -- generation ---------------------------------------------------------------------------
     def _generate(self) -> str:
         out = ["# generated by regcode's Python backend from the intermediate form; do not edit"]
-        self._layout = []
-        for k, rules in enumerate(self.policy.strata):
-            by_kind: dict = {}
-            for rule in rules:
-                by_kind.setdefault(rule.binds, []).append(rule)
-            layout = {}
-            for j, (kind, group) in enumerate(sorted(by_kind.items())):
-                group = sorted(group, key=lambda r: r.index)
-                names = []
-                for traced in (False, True):
-                    name = f"{'t' if traced else 'm'}_{k}_{j}"
-                    out.extend(self._matcher(name, group, traced))
-                    names.append(name)
-                layout[kind] = (names[0], names[1], group)
-            self._layout.append(layout)
+        out.extend(self._run("run_plain", traced=False))
+        out.extend(self._run("run_traced", traced=True))
         for rule in self.policy.rules:
             out.extend(self._then(rule))
         return "\n".join(out) + "\n"
@@ -742,7 +754,7 @@ class Program:
             return {}
         kind = rule.binds
         is_dict = kind.startswith("derived:") or self._list_items_are_dicts(kind)
-        return {rule.alias: _Scope("it", "lb", is_dict)}
+        return {rule.alias: _Scope("it", "{lb}", is_dict)}
 
     def _list_items_are_dicts(self, kind: str) -> bool:
         shape = self.policy.facts_shape
@@ -751,17 +763,115 @@ class Program:
         items = shape.items if shape is not None else None
         return bool(items is not None and items.exact and items.kind == "object")
 
-    def _matcher(self, name: str, rules: list, traced: bool) -> list:
-        g = Generator(self.builder, traced)
-        g.emit(0, f"def {name}(C, it, lb, A, P, D, X, hits):")
-        for rule in rules:
-            g.emit(1, f"# {rule.id}")
-            if traced:
-                g.emit(1, "T = []")
-            r = g.cond(rule.condition, self._bound(rule), 1)
-            g.emit(1, f"if {r}: hits.append(({rule.index}, T))" if traced else f"if {r}: hits.append(({rule.index}, None))")
-        g.emit(1, "return hits")
+    def _run(self, name: str, traced: bool) -> list:
+        """def run(C, A, P, X) -> (decisions, claims per decision, derived facts per kind, firings)."""
+        policy, g = self.policy, Generator(self.builder, traced)
+        g.emit(0, f"def {name}(C, A, P, X):")
+        g.emit(1, "D = {}")
+        g.emit(1, "F = 0")
+        g.emit(1, "ND = 0")
+        g.emit(1, "cur = -1")
+        for j in range(len(self.decision_names)):
+            g.emit(1, f"L{j} = []")
+        for j in range(len(self.derived_names)):
+            g.emit(1, f"G{j} = {{}}")
+        g.emit(1, "try:")
+        read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
+                      for i in range(len(policy.strata))]
+        for k, rules in enumerate(policy.strata):
+            kinds = sorted({r.binds for r in rules})
+            g.emit(2, f"# ---- stratum {k}")
+            g.emit(2, "W = []")
+            for kind in kinds:
+                self._initial(g, kind, traced, 2)
+            g.emit(2, "wi = 0")
+            g.emit(2, "while wi < len(W):")
+            g.emit(3, "kid, it, lb = W[wi]")
+            g.emit(3, "wi += 1")
+            for n, kind in enumerate(kinds):
+                g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
+                for rule in sorted((r for r in rules if r.binds == kind), key=lambda r: r.index):
+                    g.emit(4, f"# {rule.id}")
+                    g.emit(4, f"cur = {rule.index}")
+                    if traced:
+                        g.emit(4, "T = []")
+                    r = g.cond(rule.condition, self._bound(rule), 4)
+                    g.emit(4, f"if {r}:")
+                    self._fire(g, rule, set(kinds), traced, 5)
+            for dname in read_after[k]:
+                j = self.decision_names.index(dname)
+                g.emit(2, f"D[{dname!r}] = R{j}(L{j})")
+        g.emit(2, "cur = -1")
+        final = ", ".join(f"{dname!r}: R{j}(L{j})" for j, dname in enumerate(self.decision_names))
+        g.emit(2, f"return ({{{final}}}, ({''.join(f'L{j}, ' for j in range(len(self.decision_names)))}), "
+                  f"({''.join(f'G{j}, ' for j in range(len(self.derived_names)))}), F)")
+        g.emit(1, "except _PolicyError:")
+        g.emit(2, "raise")
+        g.emit(1, "except Exception as exc:")
+        g.emit(2, "_failed(cur, exc)")
         return g.lines
+
+    def _initial(self, g: Generator, kind: str, traced: bool, ind: int) -> None:
+        """The facts a stratum starts from, for one kind it binds."""
+        kid = self.kind_id[kind]
+        if kind == ir.CASE:
+            g.emit(ind, f"W.append(({kid}, C, ''))")
+        elif kind.startswith("list:"):
+            path = kind[5:]
+            keys = tuple(path.split("."))
+            slot = self.builder.list_slot(keys)
+            pairs = f"X.lists[{slot}]" if slot is not None else \
+                f"_visible(C, {keys!r}, {self.policy.event_dates.get(keys)!r}, A)"
+            label = _fstr(_lit(path) + "[{i}]") if traced else "None"
+            g.emit(ind, f"for i, h in {pairs}: W.append(({kid}, h, {label}))")
+        else:
+            j = self.derived_names.index(kind[8:])
+            if traced:
+                g.emit(ind, f"for e in G{j}.values(): W.append(({kid}, e[0], e[1]))")
+            else:
+                g.emit(ind, f"for e in G{j}.values(): W.append(({kid}, e, None))")
+
+    def _fire(self, g: Generator, rule, stratum_kinds: set, traced: bool, ind: int) -> None:
+        """A rule held: count it, compute its conclusions (never traced), record claims and derived facts."""
+        g.emit(ind, "F += 1")
+        g.emit(ind, f"if F > {MAX_FIRINGS}: _too_many(cur)")
+        if traced:
+            g.emit(ind, "m = _matched(T)")
+        scope = self._bound(rule)
+        saved, g.traced = g.traced, False
+        try:
+            for concl in rule.conclusions:
+                if isinstance(concl, ir.Decide):
+                    v = g.value(concl.value, scope, ind)
+                    key = g.value(concl.map_key, scope, ind) if concl.map_key is not None else "None"
+                    j = self.decision_names.index(concl.decision)
+                    claim = f"({v}, {key}, {rule.index}, lb, m)" if traced else f"({v}, {key}, {rule.index})"
+                    g.emit(ind, f"L{j}.append({claim})")
+                    continue
+                j = self.derived_names.index(concl.fact)
+                names = sorted(concl.fields)
+                values = [g.value(concl.fields[n], scope, ind) for n in names]
+                shapes = self.policy.derived[concl.fact].props
+                frozen = [v if shapes[n].kind in SCALAR_KINDS else f"_freeze({v})" for n, v in zip(names, values)]
+                key, e, data = g.tmp("key"), g.tmp("e"), g.tmp("data")
+                g.emit(ind, f"{key} = ({self.builder.const(tuple(names), shared=True)}, {''.join(f + ', ' for f in frozen)})")
+                g.emit(ind, f"{e} = G{j}.get({key})")
+                g.emit(ind, f"if {e} is None:")
+                g.emit(ind + 1, "ND += 1")
+                g.emit(ind + 1, f"if ND > {MAX_DERIVED}: _too_many_derived(cur)")
+                g.emit(ind + 1, f"{data} = {{{', '.join(f'{n!r}: {v}' for n, v in zip(names, values))}}}")
+                kind = f"derived:{concl.fact}"
+                if traced:
+                    g.emit(ind + 1, f"{e} = G{j}[{key}] = [{data}, _label({concl.fact!r}, {data}), []]")
+                    if kind in stratum_kinds:
+                        g.emit(ind + 1, f"W.append(({self.kind_id[kind]}, {data}, {e}[1]))")
+                    g.emit(ind, f"{e}[2].append(({rule.id!r}, lb))")
+                else:
+                    g.emit(ind + 1, f"G{j}[{key}] = {data}")
+                    if kind in stratum_kinds:
+                        g.emit(ind + 1, f"W.append(({self.kind_id[kind]}, {data}, None))")
+        finally:
+            g.traced = saved
 
     def _then(self, rule) -> list:
         g = Generator(self.builder, False)
@@ -781,13 +891,40 @@ class Program:
         return g.lines
 
     def _load(self, source: str) -> dict:
-        namespace = {"K": tuple(self.builder.consts), "__builtins__": BUILTINS}
+        from .errors import PolicyError
+        namespace = {"K": tuple(self.builder.consts), "__builtins__": BUILTINS, "_PolicyError": PolicyError,
+                     "_failed": self._failed, "_too_many": self._too_many, "_too_many_derived": self._too_many_derived,
+                     "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible}
         namespace.update(HELPERS)
+        from .evaluate import resolver
+        for j, name in enumerate(self.decision_names):
+            namespace[f"R{j}"] = resolver(self.policy, self.policy.decisions[name])
         exec(compile(source, f"<regcode {self.policy.ref} python backend>", "exec"), namespace)
-        self.matchers = [{kind: (namespace[plain], namespace[traced], group) for kind, (plain, traced, group) in layout.items()}
-                         for layout in self._layout]
+        self.run_plain, self.run_traced = namespace["run_plain"], namespace["run_traced"]
         self.thens = {rule.index: namespace[f"c_{rule.index}"] for rule in self.policy.rules}
         return namespace
+
+    # -- errors raised from generated code ------------------------------------------------------
+    def _failed(self, cur: int, exc: Exception):
+        from .errors import EvaluationError, Issue, Location
+        if cur < 0:
+            raise EvaluationError([Issue("eval.action", f"the evaluation failed: {type(exc).__name__}: {exc}", Location(),
+                                         "report this with the case file: it is a bug in regcode")]) from exc
+        rule = self.policy.rules[cur]
+        raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed: {type(exc).__name__}: {exc}", rule.location,
+                                     "report this with the case file: a rule's condition or conclusion could not be "
+                                     "computed")]) from exc
+
+    def _too_many(self, cur: int):
+        from .errors import EvaluationError, Issue
+        raise EvaluationError([Issue("eval.limit", f"more than {MAX_FIRINGS} rule firings: the derivations do not end",
+                                     self.policy.rules[cur].location,
+                                     "check rules that derive facts from facts of their own kind")])
+
+    def _too_many_derived(self, cur: int):
+        from .errors import EvaluationError, Issue
+        raise EvaluationError([Issue("eval.limit", f"more than {MAX_DERIVED} derived facts", self.policy.rules[cur].location,
+                                     "check rules that derive facts from facts of their own kind")])
 
     # -- single rules and flags, for the durable backend ---------------------------------------
     def rule_traced(self, rule):
@@ -819,37 +956,48 @@ class Program:
         exec(compile(source + "\n", f"<regcode {self.policy.ref} python backend>", "exec"), namespace)
         return namespace[name]
 
-    # -- running ------------------------------------------------------------------------------
-    def prepare(self, case: dict) -> dict:
-        """The case as rules read it: as given (defaults are applied as values are read; nothing is copied)."""
-        return case
-
+    # -- the backend interface (engine/evaluate.py) ----------------------------------------------
     def case_cache(self, case: dict, as_of: str) -> CaseCache:
         return CaseCache(case, as_of, self.slots)
 
-    def run(self, state) -> None:
-        """Evaluate every stratum on `state` (engine/evaluate.State): facts in, claims and derived facts out."""
-        C, A, P, D, X = state.case, state.as_of, state.params, state.decisions, state.cache
-        traced = state.traced
-        for k, matchers in enumerate(self.matchers):
-            queue = []
-            for kind in sorted(matchers):
-                queue.extend(state.facts_of(kind))
-            qi = 0
-            while qi < len(queue):
-                fact = queue[qi]
-                qi += 1
-                found = matchers.get(fact.kind)
-                if found is None:
-                    continue
-                plain, with_trace, rules = found
-                try:
-                    hits = (with_trace if traced else plain)(C, fact.data, fact.label, A, P, D, X, [])
-                except Exception as exc:
-                    state.failed(rules, fact, exc)
-                for index, trace in hits:
-                    queue.extend(state.fire(state.policy.rules[index], fact, trace))
-            state.end_stratum(k)
+    def run(self, case: dict, as_of: str, params: dict, traced: bool):
+        """(decisions, claims by decision, derived facts, firings) for one case. Claims are tuples
+        (value, key, rule index[, fact label, matched pairs]); derived facts (kind, data, label, [(rule, from)])."""
+        X = CaseCache(case, as_of, self.slots)
+        decisions, lists, stores, firings = (self.run_traced if traced else self.run_plain)(case, as_of, params, X)
+        claims = dict(zip(self.decision_names, lists))
+        derived = []
+        if traced:
+            for name, store in zip(self.derived_names, stores):
+                for data, label, by in store.values():
+                    derived.append((f"derived:{name}", data, label, by))
+        return decisions, claims, derived, firings
 
     def conclude(self, rule, fact, state) -> tuple:
         return self.thens[rule.index](state.case, fact.data, fact.label, state.as_of, state.params, state.decisions, state.cache)
+
+
+MAX_FIRINGS = 20000          # bound on rule firings per evaluation (forward chaining must end)
+MAX_DERIVED = 5000           # bound on derived facts per evaluation
+
+
+def _matched(trace: list) -> tuple:
+    """(path, value) pairs in the order read, each path once."""
+    first: dict = {}
+    for path, value in trace:
+        if path not in first:
+            first[path] = value
+    return tuple(first.items())
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _label(kind: str, data: dict) -> str:
+    inner = ",".join(f"{k}={data[k]}" for k in sorted(data) if data[k] is not None and not isinstance(data[k], (dict, list)))
+    return f"{kind}{{{inner}}}"

@@ -18,6 +18,13 @@ class Shape:
     has_default: bool = False          # the schema gives a `default` for an absent value
     default: object = None
 
+    @property
+    def scalar(self) -> bool:
+        """A present value is surely a scalar (text, number, boolean), never a mapping or a list."""
+        if self.exact and self.kind in SCALARS:
+            return True
+        return bool(self.enum) and all(isinstance(v, (str, int, float, bool)) for v in self.enum)
+
     def child(self, key: str) -> Optional["Shape"]:
         if self.kind == "any":
             return Shape("any")
@@ -58,9 +65,9 @@ def _from_schema(node, root, depth: int) -> Shape:
     if typ == "array":
         return Shape("array", items=from_schema(node.get("items", {}), root, depth + 1))
     if typ == "string":
-        return Shape("date" if node.get("format") == "date" else "string", enum=enum)
+        return Shape("date" if node.get("format") == "date" else "string", enum=enum, exact=exact)
     if typ in ("integer", "number", "boolean"):
-        return Shape(typ, enum=enum)
+        return Shape(typ, enum=enum, exact=exact)
     return Shape("any", enum=enum)
 
 

@@ -9,13 +9,10 @@ import jsonschema
 
 from . import _dates
 from . import _ir as ir
-from ._python import visible
 from .compile import CompiledPolicy
 from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .load import Document, format_path
 
-MAX_FIRINGS = 20000          # bound on rule firings per evaluation (forward chaining must end)
-MAX_DERIVED = 5000           # bound on derived facts per evaluation
 BACKENDS = ("python", "durable")
 DEFAULT_BACKEND = "python"   # measured several times faster than durable with the same output; README "Measured speed"
 
@@ -30,14 +27,10 @@ class Fact:
     derived_by: list = field(default_factory=list)
 
 
-@dataclass
-class Claim:
-    rule: ir.Rule
-    decision: str
-    value: Any
-    key: Any
-    fact: str
-    matched: list
+# A claim is a tuple (value, key, rule index, fact label, matched): one rule's claim on one decision,
+# the map key it names (or None), the fact it fired on, and what its condition matched, as (path, value)
+# pairs in the order it read them, each path once. Without tracing, only the first three are kept.
+VALUE, KEY, RULE, FACT, MATCHED = range(5)
 
 
 @dataclass
@@ -132,7 +125,7 @@ def _copy(value):
 
 
 # ---- decisions ---------------------------------------------------------------------------
-def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str):
+def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str, rules: list):
     if not values:
         return None
     combine = decl.combine
@@ -149,7 +142,11 @@ def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str)
     if combine == "all":
         return all(bool(v) for v in values)
     if combine == "sum":
-        return sum(values)
+        try:
+            return sum(values)
+        except TypeError:
+            raise EvaluationError([Issue("eval.type", f"decision `{decl.name}`: claims that are not numbers: {values!r}",
+                                         decl.location, "make the rules claim numbers")])
     if combine == "union":
         codes = set()
         for v in values:
@@ -158,132 +155,59 @@ def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str)
         return sorted(codes, key=(lambda c: (order.get(c, len(order)), str(c))) if order else str)
     distinct = sorted({repr(v) for v in values})  # unique
     if len(distinct) > 1:
-        rules = ", ".join(sorted({f"`{c.rule.id}` ({c.value!r})" for c in claims}))
-        raise EvaluationError([Issue("eval.conflict", f"decision `{decl.name}` is claimed with different values by {rules}",
+        named = ", ".join(sorted({f"`{rules[c[RULE]].id}` ({c[VALUE]!r})" for c in claims}))
+        raise EvaluationError([Issue("eval.conflict", f"decision `{decl.name}` is claimed with different values by {named}",
                                      decl.location, "declare a combination strategy or make the rules agree")])
     return values[0]
 
 
-def resolve(decl: ir.DecisionDecl, claims: list):
+def resolve(decl: ir.DecisionDecl, claims: list, rules: list):
     """Combine the claims of one decision by its declared strategy (never by rule order)."""
-    live = [c for c in claims if c.value is not None]
+    if not claims:
+        default = decl.default
+        return _copy(default) if isinstance(default, (dict, list)) else default
+    live = [c for c in claims if c[VALUE] is not None]
     if decl.type == "map":
         by_key: dict = {}
         for c in live:
-            if c.key is not None:
-                by_key.setdefault(c.key, []).append(c)
+            if c[KEY] is not None:
+                by_key.setdefault(c[KEY], []).append(c)
         if not by_key:
             return _copy(decl.default)
-        return {k: _combine(decl, [c.value for c in cs], cs, decl.value_type) for k, cs in sorted(by_key.items(), key=lambda kv: str(kv[0]))}
+        return {k: _combine(decl, [c[VALUE] for c in cs], cs, decl.value_type, rules)
+                for k, cs in sorted(by_key.items(), key=lambda kv: str(kv[0]))}
     if not live:
         return _copy(decl.default)
-    return _combine(decl, [c.value for c in live], live, decl.type)
+    return _combine(decl, [c[VALUE] for c in live], live, decl.type, rules)
 
 
-# ---- running -----------------------------------------------------------------------------
-def _freeze(value):
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
+def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
+    """fn(claims) -> the decision's value, for one decision of one policy (what generated code calls)."""
+    rules = policy.rules
+    default = decl.default
+    mutable = isinstance(default, (dict, list))
+    if decl.type in ("enum", "number", "date") and decl.combine in ("min", "max"):
+        order = decl.order if decl.type == "enum" else None
 
+        def fast(claims):
+            if not claims:
+                return default
+            if len(claims) == 1 and claims[0][VALUE] is not None and (order is None or claims[0][VALUE] in order):
+                return claims[0][VALUE]
+            return resolve(decl, claims, rules)
+        return fast
+    if decl.type == "list" and decl.combine == "union":
+        def union(claims):
+            if not claims:
+                return []
+            return resolve(decl, claims, rules)
+        return union
 
-def _label(kind: str, data: dict) -> str:
-    inner = ",".join(f"{k}={data[k]}" for k in sorted(data) if data[k] is not None and not isinstance(data[k], (dict, list)))
-    return f"{kind}{{{inner}}}"
-
-
-class State:
-    """One evaluation as the backends see it: the facts, the decisions resolved so far, the claims.
-
-    A backend's program calls `facts_of` for the facts a stratum starts from, `fire` when a rule's
-    condition holds on a fact (with what it matched, when tracing), and `end_stratum` after each
-    stratum, which resolves the decisions later strata read."""
-
-    def __init__(self, policy: CompiledPolicy, program, case: dict, as_of: str, params: dict, traced: bool):
-        self.policy = policy
-        self.program = program
-        self.case = case
-        self.as_of = as_of
-        self.params = params
-        self.traced = traced
-        self.decisions: dict = {}
-        self.claims: dict = {name: [] for name in policy.decisions}
-        self.derived: dict = {}
-        self.firings = 0
-        self.consumed = program.consumed
-        self.cache = program.case_cache(case, as_of)
-        self._case_fact = Fact(ir.CASE, case, "")
-        self._list_facts: dict = {}
-
-    def facts_of(self, kind: str) -> list:
-        if kind == ir.CASE:
-            return [self._case_fact]
-        if kind.startswith("list:"):
-            found = self._list_facts.get(kind)
-            if found is None:
-                path = kind[5:]
-                keys = tuple(path.split("."))
-                pairs = visible(self.case, keys, self.policy.event_dates.get(keys), self.as_of)
-                found = self._list_facts[kind] = [Fact(kind, item, f"{path}[{i}]") for i, item in pairs]
-            return found
-        return [f for f in self.derived.values() if f.kind == kind]
-
-    def fire(self, rule: ir.Rule, fact: Fact, trace) -> list:
-        """A rule's condition held on `fact`: apply its conclusions, return the new facts to match.
-
-        An exception inside a conclusion becomes an EvaluationError naming the rule: never swallowed."""
-        self.firings += 1
-        if self.firings > MAX_FIRINGS:
-            raise EvaluationError([Issue("eval.limit", f"more than {MAX_FIRINGS} rule firings: the derivations do not end",
-                                         rule.location, "check rules that derive facts from facts of their own kind")])
-        matched = []
-        if trace:
-            seen = set()
-            for path, value in trace:
-                if path not in seen:
-                    seen.add(path)
-                    matched.append({"path": path, "value": value})
-        try:
-            values = self.program.conclude(rule, fact, self)
-        except (EvaluationError, InputError):
-            raise
-        except Exception as exc:
-            raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed on {fact.label or 'the case file'}: "
-                                         f"{type(exc).__name__}: {exc}", rule.location,
-                                         "report this with the case file: a rule's conclusion could not be computed")]) from exc
-        new = []
-        for concl, value in zip(rule.conclusions, values):
-            if isinstance(concl, ir.Decide):
-                self.claims[concl.decision].append(Claim(rule, concl.decision, value[0], value[1], fact.label, matched))
-                continue
-            kind = f"derived:{concl.fact}"
-            ident = (kind, _freeze(value))
-            existing = self.derived.get(ident)
-            if existing is None:
-                if len(self.derived) >= MAX_DERIVED:
-                    raise EvaluationError([Issue("eval.limit", f"more than {MAX_DERIVED} derived facts", rule.location,
-                                                 "check rules that derive facts from facts of their own kind")])
-                existing = Fact(kind, value, _label(concl.fact, value))
-                self.derived[ident] = existing
-                if kind in self.consumed:
-                    new.append(existing)
-            existing.derived_by.append((rule.id, fact.label))
-        return new
-
-    def failed(self, rules: list, fact: Fact, exc: Exception):
-        """A condition could not be evaluated (a bug, or a value the facts schema let through)."""
-        if isinstance(exc, PolicyError):
-            raise exc
-        names = ", ".join(f"`{r.id}`" for r in rules[:4]) + (" ..." if len(rules) > 4 else "")
-        raise EvaluationError([Issue("eval.action", f"the conditions of {names} failed on {fact.label or 'the case file'}: "
-                                     f"{type(exc).__name__}: {exc}", rules[0].location,
-                                     "report this with the case file: a condition could not be evaluated")]) from exc
-
-    def end_stratum(self, k: int) -> None:
-        for name in _read_after(self.policy, k):   # only what a later stratum reads; all of them at the end
-            self.decisions[name] = resolve(self.policy.decisions[name], self.claims[name])
+    def general(claims):
+        if not claims:
+            return _copy(default) if mutable else default
+        return resolve(decl, claims, rules)
+    return general
 
 
 # ---- backends ----------------------------------------------------------------------------
@@ -303,6 +227,12 @@ def program_for(policy: CompiledPolicy, backend: str = DEFAULT_BACKEND):
 
 
 def parameters_at(policy: CompiledPolicy, as_of: str) -> dict:
+    """The parameters' values in force on `as_of` (the same dict for every date when none is dated)."""
+    cache = policy.backends.setdefault("_params", {})
+    key = as_of if any(d.values is not None for d in policy.parameters.values()) else ""
+    found = cache.get(key)
+    if found is not None:
+        return found
     params = {}
     for name, decl in policy.parameters.items():
         value = decl.at(as_of)
@@ -310,6 +240,8 @@ def parameters_at(policy: CompiledPolicy, as_of: str) -> dict:
             raise EvaluationError([Issue("eval.parameter", f"parameter `{name}` has no value in force on {as_of} "
                                          f"(its values start {min(decl.values)})", decl.location, "add a value dated on or before that day")])
         params[name] = value
+    if len(cache) < 4096:
+        cache[key] = params
     return params
 
 
@@ -348,10 +280,6 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
     if doc is not None and not checked:
         check_case(policy, doc)
     program = program_for(policy, backend)
-    data = program.prepare(case)
-    state = State(policy, program, data, as_of, parameters_at(policy, as_of), trace)
-    program.run(state)
-    for name, decl in policy.decisions.items():   # also when the policy has no rules at all
-        state.decisions[name] = resolve(decl, state.claims[name])
-    return Evaluation(policy, as_of, {name: state.decisions[name] for name in policy.decisions}, state.claims,
-                      sorted(state.derived.values(), key=lambda f: f.label), state.firings, source, identity_of(policy, case))
+    decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
+    facts = sorted((Fact(kind, data, label, by) for kind, data, label, by in derived), key=lambda f: f.label)
+    return Evaluation(policy, as_of, decisions, claims, facts, firings, source, identity_of(policy, case))

@@ -18,7 +18,7 @@ from conftest import TEST_POLICIES
 from toycases import toy_case
 
 # durable-rules is an optional extra that builds on Python 3.11 and 3.12 only; CI installs it.
-pytestmark = pytest.mark.skipif(not _durable.available(), reason="durable-rules is not installed (regcode[durable])")
+needs_durable = pytest.mark.skipif(not _durable.available(), reason="durable-rules is not installed (regcode[durable])")
 
 
 def test_durable_is_installed_wherever_it_can_be():
@@ -33,12 +33,14 @@ def _outcome(policy, case, backend):
         return [i.code for i in exc.issues]
 
 
+@needs_durable
 def test_durable_and_python_backends_agree_on_random_cases(toy):
     for seed in range(400):
         case = toy_case(seed)
         assert _outcome(toy, case, "durable") == _outcome(toy, case, "python"), f"seed {seed}: {json.dumps(case, ensure_ascii=False)}"
 
 
+@needs_durable
 def test_thousands_of_evaluations_in_one_process_leave_no_session(toy):
     cases = [toy_case(seed) for seed in range(50)]
     for i in range(2500):   # past the 1,024 live sessions a ruleset can hold
@@ -57,6 +59,7 @@ def test_thousands_of_evaluations_in_one_process_leave_no_session(toy):
                     assert "309" in str(exc)
 
 
+@needs_durable
 def test_no_thread_runs_off_the_calling_thread(tmp_path):
     before = threading.active_count()
     policy = Catalog([TEST_POLICIES]).by_ref("toy@1")
@@ -77,6 +80,7 @@ def _toy_version(tmp_path, version, edit):
     return root
 
 
+@needs_durable
 def test_two_versions_of_one_policy_side_by_side(tmp_path):
     def cheaper(target, manifest):
         params = (target / "parameters.yaml").read_text(encoding="utf-8").replace("value: 100}", "value: 80}")
@@ -91,6 +95,7 @@ def test_two_versions_of_one_policy_side_by_side(tmp_path):
         assert evaluate(v2, case, case["as_of"], backend="durable").decisions["fee"] == 80
 
 
+@needs_durable
 def test_derived_fact_that_no_rule_reads_is_still_reported(toy):
     case = {"as_of": "2020-06-30", "applicant": {"name": "甲", "district": "浦东新区"},
             "vehicles": [{"plate": "沪A-1", "kind": "cart", "inspected_on": "2020-05-01", "passed": False}]}
@@ -100,23 +105,23 @@ def test_derived_fact_that_no_rule_reads_is_still_reported(toy):
                       "derived_by": [{"rule": "suspension-audit", "from": "suspension{plate=沪A-1}"}]}]
 
 
-@pytest.mark.parametrize("backend", ["durable", "python"])
-def test_exception_inside_a_rule_surfaces_as_an_error(tmp_path, backend):
+@needs_durable
+def test_exception_inside_a_rule_surfaces_as_an_error(tmp_path):
     policy = Catalog([TEST_POLICIES]).compile_dir(TEST_POLICIES / "toy" / "1")  # a private copy we may break
     rule = next(r for r in policy.rules if r.id == "base-fee")
-    program = program_for(policy, backend)
-    conclusions = program.python.thens if backend == "durable" else program.thens
-    working = conclusions[rule.index]
-    conclusions[rule.index] = lambda *args: 1 / 0
+    program = program_for(policy, "durable")
+    working = program.python.thens[rule.index]
+    program.python.thens[rule.index] = lambda *args: 1 / 0
     case = {"as_of": "2020-06-30", "applicant": {"name": "甲", "district": "浦东新区"}}
     with pytest.raises(EvaluationError) as info:
-        evaluate(policy, case, case["as_of"], backend=backend)
+        evaluate(policy, case, case["as_of"], backend="durable")
     issue = info.value.issues[0]
     assert issue.code == "eval.action" and "base-fee" in issue.message and "ZeroDivisionError" in issue.message
-    conclusions[rule.index] = working
-    assert evaluate(policy, case, case["as_of"], backend=backend).decisions["fee"] == 100   # the session was cleaned up
+    program.python.thens[rule.index] = working
+    assert evaluate(policy, case, case["as_of"], backend="durable").decisions["fee"] == 100   # the session was cleaned up
 
 
+@needs_durable
 def test_chinese_strings_in_native_tests_and_values(toy):
     program = program_for(toy, "durable")
     native = [p for stratum in program.strata for parts in stratum.values() for part in parts for p in part.native_paths]
@@ -136,6 +141,7 @@ def _many_rules_policy(tmp_path, rules):
     return Catalog([root]).by_ref("toy@1")
 
 
+@needs_durable
 def test_more_rules_on_one_fact_than_durable_allows_siblings(tmp_path):
     rules = [{"id": f"many-{i:03d}", "article": "第五条", "title": f"雇员{i}",
               "when": {"path": "applicant.employees", "op": "==", "value": i},
@@ -148,6 +154,7 @@ def test_more_rules_on_one_fact_than_durable_allows_siblings(tmp_path):
         assert [e["rule"] for e in out["why"]["fee"]] == ["base-fee"] + [f"many-{n:03d}"]
 
 
+@needs_durable
 def test_hundreds_of_identical_conditions_are_merged(tmp_path):
     rules = [{"id": f"same-{i:03d}", "article": "第五条", "title": "同一条件",
               "when": {"path": "applicant.district", "op": "==", "value": "徐汇区"},
@@ -157,6 +164,7 @@ def test_hundreds_of_identical_conditions_are_merged(tmp_path):
     assert evaluate(policy, case, case["as_of"], backend="durable").decisions["fee"] == 400
 
 
+@needs_durable
 def test_absent_value_under_not_matches_like_the_reference(toy):
     # `not (certified == true)` must hold when `certified` is absent; durable has no `not`, the adapter rewrites it
     case = {"as_of": "2020-06-30", "applicant": {"name": "甲", "district": "徐汇区"}}
@@ -187,3 +195,15 @@ def test_the_toy_policy_uses_every_operator_type_and_strategy(toy):
     assert any(r.reads_decisions for r in toy.rules) and len(toy.strata) >= 2
     assert any(p.values for p in toy.parameters.values())
     assert toy.event_dates and any(r.guard is not None for r in toy.rules)
+
+
+def test_python_backend_names_the_rule_whose_generated_code_failed():
+    """Generated code calls small helpers; one that fails (here made to) is reported against the rule, not as a crash."""
+    policy = Catalog([TEST_POLICIES]).compile_dir(TEST_POLICIES / "toy" / "1")
+    program = program_for(policy, "python")
+    program._namespace["_days_between"] = lambda a, b: 1 / 0
+    case = {"as_of": "2020-06-30", "applicant": {"name": "甲", "district": "浦东新区", "registered_on": "2020-03-01"}}
+    with pytest.raises(EvaluationError) as info:
+        evaluate(policy, case, case["as_of"], backend="python")
+    issue = info.value.issues[0]
+    assert issue.code == "eval.action" and "late-registration" in issue.message and "ZeroDivisionError" in issue.message
