@@ -228,11 +228,20 @@ class _Scope:
 class Generator:
     """Emits the statements of one function; `traced` selects the variant that records the why."""
 
-    def __init__(self, program: "Builder", traced: bool):
+    def __init__(self, program: "Builder", traced: bool, prefetch: bool = False):
         self.p = program
         self.traced = traced
         self.lines: list = []
         self.n = 0
+        # With `prefetch`, each field of the case file (`C`) or of the bound fact (`it`) is read once,
+        # into a variable, at the top of the function or of the fact kind's block.
+        self.prefetch = {"C": {}, "it": {}} if prefetch else None
+
+    def take_prefetched(self, base: str) -> list:
+        """The statements reading the fields of `base` that the code emitted since the last call uses."""
+        found = self.prefetch[base]
+        self.prefetch[base] = {}
+        return [f"{var} = {read}" for read, var in found.items()]
 
     def tmp(self, stem: str = "t") -> str:
         self.n += 1
@@ -324,9 +333,14 @@ class Generator:
     def _get(self, src: str, ref: ir.PathRef, j: int) -> str:
         has_default, default = ref.defaults[j] if j < len(ref.defaults) else (False, None)
         key = repr(ref.keys[j])
-        if has_default:
-            return f"{src}.get({key}, {self.p.const(default)})"
-        return f"{src}.get({key})"
+        read = f"{src}.get({key}, {self.p.const(default)})" if has_default else f"{src}.get({key})"
+        if self.prefetch is not None and j == 0 and src in self.prefetch:
+            table = self.prefetch[src]
+            var = table.get(read)
+            if var is None:
+                var = table[read] = self.tmp("q")
+            return var
+        return read
 
     def decision(self, e: ir.DecisionRef, scope, ind) -> str:
         if e.map_key is None:
@@ -364,16 +378,21 @@ class Generator:
         base = _lit(source.text) if not source.scope else scope[source.scope].label + _lit(_rest(source))
         return pairs, base, None
 
-    def _keyed(self, source: ir.PathRef, alias: str, where, scope: dict, ind: int, pairs: str, slot) -> str:
-        # (a helper call, not an inline try: loops and try blocks nest at most 20 deep in CPython)
-        """When `where` tests `alias.k == E` (E not about alias) on an event-dated or root list: only the
-        items whose k equals E, through a per-case index."""
+    def _keyed(self, source: ir.PathRef, alias: str, where, scope: dict, ind: int, pairs: str, slot) -> tuple:
+        """When `where` tests `alias.k == E` (E not about alias) on a list at the top of the case file: only
+        the items whose k equals E, through a per-case index (a helper call, not an inline try: loops and
+        try blocks nest at most 20 deep in CPython). Returns the pairs to loop over and the condition left
+        to test on each: without tracing the equality is known to hold and is dropped."""
         if where is None or slot is None:
-            return pairs
+            return pairs, where
         found = _equality(where, alias)
         if found is None:
-            return pairs
-        key, other, default = found
+            return pairs, where
+        key, other, default, conjunct = found
+        rest = where
+        if not self.traced:
+            items = [c for c in (where.items if isinstance(where, ir.All) else [where]) if c is not conjunct]
+            rest = ir.All(items=items) if len(items) > 1 else items[0] if items else None
         saved, self.traced = self.traced, False     # the key is computed to look up, not reported
         try:
             wanted = self.value(other, scope, ind)
@@ -382,7 +401,7 @@ class Generator:
         index_slot = self.p.const(("index", source.keys, key), shared=True)
         bucket = self.tmp("b")
         self.emit(ind, f"{bucket} = _lookup(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}, {wanted})")
-        return bucket
+        return bucket, rest
 
     def count(self, e: ir.Count, scope, ind) -> str:
         pairs, base, slot = self._pairs(e.source, scope, ind)
@@ -390,15 +409,18 @@ class Generator:
         if e.where is None:
             self.emit(ind, f"{n} = len({pairs})" if slot is not None else f"{n} = sum(1 for _ in {pairs})")
             return n
-        pairs = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
+        pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
         i, h = self.tmp("i"), self.tmp("h")
         self.emit(ind, f"{n} = 0")
+        if where is None:
+            self.emit(ind, f"{n} = len({pairs})")
+            return n
         self.emit(ind, f"for {i}, {h} in {pairs}:")
         inner = {**scope, e.alias: _Scope(h, base + "[{" + i + "}]", False)}
         mark = self.tmp("m")
         if self.traced:
             self.emit(ind + 1, f"{mark} = len(T)")
-        w = self.cond(e.where, inner, ind + 1)
+        w = self.cond(where, inner, ind + 1)
         self.emit(ind + 1, f"if {w}: {n} += 1")
         if self.traced:
             self.emit(ind + 1, f"else: del T[{mark}:]")
@@ -408,7 +430,7 @@ class Generator:
         pairs, base, slot = self._pairs(e.source, scope, ind)
         saved, self.traced = self.traced, False     # only the chosen item is reported
         try:
-            pairs = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
+            pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
             best, bk, bi = self.tmp("best"), self.tmp("bk"), self.tmp("bi")
             i, h, k = self.tmp("i"), self.tmp("h"), self.tmp("k")
             self.emit(ind, f"{best} = {bk} = None")
@@ -418,9 +440,9 @@ class Generator:
             by_default = self.p.const(e.by_default[1]) if e.by_default[0] else "None"
             self.emit(ind + 1, f"{k} = {h}.get({e.by!r}, {by_default})")
             self.emit(ind + 1, f"if {k} is None: continue")
-            if e.where is not None:
+            if where is not None:
                 inner = {**scope, e.alias: _Scope(h, "", True)}
-                w = self.cond(e.where, inner, ind + 1)
+                w = self.cond(where, inner, ind + 1)
                 self.emit(ind + 1, f"if not {w}: continue")
             better = ">" if e.latest else "<"
             self.emit(ind + 1, f"if {bk} is None or {k} {better} {bk} or ({k} == {bk} and _tie_wins({h}, {best}, {e.latest!r})):")
@@ -510,7 +532,10 @@ class Generator:
         if c.where is None:
             self.emit(ind, f"{out} = bool({pairs})" if slot is not None else f"{out} = any(True for _ in {pairs})")
             return
-        pairs = self._keyed(c.source, c.alias, c.where, scope, ind, pairs, slot)
+        pairs, where = self._keyed(c.source, c.alias, c.where, scope, ind, pairs, slot)
+        if where is None:
+            self.emit(ind, f"{out} = bool({pairs})")
+            return
         i, h = self.tmp("i"), self.tmp("h")
         self.emit(ind, f"{out} = False")
         self.emit(ind, f"for {i}, {h} in {pairs}:")
@@ -518,11 +543,11 @@ class Generator:
         if self.traced:         # every item that matches is part of the why
             mark = self.tmp("m")
             self.emit(ind + 1, f"{mark} = len(T)")
-            w = self.cond(c.where, inner, ind + 1)
+            w = self.cond(where, inner, ind + 1)
             self.emit(ind + 1, f"if {w}: {out} = True")
             self.emit(ind + 1, f"else: del T[{mark}:]")
         else:
-            w = self.cond(c.where, inner, ind + 1)
+            w = self.cond(where, inner, ind + 1)
             self.emit(ind + 1, f"if {w}:")
             self.emit(ind + 2, f"{out} = True")
             self.emit(ind + 2, "break")
@@ -671,7 +696,7 @@ def _cond_refers_to(c, alias: str) -> bool:
 
 
 def _equality(where, alias: str):
-    """(key, other expression, key's default) for a conjunct `alias.key == other` of `where`, else None."""
+    """(key, other expression, key's default, the conjunct) for a conjunct `alias.key == other` of `where`, else None."""
     conjuncts = where.items if isinstance(where, ir.All) else [where]
     for c in conjuncts:
         if not isinstance(c, ir.Compare) or c.op != "==":
@@ -680,7 +705,7 @@ def _equality(where, alias: str):
             if (isinstance(mine, ir.PathRef) and mine.scope == alias and len(mine.keys) == 1
                     and not _refers_to(other, alias) and getattr(other, "kind", "any") in SCALAR_KINDS | {"any"}):
                 has_default, default = mine.defaults[0] if mine.defaults else (False, None)
-                return mine.keys[0], other, default if has_default else None
+                return mine.keys[0], other, default if has_default else None, c
     return None
 
 
@@ -765,7 +790,7 @@ class Program:
 
     def _run(self, name: str, traced: bool) -> list:
         """def run(C, A, P, X) -> (decisions, claims per decision, derived facts per kind, firings)."""
-        policy, g = self.policy, Generator(self.builder, traced)
+        policy, g = self.policy, Generator(self.builder, traced, prefetch=True)
         g.emit(0, f"def {name}(C, A, P, X):")
         g.emit(1, "D = {}")
         g.emit(1, "F = 0")
@@ -776,6 +801,7 @@ class Program:
         for j in range(len(self.derived_names)):
             g.emit(1, f"G{j} = {{}}")
         g.emit(1, "try:")
+        top_of_run = len(g.lines)
         read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
                       for i in range(len(policy.strata))]
         for k, rules in enumerate(policy.strata):
@@ -790,6 +816,7 @@ class Program:
             g.emit(3, "wi += 1")
             for n, kind in enumerate(kinds):
                 g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
+                top = len(g.lines)
                 for rule in sorted((r for r in rules if r.binds == kind), key=lambda r: r.index):
                     g.emit(4, f"# {rule.id}")
                     g.emit(4, f"cur = {rule.index}")
@@ -798,6 +825,7 @@ class Program:
                     r = g.cond(rule.condition, self._bound(rule), 4)
                     g.emit(4, f"if {r}:")
                     self._fire(g, rule, set(kinds), traced, 5)
+                g.lines[top:top] = ["    " * 4 + line for line in g.take_prefetched("it")]
             for dname in read_after[k]:
                 j = self.decision_names.index(dname)
                 g.emit(2, f"D[{dname!r}] = R{j}(L{j})")
@@ -805,6 +833,7 @@ class Program:
         final = ", ".join(f"{dname!r}: R{j}(L{j})" for j, dname in enumerate(self.decision_names))
         g.emit(2, f"return ({{{final}}}, ({''.join(f'L{j}, ' for j in range(len(self.decision_names)))}), "
                   f"({''.join(f'G{j}, ' for j in range(len(self.derived_names)))}), F)")
+        g.lines[top_of_run:top_of_run] = ["    " * 2 + line for line in g.take_prefetched("C")]
         g.emit(1, "except _PolicyError:")
         g.emit(2, "raise")
         g.emit(1, "except Exception as exc:")

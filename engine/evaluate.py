@@ -196,12 +196,53 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
                 return claims[0][VALUE]
             return resolve(decl, claims, rules)
         return fast
+    if decl.type == "map" and decl.value_type == "enum" and decl.combine in ("min", "max"):
+        order, best_is_max = decl.order, decl.combine == "max"
+
+        def enum_map(claims):   # per key, the claim furthest along (max) or back (min) the declared order
+            if not claims:
+                return {}
+            best: dict = {}
+            for c in claims:
+                value, key = c[VALUE], c[KEY]
+                if value is None or key is None:
+                    continue
+                at = order.get(value, -1)
+                held = best.get(key)
+                if held is None or (at > held[0] if best_is_max else at < held[0]):
+                    best[key] = (at, value)
+            if len(best) > 1:
+                return {k: best[k][1] for k in sorted(best, key=str)}
+            return {k: v[1] for k, v in best.items()}
+        return enum_map
     if decl.type == "list" and decl.combine == "union":
+        order = decl.order
+
         def union(claims):
             if not claims:
                 return []
-            return resolve(decl, claims, rules)
+            codes = set()
+            for c in claims:
+                value = c[VALUE]
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    codes.update(value)
+                else:
+                    codes.add(value)
+            if len(codes) < 2:
+                return list(codes)
+            return sorted(codes, key=(lambda code: (order.get(code, len(order)), str(code))) if order else str)
         return union
+    if decl.type == "bool" and decl.combine in ("any", "all"):
+        want_any = decl.combine == "any"
+
+        def boolean(claims):
+            values = [bool(c[VALUE]) for c in claims if c[VALUE] is not None]
+            if not values:
+                return default
+            return any(values) if want_any else all(values)
+        return boolean
 
     def general(claims):
         if not claims:
