@@ -33,6 +33,11 @@ comparison with the engine shows whether the policy took the same one):
   `staff_count` proves no understaffing.
 - `enterprise_obligations` gives `annual_commitment_report` to class `aa` (the contract's "(AA)"),
   whatever the risk adjustment does to the mode.
+
+`readings=` switches on, by name, a reading the policy takes where it disagrees with the contract
+(POLICY_READINGS; each has a case file under tests/fixtures/oracle/). The default is the contract.
+The comparison test names the ones the policy still takes, so that it checks everything else
+exactly and notices the day the policy follows the contract.
 """
 from __future__ import annotations
 
@@ -53,6 +58,15 @@ DEADLINE_MONTHS = 2                                               # 第十条 �
 MIN_STAFF = 2                                                     # 第二十四条 2名以上
 DISPATCH_DAYS = 7                                                 # 第四十七条 7日内
 ONLY_FEEDBACK = ("respond_to_quality_feedback",)
+POLICY_READINGS = {
+    "downgrade_for_any_trigger_since_decision":
+        "a product-quality penalty, a verified media exposure and a refused spot check since the latest class "
+        "decision also downgrade one level (第三十三条第一、四、五项), outside the 3-year window too; the contract "
+        "names other-law penalties, hazards and breaches as the triggers besides the C criteria",
+    "since_triggers_name_a_c_category":
+        "a trigger since the decision (第三十二条 failed spot check, 第三十三条) is a downgrade reason for a category "
+        "counted from c as well; the contract: a C criterion from c adds no reason, non-empty means downgraded",
+}
 AA_OBLIGATIONS = ("annual_commitment_report", "respond_to_quality_feedback")
 
 
@@ -122,9 +136,13 @@ def _latest_date(records, as_of: str, key: str = "date") -> str:
     return best
 
 
-def decide(case: dict, as_of: str = None) -> dict:
-    """Every decision of the contract for one case file, in the shape of `decisions` in `regcode eval --format json`."""
+def decide(case: dict, as_of: str = None, readings: frozenset = frozenset()) -> dict:
+    """Every decision of the contract for one case file, in the shape of `decisions` in `regcode eval --format json`.
+
+    `readings`: names from POLICY_READINGS to follow instead of the contract (none by default)."""
     as_of = as_of or case["as_of"]
+    any_trigger = "downgrade_for_any_trigger_since_decision" in readings
+    from_c = "since_triggers_name_a_c_category" in readings
 
     # 第二条: held, non-food licenses only; the earliest issue per category dates "the license's validity"
     first_issue: dict = {}
@@ -171,6 +189,7 @@ def decide(case: dict, as_of: str = None) -> dict:
     fails3: dict = {}
     refused3 = set()
     last_fail: dict = {}
+    last_refused: dict = {}
     for s in case.get("spot_checks") or ():
         day = s["date"]
         if day > as_of:
@@ -181,9 +200,13 @@ def decide(case: dict, as_of: str = None) -> dict:
                 last_fail[cat] = day
             if day >= since3 and s["level"] in PROVINCIAL_OR_ABOVE:
                 fails3[cat] = fails3.get(cat, 0) + 1
-        elif result == "refused" and day >= since3:
-            refused3.add(cat)
+        elif result == "refused":
+            if day >= since3:
+                refused3.add(cat)
+            if day > last_refused.get(cat, ""):
+                last_refused[cat] = day
     quality_penalty3 = False
+    last_quality_penalty = ""
     last_other_penalty = ""
     for p in case.get("penalties") or ():
         day = p["date"]
@@ -191,18 +214,23 @@ def decide(case: dict, as_of: str = None) -> dict:
             continue
         if p["subject"] == "product_quality":
             quality_penalty3 = quality_penalty3 or day >= since3
+            if day > last_quality_penalty:
+                last_quality_penalty = day
         elif day > last_other_penalty:
             last_other_penalty = day
     verified_media3 = False
     last_media = ""
+    last_verified = ""
     for m in case.get("media_exposures") or ():
         day = m["date"]
         if day > as_of:
             continue
         if day > last_media:
             last_media = day
-        if m.get("verified") and day >= since3:
-            verified_media3 = True
+        if m.get("verified"):
+            verified_media3 = verified_media3 or day >= since3
+            if day > last_verified:
+                last_verified = day
     hazard = bool(case.get("serious_quality_hazard"))
     last_change = _latest_date(case.get("changes"), as_of)
 
@@ -236,7 +264,8 @@ def decide(case: dict, as_of: str = None) -> dict:
         if d is not None and rank > d[1] + 1:               # 第三十三条: no skipping upward
             rank = d[1] + 1
         reasons = []
-        if fails3.get(cat, 0) >= C_FAIL_COUNT or since(last_fail.get(cat, "")):   # 第八条; 第三十二条
+        fail_since = since(last_fail.get(cat, ""))
+        if fails3.get(cat, 0) >= C_FAIL_COUNT or fail_since:                      # 第八条; 第三十二条
             reasons.append("spot_check_fail")
         if cat in refused3:
             reasons.append("spot_check_refused")
@@ -247,8 +276,12 @@ def decide(case: dict, as_of: str = None) -> dict:
         if reasons:
             rank = 0
         down = []                                           # 第三十三条 (and 第九条 for an AA category)
-        if since(last_other_penalty):
+        if since(last_other_penalty) or (any_trigger and since(last_quality_penalty)):
             down.append("penalty")
+        if any_trigger and since(last_verified):
+            down.append("media_exposure")
+        if any_trigger and since(last_refused.get(cat, "")):
+            down.append("spot_check_refused")
         if hazard:
             down.append("quality_hazard")
         if counted == 3 and since(last_breach):
@@ -259,6 +292,8 @@ def decide(case: dict, as_of: str = None) -> dict:
             reasons.extend(down)
         if counted > 0:
             downgrade.update(reasons)
+        elif from_c:
+            downgrade.update(down + (["spot_check_fail"] if fail_since else []))
         category_classes[cat] = CLASSES[rank]
         lowest = min(lowest, rank)
         if not reclassify and since(last_change):           # 第三十二条: 较大变化 during the validity

@@ -377,7 +377,7 @@ class _Enterprise:
         else:
             way = _weighted(rng, ways)
         latest_cls, newer, how = way
-        plan = {"name": cat, "latest": None, "assessed": None, "how": how}
+        plan = {"name": cat, "latest": None, "assessed": None, "how": how, "final": final}
         if latest_cls is None:
             if newer is None and how is None:      # a new licensee, not classified yet (B, 第十条)
                 if self.chance(0.7):
@@ -489,7 +489,7 @@ class _Enterprise:
         elif state == "future":
             self.case["aa_commitment"] = {"signed_on": self.later(120).isoformat(), "reviewed": True}
         elif state == "barred":                    # breached under 5 years ago, or exactly 5: the bar's last day
-            if self.chance(0.12):
+            if self.chance(0.25):
                 when = _add_years(as_of, -5)
                 signed = when - _days(rng.randint(30, 400))
             else:
@@ -530,6 +530,10 @@ class _Enterprise:
                 self.spot_check(when, cat, "pass")
             if plan["how"] is None and self.chance(0.12):
                 self.harmless_fail(plan)
+            if plan["final"] == plan["counted"] == "c" and self.chance(0.3):   # a C category fails again: it stays c
+                self.spot_check(self.since_day(plan), cat, rng.choice(("fail", "fail", "refused")))
+                if len(plans) == 1 and self.chance(0.3):
+                    self.add("penalties", {"date": self.since_day(plan).isoformat(), "subject": "other_quality_law"})
             if self.chance(0.02):
                 self.spot_check(old if self.chance(0.3) else self.rand_date(plan["issued"] - _days(400), old) or old,
                                 cat, "refused", "district")
