@@ -66,6 +66,10 @@ POLICY_READINGS = {
     "since_triggers_name_a_c_category":
         "a trigger since the decision (第三十二条 failed spot check, 第三十三条) is a downgrade reason for a category "
         "counted from c as well; the contract: a C criterion from c adds no reason, non-empty means downgraded",
+    "bar_counted_back_from_as_of":
+        "the 5-year bar holds while the breach is 'within 5 years' counted back from as_of: on as_of 2020-02-29 a "
+        "breach of 2015-02-28 still bars, with aa_commitment_barred_until 2020-02-28, the day before; the "
+        "contract (and the policy's own note): the bar ends on breach date + 5 years",
 }
 AA_OBLIGATIONS = ("annual_commitment_report", "respond_to_quality_feedback")
 
@@ -143,6 +147,7 @@ def decide(case: dict, as_of: str = None, readings: frozenset = frozenset()) -> 
     as_of = as_of or case["as_of"]
     any_trigger = "downgrade_for_any_trigger_since_decision" in readings
     from_c = "since_triggers_name_a_c_category" in readings
+    bar_back = "bar_counted_back_from_as_of" in readings
 
     # 第二条: held, non-food licenses only; the earliest issue per category dates "the license's validity"
     first_issue: dict = {}
@@ -177,7 +182,7 @@ def decide(case: dict, as_of: str = None, readings: frozenset = frozenset()) -> 
     barred_until = None
     if last_breach:
         until = add_years(last_breach, BAR_YEARS)
-        if until >= as_of:
+        if until >= as_of or (bar_back and last_breach >= add_years(as_of, -BAR_YEARS)):
             barred_until = until
     commitment = case.get("aa_commitment") or {}
     signed = commitment.get("signed_on")

@@ -4,13 +4,16 @@
     .venv/bin/python benchmarks/compare_oracle.py 5000                 # the table and one minimal case per kind
     .venv/bin/python benchmarks/compare_oracle.py 5000 --seed 3 --write tests/fixtures/oracle/new
     .venv/bin/python benchmarks/compare_oracle.py 300 --licenses 40 --backend durable
+    .venv/bin/python benchmarks/compare_oracle.py 5000 --policy-readings    # beyond the reported disagreements
 
 A *kind* of disagreement is one decision and one way it differs: for a map, the category's two
 values (`category_classes: engine b, oracle c`); for a list, an item only one side has
 (`downgrade_reasons: +commitment_breach` = the engine alone has it); for a scalar, the two values.
 The example for each kind is the smallest case showing it, shrunk by dropping records one at a time
 while the same kind of disagreement remains (each step is checked through both sides). Exit code 1
-when any decision differs.
+when any decision differs. The oracle follows the contract; --policy-readings makes it follow the
+readings where the policy is known to differ (baseline.POLICY_READINGS, each with a case file under
+tests/fixtures/oracle/), to show only what is left beyond them.
 """
 from __future__ import annotations
 
@@ -62,17 +65,18 @@ def kinds(engine: dict, oracle: dict) -> list:
 class Judge:
     """Both sides on one case: the engine through its public surface, the oracle in process."""
 
-    def __init__(self, backend: str = None):
+    def __init__(self, backend: str = None, readings: frozenset = frozenset()):
         from regcode.engine import Catalog, DEFAULT_BACKEND
         self.catalog = Catalog()
         self.backend = backend or DEFAULT_BACKEND
+        self.readings = readings
 
     def engine(self, case: dict, source: str = "oracle") -> dict:
         from regcode.engine import Document, evaluate_case
         return evaluate_case(self.catalog, Document(source, case), POLICY, backend=self.backend, explain="none")["decisions"]
 
     def oracle(self, case: dict) -> dict:
-        return baseline.decide(case, case["as_of"])
+        return baseline.decide(case, case["as_of"], self.readings)
 
     def kinds(self, case: dict) -> list:
         return kinds(self.engine(case), self.oracle(case))
@@ -138,6 +142,8 @@ def main(argv=None) -> int:
     parser.add_argument("--as-of", default=None, help="one as_of for every case (default: spread over the window)")
     parser.add_argument("--licenses", type=int, default=None, help="exactly N licenses per enterprise")
     parser.add_argument("--backend", default=None, help="engine backend (default: the engine's default)")
+    parser.add_argument("--policy-readings", action="store_true",
+                        help="let the oracle follow the policy's reported readings (baseline.POLICY_READINGS)")
     parser.add_argument("--no-shrink", action="store_true", help="show the smallest differing case as generated")
     parser.add_argument("--write", type=Path, default=None, metavar="DIR",
                         help="write each kind's minimal case to DIR as a YAML case file")
@@ -145,10 +151,11 @@ def main(argv=None) -> int:
     if args.count < 1:
         parser.error("count must be at least 1")
 
-    judge = Judge(args.backend)
+    judge = Judge(args.backend, frozenset(baseline.POLICY_READINGS) if args.policy_readings else frozenset())
     cases = list(generate.generate(args.count, args.seed, args.as_of, args.licenses))
     n, differing, by_kind = compare(cases, judge)
-    print(f"engine ({POLICY}, {judge.backend} backend) vs oracle (benchmarks/baseline.py): {n:,} generated cases "
+    readings = f" with the policy's readings {', '.join(sorted(judge.readings))}" if judge.readings else ""
+    print(f"engine ({POLICY}, {judge.backend} backend) vs oracle (benchmarks/baseline.py{readings}): {n:,} generated cases "
           f"(seed {args.seed}{', licenses ' + str(args.licenses) if args.licenses else ''}), "
           f"{len(differing):,} differ ({100 * len(differing) / n:.2f}%)")
     if not differing:
