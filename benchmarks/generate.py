@@ -31,6 +31,7 @@ import argparse
 import calendar
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from random import Random
@@ -875,6 +876,9 @@ def main(argv=None) -> int:
     try:
         for case in cases:
             out.write(dumps(case) + "\n")
+    except BrokenPipeError:                # `generate.py ... | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no flush error at exit (Python docs)
+        return 0
     finally:
         if args.out:
             out.close()
