@@ -229,18 +229,19 @@ def main(argv=None) -> int:
     print()
     print(table(rows))
     print()
-    engine_results = figures["in-process engine, durable, explanations"][1]
     for label, (seconds, _) in figures.items():
         print(f"{label}: {100 * base_s / seconds:.1f}% of the baseline's rate ({seconds / base_s:,.0f}x slower)")
-    agree, differ = agreement(cases, engine_results)
-    print(f"the baseline agrees with the engine on every decision for {agree:,} of {len(cases):,} cases"
-          + ("" if not differ else "; differing: " + ", ".join(f"{k} {v}" for k, v in sorted(differ.items()))))
-    if differ:
-        # the readings where the policy is known to differ from the contract (tests/fixtures/oracle/)
-        readings = frozenset(baseline.POLICY_READINGS)
-        known, rest = agreement(cases, engine_results, readings)
-        print(f"  with the policy's reported readings ({', '.join(sorted(readings))}): {known:,} of {len(cases):,}"
-              + ("" if not rest else "; still differing: " + ", ".join(f"{k} {v}" for k, v in sorted(rest.items()))))
+    # the readings where the policy is known to differ from the contract (tests/fixtures/oracle/)
+    readings = frozenset(baseline.POLICY_READINGS)
+    for label, (_, engine_results) in figures.items():
+        agree, differ = agreement(cases, engine_results)
+        line = f"the baseline agrees with the {label.replace('in-process engine', 'engine')} on every decision for {agree:,} of {len(cases):,} cases"
+        if differ:
+            known, rest = agreement(cases, engine_results, readings)
+            line += ("; differing: " + ", ".join(f"{k} {v}" for k, v in sorted(differ.items()))
+                     + f"; with the policy's reported readings ({', '.join(sorted(readings))}): {known:,}"
+                     + ("" if not rest else "; still differing: " + ", ".join(f"{k} {v}" for k, v in sorted(rest.items()))))
+        print(line)
     print(f"batch --jobs 2 / --jobs 1 (wall clock): {batch[1]['wall'] / batch[2]['wall']:.2f}x; "
           f"inside the run (after start-up): {batch[1]['internal_per_second']:,.0f} vs {batch[2]['internal_per_second']:,.0f} cases/s; "
           f"outputs byte-identical: {'yes' if same else 'NO'}")
