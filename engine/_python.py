@@ -21,6 +21,7 @@ so nothing a policy says becomes code.
 from __future__ import annotations
 
 import json
+import marshal
 import math
 import re
 from typing import Optional
@@ -767,7 +768,7 @@ class Program:
 
     name = "python"
 
-    def __init__(self, policy):
+    def __init__(self, policy, frozen: Optional[dict] = None):
         self.policy = policy
         self.builder = Builder(policy)
         self.slots = self.builder.slots
@@ -778,8 +779,22 @@ class Program:
         self.derived_names = sorted(policy.derived)
         self._rule_traced: dict = {}
         self._flags: dict = {}
-        self.source = self._generate()
-        self._namespace = self._load(self.source)
+        if frozen is None:
+            self.source = self._generate()
+            self._code = compile(self.source, f"<regcode {self.policy.ref} python backend>", "exec")
+        else:       # from the compiled-policy cache: the code generated then, as marshalled bytecode
+            self.source = frozen["source"]
+            self.builder.consts = list(frozen["consts"])
+            self._code = marshal.loads(frozen["code"])
+        self._namespace = self._load()
+
+    def frozen(self) -> dict:
+        """What the cache keeps of this program (engine/cache.py): the source, its constants, its bytecode."""
+        return {"source": self.source, "consts": tuple(self.builder.consts), "code": marshal.dumps(self._code)}
+
+    @classmethod
+    def restore(cls, policy, frozen: dict) -> "Program":
+        return cls(policy, frozen)
 
     # -- generation ---------------------------------------------------------------------------
     def _generate(self) -> str:
@@ -949,7 +964,7 @@ class Program:
         g.emit(1, "return (" + "".join(p + ", " for p in parts) + ")")
         return g.lines
 
-    def _load(self, source: str) -> dict:
+    def _load(self) -> dict:
         from .errors import PolicyError
         namespace = {"K": tuple(self.builder.consts), "__builtins__": BUILTINS, "_PolicyError": PolicyError,
                      "_failed": self._failed, "_too_many": self._too_many, "_too_many_derived": self._too_many_derived,
@@ -958,7 +973,7 @@ class Program:
         from .evaluate import resolver
         for j, name in enumerate(self.decision_names):
             namespace[f"R{j}"] = resolver(self.policy, self.policy.decisions[name])
-        exec(compile(source, f"<regcode {self.policy.ref} python backend>", "exec"), namespace)
+        exec(self._code, namespace)
         self.run_plain, self.run_traced = namespace["run_plain"], namespace["run_traced"]
         self.thens = {rule.index: namespace[f"c_{rule.index}"] for rule in self.policy.rules}
         return namespace
