@@ -1,4 +1,4 @@
-"""`regcode plan`: the year's regular inspection plan (第二十三条) from every enterprise's supervision mode (第三十条)."""
+"""`regcode plan`: the year's regular inspection plan from every case's decisions, as the policy declares it."""
 from __future__ import annotations
 
 import functools

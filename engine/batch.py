@@ -81,7 +81,6 @@ class Outcome:
     errors: Optional[list] = None
     identity: Optional[dict] = None    # a bad record's identity (policy `identity:`), when it got far enough
 
-
     @property
     def ok(self) -> bool:
         return self.errors is None

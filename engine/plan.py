@@ -211,12 +211,14 @@ def build_plan(entries: Iterable[Entry], year: int, district: Optional[str] = No
             count = max(1, int(e.visits_min or 0))
             visits += count
             reason = f"{mode}: " + (how or f"every {spec.unit[0]}, {count} a year")
-            rows.append(_row(spec, e, "regular", count, None, reason, _merge_articles((spec.article,), e.mode_articles), e.mode_rules))
+            articles = _merge_articles((spec.article,), e.mode_articles)
+            rows.append(_row(spec, e, "regular", count, None, reason, articles, e.mode_rules))
         summary["modes"][mode] = {spec.unit[1]: n, "ratio": ratio, "inspected": len(picked), "visits": visits}
         summary["visits"] += visits
         for e in members:
             if e.special_reasons:
-                rows.append(_row(spec, e, spec.special_item, 1, None, ", ".join(e.special_reasons), e.special_articles, e.special_rules))
+                rows.append(_row(spec, e, spec.special_item, 1, None, ", ".join(e.special_reasons), e.special_articles,
+                                 e.special_rules))
                 summary["special"] += 1
             for item, due, reason, rules, articles in e.deadlines:
                 if first <= due <= last:

@@ -217,7 +217,8 @@ def _resolve(policy, data: dict, where: _Where, issues: IssueCollector) -> Repor
     if "summary" in data and group is not None:
         counts = []
         for i, raw in enumerate(data["summary"].get("count") or []):
-            decl = _decision(policy, raw.get("decision"), ("enum", "string", "bool"), where("summary", "count", i, "decision"), issues)
+            decl = _decision(policy, raw.get("decision"), ("enum", "string", "bool"), ("summary", "count", i, "decision"),
+                             where, issues)
             if decl is not None:
                 counts.append(Count(decl.name, tuple(decl.values or ()) if decl.type == "enum" else (),
                                     raw.get("label", ""), raw.get("none", NONE)))
@@ -228,10 +229,10 @@ def _resolve(policy, data: dict, where: _Where, issues: IssueCollector) -> Repor
 
 
 def _group(policy, raw: dict, where: _Where, issues: IssueCollector) -> Optional[Group]:
-    decl = _decision(policy, raw.get("decision"), ("string", "enum"), where("group", "decision"), issues)
+    decl = _decision(policy, raw.get("decision"), ("string", "enum"), ("group", "decision"), where, issues)
     fallback = ()
     if raw.get("fallback"):
-        fallback = _fact_path(policy, raw["fallback"], where("group", "fallback"), issues)
+        fallback = _fact_path(policy, raw["fallback"], ("group", "fallback"), where, issues)
     if decl is None or fallback is None:
         return None
     return Group(raw["label"], raw["key"], decl.name, fallback, raw.get("unknown", "(unknown)"))
@@ -239,21 +240,23 @@ def _group(policy, raw: dict, where: _Where, issues: IssueCollector) -> Optional
 
 def _plan(policy, raw: dict, group: Group, unit: tuple, where: _Where, issues: IssueCollector) -> Optional[PlanSpec]:
     before = len(issues.issues)
-    mode = _decision(policy, raw["mode"].get("decision"), ("enum",), where("plan", "mode", "decision"), issues)
-    visits = _decision(policy, raw["visits"], ("number",), where("plan", "visits"), issues)
-    share = _decision(policy, raw["share"], ("number",), where("plan", "share"), issues)
-    scope = _decision(policy, raw["scope"], ("bool",), where("plan", "scope"), issues) if "scope" in raw else None
+    mode = _decision(policy, raw["mode"].get("decision"), ("enum",), ("plan", "mode", "decision"), where, issues)
+    visits = _decision(policy, raw["visits"], ("number",), ("plan", "visits"), where, issues)
+    share = _decision(policy, raw["share"], ("number",), ("plan", "share"), where, issues)
+    scope = _decision(policy, raw["scope"], ("bool",), ("plan", "scope"), where, issues) if "scope" in raw else None
     special = raw.get("special")
-    special_decl = _decision(policy, special["decision"], ("list",), where("plan", "special", "decision"), issues) if special else None
+    special_decl = None
+    if special:
+        special_decl = _decision(policy, special["decision"], ("list",), ("plan", "special", "decision"), where, issues)
     show = []
     for i, name in enumerate(raw.get("show") or []):
-        decl = _decision(policy, name, ("enum", "string", "bool", "number", "date"), where("plan", "show", i), issues)
+        decl = _decision(policy, name, ("enum", "string", "bool", "number", "date"), ("plan", "show", i), where, issues)
         if decl is not None:
             show.append(decl.name)
     show = tuple(show)
     deadlines = []
     for i, d in enumerate(raw.get("deadlines") or []):
-        decl = _decision(policy, d.get("decision"), ("date",), where("plan", "deadlines", i, "decision"), issues)
+        decl = _decision(policy, d.get("decision"), ("date",), ("plan", "deadlines", i, "decision"), where, issues)
         if decl is not None:
             deadlines.append(Deadline(d["item"], decl.name, d["reason"]))
     identity = _identity_columns(policy)
@@ -274,12 +277,15 @@ def _plan(policy, raw: dict, group: Group, unit: tuple, where: _Where, issues: I
         taken[column] = "an identity column"
     for i, name in enumerate(show):
         if name in taken:
-            issues.add("compile.reports", f"`{name}` is already {taken[name]} of the plan's rows", where("plan", "show", i), "drop it")
+            issues.add("compile.reports", f"`{name}` is already {taken[name]} of the plan's rows", where("plan", "show", i),
+                       "drop it")
         taken[name] = "a shown decision"
-    items = ["regular"] + ([special.get("item", "special")] if special else []) + [d["item"] for d in raw.get("deadlines") or []]
+    items = (["regular"] + ([special.get("item", "special")] if special else [])
+             + [d["item"] for d in raw.get("deadlines") or []])
     for i, item in enumerate(items):
         if items.index(item) != i:
-            issues.add("compile.reports", f"plan item `{item}` is named twice", where("plan"), "give every item its own name")
+            issues.add("compile.reports", f"plan item `{item}` is named twice", where("plan"),
+                       "give every item its own name")
     if len(issues.issues) > before or mode is None or visits is None or share is None:
         return None
     modes = tuple(mode.values)
@@ -299,26 +305,30 @@ def _identity_columns(policy) -> tuple:
     return tuple((keys[-1] if lasts.count(keys[-1]) == 1 else ".".join(keys), tuple(keys)) for keys in policy.identity)
 
 
-def _decision(policy, name, types: tuple, location: Location, issues: IssueCollector):
+def _decision(policy, name, types: tuple, at: tuple, where: _Where, issues: IssueCollector):
     decl = policy.decisions.get(name)
     if decl is None:
-        issues.add("compile.reports", f"decision `{name}` is not declared in {policy.ref}", location,
+        issues.add("compile.reports", f"decision `{name}` is not declared in {policy.ref}", where(*at),
                    did_you_mean(str(name), policy.decisions) or "name a decision of the policy")
         return None
     if decl.type not in types:
-        issues.add("compile.reports", f"decision `{name}` is a {decl.type}; here it must be a {' or '.join(types)}", location,
-                   "name a decision of that type")
+        issues.add("compile.reports", f"decision `{name}` is {_a(decl.type)}; here it must be {' or '.join(map(_a, types))}",
+                   where(*at), "name a decision of that type")
         return None
     return decl
 
 
-def _fact_path(policy, text: str, location: Location, issues: IssueCollector) -> Optional[tuple]:
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _fact_path(policy, text: str, at: tuple, where: _Where, issues: IssueCollector) -> Optional[tuple]:
     keys = tuple(str(text).split("."))
     node = policy.facts_shape
     for k in keys:
         node = node.child(k) if node is not None else None
     if node is None or node.kind in ("object", "array"):
-        issues.add("compile.reports", f"`{text}` is not a scalar field of the case file", location,
+        issues.add("compile.reports", f"`{text}` is not a scalar field of the case file", where(*at),
                    did_you_mean(keys[-1], policy.facts_shape.props) or "name a text field, e.g. enterprise.district")
         return None
     return keys

@@ -254,7 +254,7 @@ MISTAKES = [
     ("a counted decision with a typo", lambda t: t.replace("decision: rating, label", "decision: ratng, label"),
      "compile.reports", "decision `ratng` is not declared in kiosk@1", "did you mean `rating`?", "reports.summary.count[0].decision"),
     ("a share that is not a number", lambda t: t.replace("share: visit_share", "share: rating"),
-     "compile.reports", "decision `rating` is a enum; here it must be a number", "", "reports.plan.share"),
+     "compile.reports", "decision `rating` is an enum; here it must be a number", "", "reports.plan.share"),
     ("a plan key outside the identity", lambda t: t.replace("key: kiosk.permit_no", "key: kiosk.zone"),
      "compile.reports", "plan key `kiosk.zone` is not one of the policy's identity paths", "", "reports.plan.key"),
     ("a fallback that is no field", lambda t: t.replace("fallback: kiosk.zone", "fallback: kiosk.zon"),
@@ -262,7 +262,7 @@ MISTAKES = [
     ("an unknown key", lambda t: t.replace("show: [rating]", "shwo: [rating]"),
      "schema.additionalProperties", "unknown key `shwo`", "did you mean `show`?", "reports.plan"),
     ("a mode that is no enum", lambda t: t.replace("mode: {decision: regime}", "mode: {decision: zone_office}"),
-     "compile.reports", "decision `zone_office` is a string; here it must be a enum", "", "reports.plan.mode.decision"),
+     "compile.reports", "decision `zone_office` is a string; here it must be an enum", "", "reports.plan.mode.decision"),
 ]
 
 
