@@ -8,7 +8,7 @@ from ._dates import is_date
 from .catalog import Catalog, SelectionError
 from .errors import InputError, Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate, identity_of
-from .explain import to_dict
+from .explain import explain_level, to_dict
 from .load import Document
 
 
@@ -39,7 +39,10 @@ def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None
             where = Location(doc.location().file) if as_of else doc.location(("as_of",))
             raise SelectionError([replace(i, location=where) if not i.location.file else i for i in exc.issues]) from None
         check_case(policy, doc)
-        return to_dict(evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True), explain)
+        level = explain_level(explain)
+        ev = evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True,
+                      trace=level != "none")
+        return to_dict(ev, level)
     except (InputError, SelectionError) as exc:   # the case's own fault: name it by its identity
         exc.identity = case_identity(cat, doc, policy, policy_name, version)
         raise
