@@ -5,20 +5,23 @@ served from the compiled-policy cache never imports the validator or the compile
 """
 from importlib import import_module
 
+# `evaluate` is both a module and a function: importing the module first binds the name to the function
+# (a later import of the submodule would otherwise replace the function by the module). It is light:
+# it imports neither the validator nor the compiler.
+from .evaluate import BACKENDS, DEFAULT_BACKEND, Evaluation, check_case, evaluate
+
 _EXPORTS = {
     "case_as_of": "case", "evaluate_case": "case",
     "Catalog": "catalog", "SelectionError": "catalog", "VersionInfo": "catalog", "shipped_root": "catalog",
     "CompiledPolicy": "compile", "compile_version": "compile",
     "CompileError": "errors", "EvaluationError": "errors", "InputError": "errors", "Issue": "errors",
     "LoadError": "errors", "Location": "errors", "PolicyError": "errors", "SchemaError": "errors",
-    "BACKENDS": "evaluate", "DEFAULT_BACKEND": "evaluate", "Evaluation": "evaluate", "check_case": "evaluate",
-    "evaluate": "evaluate",
     "to_dict": "explain", "to_text": "explain",
     "Document": "load", "dump_json": "load", "load_case_file": "load", "load_case_text": "load", "load_version": "load",
     "validate_version": "validate",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(set(_EXPORTS) | {"BACKENDS", "DEFAULT_BACKEND", "Evaluation", "check_case", "evaluate"})
 
 
 def __getattr__(name: str):
