@@ -148,6 +148,8 @@ def parse_clause(clause: str) -> tuple:
     joined by 、, and ranges 第一项至第四项第1目 (the endpoints share what one of them leaves out)."""
     if len(clause) > MAX_CLAUSE_CHARS:
         return [], f"the clause is longer than {MAX_CLAUSE_CHARS} characters"
+    if not clause.strip():
+        return [], None   # no clause: the whole article
     out = []
     for part in clause.replace(" ", "").split("、"):
         ends = part.split("至")
