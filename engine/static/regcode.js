@@ -92,10 +92,11 @@
       if (t) { t.classList.toggle("hl", on); }
     });
   }
-  function reveal(d) {   // bring the first lit fact into the case view's scrolled window
+  function reveal(d) {   // bring the first lit fact (as_of aside: it is always at the top) into the case view
     var ev = d.closest(".evaluation");
     var view = ev && ev.querySelector(".case-view");
-    var first = view && view.querySelector(".row.hl");
+    var lit = view ? Array.prototype.slice.call(view.querySelectorAll(".row.hl")) : [];
+    var first = lit.filter(function (r) { return r.title !== "as_of"; })[0] || lit[0];
     if (first && view.scrollHeight > view.clientHeight) {
       view.scrollTop = Math.max(0, first.offsetTop - view.clientHeight / 3);
     }
@@ -113,6 +114,14 @@
       if (!d || !d.open) { light(c, false); }
     });
   });
+  // a printed page (attached to the enterprise's file) shows every why
+  var folded = [];
+  window.addEventListener("beforeprint", function () {
+    folded = Array.prototype.filter.call(document.querySelectorAll("details.why"), function (d) { return !d.open; });
+    folded.forEach(function (d) { d.open = true; });
+  });
+  window.addEventListener("afterprint", function () { folded.forEach(function (d) { d.open = false; }); folded = []; });
+
   var all = document.getElementById("unfold-all");
   if (all) {
     all.addEventListener("click", function () {
