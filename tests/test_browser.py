@@ -53,6 +53,17 @@ def _click(driver, element) -> None:
     element.click()
 
 
+def _eventually(driver, script: str, want=True):
+    """The value of `script` once it equals `want`: a details element's toggle event is dispatched
+    after the click returns, so the page is polled (bounded) instead of read at once."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+    try:
+        return WebDriverWait(driver, 10, poll_frequency=0.05).until(lambda d: d.execute_script(script) == want or None) and want
+    except TimeoutException:
+        return driver.execute_script(script)
+
+
 def _no_script_ran(driver) -> None:
     from selenium.common.exceptions import NoAlertPresentException
     assert driver.execute_script(f"return typeof {CANARY}") == "undefined", "injected markup ran"
@@ -145,8 +156,8 @@ def test_unfolding_a_why_shows_the_rules_and_lights_up_the_matched_facts(browser
     assert claim.is_displayed()
     text = decision.find_element("css selector", "details.why").text
     assert "special-inspection-complaint" in text and "complaints[0].date = 2019-04-02" in text
-    lit = browser.execute_script("return Array.from(document.querySelectorAll('.case-view .row.hl')).map(r => r.title)")
-    assert "complaints[0].date" in lit, lit
+    lit = "return Array.from(document.querySelectorAll('.case-view .row.hl')).map(r => r.title).includes('complaints[0].date')"
+    assert _eventually(browser, lit) is True
     # a link from a matched fact goes to its place in the case file
     _click(browser, decision.find_element("link text", "complaints[0].date"))
     assert browser.execute_script("return document.querySelector(':target').title") == "complaints[0].date"
@@ -156,7 +167,7 @@ def test_unfolding_a_why_shows_the_rules_and_lights_up_the_matched_facts(browser
     assert "企业在生产经营过程中被举报的" in target
     # folding again puts the lights out
     _click(browser, decision.find_element("tag name", "summary"))
-    assert browser.execute_script("return document.querySelectorAll('.case-view .row.hl').length") == 0
+    assert _eventually(browser, "return document.querySelectorAll('.case-view .row.hl').length", 0) == 0
     _click(browser, browser.find_element("id", "unfold-all"))
     assert all(d.get_attribute("open") for d in browser.find_elements("css selector", "details.why"))
     shot = screenshot_full(browser, tmp_path / "eval.png", 2500)
