@@ -52,7 +52,7 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
     elif fmt == "html":
         from ..engine.html import eval_page
         if results:
-            click.echo(eval_page(cat, list(zip(results, cases)), site_url), nl=False)
+            click.echo(eval_page(cat, list(zip(results, cases)), site_url, level), nl=False)
     elif results:
         emit(results[0] if len(facts) == 1 else results, fmt)
     if failed:

@@ -241,6 +241,37 @@ def resolve(article: dict, clause: str) -> tuple:
     return units, None
 
 
+def nearest(article: dict, clause: str) -> Optional[str]:
+    """For a clause that names a unit past the end: the same address with each number cut to the last
+    one there (第八款 of a 7-paragraph article -> 第七款). None when that does not help."""
+    parsed, error = parse_clause(clause)
+    if error or not parsed:
+        return None
+    paragraphs = article["paragraphs"]
+    with_items = _item_paragraphs(article)
+    for addr in parsed:
+        if resolve(article, address_text(addr))[1] is None:
+            continue
+        p = min(addr.get("款", with_items[0] if len(with_items) == 1 else 1), len(paragraphs))
+        if "项" not in addr:
+            return address((p,))
+        items = paragraphs[p - 1].get("items") or []
+        if not items:
+            return None
+        i = min(addr["项"], len(items))
+        implied = "款" not in addr
+        if "目" not in addr:
+            return address((p, i), not implied)
+        subs = items[i - 1].get("subitems") or []
+        return address((p, i, min(addr["目"], len(subs))), not implied) if subs else None
+    return None
+
+
+def address_text(addr: dict) -> str:
+    return "".join(f"第{zh_numeral(n) if level != '目' else n}{level}" for level, n in
+                   sorted(addr.items(), key=lambda kv: LEVELS.index(kv[0])))
+
+
 def unit_text(article: dict, unit: tuple) -> str:
     """The words of one unit (a paragraph with its items, an item with its sub-items, a sub-item)."""
     para = article["paragraphs"][unit[0] - 1]
@@ -296,8 +327,10 @@ def check_citations(text: dict, resolved, issues: IssueCollector) -> None:
         if clause:
             _units, error = resolve(entry, clause)
             if error:
-                issues.add("compile.clause", f"{what} cites {article} {clause}: {error}", item.location("clause"),
-                           did_you_mean(clause, addresses(entry)) or f"{article} has {', '.join(addresses(entry)[:8])}")
+                near = nearest(entry, clause)
+                hint = (f"did you mean `{near}`, the last one?" if near and near != clause else
+                        did_you_mean(clause, addresses(entry)) or f"{article} has {', '.join(addresses(entry)[:8])}")
+                issues.add("compile.clause", f"{what} cites {article} {clause}: {error}", item.location("clause"), hint)
 
     for rid, item in sorted(resolved.rules.items()):
         cite(f"rule `{rid}`", item, item.data.get("article", ""), item.data.get("clause", ""))

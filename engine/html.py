@@ -437,9 +437,10 @@ def _flatten(data: Any, path: str = "") -> list:
     return [{"path": path, "value": data}]
 
 
-def eval_page(cat: Catalog, outcomes: list, site_url: Optional[str] = None) -> str:
+def eval_page(cat: Catalog, outcomes: list, site_url: Optional[str] = None, explain: str = "full") -> str:
     """outcomes: [(the `eval --format json` object, the case file's data)]. A self-contained HTML page:
-    styles and script inline, article text inline unless `site_url` names a built site to link to."""
+    styles and script inline, article text inline unless `site_url` names a built site to link to.
+    `explain` is the level the objects were made with (none, decisive, full): the page says what is left out."""
     site_url = check_site_url(site_url)
     cases, texts, seen = [], [], {}
     for k, (result, case) in enumerate(outcomes):
@@ -457,7 +458,7 @@ def eval_page(cat: Catalog, outcomes: list, site_url: Optional[str] = None) -> s
             articles.append({"policy": policy.ref, "anchor": prefix + _text.anchor(name), "article": name,
                              "text": _text_view(by_name[name], {}, prefix)})
     title = " · ".join(str(c["identity"][-1]["value"]) if c["identity"] else c["result"].get("source") or "case" for c in cases)
-    return standalone("eval.html.j2", cases=cases, articles=articles, site_url=site_url, title=title)
+    return standalone("eval.html.j2", cases=cases, articles=articles, site_url=site_url, title=title, explain=explain)
 
 
 def diff_page(result: dict, old: CompiledPolicy, new: CompiledPolicy) -> str:

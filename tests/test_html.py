@@ -287,3 +287,26 @@ def test_the_words_of_a_rule_say_its_condition_with_parameter_values():
     assert "derived fact" in json.dumps(out["for_each"]) and "is at least" in flat and "is one of" in flat
     negated = words.cond({"not": {"path": "x.y", "op": "==", "value": 1}})
     assert negated["parts"][0] == ["t", "not:"], "a negated comparison is not turned into != (absent facts differ)"
+
+
+def test_an_eval_page_says_what_the_explain_level_left_out():
+    none = _eval_html(CASE, "--explain=none")
+    assert none.exit_code == 0 and "--explain none</code>): only the decisions" in none.stdout
+    assert 'class="claim' not in none.stdout and "no rule concluded it" not in none.stdout
+    decisive = _eval_html(CASE, "--explain=decisive")
+    assert "the claims that lost are left out" in decisive.stdout and 'class="claim lost"' not in decisive.stdout
+    full = _eval_html(CASE)
+    assert 'class="claim lost"' in full.stdout and "banner" not in full.stdout.split("<main>", 1)[1].split("<section", 1)[0]
+
+
+def test_an_eval_page_of_several_files_keeps_the_good_ones_when_one_is_bad(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("as_of: 2019-06-30\nenterprise: {name: x}\n", encoding="utf-8")
+    result = _eval_html(CASE, bad, REPO / "examples" / "cases" / "aa-clean.yaml")
+    assert result.exit_code == 1 and "input.schema" in result.stderr and "Traceback" not in result.output
+    assert "上海联鑫线缆有限公司" in result.stdout and 'id="c1-top"' in result.stdout and 'id="c2-top"' not in result.stdout
+
+
+def test_a_bad_case_file_gives_an_error_and_no_page():
+    result = CliRunner().invoke(regcode, ["eval", "--format", "html", "-"], input="as_of: [unclosed\n")
+    assert result.exit_code == 1 and result.stdout == "" and "input.syntax" in result.stderr

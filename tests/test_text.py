@@ -211,3 +211,13 @@ def test_the_text_is_not_part_of_the_content_hash(tmp_path):
     changed = Catalog([root]).by_ref("shanghai-post-license@2017")
     assert changed.content_hash == Catalog().by_ref("shanghai-post-license@2017").content_hash
     assert "（改）" in changed.text["articles"][0]["paragraphs"][0]["text"]
+
+
+@pytest.mark.parametrize("article,clause,near", [("第八条", "第八款", "第七款"), ("第二十九条", "第二款第七项", "第二款第六项"),
+                                                 ("第三十条", "第四项第9目", "第四项第4目"), ("第三十三条", "第九项", "第五项"),
+                                                 ("第八条", "第一项", None)])
+def test_a_unit_past_the_end_is_answered_with_the_last_one_there(article, clause, near, shanghai):
+    entry = next(a for a in shanghai.text["articles"] if a["article"] == article)
+    assert _text.nearest(entry, clause) == near
+    if near:
+        assert _text.resolve(entry, near)[1] is None
