@@ -13,7 +13,7 @@ from typing import Any, Optional
 from . import _text
 from ._words import Words, param_summary, params_used
 from .catalog import Catalog
-from .compile import CompiledPolicy
+from .compile import OUTPUT_KEYS, CompiledPolicy
 from .coverage import report as coverage_report
 from .diff import diff as diff_versions
 from .errors import Issue, Location, PolicyError
@@ -24,7 +24,6 @@ HERE = Path(__file__).resolve().parent
 MAX_TREE_NODES = 20000    # bound on the nodes of one case file shown in a page
 MAX_TREE_DEPTH = 32       # and on their nesting
 MAX_REDLINE_CHARS = 20000  # longer article texts are compared line by line, not character by character
-OUTPUT_KEYS = {"policy", "as_of", "decisions", "rules_fired", "source", "why", "derived", "decision_id", "errors"}
 CJK_FONTS = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif'
 
 
@@ -183,7 +182,6 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
     words = Words(params, tuple(policy.resolved.get("derived_facts") or {}))
     cites = _citations(policy)
     locations = {r.id: str(getattr(r, "location", "") or "") for r in policy.rules}   # where each rule is written
-    coverage_by_article = {a["article"]: a for a in coverage["articles"]}
     rules_by_article: dict = {}
     for r in policy.resolved["rules"]:
         used = sorted(params_used(r))
@@ -199,7 +197,6 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
     articles = []
     for entry in entries:
         name = entry["article"]
-        cov = coverage_by_article.get(name, {})
         order = {rid: min(units) for rid, units in _cited_units(cites["units"].get(name, {})).items()}
         rules = sorted(rules_by_article.get(name, []), key=lambda r: (order.get(r["id"], ()), r["id"]))   # in the order of the text
         untested = [r["id"] for r in rules if not r["cases"]]
@@ -213,7 +210,7 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
             "article": name, "anchor": _text.anchor(name), "title": entry.get("title", ""), "chapter": entry.get("chapter", ""),
             "status": status, "status_label": label, "reason": entry.get("reason", ""), "note": entry.get("note", ""),
             "text": _text_view(text_by_name[name], cites["units"].get(name, {})) if name in text_by_name else None,
-            "whole": sorted(cites["whole"].get(name, [])), "rules": rules, "cases": cov.get("rules", []),
+            "whole": sorted(cites["whole"].get(name, [])), "rules": rules,
         })
     parameters = []
     for name, decl in sorted(params.items(), key=lambda kv: (_text.article_key(kv[1].get("article", "")), kv[0])):
