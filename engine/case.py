@@ -25,13 +25,25 @@ def case_as_of(doc: Document, as_of: Optional[str]) -> str:
     return value
 
 
+def _selected(cat: Catalog, policy_name, when: str, version):
+    """The version in force, remembered per catalog (a batch asks for the same few dates again and again)."""
+    memo = cat.__dict__.setdefault("_selected_versions", {})
+    key = (policy_name, when, version)
+    policy = memo.get(key)
+    if policy is None:
+        policy = cat.select(cat.policy_id(policy_name), when, version)
+        if len(memo) < 10000:
+            memo[key] = policy
+    return policy
+
+
 def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None, as_of: Optional[str] = None,
                   version: Optional[str] = None, backend: str = DEFAULT_BACKEND, explain="full") -> dict:
     """Pick the version in force, check the case against its facts schema, evaluate, and return the
     `eval --format json` object. Raises a PolicyError (InputError, SelectionError, ...) for bad input."""
     when = case_as_of(doc, as_of)
     try:
-        policy = cat.select(cat.policy_id(policy_name), when, version)
+        policy = _selected(cat, policy_name, when, version)
     except SelectionError as exc:   # name the case file (and its as_of line when the date came from it)
         where = Location(doc.location().file) if as_of else doc.location(("as_of",))
         raise SelectionError([replace(i, location=where) if not i.location.file else i for i in exc.issues]) from None

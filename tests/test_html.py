@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import sys
-import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
