@@ -7,6 +7,7 @@ COMMANDS = {
     "plan": "plan",
     "policies": "policies",
     "show": "versions",
+    "site": "site",
     "test": "testcmd",
     "validate": "validate",
 }
