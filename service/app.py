@@ -211,7 +211,6 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     with the app's lifespan."""
     config = config or ServeConfig()
     service = Service(config, loaded)
-    examples = _examples(service.loaded)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -279,13 +278,11 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     # ---- evaluation -----------------------------------------------------------------------------
     case_body = {"required": True, "description": "One case file as JSON (YAML with `Content-Type: application/yaml`).",
-                 "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True},
-                                                   **({"examples": examples} if examples else {})}}}
+                 "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
     batch_body = {"required": True,
                   "description": f"A JSON array of case files, or JSON lines (`Content-Type: application/x-ndjson`); at most "
                                  f"{config.max_batch} case files and {config.max_body_bytes} bytes.",
-                  "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}},
-                                                    **({"example": [e["value"] for e in examples.values()]} if examples else {})}}}
+                  "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}
     problem_doc = {"description": "A problem (RFC 9457) with regcode's issues in `errors`",
                    "content": {"application/problem+json": {"schema": {"type": "object"}}}}
     errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc}
@@ -347,7 +344,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if not messages:   # stopped before the body was even read
             return refuse([timeout_issue(source, "the batch was")] if isinstance(cut, workers.TimedOut) else
                           [Issue("internal.worker", cut.reason, Location(source), "this is a bug in regcode")])
-        count = messages[0][1]
+        _, count, places = messages[0]
         results, evaluated = [], 0
         for kind, *rest in messages[1:]:
             if kind == "ok":
@@ -361,11 +358,12 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                     service.metrics.inc("regcode_errors_total", code=code)
             results.append(item)
         for i in range(len(results), count):   # cut short: every case file not evaluated is still named in its place
-            issue = (timeout_issue(source, f"case file {i} of the batch was") if isinstance(cut, workers.TimedOut) else
-                     Issue("internal.worker", f"case file {i} of the batch was not evaluated: {cut.reason}", Location(source),
+            where = places[i][0]
+            issue = (timeout_issue(where, "the case file was") if isinstance(cut, workers.TimedOut) else
+                     Issue("internal.worker", f"not evaluated: {cut.reason}", Location(where),
                            "this is a bug in regcode, not in the request; send the case files again"))
             service.metrics.inc("regcode_errors_total", code=issue.code)
-            results.append(dump_json({"errors": [issue.as_dict()], "line": None, "source": f"{source}[{i}]"}))
+            results.append(dump_json({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
         body = f'{{"evaluated":{evaluated},"failed":{count - evaluated},"read":{count},"results":[{",".join(results)}]}}'
         return Response(body, media_type="application/json")
 
@@ -420,6 +418,21 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 return Response(dump_json(report), media_type="application/json")
             return problem([i.as_dict() for i in loaded.issues()], status=422, **report)   # the policy's errors, not a client's
 
+    generate_openapi = app.openapi
+
+    def openapi() -> dict:
+        """FastAPI's document, plus example case files (read from the policies' tests when first asked for, not at start)."""
+        if app.openapi_schema is None:
+            spec = generate_openapi()
+            examples = _examples(service.loaded)
+            if examples:
+                paths = spec["paths"]
+                paths["/v1/evaluate"]["post"]["requestBody"]["content"]["application/json"]["examples"] = examples
+                paths["/v1/evaluate/batch"]["post"]["requestBody"]["content"]["application/json"]["example"] = [
+                    e["value"] for e in examples.values()]
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
 
 

@@ -44,7 +44,7 @@ class Ask:
 #   ("ok", item_json, log_line, policy_ref)   a decision: the response item and its decision-log line
 #   ("error", item_json, issue_codes)         a bad record of a batch, reported in its place
 #   ("problem", [issue dicts])                the whole request is refused (the app picks the status)
-#   ("count", n)                              how many records a batch holds
+#   ("count", n, [(source, line)])            how many records a batch holds, and where each is
 
 
 def decision_id() -> str:
@@ -146,7 +146,8 @@ def _batch(state: State, ask: Ask) -> Iterator[tuple]:
         yield ("problem", [Issue("request.too_many", f"the batch holds {count} case files; at most {ask.max_batch}",
                                  Location(ask.source), f"split it into batches of {ask.max_batch} or fewer").as_dict()])
         return
-    yield ("count", count)
+    places = [(r.source, r.line) for r in records] if records is not None else [(c.source, None) for c in cases]
+    yield ("count", count, places)
     for i in range(count):
         if records is not None:
             record = records[i]
