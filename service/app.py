@@ -197,7 +197,8 @@ def _examples(loaded: registry.Loaded) -> dict:
 
 
 Explain = Literal["none", "decisive", "full"]
-AS_OF = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
+AS_OF = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"},
+              description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
 POLICY = Query(None, max_length=200, description="Policy id; may be omitted when only one policy is served.")
 VERSION = Query(None, max_length=200, description="Force this version instead of the one in force on the date.")
 EXPLAIN = Query("full", description="The why to keep: none, the decisive claims, or every claim and derived fact.")

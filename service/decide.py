@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Optional
 
+import yaml
+
 from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json, evaluate_case, load_case_text
 from ..engine.corpus import Record, parse_json_array, parse_record, text_records
 from ..engine.replay import fired_rules, input_sha256
@@ -100,6 +102,14 @@ def _case(ask: Ask):
     text = _text(ask)
     try:
         return load_case_text(text, ask.source)
+    except yaml.reader.ReaderError as exc:
+        # The loader lets PyYAML's reader refuse a control character (NUL...) before its own error handling starts
+        # (`regcode eval` exits 3 on such a file; engine/load.py is being hardened for issue 13). Until then the
+        # service reports it as the bad input it is.
+        pos = max(0, min(int(exc.position), len(text)))
+        line, column = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+        raise InputError([Issue("input.syntax", f"YAML error: {exc.reason}", Location(ask.source, line, column),
+                                "remove control characters from the case file")]) from None
     except InputError as exc:
         # YAML forbids tabs where JSON allows them: valid JSON that the YAML reader refuses is read as JSON
         # (without line marks) rather than refused.
