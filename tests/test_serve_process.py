@@ -85,3 +85,16 @@ def test_a_policy_that_does_not_compile_stops_the_start_with_its_errors(tmp_path
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 1
     assert "policy.yaml" in done.stderr and "not started" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_without_the_extra_says_how_to_install_it(monkeypatch):
+    from click.testing import CliRunner
+
+    from regcode.cli import commands  # noqa: F401
+    from regcode.cli.main import regcode
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)      # as if the `serve` extra were not installed
+    result = CliRunner().invoke(regcode, ["serve"])
+    assert result.exit_code == 1
+    assert "needs the optional extra `serve`" in result.stderr and "pip install 'regcode[serve]'" in result.stderr
+    assert "Traceback" not in result.output

@@ -1,38 +1,7 @@
 """Reloading the service's policies: a version that fails keeps its last good compile and says why; a good change swaps in."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from servekit import CASES, YAML, serving
-
-POLICY = """apiVersion: regcode/v1
-kind: Policy
-id: shanghai-post-license
-version: 2017-b
-title: a one-parameter change, for the tests
-source: {number: none (test), issuer: regcode tests, date: 2017-05-01}
-effective_from: 2017-05-01
-effective_to: 2022-04-30
-extends: shanghai-post-license@2017
-"""
-PARAMETERS = """apiVersion: regcode/v1
-kind: Parameters
-parameters:
-  credit_sampling_ratio:
-    title: 信用监管方式（AA类）每年检查的最低比例 (changed for the test)
-    article: 第三十条
-    clause: 第一项第2目
-    unit: share of the district's enterprises in this mode, per year
-    value: {ratio}
-"""
-
-
-def write_version(root: Path, ratio: float) -> Path:
-    folder = root / "shanghai-post-license" / "2017-b"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "policy.yaml").write_text(POLICY, encoding="utf-8")
-    (folder / "parameters.yaml").write_text(PARAMETERS.format(ratio=ratio), encoding="utf-8")
-    return folder
+from servekit import CASES, ONE_PARAMETER, YAML, one_parameter_version as write_version, serving
 
 
 def ratio_served(client) -> float:
@@ -51,7 +20,7 @@ def test_reload_swaps_in_a_changed_version(tmp_path):
     with serving(workers=1, policy_roots=[str(tmp_path)], enable_admin=True) as c:
         assert ratio_served(c) == 0.3
         before = versions(c)[("shanghai-post-license", "2017-b")]["content_hash"]
-        (folder / "parameters.yaml").write_text(PARAMETERS.format(ratio=0.4), encoding="utf-8")
+        (folder / "parameters.yaml").write_text(ONE_PARAMETER.format(ratio=0.4), encoding="utf-8")
         reply = c.post("/v1/admin/reload")
         assert reply.status_code == 200, reply.text
         status = {(v["id"], v["version"]): v["status"] for v in reply.json()["versions"]}
@@ -64,7 +33,7 @@ def test_a_version_that_fails_on_reload_keeps_serving_its_last_good_compile(tmp_
     folder = write_version(tmp_path, 0.3)
     with serving(workers=1, policy_roots=[str(tmp_path)], enable_admin=True) as c:
         good = versions(c)[("shanghai-post-license", "2017-b")]["content_hash"]
-        (folder / "parameters.yaml").write_text(PARAMETERS.format(ratio=0.4).replace("    value:", "    valeu:"), encoding="utf-8")
+        (folder / "parameters.yaml").write_text(ONE_PARAMETER.format(ratio=0.4).replace("    value:", "    valeu:"), encoding="utf-8")
         reply = c.post("/v1/admin/reload")
         assert reply.status_code == 422 and reply.headers["content-type"] == "application/problem+json"
         problem = reply.json()
