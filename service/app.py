@@ -417,7 +417,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             report = loaded.report()
             if loaded.ok:
                 return Response(dump_json(report), media_type="application/json")
-            return problem([i.as_dict() for i in loaded.issues()], status=422, **report)   # the policy's errors, not a client's
+            return problem([i.as_dict() for i in loaded.issues()], status=422, **report,   # the policy's errors, not a client's
+                           title="A policy version failed to compile; it keeps serving its last good compile")
 
     generate_openapi = app.openapi
 

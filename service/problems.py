@@ -50,13 +50,14 @@ def detail(issues: list) -> str:
     return "\n".join(lines)
 
 
-def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[dict] = None, **extra) -> Response:
+def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[dict] = None, title: Optional[str] = None,
+            **extra) -> Response:
     """A problem+json response carrying every issue (`errors`, as `--format json` prints them)."""
     issues = [i.as_dict() if isinstance(i, Issue) else i for i in issues]
     status = status or status_of(issues)
     body = {
         "type": f"urn:regcode:problem:{issues[0]['code'] if issues else 'internal.error'}",
-        "title": _TITLES.get(status, "Problem"),
+        "title": title or _TITLES.get(status, "Problem"),
         "status": status,
         "detail": detail(issues),
         "errors": issues,

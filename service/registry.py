@@ -52,7 +52,8 @@ class Loaded:
             parts.append(f"{len(self.failed)} failed ({', '.join(f'{p}@{v}' for p, v in sorted(self.failed))})")
         if self.removed:
             parts.append(f"{len(self.removed)} removed")
-        return f"{len(self.served)} versions serving: " + ", ".join(parts)
+        n = len(self.served)
+        return f"{n} policy version{'' if n == 1 else 's'} serving: " + ", ".join(parts)
 
 
 def load(roots: list, previous: Optional[Loaded] = None) -> Loaded:

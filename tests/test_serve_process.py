@@ -57,7 +57,7 @@ def test_the_server_process_answers_over_http_reloads_on_sighup_and_stops_cleanl
             deadline = time.monotonic() + 60
             while "reloaded" not in (tmp_path / "stderr.txt").read_text(encoding="utf-8") and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert "reloaded: 1 versions serving: 1 unchanged" in (tmp_path / "stderr.txt").read_text(encoding="utf-8")
+            assert "reloaded: 1 policy version serving: 1 unchanged" in (tmp_path / "stderr.txt").read_text(encoding="utf-8")
             assert http.get("/v1/policies").json()["policies"][0]["status"] == "unchanged"
             assert http.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML).status_code == 200
             assert set(children(proc.pid)).isdisjoint(workers)     # a new generation of workers
