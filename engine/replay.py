@@ -1,13 +1,4 @@
-"""Replay a decision log: re-evaluate each logged input with the policy in force now (or a forced version) and report what differs.
-
-    report = replay(catalog, ["decisions.log.1", "decisions.log"], version=None)
-    print(to_text(report))
-
-A log line is what `regcode serve` writes per decision: decision_id, policy {id, version, content_hash},
-as_of, input (unless logged as a hash only), input_sha256, decisions, rules_fired. A line that cannot be
-replayed (unreadable, input not logged, input not matching its hash, or no longer valid) is reported
-with its file and line; the others are still replayed.
-"""
+"""Replay a decision log: re-evaluate each logged input with the policy in force now (or a forced version) and report what differs."""
 from __future__ import annotations
 
 import hashlib
@@ -40,10 +31,28 @@ def _decisive(result: dict, decision: str) -> list:
     return sorted({e["rule"] for e in result.get("why", {}).get(decision, ()) if e.get("decisive")})
 
 
+# A log line is what `regcode serve` writes per decision: decision_id, policy {id, version, content_hash},
+# as_of, input (unless logged as a hash only), input_sha256, decisions, rules_fired. A line that cannot be
+# replayed (damaged, input not logged, input not matching its hash, no longer valid) is reported with its
+# file and line, and the others are still replayed.
+
+
 def _lines(paths: Iterable[str]):
+    """(path, line number, bytes) of every non-blank line; a line past MAX_LINE_BYTES is yielded cut (and refused),
+    the rest of it skipped without being held in memory."""
     for path in paths:
         with open(path, "rb") as stream:
-            for number, raw in enumerate(stream, 1):
+            number = 0
+            while True:
+                raw = stream.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    break
+                number += 1
+                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    while True:          # skip to the end of the long line, a bounded chunk at a time
+                        rest = stream.readline(1 << 20)
+                        if not rest or rest.endswith(b"\n"):
+                            break
                 if raw.strip():
                     yield path, number, raw
 

@@ -23,7 +23,7 @@ from ..engine._dates import is_date
 from ..engine.testing import discover
 from . import decide, metrics as metrics_mod, registry, workers
 from .decisionlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog
-from .problems import problem, status_of
+from .problems import problem
 
 log = logging.getLogger("regcode.serve")
 
@@ -296,8 +296,9 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         try:
             return await service.ask(ask)
         except workers.Busy:
-            raise Refused([Issue("service.busy", f"every worker is busy and {config.max_waiting} requests already wait",
-                                 Location(path=request.url.path), "retry after a second")], headers={"Retry-After": "1"})
+            raise Refused([Issue("service.busy", f"no worker was free: at most {config.max_waiting} requests wait for one, "
+                                 f"for at most {config.timeout:g} s", Location(path=request.url.path), "retry after a second")],
+                          headers={"Retry-After": "1"})
 
     def timeout_issue(source: str, what: str) -> Issue:
         return Issue("eval.timeout", f"{what} not evaluated within the time limit of {config.timeout:g} s; the worker was stopped",
@@ -438,4 +439,4 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     return app
 
 
-__all__ = ["ServeConfig", "create_app", "status_of"]
+__all__ = ["ServeConfig", "create_app"]

@@ -1,16 +1,15 @@
-"""A pool of forked worker processes that evaluate requests, each under a time limit that kills a worker past it.
-
-Why processes, and why fork:
-- Evaluation is CPU-bound Python: threads would share one core through the GIL, and a thread that runs
-  past its time limit cannot be stopped. A worker process can be killed (SIGKILL) and replaced.
-- A crash in a C extension (durable-rules' core) ends one worker and fails one request, not the server.
-- Workers are forked from the server after it has compiled the policies, so they inherit the compiled
-  versions (which hold closures and cannot be pickled) and a reload needs no file to stay as it was:
-  a version whose files broke keeps its last good compile, carried into the new workers by the fork.
-  Forking happens on the event-loop thread; a child touches nothing but its pipe and the engine, and
-  resets the signal handling it inherited from the server.
-"""
+"""A pool of forked worker processes that evaluate requests, each under a time limit that kills a worker past it."""
 from __future__ import annotations
+
+# Why processes, and why fork:
+# - Evaluation is CPU-bound Python: threads would share one core through the GIL, and a thread that runs
+#   past its time limit cannot be stopped. A worker process can be killed (SIGKILL) and replaced.
+# - A crash in a C extension (durable-rules' core) ends one worker and fails one request, not the server.
+# - Workers are forked from the server after it has compiled the policies, so they inherit the compiled
+#   versions (compiled code is not picklable) and a reload needs no file to stay as it was: a version
+#   whose files broke keeps its last good compile, carried into the new workers by the fork.
+#   Forking happens on the event-loop thread; a child touches nothing but its pipe and the engine, and
+#   resets the signal handling it inherited from the server.
 
 import asyncio
 import logging

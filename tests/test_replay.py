@@ -119,3 +119,15 @@ def test_a_partial_last_line_left_by_a_crash_is_ended_before_the_next_line(tmp_p
     log.write(dump_json({"n": 3}))
     log.close()
     assert path.read_bytes() == b'{"n":1}\n{"n":2,"half\n{"n":3}\n'
+
+
+def test_a_line_past_the_length_bound_is_refused_without_stopping_the_replay(tmp_path, monkeypatch):
+    from regcode.engine import replay as replay_module
+
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(2, seed=6)))
+    first, second = log.read_text(encoding="utf-8").splitlines()
+    log.write_text("\n".join([first, "x" * 5000, second]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(replay_module, "MAX_LINE_BYTES", 4000)
+    report = replay(Catalog(), [str(log)])
+    assert report["replayed"] == 2 and [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:2", "replay.too_large")]
