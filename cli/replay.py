@@ -33,9 +33,11 @@ def rotated(path: str) -> list:
 @policy_root_option
 @click.pass_context
 def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, policy_roots):
-    """Re-evaluate every decision in decision logs written by `regcode serve --decision-log`, with the
-    policy in force on each decision's as_of now (or --policy-version), and report the decisions that
-    differ: by decision, old and new value, the rules that decide it now, and the decision ids.
+    """Re-evaluate a decision log's decisions with today's policies; report those that differ.
+
+    LOG is written by `regcode serve --decision-log`. Each decision is evaluated again with the policy
+    in force on its as_of now (or --policy-version), and the decisions that differ are reported: by
+    decision, old and new value, the rules that decide it now, and the decision ids.
 
     A line that cannot be replayed (damaged, or logged with --decision-log-input none) is reported with
     its file and line; the others are still replayed. Exit 1 when a line is damaged, or with

@@ -39,8 +39,12 @@ MISSING = ("`regcode serve` needs the optional extra `serve` (FastAPI, uvicorn).
 @click.pass_context
 def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_bytes, log_keep, log_fsync, workers, timeout,
               max_body_bytes, max_batch, max_waiting, enable_admin, backend, log_level):
-    """Serve decisions over HTTP: POST /v1/evaluate (and /v1/evaluate/batch), GET /v1/policies, /health,
-    /metrics; the OpenAPI document at /openapi.json and browsable docs at /docs.
+    """Serve decisions over HTTP (JSON), with a decision log for `regcode replay`.
+
+    \b
+    POST /v1/evaluate, POST /v1/evaluate/batch    the `eval --format json` object, plus decision_id
+    GET  /v1/policies, /v1/policies/ID/VERSION    what is served, and a version as `show` prints it
+    GET  /health, /metrics, /openapi.json, /docs  liveness, Prometheus text, the API's description
 
     \b
     Every policy version is compiled once at start (a version that fails stops the start, with its

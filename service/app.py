@@ -70,6 +70,7 @@ class Service:
     def __init__(self, config: ServeConfig, loaded: Optional[registry.Loaded] = None):
         self.config = config
         self.loaded = loaded or registry.load(config.policy_roots)
+        registry.warm(self.loaded, config.backend)
         self.version = regcode_version()
         self.metrics = metrics_mod.Metrics()
         self.log = None
@@ -86,6 +87,11 @@ class Service:
         self.metrics.gauge("regcode_decision_log_lines_total", lambda: [({}, self.log.lines if self.log else 0)])
         self.metrics.gauge("regcode_decision_log_rotations_total", lambda: [({}, self.log.rotations if self.log else 0)])
 
+    def _load_again(self) -> registry.Loaded:
+        loaded = registry.load(self.config.policy_roots, self.loaded)
+        registry.warm(loaded, self.config.backend)
+        return loaded
+
     def _state(self, loaded: registry.Loaded) -> decide.State:
         return decide.State(loaded.catalog, self.config.backend, self.version)
 
@@ -101,8 +107,7 @@ class Service:
     async def reload(self) -> registry.Loaded:
         """Recompile every version (off the event loop); swap in the result. A version that fails keeps its old compile."""
         async with self.reloading:
-            loaded = await asyncio.get_running_loop().run_in_executor(
-                None, registry.load, self.config.policy_roots, self.loaded)
+            loaded = await asyncio.get_running_loop().run_in_executor(None, self._load_again)
             self.loaded = loaded
             self.pool.swap(self._state(loaded))
             self.metrics.inc("regcode_reloads_total", result="ok" if loaded.ok else "partial")

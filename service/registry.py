@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..engine import Catalog, CompiledPolicy, Issue, Location, PolicyError, VersionInfo
+from ..engine import Catalog, CompiledPolicy, Document, Issue, Location, PolicyError, VersionInfo, check_case, evaluate
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,10 @@ def load(roots: list, previous: Optional[Loaded] = None) -> Loaded:
                 if key in old:
                     served[key] = Served(old[key].info, old[key].policy, "kept")
                 continue
-            status = "new" if key not in old else "unchanged" if old[key].policy.content_hash == policy.content_hash else "changed"
-            served[key] = Served(info, policy, status)
+            if key in old and old[key].policy.content_hash == policy.content_hash:
+                served[key] = Served(info, old[key].policy, "unchanged")   # the same content: keep the built evaluator
+            else:
+                served[key] = Served(info, policy, "new" if key not in old else "changed")
     for key, before in old.items():
         if key in served or key in failed:
             continue
@@ -94,3 +96,23 @@ def _unreadable(cat: Catalog, info: VersionInfo) -> list:
         return list(exc.issues)
     return [Issue("load.manifest", "policy.yaml no longer declares a version (effective_from is missing or not a date)",
                   Location(str(Path(info.directory) / "policy.yaml")), "restore effective_from: YYYY-MM-DD")]
+
+
+def warm(loaded: Loaded, backend: str) -> None:
+    """Build each new or changed version's evaluator now, in the server, so that forked workers inherit it instead
+    of each building it on its first request (about 0.3 s for the Shanghai policy). The python backend only:
+    durable-rules' C core holds state that must not be shared across a fork (engine/batch.py keeps the same rule)."""
+    if backend != "python":
+        return
+    for served in loaded.served.values():
+        if served.status not in ("new", "changed"):
+            continue
+        policy = served.policy
+        try:   # an empty case: it builds the validators and the program; what it decides does not matter
+            check_case(policy, Document("<warm-up>", {}))
+        except Exception:
+            pass
+        try:
+            evaluate(policy, {}, policy.effective_from, backend=backend, checked=True)
+        except Exception:   # a warm-up only saves time; a real request reports whatever this hit
+            pass

@@ -50,7 +50,7 @@ def test_replay_after_a_one_parameter_change_reports_exactly_the_affected_decisi
 
     text = cli("replay", str(log), "--policy-root", str(root))
     assert text.exit_code == 0
-    assert f"60 changed" not in text.stdout and f"{len(credit)} changed, {60 - len(credit)} unchanged" in text.stdout
+    assert "60 changed" not in text.stdout and f"{len(credit)} changed, {60 - len(credit)} unchanged" in text.stdout
     assert f"inspection_sampling_ratio_min: 0.2 -> 0.3  in {len(credit)} decision(s)  [now by: inspections-credit-twenty-percent]" in text.stdout
     assert json.loads(cli("replay", str(log), "--policy-root", str(root), "--format", "json").stdout) == report
     assert cli("replay", str(log), "--policy-root", str(root), "--fail-on-change").exit_code == 1

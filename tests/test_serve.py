@@ -265,3 +265,8 @@ def test_concurrent_requests_each_get_their_own_decisions(client):
         assert body["enterprise"]["credit_code"] == cases[i]["enterprise"]["credit_code"]
         assert body["decisions"] == expected[i]
     assert len({r.json()["decision_id"] for r in replies.values()}) == 16
+
+
+def test_workers_inherit_a_built_evaluator_instead_of_building_it_on_their_first_request(client):
+    served = client.app.state.service.loaded.served
+    assert all("python" in s.policy.backends for s in served.values())
