@@ -21,7 +21,9 @@ so nothing a policy says becomes code.
 from __future__ import annotations
 
 import json
+import marshal
 import math
+import re
 from typing import Optional
 
 from . import _dates
@@ -37,11 +39,12 @@ class CaseCache:
 
     __slots__ = ("as_of", "lists", "indexes", "windows")
 
-    def __init__(self, case: dict, as_of: str, slots: tuple):
+    def __init__(self, case: dict, as_of: str, slots: tuple, lists: bool = True):
         self.as_of = as_of
         self.indexes: dict = {}
         self.windows: dict = {}
-        self.lists = [visible(case, keys, field_name, as_of) for keys, field_name in slots]
+        # the generated run function computes the lists itself, inline, into local variables
+        self.lists = [visible(case, keys, field_name, as_of) for keys, field_name in slots] if lists else None
 
 
 def visible(case: dict, keys: tuple, field_name: Optional[str], as_of: str) -> list:
@@ -61,6 +64,13 @@ def visible(case: dict, keys: tuple, field_name: Optional[str], as_of: str) -> l
             continue
         pairs.append((i, item))
     return pairs
+
+
+def _reach(case: dict, keys: tuple):
+    value = case
+    for k in keys:
+        value = value.get(k) if type(value) is dict else None
+    return value
 
 
 def _index(X: CaseCache, slot, pairs, key: str, default) -> dict:
@@ -209,12 +219,15 @@ def _lit(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _fstr(body: str) -> str:
-    """Python source of an f-string with this body (plain text when it has no placeholder)."""
-    plain = body.replace("{{", "").replace("}}", "")
-    if "{" not in plain:
-        return repr(body.replace("{{", "{").replace("}}", "}"))
-    return "f" + repr(body)
+def _entry(body: str, value: str) -> str:
+    """Source of a trace entry for the path with this f-string body: (path, value) when the path is fixed,
+    else (str.format template, its variables..., value), formatted only if the entry is kept (most are
+    dropped with the branch or item that did not hold)."""
+    names = re.findall(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}", body)
+    if not names:
+        return f"({repr(body.replace('{{', '{').replace('}}', '}'))}, {value})"
+    template = re.sub(r"(?<!\{)\{[A-Za-z_][A-Za-z0-9_]*\}", "{}", body)
+    return f"({template!r}, {', '.join(names)}, {value})"
 
 
 class _Scope:
@@ -228,11 +241,21 @@ class _Scope:
 class Generator:
     """Emits the statements of one function; `traced` selects the variant that records the why."""
 
-    def __init__(self, program: "Builder", traced: bool):
+    def __init__(self, program: "Builder", traced: bool, prefetch: bool = False):
         self.p = program
         self.traced = traced
         self.lines: list = []
         self.n = 0
+        # With `prefetch`, each field of the case file (`C`) or of the bound fact (`it`) is read once,
+        # into a variable, at the top of the function or of the fact kind's block.
+        self.prefetch = {"C": {}, "it": {}} if prefetch else None
+        self.local_slots = prefetch       # the run function holds each list's visible pairs in a local `S<slot>`
+
+    def take_prefetched(self, base: str) -> list:
+        """The statements reading the fields of `base` that the code emitted since the last call uses."""
+        found = self.prefetch[base]
+        self.prefetch[base] = {}
+        return [f"{var} = {read}" for read, var in found.items()]
 
     def tmp(self, stem: str = "t") -> str:
         self.n += 1
@@ -313,20 +336,28 @@ class Generator:
         if not (code.isidentifier() and code.startswith("p")):    # a multi-key read is already in a fresh variable
             v = self.tmp("p")
             self.emit(ind, f"{v} = {code}")
-        label = _fstr(_lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref)))
+        label = _lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref))
         if ref.scalar:
             test = f"{v} is not None"
         else:
             test = f"{v} is not None and type({v}) is not dict and type({v}) is not list"
-        self.emit(ind, f"if {test}: T.append(({label}, {v}))")
+        self.emit(ind, f"if {test}: T.append({_entry(label, v)})")
         return v
 
     def _get(self, src: str, ref: ir.PathRef, j: int) -> str:
         has_default, default = ref.defaults[j] if j < len(ref.defaults) else (False, None)
         key = repr(ref.keys[j])
-        if has_default:
-            return f"{src}.get({key}, {self.p.const(default)})"
-        return f"{src}.get({key})"
+        if j == 0 and ref.present and ref.present[0]:
+            read = f"{src}[{key}]"       # a required field of a validated mapping is always there
+        else:
+            read = f"{src}.get({key}, {self.p.const(default)})" if has_default else f"{src}.get({key})"
+        if self.prefetch is not None and j == 0 and src in self.prefetch:
+            table = self.prefetch[src]
+            var = table.get(read)
+            if var is None:
+                var = table[read] = self.tmp("q")
+            return var
+        return read
 
     def decision(self, e: ir.DecisionRef, scope, ind) -> str:
         if e.map_key is None:
@@ -335,13 +366,13 @@ class Generator:
                 return code
             v = self.tmp("d")
             self.emit(ind, f"{v} = {code}")
-            self.emit(ind, f"if {v} is not None: T.append(({self.p.const('decisions.' + e.name)}, {v}))")
+            self.emit(ind, f"if {v} is not None: T.append({_entry(_lit('decisions.' + e.name), v)})")
             return v
         key = self.value_untraced_key(e.map_key, scope, ind)
         v = self.tmp("d")
         self.emit(ind, f"{v} = _mget(D.get({e.name!r}), {key})")
         if self.traced:
-            self.emit(ind, f"if {v} is not None: T.append(({_fstr(_lit('decisions.' + e.name) + '[{' + key + '}]')}, {v}))")
+            self.emit(ind, f"if {v} is not None: T.append({_entry(_lit('decisions.' + e.name) + '[{' + key + '}]', v)})")
         return v
 
     def value_untraced_key(self, e, scope, ind) -> str:
@@ -353,7 +384,7 @@ class Generator:
         if not source.scope:
             slot = self.p.list_slot(source.keys)
             if slot is not None:
-                return f"X.lists[{slot}]", _lit(source.text), slot
+                return (f"S{slot}" if self.local_slots else f"X.lists[{slot}]"), _lit(source.text), slot
         saved, self.traced = self.traced, False     # reading the list itself is not part of the why
         try:
             src = self.value(source, scope, ind)
@@ -364,16 +395,21 @@ class Generator:
         base = _lit(source.text) if not source.scope else scope[source.scope].label + _lit(_rest(source))
         return pairs, base, None
 
-    def _keyed(self, source: ir.PathRef, alias: str, where, scope: dict, ind: int, pairs: str, slot) -> str:
-        # (a helper call, not an inline try: loops and try blocks nest at most 20 deep in CPython)
-        """When `where` tests `alias.k == E` (E not about alias) on an event-dated or root list: only the
-        items whose k equals E, through a per-case index."""
+    def _keyed(self, source: ir.PathRef, alias: str, where, scope: dict, ind: int, pairs: str, slot) -> tuple:
+        """When `where` tests `alias.k == E` (E not about alias) on a list at the top of the case file: only
+        the items whose k equals E, through a per-case index (a helper call, not an inline try: loops and
+        try blocks nest at most 20 deep in CPython). Returns the pairs to loop over and the condition left
+        to test on each: without tracing the equality is known to hold and is dropped."""
         if where is None or slot is None:
-            return pairs
+            return pairs, where
         found = _equality(where, alias)
         if found is None:
-            return pairs
-        key, other, default = found
+            return pairs, where
+        key, other, default, conjunct = found
+        rest = where
+        if not self.traced:
+            items = [c for c in (where.items if isinstance(where, ir.All) else [where]) if c is not conjunct]
+            rest = ir.All(items=items) if len(items) > 1 else items[0] if items else None
         saved, self.traced = self.traced, False     # the key is computed to look up, not reported
         try:
             wanted = self.value(other, scope, ind)
@@ -382,7 +418,7 @@ class Generator:
         index_slot = self.p.const(("index", source.keys, key), shared=True)
         bucket = self.tmp("b")
         self.emit(ind, f"{bucket} = _lookup(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}, {wanted})")
-        return bucket
+        return bucket, rest
 
     def count(self, e: ir.Count, scope, ind) -> str:
         pairs, base, slot = self._pairs(e.source, scope, ind)
@@ -390,15 +426,18 @@ class Generator:
         if e.where is None:
             self.emit(ind, f"{n} = len({pairs})" if slot is not None else f"{n} = sum(1 for _ in {pairs})")
             return n
-        pairs = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
+        pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
         i, h = self.tmp("i"), self.tmp("h")
         self.emit(ind, f"{n} = 0")
+        if where is None:
+            self.emit(ind, f"{n} = len({pairs})")
+            return n
         self.emit(ind, f"for {i}, {h} in {pairs}:")
         inner = {**scope, e.alias: _Scope(h, base + "[{" + i + "}]", False)}
         mark = self.tmp("m")
         if self.traced:
             self.emit(ind + 1, f"{mark} = len(T)")
-        w = self.cond(e.where, inner, ind + 1)
+        w = self.cond(where, inner, ind + 1)
         self.emit(ind + 1, f"if {w}: {n} += 1")
         if self.traced:
             self.emit(ind + 1, f"else: del T[{mark}:]")
@@ -408,7 +447,7 @@ class Generator:
         pairs, base, slot = self._pairs(e.source, scope, ind)
         saved, self.traced = self.traced, False     # only the chosen item is reported
         try:
-            pairs = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
+            pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
             best, bk, bi = self.tmp("best"), self.tmp("bk"), self.tmp("bi")
             i, h, k = self.tmp("i"), self.tmp("h"), self.tmp("k")
             self.emit(ind, f"{best} = {bk} = None")
@@ -418,9 +457,9 @@ class Generator:
             by_default = self.p.const(e.by_default[1]) if e.by_default[0] else "None"
             self.emit(ind + 1, f"{k} = {h}.get({e.by!r}, {by_default})")
             self.emit(ind + 1, f"if {k} is None: continue")
-            if e.where is not None:
+            if where is not None:
                 inner = {**scope, e.alias: _Scope(h, "", True)}
-                w = self.cond(e.where, inner, ind + 1)
+                w = self.cond(where, inner, ind + 1)
                 self.emit(ind + 1, f"if not {w}: continue")
             better = ">" if e.latest else "<"
             self.emit(ind + 1, f"if {bk} is None or {k} {better} {bk} or ({k} == {bk} and _tie_wins({h}, {best}, {e.latest!r})):")
@@ -436,9 +475,9 @@ class Generator:
         if self.traced:
             prefix = base + "[{" + bi + "}]"
             self.emit(ind, f"if {best} is not None:")
-            self.emit(ind + 1, f"T.append(({_fstr(prefix + _lit('.' + e.by))}, {bk}))")
+            self.emit(ind + 1, f"T.append({_entry(prefix + _lit('.' + e.by), bk)})")
             if e.field_name is not None:
-                self.emit(ind + 1, f"if {out} is not None: T.append(({_fstr(prefix + _lit('.' + e.field_name))}, {out}))")
+                self.emit(ind + 1, f"if {out} is not None: T.append({_entry(prefix + _lit('.' + e.field_name), out)})")
         return out
 
     # -- conditions: emit statements, return the name of a variable holding the result ------------
@@ -510,7 +549,10 @@ class Generator:
         if c.where is None:
             self.emit(ind, f"{out} = bool({pairs})" if slot is not None else f"{out} = any(True for _ in {pairs})")
             return
-        pairs = self._keyed(c.source, c.alias, c.where, scope, ind, pairs, slot)
+        pairs, where = self._keyed(c.source, c.alias, c.where, scope, ind, pairs, slot)
+        if where is None:
+            self.emit(ind, f"{out} = bool({pairs})")
+            return
         i, h = self.tmp("i"), self.tmp("h")
         self.emit(ind, f"{out} = False")
         self.emit(ind, f"for {i}, {h} in {pairs}:")
@@ -518,11 +560,11 @@ class Generator:
         if self.traced:         # every item that matches is part of the why
             mark = self.tmp("m")
             self.emit(ind + 1, f"{mark} = len(T)")
-            w = self.cond(c.where, inner, ind + 1)
+            w = self.cond(where, inner, ind + 1)
             self.emit(ind + 1, f"if {w}: {out} = True")
             self.emit(ind + 1, f"else: del T[{mark}:]")
         else:
-            w = self.cond(c.where, inner, ind + 1)
+            w = self.cond(where, inner, ind + 1)
             self.emit(ind + 1, f"if {w}:")
             self.emit(ind + 2, f"{out} = True")
             self.emit(ind + 2, "break")
@@ -671,7 +713,7 @@ def _cond_refers_to(c, alias: str) -> bool:
 
 
 def _equality(where, alias: str):
-    """(key, other expression, key's default) for a conjunct `alias.key == other` of `where`, else None."""
+    """(key, other expression, key's default, the conjunct) for a conjunct `alias.key == other` of `where`, else None."""
     conjuncts = where.items if isinstance(where, ir.All) else [where]
     for c in conjuncts:
         if not isinstance(c, ir.Compare) or c.op != "==":
@@ -680,7 +722,7 @@ def _equality(where, alias: str):
             if (isinstance(mine, ir.PathRef) and mine.scope == alias and len(mine.keys) == 1
                     and not _refers_to(other, alias) and getattr(other, "kind", "any") in SCALAR_KINDS | {"any"}):
                 has_default, default = mine.defaults[0] if mine.defaults else (False, None)
-                return mine.keys[0], other, default if has_default else None
+                return mine.keys[0], other, default if has_default else None, c
     return None
 
 
@@ -726,7 +768,7 @@ class Program:
 
     name = "python"
 
-    def __init__(self, policy):
+    def __init__(self, policy, frozen: Optional[dict] = None):
         self.policy = policy
         self.builder = Builder(policy)
         self.slots = self.builder.slots
@@ -737,8 +779,22 @@ class Program:
         self.derived_names = sorted(policy.derived)
         self._rule_traced: dict = {}
         self._flags: dict = {}
-        self.source = self._generate()
-        self._namespace = self._load(self.source)
+        if frozen is None:
+            self.source = self._generate()
+            self._code = compile(self.source, f"<regcode {self.policy.ref} python backend>", "exec")
+        else:       # from the compiled-policy cache: the code generated then, as marshalled bytecode
+            self.source = frozen["source"]
+            self.builder.consts = list(frozen["consts"])
+            self._code = marshal.loads(frozen["code"])
+        self._namespace = self._load()
+
+    def frozen(self) -> dict:
+        """What the cache keeps of this program (engine/cache.py): the source, its constants, its bytecode."""
+        return {"source": self.source, "consts": tuple(self.builder.consts), "code": marshal.dumps(self._code)}
+
+    @classmethod
+    def restore(cls, policy, frozen: dict) -> "Program":
+        return cls(policy, frozen)
 
     # -- generation ---------------------------------------------------------------------------
     def _generate(self) -> str:
@@ -765,7 +821,7 @@ class Program:
 
     def _run(self, name: str, traced: bool) -> list:
         """def run(C, A, P, X) -> (decisions, claims per decision, derived facts per kind, firings)."""
-        policy, g = self.policy, Generator(self.builder, traced)
+        policy, g = self.policy, Generator(self.builder, traced, prefetch=True)
         g.emit(0, f"def {name}(C, A, P, X):")
         g.emit(1, "D = {}")
         g.emit(1, "F = 0")
@@ -775,7 +831,15 @@ class Program:
             g.emit(1, f"L{j} = []")
         for j in range(len(self.derived_names)):
             g.emit(1, f"G{j} = {{}}")
+        for slot, (keys, field_name) in enumerate(self.slots):     # the visible items of every list, once
+            g.emit(1, f"s = C.get({keys[0]!r})" if len(keys) == 1 else f"s = _reach(C, {keys!r})")
+            if field_name is None:
+                g.emit(1, f"S{slot} = list(enumerate(s)) if type(s) is list else []")
+            else:   # an item dated after as_of has not happened yet
+                g.emit(1, f"S{slot} = [(i, h) for i, h in enumerate(s) if type(h) is not dict or type(d := h.get({field_name!r})) "
+                          f"is not str or d <= A] if type(s) is list else []")
         g.emit(1, "try:")
+        top_of_run = len(g.lines)
         read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
                       for i in range(len(policy.strata))]
         for k, rules in enumerate(policy.strata):
@@ -790,6 +854,7 @@ class Program:
             g.emit(3, "wi += 1")
             for n, kind in enumerate(kinds):
                 g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
+                top = len(g.lines)
                 for rule in sorted((r for r in rules if r.binds == kind), key=lambda r: r.index):
                     g.emit(4, f"# {rule.id}")
                     g.emit(4, f"cur = {rule.index}")
@@ -798,18 +863,27 @@ class Program:
                     r = g.cond(rule.condition, self._bound(rule), 4)
                     g.emit(4, f"if {r}:")
                     self._fire(g, rule, set(kinds), traced, 5)
+                g.lines[top:top] = ["    " * 4 + line for line in g.take_prefetched("it")]
             for dname in read_after[k]:
                 j = self.decision_names.index(dname)
-                g.emit(2, f"D[{dname!r}] = R{j}(L{j})")
+                g.emit(2, f"D[{dname!r}] = {self._resolution(j)}")
         g.emit(2, "cur = -1")
-        final = ", ".join(f"{dname!r}: R{j}(L{j})" for j, dname in enumerate(self.decision_names))
+        final = ", ".join(f"{dname!r}: {self._resolution(j)}" for j, dname in enumerate(self.decision_names))
         g.emit(2, f"return ({{{final}}}, ({''.join(f'L{j}, ' for j in range(len(self.decision_names)))}), "
                   f"({''.join(f'G{j}, ' for j in range(len(self.derived_names)))}), F)")
+        g.lines[top_of_run:top_of_run] = ["    " * 2 + line for line in g.take_prefetched("C")]
         g.emit(1, "except _PolicyError:")
         g.emit(2, "raise")
         g.emit(1, "except Exception as exc:")
         g.emit(2, "_failed(cur, exc)")
         return g.lines
+
+    def _resolution(self, j: int) -> str:
+        """A decision's value from its claims; the default, when immutable, needs no call."""
+        default = self.policy.decisions[self.decision_names[j]].default
+        if isinstance(default, (dict, list)):
+            return f"R{j}(L{j})"
+        return f"(R{j}(L{j}) if L{j} else {self.builder.const(default)})"
 
     def _initial(self, g: Generator, kind: str, traced: bool, ind: int) -> None:
         """The facts a stratum starts from, for one kind it binds."""
@@ -820,9 +894,9 @@ class Program:
             path = kind[5:]
             keys = tuple(path.split("."))
             slot = self.builder.list_slot(keys)
-            pairs = f"X.lists[{slot}]" if slot is not None else \
+            pairs = f"S{slot}" if slot is not None else \
                 f"_visible(C, {keys!r}, {self.policy.event_dates.get(keys)!r}, A)"
-            label = _fstr(_lit(path) + "[{i}]") if traced else "None"
+            label = "f" + repr(_lit(path) + "[{i}]") if traced else "None"
             g.emit(ind, f"for i, h in {pairs}: W.append(({kid}, h, {label}))")
         else:
             j = self.derived_names.index(kind[8:])
@@ -890,16 +964,16 @@ class Program:
         g.emit(1, "return (" + "".join(p + ", " for p in parts) + ")")
         return g.lines
 
-    def _load(self, source: str) -> dict:
+    def _load(self) -> dict:
         from .errors import PolicyError
         namespace = {"K": tuple(self.builder.consts), "__builtins__": BUILTINS, "_PolicyError": PolicyError,
                      "_failed": self._failed, "_too_many": self._too_many, "_too_many_derived": self._too_many_derived,
-                     "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible}
+                     "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible, "_reach": _reach}
         namespace.update(HELPERS)
         from .evaluate import resolver
         for j, name in enumerate(self.decision_names):
             namespace[f"R{j}"] = resolver(self.policy, self.policy.decisions[name])
-        exec(compile(source, f"<regcode {self.policy.ref} python backend>", "exec"), namespace)
+        exec(self._code, namespace)
         self.run_plain, self.run_traced = namespace["run_plain"], namespace["run_traced"]
         self.thens = {rule.index: namespace[f"c_{rule.index}"] for rule in self.policy.rules}
         return namespace
@@ -963,7 +1037,7 @@ class Program:
     def run(self, case: dict, as_of: str, params: dict, traced: bool):
         """(decisions, claims by decision, derived facts, firings) for one case. Claims are tuples
         (value, key, rule index[, fact label, matched pairs]); derived facts (kind, data, label, [(rule, from)])."""
-        X = CaseCache(case, as_of, self.slots)
+        X = CaseCache(case, as_of, self.slots, lists=False)
         decisions, lists, stores, firings = (self.run_traced if traced else self.run_plain)(case, as_of, params, X)
         claims = dict(zip(self.decision_names, lists))
         derived = []
@@ -982,11 +1056,12 @@ MAX_DERIVED = 5000           # bound on derived facts per evaluation
 
 
 def _matched(trace: list) -> tuple:
-    """(path, value) pairs in the order read, each path once."""
+    """(path, value) pairs in the order read, each path once (entries are formatted here, see `_entry`)."""
     first: dict = {}
-    for path, value in trace:
+    for entry in trace:
+        path = entry[0] if len(entry) == 2 else entry[0].format(*entry[1:-1])
         if path not in first:
-            first[path] = value
+            first[path] = entry[-1]
     return tuple(first.items())
 
 

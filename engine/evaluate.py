@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import fastjsonschema
 import jsonschema
 
 from . import _dates
@@ -56,32 +55,19 @@ def _validator(policy: CompiledPolicy):
     return v
 
 
-# Keywords fastjsonschema (drafts 4-7) does not know; a schema using one is checked by jsonschema alone.
-_NEWER_KEYWORDS = {"unevaluatedProperties", "unevaluatedItems", "prefixItems", "dependentRequired",
-                   "dependentSchemas", "$dynamicRef", "$dynamicAnchor", "minContains", "maxContains", "$anchor"}
-
-
-def _uses_newer_keywords(node, depth: int = 0) -> bool:
-    if depth > 64:
-        return True
-    if isinstance(node, dict):
-        return any(k in _NEWER_KEYWORDS or _uses_newer_keywords(v, depth + 1) for k, v in node.items())
-    if isinstance(node, list):
-        return any(_uses_newer_keywords(v, depth + 1) for v in node)
-    return False
-
-
 def _fast_validator(policy: CompiledPolicy):
-    """fastjsonschema compiles the facts schema to Python (about 15x faster than jsonschema's walk);
-    it only answers valid / not valid, and jsonschema then reports every problem with its place."""
+    """jsonschema-rs, compiled once per policy: the facts schema's own draft (2020-12), formats asserted, no
+    network (offline). About 10x faster than jsonschema's walk; it answers valid or not, and jsonschema
+    then reports every problem with its place. None when jsonschema-rs cannot be imported here."""
     if "_fast" not in policy.backends:
         fast = None
-        if not _uses_newer_keywords(policy.facts_schema):
-            schema = {k: v for k, v in policy.facts_schema.items() if k != "$schema"}
-            try:
-                fast = fastjsonschema.compile(schema, formats={"date": _dates.is_date}, use_default=False)
-            except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError, RecursionError):
-                fast = None
+        try:
+            import jsonschema_rs
+            fast = jsonschema_rs.validator_for(policy.facts_schema, validate_formats=True, offline=True)
+        except ImportError:
+            fast = None
+        except Exception:   # a schema jsonschema-rs cannot compile: jsonschema alone checks (validate accepted it)
+            fast = None
         policy.backends["_fast"] = fast
     return policy.backends["_fast"]
 
@@ -89,12 +75,8 @@ def _fast_validator(policy: CompiledPolicy):
 def check_case(policy: CompiledPolicy, doc: Document) -> None:
     """Validate a case file against the policy's facts schema; every problem, with its place."""
     fast = _fast_validator(policy)
-    if fast is not None:
-        try:
-            fast(doc.data)
-            return
-        except fastjsonschema.JsonSchemaException:
-            pass   # report with jsonschema below
+    if fast is not None and fast.is_valid(doc.data):
+        return
     issues = IssueCollector(limit=50)
     for err in sorted(_validator(policy).iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(err.absolute_path)
@@ -112,6 +94,11 @@ def check_case(policy: CompiledPolicy, doc: Document) -> None:
         else:
             msg = err.message
         issues.add("input.schema", f"{format_path(path)}: {msg}", doc.location(path), hint or f"fix the case file against {policy.ref}'s facts schema")
+    if not issues and fast is not None:   # the two validators disagree: report jsonschema-rs's reasons rather than accept
+        for err in fast.iter_errors(doc.data):
+            path = tuple(err.instance_path)
+            issues.add("input.schema", f"{format_path(path)}: {err.message}", doc.location(path),
+                       f"fix the case file against {policy.ref}'s facts schema")
     issues.raise_if_any(InputError)
 
 
@@ -196,12 +183,53 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
                 return claims[0][VALUE]
             return resolve(decl, claims, rules)
         return fast
+    if decl.type == "map" and decl.value_type == "enum" and decl.combine in ("min", "max"):
+        order, best_is_max = decl.order, decl.combine == "max"
+
+        def enum_map(claims):   # per key, the claim furthest along (max) or back (min) the declared order
+            if not claims:
+                return {}
+            best: dict = {}
+            for c in claims:
+                value, key = c[VALUE], c[KEY]
+                if value is None or key is None:
+                    continue
+                at = order.get(value, -1)
+                held = best.get(key)
+                if held is None or (at > held[0] if best_is_max else at < held[0]):
+                    best[key] = (at, value)
+            if len(best) > 1:
+                return {k: best[k][1] for k in sorted(best, key=str)}
+            return {k: v[1] for k, v in best.items()}
+        return enum_map
     if decl.type == "list" and decl.combine == "union":
+        order = decl.order
+
         def union(claims):
             if not claims:
                 return []
-            return resolve(decl, claims, rules)
+            codes = set()
+            for c in claims:
+                value = c[VALUE]
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    codes.update(value)
+                else:
+                    codes.add(value)
+            if len(codes) < 2:
+                return list(codes)
+            return sorted(codes, key=(lambda code: (order.get(code, len(order)), str(code))) if order else str)
         return union
+    if decl.type == "bool" and decl.combine in ("any", "all"):
+        want_any = decl.combine == "any"
+
+        def boolean(claims):
+            values = [bool(c[VALUE]) for c in claims if c[VALUE] is not None]
+            if not values:
+                return default
+            return any(values) if want_any else all(values)
+        return boolean
 
     def general(claims):
         if not claims:
