@@ -177,8 +177,8 @@ def _check_as_of(as_of: Optional[str]) -> None:
 
 
 def _pretty(compact: str) -> str:
-    """The layout of `regcode eval --format json` (indented, sorted keys, UTF-8 kept, a final newline)."""
-    return json.dumps(json.loads(compact), ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+    """The layout of `regcode eval --format json`: the engine's pretty JSON and the newline the CLI's echo adds."""
+    return dump_json(json.loads(compact), pretty=True) + "\n"
 
 
 def _examples(loaded: registry.Loaded) -> dict:
