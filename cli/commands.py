@@ -6,6 +6,8 @@ COMMANDS = {
     "eval": "evaluate",
     "plan": "plan",
     "policies": "policies",
+    "replay": "replay",
+    "serve": "serve",
     "show": "versions",
     "site": "site",
     "test": "testcmd",
