@@ -24,6 +24,7 @@ import json
 import marshal
 import math
 import re
+from dataclasses import fields
 from typing import Optional
 
 from . import _dates
@@ -103,6 +104,35 @@ def _lookup(X: CaseCache, slot, pairs, key: str, default, wanted):
         return pairs
 
 
+def _group(X: CaseCache, slot, items, key: str, default) -> dict:
+    """Items (without positions) by the value of `key`, for untraced code that holds the index in a local."""
+    found: dict = {}
+    for item in items:
+        if type(item) is not dict:
+            continue
+        value = item.get(key, default)
+        if value is None:
+            continue
+        try:
+            found.setdefault(value, []).append(item)
+        except TypeError:       # an unhashable value equals no hashable key
+            continue
+    return found
+
+
+def _lookup_items(X: CaseCache, slot, items, key: str, default, wanted):
+    """The items whose `key` equals `wanted` (all of them when it cannot be hashed), the index kept per case."""
+    if wanted is None:
+        return ()
+    found = X.indexes.get(slot)
+    if found is None:
+        found = X.indexes[slot] = _group(X, slot, items, key, default)
+    try:
+        return found.get(wanted, ())
+    except TypeError:
+        return items
+
+
 def _window_start(X: CaseCache, unit: str, n) -> Optional[str]:
     key = (unit, n)
     found = X.windows.get(key, False)
@@ -113,6 +143,29 @@ def _window_start(X: CaseCache, unit: str, n) -> Optional[str]:
             found = None
         X.windows[key] = found
     return found
+
+
+_NO_DAY = "\uffff"      # the first day of a window that has none (a date out of range): after every ISO date
+
+
+def _window_table(windows: tuple) -> tuple:
+    """(memo, fn(as_of) -> the first day of every constant window): a window depends on as_of alone, so a
+    batch that evaluates many cases on one day computes it once (the memo is bounded)."""
+    memo: dict = {}
+
+    def compute(as_of):
+        found = []
+        for unit, n in windows:
+            try:
+                found.append(_dates.shift(as_of, **{unit: -n}))
+            except (ValueError, OverflowError):
+                found.append(_NO_DAY)
+        found = tuple(found)
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[as_of] = found
+        return found
+    return memo, compute
 
 
 def _within(X, unit, n, d) -> bool:
@@ -207,7 +260,7 @@ def _tie_wins(item, best, latest: bool) -> bool:
     return a > b if latest else a < b
 
 
-HELPERS = {name: globals()[name] for name in ("_index", "_lookup", "_within", "_window_start", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
+HELPERS = {name: globals()[name] for name in ("_index", "_lookup", "_group", "_lookup_items", "_within", "_window_start", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
                                                "_date_add", "_days_between", "_step", "_tie_wins")}
 BUILTINS = {"len": len, "type": type, "dict": dict, "list": list, "str": str, "bool": bool, "enumerate": enumerate,
             "TypeError": TypeError, "Exception": Exception, "sum": sum, "any": any}
@@ -219,15 +272,14 @@ def _lit(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _entry(body: str, value: str) -> str:
-    """Source of a trace entry for the path with this f-string body: (path, value) when the path is fixed,
-    else (str.format template, its variables..., value), formatted only if the entry is kept (most are
-    dropped with the branch or item that did not hold)."""
-    names = re.findall(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}", body)
-    if not names:
-        return f"({repr(body.replace('{{', '{').replace('}}', '}'))}, {value})"
-    template = re.sub(r"(?<!\{)\{[A-Za-z_][A-Za-z0-9_]*\}", "{}", body)
-    return f"({template!r}, {', '.join(names)}, {value})"
+_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _path_code(body: str) -> str:
+    """Source of the printable path with this f-string body: a plain literal when it names no variable."""
+    if _PLACEHOLDER.search(body):
+        return "f" + repr(body)
+    return repr(body.replace("{{", "{").replace("}}", "}"))
 
 
 class _Scope:
@@ -238,8 +290,38 @@ class _Scope:
         self.var, self.label, self.is_dict = var, label, is_dict
 
 
+class Val:
+    """A value in generated code. `raw` is an expression without side effects; in traced code `bind` names
+    the variable its first use assigns (`(p3 := it['date'])`), so that the why can name the value read.
+    `trace` lists what reading it contributes to the why (see Generator.cond)."""
+
+    __slots__ = ("raw", "bind", "trace")
+
+    def __init__(self, raw: str, bind: Optional[str] = None, trace: Optional[list] = None):
+        self.raw, self.bind, self.trace = raw, bind, trace or []
+
+    @property
+    def first(self) -> str:
+        """The expression for the first (or only) use."""
+        return f"({self.bind} := {self.raw})" if self.bind else self.raw
+
+    @property
+    def again(self) -> str:
+        """The expression for a use after the first one has run."""
+        return self.bind or self.raw
+
+
 class Generator:
-    """Emits the statements of one function; `traced` selects the variant that records the why."""
+    """Emits the statements of one function; `traced` selects the variant that records the why.
+
+    The why is recorded while matching, as data kept in local variables, and turned into entries only
+    where it is kept: a condition returns, beside its code, its *trace*, a list of
+      ("e", path body, variable, test)   an entry (the path, the value read), when `test` holds (or always)
+      ("x", variable)                    the entries a list operator gathered for the items that matched
+      ("if", test, [trace])              a part kept only when `test` holds at run time (a branch that held)
+    in the order the values were read. A rule that holds emits its trace once (`emit_trace`); a rule that
+    does not hold, an `any` branch or a `some` item that did not match costs nothing for the why.
+    """
 
     def __init__(self, program: "Builder", traced: bool, prefetch: bool = False):
         self.p = program
@@ -249,10 +331,13 @@ class Generator:
         # With `prefetch`, each field of the case file (`C`) or of the bound fact (`it`) is read once,
         # into a variable, at the top of the function or of the fact kind's block.
         self.prefetch = {"C": {}, "it": {}} if prefetch else None
-        self.local_slots = prefetch       # the run function holds each list's visible pairs in a local `S<slot>`
+        self.local_slots = prefetch       # the run function holds each list's visible items in a local `S<slot>`
+        # untraced run functions hold the items alone (no positions: nothing is reported)
+        self.items_only = prefetch and not traced
         self.certain: set = set()         # expressions and variables that are surely not None
-        self.windows = {} if prefetch else None   # (unit, amount) -> local holding that window's first day
         self.indexes = {} if prefetch else None   # index slot -> local holding the case's index, once built
+        self.windows_used: set = set()    # constant windows (Builder.windows) this function reads
+        self.decision_locals: Optional[dict] = None   # decision -> local holding its value (run functions)
 
     def take_prefetched(self, base: str) -> list:
         """The statements reading the fields of `base` that the code emitted since the last call uses."""
@@ -267,15 +352,28 @@ class Generator:
     def emit(self, ind: int, line: str) -> None:
         self.lines.append("    " * ind + line)
 
-    # -- expressions: return a Python expression, emitting the statements it needs first --------
-    def expr(self, e, scope: dict, ind: int) -> str:
+    def capture(self, fn):
+        """(what fn returns, the lines it emitted), the lines kept aside (to be placed under a test or not)."""
+        saved, self.lines = self.lines, []
+        try:
+            result = fn()
+        finally:
+            buf, self.lines = self.lines, saved
+        return result, buf
+
+    def place(self, buf: list, dedent: bool = False) -> None:
+        """Emit captured lines (one level less indented with `dedent`)."""
+        self.lines.extend(line[4:] for line in buf) if dedent else self.lines.extend(buf)
+
+    # -- expressions: return a Val, emitting the statements it needs first ----------------------
+    def expr(self, e, scope: dict, ind: int) -> Val:
         if isinstance(e, ir.Lit):
-            return self.p.const(e.value)
+            return Val(self.p.const(e.value))
         if isinstance(e, ir.PathRef):
             return self.path(e, scope, ind)
         if isinstance(e, ir.Param):
             decl = self.p.policy.parameters[e.name]
-            return self.p.const(decl.value) if decl.values is None else f"P[{e.name!r}]"
+            return Val(self.p.const(decl.value) if decl.values is None else f"P[{e.name!r}]")
         if isinstance(e, ir.DecisionRef):
             return self.decision(e, scope, ind)
         if isinstance(e, ir.Count):
@@ -283,49 +381,60 @@ class Generator:
         if isinstance(e, ir.Pick):
             return self.pick(e, scope, ind)
         if isinstance(e, ir.DateAdd):
-            base = self.value(e.base, scope, ind)
-            parts = [self.value(x, scope, ind) if x is not None else "0" for x in (e.years, e.months, e.days)]
-            return f"_date_add({base}, {', '.join(parts)})"
+            base, trace = self.value(e.base, scope, ind)
+            parts = []
+            for x in (e.years, e.months, e.days):
+                if x is None:
+                    parts.append("0")
+                    continue
+                code, more = self.value(x, scope, ind)
+                parts.append(code)
+                trace += more
+            return self.computed(f"_date_add({base}, {', '.join(parts)})", trace, ind)
         if isinstance(e, ir.DaysBetween):
-            a = self.value(e.start, scope, ind)
-            b = self.value(e.end, scope, ind)
-            return f"_days_between({a}, {b})"
+            a, trace = self.value(e.start, scope, ind)
+            b, more = self.value(e.end, scope, ind)
+            return self.computed(f"_days_between({a}, {b})", trace + more, ind)
         if isinstance(e, ir.Step):
-            v = self.value(e.operand, scope, ind)
-            by = self.value(e.by, scope, ind)
+            v, trace = self.value(e.operand, scope, ind)
+            by, more = self.value(e.by, scope, ind)
             positions = self.p.const({value: i for i, value in enumerate(e.source)}, shared=True)
-            return f"_step({v}, {by}, {positions}, {self.p.const(e.along, shared=True)})"
+            return self.computed(f"_step({v}, {by}, {positions}, {self.p.const(e.along, shared=True)})", trace + more, ind)
         raise TypeError(f"no code for expression {type(e).__name__}")
 
-    def value(self, e, scope, ind) -> str:
-        """An expression evaluated exactly once, into a variable when it is not trivial."""
-        code = self.expr(e, scope, ind)
-        if code.isidentifier() or _is_literal(code):
-            return code
+    def computed(self, code: str, trace: list, ind: int) -> Val:
         v = self.tmp("v")
         self.emit(ind, f"{v} = {code}")
-        if code in self.certain:
+        return Val(v, None, trace)
+
+    def stmt(self, val: Val, ind: int) -> str:
+        """The value in a variable (or a literal), by a statement when needed: for several uses."""
+        if val.bind:
+            self.emit(ind, f"{val.bind} = {val.raw}")
+            return val.bind
+        if val.raw.isidentifier() or _is_literal(val.raw):
+            return val.raw
+        v = self.tmp("v")
+        self.emit(ind, f"{v} = {val.raw}")
+        if val.raw in self.certain:
             self.certain.add(v)
         return v
 
-    def within(self, unit: str, n: str, d: str, path) -> str:
-        """`d` within `n` units before as_of, inclusive; a constant window's first day is computed once a case."""
-        if self.windows is None or not _is_number(n) or not float(n).is_integer() or "." in n:
-            return f"_within(X, {unit!r}, {n}, {d})"
-        var = self.windows.get((unit, n))
-        if var is None:
-            var = self.windows[(unit, n)] = f"W_{unit}_{n}".replace("-", "m")
-        typed = "" if (d in self.certain and getattr(path, "kind", "") == "date") else f"type({d}) is str and "
-        return f"({var} is not None and {typed}{var} <= {d} <= A)"
+    def value(self, e, scope, ind) -> tuple:
+        """(a variable or literal holding the expression's value, evaluated exactly once; its trace)."""
+        val = self.expr(e, scope, ind)
+        return self.stmt(val, ind), val.trace
 
-    def not_none(self, code: str) -> str:
-        return "True" if _never_none(code, self.certain) else f"{code} is not None"
+    def untraced(self, fn):
+        saved, self.traced = self.traced, False
+        try:
+            return fn()
+        finally:
+            self.traced = saved
 
-    def path(self, ref: ir.PathRef, scope: dict, ind: int) -> str:
+    def path(self, ref: ir.PathRef, scope: dict, ind: int) -> Val:
         if not ref.scope and ref.keys == ("as_of",):
-            if self.traced:
-                self.emit(ind, f"T.append(('as_of', A))")
-            return "A"
+            return Val("A", None, [("e", "as_of", "A", "")] if self.traced else None)
         if ref.scope:
             bound = scope[ref.scope]
             base, base_is_dict = bound.var, bound.is_dict or bool(ref.dicts and ref.dicts[0])
@@ -350,20 +459,17 @@ class Generator:
         if ref.certain and base_is_dict:
             self.certain.add(code)
         if not self.traced:
-            return code
-        v = code
-        if not (code.isidentifier() and code.startswith("p")):    # a multi-key read is already in a fresh variable
-            v = self.tmp("p")
-            self.emit(ind, f"{v} = {code}")
-        label = _lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref))
+            return Val(code)
+        bind = None if code.isidentifier() else self.tmp("p")
+        var = bind or code
         if ref.certain and base_is_dict:
-            self.certain.add(v)
+            self.certain.add(var)
+        label = _lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref))
         if ref.scalar:
-            test = f"{v} is not None" if v not in self.certain else ""
+            test = f"{var} is not None" if var not in self.certain else ""
         else:
-            test = f"{v} is not None and type({v}) is not dict and type({v}) is not list"
-        self.emit(ind, f"if {test}: T.append({_entry(label, v)})" if test else f"T.append({_entry(label, v)})")
-        return v
+            test = f"{var} is not None and type({var}) is not dict and type({var}) is not list"
+        return Val(code, bind, [("e", label, var, test)])
 
     def _get(self, src: str, ref: ir.PathRef, j: int, known: bool = True) -> str:
         has_default, default = ref.defaults[j] if j < len(ref.defaults) else (False, None)
@@ -380,41 +486,55 @@ class Generator:
             return var
         return read
 
-    def decision(self, e: ir.DecisionRef, scope, ind) -> str:
-        if e.map_key is None:
-            code = f"D.get({e.name!r})"
-            if not self.traced:
-                return code
-            v = self.tmp("d")
-            self.emit(ind, f"{v} = {code}")
-            self.emit(ind, f"if {v} is not None: T.append({_entry(_lit('decisions.' + e.name), v)})")
-            return v
-        key = self.value_untraced_key(e.map_key, scope, ind)
-        v = self.tmp("d")
-        self.emit(ind, f"{v} = _mget(D.get({e.name!r}), {key})")
-        if self.traced:
-            self.emit(ind, f"if {v} is not None: T.append({_entry(_lit('decisions.' + e.name) + '[{' + key + '}]', v)})")
-        return v
+    def _decision_read(self, name: str) -> str:
+        if self.decision_locals is None:
+            return f"D.get({name!r})"
+        # a run function holds every decision a stratum reads in a local, resolved after the strata before
+        # it (a rule reads only decisions of earlier strata; none is resolved before the first)
+        return self.decision_locals.get(name, "None")
 
-    def value_untraced_key(self, e, scope, ind) -> str:
-        # a map key is read like any other value (traced when tracing), exactly once
-        return self.value(e, scope, ind)
+    def decision(self, e: ir.DecisionRef, scope, ind) -> Val:
+        read = self._decision_read(e.name)
+        if e.map_key is None:
+            if not self.traced:
+                return Val(read)
+            bind = None if read.isidentifier() or read == "None" else self.tmp("d")
+            var = bind or read
+            return Val(read, bind, [("e", _lit("decisions." + e.name), var, f"{var} is not None")])
+        key, trace = self.value(e.map_key, scope, ind)    # the key is read like any other value, exactly once
+        v = self.tmp("d")
+        self.emit(ind, f"{v} = _mget({read}, {key})")
+        if not self.traced:
+            return Val(v)
+        # a key that is not a variable is printed as written (the path names the expression)
+        label = _lit("decisions." + e.name) + ("[{" + key + "}]" if key.isidentifier() else _lit("[{" + key + "}]"))
+        return Val(v, None, trace + [("e", label, v, f"{v} is not None")])
 
     def _pairs(self, source: ir.PathRef, scope: dict, ind: int) -> tuple:
-        """(code iterating (index, item) pairs, code of the list's printable path, event slot or None)."""
+        """(code iterating the list: (index, item) pairs, or items alone in `items_only` code; the list's
+        printable path; event slot or None; whether the code is a sequence (len() works))."""
         if not source.scope:
             slot = self.p.list_slot(source.keys)
             if slot is not None:
-                return (f"S{slot}" if self.local_slots else f"X.lists[{slot}]"), _lit(source.text), slot
-        saved, self.traced = self.traced, False     # reading the list itself is not part of the why
-        try:
-            src = self.value(source, scope, ind)
-        finally:
-            self.traced = saved
+                return (f"S{slot}" if self.local_slots else f"X.lists[{slot}]"), _lit(source.text), slot, True
+        src, _ = self.untraced(lambda: self.value(source, scope, ind))   # reading the list is not part of the why
         pairs = self.tmp("s")
-        self.emit(ind, f"{pairs} = enumerate({src}) if type({src}) is list else ()")
+        if self.items_only:
+            self.emit(ind, f"{pairs} = {src} if type({src}) is list else ()")
+        else:
+            self.emit(ind, f"{pairs} = enumerate({src}) if type({src}) is list else ()")
         base = _lit(source.text) if not source.scope else scope[source.scope].label + _lit(_rest(source))
-        return pairs, base, None
+        return pairs, base, None, self.items_only
+
+    def _loop(self, pairs: str, ind: int) -> tuple:
+        """Emit the loop header over `pairs`; (position variable or None, item variable)."""
+        h = self.tmp("h")
+        if self.items_only:
+            self.emit(ind, f"for {h} in {pairs}:")
+            return None, h
+        i = self.tmp("i")
+        self.emit(ind, f"for {i}, {h} in {pairs}:")
+        return i, h
 
     def _keyed(self, source: ir.PathRef, alias: str, where, scope: dict, ind: int, pairs: str, slot) -> tuple:
         """When `where` tests `alias.k == E` (E not about alias) on a list at the top of the case file: only
@@ -431,70 +551,76 @@ class Generator:
         if not self.traced:
             items = [c for c in (where.items if isinstance(where, ir.All) else [where]) if c is not conjunct]
             rest = ir.All(items=items) if len(items) > 1 else items[0] if items else None
-        saved, self.traced = self.traced, False     # the key is computed to look up, not reported
-        try:
-            wanted = self.value(other, scope, ind)
-        finally:
-            self.traced = saved
-        index_slot = self.p.const(("index", source.keys, key), shared=True)
+        wanted, _ = self.untraced(lambda: self.value(other, scope, ind))    # the key is computed to look up, not reported
+        index_slot = self.p.const(("index", source.keys, key, self.items_only), shared=True)
         bucket = self.tmp("b")
         kind = getattr(other, "kind", "any")
+        build = "_group" if self.items_only else "_index"
         if self.indexes is not None and (kind in SCALAR_KINDS or _never_none(wanted, self.certain)):
             # a scalar key: hashable; the index lives in a local once built (lists do not change during a case)
             var = self.indexes.setdefault(index_slot, f"IX{len(self.indexes)}")
-            self.emit(ind, f"if {var} is None: {var} = _index(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)})")
+            self.emit(ind, f"if {var} is None: {var} = {build}(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)})")
             if _never_none(wanted, self.certain):
                 self.emit(ind, f"{bucket} = {var}.get({wanted}, ())")
             else:
                 self.emit(ind, f"{bucket} = {var}.get({wanted}, ()) if {wanted} is not None else ()")
             return bucket, rest
-        self.emit(ind, f"{bucket} = _lookup(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}, {wanted})")
+        lookup = "_lookup_items" if self.items_only else "_lookup"
+        self.emit(ind, f"{bucket} = {lookup}(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}, {wanted})")
         return bucket, rest
 
-    def count(self, e: ir.Count, scope, ind) -> str:
-        pairs, base, slot = self._pairs(e.source, scope, ind)
+    def count(self, e: ir.Count, scope, ind) -> Val:
+        pairs, base, slot, seq = self._pairs(e.source, scope, ind)
         n = self.tmp("n")
+        self.certain.add(n)
         if e.where is None:
-            self.emit(ind, f"{n} = len({pairs})" if slot is not None else f"{n} = sum(1 for _ in {pairs})")
-            return n
+            self.emit(ind, f"{n} = len({pairs})" if seq else f"{n} = sum(1 for _ in {pairs})")
+            return Val(n)
         pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
-        i, h = self.tmp("i"), self.tmp("h")
-        self.emit(ind, f"{n} = 0")
         if where is None:
             self.emit(ind, f"{n} = len({pairs})")
-            return n
-        self.emit(ind, f"for {i}, {h} in {pairs}:")
-        inner = {**scope, e.alias: _Scope(h, base + "[{" + i + "}]", False)}
-        mark = self.tmp("m")
-        if self.traced:
-            self.emit(ind + 1, f"{mark} = len(T)")
-        w = self.cond(where, inner, ind + 1)
+            return Val(n)
+        self.emit(ind, f"{n} = 0")
+        gathered = self.tmp("ts") if self.traced else None
+        if gathered:
+            self.emit(ind, f"{gathered} = []")
+        i, h = self._loop(pairs, ind)
+        inner = {**scope, e.alias: _Scope(h, base + "[{" + i + "}]" if i else "", False)}
+        (w, trace), buf = self.capture(lambda: self.cond(where, inner, ind + 1))
+        self.place(buf)
+        if gathered:       # every item that matches is part of the why
+            self.emit(ind + 1, f"if {w}:")
+            self.emit(ind + 2, f"{n} += 1")
+            self.emit_trace(trace, ind + 2, gathered)
+            return Val(n, None, [("x", gathered)])
         self.emit(ind + 1, f"if {w}: {n} += 1")
-        if self.traced:
-            self.emit(ind + 1, f"else: del T[{mark}:]")
-        return n
+        return Val(n)
 
-    def pick(self, e: ir.Pick, scope, ind) -> str:
-        pairs, base, slot = self._pairs(e.source, scope, ind)
+    def pick(self, e: ir.Pick, scope, ind) -> Val:
+        pairs, base, slot, _seq = self._pairs(e.source, scope, ind)
         saved, self.traced = self.traced, False     # only the chosen item is reported
         try:
             pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
-            best, bk, bi = self.tmp("best"), self.tmp("bk"), self.tmp("bi")
-            i, h, k = self.tmp("i"), self.tmp("h"), self.tmp("k")
+            best, bk = self.tmp("best"), self.tmp("bk")
+            k = self.tmp("k")
             self.emit(ind, f"{best} = {bk} = None")
-            self.emit(ind, f"{bi} = -1")
-            self.emit(ind, f"for {i}, {h} in {pairs}:")
+            bi = None
+            if not self.items_only:
+                bi = self.tmp("bi")
+                self.emit(ind, f"{bi} = -1")
+            i, h = self._loop(pairs, ind)
             self.emit(ind + 1, f"if type({h}) is not dict: continue")
             by_default = self.p.const(e.by_default[1]) if e.by_default[0] else "None"
             self.emit(ind + 1, f"{k} = {h}.get({e.by!r}, {by_default})")
             self.emit(ind + 1, f"if {k} is None: continue")
             if where is not None:
                 inner = {**scope, e.alias: _Scope(h, "", True)}
-                w = self.cond(where, inner, ind + 1)
+                (w, _), buf = self.capture(lambda: self.cond(where, inner, ind + 1))
+                self.place(buf)
                 self.emit(ind + 1, f"if not {w}: continue")
             better = ">" if e.latest else "<"
             self.emit(ind + 1, f"if {bk} is None or {k} {better} {bk} or ({k} == {bk} and _tie_wins({h}, {best}, {e.latest!r})):")
-            self.emit(ind + 2, f"{best}, {bk}, {bi} = {h}, {k}, {i}")
+            self.emit(ind + 2, f"{best}, {bk}, {bi} = {h}, {k}, {i}" if bi else f"{best}, {bk} = {h}, {k}")
         finally:
             self.traced = saved
         out = self.tmp("v")
@@ -503,102 +629,179 @@ class Generator:
         else:
             fd = self.p.const(e.field_default[1]) if e.field_default[0] else "None"
             self.emit(ind, f"{out} = {best}.get({e.field_name!r}, {fd}) if {best} is not None else None")
-        if self.traced:
-            prefix = base + "[{" + bi + "}]"
-            self.emit(ind, f"if {best} is not None:")
-            self.emit(ind + 1, f"T.append({_entry(prefix + _lit('.' + e.by), bk)})")
-            if e.field_name is not None:
-                self.emit(ind + 1, f"if {out} is not None: T.append({_entry(prefix + _lit('.' + e.field_name), out)})")
-        return out
-
-    # -- conditions: emit statements, return the name of a variable holding the result ------------
-    def cond(self, c, scope: dict, ind: int) -> str:
         if not self.traced:
-            fast = self.cond_expr(c, scope)
-            if fast is not None:
-                out = self.tmp("c")
-                self.emit(ind, f"{out} = {fast}")
-                return out
-        out = self.tmp("c")
-        if isinstance(c, ir.TrueCond):
-            self.emit(ind, f"{out} = True")
-        elif isinstance(c, ir.All):
-            self.emit(ind, f"{out} = True")
-            for k, item in enumerate(c.items):
-                body = ind if k == 0 else ind + 1
-                if k:
-                    self.emit(ind, f"if {out}:")
-                r = self.cond(item, scope, body)
-                self.emit(body, f"{out} = {r}")
-        elif isinstance(c, ir.AnyOf):
-            self.emit(ind, f"{out} = False")
-            for k, item in enumerate(c.items):
-                if self.traced:
-                    mark = self.tmp("m")
-                    self.emit(ind, f"{mark} = len(T)")
-                    r = self.cond(item, scope, ind)
-                    self.emit(ind, f"if {r}: {out} = True")
-                    self.emit(ind, f"else: del T[{mark}:]")
-                else:
-                    body = ind if k == 0 else ind + 1
-                    if k:
-                        self.emit(ind, f"if not {out}:")
-                    r = self.cond(item, scope, body)
-                    self.emit(body, f"{out} = {r}")
-        elif isinstance(c, ir.Not):
-            r = self.cond(c.item, scope, ind)
-            self.emit(ind, f"{out} = not {r}")
-        elif isinstance(c, ir.Compare) and c.op == "==" and isinstance(c.right, ir.Lit) and c.right.value is not None:
-            a = self.value(c.left, scope, ind)             # None == a literal is False already
-            self.emit(ind, f"{out} = {a} == {self.p.const(c.right.value)}")
-        elif isinstance(c, ir.Compare):
-            a = self.value(c.left, scope, ind)
-            self.emit(ind, f"{out} = False")
-            self.emit(ind, f"if {self.not_none(a)}:")
-            b = self.value(c.right, scope, ind + 1)
-            self.emit(ind + 1, f"if {self.not_none(b)}: {out} = {self.op(c, a, b)}")
-        elif isinstance(c, ir.Presence):
-            v = self.value(c.path, scope, ind)
-            self.emit(ind, f"{out} = {v} is {'not ' if c.present else ''}None" if not _never_none(v, self.certain) else f"{out} = {c.present!r}")
-        elif isinstance(c, ir.Some):
-            self.some(c, scope, ind, out)
-        elif isinstance(c, ir.Within):
-            d = self.value(c.path, scope, ind)
-            n = self.value(c.amount, scope, ind)
-            self.emit(ind, f"{out} = {self.within(c.unit, n, d, c.path)}")
-        elif isinstance(c, ir.Between):
-            d = self.value(c.path, scope, ind)
-            lo = self.value(c.start, scope, ind)
-            hi = self.value(c.end, scope, ind)
-            self.emit(ind, f"{out} = type({d}) is str and type({lo}) is str and type({hi}) is str and {lo} <= {d} <= {hi}")
-        else:
-            raise TypeError(f"no code for condition {type(c).__name__}")
-        return out
+            return Val(out)
+        prefix = base + "[{" + bi + "}]"
+        chosen = [("e", prefix + _lit("." + e.by), bk, "")]
+        if e.field_name is not None:
+            chosen.append(("e", prefix + _lit("." + e.field_name), out, f"{out} is not None"))
+        return Val(out, None, [("if", f"{best} is not None", chosen)])
 
-    def some(self, c: ir.Some, scope, ind, out) -> None:
-        pairs, base, slot = self._pairs(c.source, scope, ind)
+    # -- conditions ---------------------------------------------------------------------------------
+    def cond(self, c, scope: dict, ind: int, want: Optional[bool] = True) -> tuple:
+        """(an expression for the condition's outcome, valid after the statements emitted; its trace).
+
+        `want` is the outcome for which the trace will be kept (True at a rule's top, flipped under `not`,
+        None when both count): with True, a conjunction's trace may assume all its parts held."""
+        if isinstance(c, ir.TrueCond):
+            return "True", []
+        if isinstance(c, ir.All):
+            return self.all_of(c.items, scope, ind, want)
+        if isinstance(c, ir.AnyOf):
+            return self.any_of(c.items, scope, ind)
+        if isinstance(c, ir.Not):
+            code, trace = self.cond(c.item, scope, ind, None if want is None else not want)
+            return f"(not {code})", trace
+        if isinstance(c, ir.Compare):
+            return self.compare(c, scope, ind)
+        if isinstance(c, ir.Presence):
+            v = self.expr(c.path, scope, ind)
+            if _never_none(v.again, self.certain) or _never_none(v.raw, self.certain):
+                self.stmt(v, ind) if v.bind else None       # read all the same: the why names it
+                return repr(c.present), v.trace
+            return f"({v.first} is {'not ' if c.present else ''}None)", v.trace
+        if isinstance(c, ir.Some):
+            return self.some(c, scope, ind)
+        if isinstance(c, ir.Within):
+            d = self.expr(c.path, scope, ind)
+            n = self.expr(c.amount, scope, ind)
+            trace = d.trace + n.trace
+            index = self.p.window(c.unit, n.raw) if self.local_slots else None
+            if index is None:
+                return f"_within(X, {c.unit!r}, {n.first}, {d.first})", trace
+            self.windows_used.add(index)
+            start = f"WS{index}"      # the window's first day (a day after every date when it has none)
+            if (d.again in self.certain or d.raw in self.certain) and getattr(c.path, "kind", "") == "date":
+                return f"({start} <= {d.first} <= A)", trace
+            return f"(type({d.first}) is str and {start} <= {d.again} <= A)", trace
+        if isinstance(c, ir.Between):
+            d, trace = self.value(c.path, scope, ind)
+            lo, more = self.value(c.start, scope, ind)
+            hi, most = self.value(c.end, scope, ind)
+            return (f"(type({d}) is str and type({lo}) is str and type({hi}) is str and {lo} <= {d} <= {hi})",
+                    trace + more + most)
+        raise TypeError(f"no code for condition {type(c).__name__}")
+
+    def compare(self, c: ir.Compare, scope, ind) -> tuple:
+        a = self.expr(c.left, scope, ind)
+        if c.op == "==" and isinstance(c.right, ir.Lit) and c.right.value is not None:
+            return f"({a.first} == {self.p.const(c.right.value)})", a.trace     # None == a literal is False already
+        a_maybe_none = not (_never_none(a.again, self.certain) or _never_none(a.raw, self.certain))
+        b, buf = self.capture(lambda: self.expr(c.right, scope, ind + 1))
+        # the right side is read only when the left one is not None (and so is its part of the why)
+        trace = a.trace + ([("if", f"{a.again} is not None", b.trace)] if a_maybe_none and b.trace else b.trace)
+        b_maybe_none = not (_never_none(b.again, self.certain) or _never_none(b.raw, self.certain))
+        if buf:        # the right side needs statements: run them only when the left side is not None
+            av = self.stmt(a, ind)
+            out = self.tmp("c")
+            self.emit(ind, f"{out} = False")
+            if a_maybe_none:
+                self.emit(ind, f"if {av} is not None:")
+                self.place(buf)
+            else:
+                self.place(buf, dedent=True)
+            body = ind + 1 if a_maybe_none else ind
+            bv = self.stmt(b, body)
+            test = f"if {bv} is not None: " if b_maybe_none else ""
+            self.emit(body, f"{test}{out} = {self.op(c, av, bv)}")
+            return out, trace
+        parts = []
+        if a_maybe_none or (a.bind and b_maybe_none):     # (a bound left side is read before the right one)
+            parts.append(f"{a.first} is not None")
+            left = a.again
+        else:
+            left = a.first
+        if b_maybe_none:
+            parts.append(f"{b.first} is not None")
+            right = b.again
+        else:
+            right = b.first
+        parts.append(self.op(c, left, right))
+        return "(" + " and ".join(parts) + ")", trace
+
+    def all_of(self, items: list, scope, ind, want) -> tuple:
+        """Items in order, each tested only while the ones before held; statement-free items join one `and`.
+        When the trace may be kept with the conjunction false (under `not`), each item's part is kept only
+        when the items before it held (it was tested), whatever it gave itself."""
+        item_want = True if want is True else None
+        outcomes: list = []
+        trace: list = []
+
+        def item_code(item, k):
+            code, part = self.cond(item, scope, ind + 1, item_want)
+            if want is True:
+                trace.extend(part)
+                return code
+            held = code if code.isidentifier() else self.tmp("c")
+            trace.append(("if", " and ".join(outcomes), part))
+            outcomes.append(held)
+            return code if held == code else f"({held} := {code})"
+        code = self.chain(items, item_code, ind, " and ", "if {}:")
+        return code, _flatten_ifs(trace)
+
+    def any_of(self, items: list, scope, ind) -> tuple:
+        if self.traced:        # every branch is tried: each one that held is part of the why
+            held, trace = [], []
+            for item in items:
+                code, part = self.cond(item, scope, ind, True)
+                var = code if code.isidentifier() else self.tmp("c")
+                if var != code:
+                    self.emit(ind, f"{var} = {code}")
+                held.append(var)
+                trace.append(("if", var, part))
+            return "(" + " or ".join(held) + ")", trace
+        return self.chain(items, lambda item, k: self.cond(item, scope, ind + 1, True)[0], ind, " or ", "if not {}:"), []
+
+    def chain(self, items: list, code_of, ind: int, joiner: str, guard: str) -> str:
+        """Short-circuit `items` (joined by `and` / `or`): the expressions of statement-free items join one
+        expression; an item that needs statements gets them under `guard` on the outcome so far."""
+        out = None             # the variable holding the outcome so far, once statements needed one
+        pending: list = []     # expressions since
+        for k, item in enumerate(items):
+            code, buf = self.capture(lambda: code_of(item, k))
+            if not buf:
+                pending.append(code)
+                continue
+            if out is None and not pending:        # the first item: its statements always run
+                self.place(buf, dedent=True)
+                pending.append(code)
+                continue
+            if out is None:
+                out = self.tmp("c")
+                self.emit(ind, f"{out} = {_join(pending, joiner)}")
+            elif pending:
+                self.emit(ind, f"{out} = {_join([out] + pending, joiner)}")
+            pending = []
+            self.emit(ind, guard.format(out))
+            self.place(buf)
+            self.emit(ind + 1, f"{out} = {code}")
+        if out is None:
+            return _join(pending, joiner) if pending else ("True" if joiner == " and " else "False")
+        return _join([out] + pending, joiner)
+
+    def some(self, c: ir.Some, scope, ind) -> tuple:
+        pairs, base, slot, seq = self._pairs(c.source, scope, ind)
         if c.where is None:
-            self.emit(ind, f"{out} = bool({pairs})" if slot is not None else f"{out} = any(True for _ in {pairs})")
-            return
+            return (f"bool({pairs})" if seq else f"any(True for _ in {pairs})"), []
         pairs, where = self._keyed(c.source, c.alias, c.where, scope, ind, pairs, slot)
         if where is None:
-            self.emit(ind, f"{out} = bool({pairs})")
-            return
-        i, h = self.tmp("i"), self.tmp("h")
+            return f"bool({pairs})", []
+        out = self.tmp("c")
         self.emit(ind, f"{out} = False")
-        self.emit(ind, f"for {i}, {h} in {pairs}:")
-        inner = {**scope, c.alias: _Scope(h, base + "[{" + i + "}]", False)}
-        if self.traced:         # every item that matches is part of the why
-            mark = self.tmp("m")
-            self.emit(ind + 1, f"{mark} = len(T)")
-            w = self.cond(where, inner, ind + 1)
-            self.emit(ind + 1, f"if {w}: {out} = True")
-            self.emit(ind + 1, f"else: del T[{mark}:]")
-        else:
-            w = self.cond(where, inner, ind + 1)
-            self.emit(ind + 1, f"if {w}:")
-            self.emit(ind + 2, f"{out} = True")
-            self.emit(ind + 2, "break")
+        gathered = self.tmp("ts") if self.traced else None
+        if gathered:
+            self.emit(ind, f"{gathered} = []")
+        i, h = self._loop(pairs, ind)
+        inner = {**scope, c.alias: _Scope(h, base + "[{" + i + "}]" if i else "", False)}
+        (w, trace), buf = self.capture(lambda: self.cond(where, inner, ind + 1))
+        self.place(buf)
+        self.emit(ind + 1, f"if {w}:")
+        self.emit(ind + 2, f"{out} = True")
+        if gathered:         # every item that matches is part of the why
+            self.emit_trace(trace, ind + 2, gathered)
+            return out, [("x", gathered)]
+        self.emit(ind + 2, "break")
+        return out, []
 
     def op(self, c: ir.Compare, a: str, b: str) -> str:
         op = c.op
@@ -613,75 +816,98 @@ class Generator:
             return f"{a} {op} {b}"
         return {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}[op] + f"({a}, {b})"
 
-    def cond_expr(self, c, scope) -> Optional[str]:
-        """An untraced condition as one Python expression (no statements), or None when it needs loops."""
-        if isinstance(c, ir.TrueCond):
-            return "True"
-        if isinstance(c, (ir.All, ir.AnyOf)):
-            parts = [self.cond_expr(i, scope) for i in c.items]
-            if any(p is None for p in parts):
-                return None
-            joiner = " and " if isinstance(c, ir.All) else " or "
-            return "(" + joiner.join(parts) + ")"
-        if isinstance(c, ir.Not):
-            inner = self.cond_expr(c.item, scope)
-            return None if inner is None else f"(not {inner})"
-        if isinstance(c, ir.Presence):
-            v = self.simple(c.path, scope)
-            return None if v is None else f"({v} is {'not ' if c.present else ''}None)"
-        if isinstance(c, ir.Compare):
-            a = self.simple(c.left, scope)
-            b = self.simple(c.right, scope)
-            if a is None or b is None:
-                return None
-            if isinstance(c.right, ir.Lit) and c.right.value is not None and c.op == "==":
-                return f"({a} == {b})"       # None == literal is False already
-            tests = []
-            if _never_none(a, self.certain):
-                va = a
+    # -- the why, emitted where it is kept ---------------------------------------------------------
+    def emit_trace(self, trace: list, ind: int, target: str, as_dicts: bool = False) -> None:
+        """Statements appending the entries of `trace` (pruned) to the list `target`: (path, value) pairs,
+        or the output's {"path", "value"} objects with `as_dicts`."""
+        for item in trace:
+            if item[0] == "e":
+                _, body, var, test = item
+                entry = f"{{'path': {_path_code(body)}, 'value': {var}}}" if as_dicts else f"({_path_code(body)}, {var})"
+                self.emit(ind, f"if {test}: {target}.append({entry})" if test else f"{target}.append({entry})")
+            elif item[0] == "x":
+                self.emit(ind, f"{target} += {item[1]}")
             else:
-                va = self.tmp("w")
-                tests.append(f"({va} := {a}) is not None")
-            if _never_none(b, self.certain):
-                vb = b
-            else:
-                vb = self.tmp("w")
-                tests.append(f"({vb} := {b}) is not None")
-            return "(" + " and ".join(tests + [self.op(c, va, vb)]) + ")"
-        if isinstance(c, ir.Within):
-            d = self.simple(c.path, scope)
-            n = self.simple(c.amount, scope)
-            if d is None or n is None:
-                return None
-            return self.within(c.unit, n, d, c.path)
-        return None
+                self.emit(ind, f"if {item[1]}:")
+                self.emit_trace(item[2], ind + 1, target, as_dicts)
 
-    def simple(self, e, scope) -> Optional[str]:
-        """A side-effect-free expression needing no statements (literals, params, one-key paths, decisions)."""
-        if isinstance(e, ir.Lit):
-            return self.p.const(e.value)
-        if isinstance(e, ir.Param):
-            decl = self.p.policy.parameters[e.name]
-            return self.p.const(decl.value) if decl.values is None else f"P[{e.name!r}]"
-        if isinstance(e, ir.DecisionRef) and e.map_key is None:
-            return f"D.get({e.name!r})"
-        if isinstance(e, ir.PathRef):
-            if not e.scope and e.keys == ("as_of",):
-                return "A"
-            if e.scope:
-                bound = scope[e.scope]
-                base, is_dict = bound.var, bound.is_dict or bool(e.dicts and e.dicts[0])
-            else:
-                base, is_dict = "C", True
-            if len(e.keys) == 1 and is_dict:
-                code = self._get(base, e, 0)
-                if e.certain:
-                    self.certain.add(code)
-                return code
-            if len(e.keys) == 1:
-                return f"({self._get(base, e, 0)} if type({base}) is dict else None)"
-            return None
-        return None
+    def emit_matched(self, trace: list, ind: int, var: str) -> None:
+        """`var` = the output's `matched` list for a rule that held: its entries in the order read, each
+        path once. Built directly when no path can repeat at run time, else through `_matched`."""
+        trace = _prune(trace)
+        if _needs_dedupe(trace):
+            self.emit(ind, f"{var} = []")
+            self.emit_trace(trace, ind, var)
+            self.emit(ind, f"{var} = _matched({var})")
+            return
+        k = 0
+        while k < len(trace) and trace[k][0] == "e" and not trace[k][3]:   # always there: one literal
+            k += 1
+        head = [f"{{'path': {_path_code(body)}, 'value': {value}}}" for _, body, value, _t in trace[:k]]
+        self.emit(ind, f"{var} = [{', '.join(head)}]")
+        self.emit_trace(trace[k:], ind, var, True)
+
+
+def _join(parts: list, joiner: str) -> str:
+    return parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"
+
+
+def _prune(trace: list, seen: Optional[set] = None) -> list:
+    """The trace without the entries whose path was already appended on the way to them (same path, same
+    value); groups that end up empty are dropped."""
+    seen = set() if seen is None else seen
+    out = []
+    for item in trace:
+        if item[0] == "e":
+            if item[1] in seen:
+                continue
+            seen.add(item[1])       # a repeat reads the same value: its test gives the same answer
+            out.append(item)
+        elif item[0] == "x":
+            out.append(item)
+        else:
+            inner = _prune(item[2], seen if not item[1] else set(seen))
+            if inner:
+                out.append((item[0], item[1], inner) if item[1] else ("if", "", inner))
+    return _flatten_ifs(out)
+
+
+def _flatten_ifs(trace: list) -> list:
+    """("if", "", part) groups (always kept) spliced into their place."""
+    out = []
+    for item in trace:
+        if item[0] == "if" and not item[1]:
+            out.extend(item[2])
+        else:
+            out.append(item)
+    return out
+
+
+def _trace_bodies(trace: list, out: list) -> list:
+    for item in trace:
+        if item[0] == "e":
+            out.append(item[1])
+        elif item[0] == "x":
+            out.append(None)
+        else:
+            _trace_bodies(item[2], out)
+    return out
+
+
+def _needs_dedupe(trace: list) -> bool:
+    """Whether two entries of this trace could name the same path at run time (then `_matched` keeps the
+    first): entries gathered by list operators, item positions, a path twice in different branches, or
+    a fixed path that could spell the bound fact's (which names an item `x[0]` or a fact `k{...}`)."""
+    bodies = _trace_bodies(trace, [])
+    if None in bodies or len(set(bodies)) != len(bodies):
+        return True
+    for body in bodies:
+        names = _PLACEHOLDER.findall(body)
+        if any(name != "lb" for name in names):
+            return True
+        if not names and ("[" in body or "{" in body):
+            return True
+    return False
 
 
 def _never_none(code: str, certain=()) -> bool:
@@ -756,8 +982,41 @@ def _equality(where, alias: str):
     return None
 
 
+def _skey(node):
+    """A structural key of an IR node: equal keys, equal conditions (on the same names in scope)."""
+    if isinstance(node, (ir.Expr, ir.Cond)):
+        return (type(node).__name__,) + tuple(_skey(getattr(node, f.name)) for f in fields(node))
+    if isinstance(node, (list, tuple)):
+        return ("seq",) + tuple(_skey(x) for x in node)
+    if isinstance(node, dict):
+        return ("map",) + tuple(sorted((repr(k), _skey(v)) for k, v in node.items()))
+    return (type(node).__name__, repr(node))
+
+
+def _nodes(node):
+    """Every IR node under `node` (itself included)."""
+    stack = [node]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (ir.Expr, ir.Cond)):
+            yield x
+            stack.extend(getattr(x, f.name) for f in fields(x))
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+
+
+def _first_and_rest(cond) -> tuple:
+    """A rule's condition as its first conjunct and the rest (None when nothing is left)."""
+    if isinstance(cond, ir.All) and cond.items:
+        rest = cond.items[1:]
+        return cond.items[0], (None if not rest else rest[0] if len(rest) == 1 else ir.All(items=rest))
+    return cond, None
+
+
 class Builder:
-    """Collects the constants and event-list slots that generated functions share."""
+    """Collects the constants, event-list slots and constant windows that generated functions share."""
 
     def __init__(self, policy):
         self.policy = policy
@@ -769,6 +1028,32 @@ class Builder:
         roots |= set(policy.event_dates)
         self.slots = tuple((keys, policy.event_dates.get(keys)) for keys in sorted(roots))
         self._slot = {keys: i for i, (keys, _f) in enumerate(self.slots)}
+        # `within N units` with a constant N: the window's first day depends on as_of alone (one table a case)
+        found = set()
+        for rule in policy.rules:
+            for node in _nodes(rule.condition):
+                if isinstance(node, ir.Within):
+                    n = self._constant(node.amount)
+                    if n is not None:
+                        found.add((node.unit, n))
+        self.windows = tuple(sorted(found))
+        self._window = {w: i for i, w in enumerate(self.windows)}
+
+    def _constant(self, e) -> Optional[int]:
+        if isinstance(e, ir.Lit):
+            value = e.value
+        elif isinstance(e, ir.Param) and self.policy.parameters[e.name].values is None:
+            value = self.policy.parameters[e.name].value
+        else:
+            return None
+        return value if type(value) is int else None
+
+    def window(self, unit: str, amount: str) -> Optional[int]:
+        """The window table's index for `within <amount> <unit>` when the amount is a constant integer."""
+        try:
+            return self._window.get((unit, int(amount))) if amount.lstrip("-").isdigit() else None
+        except ValueError:
+            return None
 
     def list_slot(self, keys: tuple) -> Optional[int]:
         return self._slot.get(tuple(keys))
@@ -789,6 +1074,9 @@ class Builder:
             found = self._const_ids[key] = len(self.consts)
             self.consts.append(value)
         return f"K[{found}]"
+
+
+_RULE_MARK = re.compile(r"# rule (\d+): ")
 
 
 class Program:
@@ -816,6 +1104,7 @@ class Program:
             self.source = frozen["source"]
             self.builder.consts = list(frozen["consts"])
             self._code = marshal.loads(frozen["code"])
+        self._rule_at_line = self._rule_lines(self.source)
         self._namespace = self._load()
 
     def frozen(self) -> dict:
@@ -853,19 +1142,22 @@ class Program:
         """def run(C, A, P, X) -> (decisions, claims per decision, derived facts per kind, firings)."""
         policy, g = self.policy, Generator(self.builder, traced, prefetch=True)
         g.emit(0, f"def {name}(C, A, P, X):")
-        g.emit(1, "D = {}")
         g.emit(1, "F = 0")
         g.emit(1, "ND = 0")
-        g.emit(1, "cur = -1")
         for j in range(len(self.decision_names)):
             g.emit(1, f"L{j} = []")
         for j in range(len(self.derived_names)):
             g.emit(1, f"G{j} = {{}}")
         for slot, (keys, field_name) in enumerate(self.slots):     # the visible items of every list, once
             g.emit(1, f"s = C.get({keys[0]!r})" if len(keys) == 1 else f"s = _reach(C, {keys!r})")
-            if field_name is None:
+            if field_name is None and not traced:
+                g.emit(1, f"S{slot} = s if type(s) is list else ()")     # read, never changed: no copy
+            elif field_name is None:
                 g.emit(1, f"S{slot} = list(enumerate(s)) if type(s) is list else []")
-            else:   # an item dated after as_of has not happened yet
+            elif not traced:     # an item dated after as_of has not happened yet
+                g.emit(1, f"S{slot} = [h for h in s if type(h) is not dict or type(d := h.get({field_name!r})) "
+                          f"is not str or d <= A] if type(s) is list else []")
+            else:
                 g.emit(1, f"S{slot} = [(i, h) for i, h in enumerate(s) if type(h) is not dict or type(d := h.get({field_name!r})) "
                           f"is not str or d <= A] if type(s) is list else []")
         g.emit(1, "try:")
@@ -878,72 +1170,126 @@ class Program:
                 g.emit(2, f"z{j} = -1")
         for k, rules in enumerate(policy.strata):
             kinds = sorted({r.binds for r in rules})
+            # decisions of earlier strata, resolved into locals r<j> after each stratum
+            g.decision_locals = {d: f"r{self.decision_names.index(d)}" for d in read_after[k - 1]} if k else {}
+            derives = {f"derived:{c.fact}" for r in rules for c in r.conclusions if isinstance(c, ir.Derive)}
             g.emit(2, f"# ---- stratum {k}")
-            g.emit(2, "W = []")
-            for kind in kinds:
-                self._initial(g, kind, traced, 2)
-            g.emit(2, "wi = 0")
-            g.emit(2, "while wi < len(W):")
-            g.emit(3, "kid, it, lb = W[wi]")
-            g.emit(3, "wi += 1")
-            for n, kind in enumerate(kinds):
-                g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
-                top = len(g.lines)
-                guards: dict = {}     # a rules file's guard is evaluated once per fact, for all its rules
-                for rule in sorted((r for r in rules if r.binds == kind), key=lambda r: r.index):
-                    g.emit(4, f"# {rule.id}")
-                    g.emit(4, f"cur = {rule.index}")
-                    cond = rule.condition
-                    if rule.guard is not None and isinstance(cond, ir.All) and cond.items and cond.items[0] is rule.guard:
-                        if id(rule.guard) not in guards:
-                            if traced:
-                                g.emit(4, "T = []")
-                            held = g.cond(rule.guard, {}, 4)
-                            seen = g.tmp("gt")
-                            if traced:
-                                g.emit(4, f"{seen} = T")
-                            guards[id(rule.guard)] = (held, seen)
-                        held, seen = guards[id(rule.guard)]
-                        rest = cond.items[1:]
-                        g.emit(4, f"if {held}:")
-                        if traced:
-                            g.emit(5, f"T = list({seen})")
-                        if not rest:
-                            self._fire(g, rule, set(kinds), traced, 5)
-                            continue
-                        r = g.cond(rest[0] if len(rest) == 1 else ir.All(items=rest), self._bound(rule), 5)
-                        g.emit(5, f"if {r}:")
-                        self._fire(g, rule, set(kinds), traced, 6)
-                        continue
-                    if traced:
-                        g.emit(4, "T = []")
-                    r = g.cond(cond, self._bound(rule), 4)
-                    g.emit(4, f"if {r}:")
-                    self._fire(g, rule, set(kinds), traced, 5)
-                g.lines[top:top] = ["    " * 4 + line for line in g.take_prefetched("it")]
+            if derives & set(kinds):
+                self._worklist(g, rules, kinds, traced)
+            else:       # nothing derived here is matched here: each kind's facts in turn, no worklist
+                for kind in kinds:
+                    self._straight(g, kind, [r for r in rules if r.binds == kind], set(kinds), traced)
             for dname in read_after[k]:      # resolved again only when claimed since
                 j = self.decision_names.index(dname)
                 memo.add(j)
                 g.emit(2, f"if len(L{j}) != z{j}: r{j}, z{j} = {self._resolution(j)}, len(L{j})")
-                g.emit(2, f"D[{dname!r}] = r{j}")
-        g.emit(2, "cur = -1")
         final = ", ".join(f"{dname!r}: " + (f"(r{j} if len(L{j}) == z{j} else R{j}(L{j}))" if j in memo else self._resolution(j))
                           for j, dname in enumerate(self.decision_names))
         g.emit(2, f"return ({{{final}}}, ({''.join(f'L{j}, ' for j in range(len(self.decision_names)))}), "
                   f"({''.join(f'G{j}, ' for j in range(len(self.derived_names)))}), F)")
-        g.lines[top_of_run:top_of_run] = ["    " * 2 + line for line in g.take_prefetched("C")] + [
-            "    " * 2 + f"{var} = _window_start(X, {unit!r}, {n})" for (unit, n), var in sorted(g.windows.items())] + [
-            "    " * 2 + f"{var} = None" for var in sorted(g.indexes.values())]
+        preamble = g.take_prefetched("C")
+        if g.windows_used:
+            preamble.append("WT = _WM.get(A) or _windows(A)")
+            preamble += [f"WS{i} = WT[{i}]" for i in sorted(g.windows_used)]
+        preamble += [f"{var} = None" for var in sorted(g.indexes.values())]
+        g.lines[top_of_run:top_of_run] = ["    " * 2 + line for line in preamble]
         g.emit(1, "except _PolicyError:")
         g.emit(2, "raise")
         g.emit(1, "except Exception as exc:")
-        g.emit(2, "_failed(cur, exc)")
+        g.emit(2, "_failed(exc)")
         return g.lines
+
+    def _worklist(self, g: Generator, rules: list, kinds: list, traced: bool) -> None:
+        """A stratum whose rules derive facts that its own rules match: a worklist, first in first out."""
+        g.emit(2, "W = []")
+        for kind in kinds:
+            self._initial(g, kind, traced, 2)
+        g.emit(2, "wi = 0")
+        g.emit(2, "while wi < len(W):")
+        g.emit(3, "kid, it, lb = W[wi]")
+        g.emit(3, "wi += 1")
+        for n, kind in enumerate(kinds):
+            g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
+            self._block(g, [r for r in rules if r.binds == kind], set(kinds), traced, 4)
+
+    def _straight(self, g: Generator, kind: str, rules: list, kinds: set, traced: bool) -> None:
+        """One kind's facts of a stratum that derives none of the kinds it matches: the same order as the
+        worklist would take (the case, then derived facts in the order derived, then list items)."""
+        if kind == ir.CASE:
+            g.emit(2, "it, lb = C, ''   # case")
+            self._block(g, rules, kinds, traced, 2)
+            return
+        if kind.startswith("list:"):
+            path = kind[5:]
+            keys = tuple(path.split("."))
+            slot = self.builder.list_slot(keys)
+            if slot is None:
+                pairs = f"_visible(C, {keys!r}, {self.policy.event_dates.get(keys)!r}, A)"
+            else:
+                pairs = f"S{slot}"
+            if traced:
+                g.emit(2, f"for i, it in {pairs}:   # {kind}")
+                g.emit(3, f"lb = {'f' + repr(_lit(path) + '[{i}]')}")
+            elif slot is None:
+                g.emit(2, f"for i, it in {pairs}:   # {kind}")
+            else:
+                g.emit(2, f"for it in {pairs}:   # {kind}")
+        else:
+            j = self.derived_names.index(kind[8:])
+            g.emit(2, f"for it, lb, _ in G{j}.values():   # {kind}" if traced else f"for it in G{j}.values():   # {kind}")
+        self._block(g, rules, kinds, traced, 3)
+
+    def _block(self, g: Generator, rules: list, kinds: set, traced: bool, ind: int) -> None:
+        """The rules of one fact kind on one fact (`it`, labelled `lb`). A first conjunct that several of
+        them share (a rules file's guard, a common test) is evaluated once, in the first of them."""
+        top = len(g.lines)
+        rules = sorted(rules, key=lambda r: r.index)
+        split = {r.index: _first_and_rest(r.condition) for r in rules}
+        keys = {r.index: _skey(split[r.index][0]) for r in rules}
+        groups: dict = {}
+        for r in rules:
+            groups[keys[r.index]] = groups.get(keys[r.index], 0) + 1
+        shared: dict = {}
+        for rule in rules:
+            g.emit(ind, f"# rule {rule.index}: {rule.id}")
+            scope = self._bound(rule)
+            first, rest = split[rule.index]
+            key = keys[rule.index]
+            if groups[key] < 2:
+                code, trace = g.cond(rule.condition, scope, ind)
+                self._when(g, code, ind, lambda at: self._fire(g, rule, kinds, traced, at, trace))
+                continue
+            if key not in shared:
+                code, trace = g.cond(first, scope, ind)
+                var = code if code.isidentifier() else g.tmp("g")
+                if var != code:
+                    g.emit(ind, f"{var} = {code}")
+                shared[key] = (var, trace)
+            held, first_trace = shared[key]
+            if rest is None:
+                self._when(g, held, ind, lambda at: self._fire(g, rule, kinds, traced, at, first_trace))
+                continue
+            g.emit(ind, f"if {held}:")
+            code, trace = g.cond(rest, scope, ind + 1)
+            self._when(g, code, ind + 1, lambda at: self._fire(g, rule, kinds, traced, at, first_trace + trace))
+        g.lines[top:top] = ["    " * ind + line for line in g.take_prefetched("it")]
+        if len(g.lines) == top:
+            g.emit(ind, "pass")
+
+    @staticmethod
+    def _when(g: Generator, code: str, ind: int, then) -> None:
+        if code == "True":
+            then(ind)
+        elif code != "False":
+            g.emit(ind, f"if {code}:")
+            then(ind + 1)
 
     def _resolution(self, j: int) -> str:
         """A decision's value from its claims; the default, when immutable, needs no call."""
         default = self.policy.decisions[self.decision_names[j]].default
         if isinstance(default, (dict, list)):
+            if not default:     # an empty default: a new one is written as a literal
+                return f"(R{j}(L{j}) if L{j} else {'{}' if isinstance(default, dict) else '[]'})"
             return f"R{j}(L{j})"
         return f"(R{j}(L{j}) if L{j} else {self.builder.const(default)})"
 
@@ -956,6 +1302,9 @@ class Program:
             path = kind[5:]
             keys = tuple(path.split("."))
             slot = self.builder.list_slot(keys)
+            if slot is not None and not traced:
+                g.emit(ind, f"for h in S{slot}: W.append(({kid}, h, None))")
+                return
             pairs = f"S{slot}" if slot is not None else \
                 f"_visible(C, {keys!r}, {self.policy.event_dates.get(keys)!r}, A)"
             label = "f" + repr(_lit(path) + "[{i}]") if traced else "None"
@@ -967,26 +1316,27 @@ class Program:
             else:
                 g.emit(ind, f"for e in G{j}.values(): W.append(({kid}, e, None))")
 
-    def _fire(self, g: Generator, rule, stratum_kinds: set, traced: bool, ind: int) -> None:
-        """A rule held: count it, compute its conclusions (never traced), record claims and derived facts."""
+    def _fire(self, g: Generator, rule, stratum_kinds: set, traced: bool, ind: int, trace: list) -> None:
+        """A rule held: count it, record its why, compute its conclusions (never traced), record claims and
+        derived facts."""
         g.emit(ind, "F += 1")
-        g.emit(ind, f"if F > {MAX_FIRINGS}: _too_many(cur)")
+        g.emit(ind, f"if F > {MAX_FIRINGS}: _too_many({rule.index})")
         if traced:
-            g.emit(ind, "m = _matched(T)")
+            g.emit_matched(trace, ind, "m")
         scope = self._bound(rule)
         saved, g.traced = g.traced, False
         try:
             for concl in rule.conclusions:
                 if isinstance(concl, ir.Decide):
-                    v = g.value(concl.value, scope, ind)
-                    key = g.value(concl.map_key, scope, ind) if concl.map_key is not None else "None"
+                    v, _ = g.value(concl.value, scope, ind)
+                    key = g.value(concl.map_key, scope, ind)[0] if concl.map_key is not None else "None"
                     j = self.decision_names.index(concl.decision)
                     claim = f"({v}, {key}, {rule.index}, lb, m)" if traced else f"({v}, {key}, {rule.index})"
                     g.emit(ind, f"L{j}.append({claim})")
                     continue
                 j = self.derived_names.index(concl.fact)
                 names = sorted(concl.fields)
-                values = [g.value(concl.fields[n], scope, ind) for n in names]
+                values = [g.value(concl.fields[n], scope, ind)[0] for n in names]
                 shapes = self.policy.derived[concl.fact].props
                 frozen = [v if shapes[n].kind in SCALAR_KINDS else f"_freeze({v})" for n, v in zip(names, values)]
                 key, e, data = g.tmp("key"), g.tmp("e"), g.tmp("data")
@@ -994,7 +1344,7 @@ class Program:
                 g.emit(ind, f"{e} = G{j}.get({key})")
                 g.emit(ind, f"if {e} is None:")
                 g.emit(ind + 1, "ND += 1")
-                g.emit(ind + 1, f"if ND > {MAX_DERIVED}: _too_many_derived(cur)")
+                g.emit(ind + 1, f"if ND > {MAX_DERIVED}: _too_many_derived({rule.index})")
                 g.emit(ind + 1, f"{data} = {{{', '.join(f'{n!r}: {v}' for n, v in zip(names, values))}}}")
                 kind = f"derived:{concl.fact}"
                 if traced:
@@ -1017,32 +1367,58 @@ class Program:
         scope = self._bound(rule)
         for concl in rule.conclusions:
             if isinstance(concl, ir.Decide):
-                v = g.value(concl.value, scope, 1)
-                key = g.value(concl.map_key, scope, 1) if concl.map_key is not None else "None"
+                v, _ = g.value(concl.value, scope, 1)
+                key = g.value(concl.map_key, scope, 1)[0] if concl.map_key is not None else "None"
                 parts.append(f"({v}, {key})")
             else:
-                fields = [f"{name!r}: {g.value(expr, scope, 1)}" for name, expr in sorted(concl.fields.items())]
-                parts.append("{" + ", ".join(fields) + "}")
+                fields_ = [f"{name!r}: {g.value(expr, scope, 1)[0]}" for name, expr in sorted(concl.fields.items())]
+                parts.append("{" + ", ".join(fields_) + "}")
         g.emit(1, "return (" + "".join(p + ", " for p in parts) + ")")
         return g.lines
 
     def _load(self) -> dict:
         from .errors import PolicyError
+        memo, windows = _window_table(self.builder.windows)
         namespace = {"K": tuple(self.builder.consts), "__builtins__": BUILTINS, "_PolicyError": PolicyError,
                      "_failed": self._failed, "_too_many": self._too_many, "_too_many_derived": self._too_many_derived,
-                     "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible, "_reach": _reach}
+                     "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible, "_reach": _reach,
+                     "_WM": memo, "_windows": windows}
         namespace.update(HELPERS)
         from .evaluate import resolver
         for j, name in enumerate(self.decision_names):
             namespace[f"R{j}"] = resolver(self.policy, self.policy.decisions[name])
         exec(self._code, namespace)
         self.run_plain, self.run_traced = namespace["run_plain"], namespace["run_traced"]
+        self._run_codes = (self.run_plain.__code__, self.run_traced.__code__)
         self.thens = {rule.index: namespace[f"c_{rule.index}"] for rule in self.policy.rules}
         return namespace
 
+    @staticmethod
+    def _rule_lines(source: str) -> dict:
+        """Line of the generated source -> index of the rule whose code it is (from the `# rule N:` marks)."""
+        table, current, level = {}, None, 0
+        for number, line in enumerate(source.splitlines(), 1):
+            text = line.lstrip()
+            depth = len(line) - len(text)
+            found = _RULE_MARK.match(text)
+            if found:
+                current, level = int(found.group(1)), depth
+                continue
+            if current is not None and text and depth < level:
+                current = None
+            if current is not None:
+                table[number] = current
+        return table
+
     # -- errors raised from generated code ------------------------------------------------------
-    def _failed(self, cur: int, exc: Exception):
+    def _failed(self, exc: Exception):
         from .errors import EvaluationError, Issue, Location
+        line, tb = None, exc.__traceback__
+        while tb is not None:       # the innermost line of a run function: the rule's code that failed
+            if tb.tb_frame.f_code in self._run_codes:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        cur = self._rule_at_line.get(line, -1)
         if cur < 0:
             raise EvaluationError([Issue("eval.action", f"the evaluation failed: {type(exc).__name__}: {exc}", Location(),
                                          "report this with the case file: it is a bug in regcode")]) from exc
@@ -1064,13 +1440,17 @@ class Program:
 
     # -- single rules and flags, for the durable backend ---------------------------------------
     def rule_traced(self, rule):
-        """fn(C, it, lb, A, P, D, X, T) -> bool: one rule's condition, recording its why into T."""
+        """fn(C, it, lb, A, P, D, X, T) -> bool: one rule's condition; when it holds, its why is appended
+        to T as (path, value) pairs in the order read (`_matched` makes the claim's list of them)."""
         fn = self._rule_traced.get(rule.index)
         if fn is None:
             g = Generator(self.builder, True)
             g.emit(0, f"def r_{rule.index}(C, it, lb, A, P, D, X, T):")
-            r = g.cond(rule.condition, self._bound(rule), 1)
-            g.emit(1, f"return {r}")
+            code, trace = g.cond(rule.condition, self._bound(rule), 1)
+            g.emit(1, f"if {code}:")
+            g.emit_trace(_prune(trace), 2, "T")
+            g.emit(2, "return True")
+            g.emit(1, "return False")
             fn = self._rule_traced[rule.index] = self._compile_one("\n".join(g.lines), f"r_{rule.index}")
         return fn
 
@@ -1081,8 +1461,8 @@ class Program:
             g = Generator(self.builder, False)
             name = f"f_{len(self._flags)}"
             g.emit(0, f"def {name}(C, it, lb, A, P, D, X):")
-            r = g.cond(cond, self._bound(rule), 1)
-            g.emit(1, f"return {r}")
+            code, _ = g.cond(cond, self._bound(rule), 1)
+            g.emit(1, f"return {code}")
             fn = self._flags[key] = self._compile_one("\n".join(g.lines), name)
         return fn
 
@@ -1098,7 +1478,7 @@ class Program:
 
     def run(self, case: dict, as_of: str, params: dict, traced: bool):
         """(decisions, claims by decision, derived facts, firings) for one case. Claims are tuples
-        (value, key, rule index[, fact label, matched pairs]); derived facts (kind, data, label, [(rule, from)])."""
+        (value, key, rule index[, fact label, matched]); derived facts (kind, data, label, [(rule, from)])."""
         X = CaseCache(case, as_of, self.slots, lists=False)
         decisions, lists, stores, firings = (self.run_traced if traced else self.run_plain)(case, as_of, params, X)
         claims = dict(zip(self.decision_names, lists))
@@ -1117,14 +1497,13 @@ MAX_FIRINGS = 20000          # bound on rule firings per evaluation (forward cha
 MAX_DERIVED = 5000           # bound on derived facts per evaluation
 
 
-def _matched(trace: list) -> tuple:
-    """(path, value) pairs in the order read, each path once (entries are formatted here, see `_entry`)."""
+def _matched(trace: list) -> list:
+    """The output's `matched` list from (path, value) pairs in the order read: each path once, the first."""
     first: dict = {}
-    for entry in trace:
-        path = entry[0] if len(entry) == 2 else entry[0].format(*entry[1:-1])
+    for path, value in trace:
         if path not in first:
-            first[path] = entry[-1]
-    return tuple(first.items())
+            first[path] = value
+    return [{"path": path, "value": value} for path, value in first.items()]
 
 
 def _freeze(value):

@@ -28,8 +28,9 @@ class Fact:
 
 
 # A claim is a tuple (value, key, rule index, fact label, matched): one rule's claim on one decision,
-# the map key it names (or None), the fact it fired on, and what its condition matched, as (path, value)
-# pairs in the order it read them, each path once. Without tracing, only the first three are kept.
+# the map key it names (or None), the fact it fired on, and what its condition matched, in the output's
+# form: [{"path", "value"}] in the order it read them, each path once (one list per firing, shared by the
+# claims of that firing: read it, do not change it). Without tracing, only the first three are kept.
 VALUE, KEY, RULE, FACT, MATCHED = range(5)
 
 

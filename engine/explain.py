@@ -65,7 +65,7 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
                 continue
             rule = rules[c[RULE]]
             entry = {"rule": rule.id, "article": rule.article, "title": rule.title, "value": c[VALUE], "decisive": decisive,
-                     "matched": [{"path": path, "value": v} for path, v in c[MATCHED]]}
+                     "matched": c[MATCHED] or []}   # (an empty why may come as ())
             if rule.clause:
                 entry["clause"] = rule.clause
             if c[KEY] is not None:
