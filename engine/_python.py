@@ -226,10 +226,20 @@ def _mget(mapping, key):
         return None
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _date_add(base, y, m, d):
     if type(base) is not str or type(y) is not int or type(m) is not int or type(d) is not int:
         return None
     try:
+        if m and not d:      # whole months (and years): what _dates.shift gives, without building dates
+            day = _dates.parse(base)
+            year, month = divmod(day.year * 12 + day.month - 1 + y * 12 + m, 12)
+            if not 1 <= year <= 9999:
+                return None
+            last = 29 if month == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else _MONTH_DAYS[month]
+            return f"{year:04d}-{month + 1:02d}-{min(day.day, last):02d}"
         return _dates.shift(base, y, m, d)
     except (ValueError, OverflowError):
         return None
@@ -338,6 +348,7 @@ class Generator:
         self.indexes = {} if prefetch else None   # index slot -> local holding the case's index, once built
         self.windows_used: set = set()    # constant windows (Builder.windows) this function reads
         self.decision_locals: Optional[dict] = None   # decision -> local holding its value (run functions)
+        self.pick_memo: Optional[dict] = None   # within one rule's conclusions: a pick's loop -> its variables
 
     def take_prefetched(self, base: str) -> list:
         """The statements reading the fields of `base` that the code emitted since the last call uses."""
@@ -596,8 +607,29 @@ class Generator:
         self.emit(ind + 1, f"if {w}: {n} += 1")
         return Val(n)
 
+    def _item_shape(self, source: ir.PathRef):
+        """The facts schema's shape of the items of a list at a fixed path of the case file, else None."""
+        if source.scope:
+            return None
+        shape = self.p.policy.facts_shape
+        for k in source.keys:
+            shape = shape.child(k) if shape is not None else None
+        return shape.items if shape is not None and shape.kind == "array" else None
+
     def pick(self, e: ir.Pick, scope, ind) -> Val:
+        memo_key = None
+        if self.pick_memo is not None:      # the same pick for another field: one loop
+            memo_key = _skey(ir.Pick(source=e.source, alias=e.alias, by=e.by, where=e.where, latest=e.latest,
+                                     by_default=e.by_default))
+            if memo_key in self.pick_memo and not self.traced:
+                best, bk, bi, base = self.pick_memo[memo_key]
+                return self._picked(e, best, bk, bi, base, ind)
         pairs, base, slot, _seq = self._pairs(e.source, scope, ind)
+        items = self._item_shape(e.source)
+        dicts = items is not None and items.exact and items.kind == "object"
+        by_shape = items.props.get(e.by) if dicts else None
+        # validation guarantees each item is a mapping, and its `by` is there and not null
+        by_sure = by_shape is not None and e.by in items.required and by_shape.exact and by_shape.kind in SCALAR_KINDS
         saved, self.traced = self.traced, False     # only the chosen item is reported
         try:
             pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
@@ -609,10 +641,14 @@ class Generator:
                 bi = self.tmp("bi")
                 self.emit(ind, f"{bi} = -1")
             i, h = self._loop(pairs, ind)
-            self.emit(ind + 1, f"if type({h}) is not dict: continue")
+            if not dicts:
+                self.emit(ind + 1, f"if type({h}) is not dict: continue")
             by_default = self.p.const(e.by_default[1]) if e.by_default[0] else "None"
-            self.emit(ind + 1, f"{k} = {h}.get({e.by!r}, {by_default})")
-            self.emit(ind + 1, f"if {k} is None: continue")
+            if by_sure:
+                self.emit(ind + 1, f"{k} = {h}[{e.by!r}]")
+            else:
+                self.emit(ind + 1, f"{k} = {h}.get({e.by!r}, {by_default})")
+                self.emit(ind + 1, f"if {k} is None: continue")
             if where is not None:
                 inner = {**scope, e.alias: _Scope(h, "", True)}
                 (w, _), buf = self.capture(lambda: self.cond(where, inner, ind + 1))
@@ -623,6 +659,11 @@ class Generator:
             self.emit(ind + 2, f"{best}, {bk}, {bi} = {h}, {k}, {i}" if bi else f"{best}, {bk} = {h}, {k}")
         finally:
             self.traced = saved
+        if memo_key is not None and not self.traced:
+            self.pick_memo[memo_key] = (best, bk, bi, base)
+        return self._picked(e, best, bk, bi, base, ind)
+
+    def _picked(self, e: ir.Pick, best: str, bk: str, bi: Optional[str], base: str, ind: int) -> Val:
         out = self.tmp("v")
         if e.field_name is None:
             self.emit(ind, f"{out} = {best}")
@@ -1325,6 +1366,7 @@ class Program:
             g.emit_matched(trace, ind, "m")
         scope = self._bound(rule)
         saved, g.traced = g.traced, False
+        g.pick_memo = {}
         try:
             for concl in rule.conclusions:
                 if isinstance(concl, ir.Decide):
@@ -1358,6 +1400,7 @@ class Program:
                         g.emit(ind + 1, f"W.append(({self.kind_id[kind]}, {data}, None))")
         finally:
             g.traced = saved
+            g.pick_memo = None
 
     def _then(self, rule) -> list:
         g = Generator(self.builder, False)

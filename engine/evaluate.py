@@ -172,19 +172,33 @@ def resolve(decl: ir.DecisionDecl, claims: list, rules: list):
 
 
 def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
-    """fn(claims) -> the decision's value, for one decision of one policy (what generated code calls)."""
+    """fn(claims) -> the decision's value, for one decision of one policy (what generated code calls).
+
+    Each strategy has a direct form for the common shapes of claims (one claim, enum values) that gives
+    what `resolve` gives; anything else goes through `resolve`."""
     rules = policy.rules
     default = decl.default
     mutable = isinstance(default, (dict, list))
     if decl.type in ("enum", "number", "date") and decl.combine in ("min", "max"):
         order = decl.order if decl.type == "enum" else None
+        best_is_max = decl.combine == "max"
 
         def fast(claims):
             if not claims:
                 return default
             if len(claims) == 1 and claims[0][VALUE] is not None and (order is None or claims[0][VALUE] in order):
                 return claims[0][VALUE]
-            return resolve(decl, claims, rules)
+            if order is None:
+                return resolve(decl, claims, rules)
+            best = at = None      # the first claim furthest along (max) or back (min) the declared order
+            for c in claims:
+                value = c[VALUE]
+                if value is None:
+                    continue
+                here = order.get(value, -1)
+                if best is None or (here > at if best_is_max else here < at):
+                    best, at = value, here
+            return best if best is not None else _copy(default)
         return fast
     if decl.type == "map" and decl.value_type == "enum" and decl.combine in ("min", "max"):
         order, best_is_max = decl.order, decl.combine == "max"
@@ -193,8 +207,7 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
             if not claims:
                 return {}
             best: dict = {}
-            for c in claims:
-                value, key = c[VALUE], c[KEY]
+            for value, key, *_ in claims:
                 if value is None or key is None:
                     continue
                 at = order.get(value, -1)
@@ -228,11 +241,23 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
         want_any = decl.combine == "any"
 
         def boolean(claims):
+            if len(claims) == 1:
+                value = claims[0][VALUE]
+                return default if value is None else bool(value)
             values = [bool(c[VALUE]) for c in claims if c[VALUE] is not None]
             if not values:
                 return default
             return any(values) if want_any else all(values)
         return boolean
+    if decl.combine == "unique" and decl.type != "map":
+
+        def unique(claims):      # one claim agrees with itself
+            if len(claims) == 1 and claims[0][VALUE] is not None:
+                return claims[0][VALUE]
+            if not claims:
+                return _copy(default) if mutable else default
+            return resolve(decl, claims, rules)
+        return unique
 
     def general(claims):
         if not claims:
