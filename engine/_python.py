@@ -120,6 +120,60 @@ def _group(X: CaseCache, slot, items, key: str, default) -> dict:
     return found
 
 
+def _group_required(X: CaseCache, slot, items, key: str, default) -> dict:
+    """`_group` for items validation makes mappings whose `key` is always there, a scalar, never null."""
+    found: dict = {}
+    for item in items:
+        value = item[key]
+        bucket = found.get(value)
+        if bucket is None:
+            found[value] = [item]
+        else:
+            bucket.append(item)
+    return found
+
+
+def _group_defaulted(X: CaseCache, slot, items, key: str, default) -> dict:
+    """`_group` for items validation makes mappings whose `key`, when there, is a scalar, never null (and
+    its default is not null)."""
+    found: dict = {}
+    for item in items:
+        value = item.get(key, default)
+        bucket = found.get(value)
+        if bucket is None:
+            found[value] = [item]
+        else:
+            bucket.append(item)
+    return found
+
+
+def _index_defaulted(X: CaseCache, slot, pairs, key: str, default) -> dict:
+    found: dict = {}
+    for pair in pairs:
+        value = pair[1].get(key, default)
+        bucket = found.get(value)
+        if bucket is None:
+            found[value] = [pair]
+        else:
+            bucket.append(pair)
+    X.indexes[slot] = found
+    return found
+
+
+def _index_required(X: CaseCache, slot, pairs, key: str, default) -> dict:
+    """`_index` (pairs, kept per case) for items as `_group_required` takes them."""
+    found: dict = {}
+    for pair in pairs:
+        value = pair[1][key]
+        bucket = found.get(value)
+        if bucket is None:
+            found[value] = [pair]
+        else:
+            bucket.append(pair)
+    X.indexes[slot] = found
+    return found
+
+
 def _lookup_items(X: CaseCache, slot, items, key: str, default, wanted):
     """The items whose `key` equals `wanted` (all of them when it cannot be hashed), the index kept per case."""
     if wanted is None:
@@ -154,8 +208,18 @@ def _window_table(windows: tuple) -> tuple:
     memo: dict = {}
 
     def compute(as_of):
+        try:
+            day = _dates.parse(as_of)
+        except ValueError:
+            day = None
         found = []
         for unit, n in windows:
+            if day is not None and unit == "years":   # _dates.shift's whole-year rule (29 February -> 28), directly
+                year = day.year - n
+                leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+                found.append(f"{year:04d}-{day.month:02d}-{28 if day.month == 2 and day.day == 29 and not leap else day.day:02d}"
+                             if 1 <= year <= 9999 else _NO_DAY)
+                continue
             try:
                 found.append(_dates.shift(as_of, **{unit: -n}))
             except (ValueError, OverflowError):
@@ -270,7 +334,8 @@ def _tie_wins(item, best, latest: bool) -> bool:
     return a > b if latest else a < b
 
 
-HELPERS = {name: globals()[name] for name in ("_index", "_lookup", "_group", "_lookup_items", "_within", "_window_start", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
+HELPERS = {name: globals()[name] for name in ("_index", "_lookup", "_group", "_lookup_items", "_group_required",
+                                               "_index_required", "_group_defaulted", "_index_defaulted", "_within", "_window_start", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
                                                "_date_add", "_days_between", "_step", "_tie_wins")}
 BUILTINS = {"len": len, "type": type, "dict": dict, "list": list, "str": str, "bool": bool, "enumerate": enumerate,
             "TypeError": TypeError, "Exception": Exception, "sum": sum, "any": any}
@@ -467,13 +532,14 @@ class Generator:
                 src = v
                 known = known and ref.present[j] and j + 1 < len(ref.dicts) and ref.dicts[j + 1]
             code = v
-        if ref.certain and base_is_dict:
+        sure = base_is_dict and (ref.certain or _defaulted(ref))
+        if sure:
             self.certain.add(code)
         if not self.traced:
             return Val(code)
         bind = None if code.isidentifier() else self.tmp("p")
         var = bind or code
-        if ref.certain and base_is_dict:
+        if sure:
             self.certain.add(var)
         label = _lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref))
         if ref.scalar:
@@ -567,6 +633,13 @@ class Generator:
         bucket = self.tmp("b")
         kind = getattr(other, "kind", "any")
         build = "_group" if self.items_only else "_index"
+        items = self._item_shape(source)
+        field = items.props.get(key) if items is not None and items.exact and items.kind == "object" else None
+        if field is not None and field.exact and field.kind in SCALAR_KINDS:
+            if key in items.required:
+                build += "_required"        # every item a mapping with the key there, a scalar, not null
+            elif default is not None:
+                build += "_defaulted"       # ... or its default, not null
         if self.indexes is not None and (kind in SCALAR_KINDS or _never_none(wanted, self.certain)):
             # a scalar key: hashable; the index lives in a local once built (lists do not change during a case)
             var = self.indexes.setdefault(index_slot, f"IX{len(self.indexes)}")
@@ -689,6 +762,8 @@ class Generator:
         if isinstance(c, ir.All):
             return self.all_of(c.items, scope, ind, want)
         if isinstance(c, ir.AnyOf):
+            if want is False:       # kept only when no branch held: nothing of it is kept, so stop at one
+                return self.untraced(lambda: self.any_of(c.items, scope, ind))
             return self.any_of(c.items, scope, ind)
         if isinstance(c, ir.Not):
             code, trace = self.cond(c.item, scope, ind, None if want is None else not want)
@@ -702,6 +777,8 @@ class Generator:
                 return repr(c.present), v.trace
             return f"({v.first} is {'not ' if c.present else ''}None)", v.trace
         if isinstance(c, ir.Some):
+            if want is False:       # kept only when no item matched: nothing of it is kept, so stop at one
+                return self.untraced(lambda: self.some(c, scope, ind))
             return self.some(c, scope, ind)
         if isinstance(c, ir.Within):
             d = self.expr(c.path, scope, ind)
@@ -851,6 +928,8 @@ class Generator:
         if op == "!=":
             return f"{a} != {b}"
         if op in ("in", "not_in"):
+            if isinstance(c.right, ir.Lit) and isinstance(c.right.value, list):
+                return f"{a} {'in' if op == 'in' else 'not in'} {b}"    # a list's `in` compares, it never fails
             return f"{'_in' if op == 'in' else '_not_in'}({a}, {b})"
         lk, rk = getattr(c.left, "kind", "any"), getattr(c.right, "kind", "any")
         if any(lk in family and rk in family for family in _ORDERED):
@@ -951,6 +1030,13 @@ def _needs_dedupe(trace: list) -> bool:
     return False
 
 
+def _defaulted(ref: ir.PathRef) -> bool:
+    """A path validation makes never None through its default: mappings all the way, every key but the
+    last one required, the last one defaulted (not to null) and of a type that admits no null."""
+    return (bool(ref.keys) and ref.scalar and all(ref.dicts) and all(ref.present[:-1])
+            and ref.defaults[-1][0] and ref.defaults[-1][1] is not None)
+
+
 def _never_none(code: str, certain=()) -> bool:
     """Literals (never null in a rule), as_of, and what validation guarantees are never None."""
     return code == "A" or code in certain or (_is_literal(code) and code != "None")
@@ -958,6 +1044,12 @@ def _never_none(code: str, certain=()) -> bool:
 
 def _is_literal(code: str) -> bool:
     return code in ("None", "True", "False") or code.startswith(("K[", "'", '"')) or _is_number(code)
+
+
+def _literal_text(code: str) -> str:
+    """How a literal of generated code prints in an f-string (str() of its value)."""
+    import ast
+    return str(ast.literal_eval(code))
 
 
 def _is_number(code: str) -> bool:
@@ -1220,10 +1312,13 @@ class Program:
             else:       # nothing derived here is matched here: each kind's facts in turn, no worklist
                 for kind in kinds:
                     self._straight(g, kind, [r for r in rules if r.binds == kind], set(kinds), traced)
+            if read_after[k]:
+                g.emit(2, "# ---- decisions later strata read")
             for dname in read_after[k]:      # resolved again only when claimed since
                 j = self.decision_names.index(dname)
                 memo.add(j)
                 g.emit(2, f"if len(L{j}) != z{j}: r{j}, z{j} = {self._resolution(j)}, len(L{j})")
+        g.emit(2, "# ---- the decisions")
         final = ", ".join(f"{dname!r}: " + (f"(r{j} if len(L{j}) == z{j} else R{j}(L{j}))" if j in memo else self._resolution(j))
                           for j, dname in enumerate(self.decision_names))
         g.emit(2, f"return ({{{final}}}, ({''.join(f'L{j}, ' for j in range(len(self.decision_names)))}), "
@@ -1245,10 +1340,7 @@ class Program:
         g.emit(2, "W = []")
         for kind in kinds:
             self._initial(g, kind, traced, 2)
-        g.emit(2, "wi = 0")
-        g.emit(2, "while wi < len(W):")
-        g.emit(3, "kid, it, lb = W[wi]")
-        g.emit(3, "wi += 1")
+        g.emit(2, "for kid, it, lb in W:     # a list iterated while it grows: first in, first out")
         for n, kind in enumerate(kinds):
             g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
             self._block(g, [r for r in rules if r.binds == kind], set(kinds), traced, 4)
@@ -1256,8 +1348,9 @@ class Program:
     def _straight(self, g: Generator, kind: str, rules: list, kinds: set, traced: bool) -> None:
         """One kind's facts of a stratum that derives none of the kinds it matches: the same order as the
         worklist would take (the case, then derived facts in the order derived, then list items)."""
+        g.emit(2, f"# ---- {kind}")
         if kind == ir.CASE:
-            g.emit(2, "it, lb = C, ''   # case")
+            g.emit(2, "it, lb = C, ''")
             self._block(g, rules, kinds, traced, 2)
             return
         if kind.startswith("list:"):
@@ -1373,8 +1466,11 @@ class Program:
                     v, _ = g.value(concl.value, scope, ind)
                     key = g.value(concl.map_key, scope, ind)[0] if concl.map_key is not None else "None"
                     j = self.decision_names.index(concl.decision)
-                    claim = f"({v}, {key}, {rule.index}, lb, m)" if traced else f"({v}, {key}, {rule.index})"
-                    g.emit(ind, f"L{j}.append({claim})")
+                    if traced:
+                        entry = self._why_entry(g, rule, v, key, ind)
+                        g.emit(ind, f"L{j}.append(({v}, {key}, {rule.index}, lb, m, {entry}))")
+                    else:
+                        g.emit(ind, f"L{j}.append(({v}, {key}, {rule.index}))")
                     continue
                 j = self.derived_names.index(concl.fact)
                 names = sorted(concl.fields)
@@ -1390,7 +1486,8 @@ class Program:
                 g.emit(ind + 1, f"{data} = {{{', '.join(f'{n!r}: {v}' for n, v in zip(names, values))}}}")
                 kind = f"derived:{concl.fact}"
                 if traced:
-                    g.emit(ind + 1, f"{e} = G{j}[{key}] = [{data}, _label({concl.fact!r}, {data}), []]")
+                    label = self._label_code(g, concl.fact, names, values, shapes, ind + 1)
+                    g.emit(ind + 1, f"{e} = G{j}[{key}] = [{data}, {label}, []]")
                     if kind in stratum_kinds:
                         g.emit(ind + 1, f"W.append(({self.kind_id[kind]}, {data}, {e}[1]))")
                     g.emit(ind, f"{e}[2].append(({rule.id!r}, lb))")
@@ -1401,6 +1498,47 @@ class Program:
         finally:
             g.traced = saved
             g.pick_memo = None
+
+    @staticmethod
+    def _why_entry(g: Generator, rule, value: str, key: str, ind: int) -> str:
+        """The claim's entry of the output's `why` (explain.to_dict adds `decisive`): what is known of the rule
+        is written in; `key` appears when the claim names one, `fact` unless the rule binds the case file."""
+        parts = [f"'rule': {rule.id!r}", f"'article': {rule.article!r}", f"'title': {rule.title!r}"]
+        if rule.clause:
+            parts.append(f"'clause': {rule.clause!r}")
+        parts += [f"'value': {value}", "'matched': m"]
+        if rule.binds != ir.CASE:       # a list item's or a derived fact's label is never empty
+            parts.append("'fact': lb")
+        entry = "{" + ", ".join(parts) + "}"
+        if key == "None":
+            return entry
+        var = g.tmp("we")
+        g.emit(ind, f"{var} = {entry}")
+        g.emit(ind, f"if {key} is not None: {var}['key'] = {key}")
+        return var
+
+    @staticmethod
+    def _label_code(g: Generator, fact: str, names: list, values: list, shapes: dict, ind: int) -> str:
+        """Code of the label `_label` gives a derived fact with these fields (names sorted), written out:
+        a field that is None (or a mapping or a list) is left out of it."""
+        if any(v.startswith("K[") for v in values):
+            data = "{" + ", ".join(f"{n!r}: {v}" for n, v in zip(names, values)) + "}"
+            return f"_label({fact!r}, {data})"
+        parts, always = [], True
+        for name, v in zip(names, values):
+            scalar = shapes[name].kind in SCALAR_KINDS       # (a mapping there could not have been a key)
+            sure = _never_none(v, g.certain) and (scalar or _is_literal(v))
+            parts.append((f"{_lit(name)}={{{v}}}" if not _is_literal(v) else _lit(f"{name}={_literal_text(v)}"), sure,
+                          f"{v} is not None" + ("" if scalar else f" and not isinstance({v}, (dict, list))")))
+            always = always and sure
+        if always:
+            return "f" + repr(_lit(fact) + "{{" + ",".join(p for p, _, _ in parts) + "}}")
+        var = g.tmp("lp")
+        g.emit(ind, f"{var} = []")
+        for body, sure, test in parts:
+            append = f"{var}.append({_path_code(body)})"
+            g.emit(ind, append if sure else f"if {test}: {append}")
+        return f"{fact!r} + '{{' + ','.join({var}) + '}}'"
 
     def _then(self, rule) -> list:
         g = Generator(self.builder, False)
@@ -1438,7 +1576,8 @@ class Program:
 
     @staticmethod
     def _rule_lines(source: str) -> dict:
-        """Line of the generated source -> index of the rule whose code it is (from the `# rule N:` marks)."""
+        """Line of the generated source -> index of the rule whose code it is (from the `# rule N:` marks;
+        rules emit no other comment)."""
         table, current, level = {}, None, 0
         for number, line in enumerate(source.splitlines(), 1):
             text = line.lstrip()
@@ -1447,8 +1586,8 @@ class Program:
             if found:
                 current, level = int(found.group(1)), depth
                 continue
-            if current is not None and text and depth < level:
-                current = None
+            if current is not None and text and (depth < level or text.startswith("#")):
+                current = None      # a rule's code ends at a line less indented, or at the next section's mark
             if current is not None:
                 table[number] = current
         return table
@@ -1521,7 +1660,7 @@ class Program:
 
     def run(self, case: dict, as_of: str, params: dict, traced: bool):
         """(decisions, claims by decision, derived facts, firings) for one case. Claims are tuples
-        (value, key, rule index[, fact label, matched]); derived facts (kind, data, label, [(rule, from)])."""
+        (value, key, rule index[, fact label, matched, why entry]); derived facts (kind, data, label, [(rule, from)])."""
         X = CaseCache(case, as_of, self.slots, lists=False)
         decisions, lists, stores, firings = (self.run_traced if traced else self.run_plain)(case, as_of, params, X)
         claims = dict(zip(self.decision_names, lists))

@@ -17,7 +17,7 @@ BACKENDS = ("python", "durable")
 DEFAULT_BACKEND = "python"   # measured several times faster than durable with the same output; README "Measured speed"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Fact:
     """A fact rules bind to: the case file, one item of one of its lists, or a derived fact."""
 
@@ -31,10 +31,12 @@ class Fact:
 # the map key it names (or None), the fact it fired on, and what its condition matched, in the output's
 # form: [{"path", "value"}] in the order it read them, each path once (one list per firing, shared by the
 # claims of that firing: read it, do not change it). Without tracing, only the first three are kept.
-VALUE, KEY, RULE, FACT, MATCHED = range(5)
+# The Python backend adds a sixth, the claim's entry of the output's `why` but for `decisive` (which only
+# the final value tells; explain.to_dict sets it, the same on every call for one evaluation).
+VALUE, KEY, RULE, FACT, MATCHED, ENTRY = range(6)
 
 
-@dataclass
+@dataclass(slots=True)
 class Evaluation:
     """The outcome of one evaluation: decisions, their claims, derived facts, firings."""
 
@@ -284,8 +286,11 @@ def program_for(policy: CompiledPolicy, backend: str = DEFAULT_BACKEND):
 
 def parameters_at(policy: CompiledPolicy, as_of: str) -> dict:
     """The parameters' values in force on `as_of` (the same dict for every date when none is dated)."""
-    cache = policy.backends.setdefault("_params", {})
-    key = as_of if any(d.values is not None for d in policy.parameters.values()) else ""
+    found = policy.backends.get("_params")
+    if found is None:
+        found = policy.backends["_params"] = (any(d.values is not None for d in policy.parameters.values()), {})
+    dated, cache = found
+    key = as_of if dated else ""
     found = cache.get(key)
     if found is not None:
         return found
@@ -317,14 +322,24 @@ def identity_of(policy: CompiledPolicy, case) -> dict:
     for keys in policy.identity:
         value = case
         for k in keys:
-            value = value.get(k) if isinstance(value, dict) else None
+            value = value.get(k) if type(value) is dict or isinstance(value, dict) else None
         if value is None or isinstance(value, (dict, list)):
+            continue
+        if len(keys) == 2:      # the common shape (`enterprise.name`)
+            node = out.get(keys[0])
+            if node is None:
+                node = out[keys[0]] = {}
+            node[keys[1]] = value
             continue
         node = out
         for k in keys[:-1]:
             node = node.setdefault(k, {})
         node[keys[-1]] = value
     return out
+
+
+def _label_of(fact: Fact) -> str:
+    return fact.label
 
 
 def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = DEFAULT_BACKEND, source: str = "",
@@ -337,5 +352,7 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
         check_case(policy, doc)
     program = program_for(policy, backend)
     decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
-    facts = sorted((Fact(kind, data, label, by) for kind, data, label, by in derived), key=lambda f: f.label)
+    facts = [Fact(kind, data, label, by) for kind, data, label, by in derived]
+    if len(facts) > 1:
+        facts.sort(key=_label_of)
     return Evaluation(policy, as_of, decisions, claims, facts, firings, source, identity_of(policy, case))

@@ -1,21 +1,35 @@
 """Stage 5, explain: an Evaluation as the JSON object of `eval --format json`, and as text for a person."""
 from __future__ import annotations
 
-from .evaluate import FACT, KEY, MATCHED, RULE, VALUE, Evaluation
+from .evaluate import ENTRY, FACT, KEY, MATCHED, RULE, VALUE, Evaluation
 
 
-def _decisive(decl, decision_value, claim) -> bool:
-    """Did this claim shape the final value? (All claims do for sum and union.)"""
-    value = claim[VALUE]
-    if value is None:
-        return False
-    if decl.combine in ("sum", "union"):
-        return True
-    if isinstance(decision_value, dict):
-        return decision_value.get(claim[KEY]) == value
-    if isinstance(decision_value, list):
-        return True
-    return value == decision_value
+def _entry(rule: tuple, c: tuple, decisive: bool) -> dict:
+    """A claim's entry of `why` from the claim (a backend that does not write it while the rule fires)."""
+    rule_id, article, title, clause = rule
+    entry = {"rule": rule_id, "article": article, "title": title, "value": c[VALUE], "decisive": decisive,
+             "matched": c[MATCHED] or []}     # (an empty why may come as ())
+    if clause:
+        entry["clause"] = clause
+    if c[KEY] is not None:
+        entry["key"] = c[KEY]
+    if c[FACT]:
+        entry["fact"] = c[FACT]
+    return entry
+
+
+def _plan(policy) -> tuple:
+    """What every output of one policy version shares, built once: each rule's part of a why entry, each
+    rule's place in the order of rule ids, and the decisions whose every claim is decisive (sum, union)."""
+    found = policy.backends.get("_explain")
+    if found is None:
+        rules = [(r.id, r.article, r.title, r.clause) for r in policy.rules]
+        rank = [0] * len(policy.rules)
+        for k, i in enumerate(sorted(range(len(policy.rules)), key=lambda i: policy.rules[i].id)):
+            rank[i] = k
+        every = {name: d.combine in ("sum", "union") for name, d in policy.decisions.items()}
+        found = policy.backends["_explain"] = (rules, rank, every)
+    return found
 
 
 EXPLAIN_LEVELS = ("none", "decisive", "full")
@@ -51,35 +65,49 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
         out["source"] = ev.source
     if level == "none":
         return out
-    why = {}
-    rules = p.rules
+    rules, rank, every = _plan(p)
     decisive_only = level == "decisive"
+    decisions = ev.decisions
+    why = {}
     for name, claims in ev.claims.items():
+        if not claims:
+            why[name] = []
+            continue
+        if len(claims) > 1:     # by rule id, then key and fact: never by the order rules happened to fire
+            claims = sorted(claims, key=lambda c: (rank[c[RULE]], "" if c[KEY] is None else str(c[KEY]), c[FACT] or ""))
+        value = decisions.get(name)
+        all_decisive = every[name]
+        keyed = isinstance(value, dict)
         entries = []
-        if len(claims) > 1:
-            claims = sorted(claims, key=lambda c: (rules[c[RULE]].id, "" if c[KEY] is None else str(c[KEY]), c[FACT] or ""))
-        decl, value = p.decisions[name], ev.decisions.get(name)
         for c in claims:
-            decisive = _decisive(decl, value, c)
+            claimed = c[VALUE]      # decisive: did this claim shape the final value? (all do for sum and union)
+            if claimed is None:
+                decisive = False
+            elif all_decisive:
+                decisive = True
+            elif keyed:
+                decisive = value.get(c[KEY]) == claimed
+            else:
+                decisive = claimed == value or isinstance(value, list)
             if decisive_only and not decisive:
                 continue
-            rule = rules[c[RULE]]
-            entry = {"rule": rule.id, "article": rule.article, "title": rule.title, "value": c[VALUE], "decisive": decisive,
-                     "matched": c[MATCHED] or []}   # (an empty why may come as ())
-            if rule.clause:
-                entry["clause"] = rule.clause
-            if c[KEY] is not None:
-                entry["key"] = c[KEY]
-            if c[FACT]:
-                entry["fact"] = c[FACT]
+            if len(c) > ENTRY:      # written while the rule fired (Python backend)
+                entry = c[ENTRY]
+                entry["decisive"] = decisive
+            else:
+                entry = _entry(rules[c[RULE]], c, decisive)
             entries.append(entry)
         why[name] = entries
     out["why"] = why
-    out["derived"] = [
-        {"fact": f.label, "kind": f.kind.split(":", 1)[1], "fields": f.data,
-         "derived_by": [{"rule": r, "from": src or "case"} for r, src in sorted(set(f.derived_by))]}
-        for f in ev.derived
-    ]
+    derived = []
+    for f in ev.derived:
+        by = f.derived_by
+        if len(by) == 1:
+            by = [{"rule": by[0][0], "from": by[0][1] or "case"}]
+        else:
+            by = [{"rule": r, "from": src or "case"} for r, src in sorted(set(by))]
+        derived.append({"fact": f.label, "kind": f.kind.split(":", 1)[1], "fields": f.data, "derived_by": by})
+    out["derived"] = derived
     return out
 
 
