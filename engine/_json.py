@@ -16,11 +16,19 @@ except ImportError:  # pragma: no cover - orjson is a dependency; the fallback k
 
 _COMPACT = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS) if orjson else 0
 _PRETTY = (_COMPACT | orjson.OPT_INDENT_2) if orjson else 0
+# Keys that are all text (nearly always) are written faster without OPT_NON_STR_KEYS, which orjson
+# otherwise applies to every mapping; a non-text key makes it refuse, and the full option set is tried.
+_TEXT_KEYS = orjson.OPT_SORT_KEYS if orjson else 0
 
 
 def dumps(data: Any, pretty: bool = False) -> str:
     """`data` as JSON text: sorted keys, non-ASCII kept; two-space indentation with `pretty`."""
     if orjson is not None:
+        if not pretty:
+            try:
+                return orjson.dumps(data, option=_TEXT_KEYS).decode("utf-8")
+            except (TypeError, orjson.JSONEncodeError):
+                pass
         try:
             return orjson.dumps(data, option=_PRETTY if pretty else _COMPACT).decode("utf-8")
         except (TypeError, orjson.JSONEncodeError):
