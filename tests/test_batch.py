@@ -11,7 +11,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from regcode.cli import commands  # noqa: F401
 from regcode.cli import batch as batch_cli
 from regcode.engine import evaluate_case
 from regcode.cli.main import regcode
