@@ -451,11 +451,29 @@ class Generator:
         self.emit(ind, f"{bucket} = _lookup(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}, {wanted})")
         return bucket, rest
 
+    def event_date(self, slot, base: str, i: str, h: str, ind: int) -> None:
+        """Traced, an item of an event-dated list names its date: being dated on or before as_of is part of
+        why it counts (the filter is a condition the policy declared once, in `event_dates`)."""
+        field_name = self.p.slots[slot][1] if self.traced and slot is not None else None
+        if field_name is None:
+            return
+        d = self.tmp("ed")
+        self.emit(ind, f"{d} = {h}.get({field_name!r}) if type({h}) is dict else None")
+        self.emit(ind, f"if {d} is not None: T.append({_entry(base + '[{' + i + '}]' + _lit('.' + field_name), d)})")
+
+    def all_dated(self, pairs: str, base: str, slot, ind: int) -> None:
+        """Traced `some`/`count` with no `where` over an event-dated list: every visible item is part of the why."""
+        if self.traced and slot is not None and self.p.slots[slot][1] is not None:
+            i, h = self.tmp("i"), self.tmp("h")
+            self.emit(ind, f"for {i}, {h} in {pairs}:")
+            self.event_date(slot, base, i, h, ind + 1)
+
     def count(self, e: ir.Count, scope, ind) -> str:
         pairs, base, slot = self._pairs(e.source, scope, ind)
         n = self.tmp("n")
         if e.where is None:
             self.emit(ind, f"{n} = len({pairs})" if slot is not None else f"{n} = sum(1 for _ in {pairs})")
+            self.all_dated(pairs, base, slot, ind)
             return n
         pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
         i, h = self.tmp("i"), self.tmp("h")
@@ -468,6 +486,7 @@ class Generator:
         mark = self.tmp("m")
         if self.traced:
             self.emit(ind + 1, f"{mark} = len(T)")
+            self.event_date(slot, base, i, h, ind + 1)
         w = self.cond(where, inner, ind + 1)
         self.emit(ind + 1, f"if {w}: {n} += 1")
         if self.traced:
@@ -579,6 +598,7 @@ class Generator:
         pairs, base, slot = self._pairs(c.source, scope, ind)
         if c.where is None:
             self.emit(ind, f"{out} = bool({pairs})" if slot is not None else f"{out} = any(True for _ in {pairs})")
+            self.all_dated(pairs, base, slot, ind)
             return
         pairs, where = self._keyed(c.source, c.alias, c.where, scope, ind, pairs, slot)
         if where is None:
@@ -591,6 +611,7 @@ class Generator:
         if self.traced:         # every item that matches is part of the why
             mark = self.tmp("m")
             self.emit(ind + 1, f"{mark} = len(T)")
+            self.event_date(slot, base, i, h, ind + 1)
             w = self.cond(where, inner, ind + 1)
             self.emit(ind + 1, f"if {w}: {out} = True")
             self.emit(ind + 1, f"else: del T[{mark}:]")
@@ -908,6 +929,7 @@ class Program:
                         g.emit(4, f"if {held}:")
                         if traced:
                             g.emit(5, f"T = list({seen})")
+                            self._bound_date(g, rule, 5)
                         if not rest:
                             self._fire(g, rule, set(kinds), traced, 5)
                             continue
@@ -917,6 +939,7 @@ class Program:
                         continue
                     if traced:
                         g.emit(4, "T = []")
+                        self._bound_date(g, rule, 4)
                     r = g.cond(cond, self._bound(rule), 4)
                     g.emit(4, f"if {r}:")
                     self._fire(g, rule, set(kinds), traced, 5)
@@ -946,6 +969,15 @@ class Program:
         if isinstance(default, (dict, list)):
             return f"R{j}(L{j})"
         return f"(R{j}(L{j}) if L{j} else {self.builder.const(default)})"
+
+    def _bound_date(self, g: Generator, rule, ind: int) -> None:
+        """A rule bound to the items of an event-dated list names the item's date first (traced)."""
+        if rule.binds.startswith("list:"):
+            field_name = self.policy.event_dates.get(tuple(rule.binds[5:].split(".")))
+            if field_name is not None:
+                d = g.tmp("ed")
+                g.emit(ind, f"{d} = it.get({field_name!r}) if type(it) is dict else None")
+                g.emit(ind, f"if {d} is not None: T.append({_entry('{lb}' + _lit('.' + field_name), d)})")
 
     def _initial(self, g: Generator, kind: str, traced: bool, ind: int) -> None:
         """The facts a stratum starts from, for one kind it binds."""
@@ -1069,6 +1101,17 @@ class Program:
         if fn is None:
             g = Generator(self.builder, True)
             g.emit(0, f"def r_{rule.index}(C, it, lb, A, P, D, X, T):")
+            cond = rule.condition
+            if rule.guard is not None and isinstance(cond, ir.All) and cond.items and cond.items[0] is rule.guard:
+                held = g.cond(rule.guard, {}, 1)      # in the order the Python backend records it
+                g.emit(1, f"if not {held}: return False")
+                self._bound_date(g, rule, 1)
+                rest = cond.items[1:]
+                r = g.cond(rest[0] if len(rest) == 1 else ir.All(items=rest), self._bound(rule), 1) if rest else "True"
+                g.emit(1, f"return {r}")
+                fn = self._rule_traced[rule.index] = self._compile_one("\n".join(g.lines), f"r_{rule.index}")
+                return fn
+            self._bound_date(g, rule, 1)
             r = g.cond(rule.condition, self._bound(rule), 1)
             g.emit(1, f"return {r}")
             fn = self._rule_traced[rule.index] = self._compile_one("\n".join(g.lines), f"r_{rule.index}")

@@ -580,7 +580,7 @@ def _rule_data(item: Item) -> dict:
     """A rule as written, with its file's `guard:` (which is part of its condition)."""
     data = {k: v for k, v in item.data.items() if k != "override"}
     if isinstance(item.doc.data, dict) and item.doc.data.get("guard") is not None:
-        data["guard"] = item.doc.data["guard"]
+        data["guard"] = copy.deepcopy(item.doc.data["guard"])    # its own copy: `show` writes no YAML anchors
     return data
 
 

@@ -28,7 +28,7 @@ def test_eval_json_has_policy_as_of_decisions_and_why():
     assert set(data["decisions"]) == set(data["why"])
     entry = next(e for e in data["why"]["risk"] if e["decisive"])
     assert entry == {"rule": "major-incident", "article": "第四条", "title": "三年内重大事故", "value": "high", "decisive": True,
-                     "matched": [{"path": "incidents[0].severity", "value": "major"}, {"path": "incidents[0].date", "value": "2018-01-01"}]}
+                     "matched": [{"path": "incidents[0].date", "value": "2018-01-01"}, {"path": "incidents[0].severity", "value": "major"}]}
 
 
 def test_eval_output_is_byte_identical_across_runs():
