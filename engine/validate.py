@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from .errors import IssueCollector, SchemaError, did_you_mean
-from .load import Document, MarkedLoader, VersionSource
+from .load import Document, MarkedLoader, VersionSource, json_type
 
 API_VERSION = "regcode/v1"
 KINDS = {
@@ -109,7 +109,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
     issues = IssueCollector()
     for doc in source.documents:
         if not isinstance(doc.data, dict):
-            issues.add("schema.type", f"a policy file must be a mapping, found {type(doc.data).__name__}",
+            issues.add("schema.type", f"a policy file must be a mapping, found {json_type(doc.data)}",
                        doc.location(), f"start with `apiVersion: {API_VERSION}` and `kind:`")
             continue
         if doc.data.get("apiVersion") != API_VERSION:
