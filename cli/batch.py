@@ -13,9 +13,10 @@ import click
 
 from ..engine import Catalog, dump_json, evaluate_case
 from ..engine.batch import (CHUNK, CLASS_COLUMNS, MODE_COLUMNS, NONE, Job, Runner, Tally, atomic_writer, batch_reduce,
-                            check_selection, default_jobs, terminate_as_interrupt)
+                            default_jobs, terminate_as_interrupt)
 from ..engine.corpus import count_records, read_records
-from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
+                   selection_options, set_format)
 
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file
 
@@ -182,7 +183,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                                  param_hint="--format")
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
-    policy_id = check_selection(cat, policy_name, version, [as_of] if as_of else [])
+    policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend)
     job = Job(catalog_factory(policy_roots), evaluate, batch_reduce)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from ..engine import PolicyError, evaluate_case, load_case_file, load_case_text, to_text
-from .main import explain_option, selection_options, EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, policy_root_option, regcode,
+                   report_issues, selection_options, set_format)
 
 
 def read_case(path: str):
@@ -33,6 +34,7 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
     set_format(ctx, fmt)
     level = explain or ("none" if fmt == "text" else "full")
     cat = catalog(policy_roots)
+    policy_name = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     results, failed = [], False
     for path in facts:
         try:

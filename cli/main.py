@@ -5,12 +5,13 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import yaml
 
-from ..engine import Catalog, PolicyError, dump_json
+from ..engine import Catalog, Location, PolicyError, dump_json
 from ..engine._dates import is_date
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -103,12 +104,27 @@ def errors_option(f):
 
 
 def policy_root_option(f):
-    return click.option("--policy-root", "policy_roots", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+    return click.option("--policy-root", "policy_roots", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
                         help="A folder of policies (POLICY/VERSION/policy.yaml) searched before the shipped ones.")(f)
 
 
 def catalog(policy_roots) -> Catalog:
     return Catalog(list(policy_roots or []))
+
+
+_OPTION_OF = {"select.unknown_policy": "--policy", "select.which_policy": "--policy", "select.unknown_version": "--policy-version",
+              "select.no_version_in_force": "--as-of"}
+
+
+def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> str:
+    """The policy id that --policy (and --policy-version) name, checked before any case is read; a
+    mistake there is reported at the option, not at a case file."""
+    from ..engine.batch import check_selection
+    try:
+        return check_selection(cat, policy_name, version, dates)
+    except PolicyError as exc:
+        raise type(exc)([replace(i, location=Location(path=_OPTION_OF[i.code])) if i.code in _OPTION_OF and not i.location.file
+                         else i for i in exc.issues]) from None
 
 
 def set_format(ctx: click.Context, fmt: str) -> None:

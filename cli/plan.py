@@ -11,13 +11,14 @@ import click
 
 from ..engine.corpus import count_records, read_records
 from ..engine.errors import did_you_mean
-from ..engine.batch import (Job, Runner, Tally, atomic_writer, check_selection, default_jobs,
+from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt)
 from ..engine.plan import PLAN_ARTICLE, build_plan, plan_entry, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
                     table)
 from ..engine import evaluate_case
-from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
+                   selection_options)
 
 SUFFIXES = {".csv": to_csv, ".json": to_json}
 
@@ -123,7 +124,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
             raise click.BadParameter(f"{out}: the plan is written as .csv or .json (by the file name's suffix)", param_hint="--out")
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
-    policy_id = check_selection(cat, policy_name, version, [as_of] if as_of else [])
+    policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     default_as_of = year_start(cat, policy_id, version, year)
     evaluate = functools.partial(evaluate_for_plan, policy_name=policy_id, as_of=as_of, default_as_of=default_as_of,
                                  version=version, backend=backend)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..engine import PolicyError, dump_json
+from ..engine import Issue, Location, PolicyError, dump_json
 from .main import EXIT_POLICY, catalog, policy_root_option, regcode, report_issues, set_format
 
 
@@ -35,8 +35,20 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
     """Check policy versions (default: every known one) and report every problem as file:line:col: code: message."""
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
-    dirs = version_dirs(paths, cat) if paths else [v.directory for pid in cat.policy_ids() for v in cat.versions(pid)]
     issues, results = [], []
+    if paths:
+        dirs = version_dirs(paths, cat)
+    elif policy_roots:   # what the user pointed at, every version folder of it, broken manifests included
+        dirs = []
+        for root in cat.user_roots:
+            found = sorted(p.parent for p in root.glob("*/*/policy.yaml"))
+            if not found:
+                issues.append(Issue("validate.empty_root", f"no policy versions under `{root}`: a policy root holds "
+                                    "POLICY/VERSION/policy.yaml", Location(str(root)),
+                                    "pass the folder that holds the policy folders, or name a version folder as PATH"))
+            dirs.extend(found)
+    else:
+        dirs = [v.directory for pid in cat.policy_ids() for v in cat.versions(pid)] + [b.directory for b in cat.broken()]
     for directory in dirs:
         try:
             policy = cat.compile_dir(directory)

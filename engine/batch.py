@@ -43,9 +43,10 @@ def default_jobs() -> int:
 
 # ---- selection checks done once, in the parent (manifests only: nothing compiled) -------------
 def check_selection(cat, policy_name: Optional[str], version: Optional[str], dates: Iterable[str] = ()) -> str:
-    """The policy id to use; fails early (once, not per record) for an unknown policy or version, or a date
-    no version covers."""
+    """The policy id to use; fails early (once, not per record) for an unknown policy or version, a broken
+    version, or a date no version covers."""
     policy_id = cat.policy_id(policy_name)
+    cat.refuse_broken(policy_id, version)
     if version is not None:
         cat.choose(policy_id, "0000-00-00", version)
         return policy_id

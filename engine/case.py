@@ -30,10 +30,12 @@ def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None
     """Pick the version in force, check the case against its facts schema, evaluate, and return the
     `eval --format json` object. Raises a PolicyError (InputError, SelectionError, ...) for bad input."""
     when = case_as_of(doc, as_of)
+    policy_id = cat.policy_id(policy_name)    # an unknown policy is the caller's mistake, not the case file's
     try:
-        policy = cat.select(cat.policy_id(policy_name), when, version)
-    except SelectionError as exc:   # name the case file (and its as_of line when the date came from it)
+        policy = cat.select(policy_id, when, version)
+    except SelectionError as exc:   # a date no version covers: name the case file (and its as_of line when the date came from it)
         where = Location(doc.location().file) if as_of else doc.location(("as_of",))
-        raise SelectionError([replace(i, location=where) if not i.location.file else i for i in exc.issues]) from None
+        raise SelectionError([replace(i, location=where) if not i.location.file and i.code == "select.no_version_in_force" else i
+                              for i in exc.issues]) from None
     check_case(policy, doc)
     return to_dict(evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True), explain)
