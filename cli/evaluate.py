@@ -17,7 +17,7 @@ def read_case(path: str):
     return load_case_file(Path(path), path)
 
 
-@regcode.command("eval")
+@regcode.command("eval", short_help="Decisions for case files, with their reasons.")
 @click.argument("facts", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @as_of_option
 @selection_options
@@ -29,7 +29,14 @@ def read_case(path: str):
 def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots):
     """Evaluate case files (一企一档) and print every decision with why it was taken.
 
-    FACTS are YAML or JSON case files, or - for standard input.
+    FACTS are YAML or JSON case files, or - for standard input. The policy version in force on
+    each case's `as_of` (or --as-of) is used.
+
+    \b
+    Examples:
+      regcode eval examples/cases/aa-clean.yaml
+      regcode eval --format json --as-of 2020-06-30 examples/cases/*.yaml
+      regcode eval --policy-root tests/policies --policy toy tests/fixtures/cases/toy-busy.yaml --explain
     """
     set_format(ctx, fmt)
     level = explain or ("none" if fmt == "text" else "full")

@@ -138,10 +138,22 @@ def regcode():
 
     \b
     Typical use:
-      regcode policies                                  what is shipped, and when it is in force
-      regcode eval --explain examples/cases/aa-clean.yaml     decisions for one case file, with reasons
-      regcode validate                                  every problem in the policies, file:line:col
-      regcode test shanghai-post-license                run a policy's own test cases
+      regcode policies                                     what is shipped, and when it is in force
+      regcode eval examples/cases/aa-clean.yaml            decisions for one case file
+      regcode eval --explain examples/cases/aa-clean.yaml  ... with the reasons
+      regcode validate                                     every problem, as file:line:col
+      regcode test shanghai-post-license                   a policy's own test cases
+      regcode batch cases.jsonl --out out.jsonl            a whole district, a result a line
+
+    `regcode COMMAND --help` shows a command's options, with an example.
+
+    \b
+    Exit status (every command):
+      0  done, nothing wrong
+      1  a problem in the input or a policy (a case file, a policy file, a record): one line
+         each, as file:line:col: code: message (hint); the rest of a batch still finishes
+      2  a usage error: an unknown option, a missing argument, a bad option value
+      3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
     """
 
 

@@ -84,7 +84,7 @@ def summary_text(plan, tally: Tally) -> str:
     return "\n".join(lines)
 
 
-@regcode.command("plan")
+@regcode.command("plan", short_help="The year's regular inspection plan from a corpus.")
 @click.option("--year", required=True, type=click.IntRange(1900, 9999), metavar="YEAR", help="The plan's year.")
 @input_argument
 @click.option("--district", metavar="D", help="Only this production district's part of the plan (e.g. 嘉定区).")
@@ -112,6 +112,11 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     (classification due, 第十条; end of an AA commitment bar, 第九条). Each row names its articles
     and the rules that decided it.
 
+    \b
+    Examples:
+      regcode plan --year 2020 examples/district.jsonl --district 嘉定区
+      regcode plan --year 2020 examples/district.jsonl --out plan.csv --errors err.jsonl
+
     Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
     """
     check_input(source)
@@ -136,7 +141,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        bad = BadRecords(stack.enter_context(atomic_writer(errors)) if errors else None)
+        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
         for outcome in runner.outcomes(read_records(source)):

@@ -6,7 +6,7 @@ import click
 from .main import EXIT_POLICY, catalog, emit, policy_root_option, regcode, report_issues
 
 
-@regcode.command("policies")
+@regcode.command("policies", short_help="The policies, their versions and when each is in force.")
 @policy_root_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
 @click.pass_context

@@ -26,13 +26,23 @@ def version_dirs(paths, cat) -> list:
     return found
 
 
-@regcode.command("validate")
+@regcode.command("validate", short_help="Every problem in policy versions, as file:line:col.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @policy_root_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def validate_cmd(ctx, paths, policy_roots, fmt):
-    """Check policy versions (default: every known one) and report every problem as file:line:col: code: message."""
+    """Check policy versions and report every problem as file:line:col: code: message (hint).
+
+    PATH may be a version folder, a policy folder or a root of policies. Without PATH: every
+    version under the --policy-root folders given, else every shipped version.
+
+    \b
+    Examples:
+      regcode validate
+      regcode validate examples/drafting/toy/1
+      regcode validate --policy-root examples/amendment/policies --format json
+    """
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
     issues, results = [], []
