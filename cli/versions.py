@@ -5,7 +5,7 @@ import click
 
 from ..engine import dump_json
 from ..engine.corpus import iter_corpus
-from ..engine.diff import diff, has_changes, to_text
+from ..engine.diff import diff, has_changes, mostly_failed, to_text
 from .main import EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, set_format
 
 
@@ -54,5 +54,5 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
     cat = catalog(policy_roots)
     result = diff(cat.by_ref(old), cat.by_ref(new), iter_corpus(corpus) if corpus else None, as_of)
     click.echo(dump_json(result) if fmt == "json" else to_text(result))
-    if fail_on_change and has_changes(result):
+    if mostly_failed(result) or (fail_on_change and has_changes(result)):
         ctx.exit(EXIT_POLICY)
