@@ -43,7 +43,7 @@ def year_start(cat, policy_id: str, version, year: int) -> str:
     raise click.BadParameter(f"no version of {policy_id} is in force in {year}; versions: {listing}", param_hint="--year")
 
 
-def summary_text(plan, tally: Tally) -> str:
+def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     modes = ["strict", "normal", "responsibility", "credit"]
     modes += sorted({m for d in plan.districts.values() for m in d["modes"]} - set(modes))
     header = ["district"] + [m if m in ("strict", "normal") else f"{m} (sampled/all)" for m in modes] + ["visits", "special", "deadlines"]
@@ -66,10 +66,14 @@ def summary_text(plan, tally: Tally) -> str:
         for m, info in d["modes"].items():
             ratios.setdefault(m, set()).add(info["ratio"])
     rules = ", ".join(f"{m} {'/'.join(f'{r:g}' for r in sorted(rs))}" for m, rs in sorted(ratios.items()))
+    dates = ", ".join(f"{day} ({n:,})" for day, n in list(plan.as_of.items())[:5]) + (" ..." if len(plan.as_of) > 5 else "")
+    if district is None:
+        counted = f"evaluated {tally.evaluated:,} of {tally.read:,} case files as of {dates}"
+    else:   # every figure below is the district's; the rest of the input is only counted here
+        counted = (f"{district}: {sum(plan.as_of.values()):,} case files, evaluated as of {dates or '-'} "
+                   f"(the input held {tally.read:,}: {elsewhere:,} of other or no district, {tally.failed:,} bad)")
     lines = [f"Regular inspection plan {plan.year} ({PLAN_ARTICLE}, 第三十条): {', '.join(plan.policies) or 'no policy'}",
-             f"evaluated {tally.evaluated:,} of {tally.read:,} case files as of "
-             + ", ".join(f"{day} ({n:,})" for day, n in list(plan.as_of.items())[:5])
-             + (" ..." if len(plan.as_of) > 5 else ""),
+             counted,
              f"share to inspect per mode and district: {rules or '-'} (strict twice a year, normal once)", "",
              table(header, rows + [total])]
     extra = []
@@ -114,8 +118,8 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
 
     \b
     Examples:
-      regcode plan --year 2020 examples/district.jsonl --district 嘉定区
-      regcode plan --year 2020 examples/district.jsonl --out plan.csv --errors err.jsonl
+      regcode plan --year 2020 district.jsonl --district 嘉定区
+      regcode plan --year 2020 district.jsonl --out plan.csv --errors err.jsonl
 
     Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
     """
@@ -158,14 +162,15 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
         hint = did_you_mean(district, districts)
         raise click.BadParameter(f"no enterprise of INPUT is in district {district!r}; districts: "
                                  f"{', '.join(districts) or 'none'}" + (f"; {hint}" if hint else ""), param_hint="--district")
-    plan = build_plan(entries, year, district)
+    mine = entries if district is None else [e for e in entries if e.district == district]
+    plan = build_plan(mine, year, district)
     bad.finish()
     if out:
         with atomic_writer(out, newline="") as sink:
             sink.write(write(plan))
-        click.echo(f"plan {year}: {len(plan.rows):,} rows for {len(plan.districts)} district(s) written to {out} "
-                   f"({tally.evaluated:,} of {tally.read:,} case files evaluated in {seconds:.2f} s)", err=True)
+        click.echo(f"plan {year}: {len(plan.rows):,} rows for {district or f'{len(plan.districts)} district(s)'} written to {out} "
+                   f"({len(mine):,} of {tally.read:,} case files, evaluated in {seconds:.2f} s)", err=True)
     else:
-        click.echo(summary_text(plan, tally))
+        click.echo(summary_text(plan, tally, district, len(entries) - len(mine)))
     if tally.failed:
         ctx.exit(EXIT_POLICY)
