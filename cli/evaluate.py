@@ -1,19 +1,19 @@
 """`regcode eval`: decisions for one or more case files, with their reasons."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from ..engine import PolicyError, evaluate_case, load_case_file, load_case_text, to_text
+from ..engine import PolicyError, evaluate_case, load_case_file, to_text
+from ..engine.load import load_case_stream
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, policy_root_option, regcode,
                    report_issues, selection_options, set_format)
 
 
 def read_case(path: str):
-    if path == "-":
-        return load_case_text(sys.stdin.read(), "<stdin>")
+    if path == "-":   # bytes, bounded: the same size limit and UTF-8 check as a file
+        return load_case_stream(click.get_binary_stream("stdin"), "<stdin>")
     return load_case_file(Path(path), path)
 
 

@@ -33,12 +33,13 @@ class Record:
 
 
 def case_files(directory: Path) -> list:
-    """Every YAML/JSON file below `directory`, sorted by path (hidden files and folders skipped)."""
+    """Every YAML/JSON file below `directory`, sorted by path (hidden files and folders skipped, and
+    anything not a regular file: a FIFO or a device named `x.yaml` would block or never end)."""
     found = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.endswith(CASE_SUFFIXES) and not name.startswith("."):
+            if name.endswith(CASE_SUFFIXES) and not name.startswith(".") and os.path.isfile(os.path.join(root, name)):
                 found.append(os.path.join(root, name))
     return sorted(found, key=lambda p: Path(p).parts)
 

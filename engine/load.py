@@ -272,7 +272,7 @@ def _position(text: str, index: int) -> tuple:
 def _describe(ch: str) -> str:
     code = ord(ch)
     if 0xD800 <= code <= 0xDFFF:
-        return f"a lone surrogate U+{code:04X}, which is not a character"
+        return f"a lone surrogate U+{code:04X} (half of a UTF-16 pair, not a character)"
     return f"the control character U+{code:04X}"
 
 
@@ -500,13 +500,26 @@ def json_type(value: Any) -> str:
         type(value), "a number")
 
 
+def load_case_stream(stream, name: str) -> Document:
+    """Read one case file from a binary stream (standard input), at most MAX_CASE_BYTES of it."""
+    return _case_from_bytes(lambda: _bounded(stream.read(MAX_CASE_BYTES + 1), MAX_CASE_BYTES), name)
+
+
+def _bounded(raw: bytes, limit: int) -> Optional[bytes]:
+    return None if len(raw) > limit else raw
+
+
 def load_case_file(path: Path, name: Optional[str] = None) -> Document:
     """Read one case file from disk. Raises InputError naming the file."""
+    name = name or _display(Path(path))
+    return _case_from_bytes(lambda: _read_bounded(Path(path), MAX_CASE_BYTES), name)
+
+
+def _case_from_bytes(read, name: str) -> Document:
     from .errors import InputError
 
-    name = name or _display(Path(path))
     try:
-        raw = _read_bounded(Path(path), MAX_CASE_BYTES)
+        raw = read()
         if raw is None:
             raise InputError([Issue("input.too_large", f"the case file is larger than {_mib(MAX_CASE_BYTES)}", Location(name),
                                     "one enterprise's case file is a few KiB; split the input")])
