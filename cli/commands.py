@@ -1,2 +1,22 @@
-"""Registers every verb on the `regcode` group (one module per verb)."""
-from . import batch, evaluate, plan, policies, testcmd, validate, versions  # noqa: F401
+"""The verbs of `regcode` and the module that defines each (one module per verb, imported when it runs)."""
+COMMANDS = {
+    "batch": "batch",
+    "coverage": "testcmd",
+    "diff": "versions",
+    "eval": "evaluate",
+    "plan": "plan",
+    "policies": "policies",
+    "replay": "replay",
+    "serve": "serve",
+    "show": "versions",
+    "site": "site",
+    "test": "testcmd",
+    "validate": "validate",
+}
+
+
+def load_all() -> None:
+    """Import every verb (tests and tools that walk the whole group)."""
+    from importlib import import_module
+    for module in sorted(set(COMMANDS.values())):
+        import_module(f"{__package__}.{module}")

@@ -1,6 +1,7 @@
 """`regcode eval`: decisions for one or more case files, with their reasons."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emi
 
 def read_case(path: str):
     if path == "-":   # bytes, bounded: the same size limit and UTF-8 check as a file
-        return load_case_stream(click.get_binary_stream("stdin"), "<stdin>")
+        return load_case_stream(getattr(sys.stdin, "buffer", sys.stdin), "<stdin>")
     return load_case_file(Path(path), path)
 
 
@@ -21,12 +22,14 @@ def read_case(path: str):
 @click.argument("facts", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @as_of_option
 @selection_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml", "html"]), default="text", show_default=True)
+@click.option("--site-url", "site_url", metavar="URL", help="With --format html: link the articles to this site "
+              "(the DIR of `regcode site`, as a URL or a path relative to the page) instead of inlining their text.")
 @explain_option(None, "The why to keep: none, the decisive claims, or every claim and derived fact. "
                 "Default: full for json/yaml, none (the decisions alone) for text.")
 @policy_root_option
 @click.pass_context
-def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots):
+def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots, site_url):
     """Evaluate case files (一企一档) and print every decision with why it was taken.
 
     FACTS are YAML or JSON case files, or - for standard input. The policy version in force on
@@ -42,12 +45,13 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
     level = explain or ("none" if fmt == "text" else "full")
     cat = catalog(policy_roots)
     policy_name = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
-    results, failed = [], False
+    results, failed, cases = [], False, []
     for path in facts:
         try:
             doc = read_case(path)
             results.append(evaluate_case(cat, doc, policy_name, as_of, version, backend,
                                          "full" if fmt == "text" and level != "none" else level))
+            cases.append(doc.data)
         except PolicyError as exc:
             failed = True
             if len(facts) == 1:
@@ -55,6 +59,10 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
             report_issues(exc.issues, "json" if fmt == "json" else "text")
     if fmt == "text":
         click.echo("\n\n".join(to_text(r, level) for r in results))
+    elif fmt == "html":
+        from ..engine.html import eval_page
+        if results:
+            click.echo(eval_page(cat, list(zip(results, cases)), site_url, level), nl=False)
     elif results:
         emit(results[0] if len(facts) == 1 else results, fmt)
     if failed:

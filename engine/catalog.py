@@ -5,11 +5,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .compile import CompiledPolicy, compile_version
+from typing import TYPE_CHECKING
+
 from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
 from ._dates import is_date
 from .load import VERSION_NAME, inside, json_type, load_version, read_document
-from .validate import ValidatedVersion, validate_version
+
+if TYPE_CHECKING:   # validate and compile are imported when something is compiled (not on a cache hit)
+    from .compile import CompiledPolicy
+    from .validate import ValidatedVersion
 
 
 class SelectionError(PolicyError):
@@ -59,6 +63,18 @@ class Catalog:
         self._compiled: dict = {}
         self._index: Optional[dict] = None
         self._broken: dict = {}
+
+    @classmethod
+    def of(cls, compiled: dict, roots: Optional[list] = None) -> "Catalog":
+        """A catalog serving exactly these compiled versions ({VersionInfo: CompiledPolicy}); it selects without
+        reading a file. `regcode serve` swaps one in on reload, keeping a version's last good compile when its
+        files no longer compile."""
+        cat = cls(roots)
+        cat._compiled = dict(compiled)
+        cat._index = {}
+        for info in sorted(compiled, key=lambda i: (i.policy_id, i.version)):
+            cat._index.setdefault(info.policy_id, {})[info.version] = info
+        return cat
 
     # -- discovery ------------------------------------------------------------------------
     def index(self) -> dict:
@@ -183,6 +199,7 @@ class Catalog:
 
     # -- loading -------------------------------------------------------------------------
     def load_validated(self, directory: Path) -> ValidatedVersion:
+        from .validate import validate_version
         root = self._root_of(directory)
         return validate_version(load_version(directory, root))
 
@@ -193,7 +210,11 @@ class Catalog:
         return Path(directory).parent.parent
 
     def compile_dir(self, directory: Path) -> CompiledPolicy:
-        return compile_version(self.load_validated(Path(directory)), self._base_loader)
+        """Compiled, from the on-disk cache when nothing it depends on changed (engine/cache.py)."""
+        from .cache import compiled
+        from .compile import compile_version
+        directory = Path(directory)
+        return compiled(self, directory, lambda: compile_version(self.load_validated(directory), self._base_loader))
 
     def _base_loader(self, child: ValidatedVersion, name: str) -> ValidatedVersion:
         policy_id, version = (name.split("@", 1) if "@" in name else (child.source.policy_id, name))
@@ -203,5 +224,6 @@ class Catalog:
         for root in [own_root] + self.roots:
             candidate = root / policy_id / version
             if (candidate / "policy.yaml").is_file() and inside(root, candidate):
+                from .validate import validate_version
                 return validate_version(load_version(candidate, root))
         raise LookupError(f"no version `{version}` of `{policy_id}` under {', '.join(str(r) for r in [own_root] + self.roots)}")

@@ -278,11 +278,11 @@ def _describe(ch: str) -> str:
 
 def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[str] = None) -> Optional[Document]:
     """Parse one YAML (or JSON) text into a Document; every problem becomes a `load.*` issue with
-    file:line:col (`load.syntax`, `load.character`, `load.alias`, `load.tag`, `load.number`...)."""
+    file:line:col (`load.syntax`, `load.syntax`, `load.alias`, `load.tag`, `load.number`...)."""
     bad = _NOT_YAML.search(text)
     if bad is not None:
         line, col = _position(text, bad.start())
-        issues.add("load.character", f"{_describe(bad.group())} is not allowed in a YAML or JSON file",
+        issues.add("load.syntax", f"{_describe(bad.group())} is not allowed in a YAML or JSON file",
                    Location(file, line, col), "remove it; inside a double-quoted string it may be written as an escape such as \\u0007")
         return None
     name = parser or PARSER
@@ -307,6 +307,8 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             return parse_text(text, file, issues, "python")
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        if line > text.count("\n") + 1:   # libyaml puts the stream's end after a line break the text does not have
+            line, col = _position(text, len(text))
         problem = exc.problem or exc.context or "invalid YAML"
         if isinstance(exc, yaml.constructor.ConstructorError):   # a merge key (`<<`) on something not a mapping
             issues.add("load.value", f"YAML: {problem}", Location(file, line, col), "`<<:` merges a mapping (or a list of them)")
@@ -533,6 +535,7 @@ def _case_from_bytes(read, name: str) -> Document:
     return load_case_text(text, name)
 
 
-def dump_json(data: Any) -> str:
-    """The one JSON form regcode prints: sorted keys, UTF-8 kept, stable."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def dump_json(data: Any, pretty: bool = False) -> str:
+    """The one JSON form regcode prints: sorted keys, UTF-8 kept, stable (engine/_json.py)."""
+    from ._json import dumps
+    return dumps(data, pretty)

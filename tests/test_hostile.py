@@ -52,7 +52,7 @@ def test_control_character_in_a_case_file_is_exit_1_with_its_place(tmp_path, cha
     result = run("eval", *TOY, "--format", "json", case)
     assert result.exit_code == 1
     (err,) = json_errors(result)
-    assert err["code"] == "input.character"
+    assert err["code"] == "input.syntax"
     assert (err["location"]["file"], err["location"]["line"], err["location"]["column"]) == (str(case), 2, 20)
 
 
@@ -63,7 +63,7 @@ def test_control_character_in_a_policy_file_names_the_file(tmp_path):
     result = run("validate", "--format", "json", root / "toy" / "1")
     assert result.exit_code == 1
     errors = json.loads(result.stdout)["versions"][0]["errors"]
-    assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [("load.character", "articles.yaml")]
+    assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [("load.syntax", "articles.yaml")]
     assert errors[0]["location"]["line"] > 0
 
 

@@ -74,7 +74,7 @@ def test_marks_count_characters_not_bytes(parser):
 @pytest.mark.parametrize("char", ["\x00", "\x07", "\x1a", "\x1b", "\x7f", "\ufffe"])
 def test_control_character_is_a_located_issue_not_an_internal_error(parser, char):
     issue = only_issue(f"as_of: 2019-06-30\nname: ab{char}cd\n")
-    assert issue.code == "load.character"
+    assert issue.code == "load.syntax"
     assert (issue.location.file, issue.location.line, issue.location.column) == ("f.yaml", 2, 9)
     assert f"U+{ord(char):04X}" in issue.message
 
@@ -241,3 +241,16 @@ def test_check_value_refuses_what_json_parsing_lets_through():
         current.append([])
         current = current[0]
     assert [i.code for i in load.check_value({"d": deep}, "c.jsonl", 1)] == ["input.too_deep"]
+
+
+@pytest.mark.parametrize("text", ['{"as_of": "2019-06-30",\n "enterprise": {', "a: [1, 2", "a: {b: 1", 'a: "x', "a:\n  - b\n c: d\n",
+                                  "a: b: c\n", "- a\nb: c\n", "a: &x 1\nb: *y\n", "a:\n\tb: 1\n", "[1, 2,,]", "a: @x\n"])
+def test_both_parsers_place_a_syntax_error_alike(text):
+    places = set()
+    for name in PARSERS:
+        issues = IssueCollector()
+        assert load.parse_text(text, "f.yaml", issues, parser=name) is None
+        places.add(tuple((i.code, i.location.line, i.location.column) for i in issues.issues))
+    assert len(places) == 1, places
+    ((code, line, column),) = places.pop()
+    assert code == "load.syntax" and 1 <= line <= text.count("\n") + 1

@@ -132,7 +132,7 @@ def test_plan_for_one_district_counts_only_that_district(tmp_path):
     total = next(l for l in one.splitlines() if l.startswith("total"))
     assert mine_row.split()[1:] == row.split()[1:] == total.split()[1:]   # the total is the district's own
     in_district = sum(1 for c in gen.generate(300, seed=2) if c["enterprise"]["production_district"] == "嘉定区")
-    counted = re.match(r"嘉定区: (\d+) case files, .*\(the input held 300: (\d+) of other or no district, 0 bad\)$",
+    counted = re.match(r"嘉定区: (\d+) case files, .*\(the input held 300: (\d+) of another or no district, 0 bad\)$",
                        one.splitlines()[1])
     assert counted, one.splitlines()[1]
     assert 0 < int(counted.group(1)) <= in_district and int(counted.group(1)) + int(counted.group(2)) == 300
