@@ -27,9 +27,12 @@ def input_argument(f):
     return click.argument("source", metavar="INPUT", type=click.Path(exists=True, allow_dash=True))(f)
 
 
+MAX_JOBS = 256    # each worker compiles the policy and holds it (tens of MB): a bound, whatever N says
+
+
 def jobs_option(f):
-    return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
-                        help="Worker processes (default: the cores available). The output does not depend on it.")(f)
+    return click.option("--jobs", "-j", type=click.IntRange(min=1, max=MAX_JOBS), default=None, metavar="N",
+                        help="Worker processes (default: the cores available; at most 256). The output does not depend on it.")(f)
 
 
 def check_input(source: str) -> None:
@@ -46,6 +49,8 @@ def check_output(path, name: str, source: str) -> None:
     target = Path(path)
     if not target.parent.is_dir():
         raise click.BadParameter(f"the folder {str(target.parent)!r} does not exist", param_hint=name)
+    if not os.access(target.parent, os.W_OK | os.X_OK):   # say so now, not after the whole run
+        raise click.BadParameter(f"the folder {str(target.parent)!r} is not writable", param_hint=name)
     if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
         raise click.BadParameter(f"{path} is the input; write the output elsewhere", param_hint=name)
 
@@ -181,7 +186,7 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
 @jobs_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="The end summary: text on stderr, or json on stdout.")
-@click.option("--chunk", type=click.IntRange(min=1), default=CHUNK, hidden=True, help="Records per worker task.")
+@click.option("--chunk", type=click.IntRange(min=1, max=10_000), default=CHUNK, hidden=True, help="Records per worker task.")
 @policy_root_option
 @click.pass_context
 def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, policy_roots):

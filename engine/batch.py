@@ -308,29 +308,60 @@ def remove_stale_temp_files(path) -> list:
     return removed
 
 
+def output_error(path, exc: OSError) -> PolicyError:
+    """An output file that cannot be written (no such folder, no permission, no space): exit 1, not a crash."""
+    return PolicyError([Issue("output.io", f"cannot write {path}: {exc.strerror or exc}", Location(str(path)),
+                              "check that the folder exists, is writable and has space")])
+
+
+class _Output:
+    """The text stream atomic_writer hands out: a failed write is an `output.io` problem, named by the file."""
+
+    def __init__(self, stream, path):
+        self._stream, self._path = stream, path
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise output_error(self._path, exc) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 @contextmanager
 def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", errors: str = "strict"):
     """Write a text file all at once or not at all: a temp file in the same folder, fsync, os.replace.
 
     On any exception (KeyboardInterrupt included) the temp file is removed and nothing appears
     under the final name; a file already there is left as it was. The temp file's name carries
-    this process's pid, so that a later run can remove it if this one is killed.
+    this process's pid, so that a later run can remove it if this one is killed. A file that
+    cannot be written raises PolicyError `output.io`.
     """
     final = Path(path)
     remove_stale_temp_files(final)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent or Path("."))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent or Path("."))
+    except OSError as exc:
+        raise output_error(final, exc) from None
+    in_body = False
     try:
         os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; the result gets a normal file's mode
         with os.fdopen(fd, "w", encoding=encoding, newline=newline, errors=errors) as out:
-            yield out
+            in_body = True
+            yield _Output(out, final)
+            in_body = False
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError) and not in_body:   # ours (flush, fsync, close, rename), not the caller's
+            raise output_error(final, exc) from None
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(final.parent or Path("."), os.O_RDONLY)

@@ -92,8 +92,17 @@ def read_records(source: str, stdin=None) -> Iterator[Record]:
         for file in case_files(path):
             yield Record(file, None, None, file)
         return
-    with open(path, "rb") as stream:
-        yield from _jsonl(stream, source)
+    try:
+        stream = open(path, "rb")
+    except OSError as exc:
+        raise InputError([Issue("input.io", f"cannot read {source}: {exc.strerror or exc}", Location(source),
+                                "check that it exists and is readable")]) from None
+    with stream:
+        try:
+            yield from _jsonl(stream, source)
+        except OSError as exc:   # a read error mid-file (a failing disk, a vanished mount): what was read is kept
+            raise InputError([Issue("input.io", f"cannot read {source} further: {exc.strerror or exc}", Location(source),
+                                    "the records before this were evaluated; check the file")]) from None
 
 
 def count_records(source: str) -> Optional[int]:

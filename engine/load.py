@@ -264,9 +264,13 @@ def _children(node: yaml.Node) -> list:
     return []
 
 
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")   # what YAML counts as a line break
+
+
 def _position(text: str, index: int) -> tuple:
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+    """1-based (line, column) of a character index, counting lines as both YAML parsers do."""
+    breaks = list(_BREAK.finditer(text, 0, index))
+    return len(breaks) + 1, index - (breaks[-1].end() if breaks else 0) + 1
 
 
 def _describe(ch: str) -> str:
@@ -307,7 +311,7 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             return parse_text(text, file, issues, "python")
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        if line > text.count("\n") + 1:   # libyaml puts the stream's end after a line break the text does not have
+        if line > len(_BREAK.findall(text)) + 1:   # libyaml puts the stream's end after a line break the text lacks
             line, col = _position(text, len(text))
         problem = exc.problem or exc.context or "invalid YAML"
         if isinstance(exc, yaml.constructor.ConstructorError):   # a merge key (`<<`) on something not a mapping

@@ -369,3 +369,40 @@ def test_a_date_no_version_covers_still_points_at_the_case_files_as_of(tmp_path)
     case.write_text(TOY_CASE.replace("2020-06-30", "2023-01-01"), encoding="utf-8")
     result = run("eval", *TOY, case)
     assert result.exit_code == 1 and result.stderr.startswith(f"{case}:1:8: select.no_version_in_force")
+
+
+# ---- output and resources -------------------------------------------------------------------------
+def test_an_output_that_cannot_be_written_is_exit_1_not_an_internal_error(tmp_path, monkeypatch):
+    source = tmp_path / "cases.jsonl"
+    source.write_text("\n".join(_good_lines(2)) + "\n", encoding="utf-8")
+    import tempfile as tempfile_module
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(tempfile_module, "mkstemp", no_space)
+    result = run("batch", source, "--out", tmp_path / "out.jsonl", "--jobs", 1)
+    assert result.exit_code == 1 and "output.io" in result.stderr and "No space left" in result.stderr
+
+
+def test_a_write_that_fails_midway_is_exit_1_and_leaves_nothing(tmp_path):
+    from regcode.engine import PolicyError
+    from regcode.engine.batch import atomic_writer
+
+    class Full:
+        def __init__(self, stream):
+            self.stream = stream
+
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(PolicyError) as info:
+        with atomic_writer(out) as sink:
+            sink._stream = Full(sink._stream)
+            sink.write("x\n")
+    assert info.value.issues[0].code == "output.io"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jobs_are_bounded():
+    result = CliRunner().invoke(regcode, ["batch", str(REPO / "examples" / "cases"), "--out", "-", "--jobs", "100000"])
+    assert result.exit_code == 2 and "--jobs" in result.output

@@ -254,3 +254,11 @@ def test_both_parsers_place_a_syntax_error_alike(text):
     assert len(places) == 1, places
     ((code, line, column),) = places.pop()
     assert code == "load.syntax" and 1 <= line <= text.count("\n") + 1
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r", "\u2028"])
+def test_a_control_character_is_placed_by_yaml_line_breaks(parser, newline):
+    issue = only_issue(newline.join(["a: 1", "b: 2", "c: x\x07"]) + newline)
+    assert (issue.location.line, issue.location.column) == (3, 5)
+    doc, issues = parse(newline.join(["a: 1", "b: 2", "c: [1"]))
+    assert issues[0].location.line == 3
