@@ -406,3 +406,27 @@ def test_a_write_that_fails_midway_is_exit_1_and_leaves_nothing(tmp_path):
 def test_jobs_are_bounded():
     result = CliRunner().invoke(regcode, ["batch", str(REPO / "examples" / "cases"), "--out", "-", "--jobs", "100000"])
     assert result.exit_code == 2 and "--jobs" in result.output
+
+
+def _shanghai_case_with(**changes) -> str:
+    case = next(iter(gen.generate(1, seed=21)))
+    case.update(changes)
+    return json.dumps(case, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("kind", ["100,000 list items", "50,000 unknown keys", "a 3 MB string"])
+def test_a_huge_invalid_case_is_refused_briefly(tmp_path, kind):
+    case = tmp_path / "case.json"
+    if kind == "100,000 list items":
+        text = _shanghai_case_with(licenses=[{}] * 100_000)
+    elif kind == "50,000 unknown keys":
+        text = _shanghai_case_with(**{f"k{i}": 1 for i in range(50_000)})
+    else:
+        text = _shanghai_case_with(enterprise={"credit_code": "x", "name": "y", "registered_district": "浦东新区",
+                                               "production_district": "x" * 3_000_000})
+    case.write_text(text, encoding="utf-8")
+    result = run("eval", "--format", "json", case)
+    assert result.exit_code == 1
+    errors = json_errors(result)
+    assert 1 <= len(errors) <= 50
+    assert all(len(e["message"]) <= 600 for e in errors)     # what was found, not all of it repeated back
