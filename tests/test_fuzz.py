@@ -6,9 +6,7 @@ import json
 import os
 import random
 import shutil
-import signal
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from regcode.cli.main import regcode
 from regcode.engine import Catalog, PolicyError, evaluate_case
 from regcode.engine.corpus import Record, parse_record
 
-from conftest import TEST_POLICIES
+from conftest import TEST_POLICIES, bounded
 from toycases import toy_case
 
 RUN_BOUND = 30          # seconds per run: generous for a shared machine; hangs (alias bombs did 37 s) still fail
@@ -32,22 +30,8 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database
 TOY = ["--policy-root", str(TEST_POLICIES), "--policy", "toy"]
 
 
-@contextmanager
-def bounded(seconds: float = RUN_BOUND):
-    """Fail a run that takes longer than `seconds` (a bound against hangs, not a speed test)."""
-    def expired(signum, frame):
-        raise TimeoutError(f"one run took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def invoke(*args):
-    with bounded():
+    with bounded(RUN_BOUND):
         result = CliRunner().invoke(regcode, [str(a) for a in args])
     assert result.exit_code in (0, 1), (result.exit_code, result.output[-2000:])
     assert "Traceback" not in result.output and "internal error" not in result.output, result.output[-2000:]
