@@ -9,7 +9,7 @@ from regcode.engine import Catalog, shipped_root
 from regcode.engine.load import dump_json
 from regcode.engine.testing import discover, run_case
 
-from conftest import TEST_POLICIES
+from conftest import TEST_POLICIES, needs_durable
 
 ROOTS = [TEST_POLICIES, shipped_root()]
 
@@ -34,7 +34,7 @@ def test_cases_were_collected():
 
 
 @pytest.mark.parametrize("root,directory,case", CASES)
-@pytest.mark.parametrize("backend", ["durable", "python"])
+@pytest.mark.parametrize("backend", [pytest.param("durable", marks=needs_durable), "python"])
 def test_policy_case(root, directory, case, backend):
     cat = _catalogs.setdefault(str(root), Catalog([root]))
     policy = cat.compile_dir(directory) if str(directory) not in _catalogs else _catalogs[str(directory)]
