@@ -147,6 +147,8 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                     issues.add("compile.override", f"decision `{name}` is inherited; say `override: true` to redeclare it",
                                item.location(), "or choose a new name")
                     continue
+                if name in table and inherited and kind == "Parameters" and data.get("values"):
+                    item = Item(doc, (key, name), continue_timeline(table[name].data, data))
                 table[name] = item
     for doc in version.of_kind("Rules"):
         for i, rid in enumerate(doc.data.get("remove", []) or []):
@@ -191,6 +193,19 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
         issues.add("compile.duplicate", "more than one ArticleText", texts[1].location(), "keep the text of a version in one file")
     if texts:
         resolved.texts.append((f"{version.source.policy_id}@{version.source.version}", texts[0]))
+
+
+def continue_timeline(base: dict, new: dict) -> dict:
+    """A dated parameter in an extending version continues the base's timeline (as OpenFisca's
+    parameter updates do): before its first date the base's value holds, from it on its own.
+    `value` is then what holds before the first date in `values`."""
+    first = min(new["values"])
+    merged = dict(new)
+    earlier = {day: v for day, v in (base.get("values") or {}).items() if day < first}
+    merged["values"] = dict(sorted({**earlier, **new["values"]}.items()))
+    if "value" in base:
+        merged["value"] = base["value"]
+    return merged
 
 
 def _extend_schema(resolved: Resolved, doc: Document, target: str, props: dict, issues: IssueCollector) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,17 @@ def toy(catalog):
 @pytest.fixture
 def update_golden(request) -> bool:
     return request.config.getoption("--update-golden")
+
+
+@contextmanager
+def bounded(seconds: float):
+    """Fail a run that takes longer than `seconds`: a guard against hangs (generous), not a speed test."""
+    def expired(signum, frame):
+        raise TimeoutError(f"one run took more than {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
