@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import yaml
+from referencing import Registry, Resource
 
 from .errors import IssueCollector, SchemaError, did_you_mean
 from .load import Document, MarkedLoader, VersionSource
@@ -42,8 +43,16 @@ def schema_for(filename: str) -> dict:
 
 
 @lru_cache(maxsize=None)
+def registry() -> Registry:
+    """Every schema of schemas/ by its $id, so that one may $ref another (rules -> operators); nothing is fetched."""
+    resources = [schema_for(p.name) for p in sorted(schemas_dir().glob("*.schema.yaml"))]
+    return Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in resources if "$id" in s)
+
+
+@lru_cache(maxsize=None)
 def validator_for(kind: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema_for(KINDS[kind]), format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(schema_for(KINDS[kind]), registry=registry(),
+                                           format_checker=jsonschema.FormatChecker())
 
 
 def operator_schemas() -> dict:
