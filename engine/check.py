@@ -1,13 +1,12 @@
 """`regcode check`: logic checks of a compiled version - gaps, conflicts, dead rules, losing claims, unused names."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from . import _dates
 from . import _ir as ir
@@ -161,6 +160,7 @@ class Sources:
         self.docs: dict = {}
         self.derived_docs: list = []
         self.directories: list = []       # this version's folder, then those of the versions it extends
+        self.test_docs: list = []         # their TestCases files (values for fields regcode cannot invent)
         for ref in policy.chain or (policy.ref,):
             try:
                 directory = Path(policy.directory) if ref == policy.ref else Path(cat.by_ref(ref).directory)
@@ -172,6 +172,8 @@ class Sources:
                 self.docs.setdefault(doc.file, doc)
                 if doc.kind == "DerivedFacts":
                     self.derived_docs.append(doc)
+                elif doc.kind == "TestCases":
+                    self.test_docs.append(doc)
         self.resolved = policy.resolved
 
     def rule_part(self, rule: ir.Rule, *more) -> Location:
@@ -603,14 +605,14 @@ class _List:
         yield [], ((self.path, 0),)
         for n in self.lengths[1:]:
             for v, c in self.item.alternatives():
-                yield [copy.deepcopy(v) for _ in range(n)], ((self.path, n),) + c
+                yield [_copy(v) for _ in range(n)], ((self.path, n),) + c
 
     def sample(self, rng, sparse=False):
         n = 0 if sparse and rng.random() < 0.5 else rng.choice(self.lengths)
         if n == 0:
             return [], ((self.path, 0),)
         v, c = self.item.sample(rng, sparse)
-        return [copy.deepcopy(v) for _ in range(n)], ((self.path, n),) + c
+        return [_copy(v) for _ in range(n)], ((self.path, n),) + c
 
 
 class Space:
@@ -764,16 +766,25 @@ class Space:
                 break
             # every other sample leaves lists empty more often: gaps often hide where no event is recorded
             value, choices = self.root.sample(rng, sparse=i % 2 == 1)
-            key = dump_json([[p, _show(v)] for p, v in choices])
+            key = repr(choices)
             if key in seen:
                 continue
             seen.add(key)
             yield self._case(value), choices
 
     def _case(self, value) -> dict:
-        case = copy.deepcopy(value) if isinstance(value, dict) else {}
+        case = _copy(value) if isinstance(value, dict) else {}
         case["as_of"] = self.as_of
         return case
+
+
+def _copy(value):
+    """A copy of JSON-shaped data (much cheaper than copy.deepcopy, which the sample loop would feel)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _show_path(keys: tuple) -> str:
@@ -853,17 +864,10 @@ def _reads(policy: CompiledPolicy, rules: list) -> tuple:
     return reads, named, thresholds, literals
 
 
-def _samples(directories: list) -> dict:
+def _samples(test_docs: list) -> dict:
     """A value for each string field from the policy's own test cases (or those of the versions it
     extends): valid values of fields whose pattern regcode cannot invent (an id, a license number)."""
-    from .testing import discover
     out: dict = {}
-    cases = []
-    for directory in directories:
-        try:
-            cases.extend(discover(directory))
-        except (PolicyError, OSError):
-            continue
 
     def visit(node, keys, depth=0):
         if depth > MAX_DEPTH:
@@ -877,9 +881,11 @@ def _samples(directories: list) -> dict:
         elif isinstance(node, str):
             out.setdefault(keys, node)
 
-    for case in cases:
-        if "expect_error" not in case.data:
-            visit(case.data.get("facts"), ())
+    for doc in test_docs:
+        cases = doc.data.get("cases") if isinstance(doc.data, dict) else None
+        for case in cases if isinstance(cases, list) else []:
+            if isinstance(case, dict) and "expect_error" not in case:
+                visit(case.get("facts"), ())
     return out
 
 
@@ -910,7 +916,7 @@ def exhaustiveness(policy: CompiledPolicy, src: Sources, as_of: str, budget: int
     reads, named, thresholds, literals = _reads(policy, rules)
     for when in required.values():
         named |= {_typed(v) for values in when.values() for v in values}
-    space = Space(policy, as_of, reads, named, thresholds, _samples(src.directories), literals)
+    space = Space(policy, as_of, reads, named, thresholds, _samples(src.test_docs), literals)
     info = {"checked": sorted(set(required) | unique), "rules": len(rules), "inputs": sorted(space.varied),
             "held": {k: v for k, v in sorted(space.held.items())}, "combinations": space.size(), "budget": budget}
     if space.problems:
@@ -929,8 +935,8 @@ def exhaustiveness(policy: CompiledPolicy, src: Sources, as_of: str, budget: int
             invalid += 1   # a combination the facts schema refuses (e.g. an if/then in it): not a case file
             continue
         evaluated += 1
-        for c in choices:
-            every[c[0]] = every.get(c[0], set()) | {_show(c[1])}
+        for path, value in choices:
+            every.setdefault(path, set()).add(_key(value))
         try:
             out = to_dict(evaluate(policy, case, as_of, checked=True), "full")
         except EvaluationError as exc:
@@ -970,17 +976,24 @@ def exhaustiveness(policy: CompiledPolicy, src: Sources, as_of: str, budget: int
     return findings, info
 
 
+def _key(value) -> str:
+    return "<absent>" if value is ABSENT else repr(value)
+
+
 def _common(bad: list, every: dict) -> list:
     """The choices every failing combination makes but the space does not always make (in input order)."""
     shared = None
     order: dict = {}
+    shown: dict = {}
     for _, choices, _ in bad:
-        mine = {(p, _show(v)) for p, v in choices}
-        for i, (p, _) in enumerate(choices):
+        mine = set()
+        for i, (p, v) in enumerate(choices):
             order.setdefault(p, i)
+            mine.add((p, _key(v)))
+            shown[(p, _key(v))] = _show(v)
         shared = mine if shared is None else shared & mine
-    out = sorted(((p, v) for p, v in (shared or set()) if len(every.get(p, ())) > 1), key=lambda pv: (order.get(pv[0], 0), pv))
-    return [f"{p} = {v}" for p, v in out]
+    out = sorted(((p, k) for p, k in (shared or set()) if len(every.get(p, ())) > 1), key=lambda pk: (order.get(pk[0], 0), pk))
+    return [f"{p} = {shown[(p, k)]}" for p, k in out]
 
 
 # ---- the whole check ---------------------------------------------------------------------

@@ -53,12 +53,14 @@ def _keyword_dispatch(entries: dict, prefix: str, what: str) -> dict:
     """An object that is exactly one of `entries`: its keys must be keys some entry knows (so `pth:`
     is an error naming `pth`), one keyword must be present, and the keyword's entry then applies."""
     known = sorted({k for entry in entries.values() for k in (entry.get("properties") or {})} | set(entries))
+    # The keyword is required only once every key is known, so that a misspelt keyword is reported
+    # once, as the unknown key it is, and not also as a missing keyword.
     return {
         "type": "object",
         "description": f"{what}: one of {', '.join(sorted(entries))}",
         "propertyNames": {"enum": known},
-        "anyOf": [{"required": [kw]} for kw in sorted(entries)],
-        "allOf": [{"if": {"required": [kw]}, "then": {"$ref": f"#/definitions/{prefix}.{kw}"}} for kw in entries],
+        "allOf": [{"if": {"propertyNames": {"enum": known}}, "then": {"anyOf": [{"required": [kw]} for kw in sorted(entries)]}}]
+        + [{"if": {"required": [kw]}, "then": {"$ref": f"#/definitions/{prefix}.{kw}"}} for kw in entries],
     }
 
 
