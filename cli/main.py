@@ -1,7 +1,6 @@
 """The `regcode` group: shared options, output helpers, and the mapping from errors to exit codes."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
@@ -58,7 +57,7 @@ def emit(data, fmt: str) -> None:
     if fmt == "yaml":
         click.echo(yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False), nl=False)
     else:
-        click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2))
+        click.echo(dump_json(data, pretty=True))
 
 
 def as_of_option(f):

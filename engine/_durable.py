@@ -1,6 +1,11 @@
-"""The one module that knows durable-rules: translates compiled rules to its rulesets and drives its C core.
+"""The durable-rules backend, the one module that knows durable-rules: the IR translated to its rulesets, its C core driven directly.
 
-Every quirk measured in shared/notes/durable-rules.md is handled here:
+durable-rules decides which rules hold on which facts. What it cannot match natively (list
+operators, dates, decisions) becomes boolean flags on the facts, computed by the Python backend's
+generated code; and when tracing, the why of a rule durable fired is recorded by the Python
+backend's traced form of that rule (which must agree, or the evaluation fails loudly).
+
+Every quirk measured in docs/durable-rules-notes.md is handled here:
 - no `engine.Host`: we call the C module directly, so no timer thread runs anything off the calling thread;
 - ruleset names are unique per process (a counter) and rulesets are freed with `delete_ruleset`;
 - one live sid per ruleset (`"1"`), deleted after every evaluation in which a fact was stored, so the 1,024-sid
@@ -11,6 +16,7 @@ Every quirk measured in shared/notes/durable-rules.md is handled here:
 - fact ids are small sequential integers per evaluation (no 32-bit hash collisions among live ids);
 - at most `MAX_RULES_PER_RULESET` rules per ruleset (the 64-sibling limit) and identical conditions are merged
   into one durable rule (the 256-identical-conditions limit); `MAX_ACTIONS` bounds the actions per ruleset;
+- a `$or` both of whose branches hold fires its rule once per branch: the session lets a rule fire once per fact;
 - a fact no rule matches is a return code, never an exception; an exception raised by our action code is
   re-raised after the session is cleaned, never swallowed.
 """
@@ -21,11 +27,13 @@ import json
 from dataclasses import dataclass, field
 
 from . import _ir as ir
-from .errors import EvaluationError, Issue, Location
+from . import _python
+from .errors import EvaluationError, InputError, Issue, Location, PolicyError
 
-try:  # durable-rules builds on Python 3.11 and 3.12 only (see pyproject.toml)
+try:  # an optional extra (regcode[durable]); durable-rules builds on Python 3.11 and 3.12 only
     import durable_rules_engine as _dre
-except ImportError as exc:  # pragma: no cover - exercised only on unsupported interpreters
+    _IMPORT_ERROR = None
+except ImportError as exc:
     _dre = None
     _IMPORT_ERROR = exc
 
@@ -40,6 +48,7 @@ _SCALAR_TYPES = {"string": str, "date": str, "integer": int, "boolean": bool}
 
 
 def available() -> bool:
+    """Whether durable-rules imports here (the optional extra, on Python 3.11 or 3.12)."""
     return _dre is not None
 
 
@@ -55,16 +64,39 @@ class _Partition:
     handle: int
     groups: dict            # durable rule name -> list of our Rule (identical conditions merged)
     native_paths: dict      # property name -> (alias, keys) read from the bound fact
-    flags: list             # (property name, rule, Cond) computed in Python before asserting
+    flags: list             # (property name, fn) computed by the Python backend's code before asserting
 
 
-@dataclass
 class Program:
-    """The durable-rules form of one compiled policy: partitions per stratum and fact kind."""
+    """The durable-rules form of one compiled policy: rulesets per stratum and fact kind, plus the
+    Python backend's program for flags, conclusions and the why."""
 
-    strata: list = field(default_factory=list)      # list of {kind: [Partition]}
-    kind_codes: dict = field(default_factory=dict)
-    closed: bool = False
+    name = "durable"
+
+    def __init__(self, policy):
+        if _dre is None:
+            raise EvaluationError([Issue("eval.backend", f"the durable backend needs durable-rules, which cannot be imported "
+                                         f"here ({_IMPORT_ERROR})", Location(),
+                                         "install the extra with `pip install 'regcode[durable]'` (Python 3.11 or 3.12), "
+                                         "or use the default --backend python")])
+        self.policy = policy
+        self.python = _python.Program(policy)
+        self.consumed = self.python.consumed
+        self.strata: list = []          # list of {kind: [Partition]}
+        self.kind_codes = {k: i + 1 for i, k in enumerate(sorted({r.binds for r in policy.rules}))}
+        self.closed = False
+        self._defaults = _defaults_plan(policy.facts_schema)
+        try:
+            for stratum in policy.strata:
+                by_kind: dict = {}
+                for rule in stratum:
+                    by_kind.setdefault(rule.binds, []).append(rule)
+                self.strata.append({kind: [_partition(policy, kind, rules[i:i + MAX_RULES_PER_RULESET], self)
+                                           for i in range(0, len(rules), MAX_RULES_PER_RULESET)]
+                                    for kind, rules in sorted(by_kind.items())})
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if not self.closed and _dre is not None:
@@ -79,6 +111,36 @@ class Program:
             self.close()
         except Exception:
             pass
+
+    # -- the backend interface (engine/evaluate.py) ----------------------------------------------
+    def run(self, case: dict, as_of: str, params: dict, traced: bool):
+        """(decisions, claims by decision, derived facts, firings), as the Python backend returns them."""
+        data = _copy(case)          # native tests read the bound fact as stored: fill the defaults in
+        _fill_defaults(self._defaults, data)
+        state = _State(self, data, as_of, params, traced)
+        session = Session(self)
+        try:
+            for k, parts_by_kind in enumerate(self.strata):
+                initial = [f for kind in sorted(parts_by_kind) for f in state.facts_of(kind)]
+                session.run(parts_by_kind, initial, state)
+                state.end_stratum(k)
+        finally:
+            session.close()
+        derived = [(f.kind, f.data, f.label, f.derived_by) for f in state.derived.values()]
+        return state.finish(), state.claims, derived, state.firings
+
+    def fire(self, rule, fact, state) -> list:
+        """durable matched `rule` on `fact`: record the why (the Python backend's traced form of the rule,
+        which must agree), then apply the conclusions."""
+        trace = None
+        if state.traced:
+            trace = []
+            if not self.python.rule_traced(rule)(state.case, fact.data, fact.label, state.as_of, state.params,
+                                                 state.decisions, state.cache, trace):
+                raise EvaluationError([Issue("eval.backend_mismatch", f"durable-rules fired `{rule.id}` on "
+                                             f"{fact.label or 'the case file'} but its condition does not hold",
+                                             rule.location, "report this: it is a bug in regcode")])
+        return state.fire(rule, fact, trace)
 
 
 class _Translator:
@@ -191,30 +253,6 @@ class _Translator:
         return self.flag(cond, negated)
 
 
-def build(policy) -> Program:
-    """Translate a CompiledPolicy into durable rulesets (once per policy per process)."""
-    if _dre is None:
-        raise EvaluationError([Issue("eval.backend", f"durable-rules cannot be imported here: {_IMPORT_ERROR}",
-                                     Location(), "use Python 3.11 or 3.12, or --backend python")])
-    program = Program()
-    kinds = sorted({r.binds for r in policy.rules})
-    program.kind_codes = {k: i + 1 for i, k in enumerate(kinds)}
-    try:
-        for stratum in policy.strata:
-            by_kind: dict = {}
-            for rule in stratum:
-                by_kind.setdefault(rule.binds, []).append(rule)
-            parts_by_kind = {}
-            for kind, rules in sorted(by_kind.items()):
-                parts_by_kind[kind] = [_partition(policy, kind, rules[i:i + MAX_RULES_PER_RULESET], program)
-                                       for i in range(0, len(rules), MAX_RULES_PER_RULESET)]
-            program.strata.append(parts_by_kind)
-    except BaseException:
-        program.close()
-        raise
-    return program
-
-
 def _bound_shape(policy, kind: str):
     if kind == ir.CASE:
         return policy.facts_shape
@@ -226,7 +264,7 @@ def _bound_shape(policy, kind: str):
     return shape.items
 
 
-def _partition(policy, kind, rules, program) -> _Partition:
+def _partition(policy, kind, rules, program: Program) -> _Partition:
     native_paths: dict = {}
     flags: list = []
     groups: dict = {}
@@ -250,7 +288,105 @@ def _partition(policy, kind, rules, program) -> _Partition:
                                      Location(), "split the policy")])
     ruleset = {name: {"all": [{"m": json.loads(text)}]} for name, text in definitions.items()}
     handle = _dre.create_ruleset(f"regcode_{next(_names)}", json.dumps(ruleset, ensure_ascii=False))
-    return _Partition(kind, handle, groups, native_paths, flags)
+    compiled = [(name, program.python.flag(rule, cond, (rule.index, name, handle))) for name, rule, cond in flags]
+    return _Partition(kind, handle, groups, native_paths, compiled)
+
+
+class _Fact:
+    """A fact durable matches: the case file, one item of one of its lists, or a derived fact."""
+
+    __slots__ = ("kind", "data", "label", "derived_by")
+
+    def __init__(self, kind: str, data, label: str):
+        self.kind, self.data, self.label, self.derived_by = kind, data, label, []
+
+
+class _State:
+    """One evaluation on the durable backend: the facts, the decisions resolved so far, the claims."""
+
+    def __init__(self, program: Program, case: dict, as_of: str, params: dict, traced: bool):
+        from .evaluate import resolver
+        self.policy = policy = program.policy
+        self.program = program
+        self.case = case
+        self.as_of = as_of
+        self.params = params
+        self.traced = traced
+        self.decisions: dict = {}
+        self.claims: dict = {name: [] for name in policy.decisions}
+        self.resolvers = {name: resolver(policy, decl) for name, decl in policy.decisions.items()}
+        self.derived: dict = {}
+        self.firings = 0
+        self.cache = program.python.case_cache(case, as_of)
+        self._case_fact = _Fact(ir.CASE, case, "")
+        self._list_facts: dict = {}
+        self._read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
+                            for i in range(len(policy.strata))]
+
+    def facts_of(self, kind: str) -> list:
+        if kind == ir.CASE:
+            return [self._case_fact]
+        if kind.startswith("list:"):
+            found = self._list_facts.get(kind)
+            if found is None:
+                path = kind[5:]
+                keys = tuple(path.split("."))
+                pairs = _python.visible(self.case, keys, self.policy.event_dates.get(keys), self.as_of)
+                found = self._list_facts[kind] = [_Fact(kind, item, f"{path}[{i}]") for i, item in pairs]
+            return found
+        return [f for f in self.derived.values() if f.kind == kind]
+
+    def fire(self, rule: ir.Rule, fact: _Fact, trace) -> list:
+        """A rule's condition held on `fact`: apply its conclusions, return the new facts to match."""
+        self.firings += 1
+        if self.firings > _python.MAX_FIRINGS:
+            raise EvaluationError([Issue("eval.limit", f"more than {_python.MAX_FIRINGS} rule firings: the derivations do not end",
+                                         rule.location, "check rules that derive facts from facts of their own kind")])
+        matched = _python._matched(trace) if trace else ()
+        try:
+            values = self.program.python.thens[rule.index](self.case, fact.data, fact.label, self.as_of, self.params,
+                                                           self.decisions, self.cache)
+        except (EvaluationError, InputError):
+            raise
+        except Exception as exc:
+            raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed on {fact.label or 'the case file'}: "
+                                         f"{type(exc).__name__}: {exc}", rule.location,
+                                         "report this with the case file: a rule's conclusion could not be computed")]) from exc
+        new = []
+        for concl, value in zip(rule.conclusions, values):
+            if isinstance(concl, ir.Decide):
+                claim = (value[0], value[1], rule.index, fact.label, matched) if self.traced else (value[0], value[1], rule.index)
+                self.claims[concl.decision].append(claim)
+                continue
+            kind = f"derived:{concl.fact}"
+            ident = (kind, _python._freeze(value))
+            existing = self.derived.get(ident)
+            if existing is None:
+                if len(self.derived) >= _python.MAX_DERIVED:
+                    raise EvaluationError([Issue("eval.limit", f"more than {_python.MAX_DERIVED} derived facts", rule.location,
+                                                 "check rules that derive facts from facts of their own kind")])
+                existing = _Fact(kind, value, _python._label(concl.fact, value))
+                self.derived[ident] = existing
+                if kind in self.program.consumed:
+                    new.append(existing)
+            existing.derived_by.append((rule.id, fact.label))
+        return new
+
+    def failed(self, rules: list, fact: _Fact, exc: Exception):
+        """A condition could not be evaluated (a bug, or a value the facts schema let through)."""
+        if isinstance(exc, PolicyError):
+            raise exc
+        names = ", ".join(f"`{r.id}`" for r in rules[:4]) + (" ..." if len(rules) > 4 else "")
+        raise EvaluationError([Issue("eval.action", f"the conditions of {names} failed on {fact.label or 'the case file'}: "
+                                     f"{type(exc).__name__}: {exc}", rules[0].location,
+                                     "report this with the case file: a condition could not be evaluated")]) from exc
+
+    def end_stratum(self, k: int) -> None:
+        for name in self._read_after[k]:     # what a later stratum reads
+            self.decisions[name] = self.resolvers[name](self.claims[name])
+
+    def finish(self) -> dict:
+        return {name: self.resolvers[name](self.claims[name]) for name in self.policy.decisions}
 
 
 class Session:
@@ -261,8 +397,9 @@ class Session:
         self.stored: set = set()   # rulesets in which this evaluation stored a fact (their sid must go)
         self.next_id = 0
         self.facts: dict = {}
+        self.fired: set = set()
 
-    def lean(self, part: _Partition, fact, env_for) -> dict:
+    def lean(self, part: _Partition, fact, state) -> dict:
         """The small JSON object durable sees for `fact` in this partition."""
         self.next_id += 1
         out = {"sid": SID, "id": self.next_id, "k": self.program.kind_codes[fact.kind]}
@@ -272,53 +409,102 @@ class Session:
                 value = value.get(k) if isinstance(value, dict) else None
             if isinstance(value, (str, bool, int)) and not (type(value) is int and abs(value) >= 2 ** 53):
                 out[prop] = value
-        for prop, rule, cond in part.flags:
-            out[prop] = bool(cond.fn(env_for(rule, fact)))
+        C, A, P, D, X = state.case, state.as_of, state.params, state.decisions, state.cache
+        for prop, fn in part.flags:
+            try:
+                out[prop] = bool(fn(C, fact.data, fact.label, A, P, D, X))
+            except Exception as exc:
+                state.failed([r for rules in part.groups.values() for r in rules], fact, exc)
         self.facts[self.next_id] = fact
         return out
 
-    def run(self, stratum_index: int, initial: list, env_for, fire, max_firings: int) -> int:
-        """Assert `initial` facts into the stratum's partitions and fire until quiet; returns firings."""
-        parts_by_kind = self.program.strata[stratum_index]
+    def run(self, parts_by_kind: dict, initial: list, state) -> None:
+        """Assert `initial` facts into the stratum's partitions and fire until quiet."""
         queue = list(initial)
-        firings = 0
         qi = 0
         while qi < len(queue):
             fact = queue[qi]
             qi += 1
             for part in parts_by_kind.get(fact.kind, ()):
-                firings = self._assert(part, fact, env_for, fire, queue, firings, max_firings)
-        return firings
+                self._assert(part, fact, state, queue)
 
-    def _assert(self, part, fact, env_for, fire, queue, firings, max_firings) -> int:
-        code, state = _dre.assert_fact(part.handle, json.dumps(self.lean(part, fact, env_for), ensure_ascii=False))
+    def _assert(self, part, fact, state, queue) -> None:
+        code, handle_state = _dre.assert_fact(part.handle, json.dumps(self.lean(part, fact, state), ensure_ascii=False))
         if code == 1:          # no rule of this partition matches: nothing stored, nothing to do
-            return firings
+            return
         self.stored.add(part.handle)
         if code != 0:
             raise EvaluationError([Issue("eval.backend", f"durable-rules refused a fact (code {code})", Location(),
                                          "report this: it is a bug in regcode's adapter")])
-        result = _dre.start_action_for_state(part.handle, state)
+        result = _dre.start_action_for_state(part.handle, handle_state)
         while result:
             message = json.loads(result[1])
             try:
                 for name, matched in message.items():
                     bound = self.facts[matched["m"]["id"]]
                     for rule in part.groups[name]:
-                        firings += 1
-                        if firings > max_firings:
-                            raise EvaluationError([Issue("eval.limit", f"more than {max_firings} rule firings: the derivations do not end",
-                                                         rule.location, "check rules that derive facts from facts of their own kind")])
-                        queue.extend(fire(rule, bound))
+                        # an `$or` whose branches both hold makes durable fire the rule once per branch:
+                        # a rule fires once per fact
+                        if (rule.index, matched["m"]["id"]) in self.fired:
+                            continue
+                        self.fired.add((rule.index, matched["m"]["id"]))
+                        queue.extend(self.program.fire(rule, bound, state))
             except BaseException:
-                _dre.abandon_action(part.handle, state)
+                _dre.abandon_action(part.handle, handle_state)
                 raise
-            following = _dre.complete_and_start_action(part.handle, state)
+            following = _dre.complete_and_start_action(part.handle, handle_state)
             result = (None, following) if following else None
-        return firings
 
     def close(self) -> None:
         for handle in sorted(self.stored):
             _dre.delete_state(handle, SID)
         self.stored.clear()
         self.facts.clear()
+
+
+# ---- defaults: native tests read the bound fact as stored, so absent values are filled in first ----
+def _defaults_plan(schema, depth: int = 0):
+    """From the facts schema, once per policy: where `default`s apply. (prop -> (has, default, subplan)) or None."""
+    if depth > 32 or not isinstance(schema, dict):
+        return None
+    if schema.get("type") == "array" or "items" in schema:
+        sub = _defaults_plan(schema.get("items"), depth + 1)
+        return ("items", sub) if sub else None
+    plan = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        if not isinstance(sub, dict):
+            continue
+        inner = _defaults_plan(sub, depth + 1)
+        if "default" in sub or inner:
+            plan[name] = ("default" in sub, sub.get("default"), inner)
+    return ("props", plan) if plan else None
+
+
+def _fill_defaults(plan, data) -> None:
+    """Absent fields with a schema `default` get it (the contract: absent booleans are false)."""
+    if plan is None:
+        return
+    kind, body = plan
+    if kind == "items":
+        if isinstance(data, list):
+            for item in data:
+                _fill_defaults(body, item)
+        return
+    if not isinstance(data, dict):
+        return
+    for name, (has, default, inner) in body.items():
+        if name not in data:
+            if not has:
+                continue
+            data[name] = _copy(default)
+        if inner is not None:
+            _fill_defaults(inner, data[name])
+
+
+def _copy(value):
+    """A copy of JSON-shaped data (several times faster than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

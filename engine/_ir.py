@@ -1,8 +1,15 @@
-"""The intermediate form: compiled rules, conditions and expressions, engine-neutral plain data."""
+"""The intermediate form: rules, conditions and expressions as plain data that every backend compiles.
+
+Nothing here evaluates anything and nothing here knows a backend: no closures, no generated code.
+The Python backend (engine/_python.py) generates source from these nodes; the durable-rules
+backend (engine/_durable.py) translates what durable can match natively and asks the Python
+backend for the rest. `Shape`s (engine/_shapes.py) are attached where a backend needs to know what
+a value can be (a dict for sure, a date, a number).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .errors import Location
 
@@ -10,48 +17,39 @@ CASE = "case"  # the fact kind of the case file itself
 
 
 # ---- expressions -------------------------------------------------------------------------
-@dataclass(eq=False)
 class Expr:
-    fn: Callable = field(default=None, repr=False, compare=False)  # (env) -> value, set by _operators
-
-    def key(self) -> tuple:
-        """A hashable, printable identity used for deduplication and diffs."""
-        raise NotImplementedError
+    """An expression node; `kind` is the shape kind of its value ('date', 'number', 'any', ...)."""
 
 
 @dataclass(eq=False)
 class Lit(Expr):
     value: Any = None
-
-    def key(self):
-        return ("lit", _freeze(self.value))
+    kind: str = "any"
 
 
 @dataclass(eq=False)
 class PathRef(Expr):
+    """A fact path: `scope` is an alias in scope (a bound item) or "" for the case file's root."""
     text: str = ""
-    scope: str = ""          # an alias, or "" for the case file's root
+    scope: str = ""
     keys: tuple = ()
-
-    def key(self):
-        return ("path", self.text)
+    defaults: tuple = ()     # per key: (has_default, default) from the facts schema (absent -> default)
+    dicts: tuple = ()        # per key: True when the value it is read from is always a dict (schema `type: object`)
+    kind: str = "any"
+    scalar: bool = False     # a present value is surely a scalar (the facts schema says so)
 
 
 @dataclass(eq=False)
 class Param(Expr):
     name: str = ""
-
-    def key(self):
-        return ("param", self.name)
+    kind: str = "any"
 
 
 @dataclass(eq=False)
 class DecisionRef(Expr):
     name: str = ""
     map_key: Optional[Expr] = None
-
-    def key(self):
-        return ("decision", self.name, self.map_key.key() if self.map_key else None)
+    kind: str = "any"
 
 
 @dataclass(eq=False)
@@ -59,9 +57,7 @@ class Count(Expr):
     source: PathRef = None
     alias: str = ""
     where: Optional["Cond"] = None
-
-    def key(self):
-        return ("count", self.source.key(), self.alias, self.where.key() if self.where else None)
+    kind: str = "integer"
 
 
 @dataclass(eq=False)
@@ -73,10 +69,9 @@ class Pick(Expr):
     where: Optional["Cond"] = None
     field_name: Optional[str] = None
     latest: bool = True
-
-    def key(self):
-        return ("latest" if self.latest else "earliest", self.source.key(), self.alias, self.by,
-                self.where.key() if self.where else None, self.field_name)
+    kind: str = "any"
+    by_default: tuple = (False, None)      # the facts schema's default for an absent `by` / `field`
+    field_default: tuple = (False, None)
 
 
 @dataclass(eq=False)
@@ -85,51 +80,48 @@ class DateAdd(Expr):
     years: Optional[Expr] = None
     months: Optional[Expr] = None
     days: Optional[Expr] = None
-
-    def key(self):
-        return ("date_add", self.base.key(), *(e.key() if e else None for e in (self.years, self.months, self.days)))
+    kind: str = "date"
 
 
 @dataclass(eq=False)
 class DaysBetween(Expr):
     start: Expr = None
     end: Expr = None
+    kind: str = "integer"
 
-    def key(self):
-        return ("days_between", self.start.key(), self.end.key())
+
+@dataclass(eq=False)
+class Step(Expr):
+    """An enum value moved `by` places along an ordered list of values, clamped at both ends.
+
+    `source` orders the operand (its position is looked up there) and `along` gives the result's
+    values (the same list for a plain step; another list of the same length maps by position,
+    e.g. class -> supervision mode)."""
+    operand: Expr = None
+    by: Expr = None
+    source: tuple = ()
+    along: tuple = ()
+    kind: str = "string"
 
 
 # ---- conditions --------------------------------------------------------------------------
-@dataclass(eq=False)
 class Cond:
-    fn: Callable = field(default=None, repr=False, compare=False)  # (env) -> bool
-
-    def key(self) -> tuple:
-        raise NotImplementedError
+    """A condition node."""
 
 
 @dataclass(eq=False)
 class All(Cond):
     items: list = field(default_factory=list)
 
-    def key(self):
-        return ("all", tuple(i.key() for i in self.items))
-
 
 @dataclass(eq=False)
 class AnyOf(Cond):
     items: list = field(default_factory=list)
 
-    def key(self):
-        return ("any", tuple(i.key() for i in self.items))
-
 
 @dataclass(eq=False)
 class Not(Cond):
     item: Cond = None
-
-    def key(self):
-        return ("not", self.item.key())
 
 
 @dataclass(eq=False)
@@ -138,17 +130,11 @@ class Compare(Cond):
     op: str = "=="
     right: Expr = None
 
-    def key(self):
-        return ("cmp", self.left.key(), self.op, self.right.key())
-
 
 @dataclass(eq=False)
 class Presence(Cond):
     path: PathRef = None
     present: bool = True
-
-    def key(self):
-        return ("present" if self.present else "absent", self.path.key())
 
 
 @dataclass(eq=False)
@@ -157,18 +143,12 @@ class Some(Cond):
     alias: str = ""
     where: Optional[Cond] = None
 
-    def key(self):
-        return ("some", self.source.key(), self.alias, self.where.key() if self.where else None)
-
 
 @dataclass(eq=False)
 class Within(Cond):
     path: Expr = None
     unit: str = "years"
     amount: Expr = None
-
-    def key(self):
-        return ("within", self.path.key(), self.unit, self.amount.key())
 
 
 @dataclass(eq=False)
@@ -177,14 +157,10 @@ class Between(Cond):
     start: Expr = None
     end: Expr = None
 
-    def key(self):
-        return ("between", self.path.key(), self.start.key(), self.end.key())
-
 
 @dataclass(eq=False)
 class TrueCond(Cond):
-    def key(self):
-        return ("true",)
+    pass
 
 
 # ---- rules and conclusions ---------------------------------------------------------------
@@ -194,17 +170,11 @@ class Decide:
     value: Expr
     map_key: Optional[Expr] = None
 
-    def key(self):
-        return ("decide", self.decision, self.value.key(), self.map_key.key() if self.map_key else None)
-
 
 @dataclass(eq=False)
 class Derive:
     fact: str
     fields: dict  # field -> Expr (sorted by field name)
-
-    def key(self):
-        return ("derive", self.fact, tuple((k, v.key()) for k, v in sorted(self.fields.items())))
 
 
 @dataclass(eq=False)
@@ -222,12 +192,7 @@ class Rule:
     stratum: int = 0
     reads_decisions: tuple = ()
     index: int = 0                 # position in the sorted rule list (by id)
-
-    def condition_key(self):
-        return (self.binds, self.alias, self.condition.key())
-
-    def conclusion_key(self):
-        return tuple(c.key() for c in self.conclusions)
+    guard: Optional[Cond] = None   # the rules file's `guard:`, already folded into `condition` (kept for display)
 
 
 @dataclass
@@ -241,10 +206,10 @@ class DecisionDecl:
     value_type: Optional[str] = None    # for map: the type of each value
     article: str = ""
     location: Location = field(default_factory=Location)
+    order: Optional[dict] = field(default=None, init=False, repr=False, compare=False)   # value -> position
 
-    @property
-    def order(self) -> Optional[dict]:
-        return {v: i for i, v in enumerate(self.values)} if self.values else None
+    def __post_init__(self):
+        self.order = {v: i for i, v in enumerate(self.values)} if self.values else None
 
 
 @dataclass
@@ -276,11 +241,3 @@ class _Missing:
 
 
 _MISSING = _Missing()
-
-
-def _freeze(value):
-    if isinstance(value, dict):
-        return tuple((k, _freeze(v)) for k, v in sorted(value.items()))
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value

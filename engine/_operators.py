@@ -1,13 +1,12 @@
-"""The rule language's operators: one parse-and-build function per YAML keyword, registered by keyword.
+"""The rule language: one parse-and-check function per YAML keyword, registered by keyword.
 
 Each function checks its own node (against its entry in schemas/operators.schema.yaml and the
-facts it names), returns the intermediate form (engine/_ir.py) and attaches a Python closure
-`fn(env)` that evaluates it. Backends use the closures for whatever they cannot match natively.
+facts it names) and returns the intermediate form (engine/_ir.py) with the shape of its value.
+Nothing here evaluates: the backends compile the intermediate form. Adding an operator is one
+function here, one entry in schemas/operators.schema.yaml and its code in engine/_python.py.
 """
 from __future__ import annotations
 
-import json
-import operator as _op
 from typing import Any, Callable, Optional
 
 import jsonschema
@@ -20,6 +19,9 @@ from .load import Document
 
 CONDITIONS: dict[str, Callable] = {}
 EXPRESSIONS: dict[str, Callable] = {}
+OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not_in")
+MAX_DEPTH = 24        # nesting of conditions and expressions; deeper is refused (generated code must stay shallow)
+MAX_LIST_DEPTH = 8    # list operators (some, count, latest, earliest) inside one another: each is a loop
 
 
 def condition(keyword):
@@ -36,39 +38,6 @@ def expression(keyword):
     return register
 
 
-# ---- evaluation environment --------------------------------------------------------------
-class Env:
-    """What a closure sees: the case file, bound items, as_of, parameters, resolved decisions."""
-
-    __slots__ = ("root", "vars", "as_of", "params", "decisions", "trace")
-
-    def __init__(self, root, as_of, params, decisions, vars=None, trace=None):
-        self.root = root
-        self.vars = vars if vars is not None else {}
-        self.as_of = as_of
-        self.params = params
-        self.decisions = decisions
-        self.trace = trace
-
-
-def _safe(fn, a, b):
-    try:
-        return bool(fn(a, b))
-    except TypeError:
-        return False
-
-
-def _in(a, b):
-    return isinstance(b, (list, tuple, set, frozenset, dict, str)) and a in b
-
-
-OPS = {
-    "==": _op.eq, "!=": _op.ne, "<": _op.lt, "<=": _op.le, ">": _op.gt, ">=": _op.ge,
-    "in": _in, "not_in": lambda a, b: isinstance(b, (list, tuple, set, frozenset)) and a not in b,
-}
-NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not_in", "not_in": "in"}
-
-
 # ---- parse context -----------------------------------------------------------------------
 class ParseContext:
     """Per-document state while turning YAML into the intermediate form."""
@@ -83,6 +52,8 @@ class ParseContext:
         self.operator_schemas = operator_schemas
         self.reads_decisions: set = set()
         self.params_used: set = set()
+        self.depth = 0
+        self.list_depth = 0
 
     def error(self, code: str, message: str, path: tuple, hint: str = "") -> None:
         self.issues.add(code, message, self.doc.location(path), hint)
@@ -95,11 +66,16 @@ def _keyword(raw: dict, registry: dict) -> Optional[str]:
     return None
 
 
+_VALIDATORS: dict = {}
+
+
 def _check_shape(raw, keyword, kind, ctx: ParseContext, path) -> bool:
     """Validate one operator node against its schema entry; report the most relevant error."""
     schema = ctx.operator_schemas[kind][keyword]
-    validator = jsonschema.Draft202012Validator(
-        {**schema, "$defs": ctx.operator_schemas["$defs"]})
+    validator = _VALIDATORS.get((kind, keyword))
+    if validator is None:
+        validator = _VALIDATORS[(kind, keyword)] = jsonschema.Draft202012Validator(
+            {**schema, "$defs": ctx.operator_schemas["$defs"]})
     errors = list(validator.iter_errors(raw))
     if not errors:
         return True
@@ -117,6 +93,10 @@ def _check_shape(raw, keyword, kind, ctx: ParseContext, path) -> bool:
     return False
 
 
+def _kind(shape: Shape) -> str:
+    return shape.kind if shape is not None else "any"
+
+
 # ---- paths -------------------------------------------------------------------------------
 def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optional[tuple]:
     """'sc.date' -> PathRef with its Shape, checked against the aliases in scope and the facts schema."""
@@ -126,9 +106,13 @@ def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Option
     parts = text.split(".")
     if parts[0] in scope:
         alias, keys, shape = parts[0], tuple(parts[1:]), scope[parts[0]]
+        root_is_dict = shape.exact and shape.kind == "object"
     else:
         alias, keys, shape = "", tuple(parts), ctx.root_shape
+        root_is_dict = True        # a case file is a mapping (load refuses anything else)
     walked = [alias] if alias else []
+    defaults, dicts = [], []
+    parent_is_dict = root_is_dict
     for key in keys:
         child = shape.child(key)
         if child is None:
@@ -141,42 +125,14 @@ def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Option
                 ctx.error("compile.unknown_path", f"`{text}`: `{'.'.join(walked)}` is a {shape.kind}, it has no field `{key}`",
                           path, "use `some`/`count` to look into a list")
             return None
+        dicts.append(parent_is_dict)
+        defaults.append((child.has_default, child.default))
+        parent_is_dict = child.exact and child.kind == "object"
         shape = child
         walked.append(key)
-    ref = ir.PathRef(text=text, scope=alias, keys=keys)
-    ref.fn = _path_fn(ref)
+    ref = ir.PathRef(text=text, scope=alias, keys=keys, defaults=tuple(defaults), dicts=tuple(dicts), kind=_kind(shape),
+                     scalar=bool(keys) and shape.scalar)
     return ref, shape
-
-
-def _path_fn(ref: ir.PathRef):
-    keys, alias, text = ref.keys, ref.scope, ref.text
-
-    if alias:
-        rest = "." + ".".join(keys) if keys else ""
-
-        def fn(env):
-            bound = env.vars.get(alias)
-            if bound is None:
-                return None
-            value, prefix = bound
-            for k in keys:
-                if not isinstance(value, dict):
-                    return None
-                value = value.get(k)
-            if env.trace is not None and value is not None and not isinstance(value, (dict, list)):
-                env.trace.append((prefix + rest, value))
-            return value
-    else:
-        def fn(env):
-            value = env.root
-            for k in keys:
-                if not isinstance(value, dict):
-                    return None
-                value = value.get(k)
-            if env.trace is not None and value is not None and not isinstance(value, (dict, list)):
-                env.trace.append((text, value))
-            return value
-    return fn
 
 
 def _list_source(raw, ctx, scope, path) -> Optional[tuple]:
@@ -199,25 +155,20 @@ def _alias(raw_alias, ctx, scope, path) -> str:
     return raw_alias
 
 
-def _items_with_prefix(items, source: ir.PathRef, env: Env):
-    """Yield (item, concrete path prefix) for the items of a list."""
-    if env.trace is None:
-        for item in items:
-            yield item, ""
-        return
-    if source.scope:
-        bound = env.vars.get(source.scope)
-        base = (bound[1] if bound else source.scope) + ("." + ".".join(source.keys) if source.keys else "")
-    else:
-        base = source.text
-    for i, item in enumerate(items):
-        yield item, f"{base}[{i}]"
+def _too_deep(ctx, path) -> bool:
+    if ctx.depth > MAX_DEPTH:
+        ctx.error("compile.depth", f"conditions and expressions nest deeper than {MAX_DEPTH} levels here", path,
+                  "split the rule, or derive an intermediate fact")
+        return True
+    return False
 
 
 # ---- expressions -------------------------------------------------------------------------
 def parse_expr(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optional[tuple]:
     """Returns (Expr, Shape) or None after reporting the problem."""
     if isinstance(raw, dict):
+        if _too_deep(ctx, path):
+            return None
         keyword = _keyword(raw, EXPRESSIONS)
         if keyword is None:
             ctx.error("compile.unknown_expression", f"unknown expression {sorted(raw)}", path,
@@ -225,19 +176,23 @@ def parse_expr(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
             return None
         if not _check_shape(raw, keyword, "expressions", ctx, path):
             return None
-        return EXPRESSIONS[keyword](raw, ctx, scope, path)
+        ctx.depth += 1
+        try:
+            return EXPRESSIONS[keyword](raw, ctx, scope, path)
+        finally:
+            ctx.depth -= 1
     if raw is None:
         ctx.error("compile.null", "a value is missing here (null)", path, "write a literal, {param: ...} or {path: ...}")
         return None
-    lit = ir.Lit(value=raw)
-    lit.fn = lambda env, v=raw: v
     if isinstance(raw, bool):
-        return lit, Shape("boolean")
-    if isinstance(raw, (int, float)):
-        return lit, Shape("number")
-    if isinstance(raw, str):
-        return lit, Shape("date" if _dates.is_date(raw) else "string")
-    return lit, Shape("any")
+        shape = Shape("boolean")
+    elif isinstance(raw, (int, float)):
+        shape = Shape("number")
+    elif isinstance(raw, str):
+        shape = Shape("date" if _dates.is_date(raw) else "string")
+    else:
+        shape = Shape("any")
+    return ir.Lit(value=raw, kind=shape.kind), shape
 
 
 @expression("path")
@@ -253,12 +208,15 @@ def _expr_param(raw, ctx, scope, path):
                   did_you_mean(name, ctx.params) or "declare it in a Parameters file")
         return None
     ctx.params_used.add(name)
-    node = ir.Param(name=name)
-    node.fn = lambda env: env.params.get(name)
     decl = ctx.params[name]
     sample = decl.value if decl.values is None else next(iter(decl.values.values()), None)
     kind = "boolean" if isinstance(sample, bool) else "number" if isinstance(sample, (int, float)) else "any"
-    return node, Shape(kind)
+    return ir.Param(name=name, kind=kind), Shape(kind)
+
+
+def _decision_kind(decl) -> str:
+    return {"bool": "boolean", "number": "number", "date": "date", "list": "array"}.get(
+        decl.value_type if decl.type == "map" else decl.type, "string")
 
 
 @expression("decision")
@@ -282,32 +240,23 @@ def _expr_decision(raw, ctx, scope, path):
     elif "key" in raw:
         ctx.error("compile.map_key", f"`{name}` is not a map; it takes no `key`", path + ("key",), "remove `key`")
         return None
-    node = ir.DecisionRef(name=name, map_key=key_expr)
-    if key_expr is None:
-        def fn(env):
-            value = env.decisions.get(name)
-            if env.trace is not None and value is not None:
-                env.trace.append((f"decisions.{name}", value))
-            return value
-    else:
-        kfn = key_expr.fn
-
-        def fn(env):
-            key = kfn(env)
-            value = (env.decisions.get(name) or {}).get(key)
-            if env.trace is not None and value is not None:
-                env.trace.append((f"decisions.{name}[{key}]", value))
-            return value
-    node.fn = fn
-    kind = {"bool": "boolean", "number": "number", "date": "date", "list": "array"}.get(
-        decl.value_type if decl.type == "map" else decl.type, "string")
-    return node, Shape(kind, enum=decl.values if decl.type in ("enum",) or decl.value_type == "enum" else None)
+    kind = _decision_kind(decl)
+    enum = decl.values if decl.type in ("enum",) or decl.value_type == "enum" else None
+    return ir.DecisionRef(name=name, map_key=key_expr, kind=kind), Shape(kind, enum=enum)
 
 
 def _parse_where(raw, ctx, scope, path):
     if "where" not in raw:
         return None
-    return parse_cond(raw["where"], ctx, scope, path + ("where",))
+    if ctx.list_depth >= MAX_LIST_DEPTH:
+        ctx.error("compile.depth", f"list operators nest deeper than {MAX_LIST_DEPTH} levels here", path + ("where",),
+                  "derive an intermediate fact instead")
+        return None
+    ctx.list_depth += 1
+    try:
+        return parse_cond(raw["where"], ctx, scope, path + ("where",))
+    finally:
+        ctx.list_depth -= 1
 
 
 @expression("count")
@@ -320,35 +269,7 @@ def _expr_count(raw, ctx, scope, path):
     where = _parse_where(raw, ctx, {**scope, alias: item_shape}, path)
     if "where" in raw and where is None:
         return None
-    node = ir.Count(source=ref, alias=alias, where=where)
-    src, wfn = ref.fn, where.fn if where else None
-
-    def fn(env):
-        items = src(env)
-        if not isinstance(items, list):
-            return 0
-        if wfn is None:
-            return len(items)
-        n = 0
-        saved = env.vars.get(alias)
-        for item, prefix in _items_with_prefix(items, ref, env):
-            env.vars[alias] = (item, prefix)
-            mark = len(env.trace) if env.trace is not None else 0
-            if wfn(env):
-                n += 1
-            elif env.trace is not None:
-                del env.trace[mark:]
-        _restore(env, alias, saved)
-        return n
-    node.fn = fn
-    return node, Shape("integer")
-
-
-def _restore(env, alias, saved):
-    if saved is None:
-        env.vars.pop(alias, None)
-    else:
-        env.vars[alias] = saved
+    return ir.Count(source=ref, alias=alias, where=where), Shape("integer")
 
 
 def _pick(raw, ctx, scope, path, latest: bool):
@@ -374,54 +295,11 @@ def _pick(raw, ctx, scope, path, latest: bool):
     where = _parse_where(raw, ctx, {**scope, alias: item_shape}, path)
     if "where" in raw and where is None:
         return None
-    node = ir.Pick(source=ref, alias=alias, by=by, where=where, field_name=field_name, latest=latest)
-    src, wfn = ref.fn, where.fn if where else None
-
-    def fn(env):
-        items = src(env)
-        if not isinstance(items, list):
-            return None
-        best = best_key = best_prefix = None
-        saved = env.vars.get(alias)
-        trace, env.trace = env.trace, None   # only the chosen item is reported
-        for item, prefix in _items_with_prefix(items, ref, env) if trace is None else _indexed(items, ref, env, trace):
-            if not isinstance(item, dict):
-                continue
-            key = item.get(by)
-            if key is None:
-                continue
-            if wfn is not None:
-                env.vars[alias] = (item, prefix)
-                if not wfn(env):
-                    continue
-            if best_key is None or (key > best_key if latest else key < best_key) or (
-                    key == best_key and _tie_wins(item, best, latest)):
-                best, best_key, best_prefix = item, key, prefix
-        env.trace = trace
-        _restore(env, alias, saved)
-        if best is None:
-            return None
-        value = best if field_name is None else best.get(field_name)
-        if trace is not None:
-            trace.append((f"{best_prefix}.{by}", best_key))
-            if field_name is not None and value is not None:
-                trace.append((f"{best_prefix}.{field_name}", value))
-        return value
-    node.fn = fn
+    by_shape = item_shape.child(by)
+    node = ir.Pick(source=ref, alias=alias, by=by, where=where, field_name=field_name, latest=latest,
+                   kind=_kind(result_shape), by_default=(by_shape.has_default, by_shape.default),
+                   field_default=(result_shape.has_default, result_shape.default) if field_name is not None else (False, None))
     return node, result_shape
-
-
-def _tie_wins(item, best, latest: bool) -> bool:
-    """Equal dates: decide by the items' content, so the choice never depends on list order."""
-    a, b = json.dumps(item, sort_keys=True, ensure_ascii=False), json.dumps(best, sort_keys=True, ensure_ascii=False)
-    return a > b if latest else a < b
-
-
-def _indexed(items, ref, env, trace):
-    env.trace = trace
-    pairs = list(_items_with_prefix(items, ref, env))
-    env.trace = None
-    return pairs
 
 
 @expression("latest")
@@ -446,25 +324,7 @@ def _expr_date_add(raw, ctx, scope, path):
             parts[unit] = parsed[0]
     if base is None:
         return None
-    node = ir.DateAdd(base=base[0], **parts)
-    bfn = base[0].fn
-    yfn, mfn, dfn = (parts[u].fn if u in parts else None for u in ("years", "months", "days"))
-
-    def fn(env):
-        start = bfn(env)
-        if not isinstance(start, str):
-            return None
-        try:
-            y = yfn(env) if yfn else 0
-            m = mfn(env) if mfn else 0
-            d = dfn(env) if dfn else 0
-            if not all(isinstance(x, int) and not isinstance(x, bool) for x in (y, m, d)):
-                return None
-            return _dates.shift(start, y, m, d)
-        except ValueError:
-            return None
-    node.fn = fn
-    return node, Shape("date")
+    return ir.DateAdd(base=base[0], **parts), Shape("date")
 
 
 @expression("days_between")
@@ -473,17 +333,50 @@ def _expr_days_between(raw, ctx, scope, path):
     b = parse_expr(raw["days_between"][1], ctx, scope, path + ("days_between", 1))
     if a is None or b is None:
         return None
-    node = ir.DaysBetween(start=a[0], end=b[0])
-    afn, bfn = a[0].fn, b[0].fn
+    return ir.DaysBetween(start=a[0], end=b[0]), Shape("integer")
 
-    def fn(env):
-        x, y = afn(env), bfn(env)
-        try:
-            return _dates.days_between(x, y)
-        except (ValueError, TypeError):
+
+def _ordered_values(name, ctx, path) -> Optional[tuple]:
+    decl = ctx.decisions.get(name)
+    if decl is None:
+        ctx.error("compile.unknown_decision", f"decision `{name}` is not declared", path,
+                  did_you_mean(name, ctx.decisions) or "name an enum decision whose `values` give the order")
+        return None
+    if not decl.values:
+        ctx.error("compile.step", f"decision `{name}` declares no ordered `values` to step along", path,
+                  "name an enum decision (or a map or list of enum values)")
+        return None
+    return tuple(decl.values)
+
+
+@expression("step")
+def _expr_step(raw, ctx, scope, path):
+    """{step: EXPR, by: N, along: DECISION[, from: DECISION]}: the value N places further along
+    DECISION's declared values (clamped at both ends). With `from`, the operand's position is
+    taken in FROM's values and the result read at that position (+N) in ALONG's: a mapping by
+    position between two enums of the same length."""
+    operand = parse_expr(raw["step"], ctx, scope, path + ("step",))
+    by = parse_expr(raw["by"], ctx, scope, path + ("by",))
+    along = _ordered_values(raw["along"], ctx, path + ("along",))
+    source = _ordered_values(raw.get("from", raw["along"]), ctx, path + ("from" if "from" in raw else "along",))
+    if operand is None or by is None or along is None or source is None:
+        return None
+    if len(source) != len(along):
+        ctx.error("compile.step", f"`from: {raw.get('from')}` has {len(source)} values but `along: {raw['along']}` has "
+                  f"{len(along)}; a mapping by position needs the same number", path + ("from",), "")
+        return None
+    op_shape = operand[1]
+    if op_shape.enum:
+        stray = [v for v in op_shape.enum if v not in source]
+        if stray:
+            ctx.error("compile.step", f"the operand takes {', '.join(map(str, stray))}, which "
+                      f"`{raw.get('from', raw['along'])}` does not order", path + ("step",), "")
             return None
-    node.fn = fn
-    return node, Shape("integer")
+    by_expr = by[0]
+    if isinstance(by_expr, ir.Lit) and (not isinstance(by_expr.value, int) or isinstance(by_expr.value, bool)):
+        ctx.error("compile.type", f"`by` is a whole number of places, found {by_expr.value!r}", path + ("by",), "write e.g. by: 1")
+        return None
+    return ir.Step(operand=operand[0], by=by_expr, source=source, along=along), Shape("string", enum=list(along))
 
 
 # ---- conditions --------------------------------------------------------------------------
@@ -491,6 +384,8 @@ def parse_cond(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
     if not isinstance(raw, dict) or not raw:
         ctx.error("schema.condition", f"a condition must be a mapping, found {type(raw).__name__}", path,
                   "use all/any/not, {path: ..., op: ..., value: ...}, present, some, within, between")
+        return None
+    if _too_deep(ctx, path):
         return None
     keyword = _keyword(raw, CONDITIONS)
     if keyword is None:
@@ -500,7 +395,11 @@ def parse_cond(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
         return None
     if not _check_shape(raw, keyword, "conditions", ctx, path):
         return None
-    return CONDITIONS[keyword](raw, ctx, scope, path)
+    ctx.depth += 1
+    try:
+        return CONDITIONS[keyword](raw, ctx, scope, path)
+    finally:
+        ctx.depth -= 1
 
 
 def _children(raw_list, ctx, scope, path):
@@ -511,55 +410,19 @@ def _children(raw_list, ctx, scope, path):
 @condition("all")
 def _cond_all(raw, ctx, scope, path):
     items = _children(raw["all"], ctx, scope, path + ("all",))
-    if items is None:
-        return None
-    node = ir.All(items=items)
-    fns = tuple(i.fn for i in items)
-
-    def fn(env):
-        for f in fns:
-            if not f(env):
-                return False
-        return True
-    node.fn = fn
-    return node
+    return None if items is None else ir.All(items=items)
 
 
 @condition("any")
 def _cond_any(raw, ctx, scope, path):
     items = _children(raw["any"], ctx, scope, path + ("any",))
-    if items is None:
-        return None
-    node = ir.AnyOf(items=items)
-    fns = tuple(i.fn for i in items)
-
-    def fn(env):
-        if env.trace is None:
-            for f in fns:
-                if f(env):
-                    return True
-            return False
-        hit = False   # with tracing, report every branch that holds and none that does not
-        for f in fns:
-            mark = len(env.trace)
-            if f(env):
-                hit = True
-            else:
-                del env.trace[mark:]
-        return hit
-    node.fn = fn
-    return node
+    return None if items is None else ir.AnyOf(items=items)
 
 
 @condition("not")
 def _cond_not(raw, ctx, scope, path):
     item = parse_cond(raw["not"], ctx, scope, path + ("not",))
-    if item is None:
-        return None
-    node = ir.Not(item=item)
-    f = item.fn
-    node.fn = lambda env: not f(env)
-    return node
+    return None if item is None else ir.Not(item=item)
 
 
 def _compare(left, lshape, op, raw_value, ctx, scope, path):
@@ -587,19 +450,7 @@ def _compare(left, lshape, op, raw_value, ctx, scope, path):
                 ctx.error("compile.type", f"{lit!r} is compared with a date but is not a date", path + ("value",),
                           "write an ISO date YYYY-MM-DD")
                 return None
-    node = ir.Compare(left=left, op=op, right=rexpr)
-    lfn, rfn, opf = left.fn, rexpr.fn, OPS[op]
-
-    def fn(env):
-        a = lfn(env)
-        if a is None:
-            return False
-        b = rfn(env)
-        if b is None:
-            return False
-        return _safe(opf, a, b)
-    node.fn = fn
-    return node
+    return ir.Compare(left=left, op=op, right=rexpr)
 
 
 @condition("path")
@@ -623,14 +474,7 @@ def _presence(raw, ctx, scope, path, present: bool):
     parsed = parse_path(raw[key], ctx, scope, path + (key,))
     if parsed is None:
         return None
-    ref = parsed[0]
-    node = ir.Presence(path=ref, present=present)
-    f = ref.fn
-    if present:
-        node.fn = lambda env: f(env) is not None
-    else:
-        node.fn = lambda env: f(env) is None
-    return node
+    return ir.Presence(path=parsed[0], present=present)
 
 
 @condition("present")
@@ -653,30 +497,7 @@ def _cond_some(raw, ctx, scope, path):
     where = _parse_where(raw, ctx, {**scope, alias: item_shape}, path)
     if "where" in raw and where is None:
         return None
-    node = ir.Some(source=ref, alias=alias, where=where)
-    src, wfn = ref.fn, where.fn if where else None
-
-    def fn(env):
-        items = src(env)
-        if not isinstance(items, list) or not items:
-            return False
-        if wfn is None:
-            return True
-        saved = env.vars.get(alias)
-        hit = False
-        for item, prefix in _items_with_prefix(items, ref, env):
-            env.vars[alias] = (item, prefix)
-            mark = len(env.trace) if env.trace is not None else 0
-            if wfn(env):
-                hit = True
-                if env.trace is None:
-                    break
-            elif env.trace is not None:
-                del env.trace[mark:]
-        _restore(env, alias, saved)
-        return hit
-    node.fn = fn
-    return node
+    return ir.Some(source=ref, alias=alias, where=where)
 
 
 def _date_path(raw_path, ctx, scope, path):
@@ -699,24 +520,7 @@ def _cond_within(raw, ctx, scope, path):
     amount = parse_expr(spec[unit], ctx, scope, base + (unit,))
     if ref is None or amount is None:
         return None
-    node = ir.Within(path=ref, unit=unit, amount=amount[0])
-    pfn, afn = ref.fn, amount[0].fn
-    kw = {"years": 0, "months": 0, "days": 0}
-
-    def fn(env):
-        d = pfn(env)
-        if not isinstance(d, str):
-            return False
-        n = afn(env)
-        if not isinstance(n, int) or isinstance(n, bool):
-            return False
-        try:
-            lo = _dates.shift(env.as_of, **{**kw, unit: -n})
-        except ValueError:
-            return False
-        return lo <= d <= env.as_of
-    node.fn = fn
-    return node
+    return ir.Within(path=ref, unit=unit, amount=amount[0])
 
 
 @condition("between")
@@ -728,19 +532,8 @@ def _cond_between(raw, ctx, scope, path):
     end = parse_expr(spec["to"], ctx, scope, base + ("to",))
     if ref is None or start is None or end is None:
         return None
-    node = ir.Between(path=ref, start=start[0], end=end[0])
-    pfn, sfn, efn = ref.fn, start[0].fn, end[0].fn
-
-    def fn(env):
-        d, lo, hi = pfn(env), sfn(env), efn(env)
-        if not (isinstance(d, str) and isinstance(lo, str) and isinstance(hi, str)):
-            return False
-        return lo <= d <= hi
-    node.fn = fn
-    return node
+    return ir.Between(path=ref, start=start[0], end=end[0])
 
 
 def always() -> ir.Cond:
-    node = ir.TrueCond()
-    node.fn = lambda env: True
-    return node
+    return ir.TrueCond()

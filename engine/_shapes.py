@@ -14,6 +14,16 @@ class Shape:
     items: Optional["Shape"] = None
     enum: Optional[list] = None
     open: bool = False                 # an object whose keys are not all declared
+    exact: bool = False                # validation guarantees a present value has this kind (`type: object` -> a dict)
+    has_default: bool = False          # the schema gives a `default` for an absent value
+    default: object = None
+
+    @property
+    def scalar(self) -> bool:
+        """A present value is surely a scalar (text, number, boolean), never a mapping or a list."""
+        if self.exact and self.kind in SCALARS:
+            return True
+        return bool(self.enum) and all(isinstance(v, (str, int, float, bool)) for v in self.enum)
 
     def child(self, key: str) -> Optional["Shape"]:
         if self.kind == "any":
@@ -35,7 +45,15 @@ def from_schema(node, root=None, depth: int = 0) -> Shape:
         for part in node["$ref"][2:].split("/"):
             target = target.get(part, {}) if isinstance(target, dict) else {}
         return from_schema(target, root, depth + 1)
+    shape = _from_schema(node, root, depth)
+    if "default" in node:
+        shape.has_default, shape.default = True, node["default"]
+    return shape
+
+
+def _from_schema(node, root, depth: int) -> Shape:
     typ = node.get("type")
+    exact = isinstance(typ, str)
     if isinstance(typ, list):
         non_null = [t for t in typ if t != "null"]
         typ = non_null[0] if len(non_null) == 1 else None
@@ -43,13 +61,13 @@ def from_schema(node, root=None, depth: int = 0) -> Shape:
     if typ == "object" or "properties" in node:
         props = {k: from_schema(v, root, depth + 1) for k, v in (node.get("properties") or {}).items()}
         extra = node.get("additionalProperties", True)
-        return Shape("object", props, open=extra is not False)
+        return Shape("object", props, open=extra is not False, exact=exact and typ == "object")
     if typ == "array":
         return Shape("array", items=from_schema(node.get("items", {}), root, depth + 1))
     if typ == "string":
-        return Shape("date" if node.get("format") == "date" else "string", enum=enum)
+        return Shape("date" if node.get("format") == "date" else "string", enum=enum, exact=exact)
     if typ in ("integer", "number", "boolean"):
-        return Shape(typ, enum=enum)
+        return Shape(typ, enum=enum, exact=exact)
     return Shape("any", enum=enum)
 
 
@@ -63,4 +81,4 @@ def from_fields(fields: dict) -> Shape:
             props[name] = Shape("object", open=True)
         else:
             props[name] = Shape(typ if typ in SCALARS else "any")
-    return Shape("object", props)
+    return Shape("object", props, exact=True)

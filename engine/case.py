@@ -8,7 +8,7 @@ from ._dates import is_date
 from .catalog import Catalog, SelectionError
 from .errors import InputError, Issue, Location
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
-from .explain import to_dict
+from .explain import explain_level, to_dict
 from .load import Document
 
 
@@ -36,4 +36,6 @@ def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None
         where = Location(doc.location().file) if as_of else doc.location(("as_of",))
         raise SelectionError([replace(i, location=where) if not i.location.file else i for i in exc.issues]) from None
     check_case(policy, doc)
-    return to_dict(evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True), explain)
+    level = explain_level(explain)
+    ev = evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True, trace=level != "none")
+    return to_dict(ev, level)

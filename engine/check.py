@@ -85,6 +85,20 @@ def children(node):
                 yield f.name, item
 
 
+def node_key(node, depth: int = 0):
+    """A hashable, printable identity of an IR node, from its fields (two nodes written alike are equal)."""
+    if depth > MAX_DEPTH:
+        return ("...",)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return (type(node).__name__,) + tuple((f.name, node_key(getattr(node, f.name), depth + 1))
+                                              for f in dataclasses.fields(node) if f.name != "fn")
+    if isinstance(node, (list, tuple)):
+        return tuple(node_key(v, depth + 1) for v in node)
+    if isinstance(node, dict):
+        return tuple(sorted((str(k), node_key(v, depth + 1)) for k, v in node.items()))
+    return node if isinstance(node, (str, int, float, bool, type(None))) else repr(node)
+
+
 def walk(node, scope: dict, depth: int = 0):
     """(node, scope) for `node` and everything below it; `scope` maps an alias to what it is bound to:
     ("case", keys) - an item of a case-file list, keys with "[]" for list items - or ("derived", name)."""
@@ -393,7 +407,7 @@ def _describe(expr) -> str:
         return expr.text
     if isinstance(expr, ir.DecisionRef):
         return f"decisions.{expr.name}" + ("[...]" if expr.map_key is not None else "")
-    return dump_json(list(expr.key()))[:60]
+    return str(node_key(expr))[:60]
 
 
 def never(cond, scope: dict, domains: Domains, depth: int = 0) -> str:
@@ -445,7 +459,7 @@ def never(cond, scope: dict, domains: Domains, depth: int = 0) -> str:
 
 
 def _subject(subjects: dict, expr, scope: dict, domains: Domains) -> _Subject:
-    key = dump_json(list(expr.key()))
+    key = node_key(expr)
     if key not in subjects:
         subjects[key] = _Subject(_describe(expr), domains.of(expr, scope))
     return subjects[key]
@@ -489,7 +503,7 @@ def dead_rules(policy: CompiledPolicy, src: Sources, domains: Domains) -> list:
 def _conjuncts(cond) -> set:
     atoms: list = []
     _atoms(cond, False, atoms)
-    return {(dump_json(list(node.key())), neg) for node, neg in atoms if not isinstance(node, ir.TrueCond)}
+    return {(node_key(node), neg) for node, neg in atoms if not isinstance(node, ir.TrueCond)}
 
 
 def _beats(decl: ir.DecisionDecl, mine, theirs) -> bool:
@@ -521,14 +535,14 @@ def losing_claims(policy: CompiledPolicy, src: Sources) -> list:
         decl = policy.decisions[name]
         for rule, concl, value in entries:
             mine = _conjuncts(rule.condition)
-            key = concl.map_key.key() if concl.map_key is not None else None
+            key = node_key(concl.map_key) if concl.map_key is not None else None
             for other, oconcl, ovalue in entries:
                 if other is rule or not _beats(decl, value, ovalue):
                     continue
                 same_fact = other.binds == rule.binds and other.alias == rule.alias
                 if not (same_fact or (other.binds == ir.CASE and decl.type != "map")):
                     continue
-                if (oconcl.map_key.key() if oconcl.map_key is not None else None) != key:
+                if (node_key(oconcl.map_key) if oconcl.map_key is not None else None) != key:
                     continue
                 if not _conjuncts(other.condition) <= mine:
                     continue

@@ -15,7 +15,6 @@ from .validate import ValidatedVersion, operator_schemas
 
 MAX_STRATA = 64          # bound on decision-reading depth; deeper means a cycle (or a policy to split)
 MAX_EXTENDS = 32         # bound on the length of an `extends` chain
-TYPE_OF_VALUE = {"bool": (bool,), "number": (int, float), "date": (str,), "string": (str,), "enum": (str, int, bool)}
 COMBINE_FOR = {
     "bool": {"any", "all", "unique"}, "number": {"min", "max", "sum", "unique"}, "date": {"min", "max", "unique"},
     "string": {"unique"}, "enum": {"min", "max", "unique"}, "list": {"union"},
@@ -49,6 +48,7 @@ class Resolved:
     chain: tuple = ()            # versions from this one back to the root of `extends`
     rejected_articles: set = field(default_factory=set)   # articles of rules set aside by validation
     identity: Optional[Item] = None   # the manifest's `identity:` (inherited unless a version restates it)
+    event_dates: dict = field(default_factory=dict)   # list path -> Item of its event date field (FactsSchema `event_dates:`)
 
 
 @dataclass
@@ -71,6 +71,7 @@ class CompiledPolicy:
     articles: list                    # ArticleIndex entries (may be empty)
     content_hash: str
     identity: tuple                   # fact paths (tuples of keys) copied into every output
+    event_dates: dict                 # list path (tuple of keys) -> the date field after which its records have not happened
     resolved: dict                    # the resolved version as plain data (for `show` and `diff`)
     directory: str = ""
     chain: tuple = ()
@@ -102,6 +103,7 @@ class Compilation:
         self.rules: list = []
         self.strata: list = []
         self.identity: tuple = ()
+        self.event_dates: dict = {}
 
 
 # ---- pass 1: inheritance -----------------------------------------------------------------
@@ -120,6 +122,8 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             resolved.facts_schema_item = Item(doc, ("schema",), doc.data["schema"])
         for target, props in sorted((doc.data.get("extend") or {}).items()):
             _extend_schema(resolved, doc, target, props, issues)
+        for list_path, field_name in sorted((doc.data.get("event_dates") or {}).items()):
+            resolved.event_dates[list_path] = Item(doc, ("event_dates", list_path), field_name)
     for kind, attr, key in (("DerivedFacts", "derived", "facts"), ("Decisions", "decisions", "decisions"),
                             ("Parameters", "parameters", "parameters")):
         table = getattr(resolved, attr)
@@ -244,6 +248,7 @@ def pass_declarations(c: Compilation) -> None:
     for name, item in sorted(r.derived.items()):
         c.derived_shapes[name] = from_fields(item.data["fields"])
     c.identity = _identity(r.identity, c.facts_shape, c.issues)
+    c.event_dates = _event_dates(r.event_dates, c.facts_shape, c.issues)
     for name, item in sorted(r.parameters.items()):
         data = item.data
         values = data.get("values")
@@ -322,6 +327,28 @@ def _identity(item: Optional[Item], shape: Shape, issues: IssueCollector) -> tup
     return tuple(out)
 
 
+def _event_dates(items: dict, shape: Shape, issues: IssueCollector) -> dict:
+    """`event_dates: {spot_checks: date}`: each a list of the case file whose items have that date field."""
+    out = {}
+    for list_path, item in sorted(items.items()):
+        node = shape
+        keys = tuple(k for k in list_path.split(".") if k)
+        for k in keys:
+            node = node.child(k) if node is not None else None
+        if node is None or node.kind != "array":
+            issues.add("compile.event_date", f"`{list_path}` is not a list of the case file", item.location(),
+                       did_you_mean(keys[-1] if keys else list_path, shape.props) or "name a list field, e.g. spot_checks")
+            continue
+        field_shape = (node.items or Shape("any")).child(item.data)
+        if field_shape is None or field_shape.kind not in ("date", "any"):
+            found = "no such field" if field_shape is None else f"a {field_shape.kind}"
+            issues.add("compile.event_date", f"the items of `{list_path}` have no date field `{item.data}` ({found})",
+                       item.location(), did_you_mean(item.data, (node.items or Shape()).props) or "name a date field of the items")
+            continue
+        out[keys] = item.data
+    return out
+
+
 # ---- pass 3: rules -----------------------------------------------------------------------
 def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple, c: Compilation) -> None:
     if not isinstance(expr, ir.Lit):
@@ -352,9 +379,19 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
 def pass_rules(c: Compilation) -> None:
     """Parse every rule's condition and conclusions with the operator registry; check names and values."""
     schemas = operator_schemas()
+    guards: dict = {}   # rules file -> (guard condition, decisions it reads): parsed once, shared by the file's rules
     for rid, item in sorted(c.resolved.rules.items()):
         data = item.data
+        if item.doc.file not in guards:
+            raw_guard = item.doc.data.get("guard")
+            gctx = ops.ParseContext(item.doc, c.issues, c.facts_shape, c.parameters, c.decisions, schemas)
+            parsed_guard = ops.parse_cond(raw_guard, gctx, {}, ("guard",)) if raw_guard is not None else None
+            guards[item.doc.file] = (parsed_guard, gctx.reads_decisions, raw_guard is not None)
+        guard, guard_reads, has_guard = guards[item.doc.file]
+        if has_guard and guard is None:
+            continue   # the guard's own problem is reported once, at the guard
         ctx = ops.ParseContext(item.doc, c.issues, c.facts_shape, c.parameters, c.decisions, schemas)
+        ctx.reads_decisions.update(guard_reads)
         scope: dict = {}
         binds, alias = ir.CASE, ""
         if "for_each" in data:
@@ -429,10 +466,13 @@ def pass_rules(c: Compilation) -> None:
                 conclusions.append(ir.Derive(fact=name, fields=fields))
         if condition is None:
             continue
+        if guard is not None:   # the file's guard comes first: the why then shows it before the rule's own facts
+            condition = ir.All(items=[guard] + (condition.items if isinstance(condition, ir.All) else
+                                                [] if isinstance(condition, ir.TrueCond) else [condition]))
         c.rules.append(ir.Rule(id=rid, article=data["article"], title=data["title"], condition=condition,
                                conclusions=conclusions, binds=binds, alias=alias, clause=data.get("clause", ""),
                                note=data.get("note", ""), location=item.location(),
-                               reads_decisions=tuple(sorted(ctx.reads_decisions))))
+                               reads_decisions=tuple(sorted(ctx.reads_decisions)), guard=guard))
     for i, rule in enumerate(c.rules):
         rule.index = i
 
@@ -518,15 +558,26 @@ PASSES = (
 
 def _resolved_data(r: Resolved) -> dict:
     manifest = {k: v for k, v in r.manifest.data.items() if k not in ("apiVersion", "kind")}
-    return {
+    out = {
         "policy": manifest,
         "facts_schema": r.facts_schema,
         "derived_facts": {k: v.data for k, v in sorted(r.derived.items())},
         "decisions": {k: {kk: vv for kk, vv in v.data.items() if kk != "override"} for k, v in sorted(r.decisions.items())},
         "parameters": {k: v.data for k, v in sorted(r.parameters.items())},
-        "rules": [{k: v for k, v in item.data.items() if k != "override"} for _, item in sorted(r.rules.items())],
+        "rules": [_rule_data(item) for _, item in sorted(r.rules.items())],
         "articles": r.articles.data if r.articles else [],
     }
+    if r.event_dates:
+        out["event_dates"] = {k: v.data for k, v in sorted(r.event_dates.items())}
+    return out
+
+
+def _rule_data(item: Item) -> dict:
+    """A rule as written, with its file's `guard:` (which is part of its condition)."""
+    data = {k: v for k, v in item.data.items() if k != "override"}
+    if isinstance(item.doc.data, dict) and item.doc.data.get("guard") is not None:
+        data["guard"] = item.doc.data["guard"]
+    return data
 
 
 def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] = None) -> CompiledPolicy:
@@ -550,5 +601,5 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         facts_schema=c.resolved.facts_schema, facts_shape=c.facts_shape, derived=c.derived_shapes,
         decisions=c.decisions, parameters=c.parameters, rules=c.rules, strata=c.strata,
         articles=list(c.resolved.articles.data) if c.resolved.articles else [],
-        content_hash=digest, identity=c.identity, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
+        content_hash=digest, identity=c.identity, event_dates=c.event_dates, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
     )

@@ -4,20 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import fastjsonschema
 import jsonschema
 
-from . import _dates, _durable
+from . import _dates
 from . import _ir as ir
-from ._operators import Env
 from .compile import CompiledPolicy
-from .errors import EvaluationError, InputError, Issue, IssueCollector, did_you_mean
+from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .load import Document, format_path
 
-MAX_FIRINGS = 20000          # bound on rule firings per evaluation (forward chaining must end)
-MAX_DERIVED = 5000           # bound on derived facts per evaluation
 BACKENDS = ("python", "durable")
-DEFAULT_BACKEND = "python"     # measured faster; see README "Measured speed"
+DEFAULT_BACKEND = "python"   # measured several times faster than durable with the same output; README "Measured speed"
 
 
 @dataclass(eq=False)
@@ -30,14 +26,10 @@ class Fact:
     derived_by: list = field(default_factory=list)
 
 
-@dataclass
-class Claim:
-    rule: ir.Rule
-    decision: str
-    value: Any
-    key: Any
-    fact: str
-    matched: list
+# A claim is a tuple (value, key, rule index, fact label, matched): one rule's claim on one decision,
+# the map key it names (or None), the fact it fired on, and what its condition matched, as (path, value)
+# pairs in the order it read them, each path once. Without tracing, only the first three are kept.
+VALUE, KEY, RULE, FACT, MATCHED = range(5)
 
 
 @dataclass
@@ -63,32 +55,19 @@ def _validator(policy: CompiledPolicy):
     return v
 
 
-# Keywords fastjsonschema (drafts 4-7) does not know; a schema using one is checked by jsonschema alone.
-_NEWER_KEYWORDS = {"unevaluatedProperties", "unevaluatedItems", "prefixItems", "dependentRequired",
-                   "dependentSchemas", "$dynamicRef", "$dynamicAnchor", "minContains", "maxContains", "$anchor"}
-
-
-def _uses_newer_keywords(node, depth: int = 0) -> bool:
-    if depth > 64:
-        return True
-    if isinstance(node, dict):
-        return any(k in _NEWER_KEYWORDS or _uses_newer_keywords(v, depth + 1) for k, v in node.items())
-    if isinstance(node, list):
-        return any(_uses_newer_keywords(v, depth + 1) for v in node)
-    return False
-
-
 def _fast_validator(policy: CompiledPolicy):
-    """fastjsonschema compiles the facts schema to Python (about 15x faster than jsonschema's walk);
-    it only answers valid / not valid, and jsonschema then reports every problem with its place."""
+    """jsonschema-rs, compiled once per policy: the facts schema's own draft (2020-12), formats asserted, no
+    network (offline). About 10x faster than jsonschema's walk; it answers valid or not, and jsonschema
+    then reports every problem with its place. None when jsonschema-rs cannot be imported here."""
     if "_fast" not in policy.backends:
         fast = None
-        if not _uses_newer_keywords(policy.facts_schema):
-            schema = {k: v for k, v in policy.facts_schema.items() if k != "$schema"}
-            try:
-                fast = fastjsonschema.compile(schema, formats={"date": _dates.is_date}, use_default=False)
-            except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError, RecursionError):
-                fast = None
+        try:
+            import jsonschema_rs
+            fast = jsonschema_rs.validator_for(policy.facts_schema, validate_formats=True, offline=True)
+        except ImportError:
+            fast = None
+        except Exception:   # a schema jsonschema-rs cannot compile: jsonschema alone checks (validate accepted it)
+            fast = None
         policy.backends["_fast"] = fast
     return policy.backends["_fast"]
 
@@ -96,12 +75,8 @@ def _fast_validator(policy: CompiledPolicy):
 def check_case(policy: CompiledPolicy, doc: Document) -> None:
     """Validate a case file against the policy's facts schema; every problem, with its place."""
     fast = _fast_validator(policy)
-    if fast is not None:
-        try:
-            fast(doc.data)
-            return
-        except fastjsonschema.JsonSchemaException:
-            pass   # report with jsonschema below
+    if fast is not None and fast.is_valid(doc.data):
+        return
     issues = IssueCollector(limit=50)
     for err in sorted(_validator(policy).iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(err.absolute_path)
@@ -119,45 +94,12 @@ def check_case(policy: CompiledPolicy, doc: Document) -> None:
         else:
             msg = err.message
         issues.add("input.schema", f"{format_path(path)}: {msg}", doc.location(path), hint or f"fix the case file against {policy.ref}'s facts schema")
+    if not issues and fast is not None:   # the two validators disagree: report jsonschema-rs's reasons rather than accept
+        for err in fast.iter_errors(doc.data):
+            path = tuple(err.instance_path)
+            issues.add("input.schema", f"{format_path(path)}: {err.message}", doc.location(path),
+                       f"fix the case file against {policy.ref}'s facts schema")
     issues.raise_if_any(InputError)
-
-
-def _defaults_plan(schema, depth: int = 0):
-    """From the facts schema, once per policy: where `default`s apply. (prop -> (has, default, subplan)) or None."""
-    if depth > 32 or not isinstance(schema, dict):
-        return None
-    if schema.get("type") == "array" or "items" in schema:
-        sub = _defaults_plan(schema.get("items"), depth + 1)
-        return ("items", sub) if sub else None
-    plan = {}
-    for name, sub in (schema.get("properties") or {}).items():
-        if not isinstance(sub, dict):
-            continue
-        inner = _defaults_plan(sub, depth + 1)
-        if "default" in sub or inner:
-            plan[name] = ("default" in sub, sub.get("default"), inner)
-    return ("props", plan) if plan else None
-
-
-def _fill_defaults(plan, data) -> None:
-    """Absent fields with a schema `default` get it (the contract: absent booleans are false)."""
-    if plan is None:
-        return
-    kind, body = plan
-    if kind == "items":
-        if isinstance(data, list):
-            for item in data:
-                _fill_defaults(body, item)
-        return
-    if not isinstance(data, dict):
-        return
-    for name, (has, default, inner) in body.items():
-        if name not in data:
-            if not has:
-                continue
-            data[name] = _copy(default)
-        if inner is not None:
-            _fill_defaults(inner, data[name])
 
 
 def _copy(value):
@@ -170,7 +112,7 @@ def _copy(value):
 
 
 # ---- decisions ---------------------------------------------------------------------------
-def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str):
+def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str, rules: list):
     if not values:
         return None
     combine = decl.combine
@@ -187,7 +129,11 @@ def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str)
     if combine == "all":
         return all(bool(v) for v in values)
     if combine == "sum":
-        return sum(values)
+        try:
+            return sum(values)
+        except TypeError:
+            raise EvaluationError([Issue("eval.type", f"decision `{decl.name}`: claims that are not numbers: {values!r}",
+                                         decl.location, "make the rules claim numbers")])
     if combine == "union":
         codes = set()
         for v in values:
@@ -196,155 +142,125 @@ def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str)
         return sorted(codes, key=(lambda c: (order.get(c, len(order)), str(c))) if order else str)
     distinct = sorted({repr(v) for v in values})  # unique
     if len(distinct) > 1:
-        rules = ", ".join(sorted({f"`{c.rule.id}` ({c.value!r})" for c in claims}))
-        raise EvaluationError([Issue("eval.conflict", f"decision `{decl.name}` is claimed with different values by {rules}",
+        named = ", ".join(sorted({f"`{rules[c[RULE]].id}` ({c[VALUE]!r})" for c in claims}))
+        raise EvaluationError([Issue("eval.conflict", f"decision `{decl.name}` is claimed with different values by {named}",
                                      decl.location, "declare a combination strategy or make the rules agree")])
     return values[0]
 
 
-def resolve(decl: ir.DecisionDecl, claims: list):
+def resolve(decl: ir.DecisionDecl, claims: list, rules: list):
     """Combine the claims of one decision by its declared strategy (never by rule order)."""
-    live = [c for c in claims if c.value is not None]
+    if not claims:
+        default = decl.default
+        return _copy(default) if isinstance(default, (dict, list)) else default
+    live = [c for c in claims if c[VALUE] is not None]
     if decl.type == "map":
         by_key: dict = {}
         for c in live:
-            if c.key is not None:
-                by_key.setdefault(c.key, []).append(c)
+            if c[KEY] is not None:
+                by_key.setdefault(c[KEY], []).append(c)
         if not by_key:
             return _copy(decl.default)
-        return {k: _combine(decl, [c.value for c in cs], cs, decl.value_type) for k, cs in sorted(by_key.items(), key=lambda kv: str(kv[0]))}
+        return {k: _combine(decl, [c[VALUE] for c in cs], cs, decl.value_type, rules)
+                for k, cs in sorted(by_key.items(), key=lambda kv: str(kv[0]))}
     if not live:
         return _copy(decl.default)
-    return _combine(decl, [c.value for c in live], live, decl.type)
+    return _combine(decl, [c[VALUE] for c in live], live, decl.type, rules)
 
 
-# ---- running -----------------------------------------------------------------------------
-def _freeze(value):
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
+def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
+    """fn(claims) -> the decision's value, for one decision of one policy (what generated code calls)."""
+    rules = policy.rules
+    default = decl.default
+    mutable = isinstance(default, (dict, list))
+    if decl.type in ("enum", "number", "date") and decl.combine in ("min", "max"):
+        order = decl.order if decl.type == "enum" else None
+
+        def fast(claims):
+            if not claims:
+                return default
+            if len(claims) == 1 and claims[0][VALUE] is not None and (order is None or claims[0][VALUE] in order):
+                return claims[0][VALUE]
+            return resolve(decl, claims, rules)
+        return fast
+    if decl.type == "map" and decl.value_type == "enum" and decl.combine in ("min", "max"):
+        order, best_is_max = decl.order, decl.combine == "max"
+
+        def enum_map(claims):   # per key, the claim furthest along (max) or back (min) the declared order
+            if not claims:
+                return {}
+            best: dict = {}
+            for c in claims:
+                value, key = c[VALUE], c[KEY]
+                if value is None or key is None:
+                    continue
+                at = order.get(value, -1)
+                held = best.get(key)
+                if held is None or (at > held[0] if best_is_max else at < held[0]):
+                    best[key] = (at, value)
+            if len(best) > 1:
+                return {k: best[k][1] for k in sorted(best, key=str)}
+            return {k: v[1] for k, v in best.items()}
+        return enum_map
+    if decl.type == "list" and decl.combine == "union":
+        order = decl.order
+
+        def union(claims):
+            if not claims:
+                return []
+            codes = set()
+            for c in claims:
+                value = c[VALUE]
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    codes.update(value)
+                else:
+                    codes.add(value)
+            if len(codes) < 2:
+                return list(codes)
+            return sorted(codes, key=(lambda code: (order.get(code, len(order)), str(code))) if order else str)
+        return union
+    if decl.type == "bool" and decl.combine in ("any", "all"):
+        want_any = decl.combine == "any"
+
+        def boolean(claims):
+            values = [bool(c[VALUE]) for c in claims if c[VALUE] is not None]
+            if not values:
+                return default
+            return any(values) if want_any else all(values)
+        return boolean
+
+    def general(claims):
+        if not claims:
+            return _copy(default) if mutable else default
+        return resolve(decl, claims, rules)
+    return general
 
 
-def _label(kind: str, data: dict) -> str:
-    inner = ",".join(f"{k}={data[k]}" for k in sorted(data) if data[k] is not None and not isinstance(data[k], (dict, list)))
-    return f"{kind}{{{inner}}}"
-
-
-class _Run:
-    """The state of one evaluation, shared by the backends through `env_for` and `fire`."""
-
-    def __init__(self, policy: CompiledPolicy, case: dict, as_of: str, params: dict):
-        self.policy = policy
-        self.case = case
-        self.as_of = as_of
-        self.params = params
-        self.decisions: dict = {}
-        self.claims: dict = {name: [] for name in policy.decisions}
-        self.derived: dict = {}
-        self.firings = 0
-        self.seen: set = set()
-        self.consumed = {r.binds for r in policy.rules}
-        self.case_fact = Fact(ir.CASE, case, "")
-        self._list_facts: dict = {}
-
-    def env_for(self, rule: ir.Rule, fact: Fact, trace=None) -> Env:
-        vars = {rule.alias: (fact.data, fact.label)} if rule.alias else {}
-        return Env(self.case, self.as_of, self.params, self.decisions, vars, trace)
-
-    def facts_of(self, kind: str) -> list:
-        if kind == ir.CASE:
-            return [self.case_fact]
-        if kind.startswith("list:"):
-            if kind not in self._list_facts:
-                path = kind[5:]
-                items = self.case
-                for k in path.split("."):
-                    items = items.get(k) if isinstance(items, dict) else None
-                self._list_facts[kind] = [Fact(kind, item, f"{path}[{i}]") for i, item in enumerate(items or [])]
-            return self._list_facts[kind]
-        return [f for f in self.derived.values() if f.kind == kind]
-
-    def fire(self, rule: ir.Rule, fact: Fact) -> list:
-        """A rule's conditions held for `fact`: record why, apply its conclusions, return new facts.
-
-        An exception inside a rule becomes an EvaluationError naming the rule: never swallowed."""
-        try:
-            return self._fire(rule, fact)
-        except (EvaluationError, InputError):
-            raise
-        except Exception as exc:
-            raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed on {fact.label or 'the case file'}: "
-                                         f"{type(exc).__name__}: {exc}", rule.location,
-                                         "report this with the case file: a rule's conclusion could not be computed")]) from exc
-
-    def _fire(self, rule: ir.Rule, fact: Fact) -> list:
-        if (rule.id, id(fact)) in self.seen:     # a rule fires once per fact
-            return []
-        self.seen.add((rule.id, id(fact)))
-        self.firings += 1
-        trace: list = []
-        env = self.env_for(rule, fact, trace)
-        if not rule.condition.fn(env):
-            raise EvaluationError([Issue("eval.backend_mismatch", f"the backend fired `{rule.id}` on {fact.label or 'the case file'} "
-                                         "but its condition does not hold", rule.location, "report this: it is a bug in regcode")])
-        matched = []
-        seen_paths = set()
-        for path, value in trace:
-            if path not in seen_paths:
-                seen_paths.add(path)
-                matched.append({"path": path, "value": value})
-        env.trace = None
-        new = []
-        for concl in rule.conclusions:
-            if isinstance(concl, ir.Decide):
-                key = concl.map_key.fn(env) if concl.map_key is not None else None
-                value = concl.value.fn(env)
-                self.claims[concl.decision].append(Claim(rule, concl.decision, value, key, fact.label, matched))
-            else:
-                data = {name: expr.fn(env) for name, expr in concl.fields.items()}
-                kind = f"derived:{concl.fact}"
-                ident = (kind, _freeze(data))
-                existing = self.derived.get(ident)
-                if existing is None:
-                    if len(self.derived) >= MAX_DERIVED:
-                        raise EvaluationError([Issue("eval.limit", f"more than {MAX_DERIVED} derived facts", rule.location,
-                                                     "check rules that derive facts from facts of their own kind")])
-                    existing = Fact(kind, data, _label(concl.fact, data))
-                    self.derived[ident] = existing
-                    if kind in self.consumed:
-                        new.append(existing)
-                existing.derived_by.append((rule.id, fact.label))
-        return new
-
-
-def _python_stratum(run: _Run, rules: list, initial: list) -> None:
-    """The reference backend: the same rules evaluated by their closures, facts in a work queue."""
-    by_kind: dict = {}
-    for rule in rules:
-        by_kind.setdefault(rule.binds, []).append(rule)
-    queue = list(initial)
-    qi = 0
-    while qi < len(queue):
-        fact = queue[qi]
-        qi += 1
-        for rule in by_kind.get(fact.kind, ()):
-            if rule.condition.fn(run.env_for(rule, fact)):
-                if run.firings >= MAX_FIRINGS:
-                    raise EvaluationError([Issue("eval.limit", f"more than {MAX_FIRINGS} rule firings", rule.location, "")])
-                queue.extend(run.fire(rule, fact))
-
-
-def program_for(policy: CompiledPolicy):
-    program = policy.backends.get("durable")
+# ---- backends ----------------------------------------------------------------------------
+def program_for(policy: CompiledPolicy, backend: str = DEFAULT_BACKEND):
+    """The backend's compiled program for a policy version: built once, then kept with the policy."""
+    program = policy.backends.get(backend)
     if program is None:
-        program = _durable.build(policy)
-        policy.backends["durable"] = program
+        if backend == "python":
+            from ._python import Program
+        elif backend == "durable":
+            from ._durable import Program
+        else:
+            raise EvaluationError([Issue("eval.backend", f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}",
+                                         Location(), "use --backend python or --backend durable")])
+        program = policy.backends[backend] = Program(policy)
     return program
 
 
 def parameters_at(policy: CompiledPolicy, as_of: str) -> dict:
+    """The parameters' values in force on `as_of` (the same dict for every date when none is dated)."""
+    cache = policy.backends.setdefault("_params", {})
+    key = as_of if any(d.values is not None for d in policy.parameters.values()) else ""
+    found = cache.get(key)
+    if found is not None:
+        return found
     params = {}
     for name, decl in policy.parameters.items():
         value = decl.at(as_of)
@@ -352,6 +268,8 @@ def parameters_at(policy: CompiledPolicy, as_of: str) -> dict:
             raise EvaluationError([Issue("eval.parameter", f"parameter `{name}` has no value in force on {as_of} "
                                          f"(its values start {min(decl.values)})", decl.location, "add a value dated on or before that day")])
         params[name] = value
+    if len(cache) < 4096:
+        cache[key] = params
     return params
 
 
@@ -362,7 +280,7 @@ def _read_after(policy: CompiledPolicy, k: int) -> tuple:
         table = policy.backends["_read_after"] = [
             tuple(sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions}))
             for i in range(len(policy.strata))]
-    return table[k]
+    return table[k] if k < len(table) else ()
 
 
 def identity_of(policy: CompiledPolicy, case) -> dict:
@@ -382,32 +300,14 @@ def identity_of(policy: CompiledPolicy, case) -> dict:
 
 
 def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = DEFAULT_BACKEND, source: str = "",
-             checked: bool = False, doc: Optional[Document] = None) -> Evaluation:
-    """Evaluate one case file. `case` must already be schema-checked unless `doc` is given."""
+             checked: bool = False, doc: Optional[Document] = None, trace: bool = True) -> Evaluation:
+    """Evaluate one case file. `case` must already be schema-checked unless `doc` is given.
+
+    With `trace` (the default) every claim carries the facts its rule matched, recorded while the
+    conditions were evaluated; without it only the decisions and which rules fired are kept."""
     if doc is not None and not checked:
         check_case(policy, doc)
-    case = _copy(case)
-    plan = policy.backends.get("_defaults", False)
-    if plan is False:
-        plan = policy.backends["_defaults"] = _defaults_plan(policy.facts_schema)
-    _fill_defaults(plan, case)
-    case["as_of"] = as_of
-    run = _Run(policy, case, as_of, parameters_at(policy, as_of))
-    session = _durable.Session(program_for(policy)) if backend == "durable" else None
-    try:
-        for k, rules in enumerate(policy.strata):
-            kinds = sorted({r.binds for r in rules})
-            initial = [f for kind in kinds for f in run.facts_of(kind)]
-            if session is not None:
-                session.run(k, initial, run.env_for, run.fire, MAX_FIRINGS)
-            else:
-                _python_stratum(run, rules, initial)
-            for name in _read_after(policy, k):   # only what a later stratum reads; all of them at the end
-                run.decisions[name] = resolve(policy.decisions[name], run.claims[name])
-    finally:
-        if session is not None:
-            session.close()
-    for name, decl in policy.decisions.items():   # also when the policy has no rules at all
-        run.decisions[name] = resolve(decl, run.claims[name])
-    return Evaluation(policy, as_of, {name: run.decisions[name] for name in policy.decisions}, run.claims,
-                      sorted(run.derived.values(), key=lambda f: f.label), run.firings, source, identity_of(policy, case))
+    program = program_for(policy, backend)
+    decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
+    facts = sorted((Fact(kind, data, label, by) for kind, data, label, by in derived), key=lambda f: f.label)
+    return Evaluation(policy, as_of, decisions, claims, facts, firings, source, identity_of(policy, case))

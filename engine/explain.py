@@ -1,20 +1,21 @@
 """Stage 5, explain: an Evaluation as the JSON object of `eval --format json`, and as text for a person."""
 from __future__ import annotations
 
-from .evaluate import Evaluation
+from .evaluate import FACT, KEY, MATCHED, RULE, VALUE, Evaluation
 
 
 def _decisive(decl, decision_value, claim) -> bool:
     """Did this claim shape the final value? (All claims do for sum and union.)"""
-    if claim.value is None:
+    value = claim[VALUE]
+    if value is None:
         return False
     if decl.combine in ("sum", "union"):
         return True
     if isinstance(decision_value, dict):
-        return decision_value.get(claim.key) == claim.value
+        return decision_value.get(claim[KEY]) == value
     if isinstance(decision_value, list):
         return True
-    return claim.value == decision_value
+    return value == decision_value
 
 
 EXPLAIN_LEVELS = ("none", "decisive", "full")
@@ -51,25 +52,27 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
     if level == "none":
         return out
     why = {}
+    rules = p.rules
+    decisive_only = level == "decisive"
     for name, claims in ev.claims.items():
         entries = []
+        if len(claims) > 1:
+            claims = sorted(claims, key=lambda c: (rules[c[RULE]].id, "" if c[KEY] is None else str(c[KEY]), c[FACT] or ""))
+        decl, value = p.decisions[name], ev.decisions.get(name)
         for c in claims:
-            decisive = _decisive(p.decisions[name], ev.decisions.get(name), c)
-            if level == "decisive" and not decisive:
+            decisive = _decisive(decl, value, c)
+            if decisive_only and not decisive:
                 continue
-            entry = {
-                "rule": c.rule.id, "article": c.rule.article, "title": c.rule.title,
-                "value": c.value, "decisive": decisive,
-                "matched": c.matched,
-            }
-            if c.rule.clause:
-                entry["clause"] = c.rule.clause
-            if c.key is not None:
-                entry["key"] = c.key
-            if c.fact:
-                entry["fact"] = c.fact
+            rule = rules[c[RULE]]
+            entry = {"rule": rule.id, "article": rule.article, "title": rule.title, "value": c[VALUE], "decisive": decisive,
+                     "matched": [{"path": path, "value": v} for path, v in c[MATCHED]]}
+            if rule.clause:
+                entry["clause"] = rule.clause
+            if c[KEY] is not None:
+                entry["key"] = c[KEY]
+            if c[FACT]:
+                entry["fact"] = c[FACT]
             entries.append(entry)
-        entries.sort(key=lambda e: (e["rule"], str(e.get("key", "")), e.get("fact", "")))
         why[name] = entries
     out["why"] = why
     out["derived"] = [

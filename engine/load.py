@@ -269,6 +269,7 @@ def load_case_file(path: Path, name: Optional[str] = None) -> Document:
     return load_case_text(text, name)
 
 
-def dump_json(data: Any) -> str:
-    """The one JSON form regcode prints: sorted keys, UTF-8 kept, stable."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def dump_json(data: Any, pretty: bool = False) -> str:
+    """The one JSON form regcode prints: sorted keys, UTF-8 kept, stable (engine/_json.py)."""
+    from ._json import dumps
+    return dumps(data, pretty)

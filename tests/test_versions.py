@@ -92,7 +92,7 @@ def test_an_amendment_in_yaml_only_evaluates_and_diffs(tmp_path):
     out = evaluate(new, case, case["as_of"])
     assert out.decisions["fee"] == 120 and out.decisions["night_permit"] is True
     assert out.decisions["eligible"] is True   # eligible-no-major still holds; eligible-certified no longer fires
-    assert [c.rule.id for c in out.claims["eligible"]] == ["eligible-no-major"]
+    assert [out.policy.rules[c[2]].id for c in out.claims["eligible"]] == ["eligible-no-major"]
     result = diff(old, new)
     s = result["static"]
     assert [r["id"] for r in s["rules"]["added"]] == ["night-market-permit"]
