@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from ..engine import Catalog, dump_json, evaluate_case
-from ..engine.batch import (CHUNK, CLASS_COLUMNS, MODE_COLUMNS, NONE, Job, Runner, Tally, atomic_writer, batch_reduce,
-                            check_selection, default_jobs, terminate_as_interrupt)
+from ..engine.batch import (CHUNK, Job, Runner, Tally, atomic_writer, batch_reduce, check_selection, default_jobs,
+                            terminate_as_interrupt)
 from ..engine.corpus import count_records, read_records
 from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
 
@@ -127,14 +127,14 @@ def table(header: list, rows: list) -> str:
 
 # ---- batch -------------------------------------------------------------------------------
 def district_table(tally: Tally) -> str:
-    classes = list(CLASS_COLUMNS) + sorted({c for d in tally.districts.values() for c in d["classification"]} - set(CLASS_COLUMNS))
-    modes = list(MODE_COLUMNS) + sorted({m for d in tally.districts.values() for m in d["supervision_mode"]} - set(MODE_COLUMNS))
-    header = ["district", "enterprises"] + [f"class {c}" if c != NONE else "no class" for c in classes] \
-        + [m if m != NONE else "no mode" for m in modes]
-    rows, total = [], ["total", 0] + [0] * (len(classes) + len(modes))
-    for name in sorted(tally.districts):
-        d = tally.districts[name]
-        row = [name, d["enterprises"]] + [d["classification"].get(c, 0) for c in classes] + [d["supervision_mode"].get(m, 0) for m in modes]
+    """The summary table the policy declares (reports.summary): a row per group, a column per counted value."""
+    spec = tally.spec
+    columns = tally.columns()
+    header = [spec.group.label, spec.unit] + [c[2] for c in columns]
+    rows, total = [], ["total", 0] + [0] * len(columns)
+    for name in sorted(tally.groups):
+        g = tally.groups[name]
+        row = [name, g[spec.unit]] + [g.get(decision, {}).get(value, 0) for decision, value, _ in columns]
         rows.append(row)
         total = [total[0]] + [a + b for a, b in zip(total[1:], row[1:])]
     return table(header, rows + [total])
@@ -217,7 +217,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         where = "stdout" if out == "-" else out
         click.echo(f"wrote {tally.evaluated:,} results to {where}"
                    + (f"; {tally.failed:,} bad records to {errors}" if errors else ""), err=True)
-        if tally.districts:
+        if tally.groups:
             click.echo(district_table(tally), err=True)
     if tally.failed:
         ctx.exit(EXIT_POLICY)

@@ -1,4 +1,4 @@
-"""`regcode plan`: the year's regular inspection plan (第二十三条) from every enterprise's supervision mode (第三十条)."""
+"""`regcode plan`: the year's regular inspection plan from every case's decisions, as the policy declares it."""
 from __future__ import annotations
 
 import functools
@@ -13,7 +13,7 @@ from ..engine.corpus import count_records, read_records
 from ..engine.errors import did_you_mean
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, check_selection, default_jobs,
                             terminate_as_interrupt)
-from ..engine.plan import PLAN_ARTICLE, build_plan, plan_entry, to_csv, to_json
+from ..engine.plan import build_plan, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
                     table)
 from ..engine import evaluate_case
@@ -42,42 +42,56 @@ def year_start(cat, policy_id: str, version, year: int) -> str:
     raise click.BadParameter(f"no version of {policy_id} is in force in {year}; versions: {listing}", param_hint="--year")
 
 
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
 def summary_text(plan, tally: Tally) -> str:
-    modes = ["strict", "normal", "responsibility", "credit"]
-    modes += sorted({m for d in plan.districts.values() for m in d["modes"]} - set(modes))
-    header = ["district"] + [m if m in ("strict", "normal") else f"{m} (sampled/all)" for m in modes] + ["visits", "special", "deadlines"]
+    """The plan per group and mode, in the policy's own names (reports.plan)."""
+    spec = plan.spec
+    if spec is None:
+        return (f"Regular inspection plan {plan.year}: no policy\n"
+                f"evaluated {tally.evaluated:,} of {tally.read:,} case files")
+    label, many = spec.group.label, spec.unit[1]
+    modes = list(spec.modes) + sorted({m for d in plan.districts.values() for m in d["modes"]} - set(spec.modes))
+    infos = [i for d in plan.districts.values() for i in d["modes"].items()]
+    sampled = {m for m, info in infos if info["ratio"] < 1}    # modes drawn by share, not inspected in full
+    header = [label] + [f"{m} (sampled/all)" if m in sampled else m for m in modes] + ["visits", spec.special_item, "deadlines"]
     rows, totals = [], {m: [0, 0] for m in modes}
     for name, d in plan.districts.items():
         cells = [name]
         for m in modes:
             info = d["modes"].get(m)
             if info is None:
-                cells.append("0" if m in ("strict", "normal") else "0/0")
+                cells.append("0/0" if m in sampled else "0")
                 continue
             totals[m][0] += info["inspected"]
-            totals[m][1] += info["enterprises"]
-            cells.append(f"{info['enterprises']}" if m in ("strict", "normal") else f"{info['inspected']}/{info['enterprises']}")
+            totals[m][1] += info[many]
+            cells.append(f"{info['inspected']}/{info[many]}" if m in sampled else f"{info[many]}")
         rows.append(cells + [d["visits"], d["special"], d["deadlines"]])
-    total = ["total"] + [str(totals[m][1]) if m in ("strict", "normal") else f"{totals[m][0]}/{totals[m][1]}" for m in modes]
+    total = ["total"] + [f"{totals[m][0]}/{totals[m][1]}" if m in sampled else str(totals[m][1]) for m in modes]
     total += [sum(d[k] for d in plan.districts.values()) for k in ("visits", "special", "deadlines")]
-    ratios = {}
-    for d in plan.districts.values():
-        for m, info in d["modes"].items():
-            ratios.setdefault(m, set()).add(info["ratio"])
-    rules = ", ".join(f"{m} {'/'.join(f'{r:g}' for r in sorted(rs))}" for m, rs in sorted(ratios.items()))
-    lines = [f"Regular inspection plan {plan.year} ({PLAN_ARTICLE}, 第三十条): {', '.join(plan.policies) or 'no policy'}",
+    ratios, visits = {}, {}
+    for m, info in infos:
+        ratios.setdefault(m, set()).add(info["ratio"])
+        if info["ratio"] >= 1 and info[many]:
+            visits.setdefault(m, set()).add(info["visits"] // info[many] if info["visits"] % info[many] == 0 else None)
+    shares = ", ".join(f"{m} {'/'.join(f'{r:g}' for r in sorted(rs))}" for m, rs in sorted(ratios.items()))
+    often = [f"{m} {_times(next(iter(visits[m])))}" for m in modes if len(visits.get(m, ())) == 1 and None not in visits[m]]
+    often = f" ({often[0]} a year{''.join(', ' + o for o in often[1:])})" if often else ""
+    lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {', '.join(plan.policies) or 'no policy'}",
              f"evaluated {tally.evaluated:,} of {tally.read:,} case files as of "
              + ", ".join(f"{day} ({n:,})" for day, n in list(plan.as_of.items())[:5])
              + (" ..." if len(plan.as_of) > 5 else ""),
-             f"share to inspect per mode and district: {rules or '-'} (strict twice a year, normal once)", "",
+             f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
              table(header, rows + [total])]
     extra = []
     if plan.not_applicable:
-        extra.append(f"{plan.not_applicable:,} outside the policy (no supervision mode)")
+        extra.append(f"{plan.not_applicable:,} outside the policy (no {spec.mode.replace('_', ' ')})")
     if plan.no_district:
-        extra.append(f"{plan.no_district:,} without a district")
+        extra.append(f"{plan.no_district:,} without a {label}")
     if plan.duplicates:
-        extra.append(f"{len(plan.duplicates):,} credit codes met more than once (the latest as_of kept)")
+        extra.append(f"{len(plan.duplicates):,} {spec.key_column.replace('_', ' ')}s met more than once (the latest as_of kept)")
     if extra:
         lines += ["", "; ".join(extra)]
     return "\n".join(lines)
@@ -86,7 +100,8 @@ def summary_text(plan, tally: Tally) -> str:
 @regcode.command("plan")
 @click.option("--year", required=True, type=click.IntRange(1900, 9999), metavar="YEAR", help="The plan's year.")
 @input_argument
-@click.option("--district", metavar="D", help="Only this production district's part of the plan (e.g. 嘉定区).")
+@click.option("--district", metavar="D", help="Only this group's part of the plan (the policy's reports.group: for "
+              "Shanghai a district bureau, e.g. 嘉定区).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), metavar="plan.csv|plan.json",
               help="Write the plan's rows (CSV with a header row, or JSON) atomically; else print a summary.")
 @errors_option
@@ -96,20 +111,21 @@ def summary_text(plan, tally: Tally) -> str:
 @policy_root_option
 @click.pass_context
 def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, version, jobs, backend, policy_roots):
-    """The annual regular inspection plan (定期监督检查计划, 第二十三条) for the enterprises of INPUT.
+    """The annual regular inspection plan for the cases of INPUT, as the policy declares it (reports.plan).
 
     \b
     INPUT is read as by `regcode batch` (JSONL, a folder of case files, or -). Each case is
     evaluated as of --as-of, else its own `as_of`, else YEAR-01-01 (or the first day of YEAR on
-    which a policy version is in force). From the decisions supervision_mode,
-    inspections_per_year_min, inspection_sampling_ratio_min and competent_authority (第三十条):
-      strict, normal       every enterprise, inspections_per_year_min visits (2, 1);
-      credit, responsibility  per district, ceil(ratio x n) enterprises (0.2, 0.5), the first
-                           by sha256("YEAR:DISTRICT:CREDIT_CODE"): the same inputs in any order
-                           give the same plan.
-    Also listed: special inspections due (第二十九条) and the deadlines falling in YEAR
-    (classification due, 第十条; end of an AA commitment bar, 第九条). Each row names its articles
-    and the rules that decided it.
+    which a policy version is in force). The policy's policy.yaml names the decisions the plan
+    reads (for Shanghai: supervision_mode, inspections_per_year_min, inspection_sampling_ratio_min
+    and competent_authority; 第二十三条, 第三十条):
+      a mode whose share is 1   every case, `visits` a year (Shanghai: strict 2, normal 1);
+      a mode whose share is < 1 per group, ceil(share x n) cases (credit 0.2, responsibility 0.5),
+                                the first by sha256 of the declared seed ("YEAR:DISTRICT:CREDIT_CODE"):
+                                the same inputs in any order give the same plan.
+    Also listed: the special inspections due and the declared deadlines falling in YEAR (Shanghai:
+    第二十九条; classification due, 第十条; end of an AA commitment bar, 第九条). Each row names
+    its articles and the rules that decided it.
 
     Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
     """
@@ -147,17 +163,20 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
             progress.update(tally)
     seconds = time.perf_counter() - started
 
-    districts = sorted({e.district for e in entries if e.district})
-    if district is not None and district not in districts:
-        hint = did_you_mean(district, districts)
-        raise click.BadParameter(f"no enterprise of INPUT is in district {district!r}; districts: "
-                                 f"{', '.join(districts) or 'none'}" + (f"; {hint}" if hint else ""), param_hint="--district")
+    groups = sorted({e.group for e in entries if e.group})
+    if district is not None and district not in groups:
+        spec = plan_spec(entries)
+        one, label, key = (spec.unit[0], spec.group.label, spec.group.key) if spec else ("case", "group", "groups")
+        hint = did_you_mean(district, groups)
+        raise click.BadParameter(f"no {one} of INPUT is in {label} {district!r}; {key}: "
+                                 f"{', '.join(groups) or 'none'}" + (f"; {hint}" if hint else ""), param_hint="--district")
     plan = build_plan(entries, year, district)
     bad.finish()
     if out:
         with atomic_writer(out, newline="") as sink:
             sink.write(write(plan))
-        click.echo(f"plan {year}: {len(plan.rows):,} rows for {len(plan.districts)} district(s) written to {out} "
+        label = plan.spec.group.label if plan.spec else "group"
+        click.echo(f"plan {year}: {len(plan.rows):,} rows for {len(plan.districts)} {label}(s) written to {out} "
                    f"({tally.evaluated:,} of {tally.read:,} case files evaluated in {seconds:.2f} s)", err=True)
     else:
         click.echo(summary_text(plan, tally))

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..engine import PolicyError, dump_json
+from ..engine.reports import reports_of
 from .main import EXIT_POLICY, catalog, policy_root_option, regcode, report_issues, set_format
 
 
@@ -40,6 +41,7 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
     for directory in dirs:
         try:
             policy = cat.compile_dir(directory)
+            reports_of(policy, cat)     # the batch summary and plan it declares name real decisions
             results.append({"policy": policy.id, "version": policy.version, "path": str(directory), "ok": True,
                             "rules": len(policy.rules), "content_hash": policy.content_hash})
         except PolicyError as exc:

@@ -37,6 +37,7 @@ class PathRef(Expr):
     dicts: tuple = ()        # per key: True when the value it is read from is always a dict (schema `type: object`)
     kind: str = "any"
     scalar: bool = False     # a present value is surely a scalar (the facts schema says so)
+    present: tuple = ()      # per key: True when validation guarantees the key is there (required in a typed object)
 
 
 @dataclass(eq=False)

@@ -111,8 +111,9 @@ def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Option
         alias, keys, shape = "", tuple(parts), ctx.root_shape
         root_is_dict = True        # a case file is a mapping (load refuses anything else)
     walked = [alias] if alias else []
-    defaults, dicts = [], []
+    defaults, dicts, present = [], [], []
     parent_is_dict = root_is_dict
+    parent_required = shape.required if (not alias or root_is_dict) else frozenset()
     for key in keys:
         child = shape.child(key)
         if child is None:
@@ -126,12 +127,14 @@ def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Option
                           path, "use `some`/`count` to look into a list")
             return None
         dicts.append(parent_is_dict)
+        present.append(parent_is_dict and key in parent_required)
         defaults.append((child.has_default, child.default))
         parent_is_dict = child.exact and child.kind == "object"
+        parent_required = child.required
         shape = child
         walked.append(key)
     ref = ir.PathRef(text=text, scope=alias, keys=keys, defaults=tuple(defaults), dicts=tuple(dicts), kind=_kind(shape),
-                     scalar=bool(keys) and shape.scalar)
+                     scalar=bool(keys) and shape.scalar, present=tuple(present))
     return ref, shape
 
 

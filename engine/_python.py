@@ -21,7 +21,9 @@ so nothing a policy says becomes code.
 from __future__ import annotations
 
 import json
+import marshal
 import math
+import re
 from typing import Optional
 
 from . import _dates
@@ -37,11 +39,12 @@ class CaseCache:
 
     __slots__ = ("as_of", "lists", "indexes", "windows")
 
-    def __init__(self, case: dict, as_of: str, slots: tuple):
+    def __init__(self, case: dict, as_of: str, slots: tuple, lists: bool = True):
         self.as_of = as_of
         self.indexes: dict = {}
         self.windows: dict = {}
-        self.lists = [visible(case, keys, field_name, as_of) for keys, field_name in slots]
+        # the generated run function computes the lists itself, inline, into local variables
+        self.lists = [visible(case, keys, field_name, as_of) for keys, field_name in slots] if lists else None
 
 
 def visible(case: dict, keys: tuple, field_name: Optional[str], as_of: str) -> list:
@@ -61,6 +64,13 @@ def visible(case: dict, keys: tuple, field_name: Optional[str], as_of: str) -> l
             continue
         pairs.append((i, item))
     return pairs
+
+
+def _reach(case: dict, keys: tuple):
+    value = case
+    for k in keys:
+        value = value.get(k) if type(value) is dict else None
+    return value
 
 
 def _index(X: CaseCache, slot, pairs, key: str, default) -> dict:
@@ -209,12 +219,15 @@ def _lit(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _fstr(body: str) -> str:
-    """Python source of an f-string with this body (plain text when it has no placeholder)."""
-    plain = body.replace("{{", "").replace("}}", "")
-    if "{" not in plain:
-        return repr(body.replace("{{", "{").replace("}}", "}"))
-    return "f" + repr(body)
+def _entry(body: str, value: str) -> str:
+    """Source of a trace entry for the path with this f-string body: (path, value) when the path is fixed,
+    else (str.format template, its variables..., value), formatted only if the entry is kept (most are
+    dropped with the branch or item that did not hold)."""
+    names = re.findall(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}", body)
+    if not names:
+        return f"({repr(body.replace('{{', '{').replace('}}', '}'))}, {value})"
+    template = re.sub(r"(?<!\{)\{[A-Za-z_][A-Za-z0-9_]*\}", "{}", body)
+    return f"({template!r}, {', '.join(names)}, {value})"
 
 
 class _Scope:
@@ -236,6 +249,7 @@ class Generator:
         # With `prefetch`, each field of the case file (`C`) or of the bound fact (`it`) is read once,
         # into a variable, at the top of the function or of the fact kind's block.
         self.prefetch = {"C": {}, "it": {}} if prefetch else None
+        self.local_slots = prefetch       # the run function holds each list's visible pairs in a local `S<slot>`
 
     def take_prefetched(self, base: str) -> list:
         """The statements reading the fields of `base` that the code emitted since the last call uses."""
@@ -322,18 +336,21 @@ class Generator:
         if not (code.isidentifier() and code.startswith("p")):    # a multi-key read is already in a fresh variable
             v = self.tmp("p")
             self.emit(ind, f"{v} = {code}")
-        label = _fstr(_lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref)))
+        label = _lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref))
         if ref.scalar:
             test = f"{v} is not None"
         else:
             test = f"{v} is not None and type({v}) is not dict and type({v}) is not list"
-        self.emit(ind, f"if {test}: T.append(({label}, {v}))")
+        self.emit(ind, f"if {test}: T.append({_entry(label, v)})")
         return v
 
     def _get(self, src: str, ref: ir.PathRef, j: int) -> str:
         has_default, default = ref.defaults[j] if j < len(ref.defaults) else (False, None)
         key = repr(ref.keys[j])
-        read = f"{src}.get({key}, {self.p.const(default)})" if has_default else f"{src}.get({key})"
+        if j == 0 and ref.present and ref.present[0]:
+            read = f"{src}[{key}]"       # a required field of a validated mapping is always there
+        else:
+            read = f"{src}.get({key}, {self.p.const(default)})" if has_default else f"{src}.get({key})"
         if self.prefetch is not None and j == 0 and src in self.prefetch:
             table = self.prefetch[src]
             var = table.get(read)
@@ -349,13 +366,13 @@ class Generator:
                 return code
             v = self.tmp("d")
             self.emit(ind, f"{v} = {code}")
-            self.emit(ind, f"if {v} is not None: T.append(({self.p.const('decisions.' + e.name)}, {v}))")
+            self.emit(ind, f"if {v} is not None: T.append({_entry(_lit('decisions.' + e.name), v)})")
             return v
         key = self.value_untraced_key(e.map_key, scope, ind)
         v = self.tmp("d")
         self.emit(ind, f"{v} = _mget(D.get({e.name!r}), {key})")
         if self.traced:
-            self.emit(ind, f"if {v} is not None: T.append(({_fstr(_lit('decisions.' + e.name) + '[{' + key + '}]')}, {v}))")
+            self.emit(ind, f"if {v} is not None: T.append({_entry(_lit('decisions.' + e.name) + '[{' + key + '}]', v)})")
         return v
 
     def value_untraced_key(self, e, scope, ind) -> str:
@@ -367,7 +384,7 @@ class Generator:
         if not source.scope:
             slot = self.p.list_slot(source.keys)
             if slot is not None:
-                return f"X.lists[{slot}]", _lit(source.text), slot
+                return (f"S{slot}" if self.local_slots else f"X.lists[{slot}]"), _lit(source.text), slot
         saved, self.traced = self.traced, False     # reading the list itself is not part of the why
         try:
             src = self.value(source, scope, ind)
@@ -458,9 +475,9 @@ class Generator:
         if self.traced:
             prefix = base + "[{" + bi + "}]"
             self.emit(ind, f"if {best} is not None:")
-            self.emit(ind + 1, f"T.append(({_fstr(prefix + _lit('.' + e.by))}, {bk}))")
+            self.emit(ind + 1, f"T.append({_entry(prefix + _lit('.' + e.by), bk)})")
             if e.field_name is not None:
-                self.emit(ind + 1, f"if {out} is not None: T.append(({_fstr(prefix + _lit('.' + e.field_name))}, {out}))")
+                self.emit(ind + 1, f"if {out} is not None: T.append({_entry(prefix + _lit('.' + e.field_name), out)})")
         return out
 
     # -- conditions: emit statements, return the name of a variable holding the result ------------
@@ -751,7 +768,7 @@ class Program:
 
     name = "python"
 
-    def __init__(self, policy):
+    def __init__(self, policy, frozen: Optional[dict] = None):
         self.policy = policy
         self.builder = Builder(policy)
         self.slots = self.builder.slots
@@ -762,8 +779,22 @@ class Program:
         self.derived_names = sorted(policy.derived)
         self._rule_traced: dict = {}
         self._flags: dict = {}
-        self.source = self._generate()
-        self._namespace = self._load(self.source)
+        if frozen is None:
+            self.source = self._generate()
+            self._code = compile(self.source, f"<regcode {self.policy.ref} python backend>", "exec")
+        else:       # from the compiled-policy cache: the code generated then, as marshalled bytecode
+            self.source = frozen["source"]
+            self.builder.consts = list(frozen["consts"])
+            self._code = marshal.loads(frozen["code"])
+        self._namespace = self._load()
+
+    def frozen(self) -> dict:
+        """What the cache keeps of this program (engine/cache.py): the source, its constants, its bytecode."""
+        return {"source": self.source, "consts": tuple(self.builder.consts), "code": marshal.dumps(self._code)}
+
+    @classmethod
+    def restore(cls, policy, frozen: dict) -> "Program":
+        return cls(policy, frozen)
 
     # -- generation ---------------------------------------------------------------------------
     def _generate(self) -> str:
@@ -800,6 +831,13 @@ class Program:
             g.emit(1, f"L{j} = []")
         for j in range(len(self.derived_names)):
             g.emit(1, f"G{j} = {{}}")
+        for slot, (keys, field_name) in enumerate(self.slots):     # the visible items of every list, once
+            g.emit(1, f"s = C.get({keys[0]!r})" if len(keys) == 1 else f"s = _reach(C, {keys!r})")
+            if field_name is None:
+                g.emit(1, f"S{slot} = list(enumerate(s)) if type(s) is list else []")
+            else:   # an item dated after as_of has not happened yet
+                g.emit(1, f"S{slot} = [(i, h) for i, h in enumerate(s) if type(h) is not dict or type(d := h.get({field_name!r})) "
+                          f"is not str or d <= A] if type(s) is list else []")
         g.emit(1, "try:")
         top_of_run = len(g.lines)
         read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
@@ -828,9 +866,9 @@ class Program:
                 g.lines[top:top] = ["    " * 4 + line for line in g.take_prefetched("it")]
             for dname in read_after[k]:
                 j = self.decision_names.index(dname)
-                g.emit(2, f"D[{dname!r}] = R{j}(L{j})")
+                g.emit(2, f"D[{dname!r}] = {self._resolution(j)}")
         g.emit(2, "cur = -1")
-        final = ", ".join(f"{dname!r}: R{j}(L{j})" for j, dname in enumerate(self.decision_names))
+        final = ", ".join(f"{dname!r}: {self._resolution(j)}" for j, dname in enumerate(self.decision_names))
         g.emit(2, f"return ({{{final}}}, ({''.join(f'L{j}, ' for j in range(len(self.decision_names)))}), "
                   f"({''.join(f'G{j}, ' for j in range(len(self.derived_names)))}), F)")
         g.lines[top_of_run:top_of_run] = ["    " * 2 + line for line in g.take_prefetched("C")]
@@ -839,6 +877,13 @@ class Program:
         g.emit(1, "except Exception as exc:")
         g.emit(2, "_failed(cur, exc)")
         return g.lines
+
+    def _resolution(self, j: int) -> str:
+        """A decision's value from its claims; the default, when immutable, needs no call."""
+        default = self.policy.decisions[self.decision_names[j]].default
+        if isinstance(default, (dict, list)):
+            return f"R{j}(L{j})"
+        return f"(R{j}(L{j}) if L{j} else {self.builder.const(default)})"
 
     def _initial(self, g: Generator, kind: str, traced: bool, ind: int) -> None:
         """The facts a stratum starts from, for one kind it binds."""
@@ -849,9 +894,9 @@ class Program:
             path = kind[5:]
             keys = tuple(path.split("."))
             slot = self.builder.list_slot(keys)
-            pairs = f"X.lists[{slot}]" if slot is not None else \
+            pairs = f"S{slot}" if slot is not None else \
                 f"_visible(C, {keys!r}, {self.policy.event_dates.get(keys)!r}, A)"
-            label = _fstr(_lit(path) + "[{i}]") if traced else "None"
+            label = "f" + repr(_lit(path) + "[{i}]") if traced else "None"
             g.emit(ind, f"for i, h in {pairs}: W.append(({kid}, h, {label}))")
         else:
             j = self.derived_names.index(kind[8:])
@@ -919,16 +964,16 @@ class Program:
         g.emit(1, "return (" + "".join(p + ", " for p in parts) + ")")
         return g.lines
 
-    def _load(self, source: str) -> dict:
+    def _load(self) -> dict:
         from .errors import PolicyError
         namespace = {"K": tuple(self.builder.consts), "__builtins__": BUILTINS, "_PolicyError": PolicyError,
                      "_failed": self._failed, "_too_many": self._too_many, "_too_many_derived": self._too_many_derived,
-                     "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible}
+                     "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible, "_reach": _reach}
         namespace.update(HELPERS)
         from .evaluate import resolver
         for j, name in enumerate(self.decision_names):
             namespace[f"R{j}"] = resolver(self.policy, self.policy.decisions[name])
-        exec(compile(source, f"<regcode {self.policy.ref} python backend>", "exec"), namespace)
+        exec(self._code, namespace)
         self.run_plain, self.run_traced = namespace["run_plain"], namespace["run_traced"]
         self.thens = {rule.index: namespace[f"c_{rule.index}"] for rule in self.policy.rules}
         return namespace
@@ -992,7 +1037,7 @@ class Program:
     def run(self, case: dict, as_of: str, params: dict, traced: bool):
         """(decisions, claims by decision, derived facts, firings) for one case. Claims are tuples
         (value, key, rule index[, fact label, matched pairs]); derived facts (kind, data, label, [(rule, from)])."""
-        X = CaseCache(case, as_of, self.slots)
+        X = CaseCache(case, as_of, self.slots, lists=False)
         decisions, lists, stores, firings = (self.run_traced if traced else self.run_plain)(case, as_of, params, X)
         claims = dict(zip(self.decision_names, lists))
         derived = []
@@ -1011,11 +1056,12 @@ MAX_DERIVED = 5000           # bound on derived facts per evaluation
 
 
 def _matched(trace: list) -> tuple:
-    """(path, value) pairs in the order read, each path once."""
+    """(path, value) pairs in the order read, each path once (entries are formatted here, see `_entry`)."""
     first: dict = {}
-    for path, value in trace:
+    for entry in trace:
+        path = entry[0] if len(entry) == 2 else entry[0].format(*entry[1:-1])
         if path not in first:
-            first[path] = value
+            first[path] = entry[-1]
     return tuple(first.items())
 
 

@@ -17,6 +17,7 @@ class Shape:
     exact: bool = False                # validation guarantees a present value has this kind (`type: object` -> a dict)
     has_default: bool = False          # the schema gives a `default` for an absent value
     default: object = None
+    required: frozenset = frozenset()  # for an exact object: the keys validation guarantees are there
 
     @property
     def scalar(self) -> bool:
@@ -61,7 +62,9 @@ def _from_schema(node, root, depth: int) -> Shape:
     if typ == "object" or "properties" in node:
         props = {k: from_schema(v, root, depth + 1) for k, v in (node.get("properties") or {}).items()}
         extra = node.get("additionalProperties", True)
-        return Shape("object", props, open=extra is not False, exact=exact and typ == "object")
+        required = node.get("required") if isinstance(node.get("required"), list) else []
+        return Shape("object", props, open=extra is not False, exact=exact and typ == "object",
+                     required=frozenset(k for k in required if isinstance(k, str)))
     if typ == "array":
         return Shape("array", items=from_schema(node.get("items", {}), root, depth + 1))
     if typ == "string":

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from .errors import Issue, Location, PolicyError
 from .corpus import Record, parse_record
 from .load import Document, dump_json
+from .reports import reports_for
 
 CHUNK = 64          # records per task sent to a worker
 WINDOW = 4          # chunks in flight per worker: enough to keep workers busy, few enough to keep memory flat
@@ -61,12 +62,13 @@ class Job:
 
     - `catalog_factory()` -> Catalog, called once per worker;
     - `evaluate(cat, doc)` -> the `eval --format json` object of one case;
-    - `reduce(case, result)` -> what travels back to the parent for a good record (a line, summary fields).
+    - `reduce(case, result, cat)` -> what travels back to the parent for a good record (a line, summary
+      fields); `cat` is the worker's Catalog, to read the declarations of the result's policy version.
     """
 
     catalog_factory: Callable[[], Any]
     evaluate: Callable[[Any, Document], dict]
-    reduce: Callable[[dict, dict], Any]
+    reduce: Callable[[dict, dict, Any], Any]
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Outcome:
     line: Optional[int]
     value: Any = None
     errors: Optional[list] = None
+    identity: Optional[dict] = None    # a bad record's identity (policy `identity:`), when it got far enough
 
     @property
     def ok(self) -> bool:
@@ -84,7 +87,7 @@ class Outcome:
 
     def error_line(self) -> str:
         """The errors file's JSON line for a bad record."""
-        return dump_json({"source": self.source, "line": self.line, "errors": self.errors})
+        return dump_json({**(self.identity or {}), "source": self.source, "line": self.line, "errors": self.errors})
 
 
 _worker: dict = {}
@@ -103,9 +106,9 @@ def _evaluate_one(record: Record) -> Outcome:
     job, cat = _worker["job"], _worker["catalog"]
     try:
         doc = parse_record(record)
-        return Outcome(record.source, record.line, value=job.reduce(doc.data, job.evaluate(cat, doc)))
+        return Outcome(record.source, record.line, value=job.reduce(doc.data, job.evaluate(cat, doc), cat))
     except PolicyError as exc:
-        return Outcome(record.source, record.line, errors=[i.as_dict() for i in exc.issues])
+        return Outcome(record.source, record.line, errors=[i.as_dict() for i in exc.issues], identity=exc.identity or None)
     except RecursionError as exc:
         issue = Issue("input.too_deep", f"the case file is nested too deeply: {exc}", Location(record.source), "flatten it")
         return Outcome(record.source, record.line, errors=[issue.as_dict()])
@@ -253,50 +256,51 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n"):
         pass
 
 
-# ---- summary -----------------------------------------------------------------------------
-CLASS_COLUMNS = ("aa", "a", "b", "c")
-MODE_COLUMNS = ("credit", "responsibility", "normal", "strict")
-NONE = "n/a"
-
-
-def district_of(case: dict, result: dict) -> str:
-    """The production district (第十五条): the decision when concluded, else the case file's field."""
-    district = (result.get("decisions") or {}).get("competent_authority")
-    if not district:
-        enterprise = case.get("enterprise") if isinstance(case, dict) else None
-        district = enterprise.get("production_district") if isinstance(enterprise, dict) else None
-    return str(district) if district else "(unknown)"
-
-
-def batch_reduce(case: dict, result: dict) -> tuple:
-    """What a batch worker sends back: the output line and (district, class, mode) for the summary."""
-    decisions = result.get("decisions") or {}
-    return dump_json(result), (district_of(case, result), decisions.get("classification"), decisions.get("supervision_mode"))
+# ---- summary ----------------------------------------------------------------------------
+# What the table groups by and counts is the policy's declaration (engine/reports.py): the
+# engine names no decision of any regulation here.
+def batch_reduce(case: dict, result: dict, cat=None) -> tuple:
+    """What a batch worker sends back: the output line and the summary row the policy declares (or None)."""
+    spec = reports_for(cat, result).summary if cat is not None else None
+    return dump_json(result), (spec.row(case, result) if spec is not None else None)
 
 
 @dataclass
 class Tally:
-    """Counts for the end-of-run summary: read = evaluated + failed, and a table by district."""
+    """Counts for the end-of-run summary: read = evaluated + failed, and a table by the declared group."""
 
     read: int = 0
     evaluated: int = 0
     failed: int = 0
-    districts: dict = field(default_factory=dict)   # district -> {enterprises, classification: {}, supervision_mode: {}}
+    groups: dict = field(default_factory=dict)   # group -> {unit: n, decision: {value: n}}
+    spec: Any = None                             # the Summary declaration of the first result that had one
 
-    def add(self, outcome: Outcome, summary: Optional[tuple] = None) -> None:
+    def add(self, outcome: Outcome, summary=None) -> None:
         self.read += 1
         if not outcome.ok:
             self.failed += 1
             return
         self.evaluated += 1
         if summary is not None:
-            district, cls, mode = summary
-            row = self.districts.setdefault(district, {"enterprises": 0, "classification": {}, "supervision_mode": {}})
-            row["enterprises"] += 1
-            for key, value in (("classification", cls), ("supervision_mode", mode)):
-                label = str(value) if value is not None else NONE
-                row[key][label] = row[key].get(label, 0) + 1
+            if self.spec is None:
+                self.spec = summary.spec
+            row = self.groups.setdefault(summary.group, {self.spec.unit: 0, **{c.decision: {} for c in self.spec.counts}})
+            row[self.spec.unit] += 1
+            for count, value in zip(summary.spec.counts, summary.values):
+                counted = row.setdefault(count.decision, {})
+                counted[value] = counted.get(value, 0) + 1
+
+    def columns(self) -> list:
+        """(decision, value, header) per column: each counted decision's declared values, then the others seen."""
+        out = []
+        for count in self.spec.counts if self.spec else ():
+            seen = {v for row in self.groups.values() for v in row.get(count.decision, {})}
+            for value in list(count.values) + sorted(seen - set(count.values)):
+                out.append((count.decision, value, count.column(value)))
+        return out
 
     def as_dict(self) -> dict:
-        return {"read": self.read, "evaluated": self.evaluated, "failed": self.failed,
-                "districts": {d: self.districts[d] for d in sorted(self.districts)}}
+        data = {"read": self.read, "evaluated": self.evaluated, "failed": self.failed}
+        if self.spec is not None:
+            data[self.spec.group.key] = {g: self.groups[g] for g in sorted(self.groups)}
+        return data

@@ -6,8 +6,8 @@ from typing import Optional
 
 from ._dates import is_date
 from .catalog import Catalog, SelectionError
-from .errors import InputError, Issue, Location
-from .evaluate import DEFAULT_BACKEND, check_case, evaluate
+from .errors import InputError, Issue, Location, PolicyError
+from .evaluate import DEFAULT_BACKEND, check_case, evaluate, identity_of
 from .explain import explain_level, to_dict
 from .load import Document
 
@@ -25,17 +25,59 @@ def case_as_of(doc: Document, as_of: Optional[str]) -> str:
     return value
 
 
+def _selected(cat: Catalog, policy_name, when: str, version):
+    """The version in force, remembered per catalog (a batch asks for the same few dates again and again)."""
+    memo = cat.__dict__.setdefault("_selected_versions", {})
+    key = (policy_name, when, version)
+    policy = memo.get(key)
+    if policy is None:
+        policy = cat.select(cat.policy_id(policy_name), when, version)
+        if len(memo) < 10000:
+            memo[key] = policy
+    return policy
+
+
 def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None, as_of: Optional[str] = None,
                   version: Optional[str] = None, backend: str = DEFAULT_BACKEND, explain="full") -> dict:
     """Pick the version in force, check the case against its facts schema, evaluate, and return the
-    `eval --format json` object. Raises a PolicyError (InputError, SelectionError, ...) for bad input."""
-    when = case_as_of(doc, as_of)
+    `eval --format json` object. Raises a PolicyError (InputError, SelectionError, ...) for bad input;
+    its `identity` holds the case's identity fields when the case file is a mapping."""
+    policy = None
     try:
-        policy = cat.select(cat.policy_id(policy_name), when, version)
-    except SelectionError as exc:   # name the case file (and its as_of line when the date came from it)
-        where = Location(doc.location().file) if as_of else doc.location(("as_of",))
-        raise SelectionError([replace(i, location=where) if not i.location.file else i for i in exc.issues]) from None
-    check_case(policy, doc)
-    level = explain_level(explain)
-    ev = evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True, trace=level != "none")
-    return to_dict(ev, level)
+        when = case_as_of(doc, as_of)
+        try:
+            policy = _selected(cat, policy_name, when, version)
+        except SelectionError as exc:   # name the case file (and its as_of line when the date came from it)
+            where = Location(doc.location().file) if as_of else doc.location(("as_of",))
+            raise SelectionError([replace(i, location=where) if not i.location.file else i for i in exc.issues]) from None
+        check_case(policy, doc)
+        level = explain_level(explain)
+        ev = evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True,
+                      trace=level != "none")
+        return to_dict(ev, level)
+    except (InputError, SelectionError) as exc:   # the case's own fault: name it by its identity
+        exc.identity = case_identity(cat, doc, policy, policy_name, version)
+        raise
+    except PolicyError as exc:   # evaluation errors; a broken policy was compiled (and failed) once already
+        exc.identity = identity_of(policy, doc.data) if policy is not None and isinstance(doc.data, dict) else None
+        raise
+
+
+def case_identity(cat: Catalog, doc: Document, policy=None, policy_name: Optional[str] = None,
+                  version: Optional[str] = None) -> dict:
+    """The identity fields of a case file, by the version that evaluated it, or when none could be chosen
+    (no as_of, no version in force) by the forced or latest version of the policy; {} when there is none."""
+    if not isinstance(doc.data, dict):
+        return {}
+    if policy is None:
+        try:
+            policy_id = cat.policy_id(policy_name)
+            infos = cat.versions(policy_id)
+            if version is not None:
+                infos = [v for v in infos if v.version == version]
+            if not infos:
+                return {}
+            policy = cat.compiled(infos[-1])
+        except PolicyError:    # the policy itself is broken: nothing to name the case by
+            return {}
+    return identity_of(policy, doc.data)

@@ -139,7 +139,10 @@ class Catalog:
         return Path(directory).parent.parent
 
     def compile_dir(self, directory: Path) -> CompiledPolicy:
-        return compile_version(self.load_validated(Path(directory)), self._base_loader)
+        """Compiled, from the on-disk cache when nothing it depends on changed (engine/cache.py)."""
+        from .cache import compiled
+        directory = Path(directory)
+        return compiled(self, directory, lambda: compile_version(self.load_validated(directory), self._base_loader))
 
     def _base_loader(self, child: ValidatedVersion, name: str) -> ValidatedVersion:
         policy_id, version = (name.split("@", 1) if "@" in name else (child.source.policy_id, name))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Optional
 
 
 @dataclass(frozen=True, order=True)
@@ -56,6 +56,9 @@ class PolicyError(Exception):
     """Root of regcode's errors; carries every issue found, not just the first."""
 
     stage = "policy"
+    # The case's identity (the policy's `identity:` paths) when the error concerns a case file that
+    # was read as a mapping: set by engine.case.evaluate_case, carried into batch error records.
+    identity: Optional[dict] = None
 
     def __init__(self, issues: Iterable[Issue]):
         self.issues = sorted(issues, key=lambda i: (i.location, i.code, i.message))

@@ -191,11 +191,11 @@ def _leftovers(folder: Path) -> list:
 def test_an_interrupted_batch_leaves_no_file(corpus, tmp_path, monkeypatch):
     calls = {"n": 0}
 
-    def interrupting(case, result):
+    def interrupting(case, result, cat):
         calls["n"] += 1
         if calls["n"] == 50:
             raise KeyboardInterrupt
-        return batch_reduce(case, result)
+        return batch_reduce(case, result, cat)
 
     monkeypatch.setattr(batch_cli, "batch_reduce", interrupting)
     out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"

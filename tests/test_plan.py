@@ -182,15 +182,22 @@ def test_district_filter_and_text_summary(cases, tmp_path):
 
 
 def test_plan_is_built_from_entries_in_any_order():
-    """The engine function itself: duplicates of one enterprise resolve to the same entry whatever comes first."""
+    """The engine function itself: duplicates of one case resolve to the same entry whatever comes first."""
     from regcode.engine.plan import Entry
-    a = Entry("X1", "甲", "嘉定区", "2019-06-30", "p@1", True, "b", "normal", 1, 1.0)
-    b = Entry("X1", "甲", "嘉定区", "2019-12-31", "p@1", True, "c", "strict", 2, 1.0)
-    c = Entry("X2", "乙", "嘉定区", "2019-06-30", "p@1", True, "aa", "credit", 0, 0.2)
+    from regcode.engine.reports import Group, PlanSpec
+    spec = PlanSpec(article="第一条", based_on=(), group=Group("zone", "zones", "office"), mode="regime",
+                    modes=("close", "normal", "sampled"), visits="visits", share="share", key=("firm", "id"),
+                    identity=(("id", ("firm", "id")), ("name", ("firm", "name"))))
+
+    def entry(key, name, as_of, mode, visits, ratio):
+        return Entry(key, (("id", key), ("name", name)), "北区", as_of, "p@1", True, mode, visits, ratio, spec=spec)
+    a = entry("X1", "甲", "2019-06-30", "normal", 1, 1.0)
+    b = entry("X1", "甲", "2019-12-31", "close", 2, 1.0)
+    c = entry("X2", "乙", "2019-06-30", "sampled", 0, 0.2)
     first, second = build_plan([a, b, c], 2020), build_plan([c, b, a], 2020)
     assert first.as_dict() == second.as_dict()
     assert first.duplicates == ["X1"]
-    assert [(r["credit_code"], r["visits"]) for r in first.rows] == [("X1", 2), ("X2", 1)]
+    assert [(r["id"], r["name"], r["zone"], r["visits"]) for r in first.rows] == [("X1", "甲", "北区", 2), ("X2", "乙", "北区", 1)]
 
 
 # ---- usage errors ----------------------------------------------------------------------------

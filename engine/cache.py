@@ -1,0 +1,193 @@
+"""The compiled-policy cache: a second `regcode eval` skips load, validate, compile and code generation.
+
+An entry is keyed by everything the compiled form depends on, read as raw bytes (nothing is parsed
+to compute it, beyond each manifest's `extends`): every file of the version folder and of each
+version it extends, the engine's own source and schemas, the regcode and Python versions. Change
+one byte of any of them and the key changes, so a stale policy is never served; old entries are
+simply not used again (and pruned when the cache grows past MAX_ENTRIES).
+
+Entries are pickles of regcode's own compiled objects, written by this user only: the folder is
+created 0700 and is not used when another user owns it or can write to it, and every entry is
+written atomically (a crash leaves no half file). REGCODE_CACHE_DIR sets the folder;
+REGCODE_NO_CACHE=1 turns the cache off.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Optional
+
+MAX_ENTRIES = 64
+SUFFIXES = (".yaml", ".yml", ".json")
+FORMAT = 1          # bump when what an entry holds changes shape
+
+
+def cache_dir() -> Optional[Path]:
+    """The cache folder, created if need be, or None when the cache is off or the folder is not safe."""
+    if os.environ.get("REGCODE_NO_CACHE"):
+        return None
+    base = os.environ.get("REGCODE_CACHE_DIR")
+    if base:
+        folder = Path(base)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        folder = (Path(xdg) if xdg else Path.home() / ".cache") / "regcode"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = folder.stat()
+    except OSError:
+        return None
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        return None      # someone else could plant an entry: do without the cache
+    return folder
+
+
+@lru_cache(maxsize=None)
+def _engine_digest() -> str:
+    """The engine's own code and schemas: a changed engine never reads an entry an older one wrote."""
+    from . import __file__ as engine_init
+    digest = hashlib.sha256(f"{FORMAT}:{sys.version}:{_regcode_version()}".encode())
+    engine = Path(engine_init).resolve().parent
+    schemas = engine.parent / "schemas"
+    for folder, pattern in ((engine, "*.py"), (schemas, "*")):
+        for path in sorted(folder.glob(pattern)) if folder.is_dir() else []:
+            if path.is_file():
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _regcode_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("regcode")
+    except Exception:
+        return "unknown"
+
+
+def _chain(catalog, directory: Path) -> Optional[list]:
+    """The version folder and those it extends, from the manifests' `extends` alone; None when unsure."""
+    from .compile import MAX_EXTENDS
+    from .errors import IssueCollector
+    from .load import VERSION_NAME, inside, read_document
+    chain, current = [], Path(directory)
+    for _ in range(MAX_EXTENDS + 1):
+        chain.append(current)
+        doc = read_document(current / "policy.yaml", str(current / "policy.yaml"), IssueCollector())
+        data = doc.data if doc is not None and isinstance(doc.data, dict) else None
+        if data is None:
+            return None
+        name = data.get("extends")
+        if not name:
+            return chain
+        if not isinstance(name, str):
+            return None
+        policy_id, version = name.split("@", 1) if "@" in name else (current.parent.name, name)
+        if not VERSION_NAME.match(version) or not VERSION_NAME.match(policy_id):
+            return None
+        for root in [current.parent.parent] + list(catalog.roots):
+            candidate = root / policy_id / version
+            if (candidate / "policy.yaml").is_file() and inside(root, candidate):
+                current = candidate
+                break
+        else:
+            return None
+    return None
+
+
+def key_for(catalog, directory: Path) -> Optional[str]:
+    """The entry's name: every byte the compiled version depends on; None when it cannot be told."""
+    from .load import MAX_FILE_BYTES, MAX_FILES
+    chain = _chain(catalog, directory)
+    if chain is None:
+        return None
+    digest = hashlib.sha256(_engine_digest().encode())
+    count = 0
+    for folder in chain:
+        digest.update(b"\1" + str(folder.resolve()).encode())
+        for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES):
+            count += 1
+            try:
+                if count > MAX_FILES or path.stat().st_size > MAX_FILE_BYTES:
+                    return None
+                data = path.read_bytes()
+            except OSError:
+                return None
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()[:40]
+
+
+def load(folder: Path, key: str):
+    path = folder / f"{key}.pickle"
+    try:
+        info = path.stat()
+        if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+            return None
+        with open(path, "rb") as fh:
+            entry = pickle.load(fh)
+    except FileNotFoundError:
+        return None
+    except Exception:       # a damaged entry is not an error: compile again and overwrite it
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        return None
+    return entry
+
+
+def store(folder: Path, key: str, entry: dict) -> None:
+    entry = dict(entry, key=key)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as out:
+            pickle.dump(entry, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / f"{key}.pickle")
+    except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        try:
+            os.unlink(tmp)
+        except (OSError, UnboundLocalError):
+            pass
+        return
+    _prune(folder)
+
+
+def _prune(folder: Path) -> None:
+    try:
+        entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return
+    for old in entries[:-MAX_ENTRIES]:
+        try:
+            old.unlink()
+        except OSError:
+            pass
+
+
+def compiled(catalog, directory: Path, compile_now: Callable):
+    """The compiled version from the cache, or `compile_now()` stored for next time (with its Python
+    program's generated code, so that is skipped too)."""
+    folder = cache_dir()
+    key = key_for(catalog, directory) if folder is not None else None
+    if key is not None:
+        entry = load(folder, key)
+        if entry is not None:
+            policy = entry["policy"]
+            policy.directory = str(directory)
+            if entry.get("python") is not None:
+                from ._python import Program
+                policy.backends["python"] = Program.restore(policy, entry["python"])
+            return policy
+    policy = compile_now()
+    if key is not None:
+        from .evaluate import program_for
+        program = program_for(policy, "python")
+        backends, policy.backends = policy.backends, {}
+        try:
+            store(folder, key, {"policy": policy, "python": program.frozen()})
+        finally:
+            policy.backends = backends
+    return policy
