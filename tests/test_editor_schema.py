@@ -73,7 +73,8 @@ def test_every_shipped_policy_file_passes_its_editor_schema(written):
     toy = policy_files(TEST_POLICIES / "toy" / "1")
     for schema, files in ((written / "shanghai-post-license@2017.schema.json", shanghai),
                           (written / "toy@1.schema.json", toy),
-                          (written / "regcode-v1.schema.json", shanghai + toy + policy_files(REPO / "examples" / "amendment"))):
+                          (written / "regcode-v1.schema.json", shanghai + policy_files(TEST_POLICIES)
+                           + policy_files(REPO / "examples" / "amendment"))):
         result = check_jsonschema(schema, *files)
         assert result.returncode == 0, result.stdout + result.stderr
     result = check_jsonschema(written / "shanghai-post-license@2017.case.schema.json", *sorted((REPO / "examples" / "cases").glob("*.yaml")))
@@ -160,9 +161,11 @@ def test_schema_cli_writes_every_schema_and_the_editor_settings(tmp_path):
     result = CliRunner().invoke(regcode, ["schema", "--policy-root", str(TEST_POLICIES), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["regcode-v1.schema.json", "shanghai-post-license@2017.case.schema.json",
-                     "shanghai-post-license@2017.schema.json", "toy@1.case.schema.json", "toy@1.schema.json",
-                     "yaml-language-server.settings.json"]
+    cat = Catalog([TEST_POLICIES])
+    refs = [f"{pid}@{v.version}" for pid in cat.policy_ids() for v in cat.versions(pid)]
+    assert "toy@1" in refs and "shanghai-post-license@2017" in refs
+    assert names == sorted(["regcode-v1.schema.json", "yaml-language-server.settings.json"]
+                           + [f"{ref}{suffix}" for ref in refs for suffix in (".schema.json", ".case.schema.json")])
     settings = json.loads((tmp_path / "yaml-language-server.settings.json").read_text(encoding="utf-8"))["yaml.schemas"]
     toy_globs = next(globs for schema, globs in settings.items() if schema.endswith("toy@1.schema.json"))
     assert any(g.endswith("tests/policies/toy/1/**/*.yaml") for g in toy_globs)
