@@ -7,6 +7,7 @@ from typing import Optional
 
 import pytest
 
+from . import _durable
 from .catalog import Catalog
 from .errors import PolicyError
 from .evaluate import BACKENDS
@@ -21,7 +22,13 @@ _STATE = pytest.StashKey[dict]()
 def pytest_addoption(parser):
     group = parser.getgroup("regcode", "regcode policy test cases")
     group.addoption("--regcode-backend", action="append", choices=list(BACKENDS), default=None, metavar="NAME",
-                    help=f"evaluate policy cases on this backend (repeat for several; default: all of {', '.join(BACKENDS)})")
+                    help=f"evaluate policy cases on this backend (repeat for several; default: every installed one of "
+                         f"{', '.join(BACKENDS)})")
+
+
+def default_backends() -> list:
+    """Every backend that runs here: durable-rules is an optional extra (regcode[durable], Python 3.11/3.12)."""
+    return [b for b in BACKENDS if b != "durable" or _durable.available()]
 
 
 def pytest_configure(config):
@@ -82,7 +89,7 @@ class CasesFile(pytest.File):
         version = self.version()
         if version.error is not None:
             raise self.CollectError("\n".join(str(i) for i in version.error.issues))
-        backends = self.config.getoption("regcode_backend") or list(BACKENDS)
+        backends = self.config.getoption("regcode_backend") or default_backends()
         mine = self.path.resolve()
         for case in version.cases:
             if Path(case.doc.file).resolve() != mine:
