@@ -6,6 +6,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from importlib import import_module
+
 import click
 import yaml
 
@@ -16,7 +18,20 @@ EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class RegcodeGroup(click.Group):
-    """Turns every PolicyError into a one-paragraph message and exit 1; never a traceback for bad input."""
+    """Turns every PolicyError into a one-paragraph message and exit 1; never a traceback for bad input.
+
+    Verbs are imported when they are run (cli/commands.py maps each to its module), so `regcode eval`
+    loads what evaluating needs and no more; listing them (`--help`) imports them all."""
+
+    def list_commands(self, ctx):
+        from .commands import COMMANDS
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx, name):
+        from .commands import COMMANDS
+        if name not in self.commands and name in COMMANDS:
+            import_module(f"{__package__}.{COMMANDS[name]}")   # its @regcode.command registers it
+        return self.commands.get(name)
 
     def invoke(self, ctx):
         try:
@@ -129,5 +144,4 @@ def regcode():
 
 
 def main() -> None:  # the console-script entry point
-    from . import commands  # noqa: F401  (registers the verbs)
     regcode(prog_name="regcode")

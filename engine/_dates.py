@@ -27,6 +27,14 @@ def is_date(text) -> bool:
 
 def shift(text: str, years: int = 0, months: int = 0, days: int = 0) -> str:
     """Move an ISO date by whole years, months and days, clamping to the month's end."""
+    if not months and not days and type(text) is str and len(text) == 10 and ISO_DATE.match(text):
+        year = int(text[:4]) + int(years)      # whole years, the common case: text arithmetic
+        if 1 <= year <= 9999:
+            rest = text[4:]
+            if rest == "-02-29" and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+                rest = "-02-28"
+            parse(text)    # still refuse an impossible date (2019-02-30)
+            return f"{year:04d}{rest}"
     d = parse(text)
     total = d.year * 12 + (d.month - 1) + int(years) * 12 + int(months)
     year, month = divmod(total, 12)

@@ -38,6 +38,7 @@ class PathRef(Expr):
     kind: str = "any"
     scalar: bool = False     # a present value is surely a scalar (the facts schema says so)
     present: tuple = ()      # per key: True when validation guarantees the key is there (required in a typed object)
+    certain: bool = False    # validation guarantees the whole path is there and not null
 
 
 @dataclass(eq=False)

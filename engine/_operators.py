@@ -134,7 +134,8 @@ def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Option
         shape = child
         walked.append(key)
     ref = ir.PathRef(text=text, scope=alias, keys=keys, defaults=tuple(defaults), dicts=tuple(dicts), kind=_kind(shape),
-                     scalar=bool(keys) and shape.scalar, present=tuple(present))
+                     scalar=bool(keys) and shape.scalar, present=tuple(present),
+                     certain=bool(keys) and root_is_dict and all(present) and shape.exact)
     return ref, shape
 
 

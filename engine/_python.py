@@ -207,7 +207,7 @@ def _tie_wins(item, best, latest: bool) -> bool:
     return a > b if latest else a < b
 
 
-HELPERS = {name: globals()[name] for name in ("_index", "_lookup", "_within", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
+HELPERS = {name: globals()[name] for name in ("_index", "_lookup", "_within", "_window_start", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
                                                "_date_add", "_days_between", "_step", "_tie_wins")}
 BUILTINS = {"len": len, "type": type, "dict": dict, "list": list, "str": str, "bool": bool, "enumerate": enumerate,
             "TypeError": TypeError, "Exception": Exception, "sum": sum, "any": any}
@@ -250,6 +250,9 @@ class Generator:
         # into a variable, at the top of the function or of the fact kind's block.
         self.prefetch = {"C": {}, "it": {}} if prefetch else None
         self.local_slots = prefetch       # the run function holds each list's visible pairs in a local `S<slot>`
+        self.certain: set = set()         # expressions and variables that are surely not None
+        self.windows = {} if prefetch else None   # (unit, amount) -> local holding that window's first day
+        self.indexes = {} if prefetch else None   # index slot -> local holding the case's index, once built
 
     def take_prefetched(self, base: str) -> list:
         """The statements reading the fields of `base` that the code emitted since the last call uses."""
@@ -301,7 +304,22 @@ class Generator:
             return code
         v = self.tmp("v")
         self.emit(ind, f"{v} = {code}")
+        if code in self.certain:
+            self.certain.add(v)
         return v
+
+    def within(self, unit: str, n: str, d: str, path) -> str:
+        """`d` within `n` units before as_of, inclusive; a constant window's first day is computed once a case."""
+        if self.windows is None or not _is_number(n) or not float(n).is_integer() or "." in n:
+            return f"_within(X, {unit!r}, {n}, {d})"
+        var = self.windows.get((unit, n))
+        if var is None:
+            var = self.windows[(unit, n)] = f"W_{unit}_{n}".replace("-", "m")
+        typed = "" if (d in self.certain and getattr(path, "kind", "") == "date") else f"type({d}) is str and "
+        return f"({var} is not None and {typed}{var} <= {d} <= A)"
+
+    def not_none(self, code: str) -> str:
+        return "True" if _never_none(code, self.certain) else f"{code} is not None"
 
     def path(self, ref: ir.PathRef, scope: dict, ind: int) -> str:
         if not ref.scope and ref.keys == ("as_of",):
@@ -316,20 +334,21 @@ class Generator:
         if not ref.keys:
             code = base
         elif len(ref.keys) == 1 and base_is_dict:
-            code = self._get(base, ref, 0)
+            code = self._get(base, ref, 0, True)
         else:
             v = self.tmp("p")
-            first = True
+            known, src = base_is_dict, base       # `known`: the value read from is surely a mapping
             for j in range(len(ref.keys)):
-                src = base if first else v
-                known = base_is_dict if first else False
-                read = self._get(src, ref, j)
+                read = self._get(src, ref, j, known)
                 if known:
                     self.emit(ind, f"{v} = {read}")
                 else:
                     self.emit(ind, f"{v} = {read} if type({src}) is dict else None")
-                first = False
+                src = v
+                known = known and ref.present[j] and j + 1 < len(ref.dicts) and ref.dicts[j + 1]
             code = v
+        if ref.certain and base_is_dict:
+            self.certain.add(code)
         if not self.traced:
             return code
         v = code
@@ -337,17 +356,19 @@ class Generator:
             v = self.tmp("p")
             self.emit(ind, f"{v} = {code}")
         label = _lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref))
+        if ref.certain and base_is_dict:
+            self.certain.add(v)
         if ref.scalar:
-            test = f"{v} is not None"
+            test = f"{v} is not None" if v not in self.certain else ""
         else:
             test = f"{v} is not None and type({v}) is not dict and type({v}) is not list"
-        self.emit(ind, f"if {test}: T.append({_entry(label, v)})")
+        self.emit(ind, f"if {test}: T.append({_entry(label, v)})" if test else f"T.append({_entry(label, v)})")
         return v
 
-    def _get(self, src: str, ref: ir.PathRef, j: int) -> str:
+    def _get(self, src: str, ref: ir.PathRef, j: int, known: bool = True) -> str:
         has_default, default = ref.defaults[j] if j < len(ref.defaults) else (False, None)
         key = repr(ref.keys[j])
-        if j == 0 and ref.present and ref.present[0]:
+        if known and ref.present and ref.present[j]:
             read = f"{src}[{key}]"       # a required field of a validated mapping is always there
         else:
             read = f"{src}.get({key}, {self.p.const(default)})" if has_default else f"{src}.get({key})"
@@ -417,6 +438,16 @@ class Generator:
             self.traced = saved
         index_slot = self.p.const(("index", source.keys, key), shared=True)
         bucket = self.tmp("b")
+        kind = getattr(other, "kind", "any")
+        if self.indexes is not None and (kind in SCALAR_KINDS or _never_none(wanted, self.certain)):
+            # a scalar key: hashable; the index lives in a local once built (lists do not change during a case)
+            var = self.indexes.setdefault(index_slot, f"IX{len(self.indexes)}")
+            self.emit(ind, f"if {var} is None: {var} = _index(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)})")
+            if _never_none(wanted, self.certain):
+                self.emit(ind, f"{bucket} = {var}.get({wanted}, ())")
+            else:
+                self.emit(ind, f"{bucket} = {var}.get({wanted}, ()) if {wanted} is not None else ()")
+            return bucket, rest
         self.emit(ind, f"{bucket} = _lookup(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}, {wanted})")
         return bucket, rest
 
@@ -523,18 +554,18 @@ class Generator:
         elif isinstance(c, ir.Compare):
             a = self.value(c.left, scope, ind)
             self.emit(ind, f"{out} = False")
-            self.emit(ind, f"if {_not_none(a)}:")
+            self.emit(ind, f"if {self.not_none(a)}:")
             b = self.value(c.right, scope, ind + 1)
-            self.emit(ind + 1, f"if {_not_none(b)}: {out} = {self.op(c, a, b)}")
+            self.emit(ind + 1, f"if {self.not_none(b)}: {out} = {self.op(c, a, b)}")
         elif isinstance(c, ir.Presence):
             v = self.value(c.path, scope, ind)
-            self.emit(ind, f"{out} = {v} is {'not ' if c.present else ''}None" if not _never_none(v) else f"{out} = {c.present!r}")
+            self.emit(ind, f"{out} = {v} is {'not ' if c.present else ''}None" if not _never_none(v, self.certain) else f"{out} = {c.present!r}")
         elif isinstance(c, ir.Some):
             self.some(c, scope, ind, out)
         elif isinstance(c, ir.Within):
             d = self.value(c.path, scope, ind)
             n = self.value(c.amount, scope, ind)
-            self.emit(ind, f"{out} = _within(X, {c.unit!r}, {n}, {d})")
+            self.emit(ind, f"{out} = {self.within(c.unit, n, d, c.path)}")
         elif isinstance(c, ir.Between):
             d = self.value(c.path, scope, ind)
             lo = self.value(c.start, scope, ind)
@@ -606,12 +637,12 @@ class Generator:
             if isinstance(c.right, ir.Lit) and c.right.value is not None and c.op == "==":
                 return f"({a} == {b})"       # None == literal is False already
             tests = []
-            if _never_none(a):
+            if _never_none(a, self.certain):
                 va = a
             else:
                 va = self.tmp("w")
                 tests.append(f"({va} := {a}) is not None")
-            if _never_none(b):
+            if _never_none(b, self.certain):
                 vb = b
             else:
                 vb = self.tmp("w")
@@ -622,7 +653,7 @@ class Generator:
             n = self.simple(c.amount, scope)
             if d is None or n is None:
                 return None
-            return f"_within(X, {c.unit!r}, {n}, {d})"
+            return self.within(c.unit, n, d, c.path)
         return None
 
     def simple(self, e, scope) -> Optional[str]:
@@ -643,20 +674,19 @@ class Generator:
             else:
                 base, is_dict = "C", True
             if len(e.keys) == 1 and is_dict:
-                return self._get(base, e, 0)
+                code = self._get(base, e, 0)
+                if e.certain:
+                    self.certain.add(code)
+                return code
             if len(e.keys) == 1:
                 return f"({self._get(base, e, 0)} if type({base}) is dict else None)"
             return None
         return None
 
 
-def _never_none(code: str) -> bool:
-    """Literals (never null in a rule) and as_of are never None."""
-    return code == "A" or (_is_literal(code) and code != "None")
-
-
-def _not_none(code: str) -> str:
-    return "True" if _never_none(code) else f"{code} is not None"
+def _never_none(code: str, certain=()) -> bool:
+    """Literals (never null in a rule), as_of, and what validation guarantees are never None."""
+    return code == "A" or code in certain or (_is_literal(code) and code != "None")
 
 
 def _is_literal(code: str) -> bool:
@@ -842,6 +872,10 @@ class Program:
         top_of_run = len(g.lines)
         read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
                       for i in range(len(policy.strata))]
+        memo: set = set()
+        for j, dname in enumerate(self.decision_names):
+            if any(dname in names for names in read_after):
+                g.emit(2, f"z{j} = -1")
         for k, rules in enumerate(policy.strata):
             kinds = sorted({r.binds for r in rules})
             g.emit(2, f"# ---- stratum {k}")
@@ -855,23 +889,51 @@ class Program:
             for n, kind in enumerate(kinds):
                 g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
                 top = len(g.lines)
+                guards: dict = {}     # a rules file's guard is evaluated once per fact, for all its rules
                 for rule in sorted((r for r in rules if r.binds == kind), key=lambda r: r.index):
                     g.emit(4, f"# {rule.id}")
                     g.emit(4, f"cur = {rule.index}")
+                    cond = rule.condition
+                    if rule.guard is not None and isinstance(cond, ir.All) and cond.items and cond.items[0] is rule.guard:
+                        if id(rule.guard) not in guards:
+                            if traced:
+                                g.emit(4, "T = []")
+                            held = g.cond(rule.guard, {}, 4)
+                            seen = g.tmp("gt")
+                            if traced:
+                                g.emit(4, f"{seen} = T")
+                            guards[id(rule.guard)] = (held, seen)
+                        held, seen = guards[id(rule.guard)]
+                        rest = cond.items[1:]
+                        g.emit(4, f"if {held}:")
+                        if traced:
+                            g.emit(5, f"T = list({seen})")
+                        if not rest:
+                            self._fire(g, rule, set(kinds), traced, 5)
+                            continue
+                        r = g.cond(rest[0] if len(rest) == 1 else ir.All(items=rest), self._bound(rule), 5)
+                        g.emit(5, f"if {r}:")
+                        self._fire(g, rule, set(kinds), traced, 6)
+                        continue
                     if traced:
                         g.emit(4, "T = []")
-                    r = g.cond(rule.condition, self._bound(rule), 4)
+                    r = g.cond(cond, self._bound(rule), 4)
                     g.emit(4, f"if {r}:")
                     self._fire(g, rule, set(kinds), traced, 5)
                 g.lines[top:top] = ["    " * 4 + line for line in g.take_prefetched("it")]
-            for dname in read_after[k]:
+            for dname in read_after[k]:      # resolved again only when claimed since
                 j = self.decision_names.index(dname)
-                g.emit(2, f"D[{dname!r}] = {self._resolution(j)}")
+                memo.add(j)
+                g.emit(2, f"if len(L{j}) != z{j}: r{j}, z{j} = {self._resolution(j)}, len(L{j})")
+                g.emit(2, f"D[{dname!r}] = r{j}")
         g.emit(2, "cur = -1")
-        final = ", ".join(f"{dname!r}: {self._resolution(j)}" for j, dname in enumerate(self.decision_names))
+        final = ", ".join(f"{dname!r}: " + (f"(r{j} if len(L{j}) == z{j} else R{j}(L{j}))" if j in memo else self._resolution(j))
+                          for j, dname in enumerate(self.decision_names))
         g.emit(2, f"return ({{{final}}}, ({''.join(f'L{j}, ' for j in range(len(self.decision_names)))}), "
                   f"({''.join(f'G{j}, ' for j in range(len(self.derived_names)))}), F)")
-        g.lines[top_of_run:top_of_run] = ["    " * 2 + line for line in g.take_prefetched("C")]
+        g.lines[top_of_run:top_of_run] = ["    " * 2 + line for line in g.take_prefetched("C")] + [
+            "    " * 2 + f"{var} = _window_start(X, {unit!r}, {n})" for (unit, n), var in sorted(g.windows.items())] + [
+            "    " * 2 + f"{var} = None" for var in sorted(g.indexes.values())]
         g.emit(1, "except _PolicyError:")
         g.emit(2, "raise")
         g.emit(1, "except Exception as exc:")

@@ -2,7 +2,8 @@
 
 An entry is keyed by everything the compiled form depends on, read as raw bytes (nothing is parsed
 to compute it, beyond each manifest's `extends`): every file of the version folder and of each
-version it extends, the engine's own source and schemas, the regcode and Python versions. Change
+version it extends, the engine's own source and schemas (so any change of regcode), and the Python
+version. Change
 one byte of any of them and the key changes, so a stale policy is never served; old entries are
 simply not used again (and pruned when the cache grows past MAX_ENTRIES).
 
@@ -52,7 +53,7 @@ def cache_dir() -> Optional[Path]:
 def _engine_digest() -> str:
     """The engine's own code and schemas: a changed engine never reads an entry an older one wrote."""
     from . import __file__ as engine_init
-    digest = hashlib.sha256(f"{FORMAT}:{sys.version}:{_regcode_version()}".encode())
+    digest = hashlib.sha256(f"{FORMAT}:{sys.version}".encode())
     engine = Path(engine_init).resolve().parent
     schemas = engine.parent / "schemas"
     for folder, pattern in ((engine, "*.py"), (schemas, "*")):
@@ -60,14 +61,6 @@ def _engine_digest() -> str:
             if path.is_file():
                 digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def _regcode_version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("regcode")
-    except Exception:
-        return "unknown"
 
 
 def _chain(catalog, directory: Path) -> Optional[list]:

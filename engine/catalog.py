@@ -5,10 +5,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .compile import CompiledPolicy, compile_version
+from typing import TYPE_CHECKING
+
 from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .load import VERSION_NAME, inside, load_version, read_document
-from .validate import ValidatedVersion, validate_version
+
+if TYPE_CHECKING:   # validate and compile are imported when something is compiled (not on a cache hit)
+    from .compile import CompiledPolicy
+    from .validate import ValidatedVersion
 
 
 class SelectionError(PolicyError):
@@ -129,6 +133,7 @@ class Catalog:
 
     # -- loading -------------------------------------------------------------------------
     def load_validated(self, directory: Path) -> ValidatedVersion:
+        from .validate import validate_version
         root = self._root_of(directory)
         return validate_version(load_version(directory, root))
 
@@ -141,6 +146,7 @@ class Catalog:
     def compile_dir(self, directory: Path) -> CompiledPolicy:
         """Compiled, from the on-disk cache when nothing it depends on changed (engine/cache.py)."""
         from .cache import compiled
+        from .compile import compile_version
         directory = Path(directory)
         return compiled(self, directory, lambda: compile_version(self.load_validated(directory), self._base_loader))
 
@@ -152,5 +158,6 @@ class Catalog:
         for root in [own_root] + self.roots:
             candidate = root / policy_id / version
             if (candidate / "policy.yaml").is_file() and inside(root, candidate):
+                from .validate import validate_version
                 return validate_version(load_version(candidate, root))
         raise LookupError(f"no version `{version}` of `{policy_id}` under {', '.join(str(r) for r in [own_root] + self.roots)}")

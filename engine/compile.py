@@ -6,12 +6,15 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from typing import TYPE_CHECKING
+
 from . import _ir as ir
-from . import _operators as ops
 from ._shapes import Shape, from_fields, from_schema
 from .errors import CompileError, IssueCollector, Location, SchemaError, did_you_mean
 from .load import Document, dump_json
-from .validate import ValidatedVersion, operator_schemas
+
+if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
+    from .validate import ValidatedVersion
 
 MAX_STRATA = 64          # bound on decision-reading depth; deeper means a cycle (or a policy to split)
 MAX_EXTENDS = 32         # bound on the length of an `extends` chain
@@ -378,6 +381,8 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
 
 def pass_rules(c: Compilation) -> None:
     """Parse every rule's condition and conclusions with the operator registry; check names and values."""
+    from . import _operators as ops
+    from .validate import operator_schemas
     schemas = operator_schemas()
     guards: dict = {}   # rules file -> (guard condition, decisions it reads): parsed once, shared by the file's rules
     for rid, item in sorted(c.resolved.rules.items()):

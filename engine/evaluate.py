@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import jsonschema
+from typing import TYPE_CHECKING
 
-from . import _dates
 from . import _ir as ir
-from .compile import CompiledPolicy
+
+if TYPE_CHECKING:
+    from .compile import CompiledPolicy
 from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .load import Document, format_path
 
@@ -50,6 +51,7 @@ class Evaluation:
 def _validator(policy: CompiledPolicy):
     v = policy.backends.get("_validator")
     if v is None:
+        import jsonschema   # only for the human messages about a case that is not valid
         v = jsonschema.Draft202012Validator(policy.facts_schema, format_checker=jsonschema.FormatChecker())
         policy.backends["_validator"] = v
     return v

@@ -27,6 +27,14 @@ def load_module(path: Path, name: str):
 generator = load_module(REPO / "benchmarks" / "generate.py", "regcode_benchmarks_generate")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """The compiled-policy cache of the test run is its own (never the user's ~/.cache)."""
+    import os
+    os.environ["REGCODE_CACHE_DIR"] = str(tmp_path_factory.mktemp("regcode-cache"))
+    yield
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the golden files under tests/golden/ from the current output")

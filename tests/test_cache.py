@@ -1,0 +1,115 @@
+"""The compiled-policy cache: a second compile is read back, one changed byte anywhere is a new compile,
+an unsafe folder or a damaged entry is never trusted, and results do not depend on the cache."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from regcode.engine import Catalog, evaluate, to_dict
+from regcode.engine import cache as cache_module
+from regcode.engine import compile as compile_module
+
+from conftest import TEST_POLICIES, TESTS
+
+CASE = {"as_of": "2020-06-30", "applicant": {"name": "甲", "district": "浦东新区", "employees": 12}}
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGCODE_CACHE_DIR", str(tmp_path / "cache"))
+    target = tmp_path / "policies" / "toy" / "1"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", target)
+    return tmp_path / "policies"
+
+
+def _compiles(monkeypatch) -> list:
+    calls = []
+    real = compile_module.compile_version
+
+    def counting(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+    monkeypatch.setattr(compile_module, "compile_version", counting)
+    return calls
+
+
+def _out(policy) -> str:
+    return json.dumps(to_dict(evaluate(policy, CASE, CASE["as_of"])), sort_keys=True, ensure_ascii=False)
+
+
+def test_a_second_catalog_reads_the_compiled_version_back(root, monkeypatch):
+    calls = _compiles(monkeypatch)
+    first = Catalog([root]).by_ref("toy@1")
+    second = Catalog([root]).by_ref("toy@1")
+    assert len(calls) == 1, "the second catalog should have used the cache"
+    assert second.content_hash == first.content_hash and _out(second) == _out(first)
+    assert "python" in second.backends, "the Python program's bytecode comes back with it"
+
+
+@pytest.mark.parametrize("edit", ["parameter", "rules file", "new file", "removed file"])
+def test_any_change_to_a_policy_file_is_a_new_compile(root, monkeypatch, edit):
+    calls = _compiles(monkeypatch)
+    before = _out(Catalog([root]).by_ref("toy@1"))
+    folder = root / "toy" / "1"
+    if edit == "parameter":       # one byte: base_fee 100 -> 900
+        path = folder / "parameters.yaml"
+        text = path.read_text(encoding="utf-8")
+        assert "value: 100" in text
+        path.write_text(text.replace("value: 100", "value: 900", 1), encoding="utf-8")
+    elif edit == "rules file":
+        path = folder / "rules" / "fees.yaml"
+        path.write_bytes(path.read_bytes() + b"\n")
+    elif edit == "new file":
+        (folder / "rules" / "extra.yaml").write_text("apiVersion: regcode/v1\nkind: Rules\nrules: []\n", encoding="utf-8")
+    else:
+        (folder / "tests" / "cases.yaml").unlink()
+    after = Catalog([root]).by_ref("toy@1")
+    assert len(calls) == 2, "a changed policy must never be served from the cache"
+    if edit == "parameter":
+        assert _out(after) != before and to_dict(evaluate(after, CASE, CASE["as_of"]))["decisions"]["fee"] > 800
+
+
+def test_a_change_in_the_version_extended_is_a_new_compile(root, tmp_path, monkeypatch):
+    calls = _compiles(monkeypatch)
+    child = root / "toy" / "2"
+    child.mkdir()
+    (child / "policy.yaml").write_text(
+        "apiVersion: regcode/v1\nkind: Policy\nid: toy\nversion: '2'\ntitle: t\nsource: {issuer: x, date: '2020-01-01'}\n"
+        "effective_from: '2021-01-01'\nextends: '1'\n", encoding="utf-8")
+    Catalog([root]).by_ref("toy@2")
+    base = root / "toy" / "1" / "parameters.yaml"
+    base.write_text(base.read_text(encoding="utf-8").replace("value: 100", "value: 900", 1), encoding="utf-8")
+    Catalog([root]).by_ref("toy@2")
+    assert len(calls) == 2
+
+
+def test_a_folder_others_can_write_to_is_not_used(root, tmp_path, monkeypatch):
+    folder = tmp_path / "shared-cache"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    monkeypatch.setenv("REGCODE_CACHE_DIR", str(folder))
+    assert cache_module.cache_dir() is None
+    calls = _compiles(monkeypatch)
+    Catalog([root]).by_ref("toy@1")
+    Catalog([root]).by_ref("toy@1")
+    assert len(calls) == 2 and not list(folder.iterdir())
+
+
+def test_a_damaged_entry_is_compiled_again(root, tmp_path, monkeypatch):
+    calls = _compiles(monkeypatch)
+    Catalog([root]).by_ref("toy@1")
+    for entry in (tmp_path / "cache").glob("*.pickle"):
+        entry.write_bytes(entry.read_bytes()[:100])
+    policy = Catalog([root]).by_ref("toy@1")
+    assert len(calls) == 2 and _out(policy)
+
+
+def test_the_cache_can_be_turned_off(root, monkeypatch):
+    monkeypatch.setenv("REGCODE_NO_CACHE", "1")
+    calls = _compiles(monkeypatch)
+    Catalog([root]).by_ref("toy@1")
+    Catalog([root]).by_ref("toy@1")
+    assert len(calls) == 2
