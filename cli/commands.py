@@ -8,8 +8,11 @@ COMMANDS = {
     "fmt": "fmt",
     "plan": "plan",
     "policies": "policies",
+    "replay": "replay",
     "schema": "schema",
+    "serve": "serve",
     "show": "versions",
+    "site": "site",
     "test": "testcmd",
     "validate": "validate",
 }

@@ -20,12 +20,14 @@ def read_case(path: str):
 @click.argument("facts", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @as_of_option
 @selection_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml", "html"]), default="text", show_default=True)
+@click.option("--site-url", "site_url", metavar="URL", help="With --format html: link the articles to this site "
+              "(the DIR of `regcode site`, as a URL or a path relative to the page) instead of inlining their text.")
 @explain_option(None, "The why to keep: none, the decisive claims, or every claim and derived fact. "
                 "Default: full for json/yaml, none (the decisions alone) for text.")
 @policy_root_option
 @click.pass_context
-def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots):
+def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots, site_url):
     """Evaluate case files (一企一档) and print every decision with why it was taken.
 
     FACTS are YAML or JSON case files, or - for standard input.
@@ -33,12 +35,13 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
     set_format(ctx, fmt)
     level = explain or ("none" if fmt == "text" else "full")
     cat = catalog(policy_roots)
-    results, failed = [], False
+    results, failed, cases = [], False, []
     for path in facts:
         try:
             doc = read_case(path)
             results.append(evaluate_case(cat, doc, policy_name, as_of, version, backend,
                                          "full" if fmt == "text" and level != "none" else level))
+            cases.append(doc.data)
         except PolicyError as exc:
             failed = True
             if len(facts) == 1:
@@ -46,6 +49,10 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
             report_issues(exc.issues, "json" if fmt == "json" else "text")
     if fmt == "text":
         click.echo("\n\n".join(to_text(r, level) for r in results))
+    elif fmt == "html":
+        from ..engine.html import eval_page
+        if results:
+            click.echo(eval_page(cat, list(zip(results, cases)), site_url, level), nl=False)
     elif results:
         emit(results[0] if len(facts) == 1 else results, fmt)
     if failed:

@@ -26,7 +26,7 @@ def show_cmd(ctx, ref, fmt, policy_roots):
 @click.argument("new", metavar="NEW")
 @click.option("--corpus", type=click.Path(exists=True, allow_dash=True), help="A folder of case files or a JSONL file.")
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when anything differs (for CI).")
 @policy_root_option
 @click.pass_context
@@ -34,7 +34,12 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
     """Compare two versions (POLICY@VERSION or a version folder): rules, parameters and, with --corpus, decisions."""
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
-    result = diff(cat.by_ref(old), cat.by_ref(new), iter_corpus(corpus) if corpus else None, as_of)
-    click.echo(dump_json(result) if fmt == "json" else to_text(result))
+    old_p, new_p = cat.by_ref(old), cat.by_ref(new)
+    result = diff(old_p, new_p, iter_corpus(corpus) if corpus else None, as_of)
+    if fmt == "html":
+        from ..engine.html import diff_page
+        click.echo(diff_page(result, old_p, new_p), nl=False)
+    else:
+        click.echo(dump_json(result) if fmt == "json" else to_text(result))
     if fail_on_change and has_changes(result):
         ctx.exit(EXIT_POLICY)

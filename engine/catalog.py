@@ -50,6 +50,18 @@ class Catalog:
         self._compiled: dict = {}
         self._index: Optional[dict] = None
 
+    @classmethod
+    def of(cls, compiled: dict, roots: Optional[list] = None) -> "Catalog":
+        """A catalog serving exactly these compiled versions ({VersionInfo: CompiledPolicy}); it selects without
+        reading a file. `regcode serve` swaps one in on reload, keeping a version's last good compile when its
+        files no longer compile."""
+        cat = cls(roots)
+        cat._compiled = dict(compiled)
+        cat._index = {}
+        for info in sorted(compiled, key=lambda i: (i.policy_id, i.version)):
+            cat._index.setdefault(info.policy_id, {})[info.version] = info
+        return cat
+
     # -- discovery ------------------------------------------------------------------------
     def index(self) -> dict:
         """policy id -> {version: VersionInfo}; a user's root hides a shipped version of the same name."""

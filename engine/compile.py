@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 from typing import TYPE_CHECKING
 
 from . import _ir as ir
+from . import _text
 from ._shapes import Shape, from_fields, from_schema
 from .errors import CompileError, IssueCollector, Location, SchemaError, did_you_mean
 from .load import Document, dump_json
@@ -52,6 +53,7 @@ class Resolved:
     rejected_articles: set = field(default_factory=set)   # articles of rules set aside by validation
     identity: Optional[Item] = None   # the manifest's `identity:` (inherited unless a version restates it)
     event_dates: dict = field(default_factory=dict)   # list path -> Item of its event date field (FactsSchema `event_dates:`)
+    texts: list = field(default_factory=list)   # (version ref, ArticleText document), root of `extends` first
 
 
 @dataclass
@@ -78,6 +80,7 @@ class CompiledPolicy:
     resolved: dict                    # the resolved version as plain data (for `show` and `diff`)
     directory: str = ""
     chain: tuple = ()
+    text: Optional[dict] = None       # the law's text after inheritance (engine/_text.py), None without an ArticleText
     backends: dict = field(default_factory=dict, repr=False)  # built lazily by evaluate
 
     @property
@@ -107,6 +110,7 @@ class Compilation:
         self.strata: list = []
         self.identity: tuple = ()
         self.event_dates: dict = {}
+        self.text: Optional[dict] = None
 
 
 # ---- pass 1: inheritance -----------------------------------------------------------------
@@ -182,6 +186,11 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
         issues.add("compile.duplicate", "more than one ArticleIndex", indexes[1].location(), "keep one")
     if indexes:
         resolved.articles = Item(indexes[0], ("articles",), indexes[0].data["articles"])
+    texts = version.of_kind("ArticleText")
+    if len(texts) > 1:
+        issues.add("compile.duplicate", "more than one ArticleText", texts[1].location(), "keep the text of a version in one file")
+    if texts:
+        resolved.texts.append((f"{version.source.policy_id}@{version.source.version}", texts[0]))
 
 
 def _extend_schema(resolved: Resolved, doc: Document, target: str, props: dict, issues: IssueCollector) -> None:
@@ -513,7 +522,16 @@ def pass_articles(c: Compilation) -> None:
                          "write its rules, or mark it not_decidable with a reason")
 
 
-# ---- pass 5: strata ----------------------------------------------------------------------
+# ---- pass 5: text -------------------------------------------------------------------------
+def pass_text(c: Compilation) -> None:
+    """After articles (the index is sound by now): the text is inherited, and every citation of a rule,
+    parameter or decision must resolve to it (`compile.clause`). A version without text is not checked."""
+    c.text = _text.merge(c.resolved.texts, c.issues)
+    if c.text is not None and not c.issues:
+        _text.check_citations(c.text, c.resolved, c.issues)
+
+
+# ---- pass 6: strata ----------------------------------------------------------------------
 def pass_strata(c: Compilation) -> None:
     """Last before hashing: needs every rule's reads and conclusions. A rule that reads a decision
     runs in a stratum after every rule that claims it; a cycle through a decision is an error."""
@@ -557,6 +575,7 @@ PASSES = (
     ("declarations", pass_declarations),
     ("rules", pass_rules),
     ("articles", pass_articles),
+    ("text", pass_text),
     ("strata", pass_strata),
 )
 
@@ -607,4 +626,5 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         decisions=c.decisions, parameters=c.parameters, rules=c.rules, strata=c.strata,
         articles=list(c.resolved.articles.data) if c.resolved.articles else [],
         content_hash=digest, identity=c.identity, event_dates=c.event_dates, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
+        text=c.text,
     )

@@ -5,6 +5,7 @@ is reported (`input.syntax`, `input.encoding`, `input.not_mapping`, with the fil
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -50,6 +51,11 @@ def _jsonl(stream, name: str) -> Iterator[Record]:
             yield Record(f"{name}:{number}", number, raw.decode("utf-8"))
         except UnicodeDecodeError as exc:  # still a record, so that its error is reported with its line
             yield Record(f"{name}:{number}", number, undecodable=exc.start)
+
+
+def text_records(data: bytes, name: str) -> Iterator[Record]:
+    """The records of a JSONL text held in memory (a request body), numbered and reported as `read_records` does."""
+    yield from _jsonl(io.BytesIO(data), name)
 
 
 def read_records(source: str, stdin=None) -> Iterator[Record]:
@@ -124,6 +130,31 @@ class CorpusCase:
     line: Optional[int]
     doc: Optional[Document] = None
     error: Optional[InputError] = None
+
+
+def parse_json_array(text: str, name: str) -> list:
+    """A JSON array of case files (a request body) as CorpusCases named `NAME[i]`, in order. A bad element is a
+    CorpusCase with its error; text that is not a JSON array raises InputError."""
+    def fail(message: str, line: int = 1, column: int = 1) -> InputError:
+        return InputError([Issue("input.syntax", message, Location(name, line, column), "send a JSON array of case files")])
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise fail(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except (ValueError, RecursionError) as exc:
+        raise fail(f"unreadable JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise fail(f"expected a JSON array of case files, found {type(data).__name__}")
+    out = []
+    for i, item in enumerate(data):
+        source = f"{name}[{i}]"
+        if isinstance(item, dict):
+            out.append(CorpusCase(source, None, Document(source, item)))
+        else:
+            out.append(CorpusCase(source, None, error=InputError([Issue(
+                "input.not_mapping", f"a case file must be a JSON object, found {type(item).__name__}", Location(source),
+                "each element of the array is one case file, with `as_of` and `enterprise`")])))
+    return out
 
 
 def iter_corpus(source: str) -> Iterator[CorpusCase]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from . import _text
 from .compile import CompiledPolicy
 from .errors import PolicyError
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
@@ -52,6 +53,7 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
                  for n in sorted(set(od) | set(nd)) if od.get(n) != nd.get(n)]
     facts = sorted(set(_schema_paths(new.facts_schema)) ^ set(_schema_paths(old.facts_schema)))
     return {
+        "text": text_diff(old.text, new.text),
         "rules": {
             "added": [{"id": r, "article": n_rules[r]["article"], "title": n_rules[r]["title"]} for r in sorted(set(n_rules) - set(o_rules))],
             "removed": [{"id": r, "article": o_rules[r]["article"], "title": o_rules[r]["title"]} for r in sorted(set(o_rules) - set(n_rules))],
@@ -61,6 +63,18 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
         "decisions": decisions,
         "facts": [{"path": p, "status": "added" if p in set(_schema_paths(new.facts_schema)) else "removed"} for p in facts],
     }
+
+
+def text_diff(old: Optional[dict], new: Optional[dict]) -> list:
+    """Articles of the law's text added, removed or reworded, in document order, with their lines."""
+    lines = lambda text: {a["article"]: _text.article_lines(a) for a in (text or {}).get("articles", [])}
+    o, n = lines(old), lines(new)
+    out = []
+    for name in sorted(set(o) | set(n), key=_text.article_key):
+        if o.get(name) != n.get(name):
+            out.append({"article": name, "status": "added" if name not in o else "removed" if name not in n else "changed",
+                        "old": o.get(name), "new": n.get(name)})
+    return out
 
 
 def _schema_paths(schema, prefix: str = "", depth: int = 0) -> list:
@@ -148,7 +162,8 @@ def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, bac
 
 def has_changes(result: dict) -> bool:
     s = result["static"]
-    static = any(s["rules"][k] for k in ("added", "removed", "changed")) or s["parameters"] or s["decisions"] or s["facts"]
+    static = (any(s["rules"][k] for k in ("added", "removed", "changed")) or s["parameters"] or s["decisions"] or s["facts"]
+              or s["text"])
     corpus = result.get("corpus")
     return bool(static) or bool(corpus and (corpus["changed_cases"] or corpus["errors_differ"]))
 
@@ -173,8 +188,10 @@ def to_text(result: dict) -> str:
         lines.append(f"  ~ decision {d['name']}: {d['status']}")
     for f in s["facts"]:
         lines.append(f"  {'+' if f['status'] == 'added' else '-'} fact {f['path']}")
+    for t in s["text"]:
+        lines.append(f"  {dict(added='+', removed='-').get(t['status'], '~')} text {t['article']}" + (": reworded" if t["status"] == "changed" else ""))
     if len(lines) == 1:
-        lines.append("  no differences in rules, parameters, decisions or facts")
+        lines.append("  no differences in rules, parameters, decisions, facts or text")
     c = result.get("corpus")
     if c is not None:
         lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions")

@@ -22,6 +22,7 @@ KINDS = {
     "Parameters": "parameters.schema.yaml",
     "Rules": "rules.schema.yaml",
     "ArticleIndex": "articleindex.schema.yaml",
+    "ArticleText": "articletext.schema.yaml",
     "TestCases": "testcases.schema.yaml",
 }
 HINTS = {

@@ -1,0 +1,52 @@
+"""`regcode replay`: re-evaluate the decisions of a decision log with today's policies and report what differs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..engine import dump_json
+from ..engine.replay import has_changes, replay, to_text
+from .main import EXIT_POLICY, backend_option, catalog, policy_root_option, regcode, set_format
+
+DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large"}
+
+
+def rotated(path: str) -> list:
+    """LOG's rotated files, oldest first, then LOG: LOG.N ... LOG.1, LOG."""
+    base = Path(path)
+    older = []
+    n = 1
+    while (base.with_name(f"{base.name}.{n}")).is_file() and n <= 10000:
+        older.append(str(base.with_name(f"{base.name}.{n}")))
+        n += 1
+    return list(reversed(older)) + [path]
+
+
+@regcode.command("replay")
+@click.argument("logs", metavar="LOG...", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--with-rotated", is_flag=True, help="Also read LOG.N ... LOG.1 (the rotated files), oldest first.")
+@click.option("--policy-version", "version", metavar="V", help="Replay against this version instead of the one in force on each as_of.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any decision differs (for CI).")
+@backend_option
+@policy_root_option
+@click.pass_context
+def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, policy_roots):
+    """Re-evaluate a decision log's decisions with today's policies; report those that differ.
+
+    LOG is written by `regcode serve --decision-log`. Each decision is evaluated again with the policy
+    in force on its as_of now (or --policy-version), and the decisions that differ are reported: by
+    decision, old and new value, the rules that decide it now, and the decision ids.
+
+    A line that cannot be replayed (damaged, or logged with --decision-log-input none) is reported with
+    its file and line; the others are still replayed. Exit 1 when a line is damaged, or with
+    --fail-on-change when a decision differs.
+    """
+    set_format(ctx, fmt)
+    paths = [p for log in logs for p in (rotated(log) if with_rotated else [log])]
+    report = replay(catalog(policy_roots), paths, version, backend)
+    click.echo(dump_json(report) if fmt == "json" else to_text(report))
+    damaged = any(e["code"] in DAMAGED or not e["code"].startswith("replay.") for s in report["skipped"] for e in s["errors"])
+    if damaged or (fail_on_change and has_changes(report)):
+        ctx.exit(EXIT_POLICY)

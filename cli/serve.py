@@ -1,0 +1,90 @@
+"""`regcode serve`: the HTTP decision service (FastAPI on uvicorn), with a decision log and reloading."""
+from __future__ import annotations
+
+import logging
+
+import click
+
+from .main import EXIT_POLICY, backend_option, policy_root_option, regcode, report_issues
+
+MISSING = ("`regcode serve` needs the optional extra `serve` (FastAPI, uvicorn). Install it with "
+           "`pip install 'regcode[serve]'` (in a checkout: `.venv/bin/pip install -e '.[serve]'`; `make setup` does it).")
+
+
+@regcode.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback unless you say otherwise).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True, help="Port (0: any free port, printed).")
+@policy_root_option
+@click.option("--decision-log", "decision_log", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Append one JSON line per decision here (for `regcode replay`).")
+@click.option("--decision-log-input", "log_input", type=click.Choice(["full", "none"]), default="full", show_default=True,
+              help="none: log only the input's SHA-256, not the case file itself (privacy; such lines cannot be replayed).")
+@click.option("--decision-log-max-bytes", "log_max_bytes", type=click.IntRange(min=1024), default=100 << 20, show_default=True,
+              help="Rotate the log past this size: FILE -> FILE.1 -> ... FILE.KEEP.")
+@click.option("--decision-log-keep", "log_keep", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Rotated files to keep.")
+@click.option("--decision-log-fsync", "log_fsync", is_flag=True,
+              help="fsync each line before answering (survives a power cut, at a disk flush per decision).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Worker processes that evaluate (default: the cores available).")
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=10.0, show_default=True, metavar="SECONDS",
+              help="Time limit per request; a worker past it is stopped and the request gets a 422 `eval.timeout`.")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=8 << 20, show_default=True, help="Largest request body (413 past it).")
+@click.option("--max-batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Most case files in one batch (413 past it).")
+@click.option("--max-waiting", type=click.IntRange(min=0), default=64, show_default=True,
+              help="Requests that may wait for a free worker; more get 429 with Retry-After.")
+@click.option("--enable-admin", is_flag=True, help="Serve POST /v1/admin/reload (SIGHUP reloads in any case).")
+@backend_option
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
+@click.pass_context
+def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_bytes, log_keep, log_fsync, workers, timeout,
+              max_body_bytes, max_batch, max_waiting, enable_admin, backend, log_level):
+    """Serve decisions over HTTP (JSON), with a decision log for `regcode replay`.
+
+    \b
+    POST /v1/evaluate, POST /v1/evaluate/batch    the `eval --format json` object, plus decision_id
+    GET  /v1/policies, /v1/policies/ID/VERSION    what is served, and a version as `show` prints it
+    GET  /health, /metrics, /openapi.json, /docs  liveness, Prometheus text, the API's description
+
+    \b
+    Every policy version is compiled once at start (a version that fails stops the start, with its
+    errors). SIGHUP (or POST /v1/admin/reload with --enable-admin) recompiles; a version that fails
+    then keeps serving its last good compile, and the log says why.
+    """
+    try:
+        import uvicorn
+        from ..service import registry
+        from ..service.app import ServeConfig, create_app
+    except ImportError as exc:
+        raise click.ClickException(f"{MISSING} ({exc})") from None
+    loaded = registry.load(list(policy_roots or []))
+    if not loaded.ok:
+        report_issues(loaded.issues())
+        click.echo("regcode serve: not started; fix the policies above (`regcode validate`), then start again.", err=True)
+        ctx.exit(EXIT_POLICY)
+    config = ServeConfig(policy_roots=[str(r) for r in policy_roots or []], decision_log=decision_log,
+                         log_input=log_input == "full", log_max_bytes=log_max_bytes, log_keep=log_keep, log_fsync=log_fsync,
+                         workers=workers or 0, timeout=timeout, max_body_bytes=max_body_bytes, max_batch=max_batch,
+                         max_waiting=max_waiting, enable_admin=enable_admin, backend=backend, handle_sighup=True)
+    try:
+        app = create_app(config, loaded)
+    except OSError as exc:   # e.g. the decision log's folder does not exist
+        raise click.ClickException(f"cannot start: {exc}") from None
+    _log_to_stderr(log_level)
+    logging.getLogger("regcode.serve").info("%s", loaded.summary())
+    # one uvicorn process: our own worker processes evaluate (uvicorn's --workers would compile once per process)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", server_header=False,
+                timeout_graceful_shutdown=max(1, int(timeout) + 1))
+
+
+def _log_to_stderr(level: str) -> None:
+    """The service's own messages (reloads, replaced workers, bugs) in uvicorn's layout, on stderr."""
+    from uvicorn.logging import DefaultFormatter
+
+    logger = logging.getLogger("regcode.serve")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False

@@ -1,0 +1,164 @@
+"""Replay a decision log: re-evaluate each logged input with the policy in force now (or a forced version) and report what differs."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Iterable, Optional
+
+from .case import evaluate_case
+from .catalog import Catalog, SelectionError
+from .errors import EvaluationError, InputError, Issue, Location
+from .evaluate import DEFAULT_BACKEND
+from .load import Document, dump_json
+
+MAX_LINE_BYTES = 64 << 20     # a bound on one log line (the service's body limit is far below it)
+MAX_LISTED = 20               # decision ids listed per change in the text report
+
+
+def fired_rules(result: dict) -> list:
+    """The ids of the rules that fired in an `explain=full` result: every rule with a claim or a derived fact."""
+    ids = {e["rule"] for entries in result.get("why", {}).values() for e in entries}
+    ids.update(d["rule"] for f in result.get("derived", ()) for d in f["derived_by"])
+    return sorted(ids)
+
+
+def input_sha256(data) -> str:
+    """The hash of a case as regcode read it (canonical JSON), so YAML and JSON of the same case hash alike."""
+    return hashlib.sha256(dump_json(data).encode("utf-8")).hexdigest()
+
+
+def _decisive(result: dict, decision: str) -> list:
+    return sorted({e["rule"] for e in result.get("why", {}).get(decision, ()) if e.get("decisive")})
+
+
+# A log line is what `regcode serve` writes per decision: decision_id, policy {id, version, content_hash},
+# as_of, input (unless logged as a hash only), input_sha256, decisions, rules_fired. A line that cannot be
+# replayed (damaged, input not logged, input not matching its hash, no longer valid) is reported with its
+# file and line, and the others are still replayed.
+
+
+def _lines(paths: Iterable[str]):
+    """(path, line number, bytes) of every non-blank line; a line past MAX_LINE_BYTES is yielded cut (and refused),
+    the rest of it skipped without being held in memory."""
+    for path in paths:
+        with open(path, "rb") as stream:
+            number = 0
+            while True:
+                raw = stream.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    break
+                number += 1
+                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    while True:          # skip to the end of the long line, a bounded chunk at a time
+                        rest = stream.readline(1 << 20)
+                        if not rest or rest.endswith(b"\n"):
+                            break
+                if raw.strip():
+                    yield path, number, raw
+
+
+def _unreplayable(where: Location, code: str, message: str, hint: str = "") -> dict:
+    return {"source": f"{where.file}:{where.line}", "errors": [Issue(code, message, where, hint).as_dict()]}
+
+
+def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: str = DEFAULT_BACKEND) -> dict:
+    """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now, with, per
+    decision, the old and new value and the rules that decide it now; `changes` groups them by decision."""
+    changed, skipped, targets = [], [], {}
+    replayed = unchanged = 0
+    for path, number, raw in _lines(paths):
+        where = Location(path, number, 1)
+        if len(raw) > MAX_LINE_BYTES:
+            skipped.append(_unreplayable(where, "replay.too_large", f"the line is longer than {MAX_LINE_BYTES} bytes"))
+            continue
+        try:
+            entry = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            skipped.append(_unreplayable(where, "replay.syntax", f"not a JSON line: {exc}",
+                                         "a crash can leave the last line partial; the other lines are replayed"))
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("decisions"), dict) or not isinstance(entry.get("policy"), dict):
+            skipped.append(_unreplayable(where, "replay.not_decision", "not a decision-log line (no `decisions` or `policy`)"))
+            continue
+        did = str(entry.get("decision_id", f"{path}:{number}"))
+        if "input" not in entry:
+            skipped.append(_unreplayable(where, "replay.no_input", f"decision {did} was logged without its input",
+                                         "the server ran with --decision-log-input none; only the hash was kept"))
+            continue
+        if entry.get("input_sha256") not in (None, input_sha256(entry["input"])):
+            skipped.append(_unreplayable(where, "replay.hash", f"decision {did}: the input does not match its input_sha256",
+                                         "the line was altered or damaged"))
+            continue
+        old_policy = entry["policy"]
+        doc = Document(f"{path}:{number}", entry["input"])
+        try:
+            result = evaluate_case(cat, doc, old_policy.get("id"), entry.get("as_of"), version, backend, "full")
+        except (InputError, SelectionError, EvaluationError) as exc:   # this line's case; a broken policy stops the replay
+            skipped.append({"source": f"{path}:{number}", "decision_id": did, "errors": [i.as_dict() for i in exc.issues]})
+            continue
+        except RecursionError:
+            skipped.append(_unreplayable(where, "input.too_deep", f"decision {did}: the input is nested too deeply"))
+            continue
+        replayed += 1
+        new_policy = result["policy"]
+        targets[(new_policy["id"], new_policy["version"], new_policy["content_hash"])] = True
+        old, new = entry["decisions"], result["decisions"]
+        diffs = []
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name) or (name in old) != (name in new):
+                diffs.append({"decision": name, "old": old.get(name), "new": new.get(name), "rules": _decisive(result, name)})
+        if not diffs:
+            unchanged += 1
+            continue
+        was = set(entry.get("rules_fired") or ())
+        now = set(fired_rules(result))
+        changed.append({
+            "decision_id": did, "source": f"{path}:{number}", "as_of": result["as_of"],
+            "policy": {"old": {k: old_policy.get(k) for k in ("id", "version", "content_hash")},
+                       "new": {k: new_policy[k] for k in ("id", "version", "content_hash")}},
+            "diffs": diffs,
+            "rules": {"no_longer_fire": sorted(was - now), "now_fire": sorted(now - was)} if was else None,
+        })
+    groups: dict = {}
+    for c in changed:
+        for d in c["diffs"]:
+            key = (d["decision"], dump_json(d["old"]), dump_json(d["new"]))
+            g = groups.setdefault(key, {"decision": d["decision"], "old": d["old"], "new": d["new"], "count": 0,
+                                        "rules": set(), "decision_ids": []})
+            g["count"] += 1
+            g["rules"].update(d["rules"])
+            g["decision_ids"].append(c["decision_id"])
+    changes = [{**g, "rules": sorted(g["rules"])} for _, g in sorted(groups.items())]
+    return {
+        "files": list(paths),
+        "against": [{"id": p, "version": v, "content_hash": h} for p, v, h in sorted(targets)],
+        "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
+        "changes": changes, "skipped": skipped,
+    }
+
+
+def has_changes(report: dict) -> bool:
+    return bool(report["changed"])
+
+
+def _j(value) -> str:
+    return dump_json(value)
+
+
+def to_text(report: dict) -> str:
+    """A summary for a person: one line per (decision, old, new) with its count and rules, then what was skipped."""
+    against = ", ".join(f"{a['id']}@{a['version']} ({a['content_hash']})" for a in report["against"]) or "nothing"
+    out = [f"replayed {report['replayed']} of {report['read']} logged decisions against {against}: "
+           f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"]
+    for g in report["changes"]:
+        ids = g["decision_ids"][:MAX_LISTED]
+        more = f" and {len(g['decision_ids']) - len(ids)} more" if len(g["decision_ids"]) > len(ids) else ""
+        out.append(f"  {g['decision']}: {_j(g['old'])} -> {_j(g['new'])}  in {g['count']} decision(s)"
+                   f"  [now by: {', '.join(g['rules']) or '—'}]")
+        out.append(f"    {', '.join(ids)}{more}")
+    for s in report["skipped"][:MAX_LISTED]:
+        first = s["errors"][0]
+        out.append(f"  ! {s['source']}: {first['code']}: {first['message']}")
+    if len(report["skipped"]) > MAX_LISTED:
+        out.append(f"  ! ... and {len(report['skipped']) - MAX_LISTED} more not replayed")
+    return "\n".join(out)

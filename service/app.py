@@ -1,0 +1,447 @@
+"""The HTTP decision service: the ASGI app factory, its routes, and problem responses for every failure."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version as package_version
+from typing import Literal, Optional
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..engine import DEFAULT_BACKEND, Issue, Location, PolicyError, dump_json
+from ..engine._dates import is_date
+from ..engine.testing import discover
+from . import decide, metrics as metrics_mod, registry, workers
+from .decisionlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog
+from .problems import problem
+
+log = logging.getLogger("regcode.serve")
+
+MAX_BODY_BYTES = 8 << 20
+MAX_BATCH = 1000
+TIMEOUT = 10.0
+MAX_WAITING = 64
+MAX_EXAMPLES = 3            # OpenAPI examples taken from each policy's own test cases
+JSON_TYPES = ("application/json",)
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
+
+
+def regcode_version() -> str:
+    try:
+        return package_version("regcode")
+    except PackageNotFoundError:   # pragma: no cover - running from a source tree that was never installed
+        return "0+unknown"
+
+
+@dataclass
+class ServeConfig:
+    """Everything `regcode serve` can set; the defaults are the CLI's."""
+
+    policy_roots: list = field(default_factory=list)
+    decision_log: Optional[str] = None
+    log_input: bool = True                  # False: the log keeps only the input's hash (--decision-log-input none)
+    log_max_bytes: int = DEFAULT_MAX_BYTES
+    log_keep: int = DEFAULT_KEEP
+    log_fsync: bool = False
+    workers: int = 0                        # 0: one per core
+    timeout: float = TIMEOUT                # seconds per request, waiting for a worker included
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_batch: int = MAX_BATCH
+    max_waiting: int = MAX_WAITING
+    enable_admin: bool = False
+    backend: str = DEFAULT_BACKEND
+    handle_sighup: bool = False             # only the real server process: signal handlers need the main thread
+
+
+class Service:
+    """The state behind the routes: the policies being served, the worker pool, the decision log, the metrics."""
+
+    def __init__(self, config: ServeConfig, loaded: Optional[registry.Loaded] = None):
+        self.config = config
+        self.loaded = loaded or registry.load(config.policy_roots)
+        registry.warm(self.loaded, config.backend)
+        self.version = regcode_version()
+        self.metrics = metrics_mod.Metrics()
+        self.log = None
+        if config.decision_log:   # opened now, so that a bad path fails the start, not the first decision
+            self.log = DecisionLog(config.decision_log, config.log_max_bytes, config.log_keep, config.log_fsync)
+        self.pool = workers.Pool(decide.handle, self._state(self.loaded), config.workers or workers.default_size(),
+                                 config.timeout, config.max_waiting)
+        self.reloading = asyncio.Lock()
+        self.metrics.gauge("regcode_workers", lambda: [({}, self.pool.alive())])
+        self.metrics.gauge("regcode_policy_versions", lambda: [({}, len(self.loaded.served))])
+        self.metrics.gauge("regcode_info", lambda: [({"version": self.version}, 1)])
+        self.metrics.gauge("regcode_worker_restarts_total",
+                           lambda: [({"reason": "time_limit"}, self.pool.killed), ({"reason": "died"}, self.pool.died)])
+        self.metrics.gauge("regcode_decision_log_lines_total", lambda: [({}, self.log.lines if self.log else 0)])
+        self.metrics.gauge("regcode_decision_log_rotations_total", lambda: [({}, self.log.rotations if self.log else 0)])
+
+    def _load_again(self) -> registry.Loaded:
+        loaded = registry.load(self.config.policy_roots, self.loaded)
+        registry.warm(loaded, self.config.backend)
+        return loaded
+
+    def _state(self, loaded: registry.Loaded) -> decide.State:
+        return decide.State(loaded.catalog, self.config.backend, self.version)
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.pool.close()
+        if self.log is not None:
+            self.log.close()
+
+    async def reload(self) -> registry.Loaded:
+        """Recompile every version (off the event loop); swap in the result. A version that fails keeps its old compile."""
+        async with self.reloading:
+            loaded = await asyncio.get_running_loop().run_in_executor(None, self._load_again)
+            self.loaded = loaded
+            self.pool.swap(self._state(loaded))
+            self.metrics.inc("regcode_reloads_total", result="ok" if loaded.ok else "partial")
+            (log.info if loaded.ok else log.warning)("reloaded: %s", loaded.summary())
+            for issue in loaded.issues():
+                log.warning("%s", issue)
+            return loaded
+
+    # -- evaluation -------------------------------------------------------------------------------
+    async def ask(self, ask: decide.Ask) -> list:
+        return await self.pool.run(ask)
+
+    def record(self, line: Optional[str]) -> None:
+        if line is not None and self.log is not None:
+            self.log.write(line)
+
+
+# ---- request helpers -----------------------------------------------------------------------------
+class Refused(Exception):
+    """A request refused before evaluation; becomes a problem response."""
+
+    def __init__(self, issues: list, headers: Optional[dict] = None):
+        super().__init__(issues[0].message)
+        self.issues = issues
+        self.headers = headers
+
+
+def _media(request: Request, allowed: tuple) -> str:
+    raw = request.headers.get("content-type", "")
+    media = raw.split(";", 1)[0].strip().lower()
+    if not media or media in JSON_TYPES or media.endswith("+json"):
+        kind = "json"
+    elif media in YAML_TYPES:
+        kind = "yaml"
+    elif media in JSONL_TYPES:
+        kind = "jsonl"
+    else:
+        kind = None
+    if kind not in allowed:
+        names = {"json": "application/json", "yaml": "application/yaml", "jsonl": "application/x-ndjson"}
+        raise Refused([Issue("request.media_type", f"the body's media type {media!r} is not accepted here; accepted: "
+                             + ", ".join(names[k] for k in allowed), Location(path="header.content-type"),
+                             "send the case file as JSON with `Content-Type: application/json` (curl: -H 'Content-Type: application/json')")])
+    return kind
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    def too_large(size: str) -> Refused:
+        return Refused([Issue("request.too_large", f"the request body is {size}; at most {limit} bytes are accepted",
+                              Location(path="body"), "send fewer or smaller case files per request")])
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(f"{int(declared)} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(f"more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_as_of(as_of: Optional[str]) -> None:
+    if as_of is not None and not is_date(as_of):
+        raise Refused([Issue("request.query", f"as_of {as_of!r} is not a date", Location(path="query.as_of"),
+                             "write YYYY-MM-DD, e.g. 2019-06-30")])
+
+
+def _pretty(compact: str) -> str:
+    """The layout of `regcode eval --format json`: the engine's pretty JSON and the newline the CLI's echo adds."""
+    return dump_json(json.loads(compact), pretty=True) + "\n"
+
+
+def _examples(loaded: registry.Loaded) -> dict:
+    """Case files for the OpenAPI document, from the policies' own test cases (cases as data, no regulation in code)."""
+    out: dict = {}
+    latest = {}
+    for (policy_id, _), served in sorted(loaded.served.items(), key=lambda kv: (kv[0][0], kv[1].info.effective_from)):
+        latest[policy_id] = served
+    for policy_id, served in sorted(latest.items()):
+        try:
+            cases = discover(served.info.directory)
+        except Exception:   # an example is a nicety: a policy without readable tests just has none
+            continue
+        taken = 0
+        for case in cases:
+            facts = case.data.get("facts")
+            if isinstance(facts, dict) and isinstance(facts.get("as_of"), str) and taken < MAX_EXAMPLES:
+                out[f"{policy_id}-{taken + 1}"] = {"summary": f"{policy_id}: {case.name}", "value": facts}
+                taken += 1
+    return out
+
+
+Explain = Literal["none", "decisive", "full"]
+AS_OF = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"},
+              description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
+POLICY = Query(None, max_length=200, description="Policy id; may be omitted when only one policy is served.")
+VERSION = Query(None, max_length=200, description="Force this version instead of the one in force on the date.")
+EXPLAIN = Query("full", description="The why to keep: none, the decisive claims, or every claim and derived fact.")
+SOURCE = Query(decide.DEFAULT_SOURCE, min_length=1, max_length=200,
+               description="A name for the case file, used in error locations and as the result's `source`.")
+PRETTY = Query(False, description="Indent the JSON as `regcode eval --format json` prints it.")
+
+
+def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.Loaded] = None) -> FastAPI:
+    """The ASGI app. Compiles every policy version now (raises PolicyError when one fails); the workers start
+    with the app's lifespan."""
+    config = config or ServeConfig()
+    service = Service(config, loaded)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service.start()
+        if config.handle_sighup and threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(service.reload()))
+        try:
+            yield
+        finally:
+            if config.handle_sighup and threading.current_thread() is threading.main_thread():
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            service.stop()
+
+    app = FastAPIOffline(
+        title="regcode decision service", version=service.version, lifespan=lifespan, static_url="/docs/static",
+        description="Decisions of regcode policies over HTTP: the same objects as `regcode eval --format json`, with a "
+                    "`decision_id` that the decision log records for `regcode replay`. Errors are RFC 9457 problem "
+                    "responses carrying regcode's issues (code, message, location, hint).")
+    app.state.service = service
+
+    # ---- problems for everything ----------------------------------------------------------------
+    def refuse(issues: list, status: Optional[int] = None, headers: Optional[dict] = None) -> Response:
+        """A problem response, its issue codes counted for /metrics."""
+        for issue in issues:
+            service.metrics.inc("regcode_errors_total", code=issue["code"] if isinstance(issue, dict) else issue.code)
+        return problem(issues, status=status, headers=headers)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused):
+        return refuse(exc.issues, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        issues = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            issues.append(Issue("request.query", f"`{where.split('.', 1)[-1]}`: {err.get('msg', 'invalid')}",
+                                Location(path=where), "see /openapi.json for the parameters and their values"))
+        return refuse(issues or [Issue("request.query", "invalid request", Location())], status=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "request.not_found", 405: "request.method"}.get(exc.status_code, "request.invalid")
+        hint = "see /docs for the routes" if exc.status_code in (404, 405) else ""
+        issue = Issue(code, f"{request.method} {request.url.path}: {exc.detail}", Location(path=request.url.path), hint)
+        return refuse([issue], status=exc.status_code if 400 <= exc.status_code < 500 else 400,
+                      headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):   # a bug of ours: logged here, never shown as a traceback
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return refuse([Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(path=request.url.path),
+                             "this is a bug in regcode, not in the request; the server log has the traceback")], status=500)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", None) or "unmatched"
+        service.metrics.inc("regcode_http_requests_total", route=name, method=request.method, status=str(response.status_code))
+        service.metrics.observe("regcode_http_request_duration_seconds", time.perf_counter() - started, route=name)
+        return response
+
+    # ---- evaluation -----------------------------------------------------------------------------
+    case_body = {"required": True, "description": "One case file as JSON (YAML with `Content-Type: application/yaml`).",
+                 "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
+    batch_body = {"required": True,
+                  "description": f"A JSON array of case files, or JSON lines (`Content-Type: application/x-ndjson`); at most "
+                                 f"{config.max_batch} case files and {config.max_body_bytes} bytes.",
+                  "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}
+    problem_doc = {"description": "A problem (RFC 9457) with regcode's issues in `errors`",
+                   "content": {"application/problem+json": {"schema": {"type": "object"}}}}
+    errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc}
+
+    async def evaluate_request(request: Request, kind: str, allowed: tuple, ask_fields: dict) -> list:
+        _check_as_of(ask_fields["as_of"])
+        media = _media(request, allowed)
+        body = await _body(request, config.max_body_bytes)
+        ask = decide.Ask(kind, body, media, log_input=config.log_input, max_batch=config.max_batch, **ask_fields)
+        try:
+            return await service.ask(ask)
+        except workers.Busy:
+            raise Refused([Issue("service.busy", f"no worker was free: at most {config.max_waiting} requests wait for one, "
+                                 f"for at most {config.timeout:g} s", Location(path=request.url.path), "retry after a second")],
+                          headers={"Retry-After": "1"})
+
+    def timeout_issue(source: str, what: str) -> Issue:
+        return Issue("eval.timeout", f"{what} not evaluated within the time limit of {config.timeout:g} s; the worker was stopped",
+                     Location(source), "send a smaller case file or batch (the server's --timeout sets the limit)")
+
+    @app.post("/v1/evaluate", tags=["decisions"], openapi_extra={"requestBody": case_body}, responses=errors_doc,
+              summary="Evaluate one case file")
+    async def evaluate(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
+                       version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE,
+                       pretty: bool = PRETTY):
+        """The `regcode eval --format json` object of the case, plus its `decision_id`."""
+        fields = dict(as_of=as_of, policy=policy, version=version, explain=explain, source=source)
+        try:
+            messages = await evaluate_request(request, "evaluate", ("json", "yaml"), fields)
+        except workers.TimedOut:
+            return refuse([timeout_issue(source, "the case file was")])
+        except workers.WorkerDied as exc:
+            log.error("a worker failed on %s: %s", source, exc.reason)
+            return refuse([Issue("internal.worker", exc.reason, Location(source),
+                                 "this is a bug in regcode, not in the request; the server log says more")], status=500)
+        kind, *rest = messages[0]
+        if kind == "problem":
+            return refuse(rest[0])
+        item, line, ref = rest
+        service.record(line)
+        service.metrics.inc("regcode_decisions_total", policy=ref)
+        return Response(_pretty(item) if pretty else item, media_type="application/json")
+
+    @app.post("/v1/evaluate/batch", tags=["decisions"], openapi_extra={"requestBody": batch_body}, responses=errors_doc,
+              summary="Evaluate a batch of case files, in order")
+    async def evaluate_batch(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
+                             version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE):
+        """`{read, evaluated, failed, results}`: one result per case file, in order. A bad case file is reported in
+        its place (`{errors, line, source}`) and the others are still evaluated."""
+        fields = dict(as_of=as_of, policy=policy, version=version, explain=explain, source=source)
+        cut = None
+        try:
+            messages = await evaluate_request(request, "batch", ("json", "jsonl"), fields)
+        except (workers.TimedOut, workers.WorkerDied) as exc:
+            messages, cut = exc.items, exc
+            if isinstance(exc, workers.WorkerDied):
+                log.error("a worker failed in a batch: %s", exc.reason)
+        if messages and messages[0][0] == "problem":
+            return refuse(messages[0][1])
+        if not messages:   # stopped before the body was even read
+            return refuse([timeout_issue(source, "the batch was")] if isinstance(cut, workers.TimedOut) else
+                          [Issue("internal.worker", cut.reason, Location(source), "this is a bug in regcode")])
+        _, count, places = messages[0]
+        results, evaluated = [], 0
+        for kind, *rest in messages[1:]:
+            if kind == "ok":
+                item, line, ref = rest
+                service.record(line)
+                service.metrics.inc("regcode_decisions_total", policy=ref)
+                evaluated += 1
+            else:
+                item, codes = rest
+                for code in codes:
+                    service.metrics.inc("regcode_errors_total", code=code)
+            results.append(item)
+        for i in range(len(results), count):   # cut short: every case file not evaluated is still named in its place
+            where = places[i][0]
+            issue = (timeout_issue(where, "the case file was") if isinstance(cut, workers.TimedOut) else
+                     Issue("internal.worker", f"not evaluated: {cut.reason}", Location(where),
+                           "this is a bug in regcode, not in the request; send the case files again"))
+            service.metrics.inc("regcode_errors_total", code=issue.code)
+            results.append(dump_json({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
+        body = f'{{"evaluated":{evaluated},"failed":{count - evaluated},"read":{count},"results":[{",".join(results)}]}}'
+        return Response(body, media_type="application/json")
+
+    # ---- policies -------------------------------------------------------------------------------
+    @app.get("/v1/policies", tags=["policies"], summary="The policy versions being served")
+    async def policies():
+        """Every version: its window, what it extends, its content hash, and its status since the last reload."""
+        out = []
+        for (policy_id, ver), served in sorted(service.loaded.served.items()):
+            info = served.info
+            out.append({"id": policy_id, "version": ver, "title": info.title, "effective_from": info.effective_from,
+                        "effective_to": info.effective_to, "extends": info.extends,
+                        "content_hash": served.policy.content_hash, "status": served.status})
+        return Response(dump_json({"policies": out}), media_type="application/json")
+
+    @app.get("/v1/policies/{policy_id}/{version}", tags=["policies"], responses={404: problem_doc},
+             summary="One version after inheritance")
+    async def policy_version(policy_id: str, version: str):
+        """The resolved version with its content hash and article index: what `regcode show --format json` prints."""
+        cat = service.loaded.catalog
+        try:
+            cat.policy_id(policy_id)
+            info = cat.choose(policy_id, "0000-00-00", version)
+        except PolicyError as exc:
+            return refuse(exc.issues)
+        compiled = cat.compiled(info)
+        body = {"content_hash": compiled.content_hash, "chain": list(compiled.chain), **compiled.resolved}
+        return Response(dump_json(body), media_type="application/json")
+
+    # ---- operations -----------------------------------------------------------------------------
+    @app.get("/health", tags=["operations"], summary="Liveness and what is served")
+    async def health():
+        alive = service.pool.alive()
+        body = {"status": "ok" if alive else "starting", "workers": alive, "policy_versions": len(service.loaded.served),
+                "regcode_version": service.version}
+        return Response(dump_json(body), media_type="application/json", status_code=200 if alive else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Counters and latencies (Prometheus text format)",
+             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    async def metrics():
+        return Response(service.metrics.render(), media_type=metrics_mod.CONTENT_TYPE)
+
+    if config.enable_admin:
+        @app.post("/v1/admin/reload", tags=["operations"], responses={422: problem_doc},
+                  summary="Recompile the policies; a version that fails keeps its old compile")
+        async def reload():
+            """200 with each version's status when all compile; else a 422 problem naming every error, while the
+            failing versions keep serving their last good compile (`versions[].status == "kept"`)."""
+            loaded = await service.reload()
+            report = loaded.report()
+            if loaded.ok:
+                return Response(dump_json(report), media_type="application/json")
+            return problem([i.as_dict() for i in loaded.issues()], status=422, **report,   # the policy's errors, not a client's
+                           title="A policy version failed to compile; it keeps serving its last good compile")
+
+    generate_openapi = app.openapi
+
+    def openapi() -> dict:
+        """FastAPI's document, plus example case files (read from the policies' tests when first asked for, not at start)."""
+        if app.openapi_schema is None:
+            spec = generate_openapi()
+            examples = _examples(service.loaded)
+            if examples:
+                paths = spec["paths"]
+                paths["/v1/evaluate"]["post"]["requestBody"]["content"]["application/json"]["examples"] = examples
+                paths["/v1/evaluate/batch"]["post"]["requestBody"]["content"]["application/json"]["example"] = [
+                    e["value"] for e in examples.values()]
+        return app.openapi_schema
+
+    app.openapi = openapi
+    return app
+
+
+__all__ = ["ServeConfig", "create_app"]

@@ -1,0 +1,187 @@
+"""What a worker process does with one request body: parse it with regcode's loader, evaluate, render the reply and the log lines."""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator, Optional
+
+import yaml
+
+from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json, evaluate_case, load_case_text
+from ..engine.corpus import Record, parse_json_array, parse_record, text_records
+from ..engine.replay import fired_rules, input_sha256
+
+DEFAULT_SOURCE = "<request>"   # the case's name in error locations and in `source`, like `<stdin>` for eval
+
+
+@dataclass(frozen=True)
+class State:
+    """What every worker holds: the compiled versions being served, and how to evaluate."""
+
+    catalog: Catalog
+    backend: str
+    regcode_version: str
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One request as it travels to a worker (picklable)."""
+
+    kind: str                    # "evaluate" | "batch"
+    body: bytes
+    media: str                   # "json" | "yaml" | "jsonl"
+    source: str = DEFAULT_SOURCE
+    policy: Optional[str] = None
+    version: Optional[str] = None
+    as_of: Optional[str] = None
+    explain: str = "full"
+    log_input: bool = True
+    max_batch: int = 1000
+
+
+# What a worker sends back, one message per case (a batch sends "count" first):
+#   ("ok", item_json, log_line, policy_ref)   a decision: the response item and its decision-log line
+#   ("error", item_json, issue_codes)         a bad record of a batch, reported in its place
+#   ("problem", [issue dicts])                the whole request is refused (the app picks the status)
+#   ("count", n, [(source, line)])            how many records a batch holds, and where each is
+
+
+def decision_id() -> str:
+    """A UUIDv7 (RFC 9562): sortable by time of decision, 74 random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def shown(result: dict, level: str) -> dict:
+    """`result` (evaluated with explain=full) as `evaluate_case(..., explain=level)` returns it. One evaluation
+    serves both the reply at the asked level and the log's rules_fired, which needs the full why."""
+    if level == "full":
+        return result
+    out = {k: v for k, v in result.items() if k not in ("why", "derived")}
+    if level == "decisive":
+        out["why"] = {name: [e for e in entries if e["decisive"]] for name, entries in result["why"].items()}
+        out["derived"] = result["derived"]
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _decide(state: State, doc, ask: Ask, where: dict) -> tuple:
+    result = evaluate_case(state.catalog, doc, ask.policy, ask.as_of, ask.version, state.backend, "full")
+    did = decision_id()
+    item = dump_json({**shown(result, ask.explain), "decision_id": did})
+    policy = result["policy"]
+    entry = {
+        "decision_id": did, "time": _now(), "regcode_version": state.regcode_version,
+        "policy": {"id": policy["id"], "version": policy["version"], "content_hash": policy["content_hash"]},
+        "as_of": result["as_of"], "input_sha256": input_sha256(doc.data), "explain": ask.explain,
+        "decisions": result["decisions"], "rules_fired": fired_rules(result), "source": result.get("source", ""), **where,
+    }
+    if ask.log_input:
+        entry["input"] = doc.data
+    return ("ok", item, dump_json(entry), f"{policy['id']}@{policy['version']}")
+
+
+def _text(ask: Ask) -> str:
+    try:
+        return ask.body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError([Issue("input.encoding", f"the request body is not UTF-8 (byte {exc.start})", Location(ask.source),
+                                "send the case file as UTF-8")]) from None
+
+
+def _case(ask: Ask):
+    """The body as a case Document, read exactly as `regcode eval` reads a file."""
+    text = _text(ask)
+    try:
+        return load_case_text(text, ask.source)
+    except yaml.reader.ReaderError as exc:
+        # The loader lets PyYAML's reader refuse a control character (NUL...) before its own error handling starts
+        # (`regcode eval` exits 3 on such a file; engine/load.py is being hardened for issue 13). Until then the
+        # service reports it as the bad input it is.
+        pos = max(0, min(int(exc.position), len(text)))
+        line, column = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+        raise InputError([Issue("input.syntax", f"YAML error: {exc.reason}", Location(ask.source, line, column),
+                                "remove control characters from the case file")]) from None
+    except InputError as exc:
+        # YAML forbids tabs where JSON allows them: valid JSON that the YAML reader refuses is read as JSON
+        # (without line marks) rather than refused.
+        if ask.media == "json" and any(i.code == "input.syntax" for i in exc.issues):
+            try:
+                return parse_record(Record(ask.source, None, text))
+            except InputError:
+                pass
+        raise
+
+
+def _guarded(fn, source: str):
+    """Run one case; a bad case is its issues, and a bug of ours on one case is reported as such, not a lost request."""
+    try:
+        return fn(), None
+    except PolicyError as exc:
+        return None, [i.as_dict() for i in exc.issues]
+    except RecursionError as exc:
+        return None, [Issue("input.too_deep", f"the case file is nested too deeply: {exc}", Location(source), "flatten it").as_dict()]
+
+
+def handle(state: State, ask: Ask) -> Iterator[tuple]:
+    """The messages for one request (see the table above)."""
+    if ask.kind == "evaluate":
+        reply, issues = _guarded(lambda: _decide(state, _case(ask), ask, {}), ask.source)
+        yield reply if issues is None else ("problem", issues)
+        return
+    yield from _batch(state, ask)
+
+
+def _batch(state: State, ask: Ask) -> Iterator[tuple]:
+    try:
+        if ask.media == "jsonl" or _first_char(ask.body) != b"[":
+            records = list(text_records(ask.body, ask.source))
+            cases = None
+        else:
+            cases = parse_json_array(_text(ask), ask.source)
+            records = None
+    except InputError as exc:
+        yield ("problem", [i.as_dict() for i in exc.issues])
+        return
+    count = len(records if records is not None else cases)
+    if count > ask.max_batch:
+        yield ("problem", [Issue("request.too_many", f"the batch holds {count} case files; at most {ask.max_batch}",
+                                 Location(ask.source), f"split it into batches of {ask.max_batch} or fewer").as_dict()])
+        return
+    places = [(r.source, r.line) for r in records] if records is not None else [(c.source, None) for c in cases]
+    yield ("count", count, places)
+    for i in range(count):
+        if records is not None:
+            record = records[i]
+            source, line = record.source, record.line
+
+            def run(record=record):
+                return parse_record(record)
+        else:
+            case = cases[i]
+            source, line = case.source, None
+
+            def run(case=case):
+                if case.error is not None:
+                    raise case.error
+                return case.doc
+        reply, issues = _guarded(lambda: _decide(state, run(), ask, {"batch_index": i}), source)
+        if issues is None:
+            yield reply
+        else:
+            yield ("error", dump_json({"errors": issues, "line": line, "source": source}), [e["code"] for e in issues])
+
+
+def _first_char(body: bytes) -> bytes:
+    stripped = body.lstrip(b" \t\r\n")
+    if stripped.startswith(b"\xef\xbb\xbf"):
+        stripped = stripped[3:].lstrip(b" \t\r\n")
+    return stripped[:1]

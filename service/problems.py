@@ -1,0 +1,66 @@
+"""RFC 9457 problem responses: regcode's issues, with the CLI's codes, messages and locations, and an HTTP status."""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from fastapi.responses import Response
+
+from ..engine import Issue, Location, dump_json
+
+MEDIA_TYPE = "application/problem+json"
+
+# The status of a problem, from its first issue's code: exact codes first, then the code's family.
+_BY_CODE = {
+    "input.schema": 422, "input.as_of": 422, "input.too_deep": 422,
+    "select.unknown_policy": 404, "select.unknown_version": 404, "select.which_policy": 400,
+    "select.no_version_in_force": 422,
+    "request.too_large": 413, "request.too_many": 413, "request.media_type": 415, "request.not_found": 404,
+    "request.method": 405, "request.query": 400, "request.body": 400,
+    "eval.timeout": 422, "service.busy": 429,
+}
+_BY_FAMILY = {"input": 400, "select": 422, "eval": 422, "compile": 422, "schema": 422, "load": 422, "reload": 422,
+              "request": 400, "internal": 500}
+_TITLES = {
+    400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 413: "The request is too large",
+    415: "Unsupported media type", 422: "The case cannot be evaluated", 429: "The service is busy",
+    500: "Internal error (a bug in regcode, not in the request)",
+}
+
+
+def status_of(issues: list) -> int:
+    """The HTTP status for a list of issue dicts or Issues (the first issue decides; they are sorted by place)."""
+    if not issues:
+        return 500
+    first = issues[0]
+    code = first["code"] if isinstance(first, dict) else first.code
+    return _BY_CODE.get(code) or _BY_FAMILY.get(code.split(".", 1)[0], 422)
+
+
+def _line(issue: dict) -> str:
+    """One issue as the CLI prints it: `file:line:col: code: message (hint)` (Issue's own str)."""
+    loc = issue.get("location") or {}
+    return str(Issue(issue["code"], issue["message"], Location(**loc), issue.get("hint", ""), issue.get("severity", "error")))
+
+
+def detail(issues: list) -> str:
+    """The CLI's stderr paragraph: one line per issue and, for several, `N problems`."""
+    lines = [_line(i) for i in issues]
+    if len(issues) > 1:
+        lines.append(f"{len(issues)} problems")
+    return "\n".join(lines)
+
+
+def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[dict] = None, title: Optional[str] = None,
+            **extra) -> Response:
+    """A problem+json response carrying every issue (`errors`, as `--format json` prints them)."""
+    issues = [i.as_dict() if isinstance(i, Issue) else i for i in issues]
+    status = status or status_of(issues)
+    body = {
+        "type": f"urn:regcode:problem:{issues[0]['code'] if issues else 'internal.error'}",
+        "title": title or _TITLES.get(status, "Problem"),
+        "status": status,
+        "detail": detail(issues),
+        "errors": issues,
+        **extra,
+    }
+    return Response(dump_json(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)

@@ -1,0 +1,133 @@
+"""`regcode replay` on logs the service wrote: after a one-parameter change it reports exactly the affected decisions;
+lines it cannot replay are reported with their place and the rest are replayed; rotated logs are read in order."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from regcode.cli import commands  # noqa: F401
+from regcode.cli.main import regcode
+from regcode.engine import Catalog, dump_json
+from regcode.engine.replay import replay
+from regcode.service.decisionlog import DecisionLog
+
+from conftest import generator
+from servekit import JSONL, one_parameter_version, serving
+
+
+def cli(*args):
+    return CliRunner().invoke(regcode, list(args))
+
+
+def decide_all(log, cases, **settings):
+    with serving(workers=2, decision_log=str(log), **settings) as c:
+        reply = c.post("/v1/evaluate/batch", params={"explain": "none"}, content="\n".join(map(dump_json, cases)).encode(), headers=JSONL)
+        assert reply.status_code == 200 and reply.json()["failed"] == 0
+        return reply.json()["results"]
+
+
+def test_replay_after_a_one_parameter_change_reports_exactly_the_affected_decisions(tmp_path):
+    log = tmp_path / "decisions.log"
+    results = decide_all(log, list(generator.generate(60, seed=21)))
+    # the parameter is the credit-mode sampling share: the decisions it touches are those in credit mode
+    credit = {r["decision_id"] for r in results if r["decisions"]["supervision_mode"] == "credit"}
+    assert credit and len(credit) < len(results)
+    root = tmp_path / "policies"
+    one_parameter_version(root, 0.3)
+
+    report = replay(Catalog([root]), [str(log)])
+    assert (report["read"], report["replayed"], report["skipped"]) == (60, 60, [])
+    assert [a["version"] for a in report["against"]] == ["2017-b"]
+    assert {c["decision_id"] for c in report["changed"]} == credit
+    assert report["unchanged"] == 60 - len(credit)
+    for change in report["changed"]:
+        assert change["policy"]["old"]["version"] == "2017" and change["policy"]["new"]["version"] == "2017-b"
+        assert change["diffs"] == [{"decision": "inspection_sampling_ratio_min", "old": 0.2, "new": 0.3,
+                                    "rules": ["inspections-credit-twenty-percent"]}]
+    assert report["changes"] == [{"decision": "inspection_sampling_ratio_min", "old": 0.2, "new": 0.3, "count": len(credit),
+                                  "rules": ["inspections-credit-twenty-percent"], "decision_ids": [c["decision_id"] for c in report["changed"]]}]
+
+    text = cli("replay", str(log), "--policy-root", str(root))
+    assert text.exit_code == 0
+    assert "60 changed" not in text.stdout and f"{len(credit)} changed, {60 - len(credit)} unchanged" in text.stdout
+    assert f"inspection_sampling_ratio_min: 0.2 -> 0.3  in {len(credit)} decision(s)  [now by: inspections-credit-twenty-percent]" in text.stdout
+    assert json.loads(cli("replay", str(log), "--policy-root", str(root), "--format", "json").stdout) == report
+    assert cli("replay", str(log), "--policy-root", str(root), "--fail-on-change").exit_code == 1
+    same = replay(Catalog([root]), [str(log)], version="2017")     # forcing the logged version changes nothing
+    assert same["changed"] == [] and same["unchanged"] == 60
+
+
+def test_lines_that_cannot_be_replayed_are_reported_in_place_and_the_rest_replayed(tmp_path):
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(3, seed=2)))
+    lines = log.read_text(encoding="utf-8").splitlines()
+    tampered = json.loads(lines[1])
+    tampered["input"]["enterprise"]["name"] = "changed after the fact"
+    private = json.loads(lines[2])
+    del private["input"]
+    log.write_text("\n".join([lines[0], dump_json(tampered), dump_json(private), lines[0][:40]]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"], report["unchanged"]) == (4, 1, 1)
+    assert [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [
+        (f"{log}:2", "replay.hash"), (f"{log}:3", "replay.no_input"), (f"{log}:4", "replay.syntax")]
+    result = cli("replay", str(log))
+    assert result.exit_code == 1 and f"{log}:4: replay.syntax" in result.stdout
+
+
+def test_a_log_without_inputs_replays_nothing_but_is_no_error(tmp_path):
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(2, seed=4)), log_input=False)
+    result = cli("replay", str(log))
+    assert result.exit_code == 0 and "replayed 0 of 2" in result.stdout and "replay.no_input" in result.stdout
+
+
+def test_rotated_logs_are_replayed_oldest_first(tmp_path):
+    log = tmp_path / "decisions.log"
+    results = decide_all(log, list(generator.generate(12, seed=9)), log_max_bytes=6000, log_keep=20)
+    files = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("decisions.log"))
+    assert len(files) > 2
+    report = json.loads(cli("replay", str(log), "--with-rotated", "--format", "json").stdout)
+    assert report["replayed"] == 12 and report["files"][-1] == str(log) and report["files"][0].endswith(f".{len(files) - 1}")
+    ordered = [json.loads(line)["decision_id"] for f in report["files"] for line in open(f, encoding="utf-8")]
+    assert ordered == [r["decision_id"] for r in results]
+
+
+def test_decision_log_rotates_by_size_and_keeps_at_most_n_files(tmp_path):
+    path = tmp_path / "d.log"
+    log = DecisionLog(path, max_bytes=100, keep=3)
+    size = rotations = 0
+    for n in range(40):
+        line = dump_json({"n": n, "pad": "x" * 20})
+        log.write(line)
+        if size and size + len(line) + 1 > 100:     # the rule: a line that would overflow starts a new file
+            rotations, size = rotations + 1, 0
+        size += len(line) + 1
+    log.close()
+    assert log.rotations == rotations and rotations > 3
+    kept = [path.with_name("d.log.3"), path.with_name("d.log.2"), path.with_name("d.log.1"), path]
+    assert all(p.exists() for p in kept) and not path.with_name("d.log.4").exists()
+    numbers = [json.loads(line)["n"] for p in kept for line in p.read_text(encoding="utf-8").splitlines()]
+    assert numbers == list(range(40 - len(numbers), 40))      # whole lines, in order, the newest kept
+    assert all(p.stat().st_size <= 100 for p in kept)
+
+
+def test_a_partial_last_line_left_by_a_crash_is_ended_before_the_next_line(tmp_path):
+    path = tmp_path / "d.log"
+    path.write_bytes(b'{"n":1}\n{"n":2,"half')
+    log = DecisionLog(path)
+    log.write(dump_json({"n": 3}))
+    log.close()
+    assert path.read_bytes() == b'{"n":1}\n{"n":2,"half\n{"n":3}\n'
+
+
+def test_a_line_past_the_length_bound_is_refused_without_stopping_the_replay(tmp_path, monkeypatch):
+    from regcode.engine import replay as replay_module
+
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(2, seed=6)))
+    first, second = log.read_text(encoding="utf-8").splitlines()
+    log.write_text("\n".join([first, "x" * 5000, second]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(replay_module, "MAX_LINE_BYTES", 4000)
+    report = replay(Catalog(), [str(log)])
+    assert report["replayed"] == 2 and [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:2", "replay.too_large")]

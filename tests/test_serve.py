@@ -1,0 +1,272 @@
+"""The decision service through the framework's TestClient: every endpoint, problems, CLI equality, concurrency, the log."""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from regcode.cli import commands  # noqa: F401
+from regcode.cli.main import regcode
+from regcode.engine import Catalog, Document, dump_json, evaluate_case
+
+from conftest import FIXTURES, generator
+from servekit import CASES, JSONL, YAML, serving, without_decision_id
+
+PROBLEMS = yaml.safe_load((FIXTURES / "serve" / "problems.yaml").read_text(encoding="utf-8"))["cases"]
+EXAMPLES = sorted(CASES.glob("*.yaml"))
+
+
+def cli(*args):
+    return CliRunner().invoke(regcode, list(args))
+
+
+@pytest.fixture(scope="module")
+def log_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("serve") / "decisions.log"
+
+
+@pytest.fixture(scope="module")
+def client(log_path):
+    with serving(decision_log=str(log_path)) as c:
+        yield c
+
+
+def log_lines(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# ---- problems ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", PROBLEMS, ids=[c["name"] for c in PROBLEMS])
+def test_bad_requests_get_a_problem_response_with_the_cli_codes(client, case):
+    body = bytes.fromhex(case["body_hex"]) if "body_hex" in case else case.get("body", "").encode("utf-8")
+    response = client.request(case.get("method", "POST"), case["path"], params=case.get("query"), content=body,
+                              headers={"Content-Type": case.get("content_type", "application/json")})
+    expect = case["expect"]
+    assert response.status_code == expect["status"], response.text
+    assert "Traceback" not in response.text
+    if expect["status"] == 200:
+        return
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == expect["status"] and problem["title"] and problem["type"].endswith(expect["code"])
+    first = problem["errors"][0]
+    assert first["code"] == expect["code"]
+    assert set(first) == {"code", "message", "hint", "severity", "location"}
+    if "line" in expect:
+        assert first["location"]["line"] == expect["line"]
+    if "message" in expect:
+        assert expect["message"] in first["message"]
+    if "hint" in expect:
+        assert expect["hint"] in first["hint"]
+    assert problem["detail"].splitlines()[0].endswith(f"{first['code']}: {first['message']}" + (f" ({first['hint']})" if first["hint"] else ""))
+
+
+def test_schema_invalid_case_gets_the_same_errors_and_text_as_eval(client, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CASES / "aa-clean.yaml").read_text(encoding="utf-8").replace("嘉定区", "浦东区").replace("risk_level: ii", "risk_level: II"),
+                   encoding="utf-8")
+    as_json = cli("eval", str(bad), "--format", "json")
+    as_text = cli("eval", str(bad))
+    assert as_json.exit_code == 1 and as_text.exit_code == 1
+    response = client.post("/v1/evaluate", params={"source": str(bad)}, content=bad.read_bytes(), headers=YAML)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["errors"] == json.loads(as_json.stderr)["errors"]
+    assert len(problem["errors"]) == 3 and {e["code"] for e in problem["errors"]} == {"input.schema"}
+    assert problem["detail"] + "\n" == as_text.stderr
+
+
+# ---- the evaluation is eval --format json --------------------------------------------------------
+@pytest.mark.parametrize("explain", ["full", "decisive", "none"])
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_evaluate_is_byte_for_byte_eval_format_json(client, path, explain):
+    expected = cli("eval", str(path), "--format", "json", "--explain", explain)
+    assert expected.exit_code == 0, expected.output
+    query = {"source": str(path), "explain": explain}
+    pretty = client.post("/v1/evaluate", params={**query, "pretty": "true"}, content=path.read_bytes(), headers=YAML)
+    assert pretty.status_code == 200 and pretty.headers["content-type"] == "application/json"
+    assert without_decision_id(pretty.text) == expected.stdout          # the bytes eval prints, less decision_id
+    compact = client.post("/v1/evaluate", params=query, content=path.read_bytes(), headers=YAML)
+    data = compact.json()
+    decision_id = data.pop("decision_id")
+    assert data == json.loads(expected.stdout)
+    assert compact.content == dump_json({**json.loads(expected.stdout), "decision_id": decision_id}).encode("utf-8")
+
+
+def test_json_and_yaml_bodies_give_the_same_decisions_and_input_hash(client, log_path):
+    path = CASES / "new-licensee.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = json.loads(json.dumps(data, default=str))      # dates as ISO text, as regcode reads them
+    as_yaml = client.post("/v1/evaluate", content=path.read_bytes(), headers=YAML).json()
+    as_json = client.post("/v1/evaluate", json=data).json()
+    tabbed = client.post("/v1/evaluate", content=json.dumps(data, indent="\t", ensure_ascii=False).encode("utf-8"),
+                         headers={"Content-Type": "application/json"})
+    assert tabbed.status_code == 200, tabbed.text     # valid JSON that YAML's reader refuses (tabs) is still read
+    assert as_yaml["decisions"] == as_json["decisions"] == tabbed.json()["decisions"]
+    logged = {e["decision_id"]: e for e in log_lines(log_path)}
+    hashes = {logged[r["decision_id"]]["input_sha256"] for r in (as_yaml, as_json, tabbed.json())}
+    assert hashes == {hashlib.sha256(dump_json(data).encode("utf-8")).hexdigest()}
+
+
+def test_query_as_of_overrides_the_case_file(client):
+    body = (CASES / "aa-clean.yaml").read_bytes()
+    assert client.post("/v1/evaluate", params={"as_of": "2020-01-15"}, content=body, headers=YAML).json()["as_of"] == "2020-01-15"
+
+
+# ---- batch ---------------------------------------------------------------------------------------
+def test_batch_reports_a_bad_record_in_its_place_and_evaluates_the_others(client):
+    cases = list(generator.generate(5, seed=7))
+    lines = [dump_json(c) for c in cases]
+    lines.insert(2, '{"as_of": "2019-06-30", "enterprise": {"name": 1}}')
+    lines.insert(4, "{not json")
+    response = client.post("/v1/evaluate/batch", params={"explain": "none"}, content="\n".join(lines).encode("utf-8"), headers=JSONL)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["read"], body["evaluated"], body["failed"]) == (7, 5, 2)
+    results = body["results"]
+    assert [("errors" in r) for r in results] == [False, False, True, False, True, False, False]
+    assert results[2]["source"] == "<request>:3" and results[2]["line"] == 3 and results[2]["errors"][0]["code"] == "input.schema"
+    assert results[4]["line"] == 5 and results[4]["errors"][0]["code"] == "input.syntax"
+    good = [r for r in results if "errors" not in r]
+    for case, result in zip(cases, good):   # in order, each its own case
+        assert result["enterprise"]["credit_code"] == case["enterprise"]["credit_code"]
+        single = client.post("/v1/evaluate", params={"explain": "none"}, json=case).json()
+        assert result["decisions"] == single["decisions"]
+    assert len({r["decision_id"] for r in good}) == 5
+
+
+def test_batch_as_a_json_array_keeps_the_order(client):
+    cases = list(generator.generate(4, seed=11))
+    body = client.post("/v1/evaluate/batch", params={"explain": "none"}, json=cases[:2] + [42] + cases[2:]).json()
+    assert (body["read"], body["failed"]) == (5, 1)
+    assert body["results"][2]["source"] == "<request>[2]" and body["results"][2]["errors"][0]["code"] == "input.not_mapping"
+    credit = [r["enterprise"]["credit_code"] for r in body["results"] if "errors" not in r]
+    assert credit == [c["enterprise"]["credit_code"] for c in cases]
+
+
+def test_batch_count_and_body_size_are_bounded():
+    with serving(workers=1, max_batch=3, max_body_bytes=2000) as c:
+        over = c.post("/v1/evaluate/batch", content=b"{}\n" * 4, headers=JSONL)
+        assert over.status_code == 413 and over.json()["errors"][0]["code"] == "request.too_many"
+        at = c.post("/v1/evaluate/batch", content=b"{}\n" * 3, headers=JSONL)
+        assert at.status_code == 200 and at.json()["failed"] == 3
+        big = c.post("/v1/evaluate", content=b" " * 2001 + b"{}", headers={"Content-Type": "application/json"})
+        assert big.status_code == 413 and big.json()["errors"][0]["code"] == "request.too_large"
+        # no Content-Length: the limit holds while the body streams in
+        streamed = c.post("/v1/evaluate", content=iter([b" " * 1500, b" " * 1500, b"{}"]), headers={"Content-Type": "application/json"})
+        assert streamed.status_code == 413 and "more than 2000 bytes" in streamed.json()["errors"][0]["message"]
+
+
+# ---- policies, health, metrics, docs ---------------------------------------------------------------
+def test_policies_lists_every_version_with_its_hash(client):
+    listed = client.get("/v1/policies").json()["policies"]
+    shown = json.loads(cli("show", "shanghai-post-license@2017", "--format", "json").stdout)
+    assert [(p["id"], p["version"]) for p in listed] == [("shanghai-post-license", "2017")]
+    assert listed[0]["content_hash"] == shown["content_hash"]
+    assert (listed[0]["effective_from"], listed[0]["effective_to"]) == ("2017-05-01", "2022-04-30")
+
+
+def test_policy_version_is_what_show_prints(client):
+    response = client.get("/v1/policies/shanghai-post-license/2017")
+    assert response.status_code == 200
+    shown = json.loads(cli("show", "shanghai-post-license@2017", "--format", "json").stdout)
+    assert response.json() == shown
+    assert response.json()["articles"] and response.json()["content_hash"]
+
+
+def test_health_and_metrics_count_what_happened():
+    with serving(workers=1) as c:
+        health = c.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["workers"] == 1
+        body = (CASES / "aa-clean.yaml").read_bytes()
+        for _ in range(3):
+            assert c.post("/v1/evaluate", content=body, headers=YAML).status_code == 200
+        assert c.post("/v1/evaluate", content=b"{", headers={"Content-Type": "application/json"}).status_code == 400
+        text = c.get("/metrics")
+        assert text.headers["content-type"].startswith("text/plain; version=0.0.4")
+        samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.text.splitlines() if line and not line.startswith("#")}
+        assert samples['regcode_decisions_total{policy="shanghai-post-license@2017"}'] == 3
+        assert samples['regcode_errors_total{code="input.syntax"}'] == 1
+        assert samples['regcode_http_requests_total{method="POST",route="/v1/evaluate",status="200"}'] == 3
+        assert samples['regcode_http_request_duration_seconds_count{route="/v1/evaluate"}'] == 4
+        assert samples['regcode_http_request_duration_seconds_bucket{route="/v1/evaluate",le="+Inf"}'] == 4
+        assert samples["regcode_workers"] == 1 and samples["regcode_policy_versions"] == 1
+        assert "# TYPE regcode_http_request_duration_seconds histogram" in text.text
+
+
+def test_openapi_document_and_docs_work_offline(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/evaluate", "/v1/evaluate/batch", "/v1/policies", "/v1/policies/{policy_id}/{version}", "/health",
+            "/metrics"} <= set(spec["paths"])
+    params = {p["name"]: p for p in spec["paths"]["/v1/evaluate"]["post"]["parameters"]}
+    assert params["explain"]["schema"]["enum"] == ["none", "decisive", "full"]
+    examples = spec["paths"]["/v1/evaluate"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert examples   # taken from the policy's own test cases
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text and "cdn." not in docs.text
+    assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+
+
+# ---- the decision log ----------------------------------------------------------------------------
+def test_each_decision_is_one_log_line_with_its_policy_input_and_rules(tmp_path):
+    log = tmp_path / "d.log"
+    with serving(workers=1, decision_log=str(log)) as c:
+        reply = c.post("/v1/evaluate", params={"explain": "none"}, content=(CASES / "c-class-triggers.yaml").read_bytes(), headers=YAML).json()
+    full = cli("eval", str(CASES / "c-class-triggers.yaml"), "--format", "json")
+    why = json.loads(full.stdout)
+    (entry,) = log_lines(log)
+    assert log.read_text(encoding="utf-8") == dump_json(entry) + "\n"       # sorted keys, one line
+    assert entry["decision_id"] == reply["decision_id"]
+    assert entry["policy"] == {k: reply["policy"][k] for k in ("id", "version", "content_hash")}
+    assert entry["decisions"] == reply["decisions"] and entry["as_of"] == reply["as_of"]
+    assert entry["input_sha256"] == hashlib.sha256(dump_json(entry["input"]).encode("utf-8")).hexdigest()
+    expected_rules = {e["rule"] for es in why["why"].values() for e in es} | {d["rule"] for f in why["derived"] for d in f["derived_by"]}
+    assert entry["rules_fired"] == sorted(expected_rules) and len(entry["rules_fired"]) > 5
+    assert entry["explain"] == "none" and entry["regcode_version"] and entry["time"].endswith("Z")
+
+
+def test_decision_log_input_none_keeps_only_the_hash(tmp_path):
+    log = tmp_path / "d.log"
+    with serving(workers=1, decision_log=str(log), log_input=False) as c:
+        c.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML)
+    (entry,) = log_lines(log)
+    assert "input" not in entry and len(entry["input_sha256"]) == 64
+    assert "上海浦江特种电缆有限公司" not in log.read_text(encoding="utf-8")
+
+
+# ---- concurrency -----------------------------------------------------------------------------------
+def test_concurrent_requests_each_get_their_own_decisions(client):
+    cases = list(generator.generate(16, seed=3))
+    cat = Catalog()
+    expected = [evaluate_case(cat, Document("x", c), explain="none")["decisions"] for c in cases]
+    assert len({dump_json(e) for e in expected}) > 3        # the cases really differ
+    barrier = threading.Barrier(8)
+    replies: dict = {}
+
+    def send(k: int) -> None:
+        barrier.wait(timeout=30)
+        for i in range(k, len(cases), 8):
+            replies[i] = client.post("/v1/evaluate", params={"explain": "none"}, json=cases[i])
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(replies) == list(range(16))
+    for i, response in replies.items():
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["enterprise"]["credit_code"] == cases[i]["enterprise"]["credit_code"]
+        assert body["decisions"] == expected[i]
+    assert len({r.json()["decision_id"] for r in replies.values()}) == 16
+
+
+def test_workers_inherit_a_built_evaluator_instead_of_building_it_on_their_first_request(client):
+    served = client.app.state.service.loaded.served
+    assert all("python" in s.policy.backends for s in served.values())

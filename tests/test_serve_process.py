@@ -1,0 +1,100 @@
+"""The real `regcode serve` process on a free loopback port: HTTP requests, SIGHUP reload, and a clean stop."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+from servekit import CASES, YAML
+
+READY = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
+def start(tmp_path: Path, *args: str) -> tuple:
+    """Start the server on port 0 (the kernel picks a free port; uvicorn prints it) and wait until it answers."""
+    err = open(tmp_path / "stderr.txt", "w+", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "regcode.cli", "serve", "--host", "127.0.0.1", "--port", "0", *args],
+                            stdout=subprocess.DEVNULL, stderr=err, cwd=tmp_path)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        found = READY.search((tmp_path / "stderr.txt").read_text(encoding="utf-8"))
+        if found:
+            return proc, f"http://127.0.0.1:{found.group(1)}", err
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the server did not start:\n" + (tmp_path / "stderr.txt").read_text(encoding="utf-8"))
+
+
+def children(pid: int) -> list:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_the_server_process_answers_over_http_reloads_on_sighup_and_stops_cleanly(tmp_path):
+    log = tmp_path / "decisions.log"
+    proc, base, err = start(tmp_path, "--decision-log", str(log), "--workers", "2")
+    try:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            assert http.get("/health").json()["status"] == "ok"
+            workers = children(proc.pid)
+            assert len(workers) == 2
+            reply = http.post("/v1/evaluate", params={"explain": "none"}, content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML)
+            assert reply.status_code == 200 and reply.json()["decisions"]["classification"] == "aa"
+            bad = http.post("/v1/evaluate", content=b"{", headers={"Content-Type": "application/json"})
+            assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+            assert json.loads(log.read_text(encoding="utf-8"))["decision_id"] == reply.json()["decision_id"]
+
+            os.kill(proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 60
+            while "reloaded" not in (tmp_path / "stderr.txt").read_text(encoding="utf-8") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "reloaded: 1 policy version serving: 1 unchanged" in (tmp_path / "stderr.txt").read_text(encoding="utf-8")
+            assert http.get("/v1/policies").json()["policies"][0]["status"] == "unchanged"
+            assert http.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML).status_code == 200
+            assert set(children(proc.pid)).isdisjoint(workers)     # a new generation of workers
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal so that the exit status says what ended it
+        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+        text = (tmp_path / "stderr.txt").read_text(encoding="utf-8")
+        assert "Traceback" not in text and "Application shutdown complete" in text
+        for pid in workers:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        err.close()
+
+
+def test_a_policy_that_does_not_compile_stops_the_start_with_its_errors(tmp_path):
+    folder = tmp_path / "policies" / "broken" / "1"
+    folder.mkdir(parents=True)
+    (folder / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\nid: broken\nversion: '1'\ntitle: x\n"
+                                        "source: {number: x, issuer: x, date: 2020-01-01}\neffective_from: 2020-01-01\nwhat: 1\n",
+                                        encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "regcode.cli", "serve", "--port", "0", "--policy-root", str(tmp_path / "policies")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "policy.yaml" in done.stderr and "not started" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_without_the_extra_says_how_to_install_it(monkeypatch):
+    from click.testing import CliRunner
+
+    from regcode.cli import commands  # noqa: F401
+    from regcode.cli.main import regcode
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)      # as if the `serve` extra were not installed
+    result = CliRunner().invoke(regcode, ["serve"])
+    assert result.exit_code == 1
+    assert "needs the optional extra `serve`" in result.stderr and "pip install 'regcode[serve]'" in result.stderr
+    assert "Traceback" not in result.output
