@@ -123,6 +123,8 @@ def test_the_rule_language_nests_conditions_and_expressions_everywhere():
     assert any("'parm' is not one of" in m for m in messages)
     assert any("is not valid under any of the given schemas" in m for m in messages)
     assert list(validator.iter_errors(_rules({"path": "a", "op": "==", "value": None}))), "null is never a value"
+    guarded = {**_rules({"present": "a"}), "guard": {"not": {"pth": "a", "op": "==", "value": 1}}}   # a rules file's guard
+    assert any("'pth' is not one of" in e.message for e in validator.iter_errors(guarded))
 
 
 def test_a_policy_schema_lists_the_versions_names(toy):
