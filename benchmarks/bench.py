@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
-"""Benchmark regcode on the Shanghai policy with explanations on: one process, `regcode batch --jobs 1/2`, a baseline.
+"""Benchmark regcode on the Shanghai policy against the hand-written floor, with the spread of repeated runs.
 
-    .venv/bin/python benchmarks/bench.py --count 3000          # the table
-    .venv/bin/python benchmarks/bench.py --count 3000 --big    # also 100,000 cases through batch --jobs 2
-    .venv/bin/python benchmarks/bench.py --count 2000 --profile
-    .venv/bin/python benchmarks/bench.py --count 300 --licenses 100     # 100 licenses per enterprise
+    .venv/bin/python benchmarks/bench.py                  # everything (a few minutes on 2 cores)
+    .venv/bin/python benchmarks/bench.py --quick          # fewer cases and repeats
+    .venv/bin/python benchmarks/bench.py --only inprocess,scaling,startup,batch
+    .venv/bin/python benchmarks/bench.py --profile        # cProfile of the default path
 
-Inputs are generated deterministically (benchmarks/generate.py, --seed). Figures:
-- in-process: `evaluate_case` (the path of `regcode eval --format json`: version selection, schema
-  check, evaluation, the full `to_dict` with `why` and `derived`) and `dump_json` of the result, in
-  a loop over the generated cases after a warm-up (the policy compiled and its rulesets built);
-- batch: `regcode batch --jobs N` on the same cases as JSONL, wall clock of the subprocess (start-up
-  and compilation included), and its peak RSS (the largest of its processes, via /usr/bin/time or
-  getrusage(RUSAGE_CHILDREN));
-- baseline: benchmarks/baseline.py, a hand-written Python evaluation of every decision of the
-  contract (the floor), in this process on the same cases, and its agreement with the engine on
-  every decision of every case (as written: 1 and 1.0, or two list orders, differ).
+Inputs are generated deterministically (benchmarks/generate.py, --seed). What is measured:
+
+- in process: `evaluate_case` (the path of `regcode eval --format json`: version selection, schema
+  check, evaluation, the output object) and `dump_json` of it, per backend and explain level, and
+  benchmarks/baseline.py's `decide` (every decision of the contract, hand-written: the floor) on the
+  same cases. The loops run interleaved in chunks of 100 cases, so a load that comes and goes on a
+  shared machine weighs on all of them alike; each figure is the median over the chunks, and the
+  spread is the range of the per-repeat medians. CPU time of this process, not wall time.
+- scaling: the cost per license with 5 and with 100 licenses per enterprise (python backend, full).
+- start-up: `regcode eval FILE --format json` as a user runs it, wall clock, with the compiled-policy
+  cache warm and with it off (REGCODE_NO_CACHE=1).
+- batch: `regcode batch --jobs 1` and `--jobs 2` on the same JSONL, wall clock and peak RSS.
+- agreement: both backends write the same bytes on every case, and the engine's decisions equal
+  the floor's on every case (benchmarks/compare_oracle.py explains any difference).
 """
 from __future__ import annotations
 
@@ -26,8 +30,8 @@ import json
 import os
 import platform
 import pstats
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +39,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 POLICY = "shanghai-post-license"
+CHUNK = 100
 
 
 def _load(name: str):
@@ -59,58 +65,105 @@ def _regcode() -> list:
     return [found]
 
 
-def _mb(kib: float) -> str:
-    return f"{kib / 1024:,.0f} MB"
+def _spread(values: list, unit: str = "", digits: int = 0) -> str:
+    if len(values) < 2:
+        return ""
+    return f"{min(values):,.{digits}f}–{max(values):,.{digits}f}{unit}"
 
 
-def write_jsonl(path: Path, count: int, seed: int, licenses: int = None) -> None:
+def write_jsonl(path: Path, cases) -> None:
     with open(path, "w", encoding="utf-8") as out:
-        for case in generate.generate(count, seed, licenses=licenses):
+        for case in cases:
             out.write(generate.dumps(case) + "\n")
 
 
-# ---- in process --------------------------------------------------------------------------
-def engine_loop(cat, cases, backend: str = "durable", explain: bool = True) -> tuple:
-    from regcode.engine import evaluate_case
-    from regcode.engine import Document, dump_json
+# ---- in process ------------------------------------------------------------------------------
+def _contenders(cat, backends: list) -> dict:
+    from regcode.engine import Document, dump_json, evaluate_case
 
-    results = []
-    started = time.perf_counter()
-    for i, case in enumerate(cases):
-        obj = evaluate_case(cat, Document(f"bench:{i + 1}", case), POLICY, None, None, backend, explain)
-        dump_json(obj)
-        results.append(obj["decisions"])
-    return time.perf_counter() - started, results
+    def engine(backend, explain):
+        def run(i, case):
+            return dump_json(evaluate_case(cat, Document(f"bench:{i + 1}", case), POLICY, None, None, backend, explain))
+        return run
 
-
-def baseline_loop(cases) -> tuple:
-    decide = baseline.decide
-    started = time.perf_counter()
-    results = [decide(case, case["as_of"]) for case in cases]
-    return time.perf_counter() - started, results
+    found = {"floor: baseline.decide (hand-written, every decision)": lambda i, case: baseline.decide(case, case["as_of"])}
+    for backend in backends:
+        for explain in ("full", "decisive", "none"):
+            if backend == "durable" and explain == "decisive":
+                continue
+            found[f"{backend} backend, explain {explain}"] = engine(backend, explain)
+    return found
 
 
-def agreement(cases, engine_results, readings=frozenset()) -> tuple:
-    """(cases where every decision is the same as written, decision -> cases where it differs)."""
-    same = 0
-    differ: dict = {}
-    for case, got in zip(cases, engine_results):
-        mine = baseline.decide(case, case["as_of"], readings)
-        if json.dumps(got, sort_keys=True) == json.dumps(mine, sort_keys=True):
-            same += 1
-            continue
-        for name in sorted(set(got) | set(mine)):
-            if json.dumps(got.get(name), sort_keys=True) != json.dumps(mine.get(name), sort_keys=True):
-                differ[name] = differ.get(name, 0) + 1
-    return same, differ
+def inprocess(cat, cases, repeats: int, backends: list) -> dict:
+    """Per contender: the median microseconds per case of each repeat (chunks interleaved)."""
+    contenders = _contenders(cat, backends)
+    for run in contenders.values():          # warm: compiled policy, generated code, rulesets, caches
+        for i, case in enumerate(cases[:50]):
+            run(i, case)
+    results = {name: [] for name in contenders}
+    for _ in range(repeats):
+        per_chunk = {name: [] for name in contenders}
+        for start in range(0, len(cases), CHUNK):
+            chunk = cases[start:start + CHUNK]
+            for name, run in contenders.items():
+                began = time.process_time()
+                for i, case in enumerate(chunk, start):
+                    run(i, case)
+                per_chunk[name].append((time.process_time() - began) / len(chunk) * 1e6)
+        for name, values in per_chunk.items():
+            results[name].append(statistics.median(values))
+    return results
 
 
-def warm(cat, cases) -> None:
-    for backend in ("durable", "python"):
-        engine_loop(cat, cases[:200], backend)
+def report_inprocess(results: dict) -> None:
+    floor_name = next(iter(results))
+    floor = statistics.median(results[floor_name])
+    print("\nin process (CPU µs per case, median of repeats; spread = range of the repeats' medians)")
+    print(f"  {'':58s} {'µs/case':>9s} {'cases/s':>9s} {'× floor':>8s} {'% of floor rate':>16s}  spread")
+    for name, values in results.items():
+        us = statistics.median(values)
+        print(f"  {name:58s} {us:9.1f} {1e6 / us:9,.0f} {us / floor:8.1f} {floor / us * 100:15.0f}%  {_spread(values, ' µs', 1)}")
 
 
-# ---- subprocess --------------------------------------------------------------------------
+def scaling(cat, seed: int, repeats: int) -> None:
+    from regcode.engine import Document, evaluate_case
+    print("\nscaling (python backend, explain full): cost per license")
+    per_license = {}
+    for licenses, count in ((5, 400), (100, 40)):
+        cases = list(generate.generate(count, seed + licenses, licenses=licenses))
+        for i, case in enumerate(cases[:5]):
+            evaluate_case(cat, Document(f"warm:{i}", case), POLICY)
+        values = []
+        for _ in range(repeats):
+            began = time.process_time()
+            for i, case in enumerate(cases):
+                evaluate_case(cat, Document(f"scale:{i}", case), POLICY)
+            values.append((time.process_time() - began) / count / licenses * 1e6)
+        per_license[licenses] = values
+        print(f"  {licenses:3d} licenses an enterprise: {statistics.median(values):7.1f} µs per license  {_spread(values, ' µs', 1)}")
+    ratio = statistics.median(per_license[100]) / statistics.median(per_license[5])
+    print(f"  per license at 100 / at 5: {ratio:.2f}")
+
+
+# ---- subprocesses ------------------------------------------------------------------------------
+def startup(case_file: Path, repeats: int) -> None:
+    print("\nstart-up: `regcode eval FILE --format json`, wall clock")
+    with tempfile.TemporaryDirectory(prefix="regcode-bench-cache-") as folder:
+        for label, env in (("compiled-policy cache warm", {"REGCODE_CACHE_DIR": folder}),
+                           ("cache off (REGCODE_NO_CACHE=1)", {"REGCODE_NO_CACHE": "1"})):
+            environ = {**os.environ, **env}
+            subprocess.run(_regcode() + ["eval", str(case_file), "--format", "json"], env=environ,
+                           stdout=subprocess.DEVNULL, check=True)   # fills the cache
+            values = []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                subprocess.run(_regcode() + ["eval", str(case_file), "--format", "json"], env=environ,
+                               stdout=subprocess.DEVNULL, check=True)
+                values.append(time.perf_counter() - began)
+            print(f"  {label:32s} {statistics.median(values):6.2f} s  {_spread(values, ' s', 2)}")
+
+
 def run_batch(source: Path, out: Path, jobs: int) -> dict:
     """`regcode batch` as a user runs it; wall clock and the peak RSS of its largest process."""
     cmd = _regcode() + ["batch", str(source), "--out", str(out), "--jobs", str(jobs), "--format", "json"]
@@ -118,137 +171,110 @@ def run_batch(source: Path, out: Path, jobs: int) -> dict:
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         if timer.exists():
             cmd = [str(timer), "-f", "%M", "-o", rss.name] + cmd
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        started = time.perf_counter()
+        began = time.perf_counter()
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wall = time.perf_counter() - started
+        wall = time.perf_counter() - began
         if proc.returncode != 0:
             sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
         summary = json.loads(proc.stdout)
         peak = None
         if timer.exists():
-            text = Path(rss.name).read_text().strip().splitlines()
-            peak = float(text[-1]) if text else None
-        if peak is None:    # only meaningful when this run is the largest child so far
-            after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            peak = after if after > before else None
-    return {"wall": wall, "cases": summary["read"], "failed": summary["failed"], "peak_kib": peak,
-            "internal_per_second": summary["per_second"]}
+            lines = Path(rss.name).read_text().strip().splitlines()
+            peak = float(lines[-1]) / 1024 if lines else None
+    return {"wall": wall, "cases": summary["read"], "peak_mb": peak}
 
 
-# ---- report ------------------------------------------------------------------------------
-def table(rows: list) -> str:
-    header = ("measure", "cases", "seconds", "cases/s", "peak RSS")
-    cells = [header] + rows
-    widths = [max(len(str(r[i])) for r in cells) for i in range(len(header))]
-    lines = []
-    for k, r in enumerate(cells):
-        lines.append("  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r)))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def batch(cases_count: int, seed: int, repeats: int) -> None:
+    print(f"\nbatch: `regcode batch` on {cases_count:,} generated cases (python backend, explain full), wall clock")
+    with tempfile.TemporaryDirectory(prefix="regcode-bench-") as tmp:
+        source = Path(tmp) / "cases.jsonl"
+        write_jsonl(source, generate.generate(cases_count, seed))
+        walls = {1: [], 2: []}
+        peaks = {1: [], 2: []}
+        for _ in range(repeats):
+            for jobs in (1, 2):
+                r = run_batch(source, Path(tmp) / f"out{jobs}.jsonl", jobs)
+                walls[jobs].append(r["wall"])
+                if r["peak_mb"]:
+                    peaks[jobs].append(r["peak_mb"])
+        same = (Path(tmp) / "out1.jsonl").read_bytes() == (Path(tmp) / "out2.jsonl").read_bytes()
+        for jobs in (1, 2):
+            wall = statistics.median(walls[jobs])
+            peak = f"{max(peaks[jobs]):,.0f} MB peak RSS" if peaks[jobs] else ""
+            print(f"  --jobs {jobs}: {wall:6.2f} s, {cases_count / wall:7,.0f} cases/s  {_spread(walls[jobs], ' s', 2):16s} {peak}")
+        speedups = [a / b for a, b in zip(walls[1], walls[2])]
+        print(f"  --jobs 2 / --jobs 1: {statistics.median(speedups):.2f}x  {_spread(speedups, 'x', 2)}; "
+              f"outputs byte-identical: {'yes' if same else 'NO'}")
+
+
+# ---- agreement -------------------------------------------------------------------------------
+def agreement(cat, cases, backends: list) -> None:
+    from regcode.engine import Document, dump_json, evaluate_case
+    same_bytes, same_floor = 0, 0
+    for i, case in enumerate(cases):
+        doc = Document(f"bench:{i + 1}", case)
+        outs = [evaluate_case(cat, doc, POLICY, None, None, backend, "full") for backend in backends]
+        same_bytes += len({dump_json(o) for o in outs}) == 1
+        mine = baseline.decide(case, case["as_of"])
+        same_floor += json.dumps(outs[0]["decisions"], sort_keys=True) == json.dumps(mine, sort_keys=True)
+    print(f"\nagreement on {len(cases):,} cases: backends {' and '.join(backends)} write the same bytes on {same_bytes:,}; "
+          f"the engine's decisions equal the floor's on {same_floor:,}")
 
 
 def profile(cat, cases, top: int = 25) -> None:
+    from regcode.engine import Document, dump_json, evaluate_case
     profiler = cProfile.Profile()
     profiler.enable()
-    engine_loop(cat, cases)
+    for i, case in enumerate(cases):
+        dump_json(evaluate_case(cat, Document(f"bench:{i + 1}", case), POLICY))
     profiler.disable()
     stats = pstats.Stats(profiler).strip_dirs()
-    for key in ("cumulative", "tottime"):
-        print(f"\n== top {top} functions by {key} time, {len(cases)} evaluations (durable, explanations on) ==")
+    for key in ("tottime", "cumulative"):
+        print(f"\n== top {top} functions by {key} time, {len(cases)} evaluations (python backend, explain full) ==")
         stats.sort_stats(key).print_stats(top)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=5000, help="cases to evaluate (default 5000)")
-    parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
-    parser.add_argument("--licenses", type=int, default=None, metavar="N",
-                        help="exactly N licenses per enterprise (default: a realistic 1 to 6)")
-    parser.add_argument("--big", action="store_true", help="also run 100,000 cases through `regcode batch --jobs 2`")
-    parser.add_argument("--big-count", type=int, default=100_000, help=argparse.SUPPRESS)
-    parser.add_argument("--profile", action="store_true", help="cProfile the in-process loop; print the top 25 functions")
+    parser.add_argument("--count", type=int, default=3000, help="cases in process (default 3000)")
+    parser.add_argument("--batch-count", type=int, default=20000, help="cases for the batch runs (default 20000)")
+    parser.add_argument("--repeat", type=int, default=5, help="repeats of each measure (default 5)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="1,000 cases, 3 repeats, 5,000 batch cases")
+    parser.add_argument("--only", default="inprocess,agreement,scaling,startup,batch",
+                        help="comma-separated: inprocess, agreement, scaling, startup, batch")
+    parser.add_argument("--profile", action="store_true", help="cProfile the default path and stop")
     args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("--count must be at least 1")
+    if args.quick:
+        args.count, args.repeat, args.batch_count = 1000, 3, 5000
+    if args.count < 1 or args.repeat < 1:
+        parser.error("--count and --repeat must be at least 1")
 
     from regcode.engine import Catalog
+    from regcode.engine import _durable
 
-    cases = list(generate.generate(args.count, args.seed, licenses=args.licenses))
+    backends = ["python"] + (["durable"] if _durable.available() else [])
+    cases = list(generate.generate(args.count, args.seed))
     cat = Catalog()
-    started = time.perf_counter()
     policy = cat.select(POLICY, cases[0]["as_of"])
-    compile_s = time.perf_counter() - started
-    started = time.perf_counter()
-    warm(cat, cases)
-    warm_s = time.perf_counter() - started
-
     if args.profile:
         profile(cat, cases)
         return 0
-
     print(f"regcode benchmark: {policy.id}@{policy.version} ({policy.content_hash}), {len(policy.rules)} rules, "
-          f"{args.count:,} generated cases (seed {args.seed}"
-          f"{f', {args.licenses} licenses each' if args.licenses else ''})")
-    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
-          f"compile {compile_s:.2f} s, warm-up {warm_s:.2f} s")
-    rows = []
-    figures = {}
-    for label, backend, explain in (("in-process engine, durable, explanations", "durable", True),
-                                    ("in-process engine, python backend, explanations", "python", True),
-                                    ("in-process engine, durable, no explanations", "durable", False)):
-        seconds, results = engine_loop(cat, cases, backend, explain)
-        figures[label] = (seconds, results)
-        rows.append([label, f"{len(cases):,}", f"{seconds:.2f}", f"{len(cases) / seconds:,.0f}", ""])
-    rows[0][4] = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    base_s, base_results = baseline_loop(cases)
-    rows.append(["hand-written baseline (every decision, the floor)", f"{len(cases):,}", f"{base_s:.3f}",
-                 f"{len(cases) / base_s:,.0f}", ""])
-
-    batch = {}
-    with tempfile.TemporaryDirectory(prefix="regcode-bench-") as tmp:
-        source = Path(tmp) / "cases.jsonl"
-        write_jsonl(source, args.count, args.seed, args.licenses)
-        for jobs in (1, 2):
-            r = run_batch(source, Path(tmp) / f"out{jobs}.jsonl", jobs)
-            batch[jobs] = r
-            rows.append([f"regcode batch --jobs {jobs} (subprocess, wall clock)", f"{r['cases']:,}", f"{r['wall']:.2f}",
-                         f"{r['cases'] / r['wall']:,.0f}", _mb(r["peak_kib"]) if r["peak_kib"] else "-"])
-        same = (Path(tmp) / "out1.jsonl").read_bytes() == (Path(tmp) / "out2.jsonl").read_bytes()
-        if args.big:
-            big = Path(tmp) / "big.jsonl"
-            started = time.perf_counter()
-            write_jsonl(big, args.big_count, args.seed + 1)
-            gen_s = time.perf_counter() - started
-            r = run_batch(big, Path(tmp) / "big-out.jsonl", 2)
-            batch["big"] = r
-            rows.append([f"regcode batch --jobs 2, big corpus (generated in {gen_s:.0f} s)", f"{r['cases']:,}",
-                         f"{r['wall']:.1f}", f"{r['cases'] / r['wall']:,.0f}", _mb(r["peak_kib"]) if r["peak_kib"] else "-"])
-
-    print()
-    print(table(rows))
-    print()
-    for label, (seconds, _) in figures.items():
-        print(f"{label}: {100 * base_s / seconds:.1f}% of the baseline's rate ({seconds / base_s:,.0f}x slower)")
-    # the readings where the policy is known to differ from the contract (tests/fixtures/oracle/)
-    readings = frozenset(baseline.POLICY_READINGS)
-    for label, (_, engine_results) in figures.items():
-        agree, differ = agreement(cases, engine_results)
-        line = f"the baseline agrees with the {label.replace('in-process engine', 'engine')} on every decision for {agree:,} of {len(cases):,} cases"
-        if differ:
-            known, rest = agreement(cases, engine_results, readings)
-            line += ("; differing: " + ", ".join(f"{k} {v}" for k, v in sorted(differ.items()))
-                     + f"; with the policy's reported readings ({', '.join(sorted(readings))}): {known:,}"
-                     + ("" if not rest else "; still differing: " + ", ".join(f"{k} {v}" for k, v in sorted(rest.items()))))
-        print(line)
-    print(f"batch --jobs 2 / --jobs 1 (wall clock): {batch[1]['wall'] / batch[2]['wall']:.2f}x; "
-          f"inside the run (after start-up): {batch[1]['internal_per_second']:,.0f} vs {batch[2]['internal_per_second']:,.0f} cases/s; "
-          f"outputs byte-identical: {'yes' if same else 'NO'}")
-    if "big" in batch:
-        r = batch["big"]
-        print(f"big corpus: {r['cases']:,} cases, {r['failed']} failed, peak RSS {_mb(r['peak_kib']) if r['peak_kib'] else '-'} "
-              f"(vs {_mb(batch[2]['peak_kib']) if batch[2]['peak_kib'] else '-'} for {args.count:,}: flat when the two are close)")
+          f"{args.count:,} generated cases (seed {args.seed}), {args.repeat} repeats")
+    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}; backends: {', '.join(backends)}")
+    only = set(args.only.split(","))
+    if "inprocess" in only:
+        report_inprocess(inprocess(cat, cases, args.repeat, backends))
+    if "agreement" in only:
+        agreement(cat, cases, backends)
+    if "scaling" in only:
+        scaling(cat, args.seed, args.repeat)
+    if "startup" in only:
+        startup(REPO / "examples" / "cases" / "c-class-triggers.yaml", max(args.repeat, 5))
+    if "batch" in only:
+        batch(args.batch_count, args.seed, max(1, min(args.repeat, 3)))
     return 0
 
 
