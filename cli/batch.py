@@ -15,7 +15,7 @@ from ..engine import Catalog, dump_json, evaluate_case
 from ..engine.batch import (CHUNK, Job, Runner, Tally, atomic_writer, batch_reduce, check_selection, default_jobs,
                             terminate_as_interrupt)
 from ..engine.corpus import count_records, read_records
-from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
+from .main import errors_option, explain_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
 
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file
 
@@ -158,9 +158,10 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="The end summary: text on stderr, or json on stdout.")
 @click.option("--chunk", type=click.IntRange(min=1), default=CHUNK, hidden=True, help="Records per worker task.")
+@explain_option("full", "The why each output line keeps: every claim and derived fact, the decisive claims, or none.")
 @policy_root_option
 @click.pass_context
-def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, policy_roots):
+def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, explain, policy_roots):
     """Evaluate every case file of INPUT and write one `eval --format json` object a line to OUT.
 
     INPUT is a JSONL file (one case file a line), a folder of YAML/JSON case files (read sorted by
@@ -183,7 +184,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
     policy_id = check_selection(cat, policy_name, version, [as_of] if as_of else [])
-    evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend)
+    evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend,
+                                 explain=explain)
     job = Job(catalog_factory(policy_roots), evaluate, batch_reduce)
 
     interactive = sys.stderr.isatty()

@@ -16,8 +16,7 @@ if TYPE_CHECKING:   # validate and compile are imported when something is compil
 
 
 class SelectionError(PolicyError):
-    stage = "select"
-
+    """No policy or version fits what was asked (an unknown name, no version in force on the date)."""
 
 def shipped_root() -> Path:
     """The policies that come with regcode (package data in an installed copy)."""
