@@ -44,9 +44,10 @@ class Finding:
     issue: Issue
     explained: bool = False          # the declaration's or rule's note names the code: a known, intended finding
     witness: Optional[dict] = None   # a synthetic case file that shows it
+    severity: str = "warning"        # error: a case gets a wrong or no answer; warning: dead or unused text
 
     def as_dict(self) -> dict:
-        out = {**self.issue.as_dict(), "explained": self.explained}
+        out = {**self.issue.as_dict(), "severity": self.severity, "explained": self.explained}
         if self.witness is not None:
             out["witness"] = self.witness
         return out
@@ -209,8 +210,8 @@ class Sources:
 
 
 def _finding(code: str, message: str, location: Location, note: str, witness=None) -> Finding:
-    issue = Issue(code, message, location, HINTS.get(code, ""), SEVERITY.get(code, "warning"))
-    return Finding(issue, explained=code in (note or ""), witness=witness)
+    issue = Issue(code, message, location, HINTS.get(code, ""))
+    return Finding(issue, explained=code in (note or ""), witness=witness, severity=SEVERITY.get(code, "warning"))
 
 
 # ---- names nobody uses -------------------------------------------------------------------

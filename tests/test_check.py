@@ -9,7 +9,6 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from regcode.cli import commands  # noqa: F401
 from regcode.cli.main import regcode
 from regcode.engine import Catalog, EvaluationError, shipped_root
 from regcode.engine.check import check, to_text

@@ -11,7 +11,6 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from regcode.cli import commands  # noqa: F401
 from regcode.cli.main import regcode
 from regcode.engine import Catalog, shipped_root
 from regcode.engine._operators import CONDITIONS, EXPRESSIONS

@@ -7,7 +7,6 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from regcode.cli import commands  # noqa: F401
 from regcode.cli.main import regcode
 from regcode.engine.errors import IssueCollector
 from regcode.engine.fmt import format_text
