@@ -27,6 +27,16 @@ def load_module(path: Path, name: str):
 generator = load_module(REPO / "benchmarks" / "generate.py", "regcode_benchmarks_generate")
 
 
+def _durable_available() -> bool:
+    from regcode.engine import _durable
+    return _durable.available()
+
+
+# The durable-rules backend is the optional extra regcode[durable] (Python 3.11 and 3.12); CI installs it,
+# and tests/test_adapter.py checks that it is there wherever it can be.
+needs_durable = pytest.mark.skipif(not _durable_available(), reason="durable-rules is not installed (regcode[durable])")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """The compiled-policy cache of the test run is its own (never the user's ~/.cache)."""

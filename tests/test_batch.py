@@ -23,7 +23,7 @@ EXAMPLES = ROOT / "examples" / "cases"
 POLICY = "shanghai-post-license"
 
 
-from conftest import generator as gen  # noqa: E402
+from conftest import generator as gen, needs_durable  # noqa: E402
 
 
 def example(name: str) -> dict:
@@ -130,6 +130,7 @@ def test_jobs_2_output_is_byte_identical_to_jobs_1(corpus, tmp_path):
     assert sources == [f"{corpus}:{n}" for n in range(1, 241)]
 
 
+@needs_durable
 def test_workers_forked_after_the_parent_built_durable_rulesets_agree(corpus):
     """The parent may already hold durable rulesets (eval in the same process): fork still gives the same lines."""
     cat = Catalog()
