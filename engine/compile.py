@@ -307,6 +307,26 @@ def pass_declarations(c: Compilation) -> None:
         c.decisions[name] = ir.DecisionDecl(name=name, type=typ, combine=combine, default=default,
                                             title=d.get("title", ""), values=values, value_type=value_type,
                                             article=d.get("article", ""), location=item.location())
+    _requirements(c)
+
+
+def _requirements(c: Compilation) -> None:
+    """`required_when` (read by `regcode check`) names declared decisions and values they can take."""
+    for name, item in sorted(c.resolved.decisions.items()):
+        for dep, wanted in sorted((item.data.get("required_when") or {}).items()):
+            decl = c.decisions.get(dep)
+            if decl is None:
+                c.issues.add("compile.unknown_decision", f"decision `{name}`: `required_when` names `{dep}`, which is not a decision",
+                             item.location("required_when", dep), did_you_mean(dep, c.decisions) or "name a declared decision")
+                continue
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                ok = (value in (decl.values or []) if decl.type == "enum" else isinstance(value, bool) if decl.type == "bool"
+                      else not isinstance(value, (list, dict)))
+                if not ok:
+                    allowed = ", ".join(map(str, decl.values)) if decl.type == "enum" else "true or false" if decl.type == "bool" else "a value"
+                    c.issues.add("compile.value", f"decision `{name}`: `required_when` expects `{dep}` = {value!r}, which `{dep}` "
+                                 f"never takes; it takes {allowed}", item.location("required_when", dep),
+                                 did_you_mean(str(value), map(str, decl.values or [])))
 
 
 OUTPUT_KEYS = ("policy", "as_of", "decisions", "rules_fired", "source", "why", "derived", "decision_id", "errors")

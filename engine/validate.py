@@ -16,6 +16,7 @@ import jsonschema
 import referencing
 import referencing.exceptions
 import yaml
+from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from .errors import IssueCollector, Location, SchemaError, did_you_mean
@@ -67,8 +68,15 @@ def shipped_schemas() -> dict:
 
 
 @lru_cache(maxsize=None)
+def registry() -> Registry:
+    """Every schema of schemas/ by its $id, so that one may $ref another (rules -> operators); nothing is fetched."""
+    return Registry().with_resources((uri, Resource.from_contents(schema)) for uri, schema in shipped_schemas().items())
+
+
+@lru_cache(maxsize=None)
 def validator_for(kind: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema_for(KINDS[kind]), format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(schema_for(KINDS[kind]), registry=registry(),
+                                           format_checker=jsonschema.FormatChecker())
 
 
 def operator_schemas() -> dict:

@@ -10,6 +10,8 @@ import pytest
 
 from regcode.engine import Catalog
 
+pytest_plugins = ["pytester"]   # tests/test_pytest_plugin.py runs pytest itself, as a user would
+
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 TEST_POLICIES = TESTS / "policies"
