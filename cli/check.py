@@ -9,7 +9,7 @@ from .main import EXIT_POLICY, as_of_option, catalog, policy_root_option, regcod
 from .testcmd import _versions
 
 
-@regcode.command("check")
+@regcode.command("check", short_help="Logic checks: gaps, conflicts, dead rules, unused names.")
 @click.argument("policy", required=False, metavar="[POLICY[@VERSION]]")
 @as_of_option
 @click.option("--budget", type=click.IntRange(1, 1_000_000), default=BUDGET, show_default=True,
@@ -30,7 +30,12 @@ def check_cmd(ctx, policy, as_of, budget, seed, fmt, verbose, policy_roots):
       check.unused_parameter, check.unread_derived, check.underived_fact, check.unclaimed_decision
 
     A finding whose rule (or declaration) note names its code is explained, and does not fail.
-    POLICY is an id, id@version or a version folder; without it, every known version."""
+    POLICY is an id, id@version or a version folder; without it, every known version.
+
+    \b
+    Examples:
+      regcode check shanghai-post-license
+      regcode check planted --policy-root tests/fixtures/check --format json"""
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
     versions = _versions(cat, policy, None) if policy else [cat.compiled(v) for pid in cat.policy_ids() for v in cat.versions(pid)]

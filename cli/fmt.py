@@ -8,7 +8,7 @@ from ..engine.fmt import format_file, write, yaml_files
 from .main import EXIT_POLICY, regcode, report_issues
 
 
-@regcode.command("fmt")
+@regcode.command("fmt", short_help="Rules files in one canonical layout (--check for CI).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 when a file is not in the canonical layout (for CI).")
 @click.option("--diff", "show_diff", is_flag=True, help="Print what would change, as a unified diff.")
@@ -17,7 +17,12 @@ from .main import EXIT_POLICY, regcode, report_issues
 def fmt_cmd(ctx, paths, check, show_diff, quiet):
     """Put rules files (kind Rules) in the canonical layout, keeping comments: keys in schema order
     (a rule: id, article, clause, title, note, override, for_each, as, when, then), 2-space indentation,
-    flow style where the author used it. PATHS are files or folders (default: the current folder)."""
+    flow style where the author used it. PATHS are files or folders (default: the current folder).
+
+    \b
+    Examples:
+      regcode fmt --check policies
+      regcode fmt --diff policies/shanghai-post-license/2017/rules/ch3-supervision.yaml"""
     issues = IssueCollector()
     changed = unchanged = 0
     for path in yaml_files(list(paths) or ["."], issues):

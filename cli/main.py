@@ -154,7 +154,7 @@ def regcode():
     Typical use:
       regcode policies                                     what is shipped, and when it is in force
       regcode eval examples/cases/aa-clean.yaml            decisions for one case file
-      regcode eval --explain examples/cases/aa-clean.yaml  ... with the reasons
+      regcode eval examples/cases/aa-clean.yaml --explain  ... with the reasons
       regcode validate                                     every problem, as file:line:col
       regcode test shanghai-post-license                   a policy's own test cases
       regcode batch cases.jsonl --out out.jsonl            a whole district, a result a line

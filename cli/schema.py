@@ -10,7 +10,7 @@ from .main import catalog, policy_root_option, regcode
 from .testcmd import _versions
 
 
-@regcode.command("schema")
+@regcode.command("schema", short_help="Editor schemas of the rule language and a version's names.")
 @click.argument("policy", required=False, metavar="[POLICY[@VERSION]]")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write every schema here, with a yaml-language-server settings mapping. Without it, print one schema.")
@@ -21,7 +21,12 @@ def schema_cmd(policy, out, policy_roots):
 
     \b
     POLICY may be an id, id@version or a version folder; without it, every known version.
-    Without --out: the version's policy-file schema on stdout (the language schema when no POLICY)."""
+    Without --out: the version's policy-file schema on stdout (the language schema when no POLICY).
+
+    \b
+    Examples:
+      regcode schema --out .regcode/schemas
+      regcode schema shanghai-post-license@2017 > shanghai.schema.json"""
     cat = catalog(policy_roots)
     if policy:
         policies = _versions(cat, policy, None)
