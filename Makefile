@@ -1,4 +1,5 @@
 # The two quick-start commands (README): `make demo` and `make test`. Both set everything up first.
+# `make test` also checks that every rules file is in the canonical layout (`regcode fmt` fixes it).
 .PHONY: demo test setup bench
 
 setup:
@@ -9,6 +10,7 @@ demo: setup
 
 test: setup
 	.venv/bin/python -m pytest -q
+	.venv/bin/regcode fmt --check --quiet policies tests/policies examples/amendment/policies
 
 bench: setup
 	.venv/bin/python benchmarks/bench.py

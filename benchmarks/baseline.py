@@ -34,10 +34,12 @@ comparison with the engine shows whether the policy took the same one):
 - `enterprise_obligations` gives `annual_commitment_report` to class `aa` (the contract's "(AA)"),
   whatever the risk adjustment does to the mode.
 
-`readings=` switches on, by name, a reading the policy takes where it disagrees with the contract
-(POLICY_READINGS; each has a case file under tests/fixtures/oracle/). The default is the contract.
-The comparison test names the ones the policy still takes, so that it checks everything else
-exactly and notices the day the policy follows the contract.
+`readings=` switches on, by name, a reading the policy took where it disagreed with the contract
+(POLICY_READINGS; each has a case file under tests/fixtures/oracle/). The default is the contract,
+and the policy now follows it in all three (branch policy2: no fixture names a reading, and
+`compare_oracle.py` finds no disagreement by default). They stay here so that a policy that falls
+back to one of them is recognised by name (`compare_oracle.py --policy-readings` shows what each
+changes); the comparison test takes from the fixtures the ones the policy still takes, none today.
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ DEADLINE_MONTHS = 2                                               # 第十条 �
 MIN_STAFF = 2                                                     # 第二十四条 2名以上
 DISPATCH_DAYS = 7                                                 # 第四十七条 7日内
 ONLY_FEEDBACK = ("respond_to_quality_feedback",)
+# Readings the policy took until it followed the contract (tests/fixtures/oracle/18-26, `# fixed:`); off by default.
 POLICY_READINGS = {
     "downgrade_for_any_trigger_since_decision":
         "a product-quality penalty, a verified media exposure and a refused spot check since the latest class "

@@ -518,7 +518,6 @@ class _Enterprise:
     # -- background events that leave the class as intended under the contract's readings
     def background(self, plans: dict, target: str) -> None:
         rng = self.rng
-        as_of = self.as_of
         first_issue = min(p["issued"] for p in plans.values())
         # the earliest cut-off of any category: enterprise-wide triggers before it (or on it, when it
         # is exclusive) are weighed by every category's decision or assessment

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import click
 
-from ..engine import Catalog, dump_json, evaluate_case
-from ..engine.batch import (CHUNK, Job, Runner, Tally, atomic_writer, batch_reduce, check_selection, default_jobs,
+from ..engine import Catalog, Issue, Location, dump_json, evaluate_case
+from ..engine.batch import (CHUNK, Job, Outcome, Runner, Tally, atomic_writer, batch_reduce, default_jobs,
                             terminate_as_interrupt)
 from ..engine.corpus import count_records, read_records
-from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
+from ..engine.load import printable
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, explain_option, policy_root_option,
+                   regcode, selection_options, set_format)
 
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file
 
@@ -25,9 +27,12 @@ def input_argument(f):
     return click.argument("source", metavar="INPUT", type=click.Path(exists=True, allow_dash=True))(f)
 
 
+MAX_JOBS = 256    # each worker compiles the policy and holds it (tens of MB): a bound, whatever N says
+
+
 def jobs_option(f):
-    return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
-                        help="Worker processes (default: the cores available). The output does not depend on it.")(f)
+    return click.option("--jobs", "-j", type=click.IntRange(min=1, max=MAX_JOBS), default=None, metavar="N",
+                        help="Worker processes (default: the cores available; at most 256). The output does not depend on it.")(f)
 
 
 def check_input(source: str) -> None:
@@ -44,6 +49,8 @@ def check_output(path, name: str, source: str) -> None:
     target = Path(path)
     if not target.parent.is_dir():
         raise click.BadParameter(f"the folder {str(target.parent)!r} does not exist", param_hint=name)
+    if not os.access(target.parent, os.W_OK | os.X_OK):   # say so now, not after the whole run
+        raise click.BadParameter(f"the folder {str(target.parent)!r} is not writable", param_hint=name)
     if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
         raise click.BadParameter(f"{path} is the input; write the output elsewhere", param_hint=name)
 
@@ -54,44 +61,59 @@ def catalog_factory(policy_roots) -> functools.partial:
 
 
 class Progress:
-    """A one-line progress display on stderr, only when stderr is a terminal; quiet otherwise."""
+    """A progress bar on stderr (rich), only when stderr is a terminal; quiet otherwise. Lines that
+    must appear meanwhile (bad records) go through `echo`, which prints them above the bar, so
+    the two never overwrite each other."""
 
     def __init__(self, enabled: bool, total=None, label: str = "evaluated"):
         self.enabled = enabled
-        self.total = total
-        self.label = label
         self.started = time.monotonic()
         self.last = 0.0
-        self.shown = False
+        self.bar = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+        columns = [TextColumn(label), BarColumn(), MofNCompleteColumn()] if total else [TextColumn(label + " {task.completed:,}")]
+        columns += [TextColumn("{task.fields[failed]:,} failed  {task.fields[rate]:,.0f}/s"), TimeElapsedColumn()]
+        # no refresh thread (auto_refresh=False): the parent forks workers, and update() redraws anyway
+        self.bar = Bar(*columns, console=Console(file=sys.stderr), transient=True, auto_refresh=False)
+        self.task = self.bar.add_task(label, total=total, failed=0, rate=0.0)
+        self.bar.start()
 
     def update(self, tally: Tally, force: bool = False) -> None:
-        if not self.enabled:
+        if self.bar is None:
             return
         now = time.monotonic()
         if not force and now - self.last < 0.2:
             return
         self.last = now
         rate = tally.read / max(now - self.started, 1e-9)
-        if self.total:
-            width = 30
-            done = min(width, width * tally.read // max(self.total, 1))
-            head = f"[{'#' * done}{'-' * (width - done)}] {tally.read:,}/{self.total:,}"
-        else:
-            head = f"{tally.read:,} read"
-        click.echo(f"\r\x1b[K{head}  {tally.failed:,} failed  {rate:,.0f}/s", err=True, nl=False)
-        self.shown = True
+        self.bar.update(self.task, completed=tally.read, failed=tally.failed, rate=rate)
+        self.bar.refresh()
+
+    def echo(self, text: str) -> None:
+        """One line on stderr, above the bar while it is shown."""
+        if self.bar is None:
+            click.echo(text, err=True)
+            return
+        self.bar.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        self.bar.refresh()
 
     def close(self) -> None:
-        if self.shown:
-            click.echo("\r\x1b[K", err=True, nl=False)
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 class BadRecords:
     """Where bad records go: the --errors file, or else stderr as file:line: code: message (the first
     MAX_REPORTED of them, then a count)."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, echo=None):
         self.stream = stream
+        self.echo = echo or (lambda text: click.echo(text, err=True))
         self.count = 0
 
     def add(self, outcome) -> None:
@@ -103,11 +125,11 @@ class BadRecords:
                 loc = issue["location"]
                 where = f"{loc['file']}:{loc['line']}" if loc.get("line") else (loc.get("file") or outcome.source)
                 hint = f" ({issue['hint']})" if issue.get("hint") else ""
-                click.echo(f"{where}: {issue['code']}: {issue['message']}{hint}", err=True)
+                self.echo(printable(f"{where}: {issue['code']}: {issue['message']}{hint}"))
 
     def finish(self) -> None:
         if self.stream is None and self.count > MAX_REPORTED:
-            click.echo(f"... and {self.count - MAX_REPORTED} more bad records; pass --errors FILE to keep them all", err=True)
+            self.echo(f"... and {self.count - MAX_REPORTED} more bad records; pass --errors FILE to keep them all")
 
 
 def _width(text: str) -> int:
@@ -123,6 +145,13 @@ def table(header: list, rows: list) -> str:
         parts = [r[0] + " " * (widths[0] - _width(r[0]))] + [" " * (w - _width(c)) + c for c, w in zip(r[1:], widths[1:])]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
+
+
+def unwritable(outcome, exc: Exception):
+    """A result that cannot be written as UTF-8 becomes a bad record (a bug of ours, reported as such)."""
+    issue = Issue("internal.output", f"the result cannot be written as UTF-8 ({exc.reason}); the record is reported "
+                  "instead of stopping the batch", Location(outcome.source), "this is a bug in regcode; report it with the record")
+    return Outcome(outcome.source, outcome.line, errors=[issue.as_dict()])
 
 
 # ---- batch -------------------------------------------------------------------------------
@@ -147,7 +176,7 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
     return data
 
 
-@regcode.command("batch")
+@regcode.command("batch", short_help="A corpus of case files evaluated to JSONL, in order.")
 @input_argument
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT.jsonl",
               help="One JSON line per case, in input order (- for stdout). Written atomically.")
@@ -157,16 +186,24 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
 @jobs_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="The end summary: text on stderr, or json on stdout.")
-@click.option("--chunk", type=click.IntRange(min=1), default=CHUNK, hidden=True, help="Records per worker task.")
+@click.option("--chunk", type=click.IntRange(min=1, max=10_000), default=CHUNK, hidden=True, help="Records per worker task.")
+@explain_option("full", "The why each output line keeps: every claim and derived fact, the decisive claims, or none.")
 @policy_root_option
 @click.pass_context
-def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, policy_roots):
+def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, explain, policy_roots):
     """Evaluate every case file of INPUT and write one `eval --format json` object a line to OUT.
 
     INPUT is a JSONL file (one case file a line), a folder of YAML/JSON case files (read sorted by
     path, recursively), or - for JSONL on standard input. A bad record (invalid JSON or YAML, a
     schema error, no version in force...) goes to the --errors file and the rest finish. The
     summary (counts, time, a table by production district) goes to stderr.
+
+    \b
+    Examples:
+      regcode batch district.jsonl --out out.jsonl --errors err.jsonl --jobs 2
+      regcode batch examples/cases --out results.jsonl --format json
+    (a district's worth of case files to try it on:
+     python benchmarks/generate.py --count 2000 --seed 7 --out district.jsonl)
 
     Exit status: 0 when every record was evaluated, 1 when some were bad (the good ones are still
     written), 2 for a usage error.
@@ -182,8 +219,9 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                                  param_hint="--format")
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
-    policy_id = check_selection(cat, policy_name, version, [as_of] if as_of else [])
-    evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend)
+    policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
+    evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend,
+                                 explain=explain)
     job = Job(catalog_factory(policy_roots), evaluate, batch_reduce)
 
     interactive = sys.stderr.isatty()
@@ -193,17 +231,23 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
         sink = stack.enter_context(nullcontext(click.get_text_stream("stdout")) if out == "-" else atomic_writer(out))
-        bad = BadRecords(stack.enter_context(atomic_writer(errors)) if errors else None)
+        # the errors file quotes what the records held: it is written whatever they held
+        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
         runner = stack.enter_context(Runner(job, jobs, chunk))
         stack.callback(progress.close)
         for outcome in runner.outcomes(read_records(source)):
             if outcome.ok:
                 line, summary = outcome.value
-                sink.write(line + "\n")
-                tally.add(outcome, summary)
-            else:
-                tally.add(outcome)
-                bad.add(outcome)
+                try:
+                    sink.write(line + "\n")
+                except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
+                    outcome = unwritable(outcome, exc)
+                else:
+                    tally.add(outcome, summary)
+                    progress.update(tally)
+                    continue
+            tally.add(outcome)
+            bad.add(outcome)
             progress.update(tally)
     seconds = time.perf_counter() - started
 

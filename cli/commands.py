@@ -1,12 +1,15 @@
 """The verbs of `regcode` and the module that defines each (one module per verb, imported when it runs)."""
 COMMANDS = {
     "batch": "batch",
+    "check": "check",
     "coverage": "testcmd",
     "diff": "versions",
     "eval": "evaluate",
+    "fmt": "fmt",
     "plan": "plan",
     "policies": "policies",
     "replay": "replay",
+    "schema": "schema",
     "serve": "serve",
     "show": "versions",
     "site": "site",

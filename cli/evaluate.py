@@ -6,17 +6,19 @@ from pathlib import Path
 
 import click
 
-from ..engine import PolicyError, evaluate_case, load_case_file, load_case_text, to_text
-from .main import explain_option, selection_options, EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format
+from ..engine import PolicyError, evaluate_case, load_case_file, to_text
+from ..engine.load import load_case_stream
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, policy_root_option, regcode,
+                   report_issues, selection_options, set_format)
 
 
 def read_case(path: str):
-    if path == "-":
-        return load_case_text(sys.stdin.read(), "<stdin>")
+    if path == "-":   # bytes, bounded: the same size limit and UTF-8 check as a file
+        return load_case_stream(getattr(sys.stdin, "buffer", sys.stdin), "<stdin>")
     return load_case_file(Path(path), path)
 
 
-@regcode.command("eval")
+@regcode.command("eval", short_help="Decisions for case files, with their reasons.")
 @click.argument("facts", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @as_of_option
 @selection_options
@@ -30,11 +32,19 @@ def read_case(path: str):
 def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots, site_url):
     """Evaluate case files (一企一档) and print every decision with why it was taken.
 
-    FACTS are YAML or JSON case files, or - for standard input.
+    FACTS are YAML or JSON case files, or - for standard input. The policy version in force on
+    each case's `as_of` (or --as-of) is used.
+
+    \b
+    Examples:
+      regcode eval examples/cases/aa-clean.yaml
+      regcode eval --format json --as-of 2020-06-30 examples/cases/*.yaml
+      regcode eval --policy-root tests/policies --policy toy tests/fixtures/cases/toy-busy.yaml --explain
     """
     set_format(ctx, fmt)
     level = explain or ("none" if fmt == "text" else "full")
     cat = catalog(policy_roots)
+    policy_name = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     results, failed, cases = [], False, []
     for path in facts:
         try:

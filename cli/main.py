@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from importlib import import_module
@@ -11,7 +12,7 @@ from importlib import import_module
 import click
 import yaml
 
-from ..engine import Catalog, PolicyError, dump_json
+from ..engine import Catalog, Location, PolicyError, dump_json
 from ..engine._dates import is_date
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -117,12 +118,27 @@ def errors_option(f):
 
 
 def policy_root_option(f):
-    return click.option("--policy-root", "policy_roots", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+    return click.option("--policy-root", "policy_roots", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
                         help="A folder of policies (POLICY/VERSION/policy.yaml) searched before the shipped ones.")(f)
 
 
 def catalog(policy_roots) -> Catalog:
     return Catalog(list(policy_roots or []))
+
+
+_OPTION_OF = {"select.unknown_policy": "--policy", "select.which_policy": "--policy", "select.unknown_version": "--policy-version",
+              "select.no_version_in_force": "--as-of"}
+
+
+def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> str:
+    """The policy id that --policy (and --policy-version) name, checked before any case is read; a
+    mistake there is reported at the option, not at a case file."""
+    from ..engine.batch import check_selection
+    try:
+        return check_selection(cat, policy_name, version, dates)
+    except PolicyError as exc:
+        raise type(exc)([replace(i, location=Location(path=_OPTION_OF[i.code])) if i.code in _OPTION_OF and not i.location.file
+                         else i for i in exc.issues]) from None
 
 
 def set_format(ctx: click.Context, fmt: str) -> None:
@@ -136,10 +152,22 @@ def regcode():
 
     \b
     Typical use:
-      regcode policies                                  what is shipped, and when it is in force
-      regcode eval --explain examples/cases/aa-clean.yaml     decisions for one case file, with reasons
-      regcode validate                                  every problem in the policies, file:line:col
-      regcode test shanghai-post-license                run a policy's own test cases
+      regcode policies                                     what is shipped, and when it is in force
+      regcode eval examples/cases/aa-clean.yaml            decisions for one case file
+      regcode eval examples/cases/aa-clean.yaml --explain  ... with the reasons
+      regcode validate                                     every problem, as file:line:col
+      regcode test shanghai-post-license                   a policy's own test cases
+      regcode batch cases.jsonl --out out.jsonl            a whole district, a result a line
+
+    `regcode COMMAND --help` shows a command's options, with an example.
+
+    \b
+    Exit status (every command):
+      0  done, nothing wrong
+      1  a problem in the input or a policy (a case file, a policy file, a record): one line
+         each, as file:line:col: code: message (hint); the rest of a batch still finishes
+      2  a usage error: an unknown option, a missing argument, a bad option value
+      3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
     """
 
 

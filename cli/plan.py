@@ -11,13 +11,14 @@ import click
 
 from ..engine.corpus import count_records, read_records
 from ..engine.errors import did_you_mean
-from ..engine.batch import (Job, Runner, Tally, atomic_writer, check_selection, default_jobs,
+from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt)
 from ..engine.plan import build_plan, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
                     table)
 from ..engine import evaluate_case
-from .main import errors_option, selection_options, EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
+                   selection_options)
 
 SUFFIXES = {".csv": to_csv, ".json": to_json}
 
@@ -46,7 +47,7 @@ def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
-def summary_text(plan, tally: Tally) -> str:
+def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     """The plan per group and mode, in the policy's own names (reports.plan)."""
     spec = plan.spec
     if spec is None:
@@ -79,10 +80,14 @@ def summary_text(plan, tally: Tally) -> str:
     shares = ", ".join(f"{m} {'/'.join(f'{r:g}' for r in sorted(rs))}" for m, rs in sorted(ratios.items()))
     often = [f"{m} {_times(next(iter(visits[m])))}" for m in modes if len(visits.get(m, ())) == 1 and None not in visits[m]]
     often = f" ({often[0]} a year{''.join(', ' + o for o in often[1:])})" if often else ""
+    dates = ", ".join(f"{day} ({n:,})" for day, n in list(plan.as_of.items())[:5]) + (" ..." if len(plan.as_of) > 5 else "")
+    if district is None:
+        counted = f"evaluated {tally.evaluated:,} of {tally.read:,} case files as of {dates}"
+    else:   # every figure below is the group's own; the rest of the input is only counted here
+        counted = (f"{district}: {sum(plan.as_of.values()):,} case files, evaluated as of {dates or '-'} "
+                   f"(the input held {tally.read:,}: {elsewhere:,} of another or no {label}, {tally.failed:,} bad)")
     lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {', '.join(plan.policies) or 'no policy'}",
-             f"evaluated {tally.evaluated:,} of {tally.read:,} case files as of "
-             + ", ".join(f"{day} ({n:,})" for day, n in list(plan.as_of.items())[:5])
-             + (" ..." if len(plan.as_of) > 5 else ""),
+             counted,
              f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
              table(header, rows + [total])]
     extra = []
@@ -97,7 +102,7 @@ def summary_text(plan, tally: Tally) -> str:
     return "\n".join(lines)
 
 
-@regcode.command("plan")
+@regcode.command("plan", short_help="The year's regular inspection plan from a corpus.")
 @click.option("--year", required=True, type=click.IntRange(1900, 9999), metavar="YEAR", help="The plan's year.")
 @input_argument
 @click.option("--district", metavar="D", help="Only this group's part of the plan (the policy's reports.group: for "
@@ -127,6 +132,11 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     第二十九条; classification due, 第十条; end of an AA commitment bar, 第九条). Each row names
     its articles and the rules that decided it.
 
+    \b
+    Examples:
+      regcode plan --year 2020 district.jsonl --district 嘉定区
+      regcode plan --year 2020 district.jsonl --out plan.csv --errors err.jsonl
+
     Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
     """
     check_input(source)
@@ -139,7 +149,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
             raise click.BadParameter(f"{out}: the plan is written as .csv or .json (by the file name's suffix)", param_hint="--out")
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
-    policy_id = check_selection(cat, policy_name, version, [as_of] if as_of else [])
+    policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     default_as_of = year_start(cat, policy_id, version, year)
     evaluate = functools.partial(evaluate_for_plan, policy_name=policy_id, as_of=as_of, default_as_of=default_as_of,
                                  version=version, backend=backend)
@@ -151,7 +161,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        bad = BadRecords(stack.enter_context(atomic_writer(errors)) if errors else None)
+        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
         for outcome in runner.outcomes(read_records(source)):
@@ -170,15 +180,16 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
         hint = did_you_mean(district, groups)
         raise click.BadParameter(f"no {one} of INPUT is in {label} {district!r}; {key}: "
                                  f"{', '.join(groups) or 'none'}" + (f"; {hint}" if hint else ""), param_hint="--district")
-    plan = build_plan(entries, year, district)
+    mine = entries if district is None else [e for e in entries if e.group == district]
+    plan = build_plan(mine, year, district)
     bad.finish()
     if out:
         with atomic_writer(out, newline="") as sink:
             sink.write(write(plan))
         label = plan.spec.group.label if plan.spec else "group"
-        click.echo(f"plan {year}: {len(plan.rows):,} rows for {len(plan.districts)} {label}(s) written to {out} "
-                   f"({tally.evaluated:,} of {tally.read:,} case files evaluated in {seconds:.2f} s)", err=True)
+        click.echo(f"plan {year}: {len(plan.rows):,} rows for {district or f'{len(plan.districts)} {label}(s)'} written to "
+                   f"{out} ({len(mine):,} of {tally.read:,} case files, evaluated in {seconds:.2f} s)", err=True)
     else:
-        click.echo(summary_text(plan, tally))
+        click.echo(summary_text(plan, tally, district, len(entries) - len(mine)))
     if tally.failed:
         ctx.exit(EXIT_POLICY)

@@ -23,7 +23,7 @@ def rotated(path: str) -> list:
     return list(reversed(older)) + [path]
 
 
-@regcode.command("replay")
+@regcode.command("replay", short_help="Re-evaluate a decision log; report what differs now.")
 @click.argument("logs", metavar="LOG...", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--with-rotated", is_flag=True, help="Also read LOG.N ... LOG.1 (the rotated files), oldest first.")
 @click.option("--policy-version", "version", metavar="V", help="Replay against this version instead of the one in force on each as_of.")
@@ -42,6 +42,11 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     A line that cannot be replayed (damaged, or logged with --decision-log-input none) is reported with
     its file and line; the others are still replayed. Exit 1 when a line is damaged, or with
     --fail-on-change when a decision differs.
+
+    \b
+    Examples:
+      regcode replay decisions.log --policy-root amended
+      regcode replay decisions.log --with-rotated --format json --fail-on-change
     """
     set_format(ctx, fmt)
     paths = [p for log in logs for p in (rotated(log) if with_rotated else [log])]

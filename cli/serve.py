@@ -11,7 +11,7 @@ MISSING = ("`regcode serve` needs the optional extra `serve` (FastAPI, uvicorn).
            "`pip install 'regcode[serve]'` (in a checkout: `.venv/bin/pip install -e '.[serve]'`; `make setup` does it).")
 
 
-@regcode.command("serve")
+@regcode.command("serve", short_help="Decisions over HTTP (JSON), with a decision log.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback unless you say otherwise).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True, help="Port (0: any free port, printed).")
 @policy_root_option
@@ -50,6 +50,12 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
     Every policy version is compiled once at start (a version that fails stops the start, with its
     errors). SIGHUP (or POST /v1/admin/reload with --enable-admin) recompiles; a version that fails
     then keeps serving its last good compile, and the log says why.
+
+    \b
+    Examples:
+      regcode serve --decision-log decisions.log
+      curl -s -X POST 'localhost:8181/v1/evaluate?explain=none' -H 'Content-Type: application/yaml' \\
+           --data-binary @examples/cases/aa-clean.yaml
     """
     try:
         import uvicorn

@@ -24,7 +24,7 @@ def _versions(cat, refs) -> list:
     return [found[k] for k in sorted(found)]
 
 
-@regcode.command("site")
+@regcode.command("site", short_help="The policies as a static HTML site (the law beside its rules).")
 @click.argument("refs", nargs=-1, metavar="[POLICY[@VERSION]...]")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="The folder to write the site into (created when missing).")
@@ -33,7 +33,12 @@ def _versions(cat, refs) -> list:
 def site_cmd(refs, out, backend, policy_roots):
     """Write the policies as a static HTML site: per version its articles in order, the Chinese text with
     the rules that encode it beside it, their notes and test cases, coverage per article, parameters over
-    time, and what each version changes. Every asset is in DIR; open DIR/index.html, no server needed."""
+    time, and what each version changes. Every asset is in DIR; open DIR/index.html, no server needed.
+
+    \b
+    Examples:
+      regcode site --out site
+      regcode site shanghai-post-license@2022-illustration --policy-root examples/amendment/policies --out site"""
     cat = catalog(policy_roots)
     files = build_site(cat, _versions(cat, refs), out, backend)
     pages = sum(f.suffix == ".html" for f in files)

@@ -24,7 +24,7 @@ def _versions(cat, policy, version):
     return [cat.compiled(v) for v in infos]
 
 
-@regcode.command("test")
+@regcode.command("test", short_help="Run a policy's own test cases.")
 @click.argument("policy", required=False)
 @click.option("--policy-version", "version", metavar="V", help="Only this version's cases.")
 @click.option("--against", metavar="VERSION", help="Run the cases against another version (regression check).")
@@ -35,7 +35,14 @@ def _versions(cat, policy, version):
 @policy_root_option
 @click.pass_context
 def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy_roots):
-    """Run a policy's test cases (tests/*.yaml, kind TestCases); print pass/fail with the decisions that differ."""
+    """Run a policy's test cases (tests/*.yaml, kind TestCases); print pass/fail with the decisions that differ.
+
+    \b
+    Examples:
+      regcode test shanghai-post-license
+      regcode test --junit report.xml shanghai-post-license@2017
+      regcode test shanghai-post-license@2017 --against 2022-illustration --policy-root examples/amendment/policies
+    """
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
     results = []
@@ -68,7 +75,7 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         ctx.exit(EXIT_POLICY)
 
 
-@regcode.command("coverage")
+@regcode.command("coverage", short_help="Which articles are encoded, and tested.")
 @click.argument("policy", required=False)
 @click.option("--policy-version", "version", metavar="V")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
@@ -77,7 +84,12 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
 @policy_root_option
 @click.pass_context
 def coverage_cmd(ctx, policy, version, fmt, fail_on_untested, backend, policy_roots):
-    """Per article: encoded or not (and why), its rules, and whether a test case makes each rule fire."""
+    """Per article: encoded or not (and why), its rules, and whether a test case makes each rule fire.
+
+    \b
+    Example:
+      regcode coverage shanghai-post-license --fail-on-untested
+    """
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
     reports = []

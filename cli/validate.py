@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..engine import PolicyError, dump_json
+from ..engine import Issue, Location, PolicyError, dump_json
 from ..engine.reports import reports_of
 from .main import EXIT_POLICY, catalog, policy_root_option, regcode, report_issues, set_format
 
@@ -27,17 +27,39 @@ def version_dirs(paths, cat) -> list:
     return found
 
 
-@regcode.command("validate")
+@regcode.command("validate", short_help="Every problem in policy versions, as file:line:col.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @policy_root_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def validate_cmd(ctx, paths, policy_roots, fmt):
-    """Check policy versions (default: every known one) and report every problem as file:line:col: code: message."""
+    """Check policy versions and report every problem as file:line:col: code: message (hint).
+
+    PATH may be a version folder, a policy folder or a root of policies. Without PATH: every
+    version under the --policy-root folders given, else every shipped version.
+
+    \b
+    Examples:
+      regcode validate
+      regcode validate examples/drafting/toy/1
+      regcode validate --policy-root examples/amendment/policies --format json
+    """
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
-    dirs = version_dirs(paths, cat) if paths else [v.directory for pid in cat.policy_ids() for v in cat.versions(pid)]
     issues, results = [], []
+    if paths:
+        dirs = version_dirs(paths, cat)
+    elif policy_roots:   # what the user pointed at, every version folder of it, broken manifests included
+        dirs = []
+        for root in cat.user_roots:
+            found = sorted(p.parent for p in root.glob("*/*/policy.yaml"))
+            if not found:
+                issues.append(Issue("validate.empty_root", f"no policy versions under `{root}`: a policy root holds "
+                                    "POLICY/VERSION/policy.yaml", Location(str(root)),
+                                    "pass the folder that holds the policy folders, or name a version folder as PATH"))
+            dirs.extend(found)
+    else:
+        dirs = [v.directory for pid in cat.policy_ids() for v in cat.versions(pid)] + [b.directory for b in cat.broken()]
     for directory in dirs:
         try:
             policy = cat.compile_dir(directory)

@@ -5,23 +5,31 @@ import click
 
 from ..engine import dump_json
 from ..engine.corpus import iter_corpus
-from ..engine.diff import diff, has_changes, to_text
+from ..engine.diff import diff, has_changes, mostly_failed, to_text
 from .main import EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, set_format
 
 
-@regcode.command("show")
+@regcode.command("show", short_help="A version after inheritance, with its content hash.")
 @click.argument("ref", metavar="POLICY@VERSION")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 @policy_root_option
 @click.pass_context
 def show_cmd(ctx, ref, fmt, policy_roots):
-    """Print a version after inheritance (`extends` resolved), with its content hash."""
+    """Print a version after inheritance (`extends` resolved), with its content hash.
+
+    A dated parameter of an extending version shows its whole timeline: the base's value before
+    its first date, then its own values.
+
+    \b
+    Example:
+      regcode show shanghai-post-license@2022-illustration --policy-root examples/amendment/policies
+    """
     set_format(ctx, fmt)
     policy = catalog(policy_roots).by_ref(ref)
     emit({"content_hash": policy.content_hash, "chain": list(policy.chain), **policy.resolved}, fmt)
 
 
-@regcode.command("diff")
+@regcode.command("diff", short_help="What changes between two versions, over a corpus too.")
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
 @click.option("--corpus", type=click.Path(exists=True, allow_dash=True), help="A folder of case files or a JSONL file.")
@@ -31,7 +39,17 @@ def show_cmd(ctx, ref, fmt, policy_roots):
 @policy_root_option
 @click.pass_context
 def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
-    """Compare two versions (POLICY@VERSION or a version folder): rules, parameters and, with --corpus, decisions."""
+    """Compare two versions (POLICY@VERSION or a version folder): rules, parameters and, with
+    --corpus, the decisions of every case under both.
+
+    Cases that fail to evaluate on either side are counted apart from changed ones; when most
+    cases fail, the first line says so and the exit status is 1.
+
+    \b
+    Example:
+      regcode diff shanghai-post-license@2017 shanghai-post-license@2022-illustration \\
+          --policy-root examples/amendment/policies --corpus examples/amendment/corpus.jsonl
+    """
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
     old_p, new_p = cat.by_ref(old), cat.by_ref(new)
@@ -41,5 +59,5 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
         click.echo(diff_page(result, old_p, new_p), nl=False)
     else:
         click.echo(dump_json(result) if fmt == "json" else to_text(result))
-    if fail_on_change and has_changes(result):
+    if mostly_failed(result) or (fail_on_change and has_changes(result)):
         ctx.exit(EXIT_POLICY)

@@ -8,7 +8,7 @@ from importlib import import_module
 # `evaluate` is both a module and a function: importing the module first binds the name to the function
 # (a later import of the submodule would otherwise replace the function by the module). It is light:
 # it imports neither the validator nor the compiler.
-from .evaluate import BACKENDS, DEFAULT_BACKEND, Evaluation, check_case, evaluate
+from .evaluate import BACKENDS, DEFAULT_BACKEND, Evaluation, check_case, evaluate  # noqa: F401
 
 _EXPORTS = {
     "case_as_of": "case", "evaluate_case": "case",

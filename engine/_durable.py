@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import _ir as ir
 from . import _python

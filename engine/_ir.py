@@ -218,7 +218,7 @@ class DecisionDecl:
 class ParameterDecl:
     name: str
     value: Any = None
-    values: Optional[dict] = None       # ISO date -> value, for dated parameters
+    values: Optional[dict] = None       # ISO date -> value, for dated parameters (`value` holds before the first)
     title: str = ""
     article: str = ""
     unit: str = ""
@@ -232,8 +232,8 @@ class ParameterDecl:
         for start in sorted(self.values):
             if start <= as_of:
                 chosen = start
-        if chosen is None:
-            return _MISSING
+        if chosen is None:   # before the first date: an inherited value (compile.continue_timeline), if any
+            return self.value if self.value is not None else _MISSING
         return self.values[chosen]
 
 

@@ -362,7 +362,7 @@ def _expr_step(raw, ctx, scope, path):
     operand = parse_expr(raw["step"], ctx, scope, path + ("step",))
     by = parse_expr(raw["by"], ctx, scope, path + ("by",))
     along = _ordered_values(raw["along"], ctx, path + ("along",))
-    source = _ordered_values(raw.get("from", raw["along"]), ctx, path + ("from" if "from" in raw else "along",))
+    source = _ordered_values(raw["from"], ctx, path + ("from",)) if "from" in raw else along
     if operand is None or by is None or along is None or source is None:
         return None
     if len(source) != len(along):

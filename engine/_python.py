@@ -394,6 +394,7 @@ class Generator:
       ("e", path body, variable, test)   an entry (the path, the value read), when `test` holds (or always)
       ("x", variable)                    the entries a list operator gathered for the items that matched
       ("if", test, [trace])              a part kept only when `test` holds at run time (a branch that held)
+      ("s", statement)                   a statement computing a value only the why needs (run where kept)
     in the order the values were read. A rule that holds emits its trace once (`emit_trace`); a rule that
     does not hold, an `any` branch or a `some` item that did not match costs nothing for the why.
     """
@@ -653,13 +654,35 @@ class Generator:
         self.emit(ind, f"{bucket} = {lookup}(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}, {wanted})")
         return bucket, rest
 
+    def dated(self, slot, base: str, i: Optional[str], h: str) -> list:
+        """Traced, an item of an event-dated list names its date first: being dated on or before as_of is part
+        of why it counts (the filter is a condition the policy declared once, in `event_dates`)."""
+        field_name = self.p.slots[slot][1] if self.traced and slot is not None and i else None
+        if field_name is None:
+            return []
+        label = base + "[{" + i + "}]" + _lit("." + field_name)
+        if _sure_field(self._item_shape(ir.PathRef(keys=self.p.slots[slot][0])), field_name):
+            return [("e", label, f"{h}[{field_name!r}]", "")]
+        d = self.tmp("ed")
+        return [("s", f"{d} = {h}.get({field_name!r}) if type({h}) is dict else None"), ("e", label, d, f"{d} is not None")]
+
+    def all_dated(self, pairs: str, base: str, slot, ind: int) -> list:
+        """Traced `some`/`count` with no `where` over an event-dated list: every visible item is part of the why."""
+        if not self.traced or slot is None or self.p.slots[slot][1] is None:
+            return []
+        gathered = self.tmp("ts")
+        self.emit(ind, f"{gathered} = []")
+        i, h = self._loop(pairs, ind)
+        self.emit_trace(_prune(self.dated(slot, base, i, h)), ind + 1, gathered)
+        return [("x", gathered)]
+
     def count(self, e: ir.Count, scope, ind) -> Val:
         pairs, base, slot, seq = self._pairs(e.source, scope, ind)
         n = self.tmp("n")
         self.certain.add(n)
         if e.where is None:
             self.emit(ind, f"{n} = len({pairs})" if seq else f"{n} = sum(1 for _ in {pairs})")
-            return Val(n)
+            return Val(n, None, self.all_dated(pairs, base, slot, ind))
         pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
         if where is None:
             self.emit(ind, f"{n} = len({pairs})")
@@ -675,7 +698,7 @@ class Generator:
         if gathered:       # every item that matches is part of the why
             self.emit(ind + 1, f"if {w}:")
             self.emit(ind + 2, f"{n} += 1")
-            self.emit_trace(trace, ind + 2, gathered)
+            self.emit_trace(_prune(self.dated(slot, base, i, h) + trace), ind + 2, gathered)
             return Val(n, None, [("x", gathered)])
         self.emit(ind + 1, f"if {w}: {n} += 1")
         return Val(n)
@@ -780,6 +803,7 @@ class Generator:
             if want is False:       # kept only when no item matched: nothing of it is kept, so stop at one
                 return self.untraced(lambda: self.some(c, scope, ind))
             return self.some(c, scope, ind)
+
         if isinstance(c, ir.Within):
             d = self.expr(c.path, scope, ind)
             n = self.expr(c.amount, scope, ind)
@@ -900,7 +924,7 @@ class Generator:
     def some(self, c: ir.Some, scope, ind) -> tuple:
         pairs, base, slot, seq = self._pairs(c.source, scope, ind)
         if c.where is None:
-            return (f"bool({pairs})" if seq else f"any(True for _ in {pairs})"), []
+            return (f"bool({pairs})" if seq else f"any(True for _ in {pairs})"), self.all_dated(pairs, base, slot, ind)
         pairs, where = self._keyed(c.source, c.alias, c.where, scope, ind, pairs, slot)
         if where is None:
             return f"bool({pairs})", []
@@ -916,7 +940,7 @@ class Generator:
         self.emit(ind + 1, f"if {w}:")
         self.emit(ind + 2, f"{out} = True")
         if gathered:         # every item that matches is part of the why
-            self.emit_trace(trace, ind + 2, gathered)
+            self.emit_trace(_prune(self.dated(slot, base, i, h) + trace), ind + 2, gathered)
             return out, [("x", gathered)]
         self.emit(ind + 2, "break")
         return out, []
@@ -947,6 +971,8 @@ class Generator:
                 self.emit(ind, f"if {test}: {target}.append({entry})" if test else f"{target}.append({entry})")
             elif item[0] == "x":
                 self.emit(ind, f"{target} += {item[1]}")
+            elif item[0] == "s":
+                self.emit(ind, item[1])
             else:
                 self.emit(ind, f"if {item[1]}:")
                 self.emit_trace(item[2], ind + 1, target, as_dicts)
@@ -983,7 +1009,7 @@ def _prune(trace: list, seen: Optional[set] = None) -> list:
                 continue
             seen.add(item[1])       # a repeat reads the same value: its test gives the same answer
             out.append(item)
-        elif item[0] == "x":
+        elif item[0] in ("x", "s"):
             out.append(item)
         else:
             inner = _prune(item[2], seen if not item[1] else set(seen))
@@ -1009,7 +1035,7 @@ def _trace_bodies(trace: list, out: list) -> list:
             out.append(item[1])
         elif item[0] == "x":
             out.append(None)
-        else:
+        elif item[0] != "s":
             _trace_bodies(item[2], out)
     return out
 
@@ -1028,6 +1054,14 @@ def _needs_dedupe(trace: list) -> bool:
         if not names and ("[" in body or "{" in body):
             return True
     return False
+
+
+def _sure_field(items, name: str) -> bool:
+    """Validation makes every item a mapping with `name` there, a scalar, not null."""
+    if items is None or not items.exact or items.kind != "object" or name not in items.required:
+        return False
+    field = items.props.get(name)
+    return field is not None and field.exact and field.kind in SCALAR_KINDS
 
 
 def _defaulted(ref: ir.PathRef) -> bool:
@@ -1138,6 +1172,12 @@ def _nodes(node):
             stack.extend(x)
         elif isinstance(x, dict):
             stack.extend(x.values())
+
+
+def _guard_first(rule) -> bool:
+    """The rule's condition starts with its rules file's guard (compile puts it there)."""
+    cond = rule.condition
+    return rule.guard is not None and isinstance(cond, ir.All) and bool(cond.items) and cond.items[0] is rule.guard
 
 
 def _first_and_rest(cond) -> tuple:
@@ -1389,9 +1429,11 @@ class Program:
             scope = self._bound(rule)
             first, rest = split[rule.index]
             key = keys[rule.index]
-            if groups[key] < 2:
+            guard_first = _guard_first(rule)
+            dated = self._bound_date(g, rule) if traced else []
+            if groups[key] < 2 and not guard_first:
                 code, trace = g.cond(rule.condition, scope, ind)
-                self._when(g, code, ind, lambda at: self._fire(g, rule, kinds, traced, at, trace))
+                self._when(g, code, ind, lambda at: self._fire(g, rule, kinds, traced, at, dated + trace))
                 continue
             if key not in shared:
                 code, trace = g.cond(first, scope, ind)
@@ -1401,14 +1443,31 @@ class Program:
                 shared[key] = (var, trace)
             held, first_trace = shared[key]
             if rest is None:
-                self._when(g, held, ind, lambda at: self._fire(g, rule, kinds, traced, at, first_trace))
+                whole = first_trace + dated if guard_first else dated + first_trace
+                self._when(g, held, ind, lambda at: self._fire(g, rule, kinds, traced, at, whole))
                 continue
             g.emit(ind, f"if {held}:")
             code, trace = g.cond(rest, scope, ind + 1)
-            self._when(g, code, ind + 1, lambda at: self._fire(g, rule, kinds, traced, at, first_trace + trace))
+            whole = first_trace + dated + trace if guard_first else dated + first_trace + trace
+            self._when(g, code, ind + 1, lambda at: self._fire(g, rule, kinds, traced, at, whole))
         g.lines[top:top] = ["    " * ind + line for line in g.take_prefetched("it")]
         if len(g.lines) == top:
             g.emit(ind, "pass")
+
+    def _bound_date(self, g: Generator, rule) -> list:
+        """Traced, a rule bound to the items of an event-dated list names the item's date first (after the
+        rules file's guard): the trace item of it, computed only where the why is kept."""
+        if not rule.binds.startswith("list:"):
+            return []
+        keys = tuple(rule.binds[5:].split("."))
+        field_name = self.policy.event_dates.get(keys)
+        if field_name is None:
+            return []
+        label = "{lb}" + _lit("." + field_name)
+        if _sure_field(g._item_shape(ir.PathRef(keys=keys)), field_name):
+            return [("e", label, f"it[{field_name!r}]", "")]
+        d = g.tmp("ed")
+        return [("s", f"{d} = it.get({field_name!r}) if type(it) is dict else None"), ("e", label, d, f"{d} is not None")]
 
     @staticmethod
     def _when(g: Generator, code: str, ind: int, then) -> None:
@@ -1628,7 +1687,16 @@ class Program:
         if fn is None:
             g = Generator(self.builder, True)
             g.emit(0, f"def r_{rule.index}(C, it, lb, A, P, D, X, T):")
-            code, trace = g.cond(rule.condition, self._bound(rule), 1)
+            dated = self._bound_date(g, rule)
+            if _guard_first(rule):     # in the order the run function records it: the guard, the date, the rest
+                first, rest = _first_and_rest(rule.condition)
+                held, first_trace = g.cond(first, self._bound(rule), 1)
+                g.emit(1, f"if not {held}: return False")
+                code, trace = g.cond(rest, self._bound(rule), 1) if rest is not None else ("True", [])
+                trace = first_trace + dated + trace
+            else:
+                code, trace = g.cond(rule.condition, self._bound(rule), 1)
+                trace = dated + trace
             g.emit(1, f"if {code}:")
             g.emit_trace(_prune(trace), 2, "T")
             g.emit(2, "return True")

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import tempfile
+import threading
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,9 +47,10 @@ def default_jobs() -> int:
 
 # ---- selection checks done once, in the parent (manifests only: nothing compiled) -------------
 def check_selection(cat, policy_name: Optional[str], version: Optional[str], dates: Iterable[str] = ()) -> str:
-    """The policy id to use; fails early (once, not per record) for an unknown policy or version, or a date
-    no version covers."""
+    """The policy id to use; fails early (once, not per record) for an unknown policy or version, a broken
+    version, or a date no version covers."""
     policy_id = cat.policy_id(policy_name)
+    cat.refuse_broken(policy_id, version)
     if version is not None:
         cat.choose(policy_id, "0000-00-00", version)
         return policy_id
@@ -91,13 +95,49 @@ class Outcome:
 
 
 _worker: dict = {}
+PR_SET_PDEATHSIG = 1     # linux/prctl.h
 
 
-def _start_worker(job: Job, pool_worker: bool) -> None:
+def _die_with_parent(parent: int, pipe: Optional[tuple]) -> None:
+    """A worker must not outlive its parent (a SIGKILLed batch left both workers running):
+    PR_SET_PDEATHSIG on Linux has the kernel send SIGTERM when the parent dies; as a fallback
+    (other systems, or prctl refused) a thread waits for end-of-file on a pipe only the parent
+    holds open, or, with no pipe (spawned workers), watches the parent's pid."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):   # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:          # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        if pipe is not None:
+            try:
+                os.read(pipe[0], 1)     # blocks until every write end is closed: the parent is gone
+            except OSError:
+                pass
+        else:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+        os._exit(1)
+
+    if pipe is not None:
+        try:
+            os.close(pipe[1])           # the worker's inherited copy of the write end, else EOF never comes
+        except OSError:
+            pipe = None
+    threading.Thread(target=watch, name="regcode-parent-watch", daemon=True).start()
+
+
+def _start_worker(job: Job, pool_worker: bool, parent: Optional[int] = None, pipe: Optional[tuple] = None) -> None:
     if pool_worker:
         # Ctrl-C reaches the whole process group: the parent alone handles it (and stops the workers)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)   # whatever the parent set, SIGTERM ends a worker
+        if parent is not None:
+            _die_with_parent(parent, pipe)
     _worker["job"] = job
     _worker["catalog"] = job.catalog_factory()
 
@@ -155,13 +195,17 @@ class Runner:
         self.jobs = max(1, int(jobs))
         self.chunk = max(1, int(chunk))
         self.pool = None
+        self.pipe: Optional[tuple] = None
 
     def __enter__(self) -> "Runner":
         if self.jobs == 1:
             _start_worker(self.job, pool_worker=False)
         else:
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_start_worker,
-                                            initargs=(self.job, True))
+            context = _context()
+            # forked workers inherit this pipe; the parent alone keeps its write end (see _die_with_parent)
+            self.pipe = os.pipe() if context.get_start_method() == "fork" else None
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker,
+                                            initargs=(self.job, True, os.getpid(), self.pipe))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -169,6 +213,9 @@ class Runner:
             # on an error or Ctrl-C: drop the queued chunks; the running ones (a few dozen cases) finish
             self.pool.shutdown(wait=True, cancel_futures=exc_type is not None)
             self.pool = None
+        for fd in self.pipe or ():
+            os.close(fd)
+        self.pipe = None
         _worker.clear()
 
     def outcomes(self, records: Iterable[Record]) -> Iterator[Outcome]:
@@ -224,27 +271,97 @@ def _umask() -> int:
     return mask
 
 
+def _temp_name(final: Path) -> re.Pattern:
+    """`.NAME.PID.RANDOM.tmp`: the naming of atomic_writer's temp files, with the owner's pid."""
+    return re.compile(rf"^\.{re.escape(final.name)}\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temp_files(path) -> list:
+    """Remove the temp files a killed run left beside `path` (SIGKILL gives no chance to clean up):
+    only files of atomic_writer's own naming whose owning process is gone. Returns their names."""
+    final = Path(path)
+    pattern = _temp_name(final)
+    removed = []
+    try:
+        names = os.listdir(final.parent or Path("."))
+    except OSError:
+        return removed
+    for name in sorted(names):
+        match = pattern.match(name)
+        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink((final.parent or Path(".")) / name)
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def output_error(path, exc: OSError) -> PolicyError:
+    """An output file that cannot be written (no such folder, no permission, no space): exit 1, not a crash."""
+    return PolicyError([Issue("output.io", f"cannot write {path}: {exc.strerror or exc}", Location(str(path)),
+                              "check that the folder exists, is writable and has space")])
+
+
+class _Output:
+    """The text stream atomic_writer hands out: a failed write is an `output.io` problem, named by the file."""
+
+    def __init__(self, stream, path):
+        self._stream, self._path = stream, path
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise output_error(self._path, exc) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 @contextmanager
-def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n"):
+def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", errors: str = "strict"):
     """Write a text file all at once or not at all: a temp file in the same folder, fsync, os.replace.
 
     On any exception (KeyboardInterrupt included) the temp file is removed and nothing appears
-    under the final name; a file already there is left as it was.
+    under the final name; a file already there is left as it was. The temp file's name carries
+    this process's pid, so that a later run can remove it if this one is killed. A file that
+    cannot be written raises PolicyError `output.io`.
     """
     final = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent or Path("."))
+    remove_stale_temp_files(final)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent or Path("."))
+    except OSError as exc:
+        raise output_error(final, exc) from None
+    in_body = False
     try:
         os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; the result gets a normal file's mode
-        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
-            yield out
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline, errors=errors) as out:
+            in_body = True
+            yield _Output(out, final)
+            in_body = False
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError) and not in_body:   # ours (flush, fsync, close, rename), not the caller's
+            raise output_error(final, exc) from None
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(final.parent or Path("."), os.O_RDONLY)

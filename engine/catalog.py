@@ -8,7 +8,8 @@ from typing import Optional
 from typing import TYPE_CHECKING
 
 from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
-from .load import VERSION_NAME, inside, load_version, read_document
+from ._dates import is_date
+from .load import VERSION_NAME, inside, json_type, load_version, read_document
 
 if TYPE_CHECKING:   # validate and compile are imported when something is compiled (not on a cache hit)
     from .compile import CompiledPolicy
@@ -16,8 +17,7 @@ if TYPE_CHECKING:   # validate and compile are imported when something is compil
 
 
 class SelectionError(PolicyError):
-    stage = "select"
-
+    """No policy or version fits what was asked (an unknown name, no version in force on the date)."""
 
 def shipped_root() -> Path:
     """The policies that come with regcode (package data in an installed copy)."""
@@ -42,13 +42,26 @@ class VersionInfo:
         return f"{self.effective_from} .. {self.effective_to or 'open'}"
 
 
+@dataclass(frozen=True)
+class BrokenVersion:
+    """A version folder whose manifest cannot be read (or that leaves its root): it is reported,
+    and it hides a version of the same name in a later root instead of letting that one stand in."""
+
+    policy_id: str
+    version: str
+    directory: Path
+    issues: tuple
+
+
 class Catalog:
     """Policy roots searched in order (a user's root first, the shipped one last)."""
 
     def __init__(self, roots: Optional[list] = None):
-        self.roots = [Path(r) for r in (roots or [])] + ([shipped_root()] if shipped_root().is_dir() else [])
+        self.user_roots = [Path(r) for r in (roots or [])]
+        self.roots = self.user_roots + ([shipped_root()] if shipped_root().is_dir() else [])
         self._compiled: dict = {}
         self._index: Optional[dict] = None
+        self._broken: dict = {}
 
     @classmethod
     def of(cls, compiled: dict, roots: Optional[list] = None) -> "Catalog":
@@ -64,31 +77,70 @@ class Catalog:
 
     # -- discovery ------------------------------------------------------------------------
     def index(self) -> dict:
-        """policy id -> {version: VersionInfo}; a user's root hides a shipped version of the same name."""
+        """policy id -> {version: VersionInfo}; a user's root hides a shipped version of the same name,
+        also when its manifest is broken (see `broken()`)."""
         if self._index is None:
             found: dict = {}
             for root in self.roots:
                 for manifest in sorted(root.glob("*/*/policy.yaml")):
-                    info = self._info(manifest.parent)
-                    if info is not None:
-                        found.setdefault(info.policy_id, {}).setdefault(info.version, info)
-            self._index = found
+                    entry = self._info(root, manifest.parent)
+                    seen = found.setdefault(entry.policy_id, {})
+                    if entry.version not in seen:
+                        seen[entry.version] = entry
+            self._broken = {pid: sorted((e for e in versions.values() if isinstance(e, BrokenVersion)), key=lambda e: e.version)
+                            for pid, versions in found.items()}
+            self._broken = {pid: entries for pid, entries in self._broken.items() if entries}
+            self._index = {pid: {v: e for v, e in versions.items() if isinstance(e, VersionInfo)} for pid, versions in found.items()}
+            self._index = {pid: versions for pid, versions in self._index.items() if versions or pid in self._broken}
         return self._index
 
+    def broken(self, policy_id: Optional[str] = None) -> list:
+        """The version folders whose manifest could not be read, with why (all of them, or one policy's)."""
+        self.index()
+        if policy_id is not None:
+            return list(self._broken.get(policy_id, []))
+        return [e for pid in sorted(self._broken) for e in self._broken[pid]]
+
     @staticmethod
-    def _info(directory: Path) -> Optional[VersionInfo]:
-        doc = read_document(directory / "policy.yaml", str(directory / "policy.yaml"), IssueCollector())
+    def _info(root: Path, directory: Path):
+        manifest = directory / "policy.yaml"
+        shown = str(manifest)
+        issues = IssueCollector()
+        if not inside(root, manifest):
+            issues.add("load.outside_root", f"`{shown}` points outside the policy root `{root}`", Location(shown),
+                       "policy files must live inside the policy folder; replace the link by a file")
+            return BrokenVersion(directory.parent.name, directory.name, directory, tuple(issues.issues))
+        doc = read_document(manifest, shown, issues)
         data = doc.data if doc is not None and isinstance(doc.data, dict) else None
-        if not data or not isinstance(data.get("effective_from"), str):
-            return None
-        return VersionInfo(directory.parent.name, directory.name, directory, str(data.get("title", "")),
-                           data["effective_from"], data.get("effective_to"), data.get("extends"))
+        if data is not None and isinstance(data.get("effective_from"), str) and is_date(data["effective_from"]) \
+                and (data.get("effective_to") is None or is_date(data.get("effective_to"))):
+            return VersionInfo(directory.parent.name, directory.name, directory, str(data.get("title", "")),
+                               data["effective_from"], data.get("effective_to"), data.get("extends"))
+        if not issues:
+            where = doc.location(("effective_from",)) if doc is not None else Location(shown)
+            issues.add("load.manifest", "the manifest does not say when the version is in force (effective_from, "
+                       "effective_to as YYYY-MM-DD)" if data is not None else f"the manifest is {json_type(doc.data) if doc else 'empty'}, "
+                       "not a mapping", where, "run `regcode validate` on the folder for every problem")
+        return BrokenVersion(directory.parent.name, directory.name, directory, tuple(issues.issues))
 
     def policy_ids(self) -> list:
         return sorted(self.index())
 
     def versions(self, policy_id: str) -> list:
         return sorted(self.index().get(policy_id, {}).values(), key=lambda v: (v.effective_from, v.version))
+
+    def refuse_broken(self, policy_id: str, version: Optional[str] = None) -> None:
+        """A broken version could be the one in force on any date: choosing without it would pick
+        the wrong version silently, so a policy with a broken version is not chosen from by date
+        (a forced version is refused only when it is the broken one)."""
+        broken = [b for b in self.broken(policy_id) if version is None or b.version == version]
+        if broken:
+            issues = [i for b in broken for i in b.issues]
+            for b in broken:
+                issues.append(Issue("select.broken_version", f"{policy_id}@{b.version} cannot be read (the problem follows), so no "
+                                    f"version of {policy_id} is chosen from {b.directory.parent.parent}", Location(str(b.directory)),
+                                    "fix it (`regcode validate DIR` lists every problem) or move it out of the policy root"))
+            raise SelectionError(issues)
 
     # -- choosing ------------------------------------------------------------------------
     def policy_id(self, requested: Optional[str]) -> str:
@@ -110,6 +162,7 @@ class Catalog:
     def choose(self, policy_id: str, as_of: str, version: Optional[str] = None) -> VersionInfo:
         """Which version applies, from the manifests alone (nothing compiled): the forced one, or the
         one in force on `as_of`. Raises SelectionError naming the versions and their windows."""
+        self.refuse_broken(policy_id, version)
         versions = self.versions(policy_id)
         if version is not None:
             match = [v for v in versions if v.version == version]

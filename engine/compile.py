@@ -147,6 +147,8 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                     issues.add("compile.override", f"decision `{name}` is inherited; say `override: true` to redeclare it",
                                item.location(), "or choose a new name")
                     continue
+                if name in table and inherited and kind == "Parameters" and data.get("values"):
+                    item = Item(doc, (key, name), continue_timeline(table[name].data, data))
                 table[name] = item
     for doc in version.of_kind("Rules"):
         for i, rid in enumerate(doc.data.get("remove", []) or []):
@@ -191,6 +193,19 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
         issues.add("compile.duplicate", "more than one ArticleText", texts[1].location(), "keep the text of a version in one file")
     if texts:
         resolved.texts.append((f"{version.source.policy_id}@{version.source.version}", texts[0]))
+
+
+def continue_timeline(base: dict, new: dict) -> dict:
+    """A dated parameter in an extending version continues the base's timeline (as OpenFisca's
+    parameter updates do): before its first date the base's value holds, from it on its own.
+    `value` is then what holds before the first date in `values`."""
+    first = min(new["values"])
+    merged = dict(new)
+    earlier = {day: v for day, v in (base.get("values") or {}).items() if day < first}
+    merged["values"] = dict(sorted({**earlier, **new["values"]}.items()))
+    if "value" in base:
+        merged["value"] = base["value"]
+    return merged
 
 
 def _extend_schema(resolved: Resolved, doc: Document, target: str, props: dict, issues: IssueCollector) -> None:
@@ -292,6 +307,26 @@ def pass_declarations(c: Compilation) -> None:
         c.decisions[name] = ir.DecisionDecl(name=name, type=typ, combine=combine, default=default,
                                             title=d.get("title", ""), values=values, value_type=value_type,
                                             article=d.get("article", ""), location=item.location())
+    _requirements(c)
+
+
+def _requirements(c: Compilation) -> None:
+    """`required_when` (read by `regcode check`) names declared decisions and values they can take."""
+    for name, item in sorted(c.resolved.decisions.items()):
+        for dep, wanted in sorted((item.data.get("required_when") or {}).items()):
+            decl = c.decisions.get(dep)
+            if decl is None:
+                c.issues.add("compile.unknown_decision", f"decision `{name}`: `required_when` names `{dep}`, which is not a decision",
+                             item.location("required_when", dep), did_you_mean(dep, c.decisions) or "name a declared decision")
+                continue
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                ok = (value in (decl.values or []) if decl.type == "enum" else isinstance(value, bool) if decl.type == "bool"
+                      else not isinstance(value, (list, dict)))
+                if not ok:
+                    allowed = ", ".join(map(str, decl.values)) if decl.type == "enum" else "true or false" if decl.type == "bool" else "a value"
+                    c.issues.add("compile.value", f"decision `{name}`: `required_when` expects `{dep}` = {value!r}, which `{dep}` "
+                                 f"never takes; it takes {allowed}", item.location("required_when", dep),
+                                 did_you_mean(str(value), map(str, decl.values or [])))
 
 
 OUTPUT_KEYS = ("policy", "as_of", "decisions", "rules_fired", "source", "why", "derived", "decision_id", "errors")
@@ -580,7 +615,7 @@ def _rule_data(item: Item) -> dict:
     """A rule as written, with its file's `guard:` (which is part of its condition)."""
     data = {k: v for k, v in item.data.items() if k != "override"}
     if isinstance(item.doc.data, dict) and item.doc.data.get("guard") is not None:
-        data["guard"] = item.doc.data["guard"]
+        data["guard"] = copy.deepcopy(item.doc.data["guard"])    # its own copy: `show` writes no YAML anchors
     return data
 
 

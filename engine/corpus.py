@@ -8,13 +8,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
 from .errors import InputError, Issue, Location
-from .load import Document, load_case_file
+from .load import (INT_RANGE, MAX_CASE_BYTES, MAX_DEPTH, Document, check_value, json_type, load_case_file,
+                   printable)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -28,21 +30,43 @@ class Record:
     text: Optional[str] = None
     path: Optional[str] = None
     undecodable: Optional[int] = None   # the offset of the first byte that is not UTF-8
+    too_long: bool = False              # the line is longer than MAX_CASE_BYTES (its text is not kept)
 
 
 def case_files(directory: Path) -> list:
-    """Every YAML/JSON file below `directory`, sorted by path (hidden files and folders skipped)."""
+    """Every YAML/JSON file below `directory`, sorted by path (hidden files and folders skipped, and
+    anything not a regular file: a FIFO or a device named `x.yaml` would block or never end)."""
     found = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.endswith(CASE_SUFFIXES) and not name.startswith("."):
+            if name.endswith(CASE_SUFFIXES) and not name.startswith(".") and os.path.isfile(os.path.join(root, name)):
                 found.append(os.path.join(root, name))
     return sorted(found, key=lambda p: Path(p).parts)
 
 
+def _lines(stream, limit: int) -> Iterator[tuple]:
+    """(bytes, too_long) per line, reading at most `limit` + 1 bytes of any line into memory: the
+    rest of a longer line is skipped, so one huge line costs no memory."""
+    while True:
+        raw = stream.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while True:
+                rest = stream.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield raw[:64], True
+            continue
+        yield raw, False
+
+
 def _jsonl(stream, name: str) -> Iterator[Record]:
-    for number, raw in enumerate(stream, 1):
+    for number, (raw, too_long) in enumerate(_lines(stream, MAX_CASE_BYTES), 1):
+        if too_long:
+            yield Record(f"{name}:{number}", number, too_long=True)
+            continue
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         if not raw.strip():              # blank lines are not records (line numbers still count them)
@@ -68,8 +92,17 @@ def read_records(source: str, stdin=None) -> Iterator[Record]:
         for file in case_files(path):
             yield Record(file, None, None, file)
         return
-    with open(path, "rb") as stream:
-        yield from _jsonl(stream, source)
+    try:
+        stream = open(path, "rb")
+    except OSError as exc:
+        raise InputError([Issue("input.io", f"cannot read {source}: {exc.strerror or exc}", Location(source),
+                                "check that it exists and is readable")]) from None
+    with stream:
+        try:
+            yield from _jsonl(stream, source)
+        except OSError as exc:   # a read error mid-file (a failing disk, a vanished mount): what was read is kept
+            raise InputError([Issue("input.io", f"cannot read {source} further: {exc.strerror or exc}", Location(source),
+                                    "the records before this were evaluated; check the file")]) from None
 
 
 def count_records(source: str) -> Optional[int]:
@@ -81,43 +114,83 @@ def count_records(source: str) -> Optional[int]:
         return len(case_files(path))
     count = 0
     with open(path, "rb") as stream:
-        for raw in stream:
-            count += bool(raw.strip())
+        for raw, too_long in _lines(stream, MAX_CASE_BYTES):
+            count += too_long or bool(raw.strip())
     return count
+
+
+class _Refused(ValueError):
+    """Raised by a parse hook: the line is JSON, but holds a value regcode does not accept."""
+
+    def __init__(self, code: str, message: str, hint: str):
+        super().__init__(message)
+        self.code, self.hint = code, hint
 
 
 def _pairs(pairs):
     out = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"key `{key}` appears twice in one object")
+            raise _Refused("input.duplicate_key", f"key `{printable(key)}` appears twice in one object", "remove or rename one of them")
         out[key] = value
     return out
 
 
 def _no_constant(name):
-    raise ValueError(f"{name} is not a value regcode accepts")
+    raise _Refused("input.number", f"{name} is not a value regcode accepts: numbers must be finite", "write a finite number")
+
+
+def _int(text: str) -> int:
+    # before int(): thousands of digits cost time, and Python refuses past 4,300 with a message about sys
+    if len(text) > 20 or not INT_RANGE[0] <= int(text) <= INT_RANGE[1]:
+        raise _Refused("input.number", f"the integer {text[:40]}{'...' if len(text) > 40 else ''} is out of range: integers "
+                       f"lie between {INT_RANGE[0]:,} and {INT_RANGE[1]:,}", "write a smaller number, or a string")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Refused("input.number", f"the number {text[:40]} is too large to be read (it would be infinite)",
+                       "write a finite number")
+    return value
+
+
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def parse_record(record: Record) -> Document:
-    """The record as a Document: a JSONL line parsed as JSON (fast), a file read as eval reads it."""
+    """The record as a Document: a JSONL line parsed as JSON (fast), a file read as eval reads it.
+    Either way the same values are refused (load.check_value): what passes here can be written out."""
     if record.path is not None:
         return load_case_file(Path(record.path), record.source)
     name, line = record.source.rsplit(":", 1)[0], record.line or 0
+    if record.too_long:
+        raise InputError([Issue("input.too_large", f"the line is longer than {MAX_CASE_BYTES >> 20} MiB", Location(name, line, 1),
+                                "one enterprise's case file is a few KiB; is this one case a line?")])
     if record.undecodable is not None:
         raise InputError([Issue("input.encoding", f"the line is not UTF-8 (byte {record.undecodable})", Location(name, line, 1),
                                 "save the file as UTF-8")])
     try:
-        data = json.loads(record.text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+        data = json.loads(record.text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int,
+                          parse_float=_float)
     except json.JSONDecodeError as exc:
         raise InputError([Issue("input.syntax", f"invalid JSON: {exc.msg}", Location(name, line, exc.colno),
                                 "each line must be one case file as a JSON object")])
-    except (ValueError, RecursionError) as exc:
-        raise InputError([Issue("input.syntax", f"unreadable JSON: {exc}", Location(name, line, 1),
-                                "each line must be one case file as a JSON object")])
+    except _Refused as exc:
+        raise InputError([Issue(exc.code, str(exc), Location(name, line, 1), exc.hint)])
+    except RecursionError:
+        raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep",
+                                Location(name, line, 1), "flatten the structure")])
     if not isinstance(data, dict):
-        raise InputError([Issue("input.not_mapping", f"a case file must be a JSON object, found {type(data).__name__}",
+        raise InputError([Issue("input.not_mapping", f"a case file must be a JSON object, found {json_type(data)}",
                                 Location(name, line, 1), "write one object per line, with `as_of` and `enterprise`")])
+    # The parse hooks refused big and infinite numbers; lone surrogates (only an escape can make one)
+    # and depth need a walk, done only when the text could hold them: it costs as much as parsing.
+    if _ESCAPED_SURROGATE.search(record.text) or record.text.count("[") + record.text.count("{") > MAX_DEPTH:
+        problems = check_value(data, name, line)
+        if problems:
+            raise InputError(problems)
     # no marks: every location prints as `FILE:LINE`, and the evaluation's source is `FILE:LINE`
     return Document(record.source, data)
 

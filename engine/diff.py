@@ -12,6 +12,7 @@ from .explain import to_dict
 from .load import dump_json
 
 MAX_EXAMPLES = 1   # the smallest case per change is kept
+MAX_LISTED = 100   # cases failing the same way on both sides listed by name (all are counted)
 
 
 def _ref(p: CompiledPolicy) -> dict:
@@ -45,7 +46,7 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
         a, b = op.get(name), np_.get(name)
         if a == b:
             continue
-        pick = lambda d: None if d is None else d.get("values", d.get("value"))
+        pick = _timeline
         params.append({"name": name, "article": (b or a).get("article", ""), "old": pick(a), "new": pick(b),
                        "status": "added" if a is None else "removed" if b is None else "changed"})
     od, nd = old.resolved["decisions"], new.resolved["decisions"]
@@ -63,6 +64,19 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
         "decisions": decisions,
         "facts": [{"path": p, "status": "added" if p in set(_schema_paths(new.facts_schema)) else "removed"} for p in facts],
     }
+
+
+def _timeline(decl: Optional[dict]):
+    """A parameter's value as data: the constant, or {date: value} with "before" for an inherited value
+    that holds before the first date (compile.continue_timeline)."""
+    if decl is None:
+        return None
+    if not decl.get("values"):
+        return decl.get("value")
+    out = dict(decl["values"])
+    if decl.get("value") is not None:
+        out = {"before": decl["value"], **out}
+    return out
 
 
 def text_diff(old: Optional[dict], new: Optional[dict]) -> list:
@@ -107,7 +121,8 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
                 backend: str = DEFAULT_BACKEND) -> dict:
     """Evaluate every case under both versions; group the changed decisions by (decision, from, to)."""
     groups: dict = {}
-    unreadable, errors = [], []
+    unreadable, errors, both = [], [], []
+    failed = {"old": 0, "new": 0, "both": 0}
     total = changed_cases = 0
     for rec in records:
         total += 1
@@ -120,9 +135,12 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
             continue
         a, a_err = _run(old, rec.doc, when, backend)
         b, b_err = _run(new, rec.doc, when, backend)
-        if a_err or b_err:
+        if a_err or b_err:    # counted apart: a case that fails says nothing about what changed
+            failed["both" if a_err and b_err else "old" if a_err else "new"] += 1
             if a_err != b_err:
                 errors.append({"source": rec.source, "old": a_err, "new": b_err})
+            elif len(both) < MAX_LISTED:
+                both.append({"source": rec.source, "errors": a_err})
             continue
         size = len(dump_json(rec.doc.data))
         touched = False
@@ -149,8 +167,11 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
     by_decision: dict = {}
     for c in changes:
         by_decision[c["decision"]] = by_decision.get(c["decision"], 0) + c["cases"]
-    return {"cases": total, "changed_cases": changed_cases, "by_decision": dict(sorted(by_decision.items())),
-            "changes": changes, "errors_differ": errors, "unreadable": unreadable}
+    failing = sum(failed.values()) + len(unreadable)
+    return {"cases": total, "changed_cases": changed_cases, "compared": total - failing, "failed": failed,
+            "failing_cases": failing, "most_failed": total > 0 and 2 * failing > total,
+            "by_decision": dict(sorted(by_decision.items())), "changes": changes, "errors_differ": errors,
+            "errors_same": both, "unreadable": unreadable}
 
 
 def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend=DEFAULT_BACKEND) -> dict:
@@ -158,6 +179,11 @@ def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, bac
     if records is not None:
         out["corpus"] = corpus_diff(old, new, records, as_of, backend)
     return out
+
+
+def mostly_failed(result: dict) -> bool:
+    """Most cases of the corpus could not be compared: the diff answers little (exit 1)."""
+    return bool((result.get("corpus") or {}).get("most_failed"))
 
 
 def has_changes(result: dict) -> bool:
@@ -172,9 +198,28 @@ def _j(v) -> str:
     return json.dumps(v, ensure_ascii=False, sort_keys=True)
 
 
+def _timeline_text(value) -> str:
+    if isinstance(value, dict) and value and all(k == "before" or len(k) == 10 for k in value):
+        parts = [f"{_j(value['before'])} before {min(k for k in value if k != 'before')}"] if "before" in value else []
+        return ", ".join(parts + [f"{_j(v)} from {k}" for k, v in value.items() if k != "before"])
+    return _j(value)
+
+
+def _failures(c: dict) -> str:
+    f = c["failed"]
+    return (f"{c['failing_cases']} failing to evaluate (old only {f['old']}, new only {f['new']}, both {f['both']}, "
+            f"unreadable {len(c['unreadable'])})")
+
+
 def to_text(result: dict) -> str:
     o, n = result["old"], result["new"]
-    lines = [f"diff {o['id']}@{o['version']} ({o['content_hash']}) -> {n['id']}@{n['version']} ({n['content_hash']})"]
+    c = result.get("corpus")
+    lines = []
+    if c is not None and c["most_failed"]:
+        lines.append(f"warning: {c['failing_cases']} of {c['cases']} cases fail to evaluate, so only {c['compared']} are "
+                     "compared; the decisions below say little (see the ! and x lines)")
+    lines.append(f"diff {o['id']}@{o['version']} ({o['content_hash']}) -> {n['id']}@{n['version']} ({n['content_hash']})")
+    header = len(lines)
     s = result["static"]
     for r in s["rules"]["added"]:
         lines.append(f"  + rule {r['id']} ({r['article']}) {r['title']}")
@@ -183,18 +228,17 @@ def to_text(result: dict) -> str:
     for r in s["rules"]["changed"]:
         lines.append(f"  ~ rule {r['id']} ({r['article']}): {', '.join(r['changed'])} changed")
     for p in s["parameters"]:
-        lines.append(f"  ~ parameter {p['name']} ({p['article']}): {_j(p['old'])} -> {_j(p['new'])}")
+        lines.append(f"  ~ parameter {p['name']} ({p['article']}): {_timeline_text(p['old'])} -> {_timeline_text(p['new'])}")
     for d in s["decisions"]:
         lines.append(f"  ~ decision {d['name']}: {d['status']}")
     for f in s["facts"]:
         lines.append(f"  {'+' if f['status'] == 'added' else '-'} fact {f['path']}")
     for t in s["text"]:
         lines.append(f"  {dict(added='+', removed='-').get(t['status'], '~')} text {t['article']}" + (": reworded" if t["status"] == "changed" else ""))
-    if len(lines) == 1:
+    if len(lines) == header:
         lines.append("  no differences in rules, parameters, decisions, facts or text")
-    c = result.get("corpus")
     if c is not None:
-        lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions")
+        lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions, {_failures(c)}")
         for ch in c["changes"]:
             rules = ""
             if ch["rules"]["old"] or ch["rules"]["new"]:
@@ -203,6 +247,10 @@ def to_text(result: dict) -> str:
                          f"smallest {ch['smallest_case']['source']}{rules}")
         for e in c["errors_differ"]:
             lines.append(f"  ! {e['source']}: old {e['old'] or 'ok'}, new {e['new'] or 'ok'}")
+        for e in c["errors_same"]:
+            lines.append(f"  x {e['source']}: fails on both sides {e['errors']}")
+        if c["failed"]["both"] > len(c["errors_same"]):
+            lines.append(f"  x ... and {c['failed']['both'] - len(c['errors_same'])} more failing on both sides")
         for u in c["unreadable"]:
             lines.append(f"  ? {u['source']}: unreadable ({', '.join(u['errors'])})")
     return "\n".join(lines)

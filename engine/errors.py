@@ -34,7 +34,6 @@ class Issue:
     message: str
     location: Location = field(default_factory=Location)
     hint: str = ""
-    severity: str = "error"
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.code}: {self.message}"
@@ -47,7 +46,6 @@ class Issue:
             "code": self.code,
             "message": self.message,
             "hint": self.hint,
-            "severity": self.severity,
             "location": self.location.as_dict(),
         }
 
@@ -55,7 +53,6 @@ class Issue:
 class PolicyError(Exception):
     """Root of regcode's errors; carries every issue found, not just the first."""
 
-    stage = "policy"
     # The case's identity (the policy's `identity:` paths) when the error concerns a case file that
     # was read as a mapping: set by engine.case.evaluate_case, carried into batch error records.
     identity: Optional[dict] = None
@@ -66,25 +63,23 @@ class PolicyError(Exception):
 
 
 class LoadError(PolicyError):
-    stage = "load"
+    """A policy file cannot be read or parsed."""
 
 
 class SchemaError(PolicyError):
-    stage = "validate"
+    """A policy file does not fit the JSON Schema of its kind."""
 
 
 class CompileError(PolicyError):
-    stage = "compile"
+    """The policy's files fit their schemas but do not make a consistent policy (names, types, cycles)."""
 
 
 class InputError(PolicyError):
     """A case file (or a CLI argument naming one) is bad."""
 
-    stage = "input"
-
 
 class EvaluationError(PolicyError):
-    stage = "evaluate"
+    """A case could not be evaluated (a conflict between claims, a bound reached, a bug)."""
 
 
 class IssueCollector:

@@ -28,8 +28,7 @@ CJK_FONTS = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino 
 
 
 class RenderError(PolicyError):
-    stage = "render"
-
+    """A page cannot be rendered (the optional extra is missing, an output folder is unusable)."""
 
 # ---- the template environment --------------------------------------------------------------
 _ENV = None

@@ -1,4 +1,4 @@
-"""Stage 1, load: read policy files (YAML/JSON) with PyYAML's safe loader, keeping line/column marks per JSON path."""
+"""Stage 1, load: read policy and case files (YAML/JSON) with libyaml (or PyYAML's pure-Python safe loader), marks per JSON path, bounded."""
 from __future__ import annotations
 
 import json
@@ -14,19 +14,43 @@ from .errors import Issue, IssueCollector, LoadError, Location
 
 MAX_FILES = 2000            # a bound on how many files one policy version may hold
 MAX_FILE_BYTES = 8 << 20    # 8 MiB per policy file
+MAX_CASE_BYTES = 4 << 20    # 4 MiB per case file (or JSONL line): an enterprise's file is a few KiB
+MAX_DEPTH = 64              # nesting levels of mappings and lists (rules nest about 16, case files about 5)
+MAX_NODES = 2_000_000       # values built per file, whatever aliases do
+ALIAS_BUDGET = 100_000      # values aliases may add beyond the nodes the file itself writes
+INT_RANGE = (-(1 << 63), (1 << 63) - 1)   # what every JSON consumer (and orjson) reads back exactly
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+# The characters YAML (and libyaml) accept in a stream; a lone surrogate is no character at all.
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+_IGNORED_RESOLVERS = {
+    "tag:yaml.org,2002:timestamp",   # dates stay text: `2019-06-30` round-trips to JSON unchanged, ISO text compares right
+    "tag:yaml.org,2002:value",       # `=` is text, not YAML 1.1's "value key"
+}
+
+
+def _plain_resolvers(base) -> dict:
+    return {first: [(tag, rx) for tag, rx in resolvers if tag not in _IGNORED_RESOLVERS]
+            for first, resolvers in base.yaml_implicit_resolvers.items()}
 
 
 class MarkedLoader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as ISO strings (the engine works on JSON-shaped data)."""
+    """The pure-Python safe loader, dates kept as ISO strings (the fallback when libyaml is missing)."""
 
 
-# Dates stay text: a case file's `2019-06-30` must round-trip to JSON unchanged, and ISO
-# strings compare correctly as text.
-MarkedLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+MarkedLoader.yaml_implicit_resolvers = _plain_resolvers(yaml.SafeLoader)
+PARSERS = {"python": MarkedLoader}
+
+if getattr(yaml, "__with_libyaml__", False):
+    class CMarkedLoader(yaml.CSafeLoader):
+        """libyaml's parser with the same resolvers: the same nodes and marks, about 10x faster."""
+
+    CMarkedLoader.yaml_implicit_resolvers = _plain_resolvers(yaml.CSafeLoader)
+    PARSERS["libyaml"] = CMarkedLoader
+
+PARSER = "libyaml" if "libyaml" in PARSERS else "python"   # tests force "python" to check the fallback
 
 Path_ = tuple  # a JSON path as a tuple of keys and indexes
 
@@ -38,8 +62,13 @@ def format_path(path: Path_) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + printable(str(part))
     return out or "$"
+
+
+def printable(text: str) -> str:
+    """Text that can always be written as UTF-8: lone surrogates shown as \\udXXX escapes."""
+    return text if not _SURROGATE.search(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass
@@ -68,87 +97,300 @@ class Document:
 
 
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
+_TEXT_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge", "tag:yaml.org,2002:yaml")
+_STR, _NULL, _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("str", "null", "bool", "int", "float"))
+PLAIN_YAML = "plain YAML only: mappings, lists, text, numbers, true/false and null"
+
+
+class _Stop(Exception):
+    """A problem that makes the rest of the file meaningless to read (recorded before raising)."""
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 class _Builder:
-    """Turns a composed YAML node tree into plain data, recording marks."""
+    """Turns a composed YAML node tree into plain JSON-shaped data, recording marks. Refuses what
+    the output could not carry: tags, lone surrogates, numbers beyond 64 bits, NaN and infinity,
+    more than MAX_DEPTH levels, and aliases that expand beyond ALIAS_BUDGET."""
 
-    def __init__(self, loader: MarkedLoader, file: str, issues: IssueCollector):
+    def __init__(self, loader, file: str, issues: IssueCollector):
         self.loader = loader
         self.file = file
         self.issues = issues
         self.marks: dict = {}
+        self.built = 0
 
-    def build(self, node: yaml.Node, path: Path_ = ()) -> Any:
-        # Iterative depth is bounded by the document itself; PyYAML already parsed it.
-        self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
-            # the safe loader refuses such tags on scalars itself; collections are built here, so refuse them here
-            raise yaml.constructor.ConstructorError(None, None, f"tag {node.tag!r} is not allowed (plain YAML only)",
-                                                    node.start_mark)
-        if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)
-            out: dict = {}
-            for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
-                if not isinstance(key, (str, int, bool, float)) or key is None:
-                    self.issues.add("load.key", f"a mapping key must be text, found {key!r}",
-                                    Location(self.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1, format_path(path)),
-                                    "quote the key")
-                    continue
-                key = str(key) if not isinstance(key, str) else key
-                if key in out:
-                    self.issues.add("load.duplicate_key", f"key `{key}` appears twice in this mapping",
-                                    Location(self.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1, format_path(path + (key,))),
-                                    "remove or rename one of them")
-                out[key] = self.build(value_node, path + (key,))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
-        value = self.loader.construct_object(node, deep=True)
-        if isinstance(value, float) and value != value:
-            self.issues.add("load.nan", "NaN is not a value regcode accepts", self.doc_location(node, path), "write a number")
-        return value
-
-    def doc_location(self, node: yaml.Node, path: Path_) -> Location:
+    def at(self, node: yaml.Node, path: Path_) -> Location:
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1, format_path(path))
 
+    def build(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
+        self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.built += 1
+        if self.built > MAX_NODES:
+            self.issues.add("load.too_large", f"the file holds more than {MAX_NODES:,} values", self.at(node, path), "split it")
+            raise _Stop
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if depth >= MAX_DEPTH:
+            self.issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
+                            self.at(node, path), "flatten the structure")
+            raise _Stop
+        if node.tag not in _PLAIN_TAGS:
+            self.issues.add("load.tag", f"the tag `{_tag_name(node.tag)}` is not allowed ({PLAIN_YAML})",
+                            self.at(node, path), "remove the tag")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)   # `<<` merge keys; cycles were refused before building
+            out: dict = {}
+            for key_node, value_node in node.value:
+                key = self.key(key_node, path)
+                if key is None:
+                    continue
+                if key in out:
+                    self.issues.add("load.duplicate_key", f"key `{printable(key)}` appears twice in this mapping",
+                                    self.at(key_node, path + (key,)), "remove or rename one of them")
+                out[key] = self.build(value_node, path + (key,), depth + 1)
+            return out
+        return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
 
-def parse_text(text: str, file: str, issues: IssueCollector) -> Optional[Document]:
-    """Parse one YAML (or JSON) text; syntax errors become `load.syntax` issues."""
-    loader = MarkedLoader(text)
+    def key(self, node: yaml.Node, path: Path_) -> Optional[str]:
+        """A mapping key as text (1, true and 1.5 become "1", "True", "1.5"); anything else is refused."""
+        value = self.scalar(node, path) if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _INT, _FLOAT, _BOOL) else None
+        if value is None or isinstance(value, float) and value != value:
+            shown = "a mapping or list" if not isinstance(node, yaml.ScalarNode) else "null" if node.tag == _NULL else f"`{node.value}`"
+            self.issues.add("load.key", f"a mapping key must be text, found {printable(shown)}", self.at(node, path), "quote the key")
+            return None
+        return value if isinstance(value, str) else str(value)
+
+    def scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        tag, text = node.tag, node.value
+        if tag in _TEXT_TAGS:
+            return self.text(text, node, path)
+        try:
+            if tag == _NULL:
+                return None
+            if tag == _BOOL:
+                return self.loader.construct_yaml_bool(node)
+            if tag == _INT:
+                if len(text) > 40:   # int() of thousands of digits is slow, and no consumer reads it back
+                    raise OverflowError
+                value = self.loader.construct_yaml_int(node)
+                if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+                    raise OverflowError
+                return value
+            if tag == _FLOAT:
+                value = self.loader.construct_yaml_float(node)
+                if value != value:
+                    self.issues.add("load.nan", "NaN is not a value regcode accepts", self.at(node, path), "write a number")
+                elif value in (float("inf"), float("-inf")):
+                    self.issues.add("load.number", f"`{text}` is infinite; numbers must be finite", self.at(node, path),
+                                    "write a finite number")
+                return value
+        except OverflowError:
+            self.issues.add("load.number", f"the integer `{text[:40]}{'...' if len(text) > 40 else ''}` is out of range: "
+                            f"integers lie between {INT_RANGE[0]:,} and {INT_RANGE[1]:,}", self.at(node, path),
+                            "write a smaller number, or quote it to keep it as text")
+            return None
+        except (ValueError, KeyError, IndexError, TypeError):
+            self.issues.add("load.value", f"`{printable(text)}` is not a valid {_tag_name(tag)}", self.at(node, path),
+                            "remove the tag, or write a value of that type")
+            return None
+        hint = "write the date as plain text: YYYY-MM-DD" if tag.endswith(":timestamp") else "remove the tag"
+        self.issues.add("load.tag", f"the tag `{_tag_name(tag)}` is not allowed ({PLAIN_YAML})", self.at(node, path), hint)
+        return None
+
+    def text(self, text: str, node: yaml.Node, path: Path_) -> str:
+        if _SURROGATE.search(text):
+            try:   # the pure-Python parser leaves an escaped pair ("\ud83d\ude00") as two halves: join them
+                return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+            except UnicodeDecodeError:
+                self.issues.add("load.text", f"the text {printable(repr(text[:60]))} holds a lone surrogate, which is not a character",
+                                self.at(node, path), "write the character itself, or a \\U0001XXXX escape for one beyond U+FFFF")
+        return text
+
+
+def _check_graph(root: yaml.Node, file: str, issues: IssueCollector) -> bool:
+    """Before building: aliases make the node tree a graph. Refuse a cycle (a recursive alias) and
+    aliases that expand the document past ALIAS_BUDGET values (an alias bomb), in time linear in
+    the nodes written, without expanding anything."""
+    size: dict = {}
+    refs: dict = {}
+    nodes: dict = {}
+    on_path: set = set()
+    stack = [(root, 0, False)]
+    while stack:
+        node, depth, leaving = stack.pop()
+        key = id(node)
+        if leaving:
+            on_path.discard(key)
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            continue
+        if key in on_path:
+            mark = node.start_mark
+            issues.add("load.alias", "a recursive alias: the node anchored here contains an alias to itself",
+                       Location(file, mark.line + 1, mark.column + 1), "an alias may only repeat a node that does not contain it")
+            return False
+        refs[key] = refs.get(key, 0) + 1
+        if key in size:
+            continue
+        if depth > MAX_DEPTH:
+            mark = node.start_mark
+            issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
+                       Location(file, mark.line + 1, mark.column + 1), "flatten the structure")
+            return False
+        nodes[key] = node
+        on_path.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in reversed(_children(node)))
+    expanded = size[id(root)]
+    if expanded - len(nodes) > ALIAS_BUDGET:
+        worst = max((k for k in nodes if refs[k] > 1), key=lambda k: (size[k] * (refs[k] - 1), -nodes[k].start_mark.index))
+        mark = nodes[worst].start_mark
+        issues.add("load.alias", f"aliases expand this file to {expanded:,} values from the {len(nodes):,} it writes; at most "
+                   f"{ALIAS_BUDGET:,} more than written are allowed (the node anchored here is repeated {refs[worst] - 1:,} times)",
+                   Location(file, mark.line + 1, mark.column + 1), "write the repeated parts out, or repeat less")
+        return False
+    return True
+
+
+def _children(node: yaml.Node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")   # what YAML counts as a line break
+
+
+def _position(text: str, index: int) -> tuple:
+    """1-based (line, column) of a character index, counting lines as both YAML parsers do."""
+    breaks = list(_BREAK.finditer(text, 0, index))
+    return len(breaks) + 1, index - (breaks[-1].end() if breaks else 0) + 1
+
+
+def _describe(ch: str) -> str:
+    code = ord(ch)
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate U+{code:04X} (half of a UTF-16 pair, not a character)"
+    return f"the control character U+{code:04X}"
+
+
+def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[str] = None) -> Optional[Document]:
+    """Parse one YAML (or JSON) text into a Document; every problem becomes a `load.*` issue with
+    file:line:col (`load.syntax`, `load.syntax`, `load.alias`, `load.tag`, `load.number`...)."""
+    bad = _NOT_YAML.search(text)
+    if bad is not None:
+        line, col = _position(text, bad.start())
+        issues.add("load.syntax", f"{_describe(bad.group())} is not allowed in a YAML or JSON file",
+                   Location(file, line, col), "remove it; inside a double-quoted string it may be written as an escape such as \\u0007")
+        return None
+    name = parser or PARSER
+    loader = None
     try:
+        loader = PARSERS[name](text)
         node = loader.get_single_node()
         if node is None:
             issues.add("load.empty", "the file is empty", Location(file, 1, 1), "write a mapping with apiVersion and kind")
+            return None
+        if "&" in text and not _check_graph(node, file, issues):   # no `&`, no anchor, no alias
             return None
         builder = _Builder(loader, file, issues)
         data = builder.build(node)
         return Document(file, data, builder.marks)
     except yaml.MarkedYAMLError as exc:
+        if name != "python" and "escape code" in str(exc.problem):
+            # libyaml refuses "\ud83d\ude00" (an escaped surrogate pair, as JSON writers produce);
+            # the Python parser reads it, and the builder joins the pair or names a lone half
+            loader.dispose()
+            loader = None
+            return parse_text(text, file, issues, "python")
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        if line > len(_BREAK.findall(text)) + 1:   # libyaml puts the stream's end after a line break the text lacks
+            line, col = _position(text, len(text))
         problem = exc.problem or exc.context or "invalid YAML"
-        issues.add("load.syntax", f"YAML syntax error: {problem}", Location(file, line, col),
-                   "check the indentation and quoting around this place")
-    except yaml.YAMLError as exc:  # e.g. an unknown tag (!!python/object): the safe loader refuses it
-        issues.add("load.syntax", f"YAML error: {exc}", Location(file, 1, 1), "remove tags; plain YAML only")
-    except (ValueError, TypeError, RecursionError) as exc:
-        issues.add("load.syntax", f"unreadable value: {exc}", Location(file, 1, 1), "")
+        if isinstance(exc, yaml.constructor.ConstructorError):   # a merge key (`<<`) on something not a mapping
+            issues.add("load.value", f"YAML: {problem}", Location(file, line, col), "`<<:` merges a mapping (or a list of them)")
+        else:
+            issues.add("load.syntax", f"YAML syntax error: {problem}", Location(file, line, col),
+                       "check the indentation and quoting around this place")
+    except yaml.YAMLError as exc:
+        issues.add("load.syntax", f"YAML error: {exc}", Location(file, 1, 1), "check the file is YAML or JSON")
+    except RecursionError:   # only the pure-Python parser recurses per level; libyaml stops at 1000 levels itself
+        issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep", Location(file), "flatten the structure")
+    except _Stop:
+        pass
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return None
+
+
+def check_value(data: Any, file: str, line: int = 0) -> list:
+    """The checks the YAML builder makes, for data parsed otherwise (a JSONL line): no lone
+    surrogate in a key or text, integers within 64 bits, finite numbers, at most MAX_DEPTH levels.
+    Returns input issues located at `file:line` with the JSON path."""
+    issues: list = []
+    stack = [((), data, 0)]
+    while stack and len(issues) < 20:
+        path, value, depth = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if _SURROGATE.search(value):
+                issues.append(Issue("input.text", f"the text {printable(repr(value[:60]))} holds a lone surrogate, which is not a character",
+                                    Location(file, line, 1, format_path(path)), "write the character itself"))
+        elif kind is dict or kind is list:
+            if depth >= MAX_DEPTH:
+                issues.append(Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep here",
+                                    Location(file, line, 1, format_path(path)), "flatten the structure"))
+                continue
+            items = value.items() if kind is dict else enumerate(value)
+            for k, v in items:
+                if kind is dict and (type(k) is not str or _SURROGATE.search(k)):
+                    issues.append(Issue("input.key", f"the key {printable(repr(k))} is not text (it holds a lone surrogate)",
+                                        Location(file, line, 1, format_path(path + (k,))), "write the character itself"))
+                    continue
+                stack.append((path + (k,), v, depth + 1))
+        elif kind is int:
+            if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+                issues.append(Issue("input.number", f"the integer {str(value)[:40]} is out of range: integers lie between "
+                                    f"{INT_RANGE[0]:,} and {INT_RANGE[1]:,}", Location(file, line, 1, format_path(path)),
+                                    "write a smaller number, or a string"))
+        elif kind is float:
+            if value != value or value in (float("inf"), float("-inf")):
+                issues.append(Issue("input.number", f"{value} is not a finite number", Location(file, line, 1, format_path(path)),
+                                    "write a finite number"))
+        elif value is not None and kind is not bool:
+            issues.append(Issue("input.value", f"a {kind.__name__} is not a JSON value", Location(file, line, 1, format_path(path)), ""))
+    return issues
+
+
+def _read_bounded(path: Path, limit: int) -> Optional[bytes]:
+    """The file's bytes, or None when it holds more than `limit` (read at most limit + 1: a device
+    or a huge file costs nothing)."""
+    with open(path, "rb") as fh:
+        raw = fh.read(limit + 1)
+    return None if len(raw) > limit else raw
+
+
+def _mib(limit: int) -> str:
+    return f"{limit >> 20} MiB"
 
 
 def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[Document]:
     """Read one file from disk (YAML or JSON) into a Document, or record why not."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            issues.add("load.too_large", f"the file is larger than {MAX_FILE_BYTES >> 20} MiB", Location(display), "split it")
-            return None
-        raw = path.read_bytes()
+        raw = _read_bounded(path, MAX_FILE_BYTES)
     except OSError as exc:
         issues.add("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display), "check that it exists and is readable")
+        return None
+    if raw is None:
+        issues.add("load.too_large", f"the file is larger than {_mib(MAX_FILE_BYTES)}", Location(display), "split it")
         return None
     try:
         text = raw.decode("utf-8-sig")
@@ -238,27 +480,55 @@ def _declares_rules(path: Path) -> bool:
         return False
 
 
+def _as_input(issue: Issue) -> Issue:
+    return Issue(issue.code.replace("load.", "input.", 1), issue.message, issue.location, issue.hint)
+
+
 def load_case_text(text: str, name: str) -> Document:
     """Parse one case file's text (YAML or JSON). Raises InputError."""
     from .errors import InputError
 
+    if len(text) > MAX_CASE_BYTES:   # characters, at least as many bytes
+        raise InputError([Issue("input.too_large", f"the case file is larger than {_mib(MAX_CASE_BYTES)}", Location(name),
+                                "one enterprise's case file is a few KiB; split the input")])
     issues = IssueCollector()
     doc = parse_text(text, name, issues)
     if doc is not None and not isinstance(doc.data, dict):
-        issues.add("input.not_mapping", f"a case file must be a mapping, found {type(doc.data).__name__}",
+        issues.add("input.not_mapping", f"a case file must be a mapping, found {json_type(doc.data)}",
                    doc.location(), "start the file with `as_of:` and `enterprise:`")
     if issues:
-        raise InputError([Issue(i.code.replace("load.", "input."), i.message, i.location, i.hint) for i in issues.issues])
+        raise InputError([_as_input(i) for i in issues.issues])
     return doc
+
+
+def json_type(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def load_case_stream(stream, name: str) -> Document:
+    """Read one case file from a binary stream (standard input), at most MAX_CASE_BYTES of it."""
+    return _case_from_bytes(lambda: _bounded(stream.read(MAX_CASE_BYTES + 1), MAX_CASE_BYTES), name)
+
+
+def _bounded(raw: bytes, limit: int) -> Optional[bytes]:
+    return None if len(raw) > limit else raw
 
 
 def load_case_file(path: Path, name: Optional[str] = None) -> Document:
     """Read one case file from disk. Raises InputError naming the file."""
+    name = name or _display(Path(path))
+    return _case_from_bytes(lambda: _read_bounded(Path(path), MAX_CASE_BYTES), name)
+
+
+def _case_from_bytes(read, name: str) -> Document:
     from .errors import InputError
 
-    name = name or _display(Path(path))
     try:
-        raw = Path(path).read_bytes()
+        raw = read()
+        if raw is None:
+            raise InputError([Issue("input.too_large", f"the case file is larger than {_mib(MAX_CASE_BYTES)}", Location(name),
+                                    "one enterprise's case file is a few KiB; split the input")])
         text = raw.decode("utf-8-sig")
     except OSError as exc:
         raise InputError([Issue("input.io", f"cannot read the case file: {exc.strerror or exc}", Location(name),

@@ -129,19 +129,24 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DE
     return CaseResult(case, policy.ref, "fail" if diffs else "pass", diffs, fired=tuple(sorted(fired)))
 
 
+def target_for(cat: Catalog, policy: CompiledPolicy, case: Case, against: Optional[CompiledPolicy] = None) -> tuple:
+    """(the version a case runs against, whether its window is ignored): `against` when regression
+    testing (it wins over any pin), else the version the case (or its file) pins with `version:`,
+    else `policy` itself, inside its window."""
+    if against is not None:
+        return against, True
+    if case.version and case.version != policy.version:
+        return cat.compiled(cat.choose(policy.id, "0000-00-00", case.version)), True
+    return policy, False
+
+
 def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[CompiledPolicy] = None,
                 backend: str = DEFAULT_BACKEND) -> list:
-    """Run a version's own cases: against itself, against the version a case (or its file) pins with
-    `version:`, or, when regression testing, against `against` (which wins over any pin)."""
+    """Run a version's own cases (each against the version `target_for` names)."""
     results = []
     for case in discover(Path(policy.directory)):
-        if against is not None:
-            results.append(run_case(cat, against, case, backend, force=True))
-        elif case.version and case.version != policy.version:
-            pinned = cat.compiled(cat.choose(policy.id, "0000-00-00", case.version))
-            results.append(run_case(cat, pinned, case, backend, force=True))
-        else:
-            results.append(run_case(cat, policy, case, backend))
+        target, force = target_for(cat, policy, case, against)
+        results.append(run_case(cat, target, case, backend, force=force))
     return results
 
 

@@ -1,16 +1,26 @@
 """Stage 2, validate: every file against the JSON Schema of its kind (schemas/), all issues at once."""
 from __future__ import annotations
 
+import copy
+import datetime as _dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
+from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.request import url2pathname
 
 import jsonschema
+import referencing
+import referencing.exceptions
 import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
-from .errors import IssueCollector, SchemaError, did_you_mean
-from .load import Document, MarkedLoader, VersionSource
+from .errors import IssueCollector, Location, SchemaError, did_you_mean
+from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
 
 API_VERSION = "regcode/v1"
 KINDS = {
@@ -32,6 +42,10 @@ HINTS = {
 }
 
 
+SHIPPED_SCHEMAS = "https://regcode.dev/schemas/v1/"   # the `$id` prefix of schemas/*.schema.yaml
+MAX_BUNDLED = 100_000     # schema values that resolving `$ref`s may copy into one facts schema
+
+
 def schemas_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas"
 
@@ -43,8 +57,26 @@ def schema_for(filename: str) -> dict:
 
 
 @lru_cache(maxsize=None)
+def shipped_schemas() -> dict:
+    """`$id` -> schema, for regcode's own schemas (the only absolute URIs a facts schema may `$ref`)."""
+    found = {}
+    for path in sorted(schemas_dir().glob("*.schema.yaml")):
+        schema = schema_for(path.name)
+        if isinstance(schema, dict) and isinstance(schema.get("$id"), str):
+            found[schema["$id"]] = schema
+    return found
+
+
+@lru_cache(maxsize=None)
+def registry() -> Registry:
+    """Every schema of schemas/ by its $id, so that one may $ref another (rules -> operators); nothing is fetched."""
+    return Registry().with_resources((uri, Resource.from_contents(schema)) for uri, schema in shipped_schemas().items())
+
+
+@lru_cache(maxsize=None)
 def validator_for(kind: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema_for(KINDS[kind]), format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(schema_for(KINDS[kind]), registry=registry(),
+                                           format_checker=jsonschema.FormatChecker())
 
 
 def operator_schemas() -> dict:
@@ -70,6 +102,8 @@ def _message(err: jsonschema.ValidationError) -> tuple:
         return f"{err.instance!r} should be {err.validator_value!r}", ""
     if err.validator == "pattern":
         return f"{err.instance!r} does not have the expected form ({err.validator_value})", ""
+    if err.validator == "format" and err.validator_value == "date":
+        return f"{err.instance!r} is not a date: {date_problem(err.instance)}", "write a real calendar day as YYYY-MM-DD"
     if err.validator == "oneOf" and isinstance(err.instance, dict):
         return (f"this mapping fits none of the allowed forms ({err.message[:120]})",
                 "see docs/policy-format.md for the forms this place takes")
@@ -84,7 +118,207 @@ def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix:
     for key in sorted(groups, key=lambda k: tuple(str(p) for p in k)):
         err = jsonschema.exceptions.best_match(groups[key])
         message, hint = _message(err)
-        issues.add(f"{code_prefix}.{err.validator}", message, doc.location(tuple(err.absolute_path)), hint)
+        path = tuple(err.absolute_path)
+        if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+            path += (err.instance,)    # a bad key: point at it, not at the mapping that holds it
+        issues.add(f"{code_prefix}.{err.validator}", message, doc.location(path), hint)
+
+
+def date_problem(text) -> str:
+    """Why `text` is not an ISO date, in the calendar's terms: 2019-02-30 -> February 2019 has 28 days."""
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})$", text) if isinstance(text, str) else None
+    if not match:
+        return "the form is YYYY-MM-DD"
+    year, month, day = map(int, match.groups())
+    if not 1 <= month <= 12:
+        return f"there is no month {month:02d}"
+    if year < 1:
+        return "years start at 0001"
+    last = (_dt.date(year + (month == 12), month % 12 + 1, 1) - _dt.timedelta(days=1)).day if year < 9999 or month < 12 else 31
+    if not 1 <= day <= last:
+        return f"{_dt.date(year, month, 1).strftime('%B')} {year} has {last} days"
+    return "the form is YYYY-MM-DD"
+
+
+# ---- `$ref` in a facts schema: never outside the policy, never the network -------------------
+_DATA_KEYWORDS = frozenset({"const", "enum", "examples", "default"})            # values, not schemas
+_NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+_IDENTITY_KEYWORDS = frozenset({"$id", "$schema", "$anchor", "$dynamicAnchor"})  # dropped from copied parts
+ALLOWED_REFS = ("a facts schema may `$ref` `#...` within itself, a file inside its version folder "
+                f"(`defs.yaml#/...`, relative to the file it is written in), or regcode's own schemas ({SHIPPED_SCHEMAS}...)")
+
+
+class _TooMuch(Exception):
+    pass
+
+
+class _Refs:
+    """Resolves every `$ref` of a FactsSchema document through a `referencing` Registry whose
+    retrieve function serves only files inside the version folder and regcode's shipped schemas,
+    and refuses everything else (no network, no other folder). A reference to a file is replaced
+    by a copy of what it points to, so the compiled facts schema holds only `#...` references:
+    every later validator (jsonschema, fastjsonschema) then has nothing to fetch, and the content
+    hash covers what was referenced."""
+
+    def __init__(self, source: VersionSource, doc: Document, issues: IssueCollector):
+        self.folder = Path(source.directory).resolve()
+        self.doc = doc
+        self.issues = issues
+        self.base = Path(doc.file).resolve().as_uri()
+        self.registry = referencing.Registry(retrieve=self._retrieve)
+        self.copied = 0
+        self.unreadable: dict = {}
+
+    # -- retrieval: the whole of what may be reached --------------------------------------------
+    def _retrieve(self, uri: str):
+        shipped = shipped_schemas().get(uri)
+        if shipped is not None:
+            return referencing.Resource.from_contents(shipped, default_specification=DRAFT202012)
+        parts = urlsplit(uri)
+        if parts.scheme == "file" and parts.netloc in ("", "localhost") and not parts.query:
+            path = Path(url2pathname(parts.path))
+            if inside(self.folder, path) and path.is_file():
+                found = IssueCollector()
+                doc = read_document(path, str(path), found)
+                if doc is not None:
+                    return referencing.Resource.from_contents(doc.data, default_specification=DRAFT202012)
+                self.unreadable[uri] = found.issues
+        raise referencing.exceptions.NoSuchResource(ref=uri)
+
+    def _allowed(self, uri: str) -> bool:
+        parts = urlsplit(uri)
+        if uri in shipped_schemas():
+            return True
+        return parts.scheme == "file" and parts.netloc in ("", "localhost") and inside(self.folder, Path(url2pathname(parts.path)))
+
+    # -- the walk --------------------------------------------------------------------------------
+    def schema(self, schema, path: tuple):
+        """The root facts schema (`schema:`): `#...` references stay, and must point somewhere."""
+        self.registry = self.registry.with_resource(self.base, referencing.Resource.from_contents(
+            schema, default_specification=DRAFT202012))
+        return self._guarded(schema, path, local_refs=True)
+
+    def extension(self, props: dict, path: tuple) -> dict:
+        """Properties an extending version adds (`extend:`): each is a schema of its own."""
+        return {name: self._guarded(sub, path + (name,), local_refs=False) for name, sub in props.items()}
+
+    def _guarded(self, node, path, local_refs: bool):
+        try:
+            return self._walk(node, (self.registry.resolver(self.base), self.base), path, None, (), local_refs, 0)
+        except _TooMuch:
+            self.issues.add("schema.ref", f"resolving `$ref`s copies more than {MAX_BUNDLED:,} schema values",
+                            self.doc.location(path), "reference less, or move the definitions into `$defs` of this file")
+            return node
+
+    def _walk(self, node, scope, path, site, chain, local_refs, depth):
+        """Rebuild `node` with its references resolved. `scope` is (resolver, base URI) of the file
+        it was written in; `path` is its place in the document (None inside a copied part: problems
+        there are reported at `site`, the reference that copied it)."""
+        if depth > 2 * 64:
+            raise _TooMuch
+        if path is None:
+            self.copied += 1
+            if self.copied > MAX_BUNDLED:
+                raise _TooMuch
+        if isinstance(node, list):
+            return [self._walk(v, scope, None if path is None else path + (i,), site, chain, local_refs, depth + 1)
+                    for i, v in enumerate(node)]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            here = None if path is None else path + (key,)
+            if key in _DATA_KEYWORDS or (key in ("$ref", "$dynamicRef") and isinstance(value, str)):
+                out[key] = value
+            elif key == "$id" and path is not None and len(path) > 1 and isinstance(value, str):
+                self.issues.add("schema.ref", "`$id` may appear only at the top of the facts schema",
+                                self.doc.location(here), "remove it; references resolve against the file they are written in")
+            elif path is None and key in _IDENTITY_KEYWORDS:
+                continue      # a copied part is no resource of its own; its references are resolved here
+            elif key in _NAMED_SCHEMAS and isinstance(value, dict):
+                out[key] = {name: self._walk(sub, scope, None if here is None else here + (name,), site, chain,
+                                             local_refs, depth + 1) for name, sub in value.items()}
+            else:
+                out[key] = self._walk(value, scope, here, site, chain, local_refs, depth + 1)
+        where = self.doc.location(path + ("$ref",)) if path is not None else site
+        dynamic = out.get("$dynamicRef")
+        if isinstance(dynamic, str) and (path is None or not dynamic.startswith("#")):
+            self.issues.add("schema.ref", f"`$dynamicRef: {printable(dynamic)}`: only `#...` within the facts schema itself",
+                            self.doc.location(path + ("$dynamicRef",)) if path is not None else site, "use `$ref`")
+        ref = out.get("$ref")
+        if not isinstance(ref, str):
+            return out
+        if path is not None and ref.startswith("#"):
+            if not local_refs:
+                self.issues.add("schema.ref", f"`$ref: {printable(ref)}` inside `extend:` would point into the merged facts schema",
+                                where, "reference a file of this version instead (`defs.yaml#/...`), or write the schema out")
+            else:
+                self._lookup(scope, ref, where)
+            return out
+        target = urljoin(scope[1], ref)
+        if target.startswith(SHIPPED_SCHEMAS) and urldefrag(target)[0] not in shipped_schemas():
+            known = sorted(uri[len(SHIPPED_SCHEMAS):] for uri in shipped_schemas())
+            self.issues.add("schema.ref", f"`$ref: {printable(ref)}`: regcode ships no such schema; it ships {', '.join(known)}",
+                            where, did_you_mean(urldefrag(target)[0][len(SHIPPED_SCHEMAS):], known))
+            return out
+        if not self._allowed(urldefrag(target)[0]):
+            self.issues.add("schema.ref", f"`$ref: {printable(ref)}` leaves the policy: {ALLOWED_REFS}", where,
+                            "copy the definition into `$defs` and reference it as `#/$defs/NAME`")
+            return out
+        if target in chain:
+            self.issues.add("schema.ref", "`$ref`s go round in a circle through other files: "
+                            + " -> ".join(printable(u.rsplit("/", 1)[-1]) for u in chain + (target,)), where,
+                            "a schema may refer to itself only with `#...` inside one file")
+            return out
+        found = self._lookup(scope, ref, where)
+        if found is None:
+            return out
+        if not isinstance(found.contents, (dict, bool)):
+            self.issues.add("schema.ref", f"`$ref: {printable(ref)}` points to {json_type(found.contents)}, not a schema", where,
+                            "point at a mapping that is a JSON Schema")
+            return out
+        copied = self._walk(found.contents, (found.resolver, urldefrag(target)[0]), None, where, chain + (target,), True, depth + 1)
+        del out["$ref"]
+        if not out:
+            return copied
+        out["allOf"] = list(out.get("allOf", [])) + [copied]
+        return out
+
+    def _lookup(self, scope, ref: str, where: Location):
+        try:
+            return scope[0].lookup(ref)
+        except referencing.exceptions.Unresolvable as exc:
+            uri = urldefrag(urljoin(scope[1], ref))[0]
+            if uri in self.unreadable:
+                first = self.unreadable[uri][0]
+                message = f"`$ref: {printable(ref)}`: the file cannot be read ({first.code}: {first.message})"
+            elif isinstance(exc, referencing.exceptions.PointerToNowhere):
+                message = f"`$ref: {printable(ref)}` points to nothing in {'this facts schema' if ref.startswith('#') else 'that file'}"
+            elif isinstance(exc, referencing.exceptions.NoSuchAnchor):
+                message = f"`$ref: {printable(ref)}`: no `$anchor` of that name"
+            else:
+                message = f"`$ref: {printable(ref)}`: no such file in the version folder"
+            self.issues.add("schema.ref", message, where, _ref_hint(ref, self.doc))
+            return None
+
+
+def _ref_hint(ref: str, doc: Document) -> str:
+    if not ref.startswith("#"):
+        return "a file is named relative to the file the `$ref` is written in, e.g. `defs.yaml#/...`"
+    if ref.startswith("#/$defs/"):
+        defs = ((doc.data.get("schema") or {}).get("$defs") or {}) if isinstance(doc.data, dict) else {}
+        return did_you_mean(ref[len("#/$defs/"):].split("/")[0], defs) or "JSON pointers start at the schema's top: #/$defs/NAME"
+    return "JSON pointers start at the schema's top: #/$defs/NAME"
+
+
+def resolve_facts_refs(doc: Document, source: VersionSource, issues: IssueCollector) -> None:
+    """Check and resolve the `$ref`s of one FactsSchema document, in place (see _Refs)."""
+    refs = _Refs(source, doc, issues)
+    if isinstance(doc.data.get("schema"), dict):
+        doc.data["schema"] = refs.schema(doc.data["schema"], ("schema",))
+    for target, props in sorted((doc.data.get("extend") or {}).items()):
+        if isinstance(props, dict):
+            doc.data["extend"][target] = refs.extension(props, ("extend", target))
 
 
 @dataclass
@@ -110,7 +344,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
     issues = IssueCollector()
     for doc in source.documents:
         if not isinstance(doc.data, dict):
-            issues.add("schema.type", f"a policy file must be a mapping, found {type(doc.data).__name__}",
+            issues.add("schema.type", f"a policy file must be a mapping, found {json_type(doc.data)}",
                        doc.location(), f"start with `apiVersion: {API_VERSION}` and `kind:`")
             continue
         if doc.data.get("apiVersion") != API_VERSION:
@@ -123,6 +357,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
             issues.add("schema.kind", f"unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}",
                        doc.location(("kind",)), did_you_mean(str(kind), KINDS))
             continue
+        before = len(issues.issues)
         schema_issues(doc, validator_for(kind), issues)
         if kind == "FactsSchema" and isinstance(doc.data.get("schema"), dict):
             try:
@@ -130,6 +365,14 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
             except jsonschema.SchemaError as exc:
                 issues.add("schema.facts_schema", f"the facts schema is not valid JSON Schema: {exc.message}",
                            doc.location(("schema",) + tuple(exc.path)), "fix it against JSON Schema draft 2020-12")
+        if kind == "FactsSchema" and len(issues.issues) == before:
+            resolve_facts_refs(doc, source, issues)
+            if len(issues.issues) == before and isinstance(doc.data.get("schema"), dict):
+                try:   # what the references brought in is checked like the rest
+                    jsonschema.Draft202012Validator.check_schema(doc.data["schema"])
+                except jsonschema.SchemaError as exc:
+                    issues.add("schema.facts_schema", f"the facts schema, with its references resolved, is not valid JSON Schema: "
+                               f"{exc.message}", doc.location(("schema",) + tuple(exc.path)), "fix what the `$ref` points to")
     manifests = source.of_kind("Policy")
     if len(manifests) != 1:
         where = manifests[1].location() if len(manifests) > 1 else source.documents[0].location() if source.documents else None

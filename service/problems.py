@@ -39,7 +39,7 @@ def status_of(issues: list) -> int:
 def _line(issue: dict) -> str:
     """One issue as the CLI prints it: `file:line:col: code: message (hint)` (Issue's own str)."""
     loc = issue.get("location") or {}
-    return str(Issue(issue["code"], issue["message"], Location(**loc), issue.get("hint", ""), issue.get("severity", "error")))
+    return str(Issue(issue["code"], issue["message"], Location(**loc), issue.get("hint", "")))
 
 
 def detail(issues: list) -> str:

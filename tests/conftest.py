@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from regcode.engine import Catalog
+
+pytest_plugins = ["pytester"]   # tests/test_pytest_plugin.py runs pytest itself, as a user would
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -23,6 +27,16 @@ def load_module(path: Path, name: str):
 
 
 generator = load_module(REPO / "benchmarks" / "generate.py", "regcode_benchmarks_generate")
+
+
+def _durable_available() -> bool:
+    from regcode.engine import _durable
+    return _durable.available()
+
+
+# The durable-rules backend is the optional extra regcode[durable] (Python 3.11 and 3.12); CI installs it,
+# and tests/test_adapter.py checks that it is there wherever it can be.
+needs_durable = pytest.mark.skipif(not _durable_available(), reason="durable-rules is not installed (regcode[durable])")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -51,3 +65,17 @@ def toy(catalog):
 @pytest.fixture
 def update_golden(request) -> bool:
     return request.config.getoption("--update-golden")
+
+
+@contextmanager
+def bounded(seconds: float):
+    """Fail a run that takes longer than `seconds`: a guard against hangs (generous), not a speed test."""
+    def expired(signum, frame):
+        raise TimeoutError(f"one run took more than {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

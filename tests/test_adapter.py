@@ -14,11 +14,9 @@ from regcode.engine import Catalog, EvaluationError, evaluate, to_dict
 from regcode.engine import _durable
 from regcode.engine.evaluate import program_for
 
-from conftest import TEST_POLICIES
+from conftest import TEST_POLICIES, needs_durable
 from toycases import toy_case
 
-# durable-rules is an optional extra that builds on Python 3.11 and 3.12 only; CI installs it.
-needs_durable = pytest.mark.skipif(not _durable.available(), reason="durable-rules is not installed (regcode[durable])")
 
 
 def test_durable_is_installed_wherever_it_can_be():

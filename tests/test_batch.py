@@ -11,7 +11,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from regcode.cli import commands  # noqa: F401
 from regcode.cli import batch as batch_cli
 from regcode.engine import evaluate_case
 from regcode.cli.main import regcode
@@ -24,7 +23,7 @@ EXAMPLES = ROOT / "examples" / "cases"
 POLICY = "shanghai-post-license"
 
 
-from conftest import generator as gen  # noqa: E402
+from conftest import generator as gen, needs_durable  # noqa: E402
 
 
 def example(name: str) -> dict:
@@ -131,6 +130,7 @@ def test_jobs_2_output_is_byte_identical_to_jobs_1(corpus, tmp_path):
     assert sources == [f"{corpus}:{n}" for n in range(1, 241)]
 
 
+@needs_durable
 def test_workers_forked_after_the_parent_built_durable_rulesets_agree(corpus):
     """The parent may already hold durable rulesets (eval in the same process): fork still gives the same lines."""
     cat = Catalog()
@@ -294,3 +294,18 @@ def test_usage_errors_are_clear_and_leave_no_file(args, code, fragment, corpus, 
     assert "Traceback" not in result.output
     assert not (tmp_path / "o.jsonl").exists()
     assert corpus.read_bytes() == before
+
+
+@pytest.mark.parametrize("level", ["none", "decisive"])
+def test_batch_explain_level_keeps_decisions_and_trims_reasons(corpus, tmp_path, level):
+    full, trimmed = tmp_path / "full.jsonl", tmp_path / f"{level}.jsonl"
+    assert run("batch", str(corpus), "--out", str(full), "--jobs", "1").exit_code == 0
+    assert run("batch", str(corpus), "--out", str(trimmed), "--jobs", "1", f"--explain={level}").exit_code == 0
+    a = [json.loads(line) for line in full.read_text(encoding="utf-8").splitlines()]
+    b = [json.loads(line) for line in trimmed.read_text(encoding="utf-8").splitlines()]
+    assert len(a) == len(b) > 0
+    assert [x["decisions"] for x in a] == [y["decisions"] for y in b]
+    if level == "none":
+        assert all("why" not in y for y in b)
+    else:
+        assert all(all(e["decisive"] for es in y["why"].values() for e in es) for y in b)

@@ -12,7 +12,7 @@ from regcode.engine import Catalog, evaluate, to_dict
 from regcode.engine import cache as cache_module
 from regcode.engine import compile as compile_module
 
-from conftest import TEST_POLICIES, TESTS
+from conftest import TEST_POLICIES
 
 CASE = {"as_of": "2020-06-30", "applicant": {"name": "甲", "district": "浦东新区", "employees": 12}}
 

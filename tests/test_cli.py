@@ -8,7 +8,6 @@ import yaml
 from click.testing import CliRunner
 
 from regcode.cli.main import regcode
-from regcode.cli import commands  # noqa: F401
 
 from conftest import FIXTURES, TEST_POLICIES, TESTS
 
@@ -29,7 +28,7 @@ def test_eval_json_has_policy_as_of_decisions_and_why():
     assert set(data["decisions"]) == set(data["why"])
     entry = next(e for e in data["why"]["risk"] if e["decisive"])
     assert entry == {"rule": "major-incident", "article": "第四条", "title": "三年内重大事故", "value": "high", "decisive": True,
-                     "matched": [{"path": "incidents[0].severity", "value": "major"}, {"path": "incidents[0].date", "value": "2018-01-01"}]}
+                     "matched": [{"path": "incidents[0].date", "value": "2018-01-01"}, {"path": "incidents[0].severity", "value": "major"}]}
 
 
 def test_eval_output_is_byte_identical_across_runs():
@@ -150,3 +149,14 @@ def test_explain_levels_keep_the_decisions_and_drop_only_reasons(level):
         assert kept == decisive and kept
     else:
         assert any(not e["decisive"] for es in data["why"].values() for e in es)
+
+
+def test_durable_backend_without_durable_rules_says_how_to_get_it(monkeypatch):
+    """regcode runs without the optional extra (Python 3.13); asking for that backend is one clear error."""
+    from regcode.engine import _durable
+    monkeypatch.setattr(_durable, "_dre", None)
+    monkeypatch.setattr(_durable, "_IMPORT_ERROR", ImportError("No module named 'durable_rules_engine'"))
+    result = run("eval", *TOY, str(CASE), "--backend", "durable")
+    assert result.exit_code == 1
+    assert "eval.backend" in result.stderr and "regcode[durable]" in result.stderr and "Traceback" not in result.output
+    assert run("eval", *TOY, str(CASE)).exit_code == 0   # the default backend needs nothing of it

@@ -9,7 +9,6 @@ import yaml
 from click.testing import CliRunner
 
 from regcode.cli.main import regcode
-from regcode.cli import commands  # noqa: F401
 
 from conftest import FIXTURES, TEST_POLICIES
 

@@ -16,7 +16,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from regcode.cli import commands  # noqa: F401
 from regcode.cli.main import regcode
 from regcode.engine import Catalog
 from regcode.engine import html as render

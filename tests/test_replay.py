@@ -6,7 +6,6 @@ import json
 
 from click.testing import CliRunner
 
-from regcode.cli import commands  # noqa: F401
 from regcode.cli.main import regcode
 from regcode.engine import Catalog, dump_json
 from regcode.engine.replay import replay

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from regcode.cli import commands  # noqa: F401
 from regcode.cli.main import regcode
 from regcode.engine import Catalog, CompileError
 from regcode.engine.reports import reports_of

@@ -90,7 +90,6 @@ def test_a_policy_that_does_not_compile_stops_the_start_with_its_errors(tmp_path
 def test_serve_without_the_extra_says_how_to_install_it(monkeypatch):
     from click.testing import CliRunner
 
-    from regcode.cli import commands  # noqa: F401
     from regcode.cli.main import regcode
 
     monkeypatch.setitem(sys.modules, "uvicorn", None)      # as if the `serve` extra were not installed

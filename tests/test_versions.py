@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from regcode.cli.main import regcode
-from regcode.cli import commands  # noqa: F401
 from regcode.engine import Catalog, CompileError, evaluate, load_case_text
 from regcode.engine.corpus import iter_corpus
 from regcode.engine.diff import diff

@@ -1,0 +1,284 @@
+"""`regcode fmt`: the canonical layout of rules files, comments and flow style kept (ruamel.yaml round trip).
+
+The canonical form: keys in the order their schema lists them (a rule: id, article, clause, title,
+note, override, for_each, as, when, then; an operator: its keyword, `as`, then the rest, `where`
+last), unknown keys after the known ones, 2-space indentation with list items at +2, and every
+flow collection (`{...}`, `[...]`) kept in flow style on one line. Everything else - comments,
+quotes, block scalars, anchors - is kept as written."""
+from __future__ import annotations
+
+import difflib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+from .errors import Issue, IssueCollector, Location
+from .load import MAX_FILE_BYTES, MAX_FILES, parse_text
+from .validate import API_VERSION, KINDS, operator_schemas, schema_for
+
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
+MAX_DEPTH = 200    # bound on nesting followed when ordering keys (deeper nodes are left as written)
+
+
+@dataclass
+class Result:
+    """One file: its canonical text, whether that differs from what is on disk, or why it was left alone."""
+
+    path: Path
+    display: str
+    original: str = ""
+    formatted: str = ""
+    skipped: str = ""          # why the file is not a policy file we format
+    issues: tuple = ()
+
+    @property
+    def changed(self) -> bool:
+        return not self.skipped and not self.issues and self.formatted != self.original
+
+    def diff(self) -> str:
+        return "".join(difflib.unified_diff(self.original.splitlines(True), self.formatted.splitlines(True),
+                                            f"{self.display} (now)", f"{self.display} (formatted)"))
+
+
+def _yaml():
+    try:
+        from ruamel.yaml import YAML
+    except ImportError as exc:   # a core dependency; an install without it is broken, say how to mend it
+        raise RuntimeError("regcode fmt needs ruamel.yaml (a dependency of regcode): pip install 'ruamel.yaml>=0.18'") from exc
+    y = YAML()   # round trip: comments, flow style, quotes and block scalars as written
+    y.preserve_quotes = True
+    y.width = 4096                                       # never re-wrap a line the author wrote
+    y.indent(mapping=2, sequence=4, offset=2)            # `key:\n  - item` with the item's keys at +4
+    y.brace_single_entry_mapping_in_flow_sequence = True  # `[{not: x}]` stays `[{not: x}]`, not `[not: x]`
+    y.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return y
+
+
+# ---- the canonical key order, read from the schemas ---------------------------------------
+class _Schemas:
+    """Follows schemas/ (the same files validation uses) to know, for every node of a Rules file,
+    which keys it has in which order: `properties` order is the canonical order."""
+
+    def __init__(self):
+        self.ops = operator_schemas()
+
+    def resolve(self, node: dict, root: dict) -> tuple:
+        for _ in range(16):   # bounded chain of $refs
+            ref = node.get("$ref") if isinstance(node, dict) else None
+            if not isinstance(ref, str):
+                break
+            doc, _, pointer = ref.partition("#")
+            root = self.ops if doc == "operators" else root
+            if pointer in ("/$defs/condition", "/$defs/expression") and root is self.ops:
+                return {"x-dispatch": pointer.rsplit("/", 1)[1]}, root
+            target = root
+            for part in pointer.strip("/").split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            node = target
+        return node, root
+
+
+def _order(node, keys: list) -> None:
+    """Put `keys` first, in that order; other keys keep their order after them. A comment that
+    followed the last key (e.g. the next rule's heading) stays at the end of the node."""
+    wanted = [k for k in keys if k in node] + [k for k in node if k not in keys]
+    if list(node) == wanted:
+        return
+    tail = _detach_trailing(node)
+    for key in wanted:
+        node.move_to_end(key)
+    if tail:
+        _attach_trailing(node, tail)
+
+
+def _is_block(value) -> bool:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    return isinstance(value, (CommentedMap, CommentedSeq)) and len(value) > 0 and not value.fa.flow_style()
+
+
+def _last_slot(node, depth: int = 0):
+    """(container, key, index in the comment entry) of the comment after the last scalar of a block node."""
+    from ruamel.yaml.comments import CommentedMap
+    key = list(node)[-1] if isinstance(node, CommentedMap) else len(node) - 1
+    value = node[key]
+    if _is_block(value) and depth < MAX_DEPTH:
+        return _last_slot(value, depth + 1)
+    return node, key, 2 if isinstance(node, CommentedMap) else 0
+
+
+def _ends_its_own_line(value) -> bool:
+    """A block scalar (`>-`, `|`) ends with its own line break; a comment token after it holds only the lines that follow."""
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+    return isinstance(value, (FoldedScalarString, LiteralScalarString))
+
+
+def _detach_trailing(node) -> Optional[str]:
+    """Take off the lines after the last value (blank lines, comments); keep its end-of-line comment."""
+    from ruamel.yaml.tokens import CommentToken
+    if not len(node):
+        return None
+    container, key, slot = _last_slot(node)
+    entry = container.ca.items.get(key)
+    token = entry[slot] if entry and len(entry) > slot else None
+    if not isinstance(token, CommentToken):
+        return None
+    if _ends_its_own_line(container[key]):
+        eol, rest = "", token.value
+    else:
+        eol, _, rest = token.value.partition("\n")
+    if not rest:
+        return None
+    if eol.strip():
+        token.value = eol + "\n"
+    else:
+        entry[slot] = None
+    return rest
+
+
+def _attach_trailing(node, text: str) -> None:
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+    container, key, slot = _last_slot(node)
+    entry = container.ca.items.setdefault(key, [None, None, None, None])
+    while len(entry) <= slot:
+        entry.append(None)
+    token = entry[slot]
+    if isinstance(token, CommentToken):
+        token.value = token.value.rstrip("\n") + "\n" + text
+    else:
+        entry[slot] = CommentToken(text if _ends_its_own_line(container[key]) else "\n" + text, CommentMark(0), None)
+
+
+def _walk(node, schema: dict, root: dict, schemas: _Schemas, depth: int = 0) -> None:
+    """Order the keys of `node` (and of everything below it) as `schema` lists them."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    if depth > MAX_DEPTH or not isinstance(schema, dict):
+        return
+    schema, root = schemas.resolve(schema, root)
+    dispatch = schema.get("x-dispatch")
+    if dispatch:
+        if not isinstance(node, CommentedMap):
+            return
+        group = schemas.ops["conditions" if dispatch == "condition" else "expressions"]
+        keyword = next((k for k in node if k in group), None)   # the engine takes the first keyword too
+        if keyword is None:
+            return
+        schema, root = group[keyword], schemas.ops
+    if isinstance(node, CommentedSeq):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for item in node:
+                _walk(item, items, root, schemas, depth + 1)
+        return
+    if not isinstance(node, CommentedMap):
+        return
+    for branch in schema.get("oneOf", []):   # the form whose required keys the node has (decide / derive)
+        if isinstance(branch, dict) and all(k in node for k in branch.get("required", [])):
+            schema = {**schema, **branch}
+            break
+    props = schema.get("properties") or {}
+    _order(node, list(props))
+    extra = schema.get("additionalProperties")
+    for key in list(node):
+        child = props.get(key, extra if isinstance(extra, dict) else None)
+        if child is not None:
+            _walk(node[key], child, root, schemas, depth + 1)
+
+
+def _keep_anchors(node, depth: int = 0) -> None:
+    """An anchor no alias uses is still the author's: ruamel would drop it."""
+    if depth > MAX_DEPTH:
+        return
+    anchor = getattr(node, "anchor", None)
+    if anchor is not None and getattr(anchor, "value", None) and hasattr(node, "yaml_set_anchor"):
+        node.yaml_set_anchor(anchor.value, always_dump=True)
+    if isinstance(node, dict):
+        for value in node.values():
+            _keep_anchors(value, depth + 1)
+    elif isinstance(node, list):
+        for value in node:
+            _keep_anchors(value, depth + 1)
+
+
+# ---- files -------------------------------------------------------------------------------
+def format_text(text: str, display: str = "<text>") -> Result:
+    """The canonical form of one file's text. Files that are not regcode policy files are skipped."""
+    result = Result(Path(display), display, original=text)
+    issues = IssueCollector()
+    doc = parse_text(text, display, issues)
+    if issues:
+        result.issues = tuple(issues.issues)
+        return result
+    data = doc.data if doc is not None else None
+    if not isinstance(data, dict) or data.get("apiVersion") != API_VERSION or data.get("kind") != "Rules":
+        result.skipped = "not a rules file (apiVersion regcode/v1, kind Rules)"
+        return result
+    y = _yaml()
+    tree = y.load(text)
+    _keep_anchors(tree)
+    _walk(tree, schema_for(KINDS["Rules"]), schema_for(KINDS["Rules"]), _Schemas())
+    out = io.StringIO()
+    y.dump(tree, out)
+    result.formatted = out.getvalue()
+    again = parse_text(result.formatted, display, IssueCollector())
+    if again is None or again.data != data:   # the layout changed what the file says: never write that
+        result.issues = (Issue("fmt.changed_meaning", "formatting would change what this file says; it was left as it is",
+                               Location(display), "report this with the file: it is a bug in regcode fmt"),)
+    return result
+
+
+def format_file(path: Path, display: Optional[str] = None) -> Result:
+    display = display or _display(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return Result(path, display, issues=(Issue("load.too_large", f"the file is larger than {MAX_FILE_BYTES >> 20} MiB",
+                                                       Location(display), "split it"),))
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        return Result(path, display, issues=(Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
+                                                   "check that it exists and is readable"),))
+    except UnicodeDecodeError as exc:
+        return Result(path, display, issues=(Issue("load.encoding", f"the file is not UTF-8 (byte {exc.start})", Location(display),
+                                                   "save it as UTF-8"),))
+    result = format_text(text, display)
+    result.path = path
+    return result
+
+
+def yaml_files(paths: list, issues: IssueCollector) -> Iterator[Path]:
+    """The YAML files named or found (recursively, sorted) under `paths`; tool folders are skipped."""
+    count = 0
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found = [path]
+        elif path.is_dir():
+            found = []
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+                found.extend(Path(folder) / f for f in sorted(files) if f.endswith((".yaml", ".yml")))
+        else:
+            issues.add("fmt.path", f"`{raw}` is neither a file nor a folder", Location(str(raw)), "check the path")
+            continue
+        for p in found:
+            count += 1
+            if count > MAX_FILES * 10:
+                issues.add("fmt.too_many_files", f"more than {MAX_FILES * 10} YAML files", Location(str(raw)), "name fewer folders")
+                return
+            yield p
+
+
+def write(result: Result) -> None:
+    """Replace the file atomically: a crash never leaves half a policy file."""
+    tmp = result.path.with_name(f".{result.path.name}.regcode-fmt")
+    tmp.write_text(result.formatted, encoding="utf-8")
+    os.replace(tmp, result.path)
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

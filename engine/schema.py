@@ -1,0 +1,298 @@
+"""Editor schemas: the whole rule language, and one policy version's own names, as draft-07 JSON Schemas for yaml-language-server."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+from typing import Optional
+
+from ._shapes import Shape
+from .compile import CompiledPolicy
+from .validate import API_VERSION, KINDS, operator_schemas, schema_for
+
+# yaml-language-server (and the JSON language service under it) implements draft-07; 2019-09 and
+# 2020-12 are not supported there, so the editor schemas are written in draft-07.
+DRAFT7 = "http://json-schema.org/draft-07/schema#"
+LANGUAGE_FILE = "regcode-v1.schema.json"
+SETTINGS_FILE = "yaml-language-server.settings.json"
+# Keywords draft-07 does not have: a facts schema that uses one is left to case.schema.json (2020-12).
+NEWER_KEYWORDS = {"$defs", "prefixItems", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
+                  "unevaluatedItems", "$dynamicRef", "$dynamicAnchor", "$anchor", "minContains", "maxContains"}
+# Literals a rule may write where an expression goes: compile refuses null ("a value is missing here").
+LITERAL = {"type": ["string", "number", "boolean", "array"], "items": {"type": ["string", "number", "boolean"]}}
+MAX_PATHS = 2000   # bound on the fact paths listed for one policy (deep or recursive facts schemas)
+
+
+# ---- draft 2020-12 (schemas/) -> draft-07 ---------------------------------------------------
+def _convert(node, refs):
+    """Copy a schema node into draft-07: `$defs` become `definitions`, `$ref`s are rewritten by `refs`,
+    and a `$ref` with siblings (allowed in 2020-12, where draft-07 ignores the siblings) goes into allOf."""
+    if isinstance(node, list):
+        return [_convert(v, refs) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in ("$schema", "$id"):
+            continue
+        if key == "$ref" and isinstance(value, str):
+            out["$ref"] = refs(value)
+        elif key in ("properties", "patternProperties", "$defs", "definitions"):
+            out["definitions" if key == "$defs" else key] = {k: _convert(v, refs) for k, v in value.items()}
+        else:
+            out[key] = _convert(value, refs)
+    if "$ref" in out and len(out) > 1:
+        ref = out.pop("$ref")
+        out["allOf"] = [{"$ref": ref}] + out.get("allOf", [])
+    return out
+
+
+def _keyword_dispatch(entries: dict, prefix: str, what: str) -> dict:
+    """An object that is exactly one of `entries`: its keys must be keys some entry knows (so `pth:`
+    is an error naming `pth`), one keyword must be present, and the keyword's entry then applies."""
+    known = sorted({k for entry in entries.values() for k in (entry.get("properties") or {})} | set(entries))
+    # The keyword is required only once every key is known, so that a misspelt keyword is reported
+    # once, as the unknown key it is, and not also as a missing keyword.
+    return {
+        "type": "object",
+        "description": f"{what}: one of {', '.join(sorted(entries))}",
+        "propertyNames": {"enum": known},
+        "allOf": [{"if": {"propertyNames": {"enum": known}}, "then": {"anyOf": [{"required": [kw]} for kw in sorted(entries)]}}]
+        + [{"if": {"required": [kw]}, "then": {"$ref": f"#/definitions/{prefix}.{kw}"}} for kw in entries],
+    }
+
+
+def language_schema(operators: Optional[dict] = None) -> dict:
+    """One draft-07 schema for every regcode/v1 policy file: it dispatches on `kind` to that kind's
+    schema (schemas/*.schema.yaml), with `when`, `where`, `not`, `all`/`any` items and every
+    expression slot expanded into the recursive condition and expression forms of the operator
+    registry (schemas/operators.schema.yaml). A new operator entry appears here with no other edit."""
+    operators = operators if operators is not None else operator_schemas()
+    defs: dict = {}
+
+    def operator_ref(ref: str) -> str:   # '#/$defs/x' inside operators.schema.yaml
+        return "#/definitions/" + ref.split("#/$defs/", 1)[1] if "#/$defs/" in ref else ref
+
+    for name, node in operators.get("$defs", {}).items():
+        defs[name] = _convert(node, operator_ref)
+    for group, prefix in (("conditions", "condition"), ("expressions", "expression")):
+        for keyword, entry in operators.get(group, {}).items():
+            defs[f"{prefix}.{keyword}"] = _convert(entry, operator_ref)
+    defs["condition"] = _keyword_dispatch(operators.get("conditions", {}), "condition", "a condition")
+    defs["expression_form"] = _keyword_dispatch(operators.get("expressions", {}), "expression", "an expression")
+    defs["expression"] = {"description": "a literal, or an expression: " + ", ".join(sorted(operators.get("expressions", {}))),
+                          "if": {"type": "object"}, "then": {"$ref": "#/definitions/expression_form"}, "else": LITERAL}
+    for kind, filename in sorted(KINDS.items()):
+        source = schema_for(filename)
+
+        def kind_ref(ref: str, kind=kind) -> str:
+            if ref.startswith("operators#"):
+                return operator_ref(ref.split("operators", 1)[1])
+            if ref.startswith("#/$defs/"):
+                return f"#/definitions/{kind}.{ref[len('#/$defs/'):]}"
+            return ref
+
+        body = _convert({k: v for k, v in source.items() if k != "$defs"}, kind_ref)
+        for name, node in (source.get("$defs") or {}).items():
+            defs[f"{kind}.{name}"] = _convert(node, kind_ref)
+        defs[f"kind.{kind}"] = body
+    return {
+        "$schema": DRAFT7,
+        "$comment": "generated by `regcode schema` from schemas/*.schema.yaml; regenerate it, do not edit it",
+        "title": f"a regcode policy file ({API_VERSION})",
+        "type": "object",
+        "required": ["apiVersion", "kind"],
+        "properties": {"apiVersion": {"const": API_VERSION}, "kind": {"enum": sorted(KINDS)}},
+        "allOf": [{"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                   "then": {"$ref": f"#/definitions/kind.{kind}"}} for kind in sorted(KINDS)],
+        "definitions": dict(sorted(defs.items())),
+    }
+
+
+# ---- one policy version's names ----------------------------------------------------------
+def fact_paths(shape: Shape) -> tuple:
+    """(every dotted path of the case file that names a field, those that name a list), bounded."""
+    paths, lists = [], []
+    stack = [((), shape)]
+    while stack and len(paths) < MAX_PATHS:
+        prefix, node = stack.pop()
+        for key, child in sorted(node.props.items(), reverse=True):
+            path = prefix + (key,)
+            paths.append(".".join(path))
+            if child.kind == "array":
+                lists.append(".".join(path))
+            elif child.kind == "object" and len(path) < 16:
+                stack.append((path, child))
+    return sorted(paths), sorted(lists)
+
+
+def _path_schema(known: list, roots: list, what: str) -> dict:
+    """A path is one the case file has, or starts with an alias (a name the case file's top level does not use)."""
+    segment = r"[A-Za-z_一-鿿][A-Za-z0-9_一-鿿]*"
+    not_root = "(?!(?:" + "|".join(re.escape(r) for r in sorted(roots)) + r")(?:\.|$))" if roots else ""
+    return {"type": "string", "description": what,
+            "anyOf": [{"enum": known}, {"pattern": f"^{not_root}{segment}(\\.{segment})*$"}]}
+
+
+def _member(typ: str, values) -> dict:
+    if typ == "enum":
+        return {"enum": list(values or [])}
+    if typ == "bool":
+        return {"type": "boolean"}
+    if typ == "number":
+        return {"type": "number"}
+    if typ == "date":
+        return {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+    if typ == "list":
+        item = {"enum": list(values)} if values else {"type": "string"}
+        return {"type": "array", "items": item}
+    return {"type": "string"}
+
+
+def _nullable(schema: dict) -> dict:
+    if "enum" in schema:
+        return {"enum": schema["enum"] + [None]}
+    if schema.get("type") in ("number", "string"):
+        return {**schema, "type": [schema["type"], "null"]}
+    return schema
+
+
+def value_schema(decl) -> dict:
+    """What a test case may expect of a decision (null: left at a null default)."""
+    typ = decl.value_type if decl.type == "map" else decl.type
+    one = _nullable(_member(typ, decl.values))
+    return {"type": "object", "additionalProperties": one} if decl.type == "map" else one
+
+
+def claim_schema(decl) -> dict:
+    """A literal a rule may claim for a decision (never null); a list decision takes one code or a list of them."""
+    typ = decl.value_type if decl.type == "map" else decl.type
+    if typ == "list":
+        return {"anyOf": [_member(typ, decl.values)["items"], _member(typ, decl.values)]}
+    return _member(typ, decl.values)
+
+
+def _uses(node, keywords: set, depth: int = 0) -> bool:
+    """Does a schema use one of `keywords` (property names under `properties` are not keywords)?"""
+    if depth > 64:
+        return True
+    if isinstance(node, list):
+        return any(_uses(v, keywords, depth + 1) for v in node)
+    if not isinstance(node, dict):
+        return False
+    for key, value in node.items():
+        if key in ("properties", "patternProperties", "$defs", "definitions") and isinstance(value, dict):
+            if any(_uses(v, keywords, depth + 1) for v in value.values()):
+                return True
+        elif key in keywords or _uses(value, keywords, depth + 1):
+            return True
+    return False
+
+
+def _facts_schema(policy: CompiledPolicy) -> Optional[dict]:
+    """The facts schema in draft-07 for the `facts` of test cases (which may take as_of from the case),
+    or None when it needs 2020-12: then only case.schema.json has it."""
+    if _uses(policy.facts_schema, NEWER_KEYWORDS - {"$defs"}):
+        return None
+
+    def refs(ref: str) -> str:
+        return "#/definitions/TestCases.facts" + ref[1:].replace("/$defs/", "/definitions/") if ref.startswith("#") else ref
+    facts = _convert(policy.facts_schema, refs)
+    if "as_of" in facts.get("required", []):
+        facts["required"] = [r for r in facts["required"] if r != "as_of"]
+    return facts
+
+
+def policy_schema(policy: CompiledPolicy, operators: Optional[dict] = None) -> dict:
+    """The language schema narrowed to one version: its decision, parameter and derived-fact names,
+    its fact paths, the value each decision takes, the fields of each derived fact, and (in test
+    cases) the facts schema and the decisions' values under `expect`."""
+    schema = language_schema(operators)
+    defs = schema["definitions"]
+    decisions, params, derived = sorted(policy.decisions), sorted(policy.parameters), sorted(policy.derived)
+    paths, lists = fact_paths(policy.facts_shape)
+    roots = sorted(policy.facts_shape.props)
+    defs["decision_name"] = {"enum": decisions, "description": f"a decision of {policy.ref}"}
+    defs["parameter_name"] = {"enum": params, "description": f"a parameter of {policy.ref}"}
+    defs["derived_name"] = {"enum": derived, "description": f"a derived fact of {policy.ref}"}
+    defs["fact_path"] = _path_schema(paths, roots, f"a field of {policy.ref}'s case file, or alias.field")
+    defs["list_path"] = _path_schema(lists, roots, f"a list of {policy.ref}'s case file, or alias.field")
+    defs["Rules.binding"] = {"enum": derived + lists, "description": "a derived fact, or a list of the case file"}
+    claims = []
+    for name in decisions:
+        decl = policy.decisions[name]
+        then: dict = {"properties": {"value": {"if": {"type": "object"}, "then": {"$ref": "#/definitions/expression_form"},
+                                               "else": claim_schema(decl)}}}
+        if decl.type == "map":
+            then["required"] = ["key", "value"]
+        else:
+            then["not"] = {"required": ["key"]}
+        claims.append({"if": {"required": ["decide"], "properties": {"decide": {"const": name}}}, "then": then})
+    for name in derived:
+        fields = sorted(policy.derived[name].props)
+        claims.append({"if": {"required": ["derive"], "properties": {"derive": {"const": name}}},
+                       "then": {"properties": {"with": {"propertyNames": {"enum": fields}}}}})
+    defs["Rules.conclusion"] = {"allOf": [defs["Rules.conclusion"]] + claims}
+    defs["TestCases.expect"] = {"type": "object", "additionalProperties": False,
+                                "properties": {n: value_schema(policy.decisions[n]) for n in decisions}}
+    facts = _facts_schema(policy)
+    if facts is not None:
+        defs["TestCases.facts"] = facts
+    schema["title"] = f"a policy file of {policy.ref} ({API_VERSION})"
+    schema["$comment"] = (f"generated by `regcode schema {policy.ref}` from schemas/*.schema.yaml and the version's "
+                          "declarations; regenerate it after changing them")
+    schema["definitions"] = dict(sorted(defs.items()))
+    return schema
+
+
+def case_schema(policy: CompiledPolicy) -> dict:
+    """A case file of this version: its facts schema as written (its own draft)."""
+    schema = copy.deepcopy(policy.facts_schema)
+    schema.setdefault("$comment", f"the facts schema of {policy.ref}, written by `regcode schema`")
+    return schema
+
+
+# ---- writing -----------------------------------------------------------------------------
+def _write(path: Path, data: dict) -> None:
+    text = dumps(data)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_schemas(out: Path, policies: list) -> list:
+    """Write the language schema, each version's policy-file and case-file schemas, and a settings
+    mapping for yaml-language-server (each version's folder -> its schema). Returns the paths written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / LANGUAGE_FILE]
+    _write(written[0], language_schema())
+    mapping: dict = {}
+    for policy in policies:
+        files = {"policy": out / f"{policy.ref}.schema.json", "case": out / f"{policy.ref}.case.schema.json"}
+        _write(files["policy"], policy_schema(policy))
+        _write(files["case"], case_schema(policy))
+        written.extend(files.values())
+        folder = _relative(Path(policy.directory))
+        mapping[_relative(files["policy"])] = [f"{folder}/**/*.yaml", f"{folder}/**/*.yml"]
+    settings = out / SETTINGS_FILE
+    _write(settings, {"yaml.schemas": dict(sorted(mapping.items()))})
+    written.append(settings)
+    return written
+
+
+def _relative(path: Path) -> str:
+    """Relative to the working folder (the editor's workspace) when inside it, else absolute."""
+    path = path.resolve()
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def dumps(schema: dict) -> str:
+    """The printed form: deterministic (sorted keys), UTF-8 kept."""
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+

@@ -1,0 +1,183 @@
+"""Editor schemas: the whole rule language from the operator registry, each version's names, and a real
+validator (check-jsonschema) catching an operator typo inside a condition."""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from regcode.cli.main import regcode
+from regcode.engine import Catalog, shipped_root
+from regcode.engine._operators import CONDITIONS, EXPRESSIONS
+from regcode.engine.schema import language_schema, policy_schema, write_schemas
+from regcode.engine.validate import operator_schemas
+
+from conftest import REPO, TEST_POLICIES
+
+BROKEN_RULES = """\
+apiVersion: regcode/v1
+kind: Rules
+rules:
+  - id: mode-credit-for-aa
+    article: 第三十条
+    title: 对AA类企业实施信用监管方式
+    when:
+      all:
+        - {expr: {decision: classification}, op: '=', value: aa}
+        - some: licenses
+          as: lic
+          where: {pth: lic.risk_level, op: '==', value: i}
+    then:
+      - decide: supervision_mode
+        value: credit
+"""
+
+
+def check_jsonschema(schema, *files):
+    """The real validator, as CI and editors' command-line users run it."""
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--schemafile", str(schema), *map(str, files)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    cat = Catalog([TEST_POLICIES])
+    out = tmp_path_factory.mktemp("schemas")
+    write_schemas(out, [cat.by_ref("shanghai-post-license@2017"), cat.by_ref("toy@1")])
+    return out
+
+
+def policy_files(directory):
+    return sorted(p for p in directory.rglob("*.yaml"))
+
+
+def test_check_jsonschema_reports_the_operator_typos_inside_a_condition(written, tmp_path):
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(BROKEN_RULES, encoding="utf-8")
+    for schema in (written / "regcode-v1.schema.json", written / "shanghai-post-license@2017.schema.json"):
+        result = check_jsonschema(schema, draft)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "$.rules[0].when.all[1].where: 'pth' is not one of" in result.stdout
+        assert "$.rules[0].when.all[0].op: '=' is not one of ['==', '!='" in result.stdout
+
+
+def test_every_shipped_policy_file_passes_its_editor_schema(written):
+    """No false alarm in the editor: every file of the shipped and test policies validates."""
+    shanghai = policy_files(shipped_root() / "shanghai-post-license" / "2017")
+    toy = policy_files(TEST_POLICIES / "toy" / "1")
+    for schema, files in ((written / "shanghai-post-license@2017.schema.json", shanghai),
+                          (written / "toy@1.schema.json", toy),
+                          (written / "regcode-v1.schema.json", shanghai + policy_files(TEST_POLICIES)
+                           + policy_files(REPO / "examples" / "amendment"))):
+        result = check_jsonschema(schema, *files)
+        assert result.returncode == 0, result.stdout + result.stderr
+    result = check_jsonschema(written / "shanghai-post-license@2017.case.schema.json", *sorted((REPO / "examples" / "cases").glob("*.yaml")))
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_registry_keyword_is_in_the_language_schema():
+    defs = language_schema()["definitions"]
+    assert set(CONDITIONS) == set(operator_schemas()["conditions"]), "registry and operators.schema.yaml disagree"
+    assert set(EXPRESSIONS) == set(operator_schemas()["expressions"]), "registry and operators.schema.yaml disagree"
+    for keyword in CONDITIONS:
+        assert f"condition.{keyword}" in defs and keyword in defs["condition"]["propertyNames"]["enum"]
+    for keyword in EXPRESSIONS:
+        assert f"expression.{keyword}" in defs and keyword in defs["expression_form"]["propertyNames"]["enum"]
+    jsonschema.Draft7Validator.check_schema(language_schema())
+
+
+def _rules(when):
+    return {"apiVersion": "regcode/v1", "kind": "Rules",
+            "rules": [{"id": "r", "article": "第二条", "title": "t", "when": when, "then": [{"decide": "d", "value": 1}]}]}
+
+
+def test_a_new_operator_entry_updates_the_editor_schema_with_no_other_edit():
+    operators = copy.deepcopy(operator_schemas())
+    operators["conditions"]["matches"] = {
+        "type": "object", "required": ["matches", "pattern"], "additionalProperties": False,
+        "properties": {"matches": {"$ref": "#/$defs/fact_path"}, "pattern": {"type": "string"},
+                       "where": {"$ref": "#/$defs/condition"}}}
+    schema = language_schema(operators)
+    validator = jsonschema.Draft7Validator(schema)
+    assert not list(validator.iter_errors(_rules({"all": [{"matches": "a.b", "pattern": "x+"}]})))
+    errors = list(validator.iter_errors(_rules({"matches": "a.b", "pattern": "x", "where": {"pth": "a"}})))
+    assert any("'pth' is not one of" in e.message for e in errors)
+    assert "matches" not in json.dumps(language_schema())   # the registry's copy is untouched
+
+
+def test_the_rule_language_nests_conditions_and_expressions_everywhere():
+    validator = jsonschema.Draft7Validator(language_schema())
+    good = {"not": {"some": "xs", "as": "x", "where": {"any": [{"within": {"path": "x.d", "years": {"param": "n"}}},
+                                                             {"expr": {"count": "ys", "as": "y"}, "op": ">=", "value": 2}]}}}
+    assert not list(validator.iter_errors(_rules(good)))
+    bad = copy.deepcopy(good)
+    bad["not"]["where"]["any"][0]["within"]["years"] = {"parm": "n"}        # an expression slot
+    bad["not"]["where"]["any"][1]["expr"]["where"] = {"op": "==", "value": 1}  # a condition without its keyword
+    messages = [e.message for e in validator.iter_errors(_rules(bad))]
+    assert any("'parm' is not one of" in m for m in messages)
+    assert any("is not valid under any of the given schemas" in m for m in messages)
+    assert list(validator.iter_errors(_rules({"path": "a", "op": "==", "value": None}))), "null is never a value"
+    guarded = {**_rules({"present": "a"}), "guard": {"not": {"pth": "a", "op": "==", "value": 1}}}   # a rules file's guard
+    assert any("'pth' is not one of" in e.message for e in validator.iter_errors(guarded))
+
+
+def test_a_policy_schema_lists_the_versions_names(toy):
+    schema = policy_schema(toy)
+    defs = schema["definitions"]
+    assert defs["decision_name"]["enum"] == sorted(toy.decisions)
+    assert defs["parameter_name"]["enum"] == sorted(toy.parameters)
+    assert defs["derived_name"]["enum"] == sorted(toy.derived)
+    assert "applicant.employees" in defs["fact_path"]["anyOf"][0]["enum"]
+    assert defs["list_path"]["anyOf"][0]["enum"] == ["incidents", "vehicles"]
+    validator = jsonschema.Draft7Validator(schema)
+
+    def errors(doc):
+        return [e for e in validator.iter_errors(doc)]
+    rules = _rules({"path": "applicant.employes", "op": ">", "value": {"param": "large_employer"}})
+    rules["rules"][0]["then"] = [{"decide": "tier", "value": "platinum"}, {"decide": "vehicle_status", "value": "ok"},
+                                 {"derive": "suspension", "with": {"plat": {"path": "v.plate"}}}]
+    found = " | ".join(e.message for e in errors(rules)) + " | " + " | ".join(
+        c.message for e in errors(rules) for c in (e.context or []))
+    assert "'applicant.employes' is not one of" in found          # a fact path the case file does not have
+    assert "'platinum' is not one of ['gold', 'silver', 'bronze']" in found
+    assert "'key' is a required property" in found                 # a map decision needs its key
+    assert "'plat' is not one of ['plate']" in found                # a derived fact's fields
+    ok = _rules({"path": "v.kind", "op": "==", "value": "truck"})   # an alias path is not a root path: allowed
+    ok["rules"][0]["then"] = [{"decide": "tier", "value": "gold"}]
+    assert not errors(ok)
+    case = {"apiVersion": "regcode/v1", "kind": "TestCases", "cases": [
+        {"name": "n", "facts": {"applicant": {"name": "x"}}, "expect": {"tier": "gold", "feee": 1}}]}
+    messages = " | ".join(e.message for e in errors(case))
+    assert "'district' is a required property" in messages and "'feee'" in messages
+    case["cases"][0] = {"name": "n", "facts": {"applicant": {"name": "x"}}, "expect_error": "input.schema"}
+    assert not errors(case), "a case that expects an error may hold bad facts"
+
+
+def test_schema_cli_writes_every_schema_and_the_editor_settings(tmp_path):
+    result = CliRunner().invoke(regcode, ["schema", "--policy-root", str(TEST_POLICIES), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    cat = Catalog([TEST_POLICIES])
+    refs = [f"{pid}@{v.version}" for pid in cat.policy_ids() for v in cat.versions(pid)]
+    assert "toy@1" in refs and "shanghai-post-license@2017" in refs
+    assert names == sorted(["regcode-v1.schema.json", "yaml-language-server.settings.json"]
+                           + [f"{ref}{suffix}" for ref in refs for suffix in (".schema.json", ".case.schema.json")])
+    settings = json.loads((tmp_path / "yaml-language-server.settings.json").read_text(encoding="utf-8"))["yaml.schemas"]
+    toy_globs = next(globs for schema, globs in settings.items() if schema.endswith("toy@1.schema.json"))
+    assert any(g.endswith("tests/policies/toy/1/**/*.yaml") for g in toy_globs)
+    once = CliRunner().invoke(regcode, ["schema", "toy@1", "--policy-root", str(TEST_POLICIES)])
+    again = CliRunner().invoke(regcode, ["schema", "toy@1", "--policy-root", str(TEST_POLICIES)])
+    assert once.exit_code == 0 and once.stdout == again.stdout
+    assert json.loads(once.stdout)["definitions"]["decision_name"]["enum"][0] == "any_major"
+
+
+def test_schema_cli_refuses_an_unknown_policy_in_one_paragraph():
+    result = CliRunner().invoke(regcode, ["schema", "toyy@1", "--policy-root", str(TEST_POLICIES)])
+    assert result.exit_code == 1
+    assert "select.unknown_policy" in result.stderr and "did you mean `toy`?" in result.stderr
+    assert "Traceback" not in result.output

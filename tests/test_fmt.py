@@ -1,0 +1,164 @@
+"""`regcode fmt`: the canonical layout of rules files keeps comments and flow style, never changes what a file
+says, and is idempotent. (`make test` runs `regcode fmt --check` over the shipped policies.)"""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from regcode.cli.main import regcode
+from regcode.engine.errors import IssueCollector
+from regcode.engine.fmt import format_text
+from regcode.engine.load import parse_text
+
+from conftest import REPO
+
+MESSY = """\
+# a file comment
+kind: Rules
+apiVersion: regcode/v1
+rules:
+  # the first rule, written in any order
+  - then:
+      - value: 1   # the claim
+        decide: fee
+    id: fee-base
+    when: {op: '>=', path: applicant.employees, value: 3}
+    # says why the article
+    article: 第五条
+    title: 'quoted title'
+    note: >-
+      A folded note that
+      spans two lines.
+
+  # ---- the next section
+  - id: many-minor
+    article: 第四条
+    title: t
+    when:
+      expr:
+        where: {all: [{value: minor, op: '==', path: inc.severity}, {not: {absent: inc.date}}]}
+        as: inc
+        count: incidents
+      value: &limit 2
+      op: '>'
+    then: [{value: {months: 1, date_add: {path: as_of}}, decide: renewal_due}, {with: {plate: x}, derive: audit_trail}]
+"""
+
+CANONICAL = """\
+# a file comment
+apiVersion: regcode/v1
+kind: Rules
+rules:
+  # the first rule, written in any order
+  - id: fee-base
+    # says why the article
+    article: 第五条
+    title: 'quoted title'
+    note: >-
+      A folded note that
+      spans two lines.
+    when: {path: applicant.employees, op: '>=', value: 3}
+    then:
+      - decide: fee
+        value: 1   # the claim
+
+  # ---- the next section
+  - id: many-minor
+    article: 第四条
+    title: t
+    when:
+      expr:
+        count: incidents
+        as: inc
+        where: {all: [{path: inc.severity, op: '==', value: minor}, {not: {absent: inc.date}}]}
+      op: '>'
+      value: &limit 2
+    then: [{decide: renewal_due, value: {date_add: {path: as_of}, months: 1}}, {derive: audit_trail, with: {plate: x}}]
+"""
+
+
+def repo_rules_files():
+    listed = subprocess.run(["git", "ls-files", "*.yaml"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    files = [REPO / f for f in listed
+             if (data_of((REPO / f).read_text(encoding="utf-8")) or {}).get("kind") == "Rules"]
+    assert len(files) >= 8
+    return files
+
+
+def data_of(text):
+    doc = parse_text(text, "x.yaml", IssueCollector())
+    return doc.data if doc is not None and isinstance(doc.data, dict) else None
+
+
+def test_fmt_puts_keys_in_schema_order_and_keeps_comments_quotes_block_scalars_and_anchors():
+    result = format_text(MESSY, "messy.yaml")
+    assert not result.issues and not result.skipped
+    assert result.formatted == CANONICAL
+
+
+def test_fmt_is_idempotent():
+    once = format_text(MESSY, "messy.yaml").formatted
+    assert format_text(once, "messy.yaml").formatted == once
+    for path in repo_rules_files():
+        text = path.read_text(encoding="utf-8")
+        formatted = format_text(text, str(path)).formatted
+        assert format_text(formatted, str(path)).formatted == formatted, path
+
+
+def test_fmt_never_changes_what_a_rules_file_says():
+    assert data_of(format_text(MESSY, "m.yaml").formatted) == data_of(MESSY)
+    for path in repo_rules_files():
+        text = path.read_text(encoding="utf-8")
+        assert data_of(format_text(text, str(path)).formatted) == data_of(text), path
+
+
+def test_the_canonical_form_is_the_layout_the_shipped_rules_are_written_in():
+    """fmt was designed to leave the current files as they are; a diff here is a drafting change to review."""
+    changed = [p for p in repo_rules_files() if format_text(p.read_text(encoding="utf-8"), str(p)).changed]
+    assert not [p for p in changed if "tests/policies" in str(p)], changed
+
+
+def test_fmt_leaves_other_yaml_alone():
+    for text in ("apiVersion: regcode/v1\nkind: Decisions\ndecisions: {a: {type: bool,   combine: any}}\n",
+                 "as_of: 2020-01-01\napplicant: {name: x}\n", "- a list\n"):
+        result = format_text(text, "other.yaml")
+        assert result.skipped and not result.changed
+
+
+@pytest.fixture
+def messy_tree(tmp_path):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "messy.yaml").write_text(MESSY, encoding="utf-8")
+    (tmp_path / "rules" / "canonical.yaml").write_text(CANONICAL, encoding="utf-8")
+    (tmp_path / "decisions.yaml").write_text("apiVersion: regcode/v1\nkind: Decisions\ndecisions:   {}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_fmt_check_reports_and_changes_nothing_then_fmt_rewrites(messy_tree):
+    runner = CliRunner()
+    result = runner.invoke(regcode, ["fmt", "--check", str(messy_tree)])
+    assert result.exit_code == 1
+    assert "would reformat" in result.stdout and "messy.yaml" in result.stdout and "canonical.yaml" not in result.stdout
+    assert (messy_tree / "rules" / "messy.yaml").read_text(encoding="utf-8") == MESSY
+    result = runner.invoke(regcode, ["fmt", str(messy_tree)])
+    assert result.exit_code == 0 and "reformatted" in result.stdout
+    assert (messy_tree / "rules" / "messy.yaml").read_text(encoding="utf-8") == CANONICAL
+    assert (messy_tree / "decisions.yaml").read_text(encoding="utf-8").endswith("decisions:   {}\n")
+    assert runner.invoke(regcode, ["fmt", "--check", str(messy_tree)]).exit_code == 0
+    assert not list(messy_tree.rglob(".*regcode-fmt")), "no temporary file is left behind"
+
+
+def test_fmt_reports_a_file_that_does_not_parse_and_formats_the_others(messy_tree):
+    (messy_tree / "rules" / "broken.yaml").write_text("apiVersion: regcode/v1\nkind: Rules\nrules: [\n", encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["fmt", str(messy_tree)])
+    assert result.exit_code == 1
+    assert "broken.yaml:4:1: load.syntax: YAML syntax error" in result.stderr
+    assert "Traceback" not in result.output
+    assert (messy_tree / "rules" / "messy.yaml").read_text(encoding="utf-8") == CANONICAL
+
+
+def test_fmt_names_a_path_that_does_not_exist():
+    result = CliRunner().invoke(regcode, ["fmt", "--check", "no/such/place"])
+    assert result.exit_code == 1 and "fmt.path" in result.stderr

@@ -1,0 +1,432 @@
+"""Hostile and careless input through the CLI (issue 13): exit 1 with a located message, never exit 3,
+nothing lost from a batch, nothing reached outside the policy root, every cost bounded."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regcode.cli import commands  # noqa: F401
+from regcode.cli.main import regcode
+from regcode.engine import load
+
+from conftest import REPO, TEST_POLICIES, generator as gen
+from test_load import alias_bomb
+
+TOY = ["--policy-root", str(TEST_POLICIES), "--policy", "toy"]
+TOY_CASE = "as_of: 2020-06-30\napplicant: {name: 甲, district: 浦东新区}\n"
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(regcode, [str(a) for a in args], input=input)
+    assert result.exit_code in (0, 1, 2), (result.exit_code, result.output)
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result
+
+
+def toy_copy(tmp_path) -> Path:
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    shutil.rmtree(root / "toy" / "1" / "tests")
+    return root
+
+
+def errors_of(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def json_errors(result) -> list:
+    return json.loads(result.stderr)["errors"]
+
+
+# ---- 1. control characters ------------------------------------------------------------------
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1a"])
+def test_control_character_in_a_case_file_is_exit_1_with_its_place(tmp_path, char):
+    case = tmp_path / "case.yaml"
+    case.write_text(f"as_of: 2020-06-30\napplicant: {{name: 甲{char}, district: 浦东新区}}\n", encoding="utf-8")
+    result = run("eval", *TOY, "--format", "json", case)
+    assert result.exit_code == 1
+    (err,) = json_errors(result)
+    assert err["code"] == "input.syntax"
+    assert (err["location"]["file"], err["location"]["line"], err["location"]["column"]) == (str(case), 2, 20)
+
+
+def test_control_character_in_a_policy_file_names_the_file(tmp_path):
+    root = toy_copy(tmp_path)
+    articles = root / "toy" / "1" / "articles.yaml"
+    articles.write_text(articles.read_text(encoding="utf-8").replace("title:", "title:\x07", 1), encoding="utf-8")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    assert result.exit_code == 1
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [("load.syntax", "articles.yaml")]
+    assert errors[0]["location"]["line"] > 0
+
+
+# ---- 2. values that pass input and would fail in output --------------------------------------
+def _good_lines(n: int, seed: int = 3) -> list:
+    return [gen.dumps(c) for c in gen.generate(n, seed=seed)]
+
+
+HOSTILE_VALUES = {
+    "lone surrogate in a value": ('"name":"', '"name":"\\ud800'),
+    "lone surrogate in a key": ('{', '{"\\udfff":1,'),
+    "integer beyond 64 bits": ('{', '{"x":123456789012345678901234567890,'),
+    "integer of 5000 digits": ('{', '{"x":' + "7" * 5000 + ','),
+    "float that overflows": ('{', '{"x":1e400,'),
+    "NaN": ('{', '{"x":NaN,'),
+    "Infinity": ('{', '{"x":-Infinity,'),
+    "nesting deeper than the bound": ('{', '{"x":' + "[" * 100 + "]" * 100 + ','),
+    "nesting past the parser's recursion": ('{', '{"x":' + "[" * 100000 + "]" * 100000 + ','),
+}
+
+
+def test_lone_surrogate_is_a_bad_record_not_a_lost_batch(tmp_path):
+    good = _good_lines(5)
+    hostile = good[2].replace('"name":"', '"name":"\\ud800', 1)
+    assert hostile != good[2]
+    source = tmp_path / "cases.jsonl"
+    source.write_text("\n".join(good[:2] + [hostile] + good[3:]) + "\n", encoding="utf-8")
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    result = run("batch", source, "--out", out, "--errors", err, "--jobs", 1)
+    assert result.exit_code == 1
+    written = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["source"] for line in written] == [f"{source}:{i}" for i in (1, 2, 4, 5)]
+    (bad,) = errors_of(err)
+    assert bad["line"] == 3 and bad["errors"][0]["code"] == "input.text"
+    assert bad["errors"][0]["location"]["path"] == "enterprise.name"
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_VALUES))
+def test_values_the_output_cannot_carry_are_bad_records_and_the_rest_finish(tmp_path, kind):
+    old, new = HOSTILE_VALUES[kind]
+    good = _good_lines(3, seed=9)
+    source = tmp_path / "cases.jsonl"
+    source.write_text("\n".join([good[0], good[1].replace(old, new, 1), good[2]]) + "\n", encoding="utf-8")
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    result = run("batch", source, "--out", out, "--errors", err, "--jobs", 1)
+    assert result.exit_code == 1
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+    (bad,) = errors_of(err)
+    assert bad["line"] == 2 and bad["errors"][0]["code"].startswith("input.")
+    message = bad["errors"][0]["message"]
+    assert "sys." not in message and "recursion" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_VALUES))
+def test_eval_refuses_what_the_output_cannot_carry_with_exit_1(tmp_path, kind):
+    old, new = HOSTILE_VALUES[kind]
+    case = tmp_path / "case.json"
+    case.write_text(_good_lines(1, seed=9)[0].replace(old, new, 1), encoding="utf-8")
+    result = run("eval", "--format", "json", case)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert all(e["code"].startswith("input.") for e in json_errors(result))
+
+
+def test_escaped_surrogate_pair_in_a_json_case_file_is_the_character(tmp_path):
+    case = tmp_path / "case.json"
+    line = _good_lines(1, seed=9)[0]
+    case.write_text(line.replace('"name":"', '"name":"\\ud83d\\ude00', 1), encoding="utf-8")
+    result = run("eval", "--format", "json", case)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source"] == str(case)
+
+
+# ---- 3. alias bombs and size -----------------------------------------------------------------
+def test_alias_bomb_case_file_is_refused_at_its_place(tmp_path):
+    case = tmp_path / "bomb.yaml"
+    case.write_text(alias_bomb(), encoding="utf-8")
+    assert case.stat().st_size < 400
+    result = run("eval", *TOY, "--format", "json", case)
+    assert result.exit_code == 1
+    (err,) = json_errors(result)
+    assert err["code"] == "input.alias" and err["location"]["line"] > 1
+
+
+def test_recursive_alias_case_file_is_refused(tmp_path):
+    case = tmp_path / "rec.yaml"
+    case.write_text("as_of: 2020-06-30\napplicant: &a {name: x, district: 浦东新区, more: *a}\n", encoding="utf-8")
+    result = run("eval", *TOY, case)
+    assert result.exit_code == 1 and "input.alias" in result.stderr and "recursion" not in result.stderr
+
+
+def test_alias_bomb_in_articles_yaml_does_not_hang_validate(tmp_path):
+    root = toy_copy(tmp_path)
+    articles = root / "toy" / "1" / "articles.yaml"
+    articles.write_text(articles.read_text(encoding="utf-8") + "\n" + alias_bomb(levels=7).replace("as_of", "bomb"),
+                        encoding="utf-8")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    assert result.exit_code == 1
+    codes = [e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"]]
+    assert codes == ["load.alias"]
+
+
+def test_case_file_over_the_size_limit_is_refused(tmp_path):
+    case = tmp_path / "big.yaml"
+    case.write_text(TOY_CASE + "# " + "x" * load.MAX_CASE_BYTES + "\n", encoding="utf-8")
+    result = run("eval", *TOY, case)
+    assert result.exit_code == 1 and "input.too_large" in result.stderr
+
+
+def test_jsonl_line_over_the_size_limit_is_a_bad_record(tmp_path):
+    good = _good_lines(2)
+    source = tmp_path / "cases.jsonl"
+    source.write_text(good[0] + "\n" + '{"pad": "' + "x" * load.MAX_CASE_BYTES + '"}\n' + good[1] + "\n", encoding="utf-8")
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    result = run("batch", source, "--out", out, "--errors", err, "--jobs", 1)
+    assert result.exit_code == 1
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+    assert [e["errors"][0]["code"] for e in errors_of(err)] == ["input.too_large"]
+
+
+# ---- 4. $ref never leaves the policy ----------------------------------------------------------
+def _with_ref(root: Path, ref: str, defs: str = "{name: {type: string, minLength: 1}}") -> Path:
+    facts = root / "toy" / "1" / "facts.schema.yaml"
+    text = facts.read_text(encoding="utf-8")
+    text = text.replace("        name: {type: string}\n", f"        name: {{$ref: '{ref}'}}\n", 1)
+    text = text.replace("schema:\n  type: object\n", f"schema:\n  type: object\n  $defs: {defs}\n", 1)
+    facts.write_text(text, encoding="utf-8")
+    return facts
+
+
+@pytest.mark.parametrize("ref", ["file:///etc/passwd", "http://127.0.0.1:9/schema.json", "https://example.com/s.json#/x",
+                                 "../../outside.json", "//evil.example/x.json", "https://regcode.dev/schemas/v1/Nope"])
+def test_ref_that_leaves_the_policy_is_a_validate_error_at_its_line(tmp_path, ref):
+    root = toy_copy(tmp_path)
+    (tmp_path / "outside.json").write_text('{"type": "string"}', encoding="utf-8")
+    facts = _with_ref(root, ref)
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    assert result.exit_code == 1
+    (err,) = json.loads(result.stdout)["versions"][0]["errors"]
+    assert err["code"] == "schema.ref"
+    assert Path(err["location"]["file"]).name == facts.name
+    line = next(i for i, text in enumerate(facts.read_text(encoding="utf-8").splitlines(), 1) if "$ref" in text)
+    assert err["location"]["line"] == line
+
+
+def test_an_http_ref_never_opens_a_socket(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("regcode tried the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    root = toy_copy(tmp_path)
+    shutil.copytree(TEST_POLICIES / "toy" / "1" / "tests", root / "toy" / "1" / "tests")
+    _with_ref(root, "http://127.0.0.1:9/name.json")
+    case = tmp_path / "case.yaml"
+    case.write_text(TOY_CASE, encoding="utf-8")
+    for args in (["validate", root / "toy" / "1"], ["eval", "--policy-root", root, "--policy", "toy", case],
+                 ["test", "--policy-root", root, "toy"]):
+        result = run(*args)
+        assert result.exit_code == 1 and "schema.ref" in result.output, result.output
+
+
+def test_refs_within_the_schema_the_version_and_the_shipped_schemas_resolve(tmp_path):
+    root = toy_copy(tmp_path)
+    _with_ref(root, "#/$defs/name")
+    case = tmp_path / "case.yaml"
+    case.write_text(TOY_CASE.replace("name: 甲", "name: ''"), encoding="utf-8")
+    result = run("eval", "--policy-root", root, "--policy", "toy", "--format", "json", case)
+    assert result.exit_code == 1 and "non-empty" in result.stderr    # the referenced minLength holds
+    shutil.rmtree(root)
+    root = toy_copy(tmp_path)
+    _with_ref(root, "https://regcode.dev/schemas/v1/operators#/$defs/fact_path")
+    shown = json.loads(run("show", "--policy-root", root, "--format", "json", "toy@1").stdout)
+    name = shown["facts_schema"]["properties"]["applicant"]["properties"]["name"]
+    assert "$ref" not in name and name.get("type") == "string"    # copied in: nothing left to fetch
+
+
+def test_ref_to_a_file_of_the_version_is_copied_in(tmp_path):
+    root = toy_copy(tmp_path)
+    extra = root / "toy" / "1" / "shared.json"
+    extra.write_text(json.dumps({"apiVersion": "regcode/v1", "kind": "FactsSchema",
+                                 "extend": {"applicant": {"nickname": {"type": "string", "maxLength": 3}}}}), encoding="utf-8")
+    _with_ref(root, "shared.json#/extend/applicant/nickname")
+    result = run("show", "--policy-root", root, "--format", "json", "toy@1")
+    assert result.exit_code == 0, result.output
+    name = json.loads(result.stdout)["facts_schema"]["properties"]["applicant"]["properties"]["name"]
+    assert name == {"type": "string", "maxLength": 3}
+
+
+def test_ref_to_nothing_is_reported_with_a_suggestion(tmp_path):
+    root = toy_copy(tmp_path)
+    _with_ref(root, "#/$defs/nme")
+    result = run("validate", root / "toy" / "1")
+    assert result.exit_code == 1 and "schema.ref" in result.stderr and "did you mean `name`?" in result.stderr
+
+
+def test_refs_that_go_round_through_files_are_refused(tmp_path):
+    root = toy_copy(tmp_path)
+    version = root / "toy" / "1"
+    (version / "a.json").write_text(json.dumps({"apiVersion": "regcode/v1", "kind": "FactsSchema",
+                                                "extend": {"x": {"loop": {"$ref": "b.json#/extend/x/loop"}}}}), encoding="utf-8")
+    (version / "b.json").write_text(json.dumps({"apiVersion": "regcode/v1", "kind": "FactsSchema",
+                                                "extend": {"x": {"loop": {"$ref": "a.json#/extend/x/loop"}}}}), encoding="utf-8")
+    result = run("validate", version)
+    assert result.exit_code == 1 and "circle" in result.stderr
+
+
+# ---- 5. --policy-root validates what it was given --------------------------------------------
+@pytest.mark.parametrize("manifest", ["", "apiVersion: regcode/v1\nkind: Policy\nid: [broken\n", "- a list\n"])
+def test_validate_policy_root_reports_a_broken_manifest_instead_of_the_shipped_version(tmp_path, manifest):
+    version = tmp_path / "root" / "shanghai-post-license" / "2017"
+    version.mkdir(parents=True)
+    (version / "policy.yaml").write_text(manifest, encoding="utf-8")
+    result = run("validate", "--policy-root", tmp_path / "root")
+    assert result.exit_code == 1
+    assert "ok" not in result.stdout.split()
+    assert str(version / "policy.yaml") in result.stderr
+
+
+def test_a_broken_version_anywhere_under_the_root_is_reported(tmp_path):
+    root = toy_copy(tmp_path)
+    shutil.copytree(root / "toy" / "1", root / "toy" / "2")
+    (root / "toy" / "2" / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\n", encoding="utf-8")
+    result = run("validate", "--policy-root", root, "--format", "json")
+    assert result.exit_code == 1
+    versions = {v["version"]: v["ok"] for v in json.loads(result.stdout)["versions"]}
+    assert versions == {"1": True, "2": False}
+
+
+def test_eval_does_not_fall_back_to_the_shipped_version_past_a_broken_one(tmp_path):
+    version = tmp_path / "root" / "shanghai-post-license" / "2017"
+    version.mkdir(parents=True)
+    (version / "policy.yaml").write_text("", encoding="utf-8")
+    result = run("eval", "--policy-root", tmp_path / "root", REPO / "examples" / "cases" / "aa-clean.yaml")
+    assert result.exit_code == 1 and "select.broken_version" in result.stderr and "load.empty" in result.stderr
+
+
+def test_policies_refuses_a_manifest_that_links_outside_the_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "toy" / "1").mkdir(parents=True)
+    (root / "toy" / "1" / "policy.yaml").symlink_to(TEST_POLICIES / "toy" / "1" / "policy.yaml")
+    result = run("policies", "--policy-root", root)
+    assert result.exit_code == 1
+    assert "流动餐车" not in result.output and "load.outside_root" in result.stderr
+
+
+def test_validate_a_root_holding_no_policy_says_so(tmp_path):
+    result = run("validate", "--policy-root", tmp_path)
+    assert result.exit_code == 1 and "validate.empty_root" in result.stderr
+
+
+def test_a_policy_root_that_does_not_exist_is_a_usage_error(tmp_path):
+    result = run("validate", "--policy-root", tmp_path / "nope")
+    assert result.exit_code == 2
+
+
+# ---- 6. dates are calendar days ----------------------------------------------------------------
+@pytest.mark.parametrize("file,old,new,message", [
+    ("policy.yaml", "effective_to: 2020-12-31", 'effective_to: "2019-02-30"', "February 2019 has 28 days"),
+    ("policy.yaml", "effective_to: 2020-12-31", "effective_to: 2021-13-01", "there is no month 13"),
+    ("policy.yaml", "effective_to: 2020-12-31", "effective_to: 2019-12-31", "effective_to is before effective_from"),
+    ("parameters.yaml", "2020-07-01: 250", "2019-02-30: 250", "February 2019 has 28 days"),
+])
+def test_impossible_dates_are_validate_errors(tmp_path, file, old, new, message):
+    root = toy_copy(tmp_path)
+    path = root / "toy" / "1" / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    assert result.exit_code == 1
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert any(message in e["message"] and Path(e["location"]["file"]).name == file for e in errors), errors
+    line = next(i for i, t in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if new in t)
+    assert any(e["location"]["line"] == line for e in errors)
+
+
+# ---- 8. messages in the input's own terms ------------------------------------------------------
+@pytest.mark.parametrize("text,code,leak", [
+    ("as_of: !!timestamp 2020-06-30\napplicant: {name: 甲, district: 浦东新区}\n", "input.tag", "datetime"),
+    (TOY_CASE + "x: " + "9" * 5000 + "\n", "input.number", "sys."),
+    ("as_of: 2020-06-30\napplicant: &a [*a]\n", "input.alias", "recursion"),
+    ("as_of: 2020-06-30\napplicant: !!python/name:os.system x\n", "input.tag", "indentation"),
+])
+def test_messages_say_what_was_found_not_what_python_said(tmp_path, text, code, leak):
+    case = tmp_path / "case.yaml"
+    case.write_text(text, encoding="utf-8")
+    result = run("eval", *TOY, "--format", "json", case)
+    assert result.exit_code == 1
+    (err,) = json_errors(result)
+    assert err["code"] == code
+    assert leak not in err["message"] and leak not in err["hint"]
+
+
+def test_a_bad_policy_option_is_reported_at_the_option_not_at_the_case_file():
+    case = REPO / "examples" / "cases" / "aa-clean.yaml"
+    result = run("eval", "--policy", "../../etc", case)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("--policy: select.unknown_policy:") and str(case) not in result.stderr
+
+
+def test_a_date_no_version_covers_still_points_at_the_case_files_as_of(tmp_path):
+    case = tmp_path / "case.yaml"
+    case.write_text(TOY_CASE.replace("2020-06-30", "2023-01-01"), encoding="utf-8")
+    result = run("eval", *TOY, case)
+    assert result.exit_code == 1 and result.stderr.startswith(f"{case}:1:8: select.no_version_in_force")
+
+
+# ---- output and resources -------------------------------------------------------------------------
+def test_an_output_that_cannot_be_written_is_exit_1_not_an_internal_error(tmp_path, monkeypatch):
+    source = tmp_path / "cases.jsonl"
+    source.write_text("\n".join(_good_lines(2)) + "\n", encoding="utf-8")
+    import tempfile as tempfile_module
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(tempfile_module, "mkstemp", no_space)
+    result = run("batch", source, "--out", tmp_path / "out.jsonl", "--jobs", 1)
+    assert result.exit_code == 1 and "output.io" in result.stderr and "No space left" in result.stderr
+
+
+def test_a_write_that_fails_midway_is_exit_1_and_leaves_nothing(tmp_path):
+    from regcode.engine import PolicyError
+    from regcode.engine.batch import atomic_writer
+
+    class Full:
+        def __init__(self, stream):
+            self.stream = stream
+
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(PolicyError) as info:
+        with atomic_writer(out) as sink:
+            sink._stream = Full(sink._stream)
+            sink.write("x\n")
+    assert info.value.issues[0].code == "output.io"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jobs_are_bounded():
+    result = CliRunner().invoke(regcode, ["batch", str(REPO / "examples" / "cases"), "--out", "-", "--jobs", "100000"])
+    assert result.exit_code == 2 and "--jobs" in result.output
+
+
+def _shanghai_case_with(**changes) -> str:
+    case = next(iter(gen.generate(1, seed=21)))
+    case.update(changes)
+    return json.dumps(case, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("kind", ["100,000 list items", "50,000 unknown keys", "a 3 MB string"])
+def test_a_huge_invalid_case_is_refused_briefly(tmp_path, kind):
+    case = tmp_path / "case.json"
+    if kind == "100,000 list items":
+        text = _shanghai_case_with(licenses=[{}] * 100_000)
+    elif kind == "50,000 unknown keys":
+        text = _shanghai_case_with(**{f"k{i}": 1 for i in range(50_000)})
+    else:
+        text = _shanghai_case_with(enterprise={"credit_code": "x", "name": "y", "registered_district": "浦东新区",
+                                               "production_district": "x" * 3_000_000})
+    case.write_text(text, encoding="utf-8")
+    result = run("eval", "--format", "json", case)
+    assert result.exit_code == 1
+    errors = json_errors(result)
+    assert 1 <= len(errors) <= 50
+    assert all(len(e["message"]) <= 600 for e in errors)     # what was found, not all of it repeated back

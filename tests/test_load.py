@@ -1,0 +1,266 @@
+"""The load stage on hostile text: every refusal is a located `load.*` issue, on libyaml and on the pure-Python fallback alike."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from regcode.engine import InputError, load
+from regcode.engine.errors import IssueCollector
+
+from conftest import REPO, bounded
+
+PARSERS = sorted(load.PARSERS)
+
+
+@pytest.fixture(params=PARSERS)
+def parser(request, monkeypatch):
+    monkeypatch.setattr(load, "PARSER", request.param)
+    return request.param
+
+
+def parse(text: str, file: str = "f.yaml"):
+    issues = IssueCollector()
+    doc = load.parse_text(text, file, issues)
+    return doc, issues.issues
+
+
+def only_issue(text: str):
+    doc, issues = parse(text)
+    assert doc is None or issues, "expected a refusal"
+    assert len(issues) == 1, [str(i) for i in issues]
+    return issues[0]
+
+
+def alias_bomb(levels: int = 6, width: int = 10) -> str:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    previous = "a"
+    for name in "bcdefghij"[:levels - 1]:
+        lines.append(f"{name}: &{name} [" + ", ".join(["*" + previous] * width) + "]")
+        previous = name
+    return "as_of: 2019-06-30\n" + "\n".join(lines) + "\n"
+
+
+def test_libyaml_is_used_when_present():
+    assert load.PARSER == "libyaml" and "libyaml" in load.PARSERS, "PyYAML here was built without libyaml"
+
+
+ALL_YAML = sorted(p for base in ("policies", "tests/policies", "tests/fixtures", "examples", "schemas")
+                  for p in (REPO / base).rglob("*.yaml"))
+
+
+def test_both_parsers_give_the_same_documents_and_marks():
+    assert len(ALL_YAML) > 40
+    for path in ALL_YAML:
+        text = path.read_text(encoding="utf-8")
+        results = {}
+        for name in PARSERS:
+            issues = IssueCollector()
+            doc = load.parse_text(text, str(path), issues, parser=name)
+            results[name] = (doc.data if doc else None, doc.marks if doc else None, [str(i) for i in issues.issues])
+        first = results[PARSERS[0]]
+        for name in PARSERS[1:]:
+            assert results[name] == first, f"{path}: {name} differs from {PARSERS[0]}"
+
+
+def test_marks_count_characters_not_bytes(parser):
+    doc, issues = parse("名称: {企业: 上海, 区: 嘉定区}\nlist:\n  - 第一\n  - {名: 二}\n")
+    assert not issues
+    assert doc.marks[("名称", "区")] == (1, 17)
+    assert doc.marks[("list", 1, "名")] == (4, 9)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1a", "\x1b", "\x7f", "\ufffe"])
+def test_control_character_is_a_located_issue_not_an_internal_error(parser, char):
+    issue = only_issue(f"as_of: 2019-06-30\nname: ab{char}cd\n")
+    assert issue.code == "load.syntax"
+    assert (issue.location.file, issue.location.line, issue.location.column) == ("f.yaml", 2, 9)
+    assert f"U+{ord(char):04X}" in issue.message
+
+
+def test_alias_bomb_is_refused_before_anything_is_expanded(parser):
+    text = alias_bomb()
+    assert len(text.encode()) < 400
+    with bounded(10):   # it took 37 s and 3.1 GB; now the node graph is checked first (a hang guard, not a timing)
+        issue = only_issue(text)
+    assert issue.code == "load.alias"
+    assert issue.location.line > 1 and issue.location.column > 1
+    assert "1,111,111" in issue.message or "expand" in issue.message
+
+
+def test_bigger_alias_bomb_is_refused_as_well(parser):
+    with bounded(10):
+        issue = only_issue(alias_bomb(levels=9, width=12))
+    assert issue.code == "load.alias"
+
+
+def test_aliases_within_the_budget_still_expand(parser):
+    doc, issues = parse("base: &b {x: 1, y: [1, 2]}\nitems: [*b, *b, *b]\nmerged: {<<: *b, z: 3}\n")
+    assert not issues
+    assert doc.data["items"] == [{"x": 1, "y": [1, 2]}] * 3
+    assert doc.data["merged"] == {"x": 1, "y": [1, 2], "z": 3}
+    assert doc.marks[("items", 2, "y", 1)] == (1, 24)   # an alias's values carry the anchored node's marks
+
+
+@pytest.mark.parametrize("text", ["a: &x [1, *x]\n", "a: &x {k: *x}\n", "a: &x {<<: *x}\n", "a: &x [[[*x]]]\n"])
+def test_recursive_alias_is_refused_not_a_recursion_error(parser, text):
+    issue = only_issue(text)
+    assert issue.code == "load.alias"
+    assert "recursive" in issue.message and "recursion" not in issue.message
+    assert issue.location.line == 1
+
+
+@pytest.mark.parametrize("depth", [65, 200, 5000])
+def test_nesting_past_the_bound_is_too_deep(parser, depth):
+    issue = only_issue("x: " + "[" * depth + "]" * depth + "\n")
+    assert issue.code in ("load.too_deep", "load.syntax")
+    assert "recursion" not in issue.message
+    if depth <= 200:
+        assert issue.code == "load.too_deep" and str(load.MAX_DEPTH) in issue.message
+
+
+def test_nesting_at_the_bound_is_fine(parser):
+    depth = load.MAX_DEPTH - 1
+    doc, issues = parse("x: " + "[" * depth + "]" * depth + "\n")
+    assert not issues
+
+
+@pytest.mark.parametrize("text,hint", [
+    ("as_of: !!timestamp 2019-06-30\n", "YYYY-MM-DD"),
+    ("x: !!binary aGVsbG8=\n", "remove the tag"),
+    ("x: !!python/object/apply:os.system [echo]\n", "remove the tag"),
+    ("x: !!set {a, b}\n", "remove the tag"),
+    ("x: !custom 3\n", "remove the tag"),
+])
+def test_tags_beyond_plain_yaml_are_refused_with_a_hint_about_the_tag(parser, text, hint):
+    issue = only_issue(text)
+    assert issue.code == "load.tag"
+    assert hint in issue.hint and "indentation" not in issue.hint
+    assert "datetime" not in issue.message
+
+
+@pytest.mark.parametrize("literal", ["9" * 5000, "9223372036854775808", "-9223372036854775809", "0x" + "f" * 17])
+def test_integer_beyond_64_bits_is_out_of_range_not_a_python_message(parser, literal):
+    issue = only_issue(f"x: {literal}\n")
+    assert issue.code == "load.number"
+    assert "out of range" in issue.message and "sys." not in issue.message and len(issue.message) < 300
+
+
+def test_integers_at_the_64_bit_limits_load(parser):
+    doc, issues = parse("a: 9223372036854775807\nb: -9223372036854775808\n")
+    assert not issues and doc.data == {"a": (1 << 63) - 1, "b": -(1 << 63)}
+
+
+@pytest.mark.parametrize("literal,code", [(".inf", "load.number"), ("-.inf", "load.number"), ("1.0e+400", "load.number"),
+                                          (".nan", "load.nan")])
+def test_infinite_and_nan_numbers_are_refused(parser, literal, code):
+    assert only_issue(f"x: {literal}\n").code == code
+
+
+def test_lone_surrogate_escape_is_refused_with_its_path(parser):
+    issue = only_issue('enterprise: {name: "ab\\ud800"}\n')
+    assert issue.code == "load.text"
+    assert issue.location.path == "enterprise.name" and issue.location.line == 1
+    issue.message.encode("utf-8")   # the message itself can be written out
+
+
+def test_lone_surrogate_in_a_key_is_refused(parser):
+    issue = only_issue('"\\udc00": 1\n')
+    assert issue.code == "load.text"
+    str(issue).encode("utf-8")
+
+
+def test_escaped_surrogate_pair_is_the_character_it_encodes(parser):
+    doc, issues = parse('{"name": "\\ud83d\\ude00", "n": 1}\n', "case.json")
+    assert not issues and doc.data["name"] == "\U0001F600"
+    assert doc.marks[("n",)] == (1, 31)
+
+
+@pytest.mark.parametrize("text", ["? [a, b]\n: 1\n", "? {a: 1}\n: 1\n", "~: 1\n", "? &k [*k]\n: 1\n"])
+def test_a_key_that_is_not_text_is_refused(parser, text):
+    issue = only_issue(text)
+    assert issue.code in ("load.key", "load.alias")
+
+
+def test_plain_scalars_keep_their_json_types(parser):
+    doc, issues = parse("d: 2019-06-30\nt: true\nn: null\ni: 0x1f\nf: 1.5\ns: '1'\nv: =\nm: <<\nk: {1: a, true: b}\n")
+    assert not issues
+    assert doc.data == {"d": "2019-06-30", "t": True, "n": None, "i": 31, "f": 1.5, "s": "1", "v": "=", "m": "<<",
+                        "k": {"1": "a", "True": "b"}}
+
+
+def test_bad_explicit_scalar_is_a_value_issue(parser):
+    issue = only_issue("x: !!int abc\n")
+    assert issue.code == "load.value" and "!!int" in issue.message
+
+
+def test_every_refused_document_is_json_serialisable_when_accepted(parser):
+    """What load accepts, the output can always carry (no NaN, no surrogates, no big ints, no objects)."""
+    doc, issues = parse("a: [1, 2.5, -0.0, '\\x00', \"\\u0000\", null, true, {b: c}]\n")
+    assert not issues
+    text = json.dumps(doc.data, ensure_ascii=False, allow_nan=False)
+    text.encode("utf-8")
+
+
+def test_case_file_over_the_size_limit_is_refused_without_reading_it_all(tmp_path):
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as fh:
+        fh.write(b"as_of: 2019-06-30\nx: '")
+        fh.truncate(load.MAX_CASE_BYTES + 10)
+    with pytest.raises(InputError) as info:
+        load.load_case_file(big)
+    assert info.value.issues[0].code == "input.too_large"
+
+
+def test_policy_file_over_the_size_limit_is_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as fh:
+        fh.truncate(load.MAX_FILE_BYTES + 1)
+    issues = IssueCollector()
+    assert load.read_document(big, "big.yaml", issues) is None
+    assert issues.issues[0].code == "load.too_large"
+
+
+def test_case_text_over_the_size_limit_is_refused():
+    with pytest.raises(Exception) as info:
+        load.load_case_text("x" * (load.MAX_CASE_BYTES + 1), "<stdin>")
+    assert info.value.issues[0].code == "input.too_large"
+
+
+def test_check_value_refuses_what_json_parsing_lets_through():
+    bad = {"a": "\ud800", "\udc01": 1, "big": 1 << 70, "nan": float("nan"), "inf": float("inf"),
+           "deep": [[[]]], "ok": [1, "x", None, True, 2.5]}
+    issues = load.check_value(bad, "c.jsonl", 3)
+    codes = sorted((i.code, i.location.path) for i in issues)
+    assert codes == [("input.key", "\\udc01"), ("input.number", "big"), ("input.number", "inf"), ("input.number", "nan"),
+                     ("input.text", "a")]
+    for issue in issues:
+        str(issue).encode("utf-8")
+        assert issue.location.line == 3
+    deep = current = []
+    for _ in range(load.MAX_DEPTH + 5):
+        current.append([])
+        current = current[0]
+    assert [i.code for i in load.check_value({"d": deep}, "c.jsonl", 1)] == ["input.too_deep"]
+
+
+@pytest.mark.parametrize("text", ['{"as_of": "2019-06-30",\n "enterprise": {', "a: [1, 2", "a: {b: 1", 'a: "x', "a:\n  - b\n c: d\n",
+                                  "a: b: c\n", "- a\nb: c\n", "a: &x 1\nb: *y\n", "a:\n\tb: 1\n", "[1, 2,,]", "a: @x\n"])
+def test_both_parsers_place_a_syntax_error_alike(text):
+    places = set()
+    for name in PARSERS:
+        issues = IssueCollector()
+        assert load.parse_text(text, "f.yaml", issues, parser=name) is None
+        places.add(tuple((i.code, i.location.line, i.location.column) for i in issues.issues))
+    assert len(places) == 1, places
+    ((code, line, column),) = places.pop()
+    assert code == "load.syntax" and 1 <= line <= text.count("\n") + 1
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r", "\u2028"])
+def test_a_control_character_is_placed_by_yaml_line_breaks(parser, newline):
+    issue = only_issue(newline.join(["a: 1", "b: 2", "c: x\x07"]) + newline)
+    assert (issue.location.line, issue.location.column) == (3, 5)
+    doc, issues = parse(newline.join(["a: 1", "b: 2", "c: [1"]))
+    assert issues[0].location.line == 3
