@@ -24,6 +24,7 @@ import json
 import marshal
 import math
 import re
+from collections import defaultdict
 from dataclasses import fields
 from typing import Optional
 
@@ -121,56 +122,35 @@ def _group(X: CaseCache, slot, items, key: str, default) -> dict:
 
 
 def _group_required(X: CaseCache, slot, items, key: str, default) -> dict:
-    """`_group` for items validation makes mappings whose `key` is always there, a scalar, never null."""
-    found: dict = {}
+    """`_group` for items validation makes mappings whose `key` is always there, a scalar, never null.
+    (A defaultdict: generated code only ever reads it with .get, which adds nothing.)"""
+    found = defaultdict(list)
     for item in items:
-        value = item[key]
-        bucket = found.get(value)
-        if bucket is None:
-            found[value] = [item]
-        else:
-            bucket.append(item)
+        found[item[key]].append(item)
     return found
 
 
 def _group_defaulted(X: CaseCache, slot, items, key: str, default) -> dict:
     """`_group` for items validation makes mappings whose `key`, when there, is a scalar, never null (and
     its default is not null)."""
-    found: dict = {}
+    found = defaultdict(list)
     for item in items:
-        value = item.get(key, default)
-        bucket = found.get(value)
-        if bucket is None:
-            found[value] = [item]
-        else:
-            bucket.append(item)
-    return found
-
-
-def _index_defaulted(X: CaseCache, slot, pairs, key: str, default) -> dict:
-    found: dict = {}
-    for pair in pairs:
-        value = pair[1].get(key, default)
-        bucket = found.get(value)
-        if bucket is None:
-            found[value] = [pair]
-        else:
-            bucket.append(pair)
-    X.indexes[slot] = found
+        found[item.get(key, default)].append(item)
     return found
 
 
 def _index_required(X: CaseCache, slot, pairs, key: str, default) -> dict:
     """`_index` (pairs, kept per case) for items as `_group_required` takes them."""
-    found: dict = {}
+    found = X.indexes[slot] = defaultdict(list)
     for pair in pairs:
-        value = pair[1][key]
-        bucket = found.get(value)
-        if bucket is None:
-            found[value] = [pair]
-        else:
-            bucket.append(pair)
-    X.indexes[slot] = found
+        found[pair[1][key]].append(pair)
+    return found
+
+
+def _index_defaulted(X: CaseCache, slot, pairs, key: str, default) -> dict:
+    found = X.indexes[slot] = defaultdict(list)
+    for pair in pairs:
+        found[pair[1].get(key, default)].append(pair)
     return found
 
 
@@ -1560,21 +1540,24 @@ class Program:
 
     @staticmethod
     def _why_entry(g: Generator, rule, value: str, key: str, ind: int) -> str:
-        """The claim's entry of the output's `why` (explain.to_dict adds `decisive`): what is known of the rule
-        is written in; `key` appears when the claim names one, `fact` unless the rule binds the case file."""
-        parts = [f"'rule': {rule.id!r}", f"'article': {rule.article!r}", f"'title': {rule.title!r}"]
-        if rule.clause:
-            parts.append(f"'clause': {rule.clause!r}")
-        parts += [f"'value': {value}", "'matched': m"]
-        if rule.binds != ir.CASE:       # a list item's or a derived fact's label is never empty
-            parts.append("'fact': lb")
-        entry = "{" + ", ".join(parts) + "}"
+        """The claim's entry of the output's `why` (explain.to_dict sets `decisive`): what is known of the rule
+        is written in; `key` appears when the claim names one, `fact` unless the rule binds the case file.
+        Keys in sorted order, as the output is written (orjson sorts an ordered mapping faster)."""
+        def entry(with_key: bool) -> str:
+            parts = {"rule": repr(rule.id), "article": repr(rule.article), "title": repr(rule.title),
+                     "value": value, "matched": "m", "decisive": "None"}
+            if rule.clause:
+                parts["clause"] = repr(rule.clause)
+            if rule.binds != ir.CASE:       # a list item's or a derived fact's label is never empty
+                parts["fact"] = "lb"
+            if with_key:
+                parts["key"] = key
+            return "{" + ", ".join(f"{name!r}: {parts[name]}" for name in sorted(parts)) + "}"
         if key == "None":
-            return entry
-        var = g.tmp("we")
-        g.emit(ind, f"{var} = {entry}")
-        g.emit(ind, f"if {key} is not None: {var}['key'] = {key}")
-        return var
+            return entry(False)
+        if _never_none(key, g.certain):
+            return entry(True)
+        return f"({entry(True)} if {key} is not None else {entry(False)})"
 
     @staticmethod
     def _label_code(g: Generator, fact: str, names: list, values: list, shapes: dict, ind: int) -> str:

@@ -337,7 +337,7 @@ def identity_of(policy: CompiledPolicy, case) -> dict:
     for keys in policy.identity:
         value = case
         for k in keys:
-            value = value.get(k) if type(value) is dict or isinstance(value, dict) else None
+            value = value.get(k) if isinstance(value, dict) else None
         if value is None or isinstance(value, (dict, list)):
             continue
         if len(keys) == 2:      # the common shape (`enterprise.name`)

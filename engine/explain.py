@@ -53,10 +53,10 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
     `decisive` only the claims that shaped each value; `none` leaves `why` and `derived` out."""
     level = explain_level(explain)
     p = ev.policy
-    out = {
-        "policy": {"id": p.id, "version": p.version, "content_hash": p.content_hash, "title": p.title},
+    out = {     # (mappings are built in sorted key order where that is free: orjson sorts them faster)
         "as_of": ev.as_of,
         "decisions": ev.decisions,
+        "policy": {"content_hash": p.content_hash, "id": p.id, "title": p.title, "version": p.version},
         "rules_fired": ev.firings,
     }
     for key, value in ev.identity.items():
@@ -103,10 +103,10 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
     for f in ev.derived:
         by = f.derived_by
         if len(by) == 1:
-            by = [{"rule": by[0][0], "from": by[0][1] or "case"}]
+            by = [{"from": by[0][1] or "case", "rule": by[0][0]}]
         else:
-            by = [{"rule": r, "from": src or "case"} for r, src in sorted(set(by))]
-        derived.append({"fact": f.label, "kind": f.kind.split(":", 1)[1], "fields": f.data, "derived_by": by})
+            by = [{"from": src or "case", "rule": r} for r, src in sorted(set(by))]
+        derived.append({"derived_by": by, "fact": f.label, "fields": f.data, "kind": f.kind.split(":", 1)[1]})
     out["derived"] = derived
     return out
 
