@@ -341,8 +341,9 @@ class _Scope:
     """What a name in a condition means in generated code: the variable holding a bound item, and the
     f-string body of its printable path (for the why), e.g. `spot_checks[{i3}]`."""
 
-    def __init__(self, var: str, label: str, is_dict: bool):
+    def __init__(self, var: str, label: str, is_dict: bool, scalars: frozenset = frozenset()):
         self.var, self.label, self.is_dict = var, label, is_dict
+        self.scalars = scalars    # fields surely a scalar when not None
 
 
 class Val:
@@ -523,7 +524,7 @@ class Generator:
         if sure:
             self.certain.add(var)
         label = _lit(ref.text) if not ref.scope else scope[ref.scope].label + _lit(_rest(ref))
-        if ref.scalar:
+        if ref.scalar or (ref.scope and len(ref.keys) == 1 and ref.keys[0] in scope[ref.scope].scalars):
             test = f"{var} is not None" if var not in self.certain else ""
         else:
             test = f"{var} is not None and type({var}) is not dict and type({var}) is not list"
@@ -1277,12 +1278,17 @@ class Program:
             out.extend(self._then(rule))
         return "\n".join(out) + "\n"
 
-    def _bound(self, rule) -> dict:
+    def _bound(self, rule, run: bool = False) -> dict:
         if not rule.alias:
             return {}
         kind = rule.binds
         is_dict = kind.startswith("derived:") or self._list_items_are_dicts(kind)
-        return {rule.alias: _Scope("it", "{lb}", is_dict)}
+        scalars = frozenset()
+        if run and kind.startswith("derived:"):
+            # a derived fact the run function made: its scalar fields are part of its (hashed) identity, so a
+            # mapping or a list there would have failed the evaluation: a present value is a scalar
+            scalars = frozenset(n for n, shape in self.policy.derived[kind[8:]].props.items() if shape.kind in SCALAR_KINDS)
+        return {rule.alias: _Scope("it", "{lb}", is_dict, scalars)}
 
     def _list_items_are_dicts(self, kind: str) -> bool:
         shape = self.policy.facts_shape
@@ -1307,12 +1313,14 @@ class Program:
                 g.emit(1, f"S{slot} = s if type(s) is list else ()")     # read, never changed: no copy
             elif field_name is None:
                 g.emit(1, f"S{slot} = list(enumerate(s)) if type(s) is list else []")
-            elif not traced:     # an item dated after as_of has not happened yet
-                g.emit(1, f"S{slot} = [h for h in s if type(h) is not dict or type(d := h.get({field_name!r})) "
-                          f"is not str or d <= A] if type(s) is list else []")
-            else:
-                g.emit(1, f"S{slot} = [(i, h) for i, h in enumerate(s) if type(h) is not dict or type(d := h.get({field_name!r})) "
-                          f"is not str or d <= A] if type(s) is list else []")
+            else:                # an item dated after as_of has not happened yet
+                items = g._item_shape(ir.PathRef(keys=keys))
+                if _sure_field(items, field_name) and items.props[field_name].kind in ("date", "string"):
+                    shown = f"h[{field_name!r}] <= A"      # every item a mapping with its date there, as text
+                else:
+                    shown = f"type(h) is not dict or type(d := h.get({field_name!r})) is not str or d <= A"
+                pairs = "h for h in s" if not traced else "(i, h) for i, h in enumerate(s)"
+                g.emit(1, f"S{slot} = [{pairs} if {shown}] if s and type(s) is list else ()")   # (none: no comprehension)
         g.emit(1, "try:")
         top_of_run = len(g.lines)
         read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
@@ -1406,7 +1414,7 @@ class Program:
         shared: dict = {}
         for rule in rules:
             g.emit(ind, f"# rule {rule.index}: {rule.id}")
-            scope = self._bound(rule)
+            scope = self._bound(rule, run=True)
             first, rest = split[rule.index]
             key = keys[rule.index]
             guard_first = _guard_first(rule)
