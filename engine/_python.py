@@ -373,7 +373,7 @@ class Generator:
     The why is recorded while matching, as data kept in local variables, and turned into entries only
     where it is kept: a condition returns, beside its code, its *trace*, a list of
       ("e", path body, variable, test)   an entry (the path, the value read), when `test` holds (or always)
-      ("x", variable)                    the entries a list operator gathered for the items that matched
+      ("x", variable, promise)           the entries a list operator gathered for the items that matched
       ("if", test, [trace])              a part kept only when `test` holds at run time (a branch that held)
       ("s", statement)                   a statement computing a value only the why needs (run where kept)
     in the order the values were read. A rule that holds emits its trace once (`emit_trace`); a rule that
@@ -654,8 +654,7 @@ class Generator:
         gathered = self.tmp("ts")
         self.emit(ind, f"{gathered} = []")
         i, h = self._loop(pairs, ind)
-        self.emit_trace(_prune(self.dated(slot, base, i, h)), ind + 1, gathered)
-        return [("x", gathered)]
+        return [self.gather(self.dated(slot, base, i, h), i, gathered, ind + 1, gathered, base)]
 
     def count(self, e: ir.Count, scope, ind) -> Val:
         pairs, base, slot, seq = self._pairs(e.source, scope, ind)
@@ -678,9 +677,9 @@ class Generator:
         self.place(buf)
         if gathered:       # every item that matches is part of the why
             self.emit(ind + 1, f"if {w}:")
+            item = self.gather(self.dated(slot, base, i, h) + trace, i, n, ind + 2, gathered, base)
             self.emit(ind + 2, f"{n} += 1")
-            self.emit_trace(_prune(self.dated(slot, base, i, h) + trace), ind + 2, gathered)
-            return Val(n, None, [("x", gathered)])
+            return Val(n, None, [item])
         self.emit(ind + 1, f"if {w}: {n} += 1")
         return Val(n)
 
@@ -919,10 +918,11 @@ class Generator:
         (w, trace), buf = self.capture(lambda: self.cond(where, inner, ind + 1))
         self.place(buf)
         self.emit(ind + 1, f"if {w}:")
-        self.emit(ind + 2, f"{out} = True")
         if gathered:         # every item that matches is part of the why
-            self.emit_trace(_prune(self.dated(slot, base, i, h) + trace), ind + 2, gathered)
-            return out, [("x", gathered)]
+            item = self.gather(self.dated(slot, base, i, h) + trace, i, out, ind + 2, gathered, base)
+            self.emit(ind + 2, f"{out} = True")
+            return out, [item]
+        self.emit(ind + 2, f"{out} = True")
         self.emit(ind + 2, "break")
         return out, []
 
@@ -942,13 +942,13 @@ class Generator:
         return {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}[op] + f"({a}, {b})"
 
     # -- the why, emitted where it is kept ---------------------------------------------------------
-    def emit_trace(self, trace: list, ind: int, target: str, as_dicts: bool = False) -> None:
-        """Statements appending the entries of `trace` (pruned) to the list `target`: (path, value) pairs,
-        or the output's {"path", "value"} objects with `as_dicts`."""
+    def emit_trace(self, trace: list, ind: int, target: str) -> None:
+        """Statements appending the entries of `trace` (pruned) to the list `target`, as the output's
+        {"path", "value"} objects."""
         for item in trace:
             if item[0] == "e":
                 _, body, var, test = item
-                entry = f"{{'path': {_path_code(body)}, 'value': {var}}}" if as_dicts else f"({_path_code(body)}, {var})"
+                entry = f"{{'path': {_path_code(body)}, 'value': {var}}}"
                 self.emit(ind, f"if {test}: {target}.append({entry})" if test else f"{target}.append({entry})")
             elif item[0] == "x":
                 self.emit(ind, f"{target} += {item[1]}")
@@ -956,13 +956,47 @@ class Generator:
                 self.emit(ind, item[1])
             else:
                 self.emit(ind, f"if {item[1]}:")
-                self.emit_trace(item[2], ind + 1, target, as_dicts)
+                self.emit_trace(item[2], ind + 1, target)
 
-    def emit_matched(self, trace: list, ind: int, var: str) -> None:
+    def gather(self, trace: list, i: str, first: str, ind: int, target: str, base: str) -> tuple:
+        """A list operator's entries for one item that matched, appended to `target`. Entries that name the
+        item (by its position `i`) differ from item to item; those that do not (`as_of`, the bound fact's
+        field) are appended for the first item only (`first` is falsy until then), so the list never
+        repeats a path. Returns the ("x", ...) trace item: its base and the paths it holds once, or no
+        such promise when it cannot make it (a nested list, a conditional part that does not name the item)."""
+        trace = _prune(trace)
+        mark = "{" + i + "}"
+        clean = True
+        once: list = []
+        for item in trace:
+            if item[0] == "s":
+                continue
+            if item[0] == "e":
+                names = set(_PLACEHOLDER.findall(item[1]))
+                if mark not in item[1]:
+                    if names - {"lb"}:
+                        clean = False
+                    else:
+                        once.append(item[1])
+                continue
+            if item[0] == "x" or any(b is None or mark not in b for b in _trace_bodies(item[2], [])):
+                clean = False
+        if not clean:
+            self.emit_trace(trace, ind, target)
+            return ("x", target, None)
+        for item in trace:
+            if item[0] == "e" and item[1] in once:
+                self.emit(ind, f"if not {first}:")
+                self.emit_trace([item], ind + 1, target)
+            else:
+                self.emit_trace([item], ind, target)
+        return ("x", target, (base, tuple(once)))
+
+    def emit_matched(self, trace: list, ind: int, var: str, bound: Optional[str]) -> None:
         """`var` = the output's `matched` list for a rule that held: its entries in the order read, each
         path once. Built directly when no path can repeat at run time, else through `_matched`."""
         trace = _prune(trace)
-        if _needs_dedupe(trace):
+        if _needs_dedupe(trace, bound):
             self.emit(ind, f"{var} = []")
             self.emit_trace(trace, ind, var)
             self.emit(ind, f"{var} = _matched({var})")
@@ -972,7 +1006,7 @@ class Generator:
             k += 1
         head = [f"{{'path': {_path_code(body)}, 'value': {value}}}" for _, body, value, _t in trace[:k]]
         self.emit(ind, f"{var} = [{', '.join(head)}]")
-        self.emit_trace(trace[k:], ind, var, True)
+        self.emit_trace(trace[k:], ind, var)
 
 
 def _join(parts: list, joiner: str) -> str:
@@ -1011,6 +1045,7 @@ def _flatten_ifs(trace: list) -> list:
 
 
 def _trace_bodies(trace: list, out: list) -> list:
+    """The path bodies of the entries of a trace, at every level; None for a gathered list."""
     for item in trace:
         if item[0] == "e":
             out.append(item[1])
@@ -1021,12 +1056,32 @@ def _trace_bodies(trace: list, out: list) -> list:
     return out
 
 
-def _needs_dedupe(trace: list) -> bool:
+def _gathered(trace: list, out: list) -> list:
+    """The ("x", ...) items of a trace, at every level."""
+    for item in trace:
+        if item[0] == "x":
+            out.append(item)
+        elif item[0] == "if":
+            _gathered(item[2], out)
+    return out
+
+
+def _needs_dedupe(trace: list, bound: Optional[str]) -> bool:
     """Whether two entries of this trace could name the same path at run time (then `_matched` keeps the
-    first): entries gathered by list operators, item positions, a path twice in different branches, or
-    a fixed path that could spell the bound fact's (which names an item `x[0]` or a fact `k{...}`)."""
-    bodies = _trace_bodies(trace, [])
-    if None in bodies or len(set(bodies)) != len(bodies):
+    first): a path twice in different branches, two list operators over one list (or over the list the
+    rule is bound to: `{lb}` is one of its items), a list operator that could not promise its paths
+    once, positions other than a list operator's own, or a fixed path that could spell an item's."""
+    bodies = [b for b in _trace_bodies(trace, []) if b is not None]
+    bases = []
+    for item in _gathered(trace, []):
+        if item[2] is None:
+            return True
+        base, once = item[2]
+        bases.append(base)
+        bodies.extend(once)
+    if len(set(bodies)) != len(bodies) or len(set(bases)) != len(bases):
+        return True
+    if any("{" in base or "[" in base or base == bound for base in bases):
         return True
     for body in bodies:
         names = _PLACEHOLDER.findall(body)
@@ -1503,7 +1558,7 @@ class Program:
         g.emit(ind, "F += 1")
         g.emit(ind, f"if F > {MAX_FIRINGS}: _too_many({rule.index})")
         if traced:
-            g.emit_matched(trace, ind, "m")
+            g.emit_matched(trace, ind, "m", rule.binds[5:] if rule.binds.startswith("list:") else None)
         scope = self._bound(rule)
         saved, g.traced = g.traced, False
         g.pick_memo = {}
@@ -1673,7 +1728,7 @@ class Program:
     # -- single rules and flags, for the durable backend ---------------------------------------
     def rule_traced(self, rule):
         """fn(C, it, lb, A, P, D, X, T) -> bool: one rule's condition; when it holds, its why is appended
-        to T as (path, value) pairs in the order read (`_matched` makes the claim's list of them)."""
+        to T as the output's entries in the order read (`_matched` makes the claim's list of them)."""
         fn = self._rule_traced.get(rule.index)
         if fn is None:
             g = Generator(self.builder, True)
@@ -1739,12 +1794,15 @@ MAX_DERIVED = 5000           # bound on derived facts per evaluation
 
 
 def _matched(trace: list) -> list:
-    """The output's `matched` list from (path, value) pairs in the order read: each path once, the first."""
-    first: dict = {}
-    for path, value in trace:
-        if path not in first:
-            first[path] = value
-    return [{"path": path, "value": value} for path, value in first.items()]
+    """The output's `matched` list from its entries in the order read: each path once, the first."""
+    seen: set = set()
+    out = []
+    for entry in trace:
+        path = entry["path"]
+        if path not in seen:
+            seen.add(path)
+            out.append(entry)
+    return out
 
 
 def _freeze(value):
