@@ -1521,13 +1521,26 @@ class Program:
             then(ind + 1)
 
     def _resolution(self, j: int) -> str:
-        """A decision's value from its claims; the default, when immutable, needs no call."""
-        default = self.policy.decisions[self.decision_names[j]].default
+        """A decision's value from its claims; the default, when immutable, needs no call, and neither does
+        the one claim of a strategy that takes a lone value as it is (what evaluate.resolver gives)."""
+        decl = self.policy.decisions[self.decision_names[j]]
+        default = decl.default
         if isinstance(default, (dict, list)):
             if not default:     # an empty default: a new one is written as a literal
                 return f"(R{j}(L{j}) if L{j} else {'{}' if isinstance(default, dict) else '[]'})"
             return f"R{j}(L{j})"
-        return f"(R{j}(L{j}) if L{j} else {self.builder.const(default)})"
+        lone = None
+        if decl.type in ("number", "date") and decl.combine in ("min", "max") or decl.combine == "unique" and decl.type != "map":
+            lone = f"L{j}[0][0] is not None"
+        elif decl.type == "enum" and decl.combine in ("min", "max") and decl.order:
+            lone = f"L{j}[0][0] in {self.builder.const(frozenset(decl.order), shared=True)}"
+        elif decl.type == "bool" and decl.combine in ("any", "all"):
+            value = f"L{j}[0][0]"
+            return (f"(((bool({value}) if {value} is not None else {self.builder.const(default)}) if len(L{j}) == 1 "
+                    f"else R{j}(L{j})) if L{j} else {self.builder.const(default)})")
+        if lone is None:
+            return f"(R{j}(L{j}) if L{j} else {self.builder.const(default)})"
+        return f"((L{j}[0][0] if len(L{j}) == 1 and {lone} else R{j}(L{j})) if L{j} else {self.builder.const(default)})"
 
     def _initial(self, g: Generator, kind: str, traced: bool, ind: int) -> None:
         """The facts a stratum starts from, for one kind it binds."""
