@@ -1453,7 +1453,11 @@ class Program:
                 g.emit(2, f"for it in {pairs}:   # {kind}")
         else:
             j = self.derived_names.index(kind[8:])
-            g.emit(2, f"for it, lb, _ in G{j}.values():   # {kind}" if traced else f"for it in G{j}.values():   # {kind}")
+            if traced:
+                g.emit(2, f"for e in G{j}.values():   # {kind}")
+                g.emit(3, "it, lb = e.data, e.label")
+            else:
+                g.emit(2, f"for it in G{j}.values():   # {kind}")
         self._block(g, rules, kinds, traced, 3)
 
     def _block(self, g: Generator, rules: list, kinds: set, traced: bool, ind: int) -> None:
@@ -1561,7 +1565,7 @@ class Program:
         else:
             j = self.derived_names.index(kind[8:])
             if traced:
-                g.emit(ind, f"for e in G{j}.values(): W.append(({kid}, e[0], e[1]))")
+                g.emit(ind, f"for e in G{j}.values(): W.append(({kid}, e.data, e.label))")
             else:
                 g.emit(ind, f"for e in G{j}.values(): W.append(({kid}, e, None))")
 
@@ -1602,10 +1606,10 @@ class Program:
                 kind = f"derived:{concl.fact}"
                 if traced:
                     label = self._label_code(g, concl.fact, names, values, shapes, ind + 1)
-                    g.emit(ind + 1, f"{e} = G{j}[{key}] = [{data}, {label}, []]")
+                    g.emit(ind + 1, f"{e} = G{j}[{key}] = _Fact({kind!r}, {data}, {label}, [])")
                     if kind in stratum_kinds:
-                        g.emit(ind + 1, f"W.append(({self.kind_id[kind]}, {data}, {e}[1]))")
-                    g.emit(ind, f"{e}[2].append(({rule.id!r}, lb))")
+                        g.emit(ind + 1, f"W.append(({self.kind_id[kind]}, {data}, {e}.label))")
+                    g.emit(ind, f"{e}.derived_by.append(({rule.id!r}, lb))")
                 else:
                     g.emit(ind + 1, f"G{j}[{key}] = {data}")
                     if kind in stratum_kinds:
@@ -1683,7 +1687,8 @@ class Program:
                      "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible, "_reach": _reach,
                      "_WM": memo, "_windows": windows}
         namespace.update(HELPERS)
-        from .evaluate import resolver
+        from .evaluate import Fact, resolver
+        namespace["_Fact"] = Fact
         for j, name in enumerate(self.decision_names):
             namespace[f"R{j}"] = resolver(self.policy, self.policy.decisions[name])
         exec(self._code, namespace)
@@ -1787,15 +1792,12 @@ class Program:
 
     def run(self, case: dict, as_of: str, params: dict, traced: bool):
         """(decisions, claims by decision, derived facts, firings) for one case. Claims are tuples
-        (value, key, rule index[, fact label, matched, why entry]); derived facts (kind, data, label, [(rule, from)])."""
+        (value, key, rule index[, fact label, matched, why entry]); derived facts evaluate.Fact objects
+        (made by the traced code itself; none without tracing)."""
         X = CaseCache(case, as_of, self.slots, lists=False)
         decisions, lists, stores, firings = (self.run_traced if traced else self.run_plain)(case, as_of, params, X)
         claims = dict(zip(self.decision_names, lists))
-        derived = []
-        if traced:
-            for name, store in zip(self.derived_names, stores):
-                for data, label, by in store.values():
-                    derived.append((f"derived:{name}", data, label, by))
+        derived = [fact for store in stores for fact in store.values()] if traced else []
         return decisions, claims, derived, firings
 
     def conclude(self, rule, fact, state) -> tuple:

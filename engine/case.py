@@ -8,7 +8,7 @@ from ._dates import is_date
 from .catalog import Catalog, SelectionError
 from .errors import InputError, Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate, identity_of
-from .explain import explain_level, to_dict
+from .explain import EXPLAIN_LEVELS, explain_level, to_dict
 from .load import Document
 
 
@@ -27,7 +27,9 @@ def case_as_of(doc: Document, as_of: Optional[str]) -> str:
 
 def _selected(cat: Catalog, policy_name, when: str, version):
     """The version in force, remembered per catalog (a batch asks for the same few dates again and again)."""
-    memo = cat.__dict__.setdefault("_selected_versions", {})
+    memo = cat.__dict__.get("_selected_versions")
+    if memo is None:
+        memo = cat.__dict__["_selected_versions"] = {}
     key = (policy_name, when, version)
     policy = memo.get(key)
     if policy is None:
@@ -52,9 +54,8 @@ def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None
             raise SelectionError([replace(i, location=where) if not i.location.file and i.code == "select.no_version_in_force"
                                   else i for i in exc.issues]) from None
         check_case(policy, doc)
-        level = explain_level(explain)
-        ev = evaluate(policy, doc.data, when, backend=backend, source=doc.location().file, checked=True,
-                      trace=level != "none")
+        level = explain if explain in EXPLAIN_LEVELS else explain_level(explain)   # as given: no call
+        ev = evaluate(policy, doc.data, when, backend=backend, source=doc.file, checked=True, trace=level != "none")
         return to_dict(ev, level)
     except (InputError, SelectionError) as exc:   # the case's own fault: name it by its identity
         exc.identity = case_identity(cat, doc, policy, policy_name, version)

@@ -367,7 +367,8 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
         check_case(policy, doc)
     program = program_for(policy, backend)
     decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
-    facts = [Fact(kind, data, label, by) for kind, data, label, by in derived]
+    # derived facts as Fact objects (the Python backend's traced code makes them) or (kind, data, label, by)
+    facts = derived if not derived or type(derived[0]) is Fact else [Fact(kind, data, label, by) for kind, data, label, by in derived]
     if len(facts) > 1:
         facts.sort(key=_label_of)
     return Evaluation(policy, as_of, decisions, claims, facts, firings, source, identity_of(policy, case))

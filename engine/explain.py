@@ -51,7 +51,7 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
 
     explain: `full` lists every claim of every decision (decisive or not) and the derived facts;
     `decisive` only the claims that shaped each value; `none` leaves `why` and `derived` out."""
-    level = explain_level(explain)
+    level = explain if explain in EXPLAIN_LEVELS else explain_level(explain)   # as given: no call
     p = ev.policy
     out = {     # (mappings are built in sorted key order where that is free: orjson sorts them faster)
         "as_of": ev.as_of,
