@@ -1380,10 +1380,10 @@ class Program:
         top_of_run = len(g.lines)
         read_after = [sorted({d for later in policy.strata[i + 1:] for r in later for d in r.reads_decisions})
                       for i in range(len(policy.strata))]
-        memo: set = set()
-        for j, dname in enumerate(self.decision_names):
-            if any(dname in names for names in read_after):
-                g.emit(2, f"z{j} = -1")
+        # which strata claim each decision: a decision is resolved again after a stratum only if that stratum
+        # could have added a claim (and then only if one was added), and at the end only if claimed since
+        claimed_in = [{c.decision for r in rules for c in r.conclusions if isinstance(c, ir.Decide)} for rules in policy.strata]
+        resolved_after: dict = {}     # j -> the last stratum after which r<j> (and z<j>, its count of claims) was computed
         for k, rules in enumerate(policy.strata):
             kinds = sorted({r.binds for r in rules})
             # decisions of earlier strata, resolved into locals r<j> after each stratum
@@ -1395,15 +1395,28 @@ class Program:
             else:       # nothing derived here is matched here: each kind's facts in turn, no worklist
                 for kind in kinds:
                     self._straight(g, kind, [r for r in rules if r.binds == kind], set(kinds), traced)
-            if read_after[k]:
+            due = [d for d in read_after[k] if d not in {self.decision_names[j] for j in resolved_after} or d in claimed_in[k]]
+            if due:
                 g.emit(2, "# ---- decisions later strata read")
-            for dname in read_after[k]:      # resolved again only when claimed since
+            later = set().union(*claimed_in[k + 1:]) if k + 1 < len(policy.strata) else set()
+            for dname in due:
                 j = self.decision_names.index(dname)
-                memo.add(j)
-                g.emit(2, f"if len(L{j}) != z{j}: r{j}, z{j} = {self._resolution(j)}, len(L{j})")
+                counted = dname in later      # claims may come later: remember how many this value counts
+                if j not in resolved_after:
+                    g.emit(2, f"r{j}, z{j} = {self._resolution(j)}, len(L{j})" if counted else f"r{j} = {self._resolution(j)}")
+                else:
+                    g.emit(2, f"if len(L{j}) != z{j}: r{j}, z{j} = {self._resolution(j)}, len(L{j})")
+                resolved_after[j] = k
         g.emit(2, "# ---- the decisions")
-        final = ", ".join(f"{dname!r}: " + (f"(r{j} if len(L{j}) == z{j} else R{j}(L{j}))" if j in memo else self._resolution(j))
-                          for j, dname in enumerate(self.decision_names))
+        parts = []
+        for j, dname in enumerate(self.decision_names):
+            if j not in resolved_after:
+                parts.append(f"{dname!r}: {self._resolution(j)}")
+            elif any(dname in claimed_in[k] for k in range(resolved_after[j] + 1, len(policy.strata))):
+                parts.append(f"{dname!r}: (r{j} if len(L{j}) == z{j} else R{j}(L{j}))")
+            else:
+                parts.append(f"{dname!r}: r{j}")
+        final = ", ".join(parts)
         g.emit(2, f"return ({{{final}}}, ({''.join(f'L{j}, ' for j in range(len(self.decision_names)))}), "
                   f"({''.join(f'G{j}, ' for j in range(len(self.derived_names)))}), F)")
         preamble = g.take_prefetched("C")
