@@ -1,0 +1,235 @@
+"""The Python backend's generated code: the shortcuts it takes give what the general path gives (the why
+recorded as data, each path once; constant windows and whole-month shifts by arithmetic; rules that share
+a first condition; decisions resolved only when claimed), checked against the durable backend or the
+calendar code, never against a stored answer."""
+from __future__ import annotations
+
+import datetime
+import itertools
+import textwrap
+
+import pytest
+
+from regcode.engine import Catalog, EvaluationError, evaluate, to_dict
+from regcode.engine import _dates, _durable
+from regcode.engine._python import _NO_DAY, _date_add, _window_table
+from regcode.engine.evaluate import program_for
+
+needs_durable = pytest.mark.skipif(not _durable.available(), reason="durable-rules is not installed (regcode[durable])")
+
+FACTS = """\
+apiVersion: regcode/v1
+kind: FactsSchema
+event_dates:
+  items: day
+schema:
+  type: object
+  additionalProperties: false
+  required: [shop]
+  properties:
+    as_of: {type: string, format: date}
+    shop:
+      type: object
+      additionalProperties: false
+      required: [name]
+      properties:
+        name: {type: string}
+        kind: {enum: [stall, kiosk]}
+        size: {type: integer, minimum: 0}
+    items:
+      type: array
+      items:
+        type: object
+        additionalProperties: false
+        required: [kind, n, day]
+        properties:
+          kind: {enum: [a, b, c]}
+          n: {type: integer}
+          day: {type: string, format: date}
+"""
+DECISIONS = """\
+apiVersion: regcode/v1
+kind: Decisions
+decisions:
+  hits: {type: list, combine: union, default: []}
+  top: {type: enum, values: [low, mid, high], combine: max, default: null}
+  busy: {type: bool, combine: any, default: false}
+  level: {type: enum, values: [low, mid, high], combine: max, default: null}
+"""
+RULES = """\
+guard: {path: shop.name, op: '!=', value: ''}
+rules:
+  # two list operators over one list: an item matched by both is named once
+  - id: two-looks-at-items
+    article: 第一条
+    title: t
+    when: {all: [{some: items, as: a, where: {path: a.kind, op: '==', value: a}},
+                 {some: items, as: b, where: {path: b.n, op: '>', value: 1}}]}
+    then: [{decide: hits, value: [two]}]
+  # a list operator over the list the rule is bound to: the bound item is one of its items
+  - id: bound-and-list
+    article: 第一条
+    title: t
+    for_each: items
+    as: it
+    when: {some: items, as: o, where: {all: [{path: o.n, op: '>=', value: {path: it.n}}, {path: as_of, op: '>=', value: '2000-01-01'}]}}
+    then: [{decide: top, value: mid}]
+  # a path each item's test reads the same (as_of, the shop): named once, at the first item
+  - id: same-path-each-item
+    article: 第一条
+    title: t
+    when: {some: items, as: s, where: {all: [{path: s.day, op: '<=', value: {path: as_of}}, {path: shop.size, op: '>=', value: 0}]}}
+    then: [{decide: busy, value: true}]
+  # branches of an `any` that read one path
+  - id: branches
+    article: 第一条
+    title: t
+    when: {any: [{path: shop.size, op: '>', value: 2}, {path: shop.size, op: '>', value: 5}, {present: shop.kind}]}
+    then: [{decide: level, value: high}]
+  # the same first condition as `branches` (evaluated once for both)
+  - id: branches-too
+    article: 第一条
+    title: t
+    when: {all: [{any: [{path: shop.size, op: '>', value: 2}, {path: shop.size, op: '>', value: 5}, {present: shop.kind}]},
+                 {path: shop.kind, op: '==', value: stall}]}
+    then: [{decide: level, value: low}]
+"""
+
+
+def write_policy(tmp_path) -> Catalog:
+    version = tmp_path / "small" / "1"
+    (version / "rules").mkdir(parents=True)
+    (version / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\nid: small\nversion: '1'\ntitle: t\n"
+                                         "source: {issuer: tests, date: 2020-01-01}\neffective_from: 2020-01-01\n", encoding="utf-8")
+    (version / "facts.schema.yaml").write_text(FACTS, encoding="utf-8")
+    (version / "decisions.yaml").write_text(DECISIONS, encoding="utf-8")
+    (version / "rules" / "r.yaml").write_text("apiVersion: regcode/v1\nkind: Rules\n" + RULES, encoding="utf-8")
+    return Catalog([tmp_path])
+
+
+def cases():
+    """Every mix of a few items (kinds, counts, one dated after as_of) and shop sizes."""
+    kinds = ["a", "b"]
+    for size, n_items in itertools.product([None, 0, 3, 9], range(4)):
+        for combo in itertools.product(kinds, repeat=n_items):
+            items = [{"kind": k, "n": i + 1, "day": f"2020-0{i + 1}-01"} for i, k in enumerate(combo)]
+            if len(items) == 3:
+                items[2]["day"] = "2021-01-01"       # not happened yet on as_of
+            shop = {"name": "甲"}
+            if size is not None:
+                shop["size"] = size
+            if size == 9:
+                shop["kind"] = "stall"
+            yield {"as_of": "2020-06-30", "shop": shop, "items": items}
+
+
+def matched_lists(out: dict):
+    for entries in out["why"].values():
+        for entry in entries:
+            yield entry["rule"], [m["path"] for m in entry["matched"]]
+
+
+def test_the_why_names_each_path_once_in_the_order_read(tmp_path):
+    policy = write_policy(tmp_path).by_ref("small@1")
+    seen_rules = set()
+    for case in cases():
+        out = to_dict(evaluate(policy, case, case["as_of"], backend="python"))
+        for rule, paths in matched_lists(out):
+            seen_rules.add(rule)
+            assert len(paths) == len(set(paths)), f"{rule} names a path twice: {paths}"
+    assert seen_rules == {"two-looks-at-items", "bound-and-list", "same-path-each-item", "branches", "branches-too"}
+
+
+def test_a_path_every_matching_item_reads_is_named_at_the_first_item(tmp_path):
+    policy = write_policy(tmp_path).by_ref("small@1")
+    case = {"as_of": "2020-06-30", "shop": {"name": "甲", "size": 1},
+            "items": [{"kind": "a", "n": 1, "day": "2020-01-01"}, {"kind": "b", "n": 2, "day": "2020-02-01"}]}
+    out = to_dict(evaluate(policy, case, case["as_of"], backend="python"))
+    (entry,) = out["why"]["busy"]
+    assert [m["path"] for m in entry["matched"]] == [
+        "shop.name", "items[0].day", "as_of", "shop.size", "items[1].day"]
+
+
+@needs_durable
+def test_the_why_agrees_with_the_durable_backend_which_deduplicates_at_run_time(tmp_path):
+    """durable records every traced condition's entries and keeps the first of a path at run time: the
+    Python run function's choice to skip that step must never show."""
+    policy = write_policy(tmp_path).by_ref("small@1")
+    for case in cases():
+        assert to_dict(evaluate(policy, case, case["as_of"], backend="python")) == \
+            to_dict(evaluate(policy, case, case["as_of"], backend="durable")), case
+
+
+def test_constant_windows_start_where_calendar_arithmetic_says():
+    windows = (("years", 3), ("years", 5), ("years", -2), ("years", 0), ("years", 2019), ("years", 9000),
+               ("months", 7), ("days", 30))
+    memo, compute = _window_table(windows)
+    day = datetime.date(1, 1, 1)
+    dates = [(day + datetime.timedelta(days=k)).isoformat() for k in range(0, 3_652_059, 97)]
+    dates += ["2020-02-29", "2024-02-29", "1900-02-28", "2000-02-29", "9999-12-31", "0001-01-01",
+              "2019-02-29", "2019-13-01", "not a date", "２０２０-01-01"]
+    for text in dates:
+        expected = []
+        for unit, n in windows:
+            try:
+                expected.append(_dates.shift(text, **{unit: -n}))
+            except (ValueError, OverflowError):
+                expected.append(_NO_DAY)
+        assert compute(text) == tuple(expected), text
+        assert memo[text] == tuple(expected)
+
+
+def test_a_window_with_no_first_day_holds_no_date():
+    assert all(not (_NO_DAY <= d <= "9999-12-31") for d in ("0001-01-01", "2020-06-30", "9999-12-31"))
+
+
+def test_whole_month_date_add_agrees_with_calendar_arithmetic():
+    bases = ["2019-01-31", "2020-01-31", "2019-12-31", "2020-02-29", "2021-03-31", "1900-01-31", "2000-01-31",
+             "9999-11-30", "0001-02-28", "2019-02-30", "x"]
+    for base, years, months in itertools.product(bases, (0, 1, -1, 10), (1, 2, -1, -13, 25, 120000)):
+        try:
+            expected = _dates.shift(base, years, months, 0)
+        except (ValueError, OverflowError):
+            expected = None
+        assert _date_add(base, years, months, 0) == expected, (base, years, months)
+
+
+def test_decisions_read_by_later_strata_are_resolved_once_claimed(catalog):
+    """The toy policy reads decisions across strata; resolving them only after a stratum that claims them
+    gives what resolving them after every stratum gives (the durable backend does)."""
+    from toycases import toy_case
+    toy = catalog.by_ref("toy@1")
+    assert len(toy.strata) >= 2 and any(r.reads_decisions for r in toy.rules)
+    from regcode.engine.evaluate import resolver
+    checked = 0
+    for seed in range(300):
+        case = toy_case(seed)
+        try:
+            ev = evaluate(toy, case, case["as_of"], backend="python", trace=False)
+        except EvaluationError:      # (claims that conflict: the toy has such cases on purpose)
+            continue
+        checked += 1
+        for name, decl in toy.decisions.items():
+            assert repr(ev.decisions[name]) == repr(resolver(toy, decl)(ev.claims[name])), (seed, name)
+    assert checked > 200
+
+
+def test_a_failure_is_named_by_the_rule_whose_code_failed_and_outside_rules_by_none(tmp_path):
+    """No rule index is kept while running: a failure is told apart by its line in the generated code."""
+    policy = write_policy(tmp_path).by_ref("small@1")
+    program = program_for(policy, "python")
+    case = {"as_of": "2020-06-30", "shop": {"name": "甲", "size": 3}, "items": [{"kind": "a", "n": 2, "day": "2020-01-01"}]}
+    assert {policy.rules[i].id for i in program._rule_at_line.values()} == {r.id for r in policy.rules}
+    def boom(claims):
+        raise ZeroDivisionError("resolution")
+    saved = dict(program._namespace)
+    try:
+        j = program.decision_names.index("hits")      # a union: always resolved through its resolver
+        program._namespace[f"R{j}"] = boom
+        with pytest.raises(EvaluationError) as info:
+            evaluate(policy, case, case["as_of"], backend="python")
+        assert "the evaluation failed" in info.value.issues[0].message and "ZeroDivisionError" in info.value.issues[0].message
+    finally:
+        program._namespace.clear()
+        program._namespace.update(saved)
+    assert to_dict(evaluate(policy, case, case["as_of"], backend="python"))["decisions"]["hits"] == ["two"]
