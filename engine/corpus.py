@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from .errors import InputError, Issue, Location
-from .load import (INT_RANGE, MAX_CASE_BYTES, MAX_DEPTH, Document, check_value, json_type, load_case_file,
-                   printable)
+from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _Refused, _float, _int, _no_constant, _pairs, check_value,
+                   json_type, load_case_file)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -117,43 +117,6 @@ def count_records(source: str) -> Optional[int]:
         for raw, too_long in _lines(stream, MAX_CASE_BYTES):
             count += too_long or bool(raw.strip())
     return count
-
-
-class _Refused(ValueError):
-    """Raised by a parse hook: the line is JSON, but holds a value regcode does not accept."""
-
-    def __init__(self, code: str, message: str, hint: str):
-        super().__init__(message)
-        self.code, self.hint = code, hint
-
-
-def _pairs(pairs):
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Refused("input.duplicate_key", f"key `{printable(key)}` appears twice in one object", "remove or rename one of them")
-        out[key] = value
-    return out
-
-
-def _no_constant(name):
-    raise _Refused("input.number", f"{name} is not a value regcode accepts: numbers must be finite", "write a finite number")
-
-
-def _int(text: str) -> int:
-    # before int(): thousands of digits cost time, and Python refuses past 4,300 with a message about sys
-    if len(text) > 20 or not INT_RANGE[0] <= int(text) <= INT_RANGE[1]:
-        raise _Refused("input.number", f"the integer {text[:40]}{'...' if len(text) > 40 else ''} is out of range: integers "
-                       f"lie between {INT_RANGE[0]:,} and {INT_RANGE[1]:,}", "write a smaller number, or a string")
-    return int(text)
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise _Refused("input.number", f"the number {text[:40]} is too large to be read (it would be infinite)",
-                       "write a finite number")
-    return value
 
 
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -401,10 +401,14 @@ def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[
 
 
 def _display(path: Path) -> str:
+    """A path as a user reads it: relative when it lies under the working folder, else absolute (never ../..)."""
     try:
-        return os.path.relpath(path)
+        shown = os.path.relpath(path)
     except ValueError:
         return str(path)
+    if shown == ".." or shown.startswith(".." + os.sep):
+        return os.path.abspath(path)
+    return shown
 
 
 def inside(root: Path, candidate: Path) -> bool:
@@ -481,16 +485,37 @@ def _declares_rules(path: Path) -> bool:
 
 
 def _as_input(issue: Issue) -> Issue:
-    return Issue(issue.code.replace("load.", "input.", 1), issue.message, issue.location, issue.hint)
+    """A policy-file issue as a case-file one (its hint too, where it named what a policy file holds)."""
+    hint = issue.hint
+    if issue.code == "load.empty":
+        hint = "write a mapping with `as_of:`, `enterprise:` and the lists the case has"
+    return Issue(issue.code.replace("load.", "input.", 1), issue.message, issue.location, hint)
 
 
-def load_case_text(text: str, name: str) -> Document:
-    """Parse one case file's text (YAML or JSON). Raises InputError."""
+def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Document:
+    """Parse one case file's text: YAML, or JSON when `as_json` (by default: when the name ends in .json).
+    JSON is read as JSON (YAML would read `NaN` as text, `1e5` as text, 1e400 as a float), and the YAML
+    reader only lends its line and column marks. Raises InputError."""
     from .errors import InputError
 
     if len(text) > MAX_CASE_BYTES:   # characters, at least as many bytes
         raise InputError([Issue("input.too_large", f"the case file is larger than {_mib(MAX_CASE_BYTES)}", Location(name),
                                 "one enterprise's case file is a few KiB; split the input")])
+    if as_json is None:
+        as_json = name.lower().endswith(".json")
+    if not text.strip():
+        raise InputError([Issue("input.empty", "the case file is empty", Location(name, 1, 1),
+                                "write a mapping with `as_of:`, `enterprise:` and the lists the case has")])
+    if as_json:
+        data = parse_json(text, name)
+        marked = parse_text(text, name, IssueCollector())    # marks only; JSON that YAML refuses (tabs) has none
+        if isinstance(data, dict):
+            problems = check_value(data, name)
+            if problems:
+                raise InputError(problems)
+            return Document(name, data, marked.marks if marked is not None else {})
+        raise InputError([Issue("input.not_mapping", f"a case file must be a mapping, found {json_type(data)}",
+                                Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
     issues = IssueCollector()
     doc = parse_text(text, name, issues)
     if doc is not None and not isinstance(doc.data, dict):
@@ -499,6 +524,59 @@ def load_case_text(text: str, name: str) -> Document:
     if issues:
         raise InputError([_as_input(i) for i in issues.issues])
     return doc
+
+
+class _Refused(ValueError):
+    """Raised by a parse hook: the text is JSON, but holds a value regcode does not accept."""
+
+    def __init__(self, code: str, message: str, hint: str):
+        super().__init__(message)
+        self.code, self.hint = code, hint
+
+
+def _pairs(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused("input.duplicate_key", f"key `{printable(key)}` appears twice in one object", "remove or rename one of them")
+        out[key] = value
+    return out
+
+
+def _no_constant(name):
+    raise _Refused("input.number", f"{name} is not a value regcode accepts: numbers must be finite", "write a finite number")
+
+
+def _int(text: str) -> int:
+    # before int(): thousands of digits cost time, and Python refuses past 4,300 with a message about sys
+    if len(text) > 20 or not INT_RANGE[0] <= int(text) <= INT_RANGE[1]:
+        raise _Refused("input.number", f"the integer {text[:40]}{'...' if len(text) > 40 else ''} is out of range: integers "
+                       f"lie between {INT_RANGE[0]:,} and {INT_RANGE[1]:,}", "write a smaller number, or a string")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Refused("input.number", f"the number {text[:40]} is too large to be read (it would be infinite)",
+                       "write a finite number")
+    return value
+
+
+def parse_json(text: str, name: str, line: int = 0):
+    """JSON text read strictly, as JSON and not as YAML (which reads `NaN` as text and 1e400 as a float):
+    what a JSON reader would refuse, and the values regcode does not accept, are InputErrors."""
+    from .errors import InputError
+    try:
+        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
+    except json.JSONDecodeError as exc:
+        raise InputError([Issue("input.syntax", f"invalid JSON: {exc.msg}", Location(name, line or exc.lineno, exc.colno),
+                                "the file is read as JSON because of its name (.json); check the quoting and commas here")])
+    except _Refused as exc:
+        raise InputError([Issue(exc.code, str(exc), Location(name, line or 1, 1), exc.hint)])
+    except RecursionError:
+        raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep",
+                                Location(name, line or 1, 1), "flatten the structure")])
 
 
 def json_type(value: Any) -> str:

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Optional
 
-import yaml
 
 from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json, evaluate_case, load_case_text
-from ..engine.corpus import Record, parse_json_array, parse_record, text_records
+from ..engine.corpus import parse_json_array, parse_record, text_records
 from ..engine.replay import fired_rules, input_sha256
 
 DEFAULT_SOURCE = "<request>"   # the case's name in error locations and in `source`, like `<stdin>` for eval
@@ -99,26 +98,8 @@ def _text(ask: Ask) -> str:
 
 def _case(ask: Ask):
     """The body as a case Document, read exactly as `regcode eval` reads a file."""
-    text = _text(ask)
-    try:
-        return load_case_text(text, ask.source)
-    except yaml.reader.ReaderError as exc:
-        # The loader lets PyYAML's reader refuse a control character (NUL...) before its own error handling starts
-        # (`regcode eval` exits 3 on such a file; engine/load.py is being hardened for issue 13). Until then the
-        # service reports it as the bad input it is.
-        pos = max(0, min(int(exc.position), len(text)))
-        line, column = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
-        raise InputError([Issue("input.syntax", f"YAML error: {exc.reason}", Location(ask.source, line, column),
-                                "remove control characters from the case file")]) from None
-    except InputError as exc:
-        # YAML forbids tabs where JSON allows them: valid JSON that the YAML reader refuses is read as JSON
-        # (without line marks) rather than refused.
-        if ask.media == "json" and any(i.code == "input.syntax" for i in exc.issues):
-            try:
-                return parse_record(Record(ask.source, None, text))
-            except InputError:
-                pass
-        raise
+    # A JSON body is read as JSON (as a .json file is), a YAML body as YAML: the same refusals as the CLI's
+    return load_case_text(_text(ask), ask.source, as_json=ask.media == "json")
 
 
 def _guarded(fn, source: str):
