@@ -220,20 +220,23 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
     if decl.type == "map" and decl.value_type == "enum" and decl.combine in ("min", "max"):
         order, best_is_max = decl.order, decl.combine == "max"
 
-        def enum_map(claims):   # per key, the claim furthest along (max) or back (min) the declared order
+        def enum_map(claims):   # per key, the first claim furthest along (max) or back (min) the declared order
             if not claims:
                 return {}
             best: dict = {}
-            for value, key, *_ in claims:
+            for c in claims:
+                value, key = c[VALUE], c[KEY]
                 if value is None or key is None:
                     continue
-                at = order.get(value, -1)
-                held = best.get(key)
-                if held is None or (at > held[0] if best_is_max else at < held[0]):
-                    best[key] = (at, value)
+                if key not in best:
+                    best[key] = value
+                    continue
+                at, held = order.get(value, -1), order.get(best[key], -1)
+                if at > held if best_is_max else at < held:
+                    best[key] = value
             if len(best) > 1:
-                return {k: best[k][1] for k in sorted(best, key=str)}
-            return {k: v[1] for k, v in best.items()}
+                return {k: best[k] for k in sorted(best, key=str)}
+            return best
         return enum_map
     if decl.type == "list" and decl.combine == "union":
         order = decl.order
