@@ -2,9 +2,10 @@
 
 For every stratum and every fact kind it binds, one function evaluates the conditions of all the
 rules on one fact and lists the rules that hold. Two variants are generated: a plain one, and a
-traced one that records the facts each condition reads *while* it evaluates it (the why), keeping
-only the branches that held: an `any` keeps the branches that held, `some` and `count` keep the
-items that matched, `latest`/`earliest` report the item chosen. Nothing is evaluated twice.
+traced one that records the facts each condition reads *while* it evaluates it (the why): the
+values read stay in local variables, and the entries are written only where they are kept, when
+the rule holds: an `any` keeps the branches that held, `some` and `count` keep the items that
+matched, `latest`/`earliest` report the item chosen (see Generator). Nothing is evaluated twice.
 
 - Paths are inlined dictionary reads with the facts schema's defaults (an absent `false` is read as
   false), so the case file is neither copied nor filled.
@@ -783,7 +784,6 @@ class Generator:
             if want is False:       # kept only when no item matched: nothing of it is kept, so stop at one
                 return self.untraced(lambda: self.some(c, scope, ind))
             return self.some(c, scope, ind)
-
         if isinstance(c, ir.Within):
             d = self.expr(c.path, scope, ind)
             n = self.expr(c.amount, scope, ind)

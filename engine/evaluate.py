@@ -11,7 +11,7 @@ from . import _ir as ir
 
 if TYPE_CHECKING:
     from .compile import CompiledPolicy
-from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean
+from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, did_you_mean
 from .load import Document, format_path, printable
 
 BACKENDS = ("python", "durable")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import textwrap
 
 import pytest
 
