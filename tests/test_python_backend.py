@@ -232,3 +232,60 @@ def test_a_failure_is_named_by_the_rule_whose_code_failed_and_outside_rules_by_n
         program._namespace.clear()
         program._namespace.update(saved)
     assert to_dict(evaluate(policy, case, case["as_of"], backend="python"))["decisions"]["hits"] == ["two"]
+
+
+def _nested(depth: int) -> str:
+    """A condition as deep as asked: all / any / not in turn around one comparison."""
+    if depth == 0:
+        return "{path: shop.size, op: '>', value: 1}"
+    inner = _nested(depth - 1)
+    return ("{all: [%s, {present: shop.name}]}", "{any: [{absent: shop.kind}, %s]}", "{not: {not: %s}}")[depth % 3] % inner
+
+
+def _nested_lists(depth: int) -> str:
+    """List operators inside one another, as deep as asked, the innermost reading every alias."""
+    names = [f"x{k}" for k in range(depth)]
+    where = "{all: [" + ", ".join(f"{{path: {n}.n, op: '>=', value: 1}}" for n in names) + "]}"
+    for n in reversed(names):
+        where = f"{{some: items, as: {n}, where: {where}}}"
+    return where
+
+
+def test_the_deepest_conditions_the_language_allows_compile_and_run(tmp_path):
+    """Nesting is bounded at parse time (compile.depth); generated code at that bound still compiles
+    (CPython refuses more than 20 nested loops and deeply nested parentheses) and agrees traced or not."""
+    from regcode.engine import CompileError, _operators
+    global RULES
+    saved = RULES
+    policy = None
+    try:
+        for depth in range(_operators.MAX_DEPTH, 0, -1):     # the deepest that compiles
+            RULES = saved + f"""\
+  - id: deep-conditions
+    article: 第一条
+    title: t
+    when: {_nested(depth)}
+    then: [{{decide: busy, value: true}}]
+  - id: deep-lists
+    article: 第一条
+    title: t
+    when: {_nested_lists(_operators.MAX_LIST_DEPTH - 1)}
+    then: [{{decide: busy, value: true}}]
+"""
+            try:
+                policy = write_policy(tmp_path / str(depth)).by_ref("small@1")
+                break
+            except CompileError as exc:
+                assert all(i.code == "compile.depth" for i in exc.issues), exc
+    finally:
+        RULES = saved
+    assert policy is not None and depth >= _operators.MAX_DEPTH // 3
+    fired = set()
+    for case in cases():
+        traced = to_dict(evaluate(policy, case, case["as_of"], backend="python"))
+        plain = to_dict(evaluate(policy, case, case["as_of"], backend="python", trace=False), "none")
+        assert traced["decisions"] == plain["decisions"]
+        fired.update(e["rule"] for e in traced["why"]["busy"])
+        for rule, paths in matched_lists(traced):
+            assert len(paths) == len(set(paths)), (rule, paths)
+    assert {"deep-conditions", "deep-lists"} <= fired
