@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..engine import PolicyError, evaluate_case, load_case_file, to_text
+from ..engine import InputError, Issue, Location, PolicyError, evaluate_case, load_case_file, to_text
 from ..engine.load import load_case_stream
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, policy_root_option, regcode,
                    report_issues, selection_options, set_format)
@@ -14,8 +14,15 @@ from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emi
 
 def read_case(path: str):
     if path == "-":   # bytes, bounded: the same size limit and UTF-8 check as a file
+        if sys.stdin.isatty():
+            click.echo("reading one case file from standard input (end it with Ctrl-D)", err=True)
         return load_case_stream(getattr(sys.stdin, "buffer", sys.stdin), "<stdin>")
-    return load_case_file(Path(path), path)
+    given = Path(path)
+    if given.is_dir() or given.suffix.lower() in (".jsonl", ".ndjson"):
+        what = "a folder" if given.is_dir() else "JSON lines (one case file a line)"
+        raise InputError([Issue("input.not_a_case_file", f"{path} is {what}; eval reads one case file (YAML or JSON) each",
+                                Location(path), f"for many case files: regcode batch {path} --out results.jsonl")])
+    return load_case_file(given, path)
 
 
 @regcode.command("eval", short_help="Decisions for case files, with their reasons.")

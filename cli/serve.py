@@ -76,11 +76,36 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
         app = create_app(config, loaded)
     except OSError as exc:   # e.g. the decision log's folder does not exist
         raise click.ClickException(f"cannot start: {exc}") from None
+    sock = _listen(host, port)      # before uvicorn: a port in use is our clear error, not its exit 3
     _log_to_stderr(log_level)
     logging.getLogger("regcode.serve").info("%s", loaded.summary())
     # one uvicorn process: our own worker processes evaluate (uvicorn's --workers would compile once per process)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", server_header=False,
-                timeout_graceful_shutdown=max(1, int(timeout) + 1))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
+                                           server_header=False, timeout_graceful_shutdown=max(1, int(timeout) + 1)))
+    bound_host, bound_port = sock.getsockname()[:2]    # uvicorn does not say where, given a socket; the port may be 0's pick
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    logging.getLogger("regcode.serve").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, bound_port)
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int):
+    """The listening socket, or a one-line error (exit 1) naming the address and what to do."""
+    import socket
+    from ..engine import Issue, Location, PolicyError
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.set_inheritable(True)
+        return sock
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        hint = ("another program listens there: pass --port N, or stop it" if getattr(exc, "errno", None) == 98 else
+                "--host names an address of this machine, e.g. 127.0.0.1 (the default) or localhost")
+        raise PolicyError([Issue("serve.listen", f"cannot listen on {host}:{port}: {reason}", Location("--host/--port"),
+                                 hint)]) from None
 
 
 def _log_to_stderr(level: str) -> None:

@@ -120,8 +120,12 @@ def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Option
             if shape.kind == "object":
                 choices = list(shape.props) + ([] if walked else list(scope))
                 where = ".".join(walked) or "the case file"
-                ctx.error("compile.unknown_path", f"`{text}`: `{key}` is not a field of {where}", path,
-                          did_you_mean(key, choices) or "fields: " + ", ".join(sorted(shape.props)[:12]))
+                if not walked and key == "decisions" and len(keys) > 1:
+                    # the why prints decisions as `decisions.NAME`; in a rule they are read with an expression
+                    hint = f"a decision is read with `expr: {{decision: {keys[1]}}}` (or `value: {{decision: {keys[1]}}}`)"
+                else:
+                    hint = did_you_mean(key, choices) or "fields: " + ", ".join(sorted(shape.props)[:12])
+                ctx.error("compile.unknown_path", f"`{text}`: `{key}` is not a field of {where}", path, hint)
             else:
                 ctx.error("compile.unknown_path", f"`{text}`: `{'.'.join(walked)}` is a {shape.kind}, it has no field `{key}`",
                           path, "use `some`/`count` to look into a list")

@@ -571,18 +571,46 @@ def pass_strata(c: Compilation) -> None:
                 level[rule.id], changed = new, True
         if not changed:
             break
-    cyclic = [r for r in c.rules if level[r.id] >= limit]
-    if cyclic:
-        names = sorted({d for r in cyclic for d in r.reads_decisions})
-        c.issues.add("compile.cycle", "decisions depend on themselves through rules "
-                     + ", ".join(f"`{r.id}`" for r in cyclic[:6]) + f" (decisions {', '.join(names)})",
-                     cyclic[0].location, "a rule may read a decision only if that decision does not depend on the rule's own claims")
+    if any(level[r.id] >= limit for r in c.rules):
+        loop, decisions = _cycle(c.rules, claimers, producers)
+        read = " and ".join(f"`{d}`" for d in decisions) or "a decision"
+        if len(loop) == 1:
+            message = f"rule `{loop[0].id}` reads {read}, which it claims itself"
+        else:
+            message = (f"decisions depend on themselves: rules {' -> '.join(f'`{r.id}`' for r in loop)} -> `{loop[0].id}` "
+                       f"each wait for the next, through {read}")
+        c.issues.add("compile.cycle", message, loop[0].location, "a rule may read a decision only if that decision does not depend on the rule's own "
+                     "claims; decide it in an earlier step (a derived fact, or a decision of its own)")
         return
     depth = max(level.values(), default=0) + 1
     c.strata = [[] for _ in range(depth)]
     for rule in c.rules:
         rule.stratum = level[rule.id]
         c.strata[rule.stratum].append(rule)
+
+
+def _cycle(rules: list, claimers: dict, producers: dict) -> tuple:
+    """The rules on one loop of "reads a decision claimed by" (and "binds a fact derived by") that goes
+    through a decision, and the decisions it goes through; found by a bounded depth-first search."""
+    after: dict = {}       # rule id -> [(rule it must come after, decision read or None)]
+    for rule in rules:
+        edges = [(p, None) for p in producers.get(rule.binds, [])]
+        edges += [(p, d) for d in rule.reads_decisions for p in claimers.get(d, [])]
+        after[rule.id] = edges
+    for start in sorted(rules, key=lambda r: r.location):
+        stack = [(start, [start], [])]     # iterative: a path of rules and the decisions it read
+        seen = set()
+        while stack:
+            rule, path, through = stack.pop()
+            for before, decision in after[rule.id]:
+                read = through + ([decision] if decision else [])
+                if before is start and read:
+                    loop = list(reversed(path))        # start reads ... which reads start's claim
+                    return loop[-1:] + loop[:-1], sorted(set(read))
+                if before.id not in seen and len(path) <= len(rules):
+                    seen.add(before.id)
+                    stack.append((before, path + [before], read))
+    return rules[:1], []
 
 
 PASSES = (

@@ -98,9 +98,12 @@ def check_case(policy: CompiledPolicy, doc: Document) -> None:
     for err in sorted(first, key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(err.absolute_path)
         hint = ""
+        where = doc.location(path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = sorted((err.schema.get("properties") or {}))
             extra = sorted(set(err.instance) - set(allowed))
+            if extra:          # point at the first unknown key, where it is written
+                where = doc.key_location(path + (extra[0],))
             shown = ", ".join("`%s`" % printable(e[:60]) for e in extra[:10]) + (f" and {len(extra) - 10:,} more" if len(extra) > 10 else "")
             msg = f"unknown field {shown}; allowed: {', '.join(allowed)}"
             hint = did_you_mean(extra[0], allowed) if extra else ""
@@ -113,7 +116,7 @@ def check_case(policy: CompiledPolicy, doc: Document) -> None:
             msg = err.message
         if len(msg) > 500:   # jsonschema's own messages quote the whole value
             msg = msg[:497] + "..."
-        issues.add("input.schema", f"{format_path(path)}: {msg}", doc.location(path), hint or f"fix the case file against {policy.ref}'s facts schema")
+        issues.add("input.schema", f"{format_path(path)}: {msg}", where, hint or f"fix the case file against {policy.ref}'s facts schema")
     if not issues and fast is not None:   # the two validators disagree: report jsonschema-rs's reasons rather than accept
         for err in fast.iter_errors(doc.data):
             path = tuple(err.instance_path)

@@ -65,6 +65,7 @@ def render(template: str, **context) -> str:
 def standalone(template: str, **context) -> str:
     """A page with our stylesheet and script inline, allowed by a Content-Security-Policy that names
     their hashes: any other script, inline or not, would not run even if markup got through."""
+    environment()      # first: without Jinja2 (and its markupsafe) this is the clear `render.missing_extra`
     css, js = asset("regcode.css"), asset("regcode.js")
     digest = lambda text: "sha256-" + base64.b64encode(hashlib.sha256(str(text).encode("utf-8")).digest()).decode("ascii")
     return render(template, css=css, js=js, css_hash=digest(css), js_hash=digest(js), **context)
@@ -520,8 +521,12 @@ def build_site(cat: Catalog, policies: list, out: Path, backend: str = DEFAULT_B
     written["assets/search-index.js"] = "window.REGCODE_SEARCH = " + js_data(search) + ";\n"
     for rel, content in sorted(written.items()):
         path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content if content.endswith("\n") else content + "\n", encoding="utf-8", newline="\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content if content.endswith("\n") else content + "\n", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise RenderError([Issue("output.io", f"cannot write {path}: {exc.strerror or exc}", Location(str(out)),
+                                     "give --out a folder you can write to")]) from None
     return [out / rel for rel in sorted(written)]
 
 

@@ -78,6 +78,14 @@ class Document:
     file: str
     data: Any
     marks: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)     # path of a mapping's entry -> (line, column) of its key
+
+    def key_location(self, path: Path_) -> Location:
+        """Where the key of the entry at `path` is written (an unknown key is reported there), else `location`."""
+        mark = self.keys.get(tuple(path))
+        if mark is not None:
+            return Location(self.file, mark[0], mark[1], format_path(tuple(path)))
+        return self.location(path)
 
     def location(self, path: Path_ = ()) -> Location:
         """The location of `path`, or of its nearest ancestor that has a mark."""
@@ -120,6 +128,7 @@ class _Builder:
         self.file = file
         self.issues = issues
         self.marks: dict = {}
+        self.keys: dict = {}
         self.built = 0
 
     def at(self, node: yaml.Node, path: Path_) -> Location:
@@ -151,6 +160,7 @@ class _Builder:
                 if key in out:
                     self.issues.add("load.duplicate_key", f"key `{printable(key)}` appears twice in this mapping",
                                     self.at(key_node, path + (key,)), "remove or rename one of them")
+                self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 out[key] = self.build(value_node, path + (key,), depth + 1)
             return out
         return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
@@ -301,7 +311,7 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             return None
         builder = _Builder(loader, file, issues)
         data = builder.build(node)
-        return Document(file, data, builder.marks)
+        return Document(file, data, builder.marks, builder.keys)
     except yaml.MarkedYAMLError as exc:
         if name != "python" and "escape code" in str(exc.problem):
             # libyaml refuses "\ud83d\ude00" (an escaped surrogate pair, as JSON writers produce);
@@ -513,7 +523,7 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
             problems = check_value(data, name)
             if problems:
                 raise InputError(problems)
-            return Document(name, data, marked.marks if marked is not None else {})
+            return Document(name, data, marked.marks if marked is not None else {}, marked.keys if marked is not None else {})
         raise InputError([Issue("input.not_mapping", f"a case file must be a mapping, found {json_type(data)}",
                                 Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
     issues = IssueCollector()

@@ -63,8 +63,10 @@ def _unreplayable(where: Location, code: str, message: str, hint: str = "") -> d
 
 def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: str = DEFAULT_BACKEND) -> dict:
     """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now, with, per
-    decision, the old and new value and the rules that decide it now; `changes` groups them by decision."""
+    decision, the old and new value and the rules that decide it now; `changes` groups them by decision.
+    A decision only one side has (a version that adds or drops one) is listed apart, not as a change."""
     changed, skipped, targets = [], [], {}
+    added, removed = set(), set()
     replayed = unchanged = 0
     for path, number, raw in _lines(paths):
         where = Location(path, number, 1)
@@ -103,10 +105,12 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         new_policy = result["policy"]
         targets[(new_policy["id"], new_policy["version"], new_policy["content_hash"])] = True
         old, new = entry["decisions"], result["decisions"]
+        added.update(set(new) - set(old))       # a decision one version has and the other not is not a changed value
+        removed.update(set(old) - set(new))
         diffs = []
-        for name in sorted(set(old) | set(new)):
-            if old.get(name) != new.get(name) or (name in old) != (name in new):
-                diffs.append({"decision": name, "old": old.get(name), "new": new.get(name), "rules": _decisive(result, name)})
+        for name in sorted(set(old) & set(new)):
+            if old[name] != new[name]:
+                diffs.append({"decision": name, "old": old[name], "new": new[name], "rules": _decisive(result, name)})
         if not diffs:
             unchanged += 1
             continue
@@ -134,6 +138,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         "against": [{"id": p, "version": v, "content_hash": h} for p, v, h in sorted(targets)],
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,
+        "decisions_added": sorted(added), "decisions_removed": sorted(removed),
     }
 
 
@@ -150,6 +155,9 @@ def to_text(report: dict) -> str:
     against = ", ".join(f"{a['id']}@{a['version']} ({a['content_hash']})" for a in report["against"]) or "nothing"
     out = [f"replayed {report['replayed']} of {report['read']} logged decisions against {against}: "
            f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"]
+    for key, verb in (("decisions_added", "adds"), ("decisions_removed", "no longer has")):
+        if report.get(key):
+            out.append(f"  the version replayed against {verb} decision(s) {', '.join(report[key])}: not compared")
     for g in report["changes"]:
         ids = g["decision_ids"][:MAX_LISTED]
         more = f" and {len(g['decision_ids']) - len(ids)} more" if len(g["decision_ids"]) > len(ids) else ""

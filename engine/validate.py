@@ -121,6 +121,11 @@ def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix:
         path = tuple(err.absolute_path)
         if "propertyNames" in err.schema_path and isinstance(err.instance, str):
             path += (err.instance,)    # a bad key: point at it, not at the mapping that holds it
+        elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            extra = sorted(set(err.instance) - set(err.schema.get("properties") or {}))
+            if extra:                  # an unknown key: point at the first one, where it is written
+                issues.add(f"{code_prefix}.{err.validator}", message, doc.key_location(path + (extra[0],)), hint)
+                continue
         issues.add(f"{code_prefix}.{err.validator}", message, doc.location(path), hint)
 
 

@@ -14,7 +14,8 @@ _BY_CODE = {
     "input.schema": 422, "input.as_of": 422, "input.too_deep": 422,
     "select.unknown_policy": 404, "select.unknown_version": 404, "select.which_policy": 400,
     "select.no_version_in_force": 422,
-    "request.too_large": 413, "request.too_many": 413, "request.media_type": 415, "request.not_found": 404,
+    "request.too_large": 413, "request.too_many": 413, "input.too_large": 413,   # a case file past its own limit too
+    "request.media_type": 415, "request.not_found": 404,
     "request.method": 405, "request.query": 400, "request.body": 400,
     "eval.timeout": 422, "service.busy": 429,
 }

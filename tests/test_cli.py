@@ -160,3 +160,23 @@ def test_durable_backend_without_durable_rules_says_how_to_get_it(monkeypatch):
     assert result.exit_code == 1
     assert "eval.backend" in result.stderr and "regcode[durable]" in result.stderr and "Traceback" not in result.output
     assert run("eval", *TOY, str(CASE)).exit_code == 0   # the default backend needs nothing of it
+
+
+@pytest.mark.parametrize("root,hint", [("", "a policy root holds POLICY/VERSION/policy.yaml"),
+                                       ("shanghai-post-license", "this is a policy folder")])
+def test_a_policy_root_holding_no_version_is_a_usage_error_not_ignored(tmp_path, root, hint):
+    from regcode.engine import shipped_root
+    given = tmp_path / "empty"
+    given.mkdir()
+    if root:
+        given = shipped_root() / root
+    result = run("eval", "--policy-root", str(given), str(SHANGHAI_CASE))
+    assert result.exit_code == 2 and hint in result.output and "--policy-root" in result.output
+
+
+def test_eval_on_a_folder_or_a_jsonl_file_points_at_batch(tmp_path):
+    lines = tmp_path / "cases.jsonl"
+    lines.write_text('{"as_of": "2019-06-30"}\n{"as_of": "2019-06-30"}\n', encoding="utf-8")
+    for target in (tmp_path, lines):
+        result = run("eval", str(target))
+        assert result.exit_code == 1 and "regcode batch" in result.stderr, result.stderr

@@ -259,8 +259,10 @@ def test_a_diff_page_is_self_contained_and_shows_the_corpus_changes(tmp_path):
 
 
 def test_html_output_without_jinja2_is_a_clear_error(monkeypatch):
+    """As in a plain `pip install .`: neither Jinja2 nor its markupsafe is there."""
     monkeypatch.setattr(render, "_ENV", None)
     monkeypatch.setitem(sys.modules, "jinja2", None)   # import jinja2 now fails
+    monkeypatch.setitem(sys.modules, "markupsafe", None)
     result = _eval_html(CASE)
     assert result.exit_code == 1, result.output
     assert "render.missing_extra" in result.stderr and "regcode[site]" in result.stderr and "Traceback" not in result.output

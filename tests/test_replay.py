@@ -130,3 +130,17 @@ def test_a_line_past_the_length_bound_is_refused_without_stopping_the_replay(tmp
     monkeypatch.setattr(replay_module, "MAX_LINE_BYTES", 4000)
     report = replay(Catalog(), [str(log)])
     assert report["replayed"] == 2 and [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:2", "replay.too_large")]
+
+
+def test_a_decision_the_new_version_adds_is_listed_apart_not_counted_as_a_change(tmp_path):
+    """The worked amendment adds `online_monitoring_required`: every logged decision lacks it, and that is not a
+    changed value; only real changes (here the C enterprise's awards, no longer revoked) are counted."""
+    from conftest import REPO
+    log = tmp_path / "decisions.log"
+    cases = [json.loads(json.dumps(__import__("yaml").safe_load((REPO / "examples" / "cases" / name).read_text(encoding="utf-8")),
+                                   default=str)) for name in ("aa-clean.yaml", "c-class-triggers.yaml")]
+    decide_all(log, cases)
+    report = replay(Catalog([REPO / "examples" / "amendment" / "policies"]), [str(log)], version="2022-illustration")
+    assert report["decisions_added"] == ["online_monitoring_required"]
+    assert [g["decision"] for g in report["changes"]] == ["revoke_quality_awards"]
+    assert report["unchanged"] == 1 and len(report["changed"]) == 1

@@ -97,3 +97,20 @@ def test_serve_without_the_extra_says_how_to_install_it(monkeypatch):
     assert result.exit_code == 1
     assert "needs the optional extra `serve`" in result.stderr and "pip install 'regcode[serve]'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_serve_on_a_port_in_use_is_one_clear_error():
+    """uvicorn exits 3 when it cannot bind; regcode binds first and says what to do (exit 1)."""
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "regcode.cli", "serve", "--port", str(port)], capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        taken.close()
+    assert done.returncode == 1, done.stderr
+    assert "serve.listen" in done.stderr and f"127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert "Traceback" not in done.stderr
