@@ -10,7 +10,7 @@ demo: setup
 
 test: setup
 	.venv/bin/python -m pytest -q
-	.venv/bin/regcode fmt --check --quiet policies tests/policies examples/amendment/policies
+	.venv/bin/regcode fmt --check --quiet policies tests/policies examples/amendment/policies examples/drafting
 
 bench: setup
 	.venv/bin/python benchmarks/bench.py

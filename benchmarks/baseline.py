@@ -1,6 +1,6 @@
 """The oracle and speed floor: every decision of the Shanghai 2017 contract, by hand-written Python.
 
-Written from /work/shared/spec/shanghai-2017-contract.md and the regulation's text alone, without
+Written from docs/shanghai-2017-contract.md and the regulation's text alone, without
 reading the policy's rules, so that it can catch where the encoding disagrees with the contract.
 Plain Python as one would write it without regcode: no rules, no explanations, no schema check
 (the case is assumed valid), ISO dates compared as text, one pass over each list into dicts keyed

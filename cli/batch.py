@@ -203,7 +203,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
       regcode batch district.jsonl --out out.jsonl --errors err.jsonl --jobs 2
       regcode batch examples/cases --out results.jsonl --format json
     (a district's worth of case files to try it on:
-     python benchmarks/generate.py --count 2000 --seed 7 --out district.jsonl)
+     python benchmarks/generate.py --count 2000 --seed 7 --as-of 2019-06-30 --out district.jsonl)
 
     Exit status: 0 when every record was evaluated, 1 when some were bad (the good ones are still
     written), 2 for a usage error.

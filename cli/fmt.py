@@ -11,7 +11,7 @@ from .main import EXIT_POLICY, regcode, report_issues
 @regcode.command("fmt", short_help="Rules files in one canonical layout (--check for CI).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 when a file is not in the canonical layout (for CI).")
-@click.option("--diff", "show_diff", is_flag=True, help="Print what would change, as a unified diff.")
+@click.option("--diff", "show_diff", is_flag=True, help="Change nothing; print what would change, as a unified diff.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems and files that change.")
 @click.pass_context
 def fmt_cmd(ctx, paths, check, show_diff, quiet):
@@ -38,13 +38,13 @@ def fmt_cmd(ctx, paths, check, show_diff, quiet):
         changed += 1
         if show_diff:
             click.echo(result.diff(), nl=False)
-        if check:
-            click.echo(f"would reformat {result.display}")
+        if check or show_diff:      # like gofmt -d and black --diff: look, do not touch
+            click.echo(f"would reformat {result.display}", err=show_diff and not check)
         else:
             write(result)
             click.echo(f"reformatted {result.display}")
     if not quiet:
-        verb = "would be reformatted" if check else "reformatted"
+        verb = "would be reformatted" if check or show_diff else "reformatted"
         click.echo(f"{changed} rules file(s) {verb}, {unchanged} already canonical", err=True)
     if issues:
         report_issues(issues.issues)

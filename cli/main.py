@@ -166,7 +166,7 @@ def regcode():
       regcode eval examples/cases/aa-clean.yaml --explain  ... with the reasons
       regcode validate                                     every problem, as file:line:col
       regcode test shanghai-post-license                   a policy's own test cases
-      regcode batch cases.jsonl --out out.jsonl            a whole district, a result a line
+      regcode batch examples/cases --out out.jsonl         a whole district, a result a line
 
     `regcode COMMAND --help` shows a command's options, with an example.
 

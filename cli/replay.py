@@ -45,7 +45,7 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
 
     \b
     Examples:
-      regcode replay decisions.log --policy-root amended
+      regcode replay decisions.log --policy-root examples/amendment/policies --policy-version 2022-illustration
       regcode replay decisions.log --with-rotated --format json --fail-on-change
     """
     set_format(ctx, fmt)

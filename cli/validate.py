@@ -41,7 +41,7 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
     \b
     Examples:
       regcode validate
-      regcode validate examples/drafting/toy/1
+      regcode validate --policy-root tests/policies examples/drafting/toy/2
       regcode validate --policy-root examples/amendment/policies --format json
     """
     set_format(ctx, fmt)
