@@ -222,7 +222,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend,
                                  explain=explain)
-    job = Job(catalog_factory(policy_roots), evaluate, batch_reduce)
+    job = Job(catalog_factory(policy_roots), evaluate, batch_reduce, spill=True)
 
     interactive = sys.stderr.isatty()
     progress = Progress(interactive, count_records(source) if interactive else None)
@@ -235,11 +235,12 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
         runner = stack.enter_context(Runner(job, jobs, chunk))
         stack.callback(progress.close)
-        for outcome in runner.outcomes(read_records(source)):
+        for outcome in runner.outcomes(read_records(source), sink):
             if outcome.ok:
                 line, summary = outcome.value
                 try:
-                    sink.write(line + "\n")
+                    if line is not None:            # None: a worker wrote it, and the runner copied it into sink
+                        sink.write(line + "\n")
                 except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
                     outcome = unwritable(outcome, exc)
                 else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import shutil
 import signal
 import tempfile
 import threading
@@ -73,6 +74,10 @@ class Job:
     catalog_factory: Callable[[], Any]
     evaluate: Callable[[Any, Document], dict]
     reduce: Callable[[dict, dict, Any], Any]
+    # `reduce` returns (output line, summary): with worker processes, each worker writes its chunk's lines to a
+    # file of its own and only the summaries travel back (the lines are most of the bytes: 7 KB a case with
+    # the why); the parent copies the chunk files into the output in input order.
+    spill: bool = False
 
 
 @dataclass
@@ -158,8 +163,32 @@ def _evaluate_one(record: Record) -> Outcome:
         return Outcome(record.source, record.line, errors=[issue.as_dict()])
 
 
-def _evaluate_chunk(chunk: list) -> list:
-    return [_evaluate_one(record) for record in chunk]
+def _evaluate_chunk(chunk: list, spill_dir: Optional[str] = None) -> tuple:
+    """(the file holding the chunk's output lines or None, the chunk's outcomes in order)."""
+    outcomes = [_evaluate_one(record) for record in chunk]
+    if spill_dir is None:
+        return None, outcomes
+    fd, path = tempfile.mkstemp(prefix="chunk-", suffix=".jsonl", dir=spill_dir)
+    with os.fdopen(fd, "wb") as out:
+        for i, outcome in enumerate(outcomes):
+            if not outcome.ok:
+                continue
+            line, summary = outcome.value
+            try:
+                data = (line + "\n").encode("utf-8")
+            except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
+                outcomes[i] = _unwritable(outcome, exc)
+                continue
+            out.write(data)
+            outcome.value = (None, summary)
+    return path, outcomes
+
+
+def _unwritable(outcome: "Outcome", exc: Exception) -> "Outcome":
+    """A result that cannot be written as UTF-8 becomes a bad record (a bug of ours, reported as such)."""
+    issue = Issue("internal.output", f"the result cannot be written as UTF-8 ({exc.reason}); the record is reported "
+                  "instead of stopping the batch", Location(outcome.source), "this is a bug in regcode; report it with the record")
+    return Outcome(outcome.source, outcome.line, errors=[issue.as_dict()])
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list]:
@@ -196,11 +225,14 @@ class Runner:
         self.chunk = max(1, int(chunk))
         self.pool = None
         self.pipe: Optional[tuple] = None
+        self.spill_dir: Optional[str] = None
 
     def __enter__(self) -> "Runner":
         if self.jobs == 1:
             _start_worker(self.job, pool_worker=False)
         else:
+            if self.job.spill:
+                self.spill_dir = tempfile.mkdtemp(prefix="regcode-batch-")
             context = _context()
             # forked workers inherit this pipe; the parent alone keeps its write end (see _die_with_parent)
             self.pipe = os.pipe() if context.get_start_method() == "fork" else None
@@ -216,36 +248,47 @@ class Runner:
         for fd in self.pipe or ():
             os.close(fd)
         self.pipe = None
+        if self.spill_dir is not None:
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
+            self.spill_dir = None
         _worker.clear()
 
-    def outcomes(self, records: Iterable[Record]) -> Iterator[Outcome]:
-        """One Outcome per record, in input order."""
+    def outcomes(self, records: Iterable[Record], sink=None) -> Iterator[Outcome]:
+        """One Outcome per record, in input order. With a spilling job and worker processes, each chunk's
+        output lines are copied into `sink` (a text stream) before its outcomes are yielded, and a good
+        outcome's line is then None."""
         if self.pool is None:
             for chunk in _chunks(records, self.chunk):
-                yield from _evaluate_chunk(chunk)
+                yield from _evaluate_chunk(chunk)[1]
             return
+        spill = self.spill_dir if sink is not None else None
         # An explicit window of ordered futures (rather than an imap, whose feeder reads the input as
         # fast as it can): bounded memory, and results are taken in submission order.
         pending: deque = deque()
         limit = self.jobs * WINDOW
         for chunk in _chunks(records, self.chunk):
-            pending.append((chunk[0].source, chunk[-1].source, self.pool.submit(_evaluate_chunk, chunk)))
+            pending.append((chunk[0].source, chunk[-1].source, self.pool.submit(_evaluate_chunk, chunk, spill)))
             while len(pending) >= limit or (pending and pending[0][2].done()):
-                yield from self._result(pending)
+                yield from self._result(pending, sink)
         while pending:
-            yield from self._result(pending)
+            yield from self._result(pending, sink)
 
     @staticmethod
-    def _result(pending: deque) -> list:
-        """The oldest chunk's outcomes. When a worker has died every unfinished chunk fails, not only
-        the dead worker's, so the error names the span of all chunks still in flight."""
+    def _result(pending: deque, sink=None) -> list:
+        """The oldest chunk's outcomes (its spilled lines copied into `sink` first). When a worker has died every
+        unfinished chunk fails, not only the dead worker's, so the error names the span of all chunks in flight."""
         first, _last, future = pending.popleft()
         try:
-            return future.result()
+            path, outcomes = future.result()
         except BrokenProcessPool:
             last = pending[-1][1] if pending else _last
             raise WorkerDied(f"a worker process died while evaluating records in {first} .. {last} (killed, out of "
                              "memory, or a crash in durable-rules); run those records with --jobs 1 to find the one") from None
+        if path is not None:
+            with open(path, encoding="utf-8", newline="") as lines:
+                shutil.copyfileobj(lines, sink, 1 << 20)
+            os.unlink(path)
+        return outcomes
 
 
 @contextmanager

@@ -309,3 +309,42 @@ def test_batch_explain_level_keeps_decisions_and_trims_reasons(corpus, tmp_path,
         assert all("why" not in y for y in b)
     else:
         assert all(all(e["decisive"] for es in y["why"].values() for e in es) for y in b)
+
+
+def _reduce_with_one_unwritable_line(case, result, cat=None):
+    line, summary = batch_reduce(case, result, cat)
+    if case.get("enterprise", {}).get("credit_code", "")[-2:-1] in ("3", "7"):   # some records: a line no UTF-8 can carry
+        line = line[:-1] + "\ud800}"
+    return line, summary
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_worker_written_lines_keep_input_order_and_an_unwritable_one_is_a_bad_record(corpus, jobs):
+    """With worker processes each chunk's lines go through a file of the worker's (spill), not the pipe; the
+    output is the same bytes as one process writes, and a line that cannot be written is a bad record."""
+    import io
+    cases = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    marked = {i for i, c in enumerate(cases) if c.get("enterprise", {}).get("credit_code", "")[-2:-1] in ("3", "7")}
+    assert marked and len(marked) < len(cases)
+    job = Job(functools.partial(Catalog, []), functools.partial(evaluate_case, policy_name=POLICY), _reduce_with_one_unwritable_line,
+              spill=True)
+    sink = io.StringIO()
+    bad, good = [], 0
+    with Runner(job, jobs, chunk=16) as runner:
+        for outcome in runner.outcomes(read_records(str(corpus)), sink):
+            if outcome.ok:
+                line, _ = outcome.value
+                if line is not None:
+                    try:
+                        line.encode("utf-8")
+                    except UnicodeEncodeError:
+                        bad.append(outcome.line)
+                        continue
+                    sink.write(line + "\n")
+                good += 1
+            else:
+                assert outcome.errors[0]["code"] == "internal.output"
+                bad.append(outcome.line)
+    written = [json.loads(line)["source"] for line in sink.getvalue().splitlines()]
+    assert sorted(bad) == sorted(i + 1 for i in marked) and len(written) == good == len(cases) - len(marked)
+    assert written == [f"{corpus}:{i + 1}" for i in range(len(cases)) if i not in marked]
