@@ -40,12 +40,13 @@ _ORDERED = ({"string", "date"}, {"number", "integer", "boolean"})
 class CaseCache:
     """Per-evaluation state of generated code: visible items of event-dated lists, indexes, windows."""
 
-    __slots__ = ("as_of", "lists", "indexes", "windows")
+    __slots__ = ("as_of", "lists", "indexes", "windows", "texts")
 
     def __init__(self, case: dict, as_of: str, slots: tuple, lists: bool = True):
         self.as_of = as_of
         self.indexes: dict = {}
         self.windows: dict = {}
+        self.texts: dict = {}      # id(item) -> its canonical JSON, for ties between equal dates (items live all case)
         # the generated run function computes the lists itself, inline, into local variables
         self.lists = [visible(case, keys, field_name, as_of) for keys, field_name in slots] if lists else None
 
@@ -309,9 +310,16 @@ def _step(value, by, positions, along):
     return along[min(max(at + by, 0), len(along) - 1)]
 
 
-def _tie_wins(item, best, latest: bool) -> bool:
-    """Equal dates: decide by the items' content, so the choice never depends on list order."""
-    a, b = json.dumps(item, sort_keys=True, ensure_ascii=False), json.dumps(best, sort_keys=True, ensure_ascii=False)
+def _tie_wins(X: CaseCache, item, best, latest: bool) -> bool:
+    """Equal dates: decide by the items' content, so the choice never depends on list order. Each item is
+    written out once a case (a list of many items with one date would otherwise cost n^2 dumps)."""
+    texts = X.texts
+    a = texts.get(id(item))
+    if a is None:
+        a = texts[id(item)] = json.dumps(item, sort_keys=True, ensure_ascii=False)
+    b = texts.get(id(best))
+    if b is None:
+        b = texts[id(best)] = json.dumps(best, sort_keys=True, ensure_ascii=False)
     return a > b if latest else a < b
 
 
@@ -732,7 +740,7 @@ class Generator:
                 self.place(buf)
                 self.emit(ind + 1, f"if not {w}: continue")
             better = ">" if e.latest else "<"
-            self.emit(ind + 1, f"if {bk} is None or {k} {better} {bk} or ({k} == {bk} and _tie_wins({h}, {best}, {e.latest!r})):")
+            self.emit(ind + 1, f"if {bk} is None or {k} {better} {bk} or ({k} == {bk} and _tie_wins(X, {h}, {best}, {e.latest!r})):")
             self.emit(ind + 2, f"{best}, {bk}, {bi} = {h}, {k}, {i}" if bi else f"{best}, {bk} = {h}, {k}")
         finally:
             self.traced = saved
