@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -56,9 +57,38 @@ def _validator(policy: CompiledPolicy):
     v = policy.backends.get("_validator")
     if v is None:
         import jsonschema   # only for the human messages about a case that is not valid
-        v = jsonschema.Draft202012Validator(policy.facts_schema, format_checker=jsonschema.FormatChecker())
+        v = _linear_patterns(jsonschema.Draft202012Validator)(policy.facts_schema, format_checker=jsonschema.FormatChecker())
         policy.backends["_validator"] = v
     return v
+
+
+_PATTERNS: dict = {}
+
+
+def _linear_patterns(base):
+    """`base` with `pattern` matched by jsonschema-rs (Rust's regex: linear time) instead of Python's `re`,
+    which backtracks: a policy's pattern such as `^(a+)+$` must not make reporting a bad case file hang."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return base
+    import jsonschema
+
+    def pattern(validator, value, instance, schema):
+        if not validator.is_type(instance, "string") or not isinstance(value, str):
+            return
+        check = _PATTERNS.get(value)
+        if check is None:
+            try:
+                check = jsonschema_rs.validator_for({"type": "string", "pattern": value}).is_valid
+            except Exception:    # a pattern Rust's regex refuses (look-around...): Python's, as before
+                check = lambda text, p=value: re.search(p, text) is not None
+            if len(_PATTERNS) < 10000:
+                _PATTERNS[value] = check
+        if not check(instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {value!r}")
+
+    return jsonschema.validators.extend(base, {"pattern": pattern})
 
 
 def _fast_validator(policy: CompiledPolicy):

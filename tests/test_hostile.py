@@ -431,3 +431,20 @@ def test_a_huge_invalid_case_is_refused_briefly(tmp_path, kind):
     errors = json_errors(result)
     assert 1 <= len(errors) <= 50
     assert all(len(e["message"]) <= 600 for e in errors)     # what was found, not all of it repeated back
+
+
+def test_a_backtracking_pattern_in_a_policy_cannot_hang_the_report_of_a_bad_case(tmp_path):
+    """`^(a+)+$` against 40 a's and a `!` takes Python's `re` about 2^40 steps; the report of the bad case
+    matches patterns with jsonschema-rs (linear) and says what is wrong at once."""
+    import yaml
+    from conftest import bounded
+    target = tmp_path / "toy" / "1"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", target)
+    facts = yaml.safe_load((target / "facts.schema.yaml").read_text(encoding="utf-8"))
+    facts["schema"]["properties"]["applicant"]["properties"]["name"] = {"type": "string", "pattern": "^(a+)+$"}
+    (target / "facts.schema.yaml").write_text(yaml.safe_dump(facts, allow_unicode=True), encoding="utf-8")
+    case = tmp_path / "case.yaml"
+    case.write_text("as_of: 2020-06-30\napplicant: {name: " + "a" * 40 + "!, district: 徐汇区}\n", encoding="utf-8")
+    with bounded(60):
+        result = run("eval", "--policy-root", tmp_path, "--policy", "toy", case)
+    assert result.exit_code == 1 and "input.schema" in result.stderr and "does not match" in result.stderr
