@@ -142,7 +142,7 @@ _OPTION_OF = {"select.unknown_policy": "--policy", "select.which_policy": "--pol
 def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> str:
     """The policy id that --policy (and --policy-version) name, checked before any case is read; a
     mistake there is reported at the option, not at a case file."""
-    from ..engine.batch import check_selection
+    from ..engine.catalog import check_selection
     try:
         return check_selection(cat, policy_name, version, dates)
     except PolicyError as exc:

@@ -46,20 +46,6 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-# ---- selection checks done once, in the parent (manifests only: nothing compiled) -------------
-def check_selection(cat, policy_name: Optional[str], version: Optional[str], dates: Iterable[str] = ()) -> str:
-    """The policy id to use; fails early (once, not per record) for an unknown policy or version, a broken
-    version, or a date no version covers."""
-    policy_id = cat.policy_id(policy_name)
-    cat.refuse_broken(policy_id, version)
-    if version is not None:
-        cat.choose(policy_id, "0000-00-00", version)
-        return policy_id
-    for day in dates:
-        cat.choose(policy_id, day)
-    return policy_id
-
-
 # ---- workers -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Job:

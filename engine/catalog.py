@@ -226,3 +226,17 @@ class Catalog:
                 from .validate import validate_version
                 return validate_version(load_version(candidate, root))
         raise LookupError(f"no version `{version}` of `{policy_id}` under {', '.join(str(r) for r in [own_root] + self.roots)}")
+
+
+# ---- selection checks done once, before any case is read (manifests only: nothing compiled) ----
+def check_selection(cat: Catalog, policy_name: Optional[str], version: Optional[str], dates=()) -> str:
+    """The policy id to use; fails early (once, not per record) for an unknown policy or version, a broken
+    version, or a date no version covers."""
+    policy_id = cat.policy_id(policy_name)
+    cat.refuse_broken(policy_id, version)
+    if version is not None:
+        cat.choose(policy_id, "0000-00-00", version)
+        return policy_id
+    for day in dates:
+        cat.choose(policy_id, day)
+    return policy_id
