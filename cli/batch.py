@@ -235,20 +235,21 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
         runner = stack.enter_context(Runner(job, jobs, chunk))
         stack.callback(progress.close)
-        for outcome in runner.outcomes(read_records(source), sink):
-            if outcome.ok:
-                line, summary = outcome.value
-                try:
-                    if line is not None:            # None: a worker wrote it, and the runner copied it into sink
+        for counts, outcomes in runner.results(read_records(source), sink):
+            if counts is not None:              # a worker wrote the chunk's good lines (now in sink) and counted them
+                tally.merge(counts)
+            for outcome in outcomes:
+                if outcome.ok:
+                    line, summary = outcome.value
+                    try:
                         sink.write(line + "\n")
-                except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
-                    outcome = unwritable(outcome, exc)
-                else:
-                    tally.add(outcome, summary)
-                    progress.update(tally)
-                    continue
-            tally.add(outcome)
-            bad.add(outcome)
+                    except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost
+                        outcome = unwritable(outcome, exc)
+                    else:
+                        tally.add(outcome, summary)
+                        continue
+                tally.add(outcome)
+                bad.add(outcome)
             progress.update(tally)
     seconds = time.perf_counter() - started
 

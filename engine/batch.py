@@ -150,24 +150,27 @@ def _evaluate_one(record: Record) -> Outcome:
 
 
 def _evaluate_chunk(chunk: list, spill_dir: Optional[str] = None) -> tuple:
-    """(the file holding the chunk's output lines or None, the chunk's outcomes in order)."""
+    """(the file holding the chunk's output lines, the counts of its good records, its bad records), or
+    without `spill_dir` (None, None, every outcome in order)."""
     outcomes = [_evaluate_one(record) for record in chunk]
     if spill_dir is None:
-        return None, outcomes
+        return None, None, outcomes
     fd, path = tempfile.mkstemp(prefix="chunk-", suffix=".jsonl", dir=spill_dir)
+    counts, bad = Tally(), []
     with os.fdopen(fd, "wb") as out:
-        for i, outcome in enumerate(outcomes):
+        for outcome in outcomes:
             if not outcome.ok:
+                bad.append(outcome)
                 continue
             line, summary = outcome.value
             try:
                 data = (line + "\n").encode("utf-8")
             except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
-                outcomes[i] = _unwritable(outcome, exc)
+                bad.append(_unwritable(outcome, exc))
                 continue
             out.write(data)
-            outcome.value = (None, summary)
-    return path, outcomes
+            counts.add(outcome, summary)
+    return path, counts, bad
 
 
 def _unwritable(outcome: "Outcome", exc: Exception) -> "Outcome":
@@ -239,13 +242,18 @@ class Runner:
             self.spill_dir = None
         _worker.clear()
 
-    def outcomes(self, records: Iterable[Record], sink=None) -> Iterator[Outcome]:
-        """One Outcome per record, in input order. With a spilling job and worker processes, each chunk's
-        output lines are copied into `sink` (a text stream) before its outcomes are yielded, and a good
-        outcome's line is then None."""
+    def outcomes(self, records: Iterable[Record]) -> Iterator[Outcome]:
+        """One Outcome per record, in input order."""
+        for _counts, outcomes in self.results(records):
+            yield from outcomes
+
+    def results(self, records: Iterable[Record], sink=None) -> Iterator[tuple]:
+        """Per chunk of records, in input order: (None, its outcomes); or, with a spilling job, worker processes
+        and a `sink` (a text stream), (the counts of its good records, its bad records), its output lines
+        already copied into `sink` by then: a good record does not cross the pipe at all."""
         if self.pool is None:
             for chunk in _chunks(records, self.chunk):
-                yield from _evaluate_chunk(chunk)[1]
+                yield None, _evaluate_chunk(chunk)[2]
             return
         spill = self.spill_dir if sink is not None else None
         # An explicit window of ordered futures (rather than an imap, whose feeder reads the input as
@@ -261,20 +269,32 @@ class Runner:
 
     @staticmethod
     def _result(pending: deque, sink=None) -> list:
-        """The oldest chunk's outcomes (its spilled lines copied into `sink` first). When a worker has died every
+        """The oldest chunk's result (its spilled lines copied into `sink` first). When a worker has died every
         unfinished chunk fails, not only the dead worker's, so the error names the span of all chunks in flight."""
         first, _last, future = pending.popleft()
         try:
-            path, outcomes = future.result()
+            path, counts, outcomes = future.result()
         except BrokenProcessPool:
             last = pending[-1][1] if pending else _last
             raise WorkerDied(f"a worker process died while evaluating records in {first} .. {last} (killed, out of "
                              "memory, or a crash in durable-rules); run those records with --jobs 1 to find the one") from None
         if path is not None:
-            with open(path, encoding="utf-8", newline="") as lines:
-                shutil.copyfileobj(lines, sink, 1 << 20)
+            _append(path, sink)
             os.unlink(path)
-        return outcomes
+        return [(counts, outcomes)]
+
+
+def _append(path: str, sink) -> None:
+    """The bytes of a chunk file at the end of `sink`, a text stream: as bytes to the stream's buffer when
+    it has one (decoding and encoding 7 KB a case again cost the parent a core's third), else as text."""
+    binary = getattr(sink, "buffer", None)
+    if binary is None:
+        with open(path, encoding="utf-8", newline="") as lines:
+            shutil.copyfileobj(lines, sink, 1 << 20)
+        return
+    sink.flush()                    # what the text layer holds goes first
+    with open(path, "rb") as lines:
+        shutil.copyfileobj(lines, binary, 1 << 20)
 
 
 @contextmanager
@@ -435,6 +455,23 @@ class Tally:
             for count, value in zip(summary.spec.counts, summary.values):
                 counted = row.setdefault(count.decision, {})
                 counted[value] = counted.get(value, 0) + 1
+
+    def merge(self, other: "Tally") -> None:
+        """Add the counts a worker made of a chunk's good records."""
+        self.read += other.read
+        self.evaluated += other.evaluated
+        self.failed += other.failed
+        if self.spec is None:
+            self.spec = other.spec
+        for group, row in other.groups.items():
+            mine = self.groups.setdefault(group, {})
+            for key, value in row.items():
+                if isinstance(value, dict):
+                    counted = mine.setdefault(key, {})
+                    for v, n in value.items():
+                        counted[v] = counted.get(v, 0) + n
+                else:
+                    mine[key] = mine.get(key, 0) + value
 
     def columns(self) -> list:
         """(decision, value, header) per column: each counted decision's declared values, then the others seen."""

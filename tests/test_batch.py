@@ -207,15 +207,16 @@ def test_an_interrupted_batch_leaves_no_file(corpus, tmp_path, monkeypatch):
 
 
 def test_an_interrupted_parallel_batch_leaves_no_file(corpus, tmp_path, monkeypatch):
+    """Ctrl-C in the parent while it merges the workers' counts (it reads no record itself then)."""
     from regcode.engine.batch import Tally
-    original = Tally.add
+    original = Tally.merge
 
-    def add(self, outcome, summary=None):
-        if self.read == 100:
+    def merge(self, other):
+        if self.read >= 100:
             raise KeyboardInterrupt
-        original(self, outcome, summary)
+        original(self, other)
 
-    monkeypatch.setattr(Tally, "add", add)
+    monkeypatch.setattr(Tally, "merge", merge)
     out = tmp_path / "out.jsonl"
     result = run("batch", corpus, "--out", out, "--jobs", 2, "--chunk", 8)
     assert result.exit_code == 130
@@ -320,31 +321,35 @@ def _reduce_with_one_unwritable_line(case, result, cat=None):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_worker_written_lines_keep_input_order_and_an_unwritable_one_is_a_bad_record(corpus, jobs):
-    """With worker processes each chunk's lines go through a file of the worker's (spill), not the pipe; the
-    output is the same bytes as one process writes, and a line that cannot be written is a bad record."""
+    """With worker processes each chunk's lines go through a file of the worker's (spill), not the pipe, and only
+    the chunk's counts come back; the output is the same bytes as one process writes, and a line that cannot
+    be written is a bad record."""
     import io
+    from regcode.engine.batch import Tally
     cases = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
     marked = {i for i, c in enumerate(cases) if c.get("enterprise", {}).get("credit_code", "")[-2:-1] in ("3", "7")}
     assert marked and len(marked) < len(cases)
     job = Job(functools.partial(Catalog, []), functools.partial(evaluate_case, policy_name=POLICY), _reduce_with_one_unwritable_line,
               spill=True)
-    sink = io.StringIO()
-    bad, good = [], 0
+    sink, tally, bad = io.StringIO(), Tally(), []
     with Runner(job, jobs, chunk=16) as runner:
-        for outcome in runner.outcomes(read_records(str(corpus)), sink):
-            if outcome.ok:
-                line, _ = outcome.value
-                if line is not None:
+        for counts, outcomes in runner.results(read_records(str(corpus)), sink):
+            if counts is not None:
+                tally.merge(counts)
+            for outcome in outcomes:
+                if outcome.ok:
+                    line, summary = outcome.value
                     try:
                         line.encode("utf-8")
                     except UnicodeEncodeError:
                         bad.append(outcome.line)
                         continue
                     sink.write(line + "\n")
-                good += 1
-            else:
-                assert outcome.errors[0]["code"] == "internal.output"
-                bad.append(outcome.line)
+                    tally.add(outcome, summary)
+                else:
+                    assert outcome.errors[0]["code"] == "internal.output"
+                    bad.append(outcome.line)
     written = [json.loads(line)["source"] for line in sink.getvalue().splitlines()]
-    assert sorted(bad) == sorted(i + 1 for i in marked) and len(written) == good == len(cases) - len(marked)
+    assert sorted(bad) == sorted(i + 1 for i in marked)
     assert written == [f"{corpus}:{i + 1}" for i in range(len(cases)) if i not in marked]
+    assert tally.evaluated == len(written) and sum(row[tally.spec.unit] for row in tally.groups.values()) == len(written)
