@@ -93,10 +93,12 @@ def _listen(host: str, port: int):
     import socket
     from ..engine import Issue, Location, PolicyError
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        # proto IPPROTO_TCP, as getaddrinfo gives it: asyncio sets TCP_NODELAY only on sockets that say TCP, and
+        # without it a kept-alive connection waits 40 ms for each reply (Nagle against delayed ACKs)
+        sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        sock.bind(address)
         sock.listen(128)
         sock.set_inheritable(True)
         return sock

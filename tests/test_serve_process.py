@@ -114,3 +114,15 @@ def test_serve_on_a_port_in_use_is_one_clear_error():
     assert done.returncode == 1, done.stderr
     assert "serve.listen" in done.stderr and f"127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_listening_socket_says_tcp_so_replies_are_not_held_back():
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; a socket made with proto 0 made every
+    reply on a kept-alive connection wait 40 ms (Nagle against delayed ACKs)."""
+    import socket
+    from regcode.cli.serve import _listen
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP and sock.type == socket.SOCK_STREAM
+    finally:
+        sock.close()
