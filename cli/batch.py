@@ -206,7 +206,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
      python benchmarks/generate.py --count 2000 --seed 7 --as-of 2019-06-30 --out district.jsonl)
 
     Exit status: 0 when every record was evaluated, 1 when some were bad (the good ones are still
-    written), 2 for a usage error.
+    written) or the command line is (one paragraph naming the option).
     """
     set_format(ctx, fmt)
     check_input(source)

@@ -14,12 +14,100 @@ import yaml
 
 from ..engine import Catalog, Location, PolicyError, dump_json
 from ..engine._dates import is_date
+from ..engine.errors import did_you_mean
 
-EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
+
+
+class BadUsage(click.ClickException):
+    """A usage error (an unknown option or command, a missing argument, a bad option value) as one
+    paragraph and exit 1, like any other bad input; click's own shows three parts and exits 2."""
+
+    exit_code = EXIT_POLICY
+
+    def show(self, file=None) -> None:
+        click.echo(self.message, err=True)
+
+
+def _tidy(text: str) -> str:
+    text = " ".join(str(text).split()).rstrip(".")
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _where(exc: click.BadParameter, ctx) -> str:
+    """The option or argument at fault, as the user writes it (--as-of, INPUT)."""
+    if exc.param_hint:
+        hints = [exc.param_hint] if isinstance(exc.param_hint, str) else list(exc.param_hint)
+        return " / ".join(hints)
+    param = exc.param
+    if param is None:
+        return ""
+    if isinstance(param, click.Option):
+        longs = [o for o in param.opts if o.startswith("--")]
+        return (longs or param.opts)[0]
+    return param.human_readable_name
+
+
+def usage_paragraph(exc: click.ClickException, ctx=None) -> str:
+    """`regcode eval: --as-of: '2019-02-30' is not a date; write YYYY-MM-DD (see regcode eval --help)`:
+    the command, the place, what is wrong, and the fix, on one line."""
+    ctx = getattr(exc, "ctx", None) or ctx
+    if ctx is not None and isinstance(ctx.command, click.Group) and ctx.invoked_subcommand:
+        # the parser's own errors (an option without its value) carry no context: the verb's is made here
+        command = ctx.command.get_command(ctx, ctx.invoked_subcommand)
+        if command is not None:
+            ctx = click.Context(command, info_name=ctx.invoked_subcommand, parent=ctx)
+    path = ctx.command_path if ctx is not None else "regcode"
+    hints = []
+    if isinstance(exc, click.exceptions.MissingParameter):
+        where = _where(exc, ctx)
+        kind = exc.param_type or (exc.param.param_type_name if exc.param is not None else "parameter")
+        what = f"missing {kind} {where}".strip()
+        if exc.message:
+            what += f": {_tidy(exc.message)}"
+        where = ""
+    elif isinstance(exc, click.BadParameter):
+        where, what = _where(exc, ctx), _tidy(exc.message)
+    elif isinstance(exc, click.exceptions.NoSuchCommand):
+        where = ""
+        what = f"no command {exc.command_name!r}"
+        names = ctx.command.list_commands(ctx) if ctx is not None and isinstance(ctx.command, click.Group) else []
+        hints.append(did_you_mean(exc.command_name, names) or f"commands: {', '.join(names)}")
+    elif isinstance(exc, click.exceptions.NoSuchOption):
+        where, what = "", f"no option {exc.option_name}"
+        names = [o for p in ctx.command.get_params(ctx) for o in p.opts + p.secondary_opts] if ctx is not None else []
+        hint = did_you_mean(exc.option_name, [n for n in names if n.startswith("-")])
+        if hint:
+            hints.append(hint)
+    elif isinstance(exc, click.BadOptionUsage):
+        where, what = exc.option_name, _tidy(exc.message.replace(f"Option {exc.option_name!r} ", "").replace("an argument", "a value"))
+    else:
+        where, what = "", _tidy(exc.message)
+    wrong_arguments = isinstance(exc, (click.exceptions.MissingParameter, click.BadArgumentUsage)) or "extra argument" in exc.message
+    if ctx is not None and wrong_arguments:
+        hints.append(f"usage: {ctx.get_usage().removeprefix('Usage: ')}")
+    hints.append(f"see {path} --help")
+    head = f"{path}: {where}: " if where else f"{path}: "
+    return f"{head}{what} ({'; '.join(hints)})"
+
+
+def one_paragraph(exc: click.ClickException, ctx=None) -> BadUsage:
+    return BadUsage(usage_paragraph(exc, ctx) if isinstance(exc, click.UsageError) else
+                    f"{ctx.command_path if ctx is not None else 'regcode'}: {_tidy(exc.format_message())}")
+
+
+class BareHelp(click.ClickException):
+    """`regcode` with no command: the help, on stderr, exit 1 (no command was run)."""
+
+    exit_code = EXIT_POLICY
+
+    def show(self, file=None) -> None:
+        click.echo(self.message, err=True)
 
 
 class RegcodeGroup(click.Group):
     """Turns every PolicyError into a one-paragraph message and exit 1; never a traceback for bad input.
+    Usage errors too (click's own would be three parts and exit 2): converted once, here, for every verb.
 
     Verbs are imported when they are run (cli/commands.py maps each to its module), so `regcode eval`
     loads what evaluating needs and no more; listing them (`--help`) imports them all."""
@@ -34,14 +122,26 @@ class RegcodeGroup(click.Group):
             import_module(f"{__package__}.{COMMANDS[name]}")   # its @regcode.command registers it
         return self.commands.get(name)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            raise BareHelp(exc.format_message()) from None
+        except BadUsage:
+            raise
+        except click.ClickException as exc:   # `regcode --bogus`: the group's own options
+            raise one_paragraph(exc, getattr(exc, "ctx", None)) from None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except PolicyError as exc:
             report_issues(exc.issues, ctx.meta.get("regcode.format", "text"))
             ctx.exit(EXIT_POLICY)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort, BadUsage, BareHelp):
             raise
+        except click.ClickException as exc:   # a verb's usage error, raised parsing it or from inside it
+            raise one_paragraph(exc, getattr(exc, "ctx", None) or click.get_current_context(silent=True) or ctx) from None
         except BrokenPipeError:   # `regcode ... | head`: the reader left; not an error of ours
             try:
                 sys.stdout = open(os.devnull, "w")
@@ -175,7 +275,8 @@ def regcode():
       0  done, nothing wrong
       1  a problem in the input or a policy (a case file, a policy file, a record): one line
          each, as file:line:col: code: message (hint); the rest of a batch still finishes
-      2  a usage error: an unknown option, a missing argument, a bad option value
+         a usage error too (an unknown command or option, a missing argument, a bad option
+         value): one paragraph naming the option and the fix
       3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
     """
 

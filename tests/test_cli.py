@@ -171,7 +171,7 @@ def test_a_policy_root_holding_no_version_is_a_usage_error_not_ignored(tmp_path,
     if root:
         given = shipped_root() / root
     result = run("eval", "--policy-root", str(given), str(SHANGHAI_CASE))
-    assert result.exit_code == 2 and hint in result.output and "--policy-root" in result.output
+    assert result.exit_code == 1 and hint in result.output and "--policy-root" in result.output
 
 
 def test_eval_on_a_folder_or_a_jsonl_file_points_at_batch(tmp_path):
@@ -180,3 +180,45 @@ def test_eval_on_a_folder_or_a_jsonl_file_points_at_batch(tmp_path):
     for target in (tmp_path, lines):
         result = run("eval", str(target))
         assert result.exit_code == 1 and "regcode batch" in result.stderr, result.stderr
+
+
+# ---- usage errors are bad input: one paragraph, exit 1 ------------------------------------
+USAGE_ERRORS = [
+    (["eval", str(CASE), "--as-of", "2019-02-30"], "regcode eval: --as-of: '2019-02-30' is not a date", None),
+    (["eval", str(CASE), "--bogus"], "regcode eval: no option --bogus", None),
+    (["eval", str(CASE), "--polcy", "toy"], "regcode eval: no option --polcy", "did you mean `--policy`"),
+    (["eval"], "regcode eval: missing argument FACTS", "usage: regcode eval [OPTIONS] FACTS..."),
+    (["eval", str(CASE), "--format", "xml"], "regcode eval: --format: 'xml' is not one of", None),
+    (["eval", str(CASE), "--as-of"], "regcode eval: --as-of: requires a value", None),
+    (["evl", str(CASE)], "regcode: no command 'evl'", "did you mean `eval`?"),
+    (["--bogus"], "regcode: no option --bogus", None),
+    (["batch", str(CASE.parent), "--out", "-", "--jobs", "0"], "regcode batch: --jobs: 0 is not in the range", None),
+    (["batch", str(CASE.parent)], "regcode batch: missing option --out", None),
+    (["show", "a@1", "b@1"], "regcode show: got unexpected extra argument (b@1)", "usage: regcode show"),
+    (["batch", str(CASE), "--out", "-"], "regcode batch: INPUT: ", "regcode eval"),
+]
+
+
+@pytest.mark.parametrize("args,starts,hint", USAGE_ERRORS, ids=[" ".join(a[:1] + a[2:3]) for a, _, _ in USAGE_ERRORS])
+def test_usage_errors_are_one_paragraph_and_exit_1_not_clicks_usage_block(args, starts, hint):
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(starts), result.stderr
+    assert lines[0].endswith(f"see {starts.split(':')[0]} --help)")
+    assert "Usage:" not in result.stderr and "Error:" not in result.stderr and "Try '" not in result.stderr
+    if hint:
+        assert hint in lines[0]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["eval", "--help"], ["batch", "-h"]])
+def test_help_and_version_still_exit_0(args):
+    result = run(*args)
+    assert result.exit_code == 0 and result.stdout and result.stderr == ""
+
+
+def test_regcode_without_a_command_shows_the_help_and_exits_1():
+    result = run()
+    assert result.exit_code == 1 and "Usage: regcode [OPTIONS] COMMAND" in result.stderr and "Exit status" in result.stderr
+
