@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,8 +136,9 @@ class RegcodeGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except PolicyError as exc:
-            report_issues(exc.issues, ctx.meta.get("regcode.format", "text"))
+        except PolicyError as exc:   # what no verb placed is at least the verb's: never `<input>`
+            verb = f"{ctx.command_path} {ctx.invoked_subcommand}" if ctx.invoked_subcommand else ctx.command_path
+            report_issues(placed(exc, lambda issue: verb).issues, ctx.meta.get("regcode.format", "text"))
             ctx.exit(EXIT_POLICY)
         except (click.exceptions.Exit, click.exceptions.Abort, BadUsage, BareHelp):
             raise
@@ -239,6 +241,37 @@ _OPTION_OF = {"select.unknown_policy": "--policy", "select.which_policy": "--pol
               "select.no_version_in_force": "--as-of"}
 
 
+def placed(exc: PolicyError, where) -> PolicyError:
+    """The error with its issues that name no place (engine/errors.py would print `<input>`) placed at
+    `where(issue)`: the option or argument of the command line they are about."""
+    issues = [replace(i, location=Location(path=where(i))) if not i.location.file and not i.location.path and where(i)
+              else i for i in exc.issues]
+    out = type(exc)(issues)
+    out.identity = exc.identity
+    return out
+
+
+@contextmanager
+def argument(label: str, value):
+    """Errors about a command-line argument name it (`POLICY@VERSION 'nosuch@1': select.unknown_policy: ...`)."""
+    try:
+        yield
+    except PolicyError as exc:
+        raise placed(exc, lambda issue: f"{label} {str(value)!r}") from None
+
+
+def argument_free():
+    """For an argument the user left out: errors then fall to the verb's name (RegcodeGroup.invoke)."""
+    return nullcontext()
+
+
+def ref_label(ref: str) -> str:
+    """How a policy argument is named in an error: POLICY@VERSION, a version folder, or POLICY."""
+    if "@" in str(ref):
+        return "POLICY@VERSION"
+    return "version folder" if os.sep in str(ref) or "/" in str(ref) else "POLICY"
+
+
 def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> str:
     """The policy id that --policy (and --policy-version) name, checked before any case is read; a
     mistake there is reported at the option, not at a case file."""
@@ -246,8 +279,7 @@ def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> s
     try:
         return check_selection(cat, policy_name, version, dates)
     except PolicyError as exc:
-        raise type(exc)([replace(i, location=Location(path=_OPTION_OF[i.code])) if i.code in _OPTION_OF and not i.location.file
-                         else i for i in exc.issues]) from None
+        raise placed(exc, lambda issue: _OPTION_OF.get(issue.code)) from None
 
 
 def set_format(ctx: click.Context, fmt: str) -> None:

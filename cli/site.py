@@ -6,19 +6,20 @@ from pathlib import Path
 import click
 
 from ..engine.html import build_site
-from .main import backend_option, catalog, policy_root_option, regcode
+from .main import argument, argument_free, backend_option, catalog, policy_root_option, ref_label, regcode
 
 
 def _versions(cat, refs) -> list:
     """POLICY (every version), POLICY@VERSION or a version folder; default: every version of every policy."""
     found = {}
     for ref in refs or cat.policy_ids():
-        if (Path(ref) / "policy.yaml").is_file():
-            policies = [cat.compile_dir(Path(ref))]
-        elif "@" in ref:
-            policies = [cat.by_ref(ref)]
-        else:
-            policies = [cat.compiled(v) for v in cat.versions(cat.policy_id(ref))]
+        with argument(ref_label(ref), ref) if refs else argument_free():
+            if (Path(ref) / "policy.yaml").is_file():
+                policies = [cat.compile_dir(Path(ref))]
+            elif "@" in ref:
+                policies = [cat.by_ref(ref)]
+            else:
+                policies = [cat.compiled(v) for v in cat.versions(cat.policy_id(ref))]
         for p in policies:
             found[p.ref] = p
     return [found[k] for k in sorted(found)]

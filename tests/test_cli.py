@@ -222,3 +222,39 @@ def test_regcode_without_a_command_shows_the_help_and_exits_1():
     result = run()
     assert result.exit_code == 1 and "Usage: regcode [OPTIONS] COMMAND" in result.stderr and "Exit status" in result.stderr
 
+
+# ---- errors about a command-line argument name the argument, never `<input>` ----------------
+BAD_SELECTORS = [
+    (["show", "nosuch@1"], "POLICY@VERSION 'nosuch@1': select.unknown_policy"),
+    (["show", "nosuch"], "POLICY@VERSION 'nosuch': select.ref"),
+    (["diff", "shanghai-post-license@2017", "shanghai-post-license@2099"], "NEW 'shanghai-post-license@2099': select.unknown_version"),
+    (["diff", "nosuch@1", "shanghai-post-license@2017"], "OLD 'nosuch@1': select.unknown_policy"),
+    (["site", "x@zz", "--out", "{tmp}/site"], "POLICY@VERSION 'x@zz': select.unknown_policy"),
+    (["site", "nosuch", "--out", "{tmp}/site"], "POLICY 'nosuch': select.unknown_policy"),
+    (["test", "nosuch"], "POLICY 'nosuch': select.unknown_policy"),
+    (["test", "shanghai-post-license", "--policy-version", "2099"], "--policy-version '2099': select.unknown_version"),
+    (["test", "shanghai-post-license", "--against", "2099"], "--against '2099': select.unknown_version"),
+    (["coverage", "nosuch"], "POLICY 'nosuch': select.unknown_policy"),
+    (["check", "x@y"], "POLICY@VERSION 'x@y': select.unknown_policy"),
+    (["schema", "p@2099", "--out", "{tmp}/schemas"], "POLICY@VERSION 'p@2099': select.unknown_policy"),
+    (["schema", "p@2099"], "POLICY@VERSION 'p@2099': select.unknown_policy"),
+    (["eval", str(CASE), "--policy", "nosuch"], "--policy: select.unknown_policy"),
+    (["eval", str(CASE), "--policy-version", "2099"], "--policy-version: select.unknown_version"),
+    (["batch", str(CASE.parent), "--out", "{tmp}/o.jsonl", "--policy", "nosuch"], "--policy: select.unknown_policy"),
+    (["plan", str(CASE.parent), "--year", "2020", "--policy", "nosuch"], "--policy: select.unknown_policy"),
+    (["eval", *TOY, str(CASE), "--format", "html", "--site-url", "javascript:x"], "regcode eval: input.site_url"),
+]
+
+
+@pytest.mark.parametrize("args,starts", BAD_SELECTORS, ids=[" ".join(a) for a, _ in BAD_SELECTORS])
+def test_an_error_about_an_argument_names_the_argument_not_input(args, starts, tmp_path):
+    result = run(*[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "<input>" not in result.output
+    assert result.stderr.startswith(starts), result.stderr
+
+
+def test_an_error_about_an_argument_names_it_in_json_too():
+    result = run("show", "nosuch@1", "--format", "json")
+    errors = json.loads(result.stderr)["errors"]
+    assert errors[0]["location"]["path"] == "POLICY@VERSION 'nosuch@1'" and errors[0]["code"] == "select.unknown_policy"
