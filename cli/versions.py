@@ -5,6 +5,7 @@ import click
 
 from ..engine import dump_json
 from ..engine.corpus import iter_corpus
+from ..engine.load import printable
 from ..engine.diff import diff, has_changes, mostly_failed, to_text
 from .main import EXIT_POLICY, argument, as_of_option, catalog, emit, policy_root_option, regcode, set_format
 
@@ -57,7 +58,12 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
         old_p = cat.by_ref(old)
     with argument("NEW", new):
         new_p = cat.by_ref(new)
-    result = diff(old_p, new_p, iter_corpus(corpus) if corpus else None, as_of)
+    skipped = []
+
+    def skip(entry):   # said at once, on stderr, and listed in the result
+        skipped.append(entry)
+        click.echo(printable(str(entry)), err=True)
+    result = diff(old_p, new_p, iter_corpus(corpus, skip) if corpus else None, as_of, skipped=skipped)
     if fmt == "html":
         from ..engine.html import diff_page
         click.echo(diff_page(result, old_p, new_p), nl=False)
