@@ -258,3 +258,16 @@ def test_an_error_about_an_argument_names_it_in_json_too():
     result = run("show", "nosuch@1", "--format", "json")
     errors = json.loads(result.stderr)["errors"]
     assert errors[0]["location"]["path"] == "POLICY@VERSION 'nosuch@1'" and errors[0]["code"] == "select.unknown_policy"
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_an_issue_of_no_place_while_evaluating_a_case_file_names_the_file(monkeypatch, count):
+    from regcode.cli import evaluate as eval_cli
+    from regcode.engine import EvaluationError, Issue
+
+    def placeless(*args, **kw):   # e.g. a backend refusing a fact: the engine knows no file for it
+        raise EvaluationError([Issue("eval.backend", "the backend refused a fact")])
+    monkeypatch.setattr(eval_cli, "evaluate_case", placeless)
+    result = run("eval", *TOY, *[str(CASE)] * count)
+    assert result.exit_code == 1 and "<input>" not in result.output
+    assert result.stderr.splitlines()[:count] == [f"FACTS {str(CASE)!r}: eval.backend: the backend refused a fact"] * count
