@@ -13,7 +13,7 @@ from importlib import import_module
 import click
 import yaml
 
-from ..engine import Catalog, Location, PolicyError, dump_json
+from ..engine import Catalog, Issue, Location, PolicyError, dump_json
 from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 
@@ -49,9 +49,8 @@ def _where(exc: click.BadParameter, ctx) -> str:
     return param.human_readable_name
 
 
-def usage_paragraph(exc: click.ClickException, ctx=None) -> str:
-    """`regcode eval: --as-of: '2019-02-30' is not a date; write YYYY-MM-DD (see regcode eval --help)`:
-    the command, the place, what is wrong, and the fix, on one line."""
+def usage_issue(exc: click.ClickException, ctx=None) -> tuple:
+    """(the command, the Issue): what is wrong (`usage.bad_value`...), at the option or argument, with the fix."""
     ctx = getattr(exc, "ctx", None) or ctx
     if ctx is not None and isinstance(ctx.command, click.Group) and ctx.invoked_subcommand:
         # the parser's own errors (an option without its value) carry no context: the verb's is made here
@@ -59,8 +58,9 @@ def usage_paragraph(exc: click.ClickException, ctx=None) -> str:
         if command is not None:
             ctx = click.Context(command, info_name=ctx.invoked_subcommand, parent=ctx)
     path = ctx.command_path if ctx is not None else "regcode"
-    hints = []
+    hints, code = [], "usage.error"
     if isinstance(exc, click.exceptions.MissingParameter):
+        code = "usage.missing"
         where = _where(exc, ctx)
         kind = exc.param_type or (exc.param.param_type_name if exc.param is not None else "parameter")
         what = f"missing {kind} {where}".strip()
@@ -68,33 +68,54 @@ def usage_paragraph(exc: click.ClickException, ctx=None) -> str:
             what += f": {_tidy(exc.message)}"
         where = ""
     elif isinstance(exc, click.BadParameter):
-        where, what = _where(exc, ctx), _tidy(exc.message)
+        code, where, what = "usage.bad_value", _where(exc, ctx), _tidy(exc.message)
     elif isinstance(exc, click.exceptions.NoSuchCommand):
-        where = ""
+        code, where = "usage.no_command", ""
         what = f"no command {exc.command_name!r}"
         names = ctx.command.list_commands(ctx) if ctx is not None and isinstance(ctx.command, click.Group) else []
         hints.append(did_you_mean(exc.command_name, names) or f"commands: {', '.join(names)}")
     elif isinstance(exc, click.exceptions.NoSuchOption):
-        where, what = "", f"no option {exc.option_name}"
+        code, where, what = "usage.no_option", "", f"no option {exc.option_name}"
         names = [o for p in ctx.command.get_params(ctx) for o in p.opts + p.secondary_opts] if ctx is not None else []
         hint = did_you_mean(exc.option_name, [n for n in names if n.startswith("-")])
         if hint:
             hints.append(hint)
     elif isinstance(exc, click.BadOptionUsage):
-        where, what = exc.option_name, _tidy(exc.message.replace(f"Option {exc.option_name!r} ", "").replace("an argument", "a value"))
+        code, where, what = "usage.no_value", exc.option_name, _tidy(exc.message.replace(f"Option {exc.option_name!r} ", "").replace("an argument", "a value"))
     else:
         where, what = "", _tidy(exc.message)
+        code = "usage.extra_argument" if "extra argument" in exc.message else code
     wrong_arguments = isinstance(exc, (click.exceptions.MissingParameter, click.BadArgumentUsage)) or "extra argument" in exc.message
     if ctx is not None and wrong_arguments:
         hints.append(f"usage: {ctx.get_usage().removeprefix('Usage: ')}")
     hints.append(f"see {path} --help")
-    head = f"{path}: {where}: " if where else f"{path}: "
-    return f"{head}{what} ({'; '.join(hints)})"
+    return path, Issue(code, what, Location(path=where), "; ".join(hints))
+
+
+def usage_paragraph(exc: click.ClickException, ctx=None) -> str:
+    """`regcode eval: --as-of: '2019-02-30' is not a date; write YYYY-MM-DD (see regcode eval --help)`:
+    the command, the place, what is wrong, and the fix, on one line."""
+    path, issue = usage_issue(exc, ctx)
+    where = f"{issue.location.path}: " if issue.location.path else ""
+    return f"{path}: {where}{issue.message} ({issue.hint})"
+
+
+def _wants_json(ctx) -> bool:
+    """--format json on the command line (read from the words, as the options could not be parsed)."""
+    words = (ctx.find_root().meta.get("regcode.argv") or []) if ctx is not None else []
+    return "--format=json" in words or any(a == "--format" and b == "json" for a, b in zip(words, words[1:]))
 
 
 def one_paragraph(exc: click.ClickException, ctx=None) -> BadUsage:
-    return BadUsage(usage_paragraph(exc, ctx) if isinstance(exc, click.UsageError) else
-                    f"{ctx.command_path if ctx is not None else 'regcode'}: {_tidy(exc.format_message())}")
+    """The error as BadUsage: one paragraph, or with --format json the {"errors": [...]} every error is."""
+    if not isinstance(exc, click.UsageError):
+        path = ctx.command_path if ctx is not None else "regcode"
+        return BadUsage(f"{path}: {_tidy(exc.format_message())}")
+    if _wants_json(getattr(exc, "ctx", None) or ctx):
+        path, issue = usage_issue(exc, ctx)
+        located = issue if issue.location.path else replace(issue, location=Location(path=path))
+        return BadUsage(dump_json({"errors": [located.as_dict()]}))
+    return BadUsage(usage_paragraph(exc, ctx))
 
 
 class BareHelp(click.ClickException):
@@ -122,6 +143,10 @@ class RegcodeGroup(click.Group):
         if name not in self.commands and name in COMMANDS:
             import_module(f"{__package__}.{COMMANDS[name]}")   # its @regcode.command registers it
         return self.commands.get(name)
+
+    def parse_args(self, ctx, args):
+        ctx.meta["regcode.argv"] = list(args)    # for --format json in a usage error (one_paragraph)
+        return super().parse_args(ctx, args)
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:

@@ -271,3 +271,16 @@ def test_an_issue_of_no_place_while_evaluating_a_case_file_names_the_file(monkey
     result = run("eval", *TOY, *[str(CASE)] * count)
     assert result.exit_code == 1 and "<input>" not in result.output
     assert result.stderr.splitlines()[:count] == [f"FACTS {str(CASE)!r}: eval.backend: the backend refused a fact"] * count
+
+
+@pytest.mark.parametrize("args,code,where", [
+    (["eval", str(CASE), "--format", "json", "--as-of", "2019-02-30"], "usage.bad_value", "--as-of"),
+    (["eval", str(CASE), "--format=json", "--bogus"], "usage.no_option", "regcode eval"),
+    (["evl", "--format", "json"], "usage.no_command", "regcode"),
+    (["show", "a@1", "b@1", "--format", "json"], "usage.extra_argument", "regcode show"),
+])
+def test_a_usage_error_with_format_json_is_the_errors_object_every_error_is(args, code, where):
+    result = run(*args)
+    assert result.exit_code == 1 and result.stdout == ""
+    [issue] = json.loads(result.stderr)["errors"]
+    assert issue["code"] == code and issue["location"]["path"] == where and "--help" in issue["hint"]
