@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from .errors import Issue, IssueCollector, Location
-from .load import MAX_FILE_BYTES, MAX_FILES, parse_text
+from .load import MAX_FILE_BYTES, MAX_FILES, _display, parse_text
 from .validate import API_VERSION, KINDS, operator_schemas, schema_for
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
@@ -280,10 +280,3 @@ def write(result: Result) -> None:
     tmp = result.path.with_name(f".{result.path.name}.regcode-fmt")
     tmp.write_text(result.formatted, encoding="utf-8")
     os.replace(tmp, result.path)
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
