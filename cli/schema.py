@@ -35,7 +35,7 @@ def schema_cmd(policy, out, force, policy_roots):
     if policy:
         policies = _versions(cat, policy, None)
     else:
-        policies = [cat.compiled(v) for pid in cat.policy_ids() for v in cat.versions(pid)]
+        policies = cat.every_version()
     if out is None:
         if policy and len(policies) != 1:
             raise click.UsageError(f"{policy} has {len(policies)} versions; name one (POLICY@VERSION) or use --out DIR")

@@ -6,14 +6,16 @@ from pathlib import Path
 import click
 
 from ..engine.html import build_site
-from .main import argument, argument_free, backend_option, catalog, policy_root_option, ref_label, regcode
+from .main import argument, backend_option, catalog, policy_root_option, ref_label, regcode
 
 
 def _versions(cat, refs) -> list:
     """POLICY (every version), POLICY@VERSION or a version folder; default: every version of every policy."""
+    if not refs:
+        return sorted(cat.every_version(), key=lambda p: p.ref)
     found = {}
-    for ref in refs or cat.policy_ids():
-        with argument(ref_label(ref), ref) if refs else argument_free():
+    for ref in refs:
+        with argument(ref_label(ref), ref):
             if (Path(ref) / "policy.yaml").is_file():
                 policies = [cat.compile_dir(Path(ref))]
             elif "@" in ref:

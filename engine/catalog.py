@@ -137,10 +137,24 @@ class Catalog:
         if broken:
             issues = [i for b in broken for i in b.issues]
             for b in broken:
-                issues.append(Issue("select.broken_version", f"{policy_id}@{b.version} cannot be read (the problem follows), so no "
+                issues.append(Issue("select.broken_version", f"{policy_id}@{b.version} cannot be read (for the problem in {b.directory.name}/policy.yaml see "
+                                    f"its own line), so no "
                                     f"version of {policy_id} is chosen from {b.directory.parent.parent}", Location(str(b.directory)),
                                     "fix it (`regcode validate DIR` lists every problem) or move it out of the policy root"))
             raise SelectionError(issues)
+
+    def every_version(self) -> list:
+        """Every version of every policy, compiled: what a command given no selection works on. A broken
+        version is refused (as `refuse_broken` does), not passed over: the user asked for all of them."""
+        issues = []
+        for policy_id in self.policy_ids():
+            try:
+                self.refuse_broken(policy_id)
+            except SelectionError as exc:
+                issues.extend(exc.issues)
+        if issues:
+            raise SelectionError(issues)
+        return [self.compiled(v) for pid in self.policy_ids() for v in self.versions(pid)]
 
     # -- choosing ------------------------------------------------------------------------
     def policy_id(self, requested: Optional[str]) -> str:

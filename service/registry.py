@@ -76,6 +76,11 @@ def load(roots: list, previous: Optional[Loaded] = None) -> Loaded:
                 served[key] = Served(info, old[key].policy, "unchanged")   # the same content: keep the built evaluator
             else:
                 served[key] = Served(info, policy, "new" if key not in old else "changed")
+    for broken in fresh.broken():            # a manifest that does not read is a failed version, never passed over
+        key = (broken.policy_id, broken.version)
+        failed[key] = list(broken.issues)
+        if key in old:
+            served[key] = Served(old[key].info, old[key].policy, "kept")
     for key, before in old.items():
         if key in served or key in failed:
             continue

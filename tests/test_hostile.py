@@ -448,3 +448,26 @@ def test_a_backtracking_pattern_in_a_policy_cannot_hang_the_report_of_a_bad_case
     with bounded(60):
         result = run("eval", "--policy-root", tmp_path, "--policy", "toy", case)
     assert result.exit_code == 1 and "input.schema" in result.stderr and "does not match" in result.stderr
+
+
+@pytest.mark.parametrize("verb", [["site", "--out", "{tmp}/site"], ["schema", "--out", "{tmp}/schemas"]])
+def test_a_command_over_every_version_refuses_a_broken_one_instead_of_passing_it_over(tmp_path, verb):
+    """Given no selection, site and schema work on every version: a broken manifest is an error (exit 1),
+    never a site or a schema set without it (and without the shipped version it hides)."""
+    version = tmp_path / "root" / "shanghai-post-license" / "2017"
+    version.mkdir(parents=True)
+    (version / "policy.yaml").write_text("title: a: b\n", encoding="utf-8")
+    result = run(*[a.format(tmp=tmp_path) for a in verb], "--policy-root", tmp_path / "root")
+    assert result.exit_code == 1 and "select.broken_version" in result.stderr
+    assert f"{version / 'policy.yaml'}:1:9: load.syntax" in result.stderr
+    assert not (tmp_path / verb[-1].rsplit("/", 1)[-1]).exists()
+
+
+def test_serve_does_not_start_past_a_broken_manifest(tmp_path):
+    from regcode.service import registry
+    version = tmp_path / "root" / "toy" / "9"
+    version.mkdir(parents=True)
+    (version / "policy.yaml").write_text("title: a: b\n", encoding="utf-8")
+    loaded = registry.load([str(tmp_path / "root")])
+    assert not loaded.ok and ("toy", "9") in loaded.failed
+    assert any(i.code == "load.syntax" and i.location.line == 1 for i in loaded.issues())
