@@ -367,20 +367,44 @@ def _read_after(policy: CompiledPolicy, k: int) -> tuple:
     return table[k] if k < len(table) else ()
 
 
+def _identity_plan(policy: CompiledPolicy):
+    """The identity paths grouped by their first key when every path has two keys (the common shape,
+    `enterprise.name`): ((first, (second, ...)), ...) in the order written; None for any other shape."""
+    found = policy.backends.get("_identity")
+    if found is None:
+        groups: dict = {}
+        if all(len(keys) == 2 for keys in policy.identity):
+            for first, second in policy.identity:
+                groups.setdefault(first, []).append(second)
+            found = tuple((first, tuple(seconds)) for first, seconds in groups.items())
+        else:
+            found = ()
+        policy.backends["_identity"] = found = (found if found or not policy.identity else None,)
+    return found[0]
+
+
 def identity_of(policy: CompiledPolicy, case) -> dict:
     """The values of the policy's identity paths in `case`, nested as there (absent ones are left out)."""
     out: dict = {}
+    groups = _identity_plan(policy)
+    if groups is not None and isinstance(case, dict):     # each first key read once
+        for first, seconds in groups:
+            node = case.get(first)
+            if not isinstance(node, dict):
+                continue
+            inner = {}
+            for second in seconds:
+                value = node.get(second)
+                if value is not None and not isinstance(value, (dict, list)):
+                    inner[second] = value
+            if inner:
+                out[first] = inner
+        return out
     for keys in policy.identity:
         value = case
         for k in keys:
             value = value.get(k) if isinstance(value, dict) else None
         if value is None or isinstance(value, (dict, list)):
-            continue
-        if len(keys) == 2:      # the common shape (`enterprise.name`)
-            node = out.get(keys[0])
-            if node is None:
-                node = out[keys[0]] = {}
-            node[keys[1]] = value
             continue
         node = out
         for k in keys[:-1]:
