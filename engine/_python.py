@@ -1392,6 +1392,7 @@ class Program:
         # could have added a claim (and then only if one was added), and at the end only if claimed since
         claimed_in = [{c.decision for r in rules for c in r.conclusions if isinstance(c, ir.Decide)} for rules in policy.strata]
         resolved_after: dict = {}     # j -> the last stratum after which r<j> (and z<j>, its count of claims) was computed
+        derived_before: set = set()    # kinds of derived facts some earlier stratum makes (the others start empty)
         for k, rules in enumerate(policy.strata):
             kinds = sorted({r.binds for r in rules})
             # decisions of earlier strata, resolved into locals r<j> after each stratum
@@ -1399,10 +1400,11 @@ class Program:
             derives = {f"derived:{c.fact}" for r in rules for c in r.conclusions if isinstance(c, ir.Derive)}
             g.emit(2, f"# ---- stratum {k}")
             if derives & set(kinds):
-                self._worklist(g, rules, kinds, traced)
+                self._worklist(g, rules, kinds, traced, derived_before)
             else:       # nothing derived here is matched here: each kind's facts in turn, no worklist
                 for kind in kinds:
                     self._straight(g, kind, [r for r in rules if r.binds == kind], set(kinds), traced)
+            derived_before |= derives
             due = [d for d in read_after[k] if d not in {self.decision_names[j] for j in resolved_after} or d in claimed_in[k]]
             if due:
                 g.emit(2, "# ---- decisions later strata read")
@@ -1439,13 +1441,25 @@ class Program:
         g.emit(2, "_failed(exc)")
         return g.lines
 
-    def _worklist(self, g: Generator, rules: list, kinds: list, traced: bool) -> None:
-        """A stratum whose rules derive facts that its own rules match: a worklist, first in first out."""
+    def _worklist(self, g: Generator, rules: list, kinds: list, traced: bool, derived_before: set) -> None:
+        """A stratum whose rules derive facts that its own rules match: a worklist, first in first out.
+        The facts it starts from come first, in the order case, derived facts, list items; when no derived
+        fact is among them (none of its derived kinds is made by an earlier stratum), the case and the list
+        items are matched directly, each kind in turn, and only what they derive goes through the worklist:
+        the same order, without a tuple and a dispatch per starting fact."""
         g.emit(2, "W = []")
-        for kind in kinds:
-            self._initial(g, kind, traced, 2)
+        derived = [kind for kind in kinds if kind.startswith("derived:")]
+        if any(kind in derived_before for kind in derived):
+            for kind in kinds:
+                self._initial(g, kind, traced, 2)
+            queued = kinds
+        else:
+            for kind in kinds:
+                if kind not in derived:
+                    self._straight(g, kind, [r for r in rules if r.binds == kind], set(kinds), traced)
+            queued = derived
         g.emit(2, "for kid, it, lb in W:     # a list iterated while it grows: first in, first out")
-        for n, kind in enumerate(kinds):
+        for n, kind in enumerate(queued):
             g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
             self._block(g, [r for r in rules if r.binds == kind], set(kinds), traced, 4)
 
