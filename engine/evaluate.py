@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -413,8 +414,7 @@ def identity_of(policy: CompiledPolicy, case) -> dict:
     return out
 
 
-def _label_of(fact: Fact) -> str:
-    return fact.label
+_label_of = operator.attrgetter("label")     # (a derived fact's; in C, no Python call per fact when sorting)
 
 
 def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = DEFAULT_BACKEND, source: str = "",
