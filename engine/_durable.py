@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 
 from . import _ir as ir
-from . import _python
+from . import _json, _python
 from .errors import EvaluationError, InputError, Issue, Location, PolicyError
 
 try:  # an optional extra (regcode[durable]); durable-rules builds on Python 3.11 and 3.12 only
@@ -115,7 +115,7 @@ class Program:
     # -- the backend interface (engine/evaluate.py) ----------------------------------------------
     def run(self, case: dict, as_of: str, params: dict, traced: bool):
         """(decisions, claims by decision, derived facts, firings), as the Python backend returns them."""
-        data = _copy(case)          # native tests read the bound fact as stored: fill the defaults in
+        data = _json.copy(case)          # native tests read the bound fact as stored: fill the defaults in
         _fill_defaults(self._defaults, data)
         state = _State(self, data, as_of, params, traced)
         session = Session(self)
@@ -496,15 +496,7 @@ def _fill_defaults(plan, data) -> None:
         if name not in data:
             if not has:
                 continue
-            data[name] = _copy(default)
+            data[name] = _json.copy(default)
         if inner is not None:
             _fill_defaults(inner, data[name])
 
-
-def _copy(value):
-    """A copy of JSON-shaped data (several times faster than copy.deepcopy)."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value

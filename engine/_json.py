@@ -36,3 +36,12 @@ def dumps(data: Any, pretty: bool = False) -> str:
     if pretty:
         return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2)
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def copy(value: Any) -> Any:
+    """A copy of JSON-shaped data (several times faster than copy.deepcopy, which hot loops would feel)."""
+    if isinstance(value, dict):
+        return {k: copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy(v) for v in value]
+    return value

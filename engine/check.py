@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import _dates
+from . import _dates, _json
 from . import _ir as ir
 from .catalog import Catalog
 from .compile import CompiledPolicy
@@ -620,14 +620,14 @@ class _List:
         yield [], ((self.path, 0),)
         for n in self.lengths[1:]:
             for v, c in self.item.alternatives():
-                yield [_copy(v) for _ in range(n)], ((self.path, n),) + c
+                yield [_json.copy(v) for _ in range(n)], ((self.path, n),) + c
 
     def sample(self, rng, sparse=False):
         n = 0 if sparse and rng.random() < 0.5 else rng.choice(self.lengths)
         if n == 0:
             return [], ((self.path, 0),)
         v, c = self.item.sample(rng, sparse)
-        return [_copy(v) for _ in range(n)], ((self.path, n),) + c
+        return [_json.copy(v) for _ in range(n)], ((self.path, n),) + c
 
 
 class Space:
@@ -788,18 +788,10 @@ class Space:
             yield self._case(value), choices
 
     def _case(self, value) -> dict:
-        case = _copy(value) if isinstance(value, dict) else {}
+        case = _json.copy(value) if isinstance(value, dict) else {}
         case["as_of"] = self.as_of
         return case
 
-
-def _copy(value):
-    """A copy of JSON-shaped data (much cheaper than copy.deepcopy, which the sample loop would feel)."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _show_path(keys: tuple) -> str:

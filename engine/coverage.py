@@ -3,30 +3,14 @@ from __future__ import annotations
 
 import re
 
+from ._text import zh_number
 from .compile import CompiledPolicy
-
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
 def article_number(article: str):
     """'第四十八条' -> 48, '附件2' -> None (annexes are not numbered articles)."""
     m = re.fullmatch(r"第([零〇一二两三四五六七八九十百0-9]+)条", article or "")
-    if not m:
-        return None
-    text = m.group(1)
-    if text.isdigit():
-        return int(text)
-    total, current = 0, 0
-    for ch in text:
-        if ch == "百":
-            total += (current or 1) * 100
-            current = 0
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        else:
-            current = _DIGITS[ch]
-    return total + current
+    return zh_number(m.group(1)) if m else None
 
 
 def report(policy: CompiledPolicy, fired_by_case: dict) -> dict:
