@@ -27,6 +27,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import fields
+from types import MappingProxyType
 from typing import Optional
 
 from . import _dates
@@ -139,6 +140,9 @@ def _group_defaulted(X: CaseCache, slot, items, key: str, default) -> dict:
     for item in items:
         found[item.get(key, default)].append(item)
     return found
+
+
+_NO_ITEMS = MappingProxyType({})     # the index of an empty list (read-only: generated code only calls .get)
 
 
 def _index_required(X: CaseCache, slot, pairs, key: str, default) -> dict:
@@ -634,7 +638,9 @@ class Generator:
         if self.indexes is not None and (kind in SCALAR_KINDS or _never_none(wanted, self.certain)):
             # a scalar key: hashable; the index lives in a local once built (lists do not change during a case)
             var = self.indexes.setdefault(index_slot, f"IX{len(self.indexes)}")
-            self.emit(ind, f"if {var} is None: {var} = {build}(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)})")
+            # (an empty list, common, has the empty index without a call)
+            self.emit(ind, f"if {var} is None: {var} = {build}(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}) "
+                           f"if {pairs} else _NO_ITEMS")
             if _never_none(wanted, self.certain):
                 self.emit(ind, f"{bucket} = {var}.get({wanted}, ())")
             else:
@@ -1720,7 +1726,7 @@ class Program:
         namespace = {"K": tuple(self.builder.consts), "__builtins__": BUILTINS, "_PolicyError": PolicyError,
                      "_failed": self._failed, "_too_many": self._too_many, "_too_many_derived": self._too_many_derived,
                      "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible, "_reach": _reach,
-                     "_WM": memo, "_windows": windows}
+                     "_WM": memo, "_windows": windows, "_NO_ITEMS": _NO_ITEMS}
         namespace.update(HELPERS)
         from .evaluate import Fact, resolver
         namespace["_Fact"] = Fact
