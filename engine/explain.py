@@ -63,10 +63,11 @@ def _why_entries(claims: list, value, all_decisive: bool, decisive_only: bool, r
 
 def _why_function(policy, rules: list, rank: list, every: dict):
     """fn(claims, decisions, decisive_only) -> the `why` mapping, written out for this policy's decisions
-    (one block each, in declaration order, the order of an Evaluation's claims): a decision nobody
+    (one block each, in declaration order; `claims` must have its keys in that order): a decision nobody
     claimed costs a test, and the common single claim with its entry written by the backend is marked
     in place; the rest goes through `_why_entries`. Built from the declarations alone: names are repr'd."""
-    lines = ["def why(CL, D, DO):"]
+    lines = ["def why(CL, D, DO):",
+             "    " + "".join(f"L{j}, " for j in range(len(policy.decisions))) + "= CL.values()"]
     names = []
     for j, (name, decl) in enumerate(policy.decisions.items()):
         n = repr(name)
@@ -76,15 +77,14 @@ def _why_function(policy, rules: list, rank: list, every: dict):
         else:        # as _why_entries has it, for one claim
             decisive = (f"c[0] is not None and ((v.get(c[1]) == c[0]) if isinstance(v := D.get({n}), dict) "
                         f"else (c[0] == v or isinstance(v, list)))")
-        lines += [f"    L = CL[{n}]",
-                  f"    if not L:",
+        lines += [f"    if not L{j}:",
                   f"        w{j} = []",
-                  f"    elif len(L) == 1 and len(c := L[0]) > {ENTRY}:",
+                  f"    elif len(L{j}) == 1 and len(c := L{j}[0]) > {ENTRY}:",
                   f"        e = c[{ENTRY}]",
                   f"        e['decisive'] = d = {decisive}",
                   f"        w{j} = [e] if d or not DO else []",
                   f"    else:",
-                  f"        w{j} = _many(L, D.get({n}), {every[name]!r}, DO, RU, RK)"]
+                  f"        w{j} = _many(L{j}, D.get({n}), {every[name]!r}, DO, RU, RK)"]
     lines.append("    return {" + ", ".join(names) + "}")
     namespace = {"__builtins__": {"len": len, "isinstance": isinstance, "dict": dict, "list": list},
                  "_many": _why_entries, "RU": rules, "RK": rank}
@@ -128,7 +128,7 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
     rules, rank, every, (why_of, names) = _plan(p)
     decisive_only = level == "decisive"
     claims = ev.claims
-    if len(claims) == len(names):        # every decision of the policy, in declaration order (both backends)
+    if tuple(claims) == names:        # every decision of the policy, in declaration order (both backends)
         why = why_of(claims, ev.decisions, decisive_only)
     else:
         decisions = ev.decisions
