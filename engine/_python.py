@@ -1838,7 +1838,10 @@ class Program:
         X = CaseCache(case, as_of, self.slots, lists=False)
         decisions, lists, stores, firings = (self.run_traced if traced else self.run_plain)(case, as_of, params, X)
         claims = dict(zip(self.decision_names, lists))
-        derived = [fact for store in stores for fact in store.values()] if traced else []
+        derived = []
+        if traced:
+            for store in stores:
+                derived += store.values()
         return decisions, claims, derived, firings
 
     def conclude(self, rule, fact, state) -> tuple:
