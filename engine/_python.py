@@ -1512,14 +1512,18 @@ class Program:
         for r in rules:
             groups[keys[r.index]] = groups.get(keys[r.index], 0) + 1
         shared: dict = {}
+        open_key = None     # the shared first conjunct whose `if` the rules emitted now are inside (consecutive rules)
         for rule in rules:
-            g.emit(ind, f"# rule {rule.index}: {rule.id}")
-            scope = self._bound(rule, run=True)
             first, rest = split[rule.index]
             key = keys[rule.index]
             guard_first = _guard_first(rule)
+            alone = groups[key] < 2 and not guard_first
+            if alone or key != open_key:
+                open_key = None
+            g.emit(ind if open_key is None else ind + 1, f"# rule {rule.index}: {rule.id}")
+            scope = self._bound(rule, run=True)
             dated = self._bound_date(g, rule) if traced else []
-            if groups[key] < 2 and not guard_first:
+            if alone:
                 code, trace = g.cond(rule.condition, scope, ind)
                 self._when(g, code, ind, lambda at: self._fire(g, rule, kinds, traced, at, dated + trace))
                 continue
@@ -1530,14 +1534,19 @@ class Program:
                     g.emit(ind, f"{var} = {code}")
                 shared[key] = (var, trace)
             held, first_trace = shared[key]
+            if held == "False":     # never holds: nothing to emit
+                continue
+            if open_key is None and held != "True":
+                g.emit(ind, f"if {held}:")
+                open_key = key
+            at = ind + 1 if open_key is not None else ind
             if rest is None:
                 whole = first_trace + dated if guard_first else dated + first_trace
-                self._when(g, held, ind, lambda at: self._fire(g, rule, kinds, traced, at, whole))
+                self._fire(g, rule, kinds, traced, at, whole)
                 continue
-            g.emit(ind, f"if {held}:")
-            code, trace = g.cond(rest, scope, ind + 1)
+            code, trace = g.cond(rest, scope, at)
             whole = first_trace + dated + trace if guard_first else dated + first_trace + trace
-            self._when(g, code, ind + 1, lambda at: self._fire(g, rule, kinds, traced, at, whole))
+            self._when(g, code, at, lambda at: self._fire(g, rule, kinds, traced, at, whole))
         g.lines[top:top] = ["    " * ind + line for line in g.take_prefetched("it")]
         if len(g.lines) == top:
             g.emit(ind, "pass")
