@@ -1579,6 +1579,24 @@ class Program:
         the one claim of a strategy that takes a lone value as it is (what evaluate.resolver gives)."""
         decl = self.policy.decisions[self.decision_names[j]]
         default = decl.default
+        claimed = self._literal_claims(decl.name)
+        if claimed is not None and decl.type == "bool" and decl.combine in ("any", "all") \
+                and not isinstance(default, (dict, list)) and len(claimed) == 1 and type(claimed[0]) is bool:
+            # every rule claims the same literal: any or all of it is it (evaluate.resolver's boolean)
+            return f"({claimed[0]!r} if L{j} else {self.builder.const(default)})"
+        if claimed is not None and decl.type == "list" and decl.combine == "union" and default == [] and claimed:
+            # codes written as literals, each a code or a list of one (evaluate.resolver's union): the union
+            # of one literal, however often claimed, is its codes; of one claim, its code
+            if all(type(v) is str for v in claimed):
+                one = f"L{j}[0][0]"
+            elif all(type(v) is list and len(v) == 1 and type(v[0]) is str for v in claimed):
+                one = f"L{j}[0][0][0]"
+            else:
+                one = None
+            if one is not None and len(claimed) == 1:
+                return f"([{one}] if L{j} else [])"
+            if one is not None:
+                return f"(([{one}] if len(L{j}) == 1 else R{j}(L{j})) if L{j} else [])"
         if isinstance(default, (dict, list)):
             if not default:     # an empty default: a new one is written as a literal
                 return f"(R{j}(L{j}) if L{j} else {'{}' if isinstance(default, dict) else '[]'})"
@@ -1595,6 +1613,18 @@ class Program:
         if lone is None:
             return f"(R{j}(L{j}) if L{j} else {self.builder.const(default)})"
         return f"((L{j}[0][0] if len(L{j}) == 1 and {lone} else R{j}(L{j})) if L{j} else {self.builder.const(default)})"
+
+    def _literal_claims(self, name: str) -> Optional[list]:
+        """The distinct values the rules claim for a decision, when every claim is a literal (None otherwise)."""
+        found: list = []
+        for rule in self.policy.rules:
+            for concl in rule.conclusions:
+                if isinstance(concl, ir.Decide) and concl.decision == name:
+                    if not isinstance(concl.value, ir.Lit) or concl.map_key is not None:
+                        return None
+                    if not any(type(v) is type(concl.value.value) and v == concl.value.value for v in found):
+                        found.append(concl.value.value)
+        return found
 
     def _initial(self, g: Generator, kind: str, traced: bool, ind: int) -> None:
         """The facts a stratum starts from, for one kind it binds."""

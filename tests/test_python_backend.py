@@ -213,17 +213,40 @@ def test_decisions_read_by_later_strata_are_resolved_once_claimed(catalog):
     assert checked > 200
 
 
+def test_decisions_claimed_only_by_literals_resolve_as_their_resolvers_do(tmp_path):
+    """A bool claimed with one literal and a union of literal codes are resolved without their resolvers
+    (the generated code knows the values); on every case, with and without tracing, the value is what the
+    resolver gives on the same claims. The Shanghai policy's unions claim several literal codes each."""
+    from conftest import generator
+    from regcode.engine.evaluate import resolver
+    small = write_policy(tmp_path).by_ref("small@1")
+    shanghai = Catalog().by_ref("shanghai-post-license@2017")
+    runs = [(small, case) for case in cases()] + [(shanghai, case) for case in generator.generate(300, 20261202)]
+    # shortcuts that meet several claims here (the small policy's each come from one rule firing once)
+    shortcut = {("shanghai-post-license", n) for n in ("violations", "enterprise_obligations", "rectification_required")}
+    seen = set()
+    for policy, case in runs:
+        for trace in (False, True):
+            ev = evaluate(policy, case, case["as_of"], backend="python", trace=trace)
+            for name, decl in policy.decisions.items():
+                assert repr(ev.decisions[name]) == repr(resolver(policy, decl)(ev.claims[name])), (policy.id, name, case)
+                if len(ev.claims[name]) > 1:
+                    seen.add((policy.id, name))
+    assert shortcut & seen == shortcut      # each shortcut met claims it must combine, not only a lone one
+
+
 def test_a_failure_is_named_by_the_rule_whose_code_failed_and_outside_rules_by_none(tmp_path):
     """No rule index is kept while running: a failure is told apart by its line in the generated code."""
     policy = write_policy(tmp_path).by_ref("small@1")
     program = program_for(policy, "python")
-    case = {"as_of": "2020-06-30", "shop": {"name": "甲", "size": 3}, "items": [{"kind": "a", "n": 2, "day": "2020-01-01"}]}
+    case = {"as_of": "2020-06-30", "shop": {"name": "甲", "size": 3},
+            "items": [{"kind": "a", "n": 2, "day": "2020-01-01"}, {"kind": "b", "n": 3, "day": "2020-01-02"}]}
     assert {policy.rules[i].id for i in program._rule_at_line.values()} == {r.id for r in policy.rules}
     def boom(claims):
         raise ZeroDivisionError("resolution")
     saved = dict(program._namespace)
     try:
-        j = program.decision_names.index("hits")      # a union: always resolved through its resolver
+        j = program.decision_names.index("top")      # claimed once per item, twice: resolved through its resolver
         program._namespace[f"R{j}"] = boom
         with pytest.raises(EvaluationError) as info:
             evaluate(policy, case, case["as_of"], backend="python")
