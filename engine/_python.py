@@ -354,9 +354,11 @@ class _Scope:
     """What a name in a condition means in generated code: the variable holding a bound item, and the
     f-string body of its printable path (for the why), e.g. `spot_checks[{i3}]`."""
 
-    def __init__(self, var: str, label: str, is_dict: bool, scalars: frozenset = frozenset()):
+    def __init__(self, var: str, label: str, is_dict: bool, scalars: frozenset = frozenset(),
+                 present: frozenset = frozenset()):
         self.var, self.label, self.is_dict = var, label, is_dict
         self.scalars = scalars    # fields surely a scalar when not None
+        self.present = present    # fields surely there (maybe null): read by subscription
 
 
 class Val:
@@ -514,7 +516,7 @@ class Generator:
         if not ref.keys:
             code = base
         elif len(ref.keys) == 1 and base_is_dict:
-            code = self._get(base, ref, 0, True)
+            code = self._get(base, ref, 0, True, bool(ref.scope) and ref.keys[0] in scope[ref.scope].present)
         else:
             v = self.tmp("p")
             known, src = base_is_dict, base       # `known`: the value read from is surely a mapping
@@ -543,10 +545,10 @@ class Generator:
             test = f"{var} is not None and type({var}) is not dict and type({var}) is not list"
         return Val(code, bind, [("e", label, var, test)])
 
-    def _get(self, src: str, ref: ir.PathRef, j: int, known: bool = True) -> str:
+    def _get(self, src: str, ref: ir.PathRef, j: int, known: bool = True, there: bool = False) -> str:
         has_default, default = ref.defaults[j] if j < len(ref.defaults) else (False, None)
         key = repr(ref.keys[j])
-        if known and ref.present and ref.present[j]:
+        if there or known and ref.present and ref.present[j]:
             read = f"{src}[{key}]"       # a required field of a validated mapping is always there
         else:
             read = f"{src}.get({key}, {self.p.const(default)})" if has_default else f"{src}.get({key})"
@@ -1318,6 +1320,12 @@ class Program:
         self.kind_id = {kind: i for i, kind in enumerate(self.kinds)}
         self.decision_names = list(policy.decisions)
         self.derived_names = sorted(policy.derived)
+        self._derived_fields: dict = {}     # derived fact -> the fields every conclusion deriving it writes
+        for rule in policy.rules:
+            for concl in rule.conclusions:
+                if isinstance(concl, ir.Derive):
+                    held = self._derived_fields.get(concl.fact)
+                    self._derived_fields[concl.fact] = frozenset(concl.fields) if held is None else held & frozenset(concl.fields)
         self._rule_traced: dict = {}
         self._flags: dict = {}
         if frozen is None:
@@ -1352,12 +1360,14 @@ class Program:
             return {}
         kind = rule.binds
         is_dict = kind.startswith("derived:") or self._list_items_are_dicts(kind)
-        scalars = frozenset()
+        scalars = present = frozenset()
         if run and kind.startswith("derived:"):
             # a derived fact the run function made: its scalar fields are part of its (hashed) identity, so a
             # mapping or a list there would have failed the evaluation: a present value is a scalar
             scalars = frozenset(n for n, shape in self.policy.derived[kind[8:]].props.items() if shape.kind in SCALAR_KINDS)
-        return {rule.alias: _Scope("it", "{lb}", is_dict, scalars)}
+            # and the fields every rule deriving it writes are in its mapping (written as computed, null or not)
+            present = self._derived_fields.get(kind[8:], frozenset())
+        return {rule.alias: _Scope("it", "{lb}", is_dict, scalars, present)}
 
     def _list_items_are_dicts(self, kind: str) -> bool:
         shape = self.policy.facts_shape
@@ -1656,7 +1666,7 @@ class Program:
         g.emit(ind, f"if F > {MAX_FIRINGS}: _too_many({rule.index})")
         if traced:
             g.emit_matched(trace, ind, "m", rule.binds[5:] if rule.binds.startswith("list:") else None)
-        scope = self._bound(rule)
+        scope = self._bound(rule, run=True)     # (the fields the condition read by subscription are read alike)
         saved, g.traced = g.traced, False
         g.pick_memo = {}
         try:

@@ -235,6 +235,66 @@ def test_decisions_claimed_only_by_literals_resolve_as_their_resolvers_do(tmp_pa
     assert shortcut & seen == shortcut      # each shortcut met claims it must combine, not only a lone one
 
 
+PARTIAL_RULES = """\
+rules:
+  - id: mark-both
+    article: 第一条
+    title: t
+    for_each: items
+    as: i
+    when: {path: i.kind, op: '==', value: a}
+    then: [{derive: mark, with: {a: {path: i.kind}, b: {path: shop.name}}}]
+  - id: mark-one
+    article: 第一条
+    title: t
+    for_each: items
+    as: i
+    when: {path: i.kind, op: '==', value: b}
+    then: [{derive: mark, with: {a: {path: i.kind}}}]
+  - id: marked-without-b
+    article: 第一条
+    title: t
+    for_each: mark
+    as: m
+    when: {all: [{absent: m.b}, {path: m.a, op: '==', value: b}]}
+    then: [{decide: busy, value: true}]
+  - id: marked-with-b
+    article: 第一条
+    title: t
+    for_each: mark
+    as: m
+    when: {present: m.b}
+    then: [{decide: hits, value: {path: m.a}}]
+"""
+
+
+def test_a_derived_field_some_rule_leaves_out_is_read_as_absent(tmp_path):
+    """The run function reads a derived fact's field by subscription only when every rule deriving that fact
+    writes it: `b` here is left out by one of them, `a` by none."""
+    version = tmp_path / "partial" / "1"
+    (version / "rules").mkdir(parents=True)
+    small = tmp_path / "small" / "1"
+    write_policy(tmp_path)
+    for name in ("facts.schema.yaml", "decisions.yaml"):
+        (version / name).write_text((small / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (version / "policy.yaml").write_text((small / "policy.yaml").read_text(encoding="utf-8").replace("id: small", "id: partial"),
+                                         encoding="utf-8")
+    (version / "derived.yaml").write_text("apiVersion: regcode/v1\nkind: DerivedFacts\nfacts:\n"
+                                          "  mark: {title: t, fields: {a: string, b: string}}\n", encoding="utf-8")
+    (version / "rules" / "r.yaml").write_text("apiVersion: regcode/v1\nkind: Rules\n" + PARTIAL_RULES, encoding="utf-8")
+    policy = Catalog([tmp_path]).by_ref("partial@1")
+    program = program_for(policy, "python")
+    assert "it['a']" in program.source and "it['b']" not in program.source and "it.get('b')" in program.source
+    case = {"as_of": "2020-06-30", "shop": {"name": "甲"},
+            "items": [{"kind": "a", "n": 1, "day": "2020-01-01"}, {"kind": "b", "n": 2, "day": "2020-02-01"}]}
+    for trace in (False, True):
+        ev = evaluate(policy, case, case["as_of"], backend="python", trace=trace)
+        assert ev.decisions["busy"] is True and ev.decisions["hits"] == ["a"]
+    if _durable.available():
+        assert to_dict(evaluate(policy, case, case["as_of"], backend="python")) == \
+            to_dict(evaluate(policy, case, case["as_of"], backend="durable"))
+
+
 def test_a_failure_is_named_by_the_rule_whose_code_failed_and_outside_rules_by_none(tmp_path):
     """No rule index is kept while running: a failure is told apart by its line in the generated code."""
     policy = write_policy(tmp_path).by_ref("small@1")
