@@ -1310,6 +1310,7 @@ class Program:
     functions the durable backend borrows (conclusions, traced conditions, flags)."""
 
     name = "python"
+    writes_entries = True       # traced claims carry their why entry (evaluate.ENTRY)
 
     def __init__(self, policy, frozen: Optional[dict] = None):
         self.policy = policy

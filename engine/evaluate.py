@@ -51,6 +51,7 @@ class Evaluation:
     firings: int
     source: str = ""
     identity: dict = field(default_factory=dict)   # the case's identity fields (policy `identity:`), nested as in the case
+    entries: bool = False      # every claim carries its why entry (ENTRY): the backend wrote it while the rule fired
 
 
 # ---- input -------------------------------------------------------------------------------
@@ -431,4 +432,5 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
     facts = derived if not derived or type(derived[0]) is Fact else [Fact(kind, data, label, by) for kind, data, label, by in derived]
     if len(facts) > 1:
         facts.sort(key=_label_of)
-    return Evaluation(policy, as_of, decisions, claims, facts, firings, source, identity_of(policy, case))
+    return Evaluation(policy, as_of, decisions, claims, facts, firings, source, identity_of(policy, case),
+                      trace and getattr(program, "writes_entries", False))

@@ -29,7 +29,8 @@ def _plan(policy) -> tuple:
         for k, i in enumerate(sorted(range(len(policy.rules)), key=lambda i: policy.rules[i].id)):
             rank[i] = k
         every = {name: d.combine in ("sum", "union") for name, d in policy.decisions.items()}
-        found = policy.backends["_explain"] = (rules, rank, every, _why_function(policy, rules, rank, every))
+        found = policy.backends["_explain"] = (rules, rank, every, _why_function(policy, rules, rank, every, False),
+                                               _why_function(policy, rules, rank, every, True))
     return found
 
 
@@ -61,11 +62,13 @@ def _why_entries(claims: list, value, all_decisive: bool, decisive_only: bool, r
     return entries
 
 
-def _why_function(policy, rules: list, rank: list, every: dict):
+def _why_function(policy, rules: list, rank: list, every: dict, entries: bool):
     """fn(claims, decisions, decisive_only) -> the `why` mapping, written out for this policy's decisions
     (one block each, in declaration order; `claims` must have its keys in that order): a decision nobody
     claimed costs a test, and the common single claim with its entry written by the backend is marked
-    in place; the rest goes through `_why_entries`. Built from the declarations alone: names are repr'd."""
+    in place; the rest goes through `_why_entries`. With `entries`, for claims that all carry their entry
+    (Evaluation.entries), that is not tested claim by claim. Built from the declarations alone: names
+    are repr'd."""
     lines = ["def why(CL, D, DO):",
              "    " + "".join(f"L{j}, " for j in range(len(policy.decisions))) + "= CL.values()"]
     names = []
@@ -79,7 +82,8 @@ def _why_function(policy, rules: list, rank: list, every: dict):
                         f"else (c[0] == v or isinstance(v, list)))")
         lines += [f"    if not L{j}:",
                   f"        w{j} = []",
-                  f"    elif len(L{j}) == 1 and len(c := L{j}[0]) > {ENTRY}:",
+                  f"    elif len(L{j}) == 1:" if entries else f"    elif len(L{j}) == 1 and len(L{j}[0]) > {ENTRY}:",
+                  f"        c = L{j}[0]",
                   f"        e = c[{ENTRY}]",
                   f"        e['decisive'] = d = {decisive}",
                   f"        w{j} = [e] if d or not DO else []",
@@ -125,7 +129,9 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
         out["source"] = ev.source
     if level == "none":
         return out
-    rules, rank, every, (why_of, names) = _plan(p)
+    rules, rank, every, (why_of, names), (why_entries, _) = _plan(p)
+    if ev.entries:
+        why_of = why_entries
     decisive_only = level == "decisive"
     claims = ev.claims
     if tuple(claims) == names:        # every decision of the policy, in declaration order (both backends)
