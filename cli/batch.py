@@ -127,6 +127,14 @@ class BadRecords:
                 hint = f" ({issue['hint']})" if issue.get("hint") else ""
                 self.echo(printable(f"{where}: {issue['code']}: {issue['message']}{hint}"))
 
+    def skip(self, entry, tally: Tally) -> None:
+        """A folder's entry that is not read: one line on stderr whatever --errors says (it is not a bad
+        record, and the user may not look in that file), and a line of the errors file too, code input.skipped."""
+        tally.skipped += 1
+        self.echo(printable(str(entry)))
+        if self.stream is not None:
+            self.stream.write(dump_json({"source": entry.path, "line": None, "errors": [entry.issue().as_dict()]}) + "\n")
+
     def finish(self) -> None:
         if self.stream is None and self.count > MAX_REPORTED:
             self.echo(f"... and {self.count - MAX_REPORTED} more bad records; pass --errors FILE to keep them all")
@@ -169,6 +177,10 @@ def district_table(tally: Tally) -> str:
     return table(header, rows + [total])
 
 
+def skipped_text(tally: Tally) -> str:
+    return f", skipped {tally.skipped:,} file{'s' if tally.skipped != 1 else ''}" if tally.skipped else ""
+
+
 def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
     data = tally.as_dict()
     data.update({"seconds": round(seconds, 3), "per_second": round(tally.read / seconds, 1) if seconds > 0 else None,
@@ -195,7 +207,9 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
 
     INPUT is a JSONL file (one case file a line), a folder of YAML/JSON case files (read sorted by
     path, recursively), or - for JSONL on standard input. A bad record (invalid JSON or YAML, a
-    schema error, no version in force...) goes to the --errors file and the rest finish. The
+    schema error, no version in force...) goes to the --errors file and the rest finish. What a
+    folder holds that is not read (another suffix, hidden files and folders, FIFOs, links to
+    folders) is listed on stderr (input.skipped) and counted, and goes to --errors too. The
     summary (counts, time, a table by production district) goes to stderr.
 
     \b
@@ -206,7 +220,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
      python benchmarks/generate.py --count 2000 --seed 7 --as-of 2019-06-30 --out district.jsonl)
 
     Exit status: 0 when every record was evaluated, 1 when some were bad (the good ones are still
-    written), 2 for a usage error.
+    written) or the command line is (one paragraph naming the option).
     """
     set_format(ctx, fmt)
     check_input(source)
@@ -235,7 +249,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
         runner = stack.enter_context(Runner(job, jobs, chunk))
         stack.callback(progress.close)
-        for counts, outcomes in runner.results(read_records(source), sink):
+        for counts, outcomes in runner.results(read_records(source, on_skip=lambda e: bad.skip(e, tally)), sink):
             if counts is not None:              # a worker wrote the chunk's good lines (now in sink) and counted them
                 tally.merge(counts)
             for outcome in outcomes:
@@ -258,11 +272,12 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     else:
         bad.finish()
         rate = f"{tally.read / seconds:,.0f} cases/s" if seconds > 0 else "-"
-        click.echo(f"read {tally.read:,}, evaluated {tally.evaluated:,}, failed {tally.failed:,} "
+        click.echo(f"read {tally.read:,}, evaluated {tally.evaluated:,}, failed {tally.failed:,}{skipped_text(tally)} "
                    f"in {seconds:.2f} s ({rate}, {jobs} job{'s' if jobs > 1 else ''})", err=True)
         where = "stdout" if out == "-" else out
         click.echo(f"wrote {tally.evaluated:,} results to {where}"
-                   + (f"; {tally.failed:,} bad records to {errors}" if errors else ""), err=True)
+                   + (f"; {tally.failed:,} bad records{f' and {tally.skipped:,} skipped files' if tally.skipped else ''} to {errors}"
+                      if errors else ""), err=True)
         if tally.groups:
             click.echo(district_table(tally), err=True)
     if tally.failed:

@@ -8,8 +8,8 @@ import click
 
 from ..engine import InputError, Issue, Location, PolicyError, evaluate_case, load_case_file, to_text
 from ..engine.load import load_case_stream
-from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, policy_root_option, regcode,
-                   report_issues, selection_options, set_format)
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, placed, policy_root_option,
+                   regcode, report_issues, selection_options, set_format)
 
 
 def read_case(path: str):
@@ -61,8 +61,9 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
             cases.append(doc.data)
         except PolicyError as exc:
             failed = True
+            exc = placed(exc, lambda issue: f"FACTS {path!r}")   # an issue of no place is the case file's
             if len(facts) == 1:
-                raise
+                raise exc from None
             report_issues(exc.issues, "json" if fmt == "json" else "text")
     if fmt == "text":
         click.echo("\n\n".join(to_text(r, level) for r in results))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,14 +13,123 @@ from importlib import import_module
 import click
 import yaml
 
-from ..engine import Catalog, Location, PolicyError, dump_json
+from ..engine import Catalog, Issue, Location, PolicyError, dump_json
 from ..engine._dates import is_date
+from ..engine.errors import did_you_mean
 
-EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
+
+
+class BadUsage(click.ClickException):
+    """A usage error (an unknown option or command, a missing argument, a bad option value) as one
+    paragraph and exit 1, like any other bad input; click's own shows three parts and exits 2."""
+
+    exit_code = EXIT_POLICY
+
+    def show(self, file=None) -> None:
+        click.echo(self.message, err=True)
+
+
+def _tidy(text: str) -> str:
+    text = " ".join(str(text).split()).rstrip(".")
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _where(exc: click.BadParameter, ctx) -> str:
+    """The option or argument at fault, as the user writes it (--as-of, INPUT)."""
+    if exc.param_hint:
+        hints = [exc.param_hint] if isinstance(exc.param_hint, str) else list(exc.param_hint)
+        return " / ".join(hints)
+    param = exc.param
+    if param is None:
+        return ""
+    if isinstance(param, click.Option):
+        longs = [o for o in param.opts if o.startswith("--")]
+        return (longs or param.opts)[0]
+    return param.human_readable_name
+
+
+def usage_issue(exc: click.ClickException, ctx=None) -> tuple:
+    """(the command, the Issue): what is wrong (`usage.bad_value`...), at the option or argument, with the fix."""
+    ctx = getattr(exc, "ctx", None) or ctx
+    if ctx is not None and isinstance(ctx.command, click.Group) and ctx.invoked_subcommand:
+        # the parser's own errors (an option without its value) carry no context: the verb's is made here
+        command = ctx.command.get_command(ctx, ctx.invoked_subcommand)
+        if command is not None:
+            ctx = click.Context(command, info_name=ctx.invoked_subcommand, parent=ctx)
+    path = ctx.command_path if ctx is not None else "regcode"
+    hints, code = [], "usage.error"
+    if isinstance(exc, click.exceptions.MissingParameter):
+        code = "usage.missing"
+        where = _where(exc, ctx)
+        kind = exc.param_type or (exc.param.param_type_name if exc.param is not None else "parameter")
+        what = f"missing {kind} {where}".strip()
+        if exc.message:
+            what += f": {_tidy(exc.message)}"
+        where = ""
+    elif isinstance(exc, click.BadParameter):
+        code, where, what = "usage.bad_value", _where(exc, ctx), _tidy(exc.message)
+    elif isinstance(exc, click.exceptions.NoSuchCommand):
+        code, where = "usage.no_command", ""
+        what = f"no command {exc.command_name!r}"
+        names = ctx.command.list_commands(ctx) if ctx is not None and isinstance(ctx.command, click.Group) else []
+        hints.append(did_you_mean(exc.command_name, names) or f"commands: {', '.join(names)}")
+    elif isinstance(exc, click.exceptions.NoSuchOption):
+        code, where, what = "usage.no_option", "", f"no option {exc.option_name}"
+        names = [o for p in ctx.command.get_params(ctx) for o in p.opts + p.secondary_opts] if ctx is not None else []
+        hint = did_you_mean(exc.option_name, [n for n in names if n.startswith("-")])
+        if hint:
+            hints.append(hint)
+    elif isinstance(exc, click.BadOptionUsage):
+        code, where, what = "usage.no_value", exc.option_name, _tidy(exc.message.replace(f"Option {exc.option_name!r} ", "").replace("an argument", "a value"))
+    else:
+        where, what = "", _tidy(exc.message)
+        code = "usage.extra_argument" if "extra argument" in exc.message else code
+    wrong_arguments = isinstance(exc, (click.exceptions.MissingParameter, click.BadArgumentUsage)) or "extra argument" in exc.message
+    if ctx is not None and wrong_arguments:
+        hints.append(f"usage: {ctx.get_usage().removeprefix('Usage: ')}")
+    hints.append(f"see {path} --help")
+    return path, Issue(code, what, Location(path=where), "; ".join(hints))
+
+
+def usage_paragraph(exc: click.ClickException, ctx=None) -> str:
+    """`regcode eval: --as-of: '2019-02-30' is not a date; write YYYY-MM-DD (see regcode eval --help)`:
+    the command, the place, what is wrong, and the fix, on one line."""
+    path, issue = usage_issue(exc, ctx)
+    where = f"{issue.location.path}: " if issue.location.path else ""
+    return f"{path}: {where}{issue.message} ({issue.hint})"
+
+
+def _wants_json(ctx) -> bool:
+    """--format json on the command line (read from the words, as the options could not be parsed)."""
+    words = (ctx.find_root().meta.get("regcode.argv") or []) if ctx is not None else []
+    return "--format=json" in words or any(a == "--format" and b == "json" for a, b in zip(words, words[1:]))
+
+
+def one_paragraph(exc: click.ClickException, ctx=None) -> BadUsage:
+    """The error as BadUsage: one paragraph, or with --format json the {"errors": [...]} every error is."""
+    if not isinstance(exc, click.UsageError):
+        path = ctx.command_path if ctx is not None else "regcode"
+        return BadUsage(f"{path}: {_tidy(exc.format_message())}")
+    if _wants_json(getattr(exc, "ctx", None) or ctx):
+        path, issue = usage_issue(exc, ctx)
+        located = issue if issue.location.path else replace(issue, location=Location(path=path))
+        return BadUsage(dump_json({"errors": [located.as_dict()]}))
+    return BadUsage(usage_paragraph(exc, ctx))
+
+
+class BareHelp(click.ClickException):
+    """`regcode` with no command: the help, on stderr, exit 1 (no command was run)."""
+
+    exit_code = EXIT_POLICY
+
+    def show(self, file=None) -> None:
+        click.echo(self.message, err=True)
 
 
 class RegcodeGroup(click.Group):
     """Turns every PolicyError into a one-paragraph message and exit 1; never a traceback for bad input.
+    Usage errors too (click's own would be three parts and exit 2): converted once, here, for every verb.
 
     Verbs are imported when they are run (cli/commands.py maps each to its module), so `regcode eval`
     loads what evaluating needs and no more; listing them (`--help`) imports them all."""
@@ -34,14 +144,31 @@ class RegcodeGroup(click.Group):
             import_module(f"{__package__}.{COMMANDS[name]}")   # its @regcode.command registers it
         return self.commands.get(name)
 
+    def parse_args(self, ctx, args):
+        ctx.meta["regcode.argv"] = list(args)    # for --format json in a usage error (one_paragraph)
+        return super().parse_args(ctx, args)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            raise BareHelp(exc.format_message()) from None
+        except BadUsage:
+            raise
+        except click.ClickException as exc:   # `regcode --bogus`: the group's own options
+            raise one_paragraph(exc, getattr(exc, "ctx", None)) from None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except PolicyError as exc:
-            report_issues(exc.issues, ctx.meta.get("regcode.format", "text"))
+        except PolicyError as exc:   # what no verb placed is at least the verb's: never `<input>`
+            verb = f"{ctx.command_path} {ctx.invoked_subcommand}" if ctx.invoked_subcommand else ctx.command_path
+            report_issues(placed(exc, lambda issue: verb).issues, ctx.meta.get("regcode.format", "text"))
             ctx.exit(EXIT_POLICY)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort, BadUsage, BareHelp):
             raise
+        except click.ClickException as exc:   # a verb's usage error, raised parsing it or from inside it
+            raise one_paragraph(exc, getattr(exc, "ctx", None) or click.get_current_context(silent=True) or ctx) from None
         except BrokenPipeError:   # `regcode ... | head`: the reader left; not an error of ours
             try:
                 sys.stdout = open(os.devnull, "w")
@@ -139,6 +266,37 @@ _OPTION_OF = {"select.unknown_policy": "--policy", "select.which_policy": "--pol
               "select.no_version_in_force": "--as-of"}
 
 
+def placed(exc: PolicyError, where) -> PolicyError:
+    """The error with its issues that name no place (engine/errors.py would print `<input>`) placed at
+    `where(issue)`: the option or argument of the command line they are about."""
+    issues = [replace(i, location=Location(path=where(i))) if not i.location.file and not i.location.path and where(i)
+              else i for i in exc.issues]
+    out = type(exc)(issues)
+    out.identity = exc.identity
+    return out
+
+
+@contextmanager
+def argument(label: str, value):
+    """Errors about a command-line argument name it (`POLICY@VERSION 'nosuch@1': select.unknown_policy: ...`)."""
+    try:
+        yield
+    except PolicyError as exc:
+        raise placed(exc, lambda issue: f"{label} {str(value)!r}") from None
+
+
+def argument_free():
+    """For an argument the user left out: errors then fall to the verb's name (RegcodeGroup.invoke)."""
+    return nullcontext()
+
+
+def ref_label(ref: str) -> str:
+    """How a policy argument is named in an error: POLICY@VERSION, a version folder, or POLICY."""
+    if "@" in str(ref):
+        return "POLICY@VERSION"
+    return "version folder" if os.sep in str(ref) or "/" in str(ref) else "POLICY"
+
+
 def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> str:
     """The policy id that --policy (and --policy-version) name, checked before any case is read; a
     mistake there is reported at the option, not at a case file."""
@@ -146,8 +304,7 @@ def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> s
     try:
         return check_selection(cat, policy_name, version, dates)
     except PolicyError as exc:
-        raise type(exc)([replace(i, location=Location(path=_OPTION_OF[i.code])) if i.code in _OPTION_OF and not i.location.file
-                         else i for i in exc.issues]) from None
+        raise placed(exc, lambda issue: _OPTION_OF.get(issue.code)) from None
 
 
 def set_format(ctx: click.Context, fmt: str) -> None:
@@ -175,7 +332,8 @@ def regcode():
       0  done, nothing wrong
       1  a problem in the input or a policy (a case file, a policy file, a record): one line
          each, as file:line:col: code: message (hint); the rest of a batch still finishes
-      2  a usage error: an unknown option, a missing argument, a bad option value
+         a usage error too (an unknown command or option, a missing argument, a bad option
+         value): one paragraph naming the option and the fix
       3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
     """
 

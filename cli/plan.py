@@ -15,7 +15,7 @@ from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt)
 from ..engine.plan import build_plan, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
-                    table)
+                    skipped_text, table)
 from ..engine import evaluate_case
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
                    selection_options)
@@ -82,10 +82,10 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     often = f" ({often[0]} a year{''.join(', ' + o for o in often[1:])})" if often else ""
     dates = ", ".join(f"{day} ({n:,})" for day, n in list(plan.as_of.items())[:5]) + (" ..." if len(plan.as_of) > 5 else "")
     if district is None:
-        counted = f"evaluated {tally.evaluated:,} of {tally.read:,} case files as of {dates}"
+        counted = f"evaluated {tally.evaluated:,} of {tally.read:,} case files as of {dates}{skipped_text(tally)}"
     else:   # every figure below is the group's own; the rest of the input is only counted here
         counted = (f"{district}: {sum(plan.as_of.values()):,} case files, evaluated as of {dates or '-'} "
-                   f"(the input held {tally.read:,}: {elsewhere:,} of another or no {label}, {tally.failed:,} bad)")
+                   f"(the input held {tally.read:,}: {elsewhere:,} of another or no {label}, {tally.failed:,} bad{skipped_text(tally)})")
     lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {', '.join(plan.policies) or 'no policy'}",
              counted,
              f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
@@ -164,7 +164,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
-        for outcome in runner.outcomes(read_records(source)):
+        for outcome in runner.outcomes(read_records(source, on_skip=lambda e: bad.skip(e, tally))):
             tally.add(outcome)
             if outcome.ok:
                 entries.append(outcome.value)
@@ -188,7 +188,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
             sink.write(write(plan))
         label = plan.spec.group.label if plan.spec else "group"
         click.echo(f"plan {year}: {len(plan.rows):,} rows for {district or f'{len(plan.districts)} {label}(s)'} written to "
-                   f"{out} ({len(mine):,} of {tally.read:,} case files, evaluated in {seconds:.2f} s)", err=True)
+                   f"{out} ({len(mine):,} of {tally.read:,} case files{skipped_text(tally)}, evaluated in {seconds:.2f} s)", err=True)
     else:
         click.echo(summary_text(plan, tally, district, len(entries) - len(mine)))
     if tally.failed:

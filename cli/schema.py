@@ -14,14 +14,18 @@ from .testcmd import _versions
 @click.argument("policy", required=False, metavar="[POLICY[@VERSION]]")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write every schema here, with a yaml-language-server settings mapping. Without it, print one schema.")
+@click.option("--force", is_flag=True, help="Write into a folder that is not empty and holds no schemas regcode "
+              "wrote (nothing already there is removed; files of the same name are overwritten).")
 @policy_root_option
-def schema_cmd(policy, out, policy_roots):
+def schema_cmd(policy, out, force, policy_roots):
     """JSON Schemas (draft-07, what yaml-language-server reads) of the whole rule language and of a
     policy version's names: decisions, parameters, derived facts and fact paths.
 
     \b
     POLICY may be an id, id@version or a version folder; without it, every known version.
     Without --out: the version's policy-file schema on stdout (the language schema when no POLICY).
+    The --out folder is regcode's own, as `regcode site`'s is: a rewrite removes the schemas it wrote
+    before and no longer writes, and a folder holding other files is refused unless --force.
 
     \b
     Examples:
@@ -37,6 +41,12 @@ def schema_cmd(policy, out, policy_roots):
             raise click.UsageError(f"{policy} has {len(policies)} versions; name one (POLICY@VERSION) or use --out DIR")
         click.echo(dumps(policy_schema(policies[0]) if policy else language_schema()), nl=False)
         return
-    for path in write_schemas(out, policies):
+    written = write_schemas(out, policies, force)
+    for path in written:
         click.echo(f"wrote {path}")
+    for path in written.removed:
+        click.echo(f"removed {path} (the previous run wrote it and this one does not)")
+    for path in written.kept:
+        click.echo(f"{path}: output.kept: the previous run wrote it and this one does not, but it changed since; "
+                   "left in place", err=True)
     click.echo(f"editor: merge {out / SETTINGS_FILE} into your settings (`yaml.schemas`), or see docs on modelines")

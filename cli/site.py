@@ -6,19 +6,20 @@ from pathlib import Path
 import click
 
 from ..engine.html import build_site
-from .main import backend_option, catalog, policy_root_option, regcode
+from .main import argument, argument_free, backend_option, catalog, policy_root_option, ref_label, regcode
 
 
 def _versions(cat, refs) -> list:
     """POLICY (every version), POLICY@VERSION or a version folder; default: every version of every policy."""
     found = {}
     for ref in refs or cat.policy_ids():
-        if (Path(ref) / "policy.yaml").is_file():
-            policies = [cat.compile_dir(Path(ref))]
-        elif "@" in ref:
-            policies = [cat.by_ref(ref)]
-        else:
-            policies = [cat.compiled(v) for v in cat.versions(cat.policy_id(ref))]
+        with argument(ref_label(ref), ref) if refs else argument_free():
+            if (Path(ref) / "policy.yaml").is_file():
+                policies = [cat.compile_dir(Path(ref))]
+            elif "@" in ref:
+                policies = [cat.by_ref(ref)]
+            else:
+                policies = [cat.compiled(v) for v in cat.versions(cat.policy_id(ref))]
         for p in policies:
             found[p.ref] = p
     return [found[k] for k in sorted(found)]
@@ -27,19 +28,30 @@ def _versions(cat, refs) -> list:
 @regcode.command("site", short_help="The policies as a static HTML site (the law beside its rules).")
 @click.argument("refs", nargs=-1, metavar="[POLICY[@VERSION]...]")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="The folder to write the site into (created when missing).")
+              help="The folder to write the site into (created when missing). The site owns it: see below.")
+@click.option("--force", is_flag=True, help="Write into a folder that is not empty and holds no regcode site "
+              "(nothing already there is removed; files of the same name are overwritten).")
 @backend_option
 @policy_root_option
-def site_cmd(refs, out, backend, policy_roots):
+def site_cmd(refs, out, force, backend, policy_roots):
     """Write the policies as a static HTML site: per version its articles in order, the Chinese text with
     the rules that encode it beside it, their notes and test cases, coverage per article, parameters over
     time, and what each version changes. Every asset is in DIR; open DIR/index.html, no server needed.
+
+    DIR/.regcode-site.json lists what the build wrote; the next build into DIR removes the files it
+    listed and no longer writes (a version removed, fewer policies), and nothing else. A file changed
+    since it was written is kept, and said. A folder that is not empty and holds no such list is
+    refused (it is not a site), unless --force.
 
     \b
     Examples:
       regcode site --out site
       regcode site shanghai-post-license@2022-illustration --policy-root examples/amendment/policies --out site"""
     cat = catalog(policy_roots)
-    files = build_site(cat, _versions(cat, refs), out, backend)
+    files = build_site(cat, _versions(cat, refs), out, backend, force)
     pages = sum(f.suffix == ".html" for f in files)
-    click.echo(f"wrote {pages} pages and {len(files) - pages} assets to {out}; open {out / 'index.html'}")
+    gone = f"; removed {len(files.removed)} files the previous build wrote and this one does not" if files.removed else ""
+    click.echo(f"wrote {pages} pages and {len(files) - pages} assets to {out}{gone}; open {out / 'index.html'}")
+    for path in files.kept:
+        click.echo(f"{path}: output.kept: the previous build wrote it and this one does not, but it changed since; "
+                   "left as it is (delete it if it is not wanted)", err=True)

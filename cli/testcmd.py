@@ -8,19 +8,22 @@ import click
 from ..engine import dump_json
 from ..engine.coverage import report
 from ..engine.testing import junit_xml, run_version
-from .main import EXIT_POLICY, backend_option, catalog, emit, policy_root_option, regcode, set_format
+from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog, emit, policy_root_option, ref_label, regcode,
+                   set_format)
 
 
 def _versions(cat, policy, version):
     """POLICY may be an id, id@version or a version folder; default: every version of the only policy."""
-    if policy and (Path(policy) / "policy.yaml").is_file():
-        return [cat.compile_dir(Path(policy))]
-    if policy and "@" in policy:
-        return [cat.by_ref(policy)]
-    pid = cat.policy_id(policy)
+    with argument(ref_label(policy), policy) if policy else argument_free():
+        if policy and (Path(policy) / "policy.yaml").is_file():
+            return [cat.compile_dir(Path(policy))]
+        if policy and "@" in policy:
+            return [cat.by_ref(policy)]
+        pid = cat.policy_id(policy)
     infos = [v for v in cat.versions(pid) if version is None or v.version == version]
     if not infos:
-        cat.select(pid, "0000-00-00", version)  # raises the clear "no such version" error
+        with argument("--policy-version", version):
+            cat.select(pid, "0000-00-00", version)  # raises the clear "no such version" error
     return [cat.compiled(v) for v in infos]
 
 
@@ -47,7 +50,8 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
     cat = catalog(policy_roots)
     results = []
     for compiled in _versions(cat, policy, version):
-        other = cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}") if against else None
+        with argument("--against", against):
+            other = cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}") if against else None
         results.extend(run_version(cat, compiled, other, backend))
     passed = sum(r.status == "pass" for r in results)
     failed = len(results) - passed

@@ -5,8 +5,9 @@ import click
 
 from ..engine import dump_json
 from ..engine.corpus import iter_corpus
+from ..engine.load import printable
 from ..engine.diff import diff, has_changes, mostly_failed, to_text
-from .main import EXIT_POLICY, as_of_option, catalog, emit, policy_root_option, regcode, set_format
+from .main import EXIT_POLICY, argument, as_of_option, catalog, emit, policy_root_option, regcode, set_format
 
 
 @regcode.command("show", short_help="A version after inheritance, with its content hash.")
@@ -25,7 +26,8 @@ def show_cmd(ctx, ref, fmt, policy_roots):
       regcode show shanghai-post-license@2022-illustration --policy-root examples/amendment/policies
     """
     set_format(ctx, fmt)
-    policy = catalog(policy_roots).by_ref(ref)
+    with argument("POLICY@VERSION", ref):
+        policy = catalog(policy_roots).by_ref(ref)
     emit({"content_hash": policy.content_hash, "chain": list(policy.chain), **policy.resolved}, fmt)
 
 
@@ -52,8 +54,16 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
     """
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
-    old_p, new_p = cat.by_ref(old), cat.by_ref(new)
-    result = diff(old_p, new_p, iter_corpus(corpus) if corpus else None, as_of)
+    with argument("OLD", old):
+        old_p = cat.by_ref(old)
+    with argument("NEW", new):
+        new_p = cat.by_ref(new)
+    skipped = []
+
+    def skip(entry):   # said at once, on stderr, and listed in the result
+        skipped.append(entry)
+        click.echo(printable(str(entry)), err=True)
+    result = diff(old_p, new_p, iter_corpus(corpus, skip) if corpus else None, as_of, skipped=skipped)
     if fmt == "html":
         from ..engine.html import diff_page
         click.echo(diff_page(result, old_p, new_p), nl=False)

@@ -438,6 +438,7 @@ class Tally:
     read: int = 0
     evaluated: int = 0
     failed: int = 0
+    skipped: int = 0     # a folder's entries not read (engine/corpus.Skipped): not records, but said and counted
     groups: dict = field(default_factory=dict)   # group -> {unit: n, decision: {value: n}}
     spec: Any = None                             # the Summary declaration of the first result that had one
 
@@ -483,7 +484,7 @@ class Tally:
         return out
 
     def as_dict(self) -> dict:
-        data = {"read": self.read, "evaluated": self.evaluated, "failed": self.failed}
+        data = {"read": self.read, "evaluated": self.evaluated, "failed": self.failed, "skipped": self.skipped}
         if self.spec is not None:
             data[self.spec.group.key] = {g: self.groups[g] for g in sorted(self.groups)}
         return data

@@ -106,8 +106,9 @@ def key_for(catalog, directory: Path) -> Optional[str]:
         for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES):
             count += 1
             try:
-                if count > MAX_FILES or path.stat().st_size > MAX_FILE_BYTES:
-                    return None
+                info = path.stat()
+                if count > MAX_FILES or info.st_size > MAX_FILE_BYTES or not stat.S_ISREG(info.st_mode):
+                    return None     # not cached: loading says what is wrong (a FIFO would block read_bytes here)
                 data = path.read_bytes()
             except OSError:
                 return None

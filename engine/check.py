@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -1022,7 +1022,8 @@ def to_text(report: Report, verbose: bool = False) -> str:
     for f in report.findings:
         if f.explained and not verbose:
             continue
-        lines.append(("explained: " if f.explained else "") + str(f.issue))
+        issue = f.issue if f.issue.location.file or f.issue.location.path else replace(f.issue, location=Location(p.ref))
+        lines.append(("explained: " if f.explained else "") + str(issue))
     explained = len(report.findings) - len(report.unexplained)
     head = f"{p.ref}: {len(report.unexplained)} finding(s)" + (f", {explained} explained in notes" if explained else "")
     if s.get("checked") and "evaluated" in s:

@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from .errors import InputError, Issue, Location
 from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _Refused, _float, _int, _no_constant, _pairs, check_value,
@@ -33,15 +33,60 @@ class Record:
     too_long: bool = False              # the line is longer than MAX_CASE_BYTES (its text is not kept)
 
 
-def case_files(directory: Path) -> list:
-    """Every YAML/JSON file below `directory`, sorted by path (hidden files and folders skipped, and
-    anything not a regular file: a FIFO or a device named `x.yaml` would block or never end)."""
-    found = []
-    for root, dirs, files in os.walk(directory):
+@dataclass(frozen=True)
+class Skipped:
+    """An entry of a corpus folder that is not read, and why: nothing a user gave is passed over unsaid."""
+
+    path: str
+    reason: str
+
+    def issue(self) -> Issue:
+        return Issue("input.skipped", f"not read: {self.reason}", Location(self.path),
+                     f"a folder's case files are its {', '.join(CASE_SUFFIXES)} files, hidden ones excepted")
+
+    def __str__(self) -> str:
+        return str(self.issue())
+
+
+def _why_not_read(path: str, name: str) -> Optional[str]:
+    """None for a case file that is read; else why it is not."""
+    if name.startswith("."):
+        return "a hidden file"
+    if os.path.islink(path) and not os.path.exists(path):
+        return "a link to nothing"
+    if not os.path.isfile(path):   # a FIFO or a device named `x.yaml` would block or never end
+        return "not a regular file (a FIFO, socket or device)"
+    if not name.endswith(CASE_SUFFIXES):
+        return f"not a case file by its suffix ({Path(name).suffix or 'none'})"
+    return None
+
+
+def case_files(directory: Path, on_skip: Optional[Callable[[Skipped], None]] = None) -> list:
+    """Every YAML/JSON file below `directory`, sorted by path. What is not read (another suffix, a hidden
+    file or folder, a FIFO, a link to a folder: links to folders are not followed) goes to `on_skip`,
+    sorted by path too, before the first file is read."""
+    found, skipped = [], []
+
+    def unlistable(exc: OSError) -> None:   # os.walk passes over a folder it cannot list without a word
+        skipped.append(Skipped(exc.filename or str(directory), f"a folder that cannot be listed ({exc.strerror or exc})"))
+    for root, dirs, files in os.walk(directory, onerror=unlistable):
+        for d in sorted(dirs):
+            where = os.path.join(root, d)
+            if d.startswith("."):
+                skipped.append(Skipped(where, "a hidden folder; nothing in it is read"))
+            elif os.path.islink(where):
+                skipped.append(Skipped(where, "a link to a folder, not followed"))
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.endswith(CASE_SUFFIXES) and not name.startswith(".") and os.path.isfile(os.path.join(root, name)):
-                found.append(os.path.join(root, name))
+            path = os.path.join(root, name)
+            why = _why_not_read(path, name)
+            if why is None:
+                found.append(path)
+            else:
+                skipped.append(Skipped(path, why))
+    if on_skip is not None:
+        for entry in sorted(skipped, key=lambda s: Path(s.path).parts):
+            on_skip(entry)
     return sorted(found, key=lambda p: Path(p).parts)
 
 
@@ -82,14 +127,15 @@ def text_records(data: bytes, name: str) -> Iterator[Record]:
     yield from _jsonl(io.BytesIO(data), name)
 
 
-def read_records(source: str, stdin=None) -> Iterator[Record]:
-    """`-` (JSONL on stdin), a JSONL file, or a folder of case files; lazily, in input order."""
+def read_records(source: str, stdin=None, on_skip: Optional[Callable[[Skipped], None]] = None) -> Iterator[Record]:
+    """`-` (JSONL on stdin), a JSONL file, or a folder of case files; lazily, in input order. A folder's
+    entries that are not read go to `on_skip` (see case_files) before its first record."""
     if source == "-":
         yield from _jsonl(stdin if stdin is not None else sys.stdin.buffer, "<stdin>")
         return
     path = Path(source)
     if path.is_dir():
-        for file in case_files(path):
+        for file in case_files(path, on_skip):
             yield Record(file, None, None, file)
         return
     try:
@@ -193,9 +239,9 @@ def parse_json_array(text: str, name: str) -> list:
     return out
 
 
-def iter_corpus(source: str) -> Iterator[CorpusCase]:
-    """Every record of `source`, parsed, in input order, lazily."""
-    for record in read_records(source):
+def iter_corpus(source: str, on_skip: Optional[Callable[[Skipped], None]] = None) -> Iterator[CorpusCase]:
+    """Every record of `source`, parsed, in input order, lazily (what a folder holds that is not read: `on_skip`)."""
+    for record in read_records(source, on_skip=on_skip):
         try:
             yield CorpusCase(record.source, record.line, parse_record(record))
         except InputError as exc:

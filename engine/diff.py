@@ -174,10 +174,12 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
             "errors_same": both, "unreadable": unreadable}
 
 
-def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend=DEFAULT_BACKEND) -> dict:
+def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend=DEFAULT_BACKEND, skipped=None) -> dict:
+    """`skipped`: the list engine/corpus.py fills with what a corpus folder holds that is not read."""
     out = {"old": _ref(old), "new": _ref(new), "static": static_diff(old, new)}
     if records is not None:
         out["corpus"] = corpus_diff(old, new, records, as_of, backend)
+        out["corpus"]["skipped"] = [{"source": s.path, "reason": s.reason} for s in skipped or []]
     return out
 
 
@@ -238,7 +240,9 @@ def to_text(result: dict) -> str:
     if len(lines) == header:
         lines.append("  no differences in rules, parameters, decisions, facts or text")
     if c is not None:
-        lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions, {_failures(c)}")
+        skipped = len(c.get("skipped", ()))
+        lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions, {_failures(c)}"
+                     + (f"; {skipped} file{'s' if skipped != 1 else ''} of the folder not read (listed on stderr)" if skipped else ""))
         for ch in c["changes"]:
             rules = ""
             if ch["rules"]["old"] or ch["rules"]["new"]:

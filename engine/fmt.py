@@ -231,11 +231,15 @@ def format_text(text: str, display: str = "<text>") -> Result:
 
 def format_file(path: Path, display: Optional[str] = None) -> Result:
     display = display or _display(path)
+    from .load import NotAFile, _not_a_file, _read_policy_bytes
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        raw = _read_policy_bytes(path, MAX_FILE_BYTES)    # a folder or a FIFO named x.yaml is said, never read (a FIFO blocks)
+        if raw is None:
             return Result(path, display, issues=(Issue("load.too_large", f"the file is larger than {MAX_FILE_BYTES >> 20} MiB",
                                                        Location(display), "split it"),))
-        text = path.read_bytes().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
+    except NotAFile as exc:
+        return Result(path, display, issues=(_not_a_file(exc.kind, display),))
     except OSError as exc:
         return Result(path, display, issues=(Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
                                                    "check that it exists and is readable"),))
@@ -258,7 +262,8 @@ def yaml_files(paths: list, issues: IssueCollector) -> Iterator[Path]:
             found = []
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-                found.extend(Path(folder) / f for f in sorted(files) if f.endswith((".yaml", ".yml")))
+                named = files + [d for d in dirs if d.endswith((".yaml", ".yml"))]   # a folder named x.yaml is said, not passed over
+                found.extend(Path(folder) / f for f in sorted(named) if f.endswith((".yaml", ".yml")))
         else:
             issues.add("fmt.path", f"`{raw}` is neither a file nor a folder", Location(str(raw)), "check the path")
             continue

@@ -487,12 +487,18 @@ def _raw_paragraphs(view: dict) -> list:
                                           for i in p["items"]]} for p in view["paragraphs"]]
 
 
-def build_site(cat: Catalog, policies: list, out: Path, backend: str = DEFAULT_BACKEND) -> list:
-    """Write the site for `policies` (compiled versions) under `out`; returns the files written, sorted.
-    Every page links relatively and every asset is in `out`, so it opens from the file system."""
+SITE_MANIFEST = ".regcode-site.json"
+
+
+def build_site(cat: Catalog, policies: list, out: Path, backend: str = DEFAULT_BACKEND, force: bool = False) -> list:
+    """Write the site for `policies` (compiled versions) under `out`; returns the files written, sorted
+    (engine/outdir.Written: also those of the previous build removed, or kept because changed since).
+    Every page links relatively and every asset is in `out`, so it opens from the file system. The site
+    owns `out` through its manifest: a rebuild removes the pages it no longer writes (a version gone),
+    and a folder that is not empty and not a site is refused unless `force`."""
+    from .outdir import claim, write_owned
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RenderError([Issue("input.out", f"`{out}` exists and is not a folder", Location(str(out)), "name a folder for the site")])
+    claim(out, SITE_MANIFEST, "regcode-site", {}, force, "site")   # before the work: a wrong folder is said at once
     written = {}
     by_policy: dict = {}
     for p in policies:
@@ -519,15 +525,8 @@ def build_site(cat: Catalog, policies: list, out: Path, backend: str = DEFAULT_B
     written["assets/regcode.css"] = str(asset("regcode.css"))
     written["assets/regcode.js"] = str(asset("regcode.js"))
     written["assets/search-index.js"] = "window.REGCODE_SEARCH = " + js_data(search) + ";\n"
-    for rel, content in sorted(written.items()):
-        path = out / rel
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content if content.endswith("\n") else content + "\n", encoding="utf-8", newline="\n")
-        except OSError as exc:
-            raise RenderError([Issue("output.io", f"cannot write {path}: {exc.strerror or exc}", Location(str(out)),
-                                     "give --out a folder you can write to")]) from None
-    return [out / rel for rel in sorted(written)]
+    previous = claim(out, SITE_MANIFEST, "regcode-site", written, force, "site")
+    return write_owned(out, SITE_MANIFEST, "regcode-site", written, previous, "site")
 
 
 def _nav(pid: str, version: Optional[str], versions: list) -> dict:

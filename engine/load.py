@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -388,6 +389,55 @@ def _read_bounded(path: Path, limit: int) -> Optional[bytes]:
     return None if len(raw) > limit else raw
 
 
+class NotAFile(OSError):
+    """A policy path that is a folder, a FIFO, a socket or a device: never opened as a file (a FIFO would block)."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+
+
+def _read_policy_bytes(path: Path, limit: int) -> Optional[bytes]:
+    """As _read_bounded, for a policy file, which must be a regular file: its type is checked before it
+    is opened (opening a FIFO for reading blocks until a writer comes) and again on what was opened
+    (non-blocking, so a file swapped for a FIFO in between cannot hang the load either)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotAFile(_kind(mode))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotAFile(_kind(mode))
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            raw = fh.read(limit + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return None if len(raw) > limit else raw
+
+
+def _not_a_file(kind: str, display: str) -> Issue:
+    name = Path(display).name
+    if kind == "a folder":
+        hint = (f"a policy file is a YAML or JSON file: make {name} a file (a folder's files are not read as it), or give "
+                f"the folder a name that does not end in {Path(name).suffix}")
+    else:
+        hint = f"a policy file must be a regular file: replace {name} with one, or remove it"
+    return Issue("load.not_a_file", f"this is {kind}, not a file", Location(display), hint)
+
+
 def _mib(limit: int) -> str:
     return f"{limit >> 20} MiB"
 
@@ -395,7 +445,14 @@ def _mib(limit: int) -> str:
 def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[Document]:
     """Read one file from disk (YAML or JSON) into a Document, or record why not."""
     try:
-        raw = _read_bounded(path, MAX_FILE_BYTES)
+        raw = _read_policy_bytes(path, MAX_FILE_BYTES)
+    except NotAFile as exc:
+        issues.extend([_not_a_file(exc.kind, display)])
+        return None
+    except PermissionError as exc:
+        issues.add("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
+                   "let the user running regcode read it (chmod a+r, or its owner), or move it out of the policy folder")
+        return None
     except OSError as exc:
         issues.add("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display), "check that it exists and is readable")
         return None
@@ -431,9 +488,11 @@ def inside(root: Path, candidate: Path) -> bool:
 
 
 def policy_files(version_dir: Path, issues: IssueCollector, root: Optional[Path] = None) -> Iterator[Path]:
-    """Every policy file of a version folder, sorted; files that escape `root` are refused."""
+    """Every policy file of a version folder, sorted; files that escape `root` are refused. Whatever is
+    named like one is yielded, a folder or a FIFO too: reading it says what it is (load.not_a_file),
+    where passing over it would silently drop the rules it was meant to hold."""
     root = root or version_dir
-    found = sorted(p for p in version_dir.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+    found = sorted(p for p in version_dir.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
     if len(found) > MAX_FILES:
         issues.add("load.too_many_files", f"{len(found)} files; at most {MAX_FILES}", Location(_display(version_dir)), "split the policy")
         found = found[:MAX_FILES]
@@ -463,7 +522,7 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
     """Load every file of a version folder. Raises LoadError with all syntax problems at once."""
     issues = IssueCollector()
     directory = Path(directory)
-    if not (directory / "policy.yaml").is_file():
+    if not os.path.lexists(directory / "policy.yaml"):   # one that is a folder or a FIFO is said when read
         issues.add("load.no_manifest", f"`{_display(directory)}` has no policy.yaml",
                    Location(_display(directory)), "a policy version folder needs a manifest `policy.yaml` (kind: Policy)")
         raise LoadError(issues.issues)
@@ -489,7 +548,8 @@ _RULES_KIND = re.compile(r"^kind:\s*['\"]?Rules['\"]?\s*(#.*)?$", re.M)
 def _declares_rules(path: Path) -> bool:
     """Whether an unparseable file says `kind: Rules` on a line of its own (then only its rules are lost)."""
     try:
-        return bool(_RULES_KIND.search(path.read_bytes().decode("utf-8", "replace")))
+        raw = _read_policy_bytes(path, MAX_FILE_BYTES)
+        return raw is not None and bool(_RULES_KIND.search(raw.decode("utf-8", "replace")))
     except OSError:
         return False
 

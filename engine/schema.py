@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from pathlib import Path
 from typing import Optional
 
 from ._shapes import Shape
 from .compile import CompiledPolicy
+from .outdir import claim, write_owned
 from .validate import API_VERSION, KINDS, operator_schemas, schema_for
 
 # yaml-language-server (and the JSON language service under it) implements draft-07; 2019-09 and
@@ -255,32 +255,27 @@ def case_schema(policy: CompiledPolicy) -> dict:
 
 
 # ---- writing -----------------------------------------------------------------------------
-def _write(path: Path, data: dict) -> None:
-    text = dumps(data)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+SCHEMA_MANIFEST = ".regcode-schemas.json"
 
 
-def write_schemas(out: Path, policies: list) -> list:
+def write_schemas(out: Path, policies: list, force: bool = False) -> list:
     """Write the language schema, each version's policy-file and case-file schemas, and a settings
-    mapping for yaml-language-server (each version's folder -> its schema). Returns the paths written."""
+    mapping for yaml-language-server (each version's folder -> its schema). The folder is regcode's
+    own, as the site's is (engine/outdir.py): a rewrite removes the schemas of a version no longer
+    written, and a folder holding files regcode did not write is refused unless `force`. Returns
+    the paths written."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / LANGUAGE_FILE]
-    _write(written[0], language_schema())
+    files = {LANGUAGE_FILE: dumps(language_schema())}
     mapping: dict = {}
     for policy in policies:
-        files = {"policy": out / f"{policy.ref}.schema.json", "case": out / f"{policy.ref}.case.schema.json"}
-        _write(files["policy"], policy_schema(policy))
-        _write(files["case"], case_schema(policy))
-        written.extend(files.values())
+        names = {"policy": f"{policy.ref}.schema.json", "case": f"{policy.ref}.case.schema.json"}
+        files[names["policy"]] = dumps(policy_schema(policy))
+        files[names["case"]] = dumps(case_schema(policy))
         folder = _relative(Path(policy.directory))
-        mapping[_relative(files["policy"])] = [f"{folder}/**/*.yaml", f"{folder}/**/*.yml"]
-    settings = out / SETTINGS_FILE
-    _write(settings, {"yaml.schemas": dict(sorted(mapping.items()))})
-    written.append(settings)
-    return written
+        mapping[_relative(out / names["policy"])] = [f"{folder}/**/*.yaml", f"{folder}/**/*.yml"]
+    files[SETTINGS_FILE] = dumps({"yaml.schemas": dict(sorted(mapping.items()))})
+    previous = claim(out, SCHEMA_MANIFEST, "regcode-schemas", files, force, "editor schemas")
+    return write_owned(out, SCHEMA_MANIFEST, "regcode-schemas", files, previous, "editor schemas")
 
 
 def _relative(path: Path) -> str:

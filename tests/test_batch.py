@@ -163,9 +163,59 @@ def test_a_folder_is_read_recursively_sorted_by_path(tmp_path):
     result = run("batch", folder, "--out", out, "--errors", err, "--jobs", 2)
     assert result.exit_code == 1, result.output
     assert [r["source"] for r in lines(out)] == [str(folder / "a.yaml"), str(folder / "b-sub" / "x.yaml"), str(folder / "c.json")]
-    [bad] = lines(err)
+    [skipped, bad] = lines(err)     # what is not read is said before the first record
     assert bad["source"] == str(folder / "b.yaml") and bad["line"] is None
     assert bad["errors"][0]["code"] == "input.syntax" and bad["errors"][0]["location"]["line"] == 2
+    assert skipped["source"] == str(folder / "notes.txt") and skipped["errors"][0]["code"] == "input.skipped"
+
+
+def _folder_with_strays(tmp_path) -> tuple:
+    """A folder holding one case file and one of each thing a folder may hold that is not read."""
+    folder = tmp_path / "cases"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".git").mkdir()
+    (folder / ".git" / "a.yaml").write_text("x: 1\n", encoding="utf-8")
+    (folder / "a.yaml").write_text(yaml.safe_dump(example("aa-clean.yaml"), allow_unicode=True), encoding="utf-8")
+    (folder / "x.txt").write_text("a note", encoding="utf-8")
+    (folder / ".hidden.yaml").write_text("x: 1\n", encoding="utf-8")
+    os.mkfifo(folder / "pipe.yaml")          # read, it would block the batch
+    (folder / "link").symlink_to(folder / "sub", target_is_directory=True)
+    strays = {".git": "hidden folder", ".hidden.yaml": "hidden file", "link": "link to a folder",
+              "pipe.yaml": "not a regular file", "x.txt": "suffix (.txt)"}
+    return folder, {str(folder / name): why for name, why in strays.items()}
+
+
+def test_a_folders_files_that_are_not_read_are_reported_and_counted_not_passed_over(tmp_path):
+    folder, strays = _folder_with_strays(tmp_path)
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    result = run("batch", folder, "--out", out, "--errors", err, "--jobs", 1)
+    assert result.exit_code == 0, result.output          # not a bad record: said, counted, but the batch is fine
+    assert [r["source"] for r in lines(out)] == [str(folder / "a.yaml")]
+    said = [line for line in result.stderr.splitlines() if "input.skipped" in line]
+    assert [line.split(": input.skipped")[0] for line in said] == sorted(strays)   # one line each, sorted by path
+    for line in said:
+        path = line.split(": input.skipped")[0]
+        assert strays[path] in line and ".yaml, .yml, .json" in line
+    assert "skipped 5 files" in result.stderr and "5 skipped files" in result.stderr
+    assert sorted(r["source"] for r in lines(err)) == sorted(strays)
+    assert {e["code"] for r in lines(err) for e in r["errors"]} == {"input.skipped"}
+    summary = json.loads(run("batch", folder, "--out", out, "--jobs", 1, "--format", "json").stdout)
+    assert (summary["read"], summary["evaluated"], summary["failed"], summary["skipped"]) == (1, 1, 0, 5)
+
+
+def test_plan_and_diff_report_a_folders_files_that_are_not_read_too(tmp_path):
+    folder, strays = _folder_with_strays(tmp_path)
+    planned = run("plan", "--year", 2020, folder, "--jobs", 1)
+    assert planned.exit_code == 0, planned.output
+    assert sorted(line.split(": input.skipped")[0] for line in planned.stderr.splitlines() if "input.skipped" in line) == sorted(strays)
+    assert "skipped 5 files" in planned.stdout
+    compared = run("diff", f"{POLICY}@2017", f"{POLICY}@2017", "--corpus", folder, "--format", "json")
+    assert compared.exit_code == 0, compared.output
+    assert sorted(line.split(": input.skipped")[0] for line in compared.stderr.splitlines()) == sorted(strays)
+    corpus = json.loads(compared.stdout)["corpus"]
+    assert corpus["cases"] == 1 and sorted(s["source"] for s in corpus["skipped"]) == sorted(strays)
+    text = run("diff", f"{POLICY}@2017", f"{POLICY}@2017", "--corpus", folder).stdout
+    assert "5 files of the folder not read" in text
 
 
 def test_stdin_is_read_as_jsonl(tmp_path):
@@ -274,23 +324,24 @@ def _umask() -> int:
 
 # ---- usage errors ----------------------------------------------------------------------------
 USAGE = [
-    ("missing input", ["batch", "no/such.jsonl", "--out", "{tmp}/o.jsonl"], 2, "does not exist"),
-    ("yaml file as input", ["batch", str(EXAMPLES / "aa-clean.yaml"), "--out", "{tmp}/o.jsonl"], 2, "regcode eval"),
-    ("output folder missing", ["batch", "{corpus}", "--out", "{tmp}/nope/o.jsonl"], 2, "does not exist"),
-    ("output is the input", ["batch", "{corpus}", "--out", "{corpus}"], 2, "is the input"),
-    ("unknown policy", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--policy", "shanghai"], 1, "no policy `shanghai`"),
-    ("unknown version", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--policy-version", "2071"], 1, "no version `2071`"),
-    ("no version in force", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--as-of", "2010-01-01"], 1, "in force on 2010-01-01"),
-    ("bad as-of", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--as-of", "2019-13-01"], 2, "not a date"),
-    ("zero jobs", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--jobs", "0"], 2, "--jobs"),
+    ("missing input", ["batch", "no/such.jsonl", "--out", "{tmp}/o.jsonl"], "does not exist"),
+    ("yaml file as input", ["batch", str(EXAMPLES / "aa-clean.yaml"), "--out", "{tmp}/o.jsonl"], "regcode eval"),
+    ("output folder missing", ["batch", "{corpus}", "--out", "{tmp}/nope/o.jsonl"], "does not exist"),
+    ("output is the input", ["batch", "{corpus}", "--out", "{corpus}"], "is the input"),
+    ("unknown policy", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--policy", "shanghai"], "no policy `shanghai`"),
+    ("unknown version", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--policy-version", "2071"], "no version `2071`"),
+    ("no version in force", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--as-of", "2010-01-01"], "in force on 2010-01-01"),
+    ("bad as-of", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--as-of", "2019-13-01"], "not a date"),
+    ("zero jobs", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--jobs", "0"], "--jobs"),
 ]
 
 
-@pytest.mark.parametrize("args,code,fragment", [u[1:] for u in USAGE], ids=[u[0] for u in USAGE])
-def test_usage_errors_are_clear_and_leave_no_file(args, code, fragment, corpus, tmp_path):
+@pytest.mark.parametrize("args,fragment", [u[1:] for u in USAGE], ids=[u[0] for u in USAGE])
+def test_usage_errors_are_clear_and_leave_no_file(args, fragment, corpus, tmp_path):
     before = corpus.read_bytes()
     result = run(*[a.format(tmp=tmp_path, corpus=corpus) for a in args])
-    assert result.exit_code == code, result.output
+    assert result.exit_code == 1, result.output   # bad input, usage errors included: one paragraph, exit 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     assert fragment in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "o.jsonl").exists()

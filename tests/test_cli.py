@@ -171,7 +171,7 @@ def test_a_policy_root_holding_no_version_is_a_usage_error_not_ignored(tmp_path,
     if root:
         given = shipped_root() / root
     result = run("eval", "--policy-root", str(given), str(SHANGHAI_CASE))
-    assert result.exit_code == 2 and hint in result.output and "--policy-root" in result.output
+    assert result.exit_code == 1 and hint in result.output and "--policy-root" in result.output
 
 
 def test_eval_on_a_folder_or_a_jsonl_file_points_at_batch(tmp_path):
@@ -180,3 +180,107 @@ def test_eval_on_a_folder_or_a_jsonl_file_points_at_batch(tmp_path):
     for target in (tmp_path, lines):
         result = run("eval", str(target))
         assert result.exit_code == 1 and "regcode batch" in result.stderr, result.stderr
+
+
+# ---- usage errors are bad input: one paragraph, exit 1 ------------------------------------
+USAGE_ERRORS = [
+    (["eval", str(CASE), "--as-of", "2019-02-30"], "regcode eval: --as-of: '2019-02-30' is not a date", None),
+    (["eval", str(CASE), "--bogus"], "regcode eval: no option --bogus", None),
+    (["eval", str(CASE), "--polcy", "toy"], "regcode eval: no option --polcy", "did you mean `--policy`"),
+    (["eval"], "regcode eval: missing argument FACTS", "usage: regcode eval [OPTIONS] FACTS..."),
+    (["eval", str(CASE), "--format", "xml"], "regcode eval: --format: 'xml' is not one of", None),
+    (["eval", str(CASE), "--as-of"], "regcode eval: --as-of: requires a value", None),
+    (["evl", str(CASE)], "regcode: no command 'evl'", "did you mean `eval`?"),
+    (["--bogus"], "regcode: no option --bogus", None),
+    (["batch", str(CASE.parent), "--out", "-", "--jobs", "0"], "regcode batch: --jobs: 0 is not in the range", None),
+    (["batch", str(CASE.parent)], "regcode batch: missing option --out", None),
+    (["show", "a@1", "b@1"], "regcode show: got unexpected extra argument (b@1)", "usage: regcode show"),
+    (["batch", str(CASE), "--out", "-"], "regcode batch: INPUT: ", "regcode eval"),
+]
+
+
+@pytest.mark.parametrize("args,starts,hint", USAGE_ERRORS, ids=[" ".join(a[:1] + a[2:3]) for a, _, _ in USAGE_ERRORS])
+def test_usage_errors_are_one_paragraph_and_exit_1_not_clicks_usage_block(args, starts, hint):
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(starts), result.stderr
+    assert lines[0].endswith(f"see {starts.split(':')[0]} --help)")
+    assert "Usage:" not in result.stderr and "Error:" not in result.stderr and "Try '" not in result.stderr
+    if hint:
+        assert hint in lines[0]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["eval", "--help"], ["batch", "-h"]])
+def test_help_and_version_still_exit_0(args):
+    result = run(*args)
+    assert result.exit_code == 0 and result.stdout and result.stderr == ""
+
+
+def test_regcode_without_a_command_shows_the_help_and_exits_1():
+    result = run()
+    assert result.exit_code == 1 and "Usage: regcode [OPTIONS] COMMAND" in result.stderr and "Exit status" in result.stderr
+
+
+# ---- errors about a command-line argument name the argument, never `<input>` ----------------
+BAD_SELECTORS = [
+    (["show", "nosuch@1"], "POLICY@VERSION 'nosuch@1': select.unknown_policy"),
+    (["show", "nosuch"], "POLICY@VERSION 'nosuch': select.ref"),
+    (["diff", "shanghai-post-license@2017", "shanghai-post-license@2099"], "NEW 'shanghai-post-license@2099': select.unknown_version"),
+    (["diff", "nosuch@1", "shanghai-post-license@2017"], "OLD 'nosuch@1': select.unknown_policy"),
+    (["site", "x@zz", "--out", "{tmp}/site"], "POLICY@VERSION 'x@zz': select.unknown_policy"),
+    (["site", "nosuch", "--out", "{tmp}/site"], "POLICY 'nosuch': select.unknown_policy"),
+    (["test", "nosuch"], "POLICY 'nosuch': select.unknown_policy"),
+    (["test", "shanghai-post-license", "--policy-version", "2099"], "--policy-version '2099': select.unknown_version"),
+    (["test", "shanghai-post-license", "--against", "2099"], "--against '2099': select.unknown_version"),
+    (["coverage", "nosuch"], "POLICY 'nosuch': select.unknown_policy"),
+    (["check", "x@y"], "POLICY@VERSION 'x@y': select.unknown_policy"),
+    (["schema", "p@2099", "--out", "{tmp}/schemas"], "POLICY@VERSION 'p@2099': select.unknown_policy"),
+    (["schema", "p@2099"], "POLICY@VERSION 'p@2099': select.unknown_policy"),
+    (["eval", str(CASE), "--policy", "nosuch"], "--policy: select.unknown_policy"),
+    (["eval", str(CASE), "--policy-version", "2099"], "--policy-version: select.unknown_version"),
+    (["batch", str(CASE.parent), "--out", "{tmp}/o.jsonl", "--policy", "nosuch"], "--policy: select.unknown_policy"),
+    (["plan", str(CASE.parent), "--year", "2020", "--policy", "nosuch"], "--policy: select.unknown_policy"),
+    (["eval", *TOY, str(CASE), "--format", "html", "--site-url", "javascript:x"], "regcode eval: input.site_url"),
+]
+
+
+@pytest.mark.parametrize("args,starts", BAD_SELECTORS, ids=[" ".join(a) for a, _ in BAD_SELECTORS])
+def test_an_error_about_an_argument_names_the_argument_not_input(args, starts, tmp_path):
+    result = run(*[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "<input>" not in result.output
+    assert result.stderr.startswith(starts), result.stderr
+
+
+def test_an_error_about_an_argument_names_it_in_json_too():
+    result = run("show", "nosuch@1", "--format", "json")
+    errors = json.loads(result.stderr)["errors"]
+    assert errors[0]["location"]["path"] == "POLICY@VERSION 'nosuch@1'" and errors[0]["code"] == "select.unknown_policy"
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_an_issue_of_no_place_while_evaluating_a_case_file_names_the_file(monkeypatch, count):
+    from regcode.cli import evaluate as eval_cli
+    from regcode.engine import EvaluationError, Issue
+
+    def placeless(*args, **kw):   # e.g. a backend refusing a fact: the engine knows no file for it
+        raise EvaluationError([Issue("eval.backend", "the backend refused a fact")])
+    monkeypatch.setattr(eval_cli, "evaluate_case", placeless)
+    result = run("eval", *TOY, *[str(CASE)] * count)
+    assert result.exit_code == 1 and "<input>" not in result.output
+    assert result.stderr.splitlines()[:count] == [f"FACTS {str(CASE)!r}: eval.backend: the backend refused a fact"] * count
+
+
+@pytest.mark.parametrize("args,code,where", [
+    (["eval", str(CASE), "--format", "json", "--as-of", "2019-02-30"], "usage.bad_value", "--as-of"),
+    (["eval", str(CASE), "--format=json", "--bogus"], "usage.no_option", "regcode eval"),
+    (["evl", "--format", "json"], "usage.no_command", "regcode"),
+    (["show", "a@1", "b@1", "--format", "json"], "usage.extra_argument", "regcode show"),
+])
+def test_a_usage_error_with_format_json_is_the_errors_object_every_error_is(args, code, where):
+    result = run(*args)
+    assert result.exit_code == 1 and result.stdout == ""
+    [issue] = json.loads(result.stderr)["errors"]
+    assert issue["code"] == code and issue["location"]["path"] == where and "--help" in issue["hint"]

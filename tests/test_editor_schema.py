@@ -165,7 +165,7 @@ def test_schema_cli_writes_every_schema_and_the_editor_settings(tmp_path):
     cat = Catalog([TEST_POLICIES])
     refs = [f"{pid}@{v.version}" for pid in cat.policy_ids() for v in cat.versions(pid)]
     assert "toy@1" in refs and "shanghai-post-license@2017" in refs
-    assert names == sorted(["regcode-v1.schema.json", "yaml-language-server.settings.json"]
+    assert names == sorted([".regcode-schemas.json", "regcode-v1.schema.json", "yaml-language-server.settings.json"]
                            + [f"{ref}{suffix}" for ref in refs for suffix in (".schema.json", ".case.schema.json")])
     settings = json.loads((tmp_path / "yaml-language-server.settings.json").read_text(encoding="utf-8"))["yaml.schemas"]
     toy_globs = next(globs for schema, globs in settings.items() if schema.endswith("toy@1.schema.json"))
@@ -181,3 +181,32 @@ def test_schema_cli_refuses_an_unknown_policy_in_one_paragraph():
     assert result.exit_code == 1
     assert "select.unknown_policy" in result.stderr and "did you mean `toy`?" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_schema_rewrite_removes_the_schemas_it_no_longer_writes_and_refuses_a_folder_not_its_own(tmp_path):
+    """`regcode schema --out` owns its folder as `regcode site` does: a version no longer written
+    leaves no stale schema behind, and a folder of other files is not written into without --force."""
+    out = tmp_path / "schemas"
+    runner = CliRunner()
+    first = runner.invoke(regcode, ["schema", "--out", str(out), "--policy-root", str(TEST_POLICIES)])
+    assert first.exit_code == 0, first.output
+    assert (out / "toy@1.schema.json").is_file()
+    again = runner.invoke(regcode, ["schema", "shanghai-post-license@2017", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert not (out / "toy@1.schema.json").exists() and f"removed {out / 'toy@1.schema.json'}" in again.output
+    assert sorted(p.name for p in out.iterdir()) == [".regcode-schemas.json", "regcode-v1.schema.json",
+                                                      "shanghai-post-license@2017.case.schema.json",
+                                                      "shanghai-post-license@2017.schema.json",
+                                                      "yaml-language-server.settings.json"]
+    mapping = json.loads((out / "yaml-language-server.settings.json").read_text(encoding="utf-8"))["yaml.schemas"]
+    assert [k.rsplit("/", 1)[-1] for k in mapping] == ["shanghai-post-license@2017.schema.json"]
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine", encoding="utf-8")
+    refused = runner.invoke(regcode, ["schema", "--out", str(theirs)])
+    assert refused.exit_code == 1 and "output.not_ours" in refused.output and "--force" in refused.output
+    assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
+    forced = runner.invoke(regcode, ["schema", "--out", str(theirs), "--force"])
+    assert forced.exit_code == 0 and (theirs / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert (theirs / "regcode-v1.schema.json").is_file()

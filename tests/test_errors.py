@@ -86,10 +86,11 @@ def test_bad_case_file_is_one_clear_error(fixture, tmp_path):
         assert want["hint"] in err["hint"]
 
 
-def test_usage_error_exits_2(tmp_path):
+def test_a_bad_option_value_is_bad_input_exit_1(tmp_path):
     result = CliRunner().invoke(regcode, ["eval", "--as-of", "30/06/2020", str(tmp_path / "x.yaml")])
-    assert result.exit_code == 2
-    assert "YYYY-MM-DD" in result.output
+    assert result.exit_code == 1
+    assert result.stderr == "regcode eval: --as-of: '30/06/2020' is not a date; write YYYY-MM-DD, e.g. 2019-06-30 " \
+                            "(see regcode eval --help)\n"
 
 
 def test_missing_case_file_is_exit_1_not_traceback(tmp_path):

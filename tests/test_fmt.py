@@ -162,3 +162,17 @@ def test_fmt_reports_a_file_that_does_not_parse_and_formats_the_others(messy_tre
 def test_fmt_names_a_path_that_does_not_exist():
     result = CliRunner().invoke(regcode, ["fmt", "--check", "no/such/place"])
     assert result.exit_code == 1 and "fmt.path" in result.stderr
+
+
+def test_fmt_says_a_folder_or_fifo_named_like_a_rules_file_and_never_blocks_on_it(tmp_path):
+    import os
+    import shutil
+    from conftest import TEST_POLICIES, bounded
+    shutil.copy(TEST_POLICIES / "toy" / "1" / "rules" / "fees.yaml", tmp_path / "fees.yaml")
+    (tmp_path / "more.yaml").mkdir()
+    os.mkfifo(tmp_path / "pipe.yaml")
+    with bounded(30):     # reading the FIFO would block until a writer came
+        result = CliRunner().invoke(regcode, ["fmt", "--check", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert f"{tmp_path / 'more.yaml'}: load.not_a_file: this is a folder" in result.stderr
+    assert f"{tmp_path / 'pipe.yaml'}: load.not_a_file: this is a FIFO" in result.stderr

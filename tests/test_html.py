@@ -272,7 +272,7 @@ def test_an_out_path_that_is_a_file_is_refused(tmp_path):
     target = tmp_path / "taken"
     target.write_text("x", encoding="utf-8")
     result = CliRunner().invoke(regcode, ["site", "--out", str(target)])
-    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
 
 
 def test_the_words_of_a_rule_say_its_condition_with_parameter_values():
@@ -310,3 +310,70 @@ def test_an_eval_page_of_several_files_keeps_the_good_ones_when_one_is_bad(tmp_p
 def test_a_bad_case_file_gives_an_error_and_no_page():
     result = CliRunner().invoke(regcode, ["eval", "--format", "html", "-"], input="as_of: [unclosed\n")
     assert result.exit_code == 1 and result.stdout == "" and "input.syntax" in result.stderr
+
+
+# ---- the site owns its folder: a manifest of what it wrote -----------------------------------
+def _files(folder: Path) -> set:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_rebuild_removes_what_the_previous_build_wrote_and_this_one_does_not(site, tmp_path):
+    out = tmp_path / "site"
+    shutil.copytree(site, out)             # the amendment's site: two versions of shanghai-post-license
+    gone = out / "shanghai-post-license" / "2022-illustration"
+    assert (gone / "index.html").is_file()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")           # not the site's: never removed
+    (gone / "cases.html").write_text("edited by hand", encoding="utf-8")  # the site's, but changed since: kept
+    result = CliRunner().invoke(regcode, ["site", "--out", str(out)])   # the shipped version alone
+    assert result.exit_code == 0, result.output
+    assert "removed 2 files the previous build wrote and this one does not" in result.stdout
+    assert not (gone / "index.html").exists() and not (gone / "parameters.html").exists()
+    assert (gone / "cases.html").read_text(encoding="utf-8") == "edited by hand"
+    assert f"{gone / 'cases.html'}: output.kept" in result.stderr
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+    manifest = json.loads((out / ".regcode-site.json").read_text(encoding="utf-8"))
+    assert set(manifest["files"]) == _files(out) - {".regcode-site.json", "notes.txt", str(gone.relative_to(out) / "cases.html")}
+    fresh = tmp_path / "fresh"
+    assert CliRunner().invoke(regcode, ["site", "--out", str(fresh)]).exit_code == 0
+    assert {f: (fresh / f).read_bytes() for f in _files(fresh)} == {f: (out / f).read_bytes() for f in _files(fresh)}
+
+
+def test_a_folder_that_is_not_a_site_is_refused_unless_force(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.txt").write_text("two years of work", encoding="utf-8")
+    refused = CliRunner().invoke(regcode, ["site", "--out", str(out)])
+    assert refused.exit_code == 1 and len(refused.stderr.splitlines()) == 1
+    assert refused.stderr.startswith(f"{out}: output.not_ours: ") and "--force" in refused.stderr
+    assert _files(out) == {"thesis.txt"}
+    forced = CliRunner().invoke(regcode, ["site", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "thesis.txt" in _files(out) and (out / "index.html").is_file()
+    again = CliRunner().invoke(regcode, ["site", "--out", str(out)])   # now a site: no --force needed, nothing of the user's removed
+    assert again.exit_code == 0 and (out / "thesis.txt").read_text(encoding="utf-8") == "two years of work"
+
+
+def test_a_site_never_overwrites_a_file_its_previous_build_did_not_write(tmp_path):
+    out = tmp_path / "site"
+    assert CliRunner().invoke(regcode, ["site", "--out", str(out)]).exit_code == 0
+    (out / "shanghai-post-license" / "versions.html").unlink()
+    (out / "shanghai-post-license" / "versions.html").write_text("mine now", encoding="utf-8")
+    manifest = json.loads((out / ".regcode-site.json").read_text(encoding="utf-8"))
+    del manifest["files"]["shanghai-post-license/versions.html"]
+    (out / ".regcode-site.json").write_text(json.dumps(manifest), encoding="utf-8")
+    refused = CliRunner().invoke(regcode, ["site", "--out", str(out)])
+    assert refused.exit_code == 1 and "output.not_ours" in refused.stderr and "versions.html" in refused.stderr
+    assert (out / "shanghai-post-license" / "versions.html").read_text(encoding="utf-8") == "mine now"
+
+
+def test_a_manifest_naming_files_outside_the_folder_removes_nothing_there(tmp_path):
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep", encoding="utf-8")
+    out = tmp_path / "site"
+    assert CliRunner().invoke(regcode, ["site", "--out", str(out)]).exit_code == 0
+    manifest = json.loads((out / ".regcode-site.json").read_text(encoding="utf-8"))
+    digest = hashlib.sha256(b"keep").hexdigest()
+    manifest["files"].update({"../precious.txt": digest, str(outside): digest, "sub/../../precious.txt": digest})
+    (out / ".regcode-site.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert CliRunner().invoke(regcode, ["site", "--out", str(out)]).exit_code == 0
+    assert outside.read_text(encoding="utf-8") == "keep"

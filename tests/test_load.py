@@ -264,3 +264,78 @@ def test_a_control_character_is_placed_by_yaml_line_breaks(parser, newline):
     assert (issue.location.line, issue.location.column) == (3, 5)
     doc, issues = parse(newline.join(["a: 1", "b: 2", "c: [1"]))
     assert issues[0].location.line == 3
+
+
+# ---- a policy file that is not a file: said, never skipped, never a hang ------------------------
+def _toy_copy(tmp_path) -> Path:
+    import shutil
+    from conftest import TEST_POLICIES
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    return root
+
+
+def _make(path: Path, kind: str) -> None:
+    import os
+    import socket
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    path.unlink()
+    if kind == "folder":
+        path.mkdir()
+        (path / "inner.yaml").write_text(text, encoding="utf-8")   # what it held, one level too deep
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sock.close()
+
+
+@pytest.mark.parametrize("kind,said", [("folder", "a folder"), ("fifo", "a FIFO"), ("socket", "a socket")])
+@pytest.mark.parametrize("entry", ["rules/fees.yaml", "parameters.yaml", "policy.yaml"])
+def test_a_policy_file_replaced_by_a_folder_fifo_or_socket_is_a_load_error_not_skipped(tmp_path, monkeypatch, entry, kind, said):
+    from click.testing import CliRunner
+    from regcode.cli.main import regcode
+    root = _toy_copy(tmp_path)
+    target = root / "toy" / "1" / entry
+    _make(target, kind)
+    monkeypatch.chdir(tmp_path)
+    shown = str(target.relative_to(tmp_path))
+    for args in (["validate", "--policy-root", "policies"],
+                 ["eval", "--policy-root", "policies", "--policy", "toy", str(REPO / "tests/fixtures/cases/toy-busy.yaml")]):
+        with bounded(30):      # a FIFO opened for reading would block here
+            result = CliRunner().invoke(regcode, args)
+        assert result.exit_code == 1, result.output
+        assert f"{shown}: load.not_a_file: this is {said}" in result.stderr, result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_an_unreadable_policy_file_is_a_load_error_naming_it(tmp_path, monkeypatch):
+    import os
+    root = _toy_copy(tmp_path)
+    target = root / "toy" / "1" / "rules" / "fees.yaml"
+    real_open = os.open
+
+    def denied(path, *args, **kw):        # what chmod 000 does to anyone but root (the suite may run as root)
+        if Path(path) == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kw)
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(load.LoadError) as info:
+        load.load_version(root / "toy" / "1")
+    [issue] = [i for i in info.value.issues if i.location.file.endswith("fees.yaml")]
+    assert issue.code == "load.io" and "Permission denied" in issue.message and "chmod" in issue.hint
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="root reads a file whatever its mode")
+def test_a_policy_file_without_read_permission_is_a_load_error(tmp_path):
+    root = _toy_copy(tmp_path)
+    target = root / "toy" / "1" / "rules" / "fees.yaml"
+    target.chmod(0)
+    try:
+        with pytest.raises(load.LoadError) as info:
+            load.load_version(root / "toy" / "1")
+    finally:
+        target.chmod(0o644)
+    assert any(i.code == "load.io" and i.location.file.endswith("fees.yaml") for i in info.value.issues)
