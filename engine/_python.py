@@ -789,7 +789,7 @@ class Generator:
             code, trace = self.cond(c.item, scope, ind, None if want is None else not want)
             return f"(not {code})", trace
         if isinstance(c, ir.Compare):
-            return self.compare(c, scope, ind)
+            return self.compare(c, scope, ind, want)
         if isinstance(c, ir.Presence):
             v = self.expr(c.path, scope, ind)
             if _never_none(v.again, self.certain) or _never_none(v.raw, self.certain):
@@ -820,10 +820,15 @@ class Generator:
                     trace + more + most)
         raise TypeError(f"no code for condition {type(c).__name__}")
 
-    def compare(self, c: ir.Compare, scope, ind) -> tuple:
+    def compare(self, c: ir.Compare, scope, ind, want: Optional[bool] = True) -> tuple:
         a = self.expr(c.left, scope, ind)
         if c.op == "==" and isinstance(c.right, ir.Lit) and c.right.value is not None:
-            return f"({a.first} == {self.p.const(c.right.value)})", a.trace     # None == a literal is False already
+            trace = a.trace
+            if want is True and type(c.right.value) in (str, int, float, bool) and len(trace) == 1 \
+                    and trace[0][0] == "e" and trace[0][2] in (a.bind, a.raw):
+                # kept only when it held: the value equals a scalar, so it is one (no test where it is written)
+                trace = [trace[0][:3] + ("",)]
+            return f"({a.first} == {self.p.const(c.right.value)})", trace     # None == a literal is False already
         a_maybe_none = not (_never_none(a.again, self.certain) or _never_none(a.raw, self.certain))
         b, buf = self.capture(lambda: self.expr(c.right, scope, ind + 1))
         # the right side is read only when the left one is not None (and so is its part of the why)
