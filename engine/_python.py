@@ -823,11 +823,7 @@ class Generator:
     def compare(self, c: ir.Compare, scope, ind, want: Optional[bool] = True) -> tuple:
         a = self.expr(c.left, scope, ind)
         if c.op == "==" and isinstance(c.right, ir.Lit) and c.right.value is not None:
-            trace = a.trace
-            if want is True and type(c.right.value) in (str, int, float, bool) and len(trace) == 1 \
-                    and trace[0][0] == "e" and trace[0][2] in (a.bind, a.raw):
-                # kept only when it held: the value equals a scalar, so it is one (no test where it is written)
-                trace = [trace[0][:3] + ("",)]
+            trace = _held_scalar(a, a.trace) if want is True and _scalar_when_held(c) else a.trace
             return f"({a.first} == {self.p.const(c.right.value)})", trace     # None == a literal is False already
         a_maybe_none = not (_never_none(a.again, self.certain) or _never_none(a.raw, self.certain))
         b, buf = self.capture(lambda: self.expr(c.right, scope, ind + 1))
@@ -860,6 +856,8 @@ class Generator:
         else:
             right = b.first
         parts.append(self.op(c, left, right))
+        if want is True and _scalar_when_held(c):
+            trace = _held_scalar(a, trace)
         return "(" + " and ".join(parts) + ")", trace
 
     def all_of(self, items: list, scope, ind, want) -> tuple:
@@ -1229,6 +1227,26 @@ def _nodes(node):
             stack.extend(x)
         elif isinstance(x, dict):
             stack.extend(x.values())
+
+
+def _scalar_when_held(c: ir.Compare) -> bool:
+    """Whether the left side of `c`, when `c` held, is surely a scalar (not null, not a mapping or a list):
+    it equals a scalar literal or one of a literal list of scalars, or it is ordered against a scalar
+    literal (anything else cannot be: the comparison fails, and is false)."""
+    right = c.right.value if isinstance(c.right, ir.Lit) else None
+    if c.op == "==" or c.op in ("<", "<=", ">", ">="):
+        return type(right) in (str, int, float, bool)
+    if c.op == "in":
+        return type(right) is list and bool(right) and all(type(v) in (str, int, float, bool) for v in right)
+    return False
+
+
+def _held_scalar(a, trace: list) -> list:
+    """`trace` with the test of the value `a` dropped where it is written (its part is kept only when a
+    comparison that makes it a scalar held): when `a` is one value read, the trace's first and only entry."""
+    if len(trace) == 1 and trace[0][0] == "e" and trace[0][2] in (a.bind, a.raw):
+        return [trace[0][:3] + ("",)]
+    return trace
 
 
 def _guard_first(rule) -> bool:
