@@ -25,12 +25,15 @@ def fmt_cmd(ctx, paths, check, show_diff, quiet):
       regcode fmt --diff policies/shanghai-post-license/2017/rules/ch3-supervision.yaml"""
     issues = IssueCollector()
     changed = unchanged = 0
+    named = {str(p) for p in paths}     # a file named on the command line and not formatted is said, not passed over
     for path in yaml_files(list(paths) or ["."], issues):
         result = format_file(path)
         if result.issues:
             issues.extend(result.issues)
             continue
         if result.skipped:
+            if str(path) in named:
+                click.echo(f"{result.display}: fmt.skipped: {result.skipped}; regcode fmt formats rules files only", err=True)
             continue
         if not result.changed:
             unchanged += 1

@@ -176,3 +176,15 @@ def test_fmt_says_a_folder_or_fifo_named_like_a_rules_file_and_never_blocks_on_i
     assert result.exit_code == 1, result.output
     assert f"{tmp_path / 'more.yaml'}: load.not_a_file: this is a folder" in result.stderr
     assert f"{tmp_path / 'pipe.yaml'}: load.not_a_file: this is a FIFO" in result.stderr
+
+
+def test_fmt_says_a_named_file_it_does_not_format_instead_of_passing_over_it(tmp_path):
+    """A file named on the command line that is not a rules file is said (a folder's other YAML is not)."""
+    notes = tmp_path / "notes.yaml"
+    notes.write_text("title: not a rules file\n", encoding="utf-8")
+    version = REPO / "policies" / "shanghai-post-license" / "2017"
+    named = CliRunner().invoke(regcode, ["fmt", "--check", str(notes)])
+    assert named.exit_code == 0 and "fmt.skipped: not a rules file" in named.output and "notes.yaml" in named.output
+    folder = CliRunner().invoke(regcode, ["fmt", "--check", str(version)])
+    assert folder.exit_code == 0 and "fmt.skipped" not in folder.output
+    assert notes.read_text(encoding="utf-8") == "title: not a rules file\n"
