@@ -27,6 +27,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import fields
+from types import MappingProxyType
 from typing import Optional
 
 from . import _dates
@@ -139,6 +140,9 @@ def _group_defaulted(X: CaseCache, slot, items, key: str, default) -> dict:
     for item in items:
         found[item.get(key, default)].append(item)
     return found
+
+
+_NO_ITEMS = MappingProxyType({})     # the index of an empty list (read-only: generated code only calls .get)
 
 
 def _index_required(X: CaseCache, slot, pairs, key: str, default) -> dict:
@@ -350,9 +354,11 @@ class _Scope:
     """What a name in a condition means in generated code: the variable holding a bound item, and the
     f-string body of its printable path (for the why), e.g. `spot_checks[{i3}]`."""
 
-    def __init__(self, var: str, label: str, is_dict: bool, scalars: frozenset = frozenset()):
+    def __init__(self, var: str, label: str, is_dict: bool, scalars: frozenset = frozenset(),
+                 present: frozenset = frozenset()):
         self.var, self.label, self.is_dict = var, label, is_dict
         self.scalars = scalars    # fields surely a scalar when not None
+        self.present = present    # fields surely there (maybe null): read by subscription
 
 
 class Val:
@@ -510,7 +516,7 @@ class Generator:
         if not ref.keys:
             code = base
         elif len(ref.keys) == 1 and base_is_dict:
-            code = self._get(base, ref, 0, True)
+            code = self._get(base, ref, 0, True, bool(ref.scope) and ref.keys[0] in scope[ref.scope].present)
         else:
             v = self.tmp("p")
             known, src = base_is_dict, base       # `known`: the value read from is surely a mapping
@@ -539,10 +545,10 @@ class Generator:
             test = f"{var} is not None and type({var}) is not dict and type({var}) is not list"
         return Val(code, bind, [("e", label, var, test)])
 
-    def _get(self, src: str, ref: ir.PathRef, j: int, known: bool = True) -> str:
+    def _get(self, src: str, ref: ir.PathRef, j: int, known: bool = True, there: bool = False) -> str:
         has_default, default = ref.defaults[j] if j < len(ref.defaults) else (False, None)
         key = repr(ref.keys[j])
-        if known and ref.present and ref.present[j]:
+        if there or known and ref.present and ref.present[j]:
             read = f"{src}[{key}]"       # a required field of a validated mapping is always there
         else:
             read = f"{src}.get({key}, {self.p.const(default)})" if has_default else f"{src}.get({key})"
@@ -634,7 +640,9 @@ class Generator:
         if self.indexes is not None and (kind in SCALAR_KINDS or _never_none(wanted, self.certain)):
             # a scalar key: hashable; the index lives in a local once built (lists do not change during a case)
             var = self.indexes.setdefault(index_slot, f"IX{len(self.indexes)}")
-            self.emit(ind, f"if {var} is None: {var} = {build}(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)})")
+            # (an empty list, common, has the empty index without a call)
+            self.emit(ind, f"if {var} is None: {var} = {build}(X, {index_slot}, {pairs}, {key!r}, {self.p.const(default)}) "
+                           f"if {pairs} else _NO_ITEMS")
             if _never_none(wanted, self.certain):
                 self.emit(ind, f"{bucket} = {var}.get({wanted}, ())")
             else:
@@ -781,7 +789,7 @@ class Generator:
             code, trace = self.cond(c.item, scope, ind, None if want is None else not want)
             return f"(not {code})", trace
         if isinstance(c, ir.Compare):
-            return self.compare(c, scope, ind)
+            return self.compare(c, scope, ind, want)
         if isinstance(c, ir.Presence):
             v = self.expr(c.path, scope, ind)
             if _never_none(v.again, self.certain) or _never_none(v.raw, self.certain):
@@ -812,10 +820,11 @@ class Generator:
                     trace + more + most)
         raise TypeError(f"no code for condition {type(c).__name__}")
 
-    def compare(self, c: ir.Compare, scope, ind) -> tuple:
+    def compare(self, c: ir.Compare, scope, ind, want: Optional[bool] = True) -> tuple:
         a = self.expr(c.left, scope, ind)
         if c.op == "==" and isinstance(c.right, ir.Lit) and c.right.value is not None:
-            return f"({a.first} == {self.p.const(c.right.value)})", a.trace     # None == a literal is False already
+            trace = _held_scalar(a, a.trace) if want is True and _scalar_when_held(c) else a.trace
+            return f"({a.first} == {self.p.const(c.right.value)})", trace     # None == a literal is False already
         a_maybe_none = not (_never_none(a.again, self.certain) or _never_none(a.raw, self.certain))
         b, buf = self.capture(lambda: self.expr(c.right, scope, ind + 1))
         # the right side is read only when the left one is not None (and so is its part of the why)
@@ -847,6 +856,8 @@ class Generator:
         else:
             right = b.first
         parts.append(self.op(c, left, right))
+        if want is True and _scalar_when_held(c):
+            trace = _held_scalar(a, trace)
         return "(" + " and ".join(parts) + ")", trace
 
     def all_of(self, items: list, scope, ind, want) -> tuple:
@@ -1218,6 +1229,26 @@ def _nodes(node):
             stack.extend(x.values())
 
 
+def _scalar_when_held(c: ir.Compare) -> bool:
+    """Whether the left side of `c`, when `c` held, is surely a scalar (not null, not a mapping or a list):
+    it equals a scalar literal or one of a literal list of scalars, or it is ordered against a scalar
+    literal (anything else cannot be: the comparison fails, and is false)."""
+    right = c.right.value if isinstance(c.right, ir.Lit) else None
+    if c.op == "==" or c.op in ("<", "<=", ">", ">="):
+        return type(right) in (str, int, float, bool)
+    if c.op == "in":
+        return type(right) is list and bool(right) and all(type(v) in (str, int, float, bool) for v in right)
+    return False
+
+
+def _held_scalar(a, trace: list) -> list:
+    """`trace` with the test of the value `a` dropped where it is written (its part is kept only when a
+    comparison that makes it a scalar held): when `a` is one value read, the trace's first and only entry."""
+    if len(trace) == 1 and trace[0][0] == "e" and trace[0][2] in (a.bind, a.raw):
+        return [trace[0][:3] + ("",)]
+    return trace
+
+
 def _guard_first(rule) -> bool:
     """The rule's condition starts with its rules file's guard (compile puts it there)."""
     cond = rule.condition
@@ -1302,6 +1333,7 @@ class Program:
     functions the durable backend borrows (conclusions, traced conditions, flags)."""
 
     name = "python"
+    writes_entries = True       # traced claims carry their why entry (evaluate.ENTRY)
 
     def __init__(self, policy, frozen: Optional[dict] = None):
         self.policy = policy
@@ -1312,6 +1344,12 @@ class Program:
         self.kind_id = {kind: i for i, kind in enumerate(self.kinds)}
         self.decision_names = list(policy.decisions)
         self.derived_names = sorted(policy.derived)
+        self._derived_fields: dict = {}     # derived fact -> the fields every conclusion deriving it writes
+        for rule in policy.rules:
+            for concl in rule.conclusions:
+                if isinstance(concl, ir.Derive):
+                    held = self._derived_fields.get(concl.fact)
+                    self._derived_fields[concl.fact] = frozenset(concl.fields) if held is None else held & frozenset(concl.fields)
         self._rule_traced: dict = {}
         self._flags: dict = {}
         if frozen is None:
@@ -1346,12 +1384,14 @@ class Program:
             return {}
         kind = rule.binds
         is_dict = kind.startswith("derived:") or self._list_items_are_dicts(kind)
-        scalars = frozenset()
+        scalars = present = frozenset()
         if run and kind.startswith("derived:"):
             # a derived fact the run function made: its scalar fields are part of its (hashed) identity, so a
             # mapping or a list there would have failed the evaluation: a present value is a scalar
             scalars = frozenset(n for n, shape in self.policy.derived[kind[8:]].props.items() if shape.kind in SCALAR_KINDS)
-        return {rule.alias: _Scope("it", "{lb}", is_dict, scalars)}
+            # and the fields every rule deriving it writes are in its mapping (written as computed, null or not)
+            present = self._derived_fields.get(kind[8:], frozenset())
+        return {rule.alias: _Scope("it", "{lb}", is_dict, scalars, present)}
 
     def _list_items_are_dicts(self, kind: str) -> bool:
         shape = self.policy.facts_shape
@@ -1392,6 +1432,7 @@ class Program:
         # could have added a claim (and then only if one was added), and at the end only if claimed since
         claimed_in = [{c.decision for r in rules for c in r.conclusions if isinstance(c, ir.Decide)} for rules in policy.strata]
         resolved_after: dict = {}     # j -> the last stratum after which r<j> (and z<j>, its count of claims) was computed
+        derived_before: set = set()    # kinds of derived facts some earlier stratum makes (the others start empty)
         for k, rules in enumerate(policy.strata):
             kinds = sorted({r.binds for r in rules})
             # decisions of earlier strata, resolved into locals r<j> after each stratum
@@ -1399,10 +1440,11 @@ class Program:
             derives = {f"derived:{c.fact}" for r in rules for c in r.conclusions if isinstance(c, ir.Derive)}
             g.emit(2, f"# ---- stratum {k}")
             if derives & set(kinds):
-                self._worklist(g, rules, kinds, traced)
+                self._worklist(g, rules, kinds, traced, derived_before)
             else:       # nothing derived here is matched here: each kind's facts in turn, no worklist
                 for kind in kinds:
                     self._straight(g, kind, [r for r in rules if r.binds == kind], set(kinds), traced)
+            derived_before |= derives
             due = [d for d in read_after[k] if d not in {self.decision_names[j] for j in resolved_after} or d in claimed_in[k]]
             if due:
                 g.emit(2, "# ---- decisions later strata read")
@@ -1439,13 +1481,25 @@ class Program:
         g.emit(2, "_failed(exc)")
         return g.lines
 
-    def _worklist(self, g: Generator, rules: list, kinds: list, traced: bool) -> None:
-        """A stratum whose rules derive facts that its own rules match: a worklist, first in first out."""
+    def _worklist(self, g: Generator, rules: list, kinds: list, traced: bool, derived_before: set) -> None:
+        """A stratum whose rules derive facts that its own rules match: a worklist, first in first out.
+        The facts it starts from come first, in the order case, derived facts, list items; when no derived
+        fact is among them (none of its derived kinds is made by an earlier stratum), the case and the list
+        items are matched directly, each kind in turn, and only what they derive goes through the worklist:
+        the same order, without a tuple and a dispatch per starting fact."""
         g.emit(2, "W = []")
-        for kind in kinds:
-            self._initial(g, kind, traced, 2)
+        derived = [kind for kind in kinds if kind.startswith("derived:")]
+        if any(kind in derived_before for kind in derived):
+            for kind in kinds:
+                self._initial(g, kind, traced, 2)
+            queued = kinds
+        else:
+            for kind in kinds:
+                if kind not in derived:
+                    self._straight(g, kind, [r for r in rules if r.binds == kind], set(kinds), traced)
+            queued = derived
         g.emit(2, "for kid, it, lb in W:     # a list iterated while it grows: first in, first out")
-        for n, kind in enumerate(kinds):
+        for n, kind in enumerate(queued):
             g.emit(3, f"{'if' if n == 0 else 'elif'} kid == {self.kind_id[kind]}:   # {kind}")
             self._block(g, [r for r in rules if r.binds == kind], set(kinds), traced, 4)
 
@@ -1492,14 +1546,18 @@ class Program:
         for r in rules:
             groups[keys[r.index]] = groups.get(keys[r.index], 0) + 1
         shared: dict = {}
+        open_key = None     # the shared first conjunct whose `if` the rules emitted now are inside (consecutive rules)
         for rule in rules:
-            g.emit(ind, f"# rule {rule.index}: {rule.id}")
-            scope = self._bound(rule, run=True)
             first, rest = split[rule.index]
             key = keys[rule.index]
             guard_first = _guard_first(rule)
+            alone = groups[key] < 2 and not guard_first
+            if alone or key != open_key:
+                open_key = None
+            g.emit(ind if open_key is None else ind + 1, f"# rule {rule.index}: {rule.id}")
+            scope = self._bound(rule, run=True)
             dated = self._bound_date(g, rule) if traced else []
-            if groups[key] < 2 and not guard_first:
+            if alone:
                 code, trace = g.cond(rule.condition, scope, ind)
                 self._when(g, code, ind, lambda at: self._fire(g, rule, kinds, traced, at, dated + trace))
                 continue
@@ -1510,14 +1568,19 @@ class Program:
                     g.emit(ind, f"{var} = {code}")
                 shared[key] = (var, trace)
             held, first_trace = shared[key]
+            if held == "False":     # never holds: nothing to emit
+                continue
+            if open_key is None and held != "True":
+                g.emit(ind, f"if {held}:")
+                open_key = key
+            at = ind + 1 if open_key is not None else ind
             if rest is None:
                 whole = first_trace + dated if guard_first else dated + first_trace
-                self._when(g, held, ind, lambda at: self._fire(g, rule, kinds, traced, at, whole))
+                self._fire(g, rule, kinds, traced, at, whole)
                 continue
-            g.emit(ind, f"if {held}:")
-            code, trace = g.cond(rest, scope, ind + 1)
+            code, trace = g.cond(rest, scope, at)
             whole = first_trace + dated + trace if guard_first else dated + first_trace + trace
-            self._when(g, code, ind + 1, lambda at: self._fire(g, rule, kinds, traced, at, whole))
+            self._when(g, code, at, lambda at: self._fire(g, rule, kinds, traced, at, whole))
         g.lines[top:top] = ["    " * ind + line for line in g.take_prefetched("it")]
         if len(g.lines) == top:
             g.emit(ind, "pass")
@@ -1550,6 +1613,24 @@ class Program:
         the one claim of a strategy that takes a lone value as it is (what evaluate.resolver gives)."""
         decl = self.policy.decisions[self.decision_names[j]]
         default = decl.default
+        claimed = self._literal_claims(decl.name)
+        if claimed is not None and decl.type == "bool" and decl.combine in ("any", "all") \
+                and not isinstance(default, (dict, list)) and len(claimed) == 1 and type(claimed[0]) is bool:
+            # every rule claims the same literal: any or all of it is it (evaluate.resolver's boolean)
+            return f"({claimed[0]!r} if L{j} else {self.builder.const(default)})"
+        if claimed is not None and decl.type == "list" and decl.combine == "union" and default == [] and claimed:
+            # codes written as literals, each a code or a list of one (evaluate.resolver's union): the union
+            # of one literal, however often claimed, is its codes; of one claim, its code
+            if all(type(v) is str for v in claimed):
+                one = f"L{j}[0][0]"
+            elif all(type(v) is list and len(v) == 1 and type(v[0]) is str for v in claimed):
+                one = f"L{j}[0][0][0]"
+            else:
+                one = None
+            if one is not None and len(claimed) == 1:
+                return f"([{one}] if L{j} else [])"
+            if one is not None:
+                return f"(([{one}] if len(L{j}) == 1 else R{j}(L{j})) if L{j} else [])"
         if isinstance(default, (dict, list)):
             if not default:     # an empty default: a new one is written as a literal
                 return f"(R{j}(L{j}) if L{j} else {'{}' if isinstance(default, dict) else '[]'})"
@@ -1566,6 +1647,18 @@ class Program:
         if lone is None:
             return f"(R{j}(L{j}) if L{j} else {self.builder.const(default)})"
         return f"((L{j}[0][0] if len(L{j}) == 1 and {lone} else R{j}(L{j})) if L{j} else {self.builder.const(default)})"
+
+    def _literal_claims(self, name: str) -> Optional[list]:
+        """The distinct values the rules claim for a decision, when every claim is a literal (None otherwise)."""
+        found: list = []
+        for rule in self.policy.rules:
+            for concl in rule.conclusions:
+                if isinstance(concl, ir.Decide) and concl.decision == name:
+                    if not isinstance(concl.value, ir.Lit) or concl.map_key is not None:
+                        return None
+                    if not any(type(v) is type(concl.value.value) and v == concl.value.value for v in found):
+                        found.append(concl.value.value)
+        return found
 
     def _initial(self, g: Generator, kind: str, traced: bool, ind: int) -> None:
         """The facts a stratum starts from, for one kind it binds."""
@@ -1597,7 +1690,7 @@ class Program:
         g.emit(ind, f"if F > {MAX_FIRINGS}: _too_many({rule.index})")
         if traced:
             g.emit_matched(trace, ind, "m", rule.binds[5:] if rule.binds.startswith("list:") else None)
-        scope = self._bound(rule)
+        scope = self._bound(rule, run=True)     # (the fields the condition read by subscription are read alike)
         saved, g.traced = g.traced, False
         g.pick_memo = {}
         try:
@@ -1706,7 +1799,7 @@ class Program:
         namespace = {"K": tuple(self.builder.consts), "__builtins__": BUILTINS, "_PolicyError": PolicyError,
                      "_failed": self._failed, "_too_many": self._too_many, "_too_many_derived": self._too_many_derived,
                      "_matched": _matched, "_freeze": _freeze, "_label": _label, "_visible": visible, "_reach": _reach,
-                     "_WM": memo, "_windows": windows}
+                     "_WM": memo, "_windows": windows, "_NO_ITEMS": _NO_ITEMS}
         namespace.update(HELPERS)
         from .evaluate import Fact, resolver
         namespace["_Fact"] = Fact
@@ -1818,7 +1911,10 @@ class Program:
         X = CaseCache(case, as_of, self.slots, lists=False)
         decisions, lists, stores, firings = (self.run_traced if traced else self.run_plain)(case, as_of, params, X)
         claims = dict(zip(self.decision_names, lists))
-        derived = [fact for store in stores for fact in store.values()] if traced else []
+        derived = []
+        if traced:
+            for store in stores:
+                derived += store.values()
         return decisions, claims, derived, firings
 
     def conclude(self, rule, fact, state) -> tuple:

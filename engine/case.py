@@ -33,10 +33,30 @@ def _selected(cat: Catalog, policy_name, when: str, version):
     key = (policy_name, when, version)
     policy = memo.get(key)
     if policy is None:
-        policy = cat.select(cat.policy_id(policy_name), when, version)
+        info = _in_force(cat, policy_name, when) if version is None else None
+        policy = cat.compiled(info) if info is not None else cat.select(cat.policy_id(policy_name), when, version)
         if len(memo) < 10000:
             memo[key] = policy
     return policy
+
+
+def _in_force(cat: Catalog, policy_name, when: str):
+    """What `Catalog.choose` picks by date, from the policy's versions listed once per catalog (a new date
+    costs a scan of a few windows, not a new listing); None where choose must speak (it raises, naming
+    why: an unknown policy, a broken version, no version in force)."""
+    listed = cat.__dict__.get("_versions_by_name")
+    if listed is None:
+        listed = cat.__dict__["_versions_by_name"] = {}
+    versions = listed.get(policy_name)
+    if versions is None:
+        policy_id = cat.policy_id(policy_name)
+        cat.refuse_broken(policy_id)
+        versions = listed[policy_name] = tuple((v.effective_from, v.effective_to, v) for v in cat.versions(policy_id))
+    found = None
+    for start, end, info in versions:     # VersionInfo.in_force; sorted by start: the most recent start wins when windows overlap
+        if start <= when and (end is None or when <= end):
+            found = info
+    return found
 
 
 def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None, as_of: Optional[str] = None,

@@ -20,7 +20,8 @@ def _entry(rule: tuple, c: tuple, decisive: bool) -> dict:
 
 def _plan(policy) -> tuple:
     """What every output of one policy version shares, built once: each rule's part of a why entry, each
-    rule's place in the order of rule ids, and the decisions whose every claim is decisive (sum, union)."""
+    rule's place in the order of rule ids, the decisions whose every claim is decisive (sum, union), and
+    the `why` mapping's builder for this policy's decisions (`_why_function`)."""
     found = policy.backends.get("_explain")
     if found is None:
         rules = [(r.id, r.article, r.title, r.clause) for r in policy.rules]
@@ -28,8 +29,71 @@ def _plan(policy) -> tuple:
         for k, i in enumerate(sorted(range(len(policy.rules)), key=lambda i: policy.rules[i].id)):
             rank[i] = k
         every = {name: d.combine in ("sum", "union") for name, d in policy.decisions.items()}
-        found = policy.backends["_explain"] = (rules, rank, every)
+        found = policy.backends["_explain"] = (rules, rank, every, _why_function(policy, rules, rank, every, False),
+                                               _why_function(policy, rules, rank, every, True))
     return found
+
+
+def _why_entries(claims: list, value, all_decisive: bool, decisive_only: bool, rules: list, rank: list) -> list:
+    """One decision's `why`: its claims by rule id, then key and fact (never by the order rules happened to
+    fire), each marked decisive when it shaped the final value (all do for sum and union)."""
+    if len(claims) > 1:
+        claims = sorted(claims, key=lambda c: (rank[c[RULE]], "" if c[KEY] is None else str(c[KEY]), c[FACT] or ""))
+    keyed = isinstance(value, dict)
+    entries = []
+    for c in claims:
+        claimed = c[VALUE]
+        if claimed is None:
+            decisive = False
+        elif all_decisive:
+            decisive = True
+        elif keyed:
+            decisive = value.get(c[KEY]) == claimed
+        else:
+            decisive = claimed == value or isinstance(value, list)
+        if decisive_only and not decisive:
+            continue
+        if len(c) > ENTRY:      # written while the rule fired (Python backend)
+            entry = c[ENTRY]
+            entry["decisive"] = decisive
+        else:
+            entry = _entry(rules[c[RULE]], c, decisive)
+        entries.append(entry)
+    return entries
+
+
+def _why_function(policy, rules: list, rank: list, every: dict, entries: bool):
+    """fn(claims, decisions, decisive_only) -> the `why` mapping, written out for this policy's decisions
+    (one block each, in declaration order; `claims` must have its keys in that order): a decision nobody
+    claimed costs a test, and the common single claim with its entry written by the backend is marked
+    in place; the rest goes through `_why_entries`. With `entries`, for claims that all carry their entry
+    (Evaluation.entries), that is not tested claim by claim. Built from the declarations alone: names
+    are repr'd."""
+    lines = ["def why(CL, D, DO):",
+             "    " + "".join(f"L{j}, " for j in range(len(policy.decisions))) + "= CL.values()"]
+    names = []
+    for j, (name, decl) in enumerate(policy.decisions.items()):
+        n = repr(name)
+        names.append(f"{n}: w{j}")
+        if every[name]:
+            decisive = "c[0] is not None"
+        else:        # as _why_entries has it, for one claim
+            decisive = (f"c[0] is not None and ((v.get(c[1]) == c[0]) if isinstance(v := D.get({n}), dict) "
+                        f"else (c[0] == v or isinstance(v, list)))")
+        lines += [f"    if not L{j}:",
+                  f"        w{j} = []",
+                  f"    elif len(L{j}) == 1:" if entries else f"    elif len(L{j}) == 1 and len(L{j}[0]) > {ENTRY}:",
+                  f"        c = L{j}[0]",
+                  f"        e = c[{ENTRY}]",
+                  f"        e['decisive'] = d = {decisive}",
+                  f"        w{j} = [e] if d or not DO else []",
+                  f"    else:",
+                  f"        w{j} = _many(L{j}, D.get({n}), {every[name]!r}, DO, RU, RK)"]
+    lines.append("    return {" + ", ".join(names) + "}")
+    namespace = {"__builtins__": {"len": len, "isinstance": isinstance, "dict": dict, "list": list},
+                 "_many": _why_entries, "RU": rules, "RK": rank}
+    exec(compile("\n".join(lines) + "\n", f"<regcode {policy.id}@{policy.version} why>", "exec"), namespace)
+    return namespace["why"], tuple(policy.decisions)
 
 
 EXPLAIN_LEVELS = ("none", "decisive", "full")
@@ -65,39 +129,17 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
         out["source"] = ev.source
     if level == "none":
         return out
-    rules, rank, every = _plan(p)
+    rules, rank, every, (why_of, names), (why_entries, _) = _plan(p)
+    if ev.entries:
+        why_of = why_entries
     decisive_only = level == "decisive"
-    decisions = ev.decisions
-    why = {}
-    for name, claims in ev.claims.items():
-        if not claims:
-            why[name] = []
-            continue
-        if len(claims) > 1:     # by rule id, then key and fact: never by the order rules happened to fire
-            claims = sorted(claims, key=lambda c: (rank[c[RULE]], "" if c[KEY] is None else str(c[KEY]), c[FACT] or ""))
-        value = decisions.get(name)
-        all_decisive = every[name]
-        keyed = isinstance(value, dict)
-        entries = []
-        for c in claims:
-            claimed = c[VALUE]      # decisive: did this claim shape the final value? (all do for sum and union)
-            if claimed is None:
-                decisive = False
-            elif all_decisive:
-                decisive = True
-            elif keyed:
-                decisive = value.get(c[KEY]) == claimed
-            else:
-                decisive = claimed == value or isinstance(value, list)
-            if decisive_only and not decisive:
-                continue
-            if len(c) > ENTRY:      # written while the rule fired (Python backend)
-                entry = c[ENTRY]
-                entry["decisive"] = decisive
-            else:
-                entry = _entry(rules[c[RULE]], c, decisive)
-            entries.append(entry)
-        why[name] = entries
+    claims = ev.claims
+    if tuple(claims) == names:        # every decision of the policy, in declaration order (both backends)
+        why = why_of(claims, ev.decisions, decisive_only)
+    else:
+        decisions = ev.decisions
+        why = {name: _why_entries(cs, decisions.get(name), every[name], decisive_only, rules, rank) if cs else []
+               for name, cs in claims.items()}
     out["why"] = why
     derived = []
     for f in ev.derived:

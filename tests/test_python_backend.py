@@ -213,17 +213,100 @@ def test_decisions_read_by_later_strata_are_resolved_once_claimed(catalog):
     assert checked > 200
 
 
+def test_decisions_claimed_only_by_literals_resolve_as_their_resolvers_do(tmp_path):
+    """A bool claimed with one literal and a union of literal codes are resolved without their resolvers
+    (the generated code knows the values); on every case, with and without tracing, the value is what the
+    resolver gives on the same claims. The Shanghai policy's unions claim several literal codes each."""
+    from conftest import generator
+    from regcode.engine.evaluate import resolver
+    small = write_policy(tmp_path).by_ref("small@1")
+    shanghai = Catalog().by_ref("shanghai-post-license@2017")
+    runs = [(small, case) for case in cases()] + [(shanghai, case) for case in generator.generate(300, 20261202)]
+    # shortcuts that meet several claims here (the small policy's each come from one rule firing once)
+    shortcut = {("shanghai-post-license", n) for n in ("violations", "enterprise_obligations", "rectification_required")}
+    seen = set()
+    for policy, case in runs:
+        for trace in (False, True):
+            ev = evaluate(policy, case, case["as_of"], backend="python", trace=trace)
+            for name, decl in policy.decisions.items():
+                assert repr(ev.decisions[name]) == repr(resolver(policy, decl)(ev.claims[name])), (policy.id, name, case)
+                if len(ev.claims[name]) > 1:
+                    seen.add((policy.id, name))
+    assert shortcut & seen == shortcut      # each shortcut met claims it must combine, not only a lone one
+
+
+PARTIAL_RULES = """\
+rules:
+  - id: mark-both
+    article: 第一条
+    title: t
+    for_each: items
+    as: i
+    when: {path: i.kind, op: '==', value: a}
+    then: [{derive: mark, with: {a: {path: i.kind}, b: {path: shop.name}}}]
+  - id: mark-one
+    article: 第一条
+    title: t
+    for_each: items
+    as: i
+    when: {path: i.kind, op: '==', value: b}
+    then: [{derive: mark, with: {a: {path: i.kind}}}]
+  - id: marked-without-b
+    article: 第一条
+    title: t
+    for_each: mark
+    as: m
+    when: {all: [{absent: m.b}, {path: m.a, op: '==', value: b}]}
+    then: [{decide: busy, value: true}]
+  - id: marked-with-b
+    article: 第一条
+    title: t
+    for_each: mark
+    as: m
+    when: {present: m.b}
+    then: [{decide: hits, value: {path: m.a}}]
+"""
+
+
+def test_a_derived_field_some_rule_leaves_out_is_read_as_absent(tmp_path):
+    """The run function reads a derived fact's field by subscription only when every rule deriving that fact
+    writes it: `b` here is left out by one of them, `a` by none."""
+    version = tmp_path / "partial" / "1"
+    (version / "rules").mkdir(parents=True)
+    small = tmp_path / "small" / "1"
+    write_policy(tmp_path)
+    for name in ("facts.schema.yaml", "decisions.yaml"):
+        (version / name).write_text((small / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (version / "policy.yaml").write_text((small / "policy.yaml").read_text(encoding="utf-8").replace("id: small", "id: partial"),
+                                         encoding="utf-8")
+    (version / "derived.yaml").write_text("apiVersion: regcode/v1\nkind: DerivedFacts\nfacts:\n"
+                                          "  mark: {title: t, fields: {a: string, b: string}}\n", encoding="utf-8")
+    (version / "rules" / "r.yaml").write_text("apiVersion: regcode/v1\nkind: Rules\n" + PARTIAL_RULES, encoding="utf-8")
+    policy = Catalog([tmp_path]).by_ref("partial@1")
+    program = program_for(policy, "python")
+    assert "it['a']" in program.source and "it['b']" not in program.source and "it.get('b')" in program.source
+    case = {"as_of": "2020-06-30", "shop": {"name": "甲"},
+            "items": [{"kind": "a", "n": 1, "day": "2020-01-01"}, {"kind": "b", "n": 2, "day": "2020-02-01"}]}
+    for trace in (False, True):
+        ev = evaluate(policy, case, case["as_of"], backend="python", trace=trace)
+        assert ev.decisions["busy"] is True and ev.decisions["hits"] == ["a"]
+    if _durable.available():
+        assert to_dict(evaluate(policy, case, case["as_of"], backend="python")) == \
+            to_dict(evaluate(policy, case, case["as_of"], backend="durable"))
+
+
 def test_a_failure_is_named_by_the_rule_whose_code_failed_and_outside_rules_by_none(tmp_path):
     """No rule index is kept while running: a failure is told apart by its line in the generated code."""
     policy = write_policy(tmp_path).by_ref("small@1")
     program = program_for(policy, "python")
-    case = {"as_of": "2020-06-30", "shop": {"name": "甲", "size": 3}, "items": [{"kind": "a", "n": 2, "day": "2020-01-01"}]}
+    case = {"as_of": "2020-06-30", "shop": {"name": "甲", "size": 3},
+            "items": [{"kind": "a", "n": 2, "day": "2020-01-01"}, {"kind": "b", "n": 3, "day": "2020-01-02"}]}
     assert {policy.rules[i].id for i in program._rule_at_line.values()} == {r.id for r in policy.rules}
     def boom(claims):
         raise ZeroDivisionError("resolution")
     saved = dict(program._namespace)
     try:
-        j = program.decision_names.index("hits")      # a union: always resolved through its resolver
+        j = program.decision_names.index("top")      # claimed once per item, twice: resolved through its resolver
         program._namespace[f"R{j}"] = boom
         with pytest.raises(EvaluationError) as info:
             evaluate(policy, case, case["as_of"], backend="python")
