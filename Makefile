@@ -8,7 +8,8 @@ setup:
 demo: setup
 	.venv/bin/regcode eval examples/cases/c-class-triggers.yaml --explain
 
-test: setup
+test:
+	@./scripts/bootstrap --with-browser
 	.venv/bin/python -m pytest -q
 	.venv/bin/regcode fmt --check --quiet policies tests/policies examples/amendment/policies examples/drafting
 
