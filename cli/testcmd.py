@@ -14,6 +14,10 @@ from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog
 
 def _versions(cat, policy, version):
     """POLICY may be an id, id@version or a version folder; default: every version of the only policy."""
+    if policy and Path(policy).is_file():
+        tests = Path(policy).parent.name == "tests"     # a version's test file: pytest runs just its cases
+        raise click.BadParameter(f"{policy!r} is a file; give a policy, POLICY@VERSION or a version folder"
+                                 + (f" (to run one test file's cases: pytest {policy})" if tests else ""), param_hint="POLICY")
     with argument(ref_label(policy), policy) if policy else argument_free():
         if policy and (Path(policy) / "policy.yaml").is_file():
             return [cat.compile_dir(Path(policy))]

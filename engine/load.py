@@ -641,7 +641,8 @@ def parse_json(text: str, name: str, line: int = 0):
         return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
     except json.JSONDecodeError as exc:
         raise InputError([Issue("input.syntax", f"invalid JSON: {exc.msg}", Location(name, line or exc.lineno, exc.colno),
-                                "the file is read as JSON because of its name (.json); check the quoting and commas here")])
+                                ("the file is read as JSON because of its name (.json)" if name.lower().endswith(".json")
+                                 else "the text is read as JSON") + "; check the quoting and commas here")])
     except _Refused as exc:
         raise InputError([Issue(exc.code, str(exc), Location(name, line or 1, 1), exc.hint)])
     except RecursionError:

@@ -51,10 +51,29 @@ def detail(issues: list) -> str:
     return "\n".join(lines)
 
 
+# A choice of policy is made on the command line by options, here by query parameters: an issue about one
+# is placed at the parameter (the CLI places it at the option), and its hint names the parameter.
+_QUERY_OF = {"select.unknown_policy": "policy", "select.which_policy": "policy", "select.unknown_version": "version",
+             "select.no_version_in_force": "as_of"}
+_OPTIONS = (("--policy-version", "`version`"), ("--policy NAME", "`policy`"), ("--policy", "`policy`"), ("--as-of", "`as_of`"))
+
+
+def _for_http(issue: dict) -> dict:
+    hint = issue.get("hint", "")
+    if "--" not in hint and issue["code"] not in _QUERY_OF:
+        return issue
+    for option, query in _OPTIONS:
+        hint = hint.replace(option, f"the query parameter {query}")
+    loc = issue.get("location") or {}
+    if not loc.get("file") and not loc.get("path") and issue["code"] in _QUERY_OF:
+        loc = {**Location().as_dict(), "path": f"?{_QUERY_OF[issue['code']]}"}
+    return {**issue, "hint": hint, "location": loc}
+
+
 def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[dict] = None, title: Optional[str] = None,
             **extra) -> Response:
     """A problem+json response carrying every issue (`errors`, as `--format json` prints them)."""
-    issues = [i.as_dict() if isinstance(i, Issue) else i for i in issues]
+    issues = [_for_http(i.as_dict() if isinstance(i, Issue) else i) for i in issues]
     status = status or status_of(issues)
     body = {
         "type": f"urn:regcode:problem:{issues[0]['code'] if issues else 'internal.error'}",

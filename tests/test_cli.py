@@ -224,6 +224,7 @@ def test_regcode_without_a_command_shows_the_help_and_exits_1():
 
 
 # ---- errors about a command-line argument name the argument, never `<input>` ----------------
+SCOPE_TESTS = TESTS.parent / "policies" / "shanghai-post-license" / "2017" / "tests" / "scope.yaml"
 BAD_SELECTORS = [
     (["show", "nosuch@1"], "POLICY@VERSION 'nosuch@1': select.unknown_policy"),
     (["show", "nosuch"], "POLICY@VERSION 'nosuch': select.ref"),
@@ -235,6 +236,8 @@ BAD_SELECTORS = [
     (["test", "shanghai-post-license", "--policy-version", "2099"], "--policy-version '2099': select.unknown_version"),
     (["test", "shanghai-post-license", "--against", "2099"], "--against '2099': select.unknown_version"),
     (["coverage", "nosuch"], "POLICY 'nosuch': select.unknown_policy"),
+    (["test", str(SCOPE_TESTS)], f"regcode test: POLICY: '{SCOPE_TESTS}' is a file; give a policy, POLICY@VERSION or a "
+                                 f"version folder (to run one test file's cases: pytest {SCOPE_TESTS})"),
     (["check", "x@y"], "POLICY@VERSION 'x@y': select.unknown_policy"),
     (["schema", "p@2099", "--out", "{tmp}/schemas"], "POLICY@VERSION 'p@2099': select.unknown_policy"),
     (["schema", "p@2099"], "POLICY@VERSION 'p@2099': select.unknown_policy"),

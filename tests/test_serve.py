@@ -62,6 +62,9 @@ def test_bad_requests_get_a_problem_response_with_the_cli_codes(client, case):
         assert expect["message"] in first["message"]
     if "hint" in expect:
         assert expect["hint"] in first["hint"]
+    if "path" in expect:
+        assert first["location"]["path"] == expect["path"]
+    assert "--" not in first["hint"] and "<input>" not in problem["detail"]   # HTTP has query parameters, not options
     assert problem["detail"].splitlines()[0].endswith(f"{first['code']}: {first['message']}" + (f" ({first['hint']})" if first["hint"] else ""))
 
 
