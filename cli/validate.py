@@ -7,6 +7,7 @@ import click
 
 from ..engine import Issue, Location, PolicyError, dump_json
 from ..engine.reports import reports_of
+from ..engine.testing import check_cases, discover
 from .main import EXIT_POLICY, catalog, policy_root_option, regcode, report_issues, set_format
 
 
@@ -64,6 +65,9 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
         try:
             policy = cat.compile_dir(directory)
             reports_of(policy, cat)     # the batch summary and plan it declares name real decisions
+            mistakes = check_cases(policy, discover(directory))   # its test cases expect decisions it has, values they take
+            if mistakes:
+                raise PolicyError(mistakes)
             results.append({"policy": policy.id, "version": policy.version, "path": str(directory), "ok": True,
                             "rules": len(policy.rules), "content_hash": policy.content_hash})
         except PolicyError as exc:

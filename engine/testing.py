@@ -77,6 +77,47 @@ def discover(directory: Path) -> list:
     return cases[:MAX_CASES]
 
 
+def _fits(decl, value) -> bool:
+    """Whether a decision of this declaration can take `value` (null: left at its default)."""
+    if value is None:
+        return True
+    typ = decl.type
+    if typ == "bool":
+        return isinstance(value, bool)
+    if typ == "enum":
+        return value in (decl.values or [])
+    if typ == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typ == "date":
+        from ._dates import is_date
+        return is_date(value)
+    if typ == "list":
+        return isinstance(value, list) and all(isinstance(v, str) and (not decl.values or v in decl.values) for v in value)
+    if typ == "map":
+        return isinstance(value, dict)
+    return isinstance(value, str)
+
+
+def check_cases(policy: CompiledPolicy, cases: list) -> list:
+    """What `validate` says of a version's own test cases before any runs: an expectation naming no decision,
+    or a value its decision cannot take. Cases pinned to another version are that version's to check."""
+    issues = IssueCollector()
+    for case in cases:
+        if case.version not in (None, policy.version):
+            continue
+        for name, expected in (case.data.get("expect") or {}).items():
+            where = case.doc.location(("cases", case.index, "expect", name))
+            decl = policy.decisions.get(name)
+            if decl is None:
+                issues.add("test.unknown_decision", f"case {case.name!r} expects a decision `{name}` that {policy.ref} does not "
+                           "declare", where, did_you_mean(name, policy.decisions) or "name a decision of the version")
+            elif not _fits(decl, expected):
+                allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {decl.type}"
+                issues.add("test.value", f"case {case.name!r} expects `{name}` to be {dump_json(expected)}: it takes {allowed}",
+                           where, did_you_mean(str(expected), map(str, decl.values or [])) or f"write {allowed}")
+    return issues.issues
+
+
 def _same(decl, expected, actual) -> bool:
     if decl is not None and decl.type == "list" and isinstance(expected, list) and isinstance(actual, list):
         return sorted(map(str, expected)) == sorted(map(str, actual))

@@ -26,6 +26,7 @@ def _toy_copy(tmp_path):
 @pytest.mark.parametrize("fixture", POLICY_ERRORS, ids=[f["mode"] for f in POLICY_ERRORS])
 def test_policy_error_is_reported_with_place_and_hint(fixture, tmp_path, monkeypatch):
     root, version = _toy_copy(tmp_path)
+    (version / fixture["file"]).parent.mkdir(parents=True, exist_ok=True)   # tests/ is not copied
     (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
     monkeypatch.chdir(version)
     result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
