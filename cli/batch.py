@@ -16,8 +16,8 @@ from ..engine.batch import (CHUNK, Job, Outcome, Runner, Tally, atomic_writer, b
                             terminate_as_interrupt)
 from ..engine.corpus import count_records, read_records
 from ..engine.load import printable
-from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, explain_option, policy_root_option,
-                   regcode, selection_options, set_format)
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, counted, errors_option, explain_option,
+                   policy_root_option, regcode, selection_options, set_format)
 
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file
 
@@ -123,7 +123,8 @@ class BadRecords:
         elif self.count <= MAX_REPORTED:
             for issue in outcome.errors:
                 loc = issue["location"]
-                where = f"{loc['file']}:{loc['line']}" if loc.get("line") else (loc.get("file") or outcome.source)
+                where = (f"{loc['file']}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")
+                         if loc.get("line") else (loc.get("file") or outcome.source))   # file:line:col, as eval says it
                 hint = f" ({issue['hint']})" if issue.get("hint") else ""
                 self.echo(printable(f"{where}: {issue['code']}: {issue['message']}{hint}"))
 
@@ -275,8 +276,9 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         click.echo(f"read {tally.read:,}, evaluated {tally.evaluated:,}, failed {tally.failed:,}{skipped_text(tally)} "
                    f"in {seconds:.2f} s ({rate}, {jobs} job{'s' if jobs > 1 else ''})", err=True)
         where = "stdout" if out == "-" else out
-        click.echo(f"wrote {tally.evaluated:,} results to {where}"
-                   + (f"; {tally.failed:,} bad records{f' and {tally.skipped:,} skipped files' if tally.skipped else ''} to {errors}"
+        click.echo(f"wrote {counted(tally.evaluated, 'result')} to {where}"
+                   + (f"; {counted(tally.failed, 'bad record')}"
+                      f"{' and ' + counted(tally.skipped, 'skipped file') if tally.skipped else ''} to {errors}"
                       if errors else ""), err=True)
         if tally.groups:
             click.echo(district_table(tally), err=True)

@@ -307,6 +307,11 @@ def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> s
         raise placed(exc, lambda issue: _OPTION_OF.get(issue.code)) from None
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """`1 result`, `2 results`, `1,998 results`: a count with its noun in the right number."""
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def set_format(ctx: click.Context, fmt: str) -> None:
     ctx.meta["regcode.format"] = "json" if fmt == "json" else "text"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..engine import dump_json
+from ..engine import Issue, Location, PolicyError, dump_json
 from ..engine.replay import has_changes, replay, to_text
 from .main import EXIT_POLICY, backend_option, catalog, policy_root_option, regcode, set_format
 
@@ -51,6 +51,13 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     set_format(ctx, fmt)
     paths = [p for log in logs for p in (rotated(log) if with_rotated else [log])]
     report = replay(catalog(policy_roots), paths, version, backend)
+    codes = {s["errors"][0]["code"] for s in report["skipped"] if s["errors"]}
+    if report["read"] and len(report["skipped"]) == report["read"] and codes <= {"replay.syntax", "replay.not_decision"}:
+        first = report["skipped"][0]["errors"][0]    # no line is a logged decision: the wrong file, said once, not per line
+        raise PolicyError([Issue("replay.not_a_log", f"no line of {', '.join(map(str, paths))} is a logged decision "
+                                 f"({report['read']:,} lines; line {first['location']['line']}: {first['message']})",
+                                 Location(**first["location"]),
+                                 "give the file `regcode serve --decision-log FILE` writes, one JSON decision a line")])
     click.echo(dump_json(report) if fmt == "json" else to_text(report))
     damaged = any(e["code"] in DAMAGED or not e["code"].startswith("replay.") for s in report["skipped"] for e in s["errors"])
     if damaged or (fail_on_change and has_changes(report)):

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..engine.html import build_site
-from .main import argument, backend_option, catalog, policy_root_option, ref_label, regcode
+from .main import argument, backend_option, catalog, counted, policy_root_option, ref_label, regcode
 
 
 def _versions(cat, refs) -> list:
@@ -52,8 +52,9 @@ def site_cmd(refs, out, force, backend, policy_roots):
     cat = catalog(policy_roots)
     files = build_site(cat, _versions(cat, refs), out, backend, force)
     pages = sum(f.suffix == ".html" for f in files)
-    gone = f"; removed {len(files.removed)} files the previous build wrote and this one does not" if files.removed else ""
-    click.echo(f"wrote {pages} pages and {len(files) - pages} assets to {out}{gone}; open {out / 'index.html'}")
+    gone = f"; removed {counted(len(files.removed), 'file')} the previous build wrote and this one does not" if files.removed else ""
+    click.echo(f"wrote {counted(pages, 'page')} and {counted(len(files) - pages, 'asset')} to {out}{gone}; "
+               f"open {out / 'index.html'}")
     for path in files.kept:
         click.echo(f"{path}: output.kept: the previous build wrote it and this one does not, but it changed since; "
                    "left as it is (delete it if it is not wanted)", err=True)

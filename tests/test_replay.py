@@ -144,3 +144,12 @@ def test_a_decision_the_new_version_adds_is_listed_apart_not_counted_as_a_change
     assert report["decisions_added"] == ["online_monitoring_required"]
     assert [g["decision"] for g in report["changes"]] == ["revoke_quality_awards"]
     assert report["unchanged"] == 1 and len(report["changed"]) == 1
+
+
+def test_a_file_that_is_not_a_decision_log_is_one_error_not_a_line_per_line(tmp_path):
+    notes = tmp_path / "case.yaml"
+    notes.write_text("as_of: 2019-06-30\nenterprise:\n  name: x\n", encoding="utf-8")
+    result = cli("replay", str(notes))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "replay.not_a_log: no line of" in result.stderr and "3 lines" in result.stderr
+    assert result.stdout == ""

@@ -118,7 +118,7 @@ def test_progress_bar_and_bad_record_lines_do_not_overwrite_each_other(tmp_path)
     errors = [line for line in shown if "input.syntax" in line]
     assert len(errors) == len(range(7, 300, 40))
     for line in errors:   # each error alone on its line: no bar before it, nothing after it
-        assert re.fullmatch(rf"{re.escape(str(source))}:\d+: input\.syntax: invalid JSON: .+\(each line must be one case "
+        assert re.fullmatch(rf"{re.escape(str(source))}:\d+:\d+: input\.syntax: invalid JSON: .+\(each line must be one case "
                             r"file as a JSON object\)", line), line
     assert any("evaluated" in line and "failed" in line and "/300" in line for line in shown), "no progress bar was drawn"
 
