@@ -1,6 +1,7 @@
 """Where policies live: discover versions under policy roots, pick the one in force on a date, compile once."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -118,9 +119,14 @@ class Catalog:
                                data["effective_from"], data.get("effective_to"), data.get("extends"))
         if not issues:
             where = doc.location(("effective_from",)) if doc is not None else Location(shown)
+            hint = "run `regcode validate` on the folder for every problem"
+            if data is not None and "effective_from" not in data:     # a misspelt key is the likely cause: point at it
+                near = difflib.get_close_matches("effective_from", [k for k in data if isinstance(k, str)], n=1, cutoff=0.7)
+                if near:
+                    where, hint = doc.location((near[0],)), f"did you mean `effective_from` for `{near[0]}`?"
             issues.add("load.manifest", "the manifest does not say when the version is in force (effective_from, "
                        "effective_to as YYYY-MM-DD)" if data is not None else f"the manifest is {json_type(doc.data) if doc else 'empty'}, "
-                       "not a mapping", where, "run `regcode validate` on the folder for every problem")
+                       "not a mapping", where, hint)
         return BrokenVersion(directory.parent.name, directory.name, directory, tuple(issues.issues))
 
     def policy_ids(self) -> list:

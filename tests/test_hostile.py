@@ -471,3 +471,13 @@ def test_serve_does_not_start_past_a_broken_manifest(tmp_path):
     loaded = registry.load([str(tmp_path / "root")])
     assert not loaded.ok and ("toy", "9") in loaded.failed
     assert any(i.code == "load.syntax" and i.location.line == 1 for i in loaded.issues())
+
+
+def test_a_misspelt_effective_from_is_pointed_at_with_the_right_name(tmp_path):
+    version = tmp_path / "root" / "toy" / "9"
+    version.mkdir(parents=True)
+    (version / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\nid: toy\nversion: '9'\ntitle: t\n"
+                                         "effctive_from: 2020-01-01\n", encoding="utf-8")
+    result = run("policies", "--policy-root", tmp_path / "root")
+    assert result.exit_code == 1
+    assert f"{version / 'policy.yaml'}:6:" in result.stderr and "did you mean `effective_from` for `effctive_from`?" in result.stderr
