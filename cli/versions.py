@@ -28,6 +28,9 @@ def show_cmd(ctx, ref, fmt, policy_roots):
     set_format(ctx, fmt)
     with argument("POLICY@VERSION", ref):
         policy = catalog(policy_roots).by_ref(ref)
+    if fmt == "yaml":       # the sorted keys put the hash mid-file: say what this is first, as a YAML comment
+        bases = list(policy.chain)[1:]
+        click.echo(f"# {policy.ref} ({policy.content_hash})" + (f", with what it inherits from {' <- '.join(bases)}" if bases else ""))
     emit({"content_hash": policy.content_hash, "chain": list(policy.chain), **policy.resolved}, fmt)
 
 

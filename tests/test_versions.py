@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from regcode.cli.main import regcode
@@ -306,3 +307,13 @@ def test_a_case_may_pin_the_version_it_runs_against(tmp_path):
     data = json.loads(result.stdout)
     assert result.exit_code == 0, result.stdout
     assert [c["policy"] for c in data["cases"]] == ["toy@2", "toy@1"]
+
+
+def test_show_says_which_version_and_hash_on_its_first_line_and_stays_the_same_data():
+    ref = "shanghai-post-license@2017"
+    as_yaml = CliRunner().invoke(regcode, ["show", ref])
+    as_json = CliRunner().invoke(regcode, ["show", ref, "--format", "json"])
+    assert as_yaml.exit_code == 0 and as_json.exit_code == 0
+    policy = Catalog().by_ref(ref)
+    assert as_yaml.stdout.splitlines()[0] == f"# {ref} ({policy.content_hash})"
+    assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
