@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from contextlib import contextmanager, nullcontext
@@ -30,8 +31,16 @@ class BadUsage(click.ClickException):
         click.echo(self.message, err=True)
 
 
+# click's wording for a path or number of the wrong kind, said in the user's terms
+_PLAIN = ((re.compile(r"^[Dd]irectory (.+) is a file$"), r"\1 is a file; a folder is wanted here"),
+          (re.compile(r"^[Ff]ile (.+) is a directory$"), r"\1 is a folder; a file is wanted here"),
+          (re.compile(r"^(.+) is not a valid integer(?: range)?$"), r"\1 is not a whole number"))
+
+
 def _tidy(text: str) -> str:
     text = " ".join(str(text).split()).rstrip(".")
+    for pattern, plain in _PLAIN:
+        text = pattern.sub(plain, text)
     return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 

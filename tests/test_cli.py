@@ -196,6 +196,8 @@ USAGE_ERRORS = [
     (["batch", str(CASE.parent)], "regcode batch: missing option --out", None),
     (["show", "a@1", "b@1"], "regcode show: got unexpected extra argument (b@1)", "usage: regcode show"),
     (["batch", str(CASE), "--out", "-"], "regcode batch: INPUT: ", "regcode eval"),
+    (["batch", str(CASE.parent), "--out", "-", "--jobs", "two"], "regcode batch: --jobs: 'two' is not a whole number", None),
+    (["validate", str(CASE)], f"regcode validate: PATHS: '{CASE}' is a file; a folder is wanted here", None),
 ]
 
 
