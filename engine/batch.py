@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from ._files import remove_stale_temp_files, temp_prefix, umask as _umask
 from .errors import Issue, Location, PolicyError
 from .corpus import Record, parse_record
 from .load import Document, dump_json
@@ -314,49 +314,6 @@ def terminate_as_interrupt():
 
 
 # ---- output ------------------------------------------------------------------------------
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _temp_name(final: Path) -> re.Pattern:
-    """`.NAME.PID.RANDOM.tmp`: the naming of atomic_writer's temp files, with the owner's pid."""
-    return re.compile(rf"^\.{re.escape(final.name)}\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:     # someone else's process
-        return True
-    return True
-
-
-def remove_stale_temp_files(path) -> list:
-    """Remove the temp files a killed run left beside `path` (SIGKILL gives no chance to clean up):
-    only files of atomic_writer's own naming whose owning process is gone. Returns their names."""
-    final = Path(path)
-    pattern = _temp_name(final)
-    removed = []
-    try:
-        names = os.listdir(final.parent or Path("."))
-    except OSError:
-        return removed
-    for name in sorted(names):
-        match = pattern.match(name)
-        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
-            continue
-        try:
-            os.unlink((final.parent or Path(".")) / name)
-            removed.append(name)
-        except OSError:
-            pass
-    return removed
-
-
 def output_error(path, exc: OSError) -> PolicyError:
     """An output file that cannot be written (no such folder, no permission, no space): exit 1, not a crash."""
     return PolicyError([Issue("output.io", f"cannot write {path}: {exc.strerror or exc}", Location(str(path)),
@@ -391,7 +348,7 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
     final = Path(path)
     remove_stale_temp_files(final)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent or Path("."))
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(final), suffix=".tmp", dir=final.parent or Path("."))
     except OSError as exc:
         raise output_error(final, exc) from None
     in_body = False

@@ -377,3 +377,50 @@ def test_a_manifest_naming_files_outside_the_folder_removes_nothing_there(tmp_pa
     (out / ".regcode-site.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert CliRunner().invoke(regcode, ["site", "--out", str(out)]).exit_code == 0
     assert outside.read_text(encoding="utf-8") == "keep"
+
+
+def test_a_link_inside_the_site_folder_is_refused_not_written_through(tmp_path):
+    """A folder of the site replaced by a link to somewhere else: writing its pages would write there."""
+    out, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    assert CliRunner().invoke(regcode, ["site", "--out", str(out)]).exit_code == 0
+    elsewhere.mkdir()
+    (elsewhere / "regcode.css").write_text("precious", encoding="utf-8")
+    shutil.rmtree(out / "assets")
+    (out / "assets").symlink_to(elsewhere, target_is_directory=True)
+    for extra in ([], ["--force"]):
+        result = CliRunner().invoke(regcode, ["site", "--out", str(out), *extra])
+        assert result.exit_code == 1 and "output.link" in result.stderr and "`assets`" in result.stderr, result.output
+        assert sorted(p.name for p in elsewhere.iterdir()) == ["regcode.css"]
+        assert (elsewhere / "regcode.css").read_text(encoding="utf-8") == "precious"
+
+
+def test_a_build_stopped_half_way_leaves_its_files_owned_by_the_next_build(tmp_path, monkeypatch):
+    from regcode.engine import outdir
+    out = tmp_path / "site"
+    real, calls = outdir._replace, []
+
+    def failing(path, data):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt       # Ctrl-C after two pages
+        real(path, data)
+    monkeypatch.setattr(outdir, "_replace", failing)
+    with pytest.raises(KeyboardInterrupt):
+        outdir.write_owned(out, ".regcode-site.json", "regcode-site", {"a.html": "a", "b.html": "b", "c.html": "c"}, {}, "site")
+    monkeypatch.setattr(outdir, "_replace", real)
+    listed = json.loads((out / ".regcode-site.json").read_text(encoding="utf-8"))["files"]
+    assert sorted(listed) == ["a.html", "b.html"]
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    result = CliRunner().invoke(regcode, ["site", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not (out / "a.html").exists() and "removed 2 files" in result.stdout
+
+
+def test_a_manifest_naming_a_file_with_a_control_character_is_passed_over_not_a_crash(tmp_path):
+    out = tmp_path / "site"
+    assert CliRunner().invoke(regcode, ["site", "--out", str(out)]).exit_code == 0
+    manifest = json.loads((out / ".regcode-site.json").read_text(encoding="utf-8"))
+    manifest["files"].update({"a\u0000b": "0" * 64, "c\nd.html": "0" * 64})
+    (out / ".regcode-site.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["site", "--out", str(out)])
+    assert result.exit_code == 0 and "internal error" not in result.output, result.output

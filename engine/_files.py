@@ -1,0 +1,56 @@
+"""Files written whole or not at all: the temp-file naming every writer shares (with its owner's pid), and the
+removal of what a killed run left behind."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+
+def umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_prefix(final: Path) -> str:
+    """`.NAME.PID.`: a temp file beside `final` names its owner, so a later run knows whose it is."""
+    return f".{final.name}.{os.getpid()}."
+
+
+def _temp_name(final: Path) -> re.Pattern:
+    """`.NAME.PID.RANDOM.tmp`: the naming of the temp files (mkstemp with temp_prefix and suffix .tmp)."""
+    return re.compile(rf"^\.{re.escape(final.name)}\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temp_files(path) -> list:
+    """Remove the temp files a killed run left beside `path` (SIGKILL gives no chance to clean up):
+    only files of this naming whose owning process is gone. Returns their names."""
+    final = Path(path)
+    pattern = _temp_name(final)
+    removed = []
+    try:
+        names = os.listdir(final.parent or Path("."))
+    except OSError:
+        return removed
+    for name in sorted(names):
+        match = pattern.match(name)
+        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink((final.parent or Path(".")) / name)
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
