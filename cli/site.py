@@ -1,6 +1,7 @@
 """`regcode site`: the policy as a static site that opens from the file system (article text beside its rules)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -16,12 +17,14 @@ def _versions(cat, refs) -> list:
     found = {}
     for ref in refs:
         with argument(ref_label(ref), ref):
-            if (Path(ref) / "policy.yaml").is_file():
+            if os.path.lexists(Path(ref) / "policy.yaml"):
                 policies = [cat.compile_dir(Path(ref))]
             elif "@" in ref:
                 policies = [cat.by_ref(ref)]
             else:
-                policies = [cat.compiled(v) for v in cat.versions(cat.policy_id(ref))]
+                pid = cat.policy_id(ref)
+                cat.refuse_broken(pid)  # every version of it was asked for: a broken one is said, not dropped
+                policies = [cat.compiled(v) for v in cat.versions(pid)]
         for p in policies:
             found[p.ref] = p
     return [found[k] for k in sorted(found)]

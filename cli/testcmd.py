@@ -1,6 +1,7 @@
 """`regcode test` and `regcode coverage`: a policy's own cases, and which articles they exercise."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -19,11 +20,13 @@ def _versions(cat, policy, version):
         raise click.BadParameter(f"{policy!r} is a file; give a policy, POLICY@VERSION or a version folder"
                                  + (f" (to run one test file's cases: pytest {policy})" if tests else ""), param_hint="POLICY")
     with argument(ref_label(policy), policy) if policy else argument_free():
-        if policy and (Path(policy) / "policy.yaml").is_file():
+        if policy and os.path.lexists(Path(policy) / "policy.yaml"):
             return [cat.compile_dir(Path(policy))]
         if policy and "@" in policy:
             return [cat.by_ref(policy)]
         pid = cat.policy_id(policy)
+        if version is None:
+            cat.refuse_broken(pid)      # every version was asked for: a broken one is said, not left untested
     infos = [v for v in cat.versions(pid) if version is None or v.version == version]
     if not infos:
         with argument("--policy-version", version):

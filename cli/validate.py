@@ -1,6 +1,7 @@
 """`regcode validate`: every problem in one or more policy versions, at once."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ def version_dirs(paths, cat) -> list:
     found = []
     for raw in paths:
         path = Path(raw)
-        if (path / "policy.yaml").is_file():
+        if os.path.lexists(path / "policy.yaml"):
             found.append(path)
         elif any(path.glob("*/policy.yaml")):
             found.extend(sorted(p.parent for p in path.glob("*/policy.yaml")))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -207,7 +208,7 @@ class Catalog:
     def by_ref(self, ref: str) -> CompiledPolicy:
         """`id@version` (or a version folder's path) -> compiled policy."""
         path = Path(ref)
-        if (path / "policy.yaml").is_file():
+        if os.path.lexists(path / "policy.yaml"):
             return self.compile_dir(path)
         if "@" not in ref:
             raise SelectionError([Issue("select.ref", f"`{ref}` is neither POLICY@VERSION nor a version folder", Location(),

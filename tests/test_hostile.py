@@ -481,3 +481,23 @@ def test_a_misspelt_effective_from_is_pointed_at_with_the_right_name(tmp_path):
     result = run("policies", "--policy-root", tmp_path / "root")
     assert result.exit_code == 1
     assert f"{version / 'policy.yaml'}:6:" in result.stderr and "did you mean `effective_from` for `effctive_from`?" in result.stderr
+
+
+@pytest.mark.parametrize("verb", [["test", "toy"], ["coverage", "toy"], ["site", "toy", "--out", "{tmp}/site"],
+                                  ["schema", "toy", "--out", "{tmp}/schemas"]])
+def test_every_version_of_a_named_policy_refuses_a_broken_one_instead_of_dropping_it(tmp_path, verb):
+    root = toy_copy(tmp_path)
+    shutil.copytree(root / "toy" / "1", root / "toy" / "2")
+    manifest = root / "toy" / "2" / "policy.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("effective_from:", "effctive_from:"), encoding="utf-8")
+    result = run(*[a.format(tmp=tmp_path) for a in verb], "--policy-root", root)
+    assert result.exit_code == 1 and "select.broken_version" in result.stderr and "effctive_from" in result.stderr, result.output
+
+
+def test_validate_names_a_version_folder_whose_policy_yaml_is_a_fifo(tmp_path):
+    root = toy_copy(tmp_path)
+    version = root / "toy" / "1"
+    (version / "policy.yaml").unlink()
+    os.mkfifo(version / "policy.yaml")
+    result = run("validate", version)
+    assert result.exit_code == 1 and "load.not_a_file" in result.stderr and "FIFO" in result.stderr
