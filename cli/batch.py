@@ -115,6 +115,7 @@ class BadRecords:
         self.stream = stream
         self.echo = echo or (lambda text: click.echo(text, err=True))
         self.count = 0
+        self.skips = 0
 
     def add(self, outcome) -> None:
         self.count += 1
@@ -129,14 +130,25 @@ class BadRecords:
                 self.echo(printable(f"{where}: {issue['code']}: {issue['message']}{hint}"))
 
     def skip(self, entry, tally: Tally) -> None:
-        """A folder's entry that is not read: one line on stderr whatever --errors says (it is not a bad
-        record, and the user may not look in that file), and a line of the errors file too, code input.skipped."""
-        tally.skipped += 1
-        self.echo(printable(str(entry)))
+        """A folder's entry that is not read: a line on stderr whatever --errors says (it is not a bad
+        record, and the user may not look in that file; past MAX_REPORTED, a count), and a line of the
+        errors file too, code input.skipped. A folder that cannot be listed is input lost: a bad record."""
+        if entry.lost:
+            tally.read += 1
+            tally.failed += 1
+            self.count += 1
+        else:
+            tally.skipped += 1
+        self.skips += 1
+        if self.skips <= MAX_REPORTED:
+            self.echo(printable(str(entry)))
         if self.stream is not None:
             self.stream.write(dump_json({"source": entry.path, "line": None, "errors": [entry.issue().as_dict()]}) + "\n")
 
     def finish(self) -> None:
+        if self.skips > MAX_REPORTED:
+            self.echo(f"... and {self.skips - MAX_REPORTED:,} more entries of the folder not read"
+                      + ("; all are in the errors file" if self.stream is not None else "; pass --errors FILE to list them all"))
         if self.stream is None and self.count > MAX_REPORTED:
             self.echo(f"... and {self.count - MAX_REPORTED} more bad records; pass --errors FILE to keep them all")
 

@@ -39,8 +39,12 @@ class Skipped:
 
     path: str
     reason: str
+    lost: bool = False       # not passed over by rule but unreadable (a folder that cannot be listed): input lost
 
     def issue(self) -> Issue:
+        if self.lost:
+            return Issue("input.io", f"not read: {self.reason}", Location(self.path),
+                         "check its permissions: none of the case files in it were read")
         return Issue("input.skipped", f"not read: {self.reason}", Location(self.path),
                      f"a folder's case files are its {', '.join(CASE_SUFFIXES)} files, hidden ones excepted")
 
@@ -68,7 +72,8 @@ def case_files(directory: Path, on_skip: Optional[Callable[[Skipped], None]] = N
     found, skipped = [], []
 
     def unlistable(exc: OSError) -> None:   # os.walk passes over a folder it cannot list without a word
-        skipped.append(Skipped(exc.filename or str(directory), f"a folder that cannot be listed ({exc.strerror or exc})"))
+        skipped.append(Skipped(exc.filename or str(directory), f"a folder that cannot be listed ({exc.strerror or exc})",
+                               lost=True))
     for root, dirs, files in os.walk(directory, onerror=unlistable):
         for d in sorted(dirs):
             where = os.path.join(root, d)

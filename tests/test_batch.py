@@ -203,6 +203,43 @@ def test_a_folders_files_that_are_not_read_are_reported_and_counted_not_passed_o
     assert (summary["read"], summary["evaluated"], summary["failed"], summary["skipped"]) == (1, 1, 0, 5)
 
 
+def test_a_folder_that_cannot_be_listed_is_input_lost_and_the_batch_says_so_with_exit_1(tmp_path, monkeypatch):
+    """Root reads any folder, so the refusal is simulated where os.walk meets it."""
+    from regcode.engine import corpus
+    folder = tmp_path / "cases"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "a.yaml").write_text(yaml.safe_dump(example("aa-clean.yaml"), allow_unicode=True), encoding="utf-8")
+    real_walk = os.walk
+
+    def walk(top, onerror=None, **kw):
+        for root, dirs, files in real_walk(top, onerror=onerror, **kw):
+            if root.endswith("locked"):
+                onerror(PermissionError(13, "Permission denied", root))
+                continue
+            yield root, dirs, files
+    monkeypatch.setattr(corpus.os, "walk", walk)
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    result = run("batch", folder, "--out", out, "--errors", err, "--jobs", 1)
+    assert result.exit_code == 1, result.output
+    assert f"{folder / 'locked'}: input.io: not read: a folder that cannot be listed (Permission denied)" in result.stderr
+    assert "read 2, evaluated 1, failed 1" in result.stderr
+    assert [r["source"] for r in lines(out)] == [str(folder / "a.yaml")]
+    assert [e["code"] for r in lines(err) for e in r["errors"]] == ["input.io"]
+
+
+def test_a_folders_many_entries_not_read_are_counted_past_a_bound_not_each_printed(tmp_path):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(yaml.safe_dump(example("aa-clean.yaml"), allow_unicode=True), encoding="utf-8")
+    for i in range(25):
+        (folder / f"attachment-{i:02d}.pdf").write_text("x", encoding="utf-8")
+    result = run("batch", folder, "--out", tmp_path / "out.jsonl", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "input.skipped" in line]
+    assert len(said) == 20 and "... and 5 more entries of the folder not read" in result.stderr
+    assert "skipped 25 files" in result.stderr
+
+
 def test_plan_and_diff_report_a_folders_files_that_are_not_read_too(tmp_path):
     folder, strays = _folder_with_strays(tmp_path)
     planned = run("plan", "--year", 2020, folder, "--jobs", 1)
