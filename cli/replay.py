@@ -7,7 +7,7 @@ import click
 
 from ..engine import Issue, Location, PolicyError, dump_json
 from ..engine.replay import has_changes, replay, to_text
-from .main import EXIT_POLICY, backend_option, catalog, policy_root_option, regcode, set_format
+from .main import EXIT_POLICY, backend_option, catalog, counted, policy_root_option, regcode, set_format
 
 DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large"}
 
@@ -55,7 +55,7 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     if report["read"] and len(report["skipped"]) == report["read"] and codes <= {"replay.syntax", "replay.not_decision"}:
         first = report["skipped"][0]["errors"][0]    # no line is a logged decision: the wrong file, said once, not per line
         raise PolicyError([Issue("replay.not_a_log", f"no line of {', '.join(map(str, paths))} is a logged decision "
-                                 f"({report['read']:,} lines; line {first['location']['line']}: {first['message']})",
+                                 f"({counted(report['read'], 'line')}; line {first['location']['line']}: {first['message']})",
                                  Location(**first["location"]),
                                  "give the file `regcode serve --decision-log FILE` writes, one JSON decision a line")])
     click.echo(dump_json(report) if fmt == "json" else to_text(report))

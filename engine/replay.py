@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from typing import Iterable, Optional
 
 from .case import evaluate_case
 from .catalog import Catalog, SelectionError
 from .errors import EvaluationError, InputError, Issue, Location
 from .evaluate import DEFAULT_BACKEND
-from .load import Document, dump_json
+from .load import Document, _kind, dump_json
 
 MAX_LINE_BYTES = 64 << 20     # a bound on one log line (the service's body limit is far below it)
 MAX_LISTED = 20               # decision ids listed per change in the text report
@@ -65,6 +67,15 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
     """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now, with, per
     decision, the old and new value and the rules that decide it now; `changes` groups them by decision.
     A decision only one side has (a version that adds or drops one) is listed apart, not as a change."""
+    for path in paths:      # a FIFO would block and a device never end: a log is a regular file
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise InputError([Issue("replay.io", f"cannot read the log: {exc.strerror or exc}", Location(str(path)),
+                                    "check the path")]) from None
+        if not stat.S_ISREG(mode):
+            raise InputError([Issue("replay.not_a_file", f"this is {_kind(mode)}, not a decision log", Location(str(path)),
+                                    "give the file `regcode serve --decision-log FILE` writes")])
     changed, skipped, targets = [], [], {}
     added, removed = set(), set()
     replayed = unchanged = 0

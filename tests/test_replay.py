@@ -153,3 +153,12 @@ def test_a_file_that_is_not_a_decision_log_is_one_error_not_a_line_per_line(tmp_
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "replay.not_a_log: no line of" in result.stderr and "3 lines" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_fifo_or_a_device_given_as_the_log_is_refused_not_read_forever(tmp_path):
+    import os
+    pipe = tmp_path / "decisions.log"
+    os.mkfifo(pipe)
+    for log in (pipe, "/dev/zero"):
+        result = cli("replay", str(log))
+        assert result.exit_code == 1 and "replay.not_a_file" in result.stderr, result.output
