@@ -377,6 +377,22 @@ def _event_dates(items: dict, shape: Shape, issues: IssueCollector) -> dict:
 
 
 # ---- pass 3: rules -----------------------------------------------------------------------
+def member_fits(typ: str, values: Optional[list], v: Any) -> bool:
+    """Whether one member (of a list decision: one code) can be a value of a decision of type `typ`."""
+    if typ == "list":
+        return isinstance(v, str) and (not values or v in values)
+    if typ == "enum":
+        return v in (values or [])
+    if typ == "bool":
+        return isinstance(v, bool)
+    if typ == "number":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if typ == "date":
+        from ._dates import is_date
+        return is_date(v)
+    return isinstance(v, str)
+
+
 def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple, c: Compilation) -> None:
     if not isinstance(expr, ir.Lit):
         return
@@ -384,20 +400,7 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
     value = expr.value
     members = value if typ == "list" and isinstance(value, list) else [value]
     for v in members:
-        if typ == "list":
-            ok = isinstance(v, str) and (not decl.values or v in decl.values)
-        elif typ == "enum":
-            ok = v in (decl.values or [])
-        elif typ == "bool":
-            ok = isinstance(v, bool)
-        elif typ == "number":
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        elif typ == "date":
-            from ._dates import is_date
-            ok = is_date(v)
-        else:
-            ok = isinstance(v, str)
-        if not ok:
+        if not member_fits(typ, decl.values, v):
             allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
             c.issues.add("compile.value", f"`{decl.name}` cannot take {v!r}: it takes {allowed}", item.location(*path),
                          did_you_mean(str(v), map(str, decl.values or [])))

@@ -7,7 +7,7 @@ from typing import Optional
 from xml.etree import ElementTree as ET
 
 from .catalog import Catalog
-from .compile import CompiledPolicy
+from .compile import CompiledPolicy, member_fits
 from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
@@ -78,24 +78,14 @@ def discover(directory: Path) -> list:
 
 
 def _fits(decl, value) -> bool:
-    """Whether a decision of this declaration can take `value` (null: left at its default)."""
+    """Whether a decision of this declaration can be `value` as a whole (null: left at its default)."""
     if value is None:
         return True
-    typ = decl.type
-    if typ == "bool":
-        return isinstance(value, bool)
-    if typ == "enum":
-        return value in (decl.values or [])
-    if typ == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if typ == "date":
-        from ._dates import is_date
-        return is_date(value)
-    if typ == "list":
-        return isinstance(value, list) and all(isinstance(v, str) and (not decl.values or v in decl.values) for v in value)
-    if typ == "map":
-        return isinstance(value, dict)
-    return isinstance(value, str)
+    if decl.type == "map":
+        return isinstance(value, dict) and all(v is None or member_fits(decl.value_type, decl.values, v) for v in value.values())
+    if decl.type == "list":
+        return isinstance(value, list) and all(member_fits("list", decl.values, v) for v in value)
+    return member_fits(decl.type, decl.values, value)
 
 
 def check_cases(policy: CompiledPolicy, cases: list) -> list:
