@@ -98,7 +98,10 @@ def usage_issue(exc: click.ClickException, ctx=None) -> tuple:
     if ctx is not None and wrong_arguments:
         hints.append(f"usage: {ctx.get_usage().removeprefix('Usage: ')}")
     hints.append(f"see {path} --help")
-    return path, Issue(code, what, Location(path=where), "; ".join(hints))
+    hint = ""
+    for part in hints:      # "did you mean `eval`? see regcode --help", not "...?; see"
+        hint += (" " if hint.endswith("?") else "; " if hint else "") + part
+    return path, Issue(code, what, Location(path=where), hint)
 
 
 def usage_paragraph(exc: click.ClickException, ctx=None) -> str:
