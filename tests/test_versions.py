@@ -317,3 +317,25 @@ def test_show_says_which_version_and_hash_on_its_first_line_and_stays_the_same_d
     policy = Catalog().by_ref(ref)
     assert as_yaml.stdout.splitlines()[0] == f"# {ref} ({policy.content_hash})"
     assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
+
+
+def test_the_fast_choice_by_date_picks_what_catalog_choose_picks_on_every_day(tmp_path):
+    """engine/case.py chooses from versions listed once per catalog; Catalog.choose is the rule it must follow,
+    on every day of both windows, their boundaries, and the days no version covers."""
+    import datetime
+    from regcode.engine.case import _in_force
+    from regcode.engine.errors import PolicyError
+    cat = Catalog([Path(__file__).resolve().parent.parent / "examples" / "amendment" / "policies"])
+    pid = "shanghai-post-license"
+    day, end = datetime.date(2017, 4, 25), datetime.date(2027, 5, 5)
+    checked = 0
+    while day <= end:
+        when = day.isoformat()
+        try:
+            expected = cat.choose(pid, when)
+        except PolicyError:
+            expected = None
+        assert _in_force(cat, pid, when) == expected, when
+        checked += 1
+        day += datetime.timedelta(days=1)
+    assert checked > 3600
