@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Optional
 
 from .errors import InputError, Issue, Location
 from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _Refused, _float, _int, _no_constant, _pairs, check_value,
-                   json_type, load_case_file)
+                   json_message, json_type, load_case_file)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -189,7 +189,7 @@ def parse_record(record: Record) -> Document:
         data = json.loads(record.text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int,
                           parse_float=_float)
     except json.JSONDecodeError as exc:
-        raise InputError([Issue("input.syntax", f"invalid JSON: {exc.msg}", Location(name, line, exc.colno),
+        raise InputError([Issue("input.syntax", f"invalid JSON: {json_message(exc)}", Location(name, line, exc.colno),
                                 "each line must be one case file as a JSON object")])
     except _Refused as exc:
         raise InputError([Issue(exc.code, str(exc), Location(name, line, 1), exc.hint)])
@@ -227,7 +227,7 @@ def parse_json_array(text: str, name: str) -> list:
     try:
         data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise fail(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+        raise fail(f"invalid JSON: {json_message(exc)}", exc.lineno, exc.colno) from None
     except (ValueError, RecursionError) as exc:
         raise fail(f"unreadable JSON: {exc}") from None
     if not isinstance(data, list):

@@ -633,6 +633,11 @@ def _float(text: str) -> float:
     return value
 
 
+def json_message(exc: json.JSONDecodeError) -> str:
+    """The JSON reader's message without its dangling ' at' (the place is the issue's line and column)."""
+    return exc.msg.removesuffix(" at").replace("Invalid control character", "a control character (write it escaped, e.g. \\u0000)")
+
+
 def parse_json(text: str, name: str, line: int = 0):
     """JSON text read strictly, as JSON and not as YAML (which reads `NaN` as text and 1e400 as a float):
     what a JSON reader would refuse, and the values regcode does not accept, are InputErrors."""
@@ -640,7 +645,7 @@ def parse_json(text: str, name: str, line: int = 0):
     try:
         return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
     except json.JSONDecodeError as exc:
-        raise InputError([Issue("input.syntax", f"invalid JSON: {exc.msg}", Location(name, line or exc.lineno, exc.colno),
+        raise InputError([Issue("input.syntax", f"invalid JSON: {json_message(exc)}", Location(name, line or exc.lineno, exc.colno),
                                 ("the file is read as JSON because of its name (.json)" if name.lower().endswith(".json")
                                  else "the text is read as JSON") + "; check the quoting and commas here")])
     except _Refused as exc:

@@ -501,3 +501,12 @@ def test_validate_names_a_version_folder_whose_policy_yaml_is_a_fifo(tmp_path):
     os.mkfifo(version / "policy.yaml")
     result = run("validate", version)
     assert result.exit_code == 1 and "load.not_a_file" in result.stderr and "FIFO" in result.stderr
+
+
+def test_a_raw_control_character_in_a_json_string_is_named_without_a_dangling_at(tmp_path):
+    case = tmp_path / "case.json"
+    case.write_bytes(b'{"as_of": "2019-06-30\x01"}')
+    result = run("eval", case)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{case}:1:22: input.syntax: invalid JSON: a control character (write it escaped")
+    assert " at (" not in result.stderr
