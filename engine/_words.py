@@ -62,7 +62,7 @@ class Words:
             for unit in ("years", "months", "days"):
                 if unit in e:
                     amount, more = self.expr(e[unit], depth + 1)
-                    parts = parts + [["t", "plus"]] + amount + [["t", unit]]
+                    parts = parts + [["t", "plus"]] + amount + [["t", _unit(unit, amount)]]
                     kids += more
             return parts, kids
         if "days_between" in e and isinstance(e["days_between"], list) and len(e["days_between"]) == 2:
@@ -115,7 +115,7 @@ class Words:
             unit = next((u for u in ("years", "months", "days") if u in w), None)
             if unit:
                 amount, kids = self.expr(w[unit], depth + 1)
-                unit_word = [] if amount and amount[0][0] == "param" else [["t", unit]]   # a parameter names its unit
+                unit_word = [] if amount and amount[0][0] == "param" else [["t", _unit(unit, amount)]]   # a parameter names its unit
                 return node([["path", str(w.get("path", ""))], ["t", "lies within"]] + amount + unit_word
                             + [["t", "up to"], ["path", "as_of"]], kids)
         if "between" in c and isinstance(c["between"], dict):
@@ -170,7 +170,9 @@ def param_summary(decl: Optional[dict]) -> str:
     unit = decl.get("unit", "")
     short_unit = unit if len(unit) <= 12 else ""
     if "values" in decl and isinstance(decl["values"], dict):
-        return "; ".join(f"{_literal(v)} from {d}" for d, v in sorted(decl["values"].items()))
+        dated = [f"{_literal(v)} from {d}" for d, v in sorted(decl["values"].items())]
+        before = [f"{_literal(decl['value'])} before {min(decl['values'])}"] if decl.get("value") is not None and decl["values"] else []
+        return "; ".join(before + dated)
     return (_literal(decl.get("value")) + (f" {short_unit}" if short_unit else "")).strip()
 
 
@@ -183,6 +185,11 @@ def _is_date(c: dict) -> bool:
                                     s.get("field") and _DATE_NAME.search(str(s["field"]))):
             return True
     return False
+
+
+def _unit(unit: str, amount: list) -> str:
+    """'1 year', '3 years': the unit in the number of a literal amount."""
+    return unit[:-1] if amount == [["value", "1"]] else unit
 
 
 def _literal(v: Any) -> str:

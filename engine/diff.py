@@ -200,7 +200,8 @@ def _j(v) -> str:
     return json.dumps(v, ensure_ascii=False, sort_keys=True)
 
 
-def _timeline_text(value) -> str:
+def timeline_text(value) -> str:
+    """A parameter's value as `regcode diff` says it: `7 before 2023-07-01, 5 from 2023-07-01`, or the constant."""
     if isinstance(value, dict) and value and all(k == "before" or len(k) == 10 for k in value):
         parts = [f"{_j(value['before'])} before {min(k for k in value if k != 'before')}"] if "before" in value else []
         return ", ".join(parts + [f"{_j(v)} from {k}" for k, v in value.items() if k != "before"])
@@ -230,7 +231,7 @@ def to_text(result: dict) -> str:
     for r in s["rules"]["changed"]:
         lines.append(f"  ~ rule {r['id']} ({r['article']}): {', '.join(r['changed'])} changed")
     for p in s["parameters"]:
-        lines.append(f"  ~ parameter {p['name']} ({p['article']}): {_timeline_text(p['old'])} -> {_timeline_text(p['new'])}")
+        lines.append(f"  ~ parameter {p['name']} ({p['article']}): {timeline_text(p['old'])} -> {timeline_text(p['new'])}")
     for d in s["decisions"]:
         lines.append(f"  ~ decision {d['name']}: {d['status']}")
     for f in s["facts"]:

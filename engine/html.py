@@ -15,7 +15,7 @@ from ._words import Words, param_summary, params_used
 from .catalog import Catalog
 from .compile import OUTPUT_KEYS, CompiledPolicy
 from .coverage import report as coverage_report
-from .diff import diff as diff_versions
+from .diff import diff as diff_versions, timeline_text
 from .errors import Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND
 from .load import format_path
@@ -47,6 +47,7 @@ def environment():
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         env.filters["value"] = format_value
         env.filters["json_value"] = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)
+        env.filters["parameter_value"] = timeline_text      # a dated value as diff's text says it, not raw JSON
         env.globals["CJK_FONTS"] = CJK_FONTS
         _ENV = env
     return _ENV
@@ -165,6 +166,9 @@ def _timeline(decl: dict, policy: CompiledPolicy) -> list:
         return [{"from": policy.effective_from, "to": policy.effective_to or "open", "value": decl.get("value"), "in_window": True}]
     dates = sorted(decl["values"])
     out = []
+    if dates and decl.get("value") is not None:    # the value before the first date (an extending version: the base's)
+        end = (_dt.date.fromisoformat(dates[0]) - _dt.timedelta(days=1)).isoformat()
+        out.append({"from": "the start", "to": end, "value": decl["value"], "in_window": end >= policy.effective_from})
     for k, start in enumerate(dates):
         end = (_dt.date.fromisoformat(dates[k + 1]) - _dt.timedelta(days=1)).isoformat() if k + 1 < len(dates) else (policy.effective_to or "open")
         in_window = (end == "open" or end >= policy.effective_from) and (policy.effective_to is None or start <= policy.effective_to)

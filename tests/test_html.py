@@ -424,3 +424,21 @@ def test_a_manifest_naming_a_file_with_a_control_character_is_passed_over_not_a_
     (out / ".regcode-site.json").write_text(json.dumps(manifest), encoding="utf-8")
     result = CliRunner().invoke(regcode, ["site", "--out", str(out)])
     assert result.exit_code == 0 and "internal error" not in result.output, result.output
+
+
+def test_a_dated_change_after_the_versions_start_shows_the_inherited_value_before_it(tmp_path):
+    """The timeline of an extending version's dated parameter starts with the base's value, in force in
+    the version's window until the first date; the versions page says it in words, not as raw JSON."""
+    root = tmp_path / "policies"
+    shutil.copytree(REPO / "examples" / "amendment" / "policies", root)
+    params = root / "shanghai-post-license" / "2022-illustration" / "parameters.yaml"
+    params.write_text(params.read_text(encoding="utf-8").replace("values: {2022-05-01: 0.3}", "values: {2022-07-01: 0.3}"),
+                      encoding="utf-8")
+    out = tmp_path / "site"
+    result = CliRunner().invoke(regcode, ["site", "--out", str(out), "--policy-root", str(root)])
+    assert result.exit_code == 0, result.output
+    page = (out / "shanghai-post-license" / "2022-illustration" / "parameters.html").read_text(encoding="utf-8")
+    assert '<li class="inside"><b>0.2</b> from the start to 2022-06-30</li>' in page
+    assert '<li class="inside"><b>0.3</b> from 2022-07-01 to open</li>' in page
+    versions = (out / "shanghai-post-license" / "versions.html").read_text(encoding="utf-8")
+    assert "0.2 before 2022-07-01, 0.3 from 2022-07-01" in versions and "&#34;before&#34;" not in versions
