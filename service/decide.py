@@ -1,6 +1,7 @@
 """What a worker process does with one request body: parse it with regcode's loader, evaluate, render the reply and the log lines."""
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Iterator, Optional
 from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json, evaluate_case, load_case_text
 from ..engine.corpus import parse_json_array, parse_record, text_records
 from ..engine.replay import fired_rules, input_sha256
+from .problems import for_http
 
 DEFAULT_SOURCE = "<request>"   # the case's name in error locations and in `source`, like `<stdin>` for eval
 
@@ -102,12 +104,15 @@ def _case(ask: Ask):
     return load_case_text(_text(ask), ask.source, as_json=ask.media == "json")
 
 
-def _guarded(fn, source: str):
-    """Run one case; a bad case is its issues, and a bug of ours on one case is reported as such, not a lost request."""
+def _guarded(fn, source: str, identity: Optional[dict] = None):
+    """Run one case; a bad case is its issues (in HTTP's terms), and a bug of ours on one case is reported as
+    such, not a lost request. `identity`, when given, receives the case's identity fields (the CLI's too)."""
     try:
         return fn(), None
     except PolicyError as exc:
-        return None, [i.as_dict() for i in exc.issues]
+        if identity is not None:
+            identity.update(exc.identity or {})
+        return None, [for_http(i.as_dict()) for i in exc.issues]
     except RecursionError as exc:
         return None, [Issue("input.too_deep", f"the case file is nested too deeply: {exc}", Location(source), "flatten it").as_dict()]
 
@@ -123,6 +128,7 @@ def handle(state: State, ask: Ask) -> Iterator[tuple]:
 
 def _batch(state: State, ask: Ask) -> Iterator[tuple]:
     try:
+        _refuse_one_object(ask)
         if ask.media == "jsonl" or _first_char(ask.body) != b"[":
             records = list(text_records(ask.body, ask.source))
             cases = None
@@ -154,11 +160,26 @@ def _batch(state: State, ask: Ask) -> Iterator[tuple]:
                 if case.error is not None:
                     raise case.error
                 return case.doc
-        reply, issues = _guarded(lambda: _decide(state, run(), ask, {"batch_index": i}), source)
+        identity: dict = {}
+        reply, issues = _guarded(lambda: _decide(state, run(), ask, {"batch_index": i}), source, identity)
         if issues is None:
             yield reply
-        else:
-            yield ("error", dump_json({"errors": issues, "line": line, "source": source}), [e["code"] for e in issues])
+        else:   # as `regcode batch --errors` writes a bad record: its enterprise, when it got far enough to have one
+            yield ("error", dump_json({**identity, "errors": issues, "line": line, "source": source}), [e["code"] for e in issues])
+
+
+def _refuse_one_object(ask: Ask) -> None:
+    """One JSON object over several lines (a pretty-printed case file) is not JSON lines: read as such, each
+    of its lines would be a bad record. It is said once, with the fix."""
+    if ask.media == "jsonl" or _first_char(ask.body) != b"{" or b"\n" not in ask.body.strip():
+        return
+    try:
+        json.loads(ask.body)
+    except ValueError:
+        return                      # several objects, one a line: JSON lines
+    raise InputError([Issue("request.body", "the body is one JSON object over several lines; a batch is a JSON array "
+                            "of case files, or JSON lines (one case file a line)", Location(ask.source, 1, 1),
+                            "wrap the case in [ ], or send one case file to /v1/evaluate")])
 
 
 def _first_char(body: bytes) -> bytes:

@@ -58,7 +58,8 @@ _QUERY_OF = {"select.unknown_policy": "policy", "select.which_policy": "policy",
 _OPTIONS = (("--policy-version", "`version`"), ("--policy NAME", "`policy`"), ("--policy", "`policy`"), ("--as-of", "`as_of`"))
 
 
-def _for_http(issue: dict) -> dict:
+def for_http(issue: dict) -> dict:
+    """An issue in HTTP's terms: hints name query parameters, not options; a selection is placed at its parameter."""
     hint = issue.get("hint", "")
     if "--" not in hint and issue["code"] not in _QUERY_OF:
         return issue
@@ -73,7 +74,7 @@ def _for_http(issue: dict) -> dict:
 def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[dict] = None, title: Optional[str] = None,
             **extra) -> Response:
     """A problem+json response carrying every issue (`errors`, as `--format json` prints them)."""
-    issues = [_for_http(i.as_dict() if isinstance(i, Issue) else i) for i in issues]
+    issues = [for_http(i.as_dict() if isinstance(i, Issue) else i) for i in issues]
     status = status or status_of(issues)
     body = {
         "type": f"urn:regcode:problem:{issues[0]['code'] if issues else 'internal.error'}",

@@ -142,6 +142,31 @@ def test_batch_reports_a_bad_record_in_its_place_and_evaluates_the_others(client
     assert len({r["decision_id"] for r in good}) == 5
 
 
+def test_a_batch_error_names_its_enterprise_and_speaks_in_query_parameters(client):
+    """As `regcode batch --errors` does, a bad record that got far enough names its enterprise; hints name
+    the query parameters an HTTP client has, not the CLI's options."""
+    good, bad, undated = list(generator.generate(3, seed=11))
+    bad["enterprise"]["production_district"] = "浦东区"
+    undated["as_of"] = "2030-01-01"
+    response = client.post("/v1/evaluate/batch", params={"explain": "none"}, json=[good, bad, undated])
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert "errors" not in results[0]
+    assert results[1]["enterprise"] == {"credit_code": bad["enterprise"]["credit_code"], "name": bad["enterprise"]["name"]}
+    assert results[1]["errors"][0]["code"] == "input.schema"
+    assert results[2]["errors"][0]["code"] == "select.no_version_in_force"
+    assert "--" not in results[2]["errors"][0]["hint"] and "`as_of`" in results[2]["errors"][0]["hint"]
+
+
+def test_one_pretty_printed_object_as_a_batch_is_one_clear_problem_not_a_bad_record_a_line(client):
+    case = json.dumps(next(iter(generator.generate(1, seed=3))), ensure_ascii=False, indent=2).encode("utf-8")
+    response = client.post("/v1/evaluate/batch", content=case, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "request.body"
+    assert "JSON array" in response.json()["detail"]
+    one_line = client.post("/v1/evaluate/batch", content=b" ".join(case.split()), headers={"Content-Type": "application/json"})
+    assert one_line.status_code == 200 and one_line.json()["evaluated"] == 1     # one line: JSON lines of one case
+
+
 def test_batch_as_a_json_array_keeps_the_order(client):
     cases = list(generator.generate(4, seed=11))
     body = client.post("/v1/evaluate/batch", params={"explain": "none"}, json=cases[:2] + [42] + cases[2:]).json()
