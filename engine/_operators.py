@@ -87,6 +87,10 @@ def _check_shape(raw, keyword, kind, ctx: ParseContext, path) -> bool:
         hint = did_you_mean(extra[0], allowed) if extra else ""
         ctx.error("schema.operator", f"`{keyword}` does not take {', '.join('`%s`' % e for e in extra)}; it takes "
                   + ", ".join(f"`{a}`" for a in allowed), path + ((extra[0],) if extra else ()), hint)
+    elif err.validator == "enum":      # say the allowed values as the policy writes them, with the nearest
+        allowed = [str(v) for v in err.validator_value]
+        ctx.error("schema.operator", f"in `{keyword}`: {err.instance!r} is not one of {', '.join(allowed)}", where,
+                  did_you_mean(str(err.instance), allowed) or f"see docs/policy-format.md for the form of `{keyword}`")
     else:
         ctx.error("schema.operator", f"in `{keyword}`: {err.message}", where,
                   f"see docs/policy-format.md for the form of `{keyword}`")

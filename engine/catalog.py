@@ -190,7 +190,8 @@ class Catalog:
             if not match:
                 raise SelectionError([Issue("select.unknown_version", f"{policy_id} has no version `{version}`; versions: "
                                             + ", ".join(v.version for v in versions), Location(),
-                                            did_you_mean(version, [v.version for v in versions]))])
+                                            did_you_mean(version, [v.version for v in versions])
+                                            or "a version in a folder of your own needs --policy-root DIR")])
             return match[0]
         live = [v for v in versions if v.in_force(as_of)]
         if not live:
@@ -246,7 +247,8 @@ class Catalog:
             if (candidate / "policy.yaml").is_file() and inside(root, candidate):
                 from .validate import validate_version
                 return validate_version(load_version(candidate, root))
-        raise LookupError(f"no version `{version}` of `{policy_id}` under {', '.join(str(r) for r in [own_root] + self.roots)}")
+        roots = list(dict.fromkeys(str(r) for r in [own_root] + self.roots))     # each root once
+        raise LookupError(f"no version `{version}` of `{policy_id}` under {', '.join(roots)}")
 
 
 # ---- selection checks done once, before any case is read (manifests only: nothing compiled) ----

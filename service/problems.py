@@ -1,6 +1,7 @@
 """RFC 9457 problem responses: regcode's issues, with the CLI's codes, messages and locations, and an HTTP status."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Optional
 
 from fastapi.responses import Response
@@ -55,7 +56,10 @@ def detail(issues: list) -> str:
 # is placed at the parameter (the CLI places it at the option), and its hint names the parameter.
 _QUERY_OF = {"select.unknown_policy": "policy", "select.which_policy": "policy", "select.unknown_version": "version",
              "select.no_version_in_force": "as_of"}
-_OPTIONS = (("--policy-version", "`version`"), ("--policy NAME", "`policy`"), ("--policy", "`policy`"), ("--as-of", "`as_of`"))
+_OPTIONS = (("a version in a folder of your own needs --policy-root DIR",
+             "the service serves the versions it was started with (regcode serve --policy-root DIR)"),
+            ("--policy-version", "the query parameter `version`"), ("--policy NAME", "the query parameter `policy`"),
+            ("--policy", "the query parameter `policy`"), ("--as-of", "the query parameter `as_of`"))
 
 
 def for_http(issue: dict) -> dict:
@@ -63,8 +67,8 @@ def for_http(issue: dict) -> dict:
     hint = issue.get("hint", "")
     if "--" not in hint and issue["code"] not in _QUERY_OF:
         return issue
-    for option, query in _OPTIONS:
-        hint = hint.replace(option, f"the query parameter {query}")
+    for option, http in _OPTIONS:      # a whole option only: `--policy` is not the start of `--policy-root`
+        hint = re.sub(rf"{re.escape(option)}(?![\w-])", http, hint)
     loc = issue.get("location") or {}
     if not loc.get("file") and not loc.get("path") and issue["code"] in _QUERY_OF:
         loc = {**Location().as_dict(), "path": f"?{_QUERY_OF[issue['code']]}"}
