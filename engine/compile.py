@@ -549,6 +549,15 @@ def pass_text(c: Compilation) -> None:
         _text.check_citations(c.text, c.resolved, c.issues)
 
 
+def _citations_anyway(c: Compilation) -> None:
+    """After declarations or rules found problems: the citations of the law's text read only what inherit
+    resolved, so a clause that does not exist is said in the same round (the drafter fixes all at once)."""
+    quiet = IssueCollector()
+    text = _text.merge(c.resolved.texts, quiet)
+    if text is not None and not quiet:
+        _text.check_citations(text, c.resolved, c.issues)
+
+
 # ---- pass 6: strata ----------------------------------------------------------------------
 def pass_strata(c: Compilation) -> None:
     """Last before hashing: needs every rule's reads and conclusions. A rule that reads a decision
@@ -653,9 +662,11 @@ def _rule_data(item: Item) -> dict:
 def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] = None) -> CompiledPolicy:
     """Run the passes in order; stop after the first pass that found problems (later ones would only echo them)."""
     c = Compilation(version, base_loader)
-    for _name, run in PASSES:
+    for name, run in PASSES:
         run(c)
         if c.issues:
+            if name in ("declarations", "rules"):
+                _citations_anyway(c)
             break
     if version.carried:   # rules the schema set aside: report them with whatever compile found
         raise SchemaError(list(version.carried) + c.issues.issues)

@@ -536,10 +536,21 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
             carried.extend(mine.issues)   # a broken rules file: report it, and still check the others
         else:
             issues.extend(mine.issues)
-    if issues:
-        raise LoadError(issues.issues + carried.issues)
+    if issues:      # a declarations file that does not parse stops the compile; the files that did parse are still
+        raise LoadError(issues.issues + carried.issues + _schema_problems(docs))   # checked, so nothing waits a round
     named = directory.resolve()
     return VersionSource(named.parent.name, named.name, directory, docs, carried.issues)
+
+
+def _schema_problems(docs: list) -> list:
+    """The schema problems of the files that parsed, said beside a syntax error elsewhere in the version."""
+    from .validate import KINDS, schema_issues, validator_for
+    found = IssueCollector()
+    for doc in docs:
+        kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+        if kind in KINDS:
+            schema_issues(doc, validator_for(kind), found)
+    return found.issues
 
 
 _RULES_KIND = re.compile(r"^kind:\s*['\"]?Rules['\"]?\s*(#.*)?$", re.M)

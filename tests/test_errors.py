@@ -153,3 +153,33 @@ def test_a_manifest_that_does_not_parse_stops_at_once(tmp_path, monkeypatch):
     monkeypatch.chdir(version)
     errors = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"]
     assert [e["code"] for e in errors] == ["load.syntax"]
+
+
+def test_a_clause_that_does_not_exist_is_said_in_the_same_round_as_a_compile_error(tmp_path, monkeypatch):
+    """The citations read only what inheritance resolved: a drafter fixing a parameter typo is not sent
+    back a second time for a clause."""
+    root, version = _toy_copy(tmp_path)
+    fees = version / "rules" / "fees.yaml"
+    text = fees.read_text(encoding="utf-8")
+    text = text.replace("value: {param: base_fee}", "value: {param: base_fees}", 1)
+    text = text.replace("    article: 第五条\n    title: 高风险附加费", "    article: 第五条\n    clause: 第九款\n    title: 高风险附加费", 1)
+    fees.write_text(text, encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    codes = {e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"]}
+    assert {"compile.unknown_parameter", "compile.clause"} <= codes, codes
+
+
+def test_a_declarations_file_that_does_not_parse_does_not_hide_the_schema_problems_of_the_others(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    params = version / "parameters.yaml"
+    params.write_text(params.read_text(encoding="utf-8").replace("  base_fee:", "\tbase_fee:", 1), encoding="utf-8")
+    fees = version / "rules" / "fees.yaml"
+    fees.write_text(fees.read_text(encoding="utf-8").replace("    title: 基本费用", "    titel: 基本费用", 1), encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "."])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert any(l.startswith("parameters.yaml:") and "load.syntax" in l for l in lines), lines
+    assert any(l.startswith("rules/fees.yaml:") and "schema.additionalProperties" in l and "`titel`" in l for l in lines), lines
