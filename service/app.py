@@ -284,11 +284,13 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     # ---- evaluation -----------------------------------------------------------------------------
     case_body = {"required": True, "description": "One case file as JSON (YAML with `Content-Type: application/yaml`).",
-                 "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
+                 "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}},
+                             "application/yaml": {"schema": {"type": "string", "description": "a case file as YAML"}}}}
     batch_body = {"required": True,
                   "description": f"A JSON array of case files, or JSON lines (`Content-Type: application/x-ndjson`); at most "
                                  f"{config.max_batch} case files and {config.max_body_bytes} bytes.",
-                  "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}
+                  "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                              "application/x-ndjson": {"schema": {"type": "string", "description": "one case file as JSON a line"}}}}
     problem_doc = {"description": "A problem (RFC 9457) with regcode's issues in `errors`",
                    "content": {"application/problem+json": {"schema": {"type": "object"}}}}
     errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc}

@@ -236,6 +236,10 @@ def test_openapi_document_and_docs_work_offline(client):
     assert params["explain"]["schema"]["enum"] == ["none", "decisive", "full"]
     examples = spec["paths"]["/v1/evaluate"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     assert examples   # taken from the policy's own test cases
+    from regcode.service.app import JSONL_TYPES, YAML_TYPES    # every body the routes read is in the document
+    case_types = set(spec["paths"]["/v1/evaluate"]["post"]["requestBody"]["content"])
+    batch_types = set(spec["paths"]["/v1/evaluate/batch"]["post"]["requestBody"]["content"])
+    assert case_types == {"application/json", YAML_TYPES[0]} and batch_types == {"application/json", JSONL_TYPES[0]}
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text and "cdn." not in docs.text
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
