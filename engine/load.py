@@ -328,8 +328,12 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if isinstance(exc, yaml.constructor.ConstructorError):   # a merge key (`<<`) on something not a mapping
             issues.add("load.value", f"YAML: {problem}", Location(file, line, col), "`<<:` merges a mapping (or a list of them)")
         else:
+            lines = text.split("\n")
+            at = lines[line - 1] if 0 < line <= len(lines) else ""
+            tab = "\t" in at[:len(at) - len(at.lstrip(" \t"))]     # a tab in the line's indentation
             issues.add("load.syntax", f"YAML syntax error: {problem}", Location(file, line, col),
-                       "check the indentation and quoting around this place")
+                       "YAML indents with spaces only: replace the tab with spaces" if tab
+                       else "check the indentation and quoting around this place")
     except yaml.YAMLError as exc:
         issues.add("load.syntax", f"YAML error: {exc}", Location(file, 1, 1), "check the file is YAML or JSON")
     except RecursionError:   # only the pure-Python parser recurses per level; libyaml stops at 1000 levels itself
