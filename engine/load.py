@@ -325,7 +325,10 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if line > len(_BREAK.findall(text)) + 1:   # libyaml puts the stream's end after a line break the text lacks
             line, col = _position(text, len(text))
         problem = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, yaml.constructor.ConstructorError):   # a merge key (`<<`) on something not a mapping
+        if "maximum nesting depth" in str(problem):     # libyaml's own bound, past ours: the same issue as ours
+            issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
+                       Location(file, line, col), "flatten the structure")
+        elif isinstance(exc, yaml.constructor.ConstructorError):   # a merge key (`<<`) on something not a mapping
             issues.add("load.value", f"YAML: {problem}", Location(file, line, col), "`<<:` merges a mapping (or a list of them)")
         else:
             lines = text.split("\n")

@@ -114,10 +114,8 @@ def test_recursive_alias_is_refused_not_a_recursion_error(parser, text):
 @pytest.mark.parametrize("depth", [65, 200, 5000])
 def test_nesting_past_the_bound_is_too_deep(parser, depth):
     issue = only_issue("x: " + "[" * depth + "]" * depth + "\n")
-    assert issue.code in ("load.too_deep", "load.syntax")
     assert "recursion" not in issue.message
-    if depth <= 200:
-        assert issue.code == "load.too_deep" and str(load.MAX_DEPTH) in issue.message
+    assert issue.code == "load.too_deep" and str(load.MAX_DEPTH) in issue.message   # libyaml's own bound too (5000)
 
 
 def test_nesting_at_the_bound_is_fine(parser):
