@@ -123,6 +123,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
     groups: dict = {}
     unreadable, errors, both = [], [], []
     failed = {"old": 0, "new": 0, "both": 0}
+    outside = {"old": 0, "new": 0}
     total = changed_cases = 0
     for rec in records:
         total += 1
@@ -133,6 +134,9 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
         if not isinstance(when, str):
             unreadable.append({"source": rec.source, "errors": ["input.as_of"]})
             continue
+        for side, policy in (("old", old), ("new", new)):   # both versions judge every case: say which were not theirs
+            if not policy.in_force(when):
+                outside[side] += 1
         a, a_err = _run(old, rec.doc, when, backend)
         b, b_err = _run(new, rec.doc, when, backend)
         if a_err or b_err:    # counted apart: a case that fails says nothing about what changed
@@ -171,7 +175,8 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
     return {"cases": total, "changed_cases": changed_cases, "compared": total - failing, "failed": failed,
             "failing_cases": failing, "most_failed": total > 0 and 2 * failing > total,
             "by_decision": dict(sorted(by_decision.items())), "changes": changes, "errors_differ": errors,
-            "errors_same": both, "unreadable": unreadable}
+            "errors_same": both, "unreadable": unreadable,
+            "outside_window": {side: {"cases": outside[side], "window": p.window()} for side, p in (("old", old), ("new", new))}}
 
 
 def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend=DEFAULT_BACKEND, skipped=None) -> dict:
@@ -244,6 +249,10 @@ def to_text(result: dict) -> str:
         skipped = len(c.get("skipped", ()))
         lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions, {_failures(c)}"
                      + (f"; {skipped} file{'s' if skipped != 1 else ''} of the folder not read (listed on stderr)" if skipped else ""))
+        out_of = [f"{w['cases']} dated outside {result[side]['id']}@{result[side]['version']}'s window ({w['window']})"
+                  for side, w in sorted((c.get("outside_window") or {}).items()) if w["cases"]]
+        if out_of:
+            lines.append(f"  note: both versions judge every case by its date; {' and '.join(out_of)}")
         for ch in c["changes"]:
             rules = ""
             if ch["rules"]["old"] or ch["rules"]["new"]:
