@@ -1004,16 +1004,43 @@ def _common(bad: list, every: dict) -> list:
 
 
 # ---- the whole check ---------------------------------------------------------------------
+MAX_CHECK_DATES = 6     # the days the synthetic cases are dated: the first day and the dated parameters' changes
+
+
+def check_dates(policy: CompiledPolicy) -> list:
+    """The version's first day and each day inside its window on which a dated parameter changes: from then on
+    the rules read other values, so the synthetic cases are evaluated on each (at most MAX_CHECK_DATES)."""
+    dates = {policy.effective_from}
+    for decl in policy.parameters.values():
+        dates.update(d for d in (decl.values or {})
+                     if d >= policy.effective_from and (policy.effective_to is None or d <= policy.effective_to))
+    return sorted(dates)[:MAX_CHECK_DATES]
+
+
 def check(cat: Catalog, policy: CompiledPolicy, as_of: Optional[str] = None, budget: int = BUDGET, seed: int = 0) -> Report:
-    """Every check on one version. `as_of` (default: the version's first day) dates the synthetic cases."""
-    as_of = as_of or policy.effective_from
+    """Every check on one version. `as_of` dates the synthetic cases; by default they are evaluated on each
+    of `check_dates`: the version's first day and the days a dated parameter changes."""
+    dates = [as_of] if as_of else check_dates(policy)
     src = Sources(cat, policy)
     domains = Domains(policy)
     findings = unused_names(policy, src) + dead_rules(policy, src, domains) + losing_claims(policy, src)
-    found, space = exhaustiveness(policy, src, as_of, budget, seed)
-    findings += found
+    space: dict = {}
+    seen = set()
+    for when in dates:
+        found, info = exhaustiveness(policy, src, when, budget, seed)
+        for f in found:          # the same gap on two days is one finding (its witness: the first day's)
+            key = (f.issue.code, f.issue.location, f.issue.message)
+            if key not in seen:
+                seen.add(key)
+                findings.append(f)
+        if not space:
+            space = dict(info)
+        elif "evaluated" in info:
+            space["evaluated"] = space.get("evaluated", 0) + info["evaluated"]
+    if len(dates) > 1:
+        space["dates"] = dates
     findings.sort(key=lambda f: (f.issue.location, f.issue.code, f.issue.message))
-    return Report(policy, as_of, findings, space)
+    return Report(policy, dates[0], findings, space)
 
 
 def to_text(report: Report, verbose: bool = False) -> str:
@@ -1028,7 +1055,8 @@ def to_text(report: Report, verbose: bool = False) -> str:
     head = f"{p.ref}: {len(report.unexplained)} finding(s)" + (f", {explained} explained in notes" if explained else "")
     if s.get("checked") and "evaluated" in s:
         how = "every combination" if s["exhaustive"] else f"a sample (seed {s['seed']}) of {s['combinations']:,} combinations"
-        head += (f"; {', '.join(s['checked'])} checked on {s['evaluated']:,} synthetic cases as of {report.as_of}, {how} of "
+        days = (" and ".join(s["dates"]) + " (the first day and where a dated parameter changes)") if s.get("dates") else report.as_of
+        head += (f"; {', '.join(s['checked'])} checked on {s['evaluated']:,} synthetic cases as of {days}, {how} of "
                  f"{len(s['inputs'])} inputs" + (f" ({s['invalid']} refused by the facts schema)" if s.get("invalid") else ""))
     elif s.get("note"):
         head += f"; exhaustiveness not checked: {s['note']}"

@@ -296,3 +296,16 @@ def test_required_when_names_are_checked_when_the_policy_compiles(tmp_path):
             "(did you mean `ok`?)") in result.stderr
     assert "compile.value: decision `tier`: `required_when` expects `ok` = 'maybe', which `ok` never takes; it takes true or false" \
         in result.stderr
+
+
+def test_the_synthetic_cases_are_evaluated_on_each_day_a_dated_parameter_changes():
+    """toy@1's high_risk_surcharge changes on 2020-07-01, inside its window: the rules read another value
+    from then on, so the exhaustiveness check runs on that day too, not only on the first day."""
+    cat = Catalog([TESTS / "policies"])
+    policy = cat.by_ref("toy@1")
+    both = check(cat, policy)
+    one = check(cat, policy, as_of="2020-01-01")
+    assert both.space["dates"] == ["2020-01-01", "2020-07-01"] and "dates" not in one.space
+    assert both.space["evaluated"] == 2 * one.space["evaluated"]
+    assert "as of 2020-01-01 and 2020-07-01" in to_text(both)
+    assert [f.issue.message for f in both.findings] == [f.issue.message for f in one.findings]   # the same gap once
