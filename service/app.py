@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version as package_version
 from typing import Literal, Optional
 
@@ -396,8 +396,10 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         try:
             cat.policy_id(policy_id)
             info = cat.choose(policy_id, "0000-00-00", version)
-        except PolicyError as exc:
-            return refuse(exc.issues)
+        except PolicyError as exc:      # here the choice is in the path, not the query
+            segment = {"select.unknown_policy": "path.policy_id", "select.unknown_version": "path.version"}
+            return refuse([replace(i, location=Location(path=segment[i.code]))
+                           if i.code in segment and not i.location.file and not i.location.path else i for i in exc.issues])
         compiled = cat.compiled(info)
         body = {"content_hash": compiled.content_hash, "chain": list(compiled.chain), **compiled.resolved}
         return Response(dump_json(body), media_type="application/json")

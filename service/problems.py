@@ -71,7 +71,7 @@ def for_http(issue: dict) -> dict:
         hint = re.sub(rf"{re.escape(option)}(?![\w-])", http, hint)
     loc = issue.get("location") or {}
     if not loc.get("file") and not loc.get("path") and issue["code"] in _QUERY_OF:
-        loc = {**Location().as_dict(), "path": f"?{_QUERY_OF[issue['code']]}"}
+        loc = {**Location().as_dict(), "path": f"query.{_QUERY_OF[issue['code']]}"}    # as request.query places its own
     return {**issue, "hint": hint, "location": loc}
 
 
