@@ -150,7 +150,8 @@ def _media(request: Request, allowed: tuple) -> str:
         names = {"json": "application/json", "yaml": "application/yaml", "jsonl": "application/x-ndjson"}
         raise Refused([Issue("request.media_type", f"the body's media type {media!r} is not accepted here; accepted: "
                              + ", ".join(names[k] for k in allowed), Location(path="header.content-type"),
-                             "send the case file as JSON with `Content-Type: application/json` (curl: -H 'Content-Type: application/json')")])
+                             "send the body with one of those, e.g. `Content-Type: application/json` "
+                             "(curl: -H 'Content-Type: application/json')")])
     return kind
 
 
@@ -277,7 +278,10 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
-        name = getattr(route, "path", None) or "unmatched"
+        # the document and its browsable docs are served outside the routes: named here, a bounded set of labels
+        path = request.url.path
+        name = getattr(route, "path", None) or ("/docs/static" if path.startswith("/docs/static/") else
+                                                path if path in ("/openapi.json", "/docs") else "unmatched")
         service.metrics.inc("regcode_http_requests_total", route=name, method=request.method, status=str(response.status_code))
         service.metrics.observe("regcode_http_request_duration_seconds", time.perf_counter() - started, route=name)
         return response

@@ -243,6 +243,8 @@ def test_openapi_document_and_docs_work_offline(client):
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text and "cdn." not in docs.text
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+    metrics = client.get("/metrics").text      # counted under their own names, not as unmatched requests
+    assert 'route="/openapi.json",status="200"' in metrics and 'route="/docs/static",status="200"' in metrics
 
 
 # ---- the decision log ----------------------------------------------------------------------------
