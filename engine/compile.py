@@ -54,6 +54,7 @@ class Resolved:
     identity: Optional[Item] = None   # the manifest's `identity:` (inherited unless a version restates it)
     event_dates: dict = field(default_factory=dict)   # list path -> Item of its event date field (FactsSchema `event_dates:`)
     texts: list = field(default_factory=list)   # (version ref, ArticleText document), root of `extends` first
+    checked_only: list = field(default_factory=list)   # rules set aside for unknown keys: the rest is still checked
 
 
 @dataclass
@@ -114,7 +115,7 @@ class Compilation:
 
 
 # ---- pass 1: inheritance -----------------------------------------------------------------
-def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollector, inherited: bool) -> None:
+def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollector, inherited: bool, top: bool = True) -> None:
     """Overlay one version's declarations on `resolved` (the base's, when extending)."""
     resolved.manifest = Item(version.manifest, (), version.manifest.data)
     if "identity" in version.manifest.data:
@@ -165,6 +166,9 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
         for i, data in enumerate(doc.data.get("rules", []) or []):
             if (doc.file, i) in version.rejected:   # its schema issues are already reported
                 resolved.rejected_articles.add(data.get("article") if isinstance(data, dict) else None)
+                strays = version.strays.get((doc.file, i))
+                if strays is not None and top:   # only unknown keys: check what it says besides
+                    resolved.checked_only.append(Item(doc, ("rules", i), {k: v for k, v in data.items() if k not in strays}))
                 continue
             item = Item(doc, ("rules", i), data)
             rid = data["id"]
@@ -258,7 +262,7 @@ def pass_inherit(c: Compilation) -> None:
         versions.append(base)
         current = base
     for i, version in enumerate(reversed(versions)):
-        _collect(version, c.resolved, c.issues, inherited=i > 0)
+        _collect(version, c.resolved, c.issues, inherited=i > 0, top=i == len(versions) - 1)
         chain.append(f"{version.source.policy_id}@{version.source.version}")
     c.resolved.chain = tuple(reversed(chain))
 
@@ -412,7 +416,8 @@ def pass_rules(c: Compilation) -> None:
     from .validate import operator_schemas
     schemas = operator_schemas()
     guards: dict = {}   # rules file -> (guard condition, decisions it reads): parsed once, shared by the file's rules
-    for rid, item in sorted(c.resolved.rules.items()):
+    checked_only = [(None, item) for item in c.resolved.checked_only]   # set aside: checked, never compiled in
+    for rid, item in sorted(c.resolved.rules.items()) + checked_only:
         data = item.data
         if item.doc.file not in guards:
             raw_guard = item.doc.data.get("guard")
@@ -496,7 +501,7 @@ def pass_rules(c: Compilation) -> None:
                     if parsed is not None:
                         fields[fname] = parsed[0]
                 conclusions.append(ir.Derive(fact=name, fields=fields))
-        if condition is None:
+        if condition is None or rid is None:
             continue
         if guard is not None:   # the file's guard comes first: the why then shows it before the rule's own facts
             condition = ir.All(items=[guard] + (condition.items if isinstance(condition, ir.All) else

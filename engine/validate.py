@@ -1,14 +1,12 @@
 """Stage 2, validate: every file against the JSON Schema of its kind (schemas/), all issues at once."""
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 from urllib.parse import urldefrag, urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -335,6 +333,9 @@ class ValidatedVersion:
     source: VersionSource
     carried: list = field(default_factory=list)
     rejected: frozenset = frozenset()        # (file, index) of rules set aside
+    # of those, the rules whose only fault is unknown keys of their own: their known keys are still
+    # compiled for the drafter's sake (checked, never run): (file, index) -> the unknown keys
+    strays: dict = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> list:
         return self.source.of_kind(kind)
@@ -400,13 +401,25 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)")
     # A problem inside one rule spoils only that rule; anything else (a manifest, a declaration,
     # the shape of a file) would make the rules' checks report echoes of it, so it stops here.
-    rejected = set()
+    rejected, strays, faults = set(), {}, {}
     for issue in issues.issues:
         rule = _rule_of(issue, source)
         if rule is None:
             raise SchemaError(list(source.carried) + issues.issues)
         rejected.add(rule)
-    return ValidatedVersion(source, list(source.carried) + issues.issues, frozenset(rejected))
+        segments = issue.location.path.split(".")
+        stray = issue.code == "schema.additionalProperties" and len(segments) == 2   # rules[i].KEY itself
+        faults.setdefault(rule, []).append(segments[1] if stray else None)
+    for (file, index), keys in faults.items():
+        if None in keys:
+            continue
+        doc = next(d for d in source.documents if d.file == file)
+        rule = doc.data["rules"][index]
+        stripped = {k: v for k, v in rule.items() if k not in keys}   # without its unknown keys, is it a whole rule?
+        whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [stripped]}
+        if not any(True for _ in validator_for("Rules").iter_errors(whole)):
+            strays[(file, index)] = frozenset(keys)
+    return ValidatedVersion(source, list(source.carried) + issues.issues, frozenset(rejected), strays)
 
 
 def _rule_of(issue, source: VersionSource):
