@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..engine import Catalog, Issue, Location, dump_json, evaluate_case
-from ..engine.batch import (CHUNK, Job, Outcome, Runner, Tally, atomic_writer, batch_reduce, default_jobs,
+from ..engine.batch import (CHUNK, Job, Outcome, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs,
                             terminate_as_interrupt)
 from ..engine.corpus import count_records, read_records
 from ..engine.load import printable
@@ -257,7 +257,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        sink = stack.enter_context(nullcontext(click.get_text_stream("stdout")) if out == "-" else atomic_writer(out))
+        sink = stack.enter_context(nullcontext(Output(click.get_text_stream("stdout"), "stdout")) if out == "-"
+                                   else atomic_writer(out))
         # the errors file quotes what the records held: it is written whatever they held
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
         runner = stack.enter_context(Runner(job, jobs, chunk))
@@ -269,7 +270,10 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                 if outcome.ok:
                     line, summary = outcome.value
                     try:
-                        sink.write(line + "\n")
+                        if isinstance(line, bytes):     # as the worker wrote it: no decode to text and encode back
+                            sink.write_bytes(line + b"\n")
+                        else:
+                            sink.write(line + "\n")
                     except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost
                         outcome = unwritable(outcome, exc)
                     else:

@@ -38,6 +38,18 @@ def dumps(data: Any, pretty: bool = False) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def dumpb(data: Any) -> bytes:
+    """`dumps(data)` as UTF-8 bytes, without the text in between (a batch writes bytes: decoding orjson's
+    output to text and encoding it back cost 10-17 µs a case). Raises UnicodeEncodeError for text no
+    UTF-8 can carry, as encoding `dumps`'s text would."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(data, option=_TEXT_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            pass
+    return dumps(data).encode("utf-8")
+
+
 def copy(value: Any) -> Any:
     """A copy of JSON-shaped data (several times faster than copy.deepcopy, which hot loops would feel)."""
     if isinstance(value, dict):

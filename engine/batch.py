@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from ._files import remove_stale_temp_files, temp_prefix, umask as _umask
 from .errors import Issue, Location, PolicyError
 from .corpus import Record, parse_record
+from ._json import dumpb
 from .load import Document, dump_json
 from .reports import reports_for
 
@@ -143,6 +144,8 @@ def _evaluate_one(record: Record) -> Outcome:
     except RecursionError as exc:
         issue = Issue("input.too_deep", f"the case file is nested too deeply: {exc}", Location(record.source), "flatten it")
         return Outcome(record.source, record.line, errors=[issue.as_dict()])
+    except UnicodeEncodeError as exc:   # its output line cannot be UTF-8: input checks make it unreachable; if not, one record
+        return _unwritable(Outcome(record.source, record.line), exc)
     except Exception as exc:  # a bug of ours on one record: the others still finish, and it is reported plainly
         issue = Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(record.source),
                       "this is a bug in regcode, not in the case file; report it with the record")
@@ -164,7 +167,7 @@ def _evaluate_chunk(chunk: list, spill_dir: Optional[str] = None) -> tuple:
                 continue
             line, summary = outcome.value
             try:
-                data = (line + "\n").encode("utf-8")
+                data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
             except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
                 bad.append(_unwritable(outcome, exc))
                 continue
@@ -320,15 +323,27 @@ def output_error(path, exc: OSError) -> PolicyError:
                               "check that the folder exists, is writable and has space")])
 
 
-class _Output:
+class Output:
     """The text stream atomic_writer hands out: a failed write is an `output.io` problem, named by the file."""
 
     def __init__(self, stream, path):
         self._stream, self._path = stream, path
+        self._text = True            # the text layer may hold something: flushed before the first bytes
 
     def write(self, text: str) -> int:
+        self._text = True
         try:
             return self._stream.write(text)
+        except OSError as exc:
+            raise output_error(self._path, exc) from None
+
+    def write_bytes(self, data: bytes) -> int:
+        """Bytes (an output line as the worker made it), after what the text layer holds."""
+        try:
+            if self._text:
+                self._stream.flush()
+                self._text = False
+            return self._stream.buffer.write(data)
         except OSError as exc:
             raise output_error(self._path, exc) from None
 
@@ -356,7 +371,7 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
         os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; the result gets a normal file's mode
         with os.fdopen(fd, "w", encoding=encoding, newline=newline, errors=errors) as out:
             in_body = True
-            yield _Output(out, final)
+            yield Output(out, final)
             in_body = False
             out.flush()
             os.fsync(out.fileno())
@@ -383,9 +398,9 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
 # What the table groups by and counts is the policy's declaration (engine/reports.py): the
 # engine names no decision of any regulation here.
 def batch_reduce(case: dict, result: dict, cat=None) -> tuple:
-    """What a batch worker sends back: the output line and the summary row the policy declares (or None)."""
+    """What a batch worker sends back: the output line (UTF-8 bytes) and the summary row the policy declares (or None)."""
     spec = reports_for(cat, result).summary if cat is not None else None
-    return dump_json(result), (spec.row(case, result) if spec is not None else None)
+    return dumpb(result), (spec.row(case, result) if spec is not None else None)
 
 
 @dataclass
