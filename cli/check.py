@@ -11,7 +11,8 @@ from .testcmd import _versions
 
 @regcode.command("check", short_help="Logic checks: gaps, conflicts, dead rules, unused names.")
 @click.argument("policy", required=False, metavar="[POLICY[@VERSION]]")
-@as_of_option
+@as_of_option(help="Date the synthetic cases this day only (YYYY-MM-DD); default: the version's first day and "
+                    "each day in its window where a dated parameter changes.")
 @click.option("--budget", type=click.IntRange(1, 1_000_000), default=BUDGET, show_default=True,
               help="Synthetic cases to evaluate at most; a larger input space is sampled, and the report says so.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample (the same seed, the same cases).")

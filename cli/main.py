@@ -215,9 +215,10 @@ def emit(data, fmt: str) -> None:
         click.echo(dump_json(data, pretty=True))
 
 
-def as_of_option(f):
-    return click.option("--as-of", "as_of", callback=_check_date, metavar="DATE",
-                        help="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")(f)
+def as_of_option(f=None, help: str = "Evaluation date (YYYY-MM-DD); overrides the case file's as_of."):
+    """--as-of, checked as a calendar day; `help` for a command that reads no case file."""
+    option = click.option("--as-of", "as_of", callback=_check_date, metavar="DATE", help=help)
+    return option(f) if f is not None else option
 
 
 def _check_date(ctx, param, value):
@@ -247,7 +248,7 @@ def explain_option(default: str, what: str):
     def decorate(f):
         return click.option("--explain", "explain", type=click.Choice(["none", "decisive", "full"]), is_flag=False,
                             flag_value="full", default=default, show_default=True, metavar="[none|decisive|full]",
-                            help=what + " A bare --explain means full; write it after the files or as --explain=LEVEL.")(f)
+                            help=what + " A bare --explain means full; write it last or as --explain=LEVEL.")(f)
     return decorate
 
 

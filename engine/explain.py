@@ -87,7 +87,7 @@ def _why_function(policy, rules: list, rank: list, every: dict, entries: bool):
                   f"        e = c[{ENTRY}]",
                   f"        e['decisive'] = d = {decisive}",
                   f"        w{j} = [e] if d or not DO else []",
-                  f"    else:",
+                  "    else:",
                   f"        w{j} = _many(L{j}, D.get({n}), {every[name]!r}, DO, RU, RK)"]
     lines.append("    return {" + ", ".join(names) + "}")
     namespace = {"__builtins__": {"len": len, "isinstance": isinstance, "dict": dict, "list": list},

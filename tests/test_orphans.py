@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -125,7 +124,7 @@ def test_only_temp_files_of_our_naming_whose_owner_is_gone_are_removed(tmp_path)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
     stale = tmp_path / f".out.jsonl.{dead}.abc123.tmp"
     mine = tmp_path / f".out.jsonl.{os.getpid()}.abc123.tmp"
-    alive = tmp_path / f".out.jsonl.1.abc123.tmp"             # pid 1 is alive
+    alive = tmp_path / ".out.jsonl.1.abc123.tmp"             # pid 1 is alive
     foreign = tmp_path / ".out.jsonl.abcdefgh.tmp"             # the old naming, no pid: not ours to judge
     other = tmp_path / f".other.jsonl.{dead}.abc123.tmp"
     for path in (stale, mine, alive, foreign, other):
