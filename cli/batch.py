@@ -14,7 +14,7 @@ import click
 from ..engine import Catalog, Issue, Location, dump_json, evaluate_case
 from ..engine.batch import (CHUNK, Job, Outcome, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs,
                             terminate_as_interrupt)
-from ..engine.corpus import count_records, read_records
+from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
 from ..engine.load import printable
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, counted, errors_option, explain_option,
                    policy_root_option, regcode, selection_options, set_format)
@@ -211,7 +211,8 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
 @jobs_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="The end summary: text on stderr, or json on stdout.")
-@click.option("--chunk", type=click.IntRange(min=1, max=10_000), default=CHUNK, hidden=True, help="Records per worker task.")
+@click.option("--chunk", type=click.IntRange(min=1, max=10_000), default=None, hidden=True,
+              help=f"Records per worker task (default {CHUNK}; a JSONL file's spans: about 256 KiB, at most {SPAN_LINES} lines).")
 @explain_option("full", "The why each output line keeps: every claim and derived fact, the decisive claims, or none.")
 @policy_root_option
 @click.pass_context
@@ -261,9 +262,14 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                                    else atomic_writer(out))
         # the errors file quotes what the records held: it is written whatever they held
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
-        runner = stack.enter_context(Runner(job, jobs, chunk))
+        runner = stack.enter_context(Runner(job, jobs, chunk or CHUNK))
         stack.callback(progress.close)
-        for counts, outcomes in runner.results(read_records(source, on_skip=lambda e: bad.skip(e, tally)), sink):
+        if runner.parallel and source != "-" and Path(source).is_file():
+            # a JSONL file: the workers read its lines themselves, cut into spans here (no record crosses a pipe)
+            results = runner.span_results(read_spans(source, chunk), source, sink)
+        else:
+            results = runner.results(read_records(source, on_skip=lambda e: bad.skip(e, tally)), sink)
+        for counts, outcomes in results:
             if counts is not None:              # a worker wrote the chunk's good lines (now in sink) and counted them
                 tally.merge(counts)
             for outcome in outcomes:

@@ -112,8 +112,9 @@ def _lines(stream, limit: int) -> Iterator[tuple]:
         yield raw, False
 
 
-def _jsonl(stream, name: str) -> Iterator[Record]:
-    for number, (raw, too_long) in enumerate(_lines(stream, MAX_CASE_BYTES), 1):
+def _jsonl(stream, name: str, first: int = 1) -> Iterator[Record]:
+    """The records of a JSONL stream whose first line is line `first` of the file `name`."""
+    for number, (raw, too_long) in enumerate(_lines(stream, MAX_CASE_BYTES), first):
         if too_long:
             yield Record(f"{name}:{number}", number, too_long=True)
             continue
@@ -125,6 +126,105 @@ def _jsonl(stream, name: str) -> Iterator[Record]:
             yield Record(f"{name}:{number}", number, raw.decode("utf-8"))
         except UnicodeDecodeError as exc:  # still a record, so that its error is reported with its line
             yield Record(f"{name}:{number}", number, undecodable=exc.start)
+
+
+SPAN_BYTES = 1 << 18     # a span of a JSONL file that a batch worker reads itself: about 150 cases of 1.7 KB
+SPAN_LINES = 512         # and at most this many lines (short lines: bad records travel back, and are kept until then)
+READ_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Span:
+    """Whole lines of a JSONL file, for a worker to read itself: `length` bytes from `offset`, the first of them
+    line `first`. `identity` is the file's (st_dev, st_ino) when the spans were cut: a file replaced meanwhile is
+    refused rather than read."""
+
+    path: str
+    offset: int
+    length: int
+    first: int
+    count: int          # its lines (a last line without a newline counts)
+    identity: tuple
+
+    @property
+    def last(self) -> int:
+        return self.first + max(self.count, 1) - 1
+
+
+def jsonl_spans(path: str, size: int = SPAN_BYTES, lines: int = SPAN_LINES) -> Iterator[Span]:
+    """The file cut into spans of whole lines, each about `size` bytes (more when one line is longer) and at most
+    `lines` lines, lazily and in order. The parent of a batch only finds where lines end (bytes.find and
+    count, at C speed) and does not read the records: each worker reads and parses its spans. Reading holds one
+    block in memory, whatever the lines' length. OSError when the file cannot be read."""
+    with open(path, "rb") as stream:
+        st = os.fstat(stream.fileno())
+        identity = (st.st_dev, st.st_ino)
+        start, first, pos = 0, 1, 0      # the span being cut begins at byte `start`, line `first`; the block at `pos`
+        counted = 0                      # newlines between `start` and the block's position `i`
+        while True:
+            block = stream.read(READ_BLOCK)
+            if not block:
+                break
+            i = 0
+            while True:
+                # the next cut: the first newline at or past the span's byte budget, or its line budget
+                want = max(start + size - pos - 1, i)
+                j = block.find(b"\n", want)
+                cut = -1
+                n = block.count(b"\n", i, j + 1 if j >= 0 else len(block))
+                if counted + n >= lines:       # the line budget runs out first: the `lines`-th newline
+                    k = i - 1
+                    for _ in range(lines - counted):
+                        k = block.find(b"\n", k + 1)
+                    cut, n = k, lines - counted
+                elif j >= 0:
+                    cut = j
+                if cut < 0:
+                    counted += n
+                    break
+                end = pos + cut + 1
+                yield Span(str(path), start, end - start, first, counted + n, identity)
+                first += counted + n
+                start, counted, i = end, 0, cut + 1
+            pos += len(block)
+            ends_line = block.endswith(b"\n")
+        if pos > start:     # the rest: whole lines, and perhaps a last one without its newline
+            yield Span(str(path), start, pos - start, first, counted + (not ends_line), identity)
+
+
+def read_spans(source: str, lines: Optional[int] = None) -> Iterator[Span]:
+    """jsonl_spans of the JSONL file `source` (at most `lines` lines each, if given), its read errors reported as
+    read_records reports them."""
+    try:
+        yield from jsonl_spans(source, lines=lines or SPAN_LINES)
+    except OSError as exc:
+        raise InputError([Issue("input.io", f"cannot read {source}: {exc.strerror or exc}", Location(source),
+                                "check that it exists and is readable")]) from None
+
+
+class _SpanReader:
+    """readline(limit) over `length` bytes of a binary file from where it stands (what _lines needs)."""
+
+    def __init__(self, stream, length: int):
+        self.stream, self.left = stream, length
+
+    def readline(self, limit: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        raw = self.stream.readline(self.left if limit < 0 else min(limit, self.left))
+        self.left -= len(raw)
+        return raw
+
+
+def span_records(span: Span, name: str, stream) -> Iterator[Record]:
+    """The records of `span`, read from `stream` (the same file, open for reading), numbered as read_records
+    numbers them. InputError `input.io` when the file is no longer the one the spans were cut from."""
+    st = os.fstat(stream.fileno())
+    if (st.st_dev, st.st_ino) != span.identity or st.st_size < span.offset + span.length:
+        raise InputError([Issue("input.io", f"{name} changed while the batch read it (replaced or cut short)",
+                                Location(name, span.first), "run the batch again on a file nothing writes meanwhile")])
+    stream.seek(span.offset)
+    yield from _jsonl(_SpanReader(stream, span.length), name, span.first)
 
 
 def text_records(data: bytes, name: str) -> Iterator[Record]:

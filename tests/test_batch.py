@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import re
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from regcode.cli import batch as batch_cli
 from regcode.engine import evaluate_case
 from regcode.cli.main import regcode
-from regcode.engine import Catalog, evaluate, load_case_file
+from regcode.engine import Catalog, InputError, evaluate, load_case_file
 from regcode.engine.batch import Job, Runner, atomic_writer, batch_reduce
 from regcode.engine.corpus import read_records
 
@@ -443,3 +444,80 @@ def test_worker_written_lines_keep_input_order_and_an_unwritable_one_is_a_bad_re
     assert sorted(bad) == sorted(i + 1 for i in marked)
     assert written == [f"{corpus}:{i + 1}" for i in range(len(cases)) if i not in marked]
     assert tally.evaluated == len(written) and sum(row[tally.spec.unit] for row in tally.groups.values()) == len(written)
+
+
+# ---- a JSONL file cut into spans that the workers read themselves ------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from regcode.engine import corpus as corpus_module  # noqa: E402
+from regcode.engine.corpus import jsonl_spans, span_records  # noqa: E402
+
+_LINE = st.one_of(st.just(b""), st.just(b"   "), st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"x")),
+                  st.just(b'{"a": 1}'), st.just(b"\xef\xbb\xbf{}"), st.just(b"\xff\xfe"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_LINE, max_size=30), st.booleans(), st.integers(1, 120), st.integers(1, 6), st.integers(1, 50))
+def test_spans_cover_the_file_in_whole_lines_and_give_the_records_read_records_gives(tmp_path, lines_, newline_at_end,
+                                                                                      size, budget, block):
+    data = b"\n".join(lines_) + (b"\n" if newline_at_end and lines_ else b"")
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(data)
+    original = corpus_module.READ_BLOCK
+    corpus_module.READ_BLOCK = block             # small blocks: cuts fall at and across block ends
+    try:
+        spans = list(jsonl_spans(str(path), size=size, lines=budget))
+    finally:
+        corpus_module.READ_BLOCK = original
+    at = 0
+    for span in spans:
+        piece = data[span.offset:span.offset + span.length]
+        assert span.offset == at and span.length > 0
+        assert span.first == data[:span.offset].count(b"\n") + 1
+        assert span.count == piece.count(b"\n") + (not piece.endswith(b"\n")) <= budget
+        assert piece.endswith(b"\n") or span.offset + span.length == len(data)
+        at += span.length
+    assert at == len(data)
+    with open(path, "rb") as stream:
+        from_spans = [r for span in spans for r in span_records(span, "f", stream)]
+    assert from_spans == list(corpus_module._jsonl(io.BytesIO(data), "f"))
+
+
+def test_a_file_replaced_after_it_was_cut_into_spans_is_refused_not_read(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text(jsonl(gen.generate(3, seed=2)), encoding="utf-8")
+    [span] = list(jsonl_spans(str(path)))
+    replacement = tmp_path / "new.jsonl"
+    replacement.write_text(jsonl(gen.generate(3, seed=3)), encoding="utf-8")
+    os.replace(replacement, path)
+    with open(path, "rb") as stream, pytest.raises(InputError) as caught:
+        list(span_records(span, str(path), stream))
+    [issue] = caught.value.issues
+    assert issue.code == "input.io" and "changed while the batch read it" in issue.message
+
+
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_jobs_2_reads_a_jsonl_file_in_spans_with_the_same_bad_records_and_bytes_as_jobs_1(tmp_path, chunk):
+    path, _ = _mixed(tmp_path)
+    runs = {}
+    for jobs in (1, 2):
+        out, err = tmp_path / f"out{jobs}.jsonl", tmp_path / f"err{jobs}.jsonl"
+        result = run("batch", path, "--out", out, "--errors", err, "--jobs", jobs, "--format", "json",
+                     *(["--chunk", chunk] if chunk else []))
+        assert result.exit_code == 1, result.output
+        summary = json.loads(result.stdout)
+        runs[jobs] = (out.read_bytes(), err.read_bytes(), {k: summary[k] for k in ("read", "evaluated", "failed", "districts")})
+    assert runs[1] == runs[2]
+    assert [e["line"] for e in lines(tmp_path / "err2.jsonl")] == [3, 5, 8, 10]
+
+
+def test_jobs_2_to_stdout_through_a_pipe_is_the_same_bytes_as_to_a_file(corpus, tmp_path):
+    """A chunk's lines reach the output by sendfile when there is a file descriptor (a pipe here, a file with --out)."""
+    import subprocess
+    import sys
+    script = Path(sys.executable).parent / "regcode"
+    piped = subprocess.run([str(script), "batch", str(corpus), "--out", "-", "--jobs", "2", "--chunk", "16"],
+                           capture_output=True, check=True)
+    assert run("batch", corpus, "--out", tmp_path / "out.jsonl", "--jobs", 1).exit_code == 0
+    assert piped.stdout == (tmp_path / "out.jsonl").read_bytes()
