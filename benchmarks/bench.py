@@ -17,7 +17,8 @@ Inputs are generated deterministically (benchmarks/generate.py, --seed). What is
 - scaling: the cost per license with 5 and with 100 licenses per enterprise (python backend, full).
 - start-up: `regcode eval FILE --format json` as a user runs it, wall clock, with the compiled-policy
   cache warm and with it off (REGCODE_NO_CACHE=1).
-- batch: `regcode batch --jobs 1` and `--jobs 2` on the same JSONL, wall clock and peak RSS.
+- batch: `regcode batch --jobs 1` and `--jobs 2` on the same JSONL, wall clock and peak RSS; and beside them
+  the machine's bound for two jobs, two independent `--jobs 1` runs at once on the two halves.
 - agreement: both backends write the same bytes on every case, and the engine's decisions equal
   the floor's on every case (benchmarks/compare_oracle.py explains any difference).
 """
@@ -189,7 +190,13 @@ def batch(cases_count: int, seed: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory(prefix="regcode-bench-") as tmp:
         source = Path(tmp) / "cases.jsonl"
         write_jsonl(source, generate.generate(cases_count, seed))
-        walls = {1: [], 2: []}
+        # the machine's own bound for two jobs: two independent `--jobs 1` runs at once, on the two halves
+        halves = [Path(tmp) / "half1.jsonl", Path(tmp) / "half2.jsonl"]
+        with open(source, encoding="utf-8") as whole:
+            text = whole.readlines()
+        for k, half in enumerate(halves):
+            half.write_text("".join(text[k * len(text) // 2:(k + 1) * len(text) // 2]), encoding="utf-8")
+        walls = {1: [], 2: [], "halves": []}
         peaks = {1: [], 2: []}
         for _ in range(repeats):
             for jobs in (1, 2):
@@ -197,6 +204,7 @@ def batch(cases_count: int, seed: int, repeats: int) -> None:
                 walls[jobs].append(r["wall"])
                 if r["peak_mb"]:
                     peaks[jobs].append(r["peak_mb"])
+            walls["halves"].append(two_at_once(halves, Path(tmp)))
         same = (Path(tmp) / "out1.jsonl").read_bytes() == (Path(tmp) / "out2.jsonl").read_bytes()
         for jobs in (1, 2):
             wall = statistics.median(walls[jobs])
@@ -205,6 +213,23 @@ def batch(cases_count: int, seed: int, repeats: int) -> None:
         speedups = [a / b for a, b in zip(walls[1], walls[2])]
         print(f"  --jobs 2 / --jobs 1: {statistics.median(speedups):.2f}x  {_spread(speedups, 'x', 2)}; "
               f"outputs byte-identical: {'yes' if same else 'NO'}")
+        bound = [a / b for a, b in zip(walls[1], walls["halves"])]
+        print(f"  the machine's bound: two --jobs 1 runs at once, each on half the cases: {statistics.median(walls['halves']):.2f} s, "
+              f"{statistics.median(bound):.2f}x --jobs 1  {_spread(bound, 'x', 2)}")
+
+
+def two_at_once(halves: list, tmp: Path) -> float:
+    """Wall clock of two independent `regcode batch --jobs 1` processes started together, one per half: no
+    coordination at all, only the two cores (and what they share) between them."""
+    began = time.perf_counter()
+    procs = [subprocess.Popen(_regcode() + ["batch", str(half), "--out", str(tmp / f"halfout{k}.jsonl"), "--jobs", "1",
+                                            "--format", "json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for k, half in enumerate(halves)]
+    for proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"bench: a half batch failed ({proc.returncode}):\n{err.decode(errors='replace')}")
+    return time.perf_counter() - began
 
 
 # ---- agreement -------------------------------------------------------------------------------
