@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 
@@ -32,6 +33,40 @@ def _alive(pid: int) -> bool:
     except PermissionError:     # someone else's process
         return True
     return True
+
+
+def spill_prefix() -> str:
+    """`regcode-batch-PID-`: the folder a batch's workers write their chunks to names its owner, too."""
+    return f"regcode-batch-{os.getpid()}-"
+
+
+_SPILL = re.compile(r"^regcode-batch-(\d+)-[A-Za-z0-9_]+$")
+
+
+def remove_stale_spill_folders(parent) -> list:
+    """Remove the chunk folders (spill_prefix) a killed batch left in `parent` (the temp folder): only
+    folders of this naming, this user's, whose owning process is gone. Returns their names."""
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in sorted(names):
+        match = _SPILL.match(name)
+        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        where = os.path.join(parent, name)
+        try:
+            st = os.lstat(where)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            for entry in os.listdir(where):       # the chunk files only: the folder holds nothing else
+                os.unlink(os.path.join(where, entry))
+            os.rmdir(where)
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
 
 
 def remove_stale_temp_files(path) -> list:

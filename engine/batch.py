@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from ._files import remove_stale_temp_files, temp_prefix, umask as _umask
+from ._files import remove_stale_spill_folders, remove_stale_temp_files, spill_prefix, temp_prefix, umask as _umask
 from .errors import InputError, Issue, Location, PolicyError
 from .corpus import Record, Span, parse_record, span_records
 from ._json import dumpb
@@ -254,11 +254,13 @@ class Runner:
         self.spill_dir: Optional[str] = None
 
     def __enter__(self) -> "Runner":
+        if self.job.spill:
+            remove_stale_spill_folders(tempfile.gettempdir())     # what a killed batch left, whatever the jobs now
         if self.jobs == 1:
             _start_worker(self.job, pool_worker=False)
         else:
             if self.job.spill:
-                self.spill_dir = tempfile.mkdtemp(prefix="regcode-batch-")
+                self.spill_dir = tempfile.mkdtemp(prefix=spill_prefix())
             context = _context()
             # forked workers inherit this pipe; the parent alone keeps its write end (see _die_with_parent)
             self.pipe = os.pipe() if context.get_start_method() == "fork" else None

@@ -57,8 +57,11 @@ def test_sigkilled_batch_leaves_no_worker_alive_and_a_later_run_removes_its_temp
     out = tmp_path / "out.jsonl"
     cases = "".join(gen.dumps(c) + "\n" for c in gen.generate(300, seed=4))
     # input on a pipe that stays open: the batch cannot finish before it is killed
+    temp_folder = tmp_path / "tmp"          # where the workers' chunk folder goes (TMPDIR)
+    temp_folder.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp_folder)}
     proc = subprocess.Popen([sys.executable, "-m", "regcode.cli", "batch", "-", "--out", str(out), "--jobs", "2", "--chunk", "8"],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path, env=env)
     try:
         proc.stdin.write(cases.encode("utf-8"))
         proc.stdin.flush()
@@ -74,11 +77,14 @@ def test_sigkilled_batch_leaves_no_worker_alive_and_a_later_run_removes_its_temp
         proc.stdin.close()
     assert not out.exists()
     assert _temp_files(tmp_path, out.name) == temp       # left behind by the kill ...
+    spilled = [p.name for p in temp_folder.iterdir()]
+    assert [name.startswith(f"regcode-batch-{proc.pid}-") for name in spilled] == [True]   # and the chunk folder
     small = tmp_path / "small.jsonl"
     small.write_text(cases.splitlines()[0] + "\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "regcode.cli", "batch", str(small), "--out", str(out), "--jobs", "1"],
-                   check=True, cwd=tmp_path, stderr=subprocess.DEVNULL, timeout=BOUND)
+                   check=True, cwd=tmp_path, stderr=subprocess.DEVNULL, timeout=BOUND, env=env)
     assert _temp_files(tmp_path, out.name) == []          # ... and removed by the next run
+    assert list(temp_folder.iterdir()) == []              # and the killed run's chunk folder
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1
 
 
