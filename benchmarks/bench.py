@@ -9,7 +9,8 @@
 Inputs are generated deterministically (benchmarks/generate.py, --seed). What is measured:
 
 - in process: `evaluate_case` (the path of `regcode eval --format json`: version selection, schema
-  check, evaluation, the output object) and `dump_json` of it, per backend and explain level, and
+  check, evaluation, the output object) and what eval writes of it, `dump_json_bytes(..., pretty=True)`
+  (orjson's indented UTF-8 bytes, straight to stdout's byte stream), per backend and explain level, and
   benchmarks/baseline.py's `decide` (every decision of the contract, hand-written: the floor) on the
   same cases. The loops run interleaved in chunks of 100 cases, so a load that comes and goes on a
   shared machine weighs on all of them alike; each figure is the median over the chunks, and the
@@ -80,11 +81,12 @@ def write_jsonl(path: Path, cases) -> None:
 
 # ---- in process ------------------------------------------------------------------------------
 def _contenders(cat, backends: list) -> dict:
-    from regcode.engine import Document, dump_json, evaluate_case
+    from regcode.engine import Document, dump_json_bytes, evaluate_case
 
     def engine(backend, explain):
-        def run(i, case):
-            return dump_json(evaluate_case(cat, Document(f"bench:{i + 1}", case), POLICY, None, None, backend, explain))
+        def run(i, case):     # what `regcode eval --format json` writes
+            return dump_json_bytes(evaluate_case(cat, Document(f"bench:{i + 1}", case), POLICY, None, None, backend, explain),
+                                   pretty=True)
         return run
 
     found = {"floor: baseline.decide (hand-written, every decision)": lambda i, case: baseline.decide(case, case["as_of"])}
@@ -247,11 +249,11 @@ def agreement(cat, cases, backends: list) -> None:
 
 
 def profile(cat, cases, top: int = 25) -> None:
-    from regcode.engine import Document, dump_json, evaluate_case
+    from regcode.engine import Document, dump_json_bytes, evaluate_case
     profiler = cProfile.Profile()
     profiler.enable()
     for i, case in enumerate(cases):
-        dump_json(evaluate_case(cat, Document(f"bench:{i + 1}", case), POLICY))
+        dump_json_bytes(evaluate_case(cat, Document(f"bench:{i + 1}", case), POLICY), pretty=True)
     profiler.disable()
     stats = pstats.Stats(profiler).strip_dirs()
     for key in ("tottime", "cumulative"):

@@ -7,8 +7,11 @@
 Each line adds one layer to the one above, so the difference between two lines is that layer's cost:
 the backend's run (the generated code), evaluate() (facts, identity), to_dict (the output
 object), the facts-schema check, evaluate_case (version selection and the rest of the path), and
-dump_json. The loops run interleaved in chunks of 100 cases with the floor (benchmarks/baseline.py),
-as bench.py's do; CPU time of this process, median over the chunks.
+what eval writes: `dump_json_bytes(..., pretty=True)`, orjson's indented UTF-8 bytes, which go to
+stdout's byte stream as they are (what bench.py times). The last line, for comparison and not a
+layer, is the text `dump_json` compact, which bench.py timed before eval wrote bytes. The loops run
+interleaved in chunks of 100 cases with the floor (benchmarks/baseline.py), as bench.py's do; CPU
+time of this process, median over the chunks.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 POLICY = "shanghai-post-license"
 CHUNK = 100
+COMPARED = "(evaluate_case + dump_json compact text)"
 
 
 def _load(name: str):
@@ -32,7 +36,7 @@ def _load(name: str):
 
 
 def layers(cat, policy, explain: str) -> dict:
-    from regcode.engine import Document, dump_json, evaluate_case
+    from regcode.engine import Document, dump_json, dump_json_bytes, evaluate_case
     from regcode.engine.evaluate import check_case, evaluate, parameters_at, program_for
     from regcode.engine.explain import to_dict
     baseline = _load("baseline")
@@ -46,8 +50,9 @@ def layers(cat, policy, explain: str) -> dict:
         "+ check_case": lambda i, c: (check_case(policy, Document("x", c)),
                                       to_dict(evaluate(policy, c, c["as_of"], checked=True, trace=traced), explain)),
         "evaluate_case": lambda i, c: evaluate_case(cat, Document(f"bench:{i + 1}", c), POLICY, None, None, "python", explain),
-        "+ dump_json (what bench.py times)": lambda i, c: dump_json(evaluate_case(cat, Document(f"bench:{i + 1}", c), POLICY,
-                                                                                 None, None, "python", explain)),
+        "+ dump_json_bytes pretty (what eval writes)": lambda i, c: dump_json_bytes(evaluate_case(
+            cat, Document(f"bench:{i + 1}", c), POLICY, None, None, "python", explain), pretty=True),
+        COMPARED: lambda i, c: dump_json(evaluate_case(cat, Document(f"bench:{i + 1}", c), POLICY, None, None, "python", explain)),
     }
 
 
@@ -80,8 +85,8 @@ def main(argv=None) -> int:
         before = None
         for name, values in chunks.items():
             us = statistics.median(values)
-            step = "" if before is None or name.startswith("floor") else f"  (+{us - before:5.1f})"
-            print(f"  {name:40s} {us:7.1f} {us / floor:6.2f}x{step}")
+            step = "" if before is None or name.startswith("floor") or name == COMPARED else f"  (+{us - before:5.1f})"
+            print(f"  {name:44s} {us:7.1f} {us / floor:6.2f}x{step}")
             before = None if name.startswith("floor") else us
     return 0
 

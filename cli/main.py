@@ -14,7 +14,7 @@ from importlib import import_module
 import click
 import yaml
 
-from ..engine import Catalog, Issue, Location, PolicyError, dump_json
+from ..engine import Catalog, Issue, Location, PolicyError, dump_json, dump_json_bytes
 from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 
@@ -212,7 +212,22 @@ def emit(data, fmt: str) -> None:
     if fmt == "yaml":
         click.echo(yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False), nl=False)
     else:
-        click.echo(dump_json(data, pretty=True))
+        echo_bytes(dump_json_bytes(data, pretty=True))
+
+
+def echo_bytes(data: bytes) -> None:
+    """`data` (UTF-8) and a newline to stdout's byte stream, as orjson wrote it: decoding it to text for
+    click.echo to encode back cost 8-9 µs on a 10 KB evaluation. A stream with no bytes under it (a
+    StringIO put in stdout's place) gets the text."""
+    out = sys.stdout
+    binary = getattr(out, "buffer", None)
+    if binary is None:
+        click.echo(data.decode("utf-8"))
+        return
+    out.flush()
+    binary.write(data)
+    binary.write(b"\n")
+    binary.flush()
 
 
 def as_of_option(f=None, help: str = "Evaluation date (YYYY-MM-DD); overrides the case file's as_of."):

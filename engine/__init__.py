@@ -17,7 +17,7 @@ _EXPORTS = {
     "CompileError": "errors", "EvaluationError": "errors", "InputError": "errors", "Issue": "errors",
     "LoadError": "errors", "Location": "errors", "PolicyError": "errors", "SchemaError": "errors",
     "to_dict": "explain", "to_text": "explain",
-    "Document": "load", "dump_json": "load", "load_case_file": "load", "load_case_text": "load", "load_version": "load",
+    "Document": "load", "dump_json": "load", "dump_json_bytes": "load", "load_case_file": "load", "load_case_text": "load", "load_version": "load",
     "validate_version": "validate",
 }
 

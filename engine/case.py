@@ -66,7 +66,7 @@ def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None
     its `identity` holds the case's identity fields when the case file is a mapping."""
     policy = None
     try:
-        when = case_as_of(doc, as_of)
+        when = as_of or case_as_of(doc, None)
         try:
             policy = _selected(cat, policy_name, when, version)
         except SelectionError as exc:   # a date no version covers: name the case file (and its as_of line when the date came from it)

@@ -121,7 +121,9 @@ def _shown(value) -> str:
 
 def check_case(policy: CompiledPolicy, doc: Document) -> None:
     """Validate a case file against the policy's facts schema; every problem, with its place."""
-    fast = _fast_validator(policy)
+    fast = policy.backends.get("_fast", _fast_validator)
+    if fast is _fast_validator:     # (not built yet)
+        fast = _fast_validator(policy)
     if fast is not None and fast.is_valid(doc.data):
         return
     issues = IssueCollector(limit=50)
@@ -427,7 +429,7 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
     conditions were evaluated; without it only the decisions and which rules fired are kept."""
     if doc is not None and not checked:
         check_case(policy, doc)
-    program = program_for(policy, backend)
+    program = policy.backends.get(backend) or program_for(policy, backend)
     decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
     # derived facts as Fact objects (the Python backend's traced code makes them) or (kind, data, label, by)
     facts = derived if not derived or type(derived[0]) is Fact else [Fact(kind, data, label, by) for kind, data, label, by in derived]

@@ -20,8 +20,9 @@ def _entry(rule: tuple, c: tuple, decisive: bool) -> dict:
 
 def _plan(policy) -> tuple:
     """What every output of one policy version shares, built once: each rule's part of a why entry, each
-    rule's place in the order of rule ids, the decisions whose every claim is decisive (sum, union), and
-    the `why` mapping's builder for this policy's decisions (`_why_function`)."""
+    rule's place in the order of rule ids, the decisions whose every claim is decisive (sum, union), the
+    `why` mapping's builder for this policy's decisions (`_why_function`), and each derived fact kind's
+    name in the output (`derived:x` -> `x`)."""
     found = policy.backends.get("_explain")
     if found is None:
         rules = [(r.id, r.article, r.title, r.clause) for r in policy.rules]
@@ -29,15 +30,21 @@ def _plan(policy) -> tuple:
         for k, i in enumerate(sorted(range(len(policy.rules)), key=lambda i: policy.rules[i].id)):
             rank[i] = k
         every = {name: d.combine in ("sum", "union") for name, d in policy.decisions.items()}
+        kinds = {f"derived:{name}": name for name in policy.derived}
         found = policy.backends["_explain"] = (rules, rank, every, _why_function(policy, rules, rank, every, False),
-                                               _why_function(policy, rules, rank, every, True))
+                                               _why_function(policy, rules, rank, every, True), kinds)
     return found
 
 
 def _why_entries(claims: list, value, all_decisive: bool, decisive_only: bool, rules: list, rank: list) -> list:
     """One decision's `why`: its claims by rule id, then key and fact (never by the order rules happened to
     fire), each marked decisive when it shaped the final value (all do for sum and union)."""
-    if len(claims) > 1:
+    if len(claims) == 2:     # most decisions of several claims have two: compared as sorted() would, without a key function
+        a, b = claims
+        if ((rank[b[RULE]], "" if b[KEY] is None else str(b[KEY]), b[FACT] or "")
+                < (rank[a[RULE]], "" if a[KEY] is None else str(a[KEY]), a[FACT] or "")):
+            claims = (b, a)
+    elif len(claims) > 2:
         claims = sorted(claims, key=lambda c: (rank[c[RULE]], "" if c[KEY] is None else str(c[KEY]), c[FACT] or ""))
     keyed = isinstance(value, dict)
     entries = []
@@ -67,8 +74,8 @@ def _why_function(policy, rules: list, rank: list, every: dict, entries: bool):
     (one block each, in declaration order; `claims` must have its keys in that order): a decision nobody
     claimed costs a test, and the common single claim with its entry written by the backend is marked
     in place; the rest goes through `_why_entries`. With `entries`, for claims that all carry their entry
-    (Evaluation.entries), that is not tested claim by claim. Built from the declarations alone: names
-    are repr'd."""
+    (Evaluation.entries), that is not tested claim by claim. `decisions` must hold every decision (both
+    backends' do; a KeyError otherwise). Built from the declarations alone: names are repr'd."""
     lines = ["def why(CL, D, DO):",
              "    " + "".join(f"L{j}, " for j in range(len(policy.decisions))) + "= CL.values()"]
     names = []
@@ -78,7 +85,7 @@ def _why_function(policy, rules: list, rank: list, every: dict, entries: bool):
         if every[name]:
             decisive = "c[0] is not None"
         else:        # as _why_entries has it, for one claim
-            decisive = (f"c[0] is not None and ((v.get(c[1]) == c[0]) if isinstance(v := D.get({n}), dict) "
+            decisive = (f"c[0] is not None and ((v.get(c[1]) == c[0]) if isinstance(v := D[{n}], dict) "
                         f"else (c[0] == v or isinstance(v, list)))")
         lines += [f"    if not L{j}:",
                   f"        w{j} = []",
@@ -88,7 +95,7 @@ def _why_function(policy, rules: list, rank: list, every: dict, entries: bool):
                   f"        e['decisive'] = d = {decisive}",
                   f"        w{j} = [e] if d or not DO else []",
                   "    else:",
-                  f"        w{j} = _many(L{j}, D.get({n}), {every[name]!r}, DO, RU, RK)"]
+                  f"        w{j} = _many(L{j}, D[{n}], {every[name]!r}, DO, RU, RK)"]
     lines.append("    return {" + ", ".join(names) + "}")
     namespace = {"__builtins__": {"len": len, "isinstance": isinstance, "dict": dict, "list": list},
                  "_many": _why_entries, "RU": rules, "RK": rank}
@@ -129,15 +136,18 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
         out["source"] = ev.source
     if level == "none":
         return out
-    rules, rank, every, (why_of, names), (why_entries, _) = _plan(p)
+    rules, rank, every, (why_of, names), (why_entries, _), kinds = _plan(p)
     if ev.entries:
         why_of = why_entries
     decisive_only = level == "decisive"
-    claims = ev.claims
+    claims, decisions = ev.claims, ev.decisions
+    why = None
     if tuple(claims) == names:        # every decision of the policy, in declaration order (both backends)
-        why = why_of(claims, ev.decisions, decisive_only)
-    else:
-        decisions = ev.decisions
+        try:
+            why = why_of(claims, decisions, decisive_only)
+        except KeyError:              # decisions not all there (an Evaluation made by hand): the general way below
+            pass
+    if why is None:
         why = {name: _why_entries(cs, decisions.get(name), every[name], decisive_only, rules, rank) if cs else []
                for name, cs in claims.items()}
     out["why"] = why
@@ -145,10 +155,12 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
     for f in ev.derived:
         by = f.derived_by
         if len(by) == 1:
-            by = [{"from": by[0][1] or "case", "rule": by[0][0]}]
+            rule, source = by[0]
+            by = [{"from": source or "case", "rule": rule}]
         else:
-            by = [{"from": src or "case", "rule": r} for r, src in sorted(set(by))]
-        derived.append({"derived_by": by, "fact": f.label, "fields": f.data, "kind": f.kind.split(":", 1)[1]})
+            by = [{"from": source or "case", "rule": rule} for rule, source in sorted(set(by))]
+        kind = f.kind
+        derived.append({"derived_by": by, "fact": f.label, "fields": f.data, "kind": kinds.get(kind) or kind.split(":", 1)[1]})
     out["derived"] = derived
     return out
 

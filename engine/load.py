@@ -715,3 +715,10 @@ def dump_json(data: Any, pretty: bool = False) -> str:
     """The one JSON form regcode prints: sorted keys, UTF-8 kept, stable (engine/_json.py)."""
     from ._json import dumps
     return dumps(data, pretty)
+
+
+def dump_json_bytes(data: Any, pretty: bool = False) -> bytes:
+    """`dump_json(data, pretty)` encoded as UTF-8, written directly (no text in between): what goes to a
+    file, a pipe or a socket."""
+    from ._json import dumpb
+    return dumpb(data, pretty)

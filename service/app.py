@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..engine import DEFAULT_BACKEND, Issue, Location, PolicyError, dump_json
+from ..engine import DEFAULT_BACKEND, Issue, Location, PolicyError, dump_json_bytes
 from ..engine._dates import is_date
 from ..engine.testing import discover
 from . import decide, metrics as metrics_mod, registry, workers
@@ -120,7 +120,7 @@ class Service:
     async def ask(self, ask: decide.Ask) -> list:
         return await self.pool.run(ask)
 
-    def record(self, line: Optional[str]) -> None:
+    def record(self, line: Optional[bytes]) -> None:
         if line is not None and self.log is not None:
             self.log.write(line)
 
@@ -177,9 +177,9 @@ def _check_as_of(as_of: Optional[str]) -> None:
                              "write YYYY-MM-DD, e.g. 2019-06-30")])
 
 
-def _pretty(compact: str) -> str:
-    """The layout of `regcode eval --format json`: the engine's pretty JSON and the newline the CLI's echo adds."""
-    return dump_json(json.loads(compact), pretty=True) + "\n"
+def _pretty(compact: bytes) -> bytes:
+    """The layout of `regcode eval --format json`: the engine's pretty JSON and the newline the CLI adds."""
+    return dump_json_bytes(json.loads(compact), pretty=True) + b"\n"
 
 
 def _examples(loaded: registry.Loaded) -> dict:
@@ -376,8 +376,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                      Issue("internal.worker", f"not evaluated: {cut.reason}", Location(where),
                            "this is a bug in regcode, not in the request; send the case files again"))
             service.metrics.inc("regcode_errors_total", code=issue.code)
-            results.append(dump_json({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
-        body = f'{{"evaluated":{evaluated},"failed":{count - evaluated},"read":{count},"results":[{",".join(results)}]}}'
+            results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
+        body = b'{"evaluated":%d,"failed":%d,"read":%d,"results":[%b]}' % (evaluated, count - evaluated, count, b",".join(results))
         return Response(body, media_type="application/json")
 
     # ---- policies -------------------------------------------------------------------------------
@@ -390,7 +390,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             out.append({"id": policy_id, "version": ver, "title": info.title, "effective_from": info.effective_from,
                         "effective_to": info.effective_to, "extends": info.extends,
                         "content_hash": served.policy.content_hash, "status": served.status})
-        return Response(dump_json({"policies": out}), media_type="application/json")
+        return Response(dump_json_bytes({"policies": out}), media_type="application/json")
 
     @app.get("/v1/policies/{policy_id}/{version}", tags=["policies"], responses={404: problem_doc},
              summary="One version after inheritance")
@@ -406,7 +406,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                            if i.code in segment and not i.location.file and not i.location.path else i for i in exc.issues])
         compiled = cat.compiled(info)
         body = {"content_hash": compiled.content_hash, "chain": list(compiled.chain), **compiled.resolved}
-        return Response(dump_json(body), media_type="application/json")
+        return Response(dump_json_bytes(body), media_type="application/json")
 
     # ---- operations -----------------------------------------------------------------------------
     @app.get("/health", tags=["operations"], summary="Liveness and what is served")
@@ -414,7 +414,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         alive = service.pool.alive()
         body = {"status": "ok" if alive else "starting", "workers": alive, "policy_versions": len(service.loaded.served),
                 "regcode_version": service.version}
-        return Response(dump_json(body), media_type="application/json", status_code=200 if alive else 503)
+        return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if alive else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Counters and latencies (Prometheus text format)",
              response_class=Response, responses={200: {"content": {"text/plain": {}}}})
@@ -430,7 +430,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             loaded = await service.reload()
             report = loaded.report()
             if loaded.ok:
-                return Response(dump_json(report), media_type="application/json")
+                return Response(dump_json_bytes(report), media_type="application/json")
             return problem([i.as_dict() for i in loaded.issues()], status=422, **report,   # the policy's errors, not a client's
                            title="A policy version failed to compile; it keeps serving its last good compile")
 

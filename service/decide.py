@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Iterator, Optional
 
 
-from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json, evaluate_case, load_case_text
+from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json_bytes, evaluate_case, load_case_text
 from ..engine.corpus import parse_json_array, parse_record, text_records
 from ..engine.replay import fired_rules, input_sha256
 from .problems import for_http
@@ -46,6 +46,8 @@ class Ask:
 # What a worker sends back, one message per case (a batch sends "count" first):
 #   ("ok", item_json, log_line, policy_ref)   a decision: the response item and its decision-log line
 #   ("error", item_json, issue_codes)         a bad record of a batch, reported in its place
+# (item_json and log_line are UTF-8 bytes, as orjson writes them: they go to the socket and the log as
+# they are, never decoded to text in the worker and encoded back in the server)
 #   ("problem", [issue dicts])                the whole request is refused (the app picks the status)
 #   ("count", n, [(source, line)])            how many records a batch holds, and where each is
 
@@ -77,7 +79,7 @@ def _now() -> str:
 def _decide(state: State, doc, ask: Ask, where: dict) -> tuple:
     result = evaluate_case(state.catalog, doc, ask.policy, ask.as_of, ask.version, state.backend, "full")
     did = decision_id()
-    item = dump_json({**shown(result, ask.explain), "decision_id": did})
+    item = dump_json_bytes({**shown(result, ask.explain), "decision_id": did})
     policy = result["policy"]
     entry = {
         "decision_id": did, "time": _now(), "regcode_version": state.regcode_version,
@@ -87,7 +89,7 @@ def _decide(state: State, doc, ask: Ask, where: dict) -> tuple:
     }
     if ask.log_input:
         entry["input"] = doc.data
-    return ("ok", item, dump_json(entry), f"{policy['id']}@{policy['version']}")
+    return ("ok", item, dump_json_bytes(entry), f"{policy['id']}@{policy['version']}")
 
 
 def _text(ask: Ask) -> str:
@@ -165,7 +167,7 @@ def _batch(state: State, ask: Ask) -> Iterator[tuple]:
         if issues is None:
             yield reply
         else:   # as `regcode batch --errors` writes a bad record: its enterprise, when it got far enough to have one
-            yield ("error", dump_json({**identity, "errors": issues, "line": line, "source": source}), [e["code"] for e in issues])
+            yield ("error", dump_json_bytes({**identity, "errors": issues, "line": line, "source": source}), [e["code"] for e in issues])
 
 
 def _refuse_one_object(ask: Ask) -> None:

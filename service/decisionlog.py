@@ -39,8 +39,9 @@ class DecisionLog:
             if f.read(1) != b"\n":
                 self._size += os.write(self._fd, b"\n")
 
-    def write(self, line: str) -> None:
-        data = line.encode("utf-8") + b"\n"
+    def write(self, line) -> None:
+        """Append one line: UTF-8 bytes as the worker wrote them (text is encoded)."""
+        data = (line if isinstance(line, bytes) else line.encode("utf-8")) + b"\n"
         with self._lock:
             if self._size and self._size + len(data) > self.max_bytes:
                 self._rotate()

@@ -6,7 +6,7 @@ from typing import Iterable, Optional
 
 from fastapi.responses import Response
 
-from ..engine import Issue, Location, dump_json
+from ..engine import Issue, Location, dump_json_bytes
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -88,4 +88,4 @@ def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[di
         "errors": issues,
         **extra,
     }
-    return Response(dump_json(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return Response(dump_json_bytes(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)

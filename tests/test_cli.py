@@ -135,6 +135,27 @@ def test_eval_json_names_the_enterprise_from_the_policy_identity():
 
 
 @pytest.mark.parametrize("level", ["none", "decisive", "full"])
+def test_eval_json_writes_the_bytes_of_dump_json_and_a_newline(level):
+    # eval writes orjson's bytes to stdout's byte stream; they must be the text API's, encoded
+    from regcode.engine import Catalog, dump_json, evaluate_case, load_case_file
+    result = run("eval", "--format", "json", f"--explain={level}", str(SHANGHAI_CASE))
+    assert result.exit_code == 0, result.output
+    expected = evaluate_case(Catalog(), load_case_file(SHANGHAI_CASE, str(SHANGHAI_CASE)), explain=level)
+    assert result.stdout_bytes == (dump_json(expected, pretty=True) + "\n").encode("utf-8")
+    both = run("eval", "--format", "json", f"--explain={level}", str(SHANGHAI_CASE), str(SHANGHAI_CASE))
+    assert both.stdout_bytes == (dump_json([expected, expected], pretty=True) + "\n").encode("utf-8")
+
+
+def test_echo_bytes_writes_text_to_a_stdout_without_bytes(monkeypatch):
+    import io
+    from regcode.cli.main import echo_bytes
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    echo_bytes("决定".encode("utf-8"))
+    assert out.getvalue() == "决定\n"
+
+
+@pytest.mark.parametrize("level", ["none", "decisive", "full"])
 def test_explain_levels_keep_the_decisions_and_drop_only_reasons(level):
     full = json.loads(run("eval", "--format", "json", str(SHANGHAI_CASE)).stdout)
     result = run("eval", "--format", "json", f"--explain={level}", str(SHANGHAI_CASE))

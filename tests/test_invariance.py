@@ -70,3 +70,31 @@ def test_latest_with_equal_dates_is_order_independent(toy):
     assert first["decisions"] == second["decisions"]
     assert [m["value"] for e in first["why"]["renewal_due"] for m in e["matched"]] == \
            [m["value"] for e in second["why"]["renewal_due"] for m in e["matched"]]
+
+
+def test_why_orders_claims_by_rule_key_and_fact_whatever_order_they_fired_in(toy):
+    # (two claims are compared directly, more are sorted: both must give the order a sort by rule id, key, fact gives)
+    from dataclasses import replace
+    from regcode.engine import dump_json
+    seen = 0
+    for seed in range(150):
+        case = toy_case(seed)
+        try:
+            ev = evaluate(toy, case, case["as_of"])
+        except Exception:
+            continue
+        expected = dump_json(to_dict(ev))
+        flipped = replace(ev, claims={name: cs[::-1] for name, cs in ev.claims.items()})
+        assert dump_json(to_dict(flipped)) == expected, f"seed {seed}"
+        seen += any(len(cs) == 2 for cs in ev.claims.values()) and any(len(cs) > 2 for cs in ev.claims.values())
+    assert seen, "some case has a decision of two claims and one of more"
+
+
+def test_why_of_an_evaluation_missing_a_decision_is_built_the_general_way(toy):
+    from dataclasses import replace
+    case = toy_case(3)
+    ev = evaluate(toy, case, case["as_of"])
+    name = next(n for n, cs in ev.claims.items() if cs)
+    partial = replace(ev, decisions={n: v for n, v in ev.decisions.items() if n != name})
+    out = to_dict(partial)
+    assert set(out["why"]) == set(ev.claims) and all(not e["decisive"] for e in out["why"][name])

@@ -337,3 +337,15 @@ def test_a_policy_file_without_read_permission_is_a_load_error(tmp_path):
     finally:
         target.chmod(0o644)
     assert any(i.code == "load.io" and i.location.file.endswith("fees.yaml") for i in info.value.issues)
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+@pytest.mark.parametrize("data", [{"b": [1, {"z": "非", "a": None}], "a": 1.5}, {2: "b", 1: "a non-text key"},
+                                  {"big": 2 ** 70}, ["x", {}]], ids=["text keys", "int key", "big int", "list"])
+def test_json_bytes_are_the_json_text_encoded(data, pretty):
+    # dump_json_bytes skips the text, never changes a byte: orjson's text-keys fast path, its full option
+    # set for other keys, and the standard library for what orjson refuses
+    from regcode.engine import dump_json, dump_json_bytes
+    assert dump_json_bytes(data, pretty) == dump_json(data, pretty).encode("utf-8")
+    expected = json.dumps(data, ensure_ascii=False, sort_keys=True, **({"indent": 2} if pretty else {"separators": (",", ":")}))
+    assert dump_json(data, pretty) == expected

@@ -120,6 +120,15 @@ def test_a_partial_last_line_left_by_a_crash_is_ended_before_the_next_line(tmp_p
     assert path.read_bytes() == b'{"n":1}\n{"n":2,"half\n{"n":3}\n'
 
 
+def test_decision_log_takes_the_workers_bytes_as_they_are_and_text_encoded(tmp_path):
+    path = tmp_path / "d.log"
+    log = DecisionLog(path)
+    log.write(dump_json({"n": "一"}).encode("utf-8"))    # what a worker sends
+    log.write(dump_json({"n": "二"}))
+    log.close()
+    assert path.read_bytes() == '{"n":"一"}\n{"n":"二"}\n'.encode("utf-8")
+
+
 def test_a_line_past_the_length_bound_is_refused_without_stopping_the_replay(tmp_path, monkeypatch):
     from regcode.engine import replay as replay_module
 
