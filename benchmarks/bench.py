@@ -17,7 +17,8 @@ Inputs are generated deterministically (benchmarks/generate.py, --seed). What is
   spread is the range of the per-repeat medians. CPU time of this process, not wall time.
 - scaling: the cost per license with 5 and with 100 licenses per enterprise (python backend, full).
 - start-up: `regcode eval FILE --format json` as a user runs it, wall clock, with the compiled-policy
-  cache warm and with it off (REGCODE_NO_CACHE=1).
+  cache warm and with it off (REGCODE_NO_CACHE=1); Python's bytecode cache on, as by default (the first
+  run writes it; PYTHONDONTWRITEBYTECODE is dropped from the environment).
 - batch: `regcode batch --jobs 1` and `--jobs 2` on the same JSONL, wall clock and peak RSS; and beside them
   the machine's bound for two jobs, two independent `--jobs 1` runs at once on the two halves.
 - agreement: both backends write the same bytes on every case, and the engine's decisions equal
@@ -150,12 +151,19 @@ def scaling(cat, seed: int, repeats: int) -> None:
 
 
 # ---- subprocesses ------------------------------------------------------------------------------
+def user_environment() -> dict:
+    """This environment with Python's own bytecode cache as it is by default: a shell that sets
+    PYTHONDONTWRITEBYTECODE has every run compile regcode's modules from source again (about 60 ms of each
+    start), which no installed copy does. The first run of each command writes the cache."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def startup(case_file: Path, repeats: int) -> None:
     print("\nstart-up: `regcode eval FILE --format json`, wall clock")
     with tempfile.TemporaryDirectory(prefix="regcode-bench-cache-") as folder:
         for label, env in (("compiled-policy cache warm", {"REGCODE_CACHE_DIR": folder}),
                            ("cache off (REGCODE_NO_CACHE=1)", {"REGCODE_NO_CACHE": "1"})):
-            environ = {**os.environ, **env}
+            environ = {**user_environment(), **env}
             subprocess.run(_regcode() + ["eval", str(case_file), "--format", "json"], env=environ,
                            stdout=subprocess.DEVNULL, check=True)   # fills the cache
             values = []
@@ -175,7 +183,7 @@ def run_batch(source: Path, out: Path, jobs: int) -> dict:
         if timer.exists():
             cmd = [str(timer), "-f", "%M", "-o", rss.name] + cmd
         began = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=user_environment())
         wall = time.perf_counter() - began
         if proc.returncode != 0:
             sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
@@ -225,7 +233,8 @@ def two_at_once(halves: list, tmp: Path) -> float:
     coordination at all, only the two cores (and what they share) between them."""
     began = time.perf_counter()
     procs = [subprocess.Popen(_regcode() + ["batch", str(half), "--out", str(tmp / f"halfout{k}.jsonl"), "--jobs", "1",
-                                            "--format", "json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                            "--format", "json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=user_environment())
              for k, half in enumerate(halves)]
     for proc in procs:
         _, err = proc.communicate()
