@@ -47,6 +47,12 @@ def check_output(path, name: str, source: str) -> None:
     if path is None or path == "-":
         return
     target = Path(path)
+    if target.exists() and not target.is_file() and not target.is_dir():
+        # /dev/null, /dev/stdout, a FIFO: written to as it is (atomic_writer never replaces it), so its folder
+        # need not be writable
+        if not os.access(target, os.W_OK):
+            raise click.BadParameter(f"{path} is not writable", param_hint=name)
+        return
     if not target.parent.is_dir():
         raise click.BadParameter(f"the folder {str(target.parent)!r} does not exist", param_hint=name)
     if not os.access(target.parent, os.W_OK | os.X_OK):   # say so now, not after the whole run

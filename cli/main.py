@@ -371,5 +371,19 @@ def regcode():
     """
 
 
+def _never_unprintable() -> None:
+    """A terminal or pipe declared as something other than UTF-8 (PYTHONIOENCODING=latin-1, an old locale)
+    cannot carry the law's Chinese: what it cannot carry is written as backslash escapes rather than
+    stopping the command with an encoding error. JSON output is UTF-8 bytes whatever is declared."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if encoding and encoding != "utf8" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):   # pragma: no cover - a stream that cannot be reconfigured
+                pass
+
+
 def main() -> None:  # the console-script entry point
+    _never_unprintable()
     regcode(prog_name="regcode")

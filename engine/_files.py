@@ -41,6 +41,7 @@ def spill_prefix() -> str:
 
 
 _SPILL = re.compile(r"^regcode-batch-(\d+)-[A-Za-z0-9_]+$")
+_CHUNK = re.compile(r"^chunk-[A-Za-z0-9_]+\.jsonl$")
 
 
 def remove_stale_spill_folders(parent) -> list:
@@ -60,7 +61,11 @@ def remove_stale_spill_folders(parent) -> list:
             st = os.lstat(where)
             if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
                 continue
-            for entry in os.listdir(where):       # the chunk files only: the folder holds nothing else
+            entries = os.listdir(where)
+            # ours holds chunk files and nothing else: a folder holding anything else is left whole
+            if not all(_CHUNK.match(e) and stat.S_ISREG(os.lstat(os.path.join(where, e)).st_mode) for e in entries):
+                continue
+            for entry in entries:
                 os.unlink(os.path.join(where, entry))
             os.rmdir(where)
             removed.append(name)

@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -169,43 +170,73 @@ def _evaluate_chunk(chunk: list, spill_dir: Optional[str] = None) -> tuple:
 
 def _evaluate_span(span: Span, name: str, spill_dir: str) -> tuple:
     """What _evaluate_chunk returns, for the records of a span of a JSONL file that this worker reads itself
-    (the parent only cut the file at line ends). The worker keeps the file open from one span to the next."""
-    held = _worker.get("span_file")
-    if held is None or held[0] != span.path:
-        if held is not None:
-            held[1].close()
-        held = _worker["span_file"] = (span.path, open(span.path, "rb"))
+    (the parent only cut the file at line ends), or (None, None, [], (kind, issues)) when the batch cannot go
+    on: the file changed or cannot be read (kind "input"), or the chunk file cannot be written ("output").
+    The worker keeps the file open from one span to the next."""
+    try:
+        held = _worker.get("span_file")
+        if held is None or held[0] != span.path:
+            if held is not None:
+                held[1].close()
+            _worker.pop("span_file", None)
+            held = _worker["span_file"] = (span.path, open(span.path, "rb"))
+    except OSError as exc:             # gone before this worker opened it
+        return None, None, [], ("input", [Issue("input.io", f"cannot read {name}: {exc.strerror or exc}", Location(name),
+                                                "the batch stopped: check that the file is still there and readable")])
     try:
         return _spill(map(_evaluate_one, span_records(span, name, held[1])), spill_dir)
-    except InputError as exc:          # the file changed under the batch: its records in this span are reported
-        return None, Tally(), [Outcome(f"{name}:{span.first}", span.first, errors=[i.as_dict() for i in exc.issues])]
-    except OSError as exc:             # a read error mid-file: the span's records are lost, and said so
-        issue = Issue("input.io", f"cannot read {name} further: {exc.strerror or exc}", Location(name, span.first),
-                      "check the file; the records before this line were evaluated")
-        return None, Tally(), [Outcome(f"{name}:{span.first}", span.first, errors=[issue.as_dict()])]
+    except InputError as exc:
+        return None, None, [], ("input", list(exc.issues))
+    except _SpillFailed as exc:
+        return None, None, [], ("output", [Issue(
+            "output.io", f"cannot write the batch's chunk files in {spill_dir}: {exc.error.strerror or exc.error}",
+            Location(spill_dir), "free space in the temp folder, or set TMPDIR to a folder that has it")])
+
+
+class _SpillFailed(Exception):
+    """A chunk file could not be written (the temp folder is full, say): not the records' fault."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
 
 
 def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
     """The good outcomes' lines written to a new file in `spill_dir` as they come: (its path, their counts, the
-    bad outcomes in order)."""
-    fd, path = tempfile.mkstemp(prefix="chunk-", suffix=".jsonl", dir=spill_dir)
-    counts, bad = Tally(), []
+    bad outcomes in order). _SpillFailed when the file cannot be written; what reading the outcomes raises
+    passes through. Either way the file is removed."""
     try:
-        with os.fdopen(fd, "wb") as out:
-            for outcome in outcomes:
-                if not outcome.ok:
-                    bad.append(outcome)
-                    continue
-                line, summary = outcome.value
-                try:
-                    data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
-                except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
-                    bad.append(_unwritable(outcome, exc))
-                    continue
+        fd, path = tempfile.mkstemp(prefix="chunk-", suffix=".jsonl", dir=spill_dir)
+    except OSError as exc:
+        raise _SpillFailed(exc) from None
+    counts, bad = Tally(), []
+    out = os.fdopen(fd, "wb")
+    try:
+        for outcome in outcomes:
+            if not outcome.ok:
+                bad.append(outcome)
+                continue
+            line, summary = outcome.value
+            try:
+                data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
+            except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
+                bad.append(_unwritable(outcome, exc))
+                continue
+            try:
                 out.write(data)
-                counts.add(outcome, summary)
+            except OSError as exc:
+                raise _SpillFailed(exc) from None
+            counts.add(outcome, summary)
+        try:
+            out.close()
+        except OSError as exc:
+            raise _SpillFailed(exc) from None
     except BaseException:
-        os.unlink(path)
+        _close_quietly(out)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
         raise
     return path, counts, bad
 
@@ -329,11 +360,14 @@ class Runner:
         unfinished chunk fails, not only the dead worker's, so the error names the span of all chunks in flight."""
         first, _last, future = pending.popleft()
         try:
-            path, counts, outcomes = future.result()
+            path, counts, outcomes, *stopped = future.result()
         except BrokenProcessPool:
             last = pending[-1][1] if pending else _last
             raise WorkerDied(f"a worker process died while evaluating records in {first} .. {last} (killed, out of "
                              "memory, or a crash in durable-rules); run those records with --jobs 1 to find the one") from None
+        if stopped:        # the input changed or cannot be read, or the chunk files cannot be written: the batch stops
+            kind, issues = stopped[0]
+            raise (InputError(issues) if kind == "input" else PolicyError(issues))
         if path is not None:
             _append(path, sink)
             os.unlink(path)
@@ -375,8 +409,8 @@ def _sendfile(source, binary) -> Optional[int]:
                                                                                errno.EBADF)):
                 return None
             raise
-        if sent == 0:
-            break
+        if sent == 0:      # the chunk file is shorter than it was a moment ago: nothing of ours does that
+            raise OSError(errno.EIO, f"a chunk file ended after {done:,} of its {size:,} bytes")
         done += sent
     return done
 
@@ -439,32 +473,48 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
     On any exception (KeyboardInterrupt included) the temp file is removed and nothing appears
     under the final name; a file already there is left as it was. The temp file's name carries
     this process's pid, so that a later run can remove it if this one is killed. A file that
-    cannot be written raises PolicyError `output.io`.
+    cannot be written raises PolicyError `output.io`. A path that is already something other
+    than a file (/dev/null, /dev/stdout, a FIFO) is written to as it is, never replaced.
     """
     final = Path(path)
+    if _special(final):
+        yield from _written_directly(final, encoding, newline, errors)
+        return
     remove_stale_temp_files(final)
     try:
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(final), suffix=".tmp", dir=final.parent or Path("."))
     except OSError as exc:
         raise output_error(final, exc) from None
-    in_body = False
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; the result gets a normal file's mode
-        with os.fdopen(fd, "w", encoding=encoding, newline=newline, errors=errors) as out:
-            in_body = True
-            yield Output(out, final)
-            in_body = False
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, final)
-    except BaseException as exc:
+
+    def discard() -> None:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(exc, OSError) and not in_body:   # ours (flush, fsync, close, rename), not the caller's
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; the result gets a normal file's mode
+        out = os.fdopen(fd, "w", encoding=encoding, newline=newline, errors=errors)
+    except BaseException as exc:
+        os.close(fd)
+        discard()
+        if isinstance(exc, OSError):
             raise output_error(final, exc) from None
         raise
+    try:
+        yield Output(out, final)
+    except BaseException:
+        _close_quietly(out)      # a close that fails again (a full disk) must not hide what stopped the body
+        discard()
+        raise
+    try:
+        out.flush()
+        os.fsync(out.fileno())
+        out.close()
+        os.replace(tmp, final)
+    except OSError as exc:       # ours (flush, fsync, close, rename), not the caller's
+        _close_quietly(out)
+        discard()
+        raise output_error(final, exc) from None
     try:  # make the rename itself durable
         dir_fd = os.open(final.parent or Path("."), os.O_RDONLY)
         try:
@@ -472,6 +522,39 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
         finally:
             os.close(dir_fd)
     except OSError:  # pragma: no cover - some file systems cannot fsync a folder
+        pass
+
+
+def _special(final: Path) -> bool:
+    """`final` exists and is not a regular file (a device, a FIFO, a socket; links followed): replacing it
+    by a renamed temp file would destroy it (as root, /dev/null itself)."""
+    try:
+        return not stat.S_ISREG(os.stat(final).st_mode)
+    except OSError:
+        return False
+
+
+def _written_directly(final: Path, encoding: str, newline: Optional[str], errors: str):
+    """atomic_writer's body for a path that is not a file: opened and written as it is."""
+    try:
+        out = open(final, "w", encoding=encoding, newline=newline, errors=errors)
+    except OSError as exc:
+        raise output_error(final, exc) from None
+    try:
+        yield Output(out, final)
+    except BaseException:
+        _close_quietly(out)
+        raise
+    try:
+        out.close()
+    except OSError as exc:
+        raise output_error(final, exc) from None
+
+
+def _close_quietly(stream) -> None:
+    try:
+        stream.close()
+    except OSError:
         pass
 
 

@@ -188,8 +188,14 @@ def jsonl_spans(path: str, size: int = SPAN_BYTES, lines: int = SPAN_LINES) -> I
                 start, counted, i = end, 0, cut + 1
             pos += len(block)
             ends_line = block.endswith(b"\n")
+        if pos < st.st_size:       # it ended before the size it had when opened: cut short meanwhile
+            raise _CutShort()
         if pos > start:     # the rest: whole lines, and perhaps a last one without its newline
             yield Span(str(path), start, pos - start, first, counted + (not ends_line), identity)
+
+
+class _CutShort(Exception):
+    """A file read to its end was shorter than when it was opened."""
 
 
 def read_spans(source: str, lines: Optional[int] = None) -> Iterator[Span]:
@@ -197,6 +203,8 @@ def read_spans(source: str, lines: Optional[int] = None) -> Iterator[Span]:
     read_records reports them."""
     try:
         yield from jsonl_spans(source, lines=lines or SPAN_LINES)
+    except _CutShort:
+        raise changed_while_read(source) from None
     except OSError as exc:
         raise InputError([Issue("input.io", f"cannot read {source}: {exc.strerror or exc}", Location(source),
                                 "check that it exists and is readable")]) from None
@@ -216,15 +224,29 @@ class _SpanReader:
         return raw
 
 
+def changed_while_read(name: str, line: int = 0) -> InputError:
+    """The batch's input is not the file it was a moment ago (replaced, cut short): the batch stops."""
+    return InputError([Issue("input.io", f"{name} changed while it was read (replaced or cut short); the run "
+                             "stopped, and an --out file is not written", Location(name, line),
+                             "run the batch again on a file nothing writes meanwhile (a copy, say)")])
+
+
 def span_records(span: Span, name: str, stream) -> Iterator[Record]:
     """The records of `span`, read from `stream` (the same file, open for reading), numbered as read_records
-    numbers them. InputError `input.io` when the file is no longer the one the spans were cut from."""
-    st = os.fstat(stream.fileno())
-    if (st.st_dev, st.st_ino) != span.identity or st.st_size < span.offset + span.length:
-        raise InputError([Issue("input.io", f"{name} changed while the batch read it (replaced or cut short)",
-                                Location(name, span.first), "run the batch again on a file nothing writes meanwhile")])
-    stream.seek(span.offset)
-    yield from _jsonl(_SpanReader(stream, span.length), name, span.first)
+    numbers them. InputError `input.io` when the file is no longer the one the spans were cut from, or it
+    cannot be read, or it ends before the span does (cut short meanwhile)."""
+    try:
+        st = os.fstat(stream.fileno())
+        if (st.st_dev, st.st_ino) != span.identity or st.st_size < span.offset + span.length:
+            raise changed_while_read(name, span.first)
+        stream.seek(span.offset)
+        reader = _SpanReader(stream, span.length)
+        yield from _jsonl(reader, name, span.first)
+    except OSError as exc:
+        raise InputError([Issue("input.io", f"cannot read {name} further: {exc.strerror or exc}", Location(name, span.first),
+                                "the run stopped, and an --out file is not written; check the file")]) from None
+    if reader.left > 0:
+        raise changed_while_read(name, span.first)
 
 
 def text_records(data: bytes, name: str) -> Iterator[Record]:
@@ -250,7 +272,10 @@ def read_records(source: str, stdin=None, on_skip: Optional[Callable[[Skipped], 
                                 "check that it exists and is readable")]) from None
     with stream:
         try:
+            size = os.fstat(stream.fileno()).st_size if os.path.isfile(path) else None
             yield from _jsonl(stream, source)
+            if size is not None and stream.tell() < size:      # cut short while it was read
+                raise changed_while_read(source)
         except OSError as exc:   # a read error mid-file (a failing disk, a vanished mount): what was read is kept
             raise InputError([Issue("input.io", f"cannot read {source} further: {exc.strerror or exc}", Location(source),
                                     "the records before this were evaluated; check the file")]) from None

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -494,7 +495,7 @@ def test_a_file_replaced_after_it_was_cut_into_spans_is_refused_not_read(tmp_pat
     with open(path, "rb") as stream, pytest.raises(InputError) as caught:
         list(span_records(span, str(path), stream))
     [issue] = caught.value.issues
-    assert issue.code == "input.io" and "changed while the batch read it" in issue.message
+    assert issue.code == "input.io" and "changed while it was read" in issue.message
 
 
 @pytest.mark.parametrize("chunk", [None, 3])
@@ -521,3 +522,145 @@ def test_jobs_2_to_stdout_through_a_pipe_is_the_same_bytes_as_to_a_file(corpus, 
                            capture_output=True, check=True)
     assert run("batch", corpus, "--out", tmp_path / "out.jsonl", "--jobs", 1).exit_code == 0
     assert piped.stdout == (tmp_path / "out.jsonl").read_bytes()
+
+
+def test_a_span_cut_short_while_a_worker_reads_it_is_refused_not_half_read(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text(jsonl(gen.generate(6, seed=2)), encoding="utf-8")
+    [span] = list(jsonl_spans(str(path)))
+    with open(path, "rb") as stream:
+        records = span_records(span, str(path), stream)
+        next(records)                                   # a worker is inside the span ...
+        os.truncate(path, span.length // 2)             # ... when the file is cut short
+        with pytest.raises(InputError) as caught:
+            list(records)
+    assert caught.value.issues[0].code == "input.io"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_input_cut_short_while_the_batch_reads_it_stops_the_batch_with_input_io_and_no_output(tmp_path, jobs, monkeypatch):
+    """Records after the cut must not vanish without a word: the run stops, says why, and writes no --out file."""
+    from regcode.engine import corpus as corpus_mod
+    path = tmp_path / "cases.jsonl"
+    path.write_text(jsonl(gen.generate(40, seed=3)), encoding="utf-8")
+    size = path.stat().st_size
+    original = corpus_mod._lines
+
+    def cut_after_the_first_line(stream, limit):
+        for n, item in enumerate(original(stream, limit)):
+            yield item
+            if n == 0:
+                os.truncate(path, size // 3)
+    original_spans = corpus_mod.jsonl_spans
+
+    def spans_then_cut(p, size=corpus_mod.SPAN_BYTES, lines=corpus_mod.SPAN_LINES):
+        opened = original_spans(p, size=512, lines=lines)
+        first = next(opened)
+        os.truncate(path, size_cut)
+        yield first
+        yield from opened
+    size_cut = size // 3
+    if jobs == 1:
+        monkeypatch.setattr(corpus_mod, "_lines", cut_after_the_first_line)
+    else:
+        monkeypatch.setattr(corpus_mod, "jsonl_spans", spans_then_cut)
+    out = tmp_path / "out.jsonl"
+    result = run("batch", path, "--out", out, "--jobs", jobs)
+    assert result.exit_code == 1, result.output
+    assert "input.io" in result.stderr and "changed while it was read" in result.stderr
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_an_input_removed_before_a_worker_opens_it_is_input_io_not_an_internal_error(tmp_path, monkeypatch):
+    from regcode.engine import corpus as corpus_mod
+    path = tmp_path / "cases.jsonl"
+    path.write_text(jsonl(gen.generate(5, seed=3)), encoding="utf-8")
+    original_spans = corpus_mod.jsonl_spans
+
+    def spans_then_remove(p, size=corpus_mod.SPAN_BYTES, lines=corpus_mod.SPAN_LINES):
+        spans = list(original_spans(p, size=size, lines=lines))
+        os.unlink(path)                                 # after the parent cut it, before a worker opens it
+        yield from spans
+    monkeypatch.setattr(corpus_mod, "jsonl_spans", spans_then_remove)
+    result = run("batch", path, "--out", tmp_path / "out.jsonl", "--jobs", 2)
+    assert result.exit_code == 1, result.output
+    assert "input.io" in result.stderr and "cannot read" in result.stderr and "internal" not in result.stderr
+
+
+def test_a_full_temp_folder_is_one_output_io_error_naming_it_not_bad_records(tmp_path, monkeypatch):
+    """The workers' chunk files cannot be written: that is not the records' fault, and the batch says where."""
+    import tempfile
+    from regcode.engine import batch as batch_mod
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    original = tempfile.mkstemp
+    monkeypatch.setattr(batch_mod.tempfile, "mkstemp", lambda *a, **k: full() if k.get("prefix") == "chunk-" else original(*a, **k))
+    path, _ = _mixed(tmp_path)
+    out = tmp_path / "out.jsonl"
+    result = run("batch", path, "--out", out, "--jobs", 2, "--format", "json")
+    assert result.exit_code == 1, result.output
+    assert "output.io" in result.output and "chunk files" in result.output and "TMPDIR" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_out_on_a_device_is_written_to_never_replaced(tmp_path, jobs):
+    """atomic_writer renames a temp file over its target: over /dev/full (or, as root, /dev/null) that would
+    destroy the device. A target that is not a regular file is written as it is."""
+    small = tmp_path / "small.jsonl"
+    small.write_text(jsonl(gen.generate(3, seed=1)), encoding="utf-8")
+    before = os.stat("/dev/full")
+    result = run("batch", small, "--out", "/dev/full", "--jobs", jobs)
+    assert result.exit_code == 1 and "output.io" in result.stderr and "/dev/full" in result.stderr
+    after = os.stat("/dev/full")
+    assert (after.st_mode, after.st_rdev, after.st_ino) == (before.st_mode, before.st_rdev, before.st_ino)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    import threading
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    result = run("batch", small, "--out", fifo, "--jobs", jobs)
+    reader.join(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["source"] for line in got[0].decode("utf-8").splitlines()] == [f"{small}:{n}" for n in (1, 2, 3)]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_atomic_writer_reports_a_full_disk_at_close_as_output_io_not_an_internal_error(tmp_path, monkeypatch):
+    """The error raised when the body's own write failed and the close fails again must stay the output error."""
+    from regcode.engine import PolicyError
+    from regcode.engine.batch import Output
+    original = Output.write
+
+    def failing(self, text):
+        raise batch_mod_output_error(self)
+    import regcode.engine.batch as batch_mod
+
+    def batch_mod_output_error(out):
+        return batch_mod.output_error(out._path, OSError(28, "No space left on device"))
+    monkeypatch.setattr(Output, "write", failing)
+    target = tmp_path / "out.jsonl"
+    with pytest.raises(PolicyError) as caught:
+        with atomic_writer(target) as out:
+            out._stream.write("x" * 100)      # buffered: the close will try to write it
+            os.close(out._stream.fileno())   # ... and fail (EBADF), after the body's own error
+            out.write("more")
+    assert caught.value.issues[0].code == "output.io"
+    assert not target.exists() and _leftovers(tmp_path) == []
+    monkeypatch.setattr(Output, "write", original)
+
+
+def test_the_parent_cutting_spans_of_a_file_cut_short_meanwhile_says_so(tmp_path, monkeypatch):
+    from regcode.engine.corpus import read_spans
+    path = tmp_path / "cases.jsonl"
+    path.write_text(jsonl(gen.generate(20, seed=3)), encoding="utf-8")
+    monkeypatch.setattr(corpus_module, "READ_BLOCK", 1024)      # the file is read block by block ...
+    spans = read_spans(str(path), lines=2)
+    next(spans)
+    os.truncate(path, 3000)                                    # ... and cut short after the first span
+    with pytest.raises(InputError) as caught:
+        list(spans)
+    assert caught.value.issues[0].code == "input.io" and "changed while it was read" in caught.value.issues[0].message

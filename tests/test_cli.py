@@ -310,3 +310,23 @@ def test_a_usage_error_with_format_json_is_the_errors_object_every_error_is(args
     assert result.exit_code == 1 and result.stdout == ""
     [issue] = json.loads(result.stderr)["errors"]
     assert issue["code"] == code and issue["location"]["path"] == where and "--help" in issue["hint"]
+
+
+@pytest.mark.parametrize("args", [["policies"], ["eval", "examples/cases/c-class-triggers.yaml"],
+                                  ["eval", "examples/cases/c-class-triggers.yaml", "--format", "yaml"],
+                                  ["test", "shanghai-post-license", "--format", "json"]])
+def test_a_stdout_declared_latin_1_gets_escapes_for_what_it_cannot_carry_not_an_encoding_error(args):
+    """PYTHONIOENCODING=latin-1 (or an old locale) cannot carry the law's Chinese: no exit 3, no traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    script = Path(sys.executable).parent / "regcode"
+    proc = subprocess.run([str(script), *args], cwd=root, capture_output=True,
+                          env={**os.environ, "PYTHONIOENCODING": "latin-1"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode("latin-1")
+    assert b"Traceback" not in proc.stderr and b"internal error" not in proc.stderr
+    proc.stdout.decode("latin-1")       # what came out is what the stream declared
+    if args[0] == "policies":
+        assert b"\\u4e0a" in proc.stdout    # 上, escaped

@@ -140,3 +140,23 @@ def test_only_temp_files_of_our_naming_whose_owner_is_gone_are_removed(tmp_path)
     with atomic_writer(out) as fh:
         fh.write("done\n")
     assert out.read_text(encoding="utf-8") == "done\n"
+
+
+def test_the_stale_folder_cleanup_leaves_alone_what_is_not_a_dead_batchs_chunk_folder(tmp_path):
+    from regcode.engine._files import remove_stale_spill_folders
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)                                   # a process that has ended
+    ours = tmp_path / f"regcode-batch-{pid}-abc123"
+    ours.mkdir()
+    (ours / "chunk-x1.jsonl").write_text("{}\n")
+    odd = tmp_path / f"regcode-batch-{pid}-def456"            # the naming, but a sub-folder inside: not ours
+    (odd / "sub").mkdir(parents=True)
+    (odd / "chunk-y2.jsonl").write_text("{}\n")
+    alive = tmp_path / f"regcode-batch-{os.getpid()}-ghi789"  # a live process's (this one's)
+    alive.mkdir()
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (tmp_path / f"regcode-batch-{pid}-link00").symlink_to(target, target_is_directory=True)
+    assert remove_stale_spill_folders(tmp_path) == [ours.name]
+    assert not ours.exists()
+    assert (odd / "chunk-y2.jsonl").exists() and alive.exists() and target.exists()
