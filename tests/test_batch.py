@@ -618,14 +618,14 @@ def test_out_on_a_device_is_written_to_never_replaced(tmp_path, jobs):
     assert (after.st_mode, after.st_rdev, after.st_ino) == (before.st_mode, before.st_rdev, before.st_ino)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    import threading
-    got = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
-    reader.start()
+    import subprocess
+    # the reader is another process, not a thread: this one forks the batch's workers, and a fork with
+    # threads running may deadlock
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
     result = run("batch", small, "--out", fifo, "--jobs", jobs)
-    reader.join(timeout=60)
+    got, _ = reader.communicate(timeout=60)
     assert result.exit_code == 0, result.output
-    assert [json.loads(line)["source"] for line in got[0].decode("utf-8").splitlines()] == [f"{small}:{n}" for n in (1, 2, 3)]
+    assert [json.loads(line)["source"] for line in got.decode("utf-8").splitlines()] == [f"{small}:{n}" for n in (1, 2, 3)]
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
