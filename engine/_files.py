@@ -44,18 +44,25 @@ _SPILL = re.compile(r"^regcode-batch-(\d+)-[A-Za-z0-9_]+$")
 _CHUNK = re.compile(r"^chunk-[A-Za-z0-9_]+\.jsonl$")
 
 
+def _orphans(folder, pattern: re.Pattern) -> list:
+    """The names in `folder` of `pattern`'s naming (its first group a pid) whose owning process is gone, sorted."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    found = []
+    for name in sorted(names):
+        match = pattern.match(name)
+        if match is not None and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            found.append(name)
+    return found
+
+
 def remove_stale_spill_folders(parent) -> list:
     """Remove the chunk folders (spill_prefix) a killed batch left in `parent` (the temp folder): only
     folders of this naming, this user's, whose owning process is gone. Returns their names."""
     removed = []
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return removed
-    for name in sorted(names):
-        match = _SPILL.match(name)
-        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
-            continue
+    for name in _orphans(parent, _SPILL):
         where = os.path.join(parent, name)
         try:
             st = os.lstat(where)
@@ -78,18 +85,11 @@ def remove_stale_temp_files(path) -> list:
     """Remove the temp files a killed run left beside `path` (SIGKILL gives no chance to clean up):
     only files of this naming whose owning process is gone. Returns their names."""
     final = Path(path)
-    pattern = _temp_name(final)
+    folder = final.parent or Path(".")
     removed = []
-    try:
-        names = os.listdir(final.parent or Path("."))
-    except OSError:
-        return removed
-    for name in sorted(names):
-        match = pattern.match(name)
-        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
-            continue
+    for name in _orphans(folder, _temp_name(final)):
         try:
-            os.unlink((final.parent or Path(".")) / name)
+            os.unlink(folder / name)
             removed.append(name)
         except OSError:
             pass
