@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from ..engine import Catalog, Issue, Location, dump_json, evaluate_case
-from ..engine.batch import (CHUNK, Job, Outcome, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs,
-                            terminate_as_interrupt)
+from ..engine import Catalog, dump_json, evaluate_case
+from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs, is_special_file,
+                            terminate_as_interrupt, unwritable)
 from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
 from ..engine.load import printable
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, counted, errors_option, explain_option,
@@ -47,7 +47,7 @@ def check_output(path, name: str, source: str) -> None:
     if path is None or path == "-":
         return
     target = Path(path)
-    if target.exists() and not target.is_file() and not target.is_dir():
+    if is_special_file(target) and not target.is_dir():
         # /dev/null, /dev/stdout, a FIFO: written to as it is (atomic_writer never replaces it), so its folder
         # need not be writable
         if not os.access(target, os.W_OK):
@@ -172,13 +172,6 @@ def table(header: list, rows: list) -> str:
         parts = [r[0] + " " * (widths[0] - _width(r[0]))] + [" " * (w - _width(c)) + c for c, w in zip(r[1:], widths[1:])]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
-
-
-def unwritable(outcome, exc: Exception):
-    """A result that cannot be written as UTF-8 becomes a bad record (a bug of ours, reported as such)."""
-    issue = Issue("internal.output", f"the result cannot be written as UTF-8 ({exc.reason}); the record is reported "
-                  "instead of stopping the batch", Location(outcome.source), "this is a bug in regcode; report it with the record")
-    return Outcome(outcome.source, outcome.line, errors=[issue.as_dict()])
 
 
 # ---- batch -------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from ._files import remove_stale_spill_folders, remove_stale_temp_files, spill_prefix, temp_prefix, umask as _umask
 from .errors import InputError, Issue, Location, PolicyError
-from .corpus import Record, Span, parse_record, span_records
+from .corpus import Record, Span, cannot_read, parse_record, span_records
 from ._json import dumpb
 from .load import Document, dump_json
 from .reports import reports_for
@@ -153,7 +153,7 @@ def _evaluate_one(record: Record) -> Outcome:
         issue = Issue("input.too_deep", f"the case file is nested too deeply: {exc}", Location(record.source), "flatten it")
         return Outcome(record.source, record.line, errors=[issue.as_dict()])
     except UnicodeEncodeError as exc:   # its output line cannot be UTF-8: input checks make it unreachable; if not, one record
-        return _unwritable(Outcome(record.source, record.line), exc)
+        return unwritable(Outcome(record.source, record.line), exc)
     except Exception as exc:  # a bug of ours on one record: the others still finish, and it is reported plainly
         issue = Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(record.source),
                       "this is a bug in regcode, not in the case file; report it with the record")
@@ -181,8 +181,7 @@ def _evaluate_span(span: Span, name: str, spill_dir: str) -> tuple:
             _worker.pop("span_file", None)
             held = _worker["span_file"] = (span.path, open(span.path, "rb"))
     except OSError as exc:             # gone before this worker opened it
-        return None, None, [], ("input", [Issue("input.io", f"cannot read {name}: {exc.strerror or exc}", Location(name),
-                                                "the batch stopped: check that the file is still there and readable")])
+        return None, None, [], ("input", cannot_read(name, exc).issues)
     try:
         return _spill(map(_evaluate_one, span_records(span, name, held[1])), spill_dir)
     except InputError as exc:
@@ -220,7 +219,7 @@ def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
             try:
                 data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
             except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
-                bad.append(_unwritable(outcome, exc))
+                bad.append(unwritable(outcome, exc))
                 continue
             try:
                 out.write(data)
@@ -241,7 +240,7 @@ def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
     return path, counts, bad
 
 
-def _unwritable(outcome: "Outcome", exc: Exception) -> "Outcome":
+def unwritable(outcome: "Outcome", exc: Exception) -> "Outcome":
     """A result that cannot be written as UTF-8 becomes a bad record (a bug of ours, reported as such)."""
     issue = Issue("internal.output", f"the result cannot be written as UTF-8 ({exc.reason}); the record is reported "
                   "instead of stopping the batch", Location(outcome.source), "this is a bug in regcode; report it with the record")
@@ -477,7 +476,7 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
     than a file (/dev/null, /dev/stdout, a FIFO) is written to as it is, never replaced.
     """
     final = Path(path)
-    if _special(final):
+    if is_special_file(final):
         yield from _written_directly(final, encoding, newline, errors)
         return
     remove_stale_temp_files(final)
@@ -525,7 +524,7 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
         pass
 
 
-def _special(final: Path) -> bool:
+def is_special_file(final) -> bool:
     """`final` exists and is not a regular file (a device, a FIFO, a socket; links followed): replacing it
     by a renamed temp file would destroy it (as root, /dev/null itself)."""
     try:

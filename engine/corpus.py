@@ -155,7 +155,8 @@ def jsonl_spans(path: str, size: int = SPAN_BYTES, lines: int = SPAN_LINES) -> I
     """The file cut into spans of whole lines, each about `size` bytes (more when one line is longer) and at most
     `lines` lines, lazily and in order. The parent of a batch only finds where lines end (bytes.find and
     count, at C speed) and does not read the records: each worker reads and parses its spans. Reading holds one
-    block in memory, whatever the lines' length. OSError when the file cannot be read."""
+    block in memory, whatever the lines' length. OSError when the file cannot be read, InputError when it
+    was cut short while it was read."""
     with open(path, "rb") as stream:
         st = os.fstat(stream.fileno())
         identity = (st.st_dev, st.st_ino)
@@ -189,13 +190,9 @@ def jsonl_spans(path: str, size: int = SPAN_BYTES, lines: int = SPAN_LINES) -> I
             pos += len(block)
             ends_line = block.endswith(b"\n")
         if pos < st.st_size:       # it ended before the size it had when opened: cut short meanwhile
-            raise _CutShort()
+            raise changed_while_read(str(path))
         if pos > start:     # the rest: whole lines, and perhaps a last one without its newline
             yield Span(str(path), start, pos - start, first, counted + (not ends_line), identity)
-
-
-class _CutShort(Exception):
-    """A file read to its end was shorter than when it was opened."""
 
 
 def read_spans(source: str, lines: Optional[int] = None) -> Iterator[Span]:
@@ -203,11 +200,8 @@ def read_spans(source: str, lines: Optional[int] = None) -> Iterator[Span]:
     read_records reports them."""
     try:
         yield from jsonl_spans(source, lines=lines or SPAN_LINES)
-    except _CutShort:
-        raise changed_while_read(source) from None
     except OSError as exc:
-        raise InputError([Issue("input.io", f"cannot read {source}: {exc.strerror or exc}", Location(source),
-                                "check that it exists and is readable")]) from None
+        raise cannot_read(source, exc) from None
 
 
 class _SpanReader:
@@ -222,6 +216,15 @@ class _SpanReader:
         raw = self.stream.readline(self.left if limit < 0 else min(limit, self.left))
         self.left -= len(raw)
         return raw
+
+
+def cannot_read(name: str, exc: OSError, line: Optional[int] = None) -> InputError:
+    """A corpus that cannot be opened (no `line`), or read further than `line`: the run stops."""
+    if line is None:
+        return InputError([Issue("input.io", f"cannot read {name}: {exc.strerror or exc}", Location(name),
+                                 "check that it exists and is readable")])
+    return InputError([Issue("input.io", f"cannot read {name} further: {exc.strerror or exc}", Location(name, line),
+                             "the run stopped, and an --out file is not written; check the file")])
 
 
 def changed_while_read(name: str, line: int = 0) -> InputError:
@@ -243,8 +246,7 @@ def span_records(span: Span, name: str, stream) -> Iterator[Record]:
         reader = _SpanReader(stream, span.length)
         yield from _jsonl(reader, name, span.first)
     except OSError as exc:
-        raise InputError([Issue("input.io", f"cannot read {name} further: {exc.strerror or exc}", Location(name, span.first),
-                                "the run stopped, and an --out file is not written; check the file")]) from None
+        raise cannot_read(name, exc, span.first) from None
     if reader.left > 0:
         raise changed_while_read(name, span.first)
 
@@ -268,17 +270,15 @@ def read_records(source: str, stdin=None, on_skip: Optional[Callable[[Skipped], 
     try:
         stream = open(path, "rb")
     except OSError as exc:
-        raise InputError([Issue("input.io", f"cannot read {source}: {exc.strerror or exc}", Location(source),
-                                "check that it exists and is readable")]) from None
+        raise cannot_read(source, exc) from None
     with stream:
         try:
             size = os.fstat(stream.fileno()).st_size if os.path.isfile(path) else None
             yield from _jsonl(stream, source)
             if size is not None and stream.tell() < size:      # cut short while it was read
                 raise changed_while_read(source)
-        except OSError as exc:   # a read error mid-file (a failing disk, a vanished mount): what was read is kept
-            raise InputError([Issue("input.io", f"cannot read {source} further: {exc.strerror or exc}", Location(source),
-                                    "the records before this were evaluated; check the file")]) from None
+        except OSError as exc:   # a read error mid-file (a failing disk, a vanished mount)
+            raise cannot_read(source, exc, 0) from None
 
 
 def count_records(source: str) -> Optional[int]:
