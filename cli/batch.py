@@ -49,10 +49,12 @@ def check_output(path, name: str, source: str) -> None:
     target = Path(path)
     if is_special_file(target) and not target.is_dir():
         # /dev/null, /dev/stdout, a FIFO: written to as it is (atomic_writer never replaces it), so its folder
-        # need not be writable
+        # need not be writable (/dev/stdout to a file the shell redirected: that file, appended to)
         if not os.access(target, os.W_OK):
             raise click.BadParameter(f"{path} is not writable", param_hint=name)
         return
+    if target.is_symlink():             # a link to a file: the file it names is replaced (the link is kept)
+        target = Path(os.path.realpath(target))
     if not target.parent.is_dir():
         raise click.BadParameter(f"the folder {str(target.parent)!r} does not exist", param_hint=name)
     if not os.access(target.parent, os.W_OK | os.X_OK):   # say so now, not after the whole run

@@ -479,6 +479,7 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
     if is_special_file(final):
         yield from _written_directly(final, encoding, newline, errors)
         return
+    final = _replaced(final)     # a link to a file: the file is replaced, the link kept
     remove_stale_temp_files(final)
     try:
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(final), suffix=".tmp", dir=final.parent or Path("."))
@@ -524,19 +525,46 @@ def atomic_writer(path, encoding: str = "utf-8", newline: Optional[str] = "\n", 
         pass
 
 
+LINK_HOPS = 40      # as the kernel's own bound on a chain of symbolic links (ELOOP)
+
+
+def _through_a_process(final) -> bool:
+    """`final`, or a link in the chain it names, is in /proc or /dev/fd: a file a process holds open
+    (`/dev/stdout` is a link to /proc/self/fd/1). Renaming over it would replace the link itself (as root,
+    /dev/stdout), and the file behind it is the one the shell redirected: it is written through, in place."""
+    path = os.path.abspath(final)
+    for _ in range(LINK_HOPS):
+        path = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+        if path.startswith(("/proc/", "/dev/fd/")):
+            return True
+        try:
+            target = os.readlink(path)
+        except OSError:         # not a link (or nothing there): the end of the chain
+            return False
+        path = os.path.normpath(os.path.join(os.path.dirname(path), target))
+    return False
+
+
 def is_special_file(final) -> bool:
-    """`final` exists and is not a regular file (a device, a FIFO, a socket; links followed): replacing it
-    by a renamed temp file would destroy it (as root, /dev/null itself)."""
+    """`final` is written in place, never replaced by a renamed temp file: it exists and is not a regular
+    file (a device, a FIFO, a socket; links followed), or it reaches a process's open file through /proc
+    (`/dev/stdout`, `/dev/fd/2`, `/proc/self/fd/1`), whatever that file is. Replacing either would destroy
+    it (as root, /dev/null or the /dev/stdout link itself)."""
     try:
-        return not stat.S_ISREG(os.stat(final).st_mode)
+        if not stat.S_ISREG(os.stat(final).st_mode):
+            return True
     except OSError:
         return False
+    return _through_a_process(final)
 
 
 def _written_directly(final: Path, encoding: str, newline: Optional[str], errors: str):
-    """atomic_writer's body for a path that is not a file: opened and written as it is."""
+    """atomic_writer's body for a path written in place: a device or a FIFO opened and written as it is; a
+    regular file behind /proc (the shell's `> file` or `>> file`) appended to, so that `>>` keeps what the
+    file held and `>` (already empty) gets the output alone."""
     try:
-        out = open(final, "w", encoding=encoding, newline=newline, errors=errors)
+        regular = stat.S_ISREG(os.stat(final).st_mode)
+        out = open(final, "a" if regular else "w", encoding=encoding, newline=newline, errors=errors)
     except OSError as exc:
         raise output_error(final, exc) from None
     try:
@@ -548,6 +576,13 @@ def _written_directly(final: Path, encoding: str, newline: Optional[str], errors
         out.close()
     except OSError as exc:
         raise output_error(final, exc) from None
+
+
+def _replaced(final: Path) -> Path:
+    """The file atomic_writer replaces for `final`: a link's own target (the link is kept), else `final`."""
+    if os.path.islink(final):
+        return Path(os.path.realpath(final))
+    return final
 
 
 def _close_quietly(stream) -> None:
