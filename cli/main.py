@@ -1,6 +1,7 @@
 """The `regcode` group: shared options, output helpers, and the mapping from errors to exit codes."""
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -19,6 +20,7 @@ from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)     # an output with no room left: exit 1, output.io
 
 
 class BadUsage(click.ClickException):
@@ -189,12 +191,30 @@ class RegcodeGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
-        except Exception as exc:  # a bug of ours: say so plainly, keep the traceback for REGCODE_DEBUG
-            if os.environ.get("REGCODE_DEBUG"):
-                traceback.print_exc()
-            click.echo(f"regcode: internal error: {type(exc).__name__}: {exc}. This is a bug in regcode, not in your input; "
-                       "run again with REGCODE_DEBUG=1 for the traceback and report it.", err=True)
-            ctx.exit(EXIT_INTERNAL)
+        except OSError as exc:
+            if exc.errno not in _NO_ROOM:
+                _internal(ctx, exc)
+            # `regcode eval ... > /dev/full`, a full disk or quota under stdout: the environment's, not a bug
+            where = exc.filename or "stdout"
+            try:
+                sys.stdout = open(os.devnull, "w")     # what is still buffered for it cannot be written either
+            except OSError:
+                pass
+            report_issues([Issue("output.io", f"cannot write {where}: {exc.strerror or exc}", Location(str(where)),
+                                 "free space where the output goes, or send it elsewhere")],
+                          ctx.meta.get("regcode.format", "text"))
+            ctx.exit(EXIT_POLICY)
+        except Exception as exc:  # a bug of ours
+            _internal(ctx, exc)
+
+
+def _internal(ctx, exc: Exception) -> None:
+    """A bug of ours: said plainly, the traceback kept for REGCODE_DEBUG."""
+    if os.environ.get("REGCODE_DEBUG"):
+        traceback.print_exc()
+    click.echo(f"regcode: internal error: {type(exc).__name__}: {exc}. This is a bug in regcode, not in your input; "
+               "run again with REGCODE_DEBUG=1 for the traceback and report it.", err=True)
+    ctx.exit(EXIT_INTERNAL)
 
 
 def report_issues(issues, fmt: str = "text") -> None:
@@ -267,9 +287,17 @@ def explain_option(default: str, what: str):
     return decorate
 
 
+def _errors_file(ctx, param, value):
+    if value == "-":        # `--out -` is stdout; a file named `-` here would be a surprise in the current folder
+        raise click.BadParameter("`-` is not a file: bad records already go to stderr when --errors is not given "
+                                 "(the first 20, then a count); name a file to keep them all", ctx, param)
+    return value
+
+
 def errors_option(f):
-    return click.option("--errors", "errors", type=click.Path(dir_okay=False), metavar="ERR.jsonl",
-                        help="Bad records as JSON lines {source, line, errors}. Without it they are listed on stderr.")(f)
+    return click.option("--errors", "errors", type=click.Path(dir_okay=False), metavar="ERR.jsonl", callback=_errors_file,
+                        help="Bad records as JSON lines {source, line, errors}. Without it the first 20 are listed "
+                             "on stderr, then their count.")(f)
 
 
 def policy_root_option(f):

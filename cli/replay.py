@@ -40,8 +40,9 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     decision, old and new value, the rules that decide it now, and the decision ids.
 
     A line that cannot be replayed (damaged, or logged with --decision-log-input none) is reported with
-    its file and line; the others are still replayed. Exit 1 when a line is damaged, or with
-    --fail-on-change when a decision differs.
+    its file and line; the others are still replayed. Exit 1 when a line cannot be replayed (damaged, or
+    its case no longer passes the policy in force: no version on its date, a facts-schema problem), or
+    with --fail-on-change when a decision differs; a line logged without its input is reported, exit 0.
 
     \b
     Examples:

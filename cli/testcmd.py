@@ -54,6 +54,9 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
       regcode test shanghai-post-license@2017 --against 2022-illustration --policy-root examples/amendment/policies
     """
     set_format(ctx, fmt)
+    if junit:       # a folder that is not there is said now, not after every case has run
+        from .batch import check_output
+        check_output(str(junit), "--junit", "-")
     cat = catalog(policy_roots)
     results = []
     for compiled in _versions(cat, policy, version):
@@ -62,8 +65,6 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         results.extend(run_version(cat, compiled, other, backend))
     passed = sum(r.status == "pass" for r in results)
     failed = len(results) - passed
-    if junit:
-        junit.write_text(junit_xml(results, policy or "regcode"), encoding="utf-8")
     if fmt == "json":
         click.echo(dump_json({"passed": passed, "failed": failed, "cases": [r.as_dict() for r in results]}))
     else:
@@ -82,6 +83,10 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         if against:
             click.echo(f"against {against}: {failed} of {len(results)} expectations no longer hold")
         click.echo(f"{passed} passed, {failed} failed")
+    if junit:       # after the results are printed: a report that cannot be written loses none of them
+        from ..engine.batch import atomic_writer
+        with atomic_writer(junit) as out:
+            out.write(junit_xml(results, policy or "regcode"))
     if failed:
         ctx.exit(EXIT_POLICY)
 

@@ -70,7 +70,7 @@ def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None
         try:
             policy = _selected(cat, policy_name, when, version)
         except SelectionError as exc:   # a date no version covers: name the case file (and its as_of line when the date came from it)
-            where = Location(doc.location().file) if as_of else doc.location(("as_of",))
+            where = doc.whole() if as_of else doc.location(("as_of",))
             raise SelectionError([replace(i, location=where) if not i.location.file and i.code == "select.no_version_in_force"
                                   else i for i in exc.issues]) from None
         check_case(policy, doc)

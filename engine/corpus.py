@@ -330,8 +330,8 @@ def parse_record(record: Record) -> Document:
         problems = check_value(data, name, line)
         if problems:
             raise InputError(problems)
-    # no marks: every location prints as `FILE:LINE`, and the evaluation's source is `FILE:LINE`
-    return Document(record.source, data)
+    # no marks: every place in it is the line's (FILE, LINE, column 1), and the evaluation's source is `FILE:LINE`
+    return Document(record.source, data, place=(name, line))
 
 
 @dataclass

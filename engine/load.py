@@ -80,6 +80,9 @@ class Document:
     data: Any
     marks: dict = field(default_factory=dict)
     keys: dict = field(default_factory=dict)     # path of a mapping's entry -> (line, column) of its key
+    # a record of a bigger file (a JSONL line): (that file, the line), where its unmarked places are;
+    # `file` stays the record's name, `FILE:LINE`, which is the evaluation's source
+    place: Optional[tuple] = None
 
     def key_location(self, path: Path_) -> Location:
         """Where the key of the entry at `path` is written (an unknown key is reported there), else `location`."""
@@ -97,8 +100,16 @@ class Document:
             if mark is not None:
                 return Location(self.file, mark[0], mark[1], format_path(path))
             if not probe:
+                if self.place is not None:
+                    return Location(self.place[0], self.place[1], 1, format_path(path))
                 return Location(self.file, 0, 0, format_path(path))
             probe = probe[:-1]
+
+    def whole(self) -> Location:
+        """Where the document as a whole is: its file, or for a record its file and line."""
+        if self.place is not None:
+            return Location(self.place[0], self.place[1], 1)
+        return Location(self.location().file)
 
     @property
     def kind(self) -> Optional[str]:

@@ -63,6 +63,16 @@ def _unreplayable(where: Location, code: str, message: str, hint: str = "") -> d
     return {"source": f"{where.file}:{where.line}", "errors": [Issue(code, message, where, hint).as_dict()]}
 
 
+def _with_logged_version(issue: Issue, logged: dict) -> Issue:
+    """No version is in force on the logged as_of: the service was asked for a version outside its window
+    (the query `version`). Replay picks by date unless told; the hint names the version that decided it."""
+    if issue.code != "select.no_version_in_force" or not logged.get("version"):
+        return issue
+    return Issue(issue.code, issue.message, issue.location,
+                 f"it was decided by {logged.get('id')}@{logged['version']}, asked for by name: replay it against a "
+                 f"version with --policy-version (--policy-version {logged['version']} to check it is unchanged)")
+
+
 def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: str = DEFAULT_BACKEND) -> dict:
     """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now, with, per
     decision, the old and new value and the rules that decide it now; `changes` groups them by decision.
@@ -103,11 +113,12 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
                                          "the line was altered or damaged"))
             continue
         old_policy = entry["policy"]
-        doc = Document(f"{path}:{number}", entry["input"])
+        doc = Document(f"{path}:{number}", entry["input"], place=(str(path), number))
         try:
             result = evaluate_case(cat, doc, old_policy.get("id"), entry.get("as_of"), version, backend, "full")
         except (InputError, SelectionError, EvaluationError) as exc:   # this line's case; a broken policy stops the replay
-            skipped.append({"source": f"{path}:{number}", "decision_id": did, "errors": [i.as_dict() for i in exc.issues]})
+            issues = [_with_logged_version(i, old_policy) if version is None else i for i in exc.issues]
+            skipped.append({"source": f"{path}:{number}", "decision_id": did, "errors": [i.as_dict() for i in issues]})
             continue
         except RecursionError:
             skipped.append(_unreplayable(where, "input.too_deep", f"decision {did}: the input is nested too deeply"))
@@ -177,7 +188,8 @@ def to_text(report: dict) -> str:
         out.append(f"    {', '.join(ids)}{more}")
     for s in report["skipped"][:MAX_LISTED]:
         first = s["errors"][0]
-        out.append(f"  ! {s['source']}: {first['code']}: {first['message']}")
+        hint = f" ({first['hint']})" if first.get("hint") else ""
+        out.append(f"  ! {s['source']}: {first['code']}: {first['message']}{hint}")
     if len(report["skipped"]) > MAX_LISTED:
         out.append(f"  ! ... and {len(report['skipped']) - MAX_LISTED} more not replayed")
     return "\n".join(out)

@@ -629,6 +629,50 @@ def test_out_on_a_device_is_written_to_never_replaced(tmp_path, jobs):
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("out", ["/dev/stdout", "/proc/self/fd/1", "/dev/fd/1"])
+def test_out_through_a_process_link_writes_the_redirected_file_and_keeps_the_link(tmp_path, jobs, out):
+    """`--out /dev/stdout > file`: /dev/stdout is a link into /proc that stat follows to a regular file.
+    Renaming over it replaced the link itself (as root, /dev/stdout became a file for every process) and
+    left the redirected file empty. The file behind it is written in place, appended to: `>>` keeps what
+    it held."""
+    import subprocess
+    import sys
+    small = tmp_path / "small.jsonl"
+    small.write_text(jsonl(gen.generate(3, seed=1)), encoding="utf-8")
+    link = Path(out) if out.startswith("/dev/") else None
+    before = os.readlink(link) if link is not None and link.is_symlink() else None
+    regcode_cmd = str(Path(sys.executable).parent / "regcode")
+    captured = tmp_path / "captured.jsonl"
+    captured.write_text("kept\n", encoding="utf-8")
+    with open(captured, "a", encoding="utf-8") as stdout:           # the shell's `>> captured.jsonl`
+        done = subprocess.run([regcode_cmd, "batch", str(small), "--out", out, "--jobs", str(jobs)],
+                              stdout=stdout, stderr=subprocess.PIPE, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    got = captured.read_text(encoding="utf-8").splitlines()
+    assert got[0] == "kept"
+    assert [json.loads(line)["source"] for line in got[1:]] == [f"{small}:{n}" for n in (1, 2, 3)]
+    if before is not None:
+        assert link.is_symlink() and os.readlink(link) == before
+
+
+def test_out_naming_a_link_to_a_file_replaces_the_file_and_keeps_the_link(tmp_path):
+    small = tmp_path / "small.jsonl"
+    small.write_text(jsonl(gen.generate(3, seed=1)), encoding="utf-8")
+    (tmp_path / "results").mkdir()
+    target = tmp_path / "results" / "out.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(target)
+    result = run("batch", small, "--out", link, "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert [json.loads(line)["source"] for line in target.read_text(encoding="utf-8").splitlines()] == [
+        f"{small}:{n}" for n in (1, 2, 3)]
+    assert _leftovers(tmp_path / "results") == [] and _leftovers(tmp_path) == []
+
+
 def test_atomic_writer_reports_a_full_disk_at_close_as_output_io_not_an_internal_error(tmp_path, monkeypatch):
     """The error raised when the body's own write failed and the close fails again must stay the output error."""
     from regcode.engine import PolicyError
@@ -664,3 +708,35 @@ def test_the_parent_cutting_spans_of_a_file_cut_short_meanwhile_says_so(tmp_path
     with pytest.raises(InputError) as caught:
         list(spans)
     assert caught.value.issues[0].code == "input.io" and "changed while it was read" in caught.value.issues[0].message
+
+
+@pytest.mark.parametrize("verb", [["batch"], ["plan", "--year", "2020"]])
+def test_errors_dash_is_refused_not_a_file_named_dash(tmp_path, monkeypatch, verb):
+    """`--out -` is stdout; `--errors -` made a file named `-` in the current folder."""
+    small = tmp_path / "small.jsonl"
+    small.write_text(jsonl(gen.generate(2, seed=1)) + "not json\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    extra = ["--out", str(tmp_path / "out.jsonl")] if verb[0] == "batch" else []
+    result = run(*verb, small, *extra, "--errors", "-")
+    assert result.exit_code == 1 and "--errors" in result.stderr and "stderr" in result.stderr, result.output
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_bad_records_location_is_its_file_and_line_whatever_the_problem(tmp_path, jobs):
+    """A schema problem was placed at file `FILE:LINE`, line 0; a syntax problem at file FILE, line LINE.
+    Every problem of a record is at its file and line, with the path inside it where there is one."""
+    good = list(gen.generate(3, seed=4))
+    wrong_type = dict(good[1], licenses=[dict(good[1]["licenses"][0], risk_level=3)])
+    path = tmp_path / "cases.jsonl"
+    path.write_text(jsonl([good[0]]) + "{not json\n" + jsonl([wrong_type]) + jsonl([{k: v for k, v in good[2].items() if k != "as_of"}]),
+                    encoding="utf-8")
+    errors = tmp_path / "err.jsonl"
+    result = run("batch", path, "--out", tmp_path / "out.jsonl", "--errors", errors, "--jobs", jobs)
+    assert result.exit_code == 1
+    records = lines(errors)
+    assert [r["line"] for r in records] == [2, 3, 4]
+    for record in records:
+        for issue in record["errors"]:
+            assert (issue["location"]["file"], issue["location"]["line"]) == (str(path), record["line"]), issue
+    assert any(i["location"]["path"] == "licenses[0].risk_level" for i in records[1]["errors"])

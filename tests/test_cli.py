@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -88,6 +90,31 @@ def test_test_command_junit_and_json(tmp_path):
     data = json.loads(result.stdout)
     assert data["failed"] == 0 and data["passed"] == len(data["cases"]) >= 9
     assert '<testsuite name="toy"' in junit.read_text(encoding="utf-8") and 'failures="0"' in junit.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", ["nodir/x.xml", "README/x.xml"])
+def test_a_junit_report_into_a_folder_that_is_not_there_is_a_usage_error_before_the_run(tmp_path, where):
+    (tmp_path / "README").write_text("a file, not a folder", encoding="utf-8")
+    result = run("test", "toy", "--policy-root", str(TEST_POLICIES), "--junit", str(tmp_path / where))
+    assert result.exit_code == 1 and "internal error" not in result.output, result.output
+    assert "--junit" in result.output and "does not exist" in result.output
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["eval", "examples/cases/aa-clean.yaml"], ["eval", "examples/cases/aa-clean.yaml", "--format", "json"],
+                                  ["eval", "examples/cases/aa-clean.yaml", "--format", "html"], ["policies"],
+                                  ["show", "shanghai-post-license@2017"], ["test", "shanghai-post-license", "--format", "json"]])
+def test_a_full_stdout_is_output_io_and_exit_1_not_an_internal_error(args):
+    """`regcode eval FILE > /dev/full`: no room is the environment's, not a bug (exit 3 said it was)."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([str(Path(sys.executable).parent / "regcode"), *args], cwd=root, stdout=full,
+                              stderr=subprocess.PIPE, timeout=120)
+    err = proc.stderr.decode("utf-8")
+    assert proc.returncode == 1, err
+    assert "output.io" in err and "No space left on device" in err and "internal error" not in err and "Traceback" not in err
 
 
 def test_test_command_reports_a_failing_case_with_its_diff(tmp_path):

@@ -171,3 +171,23 @@ def test_a_fifo_or_a_device_given_as_the_log_is_refused_not_read_forever(tmp_pat
     for log in (pipe, "/dev/zero"):
         result = cli("replay", str(log))
         assert result.exit_code == 1 and "replay.not_a_file" in result.stderr, result.output
+
+
+def test_a_decision_taken_with_a_version_asked_for_outside_its_window_names_that_version(tmp_path):
+    """The service was asked `version=2017&as_of=2023-01-01`: replay picks by date and finds none in force.
+    The line is reported at its file and line, with the version that decided it in the hint."""
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(1, seed=3)))
+    entry = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
+    entry["as_of"] = "2023-01-01"        # what the service logs for that request: as_of is not part of the input's hash
+    log.write_text(dump_json(entry) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    (skipped,) = report["skipped"]
+    (issue,) = skipped["errors"]
+    assert issue["code"] == "select.no_version_in_force"
+    assert (issue["location"]["file"], issue["location"]["line"]) == (str(log), 1)
+    assert f"--policy-version {entry['policy']['version']}" in issue["hint"]
+    result = cli("replay", str(log))
+    assert result.exit_code == 1 and "--policy-version 2017" in result.stdout
+    result = cli("replay", str(log), "--policy-version", entry["policy"]["version"])
+    assert result.exit_code == 0 and "replayed 1 of 1" in result.stdout, result.stdout
