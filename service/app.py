@@ -297,7 +297,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                               "application/x-ndjson": {"schema": {"type": "string", "description": "one case file as JSON a line"}}}}
     problem_doc = {"description": "A problem (RFC 9457) with regcode's issues in `errors`",
                    "content": {"application/problem+json": {"schema": {"type": "object"}}}}
-    errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc}
+    errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
+                  503: problem_doc}
 
     async def evaluate_request(request: Request, kind: str, allowed: tuple, ask_fields: dict) -> list:
         _check_as_of(ask_fields["as_of"])
@@ -310,6 +311,17 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             raise Refused([Issue("service.busy", f"no worker was free: at most {config.max_waiting} requests wait for one, "
                                  f"for at most {config.timeout:g} s", Location(path=request.url.path), "retry after a second")],
                           headers={"Retry-After": "1"})
+
+    def died_issue(exc: workers.WorkerDied, where: str, prefix: str = "") -> Issue:
+        if exc.killed:   # kill -9, the OOM killer: nothing in regcode or in the request is known to be wrong
+            return Issue("service.worker_killed", f"{prefix}{exc.reason} while evaluating", Location(where),
+                         "the request may be sent again; the server log says more")
+        return Issue("internal.worker", f"{prefix}{exc.reason}", Location(where),
+                     "this is a bug in regcode, not in the request; the server log says more")
+
+    def worker_died(exc: workers.WorkerDied, where: str) -> Response:
+        issue = died_issue(exc, where)
+        return refuse([issue], headers={"Retry-After": "1"} if exc.killed else None)
 
     def timeout_issue(source: str, what: str) -> Issue:
         return Issue("eval.timeout", f"{what} not evaluated within the time limit of {config.timeout:g} s; the worker was stopped",
@@ -328,8 +340,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             return refuse([timeout_issue(source, "the case file was")])
         except workers.WorkerDied as exc:
             log.error("a worker failed on %s: %s", source, exc.reason)
-            return refuse([Issue("internal.worker", exc.reason, Location(source),
-                                 "this is a bug in regcode, not in the request; the server log says more")], status=500)
+            return worker_died(exc, source)
         kind, *rest = messages[0]
         if kind == "problem":
             return refuse(rest[0])
@@ -355,8 +366,9 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if messages and messages[0][0] == "problem":
             return refuse(messages[0][1])
         if not messages:   # stopped before the body was even read
-            return refuse([timeout_issue(source, "the batch was")] if isinstance(cut, workers.TimedOut) else
-                          [Issue("internal.worker", cut.reason, Location(source), "this is a bug in regcode")])
+            if isinstance(cut, workers.TimedOut):
+                return refuse([timeout_issue(source, "the batch was")])
+            return worker_died(cut, source)
         _, count, places = messages[0]
         results, evaluated = [], 0
         for kind, *rest in messages[1:]:
@@ -373,8 +385,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         for i in range(len(results), count):   # cut short: every case file not evaluated is still named in its place
             where = places[i][0]
             issue = (timeout_issue(where, "the case file was") if isinstance(cut, workers.TimedOut) else
-                     Issue("internal.worker", f"not evaluated: {cut.reason}", Location(where),
-                           "this is a bug in regcode, not in the request; send the case files again"))
+                     died_issue(cut, where, "not evaluated: "))
             service.metrics.inc("regcode_errors_total", code=issue.code)
             results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
         body = b'{"evaluated":%d,"failed":%d,"read":%d,"results":[%b]}' % (evaluated, count - evaluated, count, b",".join(results))

@@ -18,13 +18,14 @@ _BY_CODE = {
     "request.too_large": 413, "request.too_many": 413, "input.too_large": 413,   # a case file past its own limit too
     "request.media_type": 415, "request.not_found": 404,
     "request.method": 405, "request.query": 400, "request.body": 400,
-    "eval.timeout": 422, "service.busy": 429,
+    "eval.timeout": 422, "service.busy": 429, "service.worker_killed": 503,
 }
 _BY_FAMILY = {"input": 400, "select": 422, "eval": 422, "compile": 422, "schema": 422, "load": 422, "reload": 422,
               "request": 400, "internal": 500}
 _TITLES = {
     400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 413: "The request is too large",
     415: "Unsupported media type", 422: "The case cannot be evaluated", 429: "The service is busy",
+    503: "The service could not finish the request; it may be sent again",
     500: "Internal error (a bug in regcode, not in the request)",
 }
 
