@@ -7,12 +7,15 @@ import logging
 import signal
 import threading
 import time
+import unicodedata
+from collections import Counter
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version as package_version
-from typing import Literal, Optional
+from typing import Iterable, Literal, Optional
+from urllib.parse import unquote_to_bytes
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
@@ -20,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine import DEFAULT_BACKEND, Issue, Location, PolicyError, dump_json_bytes
 from ..engine._dates import is_date
+from ..engine.errors import did_you_mean
 from ..engine.testing import discover
 from . import decide, metrics as metrics_mod, registry, workers
 from .decisionlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog
@@ -171,6 +175,70 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+SHOWN_MAX = 80               # characters of a request's own text quoted back in a problem
+
+
+def _is_control(ch: str) -> bool:
+    # C0, DEL, C1, and the two Unicode line breaks: each would break a line of the problem's detail or of a log
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def _shown(text: str) -> str:
+    """A request's own text as a message quotes it: control characters escaped, long text cut."""
+    cut = "".join(f"\\u{ord(ch):04x}" if _is_control(ch) else ch for ch in text[:SHOWN_MAX])
+    return cut + ("..." if len(text) > SHOWN_MAX else "")
+
+
+def _query_items(raw: bytes) -> Iterable[tuple]:
+    """(name, value) for each `name=value` of a raw query string, percent-decoded as UTF-8. The framework decodes
+    with replacement characters (U+FFFD); here a name or value that is not UTF-8 is its UnicodeDecodeError."""
+    for piece in raw.split(b"&"):
+        if not piece:
+            continue
+        texts = []
+        for part in piece.partition(b"=")[::2]:
+            data = unquote_to_bytes(part.replace(b"+", b" "))
+            try:
+                texts.append(data.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                texts.append(exc)
+        yield tuple(texts)
+
+
+def query_issues(raw: bytes, known: list) -> list:
+    """Every problem of a query string for a route taking the parameters `known`: a name that is not UTF-8,
+    an unknown name (with the nearest known one), a repeated name."""
+    items = list(_query_items(raw))
+    counts = Counter(name for name, _ in items if isinstance(name, str))
+    issues, said = [], set()
+    accepted = ", ".join(f"`{k}`" for k in known) if known else "no query parameters"
+    for name, value in items:
+        if isinstance(name, UnicodeDecodeError):
+            issues.append(Issue("request.query", f"a query parameter's name is not UTF-8 (byte {name.start} once "
+                                "percent-decoded)", Location(path="query"), "percent-encode the UTF-8 bytes of the text"))
+            continue
+        where = Location(path=f"query.{_shown(name)}")
+        if name not in known:
+            issues.append(Issue("request.query", f"unknown query parameter `{_shown(name)}`; this route takes {accepted}",
+                                where, did_you_mean(name, known) or "see /openapi.json for the parameters and their values"))
+            continue
+        if counts[name] > 1 and name not in said:
+            said.add(name)
+            issues.append(Issue("request.query", f"the query parameter `{name}` is given {counts[name]} times; it is taken once",
+                                where, f"send `{name}` once"))
+    return issues
+
+
+async def strict_query(request: Request) -> None:
+    """A route's dependency: its query string holds only the parameters the route declares (the ones
+    /openapi.json lists), each once."""
+    route = request.scope.get("route")
+    known = [param.alias for param in route.dependant.query_params] if route is not None else []
+    issues = query_issues(request.scope.get("query_string", b""), known)
+    if issues:
+        raise Refused(issues)
+
+
 def _check_as_of(as_of: Optional[str]) -> None:
     if as_of is not None and not is_date(as_of):
         raise Refused([Issue("request.query", f"as_of {as_of!r} is not a date", Location(path="query.as_of"),
@@ -297,6 +365,9 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                               "application/x-ndjson": {"schema": {"type": "string", "description": "one case file as JSON a line"}}}}
     problem_doc = {"description": "A problem (RFC 9457) with regcode's issues in `errors`",
                    "content": {"application/problem+json": {"schema": {"type": "object"}}}}
+    # The API's routes refuse a query parameter they do not declare, or one given twice (/health and /metrics,
+    # asked by probes and scrapers, and the docs take whatever they are given)
+    strict = [Depends(strict_query)]
     errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
                   503: problem_doc}
 
@@ -328,7 +399,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                      Location(source), "send a smaller case file or batch (the server's --timeout sets the limit)")
 
     @app.post("/v1/evaluate", tags=["decisions"], openapi_extra={"requestBody": case_body}, responses=errors_doc,
-              summary="Evaluate one case file")
+              dependencies=strict, summary="Evaluate one case file")
     async def evaluate(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
                        version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE,
                        pretty: bool = PRETTY):
@@ -350,6 +421,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(_pretty(item) if pretty else item, media_type="application/json")
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], openapi_extra={"requestBody": batch_body}, responses=errors_doc,
+              dependencies=strict,
               summary="Evaluate a batch of case files, in order")
     async def evaluate_batch(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
                              version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE):
@@ -392,7 +464,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(body, media_type="application/json")
 
     # ---- policies -------------------------------------------------------------------------------
-    @app.get("/v1/policies", tags=["policies"], summary="The policy versions being served")
+    @app.get("/v1/policies", tags=["policies"], summary="The policy versions being served", responses={400: problem_doc},
+             dependencies=strict)
     async def policies():
         """Every version: its window, what it extends, its content hash, and its status since the last reload."""
         out = []
@@ -403,7 +476,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                         "content_hash": served.policy.content_hash, "status": served.status})
         return Response(dump_json_bytes({"policies": out}), media_type="application/json")
 
-    @app.get("/v1/policies/{policy_id}/{version}", tags=["policies"], responses={404: problem_doc},
+    @app.get("/v1/policies/{policy_id}/{version}", tags=["policies"], responses={400: problem_doc, 404: problem_doc},
+             dependencies=strict,
              summary="One version after inheritance")
     async def policy_version(policy_id: str, version: str):
         """The resolved version with its content hash and article index: what `regcode show --format json` prints."""
@@ -433,7 +507,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(service.metrics.render(), media_type=metrics_mod.CONTENT_TYPE)
 
     if config.enable_admin:
-        @app.post("/v1/admin/reload", tags=["operations"], responses={422: problem_doc},
+        @app.post("/v1/admin/reload", tags=["operations"], responses={400: problem_doc, 422: problem_doc}, dependencies=strict,
                   summary="Recompile the policies; a version that fails keeps its old compile")
         async def reload():
             """200 with each version's status when all compile; else a 422 problem naming every error, while the
