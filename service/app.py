@@ -206,8 +206,8 @@ def _query_items(raw: bytes) -> Iterable[tuple]:
 
 
 def query_issues(raw: bytes, known: list) -> list:
-    """Every problem of a query string for a route taking the parameters `known`: a name that is not UTF-8,
-    an unknown name (with the nearest known one), a repeated name."""
+    """Every problem of a query string for a route taking the parameters `known`: a name or value that is not
+    UTF-8, an unknown name (with the nearest known one), a repeated name, a control character in a value."""
     items = list(_query_items(raw))
     counts = Counter(name for name, _ in items if isinstance(name, str))
     issues, said = [], set()
@@ -226,12 +226,20 @@ def query_issues(raw: bytes, known: list) -> list:
             said.add(name)
             issues.append(Issue("request.query", f"the query parameter `{name}` is given {counts[name]} times; it is taken once",
                                 where, f"send `{name}` once"))
+        if isinstance(value, UnicodeDecodeError):
+            issues.append(Issue("request.query", f"the query parameter `{name}` is not UTF-8 (byte {value.start} once "
+                                "percent-decoded)", where, "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦"))
+        elif any(map(_is_control, value)):
+            at = next(i for i, ch in enumerate(value) if _is_control(ch))
+            issues.append(Issue("request.query", f"the query parameter `{name}` holds a control character (U+{ord(value[at]):04X} "
+                                f"at character {at + 1})", where,
+                                "its value goes into replies, error places and the decision log: send printable text"))
     return issues
 
 
 async def strict_query(request: Request) -> None:
     """A route's dependency: its query string holds only the parameters the route declares (the ones
-    /openapi.json lists), each once."""
+    /openapi.json lists), each once, as UTF-8 text without control characters."""
     route = request.scope.get("route")
     known = [param.alias for param in route.dependant.query_params] if route is not None else []
     issues = query_issues(request.scope.get("query_string", b""), known)
