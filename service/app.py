@@ -249,7 +249,7 @@ async def strict_query(request: Request) -> None:
 
 def _check_as_of(as_of: Optional[str]) -> None:
     if as_of is not None and not is_date(as_of):
-        raise Refused([Issue("request.query", f"as_of {as_of!r} is not a date", Location(path="query.as_of"),
+        raise Refused([Issue("request.query", f"as_of '{_shown(as_of)}' is not a date", Location(path="query.as_of"),
                              "write YYYY-MM-DD, e.g. 2019-06-30")])
 
 
@@ -279,7 +279,8 @@ def _examples(loaded: registry.Loaded) -> dict:
 
 
 Explain = Literal["none", "decisive", "full"]
-AS_OF = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"},
+# The pattern is the document's only: a value past it gets _check_as_of's message, as a calendar-impossible date does
+AS_OF = Query(None, json_schema_extra={"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
               description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
 POLICY = Query(None, max_length=200, description="Policy id; may be omitted when only one policy is served.")
 VERSION = Query(None, max_length=200, description="Force this version instead of the one in force on the date.")
