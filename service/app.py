@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import signal
 import threading
 import time
@@ -139,9 +140,54 @@ class Refused(Exception):
         self.headers = headers
 
 
+# RFC 9110's grammar of a media type: type "/" subtype *( OWS ";" OWS [ name "=" ( token / quoted-string ) ] )
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_TYPE = re.compile(rf"[ \t]*({_TOKEN})/({_TOKEN})")
+_PARAMETER = re.compile(rf'[ \t]*;[ \t]*(?:({_TOKEN})=({_TOKEN}|"(?:[^"\\]|\\.)*"))?')
+
+
+def _media_type(raw: str) -> Optional[tuple]:
+    """('type/subtype' lowercased, [(name lowercased, value)]) of a Content-Type header, or None if it is not one."""
+    found = _TYPE.match(raw)
+    if not found:
+        return None
+    params, at = [], found.end()
+    while (param := _PARAMETER.match(raw, at)) is not None:
+        if param.group(1):
+            value = param.group(2)
+            if value.startswith('"'):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            params.append((param.group(1).lower(), value))
+        at = param.end()
+    if raw[at:].strip(" \t"):
+        return None
+    return f"{found.group(1)}/{found.group(2)}".lower(), params
+
+
+def _check_encoding(request: Request) -> None:
+    """The body is read as it is sent: a compressed one (Content-Encoding: gzip ...) would be parsed as its bytes."""
+    codings = [c.strip().lower() for value in request.headers.getlist("content-encoding") for c in value.split(",")]
+    other = [c for c in codings if c and c != "identity"]
+    if other:
+        raise Refused([Issue("request.content_encoding", f"the body's content encoding '{_shown(other[0])}' is not "
+                             "accepted; only an unencoded body (identity) is", Location(path="header.content-encoding"),
+                             "send the body uncompressed, without a Content-Encoding header")],
+                      headers={"Accept-Encoding": "identity"})
+
+
 def _media(request: Request, allowed: tuple) -> str:
     raw = request.headers.get("content-type", "")
-    media = raw.split(";", 1)[0].strip().lower()
+    parsed = _media_type(raw) if raw.strip(" \t") else ("", [])
+    if parsed is None:
+        raise Refused([Issue("request.media_type", f"the Content-Type header '{_shown(raw)}' is not a media type "
+                             "(type/subtype, then `; name=value` parameters)", Location(path="header.content-type"),
+                             "send e.g. `Content-Type: application/json` (curl: -H 'Content-Type: application/json')")])
+    media, params = parsed
+    charsets = [value for name, value in params if name == "charset" and value.lower() != "utf-8"]
+    if charsets:
+        raise Refused([Issue("request.media_type", f"the body's charset '{_shown(charsets[0])}' is not accepted; "
+                             "only UTF-8 is", Location(path="header.content-type"),
+                             "send the body as UTF-8, with `charset=utf-8` or no charset")])
     if not media or media in JSON_TYPES or media.endswith("+json"):
         kind = "json"
     elif media in YAML_TYPES:
@@ -382,6 +428,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     async def evaluate_request(request: Request, kind: str, allowed: tuple, ask_fields: dict) -> list:
         _check_as_of(ask_fields["as_of"])
+        _check_encoding(request)
         media = _media(request, allowed)
         body = await _body(request, config.max_body_bytes)
         ask = decide.Ask(kind, body, media, log_input=config.log_input, max_batch=config.max_batch, **ask_fields)

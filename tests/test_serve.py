@@ -68,6 +68,8 @@ def test_bad_requests_get_a_problem_response_with_the_cli_codes(client, case):
         assert expect["hint"] in first["hint"]
     if "path" in expect:
         assert first["location"]["path"] == expect["path"]
+    for name, value in expect.get("headers", {}).items():
+        assert response.headers.get(name) == value, name
     assert not re.search(r"--(as-of|policy-version|policy)(?![\w-])", first["hint"])   # HTTP has query parameters, not options
     assert "<input>" not in problem["detail"]
     assert problem["detail"].splitlines()[0].endswith(f"{first['code']}: {first['message']}" + (f" ({first['hint']})" if first["hint"] else ""))
