@@ -12,7 +12,7 @@ MEDIA_TYPE = "application/problem+json"
 
 # The status of a problem, from its first issue's code: exact codes first, then the code's family.
 _BY_CODE = {
-    "input.schema": 422, "input.as_of": 422, "input.too_deep": 422,
+    "input.schema": 422, "input.as_of": 422,
     "select.unknown_policy": 404, "select.unknown_version": 404, "select.which_policy": 400,
     "select.no_version_in_force": 422,
     "request.too_large": 413, "request.too_many": 413, "input.too_large": 413,   # a case file past its own limit too
