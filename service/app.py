@@ -4,15 +4,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import signal
 import threading
 import time
+import unicodedata
+from collections import Counter
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version as package_version
-from typing import Literal, Optional
+from typing import Iterable, Literal, Optional
+from urllib.parse import unquote_to_bytes
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
@@ -20,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine import DEFAULT_BACKEND, Issue, Location, PolicyError, dump_json_bytes
 from ..engine._dates import is_date
+from ..engine.errors import did_you_mean
 from ..engine.testing import discover
 from . import decide, metrics as metrics_mod, registry, workers
 from .decisionlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog
@@ -135,9 +140,54 @@ class Refused(Exception):
         self.headers = headers
 
 
+# RFC 9110's grammar of a media type: type "/" subtype *( OWS ";" OWS [ name "=" ( token / quoted-string ) ] )
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_TYPE = re.compile(rf"[ \t]*({_TOKEN})/({_TOKEN})")
+_PARAMETER = re.compile(rf'[ \t]*;[ \t]*(?:({_TOKEN})=({_TOKEN}|"(?:[^"\\]|\\.)*"))?')
+
+
+def _media_type(raw: str) -> Optional[tuple]:
+    """('type/subtype' lowercased, [(name lowercased, value)]) of a Content-Type header, or None if it is not one."""
+    found = _TYPE.match(raw)
+    if not found:
+        return None
+    params, at = [], found.end()
+    while (param := _PARAMETER.match(raw, at)) is not None:
+        if param.group(1):
+            value = param.group(2)
+            if value.startswith('"'):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            params.append((param.group(1).lower(), value))
+        at = param.end()
+    if raw[at:].strip(" \t"):
+        return None
+    return f"{found.group(1)}/{found.group(2)}".lower(), params
+
+
+def _check_encoding(request: Request) -> None:
+    """The body is read as it is sent: a compressed one (Content-Encoding: gzip ...) would be parsed as its bytes."""
+    codings = [c.strip().lower() for value in request.headers.getlist("content-encoding") for c in value.split(",")]
+    other = [c for c in codings if c and c != "identity"]
+    if other:
+        raise Refused([Issue("request.content_encoding", f"the body's content encoding '{_shown(other[0])}' is not "
+                             "accepted; only an unencoded body (identity) is", Location(path="header.content-encoding"),
+                             "send the body uncompressed, without a Content-Encoding header")],
+                      headers={"Accept-Encoding": "identity"})
+
+
 def _media(request: Request, allowed: tuple) -> str:
     raw = request.headers.get("content-type", "")
-    media = raw.split(";", 1)[0].strip().lower()
+    parsed = _media_type(raw) if raw.strip(" \t") else ("", [])
+    if parsed is None:
+        raise Refused([Issue("request.media_type", f"the Content-Type header '{_shown(raw)}' is not a media type "
+                             "(type/subtype, then `; name=value` parameters)", Location(path="header.content-type"),
+                             "send e.g. `Content-Type: application/json` (curl: -H 'Content-Type: application/json')")])
+    media, params = parsed
+    charsets = [value for name, value in params if name == "charset" and value.lower() != "utf-8"]
+    if charsets:
+        raise Refused([Issue("request.media_type", f"the body's charset '{_shown(charsets[0])}' is not accepted; "
+                             "only UTF-8 is", Location(path="header.content-type"),
+                             "send the body as UTF-8, with `charset=utf-8` or no charset")])
     if not media or media in JSON_TYPES or media.endswith("+json"):
         kind = "json"
     elif media in YAML_TYPES:
@@ -171,9 +221,81 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+SHOWN_MAX = 80               # characters of a request's own text quoted back in a problem
+
+
+def _is_control(ch: str) -> bool:
+    # C0, DEL, C1, and the two Unicode line breaks: each would break a line of the problem's detail or of a log
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def _shown(text: str) -> str:
+    """A request's own text as a message quotes it: control characters escaped, long text cut."""
+    cut = "".join(f"\\u{ord(ch):04x}" if _is_control(ch) else ch for ch in text[:SHOWN_MAX])
+    return cut + ("..." if len(text) > SHOWN_MAX else "")
+
+
+def _query_items(raw: bytes) -> Iterable[tuple]:
+    """(name, value) for each `name=value` of a raw query string, percent-decoded as UTF-8. The framework decodes
+    with replacement characters (U+FFFD); here a name or value that is not UTF-8 is its UnicodeDecodeError."""
+    for piece in raw.split(b"&"):
+        if not piece:
+            continue
+        texts = []
+        for part in piece.partition(b"=")[::2]:
+            data = unquote_to_bytes(part.replace(b"+", b" "))
+            try:
+                texts.append(data.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                texts.append(exc)
+        yield tuple(texts)
+
+
+def query_issues(raw: bytes, known: list) -> list:
+    """Every problem of a query string for a route taking the parameters `known`: a name or value that is not
+    UTF-8, an unknown name (with the nearest known one), a repeated name, a control character in a value."""
+    items = list(_query_items(raw))
+    counts = Counter(name for name, _ in items if isinstance(name, str))
+    issues, said = [], set()
+    accepted = ", ".join(f"`{k}`" for k in known) if known else "no query parameters"
+    for name, value in items:
+        if isinstance(name, UnicodeDecodeError):
+            issues.append(Issue("request.query", f"a query parameter's name is not UTF-8 (byte {name.start} once "
+                                "percent-decoded)", Location(path="query"), "percent-encode the UTF-8 bytes of the text"))
+            continue
+        where = Location(path=f"query.{_shown(name)}")
+        if name not in known:
+            issues.append(Issue("request.query", f"unknown query parameter `{_shown(name)}`; this route takes {accepted}",
+                                where, did_you_mean(name, known) or "see /openapi.json for the parameters and their values"))
+            continue
+        if counts[name] > 1 and name not in said:
+            said.add(name)
+            issues.append(Issue("request.query", f"the query parameter `{name}` is given {counts[name]} times; it is taken once",
+                                where, f"send `{name}` once"))
+        if isinstance(value, UnicodeDecodeError):
+            issues.append(Issue("request.query", f"the query parameter `{name}` is not UTF-8 (byte {value.start} once "
+                                "percent-decoded)", where, "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦"))
+        elif any(map(_is_control, value)):
+            at = next(i for i, ch in enumerate(value) if _is_control(ch))
+            issues.append(Issue("request.query", f"the query parameter `{name}` holds a control character (U+{ord(value[at]):04X} "
+                                f"at character {at + 1})", where,
+                                "its value goes into replies, error places and the decision log: send printable text"))
+    return issues
+
+
+async def strict_query(request: Request) -> None:
+    """A route's dependency: its query string holds only the parameters the route declares (the ones
+    /openapi.json lists), each once, as UTF-8 text without control characters."""
+    route = request.scope.get("route")
+    known = [param.alias for param in route.dependant.query_params] if route is not None else []
+    issues = query_issues(request.scope.get("query_string", b""), known)
+    if issues:
+        raise Refused(issues)
+
+
 def _check_as_of(as_of: Optional[str]) -> None:
     if as_of is not None and not is_date(as_of):
-        raise Refused([Issue("request.query", f"as_of {as_of!r} is not a date", Location(path="query.as_of"),
+        raise Refused([Issue("request.query", f"as_of '{_shown(as_of)}' is not a date", Location(path="query.as_of"),
                              "write YYYY-MM-DD, e.g. 2019-06-30")])
 
 
@@ -203,7 +325,8 @@ def _examples(loaded: registry.Loaded) -> dict:
 
 
 Explain = Literal["none", "decisive", "full"]
-AS_OF = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"},
+# The pattern is the document's only: a value past it gets _check_as_of's message, as a calendar-impossible date does
+AS_OF = Query(None, json_schema_extra={"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
               description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
 POLICY = Query(None, max_length=200, description="Policy id; may be omitted when only one policy is served.")
 VERSION = Query(None, max_length=200, description="Force this version instead of the one in force on the date.")
@@ -297,10 +420,15 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                               "application/x-ndjson": {"schema": {"type": "string", "description": "one case file as JSON a line"}}}}
     problem_doc = {"description": "A problem (RFC 9457) with regcode's issues in `errors`",
                    "content": {"application/problem+json": {"schema": {"type": "object"}}}}
-    errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc}
+    # The API's routes refuse a query parameter they do not declare, or one given twice (/health and /metrics,
+    # asked by probes and scrapers, and the docs take whatever they are given)
+    strict = [Depends(strict_query)]
+    errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
+                  503: problem_doc}
 
     async def evaluate_request(request: Request, kind: str, allowed: tuple, ask_fields: dict) -> list:
         _check_as_of(ask_fields["as_of"])
+        _check_encoding(request)
         media = _media(request, allowed)
         body = await _body(request, config.max_body_bytes)
         ask = decide.Ask(kind, body, media, log_input=config.log_input, max_batch=config.max_batch, **ask_fields)
@@ -311,12 +439,23 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                                  f"for at most {config.timeout:g} s", Location(path=request.url.path), "retry after a second")],
                           headers={"Retry-After": "1"})
 
+    def died_issue(exc: workers.WorkerDied, where: str, prefix: str = "") -> Issue:
+        if exc.killed:   # kill -9, the OOM killer: nothing in regcode or in the request is known to be wrong
+            return Issue("service.worker_killed", f"{prefix}{exc.reason} while evaluating", Location(where),
+                         "the request may be sent again; the server log says more")
+        return Issue("internal.worker", f"{prefix}{exc.reason}", Location(where),
+                     "this is a bug in regcode, not in the request; the server log says more")
+
+    def worker_died(exc: workers.WorkerDied, where: str) -> Response:
+        issue = died_issue(exc, where)
+        return refuse([issue], headers={"Retry-After": "1"} if exc.killed else None)
+
     def timeout_issue(source: str, what: str) -> Issue:
         return Issue("eval.timeout", f"{what} not evaluated within the time limit of {config.timeout:g} s; the worker was stopped",
                      Location(source), "send a smaller case file or batch (the server's --timeout sets the limit)")
 
     @app.post("/v1/evaluate", tags=["decisions"], openapi_extra={"requestBody": case_body}, responses=errors_doc,
-              summary="Evaluate one case file")
+              dependencies=strict, summary="Evaluate one case file")
     async def evaluate(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
                        version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE,
                        pretty: bool = PRETTY):
@@ -328,8 +467,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             return refuse([timeout_issue(source, "the case file was")])
         except workers.WorkerDied as exc:
             log.error("a worker failed on %s: %s", source, exc.reason)
-            return refuse([Issue("internal.worker", exc.reason, Location(source),
-                                 "this is a bug in regcode, not in the request; the server log says more")], status=500)
+            return worker_died(exc, source)
         kind, *rest = messages[0]
         if kind == "problem":
             return refuse(rest[0])
@@ -339,6 +477,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(_pretty(item) if pretty else item, media_type="application/json")
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], openapi_extra={"requestBody": batch_body}, responses=errors_doc,
+              dependencies=strict,
               summary="Evaluate a batch of case files, in order")
     async def evaluate_batch(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
                              version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE):
@@ -355,8 +494,9 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if messages and messages[0][0] == "problem":
             return refuse(messages[0][1])
         if not messages:   # stopped before the body was even read
-            return refuse([timeout_issue(source, "the batch was")] if isinstance(cut, workers.TimedOut) else
-                          [Issue("internal.worker", cut.reason, Location(source), "this is a bug in regcode")])
+            if isinstance(cut, workers.TimedOut):
+                return refuse([timeout_issue(source, "the batch was")])
+            return worker_died(cut, source)
         _, count, places = messages[0]
         results, evaluated = [], 0
         for kind, *rest in messages[1:]:
@@ -373,15 +513,15 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         for i in range(len(results), count):   # cut short: every case file not evaluated is still named in its place
             where = places[i][0]
             issue = (timeout_issue(where, "the case file was") if isinstance(cut, workers.TimedOut) else
-                     Issue("internal.worker", f"not evaluated: {cut.reason}", Location(where),
-                           "this is a bug in regcode, not in the request; send the case files again"))
+                     died_issue(cut, where, "not evaluated: "))
             service.metrics.inc("regcode_errors_total", code=issue.code)
             results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
         body = b'{"evaluated":%d,"failed":%d,"read":%d,"results":[%b]}' % (evaluated, count - evaluated, count, b",".join(results))
         return Response(body, media_type="application/json")
 
     # ---- policies -------------------------------------------------------------------------------
-    @app.get("/v1/policies", tags=["policies"], summary="The policy versions being served")
+    @app.get("/v1/policies", tags=["policies"], summary="The policy versions being served", responses={400: problem_doc},
+             dependencies=strict)
     async def policies():
         """Every version: its window, what it extends, its content hash, and its status since the last reload."""
         out = []
@@ -392,7 +532,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                         "content_hash": served.policy.content_hash, "status": served.status})
         return Response(dump_json_bytes({"policies": out}), media_type="application/json")
 
-    @app.get("/v1/policies/{policy_id}/{version}", tags=["policies"], responses={404: problem_doc},
+    @app.get("/v1/policies/{policy_id}/{version}", tags=["policies"], responses={400: problem_doc, 404: problem_doc},
+             dependencies=strict,
              summary="One version after inheritance")
     async def policy_version(policy_id: str, version: str):
         """The resolved version with its content hash and article index: what `regcode show --format json` prints."""
@@ -422,7 +563,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(service.metrics.render(), media_type=metrics_mod.CONTENT_TYPE)
 
     if config.enable_admin:
-        @app.post("/v1/admin/reload", tags=["operations"], responses={422: problem_doc},
+        @app.post("/v1/admin/reload", tags=["operations"], responses={400: problem_doc, 422: problem_doc}, dependencies=strict,
                   summary="Recompile the policies; a version that fails keeps its old compile")
         async def reload():
             """200 with each version's status when all compile; else a 422 problem naming every error, while the

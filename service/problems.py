@@ -12,19 +12,20 @@ MEDIA_TYPE = "application/problem+json"
 
 # The status of a problem, from its first issue's code: exact codes first, then the code's family.
 _BY_CODE = {
-    "input.schema": 422, "input.as_of": 422, "input.too_deep": 422,
+    "input.schema": 422, "input.as_of": 422,
     "select.unknown_policy": 404, "select.unknown_version": 404, "select.which_policy": 400,
     "select.no_version_in_force": 422,
     "request.too_large": 413, "request.too_many": 413, "input.too_large": 413,   # a case file past its own limit too
-    "request.media_type": 415, "request.not_found": 404,
+    "request.media_type": 415, "request.content_encoding": 415, "request.not_found": 404,
     "request.method": 405, "request.query": 400, "request.body": 400,
-    "eval.timeout": 422, "service.busy": 429,
+    "eval.timeout": 422, "service.busy": 429, "service.worker_killed": 503,
 }
 _BY_FAMILY = {"input": 400, "select": 422, "eval": 422, "compile": 422, "schema": 422, "load": 422, "reload": 422,
               "request": 400, "internal": 500}
 _TITLES = {
     400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 413: "The request is too large",
     415: "Unsupported media type", 422: "The case cannot be evaluated", 429: "The service is busy",
+    503: "The service could not finish the request; it may be sent again",
     500: "Internal error (a bug in regcode, not in the request)",
 }
 

@@ -39,13 +39,33 @@ class TimedOut(Exception):
 
 
 class WorkerDied(Exception):
-    """The worker ended without answering (a crash), or raised an exception that is a bug of ours."""
+    """The worker ended without answering (a crash, or a kill from outside), or raised an exception that is a bug of ours."""
 
-    def __init__(self, items: list, reason: str, crashed: bool):
+    def __init__(self, items: list, reason: str, crashed: bool, taken: bool = True, killed: bool = False):
         super().__init__(reason)
         self.items = items
         self.reason = reason
         self.crashed = crashed   # the process is gone (else it raised, and serves on)
+        self.taken = taken       # False: it was gone before it got the request, which another worker may run
+        self.killed = killed     # ended by a signal from outside (kill, the OOM killer), not by a crash of its own
+
+
+# A worker ended by one of these crashed on its own (a fault in a C extension, an abort): a bug of ours. Any other
+# signal came from outside the worker: `kill`, or the kernel's OOM killer (SIGKILL), which says nothing of regcode.
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT, signal.SIGSYS, signal.SIGTRAP}
+
+
+def _ending(exitcode: Optional[int]) -> tuple:
+    """(how a worker process ended, in words; whether a signal from outside ended it) from its exit code."""
+    if exitcode is None:
+        return "the worker process ended", False
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"the worker process was killed by signal {-exitcode} ({name})", -exitcode not in _CRASH_SIGNALS
+    return f"the worker process ended (exit code {exitcode})", False
 
 
 def _child(conn, handler: Callable, state: Any) -> None:
@@ -85,6 +105,9 @@ class Worker:
         items: list = []
         try:
             self.conn.send(ask)
+        except (OSError, ValueError):   # its end of the pipe is closed: it was gone before the request was sent
+            raise self._died(items, taken=False) from None
+        try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.conn.poll(left):
@@ -95,9 +118,16 @@ class Worker:
                 if kind == "bug":
                     raise WorkerDied(items, value, crashed=False)
                 items.append(value)
-        except (EOFError, OSError, BrokenPipeError):
-            self.process.join(0.5)
-            raise WorkerDied(items, f"the worker process ended (exit code {self.process.exitcode})", crashed=True) from None
+        except (EOFError, OSError):
+            raise self._died(items, taken=True) from None
+
+    def _died(self, items: list, taken: bool) -> WorkerDied:
+        self.process.join(0.5)
+        reason, killed = _ending(self.process.exitcode)
+        return WorkerDied(items, reason, crashed=True, taken=taken, killed=killed)
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
 
     def stop(self, kill: bool = False) -> None:
         try:
@@ -165,7 +195,7 @@ class Pool:
         self.current = None
 
     def alive(self) -> int:
-        return sum(1 for w in (self.current.workers if self.current else ()) if w.process.is_alive())
+        return sum(1 for w in (self.current.workers if self.current else ()) if w.alive())
 
     def _generation(self, state: Any) -> Generation:
         self._number += 1
@@ -200,29 +230,59 @@ class Pool:
 
     # -- requests ---------------------------------------------------------------------------------
     async def run(self, ask: Any) -> list:
-        """The messages of one request. Raises Busy, TimedOut or WorkerDied."""
+        """The messages of one request. Raises Busy, TimedOut or WorkerDied.
+
+        A worker found dead (killed while idle) is replaced before it is given the request; one that turns out to
+        have been gone when the request was sent did not take it, and the request runs once more on another."""
+        give_up = time.monotonic() + self.timeout
+        for attempt in (1, 2):
+            gen, worker = await self._take(give_up, admit=attempt == 1)
+            worker.busy = True
+            deadline = time.monotonic() + self.timeout
+            try:
+                return await self._exchange(gen, worker, ask, deadline)
+            except WorkerDied as exc:
+                if exc.taken or attempt == 2:
+                    raise
+                log.warning("%s before it was sent a request; sending it to another worker", exc.reason)
+        raise AssertionError("unreachable")   # pragma: no cover
+
+    async def _take(self, give_up: float, admit: bool) -> tuple:
+        """A live idle worker of the current generation and that generation; waits until `give_up` at most."""
         if self.current is None or self.closed:
             raise Busy()
         gen = self.current
-        if self.waiting >= self.max_waiting and gen.idle.empty():
+        if admit and self.waiting >= self.max_waiting and gen.idle.empty():
             raise Busy()
         self.waiting += 1
-        give_up = time.monotonic() + self.timeout
+        found_dead = 0
         try:
             while True:
                 try:
                     worker = await asyncio.wait_for(gen.idle.get(), max(0.0, give_up - time.monotonic()))
                 except asyncio.TimeoutError:
                     raise Busy() from None
-                if worker is not None:
-                    break
-                if self.current is None or self.closed:   # None: the generation was retired while we waited
-                    raise Busy()
-                gen = self.current
+                if worker is None:   # the generation was retired while we waited
+                    if self.current is None or self.closed:
+                        raise Busy()
+                    gen = self.current
+                    continue
+                if worker.alive():
+                    return gen, worker
+                # Killed while idle (kill -9, the OOM killer): replaced, and never given a request. Its replacement
+                # joins the idle queue; a pool whose new workers keep dying is not waited on for ever.
+                reason, _ = _ending(worker.process.exitcode)
+                log.warning("%s while idle; replacing it", reason)
+                self.died += 1
+                worker.stop(kill=True)
+                self._replace(gen, worker)
+                found_dead += 1
+                if found_dead > self.size:
+                    raise WorkerDied([], f"{reason}; every worker started since ended too", crashed=True, taken=False)
         finally:
             self.waiting -= 1
-        worker.busy = True
-        deadline = time.monotonic() + self.timeout
+
+    async def _exchange(self, gen: Generation, worker: Worker, ask: Any, deadline: float) -> list:
         try:
             items = await anyio.to_thread.run_sync(worker.exchange, ask, deadline)
         except TimedOut:

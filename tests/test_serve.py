@@ -44,8 +44,11 @@ def log_lines(path: Path) -> list:
 @pytest.mark.parametrize("case", PROBLEMS, ids=[c["name"] for c in PROBLEMS])
 def test_bad_requests_get_a_problem_response_with_the_cli_codes(client, case):
     body = bytes.fromhex(case["body_hex"]) if "body_hex" in case else case.get("body", "").encode("utf-8")
-    response = client.request(case.get("method", "POST"), case["path"], params=case.get("query"), content=body,
-                              headers={"Content-Type": case.get("content_type", "application/json")})
+    query = case.get("query")     # a mapping, or a list of [name, value] pairs (a name given twice)
+    query = [tuple(pair) for pair in query] if isinstance(query, list) else query
+    path = case["path"] + (f"?{case['raw_query']}" if "raw_query" in case else "")   # as sent: percent escapes kept
+    headers = {"Content-Type": case.get("content_type", "application/json"), **case.get("headers", {})}
+    response = client.request(case.get("method", "POST"), path, params=query, content=body, headers=headers)
     expect = case["expect"]
     assert response.status_code == expect["status"], response.text
     assert "Traceback" not in response.text
@@ -65,6 +68,8 @@ def test_bad_requests_get_a_problem_response_with_the_cli_codes(client, case):
         assert expect["hint"] in first["hint"]
     if "path" in expect:
         assert first["location"]["path"] == expect["path"]
+    for name, value in expect.get("headers", {}).items():
+        assert response.headers.get(name) == value, name
     assert not re.search(r"--(as-of|policy-version|policy)(?![\w-])", first["hint"])   # HTTP has query parameters, not options
     assert "<input>" not in problem["detail"]
     assert problem["detail"].splitlines()[0].endswith(f"{first['code']}: {first['message']}" + (f" ({first['hint']})" if first["hint"] else ""))
@@ -245,6 +250,26 @@ def test_openapi_document_and_docs_work_offline(client):
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
     metrics = client.get("/metrics").text      # counted under their own names, not as unmatched requests
     assert 'route="/openapi.json",status="200"' in metrics and 'route="/docs/static",status="200"' in metrics
+
+
+def test_the_document_lists_exactly_the_query_parameters_each_route_takes(client):
+    """Every parameter /openapi.json lists for an API route is taken, and any other is refused: the document is the
+    whole truth about the query."""
+    spec = client.get("/openapi.json").json()
+    valid = {"as_of": "2019-06-30", "policy": "shanghai-post-license", "version": "2017", "explain": "none",
+             "source": "x.json", "pretty": "true"}
+    body = (CASES / "aa-clean.yaml").read_bytes()
+    for path in ("/v1/evaluate", "/v1/evaluate/batch", "/v1/policies", "/v1/policies/{policy_id}/{version}"):
+        method, operation = next(iter(spec["paths"][path].items()))
+        listed = {p["name"] for p in operation.get("parameters", ()) if p["in"] == "query"}
+        url = path.format(policy_id="shanghai-post-license", version="2017")
+        send = dict(content=body if path == "/v1/evaluate" else b"[]", headers=YAML if path == "/v1/evaluate" else {})
+        taken = client.request(method.upper(), url, params={name: valid[name] for name in listed}, **send)
+        assert taken.status_code == 200, (path, taken.text)
+        extra = client.request(method.upper(), url, params={"zzz": "1"}, **send)
+        assert extra.status_code == 400 and extra.json()["errors"][0]["location"]["path"] == "query.zzz", path
+        assert "400" in operation["responses"], path
+    assert client.get("/health", params={"zzz": "1"}).status_code == 200      # probes may add what they like
 
 
 # ---- the decision log ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@ a bug in a worker, and a full queue. Slow and crashing workers are made by wrapp
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -75,6 +76,81 @@ def test_a_worker_that_crashes_fails_one_request_plainly_and_is_replaced(monkeyp
         assert "Traceback" not in reply.text
         assert c.post("/v1/evaluate", content=BODY, headers=YAML).status_code == 200
         assert samples(c)['regcode_worker_restarts_total{reason="died"}'] == 1
+
+
+def gone(pid: int) -> None:
+    """Wait until a killed worker has exited (a zombie, its pipe closed by the kernel), without reaping it."""
+    for _ in range(600):
+        try:
+            if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"worker {pid} did not end")
+
+
+def test_a_worker_killed_while_idle_is_replaced_before_any_request_reaches_it():
+    with serving(workers=2) as c:
+        pool = c.app.state.service.pool
+        victim = pool.current.workers[0].process.pid
+        os.kill(victim, signal.SIGKILL)
+        gone(victim)
+        replies = [c.post("/v1/evaluate", content=BODY, headers=YAML) for _ in range(4)]
+        assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
+        assert victim not in [w.process.pid for w in pool.current.workers]
+        assert samples(c)['regcode_worker_restarts_total{reason="died"}'] == 1
+        assert c.get("/health").json()["workers"] == 2
+
+
+def test_a_request_sent_to_a_worker_already_gone_runs_on_another(monkeypatch):
+    """The liveness check can lose a race with a kill: the send then fails, the worker never had the request,
+    and the request runs on a fresh worker instead of failing."""
+    from regcode.service import workers
+    monkeypatch.setattr(workers.Worker, "alive", lambda self: True)     # the check before dispatch sees no death
+    with serving(workers=1) as c:
+        pool = c.app.state.service.pool
+        victim = pool.current.workers[0].process.pid
+        os.kill(victim, signal.SIGKILL)
+        gone(victim)
+        reply = c.post("/v1/evaluate", content=BODY, headers=YAML)
+        assert reply.status_code == 200, reply.text
+        assert pool.current.workers[0].process.pid != victim
+        assert samples(c)['regcode_worker_restarts_total{reason="died"}'] == 1
+
+
+def test_a_worker_killed_while_evaluating_is_a_503_that_may_be_retried_not_a_bug(monkeypatch):
+    monkeypatch.setattr(decide, "handle", handler_with(b"# oom", lambda ask: os.kill(os.getpid(), signal.SIGKILL)))
+    with serving(workers=1) as c:
+        reply = c.post("/v1/evaluate", content=BODY + b"\n# oom\n", headers=YAML)
+        assert reply.status_code == 503 and reply.headers["retry-after"] == "1"
+        assert reply.headers["content-type"] == "application/problem+json"
+        (issue,) = reply.json()["errors"]
+        assert issue["code"] == "service.worker_killed" and "killed by signal 9 (SIGKILL)" in issue["message"]
+        assert "bug" not in reply.text and "may be sent again" in issue["hint"]
+        assert c.post("/v1/evaluate", content=BODY, headers=YAML).status_code == 200   # a new worker serves
+        batch = c.post("/v1/evaluate/batch", content=b'{"as_of": "2019-06-30"}\n# oom\n', headers=JSONL)
+        assert batch.status_code == 503 and batch.json()["errors"][0]["code"] == "service.worker_killed"
+        assert samples(c)['regcode_worker_restarts_total{reason="died"}'] == 2
+
+
+def test_a_batch_cut_by_a_killed_worker_keeps_what_was_decided_and_names_the_rest(monkeypatch):
+    def handle(state, ask):
+        done = 0
+        for message in real_handle(state, ask):
+            yield message
+            done += message[0] == "ok"
+            if done == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+    monkeypatch.setattr(decide, "handle", handle)
+    cases = list(generator.generate(4, seed=5))
+    with serving(workers=1) as c:
+        reply = c.post("/v1/evaluate/batch", params={"explain": "none"}, content="\n".join(map(dump_json, cases)).encode(), headers=JSONL)
+        assert reply.status_code == 200
+        body = reply.json()
+        assert (body["read"], body["evaluated"], body["failed"]) == (4, 2, 2)
+        assert [r["errors"][0]["code"] for r in body["results"][2:]] == ["service.worker_killed"] * 2
+        assert "killed by signal 9" in body["results"][2]["errors"][0]["message"]
 
 
 def test_a_bug_in_a_worker_is_a_500_problem_and_the_worker_serves_on(monkeypatch):
