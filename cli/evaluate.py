@@ -25,6 +25,16 @@ def read_case(path: str):
     return load_case_file(given, path)
 
 
+def _outside_its_window(cat, result: dict, path: str) -> None:
+    """--policy-version forces a version on any date; one outside the version's window is said on stderr
+    (what stdout carries is the evaluation, unchanged), as `diff` says it of a corpus."""
+    policy = result["policy"]
+    compiled = cat.by_ref(f"{policy['id']}@{policy['version']}")
+    if not compiled.in_force(result["as_of"]):
+        click.echo(f"note: {path}: {result['as_of']} is outside {compiled.ref}'s window ({compiled.window()}); "
+                   "evaluated with it because --policy-version named it", err=True)
+
+
 @regcode.command("eval", short_help="Decisions for case files, with their reasons.")
 @click.argument("facts", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @as_of_option
@@ -59,6 +69,8 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
             results.append(evaluate_case(cat, doc, policy_name, as_of, version, backend,
                                          "full" if fmt == "text" and level != "none" else level))
             cases.append(doc.data)
+            if version is not None:
+                _outside_its_window(cat, results[-1], path)
         except PolicyError as exc:
             failed = True
             exc = placed(exc, lambda issue: f"FACTS {path!r}")   # an issue of no place is the case file's

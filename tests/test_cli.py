@@ -357,3 +357,13 @@ def test_a_stdout_declared_latin_1_gets_escapes_for_what_it_cannot_carry_not_an_
     proc.stdout.decode("latin-1")       # what came out is what the stream declared
     if args[0] == "policies":
         assert b"\\u4e0a" in proc.stdout    # 上, escaped
+
+
+@pytest.mark.parametrize("as_of, noted", [("2023-01-01", True), ("2019-06-30", False)])
+def test_a_forced_version_outside_its_window_is_noted_on_stderr_and_stdout_is_unchanged(as_of, noted):
+    forced = run("eval", "examples/cases/aa-clean.yaml", "--policy-version", "2017", "--as-of", as_of, "--format", "json")
+    plain = run("eval", "examples/cases/aa-clean.yaml", "--as-of", as_of, "--format", "json")
+    assert forced.exit_code == 0
+    assert ("is outside shanghai-post-license@2017's window" in forced.stderr) == noted
+    if not noted:
+        assert forced.stdout == plain.stdout
