@@ -13,6 +13,7 @@ import jsonschema
 
 from . import _dates
 from . import _ir as ir
+from ._schema_text import explain, settle
 from ._shapes import Shape
 from .errors import IssueCollector, did_you_mean
 from .load import Document
@@ -79,21 +80,10 @@ def _check_shape(raw, keyword, kind, ctx: ParseContext, path) -> bool:
     errors = list(validator.iter_errors(raw))
     if not errors:
         return True
-    err = jsonschema.exceptions.best_match(errors)
-    where = path + tuple(err.absolute_path)
-    if err.validator == "additionalProperties":
-        extra = sorted(set(raw) - set(schema.get("properties", {})))
-        allowed = sorted(schema.get("properties", {}))
-        hint = did_you_mean(extra[0], allowed) if extra else ""
-        ctx.error("schema.operator", f"`{keyword}` does not take {', '.join('`%s`' % e for e in extra)}; it takes "
-                  + ", ".join(f"`{a}`" for a in allowed), path + ((extra[0],) if extra else ()), hint)
-    elif err.validator == "enum":      # say the allowed values as the policy writes them, with the nearest
-        allowed = [str(v) for v in err.validator_value]
-        ctx.error("schema.operator", f"in `{keyword}`: {err.instance!r} is not one of {', '.join(allowed)}", where,
-                  did_you_mean(str(err.instance), allowed) or f"see docs/policy-format.md for the form of `{keyword}`")
-    else:
-        ctx.error("schema.operator", f"in `{keyword}`: {err.message}", where,
-                  f"see docs/policy-format.md for the form of `{keyword}`")
+    err = settle(jsonschema.exceptions.best_match(errors))
+    message, hint, at = explain(err, f"`{keyword}`", operator=True)
+    where = path + tuple(err.absolute_path) + ((at,) if at is not None else ())
+    ctx.error("schema.operator", message, where, hint or f"see docs/policy-format.md for the form of `{keyword}`")
     return False
 
 
