@@ -418,6 +418,9 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
     for v in members:
         if not member_fits(typ, decl.values, v):
             allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
+            if typ == "date" and isinstance(v, str):
+                from ._dates import date_problem
+                allowed += f" ({date_problem(v)})"    # 2019-02-30: February 2019 has 28 days
             c.issues.add("compile.value", f"`{decl.name}` cannot take {v!r}: it takes {allowed}", item.location(*path),
                          did_you_mean(str(v), map(str, decl.values or [])))
 

@@ -207,7 +207,6 @@ def test_dead_conditions_are_found_and_live_ones_are_not(tmp_path):
         rule("dead-present-absent", "{all: [{present: shop.size}, {absent: shop.size}]}"),
         rule("dead-not-and-is", "{all: [{not: {path: shop.kind, op: in, value: [stall]}}, {path: shop.kind, op: '==', value: stall}]}"),
         rule("dead-enum-exhausted", "{all: [{path: shop.kind, op: '!=', value: stall}, {path: shop.kind, op: '!=', value: kiosk}]}"),
-        rule("dead-boolean-vs-text", "{path: shop.licensed, op: '==', value: 'yes'}"),
         rule("dead-every-branch", "{any: [{all: [{path: shop.size, op: '>', value: 3}, {path: shop.size, op: '<', value: 2}]}, "
                                   "{all: [{present: shop.kind}, {absent: shop.kind}]}]}"),
         rule("dead-some-item", "{some: items, as: it, where: {all: [{path: it.kind, op: '==', value: a}, {path: it.kind, op: '==', value: b}]}}"),
@@ -221,7 +220,8 @@ def test_dead_conditions_are_found_and_live_ones_are_not(tmp_path):
     cat, policy = small_policy(tmp_path, rules)
     report = check(cat, policy)
     dead = codes_by_rule(report, "check.dead_condition")
-    assert dead == sorted(r for r in dead if r.startswith("dead-")) and len(dead) == 9, dead
+    # (a boolean compared with text is refused before this: compile.type, tests/fixtures/invalid/policy-errors.yaml)
+    assert dead == sorted(r for r in dead if r.startswith("dead-")) and len(dead) == 8, dead
 
 
 def test_a_derived_field_compared_with_a_value_no_rule_derives_is_dead(tmp_path):
