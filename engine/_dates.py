@@ -48,3 +48,19 @@ def shift(text: str, years: int = 0, months: int = 0, days: int = 0) -> str:
 
 def days_between(a: str, b: str) -> int:
     return (parse(b) - parse(a)).days
+
+
+def date_problem(text) -> str:
+    """Why `text` is not an ISO date, in the calendar's terms: 2019-02-30 -> February 2019 has 28 days."""
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})$", text) if isinstance(text, str) else None
+    if not match:
+        return "the form is YYYY-MM-DD"
+    year, month, day = map(int, match.groups())
+    if not 1 <= month <= 12:
+        return f"there is no month {month:02d}"
+    if year < 1:
+        return "years start at 0001"
+    last = (_dt.date(year + (month == 12), month % 12 + 1, 1) - _dt.timedelta(days=1)).day if year < 9999 or month < 12 else 31
+    if not 1 <= day <= last:
+        return f"{_dt.date(year, month, 1).strftime('%B')} {year} has {last} days"
+    return "the form is YYYY-MM-DD"

@@ -13,6 +13,7 @@ import jsonschema
 
 from . import _dates
 from . import _ir as ir
+from ._schema_text import explain, settle
 from ._shapes import Shape
 from .errors import IssueCollector, did_you_mean
 from .load import Document
@@ -79,21 +80,10 @@ def _check_shape(raw, keyword, kind, ctx: ParseContext, path) -> bool:
     errors = list(validator.iter_errors(raw))
     if not errors:
         return True
-    err = jsonschema.exceptions.best_match(errors)
-    where = path + tuple(err.absolute_path)
-    if err.validator == "additionalProperties":
-        extra = sorted(set(raw) - set(schema.get("properties", {})))
-        allowed = sorted(schema.get("properties", {}))
-        hint = did_you_mean(extra[0], allowed) if extra else ""
-        ctx.error("schema.operator", f"`{keyword}` does not take {', '.join('`%s`' % e for e in extra)}; it takes "
-                  + ", ".join(f"`{a}`" for a in allowed), path + ((extra[0],) if extra else ()), hint)
-    elif err.validator == "enum":      # say the allowed values as the policy writes them, with the nearest
-        allowed = [str(v) for v in err.validator_value]
-        ctx.error("schema.operator", f"in `{keyword}`: {err.instance!r} is not one of {', '.join(allowed)}", where,
-                  did_you_mean(str(err.instance), allowed) or f"see docs/policy-format.md for the form of `{keyword}`")
-    else:
-        ctx.error("schema.operator", f"in `{keyword}`: {err.message}", where,
-                  f"see docs/policy-format.md for the form of `{keyword}`")
+    err = settle(jsonschema.exceptions.best_match(errors))
+    message, hint, at = explain(err, f"`{keyword}`", operator=True)
+    where = path + tuple(err.absolute_path) + ((at,) if at is not None else ())
+    ctx.error("schema.operator", message, where, hint or f"see docs/policy-format.md for the form of `{keyword}`")
     return False
 
 
@@ -223,7 +213,26 @@ def _expr_param(raw, ctx, scope, path):
     decl = ctx.params[name]
     sample = decl.value if decl.values is None else next(iter(decl.values.values()), None)
     kind = "boolean" if isinstance(sample, bool) else "number" if isinstance(sample, (int, float)) else "any"
-    return ir.Param(name=name, kind=kind), Shape(kind)
+    return ir.Param(name=name, kind=kind), Shape(_param_kind(decl))
+
+
+def _param_kind(decl) -> str:
+    """The kind every value of a parameter has (in its whole timeline), for the comparison checks; "any" when they differ."""
+    values = ([decl.value] if decl.value is not None or decl.values is None else []) + list((decl.values or {}).values())
+    kinds = {_literal_kind(v) for v in values}
+    return kinds.pop() if len(kinds) == 1 else "any"
+
+
+def _literal_kind(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "date" if _dates.is_date(value) else "string"
+    if isinstance(value, list):
+        return "array"
+    return "any"
 
 
 def _decision_kind(decl) -> str:
@@ -331,10 +340,10 @@ def _expr_date_add(raw, ctx, scope, path):
     for unit in ("years", "months", "days"):
         if unit in raw:
             parsed = parse_expr(raw[unit], ctx, scope, path + (unit,))
-            if parsed is None:
+            if parsed is None or not _operand(parsed, "number", ctx, path + (unit,), f"`{unit}`"):
                 return None
             parts[unit] = parsed[0]
-    if base is None:
+    if base is None or not _operand(base, "date", ctx, path + ("date_add",), "`date_add`"):
         return None
     return ir.DateAdd(base=base[0], **parts), Shape("date")
 
@@ -344,6 +353,9 @@ def _expr_days_between(raw, ctx, scope, path):
     a = parse_expr(raw["days_between"][0], ctx, scope, path + ("days_between", 0))
     b = parse_expr(raw["days_between"][1], ctx, scope, path + ("days_between", 1))
     if a is None or b is None:
+        return None
+    a_ok = _operand(a, "date", ctx, path + ("days_between", 0), "the first date of `days_between`")
+    if not (_operand(b, "date", ctx, path + ("days_between", 1), "the second date of `days_between`") and a_ok):
         return None
     return ir.DaysBetween(start=a[0], end=b[0]), Shape("integer")
 
@@ -437,6 +449,163 @@ def _cond_not(raw, ctx, scope, path):
     return None if item is None else ir.Not(item=item)
 
 
+# What a side of a comparison is, for telling whether two sides can ever be equal or ordered: the
+# facts schema, a parameter's values or a decision's type says it. Dates are text (ISO dates compare
+# as text, and a date field may be compared with a text field that holds dates); integers are numbers.
+FAMILY = {"boolean": "boolean", "integer": "number", "number": "number", "string": "text", "date": "text",
+          "array": "list", "object": "mapping"}
+WORDS = {"boolean": "a boolean", "number": "a number", "text": "text", "date": "a date", "list": "a list",
+         "mapping": "a mapping"}
+LITERAL_HINT = {"boolean": "write true or false", "number": "write a number, e.g. value: 3",
+                "text": "write text, in quotes if it looks like a number or a date", "date": "write an ISO date YYYY-MM-DD"}
+
+
+def _family(expr, shape: Optional[Shape]) -> Optional[str]:
+    """"boolean", "number", "text", "list" or "mapping"; None when the type is not known (then anything goes)."""
+    if isinstance(expr, ir.Lit):
+        return FAMILY.get(_literal_kind(expr.value))
+    if shape is None:
+        return None
+    if shape.kind == "any":
+        families = {FAMILY.get(_literal_kind(v)) for v in shape.enum or []}
+        return families.pop() if len(families) == 1 else None
+    if shape.kind == "object" and not shape.exact:
+        return None        # `properties:` without `type: object` does not make the value a mapping
+    return FAMILY.get(shape.kind)
+
+
+def _word(expr, shape: Optional[Shape], family: str) -> str:
+    if family == "text" and (isinstance(expr, ir.Lit) and _dates.is_date(expr.value) or shape is not None and shape.kind == "date"):
+        return WORDS["date"]
+    return WORDS[family]
+
+
+def _side(expr) -> str:
+    """A side of a comparison as the policy writes it."""
+    if isinstance(expr, ir.PathRef):
+        return f"`{expr.text}`"
+    if isinstance(expr, ir.Param):
+        return f"parameter `{expr.name}`"
+    if isinstance(expr, ir.DecisionRef):
+        return f"decision `{expr.name}`"
+    if isinstance(expr, ir.Lit):
+        return show(expr.value)
+    if isinstance(expr, ir.Pick):
+        return f"the {'latest' if expr.latest else 'earliest'} {('`' + expr.field_name + '` of ') if expr.field_name else ''}`{expr.source.text}`"
+    if isinstance(expr, ir.Count):
+        return f"the count of `{expr.source.text}`"
+    if isinstance(expr, ir.DaysBetween):
+        return "the number of days between"
+    if isinstance(expr, ir.DateAdd):
+        return "the shifted date"
+    if isinstance(expr, ir.Step):
+        return "the stepped value"
+    return "the left side"
+
+
+def show(value) -> str:
+    """A literal as YAML writes it: true, 5, '2019-02-30', [a, b]."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return repr(value)
+
+
+def _date_literal_problem(value) -> str:
+    """Why a literal where a date goes is not one, in the calendar's terms (February 2019 has 28 days)."""
+    if isinstance(value, str):
+        return _dates.date_problem(value)
+    return f"it is {WORDS.get(FAMILY.get(_literal_kind(value)), 'a list')}"
+
+
+def _mismatch(left, lshape, op, right, rshape, ctx, path) -> bool:
+    """Report a comparison whose two sides' types can never be equal (or ordered): it would never fire,
+    or (`!=`, `not_in`) always hold, whatever the case file says."""
+    lfam = _family(left, lshape)
+    if op in ("in", "not_in"):
+        if isinstance(right, ir.Lit):
+            members = right.value if isinstance(right.value, list) else []
+            if lfam in ("list", "mapping") and members:
+                return _say(ctx, path, f"{_side(left)} is {WORDS[lfam]}, which is never one of {show(right.value)}: "
+                            f"`{op}` between them {'always holds' if op == 'not_in' else 'is never true'}", _list_hint(left, lfam))
+            for member in members:
+                mfam = FAMILY.get(_literal_kind(member))
+                if lfam and mfam and mfam != lfam:
+                    return _say(ctx, path, f"{_side(left)} is {_word(left, lshape, lfam)} but {show(member)} in the list is "
+                                f"{WORDS[mfam]}: it never matches", LITERAL_HINT.get(_word_key(left, lshape, lfam), ""))
+            return False
+        rfam = _family(right, rshape)
+        if rfam in ("boolean", "number"):
+            return _say(ctx, path, f"`{op}` needs a list on the right, but {_side(right)} is {WORDS[rfam]}",
+                        "compare with `==`, or name a list")
+        if rfam == "list" and rshape is not None and rshape.items is not None:
+            ifam = _family(None, rshape.items)
+            if lfam and ifam and lfam != ifam:
+                return _say(ctx, path, f"{_side(left)} is {_word(left, lshape, lfam)} but the items of {_side(right)} are "
+                            f"{WORDS[ifam]}: `{op}` between them {'always holds' if op == 'not_in' else 'is never true'}", "")
+        return False
+    rfam = _family(right, rshape)
+    ordered = op in ("<", "<=", ">", ">=")
+    if lfam is None or rfam is None:
+        return False
+    if lfam == rfam and not (ordered and lfam == "mapping"):
+        return False
+    outcome = "always holds" if op == "!=" else "is never true"
+    if lfam == rfam:
+        return _say(ctx, path, f"{_side(left)} and {_side(right)} are mappings, which have no order: `{op}` between them "
+                    "is never true", "compare a field of each")
+    message = (f"{_side(left)} is {_word(left, lshape, lfam)} but {_side(right)} is {_word(right, rshape, rfam)}: "
+               f"`{op}` between them {outcome}")
+    if lfam in ("list", "mapping"):
+        hint = _list_hint(left, lfam)
+    elif isinstance(right, ir.Lit):
+        hint = LITERAL_HINT.get(_word_key(left, lshape, lfam), "")
+    elif _word(left, lshape, lfam) == "a date" and rfam == "number":
+        hint = ("to compare a date with a number of years, months or days, shift a date: "
+                "`{within: {path: ..., years: ...}}` or `{date_add: {path: ...}, years: ...}`")
+    else:
+        hint = f"compare {_side(left)} with {_word(left, lshape, lfam)}"
+    return _say(ctx, path, message, hint)
+
+
+def _word_key(expr, shape, family) -> str:
+    return "date" if _word(expr, shape, family) == WORDS["date"] else family
+
+
+def _list_hint(left, family: str) -> str:
+    if family == "list" and isinstance(left, ir.PathRef):
+        return (f"to test whether `{left.text}` has items write `{{some: {left.text}, as: x}}`, with `where:` to test "
+                "the items; `count` counts them")
+    return "compare one of its fields"
+
+
+def _operand(parsed, want: str, ctx, path, what: str) -> bool:
+    """An operand that must be a date (`between`'s ends, `date_add`'s base) or a number (an amount of
+    years, months or days): False after reporting one whose literal or type can never be one."""
+    expr, shape = parsed
+    if want == "date":
+        if isinstance(expr, ir.Lit) and not _dates.is_date(expr.value):
+            ctx.error("compile.type", f"{what} must be a date; {show(expr.value)} is not: {_date_literal_problem(expr.value)}", path,
+                      "write a real calendar day as YYYY-MM-DD")
+            return False
+        family = _family(expr, shape)
+        if family is not None and family != "text":
+            ctx.error("compile.type", f"{what} must be a date; {_side(expr)} is {WORDS[family]}", path, "name a date field or write YYYY-MM-DD")
+            return False
+        return True
+    family = _family(expr, shape)
+    if family is not None and family != "number":
+        ctx.error("compile.type", f"{what} must be a number; {_side(expr)} is {_word(expr, shape, family)}", path, "write e.g. 1")
+        return False
+    return True
+
+
+def _say(ctx, path, message: str, hint: str) -> bool:
+    ctx.error("compile.type", message, path + ("value",), hint)
+    return True
+
+
 def _compare(left, lshape, op, raw_value, ctx, scope, path):
     right = parse_expr(raw_value, ctx, scope, path + ("value",))
     if right is None:
@@ -444,7 +613,7 @@ def _compare(left, lshape, op, raw_value, ctx, scope, path):
     rexpr, rshape = right
     if op in ("in", "not_in"):
         if isinstance(rexpr, ir.Lit) and not isinstance(rexpr.value, list):
-            ctx.error("compile.type", f"`{op}` needs a list on the right, found {rexpr.value!r}", path + ("value",),
+            ctx.error("compile.type", f"`{op}` needs a list on the right, found {show(rexpr.value)}", path + ("value",),
                       "write value: [a, b]")
             return None
         literals = rexpr.value if isinstance(rexpr, ir.Lit) else []
@@ -453,15 +622,18 @@ def _compare(left, lshape, op, raw_value, ctx, scope, path):
     if lshape.enum:
         for lit in literals:
             if lit not in lshape.enum:
-                ctx.error("compile.enum", f"{lit!r} is never a value of this field; allowed: {', '.join(map(str, lshape.enum))}",
+                ctx.error("compile.enum", f"{show(lit)} is never a value of this field; allowed: {', '.join(map(str, lshape.enum))}",
                           path + ("value",), did_you_mean(str(lit), map(str, lshape.enum)))
                 return None
     if lshape.kind == "date":
         for lit in literals:
             if not _dates.is_date(lit):
-                ctx.error("compile.type", f"{lit!r} is compared with a date but is not a date", path + ("value",),
-                          "write an ISO date YYYY-MM-DD")
+                ctx.error("compile.type", f"{show(lit)} is compared with a date but is not a date: {_date_literal_problem(lit)}",
+                          path + ("value",), "write a real calendar day as YYYY-MM-DD" if isinstance(lit, str) and
+                          _dates.ISO_DATE.match(lit) else "write an ISO date YYYY-MM-DD")
                 return None
+    if _mismatch(left, lshape, op, rexpr, rshape, ctx, path):
+        return None
     return ir.Compare(left=left, op=op, right=rexpr)
 
 
@@ -530,7 +702,7 @@ def _cond_within(raw, ctx, scope, path):
     ref = _date_path(spec["path"], ctx, scope, base + ("path",))
     unit = next(u for u in ("years", "months", "days") if u in spec)
     amount = parse_expr(spec[unit], ctx, scope, base + (unit,))
-    if ref is None or amount is None:
+    if ref is None or amount is None or not _operand(amount, "number", ctx, base + (unit,), f"`{unit}`"):
         return None
     return ir.Within(path=ref, unit=unit, amount=amount[0])
 
@@ -543,6 +715,9 @@ def _cond_between(raw, ctx, scope, path):
     start = parse_expr(spec["from"], ctx, scope, base + ("from",))
     end = parse_expr(spec["to"], ctx, scope, base + ("to",))
     if ref is None or start is None or end is None:
+        return None
+    start_ok = _operand(start, "date", ctx, base + ("from",), "`from`")
+    if not (_operand(end, "date", ctx, base + ("to",), "`to`") and start_ok):
         return None
     return ir.Between(path=ref, start=start[0], end=end[0])
 

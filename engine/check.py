@@ -166,6 +166,9 @@ def _typed(value) -> tuple:
     return ("str", value) if isinstance(value, str) else ("other", dump_json(value))
 
 
+NULL = _typed(None)
+
+
 # ---- where declarations are written ------------------------------------------------------
 class Sources:
     """The documents of a version and of the versions it extends: where a rule's `when` or a
@@ -345,22 +348,25 @@ class _Subject:
     lower: Optional[tuple] = None    # (value, inclusive)
     upper: Optional[tuple] = None
     said: list = field(default_factory=list)
+    wanted: list = field(default_factory=list)   # the values of each == / in, in the order written
 
     def contradiction(self) -> str:
         if self.present and self.absent:
             return f"`{self.text}` would have to be both present and absent"
         if not self.present:
             return ""   # every comparison here also holds when the value is absent
+        if self.allowed is not None and not self.allowed:    # two == / in that no one value meets
+            return self._clash()
         candidates = self.allowed
         if self.domain is not None:
             candidates = self.domain if candidates is None else candidates & self.domain
             if self.allowed is not None and not candidates:
-                allowed = ", ".join(sorted(dump_json(v[1]) for v in self.allowed))
-                takes = ", ".join(sorted(dump_json(v[1]) for v in self.domain if v[1] is not None))
-                return f"`{self.text}` is never {allowed}: it takes {takes}"
+                return f"`{self.text}` is never {_values(self.allowed, 'or')}: {self._takes()}"
         if candidates is not None:
-            left = {v for v in candidates - self.excluded if v[1] is not None and self._in_bounds(v)}
+            left = {v for v in candidates - self.excluded if v != NULL and self._in_bounds(v)}   # a value that holds is not null
             if not left:
+                if not self.said:    # only a `present:`, of a value that is never set
+                    return f"`{self.text}` is never present: {self._takes()}"
                 return f"no value of `{self.text}` satisfies {' and '.join(self.said)}"
             return ""
         if self.lower and self.upper:
@@ -371,6 +377,28 @@ class _Subject:
             except TypeError:
                 return ""
         return ""
+
+    def _clash(self) -> str:
+        """`x` cannot be both true and false; `x` cannot be "a" or "b" and also "c"."""
+        if any(not w for w in self.wanted):
+            return f"`{self.text}` is never in an empty list"
+        if all(len(w) == 1 for w in self.wanted):
+            seen = []
+            for w in self.wanted:
+                if w[0] not in seen:
+                    seen.append(w[0])
+            shown = [dump_json(v[1]) for v in seen]
+            if len(shown) == 2:
+                return f"`{self.text}` cannot be both {shown[0]} and {shown[1]}"
+            return f"`{self.text}` cannot be {', '.join(shown[:-1])} and {shown[-1]} at once"
+        parts = [_values(w, "or") for w in self.wanted]
+        return f"`{self.text}` cannot be {' and also '.join(parts)}: no value is in every list"
+
+    def _takes(self) -> str:
+        taken = [v for v in self.domain or () if v != NULL]
+        if not taken:
+            return "no rule or schema ever gives it a value"
+        return f"it takes {_values(taken, 'or')}"
 
     def _in_bounds(self, typed) -> bool:
         v = typed[1]
@@ -466,9 +494,22 @@ def _subject(subjects: dict, expr, scope: dict, domains: Domains) -> _Subject:
     return subjects[key]
 
 
+def _values(typed, word: str) -> str:
+    """Typed values as the policy writes them, sorted: "a", "b" or "c"; true and false."""
+    shown = sorted(dump_json(v[1]) for v in typed)
+    if len(shown) <= 1:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + f" {word} " + shown[-1]
+
+
 def _constrain(s: _Subject, op: str, value) -> None:
     if op in ("==", "in"):
-        vals = {_typed(v) for v in (value if isinstance(value, list) else [value])}
+        listed = []
+        for v in (value if isinstance(value, list) else [value]):
+            if _typed(v) not in listed:
+                listed.append(_typed(v))
+        s.wanted.append(listed)
+        vals = set(listed)
         s.allowed = vals if s.allowed is None else s.allowed & vals
     elif op in ("!=", "not_in"):
         s.excluded |= {_typed(v) for v in (value if isinstance(value, list) else [value])}

@@ -381,6 +381,18 @@ def _event_dates(items: dict, shape: Shape, issues: IssueCollector) -> dict:
 
 
 # ---- pass 3: rules -----------------------------------------------------------------------
+def fact_lists(shape: Shape, prefix: tuple = (), depth: int = 0) -> list:
+    """The dotted paths of the case file's lists (not inside a list), for a did-you-mean."""
+    out = []
+    for key, child in sorted(shape.props.items()):
+        path = prefix + (key,)
+        if child.kind == "array":
+            out.append(".".join(path))
+        elif child.kind == "object" and depth < 16:
+            out.extend(fact_lists(child, path, depth + 1))
+    return out
+
+
 def member_fits(typ: str, values: Optional[list], v: Any) -> bool:
     """Whether one member (of a list decision: one code) can be a value of a decision of type `typ`."""
     if typ == "list":
@@ -406,6 +418,9 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
     for v in members:
         if not member_fits(typ, decl.values, v):
             allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
+            if typ == "date" and isinstance(v, str):
+                from ._dates import date_problem
+                allowed += f" ({date_problem(v)})"    # 2019-02-30: February 2019 has 28 days
             c.issues.add("compile.value", f"`{decl.name}` cannot take {v!r}: it takes {allowed}", item.location(*path),
                          did_you_mean(str(v), map(str, decl.values or [])))
 
@@ -441,11 +456,21 @@ def pass_rules(c: Compilation) -> None:
             if target in c.derived_shapes:
                 binds, shape = f"derived:{target}", c.derived_shapes[target]
             else:
-                parsed = ops._list_source(target, ctx, {}, item.path + ("for_each",))
+                # One problem, one issue: a name the case file does not start with is said as a for_each
+                # that names nothing (a derived fact is as likely meant); a path into the case file keeps
+                # the path's own, more precise, problem (`licences` is not a field of enterprise).
+                quiet = IssueCollector()
+                parsed = ops._list_source(target, ops.ParseContext(item.doc, quiet, c.facts_shape, c.parameters, c.decisions, schemas),
+                                          {}, item.path + ("for_each",))
                 if parsed is None:
-                    if c.derived_shapes:
+                    head = str(target).split(".", 1)[0]
+                    if c.derived_shapes and head not in c.facts_shape.props:
+                        lists = fact_lists(c.facts_shape)
                         c.issues.add("compile.for_each", f"`for_each: {target}` is neither a derived fact nor a list of the case file",
-                                     item.location("for_each"), did_you_mean(target, list(c.derived_shapes) + list(c.facts_shape.props)))
+                                     item.location("for_each"), did_you_mean(target, list(c.derived_shapes) + lists)
+                                     or "derived facts: " + ", ".join(sorted(c.derived_shapes)[:12]))
+                    else:
+                        c.issues.extend(quiet.issues)
                     continue
                 binds, shape = f"list:{target}", parsed[1]
             ops._alias(alias, ctx, scope, item.path + ("as",))

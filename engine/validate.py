@@ -1,8 +1,6 @@
 """Stage 2, validate: every file against the JSON Schema of its kind (schemas/), all issues at once."""
 from __future__ import annotations
 
-import datetime as _dt
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,7 +15,9 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ._schema_text import explain, settle
 from .errors import IssueCollector, Location, SchemaError, did_you_mean
+from ._dates import date_problem  # noqa: F401  (re-exported: validate.date_problem)
 from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
 
 API_VERSION = "regcode/v1"
@@ -82,30 +82,8 @@ def operator_schemas() -> dict:
 
 
 def _message(err: jsonschema.ValidationError) -> tuple:
-    """A one-line message and hint for a schema error: what was found, what is allowed."""
-    if err.validator == "required":
-        missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return f"`{missing}` is required here", HINTS.get(missing, f"add `{missing}:`")
-    if err.validator == "additionalProperties":
-        allowed = sorted((err.schema.get("properties") or {}))
-        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
-        hint = did_you_mean(extra[0], allowed) if extra else ""
-        return (f"unknown key {', '.join('`%s`' % e for e in extra)}; allowed: {', '.join(allowed)}",
-                hint or "remove it")
-    if err.validator == "enum":
-        allowed = err.validator_value
-        return (f"{err.instance!r} is not one of {', '.join(map(str, allowed))}",
-                did_you_mean(str(err.instance), map(str, allowed)))
-    if err.validator == "const":
-        return f"{err.instance!r} should be {err.validator_value!r}", ""
-    if err.validator == "pattern":
-        return f"{err.instance!r} does not have the expected form ({err.validator_value})", ""
-    if err.validator == "format" and err.validator_value == "date":
-        return f"{err.instance!r} is not a date: {date_problem(err.instance)}", "write a real calendar day as YYYY-MM-DD"
-    if err.validator == "oneOf" and isinstance(err.instance, dict):
-        return (f"this mapping fits none of the allowed forms ({err.message[:120]})",
-                "see docs/policy-format.md for the forms this place takes")
-    return err.message, ""
+    """(message, hint, key to point at) for a schema error: what was found, what is allowed (engine/_schema_text.py)."""
+    return explain(err, "here", hints=HINTS)
 
 
 def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix: str = "schema") -> None:
@@ -114,33 +92,16 @@ def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix:
     for err in validator.iter_errors(doc.data):
         groups[tuple(err.absolute_path)[:2]].append(err)
     for key in sorted(groups, key=lambda k: tuple(str(p) for p in k)):
-        err = jsonschema.exceptions.best_match(groups[key])
-        message, hint = _message(err)
+        err = settle(jsonschema.exceptions.best_match(groups[key]))
+        message, hint, at = _message(err)
         path = tuple(err.absolute_path)
         if "propertyNames" in err.schema_path and isinstance(err.instance, str):
             path += (err.instance,)    # a bad key: point at it, not at the mapping that holds it
-        elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            extra = sorted(set(err.instance) - set(err.schema.get("properties") or {}))
-            if extra:                  # an unknown key: point at the first one, where it is written
-                issues.add(f"{code_prefix}.{err.validator}", message, doc.key_location(path + (extra[0],)), hint)
-                continue
+        elif at is not None and isinstance(err.instance, dict) and at in err.instance:
+            # an unknown (or misspelt) key: point at the first one, where it is written
+            issues.add(f"{code_prefix}.{err.validator}", message, doc.key_location(path + (at,)), hint)
+            continue
         issues.add(f"{code_prefix}.{err.validator}", message, doc.location(path), hint)
-
-
-def date_problem(text) -> str:
-    """Why `text` is not an ISO date, in the calendar's terms: 2019-02-30 -> February 2019 has 28 days."""
-    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})$", text) if isinstance(text, str) else None
-    if not match:
-        return "the form is YYYY-MM-DD"
-    year, month, day = map(int, match.groups())
-    if not 1 <= month <= 12:
-        return f"there is no month {month:02d}"
-    if year < 1:
-        return "years start at 0001"
-    last = (_dt.date(year + (month == 12), month % 12 + 1, 1) - _dt.timedelta(days=1)).day if year < 9999 or month < 12 else 31
-    if not 1 <= day <= last:
-        return f"{_dt.date(year, month, 1).strftime('%B')} {year} has {last} days"
-    return "the form is YYYY-MM-DD"
 
 
 # ---- `$ref` in a facts schema: never outside the policy, never the network -------------------
@@ -354,9 +315,13 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        doc.location(), f"start with `apiVersion: {API_VERSION}` and `kind:`")
             continue
         if doc.data.get("apiVersion") != API_VERSION:
-            found = doc.data.get("apiVersion")
-            issues.add("schema.api_version", f"apiVersion is {found!r}; this regcode reads {API_VERSION!r}",
-                       doc.location(("apiVersion",)), HINTS["apiVersion"])
+            if "apiVersion" not in doc.data:
+                issues.add("schema.api_version", f"the file has no `apiVersion`: a policy file says which format it is "
+                           f"written in, and this regcode reads {API_VERSION}", doc.location(), HINTS["apiVersion"])
+            else:
+                found = doc.data.get("apiVersion")
+                issues.add("schema.api_version", f"apiVersion is {found!r}; this regcode reads {API_VERSION!r}",
+                           doc.location(("apiVersion",)), HINTS["apiVersion"])
             continue
         kind = doc.data.get("kind")
         if kind not in KINDS:

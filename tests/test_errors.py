@@ -44,6 +44,21 @@ def test_policy_error_is_reported_with_place_and_hint(fixture, tmp_path, monkeyp
         assert want["hint"] in err["hint"] or want["hint"] in err["message"]
 
 
+@pytest.mark.parametrize("fixture", POLICY_ERRORS, ids=[f["mode"] for f in POLICY_ERRORS])
+def test_one_mistake_is_one_issue_at_its_place(fixture, tmp_path, monkeypatch):
+    """No place gets two issues for one mistake (`for_each: categroy` was both compile.for_each and
+    compile.unknown_path at the same column)."""
+    root, version = _toy_copy(tmp_path)
+    (version / fixture["file"]).parent.mkdir(parents=True, exist_ok=True)
+    (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    errors = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"]
+    places = [(e["location"]["file"], e["location"]["line"], e["location"]["column"]) for e in errors]
+    twice = sorted({p for p in places if places.count(p) > 1})
+    assert not twice, [f"{e['code']}: {e['message']}" for e in errors if (e["location"]["file"], e["location"]["line"],
+                                                                           e["location"]["column"]) in twice]
+
+
 @pytest.mark.parametrize("fixture", POLICY_ERRORS[:3], ids=[f["mode"] for f in POLICY_ERRORS[:3]])
 def test_text_report_is_file_line_col_code_message(fixture, tmp_path, monkeypatch):
     root, version = _toy_copy(tmp_path)

@@ -1,0 +1,272 @@
+"""Schema errors as sentences: the place, what was found, what it takes, and the nearest valid name.
+
+jsonschema's own messages show Python reprs of the schema (`'to' is a required property`,
+`{...} does not have enough properties`, `should not be valid under {'pattern': ...}`). Here each
+kind of error a policy file can have is said in the policy's terms, from the schema node that
+failed: its `properties`, `required`, `description` and the like. A schema node that has a
+`pattern` carries a `description` saying the form in words; that is what a drafter is shown.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import jsonschema
+
+from ._dates import date_problem
+from .errors import did_you_mean
+from .load import json_type
+
+TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "text", "boolean": "true or false",
+              "integer": "a whole number", "number": "a number", "null": "null"}
+# How other languages spell a value an enum has: `=` and `gte` are `==` and `>=` here. Said first,
+# before the nearest spellings, because the meaning is closer than the letters.
+SYNONYMS = {"=": "==", "eq": "==", "equals": "==", "is": "==", "===": "==",
+            "ne": "!=", "neq": "!=", "<>": "!=", "!==": "!=", "not": "!=",
+            "gt": ">", "gte": ">=", "ge": ">=", "=>": ">=", "≥": ">=",
+            "lt": "<", "lte": "<=", "le": "<=", "=<": "<=", "≤": "<=",
+            "not in": "not_in", "notin": "not_in", "nin": "not_in", "not-in": "not_in"}
+
+
+def _ticks(names) -> list:
+    return [f"`{n}`" for n in names]
+
+
+def _either(names, word: str = "or") -> str:
+    """`a`, `b` or `c`."""
+    names = _ticks(names)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + f" {word} " + names[-1]
+
+
+def place(path, default: str) -> str:
+    """What an error is about, for a message: "`within`" (the key it is under), "item 2 of `any`"
+    (a list item), or `default` at the top of the node checked."""
+    keys = list(path)
+    if not keys:
+        return default
+    last = keys[-1]
+    if isinstance(last, str):
+        tail = []
+        for k in reversed(keys):   # the keys after the last list index: `source.file`
+            if not isinstance(k, str):
+                break
+            tail.insert(0, k)
+        return f"`{'.'.join(tail)}`"
+    name = next((k for k in reversed(keys) if isinstance(k, str)), None)
+    return f"item {last + 1} of `{name}`" if name else f"item {last + 1}"
+
+
+def _key(path) -> str:
+    """The name of the key an error is under, for an example (`any: [...]`); "" at the top."""
+    return next((k for k in reversed(list(path)) if isinstance(k, str)), "")
+
+
+def _noun(schema: dict) -> str:
+    """What a schema node takes, in words: "a list of conditions", "text", "a mapping or a list"."""
+    typ = schema.get("type")
+    if typ == "array":
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        ref = items.get("$ref")
+        if isinstance(ref, str) and "/" in ref:
+            return f"a list of {ref.rsplit('/', 1)[-1].replace('_', ' ')}s"
+        if items.get("type") in TYPE_WORDS:
+            inner = TYPE_WORDS[items["type"]]
+            return "a list of " + ("texts" if inner == "text" else inner.split(" ", 1)[-1] + "s")
+        return "a list"
+    if isinstance(typ, list):
+        return " or ".join(TYPE_WORDS.get(t, t) for t in typ)
+    return TYPE_WORDS.get(typ, str(typ))
+
+
+def _strays(err) -> list:
+    """Keys of the mapping that its schema does not take (when it takes only those it names)."""
+    schema, instance = err.schema, err.instance
+    if not isinstance(schema, dict) or not isinstance(instance, dict) or schema.get("additionalProperties") is not False:
+        return []
+    known = set(schema.get("properties") or {})
+    return sorted(k for k in instance if k not in known and not _patterned(schema, k))
+
+
+def _patterned(schema: dict, key: str) -> bool:
+    return any(re.search(p, key) for p in (schema.get("patternProperties") or {}))
+
+
+def _required_of(alternative) -> list:
+    return list(alternative.get("required") or []) if isinstance(alternative, dict) else []
+
+
+def explain(err: jsonschema.ValidationError, default: str = "here", operator: bool = False,
+            hints: Optional[dict] = None) -> tuple:
+    """(message, hint, key) for one schema error. `default` names the node checked ("`within`"),
+    `key` is the key of the mapping to point at (an unknown key, a misspelt one) or None.
+    `operator` chooses the rule language's wording for an unknown key ("`some` does not take `were`")."""
+    hints = hints or {}
+    where = place(err.absolute_path, default)
+    at_top = where == default
+    instance, schema, validator = err.instance, err.schema if isinstance(err.schema, dict) else {}, err.validator
+    if validator == "required" and isinstance(instance, dict):
+        missing = [k for k in err.validator_value if k not in instance] or list(err.validator_value)[:1]
+        strays = _strays(err)
+        inside = "here" if where == "here" else f"in {where}"
+        message = f"{_either(missing, 'and')} {'is' if len(missing) == 1 else 'are'} required {inside}"
+        if strays:
+            message += f"; {_either(strays, 'and')} {'is not a key' if len(strays) == 1 else 'are not keys'} it takes"
+            hint = did_you_mean(strays[0], missing) or did_you_mean(strays[0], schema.get("properties") or {})
+            return message, hint or f"add `{missing[0]}:`", strays[0]
+        return message, hints.get(missing[0], f"add `{missing[0]}:`"), None
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted(schema.get("properties") or {})
+        extra = _strays(err) or sorted(set(instance) - set(allowed))
+        hint = did_you_mean(extra[0], allowed) if extra else ""
+        if operator:
+            message = (f"{where} does not take {', '.join(_ticks(extra))}; it takes {', '.join(_ticks(allowed))}"
+                       if allowed else f"{where} takes no keys besides its own; found {', '.join(_ticks(extra))}")
+        else:
+            message = f"unknown key {', '.join(_ticks(extra))}; allowed: {', '.join(allowed)}"
+        return message, hint or "remove it", extra[0] if extra else None
+    if validator in ("minProperties", "maxProperties") and isinstance(instance, dict):
+        return _count_of_keys(err, where)
+    if validator == "type":
+        found = json_type(instance)
+        want = _noun(schema)
+        key = _key(err.absolute_path) or default.strip("`")
+        if schema.get("type") == "array":
+            example = f"`{key}: [{{...}}, {{...}}]`" if isinstance(instance, dict) else f"`{key}: [a, b]`"
+            hint = f"write a list, e.g. {example}"
+        elif schema.get("type") == "object":
+            hint = f"write a mapping, e.g. `{key}: {{name: value}}`"
+        elif schema.get("type") == "string" and not isinstance(instance, (dict, list)):
+            hint = f"put it in quotes: `{key}: '{instance}'`" if instance is not None else f"write text after `{key}:`"
+        else:
+            hint = f"write {want}"
+        return f"{where} must be {want}, found {found}", hint, None
+    if validator == "enum":
+        allowed = [str(v) for v in err.validator_value]
+        synonym = SYNONYMS.get(str(instance).strip().lower()) if isinstance(instance, str) else None
+        hint = (f"did you mean `{synonym}`?" if synonym in allowed else did_you_mean(str(instance), allowed))
+        prefix = "" if at_top else f"{where}: "
+        return f"{prefix}{instance!r} is not one of {', '.join(allowed)}", hint, None
+    if validator == "const":
+        prefix = "" if at_top else f"{where}: "
+        return f"{prefix}{instance!r} should be {err.validator_value!r}", f"write `{err.validator_value}`", None
+    if validator == "pattern" and isinstance(instance, str):
+        return _pattern(err, where, err.validator_value)
+    if validator == "not" and isinstance(err.validator_value, dict):
+        banned = err.validator_value
+        if set(banned) == {"required"}:
+            keys = _either(banned["required"], "and")
+            return f"{where} has {keys}: it takes one of them, not both", "keep one", None
+        if set(banned) == {"pattern"} and isinstance(instance, str):
+            return _pattern(err, where, None)
+    if validator == "format" and err.validator_value == "date":
+        return f"{instance!r} is not a date: {date_problem(instance)}", "write a real calendar day as YYYY-MM-DD", None
+    if validator in ("oneOf", "anyOf"):
+        found = _alternatives(err, where, default, operator, hints)
+        if found is not None:
+            return found
+    if validator in ("minItems", "maxItems") and isinstance(instance, list):
+        n = err.validator_value
+        least = validator == "minItems"
+        return (f"{where} {'needs at least' if least else 'takes at most'} {n} item{'s' if n != 1 else ''}, found {len(instance)}",
+                "add one" if least else "split it", None)
+    if validator in ("minLength", "maxLength") and isinstance(instance, str):
+        n = err.validator_value
+        if validator == "minLength" and n == 1:
+            return f"{where} is empty", f"write something after `{_key(err.absolute_path) or 'it'}:`", None
+        return (f"{where} {'needs at least' if validator == 'minLength' else 'takes at most'} {n} characters, found {len(instance)}",
+                "", None)
+    if validator == "uniqueItems" and isinstance(instance, list):
+        seen, twice = [], None
+        for item in instance:
+            if item in seen:
+                twice = item
+                break
+            seen.append(item)
+        return f"{where} lists {twice!r} twice", "keep one", None
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
+        return f"{where} must be {words[validator]} {err.validator_value}, found {instance!r}", "", None
+    return (err.message if at_top else f"{where}: {err.message}"), "", None
+
+
+def _pattern(err, where: str, pattern: Optional[str]) -> tuple:
+    """A value (or a key, under `propertyNames`) of the wrong form: the form in the schema's words."""
+    instance = err.instance
+    described = err.schema.get("description") if isinstance(err.schema, dict) else None
+    form = described or (f"the form is {pattern}" if pattern else "")
+    if "propertyNames" in err.schema_path:
+        message = f"{instance!r} is not a valid name in {where}" if where != "here" else f"{instance!r} is not a valid name here"
+    else:
+        message = f"{where}: {instance!r} does not have the expected form" if where != "here" else f"{instance!r} does not have the expected form"
+    if form:
+        message += f" ({form})"
+    hint = ""
+    if pattern:   # the nearest spelling that has the form, when lower case and dashes give one
+        for candidate in (instance.strip().lower(), re.sub(r"[\s_]+", "-", instance.strip().lower()),
+                          re.sub(r"[\s-]+", "_", instance.strip().lower())):
+            if candidate != instance and re.search(pattern, candidate):
+                hint = f"e.g. `{candidate}`"
+                break
+    return message, hint, None
+
+
+def _count_of_keys(err, where: str) -> tuple:
+    """minProperties / maxProperties, said with the keys the node takes: `within` needs one of `years`,
+    `months`, `days` beside `path`."""
+    schema, instance, n = err.schema, err.instance, err.validator_value
+    props = list(schema.get("properties") or {})
+    required = [k for k in (schema.get("required") or []) if k in props]
+    optional = [p for p in props if p not in required]
+    extra = n - len(required)
+    count = "one" if extra == 1 else str(extra)
+    beside = f" beside {_either(required, 'and')}" if required else ""
+    if err.validator == "minProperties":
+        if optional and extra >= 1:
+            return (f"{where} needs {count} of {_either(optional)}{beside}",
+                    f"add one, e.g. `{optional[0]}: ...`", None)
+        return f"{where} needs at least {n} entr{'y' if n == 1 else 'ies'}, found {len(instance)}", "add one", None
+    written = [p for p in optional if p in instance]
+    if optional and extra >= 1 and written:
+        return (f"{where} takes only {count} of {_either(optional)}{beside}; found {_either(written, 'and')}",
+                "keep one" if extra == 1 else f"keep {extra}", written[-1])
+    return f"{where} takes at most {n} entr{'y' if n == 1 else 'ies'}, found {len(instance)}", "", None
+
+
+def settle(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """The error to report: for a oneOf / anyOf whose alternatives are told apart by a key (`decide` or
+    `derive`), the best error of the alternative whose key the mapping has, followed down; else `err`."""
+    for _ in range(32):
+        if err.validator not in ("oneOf", "anyOf") or not isinstance(err.instance, dict) or not err.context:
+            return err
+        alternatives = err.validator_value if isinstance(err.validator_value, list) else []
+        keyed = [_required_of(a) for a in alternatives]
+        present = [i for i, req in enumerate(keyed) if req and all(k in err.instance for k in req)]
+        if len(present) != 1:
+            return err
+        chosen = [sub for sub in err.context if sub.relative_schema_path and sub.relative_schema_path[0] == present[0]]
+        if not chosen:
+            return err
+        err = jsonschema.exceptions.best_match(chosen)
+    return err
+
+
+def _alternatives(err, where: str, default: str, operator: bool, hints: dict) -> Optional[tuple]:
+    """oneOf / anyOf over mappings told apart by a key (`decide` or `derive`, `expect` or `expect_error`):
+    the form the writer meant is the one whose keys are there; with none, say which keys would do."""
+    alternatives = err.validator_value if isinstance(err.validator_value, list) else []
+    instance = err.instance
+    if not isinstance(instance, dict) or not alternatives:
+        return None
+    keyed = [_required_of(a) for a in alternatives]
+    if not all(keyed):
+        return None
+    present = [i for i, req in enumerate(keyed) if all(k in instance for k in req)]
+    if err.validator == "oneOf" and not err.context and len(present) > 1:
+        keys = [k for i in present for k in keyed[i]]
+        return f"{where} has {_either(keys, 'and')}: it takes one of them, not both", "keep one", keys[-1]
+    if not present:
+        firsts = [req[0] for req in keyed]
+        return (f"{where} needs {_either(firsts)}", "add " + " or ".join(f"`{k}:`" for k in firsts), None)
+    return None
