@@ -108,6 +108,7 @@ class Document:
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 _TEXT_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge", "tag:yaml.org,2002:yaml")
 _STR, _NULL, _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("str", "null", "bool", "int", "float"))
+_MERGE = "tag:yaml.org,2002:merge"
 PLAIN_YAML = "plain YAML only: mappings, lists, text, numbers, true/false and null"
 
 
@@ -124,8 +125,9 @@ class _Builder:
     the output could not carry: tags, lone surrogates, numbers beyond 64 bits, NaN and infinity,
     more than MAX_DEPTH levels, and aliases that expand beyond ALIAS_BUDGET."""
 
-    def __init__(self, loader, file: str, issues: IssueCollector):
+    def __init__(self, loader, file: str, issues: IssueCollector, merge_keys: bool = False):
         self.loader = loader
+        self.merge_keys = merge_keys
         self.file = file
         self.issues = issues
         self.marks: dict = {}
@@ -152,19 +154,47 @@ class _Builder:
                             self.at(node, path), "remove the tag")
             return None
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)   # `<<` merge keys; cycles were refused before building
             out: dict = {}
-            for key_node, value_node in node.value:
+            merged: set = set()    # keys whose value came from a merge: a key written here overrides them
+            for key_node, value_node, from_merge in self.pairs(node, path):
                 key = self.key(key_node, path)
                 if key is None:
                     continue
-                if key in out:
+                if key in out and key not in merged:
                     self.issues.add("load.duplicate_key", f"key `{printable(key)}` appears twice in this mapping",
                                     self.at(key_node, path + (key,)), "remove or rename one of them")
+                if from_merge:
+                    merged.add(key)
+                else:
+                    merged.discard(key)
                 self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 out[key] = self.build(value_node, path + (key,), depth + 1)
             return out
         return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
+
+    def pairs(self, node: yaml.MappingNode, path: Path_, depth: int = 0) -> list:
+        """A mapping's (key, value, from a merge) pairs. In a policy file a merge key (`<<`) is refused:
+        what a rule or a declaration says is written in it. In a case file `<<` merges as YAML 1.1 says
+        (merged pairs first, so that a key written beside `<<` overrides them; of a list of mappings the
+        earlier wins), built here without changing the node, which an alias may reach again."""
+        merges, own = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                own.append((key_node, value_node, False))
+            elif not self.merge_keys:
+                self.issues.add("load.merge_key", "merge keys (`<<`) are not supported in policy files: what a rule or a "
+                                "declaration says is written in it", self.at(key_node, path + ("<<",)),
+                                "write the keys out in this mapping; an alias such as `*base` may still repeat a whole value")
+            elif depth < MAX_DEPTH:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in reversed(sources):
+                    if isinstance(source, yaml.MappingNode):
+                        merges.extend((k, v, True) for k, v, _ in self.pairs(source, path, depth + 1))
+                    else:
+                        self.issues.add("load.value", "`<<:` merges a mapping or a list of mappings, found "
+                                        + ("a list" if isinstance(source, yaml.SequenceNode) else f"`{printable(str(source.value))[:40]}`"),
+                                        self.at(source, path + ("<<",)), "merge a mapping (`<<: *base`), or write the keys out")
+        return merges + own
 
     def key(self, node: yaml.Node, path: Path_) -> Optional[str]:
         """A mapping key as text (1, true and 1.5 become "1", "True", "1.5"); anything else is refused."""
@@ -291,9 +321,11 @@ def _describe(ch: str) -> str:
     return f"the control character U+{code:04X}"
 
 
-def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[str] = None) -> Optional[Document]:
+def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[str] = None,
+               merge_keys: bool = False) -> Optional[Document]:
     """Parse one YAML (or JSON) text into a Document; every problem becomes a `load.*` issue with
-    file:line:col (`load.syntax`, `load.syntax`, `load.alias`, `load.tag`, `load.number`...)."""
+    file:line:col (`load.syntax`, `load.alias`, `load.tag`, `load.number`...). `merge_keys`: a case
+    file's `<<` merges; a policy file's is refused (`load.merge_key`)."""
     bad = _NOT_YAML.search(text)
     if bad is not None:
         line, col = _position(text, bad.start())
@@ -310,7 +342,7 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             return None
         if "&" in text and not _check_graph(node, file, issues):   # no `&`, no anchor, no alias
             return None
-        builder = _Builder(loader, file, issues)
+        builder = _Builder(loader, file, issues, merge_keys)
         data = builder.build(node)
         return Document(file, data, builder.marks, builder.keys)
     except yaml.MarkedYAMLError as exc:
@@ -319,7 +351,7 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             # the Python parser reads it, and the builder joins the pair or names a lone half
             loader.dispose()
             loader = None
-            return parse_text(text, file, issues, "python")
+            return parse_text(text, file, issues, "python", merge_keys)
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         if line > len(_BREAK.findall(text)) + 1:   # libyaml puts the stream's end after a line break the text lacks
@@ -328,8 +360,6 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if "maximum nesting depth" in str(problem):     # libyaml's own bound, past ours: the same issue as ours
             issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
                        Location(file, line, col), "flatten the structure")
-        elif isinstance(exc, yaml.constructor.ConstructorError):   # a merge key (`<<`) on something not a mapping
-            issues.add("load.value", f"YAML: {problem}", Location(file, line, col), "`<<:` merges a mapping (or a list of them)")
         else:
             lines = text.split("\n")
             at = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -596,7 +626,7 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
                                 "write a mapping with `as_of:`, `enterprise:` and the lists the case has")])
     if as_json:
         data = parse_json(text, name)
-        marked = parse_text(text, name, IssueCollector())    # marks only; JSON that YAML refuses (tabs) has none
+        marked = parse_text(text, name, IssueCollector(), merge_keys=True)    # marks only; JSON that YAML refuses (tabs) has none
         if isinstance(data, dict):
             problems = check_value(data, name)
             if problems:
@@ -605,7 +635,7 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
         raise InputError([Issue("input.not_mapping", f"a case file must be a mapping, found {json_type(data)}",
                                 Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
     issues = IssueCollector()
-    doc = parse_text(text, name, issues)
+    doc = parse_text(text, name, issues, merge_keys=True)
     if doc is not None and not isinstance(doc.data, dict):
         issues.add("input.not_mapping", f"a case file must be a mapping, found {json_type(doc.data)}",
                    doc.location(), "start the file with `as_of:` and `enterprise:`")

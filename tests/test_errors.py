@@ -39,6 +39,8 @@ def test_policy_error_is_reported_with_place_and_hint(fixture, tmp_path, monkeyp
     err = matching[0]
     assert err["location"]["file"] == want["file"]
     assert err["location"]["line"] == want["line"], err
+    if "column" in want:
+        assert err["location"]["column"] == want["column"], err
     assert want["message"] in err["message"]
     if "hint" in want:
         assert want["hint"] in err["hint"] or want["hint"] in err["message"]

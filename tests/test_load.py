@@ -96,11 +96,46 @@ def test_bigger_alias_bomb_is_refused_as_well(parser):
 
 
 def test_aliases_within_the_budget_still_expand(parser):
-    doc, issues = parse("base: &b {x: 1, y: [1, 2]}\nitems: [*b, *b, *b]\nmerged: {<<: *b, z: 3}\n")
+    doc, issues = parse("base: &b {x: 1, y: [1, 2]}\nitems: [*b, *b, *b]\n")
     assert not issues
     assert doc.data["items"] == [{"x": 1, "y": [1, 2]}] * 3
-    assert doc.data["merged"] == {"x": 1, "y": [1, 2], "z": 3}
     assert doc.marks[("items", 2, "y", 1)] == (1, 24)   # an alias's values carry the anchored node's marks
+
+
+def test_a_merge_key_in_a_policy_file_is_refused_as_such_not_as_a_duplicate_key(parser):
+    doc, issues = parse("base: &base {id: m1, title: t}\nrules:\n  - <<: *base\n    id: m2\n")
+    assert [(i.code, i.location.line, i.location.column) for i in issues] == [("load.merge_key", 3, 5)]
+    assert "merge keys (`<<`) are not supported in policy files" in issues[0].message
+    assert "write the keys out" in issues[0].hint
+
+
+MERGES = [   # (a case file's text, what it reads as): YAML 1.1 merge keys, a key written beside `<<` wins
+    ("base: &b {x: 1, y: [1, 2]}\nmerged: {<<: *b, z: 3}\n", {"x": 1, "y": [1, 2], "z": 3}),
+    ("base: &b {id: m1, x: 1}\nmerged:\n  <<: *b\n  id: m2\n", {"id": "m2", "x": 1}),
+    ("a: &a {x: 1}\nb: &b {x: 2, y: 2}\nmerged: {<<: [*a, *b], z: 3}\n", {"x": 1, "y": 2, "z": 3}),   # the earlier wins
+    ("a: &a {x: 1}\nb: &b {<<: *a, x: 2}\nmerged: {<<: *b}\nagain: *b\n", {"x": 2}),   # a node reached twice
+]
+
+
+@pytest.mark.parametrize("text,merged", MERGES)
+def test_a_merge_key_in_a_case_file_merges_and_a_written_key_overrides(parser, text, merged):
+    issues = IssueCollector()
+    doc = load.parse_text(text, "case.yaml", issues, merge_keys=True)
+    assert not issues.issues, [str(i) for i in issues.issues]
+    assert doc.data["merged"] == merged
+    assert doc.data.get("again", merged) == merged
+
+
+def test_a_key_written_twice_beside_a_merge_is_still_a_duplicate(parser):
+    issues = IssueCollector()
+    load.parse_text("a: &a {x: 1}\nm: {<<: *a, x: 5, x: 6}\n", "case.yaml", issues, merge_keys=True)
+    assert [(i.code, i.location.line) for i in issues.issues] == [("load.duplicate_key", 2)]
+
+
+def test_a_merge_of_something_not_a_mapping_is_located(parser):
+    issues = IssueCollector()
+    load.parse_text("m: {<<: 3}\n", "case.yaml", issues, merge_keys=True)
+    assert [(i.code, i.location.line, i.location.column) for i in issues.issues] == [("load.value", 1, 9)]
 
 
 @pytest.mark.parametrize("text", ["a: &x [1, *x]\n", "a: &x {k: *x}\n", "a: &x {<<: *x}\n", "a: &x [[[*x]]]\n"])
