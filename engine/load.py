@@ -479,6 +479,18 @@ def _mib(limit: int) -> str:
     return f"{limit >> 20} MiB"
 
 
+def not_utf8(raw: bytes, exc: UnicodeDecodeError, file: str, code: str = "load.encoding", what: str = "the file") -> Issue:
+    """The first byte that is not UTF-8, at its line and column (characters, as the parsers count them),
+    rather than as an offset in bytes."""
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw   # utf-8-sig counts from after the BOM
+    before = body[:exc.start].decode("utf-8", "replace")
+    line, col = _position(before, len(before))
+    bad = body[exc.start] if exc.start < len(body) else None
+    shown = f"byte 0x{bad:02x}" if bad is not None else "the last bytes"
+    return Issue(code, f"{what} is not UTF-8: {shown} here is not part of a UTF-8 character ({exc.reason})",
+                 Location(file, line, col), "save it as UTF-8 (text saved as GBK or GB18030 reads this way)")
+
+
 def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[Document]:
     """Read one file from disk (YAML or JSON) into a Document, or record why not."""
     try:
@@ -499,7 +511,7 @@ def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        issues.add("load.encoding", f"the file is not UTF-8 (byte {exc.start})", Location(display), "save it as UTF-8")
+        issues.extend([not_utf8(raw, exc, display)])
         return None
     return parse_text(text, display, issues)
 
@@ -524,19 +536,64 @@ def inside(root: Path, candidate: Path) -> bool:
         return False
 
 
+def escape(root: Path, path: Path) -> Optional[Path]:
+    """The first part of `path` below `root` (a folder, or the file itself) that leads outside `root`
+    (a link, as a rule), or None when the path stays inside: the one place a drafter has to mend."""
+    path, root = Path(os.path.abspath(path)), Path(os.path.abspath(root))   # as written: links are not followed here
+    try:
+        below = path.relative_to(root).parts
+    except ValueError:
+        return path if not inside(root, path) else None
+    probe = root
+    for part in below:
+        probe = probe / part
+        if not inside(root, probe):
+            return probe
+    return None
+
+
+def outside_issue(root: Path, part: Path) -> Issue:
+    """`load.outside_root` for the part of a path that leaves the root (see `escape`): one issue
+    naming the link, never one per file reached through it."""
+    shown = _display(part)
+    try:
+        target = _display(part.resolve())
+    except (OSError, RuntimeError):   # a loop of links
+        target = "a loop of links"
+    linked = os.path.islink(part)
+    if os.path.isdir(part):
+        what = f"the folder `{shown}` is a link to `{target}`" if linked else f"the folder `{shown}` leads to `{target}`"
+        return Issue("load.outside_root", f"{what}, outside the policy root `{_display(root)}`: none of its files are read",
+                     Location(shown), "policy files must live inside the policy folder; replace the link by a copy of the folder")
+    what = f"`{shown}` is a link to `{target}`" if linked else f"`{shown}` points to `{target}`"
+    return Issue("load.outside_root", f"{what}, outside the policy root `{_display(root)}`", Location(shown),
+                 "policy files must live inside the policy folder; replace the link by a copy of the file")
+
+
 def policy_files(version_dir: Path, issues: IssueCollector, root: Optional[Path] = None) -> Iterator[Path]:
     """Every policy file of a version folder, sorted; files that escape `root` are refused. Whatever is
     named like one is yielded, a folder or a FIFO too: reading it says what it is (load.not_a_file),
-    where passing over it would silently drop the rules it was meant to hold."""
+    where passing over it would silently drop the rules it was meant to hold. A link to a folder outside
+    the root is refused too, once (its files are not read: a folder link is never followed)."""
     root = root or version_dir
-    found = sorted(p for p in version_dir.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+    entries = sorted(version_dir.rglob("*"))
+    found = [p for p in entries if p.suffix in (".yaml", ".yml", ".json")]
     if len(found) > MAX_FILES:
         issues.add("load.too_many_files", f"{len(found)} files; at most {MAX_FILES}", Location(_display(version_dir)), "split the policy")
         found = found[:MAX_FILES]
+    refused: set = set()
+    for path in entries:
+        if path.suffix not in (".yaml", ".yml", ".json") and path.is_symlink() and path.is_dir() and not inside(root, path):
+            part = escape(root, path) or path
+            if part not in refused:
+                refused.add(part)
+                issues.extend([outside_issue(root, part)])
     for path in found:
-        if not inside(root, path):
-            issues.add("load.outside_root", f"`{_display(path)}` points outside the policy root `{_display(root)}`",
-                       Location(_display(path)), "policy files must live inside the policy folder; replace the link by a file")
+        part = escape(root, path)
+        if part is not None:
+            if part not in refused:
+                refused.add(part)
+                issues.extend([outside_issue(root, part)])
             continue
         yield path
 
@@ -549,30 +606,44 @@ class VersionSource:
     version: str
     directory: Path
     documents: list
-    carried: list = field(default_factory=list)   # syntax issues of rules files left out (the rest still load)
+    # the issues of files set aside (a rules file that does not parse, one with nothing to read in it):
+    # they are reported with everything else, and the rest of the version is still checked
+    carried: list = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list:
         return [d for d in self.documents if d.kind == kind]
+
+
+# A file whose problem leaves nothing in it to read (empty, not a file, a link leaving the root, one
+# regcode may not open) declares nothing: like a rules file that does not parse, it is set aside.
+_NOTHING_TO_READ = ("load.empty", "load.not_a_file", "load.outside_root", "load.io")
 
 
 def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
     """Load every file of a version folder. Raises LoadError with all syntax problems at once."""
     issues = IssueCollector()
     directory = Path(directory)
+    root = root or directory.parent.parent
+    part = escape(root, directory)
+    if part is not None:            # the version folder (or its policy folder) is a link out: one problem, not one per file
+        raise LoadError([outside_issue(root, part)])
     if not os.path.lexists(directory / "policy.yaml"):   # one that is a folder or a FIFO is said when read
         issues.add("load.no_manifest", f"`{_display(directory)}` has no policy.yaml",
                    Location(_display(directory)), "a policy version folder needs a manifest `policy.yaml` (kind: Policy)")
         raise LoadError(issues.issues)
-    docs, carried = [], IssueCollector()
-    for path in policy_files(directory, issues, root or directory.parent.parent):
+    docs, carried, listing = [], IssueCollector(), IssueCollector()
+    for path in policy_files(directory, listing, root):
         mine = IssueCollector()
         doc = read_document(path, _display(path), mine)
         if doc is not None and not mine.issues:
             docs.append(doc)
-        elif _declares_rules(path):
-            carried.extend(mine.issues)   # a broken rules file: report it, and still check the others
+        elif path.name != "policy.yaml" and (all(i.code in _NOTHING_TO_READ for i in mine.issues) or _declares_rules(path)):
+            carried.extend(mine.issues)   # a broken rules file, or one with nothing in it: report it, and still check the others
         else:
             issues.extend(mine.issues)
+    manifest = _display(directory / "policy.yaml")
+    for issue in listing.issues:   # a link out is set aside like an empty file, unless it is the manifest
+        (carried if issue.code == "load.outside_root" and issue.location.file != manifest else issues).extend([issue])
     if issues:      # a declarations file that does not parse stops the compile; the files that did parse are still
         raise LoadError(issues.issues + carried.issues + _schema_problems(docs))   # checked, so nothing waits a round
     named = directory.resolve()
@@ -726,6 +797,7 @@ def load_case_file(path: Path, name: Optional[str] = None) -> Document:
 def _case_from_bytes(read, name: str) -> Document:
     from .errors import InputError
 
+    raw = b""
     try:
         raw = read()
         if raw is None:
@@ -736,8 +808,7 @@ def _case_from_bytes(read, name: str) -> Document:
         raise InputError([Issue("input.io", f"cannot read the case file: {exc.strerror or exc}", Location(name),
                                 "check the path")])
     except UnicodeDecodeError as exc:
-        raise InputError([Issue("input.encoding", f"the case file is not UTF-8 (byte {exc.start})", Location(name),
-                                "save it as UTF-8")])
+        raise InputError([not_utf8(raw, exc, name, "input.encoding", "the case file")])
     return load_case_text(text, name)
 
 
