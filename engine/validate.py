@@ -17,6 +17,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ._text import check_source
 from .errors import IssueCollector, Location, SchemaError, did_you_mean
 from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
 
@@ -348,6 +349,7 @@ class ValidatedVersion:
 def validate_version(source: VersionSource) -> ValidatedVersion:
     """Check kinds and schemas of every file; check the facts schema is itself a valid JSON Schema."""
     issues = IssueCollector()
+    aside = IssueCollector()    # problems nothing later depends on (the law's source file): said with the rest, after compile
     for doc in source.documents:
         if not isinstance(doc.data, dict):
             issues.add("schema.type", f"a policy file must be a mapping, found {json_type(doc.data)}",
@@ -365,6 +367,8 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
             continue
         before = len(issues.issues)
         schema_issues(doc, validator_for(kind), issues)
+        if kind == "ArticleText" and len(issues.issues) == before:
+            check_source(doc, source.directory, aside)
         if kind == "FactsSchema" and isinstance(doc.data.get("schema"), dict):
             try:
                 jsonschema.Draft202012Validator.check_schema(doc.data["schema"])
@@ -405,7 +409,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
     for issue in issues.issues:
         rule = _rule_of(issue, source)
         if rule is None:
-            raise SchemaError(list(source.carried) + issues.issues)
+            raise SchemaError(list(source.carried) + aside.issues + issues.issues)
         rejected.add(rule)
         segments = issue.location.path.split(".")
         stray = issue.code == "schema.additionalProperties" and len(segments) == 2   # rules[i].KEY itself
@@ -419,7 +423,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [stripped]}
         if not any(True for _ in validator_for("Rules").iter_errors(whole)):
             strays[(file, index)] = frozenset(keys)
-    return ValidatedVersion(source, list(source.carried) + issues.issues, frozenset(rejected), strays)
+    return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays)
 
 
 def _rule_of(issue, source: VersionSource):
