@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Optional
 
 from .errors import IssueCollector, did_you_mean
@@ -10,6 +14,7 @@ from .errors import IssueCollector, did_you_mean
 LEVELS = ("款", "项", "目")     # paragraph, item, sub-item: the addressable units under an article
 MAX_CLAUSE_CHARS = 400          # bound on one clause text
 MAX_RANGE = 200                 # bound on the units one `A至B` range expands to
+MAX_SOURCE_BYTES = 64 << 20     # bound on the source file hashed (a law's text is a few hundred KiB; a scan, some MiB)
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _NUM = "[零〇一二两三四五六七八九十百0-9]+"
 _UNIT = re.compile(rf"第({_NUM})(款|项|目)")
@@ -79,6 +84,77 @@ def address(unit: tuple, items_need_paragraph: bool = True) -> str:
     if len(unit) >= 3:
         parts.append(f"第{unit[2]}目")
     return "".join(parts)
+
+
+# ---- the source file ------------------------------------------------------------------------
+def check_source(doc, folder: Path, issues: IssueCollector) -> None:
+    """`source.file` of a version's own text.yaml names a file inside its version folder (a link leaving
+    the folder is refused, like every policy path), and `source.sha256`, when given, is that file's."""
+    from .load import _display, escape, outside_issue
+    source = doc.data.get("source") if isinstance(doc.data, dict) else None
+    if not isinstance(source, dict) or not isinstance(source.get("file"), str):
+        return
+    name = source["file"]
+    where = doc.location(("source", "file"))
+    path = Path(folder) / name
+    part = escape(folder, path)
+    if part is not None:
+        try:
+            target = _display(part.resolve())
+        except (OSError, RuntimeError):
+            target = "a loop of links"
+        through = "" if part == Path(os.path.abspath(path)) else f" through `{_display(part)}`"
+        issues.add("schema.source", f"source.file `{name}` leads outside the version folder{through}: it is a link to `{target}`",
+                   where, "keep a copy of the source text inside the version folder (e.g. in source/) and name it relative to it")
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        here = path.parent
+        near = sorted(str((here / n).relative_to(folder)) for n in os.listdir(here)) if here.is_dir() else []
+        issues.add("schema.source", f"source.file `{name}` does not exist in the version folder `{_display(Path(folder))}`", where,
+                   did_you_mean(name, near) or "copy the source text there, or correct the name: it is relative to the version folder")
+        return
+    except OSError as exc:
+        issues.add("schema.source", f"source.file `{name}` cannot be read: {exc.strerror or exc}", where, "check the file")
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        issues.add("schema.source", f"source.file `{name}` is {kind}, not a file", where, "name the source text file itself")
+        return
+    digest = _sha256(path)
+    if isinstance(digest, str) and digest.startswith("!"):
+        issues.add("schema.source", f"source.file `{name}` {digest[1:]}", where, "check the file")
+        return
+    written = source.get("sha256")
+    if isinstance(written, str) and digest != written:
+        issues.add("schema.sha256", f"the SHA-256 of `{name}` is {digest}, not the {written} written here: the file is not the "
+                   "one the text was split from", doc.location(("source", "sha256")),
+                   "if the file is right, split the text again from it and write its sha256; else restore the file")
+
+
+def _sha256(path: Path) -> str:
+    """The file's SHA-256 in hex, or `!why` when it cannot be read (opened without blocking: a file
+    swapped for a FIFO is not waited on)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        return f"!cannot be read: {exc.strerror or exc}"
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return "!is not a regular file"
+        digest, size = hashlib.sha256(), 0
+        while True:
+            try:
+                chunk = fh.read(1 << 20)
+            except OSError as exc:
+                return f"!cannot be read: {exc.strerror or exc}"
+            if not chunk:
+                return digest.hexdigest()
+            size += len(chunk)
+            if size > MAX_SOURCE_BYTES:
+                return f"!is larger than {MAX_SOURCE_BYTES >> 20} MiB"
+            digest.update(chunk)
 
 
 # ---- inheritance --------------------------------------------------------------------------

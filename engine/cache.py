@@ -1,11 +1,11 @@
 """The compiled-policy cache: a second `regcode eval` skips load, validate, compile and code generation.
 
 An entry is keyed by everything the compiled form depends on, read as raw bytes (nothing is parsed
-to compute it, beyond each manifest's `extends`): every file of the version folder and of each
-version it extends, the engine's own source and schemas (so any change of regcode), and the Python
-version. Change
-one byte of any of them and the key changes, so a stale policy is never served; old entries are
-simply not used again (and pruned when the cache grows past MAX_ENTRIES).
+to compute it, beyond each manifest's `extends`): every policy file of the version folder and of each
+version it extends, the name, size and modification time of every other file there (the law's source
+text, whose SHA-256 validation checks), the engine's own source and schemas (so any change of regcode),
+and the Python version. Change one byte of any of them and the key changes, so a stale policy is never
+served; old entries are simply not used again (and pruned when the cache grows past MAX_ENTRIES).
 
 Entries are pickles of regcode's own compiled objects, written by this user only: the folder is
 created 0700 and is not used when another user owns it or can write to it, and every entry is
@@ -101,9 +101,22 @@ def key_for(catalog, directory: Path) -> Optional[str]:
         return None
     digest = hashlib.sha256(_engine_digest().encode())
     count = 0
+    others = 0
     for folder in chain:
         digest.update(b"\1" + str(folder.resolve()).encode())
-        for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix not in SUFFIXES:
+                # another file (the law's source text that validate hashes, a note): its name, size and time,
+                # so that removing or changing it compiles again and validate says what it finds
+                others += 1
+                try:
+                    info = path.lstat()
+                except OSError:
+                    return None
+                if others > 10 * MAX_FILES:
+                    return None
+                digest.update(b"\2" + str(path.relative_to(folder)).encode() + f"\0{info.st_mode}:{info.st_size}:{info.st_mtime_ns}\0".encode())
+                continue
             count += 1
             try:
                 info = path.stat()

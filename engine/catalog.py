@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
 from ._dates import is_date
-from .load import VERSION_NAME, inside, json_type, load_version, read_document
+from .load import VERSION_NAME, escape, inside, json_type, load_version, outside_issue, read_document
 
 if TYPE_CHECKING:   # validate and compile are imported when something is compiled (not on a cache hit)
     from .compile import CompiledPolicy
@@ -108,10 +108,9 @@ class Catalog:
         manifest = directory / "policy.yaml"
         shown = str(manifest)
         issues = IssueCollector()
-        if not inside(root, manifest):
-            issues.add("load.outside_root", f"`{shown}` points outside the policy root `{root}`", Location(shown),
-                       "policy files must live inside the policy folder; replace the link by a file")
-            return BrokenVersion(directory.parent.name, directory.name, directory, tuple(issues.issues))
+        part = escape(root, manifest)
+        if part is not None:    # the manifest, or the version folder itself, is a link out: name that link
+            return BrokenVersion(directory.parent.name, directory.name, directory, (outside_issue(root, part),))
         doc = read_document(manifest, shown, issues)
         data = doc.data if doc is not None and isinstance(doc.data, dict) else None
         if data is not None and isinstance(data.get("effective_from"), str) and is_date(data["effective_from"]) \

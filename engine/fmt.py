@@ -231,7 +231,7 @@ def format_text(text: str, display: str = "<text>") -> Result:
 
 def format_file(path: Path, display: Optional[str] = None) -> Result:
     display = display or _display(path)
-    from .load import NotAFile, _not_a_file, _read_policy_bytes
+    from .load import NotAFile, _not_a_file, _read_policy_bytes, not_utf8
     try:
         raw = _read_policy_bytes(path, MAX_FILE_BYTES)    # a folder or a FIFO named x.yaml is said, never read (a FIFO blocks)
         if raw is None:
@@ -244,8 +244,7 @@ def format_file(path: Path, display: Optional[str] = None) -> Result:
         return Result(path, display, issues=(Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
                                                    "check that it exists and is readable"),))
     except UnicodeDecodeError as exc:
-        return Result(path, display, issues=(Issue("load.encoding", f"the file is not UTF-8 (byte {exc.start})", Location(display),
-                                                   "save it as UTF-8"),))
+        return Result(path, display, issues=(not_utf8(raw, exc, display),))
     result = format_text(text, display)
     result.path = path
     return result

@@ -119,6 +119,7 @@ class Document:
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 _TEXT_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge", "tag:yaml.org,2002:yaml")
 _STR, _NULL, _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("str", "null", "bool", "int", "float"))
+_MERGE = "tag:yaml.org,2002:merge"
 PLAIN_YAML = "plain YAML only: mappings, lists, text, numbers, true/false and null"
 
 
@@ -135,8 +136,9 @@ class _Builder:
     the output could not carry: tags, lone surrogates, numbers beyond 64 bits, NaN and infinity,
     more than MAX_DEPTH levels, and aliases that expand beyond ALIAS_BUDGET."""
 
-    def __init__(self, loader, file: str, issues: IssueCollector):
+    def __init__(self, loader, file: str, issues: IssueCollector, merge_keys: bool = False):
         self.loader = loader
+        self.merge_keys = merge_keys
         self.file = file
         self.issues = issues
         self.marks: dict = {}
@@ -163,19 +165,47 @@ class _Builder:
                             self.at(node, path), "remove the tag")
             return None
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)   # `<<` merge keys; cycles were refused before building
             out: dict = {}
-            for key_node, value_node in node.value:
+            merged: set = set()    # keys whose value came from a merge: a key written here overrides them
+            for key_node, value_node, from_merge in self.pairs(node, path):
                 key = self.key(key_node, path)
                 if key is None:
                     continue
-                if key in out:
+                if key in out and key not in merged:
                     self.issues.add("load.duplicate_key", f"key `{printable(key)}` appears twice in this mapping",
                                     self.at(key_node, path + (key,)), "remove or rename one of them")
+                if from_merge:
+                    merged.add(key)
+                else:
+                    merged.discard(key)
                 self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 out[key] = self.build(value_node, path + (key,), depth + 1)
             return out
         return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
+
+    def pairs(self, node: yaml.MappingNode, path: Path_, depth: int = 0) -> list:
+        """A mapping's (key, value, from a merge) pairs. In a policy file a merge key (`<<`) is refused:
+        what a rule or a declaration says is written in it. In a case file `<<` merges as YAML 1.1 says
+        (merged pairs first, so that a key written beside `<<` overrides them; of a list of mappings the
+        earlier wins), built here without changing the node, which an alias may reach again."""
+        merges, own = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                own.append((key_node, value_node, False))
+            elif not self.merge_keys:
+                self.issues.add("load.merge_key", "merge keys (`<<`) are not supported in policy files: what a rule or a "
+                                "declaration says is written in it", self.at(key_node, path + ("<<",)),
+                                "write the keys out in this mapping; an alias such as `*base` may still repeat a whole value")
+            elif depth < MAX_DEPTH:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in reversed(sources):
+                    if isinstance(source, yaml.MappingNode):
+                        merges.extend((k, v, True) for k, v, _ in self.pairs(source, path, depth + 1))
+                    else:
+                        self.issues.add("load.value", "`<<:` merges a mapping or a list of mappings, found "
+                                        + ("a list" if isinstance(source, yaml.SequenceNode) else f"`{printable(str(source.value))[:40]}`"),
+                                        self.at(source, path + ("<<",)), "merge a mapping (`<<: *base`), or write the keys out")
+        return merges + own
 
     def key(self, node: yaml.Node, path: Path_) -> Optional[str]:
         """A mapping key as text (1, true and 1.5 become "1", "True", "1.5"); anything else is refused."""
@@ -302,9 +332,11 @@ def _describe(ch: str) -> str:
     return f"the control character U+{code:04X}"
 
 
-def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[str] = None) -> Optional[Document]:
+def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[str] = None,
+               merge_keys: bool = False) -> Optional[Document]:
     """Parse one YAML (or JSON) text into a Document; every problem becomes a `load.*` issue with
-    file:line:col (`load.syntax`, `load.syntax`, `load.alias`, `load.tag`, `load.number`...)."""
+    file:line:col (`load.syntax`, `load.alias`, `load.tag`, `load.number`...). `merge_keys`: a case
+    file's `<<` merges; a policy file's is refused (`load.merge_key`)."""
     bad = _NOT_YAML.search(text)
     if bad is not None:
         line, col = _position(text, bad.start())
@@ -321,7 +353,7 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             return None
         if "&" in text and not _check_graph(node, file, issues):   # no `&`, no anchor, no alias
             return None
-        builder = _Builder(loader, file, issues)
+        builder = _Builder(loader, file, issues, merge_keys)
         data = builder.build(node)
         return Document(file, data, builder.marks, builder.keys)
     except yaml.MarkedYAMLError as exc:
@@ -330,7 +362,7 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             # the Python parser reads it, and the builder joins the pair or names a lone half
             loader.dispose()
             loader = None
-            return parse_text(text, file, issues, "python")
+            return parse_text(text, file, issues, "python", merge_keys)
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         if line > len(_BREAK.findall(text)) + 1:   # libyaml puts the stream's end after a line break the text lacks
@@ -339,8 +371,6 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if "maximum nesting depth" in str(problem):     # libyaml's own bound, past ours: the same issue as ours
             issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
                        Location(file, line, col), "flatten the structure")
-        elif isinstance(exc, yaml.constructor.ConstructorError):   # a merge key (`<<`) on something not a mapping
-            issues.add("load.value", f"YAML: {problem}", Location(file, line, col), "`<<:` merges a mapping (or a list of them)")
         else:
             lines = text.split("\n")
             at = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -460,6 +490,18 @@ def _mib(limit: int) -> str:
     return f"{limit >> 20} MiB"
 
 
+def not_utf8(raw: bytes, exc: UnicodeDecodeError, file: str, code: str = "load.encoding", what: str = "the file") -> Issue:
+    """The first byte that is not UTF-8, at its line and column (characters, as the parsers count them),
+    rather than as an offset in bytes."""
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw   # utf-8-sig counts from after the BOM
+    before = body[:exc.start].decode("utf-8", "replace")
+    line, col = _position(before, len(before))
+    bad = body[exc.start] if exc.start < len(body) else None
+    shown = f"byte 0x{bad:02x}" if bad is not None else "the last bytes"
+    return Issue(code, f"{what} is not UTF-8: {shown} here is not part of a UTF-8 character ({exc.reason})",
+                 Location(file, line, col), "save it as UTF-8 (text saved as GBK or GB18030 reads this way)")
+
+
 def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[Document]:
     """Read one file from disk (YAML or JSON) into a Document, or record why not."""
     try:
@@ -480,7 +522,7 @@ def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        issues.add("load.encoding", f"the file is not UTF-8 (byte {exc.start})", Location(display), "save it as UTF-8")
+        issues.extend([not_utf8(raw, exc, display)])
         return None
     return parse_text(text, display, issues)
 
@@ -505,19 +547,64 @@ def inside(root: Path, candidate: Path) -> bool:
         return False
 
 
+def escape(root: Path, path: Path) -> Optional[Path]:
+    """The first part of `path` below `root` (a folder, or the file itself) that leads outside `root`
+    (a link, as a rule), or None when the path stays inside: the one place a drafter has to mend."""
+    path, root = Path(os.path.abspath(path)), Path(os.path.abspath(root))   # as written: links are not followed here
+    try:
+        below = path.relative_to(root).parts
+    except ValueError:
+        return path if not inside(root, path) else None
+    probe = root
+    for part in below:
+        probe = probe / part
+        if not inside(root, probe):
+            return probe
+    return None
+
+
+def outside_issue(root: Path, part: Path) -> Issue:
+    """`load.outside_root` for the part of a path that leaves the root (see `escape`): one issue
+    naming the link, never one per file reached through it."""
+    shown = _display(part)
+    try:
+        target = _display(part.resolve())
+    except (OSError, RuntimeError):   # a loop of links
+        target = "a loop of links"
+    linked = os.path.islink(part)
+    if os.path.isdir(part):
+        what = f"the folder `{shown}` is a link to `{target}`" if linked else f"the folder `{shown}` leads to `{target}`"
+        return Issue("load.outside_root", f"{what}, outside the policy root `{_display(root)}`: none of its files are read",
+                     Location(shown), "policy files must live inside the policy folder; replace the link by a copy of the folder")
+    what = f"`{shown}` is a link to `{target}`" if linked else f"`{shown}` points to `{target}`"
+    return Issue("load.outside_root", f"{what}, outside the policy root `{_display(root)}`", Location(shown),
+                 "policy files must live inside the policy folder; replace the link by a copy of the file")
+
+
 def policy_files(version_dir: Path, issues: IssueCollector, root: Optional[Path] = None) -> Iterator[Path]:
     """Every policy file of a version folder, sorted; files that escape `root` are refused. Whatever is
     named like one is yielded, a folder or a FIFO too: reading it says what it is (load.not_a_file),
-    where passing over it would silently drop the rules it was meant to hold."""
+    where passing over it would silently drop the rules it was meant to hold. A link to a folder outside
+    the root is refused too, once (its files are not read: a folder link is never followed)."""
     root = root or version_dir
-    found = sorted(p for p in version_dir.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+    entries = sorted(version_dir.rglob("*"))
+    found = [p for p in entries if p.suffix in (".yaml", ".yml", ".json")]
     if len(found) > MAX_FILES:
         issues.add("load.too_many_files", f"{len(found)} files; at most {MAX_FILES}", Location(_display(version_dir)), "split the policy")
         found = found[:MAX_FILES]
+    refused: set = set()
+    for path in entries:
+        if path.suffix not in (".yaml", ".yml", ".json") and path.is_symlink() and path.is_dir() and not inside(root, path):
+            part = escape(root, path) or path
+            if part not in refused:
+                refused.add(part)
+                issues.extend([outside_issue(root, part)])
     for path in found:
-        if not inside(root, path):
-            issues.add("load.outside_root", f"`{_display(path)}` points outside the policy root `{_display(root)}`",
-                       Location(_display(path)), "policy files must live inside the policy folder; replace the link by a file")
+        part = escape(root, path)
+        if part is not None:
+            if part not in refused:
+                refused.add(part)
+                issues.extend([outside_issue(root, part)])
             continue
         yield path
 
@@ -530,30 +617,44 @@ class VersionSource:
     version: str
     directory: Path
     documents: list
-    carried: list = field(default_factory=list)   # syntax issues of rules files left out (the rest still load)
+    # the issues of files set aside (a rules file that does not parse, one with nothing to read in it):
+    # they are reported with everything else, and the rest of the version is still checked
+    carried: list = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list:
         return [d for d in self.documents if d.kind == kind]
+
+
+# A file whose problem leaves nothing in it to read (empty, not a file, a link leaving the root, one
+# regcode may not open) declares nothing: like a rules file that does not parse, it is set aside.
+_NOTHING_TO_READ = ("load.empty", "load.not_a_file", "load.outside_root", "load.io")
 
 
 def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
     """Load every file of a version folder. Raises LoadError with all syntax problems at once."""
     issues = IssueCollector()
     directory = Path(directory)
+    root = root or directory.parent.parent
+    part = escape(root, directory)
+    if part is not None:            # the version folder (or its policy folder) is a link out: one problem, not one per file
+        raise LoadError([outside_issue(root, part)])
     if not os.path.lexists(directory / "policy.yaml"):   # one that is a folder or a FIFO is said when read
         issues.add("load.no_manifest", f"`{_display(directory)}` has no policy.yaml",
                    Location(_display(directory)), "a policy version folder needs a manifest `policy.yaml` (kind: Policy)")
         raise LoadError(issues.issues)
-    docs, carried = [], IssueCollector()
-    for path in policy_files(directory, issues, root or directory.parent.parent):
+    docs, carried, listing = [], IssueCollector(), IssueCollector()
+    for path in policy_files(directory, listing, root):
         mine = IssueCollector()
         doc = read_document(path, _display(path), mine)
         if doc is not None and not mine.issues:
             docs.append(doc)
-        elif _declares_rules(path):
-            carried.extend(mine.issues)   # a broken rules file: report it, and still check the others
+        elif path.name != "policy.yaml" and (all(i.code in _NOTHING_TO_READ for i in mine.issues) or _declares_rules(path)):
+            carried.extend(mine.issues)   # a broken rules file, or one with nothing in it: report it, and still check the others
         else:
             issues.extend(mine.issues)
+    manifest = _display(directory / "policy.yaml")
+    for issue in listing.issues:   # a link out is set aside like an empty file, unless it is the manifest
+        (carried if issue.code == "load.outside_root" and issue.location.file != manifest else issues).extend([issue])
     if issues:      # a declarations file that does not parse stops the compile; the files that did parse are still
         raise LoadError(issues.issues + carried.issues + _schema_problems(docs))   # checked, so nothing waits a round
     named = directory.resolve()
@@ -607,7 +708,7 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
                                 "write a mapping with `as_of:`, `enterprise:` and the lists the case has")])
     if as_json:
         data = parse_json(text, name)
-        marked = parse_text(text, name, IssueCollector())    # marks only; JSON that YAML refuses (tabs) has none
+        marked = parse_text(text, name, IssueCollector(), merge_keys=True)    # marks only; JSON that YAML refuses (tabs) has none
         if isinstance(data, dict):
             problems = check_value(data, name)
             if problems:
@@ -616,7 +717,7 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
         raise InputError([Issue("input.not_mapping", f"a case file must be a mapping, found {json_type(data)}",
                                 Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
     issues = IssueCollector()
-    doc = parse_text(text, name, issues)
+    doc = parse_text(text, name, issues, merge_keys=True)
     if doc is not None and not isinstance(doc.data, dict):
         issues.add("input.not_mapping", f"a case file must be a mapping, found {json_type(doc.data)}",
                    doc.location(), "start the file with `as_of:` and `enterprise:`")
@@ -707,6 +808,7 @@ def load_case_file(path: Path, name: Optional[str] = None) -> Document:
 def _case_from_bytes(read, name: str) -> Document:
     from .errors import InputError
 
+    raw = b""
     try:
         raw = read()
         if raw is None:
@@ -717,8 +819,7 @@ def _case_from_bytes(read, name: str) -> Document:
         raise InputError([Issue("input.io", f"cannot read the case file: {exc.strerror or exc}", Location(name),
                                 "check the path")])
     except UnicodeDecodeError as exc:
-        raise InputError([Issue("input.encoding", f"the case file is not UTF-8 (byte {exc.start})", Location(name),
-                                "save it as UTF-8")])
+        raise InputError([not_utf8(raw, exc, name, "input.encoding", "the case file")])
     return load_case_text(text, name)
 
 

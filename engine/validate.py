@@ -16,6 +16,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from ._schema_text import explain, settle
+from ._text import check_source
 from .errors import IssueCollector, Location, SchemaError, did_you_mean
 from ._dates import date_problem  # noqa: F401  (re-exported: validate.date_problem)
 from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
@@ -309,6 +310,7 @@ class ValidatedVersion:
 def validate_version(source: VersionSource) -> ValidatedVersion:
     """Check kinds and schemas of every file; check the facts schema is itself a valid JSON Schema."""
     issues = IssueCollector()
+    aside = IssueCollector()    # problems nothing later depends on (the law's source file): said with the rest, after compile
     for doc in source.documents:
         if not isinstance(doc.data, dict):
             issues.add("schema.type", f"a policy file must be a mapping, found {json_type(doc.data)}",
@@ -330,6 +332,8 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
             continue
         before = len(issues.issues)
         schema_issues(doc, validator_for(kind), issues)
+        if kind == "ArticleText" and len(issues.issues) == before:
+            check_source(doc, source.directory, aside)
         if kind == "FactsSchema" and isinstance(doc.data.get("schema"), dict):
             try:
                 jsonschema.Draft202012Validator.check_schema(doc.data["schema"])
@@ -370,7 +374,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
     for issue in issues.issues:
         rule = _rule_of(issue, source)
         if rule is None:
-            raise SchemaError(list(source.carried) + issues.issues)
+            raise SchemaError(list(source.carried) + aside.issues + issues.issues)
         rejected.add(rule)
         segments = issue.location.path.split(".")
         stray = issue.code == "schema.additionalProperties" and len(segments) == 2   # rules[i].KEY itself
@@ -384,7 +388,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [stripped]}
         if not any(True for _ in validator_for("Rules").iter_errors(whole)):
             strays[(file, index)] = frozenset(keys)
-    return ValidatedVersion(source, list(source.carried) + issues.issues, frozenset(rejected), strays)
+    return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays)
 
 
 def _rule_of(issue, source: VersionSource):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -39,6 +40,8 @@ def test_policy_error_is_reported_with_place_and_hint(fixture, tmp_path, monkeyp
     err = matching[0]
     assert err["location"]["file"] == want["file"]
     assert err["location"]["line"] == want["line"], err
+    if "column" in want:
+        assert err["location"]["column"] == want["column"], err
     assert want["message"] in err["message"]
     if "hint" in want:
         assert want["hint"] in err["hint"] or want["hint"] in err["message"]
@@ -160,6 +163,84 @@ def test_a_rules_file_that_does_not_parse_does_not_hide_mistakes_in_others(tmp_p
     errors = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"]
     assert {(e["code"], e["location"]["file"]) for e in errors} == {
         ("load.syntax", "rules/broken.yaml"), ("compile.unknown_decision", "rules/decision.yaml")}
+
+
+def _empty(path, tmp_path):
+    path.write_text("", encoding="utf-8")
+
+
+def _folder(path, tmp_path):
+    path.mkdir()
+
+
+def _link_out(path, tmp_path):
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("apiVersion: regcode/v1\nkind: Rules\nrules: []\n", encoding="utf-8")
+    path.symlink_to(outside)
+
+
+def _syntax(path, tmp_path):
+    path.write_text("apiVersion: regcode/v1\nkind: Rules\nrules: [unclosed\n", encoding="utf-8")
+
+
+def _not_utf8(path, tmp_path):
+    path.write_bytes(b"apiVersion: regcode/v1\nkind: Rules\nrules:\n  - id: r\xff\n")
+
+
+UNREADABLE = [("an empty file", _empty, "load.empty"), ("a folder named like a file", _folder, "load.not_a_file"),
+              ("a link leaving the root", _link_out, "load.outside_root"), ("a syntax error", _syntax, "load.syntax"),
+              ("a file that is not UTF-8", _not_utf8, "load.encoding")]
+
+
+@pytest.mark.parametrize("make,code", [u[1:] for u in UNREADABLE], ids=[u[0] for u in UNREADABLE])
+def test_a_rules_file_that_cannot_be_read_is_set_aside_and_the_others_still_checked(tmp_path, monkeypatch, make, code):
+    root, version = _toy_copy(tmp_path)
+    fixture = {f["mode"]: f for f in POLICY_ERRORS}["unknown decision"]
+    (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    make(version / "rules" / "x.yaml", tmp_path)
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert {(e["code"], e["location"]["file"]) for e in errors} == {
+        (code, "rules/x.yaml"), ("compile.unknown_decision", "rules/decision.yaml")}, errors
+
+
+def test_a_file_that_is_not_utf8_is_reported_at_its_line_and_column(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    (version / "rules" / "x.yaml").write_bytes(b"\xef\xbb\xbfapiVersion: regcode/v1\nkind: Rules\nrules:\n  - id: \xe8\xa7\x84\xff\n")
+    monkeypatch.chdir(version)
+    error = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"][0]
+    assert (error["code"], error["location"]["line"], error["location"]["column"]) == ("load.encoding", 4, 10), error
+    assert "0xff" in error["message"] and "byte 8" not in error["message"]
+
+
+def test_a_version_folder_linked_outside_the_root_is_one_problem_naming_the_link(tmp_path):
+    root, version = _toy_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(version, elsewhere)
+    (elsewhere / "policy.yaml").write_text((elsewhere / "policy.yaml").read_text(encoding="utf-8").replace('version: "1"', 'version: "2"'),
+                                           encoding="utf-8")
+    (root / "toy" / "2").symlink_to(elsewhere)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "--policy-root", str(root)])
+    assert result.exit_code == 1, result.output
+    versions = {v["version"]: v for v in json.loads(result.stdout)["versions"]}
+    assert versions["1"]["ok"] is True
+    errors = versions["2"]["errors"]
+    assert [e["code"] for e in errors] == ["load.outside_root"], errors
+    assert Path(errors[0]["location"]["file"]).name == "2"
+    assert "the folder" in errors[0]["message"] and "is a link to" in errors[0]["message"]
+    assert "copy of the folder" in errors[0]["hint"]
+
+
+def test_a_folder_link_leaving_the_root_is_refused_once_not_passed_over(tmp_path, monkeypatch):
+    root, version = _toy_copy(tmp_path)
+    (tmp_path / "more-rules").mkdir()
+    shutil.copy(version / "rules" / "fees.yaml", tmp_path / "more-rules" / "fees.yaml")
+    (version / "extra").symlink_to(tmp_path / "more-rules")
+    monkeypatch.chdir(version)
+    errors = json.loads(CliRunner().invoke(regcode, ["validate", "--format", "json", "."]).stdout)["versions"][0]["errors"]
+    assert [(e["code"], e["location"]["file"]) for e in errors] == [("load.outside_root", "extra")], errors
 
 
 def test_a_manifest_that_does_not_parse_stops_at_once(tmp_path, monkeypatch):

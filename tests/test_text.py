@@ -221,3 +221,64 @@ def test_a_unit_past_the_end_is_answered_with_the_last_one_there(article, clause
     assert _text.nearest(entry, clause) == near
     if near:
         assert _text.resolve(entry, near)[1] is None
+
+
+# ---- text.yaml's source: the file it names, and its SHA-256 -------------------------------------
+def _copy_shanghai(tmp_path: Path) -> Path:
+    version = tmp_path / "policies" / "shanghai-post-license" / "2017"
+    shutil.copytree(SHANGHAI, version, ignore=shutil.ignore_patterns("tests"))
+    return version
+
+
+def _rename_source(version, tmp_path, name):
+    text = version / "text.yaml"
+    text.write_text(re.sub(r"(?m)^  file: .*$", f"  file: {name}", text.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def _change_source(version, tmp_path):
+    source = next((version / "source").glob("*.txt"))
+    source.write_bytes(source.read_bytes() + b"\n")
+
+
+def _link_source_out(version, tmp_path):
+    source = next((version / "source").glob("*.txt"))
+    outside = tmp_path / "outside.txt"
+    shutil.copy(source, outside)
+    source.unlink()
+    source.symlink_to(outside)
+
+
+SOURCE_PROBLEMS = [   # (mode, what is done to the copy, code, line in text.yaml, fragment of the message or hint)
+    ("a file that does not exist", lambda v, t: _rename_source(v, t, "source/nosuch.txt"), "schema.source", 11, "does not exist"),
+    ("a name one letter off", lambda v, t: _rename_source(v, t, "source/shanghai-2016-post-license-supervision.zh.tx"),
+     "schema.source", 11, "did you mean `source/shanghai-2016-post-license-supervision.zh.txt`?"),
+    ("a folder", lambda v, t: _rename_source(v, t, "source"), "schema.source", 11, "is a folder, not a file"),
+    ("a link leaving the version folder", _link_source_out, "schema.source", 11, "leads outside the version folder"),
+    ("a file that is not the one the text was split from", _change_source, "schema.sha256", 12, "the SHA-256 of"),
+]
+
+
+@pytest.mark.parametrize("change,code,line,fragment", [p[1:] for p in SOURCE_PROBLEMS], ids=[p[0] for p in SOURCE_PROBLEMS])
+def test_the_source_file_of_the_text_is_checked_at_its_line(tmp_path, change, code, line, fragment):
+    from regcode.engine import PolicyError
+    version = _copy_shanghai(tmp_path)
+    Catalog([tmp_path / "policies"]).compile_dir(version)      # fine as copied (and now cached: the check must still run)
+    change(version, tmp_path)
+    with pytest.raises(PolicyError) as info:
+        Catalog([tmp_path / "policies"]).compile_dir(version)
+    [issue] = info.value.issues
+    assert (issue.code, Path(issue.location.file).name, issue.location.line) == (code, "text.yaml", line), str(issue)
+    assert fragment in issue.message + issue.hint, str(issue)
+
+
+def test_a_changed_source_names_the_hash_it_has_and_hides_no_compile_error(tmp_path):
+    from regcode.engine import PolicyError
+    version = _copy_shanghai(tmp_path)
+    _change_source(version, tmp_path)
+    rules = version / "rules" / "ch1-general.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("path: lic.food_related,", "path: lic.food_relatd,", 1), encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        Catalog([tmp_path / "policies"]).compile_dir(version)
+    digest = hashlib.sha256(next((version / "source").glob("*.txt")).read_bytes()).hexdigest()
+    assert {i.code for i in info.value.issues} == {"schema.sha256", "compile.unknown_path"}
+    assert any(digest in i.message for i in info.value.issues)
