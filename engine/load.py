@@ -109,7 +109,7 @@ class Document:
         """Where the document as a whole is: its file, or for a record its file and line."""
         if self.place is not None:
             return Location(self.place[0], self.place[1], 1)
-        return Location(self.location().file)
+        return Location(self.file)
 
     @property
     def kind(self) -> Optional[str]:

@@ -45,15 +45,20 @@ def test_a_request_past_the_time_limit_is_a_422_and_its_worker_is_replaced(monke
         assert c.get("/health").json()["workers"] == 1
 
 
-def test_a_batch_cut_by_the_time_limit_keeps_what_was_decided_and_names_the_rest(monkeypatch):
+def _after_two_cases(then):
+    """The worker's handler, doing `then()` (a hang, a kill) once two cases of a batch are decided."""
     def handle(state, ask):
         done = 0
         for message in real_handle(state, ask):
             yield message
             done += message[0] == "ok"
             if done == 2:
-                time.sleep(120)
-    monkeypatch.setattr(decide, "handle", handle)
+                then()
+    return handle
+
+
+def test_a_batch_cut_by_the_time_limit_keeps_what_was_decided_and_names_the_rest(monkeypatch):
+    monkeypatch.setattr(decide, "handle", _after_two_cases(lambda: time.sleep(120)))
     cases = list(generator.generate(5, seed=5))
     with serving(workers=1, timeout=1.0) as c:
         reply = c.post("/v1/evaluate/batch", params={"explain": "none"}, content="\n".join(map(dump_json, cases)).encode(), headers=JSONL)
@@ -135,14 +140,7 @@ def test_a_worker_killed_while_evaluating_is_a_503_that_may_be_retried_not_a_bug
 
 
 def test_a_batch_cut_by_a_killed_worker_keeps_what_was_decided_and_names_the_rest(monkeypatch):
-    def handle(state, ask):
-        done = 0
-        for message in real_handle(state, ask):
-            yield message
-            done += message[0] == "ok"
-            if done == 2:
-                os.kill(os.getpid(), signal.SIGKILL)
-    monkeypatch.setattr(decide, "handle", handle)
+    monkeypatch.setattr(decide, "handle", _after_two_cases(lambda: os.kill(os.getpid(), signal.SIGKILL)))
     cases = list(generator.generate(4, seed=5))
     with serving(workers=1) as c:
         reply = c.post("/v1/evaluate/batch", params={"explain": "none"}, content="\n".join(map(dump_json, cases)).encode(), headers=JSONL)
