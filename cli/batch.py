@@ -16,10 +16,8 @@ from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, ba
                             terminate_as_interrupt, unwritable)
 from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
 from ..engine.load import printable
-from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, counted, errors_option, explain_option,
-                   policy_root_option, regcode, selection_options, set_format)
-
-MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file
+from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
+                   explain_option, policy_root_option, regcode, selection_options, set_format)
 
 
 # ---- shared with `regcode plan` ----------------------------------------------------------

@@ -21,6 +21,7 @@ from ..engine.errors import did_you_mean
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)     # an output with no room left: exit 1, output.io
+MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file (batch, plan)
 
 
 class BadUsage(click.ClickException):
@@ -195,14 +196,12 @@ class RegcodeGroup(click.Group):
             if exc.errno not in _NO_ROOM:
                 _internal(ctx, exc)
             # `regcode eval ... > /dev/full`, a full disk or quota under stdout: the environment's, not a bug
-            where = exc.filename or "stdout"
+            from ..engine.batch import output_error
             try:
                 sys.stdout = open(os.devnull, "w")     # what is still buffered for it cannot be written either
             except OSError:
                 pass
-            report_issues([Issue("output.io", f"cannot write {where}: {exc.strerror or exc}", Location(str(where)),
-                                 "free space where the output goes, or send it elsewhere")],
-                          ctx.meta.get("regcode.format", "text"))
+            report_issues(output_error(exc.filename or "stdout", exc).issues, ctx.meta.get("regcode.format", "text"))
             ctx.exit(EXIT_POLICY)
         except Exception as exc:  # a bug of ours
             _internal(ctx, exc)
@@ -290,13 +289,13 @@ def explain_option(default: str, what: str):
 def _errors_file(ctx, param, value):
     if value == "-":        # `--out -` is stdout; a file named `-` here would be a surprise in the current folder
         raise click.BadParameter("`-` is not a file: bad records already go to stderr when --errors is not given "
-                                 "(the first 20, then a count); name a file to keep them all", ctx, param)
+                                 f"(the first {MAX_REPORTED}, then a count); name a file to keep them all", ctx, param)
     return value
 
 
 def errors_option(f):
     return click.option("--errors", "errors", type=click.Path(dir_okay=False), metavar="ERR.jsonl", callback=_errors_file,
-                        help="Bad records as JSON lines {source, line, errors}. Without it the first 20 are listed "
+                        help=f"Bad records as JSON lines {{source, line, errors}}. Without it the first {MAX_REPORTED} are listed "
                              "on stderr, then their count.")(f)
 
 
