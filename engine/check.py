@@ -35,7 +35,8 @@ HINTS = {
     "check.unused_parameter": "reference it with {param: NAME}, or remove it",
     "check.unread_derived": "bind it with `for_each` in a rule that uses it, or stop deriving it",
     "check.underived_fact": "derive it in a rule's `then`, or remove it and the rules that bind it",
-    "check.unclaimed_decision": "claim it in a rule's `then`, or remove it",
+    "check.unclaimed_decision": "claim it in a rule's `then`, or drop it: delete its declaration or, in a version that "
+                                "extends another, list it under `remove:` in a Decisions file",
 }
 
 

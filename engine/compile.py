@@ -151,6 +151,19 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                 if name in table and inherited and kind == "Parameters" and data.get("values"):
                     item = Item(doc, (key, name), continue_timeline(table[name].data, data))
                 table[name] = item
+    for doc in version.of_kind("Decisions"):
+        for i, name in enumerate(doc.data.get("remove", []) or []):
+            if not inherited:
+                issues.add("compile.remove", "`remove:` only applies in a version that `extends` another",
+                           doc.location(("remove", i)), "delete the decision's declaration instead")
+            elif name not in resolved.decisions:
+                issues.add("compile.remove", f"cannot remove decision `{name}`: the base version has no such decision",
+                           doc.location(("remove", i)), did_you_mean(name, resolved.decisions))
+            elif any(name in (d.data.get("decisions") or {}) for d in version.of_kind("Decisions")):
+                issues.add("compile.remove", f"decision `{name}` is both removed and declared in this version",
+                           doc.location(("remove", i)), "keep one: `override: true` on the declaration, or the removal")
+            else:
+                del resolved.decisions[name]
     for doc in version.of_kind("Rules"):
         for i, rid in enumerate(doc.data.get("remove", []) or []):
             if not inherited:

@@ -121,6 +121,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
                 backend: str = DEFAULT_BACKEND) -> dict:
     """Evaluate every case under both versions; group the changed decisions by (decision, from, to)."""
     groups: dict = {}
+    dropped: dict = {}      # a decision only the old version takes -> {its value as JSON: cases}
     unreadable, errors, both = [], [], []
     failed = {"old": 0, "new": 0, "both": 0}
     outside = {"old": 0, "new": 0}
@@ -148,6 +149,9 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
             continue
         size = len(dump_json(rec.doc.data))
         touched = False
+        for name in set(a["decisions"]) - set(b["decisions"]):
+            counts = dropped.setdefault(name, {})
+            counts[dump_json(a["decisions"][name])] = counts.get(dump_json(a["decisions"][name]), 0) + 1
         for name in sorted(set(a["decisions"]) & set(b["decisions"])):   # added/removed ones are in the static diff
             va, vb = a["decisions"].get(name), b["decisions"].get(name)
             if va == vb:
@@ -175,6 +179,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
     return {"cases": total, "changed_cases": changed_cases, "compared": total - failing, "failed": failed,
             "failing_cases": failing, "most_failed": total > 0 and 2 * failing > total,
             "by_decision": dict(sorted(by_decision.items())), "changes": changes, "errors_differ": errors,
+            "removed_values": {name: dict(sorted(counts.items())) for name, counts in sorted(dropped.items())},
             "errors_same": both, "unreadable": unreadable,
             "outside_window": {side: {"cases": outside[side], "window": p.window()} for side, p in (("old", old), ("new", new))}}
 
@@ -238,7 +243,7 @@ def to_text(result: dict) -> str:
     for p in s["parameters"]:
         lines.append(f"  ~ parameter {p['name']} ({p['article']}): {timeline_text(p['old'])} -> {timeline_text(p['new'])}")
     for d in s["decisions"]:
-        lines.append(f"  ~ decision {d['name']}: {d['status']}")
+        lines.append(f"  {dict(added='+', removed='-').get(d['status'], '~')} decision {d['name']}" + (": changed" if d["status"] == "changed" else ""))
     for f in s["facts"]:
         lines.append(f"  {'+' if f['status'] == 'added' else '-'} fact {f['path']}")
     for t in s["text"]:
@@ -253,6 +258,9 @@ def to_text(result: dict) -> str:
                   for side, w in sorted((c.get("outside_window") or {}).items()) if w["cases"]]
         if out_of:
             lines.append(f"  note: both versions judge every case by its date; {' and '.join(out_of)}")
+        for name, counts in (c.get("removed_values") or {}).items():
+            was = ", ".join(f"{v} in {n} case{'s' if n != 1 else ''}" for v, n in counts.items())
+            lines.append(f"  {name}: no longer decided; it was {was}")
         for ch in c["changes"]:
             rules = ""
             if ch["rules"]["old"] or ch["rules"]["new"]:

@@ -87,7 +87,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             raise InputError([Issue("replay.not_a_file", f"this is {_kind(mode)}, not a decision log", Location(str(path)),
                                     "give the file `regcode serve --decision-log FILE` writes")])
     changed, skipped, targets = [], [], {}
-    added, removed = set(), set()
+    added, removed = set(), {}      # removed: decision -> {logged value as JSON: count}
     replayed = unchanged = 0
     for path, number, raw in _lines(paths):
         where = Location(path, number, 1)
@@ -128,7 +128,9 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         targets[(new_policy["id"], new_policy["version"], new_policy["content_hash"])] = True
         old, new = entry["decisions"], result["decisions"]
         added.update(set(new) - set(old))       # a decision one version has and the other not is not a changed value
-        removed.update(set(old) - set(new))
+        for name in set(old) - set(new):
+            counts = removed.setdefault(name, {})
+            counts[dump_json(old[name])] = counts.get(dump_json(old[name]), 0) + 1
         diffs = []
         for name in sorted(set(old) & set(new)):
             if old[name] != new[name]:
@@ -161,6 +163,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,
         "decisions_added": sorted(added), "decisions_removed": sorted(removed),
+        "removed_values": {name: dict(sorted(counts.items())) for name, counts in sorted(removed.items())},
     }
 
 
@@ -177,9 +180,11 @@ def to_text(report: dict) -> str:
     against = ", ".join(f"{a['id']}@{a['version']} ({a['content_hash']})" for a in report["against"]) or "nothing"
     out = [f"replayed {report['replayed']} of {report['read']} logged decisions against {against}: "
            f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"]
-    for key, verb in (("decisions_added", "adds"), ("decisions_removed", "no longer has")):
-        if report.get(key):
-            out.append(f"  the version replayed against {verb} decision(s) {', '.join(report[key])}: not compared")
+    if report.get("decisions_added"):
+        out.append(f"  the version replayed against adds decision(s) {', '.join(report['decisions_added'])}: not compared")
+    for name, counts in (report.get("removed_values") or {}).items():   # what consumers of the log no longer get
+        logged = ", ".join(f"{value} in {n}" for value, n in counts.items())
+        out.append(f"  the version replayed against no longer has decision {name} (logged as {logged}): not compared")
     for g in report["changes"]:
         ids = g["decision_ids"][:MAX_LISTED]
         more = f" and {len(g['decision_ids']) - len(ids)} more" if len(g["decision_ids"]) > len(ids) else ""

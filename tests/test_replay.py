@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from regcode.cli.main import regcode
 from regcode.engine import Catalog, dump_json
-from regcode.engine.replay import replay
+from regcode.engine.replay import replay, to_text as replay_text
 from regcode.service.decisionlog import DecisionLog
 
 from conftest import generator
@@ -141,9 +141,9 @@ def test_a_line_past_the_length_bound_is_refused_without_stopping_the_replay(tmp
     assert report["replayed"] == 2 and [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:2", "replay.too_large")]
 
 
-def test_a_decision_the_new_version_adds_is_listed_apart_not_counted_as_a_change(tmp_path):
-    """The worked amendment adds `online_monitoring_required`: every logged decision lacks it, and that is not a
-    changed value; only real changes (here the C enterprise's awards, no longer revoked) are counted."""
+def test_a_decision_the_new_version_adds_or_drops_is_listed_apart_not_counted_as_a_change(tmp_path):
+    """The worked amendment adds `online_monitoring_required` and drops `revoke_quality_awards` (its only rule is
+    removed): every logged decision lacks the one and has the other, and neither is a changed value."""
     from conftest import REPO
     log = tmp_path / "decisions.log"
     cases = [json.loads(json.dumps(__import__("yaml").safe_load((REPO / "examples" / "cases" / name).read_text(encoding="utf-8")),
@@ -151,8 +151,10 @@ def test_a_decision_the_new_version_adds_is_listed_apart_not_counted_as_a_change
     decide_all(log, cases)
     report = replay(Catalog([REPO / "examples" / "amendment" / "policies"]), [str(log)], version="2022-illustration")
     assert report["decisions_added"] == ["online_monitoring_required"]
-    assert [g["decision"] for g in report["changes"]] == ["revoke_quality_awards"]
-    assert report["unchanged"] == 1 and len(report["changed"]) == 1
+    assert report["decisions_removed"] == ["revoke_quality_awards"]
+    assert report["changes"] == [] and report["unchanged"] == 2
+    assert report["removed_values"] == {"revoke_quality_awards": {"false": 1, "true": 1}}   # the C enterprise held awards
+    assert "no longer has decision revoke_quality_awards (logged as false in 1, true in 1): not compared" in replay_text(report)
 
 
 def test_a_file_that_is_not_a_decision_log_is_one_error_not_a_line_per_line(tmp_path):

@@ -10,9 +10,9 @@ import yaml
 from click.testing import CliRunner
 
 from regcode.cli.main import regcode
-from regcode.engine import Catalog, CompileError, evaluate, load_case_text
+from regcode.engine import Catalog, CompileError, EvaluationError, evaluate, load_case_text
 from regcode.engine.corpus import iter_corpus
-from regcode.engine.diff import diff
+from regcode.engine.diff import diff, to_text as diff_text
 
 from conftest import TEST_POLICIES, TESTS
 from toycases import toy_case
@@ -339,3 +339,59 @@ def test_the_fast_choice_by_date_picks_what_catalog_choose_picks_on_every_day(tm
         checked += 1
         day += datetime.timedelta(days=1)
     assert checked > 3600
+
+
+def _drop_inspector(v2: Path, decisions_remove: str, rules_remove: str) -> None:
+    (v2 / "decisions.yaml").write_text((v2 / "decisions.yaml").read_text(encoding="utf-8").replace(
+        "kind: Decisions\n", f"kind: Decisions\nremove: [{decisions_remove}]\n"), encoding="utf-8")
+    (v2 / "rules.yaml").write_text((v2 / "rules.yaml").read_text(encoding="utf-8").replace(
+        "remove: [tier-bronze-large]", f"remove: [{rules_remove}]"), encoding="utf-8")
+
+
+def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
+    """A successor that repeals a measure drops its rules (`remove:` in Rules) and its decision (`remove:` in
+    Decisions): the decision leaves the output and the diff says so, and `check` has nothing left to report on it."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _drop_inspector(v2, "inspector", "tier-bronze-large, inspector-named, inspector-default-district")
+    cat = Catalog([root, TEST_POLICIES])
+    old, new = cat.by_ref("toy@1"), cat.by_ref("toy@2")
+    assert "inspector" in old.decisions and "inspector" not in new.decisions
+    case = {"as_of": "2021-03-01", "applicant": {"name": "甲", "district": "浦东新区"}}
+    assert "inspector" not in evaluate(new, case, case["as_of"]).decisions
+    result = diff(old, new, iter_corpus(str(_corpus(tmp_path))))
+    assert {"name": "inspector", "status": "removed"} in result["static"]["decisions"]
+    text = diff_text(result) + "\n"
+    assert "  - decision inspector\n" in text
+    counts = result["corpus"]["removed_values"]["inspector"]   # what the old version decided, case by case
+    expected: dict = {}
+    for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            value = json.dumps(evaluate(old, json.loads(line), "2020-06-30").decisions["inspector"], ensure_ascii=False)
+        except EvaluationError:    # a conflict: counted with the failing cases, not compared
+            continue
+        expected[value] = expected.get(value, 0) + 1
+    assert counts == expected and len(counts) > 1
+    assert "  inspector: no longer decided; it was " in text
+
+
+DECISION_REMOVAL_ERRORS = [
+    ("a decision the base lacks", ("inspectr", "tier-bronze-large"), "compile.remove", "did you mean `inspector`?"),
+    ("a decision its rules still claim", ("inspector", "tier-bronze-large"), "compile.unknown_decision", "inspector"),
+    ("a decision also declared", ("night_permit", "tier-bronze-large"), "compile.remove", "both removed and declared"),
+]
+
+
+@pytest.mark.parametrize("name,edit,code,words", DECISION_REMOVAL_ERRORS, ids=[e[0] for e in DECISION_REMOVAL_ERRORS])
+def test_removing_a_decision_wrongly_is_an_error_at_its_place(tmp_path, name, edit, code, words):
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _drop_inspector(v2, *edit)
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    err = next(e for e in errors if e["code"] == code)
+    assert words in err["message"] + " " + (err.get("hint") or "")
+    if code == "compile.remove":
+        assert err["location"]["file"].endswith("decisions.yaml") and err["location"]["line"] == 3
