@@ -43,6 +43,19 @@ def year_start(cat, policy_id: str, version, year: int) -> str:
     raise click.BadParameter(f"no version of {policy_id} is in force in {year}; versions: {listing}", param_hint="--year")
 
 
+def _possible_groups(cat, entries: list) -> list:
+    """The groups the policy versions that planned INPUT can assign a case to, where their rules fix them (a
+    district of the facts schema's enum with no enterprise in INPUT has an empty plan, not a usage error)."""
+    from ..engine.check import decision_values
+    spec = plan_spec(entries)
+    if spec is None:
+        return []
+    out: set = set()
+    for ref in sorted({e.policy for e in entries}):
+        out.update(decision_values(cat.by_ref(ref), spec.group.decision) or ())
+    return sorted(out)
+
+
 def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
@@ -86,7 +99,7 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     else:   # every figure below is the group's own; the rest of the input is only counted here
         counted = (f"{district}: {sum(plan.as_of.values()):,} case files, evaluated as of {dates or '-'} "
                    f"(the input held {tally.read:,}: {elsewhere:,} of another or no {label}, {tally.failed:,} bad{skipped_text(tally)})")
-    lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {', '.join(plan.policies) or 'no policy'}",
+    lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {', '.join(plan.policies) or ('no case file' if district else 'no policy')}",
              counted,
              f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
              table(header, rows + [total])]
@@ -174,14 +187,15 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     seconds = time.perf_counter() - started
 
     groups = sorted({e.group for e in entries if e.group})
-    if district is not None and district not in groups:
+    if district is not None and district not in groups and district not in _possible_groups(cat, entries):
         spec = plan_spec(entries)
         one, label, key = (spec.unit[0], spec.group.label, spec.group.key) if spec else ("case", "group", "groups")
-        hint = did_you_mean(district, groups)
-        raise click.BadParameter(f"no {one} of INPUT is in {label} {district!r}; {key}: "
-                                 f"{', '.join(groups) or 'none'}" + (f"; {hint}" if hint else ""), param_hint="--district")
+        hint = did_you_mean(district, sorted(set(groups) | set(_possible_groups(cat, entries))))
+        raise click.BadParameter(f"no {one} of INPUT is in {label} {district!r}, and the policy has no such {label}; "
+                                 f"{key} of INPUT: {', '.join(groups) or 'none'}" + (f"; {hint}" if hint else ""),
+                                 param_hint="--district")
     mine = entries if district is None else [e for e in entries if e.group == district]
-    plan = build_plan(mine, year, district)
+    plan = build_plan(mine, year, district, plan_spec(entries))
     bad.finish()
     if out:
         with atomic_writer(out, newline="") as sink:

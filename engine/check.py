@@ -158,6 +158,13 @@ def constant(expr, policy: CompiledPolicy):
     return ABSENT
 
 
+def decision_values(policy: CompiledPolicy, decision: str) -> Optional[list]:
+    """The text values a decision can take by the policy's rules (an enum's values, a fact's enum that a
+    rule copies in), sorted; None where the policy does not fix them."""
+    dom = Domains(policy).claimed(decision)
+    return None if dom is None else sorted(str(v) for kind, v in dom if kind != "other" and v is not None)
+
+
 def _typed(value) -> tuple:
     """Values compared by kind: True is not 1, '1' is not 1."""
     if isinstance(value, bool):
@@ -323,6 +330,18 @@ class Domains:
             dom = self._shape_domain(self.shape(source[1] + ("[]", expr.field_name)))
             return None if dom is None else dom | {_typed(None)}
         return None
+
+    def claimed(self, decision: str) -> Optional[set]:
+        """The values the rules can give `decision` (None where one of them is unknown)."""
+        out: set = set()
+        for rule in self.policy.rules:
+            for concl in rule.conclusions:
+                if isinstance(concl, ir.Decide) and concl.decision == decision:
+                    dom = self.of(concl.value, rule_scope(rule))
+                    if dom is None:
+                        return None
+                    out |= dom
+        return out
 
     @staticmethod
     def _shape_domain(shape) -> Optional[set]:

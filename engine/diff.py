@@ -254,8 +254,11 @@ def to_text(result: dict) -> str:
         skipped = len(c.get("skipped", ()))
         lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions, {_failures(c)}"
                      + (f"; {skipped} file{'s' if skipped != 1 else ''} of the folder not read (listed on stderr)" if skipped else ""))
-        out_of = [f"{w['cases']} dated outside {result[side]['id']}@{result[side]['version']}'s window ({w['window']})"
-                  for side, w in sorted((c.get("outside_window") or {}).items()) if w["cases"]]
+        out_of = []
+        for side, w in sorted((c.get("outside_window") or {}).items()):
+            line = f"{w['cases']} dated outside {result[side]['id']}@{result[side]['version']}'s window ({w['window']})"
+            if w["cases"] and line not in out_of:    # a version compared with itself is named once
+                out_of.append(line)
         if out_of:
             lines.append(f"  note: both versions judge every case by its date; {' and '.join(out_of)}")
         for name, counts in (c.get("removed_values") or {}).items():

@@ -157,11 +157,13 @@ def plan_spec(entries: list) -> Optional[PlanSpec]:
     return max(specs, key=lambda e: (e.as_of, e.policy)).spec
 
 
-def build_plan(entries: Iterable[Entry], year: int, district: Optional[str] = None) -> Plan:
-    """The plan for `year` (optionally one group's part); the same entries in any order give the same plan."""
+def build_plan(entries: Iterable[Entry], year: int, district: Optional[str] = None,
+               spec: Optional[PlanSpec] = None) -> Plan:
+    """The plan for `year` (optionally one group's part, drawn by `spec`: the declaration of the whole input's,
+    which one group with no entries still has); the same entries in any order give the same plan."""
     first, last = f"{year:04d}-01-01", f"{year:04d}-12-31"
     entries = list(entries)
-    spec = plan_spec(entries)
+    spec = spec or plan_spec(entries)
     plan = Plan(year, spec)
     if spec is None:
         return plan

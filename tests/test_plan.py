@@ -180,6 +180,25 @@ def test_district_filter_and_text_summary(cases, tmp_path):
     assert typo.exit_code == 1 and "did you mean `嘉定区`" in typo.output and "Traceback" not in typo.output
 
 
+def test_a_district_of_the_policy_with_no_enterprise_in_the_input_has_an_empty_plan(cases, tmp_path):
+    """A district the rules can assign (the facts schema's enum) but none of INPUT is in: an empty plan, exit 0;
+    a name the policy does not have stays a usage error, with the policy's nearest district."""
+    from regcode.engine import Catalog
+    from regcode.engine.check import decision_values
+    districts = decision_values(Catalog().by_ref("shanghai-post-license@2017"), "competent_authority")
+    assert "嘉定区" in districts and len(districts) == 16
+    chosen = cases[:40]
+    empty = next(d for d in districts if all(c["enterprise"].get("production_district") != d for c in chosen))
+    source = write_jsonl(tmp_path / "c.jsonl", chosen)
+    out = tmp_path / "plan.json"
+    result = run("plan", "--year", 2020, source, "--district", empty, "--out", out, "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["rows"] == []
+    assert f"0 rows for {empty}" in result.stderr and "(0 of 40 case files" in result.stderr
+    typo = run("plan", "--year", 2020, source, "--district", empty[0] + "x" + empty[1:], "--jobs", 1)
+    assert typo.exit_code == 1 and "the policy has no such district" in typo.output and f"did you mean `{empty}`" in typo.output
+
+
 def test_plan_is_built_from_entries_in_any_order():
     """The engine function itself: duplicates of one case resolve to the same entry whatever comes first."""
     from regcode.engine.plan import Entry

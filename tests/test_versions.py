@@ -395,3 +395,14 @@ def test_removing_a_decision_wrongly_is_an_error_at_its_place(tmp_path, name, ed
     assert words in err["message"] + " " + (err.get("hint") or "")
     if code == "compile.remove":
         assert err["location"]["file"].endswith("decisions.yaml") and err["location"]["line"] == 3
+
+
+def test_a_version_diffed_with_itself_names_its_window_once(tmp_path, monkeypatch):
+    root = tmp_path / "policies"
+    amendment(root)
+    _corpus(tmp_path)    # dated 2020-06-30, before toy@2 is in force
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(regcode, ["diff", "--policy-root", "policies", "--policy-root", str(TEST_POLICIES),
+                                          "toy@2", "toy@2", "--corpus", "corpus.jsonl"])
+    note = next(line for line in result.stdout.splitlines() if line.startswith("  note:"))
+    assert note.count("dated outside toy@2's window") == 1 and note.startswith("  note: both versions judge every case by its date; 60 ")
