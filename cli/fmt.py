@@ -28,6 +28,8 @@ def fmt_cmd(ctx, paths, check, show_diff, quiet):
     named = {str(p) for p in paths}     # a file named on the command line and not formatted is said, not passed over
     for path in yaml_files(list(paths) or ["."], issues):
         result = format_file(path)
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
         if result.issues:
             issues.extend(result.issues)
             continue

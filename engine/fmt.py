@@ -2,9 +2,10 @@
 
 The canonical form: keys in the order their schema lists them (a rule: id, article, clause, title,
 note, override, for_each, as, when, then; an operator: its keyword, `as`, then the rest, `where`
-last), unknown keys after the known ones, 2-space indentation with list items at +2, and every
+last), 2-space indentation with list items at +2, and every
 flow collection (`{...}`, `[...]`) kept in flow style on one line. Everything else - comments,
-quotes, block scalars, anchors - is kept as written."""
+quotes, block scalars, anchors - is kept as written. A mapping with a key its schema does not know (a
+misspelling) is left in the order written, and the key is reported: where it belongs is not known."""
 from __future__ import annotations
 
 import difflib
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .errors import Issue, IssueCollector, Location
+from .errors import Issue, IssueCollector, Location, did_you_mean
 from .load import MAX_FILE_BYTES, MAX_FILES, _display, parse_text
 from .validate import API_VERSION, KINDS, operator_schemas, schema_for
 
@@ -32,6 +33,7 @@ class Result:
     formatted: str = ""
     skipped: str = ""          # why the file is not a policy file we format
     issues: tuple = ()
+    notes: tuple = ()          # what was formatted around: keys the schema does not know (left where they are)
 
     @property
     def changed(self) -> bool:
@@ -151,8 +153,9 @@ def _attach_trailing(node, text: str) -> None:
         entry[slot] = CommentToken(text if _ends_its_own_line(container[key]) else "\n" + text, CommentMark(0), None)
 
 
-def _walk(node, schema: dict, root: dict, schemas: _Schemas, depth: int = 0) -> None:
-    """Order the keys of `node` (and of everything below it) as `schema` lists them."""
+def _walk(node, schema: dict, root: dict, schemas: _Schemas, unknown: list, depth: int = 0) -> None:
+    """Order the keys of `node` (and of everything below it) as `schema` lists them; a mapping with a key the
+    schema does not have is left in its order, and the key is put in `unknown` (key, line, column, hint)."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     if depth > MAX_DEPTH or not isinstance(schema, dict):
         return
@@ -170,7 +173,7 @@ def _walk(node, schema: dict, root: dict, schemas: _Schemas, depth: int = 0) -> 
         items = schema.get("items")
         if isinstance(items, dict):
             for item in node:
-                _walk(item, items, root, schemas, depth + 1)
+                _walk(item, items, root, schemas, unknown, depth + 1)
         return
     if not isinstance(node, CommentedMap):
         return
@@ -179,12 +182,18 @@ def _walk(node, schema: dict, root: dict, schemas: _Schemas, depth: int = 0) -> 
             schema = {**schema, **branch}
             break
     props = schema.get("properties") or {}
-    _order(node, list(props))
     extra = schema.get("additionalProperties")
+    strays = [k for k in node if k not in props] if props and not isinstance(extra, dict) and extra is not True else []
+    if strays:   # a misspelt key: where it goes is unknown, so this mapping stays as written and fmt says why
+        for key in strays:
+            line, col = node.lc.key(key)
+            unknown.append((key, line + 1, col + 1, did_you_mean(str(key), [k for k in props if k not in node])))
+    else:
+        _order(node, list(props))
     for key in list(node):
         child = props.get(key, extra if isinstance(extra, dict) else None)
         if child is not None:
-            _walk(node[key], child, root, schemas, depth + 1)
+            _walk(node[key], child, root, schemas, unknown, depth + 1)
 
 
 def _keep_anchors(node, depth: int = 0) -> None:
@@ -218,7 +227,11 @@ def format_text(text: str, display: str = "<text>") -> Result:
     y = _yaml()
     tree = y.load(text)
     _keep_anchors(tree)
-    _walk(tree, schema_for(KINDS["Rules"]), schema_for(KINDS["Rules"]), _Schemas())
+    unknown: list = []
+    _walk(tree, schema_for(KINDS["Rules"]), schema_for(KINDS["Rules"]), _Schemas(), unknown)
+    result.notes = tuple(Issue("fmt.unknown_key", f"`{key}` is not a key here, so this mapping is left in the order written",
+                               Location(display, line, col), (hint + " " if hint else "") + "`regcode validate` says which keys are allowed")
+                         for key, line, col, hint in unknown)
     out = io.StringIO()
     y.dump(tree, out)
     result.formatted = out.getvalue()

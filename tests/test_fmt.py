@@ -188,3 +188,40 @@ def test_fmt_says_a_named_file_it_does_not_format_instead_of_passing_over_it(tmp
     folder = CliRunner().invoke(regcode, ["fmt", "--check", str(version)])
     assert folder.exit_code == 0 and "fmt.skipped" not in folder.output
     assert notes.read_text(encoding="utf-8") == "title: not a rules file\n"
+
+
+MISSPELT = [
+    # (what is misspelt, the line replaced, its misspelling, suggestion)
+    ("a rule's key", "    title: 'quoted title'\n", "    tittle: 'quoted title'\n", "title"),
+    ("an operator's key", "      op: '>'\n", "      opp: '>'\n", "op"),
+    ("a key far from any", "    note: >-\n", "    zzzzzz: >-\n", None),
+]
+
+
+@pytest.mark.parametrize("what,old,new,suggestion", MISSPELT, ids=[m[0] for m in MISSPELT])
+def test_a_mapping_with_a_misspelt_key_is_left_as_written_and_the_key_reported(what, old, new, suggestion):
+    """Where a misspelt key belongs is unknown: moving it to the end (and the rest around it) would hide the mistake."""
+    text = MESSY.replace(old, new)
+    assert text != MESSY
+    line = text.splitlines().index(new.rstrip("\n")) + 1
+    col = len(new) - len(new.lstrip(" ")) + 1
+    result = format_text(text, "x.yaml")
+    assert not result.issues
+    [note] = result.notes
+    assert (note.code, note.location.line, note.location.column) == ("fmt.unknown_key", line, col)
+    assert f"`{new.split(':')[0].strip()}` is not a key here" in note.message
+    assert (f"did you mean `{suggestion}`?" in note.hint) if suggestion else "did you mean" not in note.hint
+    written = [ln for ln in text.splitlines() if ln.strip()]
+    block = written.index(new.rstrip("\n"))
+    out = [ln for ln in result.formatted.splitlines() if ln.strip()]
+    assert out[out.index(new.rstrip("\n")) - 1] == written[block - 1]   # its mapping kept its order
+    assert data_of(result.formatted) == data_of(text)
+
+
+def test_fmt_prints_the_note_and_still_formats_the_rest(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(MESSY.replace("    title: 'quoted title'\n", "    tittle: 'quoted title'\n"), encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["fmt", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"note: {path}:13:5: fmt.unknown_key: `tittle`" in result.stderr
+    assert "count: incidents\n        as: inc\n" in path.read_text(encoding="utf-8")    # the other rule is formatted
