@@ -177,6 +177,9 @@ def _fmt(value) -> str:
     return str(value)
 
 
+MAX_TEXT_FACTS = 8     # matched facts shown per reason in the text form
+
+
 def to_text(data: dict, explain="none") -> str:
     """A readable summary; with `explain` (full, or decisive for the deciding claims only), the reasons under each decision."""
     level = explain_level(explain)
@@ -201,11 +204,12 @@ def to_text(data: dict, explain="none") -> str:
                 lines.append(f"  {'':<{width}}    {mark} {key}{_fmt(r['value'])} <- {r['rule']} ({r['article']}{clause}) {r['title']}{on}")
                 fact = r.get("fact") or ""
                 short = fact.split("{", 1)[0]
-                for m in r["matched"][:8]:
+                for m in r["matched"][:MAX_TEXT_FACTS]:
                     path = m["path"]
                     if fact and "{" in fact and path.startswith(fact + "."):
                         path = short + path[len(fact):]   # the fact is named once, on the line above
                     lines.append(f"  {'':<{width}}        {path} = {_fmt(m['value'])}")
-                if len(r["matched"]) > 8:
-                    lines.append(f"  {'':<{width}}        … {len(r['matched']) - 8} more")
+                if len(r["matched"]) > MAX_TEXT_FACTS:   # a page stays readable; the rest are in the data
+                    lines.append(f"  {'':<{width}}        … {len(r['matched']) - MAX_TEXT_FACTS} more facts matched "
+                                 "(all are in --format json and html)")
     return "\n".join(lines)

@@ -367,3 +367,16 @@ def test_a_forced_version_outside_its_window_is_noted_on_stderr_and_stdout_is_un
     assert ("is outside shanghai-post-license@2017's window" in forced.stderr) == noted
     if not noted:
         assert forced.stdout == plain.stdout
+
+
+def test_the_text_why_shows_the_first_matched_facts_and_says_where_the_rest_are():
+    """Text stays readable with many matched facts: the first MAX_TEXT_FACTS, then how many more and where they are."""
+    from regcode.engine.explain import MAX_TEXT_FACTS, to_text
+    data = json.loads(run("eval", *TOY, "--format", "json", str(CASE)).stdout)
+    entry = next(e for e in data["why"]["risk"] if e["decisive"])
+    entry["matched"] = [{"path": f"probe[{i}].date", "value": f"2018-01-{i + 1:02d}"} for i in range(MAX_TEXT_FACTS + 3)]
+    lines = to_text(data, "full").splitlines()
+    shown = [ln.strip() for ln in lines if ln.strip().startswith("probe[")]
+    assert shown == [f"probe[{i}].date = 2018-01-{i + 1:02d}" for i in range(MAX_TEXT_FACTS)]
+    assert lines[lines.index(next(ln for ln in lines if ln.strip() == shown[-1])) + 1].strip() == \
+        "… 3 more facts matched (all are in --format json and html)"
