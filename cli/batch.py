@@ -14,6 +14,7 @@ import click
 from ..engine import Catalog, dump_json, evaluate_case
 from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs, is_special_file,
                             terminate_as_interrupt, unwritable)
+from ..engine.catalog import check_compiles
 from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
 from ..engine.load import printable
 from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
@@ -247,6 +248,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
+    check_compiles(cat, policy_id, version)
     evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend,
                                  explain=explain)
     job = Job(catalog_factory(policy_roots), evaluate, batch_reduce, spill=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..engine.catalog import check_compiles
 from ..engine.corpus import count_records, read_records
 from ..engine.errors import did_you_mean
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
@@ -163,6 +164,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
+    check_compiles(cat, policy_id, version)
     default_as_of = year_start(cat, policy_id, version, year)
     evaluate = functools.partial(evaluate_for_plan, policy_name=policy_id, as_of=as_of, default_as_of=default_as_of,
                                  version=version, backend=backend)

@@ -15,7 +15,7 @@ from . import _dates
 from . import _ir as ir
 from ._schema_text import explain, settle
 from ._shapes import Shape
-from .errors import IssueCollector, did_you_mean
+from .errors import IssueCollector, did_you_mean, not_declared
 from .load import Document
 
 CONDITIONS: dict[str, Callable] = {}
@@ -51,6 +51,7 @@ class ParseContext:
         self.params = params
         self.decisions = decisions
         self.operator_schemas = operator_schemas
+        self.removed: dict = {}      # ("decision" | "parameter", name) -> where this version `remove:`s it
         self.reads_decisions: set = set()
         self.params_used: set = set()
         self.depth = 0
@@ -58,6 +59,11 @@ class ParseContext:
 
     def error(self, code: str, message: str, path: tuple, hint: str = "") -> None:
         self.issues.add(code, message, self.doc.location(path), hint)
+
+    def undeclared(self, code: str, what: str, name: str, known, path: tuple, fallback: str) -> None:
+        removed = {n: loc for (w, n), loc in self.removed.items() if w == what}
+        message, hint = not_declared(what, name, known, removed, fallback)
+        self.error(code, message, path, hint)
 
 
 def _keyword(raw: dict, registry: dict) -> Optional[str]:
@@ -206,8 +212,8 @@ def _expr_path(raw, ctx, scope, path):
 def _expr_param(raw, ctx, scope, path):
     name = raw["param"]
     if name not in ctx.params:
-        ctx.error("compile.unknown_parameter", f"parameter `{name}` is not declared", path + ("param",),
-                  did_you_mean(name, ctx.params) or "declare it in a Parameters file")
+        ctx.undeclared("compile.unknown_parameter", "parameter", name, ctx.params, path + ("param",),
+                       "declare it in a Parameters file")
         return None
     ctx.params_used.add(name)
     decl = ctx.params[name]
@@ -245,8 +251,8 @@ def _expr_decision(raw, ctx, scope, path):
     name = raw["decision"]
     decl = ctx.decisions.get(name)
     if decl is None:
-        ctx.error("compile.unknown_decision", f"decision `{name}` is not declared", path + ("decision",),
-                  did_you_mean(name, ctx.decisions) or "declare it in a Decisions file")
+        ctx.undeclared("compile.unknown_decision", "decision", name, ctx.decisions, path + ("decision",),
+                       "declare it in a Decisions file")
         return None
     ctx.reads_decisions.add(name)
     key_expr = None
@@ -363,8 +369,8 @@ def _expr_days_between(raw, ctx, scope, path):
 def _ordered_values(name, ctx, path) -> Optional[tuple]:
     decl = ctx.decisions.get(name)
     if decl is None:
-        ctx.error("compile.unknown_decision", f"decision `{name}` is not declared", path,
-                  did_you_mean(name, ctx.decisions) or "name an enum decision whose `values` give the order")
+        ctx.undeclared("compile.unknown_decision", "decision", name, ctx.decisions, path,
+                       "name an enum decision whose `values` give the order")
         return None
     if not decl.values:
         ctx.error("compile.step", f"decision `{name}` declares no ordered `values` to step along", path,

@@ -233,8 +233,11 @@ class Catalog:
         """Compiled, from the on-disk cache when nothing it depends on changed (engine/cache.py)."""
         from .cache import compiled
         from .compile import compile_version
+        from .reports import reports_of
         directory = Path(directory)
-        return compiled(self, directory, lambda: compile_version(self.load_validated(directory), self._base_loader))
+        policy = compiled(self, directory, lambda: compile_version(self.load_validated(directory), self._base_loader))
+        reports_of(policy, self)    # its `reports:` too: every command gives one version the same verdict
+        return policy
 
     def _base_loader(self, child: ValidatedVersion, name: str) -> ValidatedVersion:
         policy_id, version = (name.split("@", 1) if "@" in name else (child.source.policy_id, name))
@@ -262,3 +265,18 @@ def check_selection(cat: Catalog, policy_name: Optional[str], version: Optional[
     for day in dates:
         cat.choose(policy_id, day)
     return policy_id
+
+
+def check_compiles(cat: Catalog, policy_id: str, version: Optional[str] = None) -> None:
+    """Compile, before any case is read, every version a case could be judged by (or the forced one): a broken
+    one is one error with every problem, not the same problem once per record."""
+    from .errors import CompileError
+    issues: list = []
+    for info in cat.versions(policy_id):
+        if version is None or info.version == version:
+            try:
+                cat.compiled(info)
+            except CompileError as exc:
+                issues.extend(exc.issues)
+    if issues:
+        raise CompileError(issues)

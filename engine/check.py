@@ -32,11 +32,13 @@ HINTS = {
     "check.evaluation": "the witness case makes the evaluation fail; run it with `regcode eval`",
     "check.dead_condition": "as written the rule never fires: fix the comparison or the value",
     "check.always_loses": "drop the claim, or narrow the rule that always beats it",
-    "check.unused_parameter": "reference it with {param: NAME}, or remove it",
+    "check.unused_parameter": "reference it with {param: NAME}, or drop it: delete its declaration or, if it is inherited, "
+                              "list it under `remove:` in a Parameters file of this version",
     "check.unread_derived": "bind it with `for_each` in a rule that uses it, or stop deriving it",
-    "check.underived_fact": "derive it in a rule's `then`, or remove it and the rules that bind it",
-    "check.unclaimed_decision": "claim it in a rule's `then`, or drop it: delete its declaration or, in a version that "
-                                "extends another, list it under `remove:` in a Decisions file",
+    "check.underived_fact": "derive it in a rule's `then`, or drop it and the rules that bind it (inherited ones: "
+                            "`remove:` in a DerivedFacts and a Rules file of this version)",
+    "check.unclaimed_decision": "claim it in a rule's `then`, or drop it: delete its declaration or, if it is inherited, "
+                                "list it under `remove:` in a Decisions file of this version",
 }
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
-from .errors import CompileError, IssueCollector, Location, SchemaError, did_you_mean
+from .errors import CompileError, IssueCollector, Location, SchemaError, did_you_mean, not_declared
 from .load import Document, dump_json
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
@@ -55,6 +55,7 @@ class Resolved:
     event_dates: dict = field(default_factory=dict)   # list path -> Item of its event date field (FactsSchema `event_dates:`)
     texts: list = field(default_factory=list)   # (version ref, ArticleText document), root of `extends` first
     checked_only: list = field(default_factory=list)   # rules set aside for unknown keys: the rest is still checked
+    removed: dict = field(default_factory=dict)   # (what, name) -> Location of the `remove:` that dropped it
 
 
 @dataclass
@@ -115,6 +116,36 @@ class Compilation:
 
 
 # ---- pass 1: inheritance -----------------------------------------------------------------
+def key_of(kind: str) -> str:
+    return {"DerivedFacts": "facts", "Decisions": "decisions", "Parameters": "parameters"}[kind]
+
+
+def _remove(resolved: Resolved, issues: IssueCollector, inherited: bool, doc, i: int, attr: str, what: str,
+            name, declared: set, seen: dict) -> None:
+    """One entry of a `remove:` list: drop the inherited declaration, or say why it cannot be. `seen`: this
+    version's entries so far."""
+    where = doc.location(("remove", i))
+    table = getattr(resolved, attr)
+    if (what, name) in seen:
+        issues.add("compile.remove", f"{what} `{name}` is listed twice in `remove:` (first at {seen[what, name]})",
+                   where, "list it once")
+        return
+    seen[what, name] = where
+    if not inherited:
+        issues.add("compile.remove", "`remove:` only applies in a version that `extends` another",
+                   where, f"delete the {what}'s declaration instead")
+    elif name in declared:
+        redo = "`override: true` on the rule" if what == "rule" else "the declaration (with `override: true`)"
+        issues.add("compile.remove", f"{what} `{name}` is both removed and declared in this version",
+                   where, f"keep one: {redo}, or the removal")
+    elif name not in table:
+        issues.add("compile.remove", f"cannot remove {what} `{name}`: the base version has no such {what}",
+                   where, did_you_mean(name, table))
+    else:
+        del table[name]
+        resolved.removed[what, name] = where
+
+
 def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollector, inherited: bool, top: bool = True) -> None:
     """Overlay one version's declarations on `resolved` (the base's, when extending)."""
     resolved.manifest = Item(version.manifest, (), version.manifest.data)
@@ -151,29 +182,14 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                 if name in table and inherited and kind == "Parameters" and data.get("values"):
                     item = Item(doc, (key, name), continue_timeline(table[name].data, data))
                 table[name] = item
-    for doc in version.of_kind("Decisions"):
-        for i, name in enumerate(doc.data.get("remove", []) or []):
-            if not inherited:
-                issues.add("compile.remove", "`remove:` only applies in a version that `extends` another",
-                           doc.location(("remove", i)), "delete the decision's declaration instead")
-            elif name not in resolved.decisions:
-                issues.add("compile.remove", f"cannot remove decision `{name}`: the base version has no such decision",
-                           doc.location(("remove", i)), did_you_mean(name, resolved.decisions))
-            elif any(name in (d.data.get("decisions") or {}) for d in version.of_kind("Decisions")):
-                issues.add("compile.remove", f"decision `{name}` is both removed and declared in this version",
-                           doc.location(("remove", i)), "keep one: `override: true` on the declaration, or the removal")
-            else:
-                del resolved.decisions[name]
-    for doc in version.of_kind("Rules"):
-        for i, rid in enumerate(doc.data.get("remove", []) or []):
-            if not inherited:
-                issues.add("compile.remove", "`remove:` only applies in a version that `extends` another",
-                           doc.location(("remove", i)), "delete the rule instead")
-            elif rid not in resolved.rules:
-                issues.add("compile.remove", f"cannot remove rule `{rid}`: the base version has no such rule",
-                           doc.location(("remove", i)), did_you_mean(rid, resolved.rules))
-            else:
-                del resolved.rules[rid]
+    seen_removed: dict = {}
+    for kind, attr, what in (("DerivedFacts", "derived", "derived fact"), ("Decisions", "decisions", "decision"),
+                             ("Parameters", "parameters", "parameter"), ("Rules", "rules", "rule")):
+        declared = {n for d in version.of_kind(kind) for n in (d.data.get(key_of(kind)) or {})} if kind != "Rules" else \
+            {r.get("id") for d in version.of_kind(kind) for r in (d.data.get("rules") or []) if isinstance(r, dict)}
+        for doc in version.of_kind(kind):
+            for i, name in enumerate(doc.data.get("remove", []) or []):
+                _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed)
     seen_rules: dict = {}
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):
@@ -333,8 +349,11 @@ def _requirements(c: Compilation) -> None:
         for dep, wanted in sorted((item.data.get("required_when") or {}).items()):
             decl = c.decisions.get(dep)
             if decl is None:
-                c.issues.add("compile.unknown_decision", f"decision `{name}`: `required_when` names `{dep}`, which is not a decision",
-                             item.location("required_when", dep), did_you_mean(dep, c.decisions) or "name a declared decision")
+                gone = c.resolved.removed.get(("decision", dep))
+                c.issues.add("compile.unknown_decision", f"decision `{name}`: `required_when` names `{dep}`, which is not a decision"
+                             + (f": this version removes it ({gone})" if gone else ""), item.location("required_when", dep),
+                             "drop it from `required_when` (redeclare the decision with `override: true`)" if gone
+                             else did_you_mean(dep, c.decisions) or "name a declared decision")
                 continue
             for value in wanted if isinstance(wanted, list) else [wanted]:
                 ok = (value in (decl.values or []) if decl.type == "enum" else isinstance(value, bool) if decl.type == "bool"
@@ -438,6 +457,18 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
                          did_you_mean(str(v), map(str, decl.values or [])))
 
 
+def _undeclared(c: "Compilation", what: str, name: str, known, fallback: str) -> tuple:
+    return not_declared(what, name, known, {n: loc for (w, n), loc in c.resolved.removed.items() if w == what}, fallback)
+
+
+def _context(c: "Compilation", doc, issues: IssueCollector, schemas: dict):
+    """A rule's parse context; it knows what this version removed, to say so where a rule still uses it."""
+    from . import _operators as ops
+    ctx = ops.ParseContext(doc, issues, c.facts_shape, c.parameters, c.decisions, schemas)
+    ctx.removed = c.resolved.removed
+    return ctx
+
+
 def pass_rules(c: Compilation) -> None:
     """Parse every rule's condition and conclusions with the operator registry; check names and values."""
     from . import _operators as ops
@@ -449,13 +480,13 @@ def pass_rules(c: Compilation) -> None:
         data = item.data
         if item.doc.file not in guards:
             raw_guard = item.doc.data.get("guard")
-            gctx = ops.ParseContext(item.doc, c.issues, c.facts_shape, c.parameters, c.decisions, schemas)
+            gctx = _context(c, item.doc, c.issues, schemas)
             parsed_guard = ops.parse_cond(raw_guard, gctx, {}, ("guard",)) if raw_guard is not None else None
             guards[item.doc.file] = (parsed_guard, gctx.reads_decisions, raw_guard is not None)
         guard, guard_reads, has_guard = guards[item.doc.file]
         if has_guard and guard is None:
             continue   # the guard's own problem is reported once, at the guard
-        ctx = ops.ParseContext(item.doc, c.issues, c.facts_shape, c.parameters, c.decisions, schemas)
+        ctx = _context(c, item.doc, c.issues, schemas)
         ctx.reads_decisions.update(guard_reads)
         scope: dict = {}
         binds, alias = ir.CASE, ""
@@ -473,11 +504,14 @@ def pass_rules(c: Compilation) -> None:
                 # that names nothing (a derived fact is as likely meant); a path into the case file keeps
                 # the path's own, more precise, problem (`licences` is not a field of enterprise).
                 quiet = IssueCollector()
-                parsed = ops._list_source(target, ops.ParseContext(item.doc, quiet, c.facts_shape, c.parameters, c.decisions, schemas),
+                parsed = ops._list_source(target, _context(c, item.doc, quiet, schemas),
                                           {}, item.path + ("for_each",))
                 if parsed is None:
                     head = str(target).split(".", 1)[0]
-                    if c.derived_shapes and head not in c.facts_shape.props:
+                    if ("derived fact", target) in c.resolved.removed:
+                        message, hint = _undeclared(c, "derived fact", target, (), "")
+                        c.issues.add("compile.for_each", f"`for_each: {target}`: {message}", item.location("for_each"), hint)
+                    elif c.derived_shapes and head not in c.facts_shape.props:
                         lists = fact_lists(c.facts_shape)
                         c.issues.add("compile.for_each", f"`for_each: {target}` is neither a derived fact nor a list of the case file",
                                      item.location("for_each"), did_you_mean(target, list(c.derived_shapes) + lists)
@@ -498,8 +532,8 @@ def pass_rules(c: Compilation) -> None:
                 name = raw["decide"]
                 decl = c.decisions.get(name)
                 if decl is None:
-                    c.issues.add("compile.unknown_decision", f"decision `{name}` is not declared", item.location(*path, "decide"),
-                                 did_you_mean(name, c.decisions) or "declare it in a Decisions file")
+                    message, hint = _undeclared(c, "decision", name, c.decisions, "declare it in a Decisions file")
+                    c.issues.add("compile.unknown_decision", message, item.location(*path, "decide"), hint)
                     continue
                 if "value" not in raw:
                     c.issues.add("schema.required", f"`value` is required: what does this rule claim for `{name}`?",
@@ -526,8 +560,8 @@ def pass_rules(c: Compilation) -> None:
                 name = raw["derive"]
                 shape = c.derived_shapes.get(name)
                 if shape is None:
-                    c.issues.add("compile.unknown_fact", f"derived fact `{name}` is not declared", item.location(*path, "derive"),
-                                 did_you_mean(name, c.derived_shapes) or "declare it in a DerivedFacts file")
+                    message, hint = _undeclared(c, "derived fact", name, c.derived_shapes, "declare it in a DerivedFacts file")
+                    c.issues.add("compile.unknown_fact", message, item.location(*path, "derive"), hint)
                     continue
                 fields = {}
                 for fname, fraw in sorted((raw.get("with") or {}).items()):

@@ -118,3 +118,12 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+
+
+def not_declared(what: str, name: str, known: Iterable[str], removed: dict, fallback: str) -> tuple:
+    """(message, hint) for a name no declaration has: a name this version removed says where, else the nearest
+    names, else `fallback`. `removed`: name -> Location of its `remove:` entry."""
+    if name in removed:
+        return (f"{what} `{name}` is not declared: this version removes it ({removed[name]})",
+                f"this rule still uses it: replace the rule (`override: true`) or `remove:` it too, or keep the {what}")
+    return f"{what} `{name}` is not declared", did_you_mean(name, known) or fallback

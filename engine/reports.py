@@ -307,6 +307,11 @@ def _identity_columns(policy) -> tuple:
 
 def _decision(policy, name, types: tuple, at: tuple, where: _Where, issues: IssueCollector):
     decl = policy.decisions.get(name)
+    if decl is None and Path(where.path) != Path(policy.directory) / "policy.yaml":
+        # an inherited `reports:` named a decision of its own version: this version has dropped it
+        issues.add("compile.reports", f"decision `{name}` is not declared in {policy.ref}, which inherits this `reports:`",
+                   where(*at), f"restate `reports:` without it in {_display(Path(policy.directory) / 'policy.yaml')}")
+        return None
     if decl is None:
         issues.add("compile.reports", f"decision `{name}` is not declared in {policy.ref}", where(*at),
                    did_you_mean(str(name), policy.decisions) or "name a decision of the policy")

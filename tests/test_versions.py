@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from regcode.engine import Catalog, CompileError, EvaluationError, evaluate, loa
 from regcode.engine.corpus import iter_corpus
 from regcode.engine.diff import diff, to_text as diff_text
 
-from conftest import TEST_POLICIES, TESTS
+from conftest import REPO, TEST_POLICIES, TESTS
 from toycases import toy_case
 
 GOLDEN = TESTS / "golden"
@@ -341,19 +342,13 @@ def test_the_fast_choice_by_date_picks_what_catalog_choose_picks_on_every_day(tm
     assert checked > 3600
 
 
-def _drop_inspector(v2: Path, decisions_remove: str, rules_remove: str) -> None:
-    (v2 / "decisions.yaml").write_text((v2 / "decisions.yaml").read_text(encoding="utf-8").replace(
-        "kind: Decisions\n", f"kind: Decisions\nremove: [{decisions_remove}]\n"), encoding="utf-8")
-    (v2 / "rules.yaml").write_text((v2 / "rules.yaml").read_text(encoding="utf-8").replace(
-        "remove: [tier-bronze-large]", f"remove: [{rules_remove}]"), encoding="utf-8")
-
-
 def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
     """A successor that repeals a measure drops its rules (`remove:` in Rules) and its decision (`remove:` in
     Decisions): the decision leaves the output and the diff says so, and `check` has nothing left to report on it."""
     root = tmp_path / "policies"
     v2 = amendment(root)
-    _drop_inspector(v2, "inspector", "tier-bronze-large, inspector-named, inspector-default-district")
+    _write_removals(v2, {"decisions.yaml": "remove: [inspector]",
+                         "rules.yaml": "remove: [tier-bronze-large, inspector-named, inspector-default-district]"})
     cat = Catalog([root, TEST_POLICIES])
     old, new = cat.by_ref("toy@1"), cat.by_ref("toy@2")
     assert "inspector" in old.decisions and "inspector" not in new.decisions
@@ -375,34 +370,96 @@ def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
     assert "  inspector: no longer decided; it was " in text
 
 
-DECISION_REMOVAL_ERRORS = [
-    ("a decision the base lacks", ("inspectr", "tier-bronze-large"), "compile.remove", "did you mean `inspector`?"),
-    ("a decision its rules still claim", ("inspector", "tier-bronze-large"), "compile.unknown_decision", "inspector"),
-    ("a decision also declared", ("night_permit", "tier-bronze-large"), "compile.remove", "both removed and declared"),
+REMOVAL_ERRORS = [
+    # (what, files of version 2 to write {name: text}, code, words in message + hint, file and line of the problem)
+    ("a decision the base lacks", {"decisions.yaml": "remove: [inspectr]"}, "compile.remove",
+     "did you mean `inspector`?", ("toy/2/decisions.yaml", 3)),
+    ("a decision its rules still claim", {"decisions.yaml": "remove: [inspector]"}, "compile.unknown_decision",
+     "not declared: this version removes it (", ("toy/1/rules/applicant.yaml", 54)),
+    ("a decision also declared", {"decisions.yaml": "remove: [night_permit]"}, "compile.remove",
+     "both removed and declared", ("toy/2/decisions.yaml", 3)),
+    ("a decision listed twice", {"decisions.yaml": "remove: [inspector, inspector]"}, "compile.remove",
+     "listed twice in `remove:` (first at", ("toy/2/decisions.yaml", 3)),
+    ("a parameter a rule still reads", {"params.yaml": "remove: [late_registration_days]"}, "compile.unknown_parameter",
+     "parameter `late_registration_days` is not declared: this version removes it", ("toy/1/rules/applicant.yaml", 46)),
+    ("a derived fact rules still bind", {"derived2.yaml": "remove: [suspension]"}, "compile.for_each",
+     "derived fact `suspension` is not declared: this version removes it", ("toy/1/rules/vehicles.yaml", 38)),
+    ("a rule removed and overridden", {"rules.yaml": "remove: [eligible-certified]"}, "compile.remove",
+     "rule `eligible-certified` is both removed and declared in this version", ("toy/2/rules.yaml", 3)),
+    ("a rule listed twice", {"rules.yaml": "remove: [tier-bronze-large, tier-bronze-large]"}, "compile.remove",
+     "listed twice", ("toy/2/rules.yaml", 3)),
+    ("an empty name", {"decisions.yaml": 'remove: [""]'}, "schema.minLength", "", ("toy/2/decisions.yaml", 3)),
 ]
+KIND_OF = {"decisions.yaml": "Decisions", "params.yaml": "Parameters", "derived2.yaml": "DerivedFacts"}
 
 
-@pytest.mark.parametrize("name,edit,code,words", DECISION_REMOVAL_ERRORS, ids=[e[0] for e in DECISION_REMOVAL_ERRORS])
-def test_removing_a_decision_wrongly_is_an_error_at_its_place(tmp_path, name, edit, code, words):
+def _write_removals(v2: Path, files: dict) -> None:
+    for name, line in files.items():
+        if name == "rules.yaml":
+            text = (v2 / name).read_text(encoding="utf-8").replace("remove: [tier-bronze-large]", line)
+        elif name == "decisions.yaml":
+            text = (v2 / name).read_text(encoding="utf-8").replace("kind: Decisions\n", f"kind: Decisions\n{line}\n")
+        else:
+            text = f"apiVersion: regcode/v1\nkind: {KIND_OF[name]}\n{line}\n"
+        (v2 / name).write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("name,files,code,words,place", REMOVAL_ERRORS, ids=[e[0] for e in REMOVAL_ERRORS])
+def test_removing_wrongly_is_an_error_at_its_place(tmp_path, name, files, code, words, place):
     root = tmp_path / "policies"
     v2 = amendment(root)
-    _drop_inspector(v2, *edit)
+    _write_removals(v2, files)
     result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
                                           "--format", "json", str(v2)])
     assert result.exit_code == 1, result.output
     errors = json.loads(result.stdout)["versions"][0]["errors"]
     err = next(e for e in errors if e["code"] == code)
     assert words in err["message"] + " " + (err.get("hint") or "")
-    if code == "compile.remove":
-        assert err["location"]["file"].endswith("decisions.yaml") and err["location"]["line"] == 3
+    assert err["location"]["file"].endswith(place[0]) and err["location"]["line"] == place[1]
+    if "this version removes it (" in err["message"]:    # it says where, and no did-you-mean guesses
+        assert "decisions.yaml:3:" in err["message"] or "params.yaml:3:" in err["message"] or "derived2.yaml:3:" in err["message"]
+        assert "did you mean" not in (err.get("hint") or "")
 
 
-def test_a_version_diffed_with_itself_names_its_window_once(tmp_path, monkeypatch):
+def test_an_amendment_drops_a_parameter_and_a_derived_fact_with_the_rules_using_them(tmp_path):
     root = tmp_path / "policies"
-    amendment(root)
-    _corpus(tmp_path)    # dated 2020-06-30, before toy@2 is in force
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(regcode, ["diff", "--policy-root", "policies", "--policy-root", str(TEST_POLICIES),
-                                          "toy@2", "toy@2", "--corpus", "corpus.jsonl"])
-    note = next(line for line in result.stdout.splitlines() if line.startswith("  note:"))
-    assert note.count("dated outside toy@2's window") == 1 and note.startswith("  note: both versions judge every case by its date; 60 ")
+    v2 = amendment(root)
+    _write_removals(v2, {"params.yaml": "remove: [late_registration_days]", "derived2.yaml": "remove: [suspension]",
+                         "rules.yaml": "remove: [tier-bronze-large, late-registration, suspension-alerts, suspension-status, "
+                                       "suspension-audit, issue-suspends]"})
+    cat = Catalog([root, TEST_POLICIES])
+    try:
+        new = cat.by_ref("toy@2")
+    except CompileError as exc:   # the rules that derive or use them are named by the error: remove those too
+        pytest.fail("\n".join(map(str, exc.issues)))
+    assert "late_registration_days" not in new.parameters and "suspension" not in new.derived
+    s = diff(cat.by_ref("toy@1"), new)["static"]
+    assert {"name": "late_registration_days", "status": "removed"} in [{k: p[k] for k in ("name", "status")} for p in s["parameters"]]
+
+
+def test_an_inherited_reports_naming_a_dropped_decision_is_one_error_for_every_command(tmp_path):
+    """eval, validate and batch give one verdict: the inherited `reports:` names a decision this version dropped,
+    and the hint says to restate `reports:` in this version's manifest. batch says it once, before any record."""
+    root = tmp_path / "policies"
+    shutil.copytree(REPO / "examples" / "amendment" / "policies", root)
+    v = root / "shanghai-post-license" / "2022-illustration"
+    (v / "decisions.yaml").write_text((v / "decisions.yaml").read_text(encoding="utf-8").replace(
+        "remove: [revoke_quality_awards]", "remove: [revoke_quality_awards, classification_deadline]"), encoding="utf-8")
+    (v / "rules.yaml").write_text((v / "rules.yaml").read_text(encoding="utf-8").replace(
+        "remove: [c-revoke-quality-awards]", "remove: [c-revoke-quality-awards, classification-deadline-new-license]"),
+        encoding="utf-8")
+    case = REPO / "examples" / "cases" / "aa-clean.yaml"
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(REPO.joinpath("examples", "amendment", "corpus.jsonl").read_text(encoding="utf-8")
+                              .splitlines(True)[:5]), encoding="utf-8")
+    runs = {"validate": ["validate", "--policy-root", str(root)],
+            "eval": ["eval", "--policy-root", str(root), "--as-of", "2022-06-30", str(case)],
+            "batch": ["batch", "--policy-root", str(root), str(corpus), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1"]}
+    for command, args in runs.items():
+        result = CliRunner().invoke(regcode, args)
+        assert result.exit_code == 1, (command, result.output)
+        lines = [ln for ln in result.stderr.splitlines() if "compile.reports" in ln]
+        assert len(lines) == 1, (command, result.stderr)
+        assert "`classification_deadline` is not declared in shanghai-post-license@2022-illustration, which inherits" in lines[0]
+        assert "restate `reports:` without it in" in lines[0] and "2022-illustration/policy.yaml" in lines[0]
+    assert not (tmp_path / "o.jsonl").exists()
