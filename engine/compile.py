@@ -204,16 +204,19 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             if rid in seen_rules:
                 issues.add("compile.duplicate_id", f"rule id `{rid}` is used twice (first at {seen_rules[rid].location()})",
                            item.location("id"), "rule ids are unique within a version; rename one")
+                resolved.checked_only.append(item)    # the rest of it is still checked: every mistake at once
                 continue
             seen_rules[rid] = item
             if data.get("override"):
                 if not inherited or rid not in resolved.rules:
                     issues.add("compile.override", f"rule `{rid}` says `override: true` but no inherited rule has that id",
                                item.location("override"), did_you_mean(rid, resolved.rules) or "drop `override` to add a new rule")
+                    resolved.checked_only.append(item)
                     continue
             elif rid in resolved.rules and inherited:
                 issues.add("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
                            item.location("id"), "or give the new rule another id")
+                resolved.checked_only.append(item)
                 continue
             resolved.rules[rid] = item
     indexes = version.of_kind("ArticleIndex")
@@ -702,6 +705,8 @@ def _cycle(rules: list, claimers: dict, producers: dict) -> tuple:
     return rules[:1], []
 
 
+# inheritance problems that concern one name (the rest of the version still compiles and is checked)
+_LOCAL_TO_ONE_NAME = {"compile.duplicate_id", "compile.duplicate", "compile.override", "compile.remove"}
 PASSES = (
     ("inherit", pass_inherit),
     ("declarations", pass_declarations),
@@ -739,9 +744,13 @@ def _rule_data(item: Item) -> dict:
 def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] = None) -> CompiledPolicy:
     """Run the passes in order; stop after the first pass that found problems (later ones would only echo them)."""
     c = Compilation(version, base_loader)
+    carried_on = 0      # problems of inheritance local to one name, after which the passes went on
     for name, run in PASSES:
         run(c)
-        if c.issues:
+        if len(c.issues.issues) > carried_on:
+            if name == "inherit" and {i.code for i in c.issues.issues} <= _LOCAL_TO_ONE_NAME:
+                carried_on = len(c.issues.issues)   # the one in question is left out or kept as inherited: check the rest
+                continue
             if name in ("declarations", "rules"):
                 _citations_anyway(c)
             break

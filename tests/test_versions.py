@@ -463,3 +463,22 @@ def test_an_inherited_reports_naming_a_dropped_decision_is_one_error_for_every_c
         assert "`classification_deadline` is not declared in shanghai-post-license@2022-illustration, which inherits" in lines[0]
         assert "restate `reports:` without it in" in lines[0] and "2022-illustration/policy.yaml" in lines[0]
     assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("edit", ["a second rule with a used id", "an override of no inherited rule"])
+def test_a_rule_whose_id_is_wrong_is_still_checked_with_the_rest(tmp_path, edit):
+    """A duplicate id (or an override with nothing to override) concerns one rule: its body and the other rules are
+    still checked in the same run, so every mistake shows at once."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    rules = (v2 / "rules.yaml").read_text(encoding="utf-8")
+    rid, override = ("night-market-permit", "") if edit.startswith("a second") else ("no-such-rule", "\n    override: true")
+    rules += (f"  - id: {rid}{override}\n    article: 第二条\n    title: t\n"
+              "    when: {path: applicant.night_markt, op: '==', value: true}\n    then: [{decide: night_permt, value: true}]\n")
+    (v2 / "rules.yaml").write_text(rules, encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    codes = sorted(e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"])
+    assert codes == sorted([{"a second rule with a used id": "compile.duplicate_id"}.get(edit, "compile.override"),
+                            "compile.unknown_path", "compile.unknown_decision"])
