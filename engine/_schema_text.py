@@ -133,12 +133,18 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
         want = _noun(schema)
         key = _key(err.absolute_path) or default.strip("`")
         if schema.get("type") == "array":
-            example = f"`{key}: [{{...}}, {{...}}]`" if isinstance(instance, dict) else f"`{key}: [a, b]`"
+            items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+            of_mappings = items.get("type") == "object" or "properties" in items or "$ref" in items
+            example = f"`{key}: [{{...}}, {{...}}]`" if of_mappings else f"`{key}: [a, b]`"
             hint = f"write a list, e.g. {example}"
         elif schema.get("type") == "object":
             hint = f"write a mapping, e.g. `{key}: {{name: value}}`"
         elif schema.get("type") == "string" and not isinstance(instance, (dict, list)):
-            hint = f"put it in quotes: `{key}: '{instance}'`" if instance is not None else f"write text after `{key}:`"
+            in_list = bool(err.absolute_path) and isinstance(list(err.absolute_path)[-1], int)
+            if in_list:    # an item of a list: quote the item, the key is the list's
+                hint = f"put it in quotes: `'{instance}'`" if instance is not None else "write text for the item"
+            else:
+                hint = f"put it in quotes: `{key}: '{instance}'`" if instance is not None else f"write text after `{key}:`"
         else:
             hint = f"write {want}"
         return f"{where} must be {want}, found {found}", hint, None
