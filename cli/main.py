@@ -356,8 +356,15 @@ def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> s
     """The policy id that --policy (and --policy-version) name, checked before any case is read; a
     mistake there is reported at the option, not at a case file."""
     from ..engine.catalog import check_selection
-    try:
+    with at_options():
         return check_selection(cat, policy_name, version, dates)
+
+
+@contextmanager
+def at_options():
+    """A selection error of no place is the option's that chose it (`--policy-version: select.unknown_version: ...`)."""
+    try:
+        yield
     except PolicyError as exc:
         raise placed(exc, lambda issue: _OPTION_OF.get(issue.code)) from None
 
