@@ -276,6 +276,23 @@ def test_the_worked_amendment_diff_matches_golden(monkeypatch, update_golden):
     assert "- rule c-revoke-quality-awards" in result.stdout and "+ fact enterprise.online_sales" in result.stdout
 
 
+PARAMETER_LINES = [   # (old, new, status, the text line): complaint_window_years is a parameter only 2022-illustration has
+    ("2017", "2022-illustration", "added", "  + parameter complaint_window_years (第二十九条): 1"),
+    ("2022-illustration", "2017", "removed", "  - parameter complaint_window_years (第二十九条)"),
+]
+
+
+@pytest.mark.parametrize("old,new,status,line", PARAMETER_LINES, ids=[p[2] for p in PARAMETER_LINES])
+def test_diff_text_marks_an_added_or_removed_parameter_as_json_does(old, new, status, line):
+    args = ["diff", f"shanghai-post-license@{old}", f"shanghai-post-license@{new}",
+            "--policy-root", str(TESTS.parent / "examples" / "amendment" / "policies")]
+    text = CliRunner().invoke(regcode, args)
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    (param,) = [p for p in data["static"]["parameters"] if p["name"] == "complaint_window_years"]
+    assert param["status"] == status
+    assert [ln for ln in text.stdout.splitlines() if "complaint_window_years" in ln] == [line]
+
+
 def test_the_worked_amendment_new_rule_fires_on_the_new_fact():
     cat = Catalog([TESTS.parent / "examples" / "amendment" / "policies"])
     new = cat.select("shanghai-post-license", "2022-06-30")
