@@ -369,6 +369,13 @@ def at_options():
         raise placed(exc, lambda issue: _OPTION_OF.get(issue.code)) from None
 
 
+def note_outside_window(compiled, as_of: str, subject: str, because: str) -> None:
+    """A version used on a date outside its window (forced by --policy-version, or dated by --as-of) is said
+    on stderr, as `diff` says it of a corpus; what stdout carries is unchanged."""
+    if not compiled.in_force(as_of):
+        click.echo(f"note: {subject}: {as_of} is outside {compiled.ref}'s window ({compiled.window()}); {because}", err=True)
+
+
 def counted(n: int, noun: str, plural: str = "") -> str:
     """`1 result`, `2 results`, `1,998 results`: a count with its noun in the right number."""
     return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
