@@ -221,6 +221,24 @@ def test_inheritance_errors_name_file_and_line(tmp_path, name, edit, code, file,
     assert message in err["message"]
 
 
+EXTENDS_HINTS = [   # (what `extends` names, what the hint suggests): only toy's versions for toy, never toy@2 itself
+    ("toy@9", "did you mean `toy@1`?"),
+    ("9", "the versions of `toy`: `1`"),
+    ("toy@latest", "the versions of `toy`: `toy@1`"),
+    ("toyy@1", "did you mean `toy@1`?"),          # a misspelt policy id: other policies' versions are candidates
+    ("nosuchpolicy@1", "no policy is called `nosuchpolicy`; policies: kiosk, shanghai-post-license, toy"),
+]
+
+
+@pytest.mark.parametrize("extends,hint", EXTENDS_HINTS, ids=[e[0] for e in EXTENDS_HINTS])
+def test_the_hint_for_a_missing_base_names_the_same_policys_versions(tmp_path, extends, hint):
+    v2 = amendment(tmp_path / "policies", extends=extends)
+    with pytest.raises(CompileError) as info:
+        Catalog([tmp_path / "policies", TEST_POLICIES]).compile_dir(v2)
+    (issue,) = [i for i in info.value.issues if i.code == "compile.extends"]
+    assert issue.hint == hint
+
+
 def test_a_cycle_of_extends_is_an_error(tmp_path):
     root = tmp_path / "policies"
     amendment(root, "2", extends="3")
