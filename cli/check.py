@@ -5,14 +5,15 @@ import click
 
 from ..engine import dump_json
 from ..engine.check import BUDGET, check, to_text
-from .main import EXIT_POLICY, as_of_option, catalog, policy_root_option, regcode, set_format
+from .main import EXIT_POLICY, as_of_option, catalog, note_outside_window, policy_root_option, regcode, set_format
 from .testcmd import _versions
 
 
 @regcode.command("check", short_help="Logic checks: gaps, conflicts, dead rules, unused names.")
 @click.argument("policy", required=False, metavar="[POLICY[@VERSION]]")
 @as_of_option(help="Date the synthetic cases this day only (YYYY-MM-DD); default: the version's first day and "
-                    "each day in its window where a dated parameter changes.")
+                    "each day in its window where a dated parameter changes. A day outside a version's window is "
+                    "noted on stderr.")
 @click.option("--budget", type=click.IntRange(1, 1_000_000), default=BUDGET, show_default=True,
               help="Synthetic cases to evaluate at most; a larger input space is sampled, and the report says so.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample (the same seed, the same cases).")
@@ -40,6 +41,8 @@ def check_cmd(ctx, policy, as_of, budget, seed, fmt, verbose, policy_roots):
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
     versions = _versions(cat, policy, None) if policy else [cat.compiled(v) for pid in cat.policy_ids() for v in cat.versions(pid)]
+    for p in versions if as_of else ():     # said before the checks run, which can take a while
+        note_outside_window(p, as_of, "--as-of", "its synthetic cases are dated that day all the same")
     reports = [check(cat, p, as_of, budget, seed) for p in versions]
     if fmt == "json":
         click.echo(dump_json(reports[0].as_dict() if len(reports) == 1 else [r.as_dict() for r in reports]))

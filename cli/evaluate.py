@@ -8,8 +8,8 @@ import click
 
 from ..engine import InputError, Issue, Location, PolicyError, evaluate_case, load_case_file, to_text
 from ..engine.load import load_case_stream
-from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, placed, policy_root_option,
-                   regcode, report_issues, selection_options, set_format)
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, note_outside_window, placed,
+                   policy_root_option, regcode, report_issues, selection_options, set_format)
 
 
 def read_case(path: str):
@@ -26,13 +26,10 @@ def read_case(path: str):
 
 
 def _outside_its_window(cat, result: dict, path: str) -> None:
-    """--policy-version forces a version on any date; one outside the version's window is said on stderr
-    (what stdout carries is the evaluation, unchanged), as `diff` says it of a corpus."""
+    """--policy-version forces a version on any date: one outside the version's window is noted."""
     policy = result["policy"]
-    compiled = cat.by_ref(f"{policy['id']}@{policy['version']}")
-    if not compiled.in_force(result["as_of"]):
-        click.echo(f"note: {path}: {result['as_of']} is outside {compiled.ref}'s window ({compiled.window()}); "
-                   "evaluated with it because --policy-version named it", err=True)
+    note_outside_window(cat.by_ref(f"{policy['id']}@{policy['version']}"), result["as_of"], path,
+                        "evaluated with it because --policy-version named it")
 
 
 @regcode.command("eval", short_help="Decisions for case files, with their reasons.")

@@ -356,10 +356,24 @@ def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> s
     """The policy id that --policy (and --policy-version) name, checked before any case is read; a
     mistake there is reported at the option, not at a case file."""
     from ..engine.catalog import check_selection
-    try:
+    with at_options():
         return check_selection(cat, policy_name, version, dates)
+
+
+@contextmanager
+def at_options():
+    """A selection error of no place is the option's that chose it (`--policy-version: select.unknown_version: ...`)."""
+    try:
+        yield
     except PolicyError as exc:
         raise placed(exc, lambda issue: _OPTION_OF.get(issue.code)) from None
+
+
+def note_outside_window(compiled, as_of: str, subject: str, because: str) -> None:
+    """A version used on a date outside its window (forced by --policy-version, or dated by --as-of) is said
+    on stderr, as `diff` says it of a corpus; what stdout carries is unchanged."""
+    if not compiled.in_force(as_of):
+        click.echo(f"note: {subject}: {as_of} is outside {compiled.ref}'s window ({compiled.window()}); {because}", err=True)
 
 
 def counted(n: int, noun: str, plural: str = "") -> str:

@@ -7,7 +7,7 @@ import click
 
 from ..engine import Issue, Location, PolicyError, dump_json
 from ..engine.replay import has_changes, replay, to_text
-from .main import EXIT_POLICY, backend_option, catalog, counted, policy_root_option, regcode, set_format
+from .main import EXIT_POLICY, at_options, backend_option, catalog, counted, policy_root_option, regcode, set_format
 
 DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large"}
 
@@ -28,7 +28,8 @@ def rotated(path: str) -> list:
 @click.option("--with-rotated", is_flag=True, help="Also read LOG.N ... LOG.1 (the rotated files), oldest first.")
 @click.option("--policy-version", "version", metavar="V", help="Replay against this version instead of the one in force on each as_of.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any decision differs (for CI).")
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any decision differs, or the version replayed against "
+              "adds or drops a decision (for CI).")
 @backend_option
 @policy_root_option
 @click.pass_context
@@ -42,7 +43,10 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     A line that cannot be replayed (damaged, or logged with --decision-log-input none) is reported with
     its file and line; the others are still replayed. Exit 1 when a line cannot be replayed (damaged, or
     its case no longer passes the policy in force: no version on its date, a facts-schema problem), or
-    with --fail-on-change when a decision differs; a line logged without its input is reported, exit 0.
+    with --fail-on-change when a decision differs or the version replayed against adds or drops one
+    (systems reading the log would get a field more or less); a line logged without its input is
+    reported, exit 0. A --policy-version no policy of the log has, or a policy that cannot be read or
+    compiled, is one error, exit 1, with no report.
 
     \b
     Examples:
@@ -51,7 +55,8 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     """
     set_format(ctx, fmt)
     paths = [p for log in logs for p in (rotated(log) if with_rotated else [log])]
-    report = replay(catalog(policy_roots), paths, version, backend)
+    with at_options():      # a --policy-version no policy of the log has: one error, at the option
+        report = replay(catalog(policy_roots), paths, version, backend)
     codes = {s["errors"][0]["code"] for s in report["skipped"] if s["errors"]}
     if report["read"] and len(report["skipped"]) == report["read"] and codes <= {"replay.syntax", "replay.not_decision"}:
         first = report["skipped"][0]["errors"][0]    # no line is a logged decision: the wrong file, said once, not per line

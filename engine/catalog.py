@@ -9,7 +9,7 @@ from typing import Optional
 
 from typing import TYPE_CHECKING
 
-from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
+from .errors import Issue, IssueCollector, Location, NoSuchBase, PolicyError, did_you_mean
 from ._dates import is_date
 from .load import VERSION_NAME, escape, inside, json_type, load_version, outside_issue, read_document
 
@@ -249,8 +249,27 @@ class Catalog:
             if (candidate / "policy.yaml").is_file() and inside(root, candidate):
                 from .validate import validate_version
                 return validate_version(load_version(candidate, root))
-        roots = list(dict.fromkeys(str(r) for r in [own_root] + self.roots))     # each root once
-        raise LookupError(f"no version `{version}` of `{policy_id}` under {', '.join(roots)}")
+        roots = list(dict.fromkeys([own_root] + self.roots))     # each root once
+        raise NoSuchBase(f"no version `{version}` of `{policy_id}` under {', '.join(map(str, roots))}",
+                         _base_hint(child, name, policy_id, roots))
+
+
+def _base_hint(child: ValidatedVersion, name: str, policy_id: str, roots: list) -> str:
+    """What `extends: NAME` could name instead: a version of the same policy (written as NAME is, with or
+    without the id); another policy's only when no policy has that id. Never the version itself."""
+    def versions_of(pid: str) -> list:
+        own = {child.source.version} if pid == child.source.policy_id else set()
+        return sorted({m.parent.name for root in roots for m in (Path(root) / pid).glob("*/policy.yaml")
+                       if VERSION_NAME.match(m.parent.name) and inside(root, m.parent)} - own)
+    versions = versions_of(policy_id)
+    if versions:
+        names = [f"{policy_id}@{v}" for v in versions] if "@" in name else versions
+        return did_you_mean(name, names) or f"the versions of `{policy_id}`: " + ", ".join(f"`{n}`" for n in names)
+    ids = sorted({m.parent.parent.name for root in roots for m in Path(root).glob("*/*/policy.yaml")})
+    if policy_id in ids:
+        return f"`{policy_id}` has no other version to extend"
+    others = [f"{pid}@{v}" for pid in ids for v in versions_of(pid)]
+    return did_you_mean(name, others) or f"no policy is called `{policy_id}`; policies: {', '.join(ids) or 'none'}"
 
 
 # ---- selection checks done once, before any case is read (manifests only: nothing compiled) ----

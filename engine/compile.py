@@ -283,7 +283,7 @@ def pass_inherit(c: Compilation) -> None:
             base = c.base_loader(current, base_name)
         except LookupError as exc:
             c.issues.add("compile.extends", f"`extends: {base_name}`: {exc}", where,
-                         "name a version that exists, e.g. `2017` or `shanghai-post-license@2017`")
+                         getattr(exc, "hint", "") or "name a version that exists (`regcode policies` lists them)")
             return
         key = f"{base.source.policy_id}@{base.source.version}"
         if key in seen:

@@ -240,8 +240,13 @@ def to_text(result: dict) -> str:
         lines.append(f"  - rule {r['id']} ({r['article']}) {r['title']}")
     for r in s["rules"]["changed"]:
         lines.append(f"  ~ rule {r['id']} ({r['article']}): {', '.join(r['changed'])} changed")
-    for p in s["parameters"]:
-        lines.append(f"  ~ parameter {p['name']} ({p['article']}): {timeline_text(p['old'])} -> {timeline_text(p['new'])}")
+    for p in s["parameters"]:     # an added one has no old value and a removed one no new one: not `null -> 1`
+        if p["status"] == "added":
+            lines.append(f"  + parameter {p['name']} ({p['article']}): {timeline_text(p['new'])}")
+        elif p["status"] == "removed":
+            lines.append(f"  - parameter {p['name']} ({p['article']})")
+        else:
+            lines.append(f"  ~ parameter {p['name']} ({p['article']}): {timeline_text(p['old'])} -> {timeline_text(p['new'])}")
     for d in s["decisions"]:
         lines.append(f"  {dict(added='+', removed='-').get(d['status'], '~')} decision {d['name']}" + (": changed" if d["status"] == "changed" else ""))
     for f in s["facts"]:

@@ -82,6 +82,14 @@ class EvaluationError(PolicyError):
     """A case could not be evaluated (a conflict between claims, a bound reached, a bug)."""
 
 
+class NoSuchBase(LookupError):
+    """What a base loader raises for an `extends` it cannot find; `hint` names what could be extended instead."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
 class IssueCollector:
     """Stages collect issues here and raise once, so a drafter sees every mistake at once."""
 

@@ -73,10 +73,27 @@ def _with_logged_version(issue: Issue, logged: dict) -> Issue:
                  f"version with --policy-version (--policy-version {logged['version']} to check it is unchanged)")
 
 
+def _unfit(cat: Catalog, policy_id, version: Optional[str]) -> Optional[SelectionError]:
+    """Why no line of a policy of the log can be replayed, from the manifests (checked once per policy, not
+    per line). A broken version is the policy's fault, not a line's: it stops the replay, as a policy that
+    does not compile does. A --policy-version the policy lacks is returned: said once if no policy of the
+    log has it (see `replay`), on each of the policy's lines if another policy has it."""
+    cat.refuse_broken(policy_id, version)
+    if version is not None:
+        try:
+            cat.choose(policy_id, "0000-00-00", version)
+        except SelectionError as exc:
+            return exc
+    return None
+
+
 def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: str = DEFAULT_BACKEND) -> dict:
     """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now, with, per
     decision, the old and new value and the rules that decide it now; `changes` groups them by decision.
-    A decision only one side has (a version that adds or drops one) is listed apart, not as a change."""
+    A decision only one side has (a version that adds or drops one) is listed apart, not as a change.
+
+    Raises SelectionError, once, for what is wrong with the policies rather than a line: a version that
+    cannot be read, or a `version` no policy of the log has (each of its policies is named with its versions)."""
     for path in paths:      # a FIFO would block and a device never end: a log is a regular file
         try:
             mode = os.stat(path).st_mode
@@ -89,6 +106,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
     changed, skipped, targets = [], [], {}
     added, removed = set(), {}      # removed: decision -> {logged value as JSON: count}
     replayed = unchanged = 0
+    unfit: dict = {}        # a policy of the log the catalog knows -> None, or why none of its lines can be replayed
     for path, number, raw in _lines(paths):
         where = Location(path, number, 1)
         if len(raw) > MAX_LINE_BYTES:
@@ -113,9 +131,17 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
                                          "the line was altered or damaged"))
             continue
         old_policy = entry["policy"]
+        policy_id = old_policy.get("id")
+        if isinstance(policy_id, str) and policy_id in cat.index():     # an unknown one is said per line
+            if policy_id not in unfit:
+                unfit[policy_id] = _unfit(cat, policy_id, version)
+            if unfit[policy_id] is not None:
+                skipped.append({"source": f"{path}:{number}", "decision_id": did,
+                                "errors": [i.as_dict() for i in unfit[policy_id].issues]})
+                continue
         doc = Document(f"{path}:{number}", entry["input"], place=(str(path), number))
         try:
-            result = evaluate_case(cat, doc, old_policy.get("id"), entry.get("as_of"), version, backend, "full")
+            result = evaluate_case(cat, doc, policy_id, entry.get("as_of"), version, backend, "full")
         except (InputError, SelectionError, EvaluationError) as exc:   # this line's case; a broken policy stops the replay
             issues = [_with_logged_version(i, old_policy) if version is None else i for i in exc.issues]
             skipped.append({"source": f"{path}:{number}", "decision_id": did, "errors": [i.as_dict() for i in issues]})
@@ -147,6 +173,8 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             "diffs": diffs,
             "rules": {"no_longer_fire": sorted(was - now), "now_fire": sorted(now - was)} if was else None,
         })
+    if unfit and all(why is not None for why in unfit.values()):    # no policy of the log has `version`
+        raise SelectionError([i for _, why in sorted(unfit.items()) for i in why.issues])
     groups: dict = {}
     for c in changed:
         for d in c["diffs"]:
@@ -168,7 +196,9 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
 
 
 def has_changes(report: dict) -> bool:
-    return bool(report["changed"])
+    """A value differs, or the version replayed against adds or drops a decision: a system reading the log
+    then gets a field it did not get, or no longer gets one it did (what --fail-on-change fails on)."""
+    return bool(report["changed"] or report["decisions_added"] or report["decisions_removed"])
 
 
 def _j(value) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from regcode.cli.main import regcode
@@ -157,6 +159,22 @@ def test_a_decision_the_new_version_adds_or_drops_is_listed_apart_not_counted_as
     assert "no longer has decision revoke_quality_awards (logged as false in 1, true in 1): not compared" in replay_text(report)
 
 
+def test_fail_on_change_fails_when_the_version_replayed_against_adds_or_drops_a_decision(tmp_path):
+    """No compared value changes against the worked amendment, but the systems reading the log lose
+    `revoke_quality_awards` and get `online_monitoring_required`: --fail-on-change exits 1 for that alone."""
+    from conftest import REPO
+    log = tmp_path / "decisions.log"
+    case = json.loads(json.dumps(__import__("yaml").safe_load((REPO / "examples" / "cases" / "aa-clean.yaml").read_text(encoding="utf-8")),
+                                 default=str))
+    decide_all(log, [case])
+    args = ["replay", str(log), "--policy-root", str(REPO / "examples" / "amendment" / "policies"), "--policy-version"]
+    amended = cli(*args, "2022-illustration", "--fail-on-change")
+    assert "0 changed, 1 unchanged" in amended.stdout and "no longer has decision revoke_quality_awards" in amended.stdout
+    assert amended.exit_code == 1, amended.output
+    assert cli(*args, "2022-illustration").exit_code == 0          # without the flag it is a report, not a failure
+    assert cli(*args, "2017", "--fail-on-change").exit_code == 0   # the logged version: same decisions, nothing to fail on
+
+
 def test_a_file_that_is_not_a_decision_log_is_one_error_not_a_line_per_line(tmp_path):
     notes = tmp_path / "case.yaml"
     notes.write_text("as_of: 2019-06-30\nenterprise:\n  name: x\n", encoding="utf-8")
@@ -193,3 +211,63 @@ def test_a_decision_taken_with_a_version_asked_for_outside_its_window_names_that
     assert result.exit_code == 1 and "--policy-version 2017" in result.stdout
     result = cli("replay", str(log), "--policy-version", entry["policy"]["version"])
     assert result.exit_code == 0 and "replayed 1 of 1" in result.stdout, result.stdout
+
+
+def _two_policy_log(tmp_path):
+    """Two decisions of the shipped policy, then one logged as the toy policy's (its input is not a toy case)."""
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(2, seed=8)))
+    lines = log.read_text(encoding="utf-8").splitlines()
+    toy = json.loads(lines[0])
+    toy["policy"] = {"id": "toy", "version": "1", "content_hash": "0"}
+    log.write_text("\n".join(lines + [dump_json(toy)]) + "\n", encoding="utf-8")
+    return log
+
+
+def test_a_policy_version_no_policy_of_the_log_has_is_one_error_at_the_option_not_one_per_line(tmp_path):
+    from conftest import TEST_POLICIES
+    from regcode.engine.catalog import SelectionError
+    log = _two_policy_log(tmp_path)
+    result = cli("replay", str(log), "--policy-root", str(TEST_POLICIES), "--policy-version", "2099")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "--policy-version: select.unknown_version: shanghai-post-license has no version `2099`; versions: 2017 "
+        "(a version in a folder of your own needs --policy-root DIR)",
+        "--policy-version: select.unknown_version: toy has no version `2099`; versions: 1 "
+        "(a version in a folder of your own needs --policy-root DIR)",
+        "2 problems"]
+    shipped_only = cli("replay", str(log), "--policy-version", "2099", "--format", "json")  # toy unknown here: said per line
+    assert shipped_only.exit_code == 1 and shipped_only.stdout == ""
+    assert [e["location"]["path"] for e in json.loads(shipped_only.stderr)["errors"]] == ["--policy-version"]
+    with pytest.raises(SelectionError):
+        replay(Catalog([TEST_POLICIES]), [str(log)], version="2099")
+
+
+def test_a_policy_version_one_policy_of_the_log_has_replays_its_lines_and_names_the_others(tmp_path):
+    from conftest import TEST_POLICIES
+    log = _two_policy_log(tmp_path)
+    report = replay(Catalog([TEST_POLICIES]), [str(log)], version="2017")
+    assert (report["replayed"], report["unchanged"]) == (2, 2)
+    assert [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:3", "select.unknown_version")]
+
+
+BROKEN_POLICIES = [   # (what is wrong, the version folder's policy.yaml, the one code said once)
+    ("a manifest without its window", "effective_fro: 2030-01-01\n", "select.broken_version"),
+    ("a base that does not exist", "effective_from: 2030-01-01\nextends: shanghai-post-license@1999\n", "compile.extends"),
+]
+
+
+@pytest.mark.parametrize("manifest,code", [b[1:] for b in BROKEN_POLICIES], ids=[b[0] for b in BROKEN_POLICIES])
+def test_a_policy_that_cannot_be_read_or_compiled_is_one_error_not_one_per_line(tmp_path, manifest, code):
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(3, seed=8)))
+    dated = [{**json.loads(line), "as_of": "2030-06-30"} for line in log.read_text(encoding="utf-8").splitlines()]
+    log.write_text("".join(dump_json(entry) + "\n" for entry in dated), encoding="utf-8")   # in the new version's window
+    version = tmp_path / "policies" / "shanghai-post-license" / "2030"
+    version.mkdir(parents=True)
+    (version / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\nid: shanghai-post-license\nversion: '2030'\n"
+                                         "title: broken\nsource: {number: none, issuer: tests, date: 2029-01-01}\n" + manifest, encoding="utf-8")
+    for forced in ((), ("--policy-version", "2030")):
+        result = cli("replay", str(log), "--policy-root", str(tmp_path / "policies"), *forced)
+        assert result.exit_code == 1 and result.stdout == "", result.output
+        assert result.stderr.count(f": {code}: ") == 1, result.stderr

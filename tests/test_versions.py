@@ -222,6 +222,24 @@ def test_inheritance_errors_name_file_and_line(tmp_path, name, edit, code, file,
     assert message in err["message"]
 
 
+EXTENDS_HINTS = [   # (what `extends` names, what the hint suggests): only toy's versions for toy, never toy@2 itself
+    ("toy@9", "did you mean `toy@1`?"),
+    ("9", "the versions of `toy`: `1`"),
+    ("toy@latest", "the versions of `toy`: `toy@1`"),
+    ("toyy@1", "did you mean `toy@1`?"),          # a misspelt policy id: other policies' versions are candidates
+    ("nosuchpolicy@1", "no policy is called `nosuchpolicy`; policies: kiosk, shanghai-post-license, toy"),
+]
+
+
+@pytest.mark.parametrize("extends,hint", EXTENDS_HINTS, ids=[e[0] for e in EXTENDS_HINTS])
+def test_the_hint_for_a_missing_base_names_the_same_policys_versions(tmp_path, extends, hint):
+    v2 = amendment(tmp_path / "policies", extends=extends)
+    with pytest.raises(CompileError) as info:
+        Catalog([tmp_path / "policies", TEST_POLICIES]).compile_dir(v2)
+    (issue,) = [i for i in info.value.issues if i.code == "compile.extends"]
+    assert issue.hint == hint
+
+
 def test_a_cycle_of_extends_is_an_error(tmp_path):
     root = tmp_path / "policies"
     amendment(root, "2", extends="3")
@@ -275,6 +293,23 @@ def test_the_worked_amendment_diff_matches_golden(monkeypatch, update_golden):
         golden.write_text(result.stdout, encoding="utf-8")
     assert result.stdout == golden.read_text(encoding="utf-8"), "run pytest --update-golden after an intended change"
     assert "- rule c-revoke-quality-awards" in result.stdout and "+ fact enterprise.online_sales" in result.stdout
+
+
+PARAMETER_LINES = [   # (old, new, status, the text line): complaint_window_years is a parameter only 2022-illustration has
+    ("2017", "2022-illustration", "added", "  + parameter complaint_window_years (第二十九条): 1"),
+    ("2022-illustration", "2017", "removed", "  - parameter complaint_window_years (第二十九条)"),
+]
+
+
+@pytest.mark.parametrize("old,new,status,line", PARAMETER_LINES, ids=[p[2] for p in PARAMETER_LINES])
+def test_diff_text_marks_an_added_or_removed_parameter_as_json_does(old, new, status, line):
+    args = ["diff", f"shanghai-post-license@{old}", f"shanghai-post-license@{new}",
+            "--policy-root", str(TESTS.parent / "examples" / "amendment" / "policies")]
+    text = CliRunner().invoke(regcode, args)
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    (param,) = [p for p in data["static"]["parameters"] if p["name"] == "complaint_window_years"]
+    assert param["status"] == status
+    assert [ln for ln in text.stdout.splitlines() if "complaint_window_years" in ln] == [line]
 
 
 def test_the_worked_amendment_new_rule_fires_on_the_new_fact():
