@@ -279,3 +279,32 @@ def test_a_declarations_file_that_does_not_parse_does_not_hide_the_schema_proble
     lines = result.stderr.splitlines()
     assert any(l.startswith("parameters.yaml:") and "load.syntax" in l for l in lines), lines
     assert any(l.startswith("rules/fees.yaml:") and "schema.additionalProperties" in l and "`titel`" in l for l in lines), lines
+
+
+def test_a_bad_article_does_not_hide_a_bad_clause(tmp_path, monkeypatch):
+    """`第2条` is 第二条 written in Arabic numerals: its clause is checked against 第二条 in the same round; and an
+    article the index does not list does not hide another rule's bad clause."""
+    root, version = _toy_copy(tmp_path)
+    (version / "articles.yaml").write_text((version / "articles.yaml").read_text(encoding="utf-8")
+                                           .replace("  - {article: 第六条, title: 续期, status: encoded}\n", ""), encoding="utf-8")
+    (version / "rules" / "article.yaml").write_text("""\
+apiVersion: regcode/v1
+kind: Rules
+rules:
+  - id: arabic-article-bad-clause
+    article: 第2条
+    clause: 第四款
+    title: 阿拉伯数字与不存在的款
+    then: [{decide: eligible, value: true}]
+""", encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    found = {(e["code"], e["location"]["file"], e["location"]["line"]): (e["message"], e["hint"]) for e in errors}
+    assert found[("compile.clause", "rules/article.yaml", 5)] == (
+        "rule `arabic-article-bad-clause` cites 第2条, which the text of this version does not have", "did you mean `第二条`?")
+    assert found[("compile.clause", "rules/article.yaml", 6)] == (
+        "rule `arabic-article-bad-clause` cites 第二条 第四款: 第二条 has 3 paragraph(s) (款); there is no 第四款",
+        "did you mean `第三款`, the last one?")
+    assert found[("compile.article", "rules/fees.yaml", 15)][1] == "add it to articles.yaml"
