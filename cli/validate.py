@@ -64,9 +64,13 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
         dirs = [v.directory for pid in cat.policy_ids() for v in cat.versions(pid)] + [b.directory for b in cat.broken()]
     for directory in dirs:
         try:
-            policy = cat.compile_dir(directory)
+            ties = cat.same_start(directory) if os.path.lexists(directory / "policy.yaml") else []   # two versions from one day
+            try:
+                policy = cat.compile_dir(directory)
+            except PolicyError as exc:
+                raise PolicyError(exc.issues + ties) from None
             reports_of(policy, cat)     # the batch summary and plan it declares name real decisions
-            mistakes = check_cases(policy, discover(directory))   # its test cases expect decisions it has, values they take
+            mistakes = check_cases(policy, discover(directory), cat) + ties   # its test cases: pins, dates, errors, decisions, values
             if mistakes:
                 raise PolicyError(mistakes)
             results.append({"policy": policy.id, "version": policy.version, "path": str(directory), "ok": True,
@@ -82,6 +86,6 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
             if r["ok"]:
                 click.echo(f"ok  {r['policy']}@{r['version']}  {r['rules']} rules  {r['content_hash']}")
         if issues:
-            report_issues(issues)
+            report_issues(list(dict.fromkeys(issues)))    # two versions starting on one day: said once
     if issues:
         ctx.exit(EXIT_POLICY)

@@ -67,6 +67,17 @@ def article_key(article: str) -> tuple:
     return (2, 0, article or "")
 
 
+def near_article(article: str, names) -> str:
+    """A did-you-mean for a cited article: the one of the same number as the text writes it (`第29条` ->
+    `第二十九条`, and back), else the nearest spelling; "" when there is none."""
+    key = article_key(article)
+    if key[0] < 2:
+        same = [n for n in names if article_key(n)[:2] == key[:2] and n != article]
+        if same:
+            return f"did you mean `{same[0]}`?"
+    return did_you_mean(article, names)
+
+
 def anchor(article: str, unit: tuple = ()) -> str:
     """An ASCII id for an article or one of its units: 第三十条 (1, 2, 3) -> 'art-30-p1-i2-s3'."""
     kind, number, name = article_key(article)
@@ -394,12 +405,19 @@ def check_citations(text: dict, resolved, issues: IssueCollector) -> None:
     by_name = {a["article"]: a for a in text["articles"]}
     names = list(by_name)
 
+    numbered = sorted((n for n in names if article_key(n)[0] == 0), key=article_key)
+    span = f"{numbered[0]} to {numbered[-1]}" if len(numbered) > 1 else ", ".join(numbered) or "no numbered articles"
+
     def cite(what: str, item, article: str, clause: str) -> None:
         entry = by_name.get(article)
         if entry is None:
-            issues.add("compile.clause", f"{what} cites {article}, which the text of this version does not have",
-                       item.location("article"), did_you_mean(article, names) or "add the article to the ArticleText file")
-            return
+            same = [n for n in names if article_key(article)[0] < 2 and article_key(n)[:2] == article_key(article)[:2]]
+            issues.add("compile.clause", f"{what} cites {article}, which the text of this version does not have"
+                       + ("" if same else f": the law has no such article (its text has {span})"),
+                       item.location("article"), near_article(article, names) or "cite an article of the text")
+            if not same or not clause:
+                return
+            article, entry = same[0], by_name[same[0]]   # the article meant: its clause is checked in the same round
         if clause:
             _units, error = resolve(entry, clause)
             if error:

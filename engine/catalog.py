@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -35,6 +35,7 @@ class VersionInfo:
     effective_from: str
     effective_to: Optional[str]
     extends: Optional[str]
+    where: Location = field(default=Location(), compare=False)    # the manifest's effective_from
 
     def in_force(self, as_of: str) -> bool:
         return self.effective_from <= as_of and (self.effective_to is None or as_of <= self.effective_to)
@@ -116,7 +117,8 @@ class Catalog:
         if data is not None and isinstance(data.get("effective_from"), str) and is_date(data["effective_from"]) \
                 and (data.get("effective_to") is None or is_date(data.get("effective_to"))):
             return VersionInfo(directory.parent.name, directory.name, directory, str(data.get("title", "")),
-                               data["effective_from"], data.get("effective_to"), data.get("extends"))
+                               data["effective_from"], data.get("effective_to"), data.get("extends"),
+                               doc.location(("effective_from",)))
         if not issues:
             where = doc.location(("effective_from",)) if doc is not None else Location(shown)
             hint = "run `regcode validate` on the folder for every problem"
@@ -161,6 +163,21 @@ class Catalog:
         if issues:
             raise SelectionError(issues)
         return [self.compiled(v) for pid in self.policy_ids() for v in self.versions(pid)]
+
+    def same_start(self, directory: Path) -> list:
+        """Issues for the versions that take effect on the same day as the one in `directory` (choosing by
+        date cannot tell them apart: `choose` takes the later name): each at the later one's effective_from,
+        naming the other's.
+        A folder outside the roots is looked at with its own root after the user's."""
+        directory = Path(directory)
+        policy_id = Path(os.path.abspath(directory)).parent.name
+        mine = lambda v: os.path.samefile(v.directory, directory)    # noqa: E731
+        cat = self
+        if not any(mine(v) for v in self.versions(policy_id)):
+            cat = type(self)(self.user_roots + [Path(os.path.abspath(directory)).parent.parent])
+        versions = cat.versions(policy_id)
+        return [_same_start(policy_id, a, b) for i, a in enumerate(versions) for b in versions[i + 1:]
+                if a.effective_from == b.effective_from and (mine(a) or mine(b))]
 
     # -- choosing ------------------------------------------------------------------------
     def policy_id(self, requested: Optional[str]) -> str:
@@ -270,6 +287,13 @@ def _base_hint(child: ValidatedVersion, name: str, policy_id: str, roots: list) 
         return f"`{policy_id}` has no other version to extend"
     others = [f"{pid}@{v}" for pid in ids for v in versions_of(pid)]
     return did_you_mean(name, others) or f"no policy is called `{policy_id}`; policies: {', '.join(ids) or 'none'}"
+
+
+def _same_start(policy_id: str, earlier: VersionInfo, later: VersionInfo) -> Issue:
+    return Issue("select.same_effective_from", f"{policy_id}@{later.version} and {policy_id}@{earlier.version} ({earlier.where}) "
+                 f"both take effect on {later.effective_from}: choosing by date cannot tell them apart, and takes "
+                 f"{policy_id}@{later.version} for its name alone", later.where,
+                 "a version's effective_from is the day it takes effect: give each version its own, or move a draft out of the policy root")
 
 
 # ---- selection checks done once, before any case is read (manifests only: nothing compiled) ----

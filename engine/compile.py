@@ -591,10 +591,14 @@ def pass_rules(c: Compilation) -> None:
 
 # ---- pass 4: articles --------------------------------------------------------------------
 def pass_articles(c: Compilation) -> None:
-    """After rules: the index is checked against the articles the rules cite."""
+    """After rules: the index is checked against the articles the rules cite. An article the law's text
+    does not have either is not the index's to add: pass_text says so at the citation."""
     index = c.resolved.articles
     if index is None:
         return
+    quiet = IssueCollector()
+    text = _text.merge(c.resolved.texts, quiet)
+    in_text = {a["article"] for a in text["articles"]} if text is not None and not quiet else None
     listed = {}
     for i, entry in enumerate(index.data):
         if entry["article"] in listed:
@@ -606,8 +610,11 @@ def pass_articles(c: Compilation) -> None:
         cited.setdefault(rule.article, []).append(rule)
     for article, rules in sorted(cited.items()):
         if article not in listed:
+            if in_text is not None and article not in in_text:
+                continue
             c.issues.add("compile.article", f"rule `{rules[0].id}` cites {article}, which the article index does not list",
-                         rules[0].location, "add it to articles.yaml")
+                         c.resolved.rules[rules[0].id].location("article"),
+                         (in_text is None and _text.near_article(article, listed)) or "add it to articles.yaml")
         elif listed[article][1]["status"] != "encoded":
             i, _ = listed[article]
             c.issues.add("compile.article", f"{article} is marked `{listed[article][1]['status']}` but rule `{rules[0].id}` encodes it",
@@ -630,7 +637,7 @@ def pass_text(c: Compilation) -> None:
 
 
 def _citations_anyway(c: Compilation) -> None:
-    """After declarations or rules found problems: the citations of the law's text read only what inherit
+    """After declarations, rules or the index found problems: the citations of the law's text read only what inherit
     resolved, so a clause that does not exist is said in the same round (the drafter fixes all at once)."""
     quiet = IssueCollector()
     text = _text.merge(c.resolved.texts, quiet)
@@ -751,7 +758,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
             if name == "inherit" and {i.code for i in c.issues.issues} <= _LOCAL_TO_ONE_NAME:
                 carried_on = len(c.issues.issues)   # the one in question is left out or kept as inherited: check the rest
                 continue
-            if name in ("declarations", "rules"):
+            if name in ("declarations", "rules", "articles"):
                 _citations_anyway(c)
             break
     if version.carried:   # rules the schema set aside: report them with whatever compile found

@@ -1,17 +1,20 @@
 """A policy's own test cases (kind: TestCases): run them, compare decisions, report per case."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 from xml.etree import ElementTree as ET
 
-from .catalog import Catalog
+from ._dates import date_problem, is_date
+from ._text import article_key, near_article
+from .catalog import Catalog, SelectionError
 from .compile import CompiledPolicy, member_fits
-from .errors import Issue, IssueCollector, Location, PolicyError, did_you_mean
+from .errors import CASE_ERROR_CODES, Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
-from .load import Document, dump_json, load_version
+from .load import VERSION_NAME, Document, dump_json, load_version
 from .validate import schema_issues, validator_for
 
 MAX_CASES = 100000
@@ -88,13 +91,68 @@ def _fits(decl, value) -> bool:
     return member_fits(decl.type, decl.values, value)
 
 
-def check_cases(policy: CompiledPolicy, cases: list) -> list:
-    """What `validate` says of a version's own test cases before any runs: an expectation naming no decision,
-    or a value its decision cannot take. Cases pinned to another version are that version's to check."""
+def _error_known(code: str) -> bool:
+    """Whether a run can end in `code`, or in a code of that family (`input` for `input.schema`), as run_case matches."""
+    return any(c == code or c.startswith(code + ".") for c in CASE_ERROR_CODES)
+
+
+def pinned_version(cat: Catalog, policy: CompiledPolicy, case: Case):
+    """The version a case pins with `version:`: the catalog's (a VersionInfo), else the folder beside this
+    version in its policy folder (a Path); a SelectionError saying at the pin that there is none."""
+    if case.version in {v.version for v in cat.versions(policy.id)}:
+        return cat.choose(policy.id, "0000-00-00", case.version)
+    folder = Path(os.path.abspath(policy.directory)).parent
+    if case.version and VERSION_NAME.match(case.version) and (folder / case.version / "policy.yaml").is_file():
+        return folder / case.version
+    known = sorted({v.version for v in cat.versions(policy.id)} | {p.parent.name for p in folder.glob("*/policy.yaml")})
+    where = case.doc.location(("cases", case.index, "version") if "version" in case.data else ("version",))
+    raise SelectionError([Issue("test.version", f"case {case.name!r} is pinned to version `{case.version}`, which {policy.id} "
+                                f"does not have; its versions: {', '.join(known)}", where,
+                                did_you_mean(case.version, known)
+                                or "pin one of them, or remove `version:` to run the case on this version")])
+
+
+def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = None) -> list:
+    """What `validate` says of a version's own test cases before any runs: a pin naming no version (with `cat`),
+    a date that is not one, an error code no run ends in, an expectation naming no decision, a value its
+    decision cannot take, an article the policy does not have. Cases pinned to another version are that
+    version's to check, but for their pin, date and error code."""
     issues = IssueCollector()
+    pins = set()
+    articles = [e["article"] for e in policy.articles] + [a["article"] for a in (policy.text or {}).get("articles", [])]
+    numbered = sorted({a for a in articles if article_key(a)[0] == 0}, key=article_key)
+    span = f"name an article of the policy, {numbered[0]} to {numbered[-1]}" if numbered else "name an article of the policy"
     for case in cases:
+        if cat is not None and case.version not in (None, policy.version):
+            try:
+                pinned_version(cat, policy, case)
+            except SelectionError as exc:
+                if exc.issues[0].location not in pins:     # a file's pin is said once, not once per case
+                    pins.add(exc.issues[0].location)
+                    issues.extend(exc.issues)
+        want = case.data.get("expect_error")
+        if want is not None and not _error_known(want):
+            families = sorted({c.split(".")[0] for c in CASE_ERROR_CODES})
+            issues.add("test.expect_error", f"case {case.name!r} expects the error `{want}`, which no run of a case ends in; "
+                       f"a run ends in one of {', '.join(CASE_ERROR_CODES)}", case.doc.location(("cases", case.index, "expect_error")),
+                       did_you_mean(want, CASE_ERROR_CODES + tuple(families))
+                       or f"name one of them, or a family ({', '.join(f'`{f}`' for f in families)})")
+        facts = case.data.get("facts")
+        if want is None and "as_of" not in case.data and isinstance(facts, dict):   # (the case's own as_of: its schema)
+            if facts.get("as_of") is None:
+                issues.add("test.as_of", f"case {case.name!r} has no as_of (in the case or its facts)", case.location,
+                           "add `as_of: YYYY-MM-DD` to the case")
+            elif not is_date(facts["as_of"]):
+                issues.add("test.as_of", f"case {case.name!r}: as_of {facts['as_of']!r} is not a date: "
+                           f"{date_problem(facts['as_of'])}", case.doc.location(("cases", case.index, "facts", "as_of")),
+                           "write a real calendar day as YYYY-MM-DD")
         if case.version not in (None, policy.version):
             continue
+        for j, article in enumerate(case.data.get("articles") or []):
+            if articles and article not in articles:
+                issues.add("test.article", f"case {case.name!r} names {article}, which {policy.ref} has neither in its article "
+                           "index nor in its text", case.doc.location(("cases", case.index, "articles", j)),
+                           near_article(article, articles) or span)
         for name, expected in (case.data.get("expect") or {}).items():
             where = case.doc.location(("cases", case.index, "expect", name))
             decl = policy.decisions.get(name)
@@ -167,16 +225,23 @@ def target_for(cat: Catalog, policy: CompiledPolicy, case: Case, against: Option
     if against is not None:
         return against, True
     if case.version and case.version != policy.version:
-        return cat.compiled(cat.choose(policy.id, "0000-00-00", case.version)), True
+        pinned = pinned_version(cat, policy, case)
+        return (cat.compile_dir(pinned) if isinstance(pinned, Path) else cat.compiled(pinned)), True
     return policy, False
 
 
 def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[CompiledPolicy] = None,
                 backend: str = DEFAULT_BACKEND) -> list:
-    """Run a version's own cases (each against the version `target_for` names)."""
+    """Run a version's own cases (each against the version `target_for` names). A case whose pinned
+    version cannot be had is that case's error, at its pin; the others still run."""
     results = []
     for case in discover(Path(policy.directory)):
-        target, force = target_for(cat, policy, case, against)
+        try:
+            target, force = target_for(cat, policy, case, against)
+        except PolicyError as exc:
+            results.append(CaseResult(case, f"{policy.id}@{case.version}", "error",
+                                      error={"codes": [i.code for i in exc.issues], "message": str(exc.issues[0])}))
+            continue
         results.append(run_case(cat, target, case, backend, force=force))
     return results
 

@@ -310,7 +310,7 @@ class ValidatedVersion:
 def validate_version(source: VersionSource) -> ValidatedVersion:
     """Check kinds and schemas of every file; check the facts schema is itself a valid JSON Schema."""
     issues = IssueCollector()
-    aside = IssueCollector()    # problems nothing later depends on (the law's source file): said with the rest, after compile
+    aside = IssueCollector()    # problems nothing later depends on (the law's source file, a test file): said with the rest, after compile
     for doc in source.documents:
         if not isinstance(doc.data, dict):
             issues.add("schema.type", f"a policy file must be a mapping, found {json_type(doc.data)}",
@@ -331,7 +331,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        doc.location(("kind",)), did_you_mean(str(kind), KINDS))
             continue
         before = len(issues.issues)
-        schema_issues(doc, validator_for(kind), issues)
+        schema_issues(doc, validator_for(kind), aside if kind == "TestCases" else issues)
         if kind == "ArticleText" and len(issues.issues) == before:
             check_source(doc, source.directory, aside)
         if kind == "FactsSchema" and isinstance(doc.data.get("schema"), dict):

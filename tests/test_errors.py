@@ -279,3 +279,86 @@ def test_a_declarations_file_that_does_not_parse_does_not_hide_the_schema_proble
     lines = result.stderr.splitlines()
     assert any(l.startswith("parameters.yaml:") and "load.syntax" in l for l in lines), lines
     assert any(l.startswith("rules/fees.yaml:") and "schema.additionalProperties" in l and "`titel`" in l for l in lines), lines
+
+
+def test_a_bad_article_does_not_hide_a_bad_clause(tmp_path, monkeypatch):
+    """`第2条` is 第二条 written in Arabic numerals: its clause is checked against 第二条 in the same round; and an
+    article the index does not list does not hide another rule's bad clause."""
+    root, version = _toy_copy(tmp_path)
+    (version / "articles.yaml").write_text((version / "articles.yaml").read_text(encoding="utf-8")
+                                           .replace("  - {article: 第六条, title: 续期, status: encoded}\n", ""), encoding="utf-8")
+    (version / "rules" / "article.yaml").write_text("""\
+apiVersion: regcode/v1
+kind: Rules
+rules:
+  - id: arabic-article-bad-clause
+    article: 第2条
+    clause: 第四款
+    title: 阿拉伯数字与不存在的款
+    then: [{decide: eligible, value: true}]
+""", encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    found = {(e["code"], e["location"]["file"], e["location"]["line"]): (e["message"], e["hint"]) for e in errors}
+    assert found[("compile.clause", "rules/article.yaml", 5)] == (
+        "rule `arabic-article-bad-clause` cites 第2条, which the text of this version does not have", "did you mean `第二条`?")
+    assert found[("compile.clause", "rules/article.yaml", 6)] == (
+        "rule `arabic-article-bad-clause` cites 第二条 第四款: 第二条 has 3 paragraph(s) (款); there is no 第四款",
+        "did you mean `第三款`, the last one?")
+    assert found[("compile.article", "rules/fees.yaml", 15)][1] == "add it to articles.yaml"
+
+
+def test_a_case_pinned_to_no_version_is_that_cases_error_at_its_pin_and_the_rest_run(tmp_path):
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    (root / "toy" / "1" / "tests" / "pin.yaml").write_text("""\
+apiVersion: regcode/v1
+kind: TestCases
+cases:
+  - name: pinned to a version that is not there
+    version: "2"
+    facts: {as_of: 2020-06-30, applicant: {name: 张三餐车, district: 浦东新区}}
+    expect: {eligible: true}
+""", encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["test", "toy", "--policy-root", str(root), "--format", "json"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    cases = json.loads(result.stdout)["cases"]
+    pinned = [c for c in cases if c["status"] != "pass"]
+    assert [(c["name"], c["line"], c["error"]["codes"]) for c in pinned] == [
+        ("pinned to a version that is not there", 4, ["test.version"])], pinned
+    assert pinned[0]["error"]["message"].endswith("pin.yaml:5:14: test.version: case 'pinned to a version that is not there' is "
+                                                  "pinned to version `2`, which toy does not have; its versions: 1 (pin one of them, "
+                                                  "or remove `version:` to run the case on this version)"), pinned[0]
+    assert len(cases) > 1 and all(c["status"] == "pass" for c in cases if c not in pinned)
+    text = CliRunner().invoke(regcode, ["test", "toy", "--policy-root", str(root)])
+    assert "ERROR" in text.stdout and "pin.yaml:5:14: test.version" in text.stdout and "--policy-root" not in text.stdout
+
+
+def test_the_error_codes_a_case_may_expect_are_the_codes_a_run_can_end_in():
+    """CASE_ERROR_CODES (what `validate` checks `expect_error` against) lists every code the evaluation raises."""
+    import re
+    from regcode.engine.errors import CASE_ERROR_CODES
+    engine = Path(__file__).resolve().parent.parent / "engine"
+    raised = set()
+    for name in ("evaluate.py", "_python.py", "_durable.py", "_operators.py", "_ir.py"):
+        raised |= set(re.findall(r"[\"'](eval\.[a-z_]+)[\"']", (engine / name).read_text(encoding="utf-8")))
+    raised |= set(re.findall(r"Issue\([\"']([a-z]+\.[a-z_]+)[\"']", (engine / "testing.py").read_text(encoding="utf-8"))) - {"test.version"}
+    assert raised | {"input.schema"} == set(CASE_ERROR_CODES), raised ^ set(CASE_ERROR_CODES)
+
+
+def test_a_bad_test_file_does_not_hide_the_mistakes_of_the_rules(tmp_path, monkeypatch):
+    """Nothing in the policy depends on its test cases: a case's bad date is said with the rules' problems."""
+    root, version = _toy_copy(tmp_path)
+    by_mode = {f["mode"]: f for f in POLICY_ERRORS}
+    for mode in ("a test case's as_of that is not a real date", "unknown parameter"):
+        fixture = by_mode[mode]
+        (version / fixture["file"]).parent.mkdir(parents=True, exist_ok=True)
+        (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert result.exit_code == 1
+    assert {(e["code"], e["location"]["file"]) for e in errors} == {
+        ("schema.format", "tests/date.yaml"), ("compile.unknown_parameter", "rules/param.yaml")}, errors

@@ -213,6 +213,13 @@ def test_the_text_is_not_part_of_the_content_hash(tmp_path):
     assert "（改）" in changed.text["articles"][0]["paragraphs"][0]["text"]
 
 
+@pytest.mark.parametrize("article,hint", [("第29条", "did you mean `第二十九条`?"), ("第8条", "did you mean `第八条`?"),
+                                          ("第99条", ""), ("附件1", "did you mean `附件一`?")])
+def test_an_article_in_arabic_numerals_is_matched_by_its_number(article, hint, shanghai):
+    names = [a["article"] for a in shanghai.text["articles"]] + ["附件一"]
+    assert _text.near_article(article, names) == hint
+
+
 @pytest.mark.parametrize("article,clause,near", [("第八条", "第八款", "第七款"), ("第二十九条", "第二款第七项", "第二款第六项"),
                                                  ("第三十条", "第四项第9目", "第四项第4目"), ("第三十三条", "第九项", "第五项"),
                                                  ("第八条", "第一项", None)])

@@ -517,3 +517,26 @@ def test_a_rule_whose_id_is_wrong_is_still_checked_with_the_rest(tmp_path, edit)
     codes = sorted(e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"])
     assert codes == sorted([{"a second rule with a used id": "compile.duplicate_id"}.get(edit, "compile.override"),
                             "compile.unknown_path", "compile.unknown_decision"])
+
+
+def test_two_versions_taking_effect_on_one_day_are_a_located_error_of_validate(tmp_path):
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", root / "toy" / "1")
+    shutil.copytree(TEST_POLICIES / "toy" / "1", root / "toy" / "1b")
+    manifest = root / "toy" / "1b" / "policy.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('version: "1"', 'version: "1b"'), encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    versions = {v["version"]: v["errors"] for v in json.loads(result.stdout)["versions"]}
+    assert sorted(versions) == ["1", "1b"]
+    for errors in versions.values():     # both folders are named: the issue at the later one, naming the other
+        assert [(e["code"], e["location"]["file"], e["location"]["line"], e["location"]["column"]) for e in errors] == [
+            ("select.same_effective_from", str(manifest), 7, 17)], errors
+        assert errors[0]["message"] == (f"toy@1b and toy@1 ({root / 'toy' / '1' / 'policy.yaml'}:7:17) both take effect on "
+                                        "2020-01-01: choosing by date cannot tell them apart, and takes toy@1b for its name alone")
+        assert "give each version its own" in errors[0]["hint"]
+    text = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root)])
+    assert text.stderr.count("select.same_effective_from") == 1, text.stderr
+    alone = CliRunner().invoke(regcode, ["validate", str(root / "toy" / "1")])     # a folder outside the roots: its own root
+    assert alone.exit_code == 1 and f"{manifest}:7:17: select.same_effective_from" in alone.stderr, alone.output
