@@ -741,13 +741,20 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][
 
 def refused_at(text: str, exc: _Refused) -> tuple:
     """1-based (line, column) in `text` of the value a parse hook refused, counted as the JSON reader
-    counts (lines end at \\n); (1, 1) when it cannot be told (a duplicate key). The reader reads in order
-    and stops at the first value refused, so the first token written the same way is that value."""
+    counts (lines end at \\n); (1, 1) when it cannot be told. The reader reads in order and stops at the
+    first value refused, so the first token written the same way is that value. A duplicate key is found
+    by the YAML reader, which reads the text too and marks where the second one is written."""
     if exc.token is not None:
         for match in _JSON_TOKEN.finditer(text):
             if match.group(1) == exc.token:
                 start = match.start()
                 return text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
+    elif exc.code == "input.duplicate_key":
+        found = IssueCollector()
+        parse_text(text, "", found, merge_keys=True)
+        for issue in found.issues:
+            if issue.code == "load.duplicate_key" and issue.location.line:
+                return issue.location.line, issue.location.column
     return 1, 1
 
 

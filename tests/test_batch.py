@@ -751,6 +751,7 @@ PLACED = [  # (what, the record's text, code, column, message)
     ("an integer past 64 bits", '{"as_of": "2019-06-30", "n": 123456789012345678901234}', "input.number", 30, "out of range"),
     ("NaN", '{"as_of": "2019-06-30", "n": [1, NaN]}', "input.number", 34, "NaN is not a value"),
     ("a syntax error", '{"as_of": "2019-06-30", "n": [1,, 2]}', "input.syntax", 33, "invalid JSON"),
+    ("a key written twice", '{"as_of": "2019-06-30", "n": {"a": 1, "a": 2}}', "input.duplicate_key", 39, "key `a` appears twice"),
 ]
 
 
