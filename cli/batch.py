@@ -34,11 +34,12 @@ def jobs_option(f):
                         help="Worker processes (default: the cores available; at most 256). The output does not depend on it.")(f)
 
 
-def check_input(source: str) -> None:
+def check_input(source: str, name: str = "INPUT") -> None:
+    """A corpus (INPUT, diff's --corpus) is JSONL, a folder or stdin: a YAML file would be read a line a record."""
     if source != "-" and Path(source).is_file() and Path(source).suffix in (".yaml", ".yml"):
-        raise click.BadParameter(f"{source} is a YAML file; INPUT is a JSONL file (one case file a line), a folder "
+        raise click.BadParameter(f"{source} is a YAML file; {name} is a JSONL file (one case file a line), a folder "
                                  "of case files, or - for JSONL on stdin (for one case file use `regcode eval`)",
-                                 param_hint="INPUT")
+                                 param_hint=name)
 
 
 def check_output(path, name: str, source: str) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 
 import click
 
@@ -11,11 +13,25 @@ MISSING = ("`regcode serve` needs the optional extra `serve` (FastAPI, uvicorn).
            "`pip install 'regcode[serve]'` (in a checkout: `.venv/bin/pip install -e '.[serve]'`; `make setup` does it).")
 
 
+def _check_log(ctx, param, value):
+    """The decision log's folder exists and is writable: said now, at the option, not as the start failing."""
+    if value is None:
+        return value
+    folder = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"the folder {folder!r} does not exist; create it (mkdir -p {shlex.quote(folder)}) "
+                                 "or name a file in a folder that exists", ctx, param)
+    if not os.access(folder, os.W_OK | os.X_OK) and not os.access(value, os.W_OK):
+        raise click.BadParameter(f"the folder {folder!r} is not writable; name a file in a folder you can write to",
+                                 ctx, param)
+    return value
+
+
 @regcode.command("serve", short_help="Decisions over HTTP (JSON), with a decision log.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback unless you say otherwise).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True, help="Port (0: any free port, printed).")
 @policy_root_option
-@click.option("--decision-log", "decision_log", type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--decision-log", "decision_log", type=click.Path(dir_okay=False), metavar="FILE", callback=_check_log,
               help="Append one JSON line per decision here (for `regcode replay`).")
 @click.option("--decision-log-input", "log_input", type=click.Choice(["full", "none"]), default="full", show_default=True,
               help="none: log only the input's SHA-256, not the case file itself (privacy; such lines cannot be replayed).")
@@ -74,8 +90,11 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
                          max_waiting=max_waiting, enable_admin=enable_admin, backend=backend, handle_sighup=True)
     try:
         app = create_app(config, loaded)
-    except OSError as exc:   # e.g. the decision log's folder does not exist
-        raise click.ClickException(f"cannot start: {exc}") from None
+    except OSError as exc:   # the decision log cannot be opened after all (a folder of that name, a full disk...)
+        if decision_log and exc.filename is not None and os.path.abspath(exc.filename) == os.path.abspath(decision_log):
+            raise click.BadParameter(f"cannot open {decision_log} to append to: {exc.strerror or exc}; name a file "
+                                     "that can be written", param_hint="--decision-log") from None
+        raise click.ClickException(f"cannot start: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")) from None
     sock = _listen(host, port)      # before uvicorn: a port in use is our clear error, not its exit 3
     _log_to_stderr(log_level)
     logging.getLogger("regcode.serve").info("%s", loaded.summary())

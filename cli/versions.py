@@ -56,6 +56,9 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
           --policy-root examples/amendment/policies --corpus examples/amendment/corpus.jsonl
     """
     set_format(ctx, fmt)
+    if corpus:
+        from .batch import check_input
+        check_input(corpus, "--corpus")
     cat = catalog(policy_roots)
     with argument("OLD", old):
         old_p = cat.by_ref(old)

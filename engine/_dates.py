@@ -64,3 +64,25 @@ def date_problem(text) -> str:
     if not 1 <= day <= last:
         return f"{_dt.date(year, month, 1).strftime('%B')} {year} has {last} days"
     return "the form is YYYY-MM-DD"
+
+
+_LOOSE_DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$|^(\d{4})(\d{2})(\d{2})$")
+
+
+def date_example(value) -> str:
+    """The ISO form of a real day written another way (2016-3-1, 2016/03/01, 2016年3月1日, 20160301), else ""."""
+    match = _LOOSE_DATE.match(str(value)) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if not match:
+        return ""
+    year, month, day = (int(g) for g in match.groups() if g is not None)
+    try:
+        return _dt.date(year, month, day).isoformat()
+    except ValueError:
+        return ""
+
+
+def date_hint(value) -> str:
+    """What to write instead of `value` where a date goes: "write the date as YYYY-MM-DD, e.g. 2016-03-01"."""
+    if isinstance(value, str) and ISO_DATE.match(value):     # the form is right, the day does not exist (2019-02-30)
+        return "write a real calendar day as YYYY-MM-DD"
+    return f"write the date as YYYY-MM-DD, e.g. {date_example(value) or '2019-06-30'}"

@@ -13,12 +13,15 @@ from typing import Optional
 
 import jsonschema
 
-from ._dates import date_problem
+from ._dates import date_hint, date_problem
 from .errors import did_you_mean
-from .load import json_type
+from .load import dump_json, json_type, printable
 
 TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "text", "boolean": "true or false",
               "integer": "a whole number", "number": "a number", "null": "null"}
+BOUND_WORDS = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
+BOUND_HINTS = {"minimum": "write {n} or more", "maximum": "write {n} or less", "exclusiveMinimum": "write more than {n}",
+               "exclusiveMaximum": "write less than {n}"}
 # How other languages spell a value an enum has: `=` and `gte` are `==` and `>=` here. Said first,
 # before the nearest spellings, because the meaning is closer than the letters.
 SYNONYMS = {"=": "==", "eq": "==", "equals": "==", "is": "==", "===": "==",
@@ -26,6 +29,26 @@ SYNONYMS = {"=": "==", "eq": "==", "equals": "==", "is": "==", "===": "==",
             "gt": ">", "gte": ">=", "ge": ">=", "=>": ">=", "≥": ">=",
             "lt": "<", "lte": "<=", "le": "<=", "=<": "<=", "≤": "<=",
             "not in": "not_in", "notin": "not_in", "nin": "not_in", "not-in": "not_in"}
+
+
+def shown(value, limit: int = 80) -> str:
+    """A value as a message quotes it, in YAML/JSON terms and cut short: 'text', 3, true, null, {"a": 1}."""
+    if isinstance(value, str):
+        text = repr(value)
+    elif value is None or isinstance(value, (bool, int, float, dict, list)):
+        try:
+            text = dump_json(value)
+        except (TypeError, ValueError):     # not JSON-shaped (an infinite number): as Python writes it
+            text = repr(value)
+    else:
+        text = repr(value)
+    text = printable(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _written(value) -> str:
+    """A value as it is written in YAML: text as it is, `true` (not Python's `True`), `null`, 3."""
+    return value if isinstance(value, str) else shown(value)
 
 
 def _ticks(names) -> list:
@@ -98,12 +121,13 @@ def _required_of(alternative) -> list:
 
 
 def explain(err: jsonschema.ValidationError, default: str = "here", operator: bool = False,
-            hints: Optional[dict] = None) -> tuple:
+            hints: Optional[dict] = None, where: Optional[str] = None) -> tuple:
     """(message, hint, key) for one schema error. `default` names the node checked ("`within`"),
     `key` is the key of the mapping to point at (an unknown key, a misspelt one) or None.
-    `operator` chooses the rule language's wording for an unknown key ("`some` does not take `were`")."""
+    `operator` chooses the rule language's wording for an unknown key ("`some` does not take `were`").
+    `where` names the place instead of its last keys (a case file's `licenses[0].issued_on`)."""
     hints = hints or {}
-    where = place(err.absolute_path, default)
+    where = where or place(err.absolute_path, default)
     at_top = where == default
     instance, schema, validator = err.instance, err.schema if isinstance(err.schema, dict) else {}, err.validator
     if validator == "required" and isinstance(instance, dict):
@@ -141,10 +165,11 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
             hint = f"write a mapping, e.g. `{key}: {{name: value}}`"
         elif schema.get("type") == "string" and not isinstance(instance, (dict, list)):
             in_list = bool(err.absolute_path) and isinstance(list(err.absolute_path)[-1], int)
+            text = _written(instance)
             if in_list:    # an item of a list: quote the item, the key is the list's
-                hint = f"put it in quotes: `'{instance}'`" if instance is not None else "write text for the item"
+                hint = f"put it in quotes: `'{text}'`" if instance is not None else "write text for the item"
             else:
-                hint = f"put it in quotes: `{key}: '{instance}'`" if instance is not None else f"write text after `{key}:`"
+                hint = f"put it in quotes: `{key}: '{text}'`" if instance is not None else f"write text after `{key}:`"
         else:
             hint = f"write {want}"
         return f"{where} must be {want}, found {found}", hint, None
@@ -153,10 +178,10 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
         synonym = SYNONYMS.get(str(instance).strip().lower()) if isinstance(instance, str) else None
         hint = (f"did you mean `{synonym}`?" if synonym in allowed else did_you_mean(str(instance), allowed))
         prefix = "" if at_top else f"{where}: "
-        return f"{prefix}{instance!r} is not one of {', '.join(allowed)}", hint, None
+        return f"{prefix}{shown(instance)} is not one of {', '.join(allowed)}", hint, None
     if validator == "const":
         prefix = "" if at_top else f"{where}: "
-        return f"{prefix}{instance!r} should be {err.validator_value!r}", f"write `{err.validator_value}`", None
+        return f"{prefix}{shown(instance)} should be {shown(err.validator_value)}", f"write `{_written(err.validator_value)}`", None
     if validator == "pattern" and isinstance(instance, str):
         return _pattern(err, where, err.validator_value)
     if validator == "not" and isinstance(err.validator_value, dict):
@@ -167,7 +192,7 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
         if set(banned) == {"pattern"} and isinstance(instance, str):
             return _pattern(err, where, None)
     if validator == "format" and err.validator_value == "date":
-        return f"{instance!r} is not a date: {date_problem(instance)}", "write a real calendar day as YYYY-MM-DD", None
+        return _not_a_date(err, where, at_top)
     if validator in ("oneOf", "anyOf"):
         found = _alternatives(err, where, default, operator, hints)
         if found is not None:
@@ -190,32 +215,66 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
                 twice = item
                 break
             seen.append(item)
-        return f"{where} lists {twice!r} twice", "keep one", None
+        return f"{where} lists {shown(twice)} twice", "keep one", None
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
-        return f"{where} must be {words[validator]} {err.validator_value}, found {instance!r}", "", None
+        return f"{where} must be {BOUND_WORDS[validator]} {err.validator_value}, found {shown(instance)}", "", None
     return (err.message if at_top else f"{where}: {err.message}"), "", None
 
 
-def _pattern(err, where: str, pattern: Optional[str]) -> tuple:
+def _pattern(err, where: str, pattern: Optional[str], search=None) -> tuple:
     """A value (or a key, under `propertyNames`) of the wrong form: the form in the schema's words."""
     instance = err.instance
     described = err.schema.get("description") if isinstance(err.schema, dict) else None
     form = described or (f"the form is {pattern}" if pattern else "")
     if "propertyNames" in err.schema_path:
-        message = f"{instance!r} is not a valid name in {where}" if where != "here" else f"{instance!r} is not a valid name here"
+        message = f"{shown(instance)} is not a valid name in {where}" if where != "here" else f"{shown(instance)} is not a valid name here"
     else:
-        message = f"{where}: {instance!r} does not have the expected form" if where != "here" else f"{instance!r} does not have the expected form"
+        message = f"{where}: {shown(instance)} does not have the expected form" if where != "here" else f"{shown(instance)} does not have the expected form"
     if form:
         message += f" ({form})"
     hint = ""
     if pattern:   # the nearest spelling that has the form, when lower case and dashes give one
         for candidate in (instance.strip().lower(), re.sub(r"[\s_]+", "-", instance.strip().lower()),
                           re.sub(r"[\s-]+", "_", instance.strip().lower())):
-            if candidate != instance and re.search(pattern, candidate):
+            if candidate != instance and (search(pattern, candidate) if search else re.search(pattern, candidate)):
                 hint = f"e.g. `{candidate}`"
                 break
     return message, hint, None
+
+
+def _not_a_date(err, where: str, at_top: bool) -> tuple:
+    """A text where a date goes that is no date: why, in the calendar's terms, and the date to write."""
+    prefix = "" if at_top else f"{where}: "
+    return f"{prefix}{shown(err.instance)} is not a date: {date_problem(err.instance)}", date_hint(err.instance), None
+
+
+def explain_case(err: jsonschema.ValidationError, where: str, search=None) -> tuple:
+    """(message, hint, key) for one error of a case file against its policy's facts schema: explain's
+    sentences with the place named by its path (`licenses[0].issued_on`, "the case file" at the top), and a
+    hint that always says what to write there: the date's form, true or false, one of the enum's values.
+    `search(pattern, text)` matches the policy's patterns (linear time, not Python's backtracking `re`)."""
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    is_date = schema.get("format") == "date"
+    if is_date and err.validator == "pattern" and isinstance(err.instance, str):   # said once, as a date, not as a pattern
+        return _not_a_date(err, where or "the case file", not where)
+    if err.validator == "pattern" and isinstance(err.instance, str):
+        message, hint, key = _pattern(err, where or "here", err.validator_value, search)
+    else:
+        message, hint, key = explain(err, "the case file", where=where or None)
+    if err.validator == "type" and is_date:
+        hint = date_hint(err.instance)
+    elif err.validator == "type" and isinstance(schema.get("enum"), list):     # `risk_level: 1`: the values it takes
+        hint = f"write {_either([str(v) for v in schema['enum']])}"
+    elif err.validator == "type" and schema.get("type") == "object" and schema.get("required"):
+        keys = ", ".join(f"{k}: ..." for k in schema["required"])
+        hint = f"write a mapping, e.g. `{_key(err.absolute_path) or 'it'}: {{{keys}}}`"
+    elif err.validator == "enum" and not hint:
+        hint = f"write {_either([str(v) for v in err.validator_value])}"
+    elif err.validator in BOUND_HINTS and not hint:
+        hint = BOUND_HINTS[err.validator].format(n=err.validator_value)
+    elif err.validator == "pattern" and not hint:
+        hint = "write it in that form"
+    return message, hint, key
 
 
 def _count_of_keys(err, where: str) -> tuple:

@@ -431,8 +431,12 @@ def terminate_as_interrupt():
 
 
 # ---- output ------------------------------------------------------------------------------
-def output_error(path, exc: OSError) -> PolicyError:
-    """An output file that cannot be written (no such folder, no permission, no space): exit 1, not a crash."""
+def output_error(path, exc: OSError) -> Exception:
+    """An output file that cannot be written (no such folder, no permission, no space): exit 1, not a crash.
+    A closed pipe (`--out /dev/stdout | head`: the reader left) stays the BrokenPipeError it is, which the
+    CLI ends quietly, as it does when stdout itself is closed (cli/main.py)."""
+    if isinstance(exc, BrokenPipeError):
+        return exc
     return PolicyError([Issue("output.io", f"cannot write {path}: {exc.strerror or exc}", Location(str(path)),
                               "check that the folder exists, is writable and has space")])
 

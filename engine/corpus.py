@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Optional
 
 from .errors import InputError, Issue, Location
 from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _Refused, _float, _int, _no_constant, _pairs, check_value,
-                   json_message, json_type, load_case_file)
+                   json_message, json_type, load_case_file, refused_at)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -317,7 +317,7 @@ def parse_record(record: Record) -> Document:
         raise InputError([Issue("input.syntax", f"invalid JSON: {json_message(exc)}", Location(name, line, exc.colno),
                                 "each line must be one case file as a JSON object")])
     except _Refused as exc:
-        raise InputError([Issue(exc.code, str(exc), Location(name, line, 1), exc.hint)])
+        raise InputError([Issue(exc.code, str(exc), Location(name, line, refused_at(record.text, exc)[1]), exc.hint)])
     except RecursionError:
         raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep",
                                 Location(name, line, 1), "flatten the structure")])
@@ -350,13 +350,16 @@ def parse_json_array(text: str, name: str) -> list:
     def fail(message: str, line: int = 1, column: int = 1) -> InputError:
         return InputError([Issue("input.syntax", message, Location(name, line, column), "send a JSON array of case files")])
     try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
     except json.JSONDecodeError as exc:
         raise fail(f"invalid JSON: {json_message(exc)}", exc.lineno, exc.colno) from None
-    except (ValueError, RecursionError) as exc:
-        raise fail(f"unreadable JSON: {exc}") from None
+    except _Refused as exc:      # a number too large, a duplicate key: at its place, as a file's is
+        raise InputError([Issue(exc.code, str(exc), Location(name, *refused_at(text, exc)), exc.hint)]) from None
+    except RecursionError:
+        raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep",
+                                Location(name, 1, 1), "flatten the structure")]) from None
     if not isinstance(data, list):
-        raise fail(f"expected a JSON array of case files, found {type(data).__name__}")
+        raise fail(f"expected a JSON array of case files, found {json_type(data)}")
     out = []
     for i, item in enumerate(data):
         source = f"{name}[{i}]"
@@ -364,7 +367,7 @@ def parse_json_array(text: str, name: str) -> list:
             out.append(CorpusCase(source, None, Document(source, item)))
         else:
             out.append(CorpusCase(source, None, error=InputError([Issue(
-                "input.not_mapping", f"a case file must be a JSON object, found {type(item).__name__}", Location(source),
+                "input.not_mapping", f"a case file must be a JSON object, found {json_type(item)}", Location(source),
                 "each element of the array is one case file, with `as_of` and `enterprise`")])))
     return out
 

@@ -67,11 +67,26 @@ def _validator(policy: CompiledPolicy):
 _PATTERNS: dict = {}
 
 
+def matches(value: str, text: str) -> bool:
+    """`text` has the pattern `value`, by jsonschema-rs (Rust's regex: linear time) where it can, else by
+    Python's `re` (which backtracks); compiled once per pattern."""
+    check = _PATTERNS.get(value)
+    if check is None:
+        try:
+            import jsonschema_rs
+            check = jsonschema_rs.validator_for({"type": "string", "pattern": value}).is_valid
+        except Exception:    # no jsonschema-rs, or a pattern Rust's regex refuses (look-around...): Python's, as before
+            check = lambda text, p=value: re.search(p, text) is not None
+        if len(_PATTERNS) < 10000:
+            _PATTERNS[value] = check
+    return check(text)
+
+
 def _linear_patterns(base):
     """`base` with `pattern` matched by jsonschema-rs (Rust's regex: linear time) instead of Python's `re`,
     which backtracks: a policy's pattern such as `^(a+)+$` must not make reporting a bad case file hang."""
     try:
-        import jsonschema_rs
+        import jsonschema_rs  # noqa: F401
     except ImportError:
         return base
     import jsonschema
@@ -79,15 +94,7 @@ def _linear_patterns(base):
     def pattern(validator, value, instance, schema):
         if not validator.is_type(instance, "string") or not isinstance(value, str):
             return
-        check = _PATTERNS.get(value)
-        if check is None:
-            try:
-                check = jsonschema_rs.validator_for({"type": "string", "pattern": value}).is_valid
-            except Exception:    # a pattern Rust's regex refuses (look-around...): Python's, as before
-                check = lambda text, p=value: re.search(p, text) is not None
-            if len(_PATTERNS) < 10000:
-                _PATTERNS[value] = check
-        if not check(instance):
+        if not matches(value, instance):
             yield jsonschema.ValidationError(f"{instance!r} does not match {value!r}")
 
     return jsonschema.validators.extend(base, {"pattern": pattern})
@@ -111,27 +118,25 @@ def _fast_validator(policy: CompiledPolicy):
 
 
 MAX_SCHEMA_ERRORS = 1000    # schema errors looked at per case file (50 are reported)
-
-
-def _shown(value) -> str:
-    """A value as a message quotes it: its repr, cut short (a 3 MB string is not repeated back)."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+# Which error speaks for a place that has several (a date's `pattern` and `format`, a key both unknown and
+# meant for a required one): the one that says most about what to write there.
+_FIRST_SAID = {"type": 0, "required": 1, "additionalProperties": 2, "enum": 3, "const": 3, "format": 4}
 
 
 def check_case(policy: CompiledPolicy, doc: Document) -> None:
-    """Validate a case file against the policy's facts schema; every problem, with its place."""
+    """Validate a case file against the policy's facts schema; every problem, one per place, with its
+    place, in the case file's terms (engine/_schema_text.py) and a hint saying what to write there."""
     fast = policy.backends.get("_fast", _fast_validator)
     if fast is _fast_validator:     # (not built yet)
         fast = _fast_validator(policy)
     if fast is not None and fast.is_valid(doc.data):
         return
-    issues = IssueCollector(limit=50)
+    from ._schema_text import explain_case
     # the first errors only: 100,000 empty list items would otherwise give 800,000 errors to sort (20 s)
     first = itertools.islice(_validator(policy).iter_errors(doc.data), MAX_SCHEMA_ERRORS)
+    said: dict = {}      # location -> (rank, issue): one problem per place
     for err in sorted(first, key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(err.absolute_path)
-        hint = ""
         where = doc.location(path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = sorted((err.schema.get("properties") or {}))
@@ -139,18 +144,20 @@ def check_case(policy: CompiledPolicy, doc: Document) -> None:
             if extra:          # point at the first unknown key, where it is written
                 where = doc.key_location(path + (extra[0],))
             shown = ", ".join("`%s`" % printable(e[:60]) for e in extra[:10]) + (f" and {len(extra) - 10:,} more" if len(extra) > 10 else "")
-            msg = f"unknown field {shown}; allowed: {', '.join(allowed)}"
-            hint = did_you_mean(extra[0], allowed) if extra else ""
-        elif err.validator == "enum":
-            msg = f"{_shown(err.instance)} is not one of {', '.join(map(str, err.validator_value))}"
-            hint = did_you_mean(str(err.instance), map(str, err.validator_value))
-        elif err.validator == "required":
-            msg = err.message.replace("is a required property", "is required")
+            msg = f"{format_path(path) + ': ' if path else ''}unknown field {shown}; allowed: {', '.join(allowed)}"
+            hint = (did_you_mean(extra[0], allowed) if extra else "") or "remove it"
         else:
-            msg = err.message
-        if len(msg) > 500:   # jsonschema's own messages quote the whole value
+            msg, hint, key = explain_case(err, format_path(path) if path else "", matches)
+            if key is not None and isinstance(err.instance, dict) and key in err.instance:   # a misspelt key: where it is written
+                where = doc.key_location(path + (key,))
+        if len(msg) > 500:   # a message may quote many keys
             msg = msg[:497] + "..."
-        issues.add("input.schema", f"{format_path(path)}: {msg}", where, hint or f"fix the case file against {policy.ref}'s facts schema")
+        rank = _FIRST_SAID.get(err.validator, 5)
+        if where not in said or rank < said[where][0]:
+            said[where] = (rank, Issue("input.schema", printable(msg), where,
+                                       printable(hint) or f"fix the case file against {policy.ref}'s facts schema"))
+    issues = IssueCollector(limit=50)
+    issues.extend(issue for _rank, issue in said.values())
     if not issues and fast is not None:   # the two validators disagree: report jsonschema-rs's reasons rather than accept
         for err in fast.iter_errors(doc.data):
             path = tuple(err.instance_path)

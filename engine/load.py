@@ -727,11 +727,35 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
 
 
 class _Refused(ValueError):
-    """Raised by a parse hook: the text is JSON, but holds a value regcode does not accept."""
+    """Raised by a parse hook: the text is JSON, but holds a value regcode does not accept (`token`: the
+    number or constant as written, to find its place by)."""
 
-    def __init__(self, code: str, message: str, hint: str):
+    def __init__(self, code: str, message: str, hint: str, token: Optional[str] = None):
         super().__init__(message)
-        self.code, self.hint = code, hint
+        self.code, self.hint, self.token = code, hint, token
+
+
+# a JSON string (passed over), or a number or constant outside strings
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|NaN|-?Infinity)')
+
+
+def refused_at(text: str, exc: _Refused) -> tuple:
+    """1-based (line, column) in `text` of the value a parse hook refused, counted as the JSON reader
+    counts (lines end at \\n); (1, 1) when it cannot be told. The reader reads in order and stops at the
+    first value refused, so the first token written the same way is that value. A duplicate key is found
+    by the YAML reader, which reads the text too and marks where the second one is written."""
+    if exc.token is not None:
+        for match in _JSON_TOKEN.finditer(text):
+            if match.group(1) == exc.token:
+                start = match.start()
+                return text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
+    elif exc.code == "input.duplicate_key":
+        found = IssueCollector()
+        parse_text(text, "", found, merge_keys=True)
+        for issue in found.issues:
+            if issue.code == "load.duplicate_key" and issue.location.line:
+                return issue.location.line, issue.location.column
+    return 1, 1
 
 
 def _pairs(pairs):
@@ -744,14 +768,14 @@ def _pairs(pairs):
 
 
 def _no_constant(name):
-    raise _Refused("input.number", f"{name} is not a value regcode accepts: numbers must be finite", "write a finite number")
+    raise _Refused("input.number", f"{name} is not a value regcode accepts: numbers must be finite", "write a finite number", name)
 
 
 def _int(text: str) -> int:
     # before int(): thousands of digits cost time, and Python refuses past 4,300 with a message about sys
     if len(text) > 20 or not INT_RANGE[0] <= int(text) <= INT_RANGE[1]:
         raise _Refused("input.number", f"the integer {text[:40]}{'...' if len(text) > 40 else ''} is out of range: integers "
-                       f"lie between {INT_RANGE[0]:,} and {INT_RANGE[1]:,}", "write a smaller number, or a string")
+                       f"lie between {INT_RANGE[0]:,} and {INT_RANGE[1]:,}", "write a smaller number, or a string", text)
     return int(text)
 
 
@@ -759,7 +783,7 @@ def _float(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise _Refused("input.number", f"the number {text[:40]} is too large to be read (it would be infinite)",
-                       "write a finite number")
+                       "write a finite number", text)
     return value
 
 
@@ -779,7 +803,8 @@ def parse_json(text: str, name: str, line: int = 0):
                                 ("the file is read as JSON because of its name (.json)" if name.lower().endswith(".json")
                                  else "the text is read as JSON") + "; check the quoting and commas here")])
     except _Refused as exc:
-        raise InputError([Issue(exc.code, str(exc), Location(name, line or 1, 1), exc.hint)])
+        at_line, column = refused_at(text, exc)
+        raise InputError([Issue(exc.code, str(exc), Location(name, (line - 1 if line else 0) + at_line, column), exc.hint)])
     except RecursionError:
         raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep",
                                 Location(name, line or 1, 1), "flatten the structure")])

@@ -372,6 +372,9 @@ USAGE = [
     ("no version in force", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--as-of", "2010-01-01"], "in force on 2010-01-01"),
     ("bad as-of", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--as-of", "2019-13-01"], "not a date"),
     ("zero jobs", ["batch", "{corpus}", "--out", "{tmp}/o.jsonl", "--jobs", "0"], "--jobs"),
+    ("yaml file as diff's corpus", ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus",
+                                    str(EXAMPLES / "aa-clean.yaml")], "--corpus: " + str(EXAMPLES / "aa-clean.yaml")
+     + " is a YAML file; --corpus is a JSONL file (one case file a line), a folder of case files, or - for JSONL on stdin"),
 ]
 
 
@@ -740,3 +743,43 @@ def test_a_bad_records_location_is_its_file_and_line_whatever_the_problem(tmp_pa
         for issue in record["errors"]:
             assert (issue["location"]["file"], issue["location"]["line"]) == (str(path), record["line"]), issue
     assert any(i["location"]["path"] == "licenses[0].risk_level" for i in records[1]["errors"])
+
+
+# ---- a bad record is placed at its line and column --------------------------------------------
+PLACED = [  # (what, the record's text, code, column, message)
+    ("a number too large to read", '{"as_of": "2019-06-30", "note": "1e400", "n": 1e400}', "input.number", 47, "the number 1e400"),
+    ("an integer past 64 bits", '{"as_of": "2019-06-30", "n": 123456789012345678901234}', "input.number", 30, "out of range"),
+    ("NaN", '{"as_of": "2019-06-30", "n": [1, NaN]}', "input.number", 34, "NaN is not a value"),
+    ("a syntax error", '{"as_of": "2019-06-30", "n": [1,, 2]}', "input.syntax", 33, "invalid JSON"),
+    ("a key written twice", '{"as_of": "2019-06-30", "n": {"a": 1, "a": 2}}', "input.duplicate_key", 39, "key `a` appears twice"),
+]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("text,code,column,message", [p[1:] for p in PLACED], ids=[p[0] for p in PLACED])
+def test_a_bad_record_is_placed_at_its_line_and_column(tmp_path, jobs, text, code, column, message):
+    path = tmp_path / "in.jsonl"
+    path.write_text(jsonl([example("aa-clean.yaml")]) + text + "\n", encoding="utf-8")
+    result = run("batch", path, "--out", tmp_path / "out.jsonl", "--errors", tmp_path / "err.jsonl", "--jobs", jobs)
+    assert result.exit_code == 1, result.output
+    [error] = lines(tmp_path / "err.jsonl")
+    first = error["errors"][0]
+    assert (first["code"], first["location"]["line"], first["location"]["column"]) == (code, 2, column), first
+    assert message in first["message"]
+
+
+# ---- a closed pipe on the output ends quietly, as `eval | head` does ----------------------------
+@pytest.mark.parametrize("out", ["-", "/dev/stdout"])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_reader_that_leaves_ends_the_batch_quietly(tmp_path, out, jobs):
+    import subprocess
+    import sys
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text(jsonl([example("c-class-triggers.yaml")] * 400), encoding="utf-8")     # megabytes: past any pipe buffer
+    proc = subprocess.Popen([sys.executable, "-m", "regcode.cli", "batch", str(corpus), "--out", out, "--jobs", jobs],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert proc.stdout.read(100)
+    proc.stdout.close()         # `| head -c 100`
+    stderr = proc.stderr.read().decode("utf-8")
+    assert proc.wait(timeout=120) == 0, stderr
+    assert stderr == "", stderr         # no output.io, no hint about folders and space

@@ -86,23 +86,40 @@ def test_every_mistake_is_reported_at_once(tmp_path, monkeypatch):
             "compile.unknown_operator"} <= codes
 
 
+def _eval_case(fixture, tmp_path):
+    case = tmp_path / fixture.get("file", "case.yaml")
+    case.write_text(fixture["content"], encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["eval", "--policy-root", str(TEST_POLICIES), "--policy", fixture.get("policy", "toy"),
+                                          "--format", "json", str(case)])
+    return case, result
+
+
 @pytest.mark.parametrize("fixture", CASE_ERRORS, ids=[f["mode"] for f in CASE_ERRORS])
 def test_bad_case_file_is_one_clear_error(fixture, tmp_path):
-    case = tmp_path / "case.yaml"
-    case.write_text(fixture["content"], encoding="utf-8")
-    result = CliRunner().invoke(regcode, ["eval", "--policy-root", str(TEST_POLICIES), "--policy", "toy",
-                                          "--format", "json", str(case)])
+    case, result = _eval_case(fixture, tmp_path)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and result.stdout == ""
     errors = json.loads(result.stderr)["errors"]
     want = fixture["expect"]
-    err = next(e for e in errors if e["code"] == want["code"])
+    err = next((e for e in errors if e["code"] == want["code"] and e["location"]["line"] == want["line"]
+                and e["location"]["column"] == want.get("column", e["location"]["column"])), None)
+    assert err is not None, errors
     assert want["message"] in err["message"]
-    assert err["location"]["line"] == want["line"]
     if want["line"]:
         assert err["location"]["file"] == str(case)
     if "hint" in want:
         assert want["hint"] in err["hint"]
+    for python in ("None", "True", "False", "{'", "'object'", "'array'", "'boolean'", "does not match", "is not of type"):
+        assert python not in err["message"] + err["hint"], err
+
+
+@pytest.mark.parametrize("fixture", CASE_ERRORS, ids=[f["mode"] for f in CASE_ERRORS])
+def test_a_case_file_gets_one_problem_per_place(fixture, tmp_path):
+    """`issued_on: 2016-3-1` was two problems at one place (its pattern and its format), with the same hint."""
+    _case, result = _eval_case(fixture, tmp_path)
+    errors = json.loads(result.stderr)["errors"]
+    places = [tuple(e["location"].values()) for e in errors]
+    assert len(places) == len(set(places)), errors
 
 
 def test_a_bad_option_value_is_bad_input_exit_1(tmp_path):

@@ -78,3 +78,18 @@ def test_an_invalid_case_still_gets_every_problem_reported(shanghai):
         check_case(shanghai, Document("case.yaml", case, {}))
     messages = " ".join(i.message for i in info.value.issues)
     assert "colour" in messages and "as_of" in messages
+
+
+def test_a_record_without_marks_keeps_one_problem_per_field_not_one_per_line(shanghai):
+    """A JSONL record has no marks: every problem is at FILE:LINE:1. One problem per place means per field
+    there (the date's pattern and format are one), not one for the whole line."""
+    case = next(iter(generate.generate(1, 3, "2019-06-30")))
+    case["enterprise"]["production_district"] = "宝山"
+    case["licenses"] = [dict(case["licenses"][0], risk_level="I", issued_on="2016-3-1")] if case.get("licenses") else [
+        {"number": "XK06-001-01362", "category": "c", "risk_level": "I", "issuer": "national", "issued_on": "2016-3-1"}]
+    with pytest.raises(InputError) as info:
+        check_case(shanghai, Document("in.jsonl:1", case, place=("in.jsonl", 1)))
+    said = sorted((i.location.path, i.hint) for i in info.value.issues)
+    assert said == [("enterprise.production_district", "did you mean `宝山区`?"),
+                    ("licenses[0].issued_on", "write the date as YYYY-MM-DD, e.g. 2016-03-01"),
+                    ("licenses[0].risk_level", "did you mean `i`?")], said

@@ -62,6 +62,8 @@ def test_bad_requests_get_a_problem_response_with_the_cli_codes(client, case):
     assert set(first) == {"code", "message", "hint", "location"}
     if "line" in expect:
         assert first["location"]["line"] == expect["line"]
+    if "column" in expect:
+        assert first["location"]["column"] == expect["column"], first
     if "message" in expect:
         assert expect["message"] in first["message"]
     if "hint" in expect:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
+import pytest
 
 from servekit import CASES, YAML
 
@@ -126,3 +127,25 @@ def test_the_listening_socket_says_tcp_so_replies_are_not_held_back():
         assert sock.proto == socket.IPPROTO_TCP and sock.type == socket.SOCK_STREAM
     finally:
         sock.close()
+
+
+DECISION_LOGS = [  # (what, the --decision-log value under tmp, the one paragraph expected)
+    ("a folder that does not exist", "nonexistent/dir/x.log",
+     "regcode serve: --decision-log: the folder '{tmp}/nonexistent/dir' does not exist; create it (mkdir -p {tmp}/nonexistent/dir) "
+     "or name a file in a folder that exists (see regcode serve --help)"),
+    ("a folder where the file goes", "logs", "regcode serve: --decision-log: '{tmp}/logs' is a folder; a file is wanted here "
+     "(see regcode serve --help)"),
+]
+
+
+@pytest.mark.parametrize("value,paragraph", [d[1:] for d in DECISION_LOGS], ids=[d[0] for d in DECISION_LOGS])
+def test_a_decision_log_that_cannot_be_written_is_a_usage_error_naming_the_option(tmp_path, monkeypatch, value, paragraph):
+    from click.testing import CliRunner
+
+    from regcode.cli.main import regcode
+
+    (tmp_path / "logs").mkdir()
+    monkeypatch.setitem(sys.modules, "uvicorn", None)     # were the option let through, this stops the start (no server)
+    result = CliRunner().invoke(regcode, ["serve", "--host", "127.0.0.1", "--port", "0", "--decision-log", str(tmp_path / value)])
+    assert result.exit_code == 1
+    assert result.stderr == paragraph.format(tmp=tmp_path) + "\n"
