@@ -8,9 +8,9 @@ import click
 
 from ..engine import dump_json
 from ..engine.coverage import report
-from ..engine.testing import junit_xml, run_version
+from ..engine.testing import check_cases, discover, junit_xml, run_version
 from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog, emit, policy_root_option, ref_label, regcode,
-                   set_format)
+                   report_issues, set_format)
 
 
 def _versions(cat, policy, version):
@@ -58,16 +58,21 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         from .batch import check_output
         check_output(str(junit), "--junit", "-")
     cat = catalog(policy_roots)
-    results = []
+    results, problems = [], []
     for compiled in _versions(cat, policy, version):
         with argument("--against", against):
             other = cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}") if against else None
+        if other is None:    # what validate says of the cases (an unknown decision, a value it cannot take), said here too
+            problems.extend(check_cases(compiled, discover(Path(compiled.directory)), cat))
         results.extend(run_version(cat, compiled, other, backend))
     passed = sum(r.status == "pass" for r in results)
     failed = len(results) - passed
     if fmt == "json":
-        click.echo(dump_json({"passed": passed, "failed": failed, "cases": [r.as_dict() for r in results]}))
+        click.echo(dump_json({"passed": passed, "failed": failed, "cases": [r.as_dict() for r in results],
+                              "problems": [i.as_dict() for i in problems]}))
     else:
+        if problems:     # before the results: each names the place to fix, where a FAIL line only shows the symptom
+            report_issues(problems)
         for r in results:
             loc = r.case.location
             if r.status == "pass":
@@ -87,7 +92,7 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         from ..engine.batch import atomic_writer
         with atomic_writer(junit) as out:
             out.write(junit_xml(results, policy or "regcode"))
-    if failed:
+    if failed or problems:
         ctx.exit(EXIT_POLICY)
 
 

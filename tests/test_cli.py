@@ -380,3 +380,28 @@ def test_the_text_why_shows_the_first_matched_facts_and_says_where_the_rest_are(
     assert shown == [f"probe[{i}].date = 2018-01-{i + 1:02d}" for i in range(MAX_TEXT_FACTS)]
     assert lines[lines.index(next(ln for ln in lines if ln.strip() == shown[-1])) + 1].strip() == \
         "… 3 more facts matched (all are in --format json and html)"
+
+
+def test_test_says_what_validate_says_of_the_cases_at_their_place_and_still_runs_them(tmp_path):
+    """`regcode test` reports a mistake in the cases themselves (an unknown decision, a value its decision cannot take)
+    at file:line:col with the nearest name, as `validate` does, then runs every case; the exit status is 1."""
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    bad = root / "toy" / "1" / "tests" / "bad.yaml"
+    bad.write_text("apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: typo\n"
+                   "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 徐汇区}}\n"
+                   "    expect: {eligble: true, risk: hgh}\n", encoding="utf-8")
+    result = run("test", "toy@1", "--policy-root", str(root))
+    assert result.exit_code == 1
+    problems = [ln for ln in result.stderr.splitlines() if ": test." in ln]
+    line = bad.read_text(encoding="utf-8").splitlines()[5]
+    at_true, at_hgh = line.index("true") + 1, line.index("hgh") + 1      # each expectation's value
+    assert problems == [
+        f"{bad}:6:{at_true}: test.unknown_decision: case 'typo' expects a decision `eligble` that toy@1 does not declare (did you mean `eligible`?)",
+        f"{bad}:6:{at_hgh}: test.value: case 'typo' expects `risk` to be \"hgh\": it takes one of low, medium, high (did you mean `high`?)"]
+    assert result.stdout.splitlines()[-1].endswith("passed, 1 failed")    # the cases ran all the same
+    data = json.loads(run("test", "toy@1", "--policy-root", str(root), "--format", "json").stdout)
+    assert sorted(p["code"] for p in data["problems"]) == ["test.unknown_decision", "test.value"]
+    clean = run("test", "toy@1", "--policy-root", str(TEST_POLICIES), "--format", "json")
+    assert clean.exit_code == 0 and json.loads(clean.stdout)["problems"] == []
