@@ -24,6 +24,20 @@ def _toy_copy(tmp_path):
     return root, root / "toy" / "1"
 
 
+def _validate_with(tmp_path, monkeypatch, modes: tuple) -> list:
+    """`regcode validate` on a copy of the toy policy with these fixtures of POLICY_ERRORS written in; its errors."""
+    _root, version = _toy_copy(tmp_path)
+    by_mode = {f["mode"]: f for f in POLICY_ERRORS}
+    for mode in modes:
+        fixture = by_mode[mode]
+        (version / fixture["file"]).parent.mkdir(parents=True, exist_ok=True)
+        (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1
+    return json.loads(result.stdout)["versions"][0]["errors"]
+
+
 @pytest.mark.parametrize("fixture", POLICY_ERRORS, ids=[f["mode"] for f in POLICY_ERRORS])
 def test_policy_error_is_reported_with_place_and_hint(fixture, tmp_path, monkeypatch):
     root, version = _toy_copy(tmp_path)
@@ -147,15 +161,8 @@ def test_link_escaping_the_policy_root_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_schema_error_in_one_rule_does_not_hide_mistakes_in_others(tmp_path, monkeypatch):
-    root, version = _toy_copy(tmp_path)
-    by_mode = {f["mode"]: f for f in POLICY_ERRORS}
-    for mode in ("schema error (unknown key, with a suggestion)", "unknown parameter", "missing article"):
-        fixture = by_mode[mode]
-        (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
-    monkeypatch.chdir(version)
-    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
-    errors = json.loads(result.stdout)["versions"][0]["errors"]
-    assert result.exit_code == 1
+    errors = _validate_with(tmp_path, monkeypatch, ("schema error (unknown key, with a suggestion)", "unknown parameter",
+                                                    "missing article"))
     assert {(e["code"], e["location"]["file"]) for e in errors} == {
         ("schema.additionalProperties", "rules/schema.yaml"), ("schema.required", "rules/noarticle.yaml"),
         ("compile.unknown_parameter", "rules/param.yaml")}
@@ -367,15 +374,6 @@ def test_the_error_codes_a_case_may_expect_are_the_codes_a_run_can_end_in():
 
 def test_a_bad_test_file_does_not_hide_the_mistakes_of_the_rules(tmp_path, monkeypatch):
     """Nothing in the policy depends on its test cases: a case's bad date is said with the rules' problems."""
-    root, version = _toy_copy(tmp_path)
-    by_mode = {f["mode"]: f for f in POLICY_ERRORS}
-    for mode in ("a test case's as_of that is not a real date", "unknown parameter"):
-        fixture = by_mode[mode]
-        (version / fixture["file"]).parent.mkdir(parents=True, exist_ok=True)
-        (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
-    monkeypatch.chdir(version)
-    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
-    errors = json.loads(result.stdout)["versions"][0]["errors"]
-    assert result.exit_code == 1
+    errors = _validate_with(tmp_path, monkeypatch, ("a test case's as_of that is not a real date", "unknown parameter"))
     assert {(e["code"], e["location"]["file"]) for e in errors} == {
         ("schema.format", "tests/date.yaml"), ("compile.unknown_parameter", "rules/param.yaml")}, errors
