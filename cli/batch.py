@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import time
@@ -36,10 +37,27 @@ def jobs_option(f):
 
 def check_input(source: str, name: str = "INPUT") -> None:
     """A corpus (INPUT, diff's --corpus) is JSONL, a folder or stdin: a YAML file would be read a line a record."""
-    if source != "-" and Path(source).is_file() and Path(source).suffix in (".yaml", ".yml"):
-        raise click.BadParameter(f"{source} is a YAML file; {name} is a JSONL file (one case file a line), a folder "
+    if source == "-" or not Path(source).is_file():
+        return
+    kind = "a YAML file" if Path(source).suffix in (".yaml", ".yml") else None
+    if Path(source).suffix == ".json" and not _first_line_is_an_object(Path(source)):
+        kind = "a JSON file spread over lines"     # one pretty-printed case, or an array: not one case a line
+    if kind:
+        raise click.BadParameter(f"{source} is {kind}; {name} is a JSONL file (one case file a line), a folder "
                                  "of case files, or - for JSONL on stdin (for one case file use `regcode eval`)",
                                  param_hint=name)
+
+
+def _first_line_is_an_object(path: Path, limit: int = 1 << 20) -> bool:
+    """Whether the first non-blank line (read up to `limit` bytes) is a whole JSON object, as a JSONL line is."""
+    try:
+        with path.open("rb") as f:
+            for raw in iter(lambda: f.readline(limit), b""):
+                if raw.strip():
+                    return isinstance(json.loads(raw), dict)
+    except (OSError, ValueError):
+        return False
+    return True     # an empty file: zero records, said by the run
 
 
 def check_output(path, name: str, source: str) -> None:

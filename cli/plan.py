@@ -100,7 +100,7 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     else:   # every figure below is the group's own; the rest of the input is only counted here
         counted = (f"{district}: {sum(plan.as_of.values()):,} case files, evaluated as of {dates or '-'} "
                    f"(the input held {tally.read:,}: {elsewhere:,} of another or no {label}, {tally.failed:,} bad{skipped_text(tally)})")
-    lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {', '.join(plan.policies) or ('no case file' if district else 'no policy')}",
+    lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {', '.join(plan.policies) or (f'no case file of {district} in INPUT' if district else 'no policy')}",
              counted,
              f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
              table(header, rows + [total])]

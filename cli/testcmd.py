@@ -88,6 +88,9 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         if against:
             click.echo(f"against {against}: {failed} of {len(results)} expectations no longer hold")
         click.echo(f"{passed} passed, {failed} failed")
+        if not results and not against:    # said, not passed over: an extending version has none of its base's
+            click.echo("note: no test cases here (tests/*.yaml); test cases are not inherited: "
+                       "`regcode test BASE --against VERSION` runs the base's on this version", err=True)
     if junit:       # after the results are printed: a report that cannot be written loses none of them
         from ..engine.batch import atomic_writer
         with atomic_writer(junit) as out:

@@ -64,3 +64,24 @@ def copy(value: Any) -> Any:
     if isinstance(value, list):
         return [copy(v) for v in value]
     return value
+
+
+class ValueTally:
+    """How many times each value was seen (values compared by their canonical JSON): what a dropped decision was
+    in the cases or logged decisions that had it. `rows()` is its output form, in a stable order."""
+
+    def __init__(self):
+        self.counts: dict = {}
+
+    def add(self, value: Any) -> None:
+        key = dumps(value)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def rows(self) -> list:
+        return [{"value": json.loads(key), "count": n} for key, n in sorted(self.counts.items())]
+
+
+def tally_text(rows: list, unit: str = "") -> str:
+    """`false in 297 cases, true in 3 cases` (with `unit`), or `false in 5, true in 1`."""
+    return ", ".join(f"{dumps(r['value'])} in {r['count']}" + (f" {unit}{'s' if r['count'] != 1 else ''}" if unit else "")
+                     for r in rows)

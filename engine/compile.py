@@ -121,9 +121,9 @@ def key_of(kind: str) -> str:
 
 
 def _remove(resolved: Resolved, issues: IssueCollector, inherited: bool, doc, i: int, attr: str, what: str,
-            name, declared: set, seen: dict) -> None:
+            name, declared: set, seen: dict, inherited_names: set) -> None:
     """One entry of a `remove:` list: drop the inherited declaration, or say why it cannot be. `seen`: this
-    version's entries so far."""
+    version's entries so far; `declared`: the names this version declares; `inherited_names`: the base's."""
     where = doc.location(("remove", i))
     table = getattr(resolved, attr)
     if (what, name) in seen:
@@ -134,15 +134,16 @@ def _remove(resolved: Resolved, issues: IssueCollector, inherited: bool, doc, i:
     if not inherited:
         issues.add("compile.remove", "`remove:` only applies in a version that `extends` another",
                    where, f"delete the {what}'s declaration instead")
+    elif name not in inherited_names:
+        issues.add("compile.remove", f"cannot remove {what} `{name}`: the base version has no such {what}"
+                   + (" (it is declared in this version)" if name in declared else ""), where,
+                   "`remove:` drops inherited names: delete the declaration instead" if name in declared
+                   else did_you_mean(name, inherited_names))
     elif name in declared:
-        redo = "`override: true` on the rule" if what == "rule" else "the declaration (with `override: true`)"
-        issues.add("compile.remove", f"{what} `{name}` is both removed and declared in this version",
-                   where, f"keep one: {redo}, or the removal")
-    elif name not in table:
-        issues.add("compile.remove", f"cannot remove {what} `{name}`: the base version has no such {what}",
-                   where, did_you_mean(name, table))
+        issues.add("compile.remove", f"{what} `{name}` is both removed and redeclared in this version",
+                   where, f"keep one: the redeclaration (it replaces the inherited {what}), or the removal")
     else:
-        del table[name]
+        table.pop(name, None)
         resolved.removed[what, name] = where
 
 
@@ -163,6 +164,7 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             _extend_schema(resolved, doc, target, props, issues)
         for list_path, field_name in sorted((doc.data.get("event_dates") or {}).items()):
             resolved.event_dates[list_path] = Item(doc, ("event_dates", list_path), field_name)
+    base_names = {attr: set(getattr(resolved, attr)) for attr in ("derived", "decisions", "parameters", "rules")}   # before this version
     for kind, attr, key in (("DerivedFacts", "derived", "facts"), ("Decisions", "decisions", "decisions"),
                             ("Parameters", "parameters", "parameters")):
         table = getattr(resolved, attr)
@@ -189,7 +191,7 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             {r.get("id") for d in version.of_kind(kind) for r in (d.data.get("rules") or []) if isinstance(r, dict)}
         for doc in version.of_kind(kind):
             for i, name in enumerate(doc.data.get("remove", []) or []):
-                _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed)
+                _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed, base_names[attr])
     seen_rules: dict = {}
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):

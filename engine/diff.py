@@ -9,6 +9,7 @@ from .compile import CompiledPolicy
 from .errors import PolicyError
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
+from ._json import ValueTally, tally_text
 from .load import dump_json
 
 MAX_EXAMPLES = 1   # the smallest case per change is kept
@@ -121,7 +122,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
                 backend: str = DEFAULT_BACKEND) -> dict:
     """Evaluate every case under both versions; group the changed decisions by (decision, from, to)."""
     groups: dict = {}
-    dropped: dict = {}      # a decision only the old version takes -> {its value as JSON: cases}
+    dropped: dict = {}      # a decision only the old version takes -> ValueTally of its values in the cases
     unreadable, errors, both = [], [], []
     failed = {"old": 0, "new": 0, "both": 0}
     outside = {"old": 0, "new": 0}
@@ -150,8 +151,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
         size = len(dump_json(rec.doc.data))
         touched = False
         for name in set(a["decisions"]) - set(b["decisions"]):
-            counts = dropped.setdefault(name, {})
-            counts[dump_json(a["decisions"][name])] = counts.get(dump_json(a["decisions"][name]), 0) + 1
+            dropped.setdefault(name, ValueTally()).add(a["decisions"][name])
         for name in sorted(set(a["decisions"]) & set(b["decisions"])):   # added/removed ones are in the static diff
             va, vb = a["decisions"].get(name), b["decisions"].get(name)
             if va == vb:
@@ -179,7 +179,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
     return {"cases": total, "changed_cases": changed_cases, "compared": total - failing, "failed": failed,
             "failing_cases": failing, "most_failed": total > 0 and 2 * failing > total,
             "by_decision": dict(sorted(by_decision.items())), "changes": changes, "errors_differ": errors,
-            "removed_values": {name: dict(sorted(counts.items())) for name, counts in sorted(dropped.items())},
+            "removed_values": {name: tally.rows() for name, tally in sorted(dropped.items())},
             "errors_same": both, "unreadable": unreadable,
             "outside_window": {side: {"cases": outside[side], "window": p.window()} for side, p in (("old", old), ("new", new))}}
 
@@ -230,7 +230,7 @@ def to_text(result: dict) -> str:
     lines = []
     if c is not None and c["most_failed"]:
         lines.append(f"warning: {c['failing_cases']} of {c['cases']} cases fail to evaluate, so only {c['compared']} are "
-                     "compared; the decisions below say little (see the ! and x lines)")
+                     "compared; the decisions below say little (see the !, x and ? lines)")
     lines.append(f"diff {o['id']}@{o['version']} ({o['content_hash']}) -> {n['id']}@{n['version']} ({n['content_hash']})")
     header = len(lines)
     s = result["static"]
@@ -266,8 +266,8 @@ def to_text(result: dict) -> str:
                 out_of.append(line)
         if out_of:
             lines.append(f"  note: both versions judge every case by its date; {' and '.join(out_of)}")
-        for name, counts in (c.get("removed_values") or {}).items():
-            was = ", ".join(f"{v} in {n} case{'s' if n != 1 else ''}" for v, n in counts.items())
+        for name, rows in (c.get("removed_values") or {}).items():
+            was = tally_text(rows, "case")
             lines.append(f"  {name}: no longer decided; it was {was}")
         for ch in c["changes"]:
             rules = ""

@@ -11,6 +11,7 @@ from .case import evaluate_case
 from .catalog import Catalog, SelectionError
 from .errors import EvaluationError, InputError, Issue, Location
 from .evaluate import DEFAULT_BACKEND
+from ._json import ValueTally, tally_text
 from .load import Document, _kind, dump_json
 
 MAX_LINE_BYTES = 64 << 20     # a bound on one log line (the service's body limit is far below it)
@@ -104,7 +105,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             raise InputError([Issue("replay.not_a_file", f"this is {_kind(mode)}, not a decision log", Location(str(path)),
                                     "give the file `regcode serve --decision-log FILE` writes")])
     changed, skipped, targets = [], [], {}
-    added, removed = set(), {}      # removed: decision -> {logged value as JSON: count}
+    added, removed = set(), {}      # removed: decision -> ValueTally of its logged values
     replayed = unchanged = 0
     unfit: dict = {}        # a policy of the log the catalog knows -> None, or why none of its lines can be replayed
     for path, number, raw in _lines(paths):
@@ -155,8 +156,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         old, new = entry["decisions"], result["decisions"]
         added.update(set(new) - set(old))       # a decision one version has and the other not is not a changed value
         for name in set(old) - set(new):
-            counts = removed.setdefault(name, {})
-            counts[dump_json(old[name])] = counts.get(dump_json(old[name]), 0) + 1
+            removed.setdefault(name, ValueTally()).add(old[name])
         diffs = []
         for name in sorted(set(old) & set(new)):
             if old[name] != new[name]:
@@ -191,7 +191,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,
         "decisions_added": sorted(added), "decisions_removed": sorted(removed),
-        "removed_values": {name: dict(sorted(counts.items())) for name, counts in sorted(removed.items())},
+        "removed_values": {name: tally.rows() for name, tally in sorted(removed.items())},
     }
 
 
@@ -212,8 +212,8 @@ def to_text(report: dict) -> str:
            f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"]
     if report.get("decisions_added"):
         out.append(f"  the version replayed against adds decision(s) {', '.join(report['decisions_added'])}: not compared")
-    for name, counts in (report.get("removed_values") or {}).items():   # what consumers of the log no longer get
-        logged = ", ".join(f"{value} in {n}" for value, n in counts.items())
+    for name, rows in (report.get("removed_values") or {}).items():   # what consumers of the log no longer get
+        logged = tally_text(rows)
         out.append(f"  the version replayed against no longer has decision {name} (logged as {logged}): not compared")
     for g in report["changes"]:
         ids = g["decision_ids"][:MAX_LISTED]

@@ -375,12 +375,18 @@ USAGE = [
     ("yaml file as diff's corpus", ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus",
                                     str(EXAMPLES / "aa-clean.yaml")], "--corpus: " + str(EXAMPLES / "aa-clean.yaml")
      + " is a YAML file; --corpus is a JSONL file (one case file a line), a folder of case files, or - for JSONL on stdin"),
+    ("a pretty-printed JSON case as input", ["batch", "{tmp}/pretty.json", "--out", "{tmp}/o.jsonl"],
+     "pretty.json is a JSON file spread over lines; INPUT is a JSONL file"),
+    ("a pretty-printed JSON case as diff's corpus", ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017",
+                                                     "--corpus", "{tmp}/pretty.json"], "--corpus: "),
 ]
 
 
 @pytest.mark.parametrize("args,fragment", [u[1:] for u in USAGE], ids=[u[0] for u in USAGE])
 def test_usage_errors_are_clear_and_leave_no_file(args, fragment, corpus, tmp_path):
     before = corpus.read_bytes()
+    (tmp_path / "pretty.json").write_text(json.dumps(json.loads(corpus.read_text(encoding="utf-8").splitlines()[0]), indent=2),
+                                          encoding="utf-8")
     result = run(*[a.format(tmp=tmp_path, corpus=corpus) for a in args])
     assert result.exit_code == 1, result.output   # bad input, usage errors included: one paragraph, exit 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
@@ -783,3 +789,11 @@ def test_a_reader_that_leaves_ends_the_batch_quietly(tmp_path, out, jobs):
     stderr = proc.stderr.read().decode("utf-8")
     assert proc.wait(timeout=120) == 0, stderr
     assert stderr == "", stderr         # no output.io, no hint about folders and space
+
+
+def test_a_jsonl_file_named_json_is_read_as_jsonl(corpus, tmp_path):
+    named = tmp_path / "cases.json"
+    named.write_bytes(corpus.read_bytes())
+    result = run("batch", str(named), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1")
+    assert result.exit_code in (0, 1) and "spread over lines" not in result.output
+    assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) > 0

@@ -405,3 +405,10 @@ def test_test_says_what_validate_says_of_the_cases_at_their_place_and_still_runs
     assert sorted(p["code"] for p in data["problems"]) == ["test.unknown_decision", "test.value"]
     clean = run("test", "toy@1", "--policy-root", str(TEST_POLICIES), "--format", "json")
     assert clean.exit_code == 0 and json.loads(clean.stdout)["problems"] == []
+
+
+def test_test_on_a_version_without_cases_says_they_are_not_inherited():
+    from conftest import REPO
+    result = run("test", "shanghai-post-license@2022-illustration", "--policy-root", str(REPO / "examples" / "amendment" / "policies"))
+    assert result.exit_code == 0 and result.stdout.strip() == "0 passed, 0 failed"
+    assert "test cases are not inherited: `regcode test BASE --against VERSION`" in result.stderr

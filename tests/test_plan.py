@@ -195,6 +195,8 @@ def test_a_district_of_the_policy_with_no_enterprise_in_the_input_has_an_empty_p
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text(encoding="utf-8"))["rows"] == []
     assert f"0 rows for {empty}" in result.stderr and "(0 of 40 case files" in result.stderr
+    text = run("plan", "--year", 2020, source, "--district", empty, "--jobs", 1)
+    assert text.exit_code == 0 and f"): no case file of {empty} in INPUT" in text.stdout.splitlines()[0]
     typo = run("plan", "--year", 2020, source, "--district", empty[0] + "x" + empty[1:], "--jobs", 1)
     assert typo.exit_code == 1 and "the policy has no such district" in typo.output and f"did you mean `{empty}`" in typo.output
 

@@ -155,7 +155,7 @@ def test_a_decision_the_new_version_adds_or_drops_is_listed_apart_not_counted_as
     assert report["decisions_added"] == ["online_monitoring_required"]
     assert report["decisions_removed"] == ["revoke_quality_awards"]
     assert report["changes"] == [] and report["unchanged"] == 2
-    assert report["removed_values"] == {"revoke_quality_awards": {"false": 1, "true": 1}}   # the C enterprise held awards
+    assert report["removed_values"] == {"revoke_quality_awards": [{"count": 1, "value": False}, {"count": 1, "value": True}]}   # the C enterprise held awards
     assert "no longer has decision revoke_quality_awards (logged as false in 1, true in 1): not compared" in replay_text(report)
 
 

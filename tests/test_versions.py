@@ -393,7 +393,7 @@ def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
     assert {"name": "inspector", "status": "removed"} in result["static"]["decisions"]
     text = diff_text(result) + "\n"
     assert "  - decision inspector\n" in text
-    counts = result["corpus"]["removed_values"]["inspector"]   # what the old version decided, case by case
+    counts = {json.dumps(r["value"], ensure_ascii=False): r["count"] for r in result["corpus"]["removed_values"]["inspector"]}
     expected: dict = {}
     for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
         try:
@@ -411,8 +411,12 @@ REMOVAL_ERRORS = [
      "did you mean `inspector`?", ("toy/2/decisions.yaml", 3)),
     ("a decision its rules still claim", {"decisions.yaml": "remove: [inspector]"}, "compile.unknown_decision",
      "not declared: this version removes it (", ("toy/1/rules/applicant.yaml", 54)),
-    ("a decision also declared", {"decisions.yaml": "remove: [night_permit]"}, "compile.remove",
-     "both removed and declared", ("toy/2/decisions.yaml", 3)),
+    ("a decision new in this version", {"decisions.yaml": "remove: [night_permit]"}, "compile.remove",
+     "the base version has no such decision (it is declared in this version) `remove:` drops inherited names: delete "
+     "the declaration instead", ("toy/2/decisions.yaml", 3)),
+    ("a parameter removed and redeclared", {"params.yaml": "remove: [base_fee]"}, "compile.remove",
+     "parameter `base_fee` is both removed and redeclared in this version keep one: the redeclaration (it replaces the "
+     "inherited parameter), or the removal", ("toy/2/params.yaml", 3)),
     ("a decision listed twice", {"decisions.yaml": "remove: [inspector, inspector]"}, "compile.remove",
      "listed twice in `remove:` (first at", ("toy/2/decisions.yaml", 3)),
     ("a parameter a rule still reads", {"params.yaml": "remove: [late_registration_days]"}, "compile.unknown_parameter",
@@ -420,7 +424,9 @@ REMOVAL_ERRORS = [
     ("a derived fact rules still bind", {"derived2.yaml": "remove: [suspension]"}, "compile.for_each",
      "derived fact `suspension` is not declared: this version removes it", ("toy/1/rules/vehicles.yaml", 38)),
     ("a rule removed and overridden", {"rules.yaml": "remove: [eligible-certified]"}, "compile.remove",
-     "rule `eligible-certified` is both removed and declared in this version", ("toy/2/rules.yaml", 3)),
+     "rule `eligible-certified` is both removed and redeclared in this version", ("toy/2/rules.yaml", 3)),
+    ("a rule new in this version", {"rules.yaml": "remove: [night-market-permit]"}, "compile.remove",
+     "no such rule (it is declared in this version)", ("toy/2/rules.yaml", 3)),
     ("a rule listed twice", {"rules.yaml": "remove: [tier-bronze-large, tier-bronze-large]"}, "compile.remove",
      "listed twice", ("toy/2/rules.yaml", 3)),
     ("an empty name", {"decisions.yaml": 'remove: [""]'}, "schema.minLength", "", ("toy/2/decisions.yaml", 3)),
