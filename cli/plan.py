@@ -14,7 +14,7 @@ from ..engine.corpus import count_records, read_records
 from ..engine.errors import did_you_mean
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt)
-from ..engine.plan import build_plan, plan_entry, plan_spec, to_csv, to_json
+from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
                     skipped_text, table)
 from ..engine import evaluate_case
@@ -165,6 +165,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     cat = catalog(policy_roots)
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     check_compiles(cat, policy_id, version)
+    check_plans(cat, policy_id, version)
     default_as_of = year_start(cat, policy_id, version, year)
     evaluate = functools.partial(evaluate_for_plan, policy_name=policy_id, as_of=as_of, default_as_of=default_as_of,
                                  version=version, backend=backend)

@@ -77,10 +77,22 @@ def plan_entry(case: dict, result: dict, cat=None) -> Entry:
     spec = reports_for(cat, result).plan if cat is not None else None
     if spec is None:
         p = result.get("policy") or {}
-        raise CompileError([Issue("compile.reports", f"{p.get('id')}@{p.get('version')} declares no plan: "
-                                  "`regcode plan` needs `reports: plan:` in its policy.yaml", Location(),
-                                  "see docs/policy-format.md, Reports")])
+        raise CompileError([no_plan(f"{p.get('id')}@{p.get('version')}")])
     return entry_of(spec, case, result)
+
+
+def no_plan(ref: str) -> Issue:
+    return Issue("compile.reports", f"{ref} declares no plan: `regcode plan` needs `reports: plan:` in its policy.yaml",
+                 Location(), "see docs/policy-format.md, Reports")
+
+
+def check_plans(cat, policy_id: str, version=None) -> None:
+    """Before any case is read: every version a case could be planned by declares a plan (one error, not one a record)."""
+    from .reports import reports_of
+    missing = [no_plan(f"{policy_id}@{info.version}") for info in cat.versions(policy_id)
+               if (version is None or info.version == version) and reports_of(cat.compiled(info), cat).plan is None]
+    if missing:
+        raise CompileError(missing)
 
 
 def entry_of(spec: PlanSpec, case: dict, result: dict) -> Entry:

@@ -190,13 +190,13 @@ def test_the_plan_csv_columns_follow_the_declaration(kiosks, tmp_path):
                             "rules", "as_of", "policy"]
 
 
-def test_a_policy_that_declares_no_plan_is_refused_per_record_with_the_fix(tmp_path):
-    cases = [{"as_of": "2020-06-30", "applicant": {"name": "车", "district": "浦东新区"}}]
+def test_a_policy_that_declares_no_plan_is_refused_once_before_any_record_with_the_fix(tmp_path):
+    cases = [{"as_of": "2020-06-30", "applicant": {"name": "车", "district": "浦东新区"}}] * 3
     result = run("plan", "--year", 2020, jsonl(tmp_path / "toy.jsonl", cases), "--jobs", 1,
                  "--policy-root", TEST_POLICIES, "--policy", "toy")
     assert result.exit_code == 1
-    assert "compile.reports: toy@1 declares no plan" in result.stderr and "reports: plan:" in result.stderr
-    assert "Traceback" not in result.output
+    assert result.stderr.count("compile.reports: toy@1 declares no plan") == 1 and "reports: plan:" in result.stderr
+    assert "evaluated" not in result.stderr and "Traceback" not in result.output
 
 
 def test_shanghai_plan_rows_carry_the_identity_of_the_evaluation(tmp_path):
