@@ -62,9 +62,12 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
     for compiled in _versions(cat, policy, version):
         with argument("--against", against):
             other = cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}") if against else None
+        found: list = []     # a malformed case is set aside and said; the others run
+        cases = discover(Path(compiled.directory), found)
+        problems.extend(found)
         if other is None:    # what validate says of the cases (an unknown decision, a value it cannot take), said here too
-            problems.extend(check_cases(compiled, discover(Path(compiled.directory)), cat))
-        results.extend(run_version(cat, compiled, other, backend))
+            problems.extend(check_cases(compiled, cases, cat))
+        results.extend(run_version(cat, compiled, other, backend, cases))
     passed = sum(r.status == "pass" for r in results)
     failed = len(results) - passed
     if fmt == "json":

@@ -70,7 +70,9 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
             except PolicyError as exc:
                 raise PolicyError(exc.issues + ties) from None
             reports_of(policy, cat)     # the batch summary and plan it declares name real decisions
-            mistakes = check_cases(policy, discover(directory), cat) + ties   # its test cases: pins, dates, errors, decisions, values
+            found: list = []    # its test cases: their schema, then pins, dates, errors, decisions, values of the rest
+            cases = discover(directory, found)
+            mistakes = found + check_cases(policy, cases, cat) + ties
             if mistakes:
                 raise PolicyError(mistakes)
             results.append({"policy": policy.id, "version": policy.version, "path": str(directory), "ok": True,

@@ -764,8 +764,9 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
                 _citations_anyway(c)
             break
     if version.carried:   # rules the schema set aside: report them with whatever compile found
-        raise SchemaError(list(version.carried) + c.issues.issues)
-    c.issues.raise_if_any(CompileError)
+        raise SchemaError(list(version.carried) + c.issues.issues + version.test_issues)
+    if c.issues:          # a bad test file is said with the rest; alone it fails nothing (validate says it)
+        raise CompileError(c.issues.issues + version.test_issues)
     resolved = _resolved_data(c.resolved)
     hashed = {k: v for k, v in resolved.items() if k != "articles"}
     hashed["policy"] = {k: v for k, v in hashed["policy"].items() if k not in ("extends",)}

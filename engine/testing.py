@@ -58,25 +58,37 @@ class CaseResult:
         return out
 
 
-def discover(directory: Path) -> list:
-    """Every case in a version folder's TestCases files, in file order. Raises on malformed files."""
+def discover(directory: Path, problems: Optional[list] = None) -> list:
+    """Every case in a version folder's TestCases files, in file order. Raises on malformed files; given
+    `problems`, puts their issues there instead and keeps every case the schema has nothing against (a bad
+    case, or a file that is bad as a whole, is set aside and the rest still run)."""
     source = load_version(Path(directory))
     issues = IssueCollector()
     cases = []
+    validator = validator_for("TestCases")
     for doc in source.of_kind("TestCases"):
-        schema_issues(doc, validator_for("TestCases"), issues)
-        if issues:
-            continue
+        before = len(issues.issues)
+        schema_issues(doc, validator, issues)
+        bad: set = set()
+        if len(issues.issues) > before:
+            paths = [tuple(e.absolute_path) for e in validator.iter_errors(doc.data)]
+            if problems is None or any(len(p) < 2 or p[0] != "cases" for p in paths):
+                continue      # the file as a whole is wrong: none of its cases can be trusted
+            bad = {p[1] for p in paths}
         pinned = doc.data.get("version")
         seen = {}
         for i, data in enumerate(doc.data["cases"]):
+            if i in bad:
+                continue
             if data["name"] in seen:
                 issues.add("test.duplicate_name", f"two cases are named {data['name']!r}", doc.location(("cases", i, "name")),
                            "names identify cases in reports; make them unique")
             seen[data["name"]] = i
             cases.append(Case(doc, i, data, data.get("version", pinned)))
-    if issues:
+    if issues and problems is None:
         raise PolicyError(issues.issues)
+    if problems is not None:
+        problems.extend(issues.issues)
     return cases[:MAX_CASES]
 
 
@@ -231,11 +243,11 @@ def target_for(cat: Catalog, policy: CompiledPolicy, case: Case, against: Option
 
 
 def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[CompiledPolicy] = None,
-                backend: str = DEFAULT_BACKEND) -> list:
-    """Run a version's own cases (each against the version `target_for` names). A case whose pinned
-    version cannot be had is that case's error, at its pin; the others still run."""
+                backend: str = DEFAULT_BACKEND, cases: Optional[list] = None) -> list:
+    """Run a version's own cases, or those given (each against the version `target_for` names). A case whose
+    pinned version cannot be had is that case's error, at its pin; the others still run."""
     results = []
-    for case in discover(Path(policy.directory)):
+    for case in discover(Path(policy.directory)) if cases is None else cases:
         try:
             target, force = target_for(cat, policy, case, against)
         except PolicyError as exc:

@@ -298,6 +298,9 @@ class ValidatedVersion:
     # of those, the rules whose only fault is unknown keys of their own: their known keys are still
     # compiled for the drafter's sake (checked, never run): (file, index) -> the unknown keys
     strays: dict = field(default_factory=dict)
+    # problems of its test files: said with any other problem of the version, but nothing compiled or evaluated
+    # depends on them, so alone they fail no compile (validate and `regcode test` say them through discover)
+    test_issues: list = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list:
         return self.source.of_kind(kind)
@@ -310,7 +313,8 @@ class ValidatedVersion:
 def validate_version(source: VersionSource) -> ValidatedVersion:
     """Check kinds and schemas of every file; check the facts schema is itself a valid JSON Schema."""
     issues = IssueCollector()
-    aside = IssueCollector()    # problems nothing later depends on (the law's source file, a test file): said with the rest, after compile
+    aside = IssueCollector()    # problems nothing later depends on (the law's source file): said with the rest, after compile
+    tests = IssueCollector()    # a test file's: said with the rest when anything else is wrong, never fatal alone
     for doc in source.documents:
         if not isinstance(doc.data, dict):
             issues.add("schema.type", f"a policy file must be a mapping, found {json_type(doc.data)}",
@@ -331,7 +335,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        doc.location(("kind",)), did_you_mean(str(kind), KINDS))
             continue
         before = len(issues.issues)
-        schema_issues(doc, validator_for(kind), aside if kind == "TestCases" else issues)
+        schema_issues(doc, validator_for(kind), tests if kind == "TestCases" else issues)
         if kind == "ArticleText" and len(issues.issues) == before:
             check_source(doc, source.directory, aside)
         if kind == "FactsSchema" and isinstance(doc.data.get("schema"), dict):
@@ -374,7 +378,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
     for issue in issues.issues:
         rule = _rule_of(issue, source)
         if rule is None:
-            raise SchemaError(list(source.carried) + aside.issues + issues.issues)
+            raise SchemaError(list(source.carried) + aside.issues + issues.issues + tests.issues)
         rejected.add(rule)
         segments = issue.location.path.split(".")
         stray = issue.code == "schema.additionalProperties" and len(segments) == 2   # rules[i].KEY itself
@@ -388,7 +392,8 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [stripped]}
         if not any(True for _ in validator_for("Rules").iter_errors(whole)):
             strays[(file, index)] = frozenset(keys)
-    return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays)
+    return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays,
+                            tests.issues)
 
 
 def _rule_of(issue, source: VersionSource):

@@ -412,3 +412,26 @@ def test_test_on_a_version_without_cases_says_they_are_not_inherited():
     result = run("test", "shanghai-post-license@2022-illustration", "--policy-root", str(REPO / "examples" / "amendment" / "policies"))
     assert result.exit_code == 0 and result.stdout.strip() == "0 passed, 0 failed"
     assert "test cases are not inherited: `regcode test BASE --against VERSION`" in result.stderr
+
+
+def test_a_malformed_test_case_is_set_aside_and_said_and_fails_no_evaluation(tmp_path):
+    """A case the TestCases schema refuses (a 30 February) is said at its place by test and validate, the other cases
+    of its file still run, and eval of the policy does not depend on its tests at all."""
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    bad = root / "toy" / "1" / "tests" / "bad.yaml"
+    bad.write_text("apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: bad date\n    as_of: 2020-02-30\n"
+                   "    facts: {applicant: {name: 甲, district: 徐汇区}}\n    expect: {eligible: true}\n"
+                   "  - name: fine\n    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 徐汇区}}\n"
+                   "    expect: {eligible: false}\n", encoding="utf-8")
+    roots = ["--policy-root", str(root)]
+    assert run("eval", *roots, "--policy", "toy", str(CASE)).exit_code == 0
+    result = run("test", "toy@1", *roots, "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert [(p["code"], p["location"]["line"]) for p in data["problems"]] == [("schema.format", 5)]
+    names = {c["name"] for c in data["cases"]}
+    assert "fine" in names and "bad date" not in names
+    checked = run("validate", *roots, str(root / "toy" / "1"))
+    assert checked.exit_code == 1 and f"{bad}:5:12: schema.format" in checked.stderr
