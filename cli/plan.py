@@ -100,7 +100,8 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     else:   # every figure below is the group's own; the rest of the input is only counted here
         counted = (f"{district}: {sum(plan.as_of.values()):,} case files, evaluated as of {dates or '-'} "
                    f"(the input held {tally.read:,}: {elsewhere:,} of another or no {label}, {tally.failed:,} bad{skipped_text(tally)})")
-    lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {', '.join(plan.policies) or (f'no case file of {district} in INPUT' if district else 'no policy')}",
+    policies = ", ".join(plan.policies) or (f"no case file of {district} in INPUT" if district else "no policy")
+    lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {policies}",
              counted,
              f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
              table(header, rows + [total])]
@@ -190,10 +191,11 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     seconds = time.perf_counter() - started
 
     groups = sorted({e.group for e in entries if e.group})
-    if district is not None and district not in groups and district not in _possible_groups(cat, entries):
+    possible = _possible_groups(cat, entries) if district is not None and district not in groups else []
+    if district is not None and district not in groups and district not in possible:
         spec = plan_spec(entries)
         one, label, key = (spec.unit[0], spec.group.label, spec.group.key) if spec else ("case", "group", "groups")
-        hint = did_you_mean(district, sorted(set(groups) | set(_possible_groups(cat, entries))))
+        hint = did_you_mean(district, sorted(set(groups) | set(possible)))
         raise click.BadParameter(f"no {one} of INPUT is in {label} {district!r}, and the policy has no such {label}; "
                                  f"{key} of INPUT: {', '.join(groups) or 'none'}" + (f"; {hint}" if hint else ""),
                                  param_hint="--district")

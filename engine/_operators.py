@@ -61,8 +61,7 @@ class ParseContext:
         self.issues.add(code, message, self.doc.location(path), hint)
 
     def undeclared(self, code: str, what: str, name: str, known, path: tuple, fallback: str) -> None:
-        removed = {n: loc for (w, n), loc in self.removed.items() if w == what}
-        message, hint = not_declared(what, name, known, removed, fallback)
+        message, hint = not_declared(what, name, known, self.removed, fallback)
         self.error(code, message, path, hint)
 
 

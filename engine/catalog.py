@@ -310,16 +310,20 @@ def check_selection(cat: Catalog, policy_name: Optional[str], version: Optional[
     return policy_id
 
 
+def candidates(cat: Catalog, policy_id: str, version: Optional[str] = None) -> list:
+    """The versions a case of a batch could be judged by: every one of the policy, or the forced one."""
+    return [info for info in cat.versions(policy_id) if version is None or info.version == version]
+
+
 def check_compiles(cat: Catalog, policy_id: str, version: Optional[str] = None) -> None:
     """Compile, before any case is read, every version a case could be judged by (or the forced one): a broken
     one is one error with every problem, not the same problem once per record."""
     from .errors import CompileError
     issues: list = []
-    for info in cat.versions(policy_id):
-        if version is None or info.version == version:
-            try:
-                cat.compiled(info)
-            except CompileError as exc:
-                issues.extend(exc.issues)
+    for info in candidates(cat, policy_id, version):
+        try:
+            cat.compiled(info)
+        except CompileError as exc:
+            issues.extend(exc.issues)
     if issues:
         raise CompileError(issues)

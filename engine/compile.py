@@ -116,10 +116,6 @@ class Compilation:
 
 
 # ---- pass 1: inheritance -----------------------------------------------------------------
-def key_of(kind: str) -> str:
-    return {"DerivedFacts": "facts", "Decisions": "decisions", "Parameters": "parameters"}[kind]
-
-
 def _remove(resolved: Resolved, issues: IssueCollector, inherited: bool, doc, i: int, attr: str, what: str,
             name, declared: set, seen: dict, inherited_names: set) -> None:
     """One entry of a `remove:` list: drop the inherited declaration, or say why it cannot be. `seen`: this
@@ -143,7 +139,7 @@ def _remove(resolved: Resolved, issues: IssueCollector, inherited: bool, doc, i:
         issues.add("compile.remove", f"{what} `{name}` is both removed and redeclared in this version",
                    where, f"keep one: the redeclaration (it replaces the inherited {what}), or the removal")
     else:
-        table.pop(name, None)
+        del table[name]
         resolved.removed[what, name] = where
 
 
@@ -164,7 +160,7 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             _extend_schema(resolved, doc, target, props, issues)
         for list_path, field_name in sorted((doc.data.get("event_dates") or {}).items()):
             resolved.event_dates[list_path] = Item(doc, ("event_dates", list_path), field_name)
-    base_names = {attr: set(getattr(resolved, attr)) for attr in ("derived", "decisions", "parameters", "rules")}   # before this version
+    base_names = {attr: set(getattr(resolved, attr)) for attr in ("derived", "decisions", "parameters", "rules")}   # the base's
     for kind, attr, key in (("DerivedFacts", "derived", "facts"), ("Decisions", "decisions", "decisions"),
                             ("Parameters", "parameters", "parameters")):
         table = getattr(resolved, attr)
@@ -185,10 +181,11 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                     item = Item(doc, (key, name), continue_timeline(table[name].data, data))
                 table[name] = item
     seen_removed: dict = {}
-    for kind, attr, what in (("DerivedFacts", "derived", "derived fact"), ("Decisions", "decisions", "decision"),
-                             ("Parameters", "parameters", "parameter"), ("Rules", "rules", "rule")):
-        declared = {n for d in version.of_kind(kind) for n in (d.data.get(key_of(kind)) or {})} if kind != "Rules" else \
-            {r.get("id") for d in version.of_kind(kind) for r in (d.data.get("rules") or []) if isinstance(r, dict)}
+    for kind, attr, key, what in (("DerivedFacts", "derived", "facts", "derived fact"),
+                                  ("Decisions", "decisions", "decisions", "decision"),
+                                  ("Parameters", "parameters", "parameters", "parameter"), ("Rules", "rules", "rules", "rule")):
+        declared = {(entry.get("id") if kind == "Rules" else entry) for d in version.of_kind(kind)
+                    for entry in (d.data.get(key) or ()) if kind != "Rules" or isinstance(entry, dict)}
         for doc in version.of_kind(kind):
             for i, name in enumerate(doc.data.get("remove", []) or []):
                 _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed, base_names[attr])
@@ -463,7 +460,7 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
 
 
 def _undeclared(c: "Compilation", what: str, name: str, known, fallback: str) -> tuple:
-    return not_declared(what, name, known, {n: loc for (w, n), loc in c.resolved.removed.items() if w == what}, fallback)
+    return not_declared(what, name, known, c.resolved.removed, fallback)
 
 
 def _context(c: "Compilation", doc, issues: IssueCollector, schemas: dict):

@@ -137,8 +137,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 
 def not_declared(what: str, name: str, known: Iterable[str], removed: dict, fallback: str) -> tuple:
     """(message, hint) for a name no declaration has: a name this version removed says where, else the nearest
-    names, else `fallback`. `removed`: name -> Location of its `remove:` entry."""
-    if name in removed:
-        return (f"{what} `{name}` is not declared: this version removes it ({removed[name]})",
+    names, else `fallback`. `removed`: (what, name) -> Location of its `remove:` entry."""
+    gone = removed.get((what, name))
+    if gone is not None:
+        return (f"{what} `{name}` is not declared: this version removes it ({gone})",
                 f"this rule still uses it: replace the rule (`override: true`) or `remove:` it too, or keep the {what}")
     return f"{what} `{name}` is not declared", did_you_mean(name, known) or fallback

@@ -88,9 +88,10 @@ def no_plan(ref: str) -> Issue:
 
 def check_plans(cat, policy_id: str, version=None) -> None:
     """Before any case is read: every version a case could be planned by declares a plan (one error, not one a record)."""
+    from .catalog import candidates
     from .reports import reports_of
-    missing = [no_plan(f"{policy_id}@{info.version}") for info in cat.versions(policy_id)
-               if (version is None or info.version == version) and reports_of(cat.compiled(info), cat).plan is None]
+    missing = [no_plan(f"{policy_id}@{info.version}") for info in candidates(cat, policy_id, version)
+               if reports_of(cat.compiled(info), cat).plan is None]
     if missing:
         raise CompileError(missing)
 
