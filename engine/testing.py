@@ -160,6 +160,14 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
                            "write a real calendar day as YYYY-MM-DD")
         if case.version not in (None, policy.version):
             continue
+        if isinstance(facts, dict) and not (want and any(c == want or c.startswith(want + ".") for c in _FACTS_ERRORS)):
+            try:            # (a case expecting the facts schema's refusal has facts it refuses)
+                check_case(policy, facts_document(case))
+            except PolicyError as exc:
+                said = {_place(i.location) for i in issues.issues}    # (a facts' as_of that is no date: test.as_of above)
+                for issue in exc.issues:
+                    if _place(issue.location) not in said:
+                        issues.add("test.facts", f"case {case.name!r}: {issue.message}", issue.location, issue.hint)
         for j, article in enumerate(case.data.get("articles") or []):
             if articles and article not in articles:
                 issues.add("test.article", f"case {case.name!r} names {article}, which {policy.ref} has neither in its article "
@@ -178,6 +186,20 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
     return issues.issues
 
 
+def _place(loc: Location) -> tuple:
+    return loc.file, loc.line, loc.column
+
+
+_FACTS_ERRORS = ("input.schema",)     # what a run of a case whose facts the schema refuses ends in
+
+
+def facts_document(case: Case) -> Document:
+    """A case's facts as a case file of their own, placed where they are written in the test file."""
+    prefix = ("cases", case.index, "facts")
+    return Document(case.doc.file, case.data["facts"], {k[3:]: v for k, v in case.doc.marks.items() if k[:3] == prefix},
+                    {k[3:]: v for k, v in case.doc.keys.items() if k[:3] == prefix})
+
+
 def _same(decl, expected, actual) -> bool:
     if decl is not None and decl.type == "list" and isinstance(expected, list) and isinstance(actual, list):
         return sorted(map(str, expected)) == sorted(map(str, actual))
@@ -189,8 +211,7 @@ def _same(decl, expected, actual) -> bool:
 def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DEFAULT_BACKEND, force: bool = False) -> CaseResult:
     """Evaluate one case with `policy` and compare. Without `force`, the case's date must be in the policy's window."""
     data = case.data
-    doc = Document(case.doc.file, data["facts"], {k[3:]: v for k, v in case.doc.marks.items()
-                                                  if k[:3] == ("cases", case.index, "facts")})
+    doc = facts_document(case)
     try:
         as_of = data.get("as_of") or data["facts"].get("as_of")
         if not as_of:
