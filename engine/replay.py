@@ -9,7 +9,7 @@ from typing import Iterable, Optional
 
 from .case import evaluate_case
 from .catalog import Catalog, SelectionError
-from .errors import EvaluationError, InputError, Issue, Location
+from .errors import EvaluationError, InputError, Issue, Location, did_you_mean
 from .evaluate import DEFAULT_BACKEND
 from ._json import ValueTally, tally_text
 from .load import Document, _kind, dump_json
@@ -60,6 +60,9 @@ def _lines(paths: Iterable[str]):
                     yield path, number, raw
 
 
+MAX_UNKNOWN_POLICIES = 100    # distinct unknown policy ids counted (a damaged log may name many)
+
+
 def _unreplayable(where: Location, code: str, message: str, hint: str = "") -> dict:
     return {"source": f"{where.file}:{where.line}", "errors": [Issue(code, message, where, hint).as_dict()]}
 
@@ -108,6 +111,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
     added, removed = set(), {}      # removed: decision -> ValueTally of its logged values
     replayed = unchanged = 0
     unfit: dict = {}        # a policy of the log the catalog knows -> None, or why none of its lines can be replayed
+    unknown: dict = {}      # a policy of the log the catalog does not know -> its lines
     for path, number, raw in _lines(paths):
         where = Location(path, number, 1)
         if len(raw) > MAX_LINE_BYTES:
@@ -133,7 +137,9 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             continue
         old_policy = entry["policy"]
         policy_id = old_policy.get("id")
-        if isinstance(policy_id, str) and policy_id in cat.index():     # an unknown one is said per line
+        if isinstance(policy_id, str) and policy_id not in cat.index() and (policy_id in unknown or len(unknown) < MAX_UNKNOWN_POLICIES):
+            unknown[policy_id] = unknown.get(policy_id, 0) + 1      # said per line, or once if no line's policy is known
+        if isinstance(policy_id, str) and policy_id in cat.index():
             if policy_id not in unfit:
                 unfit[policy_id] = _unfit(cat, policy_id, version)
             if unfit[policy_id] is not None:
@@ -175,6 +181,13 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         })
     if unfit and all(why is not None for why in unfit.values()):    # no policy of the log has `version`
         raise SelectionError([i for _, why in sorted(unfit.items()) for i in why.issues])
+    if unknown and not unfit and not replayed:     # not one line's policy is known: the wrong policy root, said once
+        ids = cat.policy_ids()
+        named = ", ".join(f"`{p}` ({n:,} line{'s' if n != 1 else ''})" for p, n in sorted(unknown.items()))
+        raise SelectionError([Issue("select.unknown_policy", f"the log's decisions are of {named}, which the policies "
+                                    f"replayed against do not have; known: {', '.join(ids) or 'none'}",
+                                    Location(str(paths[0])), did_you_mean(next(iter(sorted(unknown))), ids)
+                                    or "replay with the --policy-root the service ran with")])
     groups: dict = {}
     for c in changed:
         for d in c["diffs"]:

@@ -271,3 +271,21 @@ def test_a_policy_that_cannot_be_read_or_compiled_is_one_error_not_one_per_line(
         result = cli("replay", str(log), "--policy-root", str(tmp_path / "policies"), *forced)
         assert result.exit_code == 1 and result.stdout == "", result.output
         assert result.stderr.count(f": {code}: ") == 1, result.stderr
+
+
+def test_a_log_whose_policies_none_of_the_roots_has_is_one_error_not_one_per_line(tmp_path):
+    """Replaying with the wrong --policy-root: not one line's policy is known, which is said once, with the lines counted."""
+    from regcode.engine.catalog import SelectionError
+    log = _two_policy_log(tmp_path)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    only_toy = tmp_path / "toy.log"
+    only_toy.write_text("\n".join([lines[2]] * 3 + ["not json"]) + "\n", encoding="utf-8")
+    result = cli("replay", str(only_toy))
+    assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.output
+    assert result.stderr.splitlines() == [
+        f"{only_toy}: select.unknown_policy: the log's decisions are of `toy` (3 lines), which the policies replayed "
+        "against do not have; known: shanghai-post-license (replay with the --policy-root the service ran with)"]
+    with pytest.raises(SelectionError):
+        replay(Catalog(), [str(only_toy)])
+    mixed = replay(Catalog(), [str(log)])      # one line of a policy the roots have: the others are said per line
+    assert (mixed["replayed"], [s["errors"][0]["code"] for s in mixed["skipped"]]) == (2, ["select.unknown_policy"])
