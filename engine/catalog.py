@@ -250,9 +250,15 @@ class Catalog:
         """Compiled, from the on-disk cache when nothing it depends on changed (engine/cache.py)."""
         from .cache import compiled
         from .compile import compile_version
-        from .reports import reports_of
+        from .reports import report_issues, reports_of
         directory = Path(directory)
-        policy = compiled(self, directory, lambda: compile_version(self.load_validated(directory), self._base_loader))
+        try:
+            policy = compiled(self, directory, lambda: compile_version(self.load_validated(directory), self._base_loader))
+        except PolicyError as exc:      # its declarations stood: what is wrong with its `reports:` is said too
+            more = report_issues(exc.partial, self) if getattr(exc, "partial", None) is not None else []
+            if more:
+                raise type(exc)(list(exc.issues) + more) from None
+            raise
         reports_of(policy, self)    # its `reports:` too: every command gives one version the same verdict
         return policy
 

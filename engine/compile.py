@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable, Optional
 
 from typing import TYPE_CHECKING
@@ -83,6 +84,7 @@ class CompiledPolicy:
     directory: str = ""
     chain: tuple = ()
     text: Optional[dict] = None       # the law's text after inheritance (engine/_text.py), None without an ArticleText
+    removed: dict = field(default_factory=dict)   # (what, name) -> Location of the `remove:` that dropped it
     backends: dict = field(default_factory=dict, repr=False)  # built lazily by evaluate
 
     @property
@@ -113,6 +115,7 @@ class Compilation:
         self.identity: tuple = ()
         self.event_dates: dict = {}
         self.text: Optional[dict] = None
+        self.declared = False      # the declarations pass found nothing wrong
 
 
 # ---- pass 1: inheritance -----------------------------------------------------------------
@@ -753,6 +756,8 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
     carried_on = 0      # problems of inheritance local to one name, after which the passes went on
     for name, run in PASSES:
         run(c)
+        if name == "declarations" and len(c.issues.issues) == carried_on:
+            c.declared = True       # every declaration stands: the version's `reports:` can be checked against them
         if len(c.issues.issues) > carried_on:
             if name == "inherit" and {i.code for i in c.issues.issues} <= _LOCAL_TO_ONE_NAME:
                 carried_on = len(c.issues.issues)   # the one in question is left out or kept as inherited: check the rest
@@ -760,10 +765,12 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
             if name in ("declarations", "rules", "articles"):
                 _citations_anyway(c)
             break
-    if version.carried:   # rules the schema set aside: report them with whatever compile found
-        raise SchemaError(list(version.carried) + c.issues.issues + version.test_issues)
-    if c.issues:          # a bad test file is said with the rest; alone it fails nothing (validate says it)
-        raise CompileError(c.issues.issues + version.test_issues)
+    if version.carried or c.issues:
+        failed = (SchemaError(list(version.carried) + c.issues.issues + version.test_issues) if version.carried
+                  # a bad test file is said with the rest; alone it fails nothing (validate says it)
+                  else CompileError(c.issues.issues + version.test_issues))
+        failed.partial = _partial(c)
+        raise failed
     resolved = _resolved_data(c.resolved)
     hashed = {k: v for k, v in resolved.items() if k != "articles"}
     hashed["policy"] = {k: v for k, v in hashed["policy"].items() if k not in ("extends",)}
@@ -776,5 +783,18 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         decisions=c.decisions, parameters=c.parameters, rules=c.rules, strata=c.strata,
         articles=list(c.resolved.articles.data) if c.resolved.articles else [],
         content_hash=digest, identity=c.identity, event_dates=c.event_dates, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
-        text=c.text,
+        text=c.text, removed=dict(c.resolved.removed),
     )
+
+
+def _partial(c: Compilation):
+    """What a version that failed to compile still declares, when its declarations passed: enough for its
+    `reports:` to be checked beside the failure (engine/reports.py), so every mistake is said at once."""
+    if not c.declared:
+        return None
+    m = c.resolved.manifest.data
+    return SimpleNamespace(id=m.get("id"), version=m.get("version"), ref=f"{m.get('id')}@{m.get('version')}",
+                           manifest={k: v for k, v in m.items() if k not in ("apiVersion", "kind")},
+                           decisions=c.decisions, facts_shape=c.facts_shape, identity=c.identity,
+                           directory=str(c.version.source.directory), chain=c.resolved.chain, content_hash=None,
+                           removed=dict(c.resolved.removed))

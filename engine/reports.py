@@ -161,6 +161,15 @@ def reports_of(policy, cat=None) -> Reports:
     return found
 
 
+def report_issues(policy, cat=None) -> list:
+    """What is wrong with a version's `reports:`, as issues (none when it is right): for a version whose rules
+    failed to compile, checked against what it declares (engine/compile.py `_partial`)."""
+    declared, where = _declaration(policy, cat)
+    issues = IssueCollector()
+    _resolve(policy, declared or {}, _Where(where), issues)
+    return issues.issues
+
+
 def reports_for(cat, result: dict) -> Reports:
     """The declarations of the version that produced an `eval --format json` object (in a batch worker)."""
     p = result.get("policy") or {}
@@ -307,6 +316,13 @@ def _identity_columns(policy) -> tuple:
 
 def _decision(policy, name, types: tuple, at: tuple, where: _Where, issues: IssueCollector):
     decl = policy.decisions.get(name)
+    gone = policy.removed.get(("decision", name)) if decl is None and isinstance(name, str) else None
+    if gone is not None:
+        own = Path(where.path) == Path(policy.directory) / "policy.yaml"
+        issues.add("compile.reports", f"decision `{name}` is not declared: {policy.ref} removes it ({gone})", where(*at),
+                   "drop it from `reports:`, or keep the decision" if own else
+                   f"this `reports:` is inherited: restate it without `{name}` in {_display(Path(policy.directory) / 'policy.yaml')}")
+        return None
     if decl is None and Path(where.path) != Path(policy.directory) / "policy.yaml":
         # an inherited `reports:` named a decision of its own version: this version has dropped it
         issues.add("compile.reports", f"decision `{name}` is not declared in {policy.ref}, which inherits this `reports:`",

@@ -501,9 +501,36 @@ def test_an_inherited_reports_naming_a_dropped_decision_is_one_error_for_every_c
         assert result.exit_code == 1, (command, result.output)
         lines = [ln for ln in result.stderr.splitlines() if "compile.reports" in ln]
         assert len(lines) == 1, (command, result.stderr)
-        assert "`classification_deadline` is not declared in shanghai-post-license@2022-illustration, which inherits" in lines[0]
-        assert "restate `reports:` without it in" in lines[0] and "2022-illustration/policy.yaml" in lines[0]
+        assert "`classification_deadline` is not declared: shanghai-post-license@2022-illustration removes it (" in lines[0]
+        assert "2022-illustration/decisions.yaml:" in lines[0]        # where it is removed
+        assert "this `reports:` is inherited: restate it without `classification_deadline` in" in lines[0]
+        assert "2022-illustration/policy.yaml" in lines[0]
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_reports_mistake_is_said_with_the_rules_mistakes_of_the_same_version(tmp_path):
+    """Every mistake at once: a version whose rules do not compile still has its `reports:` checked against
+    what it declares, a decision it removes named as removed, a misspelt one with the nearest names."""
+    root = tmp_path / "policies"
+    shutil.copytree(REPO / "examples" / "amendment" / "policies", root)
+    v = root / "shanghai-post-license" / "2022-illustration"
+    (v / "policy.yaml").write_text((v / "policy.yaml").read_text(encoding="utf-8") + (
+        "reports:\n"
+        "  group: {label: district, key: districts, decision: competent_authority, fallback: enterprise.production_district}\n"
+        "  summary:\n"
+        "    count: [{decision: revoke_quality_awards}, {decision: classificaton}]\n"), encoding="utf-8")
+    rules = (v / "rules.yaml").read_text(encoding="utf-8")
+    assert "{decision: applicable}" in rules
+    (v / "rules.yaml").write_text(rules.replace("{decision: applicable}", "{decision: aplicable}", 1), encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    said = [(e["code"], Path(e["location"]["file"]).name, e["message"]) for e in errors]
+    assert [s[:2] for s in said] == [("compile.reports", "policy.yaml"), ("compile.reports", "policy.yaml"),
+                                     ("compile.unknown_decision", "rules.yaml")], said
+    assert "`revoke_quality_awards` is not declared: shanghai-post-license@2022-illustration removes it" in said[0][2]
+    assert errors[0]["hint"] == "drop it from `reports:`, or keep the decision"
+    assert "did you mean `classification`" in errors[1]["hint"]
 
 
 @pytest.mark.parametrize("edit", ["a second rule with a used id", "an override of no inherited rule"])
