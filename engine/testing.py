@@ -67,11 +67,9 @@ def discover(directory: Path, problems: Optional[list] = None) -> list:
     cases = []
     validator = validator_for("TestCases")
     for doc in source.of_kind("TestCases"):
-        before = len(issues.issues)
-        schema_issues(doc, validator, issues)
+        paths = schema_issues(doc, validator, issues)
         bad: set = set()
-        if len(issues.issues) > before:
-            paths = [tuple(e.absolute_path) for e in validator.iter_errors(doc.data)]
+        if paths:
             if problems is None or any(len(p) < 2 or p[0] != "cases" for p in paths):
                 continue      # the file as a whole is wrong: none of its cases can be trusted
             bad = {p[1] for p in paths}

@@ -87,8 +87,9 @@ def _message(err: jsonschema.ValidationError) -> tuple:
     return explain(err, "here", hints=HINTS)
 
 
-def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix: str = "schema") -> None:
-    """Report a document's schema errors: the most relevant one per top-level item (best_match)."""
+def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix: str = "schema") -> list:
+    """Report a document's schema errors: the most relevant one per top-level item (best_match). Returns the
+    paths of the first two keys the errors were grouped by (a TestCases file's bad cases: ("cases", i))."""
     groups = defaultdict(list)
     for err in validator.iter_errors(doc.data):
         groups[tuple(err.absolute_path)[:2]].append(err)
@@ -103,6 +104,7 @@ def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix:
             issues.add(f"{code_prefix}.{err.validator}", message, doc.key_location(path + (at,)), hint)
             continue
         issues.add(f"{code_prefix}.{err.validator}", message, doc.location(path), hint)
+    return list(groups)
 
 
 # ---- `$ref` in a facts schema: never outside the policy, never the network -------------------
