@@ -201,7 +201,7 @@ def district_table(tally: Tally) -> str:
     columns = tally.columns()
     header = [spec.group.label, spec.unit] + [c[2] for c in columns]
     rows, total = [], ["total", 0] + [0] * len(columns)
-    for name in sorted(tally.groups):
+    for name in spec.group.ordered(tally.groups):      # the policy's order (its districts' enum), then the others
         g = tally.groups[name]
         row = [name, g[spec.unit]] + [g.get(decision, {}).get(value, 0) for decision, value, _ in columns]
         rows.append(row)

@@ -73,7 +73,8 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     sampled = {m for m, info in infos if info["ratio"] < 1}    # modes drawn by share, not inspected in full
     header = [label] + [f"{m} (sampled/all)" if m in sampled else m for m in modes] + ["visits", spec.special_item, "deadlines"]
     rows, totals = [], {m: [0, 0] for m in modes}
-    for name, d in plan.districts.items():
+    for name in spec.group.ordered(plan.districts):     # the policy's order (its districts' enum), then the others
+        d = plan.districts[name]
         cells = [name]
         for m in modes:
             info = d["modes"].get(m)
@@ -111,7 +112,8 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     if plan.no_district:
         extra.append(f"{plan.no_district:,} without a {label}")
     if plan.duplicates:
-        extra.append(f"{len(plan.duplicates):,} {spec.key_column.replace('_', ' ')}s met more than once (the latest as_of kept)")
+        n = len(plan.duplicates)
+        extra.append(f"{n:,} {spec.key_column.replace('_', ' ')}{'s' if n != 1 else ''} met more than once (the latest as_of kept)")
     if extra:
         lines += ["", "; ".join(extra)]
     return "\n".join(lines)

@@ -44,6 +44,12 @@ class Group:
     decision: str
     fallback: tuple = ()           # path keys into the case file
     unknown: str = "(unknown)"
+    order: tuple = ()              # the rows' order in a table: the fallback field's enum, else the decision's values
+
+    def ordered(self, names) -> list:
+        """Group names as a table lists them: in `order`, then any others in code-point order, `unknown` last."""
+        rank = {v: i for i, v in enumerate(self.order)}
+        return sorted(names, key=lambda n: (n == self.unknown, rank.get(n, len(rank)), n))
 
     def of(self, case: Any, decisions: dict, fallback: bool = True) -> Optional[str]:
         value = decisions.get(self.decision)
@@ -244,7 +250,12 @@ def _group(policy, raw: dict, where: _Where, issues: IssueCollector) -> Optional
         fallback = _fact_path(policy, raw["fallback"], ("group", "fallback"), where, issues)
     if decl is None or fallback is None:
         return None
-    return Group(raw["label"], raw["key"], decl.name, fallback, raw.get("unknown", "(unknown)"))
+    node = policy.facts_shape
+    for k in fallback:
+        node = node.child(k) if node is not None else None
+    order = (node.enum if node is not None and node.enum else None) or (decl.values if decl.type == "enum" else None) or ()
+    return Group(raw["label"], raw["key"], decl.name, fallback, raw.get("unknown", "(unknown)"),
+                 tuple(dict.fromkeys(str(v) for v in order)))
 
 
 def _plan(policy, raw: dict, group: Group, unit: tuple, where: _Where, issues: IssueCollector) -> Optional[PlanSpec]:

@@ -240,3 +240,12 @@ def test_usage_errors_are_clear(args, fragment, cases, tmp_path):
     assert fragment in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "plan.txt").exists()
+
+
+@pytest.mark.parametrize("twice", [1, 2])
+def test_enterprises_met_more_than_once_are_counted_in_the_summary(cases, tmp_path, twice):
+    source = write_jsonl(tmp_path / "c.jsonl", cases[:20] + cases[:twice])
+    result = run("plan", "--year", 2020, source, "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    said = {1: "1 credit code met more than once", 2: "2 credit codes met more than once"}[twice]
+    assert f"{said} (the latest as_of kept)" in result.stdout

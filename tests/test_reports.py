@@ -325,3 +325,24 @@ def test_a_broken_declaration_fails_the_batch_records_with_a_clear_issue(tmp_pat
     with pytest.raises(CompileError):
         cat = Catalog([root])
         reports_of(cat.by_ref("kiosk@1"), cat)
+
+
+def test_the_summary_table_lists_groups_in_the_order_the_facts_schema_declares_them(tmp_path):
+    """Shanghai's districts in the facts schema's order (浦东新区 first), not in code-point order."""
+    import yaml
+    policy = Catalog().select("shanghai-post-license", "2019-06-30")
+    group = reports_of(policy).summary.group
+    schema = yaml.safe_load((REPO / "policies" / "shanghai-post-license" / "2017" / "facts.schema.yaml").read_text(encoding="utf-8"))
+    declared = schema["schema"]["properties"]["enterprise"]["properties"]["production_district"]["enum"]
+    assert list(group.order) == declared and declared != sorted(declared)
+    assert group.ordered(["(unknown)", "崇明区", "某新区", "浦东新区"]) == ["浦东新区", "崇明区", "某新区", "(unknown)"]
+    cases = list(gen.generate(200, seed=4))
+    source = tmp_path / "c.jsonl"
+    source.write_text("".join(gen.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["batch", str(source), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split()[0] for line in result.output.splitlines() if line.split() and line.split()[0] in declared]
+    assert rows == [d for d in declared if d in rows] and len(rows) > 3
+    plan = CliRunner().invoke(regcode, ["plan", "--year", "2020", str(source), "--jobs", "1"])
+    assert plan.exit_code == 0, plan.output
+    assert [line.split()[0] for line in plan.output.splitlines() if line.split() and line.split()[0] in declared] == rows
