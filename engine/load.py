@@ -620,6 +620,10 @@ class VersionSource:
     # the issues of files set aside (a rules file that does not parse, one with nothing to read in it):
     # they are reported with everything else, and the rest of the version is still checked
     carried: list = field(default_factory=list)
+    # the issues of test files (tests/) that could not be read: nothing compiled depends on them (see
+    # validate.ValidatedVersion.test_issues), so they are said with the rest but alone fail nothing
+    test_issues: list = field(default_factory=list)
+    test_files: frozenset = frozenset()     # the documents' names (Document.file) of the files under tests/
 
     def of_kind(self, kind: str) -> list:
         return [d for d in self.documents if d.kind == kind]
@@ -642,12 +646,16 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
         issues.add("load.no_manifest", f"`{_display(directory)}` has no policy.yaml",
                    Location(_display(directory)), "a policy version folder needs a manifest `policy.yaml` (kind: Policy)")
         raise LoadError(issues.issues)
-    docs, carried, listing = [], IssueCollector(), IssueCollector()
+    docs, carried, listing, tests, test_files = [], IssueCollector(), IssueCollector(), IssueCollector(), set()
     for path in policy_files(directory, listing, root):
         mine = IssueCollector()
         doc = read_document(path, _display(path), mine)
         if doc is not None and not mine.issues:
             docs.append(doc)
+            if is_test_file(directory, path):
+                test_files.add(doc.file)
+        elif is_test_file(directory, path):
+            tests.extend(mine.issues)     # a test file that does not parse: its cases are lost, nothing else
         elif path.name != "policy.yaml" and (all(i.code in _NOTHING_TO_READ for i in mine.issues) or _declares_rules(path)):
             carried.extend(mine.issues)   # a broken rules file, or one with nothing in it: report it, and still check the others
         else:
@@ -656,9 +664,17 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
     for issue in listing.issues:   # a link out is set aside like an empty file, unless it is the manifest
         (carried if issue.code == "load.outside_root" and issue.location.file != manifest else issues).extend([issue])
     if issues:      # a declarations file that does not parse stops the compile; the files that did parse are still
-        raise LoadError(issues.issues + carried.issues + _schema_problems(docs))   # checked, so nothing waits a round
+        raise LoadError(issues.issues + carried.issues + tests.issues + _schema_problems(docs))   # checked: nothing waits a round
     named = directory.resolve()
-    return VersionSource(named.parent.name, named.name, directory, docs, carried.issues)
+    return VersionSource(named.parent.name, named.name, directory, docs, carried.issues, tests.issues, frozenset(test_files))
+
+
+def is_test_file(directory: Path, path) -> bool:
+    """Whether a file of a version folder is one of its test files (under `tests/`)."""
+    try:
+        return Path(path).relative_to(directory).parts[0] == "tests"
+    except (ValueError, IndexError):
+        return False
 
 
 def _schema_problems(docs: list) -> list:

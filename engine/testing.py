@@ -15,7 +15,7 @@ from .errors import CASE_ERROR_CODES, Issue, IssueCollector, Location, PolicyErr
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
 from .load import VERSION_NAME, Document, dump_json, load_version
-from .validate import schema_issues, validator_for
+from .validate import file_header_issue, schema_issues, validator_for
 
 MAX_CASES = 100000
 
@@ -64,6 +64,11 @@ def discover(directory: Path, problems: Optional[list] = None) -> list:
     case, or a file that is bad as a whole, is set aside and the rest still run)."""
     source = load_version(Path(directory))
     issues = IssueCollector()
+    issues.extend(source.test_issues)      # a test file that does not parse: its cases are lost, not the others
+    for doc in source.documents:
+        header = file_header_issue(doc) if doc.file in source.test_files else None
+        if header is not None:             # (`kind: TestCase`): not read as test cases
+            issues.extend([header])
     cases = []
     validator = validator_for("TestCases")
     for doc in source.of_kind("TestCases"):

@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 from urllib.parse import urldefrag, urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -17,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 
 from ._schema_text import explain, settle
 from ._text import check_source
-from .errors import IssueCollector, Location, SchemaError, did_you_mean
+from .errors import Issue, IssueCollector, Location, SchemaError, did_you_mean
 from ._dates import date_problem  # noqa: F401  (re-exported: validate.date_problem)
 from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
 
@@ -312,30 +313,37 @@ class ValidatedVersion:
         return self.of_kind("Policy")[0]
 
 
+def file_header_issue(doc: Document) -> Optional[Issue]:
+    """What makes a file no policy file of a kind regcode reads: not a mapping, no or another `apiVersion`, an
+    unknown `kind`. None when its schema can be checked."""
+    if not isinstance(doc.data, dict):
+        return Issue("schema.type", f"a policy file must be a mapping, found {json_type(doc.data)}",
+                     doc.location(), f"start with `apiVersion: {API_VERSION}` and `kind:`")
+    if doc.data.get("apiVersion") != API_VERSION:
+        if "apiVersion" not in doc.data:
+            return Issue("schema.api_version", f"the file has no `apiVersion`: a policy file says which format it is "
+                         f"written in, and this regcode reads {API_VERSION}", doc.location(), HINTS["apiVersion"])
+        return Issue("schema.api_version", f"apiVersion is {doc.data.get('apiVersion')!r}; this regcode reads {API_VERSION!r}",
+                     doc.location(("apiVersion",)), HINTS["apiVersion"])
+    kind = doc.data.get("kind")
+    if kind not in KINDS:
+        return Issue("schema.kind", f"unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}",
+                     doc.location(("kind",)), did_you_mean(str(kind), KINDS))
+    return None
+
+
 def validate_version(source: VersionSource) -> ValidatedVersion:
     """Check kinds and schemas of every file; check the facts schema is itself a valid JSON Schema."""
     issues = IssueCollector()
     aside = IssueCollector()    # problems nothing later depends on (the law's source file): said with the rest, after compile
     tests = IssueCollector()    # a test file's: said with the rest when anything else is wrong, never fatal alone
+    tests.extend(source.test_issues)
     for doc in source.documents:
-        if not isinstance(doc.data, dict):
-            issues.add("schema.type", f"a policy file must be a mapping, found {json_type(doc.data)}",
-                       doc.location(), f"start with `apiVersion: {API_VERSION}` and `kind:`")
+        header = file_header_issue(doc)
+        if header is not None:      # a test file's (under tests/) fails nothing else
+            (tests if doc.file in source.test_files else issues).extend([header])
             continue
-        if doc.data.get("apiVersion") != API_VERSION:
-            if "apiVersion" not in doc.data:
-                issues.add("schema.api_version", f"the file has no `apiVersion`: a policy file says which format it is "
-                           f"written in, and this regcode reads {API_VERSION}", doc.location(), HINTS["apiVersion"])
-            else:
-                found = doc.data.get("apiVersion")
-                issues.add("schema.api_version", f"apiVersion is {found!r}; this regcode reads {API_VERSION!r}",
-                           doc.location(("apiVersion",)), HINTS["apiVersion"])
-            continue
-        kind = doc.data.get("kind")
-        if kind not in KINDS:
-            issues.add("schema.kind", f"unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}",
-                       doc.location(("kind",)), did_you_mean(str(kind), KINDS))
-            continue
+        kind = doc.data["kind"]
         before = len(issues.issues)
         schema_issues(doc, validator_for(kind), tests if kind == "TestCases" else issues)
         if kind == "ArticleText" and len(issues.issues) == before:

@@ -435,3 +435,35 @@ def test_a_malformed_test_case_is_set_aside_and_said_and_fails_no_evaluation(tmp
     assert "fine" in names and "bad date" not in names
     checked = run("validate", *roots, str(root / "toy" / "1"))
     assert checked.exit_code == 1 and f"{bad}:5:12: schema.format" in checked.stderr
+
+
+BROKEN_TEST_FILES = [   # (what, the file's text, the code said at its place)
+    ("a tab", "apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: x\n\tfacts: {}\n", "load.syntax"),
+    ("a duplicate key", "apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: x\n    name: y\n", "load.duplicate_key"),
+    ("a misspelt kind", "apiVersion: regcode/v1\nkind: TestCase\ncases: []\n", "schema.kind"),
+    ("no mapping", "- a\n- b\n", "schema.type"),
+    ("an alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n", "load.alias"),
+]
+
+
+@pytest.mark.parametrize("text,code", [b[1:] for b in BROKEN_TEST_FILES], ids=[b[0] for b in BROKEN_TEST_FILES])
+def test_a_test_file_that_cannot_be_read_loses_its_own_cases_only(tmp_path, text, code):
+    """Nothing evaluated depends on a test file: one that does not parse (or is no TestCases file) stops neither eval
+    nor the other test files' cases; validate and test say it at its place and exit 1."""
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    bad = root / "toy" / "1" / "tests" / "zz-broken.yaml"
+    bad.write_text(text, encoding="utf-8")
+    roots = ["--policy-root", str(root)]
+    assert run("eval", *roots, "--policy", "toy", str(CASE)).exit_code == 0
+    clean = json.loads(run("test", "toy@1", "--policy-root", str(TEST_POLICIES), "--format", "json").stdout)
+    result = run("test", "toy@1", *roots, "--format", "json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    data = json.loads(result.stdout)
+    assert [(p["code"], p["location"]["file"]) for p in data["problems"]] == [(code, str(bad))]
+    assert [c["name"] for c in data["cases"]] == [c["name"] for c in clean["cases"]] and data["cases"]
+    checked = run("validate", *roots, str(root / "toy" / "1"))
+    assert checked.exit_code == 1 and f"{bad}:" in checked.stderr and f": {code}: " in checked.stderr
