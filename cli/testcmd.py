@@ -87,7 +87,8 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
                 why = f"   (by {', '.join(d['why'])})" if d.get("why") else ""
                 click.echo(f"        {d['decision']}: expected {dump_json(d['expected'])}, got {dump_json(d['actual'])}{why}")
             if r.status == "error" and r.error:
-                click.echo(f"        {r.error['message']}")
+                for line in r.error["message"].splitlines():
+                    click.echo(f"        {line}")
         if against:
             click.echo(f"against {against}: {failed} of {len(results)} expectations no longer hold")
         click.echo(f"{passed} passed, {failed} failed")

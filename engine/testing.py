@@ -189,6 +189,17 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
     return issues.issues
 
 
+MAX_SAID = 10     # of a run's problems, the ones its error message lists (all are in `codes`)
+
+
+def _said(issues: list) -> str:
+    """A failed run's problems, one a line (the first MAX_SAID, then how many more)."""
+    lines = [str(i) for i in issues[:MAX_SAID]]
+    if len(issues) > MAX_SAID:
+        lines.append(f"... and {len(issues) - MAX_SAID} more")
+    return "\n".join(lines)
+
+
 def _place(loc: Location) -> tuple:
     return loc.file, loc.line, loc.column
 
@@ -228,7 +239,7 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DE
     except PolicyError as exc:
         codes = [i.code for i in exc.issues]
         want = data.get("expect_error")
-        err = {"codes": codes, "message": str(exc.issues[0]) if exc.issues else ""}
+        err = {"codes": codes, "message": _said(exc.issues)}
         if want and any(c == want or c.startswith(want + ".") for c in codes):
             return CaseResult(case, policy.ref, "pass", error=err)
         return CaseResult(case, policy.ref, "fail" if want else "error",
@@ -276,7 +287,7 @@ def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[Compiled
             target, force = target_for(cat, policy, case, against)
         except PolicyError as exc:
             results.append(CaseResult(case, f"{policy.id}@{case.version}", "error",
-                                      error={"codes": [i.code for i in exc.issues], "message": str(exc.issues[0])}))
+                                      error={"codes": [i.code for i in exc.issues], "message": _said(exc.issues)}))
             continue
         results.append(run_case(cat, target, case, backend, force=force))
     return results

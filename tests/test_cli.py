@@ -467,3 +467,22 @@ def test_a_test_file_that_cannot_be_read_loses_its_own_cases_only(tmp_path, text
     assert [c["name"] for c in data["cases"]] == [c["name"] for c in clean["cases"]] and data["cases"]
     checked = run("validate", *roots, str(root / "toy" / "1"))
     assert checked.exit_code == 1 and f"{bad}:" in checked.stderr and f": {code}: " in checked.stderr
+
+
+def test_a_case_whose_facts_have_several_problems_lists_them_all(tmp_path):
+    """validate's test.facts says each problem at its place, and the case's error in `regcode test` lists them all."""
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    bad = root / "toy" / "1" / "tests" / "facts.yaml"
+    bad.write_text("apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: three wrongs\n"
+                   "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 7, employees: -1, certified: maybe}}\n"
+                   "    expect: {eligible: true}\n", encoding="utf-8")
+    result = run("test", "toy@1", "--policy-root", str(root))
+    assert result.exit_code == 1
+    said = [ln for ln in result.stderr.splitlines() if ": test.facts: " in ln]
+    assert [ln.split(": test.facts: ")[1].split(":")[0] for ln in said] == ["case 'three wrongs'"] * 3
+    error = [ln.strip() for ln in result.stdout.splitlines() if ln.startswith("        ")]
+    assert len(error) == 3 and all(": input.schema: " in ln for ln in error), result.stdout
+    assert {ln.split(": input.schema: ")[1].split()[0] for ln in error} == {
+        "applicant.district", "applicant.employees", "applicant.certified"}
