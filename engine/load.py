@@ -123,6 +123,54 @@ _MERGE = "tag:yaml.org,2002:merge"
 PLAIN_YAML = "plain YAML only: mappings, lists, text, numbers, true/false and null"
 
 
+# YAML 1.2's core schema (what yaml-language-server and most editors read): a plain scalar's reading there
+_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_CORE_SPECIAL = {**{w: True for w in ("true", "True", "TRUE")}, **{w: False for w in ("false", "False", "FALSE")},
+                 **{w: None for w in ("", "~", "null", "Null", "NULL")},
+                 **{s + w: float(s + "inf") for s in ("", "+", "-") for w in (".inf", ".Inf", ".INF")},
+                 **{w: float("nan") for w in (".nan", ".NaN", ".NAN")}}
+# the first characters of the plain scalars whose YAML 1.1 and 1.2 readings can differ: numbers, yes/no/on/off
+_MAY_DIFFER = frozenset("-+.0123456789yYnNoO")
+_HUGE = object()   # an integer of more than 40 digits: refused as out of range whichever way it is read
+
+
+def yaml12(text: str) -> Any:
+    """A plain scalar as YAML 1.2's core schema reads it: `010` is 10, `0o17` is 15, `1e5` is 100000.0,
+    `yes`, `on` and `1:30` are text."""
+    if text in _CORE_SPECIAL:
+        return _CORE_SPECIAL[text]
+    if _CORE_INT.fullmatch(text):
+        if len(text) > 40:
+            return _HUGE
+        return int(text[2:], 8) if text.startswith("0o") else int(text[2:], 16) if text.startswith("0x") else int(text, 10)
+    if _CORE_FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+def _same_reading(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and (a is b or a == b or a != a and b != b)   # NaN is NaN either way
+
+
+def _shown(value: Any) -> str:
+    """A reading as YAML writes it: true, null, 8, 90.5, the text "yes"."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return f'the text "{value}"'
+    return _number(value)
+
+
+def _number(value) -> str:
+    """A number written so that YAML 1.1 and 1.2 read it alike (1e+20 becomes 1.0e+20: 1.1 wants the dot)."""
+    if isinstance(value, int):
+        return str(value)
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    return mantissa + ("" if "." in mantissa else ".0") + e + exponent if e else text
+
+
 class _Stop(Exception):
     """A problem that makes the rest of the file meaningless to read (recorded before raising)."""
 
@@ -209,6 +257,8 @@ class _Builder:
 
     def key(self, node: yaml.Node, path: Path_) -> Optional[str]:
         """A mapping key as text (1, true and 1.5 become "1", "True", "1.5"); anything else is refused."""
+        if isinstance(node, yaml.ScalarNode) and self.ambiguous(node, path):
+            return node.value    # said once (as read by YAML 1.2: the text written); the file is refused anyway
         value = self.scalar(node, path) if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _INT, _FLOAT, _BOOL) else None
         if value is None or isinstance(value, float) and value != value:
             shown = "a mapping or list" if not isinstance(node, yaml.ScalarNode) else "null" if node.tag == _NULL else f"`{node.value}`"
@@ -216,8 +266,37 @@ class _Builder:
             return None
         return value if isinstance(value, str) else str(value)
 
+    def ambiguous(self, node: yaml.ScalarNode, path: Path_) -> bool:
+        """Whether a plain scalar reads differently in YAML 1.1 (this reader: `010` is 8, `1:30` is 90, `yes` is
+        true) and in YAML 1.2 (the editor: 10, "1:30", "yes"); if so it is a `load.ambiguous_scalar` issue.
+        Quoted and block scalars are text in both, and an explicit tag (`!!str yes`) says what is meant."""
+        text = node.value
+        if node.style or not text or text[0] not in _MAY_DIFFER or node.tag not in (_STR, _NULL, _BOOL, _INT, _FLOAT):
+            return False
+        if node.tag != self.loader.resolve(yaml.ScalarNode, text, (True, False)):
+            return False
+        try:
+            old = (text if node.tag == _STR else None if node.tag == _NULL else self.loader.construct_yaml_bool(node)
+                   if node.tag == _BOOL else (_HUGE if len(text) > 40 else self.loader.construct_yaml_int(node))
+                   if node.tag == _INT else self.loader.construct_yaml_float(node))
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError):
+            return False   # said by `scalar` as it is
+        new = yaml12(text)
+        if _same_reading(old, new) or old is _HUGE or new is _HUGE:
+            return False
+        if isinstance(old, bool) or isinstance(new, bool):
+            hint = f'write `true` or `false` for a yes/no value, or quote it ("{text}") to mean the text'
+        else:
+            meant = " or ".join(dict.fromkeys(_number(v) for v in (old, new) if isinstance(v, (int, float))))
+            hint = f'write the number as meant ({meant}), or quote it ("{text}") to keep it as text'
+        self.issues.add("load.ambiguous_scalar", f"`{text}` unquoted means {_shown(old)} in YAML 1.1, as regcode reads it, but "
+                        f"{_shown(new)} in YAML 1.2, as editors read it: a value must mean the same in both", self.at(node, path), hint)
+        return True
+
     def scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         tag, text = node.tag, node.value
+        if self.ambiguous(node, path):
+            return None
         if tag in _TEXT_TAGS:
             return self.text(text, node, path)
         try:

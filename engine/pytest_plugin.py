@@ -9,9 +9,9 @@ import pytest
 
 from . import _durable
 from .catalog import Catalog
-from .errors import PolicyError
+from .errors import IssueCollector, PolicyError
 from .evaluate import BACKENDS
-from .load import dump_json
+from .load import dump_json, read_document
 from .testing import discover, run_case, target_for
 
 _TEST_CASES = re.compile(r"^kind:\s*['\"]?TestCases['\"]?\s*(#.*)?$", re.M)
@@ -56,16 +56,30 @@ def pytest_collect_file(file_path: Path, parent):
 
 
 class _Version:
-    """One version folder, loaded once a session: its catalog, compiled policy and cases (or why not)."""
+    """One version folder, loaded once a session: its catalog, compiled policy and cases (or why not), and
+    the problems of its cases files: a malformed case is set aside, as `regcode test` does, and the rest run."""
 
     def __init__(self, folder: Path):
         self.catalog = Catalog([folder.parent.parent])
         self.policy = self.cases = self.error = None
+        self.problems: list = []
         try:
             self.policy = self.catalog.compile_dir(folder)
-            self.cases = discover(folder)
+            self.cases = discover(folder, self.problems)
         except PolicyError as exc:
             self.error = exc
+
+    def problems_of(self, path: Path) -> list:
+        return [i for i in self.problems if i.location.file and Path(i.location.file).resolve() == path]
+
+
+_CASE_PLACE = re.compile(r"^cases\[(\d+)\]")
+
+
+def _case_index(issue) -> Optional[int]:
+    """The index of the case an issue is about (its path is `cases[3]...`), None for one about the file."""
+    found = _CASE_PLACE.match(issue.location.path or "")
+    return int(found.group(1)) if found else None
 
 
 class CasesFile(pytest.File):
@@ -84,18 +98,65 @@ class CasesFile(pytest.File):
         version = self.version()
         if version.error is not None:
             raise self.CollectError("\n".join(str(i) for i in version.error.issues))
+        mine = self.path.resolve()
+        problems = version.problems_of(mine)
+        if any(_case_index(i) is None for i in problems):   # the file as a whole is wrong: none of its cases is read
+            raise self.CollectError("\n".join(str(i) for i in problems))
+        by_case: dict = {}
+        for issue in problems:
+            by_case.setdefault(_case_index(issue), []).append(issue)
+        ours = [case for case in version.cases if Path(case.doc.file).resolve() == mine]
+        good = {case.index: case for case in ours}
+        names = self._case_names() if set(by_case) - set(good) else {}
+        for index in sorted(set(good) | set(by_case)):
+            if index in by_case:    # said at its place, as a failing item (a duplicate name: beside its case, which runs)
+                name = good[index].name if index in good else names.get(index) or f"cases[{index}]"
+                yield CaseProblem.from_parent(self, name=f"{name}[{'problem' if index in good else 'set aside'}]",
+                                              issues=by_case[index], line=by_case[index][0].location.line)
+            if index in good:
+                yield from self._items(good[index])
+
+    def _case_names(self) -> dict:
+        """index -> name of the cases as written (a case set aside is named by its `name:` where it has one)."""
+        doc = read_document(self.path, str(self.path), IssueCollector())
+        cases = doc.data.get("cases") if doc is not None and isinstance(doc.data, dict) else None
+        return {i: c["name"] for i, c in enumerate(cases if isinstance(cases, list) else [])
+                if isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"]}
+
+    def _items(self, case):
         chosen = self.config.getoption("regcode_backend")
         backends = chosen or list(BACKENDS)
-        mine = self.path.resolve()
-        for case in version.cases:
-            if Path(case.doc.file).resolve() != mine:
-                continue
-            for backend in backends:
-                item = CaseItem.from_parent(self, name=f"{case.name}[{backend}]", case=case, backend=backend)
-                if not chosen and backend == "durable" and not _durable.available():
-                    # the optional extra regcode[durable]; asked for by name, its absence is an error instead
-                    item.add_marker(pytest.mark.skip(reason="durable-rules is not installed (regcode[durable])"))
-                yield item
+        for backend in backends:
+            item = CaseItem.from_parent(self, name=f"{case.name}[{backend}]", case=case, backend=backend)
+            if not chosen and backend == "durable" and not _durable.available():
+                # the optional extra regcode[durable]; asked for by name, its absence is an error instead
+                item.add_marker(pytest.mark.skip(reason="durable-rules is not installed (regcode[durable])"))
+            yield item
+
+
+class CaseSetAside(Exception):
+    """A case the TestCases schema refuses (a misspelt key): it is not run, and its problems are said."""
+
+
+class CaseProblem(pytest.Item):
+    """A malformed case, at its place: it fails with the problems that set it aside (file:line:col: code: message)."""
+
+    def __init__(self, *, issues: list, line: int, **kw):
+        super().__init__(**kw)
+        self.issues = issues
+        self.line = line
+        self.add_marker(pytest.mark.regcode_case)
+
+    def runtest(self):
+        raise CaseSetAside(self.name)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CaseSetAside):
+            return "\n".join(str(i) for i in self.issues)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, max(self.line - 1, 0), f"case {self.name!r}"
 
 
 class CaseFailed(Exception):

@@ -128,12 +128,31 @@ def fact_paths(shape: Shape) -> tuple:
     return sorted(paths), sorted(lists)
 
 
-def _path_schema(known: list, roots: list, what: str) -> dict:
-    """A path is one the case file has, or starts with an alias (a name the case file's top level does not use)."""
+def _path_schema(known: list, roots: list, aliases: list, what: str) -> dict:
+    """A path is one the case file has, an alias the version's rules bind with `as:` written alone, or
+    alias.field: dotted, its first name not one of the case file's top level (compile refuses an alias that
+    hides one). A single bare name is thus a known fact or a known alias (`classification_shown_onlin` and
+    `some: licences` are marked); a fresh alias written alone is known once the schema is written again."""
     segment = r"[A-Za-z_一-鿿][A-Za-z0-9_一-鿿]*"
-    not_root = "(?!(?:" + "|".join(re.escape(r) for r in sorted(roots)) + r")(?:\.|$))" if roots else ""
+    not_root = "(?!(?:" + "|".join(re.escape(r) for r in sorted(roots)) + r")\.)" if roots else ""
     return {"type": "string", "description": what,
-            "anyOf": [{"enum": known}, {"pattern": f"^{not_root}{segment}(\\.{segment})*$"}]}
+            "anyOf": [{"enum": known}] + ([{"enum": aliases}] if aliases else [])
+            + [{"pattern": f"^{not_root}{segment}(\\.{segment})+$"}]}
+
+
+def bound_aliases(rules: list) -> list:
+    """The names the rules bind with `as:` (for_each, some, count, latest, ...), at any depth, sorted."""
+    found: set = set()
+    stack = [rules]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("as"), str):
+                found.add(node["as"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found)
 
 
 def _member(typ: str, values) -> dict:
@@ -217,8 +236,9 @@ def policy_schema(policy: CompiledPolicy, operators: Optional[dict] = None) -> d
     defs["decision_name"] = {"enum": decisions, "description": f"a decision of {policy.ref}"}
     defs["parameter_name"] = {"enum": params, "description": f"a parameter of {policy.ref}"}
     defs["derived_name"] = {"enum": derived, "description": f"a derived fact of {policy.ref}"}
-    defs["fact_path"] = _path_schema(paths, roots, f"a field of {policy.ref}'s case file, or alias.field")
-    defs["list_path"] = _path_schema(lists, roots, f"a list of {policy.ref}'s case file, or alias.field")
+    aliases = [a for a in bound_aliases(policy.resolved.get("rules", [])) if a not in roots]
+    defs["fact_path"] = _path_schema(paths, roots, aliases, f"a field of {policy.ref}'s case file, alias.field, or an alias of its rules")
+    defs["list_path"] = _path_schema(lists, roots, aliases, f"a list of {policy.ref}'s case file, alias.field, or an alias of its rules")
     defs["Rules.binding"] = {"enum": derived + lists, "description": "a derived fact, or a list of the case file"}
     claims = []
     for name in decisions:

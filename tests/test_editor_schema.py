@@ -6,6 +6,7 @@ import copy
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -64,6 +65,25 @@ def test_check_jsonschema_reports_the_operator_typos_inside_a_condition(written,
         assert result.returncode == 1, result.stdout + result.stderr
         assert "$.rules[0].when.all[1].where: 'pth' is not one of" in result.stdout
         assert "$.rules[0].when.all[0].op: '=' is not one of ['==', '!='" in result.stdout
+
+
+def test_every_version_s_files_pass_their_own_editor_schema(tmp_path):
+    """No false alarm from a version's own schema (its fact paths, lists and aliases): every version of
+    policies/, tests/policies/ and examples/amendment/ (examples/drafting is a draft with mistakes left in)."""
+    checked = []
+    for root in (shipped_root(), TEST_POLICIES, REPO / "examples" / "amendment" / "policies"):
+        cat = Catalog([root])
+        for pid in cat.policy_ids():
+            for version in cat.versions(pid):
+                policy = cat.by_ref(f"{pid}@{version.version}")
+                if not Path(policy.directory).resolve().is_relative_to(root.resolve()):
+                    continue
+                schema = tmp_path / f"{policy.ref}.schema.json"
+                schema.write_text(json.dumps(policy_schema(policy), ensure_ascii=False), encoding="utf-8")
+                result = check_jsonschema(schema, *policy_files(Path(policy.directory)))
+                assert result.returncode == 0, policy.ref + ": " + result.stdout + result.stderr
+                checked.append(policy.ref)
+    assert {"shanghai-post-license@2017", "toy@1", "shanghai-post-license@2022-illustration"} <= set(checked), checked
 
 
 def test_every_shipped_policy_file_passes_its_editor_schema(written):
@@ -156,6 +176,30 @@ def test_a_policy_schema_lists_the_versions_names(toy):
     assert "'district' is a required property" in messages and "'feee'" in messages
     case["cases"][0] = {"name": "n", "facts": {"applicant": {"name": "x"}}, "expect_error": "input.schema"}
     assert not errors(case), "a case that expects an error may hold bad facts"
+
+
+# (a path written in a rule, where it is written, whether the version's editor schema marks it)
+PATHS = [
+    ("applicant_nam", "path", True),      # a misspelt top-level fact, written alone
+    ("incidens", "some", True),           # a misspelt list
+    ("applicant", "some", True),          # a top-level fact that is no list
+    ("applicant.nam", "path", True),      # a misspelt field of a top-level fact
+    ("applicant.name", "path", False), ("as_of", "path", False), ("incidents", "some", False),
+    ("inc", "path", False),               # an alias the toy's rules bind (`as: inc`), written alone
+    ("v.kind", "path", False),            # alias.field, whatever the alias
+    ("fresh.kind", "path", False), ("fresh.items", "some", False),
+]
+
+
+@pytest.mark.parametrize("written,slot,marked", PATHS, ids=[f"{slot}: {w}" for w, slot, _ in PATHS])
+def test_a_policy_schema_marks_a_misspelt_fact_written_alone_never_an_alias(toy, written, slot, marked):
+    """A name written alone is a fact of the case file or an alias the version's rules bind; alias.field
+    stays open (the editor cannot see which `as:` is in scope), so its first name only may not be a fact's."""
+    validator = jsonschema.Draft7Validator(policy_schema(toy))
+    when = {"path": written, "op": "==", "value": 1} if slot == "path" else {"some": written, "as": "x", "where": {"present": "x.a"}}
+    rules = _rules(when)
+    rules["rules"][0]["then"] = [{"decide": "tier", "value": "gold"}]
+    assert bool(list(validator.iter_errors(rules))) == marked
 
 
 def test_schema_cli_writes_every_schema_and_the_editor_settings(tmp_path):

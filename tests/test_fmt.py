@@ -159,6 +159,34 @@ def test_fmt_reports_a_file_that_does_not_parse_and_formats_the_others(messy_tre
     assert (messy_tree / "rules" / "messy.yaml").read_text(encoding="utf-8") == CANONICAL
 
 
+QUOTED_SCALARS = """\
+apiVersion: regcode/v1
+kind: Rules
+rules:
+  - id: quoted
+    article: 第二条
+    title: t
+    when: {all: [{path: a.b, op: '==', value: "yes"}, {path: a.c, op: in, value: ['010', "1:30", 'on']}, {path: a.d, op: '==', value: 1500.0}]}
+    then: [{decide: d, value: 'no'}]
+"""
+
+
+def test_fmt_keeps_quoted_yes_010_and_1_30_quoted():
+    """A value YAML 1.1 and 1.2 would read differently unquoted stays quoted: formatting never unquotes it."""
+    result = format_text(QUOTED_SCALARS, "q.yaml")
+    assert not result.issues and result.formatted == QUOTED_SCALARS
+
+
+def test_fmt_refuses_an_unquoted_ambiguous_scalar_and_leaves_the_file(tmp_path):
+    path = tmp_path / "r.yaml"
+    text = QUOTED_SCALARS.replace('value: "yes"', "value: yes")
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["fmt", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "r.yaml:7:47: load.ambiguous_scalar: `yes` unquoted means true in YAML 1.1" in result.stderr
+    assert path.read_text(encoding="utf-8") == text
+
+
 def test_fmt_names_a_path_that_does_not_exist():
     result = CliRunner().invoke(regcode, ["fmt", "--check", "no/such/place"])
     assert result.exit_code == 1 and "fmt.path" in result.stderr

@@ -223,6 +223,56 @@ def test_plain_scalars_keep_their_json_types(parser):
                         "k": {"1": "a", "True": "b"}}
 
 
+# Plain scalars whose YAML 1.1 reading (PyYAML's, regcode's) differs from YAML 1.2's core schema (the
+# editor's, yaml-language-server): (as written, YAML 1.1, YAML 1.2, the number(s) the hint offers).
+AMBIGUOUS = [
+    ("yes", "true", 'the text "yes"', None), ("No", "false", 'the text "No"', None), ("ON", "true", 'the text "ON"', None),
+    ("off", "false", 'the text "off"', None), ("010", "8", "10", "8 or 10"), ("-017", "-15", "-17", "-15 or -17"),
+    ("1:30", "90", 'the text "1:30"', "90"), ("1:30.5", "90.5", 'the text "1:30.5"', "90.5"), ("0b101", "5", 'the text "0b101"', "5"),
+    ("1_000", "1000", 'the text "1_000"', "1000"), ("-0x1F", "-31", 'the text "-0x1F"', "-31"), ("0o17", 'the text "0o17"', "15", "15"),
+    ("08", 'the text "08"', "8", "8"), ("1e5", 'the text "1e5"', "100000.0", "100000.0"), ("1e20", 'the text "1e20"', "1.0e+20", "1.0e+20"),
+    ("-.5", 'the text "-.5"', "-0.5", "-0.5"), ("2.5e3", 'the text "2.5e3"', "2500.0", "2500.0"),
+]
+
+
+@pytest.mark.parametrize("written,old,new,meant", AMBIGUOUS, ids=[a[0] for a in AMBIGUOUS])
+def test_a_plain_scalar_read_differently_by_yaml_1_1_and_1_2_is_refused_at_its_place(parser, written, old, new, meant):
+    issue = only_issue(f"a: 1\nrule: {{value: {written}}}\n")
+    assert issue.code == "load.ambiguous_scalar"
+    assert (issue.location.line, issue.location.column, issue.location.path) == (2, 15, "rule.value")
+    assert issue.message.startswith(f"`{written}` unquoted means {old} in YAML 1.1, as regcode reads it, but {new} in YAML 1.2")
+    assert f'quote it ("{written}")' in issue.hint
+    assert (f"write the number as meant ({meant})" if meant else "write `true` or `false`") in issue.hint
+
+
+@pytest.mark.parametrize("written", ["yes", "1:30", "010"])
+def test_an_ambiguous_key_is_one_issue_at_the_key(parser, written):
+    issue = only_issue(f"a: 1\n{written}: x\n")
+    assert issue.code == "load.ambiguous_scalar" and (issue.location.line, issue.location.column) == (2, 1)
+
+
+@pytest.mark.parametrize("text,data", [
+    ('a: "yes"\n', "yes"), ("a: '010'\n", "010"), ('a: "1:30"\n', "1:30"), ("a: |-\n  yes\n", "yes"),
+    ("a: !!str on\n", "on"), ("a: y\n", "y"), ("a: n\n", "n"), ("a: yEs\n", "yEs"), ("a: 07\n", 7), ("a: 00\n", 0), ("a: 0x1F\n", 31),
+    ("a: +1\n", 1), ("a: 1.5e+3\n", 1500.0), ("a: .5\n", 0.5), ("a: 5.\n", 5.0), ("a: 09:30\n", "09:30"), ("a: 2019-06-30\n", "2019-06-30"),
+    ("a: =\n", "="), ("a: true\n", True), ("a: FALSE\n", False), ("a: ~\n", None), ("a: 1.0e+20\n", 1e20),
+])
+def test_what_yaml_1_1_and_1_2_read_alike_loads(parser, text, data):
+    """Quoted, block and explicitly tagged scalars say what they mean; `y`, `n` and `yEs` are text in PyYAML's 1.1
+    as in 1.2, `07` is 7 and `0x1F` is 31 in both."""
+    doc, issues = parse(text)
+    assert not issues, [str(i) for i in issues]
+    assert doc.data == {"a": data} and type(doc.data["a"]) is type(data)
+
+
+def test_an_ambiguous_scalar_in_a_case_file_is_an_input_issue():
+    """A case file gets the same refusal as a policy file (`food_related: yes` was silently true, `postcode: 010` 8)."""
+    with pytest.raises(InputError) as raised:
+        load.load_case_text("as_of: 2019-06-30\nenterprise: {food_related: yes, postcode: 010}\n", "case.yaml")
+    found = [(i.code, i.location.line, i.location.column, i.location.path) for i in raised.value.issues]
+    assert found == [("input.ambiguous_scalar", 2, 28, "enterprise.food_related"), ("input.ambiguous_scalar", 2, 43, "enterprise.postcode")]
+
+
 def test_bad_explicit_scalar_is_a_value_issue(parser):
     issue = only_issue("x: !!int abc\n")
     assert issue.code == "load.value" and "!!int" in issue.message

@@ -105,11 +105,26 @@ def test_junitxml_works_through_pytest(pytester):
 
 
 def test_a_broken_cases_file_is_a_collection_error_naming_its_place(pytester):
-    cases = _toy_copy(pytester, "    facts:\n", "    fatcs:\n")
+    """A file wrong as a whole (its `cases:` misspelt) has no case to trust: its collection fails, at the place."""
+    cases = _toy_copy(pytester, "cases:\n", "casses:\n")
     result = pytester.runpytest_subprocess(str(cases), "-p", "no:cacheprovider")
     assert result.ret != 0
-    result.stdout.fnmatch_lines(["*ERROR collecting*cases.yaml*", "*cases.yaml:*: schema.*fatcs*"])
+    result.stdout.fnmatch_lines(["*ERROR collecting*cases.yaml*", "*cases.yaml:*: schema.*casses*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_case_with_a_misspelt_key_is_set_aside_at_its_place_and_the_others_run(pytester):
+    """As `regcode test` does: the bad case fails where it is written, naming the schema problem; the others run."""
+    cases = _toy_copy(pytester, "    expect_error: eval.conflict\n", "    expect_eror: eval.conflict\n")
+    result = pytester.runpytest_subprocess(str(cases), "-p", "no:cacheprovider", "--regcode-backend", "python", "-v")
+    good = discover(cases.parent.parent, [])      # what `regcode test` runs of it
+    assert "two named inspectors conflict (unique strategy)" not in {c.name for c in good}
+    result.assert_outcomes(failed=1, passed=len(good))
+    text = result.stdout.str()
+    assert "ERROR collecting" not in text and "Traceback" not in text
+    line = next(i + 1 for i, row in enumerate(cases.read_text(encoding="utf-8").splitlines()) if "expect_eror" in row)
+    result.stdout.fnmatch_lines(["*cases.yaml::two named inspectors conflict (unique strategy)[[]set aside[]] FAILED*",
+                                 f"*cases.yaml:{line}:5: schema.additionalProperties: unknown key `expect_eror`*"])
 
 
 def test_yaml_outside_a_policy_version_folder_is_not_collected(pytester):
