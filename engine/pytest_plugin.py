@@ -205,7 +205,7 @@ def failure_text(result, backend: str) -> str:
         for r in rows:
             lines.append("  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
     if result.error and (result.status == "error" or not result.diffs):
-        lines.append(f"  {result.error['message']}")
+        lines.extend(f"  {line}" for line in result.error['message'].splitlines())
     return "\n".join(lines)
 
 
