@@ -454,14 +454,61 @@ def test_a_backtracking_pattern_in_a_policy_cannot_hang_the_report_of_a_bad_case
 @pytest.mark.parametrize("verb", [["site", "--out", "{tmp}/site"], ["schema", "--out", "{tmp}/schemas"]])
 def test_a_command_over_every_version_refuses_a_broken_one_instead_of_passing_it_over(tmp_path, verb):
     """Given no selection, site and schema work on every version: a broken manifest is an error (exit 1),
-    never a site or a schema set without it (and without the shipped version it hides)."""
+    never passed over in silence, and the shipped version it hides is not written in its place. (What
+    does not depend on it, the language schema, the site's index, is written: see the next test.)"""
     version = tmp_path / "root" / "shanghai-post-license" / "2017"
     version.mkdir(parents=True)
     (version / "policy.yaml").write_text("title: a: b\n", encoding="utf-8")
     result = run(*[a.format(tmp=tmp_path) for a in verb], "--policy-root", tmp_path / "root")
     assert result.exit_code == 1 and "select.broken_version" in result.stderr
     assert f"{version / 'policy.yaml'}:1:9: load.syntax" in result.stderr
-    assert not (tmp_path / verb[-1].rsplit("/", 1)[-1]).exists()
+    out = tmp_path / verb[-1].rsplit("/", 1)[-1]
+    assert not [p for p in out.rglob("*") if "shanghai-post-license" in p.name]
+
+
+DRAFT = REPO / "examples" / "drafting" / "toy" / "2"     # a draft amendment of toy@1 with three mistakes
+
+
+@pytest.mark.parametrize("verb, good, bad", [
+    (["schema", "--out", "{out}"], ["regcode-v1.schema.json", "toy@1.schema.json", "toy@1.case.schema.json"],
+     ["toy@2.schema.json", "toy@2.case.schema.json"]),
+    (["schema", "toy", "--out", "{out}"], ["regcode-v1.schema.json", "toy@1.schema.json"], ["toy@2.schema.json"]),
+    (["schema", "toy@2", "--out", "{out}"], ["regcode-v1.schema.json"], ["toy@1.schema.json", "toy@2.schema.json"]),
+    (["site", "--out", "{out}"], ["index.html", "toy/1/index.html", "toy/versions.html"], ["toy/2"]),
+    (["site", "toy", "toy@2", "--out", "{out}"], ["index.html", "toy/1/index.html"], ["toy/2"]),
+])
+def test_a_broken_draft_costs_its_own_output_only(tmp_path, verb, good, bad):
+    """A draft that does not compile beside a version that does: schema and site write everything else
+    (the language schema, the good version's schemas or pages), say the draft's problems at their places
+    and exit 1; editor support and the site do not disappear while a draft is being fixed."""
+    root = toy_copy(tmp_path)
+    shutil.copytree(DRAFT, root / "toy" / "2")
+    out = tmp_path / "out"
+    args = [a.format(out=out) for a in verb] + ["--policy-root", root]
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    draft = root / "toy" / "2" / "rules" / "draft.yaml"
+    assert f"{draft}:9:5: schema.additionalProperties: unknown key `wen`" in result.stderr
+    assert f"{draft}:17:34: compile.value" in result.stderr and result.stderr.rstrip().endswith("3 problems")
+    assert "not written: the " in result.stderr and "of toy@2, which does not compile" in result.stderr
+    assert [name for name in good if not (out / name).exists()] == []
+    assert [name for name in bad if (out / name).exists()] == []
+    first = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    again = run(*args)
+    assert again.exit_code == 1 and again.stderr == result.stderr
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == first, "byte-identical on a rerun"
+    if verb[0] == "schema":     # the draft's folder is checked against the whole rule language meanwhile
+        mapping = json.loads((out / "yaml-language-server.settings.json").read_text(encoding="utf-8"))["yaml.schemas"]
+        language = next(globs for schema, globs in mapping.items() if schema.endswith("/regcode-v1.schema.json"))
+        assert language == [f"{root.resolve() / 'toy' / '2'}/**/*.yaml", f"{root.resolve() / 'toy' / '2'}/**/*.yml"]
+        assert "wrote " in result.stdout and "its folder is mapped to" in result.stderr
+
+
+def test_the_language_schema_is_printed_whatever_state_a_version_is_in(tmp_path):
+    root = toy_copy(tmp_path)
+    shutil.copytree(DRAFT, root / "toy" / "2")
+    result = run("schema", "--policy-root", root)
+    assert result.exit_code == 0 and json.loads(result.stdout)["title"] == "a regcode policy file (regcode/v1)"
 
 
 def test_serve_does_not_start_past_a_broken_manifest(tmp_path):
