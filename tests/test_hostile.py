@@ -252,6 +252,57 @@ def test_ref_to_a_file_of_the_version_is_copied_in(tmp_path):
     assert name == {"type": "string", "maxLength": 3}
 
 
+def test_a_file_of_definitions_for_a_ref_is_a_facts_schema_with_defs_only(tmp_path):
+    """`defs.yaml#/$defs/NAME`, as the hints say: defs.yaml is a policy file (every .yaml in the folder is),
+    a FactsSchema holding only `$defs:`; it is copied in where referenced and adds no field by itself."""
+    root = toy_copy(tmp_path)
+    before = json.loads(run("show", "--policy-root", root, "--format", "json", "toy@1").stdout)["facts_schema"]
+    (root / "toy" / "1" / "defs.yaml").write_text("apiVersion: regcode/v1\nkind: FactsSchema\n"
+                                                  "$defs: {name: {type: string, maxLength: 3}, unused: {type: integer}}\n",
+                                                  encoding="utf-8")
+    _with_ref(root, "defs.yaml#/$defs/name")
+    assert run("validate", root / "toy" / "1").exit_code == 0
+    after = json.loads(run("show", "--policy-root", root, "--format", "json", "toy@1").stdout)["facts_schema"]
+    assert after["properties"]["applicant"]["properties"]["name"] == {"type": "string", "maxLength": 3}
+    assert sorted(after["properties"]) == sorted(before["properties"])
+    assert sorted(after["properties"]["applicant"]["properties"]) == sorted(before["properties"]["applicant"]["properties"])
+    case = tmp_path / "case.yaml"
+    case.write_text(TOY_CASE.replace("name: 甲", "name: 甲乙丙丁"), encoding="utf-8")
+    result = run("eval", "--policy-root", root, "--policy", "toy", case)
+    assert result.exit_code == 1 and "applicant.name" in result.stderr     # the referenced maxLength holds
+
+
+@pytest.mark.parametrize("defs, code, line", [
+    ("$defs: {name: {type: string}}\n", "schema.api_version", 1),     # bare JSON Schema: not read as a policy file
+    ("apiVersion: regcode/v1\nkind: FactsSchema\n$defs: {name: {type: string}}\nschema: {type: object}\n", "schema.oneOf", 3),
+])
+def test_a_definitions_file_that_is_no_defs_only_facts_schema_says_how_to_write_it(tmp_path, defs, code, line):
+    root = toy_copy(tmp_path)
+    defs_file = root / "toy" / "1" / "defs.yaml"
+    defs_file.write_text(defs, encoding="utf-8")
+    _with_ref(root, "defs.yaml#/$defs/name")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    assert result.exit_code == 1
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    (err,) = [e for e in errors if Path(e["location"]["file"]).name == "defs.yaml"]
+    assert (err["code"], err["location"]["line"]) == (code, line), err
+    if code == "schema.api_version":
+        assert "`kind: FactsSchema`" in err["hint"] and "`$defs:`" in err["hint"] and "defs.yaml#/$defs/NAME" in err["hint"]
+
+
+def test_a_ref_to_a_missing_file_hints_at_a_file_that_would_work(tmp_path):
+    """The hint's file, written as the hint says, is one that resolves: hint and behaviour agree."""
+    root = toy_copy(tmp_path)
+    _with_ref(root, "defs.yaml#/$defs/name")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    (err,) = json.loads(result.stdout)["versions"][0]["errors"]
+    assert err["code"] == "schema.ref" and "no such file" in err["message"]
+    assert "`apiVersion: regcode/v1`, `kind: FactsSchema`, the definitions under `$defs:`" in err["hint"]
+    (root / "toy" / "1" / "defs.yaml").write_text("apiVersion: regcode/v1\nkind: FactsSchema\n$defs: {name: {type: string}}\n",
+                                                  encoding="utf-8")
+    assert run("validate", root / "toy" / "1").exit_code == 0
+
+
 def test_ref_to_nothing_is_reported_with_a_suggestion(tmp_path):
     root = toy_copy(tmp_path)
     _with_ref(root, "#/$defs/nme")
