@@ -352,6 +352,32 @@ def ref_label(ref: str) -> str:
     return "version folder" if os.sep in str(ref) or "/" in str(ref) else "POLICY"
 
 
+def version_entries(cat, ref) -> list:
+    """The version folders REF names (VersionInfo, BrokenVersion or a folder's path), broken ones included:
+    every version of every policy without REF, every version of a POLICY, one POLICY@VERSION or folder.
+    A name that is no policy or version at all is an error at once (there is nothing to write for it)."""
+    if not ref:
+        return cat.entries()
+    with argument(ref_label(ref), ref):
+        if os.path.lexists(Path(ref) / "policy.yaml"):
+            return [Path(ref)]
+        if "@" not in ref:
+            return cat.entries(cat.policy_id(ref))
+        policy_id, version = ref.split("@", 1)
+        found = [e for e in cat.entries(cat.policy_id(policy_id)) if e.version == version]
+        if not found:
+            cat.by_ref(ref)     # raises the clear "no such version" error
+        return found
+
+
+def folder_of(entry) -> Path:
+    return Path(getattr(entry, "directory", entry))
+
+
+def label_of(entry) -> str:
+    return f"{entry.policy_id}@{entry.version}" if hasattr(entry, "policy_id") else str(entry)
+
+
 def check_policy_options(cat: Catalog, policy_name, version=None, dates=()) -> str:
     """The policy id that --policy (and --policy-version) name, checked before any case is read; a
     mistake there is reported at the option, not at a case file."""

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import click
 
-from ..engine.schema import SETTINGS_FILE, dumps, language_schema, policy_schema, write_schemas
-from .main import catalog, policy_root_option, regcode
+from ..engine import PolicyError
+from ..engine.schema import LANGUAGE_FILE, SETTINGS_FILE, dumps, language_schema, policy_schema, write_schemas
+from .main import catalog, folder_of, label_of, policy_root_option, regcode, version_entries
 from .testcmd import _versions
 
 
@@ -26,22 +27,27 @@ def schema_cmd(policy, out, force, policy_roots):
     Without --out: the version's policy-file schema on stdout (the language schema when no POLICY).
     The --out folder is regcode's own, as `regcode site`'s is: a rewrite removes the schemas it wrote
     before and no longer writes, and a folder holding other files is refused unless --force.
+    A version that does not compile costs its own schemas only: the rest is written, its folder is
+    mapped to the language schema, its problems are listed, and the exit status is 1.
 
     \b
     Examples:
       regcode schema --out .regcode/schemas
       regcode schema shanghai-post-license@2017 > shanghai.schema.json"""
     cat = catalog(policy_roots)
-    if policy:
-        policies = _versions(cat, policy, None)
-    else:
-        policies = cat.every_version()
     if out is None:
-        if policy and len(policies) != 1:
+        if not policy:      # the language alone: no version is compiled, so no broken one stops it
+            click.echo(dumps(language_schema()), nl=False)
+            return
+        policies = _versions(cat, policy, None)
+        if len(policies) != 1:
             raise click.UsageError(f"{policy} has {len(policies)} versions; name one (POLICY@VERSION) or use --out DIR")
-        click.echo(dumps(policy_schema(policies[0]) if policy else language_schema()), nl=False)
+        click.echo(dumps(policy_schema(policies[0])), nl=False)
         return
-    written = write_schemas(out, policies, force)
+    # What can be written is: a broken version (a draft half-way) costs its own schemas only, and its
+    # folder is mapped to the language schema, so the editor still checks its files while it is fixed.
+    policies, failed = cat.compile_each(version_entries(cat, policy))
+    written = write_schemas(out, policies, force, broken=[folder_of(entry) for entry, _ in failed])
     for path in written:
         click.echo(f"wrote {path}")
     for path in written.removed:
@@ -50,3 +56,9 @@ def schema_cmd(policy, out, force, policy_roots):
         click.echo(f"{path}: output.kept: the previous run wrote it and this one does not, but it changed since; "
                    "left in place", err=True)
     click.echo(f"editor: merge {out / SETTINGS_FILE} into your settings (`yaml.schemas`), or see docs on modelines")
+    if failed:
+        names = ", ".join(label_of(entry) for entry, _ in failed)
+        click.echo(f"not written: the schemas of {names}, which {'does' if len(failed) == 1 else 'do'} not compile (below); "
+                   f"{'its folder is' if len(failed) == 1 else 'their folders are'} mapped to {out / LANGUAGE_FILE} "
+                   "until fixed", err=True)
+        raise PolicyError([issue for _, issues in failed for issue in issues])

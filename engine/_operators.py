@@ -15,7 +15,7 @@ from . import _dates
 from . import _ir as ir
 from ._schema_text import explain, settle
 from ._shapes import Shape
-from .errors import IssueCollector, did_you_mean, not_declared
+from .errors import IssueCollector, bounded_list, did_you_mean, not_declared
 from .load import Document
 
 CONDITIONS: dict[str, Callable] = {}
@@ -123,7 +123,7 @@ def parse_path(text: Any, ctx: ParseContext, scope: dict, path: tuple) -> Option
                     # the why prints decisions as `decisions.NAME`; in a rule they are read with an expression
                     hint = f"a decision is read with `expr: {{decision: {keys[1]}}}` (or `value: {{decision: {keys[1]}}}`)"
                 else:
-                    hint = did_you_mean(key, choices) or "fields: " + ", ".join(sorted(shape.props)[:12])
+                    hint = did_you_mean(key, choices) or f"fields: {bounded_list(shape.props)}"
                 ctx.error("compile.unknown_path", f"`{text}`: `{key}` is not a field of {where}", path, hint)
             else:
                 ctx.error("compile.unknown_path", f"`{text}`: `{'.'.join(walked)}` is a {shape.kind}, it has no field `{key}`",
@@ -308,7 +308,7 @@ def _pick(raw, ctx, scope, path, latest: bool):
     by = raw["by"]
     if item_shape.child(by) is None:
         ctx.error("compile.unknown_path", f"`by: {by}`: the items of `{raw[keyword]}` have no field `{by}`", path + ("by",),
-                  did_you_mean(by, item_shape.props))
+                  did_you_mean(by, item_shape.props) or f"fields: {bounded_list(item_shape.props)}")
         return None
     field_name = raw.get("field")
     result_shape = item_shape
@@ -316,7 +316,7 @@ def _pick(raw, ctx, scope, path, latest: bool):
         result_shape = item_shape.child(field_name)
         if result_shape is None:
             ctx.error("compile.unknown_path", f"`field: {field_name}`: the items of `{raw[keyword]}` have no field `{field_name}`",
-                      path + ("field",), did_you_mean(field_name, item_shape.props))
+                      path + ("field",), did_you_mean(field_name, item_shape.props) or f"fields: {bounded_list(item_shape.props)}")
             return None
     where = _parse_where(raw, ctx, {**scope, alias: item_shape}, path)
     if "where" in raw and where is None:

@@ -164,6 +164,27 @@ class Catalog:
             raise SelectionError(issues)
         return [self.compiled(v) for pid in self.policy_ids() for v in self.versions(pid)]
 
+    def entries(self, policy_id: Optional[str] = None) -> list:
+        """Every version folder of every policy (or of one), readable or not (VersionInfo or BrokenVersion),
+        by policy and version: what a command that writes what it can (`schema --out`, `site`) works through."""
+        ids = [policy_id] if policy_id is not None else self.policy_ids()
+        found = [e for pid in ids for e in list(self.versions(pid)) + self.broken(pid)]
+        return sorted(found, key=lambda e: (e.policy_id, e.version))
+
+    def compile_each(self, entries) -> tuple:
+        """([compiled versions], [(entry, issues)] of those that do not compile): every entry (a VersionInfo,
+        a BrokenVersion or a version folder) is tried, so one broken version costs its own output only.
+        A broken manifest's issues are `refuse_broken`'s (its problem and `select.broken_version`)."""
+        good, failed = [], []
+        for entry in entries:
+            try:
+                if isinstance(entry, BrokenVersion):
+                    self.refuse_broken(entry.policy_id, entry.version)
+                good.append(self.compiled(entry) if isinstance(entry, VersionInfo) else self.compile_dir(Path(entry)))
+            except PolicyError as exc:
+                failed.append((entry, list(exc.issues)))
+        return good, failed
+
     def same_start(self, directory: Path) -> list:
         """Issues for the versions that take effect on the same day as the one in `directory` (choosing by
         date cannot tell them apart: `choose` takes the later name): each at the later one's effective_from,

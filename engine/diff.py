@@ -51,8 +51,14 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
         params.append({"name": name, "article": (b or a).get("article", ""), "old": pick(a), "new": pick(b),
                        "status": "added" if a is None else "removed" if b is None else "changed"})
     od, nd = old.resolved["decisions"], new.resolved["decisions"]
-    decisions = [{"name": n, "status": "added" if n not in od else "removed" if n not in nd else "changed"}
-                 for n in sorted(set(od) | set(nd)) if od.get(n) != nd.get(n)]
+    decisions = []
+    for n in sorted(set(od) | set(nd)):
+        if od.get(n) == nd.get(n):
+            continue
+        entry = {"name": n, "status": "added" if n not in od else "removed" if n not in nd else "changed"}
+        if entry["status"] == "changed":
+            entry["changes"] = declaration_changes(od[n], nd[n])
+        decisions.append(entry)
     facts = sorted(set(_schema_paths(new.facts_schema)) ^ set(_schema_paths(old.facts_schema)))
     return {
         "text": text_diff(old.text, new.text),
@@ -65,6 +71,53 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
         "decisions": decisions,
         "facts": [{"path": p, "status": "added" if p in set(_schema_paths(new.facts_schema)) else "removed"} for p in facts],
     }
+
+
+def declaration_changes(old: dict, new: dict) -> list:
+    """What changed in a decision's declaration, field by field (sorted): `values` as the codes added and
+    removed (or, with the same codes, the new order: an enum's order is what min/max go by), any other
+    field as its old and new value (None: not written)."""
+    out = []
+    for field in sorted(set(old) | set(new)):
+        a, b = old.get(field), new.get(field)
+        if a == b:
+            continue
+        if field == "values" and isinstance(a, list) and isinstance(b, list):
+            added, removed = [v for v in b if v not in a], [v for v in a if v not in b]
+            if added or removed:
+                out.append({"field": field, "added": added, "removed": removed})
+            else:
+                out.append({"field": field, "reordered": True, "old": a, "new": b})
+            continue
+        out.append({"field": field, "old": a, "new": b})
+    return out
+
+
+MAX_SHOWN = 5      # codes listed per side of a `values` change in the text, then how many more
+MAX_VALUE = 60     # characters of an old or new field value in the text
+
+
+def _codes(sign: str, codes: list) -> str:
+    shown = " ".join(f"{sign} {_short(c)}" for c in codes[:MAX_SHOWN])
+    return shown + (f" (and {len(codes) - MAX_SHOWN} more)" if len(codes) > MAX_SHOWN else "")
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else "not set" if value is None else _j(value)
+    return text if len(text) <= MAX_VALUE else text[:MAX_VALUE - 1] + "…"
+
+
+def changes_text(changes: list) -> str:
+    """`values: + classification_online; combine: first -> union`: a decision's changed fields, bounded."""
+    parts = []
+    for c in changes:
+        if c["field"] == "values" and not c.get("reordered"):
+            parts.append("values: " + " ".join(x for x in (_codes("+", c["added"]), _codes("-", c["removed"])) if x))
+        elif c.get("reordered"):
+            parts.append(f"values reordered: {_short(c['old'])} -> {_short(c['new'])}")
+        else:
+            parts.append(f"{c['field']}: {_short(c['old'])} -> {_short(c['new'])}")
+    return "; ".join(parts)
 
 
 def _timeline(decl: Optional[dict]):
@@ -248,7 +301,8 @@ def to_text(result: dict) -> str:
         else:
             lines.append(f"  ~ parameter {p['name']} ({p['article']}): {timeline_text(p['old'])} -> {timeline_text(p['new'])}")
     for d in s["decisions"]:
-        lines.append(f"  {dict(added='+', removed='-').get(d['status'], '~')} decision {d['name']}" + (": changed" if d["status"] == "changed" else ""))
+        lines.append(f"  {dict(added='+', removed='-').get(d['status'], '~')} decision {d['name']}"
+                     + (f": {changes_text(d['changes'])}" if d["status"] == "changed" else ""))
     for f in s["facts"]:
         lines.append(f"  {'+' if f['status'] == 'added' else '-'} fact {f['path']}")
     for t in s["text"]:

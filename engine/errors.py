@@ -135,6 +135,13 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
 
 
+def bounded_list(names: Iterable[str], limit: int = 12) -> str:
+    """`a, b, c and 9 more`: the first `limit` names (sorted), and how many are left out, never a silent cut."""
+    names = sorted(set(map(str, names)))
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
 def not_declared(what: str, name: str, known: Iterable[str], removed: dict, fallback: str) -> tuple:
     """(message, hint) for a name no declaration has: a name this version removed says where, else the nearest
     names, else `fallback`. `removed`: (what, name) -> Location of its `remove:` entry."""

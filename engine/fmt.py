@@ -5,7 +5,8 @@ note, override, for_each, as, when, then; an operator: its keyword, `as`, then t
 last), 2-space indentation with list items at +2, and every
 flow collection (`{...}`, `[...]`) kept in flow style on one line. Everything else - comments,
 quotes, block scalars, anchors - is kept as written. A mapping with a key its schema does not know (a
-misspelling) is left in the order written, and the key is reported: where it belongs is not known."""
+misspelling) is left in the order written, and the key is reported with the nearest known one: where it
+belongs is not known."""
 from __future__ import annotations
 
 import difflib
@@ -161,14 +162,18 @@ def _walk(node, schema: dict, root: dict, schemas: _Schemas, unknown: list, dept
         return
     schema, root = schemas.resolve(schema, root)
     dispatch = schema.get("x-dispatch")
+    keywords: list = []     # a condition's or expression's other keywords: a misspelt key may be one of them
     if dispatch:
         if not isinstance(node, CommentedMap):
             return
         group = schemas.ops["conditions" if dispatch == "condition" else "expressions"]
         keyword = next((k for k in node if k in group), None)   # the engine takes the first keyword too
-        if keyword is None:
+        if keyword is None:     # the keyword itself is misspelt (`pth:`): every key of the form is known
+            known = set(group) | {k for entry in group.values() for k in (entry.get("properties") or {})}
+            _unknown(node, [k for k in node if k not in known], sorted(group), unknown)
             return
         schema, root = group[keyword], schemas.ops
+        keywords = sorted(k for k in group if k != keyword)
     if isinstance(node, CommentedSeq):
         items = schema.get("items")
         if isinstance(items, dict):
@@ -177,23 +182,42 @@ def _walk(node, schema: dict, root: dict, schemas: _Schemas, unknown: list, dept
         return
     if not isinstance(node, CommentedMap):
         return
-    for branch in schema.get("oneOf", []):   # the form whose required keys the node has (decide / derive)
-        if isinstance(branch, dict) and all(k in node for k in branch.get("required", [])):
+    branches = [b for b in schema.get("oneOf", []) if isinstance(b, dict)]
+    for branch in branches:   # the form whose required keys the node has (decide / derive)
+        if all(k in node for k in branch.get("required", [])):
             schema = {**schema, **branch}
             break
+    else:
+        if branches and all(b.get("properties") and b.get("additionalProperties") is False for b in branches):
+            # no form's keyword is there (`decid:`): the keys of every form are known, the keywords first
+            required = sorted({k for b in branches for k in b.get("required", [])})
+            known = {k for b in branches for k in b["properties"]}
+            _unknown(node, [k for k in node if k not in known], required, unknown)
+            return
     props = schema.get("properties") or {}
     extra = schema.get("additionalProperties")
     strays = [k for k in node if k not in props] if props and not isinstance(extra, dict) and extra is not True else []
     if strays:   # a misspelt key: where it goes is unknown, so this mapping stays as written and fmt says why
-        for key in strays:
-            line, col = node.lc.key(key)
-            unknown.append((key, line + 1, col + 1, did_you_mean(str(key), [k for k in props if k not in node])))
+        _unknown(node, strays, [k for k in props if k not in node] + keywords, unknown, present=list(props))
     else:
         _order(node, list(props))
     for key in list(node):
         child = props.get(key, extra if isinstance(extra, dict) else None)
         if child is not None:
             _walk(node[key], child, root, schemas, unknown, depth + 1)
+
+
+def _unknown(node, strays: list, choices: list, unknown: list, present: Optional[list] = None) -> None:
+    """Put each stray key in `unknown` (key, line, column, hint) with the nearest of `choices`; when none is near,
+    the nearest key already in the mapping (`title` beside `tittle`: one of the two is too many)."""
+    for key in strays:
+        line, col = node.lc.key(key)
+        hint = did_you_mean(str(key), choices)
+        if not hint and present:
+            twin = difflib.get_close_matches(str(key), [k for k in present if k in node and k != key], n=1, cutoff=0.6)
+            if twin:
+                hint = f"did you mean `{twin[0]}`? it is already in this mapping: keep one"
+        unknown.append((key, line + 1, col + 1, hint))
 
 
 def _keep_anchors(node, depth: int = 0) -> None:
@@ -230,7 +254,8 @@ def format_text(text: str, display: str = "<text>") -> Result:
     unknown: list = []
     _walk(tree, schema_for(KINDS["Rules"]), schema_for(KINDS["Rules"]), _Schemas(), unknown)
     result.notes = tuple(Issue("fmt.unknown_key", f"`{key}` is not a key here, so this mapping is left in the order written",
-                               Location(display, line, col), (hint + " " if hint else "") + "`regcode validate` says which keys are allowed")
+                               Location(display, line, col), (hint + (" " if hint.endswith("?") else "; ") if hint else "")
+                               + "`regcode validate` says which keys are allowed")
                          for key, line, col, hint in unknown)
     out = io.StringIO()
     y.dump(tree, out)

@@ -15,7 +15,7 @@ from ._words import Words, param_summary, params_used
 from .catalog import Catalog
 from .compile import OUTPUT_KEYS, CompiledPolicy
 from .coverage import report as coverage_report
-from .diff import diff as diff_versions, timeline_text
+from .diff import changes_text, diff as diff_versions, timeline_text
 from .errors import Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND
 from .load import format_path
@@ -317,7 +317,8 @@ def diff_view(result: dict, old: CompiledPolicy, new: CompiledPolicy) -> dict:
         corpus = {**corpus, "changes": [{**c, "tree": tree(c["smallest_case"]["facts"], f"chg-{k}-")["rows"]}
                                         for k, c in enumerate(corpus["changes"])]}
     return {"old": _policy_meta(old), "new": _policy_meta(new), "rules": {"added": added, "removed": removed, "changed": changed},
-            "parameters": s["parameters"], "decisions": s["decisions"], "facts": s["facts"], "text": text, "corpus": corpus,
+            "parameters": s["parameters"], "facts": s["facts"], "text": text, "corpus": corpus,
+            "decisions": [{**d, "summary": changes_text(d.get("changes") or [])} for d in s["decisions"]],
             "same": not (s["rules"]["added"] or s["rules"]["removed"] or s["rules"]["changed"] or s["parameters"]
                          or s["decisions"] or s["facts"] or s["text"])}
 

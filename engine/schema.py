@@ -278,12 +278,12 @@ def case_schema(policy: CompiledPolicy) -> dict:
 SCHEMA_MANIFEST = ".regcode-schemas.json"
 
 
-def write_schemas(out: Path, policies: list, force: bool = False) -> list:
+def write_schemas(out: Path, policies: list, force: bool = False, broken=()) -> list:
     """Write the language schema, each version's policy-file and case-file schemas, and a settings
-    mapping for yaml-language-server (each version's folder -> its schema). The folder is regcode's
-    own, as the site's is (engine/outdir.py): a rewrite removes the schemas of a version no longer
-    written, and a folder holding files regcode did not write is refused unless `force`. Returns
-    the paths written."""
+    mapping for yaml-language-server (each version's folder -> its schema; each folder in `broken`, a
+    version that does not compile, -> the language schema). The folder is regcode's own, as the
+    site's is (engine/outdir.py): a rewrite removes the schemas of a version no longer written, and a
+    folder holding files regcode did not write is refused unless `force`. Returns the paths written."""
     out = Path(out)
     files = {LANGUAGE_FILE: dumps(language_schema())}
     mapping: dict = {}
@@ -293,6 +293,10 @@ def write_schemas(out: Path, policies: list, force: bool = False) -> list:
         files[names["case"]] = dumps(case_schema(policy))
         folder = _relative(Path(policy.directory))
         mapping[_relative(out / names["policy"])] = [f"{folder}/**/*.yaml", f"{folder}/**/*.yml"]
+    for directory in broken:
+        folder = _relative(Path(directory))
+        mapping.setdefault(_relative(out / LANGUAGE_FILE), []).extend([f"{folder}/**/*.yaml", f"{folder}/**/*.yml"])
+    mapping = {schema: sorted(globs) for schema, globs in mapping.items()}
     files[SETTINGS_FILE] = dumps({"yaml.schemas": dict(sorted(mapping.items()))})
     previous = claim(out, SCHEMA_MANIFEST, "regcode-schemas", files, force, "editor schemas")
     return write_owned(out, SCHEMA_MANIFEST, "regcode-schemas", files, previous, "editor schemas")

@@ -113,7 +113,11 @@ _DATA_KEYWORDS = frozenset({"const", "enum", "examples", "default"})            
 _NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 _IDENTITY_KEYWORDS = frozenset({"$id", "$schema", "$anchor", "$dynamicAnchor"})  # dropped from copied parts
 ALLOWED_REFS = ("a facts schema may `$ref` `#...` within itself, a file inside its version folder "
-                f"(`defs.yaml#/...`, relative to the file it is written in), or regcode's own schemas ({SHIPPED_SCHEMAS}...)")
+                "(`defs.yaml#/$defs/NAME`, relative to the file it is written in; the file is a policy file, "
+                f"`kind: FactsSchema` with the definitions under `$defs:`), or regcode's own schemas ({SHIPPED_SCHEMAS}...)")
+# Every .yaml, .yml and .json file of a version folder is read as a policy file, so a file of definitions
+# for `$ref` is one too: a FactsSchema holding only `$defs:` (it adds no field of its own).
+DEFS_FILE = f"with defs.yaml a policy file: `apiVersion: {API_VERSION}`, `kind: FactsSchema`, the definitions under `$defs:`"
 
 
 class _TooMuch(Exception):
@@ -219,7 +223,8 @@ class _Refs:
         if path is not None and ref.startswith("#"):
             if not local_refs:
                 self.issues.add("schema.ref", f"`$ref: {printable(ref)}` inside `extend:` would point into the merged facts schema",
-                                where, "reference a file of this version instead (`defs.yaml#/...`), or write the schema out")
+                                where, f"reference a file of this version instead, `defs.yaml#/$defs/NAME` {DEFS_FILE}; "
+                                "or write the schema out")
             else:
                 self._lookup(scope, ref, where)
             return out
@@ -272,7 +277,7 @@ class _Refs:
 
 def _ref_hint(ref: str, doc: Document) -> str:
     if not ref.startswith("#"):
-        return "a file is named relative to the file the `$ref` is written in, e.g. `defs.yaml#/...`"
+        return f"a file is named relative to the file the `$ref` is written in, e.g. `defs.yaml#/$defs/NAME` {DEFS_FILE}"
     if ref.startswith("#/$defs/"):
         defs = ((doc.data.get("schema") or {}).get("$defs") or {}) if isinstance(doc.data, dict) else {}
         return did_you_mean(ref[len("#/$defs/"):].split("/")[0], defs) or "JSON pointers start at the schema's top: #/$defs/NAME"
@@ -313,6 +318,9 @@ class ValidatedVersion:
         return self.of_kind("Policy")[0]
 
 
+_SCHEMA_KEYS = frozenset({"$defs", "definitions", "$schema", "$id", "properties", "type", "$ref"})
+
+
 def file_header_issue(doc: Document) -> Optional[Issue]:
     """What makes a file no policy file of a kind regcode reads: not a mapping, no or another `apiVersion`, an
     unknown `kind`. None when its schema can be checked."""
@@ -321,6 +329,11 @@ def file_header_issue(doc: Document) -> Optional[Issue]:
                      doc.location(), f"start with `apiVersion: {API_VERSION}` and `kind:`")
     if doc.data.get("apiVersion") != API_VERSION:
         if "apiVersion" not in doc.data:
+            if "kind" not in doc.data and _SCHEMA_KEYS & set(doc.data):   # JSON Schema definitions for a `$ref`, most likely
+                return Issue("schema.api_version", "the file has no `apiVersion`: every .yaml, .yml and .json file of a version "
+                             "folder is a policy file, one of definitions for a `$ref` too", doc.location(),
+                             f"write it as a policy file: `apiVersion: {API_VERSION}`, `kind: FactsSchema` and the definitions "
+                             "under `$defs:`; a `$ref` then names them `defs.yaml#/$defs/NAME`")
             return Issue("schema.api_version", f"the file has no `apiVersion`: a policy file says which format it is "
                          f"written in, and this regcode reads {API_VERSION}", doc.location(), HINTS["apiVersion"])
         return Issue("schema.api_version", f"apiVersion is {doc.data.get('apiVersion')!r}; this regcode reads {API_VERSION!r}",

@@ -377,3 +377,40 @@ def test_a_bad_test_file_does_not_hide_the_mistakes_of_the_rules(tmp_path, monke
     errors = _validate_with(tmp_path, monkeypatch, ("a test case's as_of that is not a real date", "unknown parameter"))
     assert {(e["code"], e["location"]["file"]) for e in errors} == {
         ("schema.format", "tests/date.yaml"), ("compile.unknown_parameter", "rules/param.yaml")}, errors
+
+
+PROBE_RULE = """apiVersion: regcode/v1
+kind: Rules
+rules:
+  - id: probe
+    article: 第八条
+    title: probe
+    when: {path: PATH, op: '==', value: 1}
+    then: [{decide: interview_required, value: true}]
+"""
+
+
+@pytest.mark.parametrize("path, parent", [("nosuch", ()), ("enterprise.zzzzzz", ("enterprise",))])
+def test_an_unknown_path_lists_the_fields_there_and_says_how_many_more(tmp_path, path, parent):
+    """The list of fields is bounded, never cut off in silence: 12 of them, then how many are left."""
+    from regcode.engine import shipped_root
+    version = tmp_path / "shanghai-post-license" / "2017"
+    shutil.copytree(shipped_root() / "shanghai-post-license" / "2017", version)
+    (version / "rules" / "zz-probe.yaml").write_text(PROBE_RULE.replace("PATH", path), encoding="utf-8")
+    schema = yaml.safe_load((version / "facts.schema.yaml").read_text(encoding="utf-8"))["schema"]
+    for key in parent:
+        schema = schema["properties"][key]
+    fields = sorted(schema["properties"])
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", str(version)])
+    assert result.exit_code == 1
+    (err,) = json.loads(result.stdout)["versions"][0]["errors"]
+    assert err["code"] == "compile.unknown_path"
+    more = f" and {len(fields) - 12} more" if len(fields) > 12 else ""
+    assert err["hint"] == "fields: " + ", ".join(fields[:12]) + more
+
+
+def test_a_bounded_list_says_what_it_leaves_out():
+    from regcode.engine.errors import bounded_list
+    assert bounded_list(["b", "a"]) == "a, b"
+    assert bounded_list([f"f{i:02}" for i in range(23)]) == ", ".join(f"f{i:02}" for i in range(12)) + " and 11 more"
+    assert bounded_list([f"f{i:04}" for i in range(2000)], 3) == "f0000, f0001, f0002 and 1,997 more"

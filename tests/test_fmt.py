@@ -246,6 +246,36 @@ def test_a_mapping_with_a_misspelt_key_is_left_as_written_and_the_key_reported(w
     assert data_of(result.formatted) == data_of(text)
 
 
+NEAREST = [
+    # (what is misspelt, the text replaced, its replacement, the misspelt key, the hint's start)
+    ("a condition's keyword", "path: applicant.employees", "pth: applicant.employees", "pth", "did you mean `path`?"),
+    ("another keyword of a condition", "{absent: inc.date}", "{absent: inc.date, presnt: 1}", "presnt", "did you mean `present`?"),
+    ("a conclusion's keyword", "        decide: fee\n", "        decid: fee\n", "decid", "did you mean `decide`?"),
+    ("a derive's key", "{with: {plate: x}, derive: audit_trail}", "{wth: {plate: x}, derive: audit_trail}", "wth", "did you mean `with`?"),
+    ("a key beside the one it misspells", "    title: 'quoted title'\n", "    title: 'quoted title'\n    tittle: again\n", "tittle",
+     "did you mean `title`? it is already in this mapping: keep one;"),
+]
+
+
+@pytest.mark.parametrize("what,old,new,key,hint", NEAREST, ids=[m[0] for m in NEAREST])
+def test_a_misspelt_key_gets_the_nearest_key_wherever_the_keys_are_known(what, old, new, key, hint):
+    """README: a misspelt key is reported with the nearest one. That holds for a keyword of a condition, an
+    expression or a conclusion (no form is known until it is there: every form's keys are), and for a key whose
+    nearest is already in the mapping, as much as for a rule's key."""
+    text = MESSY.replace(old, new)
+    assert text != MESSY
+    lines = text.splitlines()
+    line = next(i for i, ln in enumerate(lines, 1) if f"{key}:" in ln)
+    col = lines[line - 1].index(f"{key}:") + 1
+    result = format_text(text, "x.yaml")
+    assert not result.issues
+    [note] = result.notes
+    assert (note.code, note.location.line, note.location.column) == ("fmt.unknown_key", line, col)
+    assert note.message.startswith(f"`{key}` is not a key here") and note.hint.startswith(hint), note.hint
+    assert new.strip() in result.formatted    # its mapping is left as written
+    assert data_of(result.formatted) == data_of(text)
+
+
 def test_fmt_prints_the_note_and_still_formats_the_rest(tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(MESSY.replace("    title: 'quoted title'\n", "    tittle: 'quoted title'\n"), encoding="utf-8")

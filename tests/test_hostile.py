@@ -252,6 +252,57 @@ def test_ref_to_a_file_of_the_version_is_copied_in(tmp_path):
     assert name == {"type": "string", "maxLength": 3}
 
 
+def test_a_file_of_definitions_for_a_ref_is_a_facts_schema_with_defs_only(tmp_path):
+    """`defs.yaml#/$defs/NAME`, as the hints say: defs.yaml is a policy file (every .yaml in the folder is),
+    a FactsSchema holding only `$defs:`; it is copied in where referenced and adds no field by itself."""
+    root = toy_copy(tmp_path)
+    before = json.loads(run("show", "--policy-root", root, "--format", "json", "toy@1").stdout)["facts_schema"]
+    (root / "toy" / "1" / "defs.yaml").write_text("apiVersion: regcode/v1\nkind: FactsSchema\n"
+                                                  "$defs: {name: {type: string, maxLength: 3}, unused: {type: integer}}\n",
+                                                  encoding="utf-8")
+    _with_ref(root, "defs.yaml#/$defs/name")
+    assert run("validate", root / "toy" / "1").exit_code == 0
+    after = json.loads(run("show", "--policy-root", root, "--format", "json", "toy@1").stdout)["facts_schema"]
+    assert after["properties"]["applicant"]["properties"]["name"] == {"type": "string", "maxLength": 3}
+    assert sorted(after["properties"]) == sorted(before["properties"])
+    assert sorted(after["properties"]["applicant"]["properties"]) == sorted(before["properties"]["applicant"]["properties"])
+    case = tmp_path / "case.yaml"
+    case.write_text(TOY_CASE.replace("name: 甲", "name: 甲乙丙丁"), encoding="utf-8")
+    result = run("eval", "--policy-root", root, "--policy", "toy", case)
+    assert result.exit_code == 1 and "applicant.name" in result.stderr     # the referenced maxLength holds
+
+
+@pytest.mark.parametrize("defs, code, line", [
+    ("$defs: {name: {type: string}}\n", "schema.api_version", 1),     # bare JSON Schema: not read as a policy file
+    ("apiVersion: regcode/v1\nkind: FactsSchema\n$defs: {name: {type: string}}\nschema: {type: object}\n", "schema.oneOf", 3),
+])
+def test_a_definitions_file_that_is_no_defs_only_facts_schema_says_how_to_write_it(tmp_path, defs, code, line):
+    root = toy_copy(tmp_path)
+    defs_file = root / "toy" / "1" / "defs.yaml"
+    defs_file.write_text(defs, encoding="utf-8")
+    _with_ref(root, "defs.yaml#/$defs/name")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    assert result.exit_code == 1
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    (err,) = [e for e in errors if Path(e["location"]["file"]).name == "defs.yaml"]
+    assert (err["code"], err["location"]["line"]) == (code, line), err
+    if code == "schema.api_version":
+        assert "`kind: FactsSchema`" in err["hint"] and "`$defs:`" in err["hint"] and "defs.yaml#/$defs/NAME" in err["hint"]
+
+
+def test_a_ref_to_a_missing_file_hints_at_a_file_that_would_work(tmp_path):
+    """The hint's file, written as the hint says, is one that resolves: hint and behaviour agree."""
+    root = toy_copy(tmp_path)
+    _with_ref(root, "defs.yaml#/$defs/name")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    (err,) = json.loads(result.stdout)["versions"][0]["errors"]
+    assert err["code"] == "schema.ref" and "no such file" in err["message"]
+    assert "`apiVersion: regcode/v1`, `kind: FactsSchema`, the definitions under `$defs:`" in err["hint"]
+    (root / "toy" / "1" / "defs.yaml").write_text("apiVersion: regcode/v1\nkind: FactsSchema\n$defs: {name: {type: string}}\n",
+                                                  encoding="utf-8")
+    assert run("validate", root / "toy" / "1").exit_code == 0
+
+
 def test_ref_to_nothing_is_reported_with_a_suggestion(tmp_path):
     root = toy_copy(tmp_path)
     _with_ref(root, "#/$defs/nme")
@@ -454,14 +505,61 @@ def test_a_backtracking_pattern_in_a_policy_cannot_hang_the_report_of_a_bad_case
 @pytest.mark.parametrize("verb", [["site", "--out", "{tmp}/site"], ["schema", "--out", "{tmp}/schemas"]])
 def test_a_command_over_every_version_refuses_a_broken_one_instead_of_passing_it_over(tmp_path, verb):
     """Given no selection, site and schema work on every version: a broken manifest is an error (exit 1),
-    never a site or a schema set without it (and without the shipped version it hides)."""
+    never passed over in silence, and the shipped version it hides is not written in its place. (What
+    does not depend on it, the language schema, the site's index, is written: see the next test.)"""
     version = tmp_path / "root" / "shanghai-post-license" / "2017"
     version.mkdir(parents=True)
     (version / "policy.yaml").write_text("title: a: b\n", encoding="utf-8")
     result = run(*[a.format(tmp=tmp_path) for a in verb], "--policy-root", tmp_path / "root")
     assert result.exit_code == 1 and "select.broken_version" in result.stderr
     assert f"{version / 'policy.yaml'}:1:9: load.syntax" in result.stderr
-    assert not (tmp_path / verb[-1].rsplit("/", 1)[-1]).exists()
+    out = tmp_path / verb[-1].rsplit("/", 1)[-1]
+    assert not [p for p in out.rglob("*") if "shanghai-post-license" in p.name]
+
+
+DRAFT = REPO / "examples" / "drafting" / "toy" / "2"     # a draft amendment of toy@1 with three mistakes
+
+
+@pytest.mark.parametrize("verb, good, bad", [
+    (["schema", "--out", "{out}"], ["regcode-v1.schema.json", "toy@1.schema.json", "toy@1.case.schema.json"],
+     ["toy@2.schema.json", "toy@2.case.schema.json"]),
+    (["schema", "toy", "--out", "{out}"], ["regcode-v1.schema.json", "toy@1.schema.json"], ["toy@2.schema.json"]),
+    (["schema", "toy@2", "--out", "{out}"], ["regcode-v1.schema.json"], ["toy@1.schema.json", "toy@2.schema.json"]),
+    (["site", "--out", "{out}"], ["index.html", "toy/1/index.html", "toy/versions.html"], ["toy/2"]),
+    (["site", "toy", "toy@2", "--out", "{out}"], ["index.html", "toy/1/index.html"], ["toy/2"]),
+])
+def test_a_broken_draft_costs_its_own_output_only(tmp_path, verb, good, bad):
+    """A draft that does not compile beside a version that does: schema and site write everything else
+    (the language schema, the good version's schemas or pages), say the draft's problems at their places
+    and exit 1; editor support and the site do not disappear while a draft is being fixed."""
+    root = toy_copy(tmp_path)
+    shutil.copytree(DRAFT, root / "toy" / "2")
+    out = tmp_path / "out"
+    args = [a.format(out=out) for a in verb] + ["--policy-root", root]
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    draft = root / "toy" / "2" / "rules" / "draft.yaml"
+    assert f"{draft}:9:5: schema.additionalProperties: unknown key `wen`" in result.stderr
+    assert f"{draft}:17:34: compile.value" in result.stderr and result.stderr.rstrip().endswith("3 problems")
+    assert "not written: the " in result.stderr and "of toy@2, which does not compile" in result.stderr
+    assert [name for name in good if not (out / name).exists()] == []
+    assert [name for name in bad if (out / name).exists()] == []
+    first = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    again = run(*args)
+    assert again.exit_code == 1 and again.stderr == result.stderr
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == first, "byte-identical on a rerun"
+    if verb[0] == "schema":     # the draft's folder is checked against the whole rule language meanwhile
+        mapping = json.loads((out / "yaml-language-server.settings.json").read_text(encoding="utf-8"))["yaml.schemas"]
+        language = next(globs for schema, globs in mapping.items() if schema.endswith("/regcode-v1.schema.json"))
+        assert language == [f"{root.resolve() / 'toy' / '2'}/**/*.yaml", f"{root.resolve() / 'toy' / '2'}/**/*.yml"]
+        assert "wrote " in result.stdout and "its folder is mapped to" in result.stderr
+
+
+def test_the_language_schema_is_printed_whatever_state_a_version_is_in(tmp_path):
+    root = toy_copy(tmp_path)
+    shutil.copytree(DRAFT, root / "toy" / "2")
+    result = run("schema", "--policy-root", root)
+    assert result.exit_code == 0 and json.loads(result.stdout)["title"] == "a regcode policy file (regcode/v1)"
 
 
 def test_serve_does_not_start_past_a_broken_manifest(tmp_path):

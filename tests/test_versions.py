@@ -573,3 +573,48 @@ def test_two_versions_taking_effect_on_one_day_are_a_located_error_of_validate(t
     assert text.stderr.count("select.same_effective_from") == 1, text.stderr
     alone = CliRunner().invoke(regcode, ["validate", str(root / "toy" / "1")])     # a folder outside the roots: its own root
     assert alone.exit_code == 1 and f"{manifest}:7:17: select.same_effective_from" in alone.stderr, alone.output
+
+
+DECISION_CHANGES = [   # (the redeclared decision, its JSON `changes`, the text line): what `diff` says of a changed declaration
+    ("flags: {title: 标记, type: list, values: [major_incident, too_many_minor, uncertified, stale_inspection, late_registration, "
+     "new_small, alert, night_market], combine: union, default: []}",
+     [{"field": "values", "added": ["night_market"], "removed": []}],
+     "  ~ decision flags: values: + night_market"),
+    ("risk: {title: 风险等级, type: enum, values: [low, high, medium], combine: max, default: low}",
+     [{"field": "values", "reordered": True, "old": ["low", "medium", "high"], "new": ["low", "high", "medium"]}],
+     '  ~ decision risk: values reordered: ["low", "medium", "high"] -> ["low", "high", "medium"]'),
+    ("fee: {title: 费用合计, type: number, combine: sum, default: 10}",
+     [{"field": "default", "old": 0, "new": 10}, {"field": "title", "old": "费用", "new": "费用合计"}],
+     "  ~ decision fee: default: 0 -> 10; title: 费用 -> 费用合计"),
+    ("fee: {title: " + "很" * 70 + ", type: number, combine: sum, default: 0}",
+     [{"field": "title", "old": "费用", "new": "很" * 70}],
+     "  ~ decision fee: title: 费用 -> " + "很" * 59 + "…"),
+    ("flags: {title: 标记, type: list, values: [major_incident, too_many_minor, uncertified, stale_inspection, late_registration, "
+     "new_small, alert, a1, a2, a3, a4, a5, a6, a7], combine: union, default: []}",
+     [{"field": "values", "added": ["a1", "a2", "a3", "a4", "a5", "a6", "a7"], "removed": []}],
+     "  ~ decision flags: values: + a1 + a2 + a3 + a4 + a5 (and 2 more)"),
+]
+
+
+@pytest.mark.parametrize("declaration,changes,line", DECISION_CHANGES, ids=["value added", "reordered", "two fields", "long", "many"])
+def test_diff_says_what_changed_in_a_decision_declaration(tmp_path, declaration, changes, line):
+    """Not just `changed`: the codes added or removed, the new order, or each field's old -> new, bounded in the text."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    name = declaration.split(":", 1)[0]
+    (v2 / "decisions.yaml").write_text(
+        "apiVersion: regcode/v1\nkind: Decisions\ndecisions:\n  night_permit: {title: 夜市许可, type: bool, combine: any, default: false}\n"
+        f"  {declaration[:-1]}, override: true}}\n", encoding="utf-8")
+    args = ["diff", "toy@1", "toy@2", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES)]
+    text = CliRunner().invoke(regcode, args)
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    (entry,) = [d for d in data["static"]["decisions"] if d["name"] == name]
+    assert entry == {"name": name, "status": "changed", "changes": changes}
+    assert [ln for ln in text.stdout.splitlines() if f"decision {name}" in ln] == [line]
+
+
+def test_a_values_change_lists_the_codes_removed_too():
+    from regcode.engine.diff import changes_text, declaration_changes
+    changes = declaration_changes({"type": "enum", "values": ["a", "b", "c"]}, {"type": "enum", "values": ["a", "d"], "default": "a"})
+    assert changes == [{"field": "default", "old": None, "new": "a"}, {"field": "values", "added": ["d"], "removed": ["b", "c"]}]
+    assert changes_text(changes) == "default: not set -> a; values: + d - b - c"
