@@ -20,6 +20,7 @@ from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
+EXIT_PIPE = 141     # 128 + SIGPIPE: what a Unix filter whose reader left ends with (`set -o pipefail` sees it)
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)     # an output with no room left: exit 1, output.io
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file (batch, plan)
 
@@ -184,11 +185,11 @@ class RegcodeGroup(click.Group):
             raise
         except click.ClickException as exc:   # a verb's usage error, raised parsing it or from inside it
             raise one_paragraph(exc, getattr(exc, "ctx", None) or click.get_current_context(silent=True) or ctx) from None
-        except BrokenPipeError:   # `regcode ... | head`: the reader left; not an error of ours
-            try:
+        except BrokenPipeError:   # `regcode ... | head`: the reader left. Quietly, but not as done: the output (and
+            try:                  # any problem said after it) did not all reach anyone, so 0 or 1 would both mislead
                 sys.stdout = open(os.devnull, "w")
             finally:
-                ctx.exit(EXIT_OK)
+                ctx.exit(EXIT_PIPE)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
@@ -435,6 +436,8 @@ def regcode():
          a usage error too (an unknown command or option, a missing argument, a bad option
          value): one paragraph naming the option and the fix
       3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
+      141  the reader of the output left before it ended (`regcode ... | head`), as for any
+         command stopped by SIGPIPE: the run stops quietly, its output and status not delivered
     """
 
 

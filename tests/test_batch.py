@@ -774,7 +774,7 @@ def test_a_bad_record_is_placed_at_its_line_and_column(tmp_path, jobs, text, cod
     assert message in first["message"]
 
 
-# ---- a closed pipe on the output ends quietly, as `eval | head` does ----------------------------
+# ---- a closed pipe on the output ends quietly with 141, as a filter stopped by SIGPIPE does ------
 @pytest.mark.parametrize("out", ["-", "/dev/stdout"])
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_reader_that_leaves_ends_the_batch_quietly(tmp_path, out, jobs):
@@ -787,7 +787,7 @@ def test_a_reader_that_leaves_ends_the_batch_quietly(tmp_path, out, jobs):
     assert proc.stdout.read(100)
     proc.stdout.close()         # `| head -c 100`
     stderr = proc.stderr.read().decode("utf-8")
-    assert proc.wait(timeout=120) == 0, stderr
+    assert proc.wait(timeout=120) == 141, stderr    # not 0: the batch did not finish, nor deliver its bad records
     assert stderr == "", stderr         # no output.io, no hint about folders and space
 
 
