@@ -382,16 +382,25 @@ def test_the_text_why_shows_the_first_matched_facts_and_says_where_the_rest_are(
         "… 3 more facts matched (all are in --format json and html)"
 
 
-def test_test_says_what_validate_says_of_the_cases_at_their_place_and_still_runs_them(tmp_path):
-    """`regcode test` reports a mistake in the cases themselves (an unknown decision, a value its decision cannot take)
-    at file:line:col with the nearest name, as `validate` does, then runs every case; the exit status is 1."""
+
+CASES = "apiVersion: regcode/v1\nkind: TestCases\ncases:\n"    # a TestCases file's head
+
+
+def _toy_with_test_file(tmp_path, name: str, text: str) -> tuple:
+    """A copy of the toy policy (its root) with one more test file, tests/NAME, holding `text`; (root, that file)."""
     import shutil
     root = tmp_path / "policies"
     shutil.copytree(TEST_POLICIES / "toy", root / "toy")
-    bad = root / "toy" / "1" / "tests" / "bad.yaml"
-    bad.write_text("apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: typo\n"
-                   "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 徐汇区}}\n"
-                   "    expect: {eligble: true, risk: hgh}\n", encoding="utf-8")
+    bad = root / "toy" / "1" / "tests" / name
+    bad.write_text(text, encoding="utf-8")
+    return root, bad
+
+def test_test_says_what_validate_says_of_the_cases_at_their_place_and_still_runs_them(tmp_path):
+    """`regcode test` reports a mistake in the cases themselves (an unknown decision, a value its decision cannot take)
+    at file:line:col with the nearest name, as `validate` does, then runs every case; the exit status is 1."""
+    root, bad = _toy_with_test_file(tmp_path, "bad.yaml", CASES + "  - name: typo\n"
+                                     "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 徐汇区}}\n"
+                                     "    expect: {eligble: true, risk: hgh}\n")
     result = run("test", "toy@1", "--policy-root", str(root))
     assert result.exit_code == 1
     problems = [ln for ln in result.stderr.splitlines() if ": test." in ln]
@@ -417,14 +426,10 @@ def test_test_on_a_version_without_cases_says_they_are_not_inherited():
 def test_a_malformed_test_case_is_set_aside_and_said_and_fails_no_evaluation(tmp_path):
     """A case the TestCases schema refuses (a 30 February) is said at its place by test and validate, the other cases
     of its file still run, and eval of the policy does not depend on its tests at all."""
-    import shutil
-    root = tmp_path / "policies"
-    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
-    bad = root / "toy" / "1" / "tests" / "bad.yaml"
-    bad.write_text("apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: bad date\n    as_of: 2020-02-30\n"
-                   "    facts: {applicant: {name: 甲, district: 徐汇区}}\n    expect: {eligible: true}\n"
-                   "  - name: fine\n    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 徐汇区}}\n"
-                   "    expect: {eligible: false}\n", encoding="utf-8")
+    root, bad = _toy_with_test_file(tmp_path, "bad.yaml", CASES + "  - name: bad date\n    as_of: 2020-02-30\n"
+                                     "    facts: {applicant: {name: 甲, district: 徐汇区}}\n    expect: {eligible: true}\n"
+                                     "  - name: fine\n    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 徐汇区}}\n"
+                                     "    expect: {eligible: false}\n")
     roots = ["--policy-root", str(root)]
     assert run("eval", *roots, "--policy", "toy", str(CASE)).exit_code == 0
     result = run("test", "toy@1", *roots, "--format", "json")
@@ -452,11 +457,7 @@ BROKEN_TEST_FILES = [   # (what, the file's text, the code said at its place)
 def test_a_test_file_that_cannot_be_read_loses_its_own_cases_only(tmp_path, text, code):
     """Nothing evaluated depends on a test file: one that does not parse (or is no TestCases file) stops neither eval
     nor the other test files' cases; validate and test say it at its place and exit 1."""
-    import shutil
-    root = tmp_path / "policies"
-    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
-    bad = root / "toy" / "1" / "tests" / "zz-broken.yaml"
-    bad.write_text(text, encoding="utf-8")
+    root, bad = _toy_with_test_file(tmp_path, "zz-broken.yaml", text)
     roots = ["--policy-root", str(root)]
     assert run("eval", *roots, "--policy", "toy", str(CASE)).exit_code == 0
     clean = json.loads(run("test", "toy@1", "--policy-root", str(TEST_POLICIES), "--format", "json").stdout)
@@ -471,13 +472,9 @@ def test_a_test_file_that_cannot_be_read_loses_its_own_cases_only(tmp_path, text
 
 def test_a_case_whose_facts_have_several_problems_lists_them_all(tmp_path):
     """validate's test.facts says each problem at its place, and the case's error in `regcode test` lists them all."""
-    import shutil
-    root = tmp_path / "policies"
-    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
-    bad = root / "toy" / "1" / "tests" / "facts.yaml"
-    bad.write_text("apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: three wrongs\n"
-                   "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 7, employees: -1, certified: maybe}}\n"
-                   "    expect: {eligible: true}\n", encoding="utf-8")
+    root, bad = _toy_with_test_file(tmp_path, "facts.yaml", CASES + "  - name: three wrongs\n"
+                                     "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 7, employees: -1, certified: maybe}}\n"
+                                     "    expect: {eligible: true}\n")
     result = run("test", "toy@1", "--policy-root", str(root))
     assert result.exit_code == 1
     said = [ln for ln in result.stderr.splitlines() if ": test.facts: " in ln]
