@@ -193,13 +193,15 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             for i, name in enumerate(doc.data.get("remove", []) or []):
                 _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed, base_names[attr])
     seen_rules: dict = {}
+    aside: list = []    # rules set aside for unknown keys, read for checking: their ids are checked too, after the rest
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):
             if (doc.file, i) in version.rejected:   # its schema issues are already reported
                 resolved.rejected_articles.add(data.get("article") if isinstance(data, dict) else None)
-                strays = version.strays.get((doc.file, i))
-                if strays is not None and top:   # only unknown keys: check what it says besides
-                    resolved.checked_only.append(Item(doc, ("rules", i), {k: v for k, v in data.items() if k not in strays}))
+                reading = version.strays.get((doc.file, i))
+                if reading is not None and top:   # only unknown keys: check what it says besides
+                    aside.append(Item(doc, ("rules", i), reading))
+                    resolved.checked_only.append(aside[-1])
                 continue
             item = Item(doc, ("rules", i), data)
             rid = data["id"]
@@ -221,6 +223,20 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                 resolved.checked_only.append(item)
                 continue
             resolved.rules[rid] = item
+    seen_aside: dict = {}
+    for item in aside:      # never a rule of the version, so it takes no id from one: said at the rule set aside
+        rid = item.data["id"]
+        first = seen_rules.get(rid) or seen_aside.get(rid)
+        seen_aside.setdefault(rid, item)
+        if first is not None:
+            issues.add("compile.duplicate_id", f"rule id `{rid}` is used twice (also at {first.location()})",
+                       item.location("id"), "rule ids are unique within a version; rename one")
+        elif item.data.get("override") and (not inherited or rid not in base_names["rules"]):
+            issues.add("compile.override", f"rule `{rid}` says `override: true` but no inherited rule has that id",
+                       item.location("override"), did_you_mean(rid, base_names["rules"]) or "drop `override` to add a new rule")
+        elif not item.data.get("override") and inherited and rid in base_names["rules"]:
+            issues.add("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
+                       item.location("id"), "or give the new rule another id")
     indexes = version.of_kind("ArticleIndex")
     if len(indexes) > 1:
         issues.add("compile.duplicate", "more than one ArticleIndex", indexes[1].location(), "keep one")

@@ -18,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 
 from ._schema_text import explain, settle
 from ._text import check_source
-from .errors import Issue, IssueCollector, Location, SchemaError, did_you_mean
+from .errors import Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest
 from ._dates import date_problem  # noqa: F401  (re-exported: validate.date_problem)
 from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
 
@@ -89,11 +89,12 @@ def _message(err: jsonschema.ValidationError) -> tuple:
 
 
 def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix: str = "schema") -> list:
-    """Report a document's schema errors: the most relevant one per top-level item (best_match). Returns the
-    paths of the first two keys the errors were grouped by (a TestCases file's bad cases: ("cases", i))."""
+    """Report a document's schema errors: the most relevant one per place (best_match), so that two mistakes of
+    one rule (a bad id and a bad article) are both said, and one place gets one issue. Returns the paths of the
+    first two keys of those places (a TestCases file's bad cases: ("cases", i)), each once."""
     groups = defaultdict(list)
     for err in validator.iter_errors(doc.data):
-        groups[tuple(err.absolute_path)[:2]].append(err)
+        groups[tuple(err.absolute_path)].append(err)
     for key in sorted(groups, key=lambda k: tuple(str(p) for p in k)):
         err = settle(jsonschema.exceptions.best_match(groups[key]))
         message, hint, at = _message(err)
@@ -105,7 +106,7 @@ def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix:
             issues.add(f"{code_prefix}.{err.validator}", message, doc.key_location(path + (at,)), hint)
             continue
         issues.add(f"{code_prefix}.{err.validator}", message, doc.location(path), hint)
-    return list(groups)
+    return list(dict.fromkeys(key[:2] for key in groups))
 
 
 # ---- `$ref` in a facts schema: never outside the policy, never the network -------------------
@@ -298,8 +299,9 @@ class ValidatedVersion:
     source: VersionSource
     carried: list = field(default_factory=list)
     rejected: frozenset = frozenset()        # (file, index) of rules set aside
-    # of those, the rules whose only fault is unknown keys of their own: their known keys are still
-    # compiled for the drafter's sake (checked, never run): (file, index) -> the unknown keys
+    # of those, the rules whose only fault is unknown keys of their own: they are still compiled for the
+    # drafter's sake (checked, never run), read without those keys, or with a misspelt required key read
+    # as the one it is nearest to (`tittle:` as `title:`): (file, index) -> the rule as read for checking
     strays: dict = field(default_factory=dict)
     # problems of its test files: said with any other problem of the version, but nothing compiled or evaluated
     # depends on them, so alone they fail no compile (validate and `regcode test` say them through discover)
@@ -384,26 +386,35 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)")
     # A problem inside one rule spoils only that rule; anything else (a manifest, a declaration,
     # the shape of a file) would make the rules' checks report echoes of it, so it stops here.
-    rejected, strays, faults = set(), {}, {}
+    rejected, strays = set(), {}
     for issue in issues.issues:
         rule = _rule_of(issue, source)
         if rule is None:
             raise SchemaError(list(source.carried) + aside.issues + issues.issues + tests.issues)
         rejected.add(rule)
-        segments = issue.location.path.split(".")
-        stray = issue.code == "schema.additionalProperties" and len(segments) == 2   # rules[i].KEY itself
-        faults.setdefault(rule, []).append(segments[1] if stray else None)
-    for (file, index), keys in faults.items():
-        if None in keys:
-            continue
+    for file, index in sorted(rejected):
         doc = next(d for d in source.documents if d.file == file)
-        rule = doc.data["rules"][index]
-        stripped = {k: v for k, v in rule.items() if k not in keys}   # without its unknown keys, is it a whole rule?
-        whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [stripped]}
-        if not any(True for _ in validator_for("Rules").iter_errors(whole)):
-            strays[(file, index)] = frozenset(keys)
+        reading = _reading(doc.data["rules"][index])
+        whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [reading]}
+        if reading is not None and not any(True for _ in validator_for("Rules").iter_errors(whole)):
+            strays[(file, index)] = reading    # its only faults are unknown keys: what it says besides is checked
     return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays,
                             tests.issues)
+
+
+def _reading(rule) -> Optional[dict]:
+    """A rule as read for checking only: each unknown key left out, or, when the key it is nearest to is a required
+    one the rule lacks (`tittle:` for `title:`), read as that key. None for a rule that is no mapping."""
+    if not isinstance(rule, dict):
+        return None
+    schema = schema_for(KINDS["Rules"])["properties"]["rules"]["items"]
+    known, required = schema["properties"], schema["required"]
+    reading = {k: v for k, v in rule.items() if k in known}
+    for key, value in rule.items():
+        near = nearest(key, known) if key not in known else None
+        if near in required and near not in reading:
+            reading[near] = value
+    return reading
 
 
 def _rule_of(issue, source: VersionSource):
