@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT202012
 from ._schema_text import explain, settle
 from ._text import check_source
 from .errors import Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest
-from ._dates import date_problem  # noqa: F401  (re-exported: validate.date_problem)
+from ._dates import date_problem, is_date  # noqa: F401  (date_problem re-exported: validate.date_problem)
 from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
 
 API_VERSION = "regcode/v1"
@@ -365,12 +365,16 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                     issues.add("schema.facts_schema", f"the facts schema, with its references resolved, is not valid JSON Schema: "
                                f"{exc.message}", doc.location(("schema",) + tuple(exc.path)), "fix what the `$ref` points to")
     manifests = source.of_kind("Policy")
+    # A manifest whose only faults are in what nothing compiled reads (its title, source and dates) still lets
+    # `extends` be resolved and the rules be checked: its faults are said with theirs (every mistake at once).
+    free = [i for i in issues.issues if len(manifests) == 1 and i.location.file == manifests[0].file] \
+        if len(manifests) == 1 and _only_free_faults(manifests[0]) else []
     if len(manifests) != 1:
         where = manifests[1].location() if len(manifests) > 1 else source.documents[0].location() if source.documents else None
         if where is not None:
             issues.add("schema.manifest", f"a version has exactly one `kind: Policy` file; found {len(manifests)}", where,
                        "keep the manifest in policy.yaml only")
-    elif not issues:
+    elif all(i in free or _rule_of(i, source) is not None for i in issues.issues):
         data = manifests[0].data
         if data.get("version") != source.version:
             issues.add("schema.version", f"the manifest says version {data.get('version')!r} but the folder is {source.version!r}",
@@ -378,8 +382,12 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         if data.get("id") != source.policy_id:
             issues.add("schema.policy_id", f"the manifest says id {data.get('id')!r} but the folder is {source.policy_id!r}",
                        manifests[0].location(("id",)), "make them the same")
-        if data.get("effective_to") and data["effective_to"] < data["effective_from"]:
-            issues.add("schema.window", "effective_to is before effective_from", manifests[0].location(("effective_to",)), "")
+        start, end = data.get("effective_from"), data.get("effective_to")
+        if is_date(start) and is_date(end) and end < start:
+            issues.add("schema.window", f"effective_to {end} is before effective_from {start}: the version would never be in force",
+                       manifests[0].location(("effective_to",)), "effective_to is the last day the version is in force, on or after "
+                       "effective_from: correct one of the two dates, or drop effective_to for a version still in force")
+            free.append(issues.issues[-1])    # nothing compiled reads the window
         facts = source.of_kind("FactsSchema")
         if not data.get("extends") and len([d for d in facts if "schema" in d.data]) != 1:
             issues.add("schema.facts_schema", f"a version that extends none needs exactly one FactsSchema with `schema:`; found {len(facts)}",
@@ -389,6 +397,8 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
     rejected, strays = set(), {}
     for issue in issues.issues:
         rule = _rule_of(issue, source)
+        if issue in free:
+            continue
         if rule is None:
             raise SchemaError(list(source.carried) + aside.issues + issues.issues + tests.issues)
         rejected.add(rule)
@@ -400,6 +410,23 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
             strays[(file, index)] = reading    # its only faults are unknown keys: what it says besides is checked
     return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays,
                             tests.issues)
+
+
+# What compile never reads of a manifest (the catalog reads the dates, and refuses a version whose dates are
+# bad): the values they are read as to tell whether the manifest's other keys fit its schema.
+_FREE_MANIFEST_KEYS = {"title": "t", "description": "", "illustration": False,
+                       "source": {"issuer": "i", "date": "2000-01-01"}, "effective_from": "2000-01-01", "effective_to": None}
+
+
+def _only_free_faults(manifest: Document) -> bool:
+    """Whether the manifest fits its schema once its free keys (title, source, dates) are right and its unknown keys
+    are gone: then its faults are all in what nothing compiled depends on."""
+    if file_header_issue(manifest) is not None:
+        return False
+    schema = schema_for(KINDS["Policy"])
+    fixed = {k: v for k, v in manifest.data.items() if k in schema["properties"] and k not in _FREE_MANIFEST_KEYS}
+    fixed.update({k: v for k, v in _FREE_MANIFEST_KEYS.items() if v is not None})
+    return not any(True for _ in validator_for("Policy").iter_errors(fixed))
 
 
 def _reading(rule) -> Optional[dict]:

@@ -573,3 +573,43 @@ def test_two_versions_taking_effect_on_one_day_are_a_located_error_of_validate(t
     assert text.stderr.count("select.same_effective_from") == 1, text.stderr
     alone = CliRunner().invoke(regcode, ["validate", str(root / "toy" / "1")])     # a folder outside the roots: its own root
     assert alone.exit_code == 1 and f"{manifest}:7:17: select.same_effective_from" in alone.stderr, alone.output
+
+
+MANIFEST_DATES = [   # (what is wrong with the manifest's dates, the line put in for effective_from, the code said)
+    ("a day that does not exist", "effective_from: 2021-13-01", "schema.format"),
+    ("a window that ends before it starts", "effective_from: 2021-01-01\neffective_to: 2020-12-31", "schema.window"),
+    ("no effective_from", "", "schema.required"),
+]
+
+
+@pytest.mark.parametrize("name,dates,code", MANIFEST_DATES, ids=[d[0] for d in MANIFEST_DATES])
+def test_a_manifest_whose_dates_are_wrong_still_has_its_extends_and_rules_checked(tmp_path, name, dates, code):
+    """Nothing compiled reads a manifest's dates (or title, or source): a mistake there is said with the version's
+    other mistakes, a missing base and the rules' own, not one fix at a time."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    manifest = (v2 / "policy.yaml").read_text(encoding="utf-8").replace("effective_from: 2021-01-01", dates)
+    rules = (v2 / "rules.yaml").read_text(encoding="utf-8").replace("applicant.night_market", "applicant.night_markt")
+    (v2 / "rules.yaml").write_text(rules, encoding="utf-8")
+    said = {}
+    for extends in ("toy@1", "toy@9"):
+        (v2 / "policy.yaml").write_text(manifest.replace('extends: "toy@1"', f'extends: "{extends}"'), encoding="utf-8")
+        result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                              "--format", "json", str(v2)])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        said[extends] = sorted(e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"])
+    assert said == {"toy@1": sorted([code, "compile.unknown_path"]), "toy@9": sorted([code, "compile.extends"])}, said
+
+
+def test_a_base_version_with_a_rule_set_aside_is_no_base_to_build_on(tmp_path):
+    """A base whose rule validation set aside fails the version extending it, with the base's problem: its
+    rules are not silently fewer."""
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", root / "toy" / "1")
+    rules = root / "toy" / "1" / "rules" / "applicant.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("title: 持证申请人合格", "titel: 持证申请人合格"), encoding="utf-8")
+    v2 = amendment(root, extends="1")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [("schema.additionalProperties", "applicant.yaml")]
