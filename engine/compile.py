@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
-from .errors import CompileError, IssueCollector, Location, SchemaError, did_you_mean, not_declared
+from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, not_declared
 from .load import Document, dump_json
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
@@ -782,6 +782,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
                 _citations_anyway(c)
             break
     if version.carried or c.issues:
+        _qualify_inherited(c)
         failed = (SchemaError(list(version.carried) + c.issues.issues + version.test_issues) if version.carried
                   # a bad test file is said with the rest; alone it fails nothing (validate says it)
                   else CompileError(c.issues.issues + version.test_issues))
@@ -801,6 +802,25 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         content_hash=digest, identity=c.identity, event_dates=c.event_dates, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
         text=c.text, removed=dict(c.resolved.removed),
     )
+
+
+def _qualify_inherited(c: Compilation) -> None:
+    """A problem in an inherited rule, beside a file of this version that was set aside (it does not parse): that
+    file may hold the `remove:` that drops the rule, which could not be read. Say so at the problem, so that it is
+    not taken for a mistake of its own (this version removes a decision its draft rules file also removed the
+    rule of)."""
+    own = {d.file for d in c.version.source.documents}
+    aside = sorted({i.location.file for i in c.version.source.carried if i.code != "load.empty" and i.location.file not in own})
+    if not aside or len(c.resolved.chain) < 2:
+        return
+    inherited = {item.doc.file for item in c.resolved.rules.values() if item.doc.file not in own}
+    files = ", ".join(f"`{f}`" for f in aside)
+    c.issues.issues = [
+        Issue(i.code, f"{i.message}; {files}, set aside (it cannot be read), may `remove:` this inherited rule",
+              i.location, f"mend {files} first: if it removes the rule, this problem goes with it"
+              + (f"; else {i.hint}" if i.hint else ""))
+        if i.location.file in inherited and i.location.path.startswith("rules[") else i
+        for i in c.issues.issues]
 
 
 def _partial(c: Compilation):

@@ -613,3 +613,30 @@ def test_a_base_version_with_a_rule_set_aside_is_no_base_to_build_on(tmp_path):
     assert result.exit_code == 1, result.output
     errors = json.loads(result.stdout)["versions"][0]["errors"]
     assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [("schema.additionalProperties", "applicant.yaml")]
+
+
+def test_a_problem_in_an_inherited_rule_beside_a_rules_file_set_aside_says_that_file_may_remove_it(tmp_path):
+    """A rules file that does not parse is set aside, and its `remove:` with it: an inherited rule it removed (that
+    still claims a decision this version removes) is said with that file named, not as a mistake of its own."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"decisions.yaml": "remove: [inspector]"})
+    write(v2, "rules/draft.yaml", """\
+        apiVersion: regcode/v1
+        kind: Rules
+        remove: [inspector-named, inspector-default-district]
+        rules:
+          - id: draft
+            article: 第二条
+            title: t
+          then: [{decide: eligible, value: true}]
+        """)
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert "load.syntax" in {e["code"] for e in errors}
+    inherited = [e for e in errors if "toy/1/" in e["location"]["file"]]
+    assert inherited and all("rules/draft.yaml`, set aside (it cannot be read), may `remove:` this inherited rule" in e["message"]
+                             for e in inherited), inherited
+    assert all(e["hint"].startswith("mend `") for e in inherited)
