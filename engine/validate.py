@@ -384,7 +384,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        manifests[0].location(("id",)), "make them the same")
         start, end = data.get("effective_from"), data.get("effective_to")
         if is_date(start) and is_date(end) and end < start:
-            issues.add("schema.window", f"effective_to {end} is before effective_from {start}: the version would never be in force",
+            issues.add("schema.window", f"effective_to is before effective_from ({end} before {start}): the version would never be in force",
                        manifests[0].location(("effective_to",)), "effective_to is the last day the version is in force, on or after "
                        "effective_from: correct one of the two dates, or drop effective_to for a version still in force")
             free.append(issues.issues[-1])    # nothing compiled reads the window
