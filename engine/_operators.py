@@ -15,7 +15,7 @@ from . import _dates
 from . import _ir as ir
 from ._schema_text import explain, settle
 from ._shapes import Shape
-from .errors import IssueCollector, bounded_list, did_you_mean, not_declared
+from .errors import IssueCollector, bounded_list, did_you_mean, nearest, not_declared
 from .load import Document
 
 CONDITIONS: dict[str, Callable] = {}
@@ -418,9 +418,14 @@ def parse_cond(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
         return None
     keyword = _keyword(raw, CONDITIONS)
     if keyword is None:
-        first = next(iter(raw))
+        first = next((k for k in raw if nearest(k, CONDITIONS)), next(iter(raw)))   # a misspelt keyword, else the first key
         ctx.error("compile.unknown_operator", f"unknown condition `{first}`", path + (first,),
                   did_you_mean(first, CONDITIONS) or "use one of: " + ", ".join(sorted(CONDITIONS)))
+        meant = nearest(first, CONDITIONS)
+        if meant is not None and meant not in raw:
+            # read it as the condition it is nearest to, for checking only (it is never built): its other
+            # keys' mistakes (`op: '='` beside `pth:`) are said in the same run, not after the fix
+            parse_cond({meant if k == first else k: v for k, v in raw.items()}, ctx, scope, path)
         return None
     if not _check_shape(raw, keyword, "conditions", ctx, path):
         return None

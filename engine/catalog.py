@@ -9,7 +9,7 @@ from typing import Optional
 
 from typing import TYPE_CHECKING
 
-from .errors import Issue, IssueCollector, Location, NoSuchBase, PolicyError, did_you_mean
+from .errors import Issue, IssueCollector, Location, NoSuchBase, PolicyError, SchemaError, did_you_mean
 from ._dates import is_date
 from .load import VERSION_NAME, escape, inside, json_type, load_version, outside_issue, read_document
 
@@ -292,7 +292,10 @@ class Catalog:
             candidate = root / policy_id / version
             if (candidate / "policy.yaml").is_file() and inside(root, candidate):
                 from .validate import validate_version
-                return validate_version(load_version(candidate, root))
+                base = validate_version(load_version(candidate, root))
+                if base.carried:    # a base with problems (a rule set aside, a bad date) is no base to build on
+                    raise SchemaError(base.carried)
+                return base
         roots = list(dict.fromkeys([own_root] + self.roots))     # each root once
         raise NoSuchBase(f"no version `{version}` of `{policy_id}` under {', '.join(map(str, roots))}",
                          _base_hint(child, name, policy_id, roots))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
-from .errors import CompileError, IssueCollector, Location, SchemaError, did_you_mean, not_declared
+from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, not_declared
 from .load import Document, dump_json
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
@@ -193,13 +193,15 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             for i, name in enumerate(doc.data.get("remove", []) or []):
                 _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed, base_names[attr])
     seen_rules: dict = {}
+    aside: list = []    # rules set aside for unknown keys, read for checking: their ids are checked too, after the rest
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):
             if (doc.file, i) in version.rejected:   # its schema issues are already reported
                 resolved.rejected_articles.add(data.get("article") if isinstance(data, dict) else None)
-                strays = version.strays.get((doc.file, i))
-                if strays is not None and top:   # only unknown keys: check what it says besides
-                    resolved.checked_only.append(Item(doc, ("rules", i), {k: v for k, v in data.items() if k not in strays}))
+                reading = version.strays.get((doc.file, i))
+                if reading is not None and top:   # only unknown keys: check what it says besides
+                    aside.append(Item(doc, ("rules", i), reading))
+                    resolved.checked_only.append(aside[-1])
                 continue
             item = Item(doc, ("rules", i), data)
             rid = data["id"]
@@ -221,6 +223,20 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                 resolved.checked_only.append(item)
                 continue
             resolved.rules[rid] = item
+    seen_aside: dict = {}
+    for item in aside:      # never a rule of the version, so it takes no id from one: said at the rule set aside
+        rid = item.data["id"]
+        first = seen_rules.get(rid) or seen_aside.get(rid)
+        seen_aside.setdefault(rid, item)
+        if first is not None:
+            issues.add("compile.duplicate_id", f"rule id `{rid}` is used twice (also at {first.location()})",
+                       item.location("id"), "rule ids are unique within a version; rename one")
+        elif item.data.get("override") and (not inherited or rid not in base_names["rules"]):
+            issues.add("compile.override", f"rule `{rid}` says `override: true` but no inherited rule has that id",
+                       item.location("override"), did_you_mean(rid, base_names["rules"]) or "drop `override` to add a new rule")
+        elif not item.data.get("override") and inherited and rid in base_names["rules"]:
+            issues.add("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
+                       item.location("id"), "or give the new rule another id")
     indexes = version.of_kind("ArticleIndex")
     if len(indexes) > 1:
         issues.add("compile.duplicate", "more than one ArticleIndex", indexes[1].location(), "keep one")
@@ -766,6 +782,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
                 _citations_anyway(c)
             break
     if version.carried or c.issues:
+        _qualify_inherited(c)
         failed = (SchemaError(list(version.carried) + c.issues.issues + version.test_issues) if version.carried
                   # a bad test file is said with the rest; alone it fails nothing (validate says it)
                   else CompileError(c.issues.issues + version.test_issues))
@@ -785,6 +802,25 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         content_hash=digest, identity=c.identity, event_dates=c.event_dates, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
         text=c.text, removed=dict(c.resolved.removed),
     )
+
+
+def _qualify_inherited(c: Compilation) -> None:
+    """A problem in an inherited rule, beside a file of this version that was set aside (it does not parse): that
+    file may hold the `remove:` that drops the rule, which could not be read. Say so at the problem, so that it is
+    not taken for a mistake of its own (this version removes a decision its draft rules file also removed the
+    rule of)."""
+    own = {d.file for d in c.version.source.documents}
+    aside = sorted({i.location.file for i in c.version.source.carried if i.code != "load.empty" and i.location.file not in own})
+    if not aside or len(c.resolved.chain) < 2:
+        return
+    inherited = {item.doc.file for item in c.resolved.rules.values() if item.doc.file not in own}
+    files = ", ".join(f"`{f}`" for f in aside)
+    c.issues.issues = [
+        Issue(i.code, f"{i.message}; {files}, set aside (it cannot be read), may `remove:` this inherited rule",
+              i.location, f"mend {files} first: if it removes the rule, this problem goes with it"
+              + (f"; else {i.hint}" if i.hint else ""))
+        if i.location.file in inherited and i.location.path.startswith("rules[") else i
+        for i in c.issues.issues]
 
 
 def _partial(c: Compilation):

@@ -125,11 +125,15 @@ class IssueCollector:
         return bool(self.issues)
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """A hint naming the nearest valid names, like click's `_format_possibilities`."""
+def _near(name: str, choices: Iterable[str]) -> list:
     choices = sorted(set(map(str, choices)))
     same_but_case = [c for c in choices if c.lower() == str(name).lower() and c != str(name)]
-    close = same_but_case or difflib.get_close_matches(str(name), choices, n=3, cutoff=0.6)
+    return same_but_case or difflib.get_close_matches(str(name), choices, n=3, cutoff=0.6)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A hint naming the nearest valid names, like click's `_format_possibilities`."""
+    close = _near(name, choices)
     if not close:
         return ""
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
@@ -140,6 +144,12 @@ def bounded_list(names: Iterable[str], limit: int = 12) -> str:
     names = sorted(set(map(str, names)))
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
+def nearest(name: str, choices: Iterable[str]) -> Optional[str]:
+    """The one name `did_you_mean` would offer first (the nearest), or None."""
+    close = _near(name, choices)
+    return close[0] if close else None
 
 
 def not_declared(what: str, name: str, known: Iterable[str], removed: dict, fallback: str) -> tuple:

@@ -757,13 +757,17 @@ def is_test_file(directory: Path, path) -> bool:
 
 
 def _schema_problems(docs: list) -> list:
-    """The schema problems of the files that parsed, said beside a syntax error elsewhere in the version."""
-    from .validate import KINDS, schema_issues, validator_for
+    """The schema problems of the files that parsed, said beside a syntax error elsewhere in the version: a
+    file that is no policy file of a known kind (no mapping, another `apiVersion`, an unknown `kind`) says so
+    as validate would, the others are checked against their kind's schema."""
+    from .validate import file_header_issue, schema_issues, validator_for
     found = IssueCollector()
     for doc in docs:
-        kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
-        if kind in KINDS:
-            schema_issues(doc, validator_for(kind), found)
+        header = file_header_issue(doc)
+        if header is not None:
+            found.extend([header])
+        else:
+            schema_issues(doc, validator_for(doc.data["kind"]), found)
     return found.issues
 
 

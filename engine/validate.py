@@ -18,8 +18,8 @@ from referencing.jsonschema import DRAFT202012
 
 from ._schema_text import explain, settle
 from ._text import check_source
-from .errors import Issue, IssueCollector, Location, SchemaError, did_you_mean
-from ._dates import date_problem  # noqa: F401  (re-exported: validate.date_problem)
+from .errors import Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest
+from ._dates import date_problem, is_date  # noqa: F401  (date_problem re-exported: validate.date_problem)
 from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
 
 API_VERSION = "regcode/v1"
@@ -89,11 +89,12 @@ def _message(err: jsonschema.ValidationError) -> tuple:
 
 
 def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix: str = "schema") -> list:
-    """Report a document's schema errors: the most relevant one per top-level item (best_match). Returns the
-    paths of the first two keys the errors were grouped by (a TestCases file's bad cases: ("cases", i))."""
+    """Report a document's schema errors: the most relevant one per place (best_match), so that two mistakes of
+    one rule (a bad id and a bad article) are both said, and one place gets one issue. Returns the paths of the
+    first two keys of those places (a TestCases file's bad cases: ("cases", i)), each once."""
     groups = defaultdict(list)
     for err in validator.iter_errors(doc.data):
-        groups[tuple(err.absolute_path)[:2]].append(err)
+        groups[tuple(err.absolute_path)].append(err)
     for key in sorted(groups, key=lambda k: tuple(str(p) for p in k)):
         err = settle(jsonschema.exceptions.best_match(groups[key]))
         message, hint, at = _message(err)
@@ -105,7 +106,7 @@ def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix:
             issues.add(f"{code_prefix}.{err.validator}", message, doc.key_location(path + (at,)), hint)
             continue
         issues.add(f"{code_prefix}.{err.validator}", message, doc.location(path), hint)
-    return list(groups)
+    return list(dict.fromkeys(key[:2] for key in groups))
 
 
 # ---- `$ref` in a facts schema: never outside the policy, never the network -------------------
@@ -303,8 +304,9 @@ class ValidatedVersion:
     source: VersionSource
     carried: list = field(default_factory=list)
     rejected: frozenset = frozenset()        # (file, index) of rules set aside
-    # of those, the rules whose only fault is unknown keys of their own: their known keys are still
-    # compiled for the drafter's sake (checked, never run): (file, index) -> the unknown keys
+    # of those, the rules whose only fault is unknown keys of their own: they are still compiled for the
+    # drafter's sake (checked, never run), read without those keys, or with a misspelt required key read
+    # as the one it is nearest to (`tittle:` as `title:`): (file, index) -> the rule as read for checking
     strays: dict = field(default_factory=dict)
     # problems of its test files: said with any other problem of the version, but nothing compiled or evaluated
     # depends on them, so alone they fail no compile (validate and `regcode test` say them through discover)
@@ -376,12 +378,16 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                     issues.add("schema.facts_schema", f"the facts schema, with its references resolved, is not valid JSON Schema: "
                                f"{exc.message}", doc.location(("schema",) + tuple(exc.path)), "fix what the `$ref` points to")
     manifests = source.of_kind("Policy")
+    # A manifest whose only faults are in what nothing compiled reads (its title, source and dates) still lets
+    # `extends` be resolved and the rules be checked: its faults are said with theirs (every mistake at once).
+    free = [i for i in issues.issues if len(manifests) == 1 and i.location.file == manifests[0].file] \
+        if len(manifests) == 1 and _only_free_faults(manifests[0]) else []
     if len(manifests) != 1:
         where = manifests[1].location() if len(manifests) > 1 else source.documents[0].location() if source.documents else None
         if where is not None:
             issues.add("schema.manifest", f"a version has exactly one `kind: Policy` file; found {len(manifests)}", where,
                        "keep the manifest in policy.yaml only")
-    elif not issues:
+    elif all(i in free or _rule_of(i, source) is not None for i in issues.issues):
         data = manifests[0].data
         if data.get("version") != source.version:
             issues.add("schema.version", f"the manifest says version {data.get('version')!r} but the folder is {source.version!r}",
@@ -389,34 +395,66 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         if data.get("id") != source.policy_id:
             issues.add("schema.policy_id", f"the manifest says id {data.get('id')!r} but the folder is {source.policy_id!r}",
                        manifests[0].location(("id",)), "make them the same")
-        if data.get("effective_to") and data["effective_to"] < data["effective_from"]:
-            issues.add("schema.window", "effective_to is before effective_from", manifests[0].location(("effective_to",)), "")
+        start, end = data.get("effective_from"), data.get("effective_to")
+        if is_date(start) and is_date(end) and end < start:
+            issues.add("schema.window", f"effective_to is before effective_from ({end} before {start}): the version would never be in force",
+                       manifests[0].location(("effective_to",)), "effective_to is the last day the version is in force, on or after "
+                       "effective_from: correct one of the two dates, or drop effective_to for a version still in force")
+            free.append(issues.issues[-1])    # nothing compiled reads the window
         facts = source.of_kind("FactsSchema")
         if not data.get("extends") and len([d for d in facts if "schema" in d.data]) != 1:
             issues.add("schema.facts_schema", f"a version that extends none needs exactly one FactsSchema with `schema:`; found {len(facts)}",
                        manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)")
     # A problem inside one rule spoils only that rule; anything else (a manifest, a declaration,
     # the shape of a file) would make the rules' checks report echoes of it, so it stops here.
-    rejected, strays, faults = set(), {}, {}
+    rejected, strays = set(), {}
     for issue in issues.issues:
         rule = _rule_of(issue, source)
+        if issue in free:
+            continue
         if rule is None:
             raise SchemaError(list(source.carried) + aside.issues + issues.issues + tests.issues)
         rejected.add(rule)
-        segments = issue.location.path.split(".")
-        stray = issue.code == "schema.additionalProperties" and len(segments) == 2   # rules[i].KEY itself
-        faults.setdefault(rule, []).append(segments[1] if stray else None)
-    for (file, index), keys in faults.items():
-        if None in keys:
-            continue
+    for file, index in sorted(rejected):
         doc = next(d for d in source.documents if d.file == file)
-        rule = doc.data["rules"][index]
-        stripped = {k: v for k, v in rule.items() if k not in keys}   # without its unknown keys, is it a whole rule?
-        whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [stripped]}
-        if not any(True for _ in validator_for("Rules").iter_errors(whole)):
-            strays[(file, index)] = frozenset(keys)
+        reading = _reading(doc.data["rules"][index])
+        whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [reading]}
+        if reading is not None and not any(True for _ in validator_for("Rules").iter_errors(whole)):
+            strays[(file, index)] = reading    # its only faults are unknown keys: what it says besides is checked
     return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays,
                             tests.issues)
+
+
+# What compile never reads of a manifest (the catalog reads the dates, and refuses a version whose dates are
+# bad): the values they are read as to tell whether the manifest's other keys fit its schema.
+_FREE_MANIFEST_KEYS = {"title": "t", "description": "", "illustration": False,
+                       "source": {"issuer": "i", "date": "2000-01-01"}, "effective_from": "2000-01-01", "effective_to": None}
+
+
+def _only_free_faults(manifest: Document) -> bool:
+    """Whether the manifest fits its schema once its free keys (title, source, dates) are right and its unknown keys
+    are gone: then its faults are all in what nothing compiled depends on."""
+    if file_header_issue(manifest) is not None:
+        return False
+    schema = schema_for(KINDS["Policy"])
+    fixed = {k: v for k, v in manifest.data.items() if k in schema["properties"] and k not in _FREE_MANIFEST_KEYS}
+    fixed.update({k: v for k, v in _FREE_MANIFEST_KEYS.items() if v is not None})
+    return not any(True for _ in validator_for("Policy").iter_errors(fixed))
+
+
+def _reading(rule) -> Optional[dict]:
+    """A rule as read for checking only: each unknown key left out, or, when the key it is nearest to is a required
+    one the rule lacks (`tittle:` for `title:`), read as that key. None for a rule that is no mapping."""
+    if not isinstance(rule, dict):
+        return None
+    schema = schema_for(KINDS["Rules"])["properties"]["rules"]["items"]
+    known, required = schema["properties"], schema["required"]
+    reading = {k: v for k, v in rule.items() if k in known}
+    for key, value in rule.items():
+        near = nearest(key, known) if key not in known else None
+        if near in required and near not in reading:
+            reading[near] = value
+    return reading
 
 
 def _rule_of(issue, source: VersionSource):

@@ -432,3 +432,25 @@ def test_json_bytes_are_the_json_text_encoded(data, pretty):
     assert dump_json_bytes(data, pretty) == dump_json(data, pretty).encode("utf-8")
     expected = json.dumps(data, ensure_ascii=False, sort_keys=True, **({"indent": 2} if pretty else {"separators": (",", ":")}))
     assert dump_json(data, pretty) == expected
+
+
+@pytest.mark.parametrize("stopper,code", [
+    ("decisions.yaml", "load.syntax"),       # a declarations file that does not parse
+    ("rules/utf16.yaml", "load.encoding"),   # a file that is not UTF-8
+], ids=["a declarations file that does not parse", "a UTF-16 file"])
+def test_a_file_that_stops_the_load_hides_no_other_files_header_problems(tmp_path, stopper, code):
+    """Beside a file that cannot be read, the others' problems are said in the same run: a file that is no policy
+    file of a known kind (another apiVersion, a list) says so as validate would, not only the files whose kind is known."""
+    root = _toy_copy(tmp_path)
+    version = root / "toy" / "1"
+    if stopper == "decisions.yaml":
+        (version / stopper).write_text("apiVersion: regcode/v1\nkind: Decisions\ndecisions:\n  x: {title: x, type: bool\n",
+                                       encoding="utf-8")
+    else:
+        (version / stopper).write_bytes("apiVersion: regcode/v1\nkind: Decisions\ndecisions: {}\n".encode("utf-16"))
+    (version / "rules" / "kind.yaml").write_text("apiVersion: regcode/v2\nkind: Rules\nrules: []\n", encoding="utf-8")
+    (version / "rules" / "list.yaml").write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(load.LoadError) as info:
+        load.load_version(version)
+    said = {(i.code, Path(i.location.file).name) for i in info.value.issues}
+    assert {(code, Path(stopper).name), ("schema.api_version", "kind.yaml"), ("schema.type", "list.yaml")} <= said, said

@@ -618,3 +618,70 @@ def test_a_values_change_lists_the_codes_removed_too():
     changes = declaration_changes({"type": "enum", "values": ["a", "b", "c"]}, {"type": "enum", "values": ["a", "d"], "default": "a"})
     assert changes == [{"field": "default", "old": None, "new": "a"}, {"field": "values", "added": ["d"], "removed": ["b", "c"]}]
     assert changes_text(changes) == "default: not set -> a; values: + d - b - c"
+
+
+MANIFEST_DATES = [   # (what is wrong with the manifest's dates, the line put in for effective_from, the code said)
+    ("a day that does not exist", "effective_from: 2021-13-01", "schema.format"),
+    ("a window that ends before it starts", "effective_from: 2021-01-01\neffective_to: 2020-12-31", "schema.window"),
+    ("no effective_from", "", "schema.required"),
+]
+
+
+@pytest.mark.parametrize("name,dates,code", MANIFEST_DATES, ids=[d[0] for d in MANIFEST_DATES])
+def test_a_manifest_whose_dates_are_wrong_still_has_its_extends_and_rules_checked(tmp_path, name, dates, code):
+    """Nothing compiled reads a manifest's dates (or title, or source): a mistake there is said with the version's
+    other mistakes, a missing base and the rules' own, not one fix at a time."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    manifest = (v2 / "policy.yaml").read_text(encoding="utf-8").replace("effective_from: 2021-01-01", dates)
+    rules = (v2 / "rules.yaml").read_text(encoding="utf-8").replace("applicant.night_market", "applicant.night_markt")
+    (v2 / "rules.yaml").write_text(rules, encoding="utf-8")
+    said = {}
+    for extends in ("toy@1", "toy@9"):
+        (v2 / "policy.yaml").write_text(manifest.replace('extends: "toy@1"', f'extends: "{extends}"'), encoding="utf-8")
+        result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                              "--format", "json", str(v2)])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        said[extends] = sorted(e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"])
+    assert said == {"toy@1": sorted([code, "compile.unknown_path"]), "toy@9": sorted([code, "compile.extends"])}, said
+
+
+def test_a_base_version_with_a_rule_set_aside_is_no_base_to_build_on(tmp_path):
+    """A base whose rule validation set aside fails the version extending it, with the base's problem: its
+    rules are not silently fewer."""
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", root / "toy" / "1")
+    rules = root / "toy" / "1" / "rules" / "applicant.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("title: 持证申请人合格", "titel: 持证申请人合格"), encoding="utf-8")
+    v2 = amendment(root, extends="1")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [("schema.additionalProperties", "applicant.yaml")]
+
+
+def test_a_problem_in_an_inherited_rule_beside_a_rules_file_set_aside_says_that_file_may_remove_it(tmp_path):
+    """A rules file that does not parse is set aside, and its `remove:` with it: an inherited rule it removed (that
+    still claims a decision this version removes) is said with that file named, not as a mistake of its own."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"decisions.yaml": "remove: [inspector]"})
+    write(v2, "rules/draft.yaml", """\
+        apiVersion: regcode/v1
+        kind: Rules
+        remove: [inspector-named, inspector-default-district]
+        rules:
+          - id: draft
+            article: 第二条
+            title: t
+          then: [{decide: eligible, value: true}]
+        """)
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert "load.syntax" in {e["code"] for e in errors}
+    inherited = [e for e in errors if "toy/1/" in e["location"]["file"]]
+    assert inherited and all("rules/draft.yaml`, set aside (it cannot be read), may `remove:` this inherited rule" in e["message"]
+                             for e in inherited), inherited
+    assert all(e["hint"].startswith("mend `") for e in inherited)
