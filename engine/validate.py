@@ -401,10 +401,12 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        manifests[0].location(("effective_to",)), "effective_to is the last day the version is in force, on or after "
                        "effective_from: correct one of the two dates, or drop effective_to for a version still in force")
             free.append(issues.issues[-1])    # nothing compiled reads the window
-        facts = source.of_kind("FactsSchema")
-        if not data.get("extends") and len([d for d in facts if "schema" in d.data]) != 1:
-            issues.add("schema.facts_schema", f"a version that extends none needs exactly one FactsSchema with `schema:`; found {len(facts)}",
-                       manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)")
+        facts = [d for d in source.of_kind("FactsSchema") if "schema" in d.data]    # (not the `$defs:`-only files)
+        if not data.get("extends") and len(facts) != 1:
+            issues.add("schema.facts_schema", "a version that extends none needs exactly one FactsSchema with `schema:`; "
+                       f"found {len(facts)}" + (f" ({', '.join(d.file for d in facts)})" if facts else ""),
+                       manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)" if not facts
+                       else "keep one `schema:`; put shared parts in a `$defs:`-only FactsSchema file and `$ref` them")
     # A problem inside one rule spoils only that rule; anything else (a manifest, a declaration,
     # the shape of a file) would make the rules' checks report echoes of it, so it stops here.
     rejected, strays = set(), {}
