@@ -415,7 +415,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                              "application/yaml": {"schema": {"type": "string", "description": "a case file as YAML"}}}}
     batch_body = {"required": True,
                   "description": f"A JSON array of case files, or JSON lines (`Content-Type: application/x-ndjson`); at most "
-                                 f"{config.max_batch} case files and {config.max_body_bytes} bytes.",
+                                 f"{config.max_batch} case files and {config.max_body_bytes} bytes. A bad case file (an "
+                                 "array's element too: each is read on its own) is reported in its place.",
                   "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
                               "application/x-ndjson": {"schema": {"type": "string", "description": "one case file as JSON a line"}}}}
     problem_doc = {"description": "A problem (RFC 9457) with regcode's issues in `errors`",

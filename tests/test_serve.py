@@ -185,6 +185,66 @@ def test_batch_as_a_json_array_keeps_the_order(client):
     assert credit == [c["enterprise"]["credit_code"] for c in cases]
 
 
+# Each bad element as written in the array, and the issue it gets at its place: the column is where the bad
+# value (or key) starts in the element's own text; in the body the element is line 2, from column 2
+BAD_ELEMENTS = [
+    ('{"as_of": "2019-06-30", "x": 1e400}', "input.number", 30, "the number 1e400 is too large"),
+    ('{"as_of": "2019-06-30", "x": NaN}', "input.number", 30, "NaN is not a value regcode accepts"),
+    ('{"as_of": "2019-06-30", "x": -Infinity}', "input.number", 30, "-Infinity is not a value"),
+    ('{"as_of": "2019-06-30", "x": 123456789012345678901}', "input.number", 30, "is out of range"),
+    ('{"as_of": "2019-06-30", "as_of": "2019-06-30"}', "input.duplicate_key", 25, "key `as_of` appears twice"),
+    ('{"as_of": "2019-06-30", "x" 1}', "input.syntax", 29, "Expecting ':' delimiter"),
+    ('{"as_of": "2019-06-30", "x": "\\ud800"}', "input.text", 30, "lone surrogate"),
+    ('42', "input.not_mapping", 1, "found a number"),
+]
+
+
+@pytest.mark.parametrize("element, code, column, message", BAD_ELEMENTS, ids=[b[1] + ":" + b[0][24:40] for b in BAD_ELEMENTS])
+def test_a_bad_element_of_a_batch_array_is_reported_in_its_place_and_the_others_evaluated(client, element, code, column, message):
+    before, after = (dump_json(c) for c in generator.generate(2, seed=5))
+    body = f"[{before},\n {element},\n {after}]".encode("utf-8")
+    response = client.post("/v1/evaluate/batch", params={"explain": "none"}, content=body,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert (reply["read"], reply["evaluated"], reply["failed"]) == (3, 2, 1)
+    first, bad, last = reply["results"]
+    assert (bad["source"], bad["line"]) == ("<request>[1]", 2)
+    issue = bad["errors"][0]
+    assert issue["code"] == code and message in issue["message"], issue
+    assert (issue["location"]["file"], issue["location"]["line"], issue["location"]["column"]) == ("<request>", 2, 1 + column)
+    for case, result in ((before, first), (after, last)):
+        single = client.post("/v1/evaluate", params={"explain": "none"}, content=case.encode("utf-8")).json()
+        assert result["decisions"] == single["decisions"] and result["source"] != bad["source"]
+
+
+def test_an_elements_schema_problem_is_placed_in_the_body_where_it_is_written(client):
+    good, bad = generator.generate(2, seed=11)
+    bad["enterprise"]["production_district"] = "浦东区"
+    body = json.dumps([good, bad], ensure_ascii=False, indent=2)
+    response = client.post("/v1/evaluate/batch", params={"explain": "none"}, content=body.encode("utf-8"),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    issue = response.json()["results"][1]["errors"][0]
+    lines = body.split("\n")
+    written = max(i for i, line in enumerate(lines, 1) if '"production_district": "浦东区"' in line)
+    assert issue["code"] == "input.schema" and issue["location"]["path"] == "enterprise.production_district"
+    assert (issue["location"]["line"], issue["location"]["column"]) == (written, lines[written - 1].index('"浦东区"') + 1)
+    second = lines.index("  },") + 2        # the 1-based line after the first element's end
+    assert lines[second - 1] == "  {" and response.json()["results"][1]["line"] == second
+
+
+def test_a_batch_array_is_not_read_past_the_batch_limit():
+    with serving(workers=1, max_batch=3) as c:
+        over = c.post("/v1/evaluate/batch", content=b"[" + b",".join([b"{}"] * 5) + b"]",
+                      headers={"Content-Type": "application/json"})
+        assert over.status_code == 413 and over.json()["errors"][0]["code"] == "request.too_many"
+        assert "more than 3 case files; at most 3" in over.json()["errors"][0]["message"]
+        at = c.post("/v1/evaluate/batch", content=b"[" + b",".join([b"{}"] * 3) + b"]",
+                    headers={"Content-Type": "application/json"})
+        assert at.status_code == 200 and (at.json()["read"], at.json()["failed"]) == (3, 3)
+
+
 def test_batch_count_and_body_size_are_bounded():
     with serving(workers=1, max_batch=3, max_body_bytes=2000) as c:
         over = c.post("/v1/evaluate/batch", content=b"{}\n" * 4, headers=JSONL)
