@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import re
@@ -36,6 +37,7 @@ MAX_BODY_BYTES = 8 << 20
 MAX_BATCH = 1000
 TIMEOUT = 10.0
 MAX_WAITING = 64
+LOG_RETRY_AFTER = "10"      # seconds: a decision log that cannot be written (a full disk) is not mended in one
 MAX_EXAMPLES = 3            # OpenAPI examples taken from each policy's own test cases
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -126,6 +128,7 @@ class Service:
         return await self.pool.run(ask)
 
     def record(self, line: Optional[bytes]) -> None:
+        """Log one decision before it is answered. OSError when it could not be: then it must not be answered."""
         if line is not None and self.log is not None:
             self.log.write(line)
 
@@ -451,6 +454,21 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         issue = died_issue(exc, where)
         return refuse([issue], headers={"Retry-After": "1"} if exc.killed else None)
 
+    # A decision is answered only once it is in the decision log: an audit log must hold every decision the
+    # service gave. One the log refuses (a full disk, EIO, a rotation refused) is not returned: a 503 that may
+    # be retried, said in the server log in one line, the service's failure and not the request's.
+    def log_issue(exc: OSError, where: str, what: str = "the decision was") -> Issue:
+        reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
+        return Issue("service.decision_log", f"{what} not returned: it could not be written to the decision log "
+                     f"{config.decision_log} ({reason}); every decision answered is logged",
+                     Location(where), "the request may be sent again once the decision log can be written (its disk, "
+                     "its file); nothing was recorded for it")
+
+    def log_failed(exc: OSError, request: Request, count: int) -> None:
+        reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
+        log.error("cannot write the decision log %s (%s): %d decision(s) of %s %s not returned", config.decision_log,
+                  reason, count, request.method, request.url.path)
+
     def timeout_issue(source: str, what: str) -> Issue:
         return Issue("eval.timeout", f"{what} not evaluated within the time limit of {config.timeout:g} s; the worker was stopped",
                      Location(source), "send a smaller case file or batch (the server's --timeout sets the limit)")
@@ -473,7 +491,11 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if kind == "problem":
             return refuse(rest[0])
         item, line, ref = rest
-        service.record(line)
+        try:
+            service.record(line)
+        except OSError as exc:
+            log_failed(exc, request, 1)
+            return refuse([log_issue(exc, source)], headers={"Retry-After": LOG_RETRY_AFTER})
         service.metrics.inc("regcode_decisions_total", policy=ref)
         return Response(_pretty(item) if pretty else item, media_type="application/json")
 
@@ -499,11 +521,18 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 return refuse([timeout_issue(source, "the batch was")])
             return worker_died(cut, source)
         _, count, places = messages[0]
-        results, evaluated = [], 0
-        for kind, *rest in messages[1:]:
+        results, evaluated, unlogged = [], 0, []
+        for i, (kind, *rest) in enumerate(messages[1:]):
             if kind == "ok":
                 item, line, ref = rest
-                service.record(line)
+                try:
+                    service.record(line)
+                except OSError as exc:   # not answered, as on /v1/evaluate: named in its place instead
+                    unlogged.append(exc)
+                    issue = log_issue(exc, places[i][0])
+                    service.metrics.inc("regcode_errors_total", code=issue.code)
+                    results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
+                    continue
                 service.metrics.inc("regcode_decisions_total", policy=ref)
                 evaluated += 1
             else:
@@ -517,6 +546,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                      died_issue(cut, where, "not evaluated: "))
             service.metrics.inc("regcode_errors_total", code=issue.code)
             results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
+        if unlogged:
+            log_failed(unlogged[-1], request, len(unlogged))
         body = b'{"evaluated":%d,"failed":%d,"read":%d,"results":[%b]}' % (evaluated, count - evaluated, count, b",".join(results))
         return Response(body, media_type="application/json")
 

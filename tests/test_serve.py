@@ -1,8 +1,11 @@
 """The decision service through the framework's TestClient: every endpoint, problems, CLI equality, concurrency, the log."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -359,6 +362,84 @@ def test_decision_log_input_none_keeps_only_the_hash(tmp_path):
     (entry,) = log_lines(log)
     assert "input" not in entry and len(entry["input_sha256"]) == 64
     assert "上海浦江特种电缆有限公司" not in log.read_text(encoding="utf-8")
+
+
+def test_a_decision_the_log_cannot_take_is_a_503_naming_the_log_and_is_not_answered(caplog):
+    """/dev/full refuses every write with ENOSPC, as a full disk does: the decision is not returned (an audit log
+    must hold every decision answered), the reply says why and that it may be sent again, and the server log
+    has one line, no traceback."""
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    with serving(workers=1, decision_log="/dev/full") as c, caplog.at_level(logging.INFO, logger="regcode.serve"):
+        response = c.post("/v1/evaluate", content=case, headers=YAML)
+        metrics = c.get("/metrics").text
+    assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "10"
+    problem = response.json()
+    assert problem["type"] == "urn:regcode:problem:service.decision_log" and "decision_id" not in response.text
+    message = problem["errors"][0]["message"]
+    assert "/dev/full" in message and "ENOSPC: No space left on device" in message and "not returned" in message
+    assert "bug" not in response.text and "may be sent again" in problem["errors"][0]["hint"]
+    said = [r for r in caplog.records if r.name == "regcode.serve" and r.levelno >= logging.WARNING]
+    assert len(said) == 1 and said[0].exc_info is None and "/dev/full" in said[0].getMessage()
+    assert 'regcode_errors_total{code="service.decision_log"} 1' in metrics and "regcode_decisions_total{" not in metrics
+
+
+def test_a_batch_names_each_decision_the_log_refused_in_its_place():
+    good = [dump_json(c) for c in generator.generate(2, seed=9)]
+    body = "\n".join([good[0], '{"as_of": "2019-06-30", "enterprise": {"name": 1}}', good[1]]).encode("utf-8")
+    with serving(workers=1, decision_log="/dev/full") as c:
+        response = c.post("/v1/evaluate/batch", params={"explain": "none"}, content=body, headers=JSONL)
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert (reply["read"], reply["evaluated"], reply["failed"]) == (3, 0, 3) and "decision_id" not in response.text
+    codes = [r["errors"][0]["code"] for r in reply["results"]]
+    assert codes == ["service.decision_log", "input.schema", "service.decision_log"]
+    assert [r["source"] for r in reply["results"]] == ["<request>:1", "<request>:2", "<request>:3"]
+
+
+@pytest.mark.parametrize("error", [errno.EIO, errno.EACCES, errno.EROFS], ids=errno.errorcode.get)
+def test_any_os_error_of_the_log_is_a_503_and_a_partial_line_is_ended_before_the_next(tmp_path, monkeypatch, error):
+    from regcode.service import decisionlog
+
+    log = tmp_path / "d.log"
+    real_write, calls = decisionlog.os.write, []
+
+    def failing(fd, data):    # the first line: half of it goes, then the disk fails
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[:len(data) // 2]))
+        if len(calls) == 2:
+            raise OSError(error, os.strerror(error))
+        return real_write(fd, data)
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    with serving(workers=1, decision_log=str(log)) as c:
+        monkeypatch.setattr(decisionlog.os, "write", failing)
+        refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        answered = c.post("/v1/evaluate", content=case, headers=YAML)
+    assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "service.decision_log"
+    assert errno.errorcode[error] in refused.json()["errors"][0]["message"]
+    assert answered.status_code == 200
+    partial, whole = log.read_bytes().split(b"\n")[:2]
+    assert partial and not partial.endswith(b"}")                     # the partial line, ended: replay reports it
+    assert json.loads(whole)["decision_id"] == answered.json()["decision_id"]
+    assert log.read_bytes().count(b"\n") == 2
+
+
+def test_a_rotation_the_file_system_refuses_keeps_the_log_and_refuses_the_decision(tmp_path, monkeypatch):
+    from regcode.service import decisionlog
+
+    log = tmp_path / "d.log"
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    with serving(workers=1, decision_log=str(log), log_max_bytes=1024) as c:
+        first = c.post("/v1/evaluate", content=case, headers=YAML)
+        monkeypatch.setattr(decisionlog.Path, "rename", lambda *a: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
+        refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        monkeypatch.undo()
+        rotated = c.post("/v1/evaluate", content=case, headers=YAML)
+    assert first.status_code == 200 and rotated.status_code == 200
+    assert refused.status_code == 503 and "EACCES: Permission denied" in refused.json()["errors"][0]["message"]
+    assert [e["decision_id"] for e in log_lines(tmp_path / "d.log.1")] == [first.json()["decision_id"]]
+    assert [e["decision_id"] for e in log_lines(log)] == [rotated.json()["decision_id"]]
 
 
 # ---- concurrency -----------------------------------------------------------------------------------
