@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import errno
 import json
 import logging
@@ -22,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..engine import DEFAULT_BACKEND, Issue, Location, PolicyError, dump_json_bytes
 from ..engine._dates import is_date
@@ -178,15 +180,32 @@ def _check_encoding(request: Request) -> None:
                       headers={"Accept-Encoding": "identity"})
 
 
+def _is_utf8(charset: str) -> bool:
+    """Whether a charset names UTF-8 (utf-8, UTF8, utf_8, u8 ...: every alias Python's codecs know)."""
+    try:
+        return codecs.lookup(charset).name == "utf-8"
+    except (LookupError, ValueError, TypeError):
+        return False
+
+
+# What each kind of body is sent as (the first of each is the one a message proposes)
+ACCEPTED = {"json": JSON_TYPES + ("any type ending in +json",), "yaml": YAML_TYPES, "jsonl": JSONL_TYPES}
+
+
 def _media(request: Request, allowed: tuple) -> str:
-    raw = request.headers.get("content-type", "")
+    given = request.headers.getlist("content-type")
+    if len(given) > 1:   # which one the client meant cannot be told: not the first silently taken
+        raise Refused([Issue("request.header", f"the Content-Type header is given {len(given)} times ("
+                             + ", ".join(f"'{_shown(g)}'" for g in given[:3]) + "); it is taken once",
+                             Location(path="header.content-type"), "send one Content-Type header")])
+    raw = given[0] if given else ""
     parsed = _media_type(raw) if raw.strip(" \t") else ("", [])
     if parsed is None:
         raise Refused([Issue("request.media_type", f"the Content-Type header '{_shown(raw)}' is not a media type "
                              "(type/subtype, then `; name=value` parameters)", Location(path="header.content-type"),
                              "send e.g. `Content-Type: application/json` (curl: -H 'Content-Type: application/json')")])
     media, params = parsed
-    charsets = [value for name, value in params if name == "charset" and value.lower() != "utf-8"]
+    charsets = [value for name, value in params if name == "charset" and not _is_utf8(value)]
     if charsets:
         raise Refused([Issue("request.media_type", f"the body's charset '{_shown(charsets[0])}' is not accepted; "
                              "only UTF-8 is", Location(path="header.content-type"),
@@ -200,9 +219,8 @@ def _media(request: Request, allowed: tuple) -> str:
     else:
         kind = None
     if kind not in allowed:
-        names = {"json": "application/json", "yaml": "application/yaml", "jsonl": "application/x-ndjson"}
-        raise Refused([Issue("request.media_type", f"the body's media type {media!r} is not accepted here; accepted: "
-                             + ", ".join(names[k] for k in allowed), Location(path="header.content-type"),
+        raise Refused([Issue("request.media_type", f"the body's media type {_shown(media)!r} is not accepted here; accepted: "
+                             + ", ".join(t for k in allowed for t in ACCEPTED[k]), Location(path="header.content-type"),
                              "send the body with one of those, e.g. `Content-Type: application/json` "
                              "(curl: -H 'Content-Type: application/json')")])
     return kind
@@ -358,8 +376,11 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             service.stop()
 
+    # No redirect from `/v1/evaluate/` to `/v1/evaluate`: a 307 with an empty body, which a client may follow
+    # with its POST or not. A path with a trailing slash is a 404 problem naming the route without it.
     app = FastAPIOffline(
         title="regcode decision service", version=service.version, lifespan=lifespan, static_url="/docs/static",
+        redirect_slashes=False,
         description="Decisions of regcode policies over HTTP: the same objects as `regcode eval --format json`, with a "
                     "`decision_id` that the decision log records for `regcode replay`. Errors are RFC 9457 problem "
                     "responses carrying regcode's issues (code, message, location, hint).")
@@ -385,11 +406,25 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                                 Location(path=where), "see /openapi.json for the parameters and their values"))
         return refuse(issues or [Issue("request.query", "invalid request", Location())], status=400)
 
+    def without_slash(request: Request) -> Optional[str]:
+        """The path less its trailing slash, when that is a route."""
+        path = request.url.path
+        if len(path) < 2 or not path.endswith("/"):
+            return None
+        probe = {**request.scope, "path": path.rstrip("/") or "/"}
+        if any(route.matches(probe)[0] != Match.NONE for route in app.router.routes):
+            return probe["path"]
+        return None
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         code = {404: "request.not_found", 405: "request.method"}.get(exc.status_code, "request.invalid")
         hint = "see /docs for the routes" if exc.status_code in (404, 405) else ""
-        issue = Issue(code, f"{request.method} {request.url.path}: {exc.detail}", Location(path=request.url.path), hint)
+        detail = exc.detail
+        if exc.status_code == 404 and (route := without_slash(request)) is not None:
+            detail = f"no route here: the route is {route}, without the trailing slash"
+            hint = f"send the request to {route}"
+        issue = Issue(code, f"{request.method} {_shown(request.url.path)}: {detail}", Location(path=request.url.path), hint)
         return refuse([issue], status=exc.status_code if 400 <= exc.status_code < 500 else 400,
                       headers=getattr(exc, "headers", None))
 
@@ -417,7 +452,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                  "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}},
                              "application/yaml": {"schema": {"type": "string", "description": "a case file as YAML"}}}}
     batch_body = {"required": True,
-                  "description": f"A JSON array of case files, or JSON lines (`Content-Type: application/x-ndjson`); at most "
+                  "description": f"A JSON array of case files, or JSON lines (`Content-Type: application/x-ndjson`, or "
+                                 f"{', '.join(JSONL_TYPES[1:])}); at most "
                                  f"{config.max_batch} case files and {config.max_body_bytes} bytes. A bad case file (an "
                                  "array's element too: each is read on its own) is reported in its place.",
                   "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
@@ -461,8 +497,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
         return Issue("service.decision_log", f"{what} not returned: it could not be written to the decision log "
                      f"{config.decision_log} ({reason}); every decision answered is logged",
-                     Location(where), "the request may be sent again once the decision log can be written (its disk, "
-                     "its file); nothing was recorded for it")
+                     Location(where), "the request may be sent again once the decision log can be written (free its "
+                     "disk, check its file)")
 
     def log_failed(exc: OSError, request: Request, count: int) -> None:
         reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
@@ -588,6 +624,10 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         body = {"status": "ok" if alive else "starting", "workers": alive, "policy_versions": len(service.loaded.served),
                 "regcode_version": service.version}
         return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if alive else 503)
+
+    # HEAD too: load balancers probe with it (the status and headers without the body); its own operation in the document
+    app.add_api_route("/health", health, methods=["HEAD"], tags=["operations"], operation_id="health_head",
+                      summary="Liveness: the status of GET /health, without the body")
 
     @app.get("/metrics", tags=["operations"], summary="Counters and latencies (Prometheus text format)",
              response_class=Response, responses={200: {"content": {"text/plain": {}}}})

@@ -104,7 +104,11 @@ def _text(ask: Ask) -> str:
 def _case(ask: Ask):
     """The body as a case Document, read exactly as `regcode eval` reads a file."""
     # A JSON body is read as JSON (as a .json file is), a YAML body as YAML: the same refusals as the CLI's
-    return load_case_text(_text(ask), ask.source, as_json=ask.media == "json")
+    text = _text(ask)
+    try:
+        return load_case_text(text, ask.source, as_json=ask.media == "json")
+    except InputError as exc:   # a value found wrong after reading (a lone surrogate) has a path but no line yet
+        raise InputError(elements.placed_in_text(exc.issues, text, ask.source)) from None
 
 
 def _guarded(fn, source: str, identity: Optional[dict] = None):

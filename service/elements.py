@@ -201,19 +201,25 @@ def _read_slow(doc: Element, element: str) -> Element:
     return doc
 
 
-def _placed(issue: Issue, doc: Element) -> Issue:
+def _placed(issue: Issue, doc: Element, unknown: Optional[tuple] = None) -> Issue:
     """An issue the case-file reader placed in the element's own text, placed in the body. One it could not place
-    (line 0: a value found wrong after reading) is placed where its path is written."""
+    (line 0: a value check_value found wrong after reading, a lone surrogate) is placed where its path is
+    written; if that cannot be told, at `unknown` (the element's start by default; (0, 0): no line and column)."""
     loc = issue.location
     if loc.file != doc.file:
         return issue
     if loc.line:
         line, column = _shifted((loc.line, loc.column or 1), doc.at)
-        where = Location(doc.body, line, column, loc.path)
-    elif loc.path:
-        marks = {format_path(p): m for p, m in doc._marks()[0].items()}
-        line, column = marks.get(loc.path, doc.at)
-        where = Location(doc.body, line, column, loc.path)
     else:
-        where = Location(doc.body, doc.at[0], doc.at[1], loc.path)
-    return Issue(issue.code, issue.message, where, issue.hint)
+        marks = {format_path(p): m for p, m in doc._marks()[0].items()} if loc.path else {}
+        line, column = marks.get(loc.path) or unknown or doc.at
+    return Issue(issue.code, issue.message, Location(doc.body, line, column, loc.path), issue.hint)
+
+
+def placed_in_text(issues: list, text: str, name: str) -> list:
+    """The issues of reading the case file `text` (named `name`), each one without a line placed where its path is
+    written, when that can be told (else with neither line nor column)."""
+    if all(i.location.line or not i.location.path for i in issues):
+        return issues
+    doc = Element(name, None, text=text, body=name)
+    return [_placed(i, doc, (0, 0)) for i in issues]

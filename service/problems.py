@@ -17,7 +17,7 @@ _BY_CODE = {
     "select.no_version_in_force": 422,
     "request.too_large": 413, "request.too_many": 413, "input.too_large": 413,   # a case file past its own limit too
     "request.media_type": 415, "request.content_encoding": 415, "request.not_found": 404,
-    "request.method": 405, "request.query": 400, "request.body": 400,
+    "request.method": 405, "request.query": 400, "request.body": 400, "request.header": 400,
     "eval.timeout": 422, "service.busy": 429, "service.worker_killed": 503,
     "service.decision_log": 503,
 }

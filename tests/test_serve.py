@@ -80,6 +80,32 @@ def test_bad_requests_get_a_problem_response_with_the_cli_codes(client, case):
     assert problem["detail"].splitlines()[0].endswith(f"{first['code']}: {first['message']}" + (f" ({first['hint']})" if first["hint"] else ""))
 
 
+def test_two_content_type_headers_are_a_400_naming_the_header_not_the_first_taken(client):
+    for path, body in (("/v1/evaluate", b'{"as_of": "2019-06-30"}'), ("/v1/evaluate/batch", b"[]")):
+        response = client.post(path, content=body, headers=[("Content-Type", "application/json"), ("Content-Type", "application/yaml")])
+        assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
+        issue = response.json()["errors"][0]
+        assert issue["code"] == "request.header" and issue["location"]["path"] == "header.content-type"
+        assert "given 2 times" in issue["message"] and "'application/yaml'" in issue["message"]
+
+
+@pytest.mark.parametrize("path, body", [("/v1/evaluate", b'{"as_of": "2019-06-30", "enterprise": {}}'), ("/v1/evaluate/batch", b"[]")])
+def test_every_media_type_a_415_lists_is_read(client, path, body):
+    refused = client.post(path, content=body, headers={"Content-Type": "text/plain"})
+    assert refused.status_code == 415
+    listed = refused.json()["errors"][0]["message"].split("accepted: ", 1)[1].split(", ")
+    types = [t for t in listed if "/" in t]
+    assert "application/json" in types and len(types) >= 4
+    for media in types:
+        assert client.post(path, content=body, headers={"Content-Type": media}).status_code != 415, media
+
+
+def test_head_health_is_the_status_without_the_body(client):
+    head, get = client.head("/health"), client.get("/health")
+    assert head.status_code == get.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"] == "application/json"
+
+
 def test_schema_invalid_case_gets_the_same_errors_and_text_as_eval(client, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((CASES / "aa-clean.yaml").read_text(encoding="utf-8").replace("嘉定区", "浦东区").replace("risk_level: ii", "risk_level: II"),
