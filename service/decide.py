@@ -148,7 +148,8 @@ def _batch(state: State, ask: Ask) -> Iterator[tuple]:
         return
     count = len(records if records is not None else cases)
     if count > ask.max_batch:   # an array is not read past the limit: how many more it holds is not known
-        yield ("problem", [Issue("request.too_many", f"the batch holds {'more than ' * more}{count - more} case files; "
+        held = f"more than {ask.max_batch}" if more else str(count)
+        yield ("problem", [Issue("request.too_many", f"the batch holds {held} case files; "
                                  f"at most {ask.max_batch}", Location(ask.source),
                                  f"split it into batches of {ask.max_batch} or fewer").as_dict()])
         return
