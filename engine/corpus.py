@@ -344,34 +344,6 @@ class CorpusCase:
     error: Optional[InputError] = None
 
 
-def parse_json_array(text: str, name: str) -> list:
-    """A JSON array of case files (a request body) as CorpusCases named `NAME[i]`, in order. A bad element is a
-    CorpusCase with its error; text that is not a JSON array raises InputError."""
-    def fail(message: str, line: int = 1, column: int = 1) -> InputError:
-        return InputError([Issue("input.syntax", message, Location(name, line, column), "send a JSON array of case files")])
-    try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
-    except json.JSONDecodeError as exc:
-        raise fail(f"invalid JSON: {json_message(exc)}", exc.lineno, exc.colno) from None
-    except _Refused as exc:      # a number too large, a duplicate key: at its place, as a file's is
-        raise InputError([Issue(exc.code, str(exc), Location(name, *refused_at(text, exc)), exc.hint)]) from None
-    except RecursionError:
-        raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep",
-                                Location(name, 1, 1), "flatten the structure")]) from None
-    if not isinstance(data, list):
-        raise fail(f"expected a JSON array of case files, found {json_type(data)}")
-    out = []
-    for i, item in enumerate(data):
-        source = f"{name}[{i}]"
-        if isinstance(item, dict):
-            out.append(CorpusCase(source, None, Document(source, item)))
-        else:
-            out.append(CorpusCase(source, None, error=InputError([Issue(
-                "input.not_mapping", f"a case file must be a JSON object, found {json_type(item)}", Location(source),
-                "each element of the array is one case file, with `as_of` and `enterprise`")])))
-    return out
-
-
 def iter_corpus(source: str, on_skip: Optional[Callable[[Skipped], None]] = None) -> Iterator[CorpusCase]:
     """Every record of `source`, parsed, in input order, lazily (what a folder holds that is not read: `on_skip`)."""
     for record in read_records(source, on_skip=on_skip):

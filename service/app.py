@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
+import errno
 import json
 import logging
 import re
@@ -21,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..engine import DEFAULT_BACKEND, Issue, Location, PolicyError, dump_json_bytes
 from ..engine._dates import is_date
@@ -36,6 +39,7 @@ MAX_BODY_BYTES = 8 << 20
 MAX_BATCH = 1000
 TIMEOUT = 10.0
 MAX_WAITING = 64
+LOG_RETRY_AFTER = "10"      # seconds: a decision log that cannot be written (a full disk) is not mended in one
 MAX_EXAMPLES = 3            # OpenAPI examples taken from each policy's own test cases
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -126,6 +130,7 @@ class Service:
         return await self.pool.run(ask)
 
     def record(self, line: Optional[bytes]) -> None:
+        """Log one decision before it is answered. OSError when it could not be: then it must not be answered."""
         if line is not None and self.log is not None:
             self.log.write(line)
 
@@ -175,15 +180,32 @@ def _check_encoding(request: Request) -> None:
                       headers={"Accept-Encoding": "identity"})
 
 
+def _is_utf8(charset: str) -> bool:
+    """Whether a charset names UTF-8 (utf-8, UTF8, utf_8, u8 ...: every alias Python's codecs know)."""
+    try:
+        return codecs.lookup(charset).name == "utf-8"
+    except (LookupError, ValueError, TypeError):
+        return False
+
+
+# What each kind of body is sent as (the first of each is the one a message proposes)
+ACCEPTED = {"json": JSON_TYPES + ("any type ending in +json",), "yaml": YAML_TYPES, "jsonl": JSONL_TYPES}
+
+
 def _media(request: Request, allowed: tuple) -> str:
-    raw = request.headers.get("content-type", "")
+    given = request.headers.getlist("content-type")
+    if len(given) > 1:   # which one the client meant cannot be told: not the first silently taken
+        raise Refused([Issue("request.header", f"the Content-Type header is given {len(given)} times ("
+                             + ", ".join(f"'{_shown(g)}'" for g in given[:3]) + "); it is taken once",
+                             Location(path="header.content-type"), "send one Content-Type header")])
+    raw = given[0] if given else ""
     parsed = _media_type(raw) if raw.strip(" \t") else ("", [])
     if parsed is None:
         raise Refused([Issue("request.media_type", f"the Content-Type header '{_shown(raw)}' is not a media type "
                              "(type/subtype, then `; name=value` parameters)", Location(path="header.content-type"),
                              "send e.g. `Content-Type: application/json` (curl: -H 'Content-Type: application/json')")])
     media, params = parsed
-    charsets = [value for name, value in params if name == "charset" and value.lower() != "utf-8"]
+    charsets = [value for name, value in params if name == "charset" and not _is_utf8(value)]
     if charsets:
         raise Refused([Issue("request.media_type", f"the body's charset '{_shown(charsets[0])}' is not accepted; "
                              "only UTF-8 is", Location(path="header.content-type"),
@@ -197,9 +219,8 @@ def _media(request: Request, allowed: tuple) -> str:
     else:
         kind = None
     if kind not in allowed:
-        names = {"json": "application/json", "yaml": "application/yaml", "jsonl": "application/x-ndjson"}
-        raise Refused([Issue("request.media_type", f"the body's media type {media!r} is not accepted here; accepted: "
-                             + ", ".join(names[k] for k in allowed), Location(path="header.content-type"),
+        raise Refused([Issue("request.media_type", f"the body's media type {_shown(media)!r} is not accepted here; accepted: "
+                             + ", ".join(t for k in allowed for t in ACCEPTED[k]), Location(path="header.content-type"),
                              "send the body with one of those, e.g. `Content-Type: application/json` "
                              "(curl: -H 'Content-Type: application/json')")])
     return kind
@@ -355,8 +376,11 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             service.stop()
 
+    # No redirect from `/v1/evaluate/` to `/v1/evaluate`: a 307 with an empty body, which a client may follow
+    # with its POST or not. A path with a trailing slash is a 404 problem naming the route without it.
     app = FastAPIOffline(
         title="regcode decision service", version=service.version, lifespan=lifespan, static_url="/docs/static",
+        redirect_slashes=False,
         description="Decisions of regcode policies over HTTP: the same objects as `regcode eval --format json`, with a "
                     "`decision_id` that the decision log records for `regcode replay`. Errors are RFC 9457 problem "
                     "responses carrying regcode's issues (code, message, location, hint).")
@@ -382,11 +406,25 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                                 Location(path=where), "see /openapi.json for the parameters and their values"))
         return refuse(issues or [Issue("request.query", "invalid request", Location())], status=400)
 
+    def without_slash(request: Request) -> Optional[str]:
+        """The path less its trailing slash, when that is a route."""
+        path = request.url.path
+        if len(path) < 2 or not path.endswith("/"):
+            return None
+        probe = {**request.scope, "path": path.rstrip("/") or "/"}
+        if any(route.matches(probe)[0] != Match.NONE for route in app.router.routes):
+            return probe["path"]
+        return None
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         code = {404: "request.not_found", 405: "request.method"}.get(exc.status_code, "request.invalid")
         hint = "see /docs for the routes" if exc.status_code in (404, 405) else ""
-        issue = Issue(code, f"{request.method} {request.url.path}: {exc.detail}", Location(path=request.url.path), hint)
+        detail = exc.detail
+        if exc.status_code == 404 and (route := without_slash(request)) is not None:
+            detail = f"no route here: the route is {route}, without the trailing slash"
+            hint = f"send the request to {route}"
+        issue = Issue(code, f"{request.method} {_shown(request.url.path)}: {detail}", Location(path=request.url.path), hint)
         return refuse([issue], status=exc.status_code if 400 <= exc.status_code < 500 else 400,
                       headers=getattr(exc, "headers", None))
 
@@ -414,8 +452,10 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                  "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}},
                              "application/yaml": {"schema": {"type": "string", "description": "a case file as YAML"}}}}
     batch_body = {"required": True,
-                  "description": f"A JSON array of case files, or JSON lines (`Content-Type: application/x-ndjson`); at most "
-                                 f"{config.max_batch} case files and {config.max_body_bytes} bytes.",
+                  "description": f"A JSON array of case files, or JSON lines (`Content-Type: application/x-ndjson`, or "
+                                 f"{', '.join(JSONL_TYPES[1:])}); at most "
+                                 f"{config.max_batch} case files and {config.max_body_bytes} bytes. A bad case file (an "
+                                 "array's element too: each is read on its own) is reported in its place.",
                   "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
                               "application/x-ndjson": {"schema": {"type": "string", "description": "one case file as JSON a line"}}}}
     problem_doc = {"description": "A problem (RFC 9457) with regcode's issues in `errors`",
@@ -450,6 +490,21 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         issue = died_issue(exc, where)
         return refuse([issue], headers={"Retry-After": "1"} if exc.killed else None)
 
+    # A decision is answered only once it is in the decision log: an audit log must hold every decision the
+    # service gave. One the log refuses (a full disk, EIO, a rotation refused) is not returned: a 503 that may
+    # be retried, said in the server log in one line, the service's failure and not the request's.
+    def log_issue(exc: OSError, where: str, what: str = "the decision was") -> Issue:
+        reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
+        return Issue("service.decision_log", f"{what} not returned: it could not be written to the decision log "
+                     f"{config.decision_log} ({reason}); every decision answered is logged",
+                     Location(where), "the request may be sent again once the decision log can be written (free its "
+                     "disk, check its file)")
+
+    def log_failed(exc: OSError, request: Request, count: int) -> None:
+        reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
+        log.error("cannot write the decision log %s (%s): %d decision(s) of %s %s not returned", config.decision_log,
+                  reason, count, request.method, request.url.path)
+
     def timeout_issue(source: str, what: str) -> Issue:
         return Issue("eval.timeout", f"{what} not evaluated within the time limit of {config.timeout:g} s; the worker was stopped",
                      Location(source), "send a smaller case file or batch (the server's --timeout sets the limit)")
@@ -472,7 +527,11 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if kind == "problem":
             return refuse(rest[0])
         item, line, ref = rest
-        service.record(line)
+        try:
+            service.record(line)
+        except OSError as exc:
+            log_failed(exc, request, 1)
+            return refuse([log_issue(exc, source)], headers={"Retry-After": LOG_RETRY_AFTER})
         service.metrics.inc("regcode_decisions_total", policy=ref)
         return Response(_pretty(item) if pretty else item, media_type="application/json")
 
@@ -498,11 +557,18 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 return refuse([timeout_issue(source, "the batch was")])
             return worker_died(cut, source)
         _, count, places = messages[0]
-        results, evaluated = [], 0
-        for kind, *rest in messages[1:]:
+        results, evaluated, unlogged = [], 0, []
+        for i, (kind, *rest) in enumerate(messages[1:]):
             if kind == "ok":
                 item, line, ref = rest
-                service.record(line)
+                try:
+                    service.record(line)
+                except OSError as exc:   # not answered, as on /v1/evaluate: named in its place instead
+                    unlogged.append(exc)
+                    issue = log_issue(exc, places[i][0])
+                    service.metrics.inc("regcode_errors_total", code=issue.code)
+                    results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
+                    continue
                 service.metrics.inc("regcode_decisions_total", policy=ref)
                 evaluated += 1
             else:
@@ -516,6 +582,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                      died_issue(cut, where, "not evaluated: "))
             service.metrics.inc("regcode_errors_total", code=issue.code)
             results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
+        if unlogged:
+            log_failed(unlogged[-1], request, len(unlogged))
         body = b'{"evaluated":%d,"failed":%d,"read":%d,"results":[%b]}' % (evaluated, count - evaluated, count, b",".join(results))
         return Response(body, media_type="application/json")
 
@@ -556,6 +624,10 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         body = {"status": "ok" if alive else "starting", "workers": alive, "policy_versions": len(service.loaded.served),
                 "regcode_version": service.version}
         return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if alive else 503)
+
+    # HEAD too: load balancers probe with it (the status and headers without the body); its own operation in the document
+    app.add_api_route("/health", health, methods=["HEAD"], tags=["operations"], operation_id="health_head",
+                      summary="Liveness: the status of GET /health, without the body")
 
     @app.get("/metrics", tags=["operations"], summary="Counters and latencies (Prometheus text format)",
              response_class=Response, responses={200: {"content": {"text/plain": {}}}})

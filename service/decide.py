@@ -11,8 +11,9 @@ from typing import Iterator, Optional
 
 
 from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json_bytes, evaluate_case, load_case_text
-from ..engine.corpus import parse_json_array, parse_record, text_records
+from ..engine.corpus import parse_record, text_records
 from ..engine.replay import fired_rules, input_sha256
+from . import elements
 from .problems import for_http
 
 DEFAULT_SOURCE = "<request>"   # the case's name in error locations and in `source`, like `<stdin>` for eval
@@ -103,7 +104,11 @@ def _text(ask: Ask) -> str:
 def _case(ask: Ask):
     """The body as a case Document, read exactly as `regcode eval` reads a file."""
     # A JSON body is read as JSON (as a .json file is), a YAML body as YAML: the same refusals as the CLI's
-    return load_case_text(_text(ask), ask.source, as_json=ask.media == "json")
+    text = _text(ask)
+    try:
+        return load_case_text(text, ask.source, as_json=ask.media == "json")
+    except InputError as exc:   # a value found wrong after reading (a lone surrogate) has a path but no line yet
+        raise InputError(elements.placed_in_text(exc.issues, text, ask.source)) from None
 
 
 def _guarded(fn, source: str, identity: Optional[dict] = None):
@@ -129,23 +134,26 @@ def handle(state: State, ask: Ask) -> Iterator[tuple]:
 
 
 def _batch(state: State, ask: Ask) -> Iterator[tuple]:
+    more = False
     try:
         _refuse_one_object(ask)
         if ask.media == "jsonl" or _first_char(ask.body) != b"[":
             records = list(text_records(ask.body, ask.source))
             cases = None
-        else:
-            cases = parse_json_array(_text(ask), ask.source)
+        else:   # split into its elements, each read on its own: a bad one is reported in its place
+            cases, more = elements.cases(_text(ask), ask.source, ask.max_batch)
             records = None
     except InputError as exc:
         yield ("problem", [i.as_dict() for i in exc.issues])
         return
     count = len(records if records is not None else cases)
-    if count > ask.max_batch:
-        yield ("problem", [Issue("request.too_many", f"the batch holds {count} case files; at most {ask.max_batch}",
-                                 Location(ask.source), f"split it into batches of {ask.max_batch} or fewer").as_dict()])
+    if count > ask.max_batch:   # an array is not read past the limit: how many more it holds is not known
+        held = f"more than {ask.max_batch}" if more else str(count)
+        yield ("problem", [Issue("request.too_many", f"the batch holds {held} case files; "
+                                 f"at most {ask.max_batch}", Location(ask.source),
+                                 f"split it into batches of {ask.max_batch} or fewer").as_dict()])
         return
-    places = [(r.source, r.line) for r in records] if records is not None else [(c.source, None) for c in cases]
+    places = [(r.source, r.line) for r in records] if records is not None else [(c.source, c.line) for c in cases]
     yield ("count", count, places)
     for i in range(count):
         if records is not None:
@@ -156,7 +164,7 @@ def _batch(state: State, ask: Ask) -> Iterator[tuple]:
                 return parse_record(record)
         else:
             case = cases[i]
-            source, line = case.source, None
+            source, line = case.source, case.line
 
             def run(case=case):
                 if case.error is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -24,12 +25,16 @@ class DecisionLog:
         self._lock = threading.Lock()
         self._fd = -1
         self._size = 0
+        self._regular = True
+        self._partial = False        # the last write stopped mid-line
         self._open()
 
     def _open(self) -> None:
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
-        self._size = os.fstat(self._fd).st_size
-        if self._size:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
+        st = os.fstat(fd)
+        self._fd, self._size = fd, st.st_size
+        self._regular = stat.S_ISREG(st.st_mode)     # a device (/dev/null) is never rotated: it would be renamed
+        if self._size and self._regular:
             self._end_last_line()
 
     def _end_last_line(self) -> None:
@@ -40,22 +45,32 @@ class DecisionLog:
                 self._size += os.write(self._fd, b"\n")
 
     def write(self, line) -> None:
-        """Append one line: UTF-8 bytes as the worker wrote them (text is encoded)."""
+        """Append one line: UTF-8 bytes as the worker wrote them (text is encoded). OSError when the line could
+        not be written whole (a full disk, EIO, a rotation refused): the caller must not answer the decision."""
         data = (line if isinstance(line, bytes) else line.encode("utf-8")) + b"\n"
         with self._lock:
-            if self._size and self._size + len(data) > self.max_bytes:
+            if self._partial:      # a write that failed mid-line left part of a line: end it, so this one is whole
+                data = b"\n" + data
+            if self._size and self._size + len(data) > self.max_bytes and self._regular:
                 self._rotate()
             view = memoryview(data)
-            while view:                      # a regular file takes it whole; loop for the pathological case
-                written = os.write(self._fd, view)
-                view = view[written:]
-            self._size += len(data)
+            try:
+                while view:                  # a regular file takes it whole; loop for the pathological case
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+                    self._size += written
+            except OSError:
+                if len(view) < len(data):    # some of it went: the log now ends mid-line
+                    self._partial = True
+                raise
+            self._partial = False
             self.lines += 1
             if self.fsync:
                 os.fsync(self._fd)
 
     def _rotate(self) -> None:
-        os.close(self._fd)
+        # The names move first, the old descriptor still open: if a rename or the new file's open fails, the
+        # log stays as it was, appended to, and the failure is the caller's (the decision is not answered).
         if self.keep == 0:
             os.unlink(self.path)
         else:
@@ -67,8 +82,10 @@ class DecisionLog:
                 if older.exists():
                     older.rename(self.path.with_name(f"{self.path.name}.{n + 1}"))
             self.path.rename(self.path.with_name(f"{self.path.name}.1"))
-        self.rotations += 1
+        old = self._fd
         self._open()
+        os.close(old)
+        self.rotations += 1
 
     def close(self) -> None:
         with self._lock:

@@ -1,8 +1,11 @@
 """The decision service through the framework's TestClient: every endpoint, problems, CLI equality, concurrency, the log."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -75,6 +78,32 @@ def test_bad_requests_get_a_problem_response_with_the_cli_codes(client, case):
     assert not re.search(r"--(as-of|policy-version|policy)(?![\w-])", first["hint"])   # HTTP has query parameters, not options
     assert "<input>" not in problem["detail"]
     assert problem["detail"].splitlines()[0].endswith(f"{first['code']}: {first['message']}" + (f" ({first['hint']})" if first["hint"] else ""))
+
+
+def test_two_content_type_headers_are_a_400_naming_the_header_not_the_first_taken(client):
+    for path, body in (("/v1/evaluate", b'{"as_of": "2019-06-30"}'), ("/v1/evaluate/batch", b"[]")):
+        response = client.post(path, content=body, headers=[("Content-Type", "application/json"), ("Content-Type", "application/yaml")])
+        assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
+        issue = response.json()["errors"][0]
+        assert issue["code"] == "request.header" and issue["location"]["path"] == "header.content-type"
+        assert "given 2 times" in issue["message"] and "'application/yaml'" in issue["message"]
+
+
+@pytest.mark.parametrize("path, body", [("/v1/evaluate", b'{"as_of": "2019-06-30", "enterprise": {}}'), ("/v1/evaluate/batch", b"[]")])
+def test_every_media_type_a_415_lists_is_read(client, path, body):
+    refused = client.post(path, content=body, headers={"Content-Type": "text/plain"})
+    assert refused.status_code == 415
+    listed = refused.json()["errors"][0]["message"].split("accepted: ", 1)[1].split(", ")
+    types = [t for t in listed if "/" in t]
+    assert "application/json" in types and len(types) >= 4
+    for media in types:
+        assert client.post(path, content=body, headers={"Content-Type": media}).status_code != 415, media
+
+
+def test_head_health_is_the_status_without_the_body(client):
+    head, get = client.head("/health"), client.get("/health")
+    assert head.status_code == get.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"] == "application/json"
 
 
 def test_schema_invalid_case_gets_the_same_errors_and_text_as_eval(client, tmp_path):
@@ -183,6 +212,66 @@ def test_batch_as_a_json_array_keeps_the_order(client):
     assert body["results"][2]["source"] == "<request>[2]" and body["results"][2]["errors"][0]["code"] == "input.not_mapping"
     credit = [r["enterprise"]["credit_code"] for r in body["results"] if "errors" not in r]
     assert credit == [c["enterprise"]["credit_code"] for c in cases]
+
+
+# Each bad element as written in the array, and the issue it gets at its place: the column is where the bad
+# value (or key) starts in the element's own text; in the body the element is line 2, from column 2
+BAD_ELEMENTS = [
+    ('{"as_of": "2019-06-30", "x": 1e400}', "input.number", 30, "the number 1e400 is too large"),
+    ('{"as_of": "2019-06-30", "x": NaN}', "input.number", 30, "NaN is not a value regcode accepts"),
+    ('{"as_of": "2019-06-30", "x": -Infinity}', "input.number", 30, "-Infinity is not a value"),
+    ('{"as_of": "2019-06-30", "x": 123456789012345678901}', "input.number", 30, "is out of range"),
+    ('{"as_of": "2019-06-30", "as_of": "2019-06-30"}', "input.duplicate_key", 25, "key `as_of` appears twice"),
+    ('{"as_of": "2019-06-30", "x" 1}', "input.syntax", 29, "Expecting ':' delimiter"),
+    ('{"as_of": "2019-06-30", "x": "\\ud800"}', "input.text", 30, "lone surrogate"),
+    ('42', "input.not_mapping", 1, "found a number"),
+]
+
+
+@pytest.mark.parametrize("element, code, column, message", BAD_ELEMENTS, ids=[b[1] + ":" + b[0][24:40] for b in BAD_ELEMENTS])
+def test_a_bad_element_of_a_batch_array_is_reported_in_its_place_and_the_others_evaluated(client, element, code, column, message):
+    before, after = (dump_json(c) for c in generator.generate(2, seed=5))
+    body = f"[{before},\n {element},\n {after}]".encode("utf-8")
+    response = client.post("/v1/evaluate/batch", params={"explain": "none"}, content=body,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert (reply["read"], reply["evaluated"], reply["failed"]) == (3, 2, 1)
+    first, bad, last = reply["results"]
+    assert (bad["source"], bad["line"]) == ("<request>[1]", 2)
+    issue = bad["errors"][0]
+    assert issue["code"] == code and message in issue["message"], issue
+    assert (issue["location"]["file"], issue["location"]["line"], issue["location"]["column"]) == ("<request>", 2, 1 + column)
+    for case, result in ((before, first), (after, last)):
+        single = client.post("/v1/evaluate", params={"explain": "none"}, content=case.encode("utf-8")).json()
+        assert result["decisions"] == single["decisions"] and result["source"] != bad["source"]
+
+
+def test_an_elements_schema_problem_is_placed_in_the_body_where_it_is_written(client):
+    good, bad = generator.generate(2, seed=11)
+    bad["enterprise"]["production_district"] = "浦东区"
+    body = json.dumps([good, bad], ensure_ascii=False, indent=2)
+    response = client.post("/v1/evaluate/batch", params={"explain": "none"}, content=body.encode("utf-8"),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    issue = response.json()["results"][1]["errors"][0]
+    lines = body.split("\n")
+    written = max(i for i, line in enumerate(lines, 1) if '"production_district": "浦东区"' in line)
+    assert issue["code"] == "input.schema" and issue["location"]["path"] == "enterprise.production_district"
+    assert (issue["location"]["line"], issue["location"]["column"]) == (written, lines[written - 1].index('"浦东区"') + 1)
+    second = lines.index("  },") + 2        # the 1-based line after the first element's end
+    assert lines[second - 1] == "  {" and response.json()["results"][1]["line"] == second
+
+
+def test_a_batch_array_is_not_read_past_the_batch_limit():
+    with serving(workers=1, max_batch=3) as c:
+        over = c.post("/v1/evaluate/batch", content=b"[" + b",".join([b"{}"] * 5) + b"]",
+                      headers={"Content-Type": "application/json"})
+        assert over.status_code == 413 and over.json()["errors"][0]["code"] == "request.too_many"
+        assert "more than 3 case files; at most 3" in over.json()["errors"][0]["message"]
+        at = c.post("/v1/evaluate/batch", content=b"[" + b",".join([b"{}"] * 3) + b"]",
+                    headers={"Content-Type": "application/json"})
+        assert at.status_code == 200 and (at.json()["read"], at.json()["failed"]) == (3, 3)
 
 
 def test_batch_count_and_body_size_are_bounded():
@@ -299,6 +388,84 @@ def test_decision_log_input_none_keeps_only_the_hash(tmp_path):
     (entry,) = log_lines(log)
     assert "input" not in entry and len(entry["input_sha256"]) == 64
     assert "上海浦江特种电缆有限公司" not in log.read_text(encoding="utf-8")
+
+
+def test_a_decision_the_log_cannot_take_is_a_503_naming_the_log_and_is_not_answered(caplog):
+    """/dev/full refuses every write with ENOSPC, as a full disk does: the decision is not returned (an audit log
+    must hold every decision answered), the reply says why and that it may be sent again, and the server log
+    has one line, no traceback."""
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    with serving(workers=1, decision_log="/dev/full") as c, caplog.at_level(logging.INFO, logger="regcode.serve"):
+        response = c.post("/v1/evaluate", content=case, headers=YAML)
+        metrics = c.get("/metrics").text
+    assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "10"
+    problem = response.json()
+    assert problem["type"] == "urn:regcode:problem:service.decision_log" and "decision_id" not in response.text
+    message = problem["errors"][0]["message"]
+    assert "/dev/full" in message and "ENOSPC: No space left on device" in message and "not returned" in message
+    assert "bug" not in response.text and "may be sent again" in problem["errors"][0]["hint"]
+    said = [r for r in caplog.records if r.name == "regcode.serve" and r.levelno >= logging.WARNING]
+    assert len(said) == 1 and said[0].exc_info is None and "/dev/full" in said[0].getMessage()
+    assert 'regcode_errors_total{code="service.decision_log"} 1' in metrics and "regcode_decisions_total{" not in metrics
+
+
+def test_a_batch_names_each_decision_the_log_refused_in_its_place():
+    good = [dump_json(c) for c in generator.generate(2, seed=9)]
+    body = "\n".join([good[0], '{"as_of": "2019-06-30", "enterprise": {"name": 1}}', good[1]]).encode("utf-8")
+    with serving(workers=1, decision_log="/dev/full") as c:
+        response = c.post("/v1/evaluate/batch", params={"explain": "none"}, content=body, headers=JSONL)
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert (reply["read"], reply["evaluated"], reply["failed"]) == (3, 0, 3) and "decision_id" not in response.text
+    codes = [r["errors"][0]["code"] for r in reply["results"]]
+    assert codes == ["service.decision_log", "input.schema", "service.decision_log"]
+    assert [r["source"] for r in reply["results"]] == ["<request>:1", "<request>:2", "<request>:3"]
+
+
+@pytest.mark.parametrize("error", [errno.EIO, errno.EACCES, errno.EROFS], ids=errno.errorcode.get)
+def test_any_os_error_of_the_log_is_a_503_and_a_partial_line_is_ended_before_the_next(tmp_path, monkeypatch, error):
+    from regcode.service import decisionlog
+
+    log = tmp_path / "d.log"
+    real_write, calls = decisionlog.os.write, []
+
+    def failing(fd, data):    # the first line: half of it goes, then the disk fails
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[:len(data) // 2]))
+        if len(calls) == 2:
+            raise OSError(error, os.strerror(error))
+        return real_write(fd, data)
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    with serving(workers=1, decision_log=str(log)) as c:
+        monkeypatch.setattr(decisionlog.os, "write", failing)
+        refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        answered = c.post("/v1/evaluate", content=case, headers=YAML)
+    assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "service.decision_log"
+    assert errno.errorcode[error] in refused.json()["errors"][0]["message"]
+    assert answered.status_code == 200
+    partial, whole = log.read_bytes().split(b"\n")[:2]
+    assert partial and not partial.endswith(b"}")                     # the partial line, ended: replay reports it
+    assert json.loads(whole)["decision_id"] == answered.json()["decision_id"]
+    assert log.read_bytes().count(b"\n") == 2
+
+
+def test_a_rotation_the_file_system_refuses_keeps_the_log_and_refuses_the_decision(tmp_path, monkeypatch):
+    from regcode.service import decisionlog
+
+    log = tmp_path / "d.log"
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    with serving(workers=1, decision_log=str(log), log_max_bytes=1024) as c:
+        first = c.post("/v1/evaluate", content=case, headers=YAML)
+        monkeypatch.setattr(decisionlog.Path, "rename", lambda *a: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
+        refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        monkeypatch.undo()
+        rotated = c.post("/v1/evaluate", content=case, headers=YAML)
+    assert first.status_code == 200 and rotated.status_code == 200
+    assert refused.status_code == 503 and "EACCES: Permission denied" in refused.json()["errors"][0]["message"]
+    assert [e["decision_id"] for e in log_lines(tmp_path / "d.log.1")] == [first.json()["decision_id"]]
+    assert [e["decision_id"] for e in log_lines(log)] == [rotated.json()["decision_id"]]
 
 
 # ---- concurrency -----------------------------------------------------------------------------------
