@@ -17,6 +17,7 @@ from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, ba
                             terminate_as_interrupt, unwritable)
 from ..engine.catalog import check_compiles
 from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
+from ..engine.errors import one_line
 from ..engine.load import printable
 from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
                    explain_option, policy_root_option, regcode, selection_options, set_format)
@@ -150,8 +151,8 @@ class BadRecords:
         elif self.count <= MAX_REPORTED:
             for issue in outcome.errors:
                 loc = issue["location"]
-                where = (f"{loc['file']}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")
-                         if loc.get("line") else (loc.get("file") or outcome.source))   # file:line:col, as eval says it
+                where = (f"{one_line(loc['file'])}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")
+                         if loc.get("line") else one_line(loc.get("file") or outcome.source))   # file:line:col, as eval says it
                 hint = f" ({issue['hint']})" if issue.get("hint") else ""
                 self.echo(printable(f"{where}: {issue['code']}: {issue['message']}{hint}"))
 

@@ -609,3 +609,36 @@ def test_a_raw_control_character_in_a_json_string_is_named_without_a_dangling_at
     assert result.exit_code == 1
     assert result.stderr.startswith(f"{case}:1:22: input.syntax: invalid JSON: a control character (write it escaped")
     assert " at (" not in result.stderr
+
+
+# ---- file names holding control characters -------------------------------------------------
+CONTROL_NAMES = {"a line break": ("evil\nname.yaml", "evil\\nname.yaml"),
+                 "an escape sequence": ("e\x1b[31mred.yaml", "e\\x1b[31mred.yaml"),
+                 "a carriage return": ("cr\rname.yaml", "cr\\rname.yaml"),
+                 "a line separator": ("ls\u2028name.yaml", "ls\\u2028name.yaml")}
+BAD_TOY_CASE = "as_of: 2020-06-30\napplicant: {name: 甲, district: 浦东新区, employees: -1, employes: 3}\n"
+
+
+@pytest.mark.parametrize("name,shown", CONTROL_NAMES.values(), ids=list(CONTROL_NAMES))
+def test_a_file_name_with_control_characters_is_shown_escaped_one_problem_a_line(tmp_path, monkeypatch, name, shown):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(BAD_TOY_CASE, encoding="utf-8")
+    result = run("eval", *TOY, name)
+    assert result.exit_code == 1
+    problems = result.stderr.splitlines()
+    assert problems[-1] == "2 problems" and len(problems) == 3, problems
+    for line in problems[:-1]:
+        assert line.startswith(f"{shown}:2:"), line
+        assert not any(ch in line for ch in "\x1b\r\u2028")
+    # machines get the exact name
+    errors = json_errors(run("eval", *TOY, "--format", "json", name))
+    assert {e["location"]["file"] for e in errors} == {name}
+
+
+def test_a_bad_record_from_a_folder_names_its_file_escaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "evil\nname.yaml").write_text(BAD_TOY_CASE, encoding="utf-8")
+    result = run("batch", *TOY, "cases", "--out", "out.jsonl", "--jobs", 1)
+    problems = [line for line in result.stderr.splitlines() if "input." in line]
+    assert len(problems) == 2 and all(p.startswith("cases/evil\\nname.yaml:2:") for p in problems), result.stderr
