@@ -758,6 +758,21 @@ PLACED = [  # (what, the record's text, code, column, message)
     ("NaN", '{"as_of": "2019-06-30", "n": [1, NaN]}', "input.number", 34, "NaN is not a value"),
     ("a syntax error", '{"as_of": "2019-06-30", "n": [1,, 2]}', "input.syntax", 33, "invalid JSON"),
     ("a key written twice", '{"as_of": "2019-06-30", "n": {"a": 1, "a": 2}}', "input.duplicate_key", 39, "key `a` appears twice"),
+    # cut short: at the string left open (its line break is not a control character in it), or where the line ends
+    ("a record cut short in a string", '{"as_of": "2019-06-30", "enterprise": {"name": "abc', "input.syntax", 48,
+     "the line ends inside a string (opened here): the record is cut short"),
+    ("a record cut short after a key", '{"as_of": "2019-06-30", "enterprise": ', "input.syntax", 38,
+     "Expecting value: the line ends before the record is complete"),
+    ("a record cut short before a comma", '{"as_of": "2019-06-30", "enterprise": {"name": "abc"', "input.syntax", 53,
+     "Expecting ',' delimiter: the line ends before the record is complete"),
+    ("an escaped control character in a text", '{"as_of": "2019-06-30", "n": ["x", "a\\u001b[2J"]}', "input.text", 36,
+     "the text 'a\\x1b[2J' holds an ESC (U+001B)"),
+    ("an escaped line break in a text", '{"as_of": "2019-06-30", "n": "a\\r\\nb"}', "input.text", 30, "holds a carriage return (CR)"),
+    ("a DEL, which JSON lets through as itself", '{"as_of": "2019-06-30", "n": "a\x7f"}', "input.text", 30, "holds a DEL (U+007F)"),
+    ("an escaped control character in a key", '{"as_of": "2019-06-30", "n\\u0000": 1}', "input.key", 25, "holds a NUL (U+0000)"),
+    ("nesting past the bound", '{"as_of": "2019-06-30", "n": ' + "[" * 70 + "]" * 70 + "}", "input.too_deep", 93, "64 levels deep"),
+    ("nesting past the reader's recursion", '{"as_of": "2019-06-30", "n": ' + "[" * 100_000 + "]" * 100_000 + "}", "input.too_deep",
+     93, "64 levels deep"),
 ]
 
 

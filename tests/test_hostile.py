@@ -82,6 +82,11 @@ HOSTILE_VALUES = {
     "Infinity": ('{', '{"x":-Infinity,'),
     "nesting deeper than the bound": ('{', '{"x":' + "[" * 100 + "]" * 100 + ','),
     "nesting past the parser's recursion": ('{', '{"x":' + "[" * 100000 + "]" * 100000 + ','),
+    # shown as something else (an escape sequence), dropped, or breaking a CSV row or a line of text output
+    "control characters escaped in a name": ('"name":"', '"name":"\\u0000\\u001b[2J\\r\\nevil'),
+    "a tab escaped in a name": ('"name":"', '"name":"\\t'),
+    "a C1 control in a name, which JSON allows as itself": ('"name":"', '"name":"\x9b2J'),
+    "a line separator in a name": ('"name":"', '"name":"\u2028'),
 }
 
 
@@ -642,3 +647,21 @@ def test_a_bad_record_from_a_folder_names_its_file_escaped(tmp_path, monkeypatch
     result = run("batch", *TOY, "cases", "--out", "out.jsonl", "--jobs", 1)
     problems = [line for line in result.stderr.splitlines() if "input." in line]
     assert len(problems) == 2 and all(p.startswith("cases/evil\\nname.yaml:2:") for p in problems), result.stderr
+
+
+def test_control_characters_in_a_name_reach_no_plan_and_no_page(tmp_path):
+    """`"\\u0000\\u001b[2J\\r\\nevil"` in a name passed validation, and reached plan.csv and the eval page raw."""
+    good = _good_lines(3, seed=9)
+    source = tmp_path / "cases.jsonl"
+    source.write_text("\n".join([good[0], good[1].replace('"name":"', '"name":"\\u0000\\u001b[2J\\r\\nevil', 1), good[2]])
+                      + "\n", encoding="utf-8")
+    result = run("plan", "--year", 2020, source, "--out", tmp_path / "plan.csv")
+    assert result.exit_code == 1
+    [problem] = [line for line in result.stderr.splitlines() if "input." in line]
+    assert problem.startswith(f"{source}:2:") and "input.text" in problem and "\\x1b[2J" in problem, problem
+    written = (tmp_path / "plan.csv").read_bytes()
+    assert not any(ch in written for ch in (b"\x00", b"\x1b", b"\r")) and b"evil" not in written
+    case = tmp_path / "case.json"
+    case.write_text(good[1].replace('"name":"', '"name":"\\u0000', 1), encoding="utf-8")
+    result = run("eval", "--format", "html", case)
+    assert result.exit_code == 1 and result.stdout == "" and "input.text" in result.stderr

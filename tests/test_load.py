@@ -432,3 +432,33 @@ def test_json_bytes_are_the_json_text_encoded(data, pretty):
     assert dump_json_bytes(data, pretty) == dump_json(data, pretty).encode("utf-8")
     expected = json.dumps(data, ensure_ascii=False, sort_keys=True, **({"indent": 2} if pretty else {"separators": (",", ":")}))
     assert dump_json(data, pretty) == expected
+
+
+# where a text too deep is refused: at the collection that crosses MAX_DEPTH, whoever's bound stopped the read (ours
+# below libyaml's 1,000 levels, libyaml's or Python's recursion past it), not where the parser gave up
+DEEP_TEXTS = {   # (text, line, column of the 65th level)
+    "flow lists, past libyaml's bound": ("[" * 100_000, 1, 65),
+    "flow mappings, past libyaml's bound": ("{" * 100_000, 1, 65),
+    "within our bound's reach": ("[" * 70 + "]" * 70, 1, 65),
+    "below block mappings, a quoted bracket and a comment passed over":
+        ('a:\n  - b: "[[x" # [[[\n    c: {d: ' + "[" * 2000 + "\n", 3, 72),
+}
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("text,line,column", DEEP_TEXTS.values(), ids=list(DEEP_TEXTS))
+def test_a_text_too_deep_is_refused_where_the_bound_is_crossed(parser, text, line, column):
+    found = IssueCollector()
+    assert load.parse_text(text, "deep.yaml", found, parser) is None
+    [issue] = found.issues
+    assert (issue.code, issue.location.line, issue.location.column) == ("load.too_deep", line, column), issue
+
+
+@pytest.mark.parametrize("text,line,column", [('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", 1, 70),
+                                              ('{"a":\n [' + "{\"b\": [" * 40 + "]}" * 40 + "]}", 2, 220)])
+def test_a_json_case_too_deep_is_refused_at_its_place(text, line, column):
+    """The 65th level: past the reader's recursion (a RecursionError), or read and then walked (the `{` of the 32nd `{"b": [`)."""
+    with pytest.raises(InputError) as info:
+        load.load_case_text(text, "deep.json")
+    [issue] = info.value.issues
+    assert (issue.code, issue.location.line, issue.location.column) == ("input.too_deep", line, column), issue
