@@ -303,6 +303,13 @@ class _Builder:
         new = yaml12(text)
         if _same_reading(old, new) or old is _HUGE or new is _HUGE:
             return False
+        if isinstance(new, float) and new in (float("inf"), float("-inf")):
+            # `1e400`, `1.0e400`: text in YAML 1.1 (its exponent has no sign), too large in 1.2; a number either way
+            # out of reach, said as `1.0e+400` and `.inf` are (load.number), whatever 1.1 makes of it
+            self.issues.add("load.number", f"`{text}` is too large to be read as a number: YAML 1.2, as editors read it, "
+                            f"makes it infinite (YAML 1.1, as regcode reads it, makes it {_shown(old)}); numbers must be finite",
+                            self.at(node, path), f'write a finite number, or quote it ("{text}") to keep it as text')
+            return True
         if isinstance(old, bool) or isinstance(new, bool):
             hint = f'write `true` or `false` for a yes/no value, or quote it ("{text}") to mean the text'
         else:
@@ -1001,8 +1008,13 @@ def _float(text: str) -> float:
 
 
 def json_message(exc: json.JSONDecodeError) -> str:
-    """The JSON reader's message without its dangling ' at' (the place is the issue's line and column)."""
-    return exc.msg.removesuffix(" at").replace("Invalid control character", "a control character (write it escaped, e.g. \\u0000)")
+    """The JSON reader's message without its dangling ' at' (the place is the issue's line and column). A control
+    character in a string is named: escaped it is refused too (control_message), so no escape is suggested."""
+    if exc.msg.startswith("Invalid control character"):
+        doc, pos = exc.doc, exc.pos
+        code = f" U+{ord(doc[pos]):04X}" if isinstance(doc, str) and pos < len(doc) else ""
+        return f"a control character{code} in a string, which a case file's text may not hold (as itself or escaped)"
+    return exc.msg.removesuffix(" at")
 
 
 _CUT_SHORT = ("Expecting value", "Expecting ',' delimiter", "Expecting ':' delimiter",

@@ -612,7 +612,8 @@ def test_a_raw_control_character_in_a_json_string_is_named_without_a_dangling_at
     case.write_bytes(b'{"as_of": "2019-06-30\x01"}')
     result = run("eval", case)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"{case}:1:22: input.syntax: invalid JSON: a control character (write it escaped")
+    assert result.stderr.startswith(f"{case}:1:22: input.syntax: invalid JSON: a control character U+0001 in a string, which "
+                                    "a case file's text may not hold (as itself or escaped)")
     assert " at (" not in result.stderr
 
 
