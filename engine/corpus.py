@@ -357,7 +357,8 @@ def parse_json_array(text: str, name: str) -> list:
     try:
         data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
     except json.JSONDecodeError as exc:
-        raise fail(f"invalid JSON: {json_message(exc)}", exc.lineno, exc.colno) from None
+        message, index = json_syntax(exc, text, "body")
+        raise fail(message, *json_position(text, index)) from None
     except _Refused as exc:      # a number too large, a duplicate key: at its place, as a file's is
         raise InputError([Issue(exc.code, str(exc), Location(name, *refused_at(text, exc)), exc.hint)]) from None
     except RecursionError:
