@@ -4,11 +4,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import sys
 import time
 import unicodedata
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
+from typing import Optional
 
 import click
 
@@ -17,7 +19,8 @@ from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, ba
                             terminate_as_interrupt, unwritable)
 from ..engine.catalog import check_compiles
 from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
-from ..engine.load import printable
+from ..engine.errors import IssueCollector, one_line
+from ..engine.load import MAX_CASE_BYTES, parse_text, printable
 from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
                    explain_option, policy_root_option, regcode, selection_options, set_format)
 
@@ -36,28 +39,66 @@ def jobs_option(f):
 
 
 def check_input(source: str, name: str = "INPUT") -> None:
-    """A corpus (INPUT, diff's --corpus) is JSONL, a folder or stdin: a YAML file would be read a line a record."""
+    """A corpus (INPUT, diff's --corpus) is JSONL, a folder or stdin. A file that is one case file or one JSON
+    array, rather than JSON lines, is refused before the run with the fix: read a line a record, each of its
+    lines would be a bad record of its own (a YAML case file named .jsonl was 47 lines of `invalid JSON`)."""
     if source == "-" or not Path(source).is_file():
         return
-    kind = "a YAML file" if Path(source).suffix in (".yaml", ".yml") else None
-    if Path(source).suffix == ".json" and not _first_line_is_an_object(Path(source)):
-        kind = "a JSON file spread over lines"     # one pretty-printed case, or an array: not one case a line
-    if kind:
-        raise click.BadParameter(f"{source} is {kind}; {name} is a JSONL file (one case file a line), a folder "
-                                 "of case files, or - for JSONL on stdin (for one case file use `regcode eval`)",
-                                 param_hint=name)
+    kind = "a YAML file" if Path(source).suffix in (".yaml", ".yml") else _not_json_lines(Path(source))
+    if kind is None:
+        return
+    shown, quoted = printable(one_line(source)), shlex.quote(printable(one_line(source)))
+    if kind == "a JSON array":
+        jsonl = shlex.quote(printable(one_line(str(Path(source).with_suffix(".jsonl")))))
+        message = (f"{shown} is a JSON array; {name} is read as JSON lines, one case file a line (e.g. "
+                   f"`jq -c '.[]' {quoted} > {jsonl}`), a folder of case files, or - for JSON lines on stdin")
+    elif kind == "a YAML case file":
+        message = (f"{shown} looks like a YAML case file, not JSON lines; for one case file use `regcode eval {quoted}` (and "
+                   f"name it .yaml); {name} is a JSONL file (one case file a line), a folder of case files, or -")
+    else:
+        message = (f"{shown} is {kind}; {name} is a JSONL file (one case file a line), a folder "
+                   "of case files, or - for JSONL on stdin (for one case file use `regcode eval`)")
+    raise click.BadParameter(message, param_hint=name)
 
 
-def _first_line_is_an_object(path: Path, limit: int = 1 << 20) -> bool:
-    """Whether the first non-blank line (read up to `limit` bytes) is a whole JSON object, as a JSONL line is."""
+SNIFF_LINES = 64            # the lines looked at for one that is a JSON object, before a file is taken for YAML
+WHOLE_BYTES = 16 << 20      # a file read whole to tell what it is (a district's JSONL of 2,000 cases is 3.5 MB)
+
+
+def _not_json_lines(path: Path) -> Optional[str]:
+    """What a file is when it is not JSON lines, or None. Bounded: a file of at most WHOLE_BYTES is read once.
+    It is refused as a whole when it is one JSON array (on one line or many), one JSON object spread over lines
+    (a JSONL file of two or more records is neither as a whole), or when none of its first SNIFF_LINES non-blank
+    lines is a JSON object and it is one YAML mapping. A JSONL file with bad lines among good ones is read, and
+    each bad line reported."""
     try:
-        with path.open("rb") as f:
-            for raw in iter(lambda: f.readline(limit), b""):
-                if raw.strip():
-                    return isinstance(json.loads(raw), dict)
-    except (OSError, ValueError):
-        return False
-    return True     # an empty file: zero records, said by the run
+        if path.stat().st_size > WHOLE_BYTES:
+            return None         # no case file and no request is that big: its lines are reported
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None             # said by the run, at its place
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        pass
+    else:
+        if isinstance(whole, list):
+            return "a JSON array"
+        if isinstance(whole, dict) and len([line for line in text.splitlines() if line.strip()]) > 1:
+            return "a JSON file spread over lines"     # one pretty-printed case: not one case a line
+        return None
+    for seen, line in enumerate((line for line in text.splitlines() if line.strip())):
+        if seen >= SNIFF_LINES:
+            break
+        try:
+            if isinstance(json.loads(line), dict):
+                return None
+        except ValueError:
+            pass
+    if len(text) > MAX_CASE_BYTES:
+        return None
+    doc = parse_text(text, str(path), IssueCollector(), merge_keys=True)   # problems in it are said by `regcode eval`
+    return "a YAML case file" if doc is not None and isinstance(doc.data, dict) else None
 
 
 def check_output(path, name: str, source: str) -> None:
@@ -150,8 +191,8 @@ class BadRecords:
         elif self.count <= MAX_REPORTED:
             for issue in outcome.errors:
                 loc = issue["location"]
-                where = (f"{loc['file']}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")
-                         if loc.get("line") else (loc.get("file") or outcome.source))   # file:line:col, as eval says it
+                where = (f"{one_line(loc['file'])}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")
+                         if loc.get("line") else one_line(loc.get("file") or outcome.source))   # file:line:col, as eval says it
                 hint = f" ({issue['hint']})" if issue.get("hint") else ""
                 self.echo(printable(f"{where}: {issue['code']}: {issue['message']}{hint}"))
 

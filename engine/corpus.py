@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Optional
 
 from .errors import InputError, Issue, Location
 from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _Refused, _float, _int, _no_constant, _pairs, check_value,
-                   json_message, json_type, load_case_file, refused_at)
+                   json_depth_place, json_position, json_syntax, json_type, load_case_file, refused_at)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -295,7 +295,9 @@ def count_records(source: str) -> Optional[int]:
     return count
 
 
-_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+# what check_value must look for, that the JSON reader lets through: an escaped lone surrogate, an escaped control
+# character (`\\n`, `\\u001b`), and DEL, C1 controls and the line separators, which JSON allows as themselves
+_MAY_NEED_A_CHECK = re.compile(r"\\u[dD][89a-fA-F]|\\[bfnrt]|\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\u202[89]|[\x7f-\x9f\u2028\u2029]")
 
 
 def parse_record(record: Record) -> Document:
@@ -310,24 +312,27 @@ def parse_record(record: Record) -> Document:
     if record.undecodable is not None:
         raise InputError([Issue("input.encoding", f"the line is not UTF-8 (byte {record.undecodable})", Location(name, line, 1),
                                 "save the file as UTF-8")])
+    text = record.text.rstrip("\r\n")   # its line's end is not part of it: an error at the end is on this line
     try:
-        data = json.loads(record.text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int,
-                          parse_float=_float)
+        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
     except json.JSONDecodeError as exc:
-        raise InputError([Issue("input.syntax", f"invalid JSON: {json_message(exc)}", Location(name, line, exc.colno),
+        message, index = json_syntax(exc, text, "line")
+        raise InputError([Issue("input.syntax", message, Location(name, line, json_position(text, index)[1]),
                                 "each line must be one case file as a JSON object")])
     except _Refused as exc:
-        raise InputError([Issue(exc.code, str(exc), Location(name, line, refused_at(record.text, exc)[1]), exc.hint)])
+        raise InputError([Issue(exc.code, str(exc), Location(name, line, refused_at(text, exc)[1]), exc.hint)])
     except RecursionError:
-        raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep",
-                                Location(name, line, 1), "flatten the structure")])
+        index = json_depth_place(text)
+        raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep here",
+                                Location(name, line, json_position(text, index)[1] if index is not None else 1),
+                                "flatten the structure")])
     if not isinstance(data, dict):
         raise InputError([Issue("input.not_mapping", f"a case file must be a JSON object, found {json_type(data)}",
                                 Location(name, line, 1), "write one object per line, with `as_of` and `enterprise`")])
     # The parse hooks refused big and infinite numbers; lone surrogates (only an escape can make one)
     # and depth need a walk, done only when the text could hold them: it costs as much as parsing.
-    if _ESCAPED_SURROGATE.search(record.text) or record.text.count("[") + record.text.count("{") > MAX_DEPTH:
-        problems = check_value(data, name, line)
+    if _MAY_NEED_A_CHECK.search(text) or text.count("[") + text.count("{") > MAX_DEPTH:
+        problems = check_value(data, name, line, text)
         if problems:
             raise InputError(problems)
     # no marks: every place in it is the line's (FILE, LINE, column 1), and the evaluation's source is `FILE:LINE`

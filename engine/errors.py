@@ -2,8 +2,24 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
+
+# What cannot be shown on one line of text as itself: C0 and C1 controls, DEL, the Unicode line and paragraph
+# separators, and lone surrogates (which are no characters and cannot be written as UTF-8).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """`text` as one printable line: each control character (and lone surrogate) written as an escape, `\\n`,
+    `\\x1b`, `\\u2028`, so that a file name or a value shown in a problem names what is there and cannot break
+    the line or drive the terminal: 'evil\\nname.yaml', 'e\\x1b[31mred.yaml'."""
+    if not CONTROL.search(text):
+        return text
+    return CONTROL.sub(lambda m: _SHORT.get(m.group()) or (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                                           else f"\\u{ord(m.group()):04x}"), text)
 
 
 @dataclass(frozen=True, order=True)
@@ -16,11 +32,13 @@ class Location:
     path: str = ""
 
     def __str__(self) -> str:
+        """`file:line:col` for a person: the file's name with its control characters escaped (one_line), so that
+        each problem stays one line naming the real file; as_dict keeps the name exactly."""
         if not self.file:
             return self.path or "<input>"
         if self.line:
-            return f"{self.file}:{self.line}:{self.column}"
-        return self.file
+            return f"{one_line(self.file)}:{self.line}:{self.column}"
+        return one_line(self.file)
 
     def as_dict(self) -> dict:
         return {"file": self.file, "line": self.line, "column": self.column, "path": self.path}

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Optional
 
 import yaml
 
-from .errors import Issue, IssueCollector, LoadError, Location
+from .errors import Issue, IssueCollector, LoadError, Location, one_line
 
 MAX_FILES = 2000            # a bound on how many files one policy version may hold
 MAX_FILE_BYTES = 8 << 20    # 8 MiB per policy file
@@ -25,6 +25,24 @@ VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # The characters YAML (and libyaml) accept in a stream; a lone surrogate is no character at all.
 _NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What no text of a case file may hold, written as itself or escaped (`"\\u001b"`, YAML's `"\\e"`): C0 controls
+# (tab, line feed and carriage return included), DEL, C1 controls and the line and paragraph separators. A case
+# file's text is a name, a code, a date or a value of a list: shown on one line of text output, a CSV row of a
+# plan, an HTML page and a decision log, where a NUL, an escape sequence or a line break would be shown as
+# something else, break the line or be dropped.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_NAMES = {"\x00": "a NUL", "\t": "a tab", "\n": "a line break (LF)", "\r": "a carriage return (CR)", "\x1b": "an ESC",
+                  "\x7f": "a DEL", "\x85": "a next-line (NEL)", "\u2028": "a line separator", "\u2029": "a paragraph separator"}
+CONTROL_HINT = ("remove it, and write the text on one line: a case file's text holds no control character, written as "
+                "itself or as an escape such as \\t, \\n, \\u0000 or \\e")
+
+
+def control_message(text: str, what: str = "the text") -> str:
+    """What is wrong with a text that holds a control character (see _CONTROL), the text shown escaped."""
+    ch = _CONTROL.search(text).group()
+    name = _CONTROL_NAMES.get(ch, "a control character")
+    shown = one_line(text if len(text) <= 60 else text[:60] + "...")
+    return f"{what} '{shown}' holds {name} (U+{ord(ch):04X}), which a case file's text may not hold"
 
 _IGNORED_RESOLVERS = {
     "tag:yaml.org,2002:timestamp",   # dates stay text: `2019-06-30` round-trips to JSON unchanged, ISO text compares right
@@ -184,9 +202,10 @@ class _Builder:
     the output could not carry: tags, lone surrogates, numbers beyond 64 bits, NaN and infinity,
     more than MAX_DEPTH levels, and aliases that expand beyond ALIAS_BUDGET."""
 
-    def __init__(self, loader, file: str, issues: IssueCollector, merge_keys: bool = False):
+    def __init__(self, loader, file: str, issues: IssueCollector, merge_keys: bool = False, one_line: bool = False):
         self.loader = loader
         self.merge_keys = merge_keys
+        self.one_line = one_line
         self.file = file
         self.issues = issues
         self.marks: dict = {}
@@ -284,6 +303,13 @@ class _Builder:
         new = yaml12(text)
         if _same_reading(old, new) or old is _HUGE or new is _HUGE:
             return False
+        if isinstance(new, float) and new in (float("inf"), float("-inf")):
+            # `1e400`, `1.0e400`: text in YAML 1.1 (its exponent has no sign), too large in 1.2; a number either way
+            # out of reach, said as `1.0e+400` and `.inf` are (load.number), whatever 1.1 makes of it
+            self.issues.add("load.number", f"`{text}` is too large to be read as a number: YAML 1.2, as editors read it, "
+                            f"makes it infinite (YAML 1.1, as regcode reads it, makes it {_shown(old)}); numbers must be finite",
+                            self.at(node, path), f'write a finite number, or quote it ("{text}") to keep it as text')
+            return True
         if isinstance(old, bool) or isinstance(new, bool):
             hint = f'write `true` or `false` for a yes/no value, or quote it ("{text}") to mean the text'
         else:
@@ -335,10 +361,13 @@ class _Builder:
     def text(self, text: str, node: yaml.Node, path: Path_) -> str:
         if _SURROGATE.search(text):
             try:   # the pure-Python parser leaves an escaped pair ("\ud83d\ude00") as two halves: join them
-                return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+                text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
             except UnicodeDecodeError:
                 self.issues.add("load.text", f"the text {printable(repr(text[:60]))} holds a lone surrogate, which is not a character",
                                 self.at(node, path), "write the character itself, or a \\U0001XXXX escape for one beyond U+FFFF")
+                return text
+        if self.one_line and _CONTROL.search(text):
+            self.issues.add("load.text", control_message(text), self.at(node, path), CONTROL_HINT)
         return text
 
 
@@ -412,10 +441,11 @@ def _describe(ch: str) -> str:
 
 
 def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[str] = None,
-               merge_keys: bool = False) -> Optional[Document]:
+               merge_keys: bool = False, one_line: bool = False) -> Optional[Document]:
     """Parse one YAML (or JSON) text into a Document; every problem becomes a `load.*` issue with
     file:line:col (`load.syntax`, `load.alias`, `load.tag`, `load.number`...). `merge_keys`: a case
-    file's `<<` merges; a policy file's is refused (`load.merge_key`)."""
+    file's `<<` merges; a policy file's is refused (`load.merge_key`). `one_line`: a case file's, whose every
+    text is one line of printable characters (control_message)."""
     bad = _NOT_YAML.search(text)
     if bad is not None:
         line, col = _position(text, bad.start())
@@ -432,7 +462,7 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             return None
         if "&" in text and not _check_graph(node, file, issues):   # no `&`, no anchor, no alias
             return None
-        builder = _Builder(loader, file, issues, merge_keys)
+        builder = _Builder(loader, file, issues, merge_keys, one_line)
         data = builder.build(node)
         return Document(file, data, builder.marks, builder.keys)
     except yaml.MarkedYAMLError as exc:
@@ -441,13 +471,14 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             # the Python parser reads it, and the builder joins the pair or names a lone half
             loader.dispose()
             loader = None
-            return parse_text(text, file, issues, "python", merge_keys)
+            return parse_text(text, file, issues, "python", merge_keys, one_line)
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         if line > len(_BREAK.findall(text)) + 1:   # libyaml puts the stream's end after a line break the text lacks
             line, col = _position(text, len(text))
         problem = exc.problem or exc.context or "invalid YAML"
-        if "maximum nesting depth" in str(problem):     # libyaml's own bound, past ours: the same issue as ours
+        if "maximum nesting depth" in str(problem):     # libyaml's own bound, past ours: the same issue as ours, at our bound
+            line, col = _too_deep_at(text, name, mark.index if mark else len(text)) or (line, col)
             issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
                        Location(file, line, col), "flatten the structure")
         else:
@@ -460,7 +491,9 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
     except yaml.YAMLError as exc:
         issues.add("load.syntax", f"YAML error: {exc}", Location(file, 1, 1), "check the file is YAML or JSON")
     except RecursionError:   # only the pure-Python parser recurses per level; libyaml stops at 1000 levels itself
-        issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep", Location(file), "flatten the structure")
+        place = _too_deep_at(text, name, len(text))
+        issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep" + (" here" if place else ""),
+                   Location(file, *place) if place else Location(file), "flatten the structure")
     except _Stop:
         pass
     finally:
@@ -469,43 +502,134 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
     return None
 
 
-def check_value(data: Any, file: str, line: int = 0) -> list:
-    """The checks the YAML builder makes, for data parsed otherwise (a JSONL line): no lone
-    surrogate in a key or text, integers within 64 bits, finite numbers, at most MAX_DEPTH levels.
-    Returns input issues located at `file:line` with the JSON path."""
-    issues: list = []
+def _too_deep_at(text: str, parser: str, stop: int) -> Optional[tuple]:
+    """(line, column) of the first mapping or list nested past MAX_DEPTH, where the builder would have refused it,
+    for a text the parser refused at its own bound (1,000 levels, at index `stop`): that many levels are a run of
+    flow brackets (`[[[[...`), found here with quoted scalars and comments passed over, its first bracket's depth
+    in the block structure read from the parser's events on the text before it. None when it cannot be told."""
+    opened: list = []      # the indexes of the flow brackets open at i
+    i, n = 0, min(stop, len(text))
+    while i < n:
+        ch = text[i]
+        if ch in "[{":
+            opened.append(i)
+        elif ch in "]}":
+            if opened:
+                opened.pop()
+        elif ch in "'\"" and (i == 0 or text[i - 1] in " \t\n[{,:"):
+            close = re.compile(r"'(?:[^']|'')*'" if ch == "'" else r'"(?:[^"\\]|\\.)*"', re.S).match(text, i)
+            if close is None:
+                return None
+            i = close.end()
+            continue
+        elif ch == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        i += 1
+    if not opened:
+        return None
+    loader = PARSERS[parser](text[:opened[0]] + "~")
+    depth = None
+    try:
+        level = 0
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                level += 1
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                level -= 1
+            elif isinstance(event, yaml.ScalarEvent):
+                depth = level     # the last scalar is the `~` standing where the run starts
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    need = MAX_DEPTH - (depth or 0)
+    if depth is None or not 0 <= need < len(opened):
+        return None
+    return _position(text, opened[need])
+
+
+def check_value(data: Any, file: str, line: int = 0, text: Optional[str] = None, marks: Optional[dict] = None,
+                keys: Optional[dict] = None) -> list:
+    """The checks the YAML builder makes, for data parsed otherwise (JSON): no lone surrogate and no control
+    character (see _CONTROL) in a key or text, integers within 64 bits, finite numbers, at most MAX_DEPTH levels.
+    Returns input issues with the JSON path, placed by `marks` and `keys` (a .json file's, by path) or else by the JSON `text`
+    (the string, the bracket), on line `line` of `file` (a JSONL record) or the text's own lines (a file)."""
+    found: list = []     # (code, message, path, hint, the offending string or None)
     stack = [((), data, 0)]
-    while stack and len(issues) < 20:
+    while stack and len(found) < 20:
         path, value, depth = stack.pop()
         kind = type(value)
         if kind is str:
             if _SURROGATE.search(value):
-                issues.append(Issue("input.text", f"the text {printable(repr(value[:60]))} holds a lone surrogate, which is not a character",
-                                    Location(file, line, 1, format_path(path)), "write the character itself"))
+                found.append(("input.text", f"the text {printable(repr(value[:60]))} holds a lone surrogate, which is not a character",
+                              path, "write the character itself", value))
+            elif _CONTROL.search(value):
+                found.append(("input.text", control_message(value), path, CONTROL_HINT, value))
         elif kind is dict or kind is list:
             if depth >= MAX_DEPTH:
-                issues.append(Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep here",
-                                    Location(file, line, 1, format_path(path)), "flatten the structure"))
+                found.append(("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep here",
+                              path, "flatten the structure", None))
                 continue
             items = value.items() if kind is dict else enumerate(value)
             for k, v in items:
                 if kind is dict and (type(k) is not str or _SURROGATE.search(k)):
-                    issues.append(Issue("input.key", f"the key {printable(repr(k))} is not text (it holds a lone surrogate)",
-                                        Location(file, line, 1, format_path(path + (k,))), "write the character itself"))
+                    found.append(("input.key", f"the key {printable(repr(k))} is not text (it holds a lone surrogate)",
+                                  path + (k,), "write the character itself", k))
+                    continue
+                if kind is dict and _CONTROL.search(k):
+                    found.append(("input.key", control_message(k, "the key"), path + (k,), CONTROL_HINT, k))
                     continue
                 stack.append((path + (k,), v, depth + 1))
         elif kind is int:
             if not INT_RANGE[0] <= value <= INT_RANGE[1]:
-                issues.append(Issue("input.number", f"the integer {str(value)[:40]} is out of range: integers lie between "
-                                    f"{INT_RANGE[0]:,} and {INT_RANGE[1]:,}", Location(file, line, 1, format_path(path)),
-                                    "write a smaller number, or a string"))
+                found.append(("input.number", f"the integer {str(value)[:40]} is out of range: integers lie between "
+                              f"{INT_RANGE[0]:,} and {INT_RANGE[1]:,}", path, "write a smaller number, or a string", None))
         elif kind is float:
             if value != value or value in (float("inf"), float("-inf")):
-                issues.append(Issue("input.number", f"{value} is not a finite number", Location(file, line, 1, format_path(path)),
-                                    "write a finite number"))
+                found.append(("input.number", f"{value} is not a finite number", path, "write a finite number", None))
         elif value is not None and kind is not bool:
-            issues.append(Issue("input.value", f"a {kind.__name__} is not a JSON value", Location(file, line, 1, format_path(path)), ""))
-    return issues
+            found.append(("input.value", f"a {kind.__name__} is not a JSON value", path, "", None))
+    return [Issue(code, message, _checked_at(file, line, text, (keys if code == "input.key" else None) or marks, code, path, string),
+                  hint)
+            for code, message, path, hint, string in found]
+
+
+def _checked_at(file: str, line: int, text: Optional[str], marks: Optional[dict], code: str, path: Path_,
+                string: Optional[str]) -> Location:
+    """Where check_value's problem is: the mark of its path (or its nearest ancestor's), else its place in the
+    JSON text (the first string written that reads as `string`; the bracket that goes too deep), else column 1."""
+    if marks:
+        probe = path
+        while probe not in marks and probe:
+            probe = probe[:-1]
+        if probe in marks:
+            return Location(file, marks[probe][0], marks[probe][1], format_path(path))
+    index = None
+    if text is not None and code == "input.too_deep":
+        index = json_depth_place(text)
+    elif text is not None and string is not None:
+        index = _string_index(text, string)
+    if index is None:
+        return Location(file, line or (1 if text is not None else 0), 1, format_path(path))
+    at_line, column = json_position(text, index)
+    return Location(file, line or at_line, column, format_path(path))
+
+
+def _string_index(text: str, value: str) -> Optional[int]:
+    """The index of the first JSON string in `text` that reads as `value`, or None."""
+    for match in _JSON_STRING.finditer(text):
+        try:
+            if json.loads(match.group()) == value:
+                return match.start()
+        except ValueError:
+            continue
+    return None
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def _read_bounded(path: Path, limit: int) -> Optional[bytes]:
@@ -809,14 +933,15 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
         data = parse_json(text, name)
         marked = parse_text(text, name, IssueCollector(), merge_keys=True)    # marks only; JSON that YAML refuses (tabs) has none
         if isinstance(data, dict):
-            problems = check_value(data, name)
+            problems = check_value(data, name, text=text, marks=marked.marks if marked is not None else None,
+                                   keys=marked.keys if marked is not None else None)
             if problems:
                 raise InputError(problems)
             return Document(name, data, marked.marks if marked is not None else {}, marked.keys if marked is not None else {})
         raise InputError([Issue("input.not_mapping", f"a case file must be a mapping, found {json_type(data)}",
                                 Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
     issues = IssueCollector()
-    doc = parse_text(text, name, issues, merge_keys=True)
+    doc = parse_text(text, name, issues, merge_keys=True, one_line=True)
     if doc is not None and not isinstance(doc.data, dict):
         issues.add("input.not_mapping", f"a case file must be a mapping, found {json_type(doc.data)}",
                    doc.location(), "start the file with `as_of:` and `enterprise:`")
@@ -887,8 +1012,63 @@ def _float(text: str) -> float:
 
 
 def json_message(exc: json.JSONDecodeError) -> str:
-    """The JSON reader's message without its dangling ' at' (the place is the issue's line and column)."""
-    return exc.msg.removesuffix(" at").replace("Invalid control character", "a control character (write it escaped, e.g. \\u0000)")
+    """The JSON reader's message without its dangling ' at' (the place is the issue's line and column). A control
+    character in a string is named: escaped it is refused too (control_message), so no escape is suggested."""
+    if exc.msg.startswith("Invalid control character"):
+        doc, pos = exc.doc, exc.pos
+        code = f" U+{ord(doc[pos]):04X}" if isinstance(doc, str) and pos < len(doc) else ""
+        return f"a control character{code} in a string, which a case file's text may not hold (as itself or escaped)"
+    return exc.msg.removesuffix(" at")
+
+
+_CUT_SHORT = ("Expecting value", "Expecting ',' delimiter", "Expecting ':' delimiter",
+              "Expecting property name enclosed in double quotes")
+
+
+def json_position(text: str, index: int) -> tuple:
+    """1-based (line, column) of a character index, lines ending at \\n as the JSON reader counts them."""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def json_syntax(exc: json.JSONDecodeError, text: str, what: str = "file") -> tuple:
+    """(message, index) of a JSON syntax error, said for what it is. Text that ends inside a string, or before
+    its object is closed, is cut short: the JSON reader reads the line break after an open string as a control
+    character in it, and a record that ends early as a value missing at the end. `what`: "file" or "line"."""
+    msg, pos = exc.msg, exc.pos
+    record = "the record" if what == "line" else "the case file"
+    cut = f"the {what} ends inside a string (opened here): {record} is cut short"
+    if msg.startswith("Invalid control character") and pos < len(text) and text[pos] in "\r\n":
+        try:   # the same text up to the line break: the reader names where the open string starts
+            json.loads(text[:pos])
+        except json.JSONDecodeError as before:
+            if before.msg.startswith("Unterminated string"):
+                if text[pos:].strip():
+                    return ("invalid JSON: the string opened here runs past the end of its line (JSON text cannot hold a "
+                            "line break: close the string with \" on its line, or write the break as \\n)", before.pos)
+                return f"invalid JSON: {cut}", before.pos
+    elif msg.startswith("Unterminated string"):
+        return f"invalid JSON: {cut}", pos
+    elif msg in _CUT_SHORT and not text[pos:].strip():
+        return f"invalid JSON: {msg}: the {what} ends before {record} is complete (is it cut short?)", len(text.rstrip())
+    return f"invalid JSON: {json_message(exc)}", pos
+
+
+def json_depth_place(text: str) -> Optional[int]:
+    """The index of the bracket where JSON `text` first nests more than MAX_DEPTH levels deep (strings passed
+    over), or None: where a text too deep to read is refused."""
+    depth = 0
+    for match in _JSON_NESTING.finditer(text):
+        ch = match.group()
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif ch in "]}":
+            depth -= 1
+    return None
+
+
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def parse_json(text: str, name: str, line: int = 0):
@@ -898,15 +1078,19 @@ def parse_json(text: str, name: str, line: int = 0):
     try:
         return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
     except json.JSONDecodeError as exc:
-        raise InputError([Issue("input.syntax", f"invalid JSON: {json_message(exc)}", Location(name, line or exc.lineno, exc.colno),
+        message, index = json_syntax(exc, text)
+        at_line, column = json_position(text, index)
+        raise InputError([Issue("input.syntax", message, Location(name, (line - 1 if line else 0) + at_line, column),
                                 ("the file is read as JSON because of its name (.json)" if name.lower().endswith(".json")
                                  else "the text is read as JSON") + "; check the quoting and commas here")])
     except _Refused as exc:
         at_line, column = refused_at(text, exc)
         raise InputError([Issue(exc.code, str(exc), Location(name, (line - 1 if line else 0) + at_line, column), exc.hint)])
     except RecursionError:
-        raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep",
-                                Location(name, line or 1, 1), "flatten the structure")])
+        index = json_depth_place(text)
+        at_line, column = json_position(text, index) if index is not None else (1, 1)
+        raise InputError([Issue("input.too_deep", f"objects and lists are nested more than {MAX_DEPTH} levels deep here",
+                                Location(name, (line - 1 if line else 0) + at_line, column), "flatten the structure")])
 
 
 def json_type(value: Any) -> str:

@@ -382,6 +382,40 @@ USAGE = [
 ]
 
 
+# a file that is not JSON lines as a whole: said once before the run, with the fix, not one bad record a line
+NOT_JSON_LINES = [  # (what, file name, its text from the corpus's first case, the message)
+    ("a one-line JSON array", "a.json", lambda case: json.dumps([case, case]),
+     "a.json is a JSON array; INPUT is read as JSON lines, one case file a line (e.g. `jq -c '.[]' a.json > a.jsonl`)"),
+    ("a JSON array over lines", "a.jsonl", lambda case: "[\n" + json.dumps(case) + ",\n" + json.dumps(case) + "\n]\n",
+     "a.jsonl is a JSON array"),
+    ("a YAML case file named .jsonl", "aa.jsonl", lambda case: (EXAMPLES / "aa-clean.yaml").read_text(encoding="utf-8"),
+     "aa.jsonl looks like a YAML case file, not JSON lines; for one case file use `regcode eval aa.jsonl` (and name it .yaml)"),
+]
+
+
+@pytest.mark.parametrize("name,text,fragment", [n[1:] for n in NOT_JSON_LINES], ids=[n[0] for n in NOT_JSON_LINES])
+def test_a_file_that_is_not_json_lines_is_one_error_with_the_fix(name, text, fragment, corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path(name).write_text(text(json.loads(corpus.read_text(encoding="utf-8").splitlines()[0])), encoding="utf-8")
+    for verb in (["batch", name, "--out", "o.jsonl"], ["plan", "--year", "2020", name]):
+        result = run(*verb)
+        assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert f"INPUT: {fragment}" in result.stderr
+        assert not Path("o.jsonl").exists()
+
+
+@pytest.mark.parametrize("bad", ["not json", "[1, 2]", "a: b", '{"as_of": "2019-06-30", "enterprise": '])
+def test_bad_first_lines_do_not_refuse_a_file_of_json_lines(bad, corpus, tmp_path):
+    """Each bad line is a bad record and the good ones are evaluated, whatever the first lines are."""
+    source = tmp_path / "in.jsonl"
+    good = corpus.read_text(encoding="utf-8").splitlines()[:2]
+    source.write_text("\n".join([bad, bad] + good) + "\n", encoding="utf-8")
+    result = run("batch", source, "--out", tmp_path / "o.jsonl", "--errors", tmp_path / "e.jsonl", "--jobs", 1)
+    assert result.exit_code == 1
+    assert [r["line"] for r in lines(tmp_path / "e.jsonl")] == [1, 2]
+    assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
 @pytest.mark.parametrize("args,fragment", [u[1:] for u in USAGE], ids=[u[0] for u in USAGE])
 def test_usage_errors_are_clear_and_leave_no_file(args, fragment, corpus, tmp_path):
     before = corpus.read_bytes()
@@ -758,6 +792,21 @@ PLACED = [  # (what, the record's text, code, column, message)
     ("NaN", '{"as_of": "2019-06-30", "n": [1, NaN]}', "input.number", 34, "NaN is not a value"),
     ("a syntax error", '{"as_of": "2019-06-30", "n": [1,, 2]}', "input.syntax", 33, "invalid JSON"),
     ("a key written twice", '{"as_of": "2019-06-30", "n": {"a": 1, "a": 2}}', "input.duplicate_key", 39, "key `a` appears twice"),
+    # cut short: at the string left open (its line break is not a control character in it), or where the line ends
+    ("a record cut short in a string", '{"as_of": "2019-06-30", "enterprise": {"name": "abc', "input.syntax", 48,
+     "the line ends inside a string (opened here): the record is cut short"),
+    ("a record cut short after a key", '{"as_of": "2019-06-30", "enterprise": ', "input.syntax", 38,
+     "Expecting value: the line ends before the record is complete"),
+    ("a record cut short before a comma", '{"as_of": "2019-06-30", "enterprise": {"name": "abc"', "input.syntax", 53,
+     "Expecting ',' delimiter: the line ends before the record is complete"),
+    ("an escaped control character in a text", '{"as_of": "2019-06-30", "n": ["x", "a\\u001b[2J"]}', "input.text", 36,
+     "the text 'a\\x1b[2J' holds an ESC (U+001B)"),
+    ("an escaped line break in a text", '{"as_of": "2019-06-30", "n": "a\\r\\nb"}', "input.text", 30, "holds a carriage return (CR)"),
+    ("a DEL, which JSON lets through as itself", '{"as_of": "2019-06-30", "n": "a\x7f"}', "input.text", 30, "holds a DEL (U+007F)"),
+    ("an escaped control character in a key", '{"as_of": "2019-06-30", "n\\u0000": 1}', "input.key", 25, "holds a NUL (U+0000)"),
+    ("nesting past the bound", '{"as_of": "2019-06-30", "n": ' + "[" * 70 + "]" * 70 + "}", "input.too_deep", 93, "64 levels deep"),
+    ("nesting past the reader's recursion", '{"as_of": "2019-06-30", "n": ' + "[" * 100_000 + "]" * 100_000 + "}", "input.too_deep",
+     93, "64 levels deep"),
 ]
 
 

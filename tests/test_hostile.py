@@ -82,6 +82,11 @@ HOSTILE_VALUES = {
     "Infinity": ('{', '{"x":-Infinity,'),
     "nesting deeper than the bound": ('{', '{"x":' + "[" * 100 + "]" * 100 + ','),
     "nesting past the parser's recursion": ('{', '{"x":' + "[" * 100000 + "]" * 100000 + ','),
+    # shown as something else (an escape sequence), dropped, or breaking a CSV row or a line of text output
+    "control characters escaped in a name": ('"name":"', '"name":"\\u0000\\u001b[2J\\r\\nevil'),
+    "a tab escaped in a name": ('"name":"', '"name":"\\t'),
+    "a C1 control in a name, which JSON allows as itself": ('"name":"', '"name":"\x9b2J'),
+    "a line separator in a name": ('"name":"', '"name":"\u2028'),
 }
 
 
@@ -607,5 +612,57 @@ def test_a_raw_control_character_in_a_json_string_is_named_without_a_dangling_at
     case.write_bytes(b'{"as_of": "2019-06-30\x01"}')
     result = run("eval", case)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"{case}:1:22: input.syntax: invalid JSON: a control character (write it escaped")
+    assert result.stderr.startswith(f"{case}:1:22: input.syntax: invalid JSON: a control character U+0001 in a string, which "
+                                    "a case file's text may not hold (as itself or escaped)")
     assert " at (" not in result.stderr
+
+
+# ---- file names holding control characters -------------------------------------------------
+CONTROL_NAMES = {"a line break": ("evil\nname.yaml", "evil\\nname.yaml"),
+                 "an escape sequence": ("e\x1b[31mred.yaml", "e\\x1b[31mred.yaml"),
+                 "a carriage return": ("cr\rname.yaml", "cr\\rname.yaml"),
+                 "a line separator": ("ls\u2028name.yaml", "ls\\u2028name.yaml")}
+BAD_TOY_CASE = "as_of: 2020-06-30\napplicant: {name: 甲, district: 浦东新区, employees: -1, employes: 3}\n"
+
+
+@pytest.mark.parametrize("name,shown", CONTROL_NAMES.values(), ids=list(CONTROL_NAMES))
+def test_a_file_name_with_control_characters_is_shown_escaped_one_problem_a_line(tmp_path, monkeypatch, name, shown):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(BAD_TOY_CASE, encoding="utf-8")
+    result = run("eval", *TOY, name)
+    assert result.exit_code == 1
+    problems = result.stderr.splitlines()
+    assert problems[-1] == "2 problems" and len(problems) == 3, problems
+    for line in problems[:-1]:
+        assert line.startswith(f"{shown}:2:"), line
+        assert not any(ch in line for ch in "\x1b\r\u2028")
+    # machines get the exact name
+    errors = json_errors(run("eval", *TOY, "--format", "json", name))
+    assert {e["location"]["file"] for e in errors} == {name}
+
+
+def test_a_bad_record_from_a_folder_names_its_file_escaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "evil\nname.yaml").write_text(BAD_TOY_CASE, encoding="utf-8")
+    result = run("batch", *TOY, "cases", "--out", "out.jsonl", "--jobs", 1)
+    problems = [line for line in result.stderr.splitlines() if "input." in line]
+    assert len(problems) == 2 and all(p.startswith("cases/evil\\nname.yaml:2:") for p in problems), result.stderr
+
+
+def test_control_characters_in_a_name_reach_no_plan_and_no_page(tmp_path):
+    """`"\\u0000\\u001b[2J\\r\\nevil"` in a name passed validation, and reached plan.csv and the eval page raw."""
+    good = _good_lines(3, seed=9)
+    source = tmp_path / "cases.jsonl"
+    source.write_text("\n".join([good[0], good[1].replace('"name":"', '"name":"\\u0000\\u001b[2J\\r\\nevil', 1), good[2]])
+                      + "\n", encoding="utf-8")
+    result = run("plan", "--year", 2020, source, "--out", tmp_path / "plan.csv")
+    assert result.exit_code == 1
+    [problem] = [line for line in result.stderr.splitlines() if "input." in line]
+    assert problem.startswith(f"{source}:2:") and "input.text" in problem and "\\x1b[2J" in problem, problem
+    written = (tmp_path / "plan.csv").read_bytes()
+    assert not any(ch in written for ch in (b"\x00", b"\x1b", b"\r")) and b"evil" not in written
+    case = tmp_path / "case.json"
+    case.write_text(good[1].replace('"name":"', '"name":"\\u0000', 1), encoding="utf-8")
+    result = run("eval", "--format", "html", case)
+    assert result.exit_code == 1 and result.stdout == "" and "input.text" in result.stderr

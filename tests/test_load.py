@@ -454,3 +454,33 @@ def test_a_file_that_stops_the_load_hides_no_other_files_header_problems(tmp_pat
         load.load_version(version)
     said = {(i.code, Path(i.location.file).name) for i in info.value.issues}
     assert {(code, Path(stopper).name), ("schema.api_version", "kind.yaml"), ("schema.type", "list.yaml")} <= said, said
+
+
+# where a text too deep is refused: at the collection that crosses MAX_DEPTH, whoever's bound stopped the read (ours
+# below libyaml's 1,000 levels, libyaml's or Python's recursion past it), not where the parser gave up
+DEEP_TEXTS = {   # (text, line, column of the 65th level)
+    "flow lists, past libyaml's bound": ("[" * 100_000, 1, 65),
+    "flow mappings, past libyaml's bound": ("{" * 100_000, 1, 65),
+    "within our bound's reach": ("[" * 70 + "]" * 70, 1, 65),
+    "below block mappings, a quoted bracket and a comment passed over":
+        ('a:\n  - b: "[[x" # [[[\n    c: {d: ' + "[" * 2000 + "\n", 3, 72),
+}
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("text,line,column", DEEP_TEXTS.values(), ids=list(DEEP_TEXTS))
+def test_a_text_too_deep_is_refused_where_the_bound_is_crossed(parser, text, line, column):
+    found = IssueCollector()
+    assert load.parse_text(text, "deep.yaml", found, parser) is None
+    [issue] = found.issues
+    assert (issue.code, issue.location.line, issue.location.column) == ("load.too_deep", line, column), issue
+
+
+@pytest.mark.parametrize("text,line,column", [('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", 1, 70),
+                                              ('{"a":\n [' + "{\"b\": [" * 40 + "]}" * 40 + "]}", 2, 220)])
+def test_a_json_case_too_deep_is_refused_at_its_place(text, line, column):
+    """The 65th level: past the reader's recursion (a RecursionError), or read and then walked (the `{` of the 32nd `{"b": [`)."""
+    with pytest.raises(InputError) as info:
+        load.load_case_text(text, "deep.json")
+    [issue] = info.value.issues
+    assert (issue.code, issue.location.line, issue.location.column) == ("input.too_deep", line, column), issue
