@@ -300,6 +300,12 @@ def count_records(source: str) -> Optional[int]:
 _MAY_NEED_A_CHECK = re.compile(r"\\u[dD][89a-fA-F]|\\[bfnrt]|\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\u202[89]|[\x7f-\x9f\u2028\u2029]")
 
 
+def needs_a_check(text: str) -> bool:
+    """Whether JSON text, read by the JSON reader, must still have its values walked by load.check_value: it could
+    hold what the reader lets through (above), or be nested deeper than MAX_DEPTH. The walk costs as much as the read."""
+    return bool(_MAY_NEED_A_CHECK.search(text)) or text.count("[") + text.count("{") > MAX_DEPTH
+
+
 def parse_record(record: Record) -> Document:
     """The record as a Document: a JSONL line parsed as JSON (fast), a file read as eval reads it.
     Either way the same values are refused (load.check_value): what passes here can be written out."""
@@ -331,7 +337,7 @@ def parse_record(record: Record) -> Document:
                                 Location(name, line, 1), "write one object per line, with `as_of` and `enterprise`")])
     # The parse hooks refused big and infinite numbers; lone surrogates (only an escape can make one)
     # and depth need a walk, done only when the text could hold them: it costs as much as parsing.
-    if _MAY_NEED_A_CHECK.search(text) or text.count("[") + text.count("{") > MAX_DEPTH:
+    if needs_a_check(text):
         problems = check_value(data, name, line, text)
         if problems:
             raise InputError(problems)

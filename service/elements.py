@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..engine.corpus import CorpusCase
+from ..engine.corpus import CorpusCase, needs_a_check
 from ..engine.errors import InputError, Issue, Location
-from ..engine.load import (MAX_CASE_BYTES, MAX_DEPTH, Document, IssueCollector, _int, _float, _no_constant, _pairs,
+from ..engine.load import (MAX_CASE_BYTES, Document, IssueCollector, _int, _float, _no_constant, _pairs,
                            check_value, format_path, json_type, load_case_text, parse_text)
 
 # The array's own syntax is read here; an element's is the case-file reader's (load_case_text), as a file's is.
@@ -21,7 +21,6 @@ _SCALAR = re.compile(r'[^\s,\[\]{}"]+')                  # a number, true, NaN, 
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}"]')     # what counts inside a container; a lone `"` is a string not closed
 _CLOSES = {"[": "]", "{": "}"}
 _READER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
-_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")    # (as engine/corpus.py's JSONL records are checked)
 HINT = "a batch is a JSON array of case files (JSON objects), or JSON lines: one case file a line"
 
 
@@ -186,7 +185,7 @@ def _read_fast(doc: Element, element: str, value) -> bool:
     if not isinstance(value, dict):
         raise InputError([Issue("input.not_mapping", f"a case file must be a JSON object, found {json_type(value)}",
                                 doc.whole(), "each element of the array is one case file, with `as_of` and `enterprise`")])
-    if _ESCAPED_SURROGATE.search(element) or element.count("[") + element.count("{") > MAX_DEPTH:
+    if needs_a_check(element):      # an escaped control character or lone surrogate, or depth: as a JSONL record's
         return not check_value(value, doc.file)
     return True
 

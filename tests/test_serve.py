@@ -224,6 +224,8 @@ BAD_ELEMENTS = [
     ('{"as_of": "2019-06-30", "as_of": "2019-06-30"}', "input.duplicate_key", 25, "key `as_of` appears twice"),
     ('{"as_of": "2019-06-30", "x" 1}', "input.syntax", 29, "Expecting ':' delimiter"),
     ('{"as_of": "2019-06-30", "x": "\\ud800"}', "input.text", 30, "lone surrogate"),
+    ('{"as_of": "2019-06-30", "x": "上海\\u0000\\u001b[2J"}', "input.text", 30, "holds a NUL (U+0000)"),
+    ('{"as_of": "2019-06-30", "x": "a\\r\\nb"}', "input.text", 30, "holds a carriage return (CR)"),
     ('42', "input.not_mapping", 1, "found a number"),
 ]
 
