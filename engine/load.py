@@ -551,6 +551,9 @@ def _too_deep_at(text: str, parser: str, stop: int) -> Optional[tuple]:
     return _position(text, opened[need])
 
 
+CHECKED_VALUE_CODES = ("input.key", "input.number", "input.text", "input.too_deep", "input.value")   # check_value's
+
+
 def check_value(data: Any, file: str, line: int = 0, text: Optional[str] = None, marks: Optional[dict] = None,
                 keys: Optional[dict] = None) -> list:
     """The checks the YAML builder makes, for data parsed otherwise (JSON): no lone surrogate and no control

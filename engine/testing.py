@@ -11,10 +11,10 @@ from ._dates import date_problem, is_date
 from ._text import article_key, near_article
 from .catalog import Catalog, SelectionError
 from .compile import CompiledPolicy, member_fits
-from .errors import CASE_ERROR_CODES, Issue, IssueCollector, Location, PolicyError, did_you_mean
+from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
-from .load import VERSION_NAME, Document, dump_json, load_version
+from .load import CHECKED_VALUE_CODES, VERSION_NAME, Document, check_value, dump_json, load_version
 from .validate import file_header_issue, schema_issues, validator_for
 
 MAX_CASES = 100000
@@ -164,8 +164,13 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
         if case.version not in (None, policy.version):
             continue
         if isinstance(facts, dict) and not (want and any(c == want or c.startswith(want + ".") for c in _FACTS_ERRORS)):
+            doc = facts_document(case)
+            # what eval would refuse in a case file that a policy file may hold (a control character in a text)
+            refused = check_value(doc.data, doc.file, marks=doc.marks, keys=doc.keys)
             try:            # (a case expecting the facts schema's refusal has facts it refuses)
-                check_case(policy, facts_document(case))
+                if refused:
+                    raise PolicyError(refused)
+                check_case(policy, doc)
             except PolicyError as exc:
                 said = {_place(i.location) for i in issues.issues}    # (a facts' as_of that is no date: test.as_of above)
                 for issue in exc.issues:
@@ -204,7 +209,7 @@ def _place(loc: Location) -> tuple:
     return loc.file, loc.line, loc.column
 
 
-_FACTS_ERRORS = ("input.schema",)     # what a run of a case whose facts the schema refuses ends in
+_FACTS_ERRORS = ("input.schema",) + CHECKED_VALUE_CODES    # what a run of a case whose facts are refused ends in
 
 
 def facts_document(case: Case) -> Document:
@@ -234,6 +239,9 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DE
         if not force and not policy.in_force(as_of):
             raise PolicyError([Issue("select.no_version_in_force", f"{policy.ref} is not in force on {as_of} ({policy.window()})",
                                      case.location, "")])
+        refused = check_value(doc.data, doc.file, marks=doc.marks, keys=doc.keys)
+        if refused:     # what eval refuses in a case file, a policy file may hold: a control character in a text
+            raise InputError(refused)
         check_case(policy, doc)
         result = to_dict(evaluate(policy, data["facts"], as_of, backend=backend, checked=True))
     except PolicyError as exc:

@@ -369,7 +369,11 @@ def test_the_error_codes_a_case_may_expect_are_the_codes_a_run_can_end_in():
     for name in ("evaluate.py", "_python.py", "_durable.py", "_operators.py", "_ir.py"):
         raised |= set(re.findall(r"[\"'](eval\.[a-z_]+)[\"']", (engine / name).read_text(encoding="utf-8")))
     raised |= set(re.findall(r"Issue\([\"']([a-z]+\.[a-z_]+)[\"']", (engine / "testing.py").read_text(encoding="utf-8"))) - {"test.version"}
-    assert raised | {"input.schema"} == set(CASE_ERROR_CODES), raised ^ set(CASE_ERROR_CODES)
+    check = (engine / "load.py").read_text(encoding="utf-8").split("def check_value", 1)[1].split("\ndef ", 1)[0]
+    checked = set(re.findall(r"\(\"(input\.[a-z_]+)\"", check))      # what run_case's check_value can refuse
+    from regcode.engine.load import CHECKED_VALUE_CODES
+    assert checked == set(CHECKED_VALUE_CODES), checked
+    assert raised | {"input.schema"} | checked == set(CASE_ERROR_CODES), raised ^ set(CASE_ERROR_CODES)
 
 
 def test_a_bad_test_file_does_not_hide_the_mistakes_of_the_rules(tmp_path, monkeypatch):
