@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from .errors import Issue, IssueCollector, Location, did_you_mean
-from .load import MAX_FILE_BYTES, MAX_FILES, _display, parse_text
+from .load import MAX_FILE_BYTES, MAX_FILES, _display, escape, outside_issue, parse_text
 from .validate import API_VERSION, KINDS, operator_schemas, schema_for
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
@@ -289,13 +289,19 @@ def format_file(path: Path, display: Optional[str] = None) -> Result:
 
 
 def yaml_files(paths: list, issues: IssueCollector) -> Iterator[Path]:
-    """The YAML files named or found (recursively, sorted) under `paths`; tool folders are skipped."""
+    """The YAML files named or found (recursively, sorted) under `paths`; tool folders are skipped. A link is never
+    read or written through (replacing it would turn it into a copy): one leaving the folder given (a file's own folder
+    when a file is named) is `load.outside_root`, as validate says it; one inside it stands for the file it points to,
+    which is formatted as itself, once."""
     count = 0
+    seen: set = set()
     for raw in paths:
         path = Path(raw)
         if path.is_file():
+            root = path.parent
             found = [path]
         elif path.is_dir():
+            root = path
             found = []
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
@@ -309,11 +315,23 @@ def yaml_files(paths: list, issues: IssueCollector) -> Iterator[Path]:
             if count > MAX_FILES * 10:
                 issues.add("fmt.too_many_files", f"more than {MAX_FILES * 10} YAML files", Location(str(raw)), "name fewer folders")
                 return
-            yield p
+            part = escape(root, p)
+            if part is not None:
+                issues.extend([outside_issue(root, part)])
+                continue
+            parts = p.relative_to(root).parts
+            linked = any(os.path.islink(root.joinpath(*parts[:i + 1])) for i in range(len(parts)))
+            real = os.path.realpath(p)
+            if real in seen:        # (the file itself, met again through a link inside the folder)
+                continue
+            seen.add(real)
+            yield Path(real) if linked else p
 
 
 def write(result: Result) -> None:
     """Replace the file atomically: a crash never leaves half a policy file."""
+    if result.path.is_symlink():     # (yaml_files never yields one) replacing a link would make it a copy
+        raise ValueError(f"{result.path} is a link: regcode fmt writes files, never through links")
     tmp = result.path.with_name(f".{result.path.name}.regcode-fmt")
     tmp.write_text(result.formatted, encoding="utf-8")
     os.replace(tmp, result.path)

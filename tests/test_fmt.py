@@ -283,3 +283,28 @@ def test_fmt_prints_the_note_and_still_formats_the_rest(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"note: {path}:13:5: fmt.unknown_key: `tittle`" in result.stderr
     assert "count: incidents\n        as: inc\n" in path.read_text(encoding="utf-8")    # the other rule is formatted
+
+
+MESSY_RULES = ("apiVersion: regcode/v1\nkind: Rules\nrules:\n    - {title: t, id: x, article: 第二条, when: {path: a, op: '==', value: 1},"
+               " then: [{decide: d, value: true}]}\n")
+
+
+def test_fmt_never_reads_or_writes_through_a_link_leaving_the_folder(tmp_path):
+    """A link to a file outside the folder fmt is given is load.outside_root, as validate says it: the outside file is not
+    read (its content never copied in) and the link is left a link; a link inside the folder stands for its file, once."""
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(MESSY_RULES, encoding="utf-8")
+    root = tmp_path / "root"
+    (root / "rules").mkdir(parents=True)
+    (root / "rules" / "mine.yaml").write_text(MESSY_RULES, encoding="utf-8")
+    (root / "rules" / "out.yaml").symlink_to(outside)
+    (root / "rules" / "again.yaml").symlink_to("mine.yaml")          # inside: the same file, formatted once
+    result = CliRunner().invoke(regcode, ["fmt", str(root)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{root / 'rules' / 'out.yaml'}: load.outside_root: " in result.stderr and str(outside) in result.stderr
+    assert (root / "rules" / "out.yaml").is_symlink() and outside.read_text(encoding="utf-8") == MESSY_RULES
+    assert (root / "rules" / "again.yaml").is_symlink()
+    assert (root / "rules" / "mine.yaml").read_text(encoding="utf-8") != MESSY_RULES
+    assert result.stdout.count("reformatted") == 1
+    named = CliRunner().invoke(regcode, ["fmt", "--check", str(root / "rules" / "out.yaml")])   # named on its own: the same
+    assert named.exit_code == 1 and "load.outside_root" in named.stderr and "fmt.skipped" not in named.output
