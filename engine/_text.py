@@ -428,6 +428,8 @@ def check_citations(text: dict, resolved, issues: IssueCollector) -> None:
 
     for rid, item in sorted(resolved.rules.items()):
         cite(f"rule `{rid}`", item, item.data.get("article", ""), item.data.get("clause", ""))
+    for item in getattr(resolved, "checked_only", ()):    # set aside (an unknown key) but checked: its citation too
+        cite(f"rule `{item.data.get('id')}`", item, item.data.get("article", ""), item.data.get("clause", ""))
     for name, item in sorted(resolved.parameters.items()):
         if item.data.get("article"):
             cite(f"parameter `{name}`", item, item.data["article"], item.data.get("clause", ""))

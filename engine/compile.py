@@ -623,19 +623,24 @@ def pass_articles(c: Compilation) -> None:
             c.issues.add("compile.duplicate", f"{entry['article']} is listed twice in the article index",
                          index.location(i, "article"), "keep one entry")
         listed[entry["article"]] = (i, entry)
-    cited: dict = {}
+    cited: dict = {}    # article -> [(rule id, Item)]: the rules compiled in, then those set aside but checked
     for rule in c.rules:
-        cited.setdefault(rule.article, []).append(rule)
-    for article, rules in sorted(cited.items()):
+        cited.setdefault(rule.article, []).append((rule.id, c.resolved.rules[rule.id]))
+    for item in c.resolved.checked_only:
+        cited.setdefault(item.data.get("article"), []).append((item.data.get("id"), item))
+    for article, rules in sorted(cited.items(), key=lambda kv: str(kv[0])):
+        if not isinstance(article, str):
+            continue
         if article not in listed:
             if in_text is not None and article not in in_text:
                 continue
-            c.issues.add("compile.article", f"rule `{rules[0].id}` cites {article}, which the article index does not list",
-                         c.resolved.rules[rules[0].id].location("article"),
+            rid, item = rules[0]
+            c.issues.add("compile.article", f"rule `{rid}` cites {article}, which the article index does not list",
+                         item.location("article"),
                          (in_text is None and _text.near_article(article, listed)) or "add it to articles.yaml")
         elif listed[article][1]["status"] != "encoded":
             i, _ = listed[article]
-            c.issues.add("compile.article", f"{article} is marked `{listed[article][1]['status']}` but rule `{rules[0].id}` encodes it",
+            c.issues.add("compile.article", f"{article} is marked `{listed[article][1]['status']}` but rule `{rules[0][0]}` encodes it",
                          index.location(i, "status"), "mark it `encoded`")
     for article, (i, entry) in sorted(listed.items(), key=lambda kv: kv[1][0]):
         if c.version.source.carried:   # a rules file could not be read: its articles are unknown
