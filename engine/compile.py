@@ -237,6 +237,10 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
         elif not item.data.get("override") and inherited and rid in base_names["rules"]:
             issues.add("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
                        item.location("id"), "or give the new rule another id")
+        elif item.data.get("override") and rid in resolved.rules:   # (an inherited one: this version's is `first`)
+            # The version fails anyway (the override's schema problem), so the inherited rule it replaces is not
+            # checked in its stead: it would say what the drafter already mended (a decision it removes).
+            del resolved.rules[rid]
     indexes = version.of_kind("ArticleIndex")
     if len(indexes) > 1:
         issues.add("compile.duplicate", "more than one ArticleIndex", indexes[1].location(), "keep one")

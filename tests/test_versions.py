@@ -552,6 +552,25 @@ def test_a_rule_whose_id_is_wrong_is_still_checked_with_the_rest(tmp_path, edit)
                             "compile.unknown_path", "compile.unknown_decision"])
 
 
+def test_an_override_set_aside_for_a_misspelt_key_still_replaces_the_inherited_rule_for_checking(tmp_path):
+    """The drafter overrode the rule using a decision this version removes, but misspelt `title:` in the override:
+    the override is set aside, and its own problems are said, not the inherited rule's use of the removed decision
+    (an echo in the base version, which the drafter already mended)."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"decisions.yaml": "remove: [inspector]", "rules.yaml": "remove: [tier-bronze-large, inspector-default-district]"})
+    rules = (v2 / "rules.yaml").read_text(encoding="utf-8")
+    rules += ("  - id: inspector-named\n    override: true\n    article: 第二条\n    tittle: 指定检查员不再决定\n"
+              "    when: {present: applicant.inspectr}\n    then: [{decide: eligible, value: true}]\n")
+    (v2 / "rules.yaml").write_text(rules, encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    said = sorted((e["code"], e["location"]["file"].split("policies/")[-1]) for e in errors)
+    assert said == [("compile.unknown_path", "toy/2/rules.yaml"), ("schema.additionalProperties", "toy/2/rules.yaml")], errors
+
+
 def test_two_versions_taking_effect_on_one_day_are_a_located_error_of_validate(tmp_path):
     import shutil
     root = tmp_path / "policies"
