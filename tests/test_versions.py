@@ -430,8 +430,14 @@ REMOVAL_ERRORS = [
     ("a rule listed twice", {"rules.yaml": "remove: [tier-bronze-large, tier-bronze-large]"}, "compile.remove",
      "listed twice", ("toy/2/rules.yaml", 3)),
     ("an empty name", {"decisions.yaml": 'remove: [""]'}, "schema.minLength", "", ("toy/2/decisions.yaml", 3)),
+    ("an article the inherited index lacks", {"articles.yaml": "remove: [第九条]"}, "compile.remove",
+     "cannot remove 第九条: the inherited article index does not list it", ("toy/2/articles.yaml", 3)),
+    ("an article of the index listed twice", {"articles.yaml": "remove: [第一条, 第一条]"}, "compile.remove",
+     "第一条 is listed twice in `remove:`", ("toy/2/articles.yaml", 3)),
+    ("an article both removed and listed", {"articles.yaml": "remove: [第一条]\narticles: [{article: 第一条, title: t, status: encoded}]"},
+     "compile.remove", "第一条 is both removed and listed in this version's article index", ("toy/2/articles.yaml", 3)),
 ]
-KIND_OF = {"decisions.yaml": "Decisions", "params.yaml": "Parameters", "derived2.yaml": "DerivedFacts"}
+KIND_OF = {"decisions.yaml": "Decisions", "params.yaml": "Parameters", "derived2.yaml": "DerivedFacts", "articles.yaml": "ArticleIndex"}
 
 
 def _write_removals(v2: Path, files: dict) -> None:
@@ -569,6 +575,54 @@ def test_an_override_set_aside_for_a_misspelt_key_still_replaces_the_inherited_r
     errors = json.loads(result.stdout)["versions"][0]["errors"]
     said = sorted((e["code"], e["location"]["file"].split("policies/")[-1]) for e in errors)
     assert said == [("compile.unknown_path", "toy/2/rules.yaml"), ("schema.additionalProperties", "toy/2/rules.yaml")], errors
+
+
+def test_an_amendments_article_index_overrides_entries_by_article_and_inherits_the_rest(tmp_path):
+    """Removing the rules of an encoded article leaves the inherited entry saying `encoded`: the problem is at the
+    base's entry, and its hint says what to write in this version (one entry, not a copy of the whole index). With
+    that one entry the version compiles and the other entries are inherited, as decisions and rules are."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"rules.yaml": "remove: [tier-bronze-large, renewal-from-first-inspection, renewal-suspended-early]"})
+    args = ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--format", "json", str(v2)]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], e["location"]["file"].split("policies/")[-1], e["location"]["line"]) for e in errors] == [
+        ("compile.article", "toy/1/articles.yaml", 9)], errors
+    assert "mark it in this version's articles.yaml (kind: ArticleIndex): `- {article: 第六条, title: 续期, status: " \
+           "not_decidable, reason: ...}`" in errors[0]["hint"]
+    write(v2.parent.parent, "toy/2/articles.yaml", """\
+        apiVersion: regcode/v1
+        kind: ArticleIndex
+        articles:
+          - {article: 第六条, title: 续期, status: not_decidable, reason: renewal is no longer decided here}
+        """)
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 0, result.output
+    cat = Catalog([root, TEST_POLICIES])
+    old, new = cat.by_ref("toy@1"), cat.by_ref("toy@2")
+    assert [a["article"] for a in new.articles] == [a["article"] for a in old.articles]
+    assert [a for a in new.articles if a["article"] != "第六条"] == [a for a in old.articles if a["article"] != "第六条"]
+    assert next(a for a in new.articles if a["article"] == "第六条")["status"] == "not_decidable"
+
+
+def test_an_amendment_marking_an_inherited_article_wrongly_is_said_at_its_own_entry(tmp_path):
+    """An entry the version restates is located in the version's own index, and its hint is the plain one."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    write(v2.parent.parent, "toy/2/articles.yaml", """\
+        apiVersion: regcode/v1
+        kind: ArticleIndex
+        articles:
+          - {article: 第五条, title: 费用, status: not_decidable, reason: wrongly}
+        """)
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], e["location"]["file"].split("policies/")[-1], e["location"]["line"], e["hint"]) for e in errors] == [
+        ("compile.article", "toy/2/articles.yaml", 4, "mark it `encoded`")], errors
 
 
 def test_two_versions_taking_effect_on_one_day_are_a_located_error_of_validate(tmp_path):
