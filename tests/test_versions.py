@@ -195,6 +195,37 @@ def test_test_against_lists_cases_whose_expectations_no_longer_hold(tmp_path):
     assert all(c["policy"] == "toy@2" for c in data["cases"])
 
 
+
+def test_a_case_expecting_a_decision_the_version_removes_is_told_so_not_offered_a_near_name(tmp_path):
+    """As a rule that still uses it: `test.unknown_decision` says the version removes it, and `--against` says so in
+    the failing expectation, with no did-you-mean (`inspection_level` is near `inspector` but is not what was meant)."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"decisions.yaml": "remove: [inspector]",
+                         "rules.yaml": "remove: [tier-bronze-large, inspector-named, inspector-default-district]"})
+    write(root, "toy/2/tests/cases.yaml", """\
+        apiVersion: regcode/v1
+        kind: TestCases
+        cases:
+          - name: no inspector any more
+            facts: {as_of: 2021-03-01, applicant: {name: 甲, district: 浦东新区}}
+            expect: {inspector: 王检查员}
+          - name: set aside
+            facts: {as_of: 2021-03-01, applicant: {name: 甲, district: 浦东新区}}
+            expect_eror: x
+        """)
+    args = ["--policy-root", str(root), "--policy-root", str(TEST_POLICIES)]
+    result = CliRunner().invoke(regcode, ["validate", *args, "--format", "json", str(v2)])
+    errors = [e for e in json.loads(result.stdout)["versions"][0]["errors"] if e["code"] == "test.unknown_decision"]
+    assert len(errors) == 1 and "that toy@2 does not declare: it removes it (" in errors[0]["message"], errors
+    assert "decisions.yaml:3:" in errors[0]["message"] and "did you mean" not in errors[0]["hint"]
+    result = CliRunner().invoke(regcode, ["test", "toy@2", *args])
+    assert result.exit_code == 1 and result.stdout.splitlines()[-1] == "0 passed, 1 failed, 1 set aside", result.stdout
+    result = CliRunner().invoke(regcode, ["test", "toy@1", "--against", "2", *args, "--format", "json"])
+    actual = [d["actual"] for c in json.loads(result.stdout)["cases"] for d in c.get("diffs", []) if d["decision"] == "inspector"]
+    assert actual and all(a.startswith("(no such decision; toy@2 removes it (") and "did you mean" not in a for a in actual), actual
+
+
 INHERITANCE_ERRORS = [
     ("extends a missing version", {"extends": "toy@9"}, "compile.extends", "policy.yaml", 8, "no version `9` of `toy`"),
     ("overrides a missing rule", {"rule_id": "no-such-rule"}, "compile.override", "rules.yaml", 6, "no inherited rule has that id"),
