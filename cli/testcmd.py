@@ -58,12 +58,12 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         from .batch import check_output
         check_output(str(junit), "--junit", "-")
     cat = catalog(policy_roots)
-    results, problems = [], []
+    results, problems, set_aside = [], [], []
     for compiled in _versions(cat, policy, version):
         with argument("--against", against):
             other = cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}") if against else None
         found: list = []     # a malformed case is set aside and said; the others run
-        cases = discover(Path(compiled.directory), found)
+        cases = discover(Path(compiled.directory), found, set_aside)
         problems.extend(found)
         if other is None:    # what validate says of the cases (an unknown decision, a value it cannot take), said here too
             problems.extend(check_cases(compiled, cases, cat))
@@ -71,7 +71,7 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
     passed = sum(r.status == "pass" for r in results)
     failed = len(results) - passed
     if fmt == "json":
-        click.echo(dump_json({"passed": passed, "failed": failed, "cases": [r.as_dict() for r in results],
+        click.echo(dump_json({"passed": passed, "failed": failed, "set_aside": len(set_aside), "cases": [r.as_dict() for r in results],
                               "problems": [i.as_dict() for i in problems]}))
     else:
         if problems:     # before the results: each names the place to fix, where a FAIL line only shows the symptom
@@ -91,7 +91,7 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
                     click.echo(f"        {line}")
         if against:
             click.echo(f"against {against}: {failed} of {len(results)} expectations no longer hold")
-        click.echo(f"{passed} passed, {failed} failed")
+        click.echo(f"{passed} passed, {failed} failed" + (f", {len(set_aside)} set aside" if set_aside else ""))
         if not results and not against:    # said, not passed over: an extending version has none of its base's
             click.echo("note: no test cases here (tests/*.yaml); test cases are not inherited: "
                        "`regcode test BASE --against VERSION` runs the base's on this version", err=True)

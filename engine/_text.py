@@ -428,6 +428,8 @@ def check_citations(text: dict, resolved, issues: IssueCollector) -> None:
 
     for rid, item in sorted(resolved.rules.items()):
         cite(f"rule `{rid}`", item, item.data.get("article", ""), item.data.get("clause", ""))
+    for item in getattr(resolved, "checked_only", ()):    # set aside (an unknown key) but checked: its citation too
+        cite(f"rule `{item.data.get('id')}`", item, item.data.get("article", ""), item.data.get("clause", ""))
     for name, item in sorted(resolved.parameters.items()):
         if item.data.get("article"):
             cite(f"parameter `{name}`", item, item.data["article"], item.data.get("clause", ""))
@@ -442,8 +444,11 @@ def check_citations(text: dict, resolved, issues: IssueCollector) -> None:
         if article_key(article)[0] == 0 and article not in by_name:
             issues.add("compile.text", f"{article} is in the article index but not in the text", index.location(i, "article"),
                        did_you_mean(article, names) or "add its text to the ArticleText file")
-    for article in names:
-        if article not in listed:
-            entry = by_name[article]
-            issues.add("compile.text", f"{article} has text ({entry['location']}) but the article index does not list it",
-                       index.location(), "add it to articles.yaml with its status")
+    unlisted = sorted((a for a in names if a not in listed), key=article_key)
+    if len(unlisted) == 1:
+        entry = by_name[unlisted[0]]
+        issues.add("compile.text", f"{unlisted[0]} has text ({entry['location']}) but the article index does not list it",
+                   index.location(), "add it to articles.yaml with its status")
+    elif unlisted:    # said once, at the index, in the articles' order (one place, one issue)
+        issues.add("compile.text", f"{len(unlisted)} articles have text but the article index does not list them: "
+                   + ", ".join(unlisted), index.location(), "add them to articles.yaml with their status")

@@ -39,6 +39,23 @@ class Item:
 
 
 @dataclass
+class ArticleEntries:
+    """The article index after inheritance: a version's entries replace the inherited ones of the same article (as
+    its text's articles do), new ones go where their number puts them, `remove:` drops inherited ones. Each entry is
+    located where it was written (`location(i, ...)`); `location()` is the latest index file."""
+
+    doc: Document
+    data: list = field(default_factory=list)
+    places: list = field(default_factory=list)   # (Document, JSON path) of each entry of `data`
+
+    def location(self, *more) -> Location:
+        if not more:
+            return self.doc.location(("articles",))
+        doc, path = self.places[more[0]]
+        return doc.location(path + tuple(more[1:]))
+
+
+@dataclass
 class Resolved:
     """A version after inheritance: every declaration, each with where it was written."""
 
@@ -49,7 +66,7 @@ class Resolved:
     decisions: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
     rules: dict = field(default_factory=dict)
-    articles: Optional[Item] = None
+    articles: Optional[ArticleEntries] = None
     chain: tuple = ()            # versions from this one back to the root of `extends`
     rejected_articles: set = field(default_factory=set)   # articles of rules set aside by validation
     identity: Optional[Item] = None   # the manifest's `identity:` (inherited unless a version restates it)
@@ -237,16 +254,62 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
         elif not item.data.get("override") and inherited and rid in base_names["rules"]:
             issues.add("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
                        item.location("id"), "or give the new rule another id")
+        elif item.data.get("override") and rid in resolved.rules:   # (an inherited one: this version's is `first`)
+            # The version fails anyway (the override's schema problem), so the inherited rule it replaces is not
+            # checked in its stead: it would say what the drafter already mended (a decision it removes).
+            del resolved.rules[rid]
     indexes = version.of_kind("ArticleIndex")
     if len(indexes) > 1:
         issues.add("compile.duplicate", "more than one ArticleIndex", indexes[1].location(), "keep one")
     if indexes:
-        resolved.articles = Item(indexes[0], ("articles",), indexes[0].data["articles"])
+        _merge_index(resolved, indexes[0], issues, inherited)
     texts = version.of_kind("ArticleText")
     if len(texts) > 1:
         issues.add("compile.duplicate", "more than one ArticleText", texts[1].location(), "keep the text of a version in one file")
     if texts:
         resolved.texts.append((f"{version.source.policy_id}@{version.source.version}", texts[0]))
+
+
+def _merge_index(resolved: Resolved, doc: Document, issues: IssueCollector, inherited: bool) -> None:
+    """Overlay one version's ArticleIndex on the inherited entries, by article (see ArticleEntries)."""
+    base = resolved.articles
+    data, places = (list(base.data), list(base.places)) if base is not None else ([], [])
+    listed = {e.get("article") for e in doc.data.get("articles") or () if isinstance(e, dict)}
+    seen_removed: dict = {}
+    for i, name in enumerate(doc.data.get("remove") or []):
+        where = doc.location(("remove", i))
+        at = next((k for k, e in enumerate(data) if e["article"] == name), None)
+        if name in seen_removed:
+            issues.add("compile.remove", f"{name} is listed twice in `remove:` (first at {seen_removed[name]})", where, "list it once")
+        elif not inherited:
+            issues.add("compile.remove", "`remove:` only applies in a version that `extends` another", where,
+                       "delete the article's entry instead")
+        elif at is None:
+            issues.add("compile.remove", f"cannot remove {name}: the inherited article index does not list it", where,
+                       did_you_mean(name, [e["article"] for e in data]))
+        elif name in listed:
+            issues.add("compile.remove", f"{name} is both removed and listed in this version's article index", where,
+                       "keep one: the entry (it replaces the inherited one), or the removal")
+        else:
+            del data[at], places[at]
+        seen_removed.setdefault(name, where)
+    seen: dict = {}
+    for i, entry in enumerate(doc.data.get("articles") or []):
+        name = entry["article"]
+        if name in seen:
+            issues.add("compile.duplicate", f"{name} is listed twice in the article index",
+                       doc.location(("articles", i, "article")), "keep one entry")
+            continue
+        seen[name] = i
+        at = next((k for k, e in enumerate(data) if e["article"] == name), None)
+        if at is not None:
+            data[at], places[at] = entry, (doc, ("articles", i))
+            continue
+        key = _text.article_key(name)
+        at = next((k for k, e in enumerate(data) if _text.article_key(e["article"]) > key), len(data))
+        data.insert(at, entry)
+        places.insert(at, (doc, ("articles", i)))
+    resolved.articles = ArticleEntries(doc, data, places)
 
 
 def continue_timeline(base: dict, new: dict) -> dict:
@@ -617,32 +680,43 @@ def pass_articles(c: Compilation) -> None:
     quiet = IssueCollector()
     text = _text.merge(c.resolved.texts, quiet)
     in_text = {a["article"] for a in text["articles"]} if text is not None and not quiet else None
-    listed = {}
-    for i, entry in enumerate(index.data):
-        if entry["article"] in listed:
-            c.issues.add("compile.duplicate", f"{entry['article']} is listed twice in the article index",
-                         index.location(i, "article"), "keep one entry")
-        listed[entry["article"]] = (i, entry)
-    cited: dict = {}
+    listed = {entry["article"]: (i, entry) for i, entry in enumerate(index.data)}   # (one each: see _merge_index)
+    own = {d.file for d in c.version.source.documents}
+    here = index.doc.file if index.doc.file in own else "articles.yaml (kind: ArticleIndex)"
+
+    def restate(i: int, article: str, status: str) -> str:
+        """Where an inherited entry is changed: in this version's index, which replaces it by article."""
+        entry = listed[article][1]
+        if index.places[i][0].file in own:
+            return ""
+        extra = ", reason: ..." if status == "not_decidable" else ""
+        return (f"mark it in this version's {here}: `- {{article: {article}, title: {entry.get('title', '')}, status: {status}{extra}}}`; "
+                "an entry there replaces the inherited one of the same article, the others are inherited")
+    cited: dict = {}    # article -> [(rule id, Item)]: the rules compiled in, then those set aside but checked
     for rule in c.rules:
-        cited.setdefault(rule.article, []).append(rule)
-    for article, rules in sorted(cited.items()):
+        cited.setdefault(rule.article, []).append((rule.id, c.resolved.rules[rule.id]))
+    for item in c.resolved.checked_only:
+        cited.setdefault(item.data.get("article"), []).append((item.data.get("id"), item))
+    for article, rules in sorted(cited.items(), key=lambda kv: str(kv[0])):
+        if not isinstance(article, str):
+            continue
         if article not in listed:
             if in_text is not None and article not in in_text:
                 continue
-            c.issues.add("compile.article", f"rule `{rules[0].id}` cites {article}, which the article index does not list",
-                         c.resolved.rules[rules[0].id].location("article"),
+            rid, item = rules[0]
+            c.issues.add("compile.article", f"rule `{rid}` cites {article}, which the article index does not list",
+                         item.location("article"),
                          (in_text is None and _text.near_article(article, listed)) or "add it to articles.yaml")
         elif listed[article][1]["status"] != "encoded":
             i, _ = listed[article]
-            c.issues.add("compile.article", f"{article} is marked `{listed[article][1]['status']}` but rule `{rules[0].id}` encodes it",
-                         index.location(i, "status"), "mark it `encoded`")
+            c.issues.add("compile.article", f"{article} is marked `{listed[article][1]['status']}` but rule `{rules[0][0]}` encodes it",
+                         index.location(i, "status"), restate(i, article, "encoded") or "mark it `encoded`")
     for article, (i, entry) in sorted(listed.items(), key=lambda kv: kv[1][0]):
         if c.version.source.carried:   # a rules file could not be read: its articles are unknown
             break
         if entry["status"] == "encoded" and article not in cited and article not in c.resolved.rejected_articles:
             c.issues.add("compile.article", f"{article} is marked encoded but no rule cites it", index.location(i, "status"),
-                         "write its rules, or mark it not_decidable with a reason")
+                         "write its rules, or " + (restate(i, article, "not_decidable") or "mark it not_decidable with a reason"))
 
 
 # ---- pass 5: text -------------------------------------------------------------------------

@@ -58,10 +58,11 @@ class CaseResult:
         return out
 
 
-def discover(directory: Path, problems: Optional[list] = None) -> list:
+def discover(directory: Path, problems: Optional[list] = None, set_aside: Optional[list] = None) -> list:
     """Every case in a version folder's TestCases files, in file order. Raises on malformed files; given
     `problems`, puts their issues there instead and keeps every case the schema has nothing against (a bad
-    case, or a file that is bad as a whole, is set aside and the rest still run)."""
+    case, or a file that is bad as a whole, is set aside and the rest still run). Given `set_aside`, puts there the
+    place (file, index) of each case set aside, for a count in the summary."""
     source = load_version(Path(directory))
     issues = IssueCollector()
     issues.extend(source.test_issues)      # a test file that does not parse: its cases are lost, not the others
@@ -76,8 +77,12 @@ def discover(directory: Path, problems: Optional[list] = None) -> list:
         bad: set = set()
         if paths:
             if problems is None or any(len(p) < 2 or p[0] != "cases" for p in paths):
+                if set_aside is not None and isinstance(doc.data, dict) and isinstance(doc.data.get("cases"), list):
+                    set_aside.extend((doc.file, i) for i in range(len(doc.data["cases"])))
                 continue      # the file as a whole is wrong: none of its cases can be trusted
             bad = {p[1] for p in paths}
+            if set_aside is not None:
+                set_aside.extend((doc.file, i) for i in sorted(bad))
         pinned = doc.data.get("version")
         seen = {}
         for i, data in enumerate(doc.data["cases"]):
@@ -184,7 +189,11 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
         for name, expected in (case.data.get("expect") or {}).items():
             where = case.doc.location(("cases", case.index, "expect", name))
             decl = policy.decisions.get(name)
-            if decl is None:
+            gone = (getattr(policy, "removed", None) or {}).get(("decision", name))
+            if decl is None and gone is not None:    # said as a rule that uses it is: where it went, no guess
+                issues.add("test.unknown_decision", f"case {case.name!r} expects a decision `{name}` that {policy.ref} does not "
+                           f"declare: it removes it ({gone})", where, "drop it from the case's `expect:`, or keep the decision")
+            elif decl is None:
                 issues.add("test.unknown_decision", f"case {case.name!r} expects a decision `{name}` that {policy.ref} does not "
                            "declare", where, did_you_mean(name, policy.decisions) or "name a decision of the version")
             elif not _fits(decl, expected):
@@ -263,7 +272,8 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DE
     diffs = []
     for name, expected in sorted(data["expect"].items()):
         if name not in result["decisions"]:
-            hint = did_you_mean(name, result["decisions"])
+            gone = (getattr(policy, "removed", None) or {}).get(("decision", name))
+            hint = f"{policy.ref} removes it ({gone})" if gone is not None else did_you_mean(name, result["decisions"])
             diffs.append({"decision": name, "expected": expected, "actual": f"(no such decision{'; ' + hint if hint else ''})"})
             continue
         actual = result["decisions"][name]

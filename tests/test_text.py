@@ -157,12 +157,15 @@ def test_an_extending_version_may_add_and_remove_articles(tmp_path):
           - {article: 第五十五条, chapter: 第六章 附则, paragraphs: [{text: 本条为测试新增。}]}
         """)
     index = yaml.safe_load((SHANGHAI / "articles.yaml").read_text(encoding="utf-8"))
-    index["articles"] = [a for a in index["articles"] if a["article"] != "第五十三条"]
-    index["articles"].insert(-3, {"article": "第五十五条", "title": "测试", "status": "not_decidable", "reason": "a test"})
+    index = {"apiVersion": index["apiVersion"], "kind": index["kind"], "remove": ["第五十三条"],   # the rest is inherited
+             "articles": [{"article": "第五十五条", "title": "测试", "status": "not_decidable", "reason": "a test"}]}
     (root / "shanghai-post-license" / "2099-test" / "articles.yaml").write_text(yaml.safe_dump(index, allow_unicode=True), encoding="utf-8")
     policy = Catalog([root]).by_ref("shanghai-post-license@2099-test")
     names = [a["article"] for a in policy.text["articles"]]
     assert "第五十三条" not in names and names[-2:] == ["第五十四条", "第五十五条"]
+    listed = [a["article"] for a in policy.articles]
+    assert "第五十三条" not in listed and listed[listed.index("第五十四条") + 1] == "第五十五条"   # where its number puts it
+    assert len(listed) == len(yaml.safe_load((SHANGHAI / "articles.yaml").read_text(encoding="utf-8"))["articles"])
 
 
 def test_removing_an_article_a_rule_still_cites_is_reported_at_the_rule(tmp_path):

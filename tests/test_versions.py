@@ -195,6 +195,37 @@ def test_test_against_lists_cases_whose_expectations_no_longer_hold(tmp_path):
     assert all(c["policy"] == "toy@2" for c in data["cases"])
 
 
+
+def test_a_case_expecting_a_decision_the_version_removes_is_told_so_not_offered_a_near_name(tmp_path):
+    """As a rule that still uses it: `test.unknown_decision` says the version removes it, and `--against` says so in
+    the failing expectation, with no did-you-mean (`inspection_level` is near `inspector` but is not what was meant)."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"decisions.yaml": "remove: [inspector]",
+                         "rules.yaml": "remove: [tier-bronze-large, inspector-named, inspector-default-district]"})
+    write(root, "toy/2/tests/cases.yaml", """\
+        apiVersion: regcode/v1
+        kind: TestCases
+        cases:
+          - name: no inspector any more
+            facts: {as_of: 2021-03-01, applicant: {name: 甲, district: 浦东新区}}
+            expect: {inspector: 王检查员}
+          - name: set aside
+            facts: {as_of: 2021-03-01, applicant: {name: 甲, district: 浦东新区}}
+            expect_eror: x
+        """)
+    args = ["--policy-root", str(root), "--policy-root", str(TEST_POLICIES)]
+    result = CliRunner().invoke(regcode, ["validate", *args, "--format", "json", str(v2)])
+    errors = [e for e in json.loads(result.stdout)["versions"][0]["errors"] if e["code"] == "test.unknown_decision"]
+    assert len(errors) == 1 and "that toy@2 does not declare: it removes it (" in errors[0]["message"], errors
+    assert "decisions.yaml:3:" in errors[0]["message"] and "did you mean" not in errors[0]["hint"]
+    result = CliRunner().invoke(regcode, ["test", "toy@2", *args])
+    assert result.exit_code == 1 and result.stdout.splitlines()[-1] == "0 passed, 1 failed, 1 set aside", result.stdout
+    result = CliRunner().invoke(regcode, ["test", "toy@1", "--against", "2", *args, "--format", "json"])
+    actual = [d["actual"] for c in json.loads(result.stdout)["cases"] for d in c.get("diffs", []) if d["decision"] == "inspector"]
+    assert actual and all(a.startswith("(no such decision; toy@2 removes it (") and "did you mean" not in a for a in actual), actual
+
+
 INHERITANCE_ERRORS = [
     ("extends a missing version", {"extends": "toy@9"}, "compile.extends", "policy.yaml", 8, "no version `9` of `toy`"),
     ("overrides a missing rule", {"rule_id": "no-such-rule"}, "compile.override", "rules.yaml", 6, "no inherited rule has that id"),
@@ -430,8 +461,14 @@ REMOVAL_ERRORS = [
     ("a rule listed twice", {"rules.yaml": "remove: [tier-bronze-large, tier-bronze-large]"}, "compile.remove",
      "listed twice", ("toy/2/rules.yaml", 3)),
     ("an empty name", {"decisions.yaml": 'remove: [""]'}, "schema.minLength", "", ("toy/2/decisions.yaml", 3)),
+    ("an article the inherited index lacks", {"articles.yaml": "remove: [第九条]"}, "compile.remove",
+     "cannot remove 第九条: the inherited article index does not list it", ("toy/2/articles.yaml", 3)),
+    ("an article of the index listed twice", {"articles.yaml": "remove: [第一条, 第一条]"}, "compile.remove",
+     "第一条 is listed twice in `remove:`", ("toy/2/articles.yaml", 3)),
+    ("an article both removed and listed", {"articles.yaml": "remove: [第一条]\narticles: [{article: 第一条, title: t, status: encoded}]"},
+     "compile.remove", "第一条 is both removed and listed in this version's article index", ("toy/2/articles.yaml", 3)),
 ]
-KIND_OF = {"decisions.yaml": "Decisions", "params.yaml": "Parameters", "derived2.yaml": "DerivedFacts"}
+KIND_OF = {"decisions.yaml": "Decisions", "params.yaml": "Parameters", "derived2.yaml": "DerivedFacts", "articles.yaml": "ArticleIndex"}
 
 
 def _write_removals(v2: Path, files: dict) -> None:
@@ -550,6 +587,73 @@ def test_a_rule_whose_id_is_wrong_is_still_checked_with_the_rest(tmp_path, edit)
     codes = sorted(e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"])
     assert codes == sorted([{"a second rule with a used id": "compile.duplicate_id"}.get(edit, "compile.override"),
                             "compile.unknown_path", "compile.unknown_decision"])
+
+
+def test_an_override_set_aside_for_a_misspelt_key_still_replaces_the_inherited_rule_for_checking(tmp_path):
+    """The drafter overrode the rule using a decision this version removes, but misspelt `title:` in the override:
+    the override is set aside, and its own problems are said, not the inherited rule's use of the removed decision
+    (an echo in the base version, which the drafter already mended)."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"decisions.yaml": "remove: [inspector]", "rules.yaml": "remove: [tier-bronze-large, inspector-default-district]"})
+    rules = (v2 / "rules.yaml").read_text(encoding="utf-8")
+    rules += ("  - id: inspector-named\n    override: true\n    article: 第二条\n    tittle: 指定检查员不再决定\n"
+              "    when: {present: applicant.inspectr}\n    then: [{decide: eligible, value: true}]\n")
+    (v2 / "rules.yaml").write_text(rules, encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    said = sorted((e["code"], e["location"]["file"].split("policies/")[-1]) for e in errors)
+    assert said == [("compile.unknown_path", "toy/2/rules.yaml"), ("schema.additionalProperties", "toy/2/rules.yaml")], errors
+
+
+def test_an_amendments_article_index_overrides_entries_by_article_and_inherits_the_rest(tmp_path):
+    """Removing the rules of an encoded article leaves the inherited entry saying `encoded`: the problem is at the
+    base's entry, and its hint says what to write in this version (one entry, not a copy of the whole index). With
+    that one entry the version compiles and the other entries are inherited, as decisions and rules are."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"rules.yaml": "remove: [tier-bronze-large, renewal-from-first-inspection, renewal-suspended-early]"})
+    args = ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--format", "json", str(v2)]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], e["location"]["file"].split("policies/")[-1], e["location"]["line"]) for e in errors] == [
+        ("compile.article", "toy/1/articles.yaml", 9)], errors
+    assert "mark it in this version's articles.yaml (kind: ArticleIndex): `- {article: 第六条, title: 续期, status: " \
+           "not_decidable, reason: ...}`" in errors[0]["hint"]
+    write(v2.parent.parent, "toy/2/articles.yaml", """\
+        apiVersion: regcode/v1
+        kind: ArticleIndex
+        articles:
+          - {article: 第六条, title: 续期, status: not_decidable, reason: renewal is no longer decided here}
+        """)
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 0, result.output
+    cat = Catalog([root, TEST_POLICIES])
+    old, new = cat.by_ref("toy@1"), cat.by_ref("toy@2")
+    assert [a["article"] for a in new.articles] == [a["article"] for a in old.articles]
+    assert [a for a in new.articles if a["article"] != "第六条"] == [a for a in old.articles if a["article"] != "第六条"]
+    assert next(a for a in new.articles if a["article"] == "第六条")["status"] == "not_decidable"
+
+
+def test_an_amendment_marking_an_inherited_article_wrongly_is_said_at_its_own_entry(tmp_path):
+    """An entry the version restates is located in the version's own index, and its hint is the plain one."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    write(v2.parent.parent, "toy/2/articles.yaml", """\
+        apiVersion: regcode/v1
+        kind: ArticleIndex
+        articles:
+          - {article: 第五条, title: 费用, status: not_decidable, reason: wrongly}
+        """)
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], e["location"]["file"].split("policies/")[-1], e["location"]["line"], e["hint"]) for e in errors] == [
+        ("compile.article", "toy/2/articles.yaml", 4, "mark it `encoded`")], errors
 
 
 def test_two_versions_taking_effect_on_one_day_are_a_located_error_of_validate(tmp_path):
