@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
-from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, not_declared
+from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest, not_declared
 from .load import Document, dump_json
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
@@ -573,7 +573,7 @@ def pass_rules(c: Compilation) -> None:
         ctx = _context(c, item.doc, c.issues, schemas)
         ctx.reads_decisions.update(guard_reads)
         scope: dict = {}
-        binds, alias = ir.CASE, ""
+        binds, alias, unbound = ir.CASE, "", False
         if "for_each" in data:
             target = data["for_each"]
             alias = data.get("as", "")
@@ -591,6 +591,7 @@ def pass_rules(c: Compilation) -> None:
                 parsed = ops._list_source(target, _context(c, item.doc, quiet, schemas),
                                           {}, item.path + ("for_each",))
                 if parsed is None:
+                    unbound = True      # the rule is still read, its item as the nearest list's, never compiled in
                     head = str(target).split(".", 1)[0]
                     if ("derived fact", target) in c.resolved.removed:
                         message, hint = _undeclared(c, "derived fact", target, (), "")
@@ -602,8 +603,9 @@ def pass_rules(c: Compilation) -> None:
                                      or "derived facts: " + ", ".join(sorted(c.derived_shapes)[:12]))
                     else:
                         c.issues.extend(quiet.issues)
-                    continue
-                binds, shape = f"list:{target}", parsed[1]
+                    shape = _nearest_items(c, item, target, schemas)
+                else:
+                    binds, shape = f"list:{target}", parsed[1]
             ops._alias(alias, ctx, scope, item.path + ("as",))
             scope[alias] = shape
         elif "as" in data:
@@ -657,7 +659,7 @@ def pass_rules(c: Compilation) -> None:
                     if parsed is not None:
                         fields[fname] = parsed[0]
                 conclusions.append(ir.Derive(fact=name, fields=fields))
-        if condition is None or rid is None:
+        if condition is None or rid is None or unbound:
             continue
         if guard is not None:   # the file's guard comes first: the why then shows it before the rule's own facts
             condition = ir.All(items=[guard] + (condition.items if isinstance(condition, ir.All) else
@@ -668,6 +670,21 @@ def pass_rules(c: Compilation) -> None:
                                reads_decisions=tuple(sorted(ctx.reads_decisions)), guard=guard))
     for i, rule in enumerate(c.rules):
         rule.index = i
+
+
+def _nearest_items(c: Compilation, item, target, schemas) -> Shape:
+    """For a `for_each` that names nothing: the items of what it most likely meant (the nearest derived fact or list of
+    the case file), so the rest of the rule is still checked, as for `tittle:`; else items of any shape (its fields
+    then unchecked, never said wrong). The rule itself is never compiled in."""
+    from . import _operators as ops
+    guess = nearest(str(target), list(c.derived_shapes) + fact_lists(c.facts_shape))
+    if guess in c.derived_shapes:
+        return c.derived_shapes[guess]
+    if guess is not None:
+        parsed = ops._list_source(guess, _context(c, item.doc, IssueCollector(), schemas), {}, item.path + ("for_each",))
+        if parsed is not None:
+            return parsed[1]
+    return Shape("any")
 
 
 # ---- pass 4: articles --------------------------------------------------------------------
