@@ -8,7 +8,7 @@ import click
 
 from ..engine import InputError, Issue, Location, PolicyError, evaluate_case, load_case_file, to_text
 from ..engine.load import load_case_stream
-from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, emit, explain_option, note_outside_window, placed,
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, echo_text, emit, explain_option, note_outside_window, placed,
                    policy_root_option, regcode, report_issues, selection_options, set_format)
 
 
@@ -75,11 +75,11 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
                 raise exc from None
             report_issues(exc.issues, "json" if fmt == "json" else "text")
     if fmt == "text":
-        click.echo("\n\n".join(to_text(r, level) for r in results))
+        echo_text("\n\n".join(to_text(r, level) for r in results))
     elif fmt == "html":
         from ..engine.html import eval_page
         if results:
-            click.echo(eval_page(cat, list(zip(results, cases)), site_url, level), nl=False)
+            echo_text(eval_page(cat, list(zip(results, cases)), site_url, level), nl=False)
     elif results:
         emit(results[0] if len(facts) == 1 else results, fmt)
     if failed:

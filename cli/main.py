@@ -230,23 +230,33 @@ def report_issues(issues, fmt: str = "text") -> None:
 def emit(data, fmt: str) -> None:
     """Print data deterministically as json (sorted keys, UTF-8) or yaml."""
     if fmt == "yaml":
-        click.echo(yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False), nl=False)
+        echo_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False), nl=False)
     else:
         echo_bytes(dump_json_bytes(data, pretty=True))
 
 
-def echo_bytes(data: bytes) -> None:
+def echo_text(text: str, nl: bool = True) -> None:
+    """A command's output (text, a page) to stdout, as echo_bytes writes it: a reader that left is noticed."""
+    echo_bytes(text.encode("utf-8"), nl)
+
+
+def echo_bytes(data: bytes, nl: bool = True) -> None:
     """`data` (UTF-8) and a newline to stdout's byte stream, as orjson wrote it: decoding it to text for
     click.echo to encode back cost 8-9 µs on a 10 KB evaluation. A stream with no bytes under it (a
-    StringIO put in stdout's place) gets the text."""
+    StringIO put in stdout's place) gets the text. Its last byte is written and flushed on its own: a large
+    write to a pipe whose reader has left can come back as done, the bytes dropped, where the next one fails
+    (BrokenPipeError, exit 141) - the run must not end as if its output had been read."""
     out = sys.stdout
     binary = getattr(out, "buffer", None)
     if binary is None:
-        click.echo(data.decode("utf-8"))
+        click.echo(data.decode("utf-8"), nl=nl)
         return
+    if nl:
+        data += b"\n"
     out.flush()
-    binary.write(data)
-    binary.write(b"\n")
+    binary.write(data[:-1])
+    binary.flush()
+    binary.write(data[-1:])
     binary.flush()
 
 

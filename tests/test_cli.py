@@ -483,3 +483,20 @@ def test_a_case_whose_facts_have_several_problems_lists_them_all(tmp_path):
     assert len(error) == 3 and all(": input.schema: " in ln for ln in error), result.stdout
     assert {ln.split(": input.schema: ")[1].split()[0] for ln in error} == {
         "applicant.district", "applicant.employees", "applicant.certified"}
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "yaml", "html"])
+def test_eval_whose_reader_leaves_ends_quietly_with_141_in_every_format(fmt):
+    """`regcode eval ... | head`: the output was not all read, whatever its format (a large write to a pipe whose reader
+    left can come back as done, the bytes dropped; the last byte is written on its own and fails)."""
+    import subprocess
+    import sys
+    from conftest import REPO
+    files = sorted(str(p) for p in (REPO / "examples" / "cases").glob("*.yaml")) * 4
+    proc = subprocess.Popen([sys.executable, "-m", "regcode.cli", "eval", "--format", fmt, *files],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode("utf-8")
+    assert proc.wait(timeout=120) == 141, stderr
+    assert stderr == "", stderr
