@@ -49,7 +49,10 @@ def check_input(source: str, name: str = "INPUT") -> None:
         return
     shown, quoted = printable(one_line(source)), shlex.quote(printable(one_line(source)))
     if kind == "a JSON array":
-        jsonl = shlex.quote(printable(one_line(str(Path(source).with_suffix(".jsonl")))))
+        target = Path(source).with_suffix(".jsonl")
+        if target.suffix == Path(source).suffix:    # never the input itself: the shell would empty it before jq reads it
+            target = Path(source).with_name(Path(source).stem + ".lines.jsonl")
+        jsonl = shlex.quote(printable(one_line(str(target))))
         message = (f"{shown} is a JSON array; {name} is read as JSON lines, one case file a line (e.g. "
                    f"`jq -c '.[]' {quoted} > {jsonl}`), a folder of case files, or - for JSON lines on stdin")
     elif kind == "a YAML case file":

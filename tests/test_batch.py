@@ -387,7 +387,7 @@ NOT_JSON_LINES = [  # (what, file name, its text from the corpus's first case, t
     ("a one-line JSON array", "a.json", lambda case: json.dumps([case, case]),
      "a.json is a JSON array; INPUT is read as JSON lines, one case file a line (e.g. `jq -c '.[]' a.json > a.jsonl`)"),
     ("a JSON array over lines", "a.jsonl", lambda case: "[\n" + json.dumps(case) + ",\n" + json.dumps(case) + "\n]\n",
-     "a.jsonl is a JSON array"),
+     "a.jsonl is a JSON array; INPUT is read as JSON lines, one case file a line (e.g. `jq -c '.[]' a.jsonl > a.lines.jsonl`)"),
     ("a YAML case file named .jsonl", "aa.jsonl", lambda case: (EXAMPLES / "aa-clean.yaml").read_text(encoding="utf-8"),
      "aa.jsonl looks like a YAML case file, not JSON lines; for one case file use `regcode eval aa.jsonl` (and name it .yaml)"),
 ]
