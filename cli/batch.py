@@ -361,10 +361,10 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         rate = f"{tally.read / seconds:,.0f} cases/s" if seconds > 0 else "-"
         click.echo(f"read {tally.read:,}, evaluated {tally.evaluated:,}, failed {tally.failed:,}{skipped_text(tally)} "
                    f"in {seconds:.2f} s ({rate}, {jobs} job{'s' if jobs > 1 else ''})", err=True)
-        where = "stdout" if out == "-" else out
+        where = "stdout" if out == "-" else one_line(out)
         click.echo(f"wrote {counted(tally.evaluated, 'result')} to {where}"
                    + (f"; {counted(tally.failed, 'bad record')}"
-                      f"{' and ' + counted(tally.skipped, 'skipped file') if tally.skipped else ''} to {errors}"
+                      f"{' and ' + counted(tally.skipped, 'skipped file') if tally.skipped else ''} to {one_line(errors)}"
                       if errors else ""), err=True)
         if tally.groups:
             click.echo(district_table(tally), err=True)

@@ -11,7 +11,7 @@ import click
 
 from ..engine.catalog import check_compiles
 from ..engine.corpus import count_records, read_records
-from ..engine.errors import did_you_mean
+from ..engine.errors import did_you_mean, one_line
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
@@ -209,7 +209,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
             sink.write(write(plan))
         label = plan.spec.group.label if plan.spec else "group"
         click.echo(f"plan {year}: {len(plan.rows):,} rows for {district or f'{len(plan.districts)} {label}(s)'} written to "
-                   f"{out} ({len(mine):,} of {tally.read:,} case files{skipped_text(tally)}, evaluated in {seconds:.2f} s)", err=True)
+                   f"{one_line(out)} ({len(mine):,} of {tally.read:,} case files{skipped_text(tally)}, evaluated in {seconds:.2f} s)", err=True)
     else:
         click.echo(summary_text(plan, tally, district, len(entries) - len(mine)))
     if tally.failed:

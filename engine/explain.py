@@ -1,6 +1,7 @@
 """Stage 5, explain: an Evaluation as the JSON object of `eval --format json`, and as text for a person."""
 from __future__ import annotations
 
+from .errors import one_line
 from .evaluate import ENTRY, FACT, KEY, MATCHED, RULE, VALUE, Evaluation
 
 
@@ -185,7 +186,7 @@ def to_text(data: dict, explain="none") -> str:
     level = explain_level(explain)
     explain = level != "none"
     p = data["policy"]
-    lines = [f"{data.get('source') or 'case'}: {p['id']}@{p['version']} ({p['content_hash']}) as of {data['as_of']}"]
+    lines = [f"{one_line(data.get('source') or 'case')}: {p['id']}@{p['version']} ({p['content_hash']}) as of {data['as_of']}"]
     why = data.get("why", {})
     width = max((len(k) for k in data["decisions"]), default=10)
     for name, value in data["decisions"].items():

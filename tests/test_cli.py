@@ -500,3 +500,14 @@ def test_eval_whose_reader_leaves_ends_quietly_with_141_in_every_format(fmt):
     stderr = proc.stderr.read().decode("utf-8")
     assert proc.wait(timeout=120) == 141, stderr
     assert stderr == "", stderr
+
+
+def test_a_file_name_with_control_characters_is_escaped_in_eval_text_output(tmp_path):
+    """The text header names the case file on one line, its control characters escaped, as problems do."""
+    from conftest import REPO
+    named = tmp_path / "e\x1b[31mred\nline.yaml"
+    named.write_bytes((REPO / "examples" / "cases" / "aa-clean.yaml").read_bytes())
+    result = run("eval", str(named))
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(str(tmp_path) + "/e\\x1b[31mred\\nline.yaml: shanghai-post-license@2017") and "\x1b" not in result.stdout
