@@ -261,13 +261,26 @@ def _mode_key(spec: PlanSpec, mode: str) -> tuple:
     return (spec.modes.index(mode), mode) if mode in spec.modes else (len(spec.modes), mode)
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")    # what a spreadsheet reads as the start of a formula (CSV injection)
+
+
+def csv_cell(value) -> object:
+    """A value as a plan CSV cell: a text a spreadsheet would run as a formula (`=HYPERLINK(...)`, as a case file's
+    name may be written) is kept as text by a leading `'`, as OWASP advises; numbers are left as they are."""
+    if isinstance(value, list):
+        value = " ".join(map(str, value))
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return "" if value is None else value
+
+
 def to_csv(plan: Plan) -> str:
-    """The rows as CSV (a header row; lists joined by spaces)."""
+    """The rows as CSV (a header row; lists joined by spaces; texts that read as formulas kept as text)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(plan.columns)
     for row in plan.rows:
-        writer.writerow(["" if row[c] is None else " ".join(row[c]) if isinstance(row[c], list) else row[c] for c in plan.columns])
+        writer.writerow([csv_cell(row[c]) for c in plan.columns])
     return buf.getvalue()
 
 

@@ -249,3 +249,19 @@ def test_enterprises_met_more_than_once_are_counted_in_the_summary(cases, tmp_pa
     assert result.exit_code == 0, result.output
     said = {1: "1 credit code met more than once", 2: "2 credit codes met more than once"}[twice]
     assert f"{said} (the latest as_of kept)" in result.stdout
+
+
+@pytest.mark.parametrize("name,cell", [("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"), ("+1", "'+1"),
+                                       ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"), ("上海=公司", "上海=公司")])
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_kept_as_text_in_the_csv(cases, tmp_path, name, cell):
+    """CSV injection: a case file's name written as a formula is not run by whoever opens plan.csv."""
+    import csv as csvlib
+    mine = json.loads(json.dumps([c for c in cases if c["enterprise"]["production_district"] == "嘉定区"][:30]))
+    for case in mine:
+        case["enterprise"]["name"] = name
+    out = tmp_path / "plan.csv"
+    result = run("plan", "--year", 2020, write_jsonl(tmp_path / "c.jsonl", mine), "--out", out, "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    rows = list(csvlib.DictReader(out.open(encoding="utf-8")))
+    assert rows and {r["name"] for r in rows} == {cell}
+    assert all(not r["visits"].startswith("'") for r in rows)
