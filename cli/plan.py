@@ -57,6 +57,29 @@ def _possible_groups(cat, entries: list) -> list:
     return sorted(out)
 
 
+def _check_district(cat, policy_id: str, version, district: str) -> None:
+    """Before any case is read: a --district no version a case could be planned by can assign is a usage error, with
+    the nearest name and the policy's groups in its own order. When a version's rules do not fix the group's values,
+    only the run can tell (and says it after)."""
+    from ..engine.catalog import candidates
+    from ..engine.check import decision_values
+    from ..engine.reports import reports_of
+    known, group = set(), None
+    for info in candidates(cat, policy_id, version):
+        policy = cat.compiled(info)
+        group = reports_of(policy, cat).plan.group
+        values = decision_values(policy, group.decision)
+        if values is None:
+            return
+        known.update(values)
+    if group is None or district in known:
+        return
+    listed = group.ordered(known)
+    hint = did_you_mean(district, listed)
+    raise click.BadParameter(f"{policy_id} has no {group.label} {district!r}; its {group.key}: {', '.join(listed) or 'none'}"
+                             + (f"; {hint}" if hint else ""), param_hint="--district")
+
+
 def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
@@ -169,6 +192,8 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     check_compiles(cat, policy_id, version)
     check_plans(cat, policy_id, version)
+    if district is not None:
+        _check_district(cat, policy_id, version, district)
     default_as_of = year_start(cat, policy_id, version, year)
     evaluate = functools.partial(evaluate_for_plan, policy_name=policy_id, as_of=as_of, default_as_of=default_as_of,
                                  version=version, backend=backend)

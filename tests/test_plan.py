@@ -198,7 +198,9 @@ def test_a_district_of_the_policy_with_no_enterprise_in_the_input_has_an_empty_p
     text = run("plan", "--year", 2020, source, "--district", empty, "--jobs", 1)
     assert text.exit_code == 0 and f"): no case file of {empty} in INPUT" in text.stdout.splitlines()[0]
     typo = run("plan", "--year", 2020, source, "--district", empty[0] + "x" + empty[1:], "--jobs", 1)
-    assert typo.exit_code == 1 and "the policy has no such district" in typo.output and f"did you mean `{empty}`" in typo.output
+    assert typo.exit_code == 1 and "shanghai-post-license has no district" in typo.output and f"did you mean `{empty}`" in typo.output
+    # said before any case is read (nothing evaluated, no record reported), the policy's districts in their own order
+    assert "evaluated" not in typo.output and "its districts: 浦东新区, 黄浦区, 静安区," in typo.output
 
 
 def test_plan_is_built_from_entries_in_any_order():
