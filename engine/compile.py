@@ -13,7 +13,7 @@ from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
 from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, not_declared
-from .load import Document, dump_json
+from .load import Document, dump_json, not_at, places
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
     from .validate import ValidatedVersion
@@ -783,6 +783,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
             break
     if version.carried or c.issues:
         _qualify_inherited(c)
+        c.issues.issues = not_at(c.issues.issues, places(version.carried))   # a value set aside at load is said there once
         failed = (SchemaError(list(version.carried) + c.issues.issues + version.test_issues) if version.carried
                   # a bad test file is said with the rest; alone it fails nothing (validate says it)
                   else CompileError(c.issues.issues + version.test_issues))

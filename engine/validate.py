@@ -20,7 +20,7 @@ from ._schema_text import explain, settle
 from ._text import check_source
 from .errors import Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest
 from ._dates import date_problem, is_date  # noqa: F401  (date_problem re-exported: validate.date_problem)
-from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
+from .load import Document, MarkedLoader, VersionSource, inside, json_type, not_at, places, printable, read_document
 
 API_VERSION = "regcode/v1"
 KINDS = {
@@ -377,6 +377,10 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                 except jsonschema.SchemaError as exc:
                     issues.add("schema.facts_schema", f"the facts schema, with its references resolved, is not valid JSON Schema: "
                                f"{exc.message}", doc.location(("schema",) + tuple(exc.path)), "fix what the `$ref` points to")
+    # a value set aside at load (load.SOFT) is said there, once: what the schema says of its reading is its echo
+    taken = places(source.soft + source.test_issues)
+    said = len(source.test_issues)
+    issues.issues, tests.issues = not_at(issues.issues, taken), tests.issues[:said] + not_at(tests.issues[said:], taken)
     manifests = source.of_kind("Policy")
     # A manifest whose only faults are in what nothing compiled reads (its title, source and dates) still lets
     # `extends` be resolved and the rules be checked: its faults are said with theirs (every mistake at once).
@@ -415,7 +419,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         if issue in free:
             continue
         if rule is None:
-            raise SchemaError(list(source.carried) + aside.issues + issues.issues + tests.issues)
+            raise SchemaError(list(source.carried) + source.soft + aside.issues + issues.issues + tests.issues)
         rejected.add(rule)
     for file, index in sorted(rejected):
         doc = next(d for d in source.documents if d.file == file)
@@ -423,7 +427,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [reading]}
         if reading is not None and not any(True for _ in validator_for("Rules").iter_errors(whole)):
             strays[(file, index)] = reading    # its only faults are unknown keys: what it says besides is checked
-    return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays,
+    return ValidatedVersion(source, list(source.carried) + source.soft + aside.issues + issues.issues, frozenset(rejected), strays,
                             tests.issues)
 
 

@@ -418,3 +418,57 @@ def test_a_bounded_list_says_what_it_leaves_out():
     assert bounded_list(["b", "a"]) == "a, b"
     assert bounded_list([f"f{i:02}" for i in range(23)]) == ", ".join(f"f{i:02}" for i in range(12)) + " and 11 more"
     assert bounded_list([f"f{i:04}" for i in range(2000)], 3) == "f0000, f0001, f0002 and 1,997 more"
+
+
+# A value-level problem (load.SOFT: a value YAML 1.1 and 1.2 read differently, a key written twice) leaves the file's
+# structure standing: the file is still read and checked, and its other mistakes are said in the same run.
+SOFT_BESIDE_OTHERS = [
+    ("a rules file", "rules/fees.yaml", [
+        ("    title: 基本费用", "    tittle: 基本费用"),
+        ("value: {param: base_fee}", "value: {param: base_fees}"),
+        ("    when: {expr: {decision: risk}, op: '==', value: high}",
+         "    when: {all: [{expr: {decision: risk}, op: '==', value: high}, {path: applicant.certified, op: '==', value: yes}]}"),
+        ("    title: 高风险附加费", "    title: 高风险附加费\n    title: again")],
+     {("schema.additionalProperties", 6), ("compile.unknown_parameter", 7), ("load.ambiguous_scalar", 13),
+      ("load.duplicate_key", 11)}),
+    ("a parameters file", "parameters.yaml", [
+        ("unit: people, value: 50}", "unit: people, valu: 50}"),
+        ("unit: days, value: 30}", "unit: minutes, value: 1:30}"),
+        ("2020-07-01: 250", "2020-02-30: 250")],
+     {("schema.additionalProperties", 14), ("load.ambiguous_scalar", 15), ("schema.format", 12)}),
+    ("a facts schema", "facts.schema.yaml", [
+        ("certified: {type: boolean, default: false}", "certified: {type: boolean, default: no}"),
+        ("inspector: {type: string}", "inspector: {$ref: '../../../../outside.yaml#/a'}")],
+     {("load.ambiguous_scalar", 19), ("schema.ref", 21)}),
+]
+
+
+@pytest.mark.parametrize("file,edits,said", [s[1:] for s in SOFT_BESIDE_OTHERS], ids=[s[0] for s in SOFT_BESIDE_OTHERS])
+def test_an_ambiguous_value_or_a_duplicate_key_does_not_hide_the_other_mistakes_of_its_file(tmp_path, monkeypatch, file, edits, said):
+    root, version = _toy_copy(tmp_path)
+    text = (version / file).read_text(encoding="utf-8")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    (version / file).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert {(e["code"], e["location"]["line"]) for e in errors} == said, errors
+    assert {e["location"]["file"] for e in errors} == {file}
+
+
+def test_a_version_with_only_an_ambiguous_value_fails_and_is_never_evaluated(tmp_path, monkeypatch):
+    """The file is read to check the rest, but the version stands only once the value says what it means."""
+    root, version = _toy_copy(tmp_path)
+    params = version / "parameters.yaml"
+    params.write_text(params.read_text(encoding="utf-8").replace("unit: days, value: 30}", "unit: days, value: 030}"), encoding="utf-8")
+    monkeypatch.chdir(version)
+    checked = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert checked.exit_code == 1
+    assert [e["code"] for e in json.loads(checked.stdout)["versions"][0]["errors"]] == ["load.ambiguous_scalar"]
+    case = tmp_path / "case.yaml"
+    case.write_text("as_of: 2020-06-30\napplicant: {name: 甲, district: 浦东新区}\n", encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["eval", "--policy-root", str(root), "--policy", "toy", "--format", "json", str(case)])
+    assert result.exit_code == 1 and result.stdout == "" and "load.ambiguous_scalar" in result.stderr
