@@ -979,7 +979,10 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
         issues.add("input.not_mapping", f"a case file must be a mapping, found {json_type(doc.data)}",
                    doc.location(), "start the file with `as_of:` and `enterprise:`")
     if issues:
-        raise InputError([_as_input(i) for i in issues.issues])
+        failed = InputError([_as_input(i) for i in issues.issues])
+        # read despite value-level problems only (SOFT): what else is wrong with it can still be said (case.also_wrong)
+        failed.partial = doc if doc is not None and soft_only(issues.issues) else None
+        raise failed
     return doc
 
 

@@ -472,3 +472,16 @@ def test_a_version_with_only_an_ambiguous_value_fails_and_is_never_evaluated(tmp
     case.write_text("as_of: 2020-06-30\napplicant: {name: 甲, district: 浦东新区}\n", encoding="utf-8")
     result = CliRunner().invoke(regcode, ["eval", "--policy-root", str(root), "--policy", "toy", "--format", "json", str(case)])
     assert result.exit_code == 1 and result.stdout == "" and "load.ambiguous_scalar" in result.stderr
+
+
+def test_a_case_file_with_an_ambiguous_value_has_its_other_problems_said_too(tmp_path):
+    """`food_related: no` and an unknown district: both in one run (the case is checked against the facts schema
+    as read, never evaluated), and nothing twice at the value's place."""
+    fixture = {"policy": "shanghai-post-license", "content": (
+        "as_of: 2019-06-30\nenterprise: {credit_code: 91310113134268707X, name: 甲, production_district: 火星区}\nlicenses:\n"
+        "  - {number: XK06-001-01362, category: 电线电缆, risk_level: ii, issuer: provincial, issued_on: 2016-03-01, food_related: no}\n")}
+    case, result = _eval_case(fixture, tmp_path)
+    assert result.exit_code == 1 and result.stdout == ""
+    errors = json.loads(result.stderr)["errors"]
+    assert sorted((e["code"], e["location"]["line"], e["location"]["column"]) for e in errors) == [
+        ("input.ambiguous_scalar", 4, 119), ("input.schema", 2, 77)]
