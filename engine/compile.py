@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
-from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, not_declared
+from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, not_declared, undeclared
 from .load import Document, dump_json, not_at, places
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
@@ -772,7 +772,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
     carried_on = 0      # problems of inheritance local to one name, after which the passes went on
     for name, run in PASSES:
         run(c)
-        if name == "declarations" and len(c.issues.issues) == carried_on:
+        if name == "declarations" and len(c.issues.issues) == carried_on and not version.set_aside:
             c.declared = True       # every declaration stands: the version's `reports:` can be checked against them
         if len(c.issues.issues) > carried_on:
             if name == "inherit" and {i.code for i in c.issues.issues} <= _LOCAL_TO_ONE_NAME:
@@ -783,7 +783,8 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
             break
     if version.carried or c.issues:
         _qualify_inherited(c)
-        c.issues.issues = not_at(c.issues.issues, places(version.carried))   # a value set aside at load is said there once
+        c.issues.issues = [i for i in not_at(c.issues.issues, places(version.carried))   # a value set aside at load is said there once
+                           if not any(i.message.startswith(undeclared(*n)) for n in version.set_aside)]   # its name stands
         failed = (SchemaError(list(version.carried) + c.issues.issues + version.test_issues) if version.carried
                   # a bad test file is said with the rest; alone it fails nothing (validate says it)
                   else CompileError(c.issues.issues + version.test_issues))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -311,6 +311,9 @@ class ValidatedVersion:
     # problems of its test files: said with any other problem of the version, but nothing compiled or evaluated
     # depends on them, so alone they fail no compile (validate and `regcode test` say them through discover)
     test_issues: list = field(default_factory=list)
+    # declarations set aside for a schema problem inside them (the source holds them no more): (what, name) -> where
+    # their problem is. Their names are still declared: a rule using one is no echo of it (compile)
+    set_aside: dict = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> list:
         return self.source.of_kind(kind)
@@ -391,7 +394,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         if where is not None:
             issues.add("schema.manifest", f"a version has exactly one `kind: Policy` file; found {len(manifests)}", where,
                        "keep the manifest in policy.yaml only")
-    elif all(i in free or _rule_of(i, source) is not None for i in issues.issues):
+    elif all(i in free or _rule_of(i, source) is not None or _entry_of(i, source) is not None for i in issues.issues):
         data = manifests[0].data
         if data.get("version") != source.version:
             issues.add("schema.version", f"the manifest says version {data.get('version')!r} but the folder is {source.version!r}",
@@ -411,16 +414,25 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        f"found {len(facts)}" + (f" ({', '.join(d.file for d in facts)})" if facts else ""),
                        manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)" if not facts
                        else "keep one `schema:`; put shared parts in a `$defs:`-only FactsSchema file and `$ref` them")
-    # A problem inside one rule spoils only that rule; anything else (a manifest, a declaration,
+    # A problem inside one rule spoils only that rule, and one inside one declaration (a decision, a parameter, a
+    # derived fact) only that declaration, whose name stays declared (`set_aside`: rules using it are checked for
+    # everything else); an unknown key at the top of a declarations file is read past. Anything else (a manifest,
     # the shape of a file) would make the rules' checks report echoes of it, so it stops here.
-    rejected, strays = set(), {}
+    rejected, strays, entries = set(), {}, {}
     for issue in issues.issues:
         rule = _rule_of(issue, source)
         if issue in free:
             continue
         if rule is None:
-            raise SchemaError(list(source.carried) + source.soft + aside.issues + issues.issues + tests.issues)
+            entry = _entry_of(issue, source)
+            if entry is None:
+                raise SchemaError(list(source.carried) + source.soft + aside.issues + issues.issues + tests.issues)
+            entries.setdefault(entry, issue.location)
+            continue
         rejected.add(rule)
+    set_aside = {}
+    if entries:
+        source, set_aside = _without(source, entries)
     for file, index in sorted(rejected):
         doc = next(d for d in source.documents if d.file == file)
         reading = _reading(doc.data["rules"][index])
@@ -428,7 +440,55 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         if reading is not None and not any(True for _ in validator_for("Rules").iter_errors(whole)):
             strays[(file, index)] = reading    # its only faults are unknown keys: what it says besides is checked
     return ValidatedVersion(source, list(source.carried) + source.soft + aside.issues + issues.issues, frozenset(rejected), strays,
-                            tests.issues)
+                            tests.issues, set_aside)
+
+
+# the declarations files: kind -> (the key of their entries, what an entry declares)
+_DECLARATIONS = {"Decisions": ("decisions", "decision"), "Parameters": ("parameters", "parameter"),
+                 "DerivedFacts": ("facts", "derived fact")}
+
+
+def _entry_of(issue, source: VersionSource) -> Optional[tuple]:
+    """(file, key, name) when a schema issue lies inside one entry of a declarations file (`parameters.base_fee.valu`),
+    (file, None, key) when it is an unknown key at the file's top (`bogus:`), else None."""
+    if not issue.code.startswith("schema.") or not issue.location.path:
+        return None
+    doc = next((d for d in source.documents if d.file == issue.location.file), None)
+    if doc is None or doc.kind not in _DECLARATIONS or not isinstance(doc.data, dict):
+        return None
+    key = _DECLARATIONS[doc.kind][0]
+    first, _, rest = issue.location.path.partition(".")
+    table = doc.data.get(key)
+    if first == key and rest and isinstance(table, dict):
+        name = next((n for n in table if rest == n or rest.startswith((n + ".", n + "["))), None)
+        return (doc.file, key, name) if name is not None else None
+    known = schema_for(KINDS[doc.kind])["properties"]
+    if issue.code == "schema.additionalProperties" and not rest and first in doc.data and first not in known:
+        return (doc.file, None, first)
+    return None
+
+
+def _without(source: VersionSource, entries: dict) -> tuple:
+    """The source as compile reads it with the declarations in `entries` (see _entry_of) left out, each file's own
+    copy (the documents read stay as written), and {(what, name): where its problem is} of the entries left out."""
+    docs, set_aside = [], {}
+    for doc in source.documents:
+        mine = [(key, name) for file, key, name in entries if file == doc.file]
+        if not mine:
+            docs.append(doc)
+            continue
+        data = dict(doc.data)
+        key, what = _DECLARATIONS[doc.kind]
+        if any(k == key for k, _ in mine):
+            data[key] = dict(data[key])
+        for k, name in mine:
+            if k is None:
+                data.pop(name, None)
+            else:
+                data[key].pop(name, None)
+                set_aside[(what, name)] = entries[(doc.file, k, name)]
+        docs.append(Document(doc.file, data, doc.marks, doc.keys, doc.place))
+    return replace(source, documents=docs), set_aside
 
 
 # What compile never reads of a manifest (the catalog reads the dates, and refuses a version whose dates are

@@ -168,7 +168,7 @@ def test_a_schema_error_in_one_rule_does_not_hide_mistakes_in_others(tmp_path, m
         ("compile.unknown_parameter", "rules/param.yaml")}
 
 
-def test_a_broken_declaration_stops_before_the_rules_are_checked(tmp_path, monkeypatch):
+def test_a_broken_declaration_is_no_echo_in_the_rules_that_use_it(tmp_path, monkeypatch):
     root, version = _toy_copy(tmp_path)
     (version / "decisions.yaml").write_text((version / "decisions.yaml").read_text(encoding="utf-8")
                                             .replace("combine: max, default: low", "combine: most, default: low"), encoding="utf-8")
@@ -485,3 +485,34 @@ def test_a_case_file_with_an_ambiguous_value_has_its_other_problems_said_too(tmp
     errors = json.loads(result.stderr)["errors"]
     assert sorted((e["code"], e["location"]["line"], e["location"]["column"]) for e in errors) == [
         ("input.ambiguous_scalar", 4, 119), ("input.schema", 2, 77)]
+
+
+# A schema problem inside one declaration sets that declaration aside, as one inside a rule sets the rule aside: its
+# name stays declared (no `not declared` in the rules using it), and the rules' other mistakes are said in the same run.
+DECLARATION_BESIDE_RULES = [
+    ("a parameter with an unknown key", "parameters.yaml", ("unit: people, value: 50}", "unit: people, valu: true}"),
+     {("schema.additionalProperties", 14)}),
+    ("a parameter dated a day that is not one", "parameters.yaml", ("2020-07-01: 250", "2024-02-30: 250"), {("schema.format", 12)}),
+    ("a decision combined by no known way", "decisions.yaml", ("combine: max, default: low", "combine: most, default: low"),
+     {("schema.enum", 6)}),
+    ("an unknown key at the top of a decisions file", "decisions.yaml", ("kind: Decisions\n", "kind: Decisions\nbogus: 1\n"),
+     {("schema.additionalProperties", 3)}),
+]
+
+
+@pytest.mark.parametrize("file,edit,said", [d[1:] for d in DECLARATION_BESIDE_RULES], ids=[d[0] for d in DECLARATION_BESIDE_RULES])
+def test_a_schema_problem_in_a_declaration_does_not_hide_the_mistakes_of_the_rules(tmp_path, monkeypatch, file, edit, said):
+    root, version = _toy_copy(tmp_path)
+    text = (version / file).read_text(encoding="utf-8")
+    assert edit[0] in text
+    (version / file).write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    rules = version / "rules" / "applicant.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert "decide: eligible," in text
+    rules.write_text(text.replace("decide: eligible,", "decide: eligible_x,", 1), encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert {(e["code"], e["location"]["file"], e["location"]["line"]) for e in errors} == \
+        {(code, file, line) for code, line in said} | {("compile.unknown_decision", "rules/applicant.yaml", 8)}, errors
