@@ -831,8 +831,12 @@ def _partial(c: Compilation):
     if not c.declared:
         return None
     m = c.resolved.manifest.data
+    # and for its test cases to be checked (testing.check_cases): the articles and text they may cite, the facts schema
+    text = c.text if c.text is not None else _text.merge(c.resolved.texts, IssueCollector())   # (quietly: said by the passes)
     return SimpleNamespace(id=m.get("id"), version=m.get("version"), ref=f"{m.get('id')}@{m.get('version')}",
                            manifest={k: v for k, v in m.items() if k not in ("apiVersion", "kind")},
                            decisions=c.decisions, facts_shape=c.facts_shape, identity=c.identity,
                            directory=str(c.version.source.directory), chain=c.resolved.chain, content_hash=None,
-                           removed=dict(c.resolved.removed))
+                           removed=dict(c.resolved.removed),
+                           articles=list(c.resolved.articles.data) if c.resolved.articles else [], text=text,
+                           facts_schema=c.resolved.facts_schema, backends={})

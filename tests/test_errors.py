@@ -516,3 +516,30 @@ def test_a_schema_problem_in_a_declaration_does_not_hide_the_mistakes_of_the_rul
     errors = json.loads(result.stdout)["versions"][0]["errors"]
     assert {(e["code"], e["location"]["file"], e["location"]["line"]) for e in errors} == \
         {(code, file, line) for code, line in said} | {("compile.unknown_decision", "rules/applicant.yaml", 8)}, errors
+
+
+def test_the_test_cases_are_checked_beside_the_rules_mistakes_when_the_declarations_stand(tmp_path, monkeypatch):
+    """check_cases needs only what the version declares (compile's `partial`): a case's unknown decision, bad value
+    and unknown article are said in the same run as a rule's unknown parameter, not once the rules are clean."""
+    errors = _validate_with(tmp_path, monkeypatch, (
+        "unknown parameter", "a test case expecting a decision the version does not declare",
+        "a test case expecting a value its decision cannot take", "a test case naming an article the law does not have"))
+    assert {(e["code"], e["location"]["file"]) for e in errors} == {
+        ("compile.unknown_parameter", "rules/param.yaml"), ("test.unknown_decision", "tests/typo.yaml"),
+        ("test.value", "tests/value.yaml"), ("test.article", "tests/articles.yaml")}, errors
+
+
+def test_the_test_cases_are_not_checked_against_declarations_that_do_not_stand(tmp_path, monkeypatch):
+    """A decision set aside for a schema problem is no declaration to check a case's expectation against: no echo."""
+    root, version = _toy_copy(tmp_path)
+    decisions = version / "decisions.yaml"
+    decisions.write_text(decisions.read_text(encoding="utf-8").replace("combine: any, default: false}", "combine: anyy, default: false}"),
+                         encoding="utf-8")
+    by_mode = {f["mode"]: f for f in POLICY_ERRORS}
+    fixture = by_mode["a test case expecting a decision the version does not declare"]   # it expects any_major
+    (version / "tests").mkdir()
+    (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], e["location"]["file"]) for e in errors] == [("schema.enum", "decisions.yaml")], errors
