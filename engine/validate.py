@@ -1,6 +1,7 @@
 """Stage 2, validate: every file against the JSON Schema of its kind (schemas/), all issues at once."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -454,6 +455,8 @@ def _entry_of(issue, source: VersionSource) -> Optional[tuple]:
     if not issue.code.startswith("schema.") or not issue.location.path:
         return None
     doc = next((d for d in source.documents if d.file == issue.location.file), None)
+    if doc is not None and doc.kind == "FactsSchema" and issue.code in ("schema.ref", "schema.facts_schema"):
+        return _field_of(issue.location.path, doc)
     if doc is None or doc.kind not in _DECLARATIONS or not isinstance(doc.data, dict):
         return None
     key = _DECLARATIONS[doc.kind][0]
@@ -468,6 +471,30 @@ def _entry_of(issue, source: VersionSource) -> Optional[tuple]:
     return None
 
 
+_PATH_PART = re.compile(r"\[(\d+)\]|([^.\[]+)")
+
+
+def _field_of(path: str, doc: Document) -> Optional[tuple]:
+    """(file, "field", the path to it) for a problem inside the schema of one field of a facts schema (a `$ref` leaving
+    the policy, a `type: strng`): `schema.properties.applicant.properties.inspector.$ref` is inside field
+    `applicant.inspector`, an extension's `extend.applicant.badge.$ref` inside `badge`. None when it is not (the
+    schema's root, `$defs`), or the path does not lead through the document."""
+    parts, node = [], doc.data
+    for index, name in _PATH_PART.findall(path):
+        part = int(index) if index else name
+        if isinstance(node, dict) and isinstance(part, str) and part in node or isinstance(node, list) and \
+                isinstance(part, int) and part < len(node):
+            parts.append(part)
+            node = node[part]
+        else:
+            break
+    fields = [i for i in range(1, len(parts)) if parts[:1] == ["schema"] and parts[i - 1] == "properties"
+              and isinstance(parts[i], str) and i % 2 == 0 and all(p == "properties" for p in parts[1:i:2])]
+    if parts[:1] == ["extend"] and len(parts) >= 3 and isinstance(parts[1], str):
+        return (doc.file, "field", tuple(parts[:3]))
+    return (doc.file, "field", tuple(parts[:fields[-1] + 1])) if fields else None
+
+
 def _without(source: VersionSource, entries: dict) -> tuple:
     """The source as compile reads it with the declarations in `entries` (see _entry_of) left out, each file's own
     copy (the documents read stay as written), and {(what, name): where its problem is} of the entries left out."""
@@ -478,17 +505,29 @@ def _without(source: VersionSource, entries: dict) -> tuple:
             docs.append(doc)
             continue
         data = dict(doc.data)
-        key, what = _DECLARATIONS[doc.kind]
-        if any(k == key for k, _ in mine):
+        key, what = _DECLARATIONS.get(doc.kind, (None, None))
+        if key is not None and any(k == key for k, _ in mine):
             data[key] = dict(data[key])
         for k, name in mine:
-            if k is None:
+            if k == "field":       # a field whose schema cannot be read: known, read as anything (its problem is said)
+                _stand_in(data, name)
+            elif k is None:
                 data.pop(name, None)
             else:
                 data[key].pop(name, None)
                 set_aside[(what, name)] = entries[(doc.file, k, name)]
         docs.append(Document(doc.file, data, doc.marks, doc.keys, doc.place))
     return replace(source, documents=docs), set_aside
+
+
+def _stand_in(data: dict, path: tuple) -> None:
+    """Replace the schema at `path` in `data` by `{}` (anything), copying each mapping on the way: the document read
+    stays as written."""
+    node = data
+    for part in path[:-1]:
+        node[part] = dict(node[part])
+        node = node[part]
+    node[path[-1]] = {}
 
 
 # What compile never reads of a manifest (the catalog reads the dates, and refuses a version whose dates are

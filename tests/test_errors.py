@@ -497,6 +497,11 @@ DECLARATION_BESIDE_RULES = [
      {("schema.enum", 6)}),
     ("an unknown key at the top of a decisions file", "decisions.yaml", ("kind: Decisions\n", "kind: Decisions\nbogus: 1\n"),
      {("schema.additionalProperties", 3)}),
+    # a field whose schema cannot be read stays a field (read as anything): `applicant.inspector` is no unknown path
+    ("a facts field whose $ref leaves the policy", "facts.schema.yaml",
+     ("inspector: {type: string}", "inspector: {$ref: '../../../../outside.yaml#/a'}"), {("schema.ref", 21)}),
+    ("a facts field whose schema is no JSON Schema", "facts.schema.yaml", ("plate: {type: string}", "plate: {type: strng}"),
+     {("schema.facts_schema", 29)}),
 ]
 
 
