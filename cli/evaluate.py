@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..engine import InputError, Issue, Location, PolicyError, evaluate_case, load_case_file, to_text
+from ..engine.case import also_wrong
 from ..engine.load import load_case_stream
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, echo_text, emit, explain_option, note_outside_window, placed,
                    policy_root_option, regcode, report_issues, selection_options, set_format)
@@ -23,6 +24,14 @@ def read_case(path: str):
         raise InputError([Issue("input.not_a_case_file", f"{path} is {what}; eval reads one case file (YAML or JSON) each",
                                 Location(path), f"for many case files: regcode batch {path} --out results.jsonl")])
     return load_case_file(given, path)
+
+
+def _read_case(cat, path: str, policy_name, as_of, version):
+    """read_case, and for a case file refused for a value-level problem only, its other problems beside it."""
+    try:
+        return read_case(path)
+    except InputError as exc:
+        raise also_wrong(cat, exc, policy_name, as_of, version) from None
 
 
 def _outside_its_window(cat, result: dict, path: str) -> None:
@@ -62,7 +71,7 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
     results, failed, cases = [], False, []
     for path in facts:
         try:
-            doc = read_case(path)
+            doc = _read_case(cat, path, policy_name, as_of, version)
             results.append(evaluate_case(cat, doc, policy_name, as_of, version, backend,
                                          "full" if fmt == "text" and level != "none" else level))
             cases.append(doc.data)

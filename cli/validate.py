@@ -29,6 +29,21 @@ def version_dirs(paths, cat) -> list:
     return found
 
 
+def _cases_anyway(failed: PolicyError, directory, cat) -> list:
+    """The problems of a version's test cases when it failed to compile but its declarations stood (compile's
+    `partial`): what check_cases says needs only those (decisions, articles, the facts schema), so it is said in the
+    same run. Nothing when they did not stand: a case would be checked against what is not yet there."""
+    partial = getattr(failed, "partial", None)
+    if partial is None:
+        return []
+    found: list = []
+    try:
+        cases = discover(directory, found)
+        return found + check_cases(partial, cases, cat)
+    except PolicyError as exc:
+        return list(exc.issues)
+
+
 @regcode.command("validate", short_help="Every problem in policy versions, as file:line:col.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @policy_root_option
@@ -68,7 +83,7 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
             try:
                 policy = cat.compile_dir(directory)
             except PolicyError as exc:
-                raise PolicyError(exc.issues + ties) from None
+                raise PolicyError(exc.issues + ties + _cases_anyway(exc, directory, cat)) from None
             reports_of(policy, cat)     # the batch summary and plan it declares name real decisions
             found: list = []    # its test cases: their schema, then pins, dates, errors, decisions, values of the rest
             cases = discover(directory, found)
@@ -78,9 +93,10 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
             results.append({"policy": policy.id, "version": policy.version, "path": str(directory), "ok": True,
                             "rules": len(policy.rules), "content_hash": policy.content_hash})
         except PolicyError as exc:
-            issues.extend(exc.issues)
+            said = list(dict.fromkeys(exc.issues))    # (a test file's problem, said by compile and by discover: once)
+            issues.extend(said)
             results.append({"policy": directory.parent.name, "version": directory.name, "path": str(directory), "ok": False,
-                            "errors": [i.as_dict() for i in exc.issues]})
+                            "errors": [i.as_dict() for i in said]})
     if fmt == "json":
         click.echo(dump_json({"ok": not issues, "versions": results}))
     else:

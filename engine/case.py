@@ -9,7 +9,7 @@ from .catalog import Catalog, SelectionError
 from .errors import InputError, Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate, identity_of
 from .explain import EXPLAIN_LEVELS, explain_level, to_dict
-from .load import Document
+from .load import Document, not_at, places
 
 
 def case_as_of(doc: Document, as_of: Optional[str]) -> str:
@@ -57,6 +57,25 @@ def _in_force(cat: Catalog, policy_name, when: str):
         if start <= when and (end is None or when <= end):
             found = info
     return found
+
+
+def also_wrong(cat: Catalog, failed: InputError, policy_name: Optional[str] = None, as_of: Optional[str] = None,
+               version: Optional[str] = None) -> InputError:
+    """A case file refused for value-level problems only (load.SOFT: `food_related: no`) was still read
+    (`failed.partial`): its other problems (its `as_of`, the facts schema of the version in force) are said
+    beside them, in one run, and it is never evaluated. Returns the error to raise."""
+    doc = getattr(failed, "partial", None)
+    if doc is None:
+        return failed
+    more: list = []
+    try:
+        when = as_of or case_as_of(doc, None)
+        check_case(_selected(cat, policy_name, when, version), doc)
+    except InputError as exc:
+        more = exc.issues
+    except PolicyError:      # no version to check it against (or a broken one): that is said once the values are mended
+        pass
+    return InputError(failed.issues + not_at(more, places(failed.issues)))
 
 
 def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None, as_of: Optional[str] = None,

@@ -200,8 +200,8 @@ class Sources:
                 self.docs.setdefault(doc.file, doc)
                 if doc.kind == "DerivedFacts":
                     self.derived_docs.append(doc)
-                elif doc.kind == "TestCases":
-                    self.test_docs.append(doc)
+                elif doc.kind == "TestCases" and doc.file not in {i.location.file for i in source.test_issues}:
+                    self.test_docs.append(doc)     # (not one read despite an ambiguous value: its values are not said)
         self.resolved = policy.resolved
 
     def rule_part(self, rule: ir.Rule, *more) -> Location:

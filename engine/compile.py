@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
-from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest, not_declared
-from .load import Document, dump_json
+from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest, not_declared, undeclared
+from .load import Document, dump_json, not_at, places
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
     from .validate import ValidatedVersion
@@ -863,7 +863,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
     carried_on = 0      # problems of inheritance local to one name, after which the passes went on
     for name, run in PASSES:
         run(c)
-        if name == "declarations" and len(c.issues.issues) == carried_on:
+        if name == "declarations" and len(c.issues.issues) == carried_on and not version.set_aside:
             c.declared = True       # every declaration stands: the version's `reports:` can be checked against them
         if len(c.issues.issues) > carried_on:
             if name == "inherit" and {i.code for i in c.issues.issues} <= _LOCAL_TO_ONE_NAME:
@@ -874,6 +874,8 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
             break
     if version.carried or c.issues:
         _qualify_inherited(c)
+        c.issues.issues = [i for i in not_at(c.issues.issues, places(version.carried))   # a value set aside at load is said there once
+                           if not any(i.message.startswith(undeclared(*n)) for n in version.set_aside)]   # its name stands
         failed = (SchemaError(list(version.carried) + c.issues.issues + version.test_issues) if version.carried
                   # a bad test file is said with the rest; alone it fails nothing (validate says it)
                   else CompileError(c.issues.issues + version.test_issues))
@@ -920,8 +922,12 @@ def _partial(c: Compilation):
     if not c.declared:
         return None
     m = c.resolved.manifest.data
+    # and for its test cases to be checked (testing.check_cases): the articles and text they may cite, the facts schema
+    text = c.text if c.text is not None else _text.merge(c.resolved.texts, IssueCollector())   # (quietly: said by the passes)
     return SimpleNamespace(id=m.get("id"), version=m.get("version"), ref=f"{m.get('id')}@{m.get('version')}",
                            manifest={k: v for k, v in m.items() if k not in ("apiVersion", "kind")},
                            decisions=c.decisions, facts_shape=c.facts_shape, identity=c.identity,
                            directory=str(c.version.source.directory), chain=c.resolved.chain, content_hash=None,
-                           removed=dict(c.resolved.removed))
+                           removed=dict(c.resolved.removed),
+                           articles=list(c.resolved.articles.data) if c.resolved.articles else [], text=text,
+                           facts_schema=c.resolved.facts_schema, backends={})

@@ -178,4 +178,9 @@ def not_declared(what: str, name: str, known: Iterable[str], removed: dict, fall
     if gone is not None:
         return (f"{what} `{name}` is not declared: this version removes it ({gone})",
                 f"this rule still uses it: replace the rule (`override: true`) or `remove:` it too, or keep the {what}")
-    return f"{what} `{name}` is not declared", did_you_mean(name, known) or fallback
+    return undeclared(what, name), did_you_mean(name, known) or fallback
+
+
+def undeclared(what: str, name: str) -> str:
+    """What a use of a name no declaration has is said as (the start of not_declared's message)."""
+    return f"{what} `{name}` is not declared"

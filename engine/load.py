@@ -285,31 +285,32 @@ class _Builder:
             return None
         return value if isinstance(value, str) else str(value)
 
-    def ambiguous(self, node: yaml.ScalarNode, path: Path_) -> bool:
+    def ambiguous(self, node: yaml.ScalarNode, path: Path_) -> Optional[str]:
         """Whether a plain scalar reads differently in YAML 1.1 (this reader: `010` is 8, `1:30` is 90, `yes` is
-        true) and in YAML 1.2 (the editor: 10, "1:30", "yes"); if so it is a `load.ambiguous_scalar` issue.
+        true) and in YAML 1.2 (the editor: 10, "1:30", "yes"); if so it is a `load.ambiguous_scalar` issue (or
+        `load.number` for one infinite in 1.2), and that code is returned, else None.
         Quoted and block scalars are text in both, and an explicit tag (`!!str yes`) says what is meant."""
         text = node.value
         if node.style or not text or text[0] not in _MAY_DIFFER or node.tag not in (_STR, _NULL, _BOOL, _INT, _FLOAT):
-            return False
+            return None
         if node.tag != self.loader.resolve(yaml.ScalarNode, text, (True, False)):
-            return False
+            return None
         try:
             old = (text if node.tag == _STR else None if node.tag == _NULL else self.loader.construct_yaml_bool(node)
                    if node.tag == _BOOL else (_HUGE if len(text) > 40 else self.loader.construct_yaml_int(node))
                    if node.tag == _INT else self.loader.construct_yaml_float(node))
         except (ValueError, KeyError, IndexError, TypeError, OverflowError):
-            return False   # said by `scalar` as it is
+            return None   # said by `scalar` as it is
         new = yaml12(text)
         if _same_reading(old, new) or old is _HUGE or new is _HUGE:
-            return False
+            return None
         if isinstance(new, float) and new in (float("inf"), float("-inf")):
             # `1e400`, `1.0e400`: text in YAML 1.1 (its exponent has no sign), too large in 1.2; a number either way
             # out of reach, said as `1.0e+400` and `.inf` are (load.number), whatever 1.1 makes of it
             self.issues.add("load.number", f"`{text}` is too large to be read as a number: YAML 1.2, as editors read it, "
                             f"makes it infinite (YAML 1.1, as regcode reads it, makes it {_shown(old)}); numbers must be finite",
                             self.at(node, path), f'write a finite number, or quote it ("{text}") to keep it as text')
-            return True
+            return "load.number"
         if isinstance(old, bool) or isinstance(new, bool):
             hint = f'write `true` or `false` for a yes/no value, or quote it ("{text}") to mean the text'
         else:
@@ -317,12 +318,14 @@ class _Builder:
             hint = f'write the number as meant ({meant}), or quote it ("{text}") to keep it as text'
         self.issues.add("load.ambiguous_scalar", f"`{text}` unquoted means {_shown(old)} in YAML 1.1, as regcode reads it, but "
                         f"{_shown(new)} in YAML 1.2, as editors read it: a value must mean the same in both", self.at(node, path), hint)
-        return True
+        return "load.ambiguous_scalar"
 
     def scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         tag, text = node.tag, node.value
-        if self.ambiguous(node, path):
+        if self.ambiguous(node, path) == "load.number":
             return None
+        # an ambiguous scalar is read as YAML 1.1 reads it, so that the rest of the file is still checked; its
+        # issue (one of SOFT) keeps the file from being compiled or evaluated
         if tag in _TEXT_TAGS:
             return self.text(text, node, path)
         try:
@@ -830,6 +833,9 @@ class VersionSource:
     # validate.ValidatedVersion.test_issues), so they are said with the rest but alone fail nothing
     test_issues: list = field(default_factory=list)
     test_files: frozenset = frozenset()     # the documents' names (Document.file) of the files under tests/
+    # the issues of files read despite them (SOFT: a value that YAML 1.1 and 1.2 read differently, a key written
+    # twice): the file's structure stands, so it is checked with the rest, but the version fails (validate)
+    soft: list = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list:
         return [d for d in self.documents if d.kind == kind]
@@ -838,6 +844,24 @@ class VersionSource:
 # A file whose problem leaves nothing in it to read (empty, not a file, a link leaving the root, one
 # regcode may not open) declares nothing: like a rules file that does not parse, it is set aside.
 _NOTHING_TO_READ = ("load.empty", "load.not_a_file", "load.outside_root", "load.io")
+# Problems of one value, not of the file's structure: the file is still read (the value as YAML 1.1 reads it, a
+# key written twice as its last), and what else is wrong in it is said beside them; the version still fails.
+SOFT = ("load.ambiguous_scalar", "load.duplicate_key")
+
+
+def soft_only(issues) -> bool:
+    """Whether every one of `issues` is a value-level problem (SOFT): the document read despite them stands."""
+    return all(i.code.replace("input.", "load.", 1) in SOFT for i in issues)
+
+
+def places(issues) -> set:
+    """The (file, line, column) of each issue: another issue said at one of them would be an echo."""
+    return {(i.location.file, i.location.line, i.location.column) for i in issues if i.location.line}
+
+
+def not_at(issues, taken: set) -> list:
+    """`issues` less those said where another problem already is (`taken`, from `places`): one mistake, one issue."""
+    return [i for i in issues if (i.location.file, i.location.line, i.location.column) not in taken]
 
 
 def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
@@ -853,13 +877,17 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
                    Location(_display(directory)), "a policy version folder needs a manifest `policy.yaml` (kind: Policy)")
         raise LoadError(issues.issues)
     docs, carried, listing, tests, test_files = [], IssueCollector(), IssueCollector(), IssueCollector(), set()
+    soft = IssueCollector()
     for path in policy_files(directory, listing, root):
         mine = IssueCollector()
         doc = read_document(path, _display(path), mine)
-        if doc is not None and not mine.issues:
+        if doc is not None and soft_only(mine.issues):
             docs.append(doc)
             if is_test_file(directory, path):
                 test_files.add(doc.file)
+                tests.extend(mine.issues)     # a test file's: said with the rest; its cases are checked (testing.discover)
+            else:
+                soft.extend(mine.issues)
         elif is_test_file(directory, path):
             tests.extend(mine.issues)     # a test file that does not parse: its cases are lost, nothing else
         elif path.name != "policy.yaml" and (all(i.code in _NOTHING_TO_READ for i in mine.issues) or _declares_rules(path)):
@@ -870,9 +898,11 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
     for issue in listing.issues:   # a link out is set aside like an empty file, unless it is the manifest
         (carried if issue.code == "load.outside_root" and issue.location.file != manifest else issues).extend([issue])
     if issues:      # a declarations file that does not parse stops the compile; the files that did parse are still
-        raise LoadError(issues.issues + carried.issues + tests.issues + _schema_problems(docs))   # checked: nothing waits a round
+        said = soft.issues + tests.issues    # checked: nothing waits a round
+        raise LoadError(issues.issues + carried.issues + said + not_at(_schema_problems(docs), places(said)))
     named = directory.resolve()
-    return VersionSource(named.parent.name, named.name, directory, docs, carried.issues, tests.issues, frozenset(test_files))
+    return VersionSource(named.parent.name, named.name, directory, docs, carried.issues, tests.issues, frozenset(test_files),
+                         soft.issues)
 
 
 def is_test_file(directory: Path, path) -> bool:
@@ -949,7 +979,10 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
         issues.add("input.not_mapping", f"a case file must be a mapping, found {json_type(doc.data)}",
                    doc.location(), "start the file with `as_of:` and `enterprise:`")
     if issues:
-        raise InputError([_as_input(i) for i in issues.issues])
+        failed = InputError([_as_input(i) for i in issues.issues])
+        # read despite value-level problems only (SOFT): what else is wrong with it can still be said (case.also_wrong)
+        failed.partial = doc if doc is not None and soft_only(issues.issues) else None
+        raise failed
     return doc
 
 

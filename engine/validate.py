@@ -1,8 +1,9 @@
 """Stage 2, validate: every file against the JSON Schema of its kind (schemas/), all issues at once."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -20,7 +21,7 @@ from ._schema_text import explain, settle
 from ._text import check_source
 from .errors import Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest
 from ._dates import date_problem, is_date  # noqa: F401  (date_problem re-exported: validate.date_problem)
-from .load import Document, MarkedLoader, VersionSource, inside, json_type, printable, read_document
+from .load import Document, MarkedLoader, VersionSource, inside, json_type, not_at, places, printable, read_document
 
 API_VERSION = "regcode/v1"
 KINDS = {
@@ -311,6 +312,9 @@ class ValidatedVersion:
     # problems of its test files: said with any other problem of the version, but nothing compiled or evaluated
     # depends on them, so alone they fail no compile (validate and `regcode test` say them through discover)
     test_issues: list = field(default_factory=list)
+    # declarations set aside for a schema problem inside them (the source holds them no more): (what, name) -> where
+    # their problem is. Their names are still declared: a rule using one is no echo of it (compile)
+    set_aside: dict = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> list:
         return self.source.of_kind(kind)
@@ -377,6 +381,10 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                 except jsonschema.SchemaError as exc:
                     issues.add("schema.facts_schema", f"the facts schema, with its references resolved, is not valid JSON Schema: "
                                f"{exc.message}", doc.location(("schema",) + tuple(exc.path)), "fix what the `$ref` points to")
+    # a value set aside at load (load.SOFT) is said there, once: what the schema says of its reading is its echo
+    taken = places(source.soft + source.test_issues)
+    said = len(source.test_issues)
+    issues.issues, tests.issues = not_at(issues.issues, taken), tests.issues[:said] + not_at(tests.issues[said:], taken)
     manifests = source.of_kind("Policy")
     # A manifest whose only faults are in what nothing compiled reads (its title, source and dates) still lets
     # `extends` be resolved and the rules be checked: its faults are said with theirs (every mistake at once).
@@ -387,7 +395,7 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         if where is not None:
             issues.add("schema.manifest", f"a version has exactly one `kind: Policy` file; found {len(manifests)}", where,
                        "keep the manifest in policy.yaml only")
-    elif all(i in free or _rule_of(i, source) is not None for i in issues.issues):
+    elif all(i in free or _rule_of(i, source) is not None or _entry_of(i, source) is not None for i in issues.issues):
         data = manifests[0].data
         if data.get("version") != source.version:
             issues.add("schema.version", f"the manifest says version {data.get('version')!r} but the folder is {source.version!r}",
@@ -407,24 +415,119 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        f"found {len(facts)}" + (f" ({', '.join(d.file for d in facts)})" if facts else ""),
                        manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)" if not facts
                        else "keep one `schema:`; put shared parts in a `$defs:`-only FactsSchema file and `$ref` them")
-    # A problem inside one rule spoils only that rule; anything else (a manifest, a declaration,
+    # A problem inside one rule spoils only that rule, and one inside one declaration (a decision, a parameter, a
+    # derived fact) only that declaration, whose name stays declared (`set_aside`: rules using it are checked for
+    # everything else); an unknown key at the top of a declarations file is read past. Anything else (a manifest,
     # the shape of a file) would make the rules' checks report echoes of it, so it stops here.
-    rejected, strays = set(), {}
+    rejected, strays, entries = set(), {}, {}
     for issue in issues.issues:
         rule = _rule_of(issue, source)
         if issue in free:
             continue
         if rule is None:
-            raise SchemaError(list(source.carried) + aside.issues + issues.issues + tests.issues)
+            entry = _entry_of(issue, source)
+            if entry is None:
+                raise SchemaError(list(source.carried) + source.soft + aside.issues + issues.issues + tests.issues)
+            entries.setdefault(entry, issue.location)
+            continue
         rejected.add(rule)
+    set_aside = {}
+    if entries:
+        source, set_aside = _without(source, entries)
     for file, index in sorted(rejected):
         doc = next(d for d in source.documents if d.file == file)
         reading = _reading(doc.data["rules"][index])
         whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [reading]}
         if reading is not None and not any(True for _ in validator_for("Rules").iter_errors(whole)):
             strays[(file, index)] = reading    # its only faults are unknown keys: what it says besides is checked
-    return ValidatedVersion(source, list(source.carried) + aside.issues + issues.issues, frozenset(rejected), strays,
-                            tests.issues)
+    return ValidatedVersion(source, list(source.carried) + source.soft + aside.issues + issues.issues, frozenset(rejected), strays,
+                            tests.issues, set_aside)
+
+
+# the declarations files: kind -> (the key of their entries, what an entry declares)
+_DECLARATIONS = {"Decisions": ("decisions", "decision"), "Parameters": ("parameters", "parameter"),
+                 "DerivedFacts": ("facts", "derived fact")}
+
+
+def _entry_of(issue, source: VersionSource) -> Optional[tuple]:
+    """(file, key, name) when a schema issue lies inside one entry of a declarations file (`parameters.base_fee.valu`),
+    (file, None, key) when it is an unknown key at the file's top (`bogus:`), else None."""
+    if not issue.code.startswith("schema.") or not issue.location.path:
+        return None
+    doc = next((d for d in source.documents if d.file == issue.location.file), None)
+    if doc is not None and doc.kind == "FactsSchema" and issue.code in ("schema.ref", "schema.facts_schema"):
+        return _field_of(issue.location.path, doc)
+    if doc is None or doc.kind not in _DECLARATIONS or not isinstance(doc.data, dict):
+        return None
+    key = _DECLARATIONS[doc.kind][0]
+    first, _, rest = issue.location.path.partition(".")
+    table = doc.data.get(key)
+    if first == key and rest and isinstance(table, dict):
+        name = next((n for n in table if rest == n or rest.startswith((n + ".", n + "["))), None)
+        return (doc.file, key, name) if name is not None else None
+    known = schema_for(KINDS[doc.kind])["properties"]
+    if issue.code == "schema.additionalProperties" and not rest and first in doc.data and first not in known:
+        return (doc.file, None, first)
+    return None
+
+
+_PATH_PART = re.compile(r"\[(\d+)\]|([^.\[]+)")
+
+
+def _field_of(path: str, doc: Document) -> Optional[tuple]:
+    """(file, "field", the path to it) for a problem inside the schema of one field of a facts schema (a `$ref` leaving
+    the policy, a `type: strng`): `schema.properties.applicant.properties.inspector.$ref` is inside field
+    `applicant.inspector`, an extension's `extend.applicant.badge.$ref` inside `badge`. None when it is not (the
+    schema's root, `$defs`), or the path does not lead through the document."""
+    parts, node = [], doc.data
+    for index, name in _PATH_PART.findall(path):
+        part = int(index) if index else name
+        if isinstance(node, dict) and isinstance(part, str) and part in node or isinstance(node, list) and \
+                isinstance(part, int) and part < len(node):
+            parts.append(part)
+            node = node[part]
+        else:
+            break
+    fields = [i for i in range(1, len(parts)) if parts[:1] == ["schema"] and parts[i - 1] == "properties"
+              and isinstance(parts[i], str) and i % 2 == 0 and all(p == "properties" for p in parts[1:i:2])]
+    if parts[:1] == ["extend"] and len(parts) >= 3 and isinstance(parts[1], str):
+        return (doc.file, "field", tuple(parts[:3]))
+    return (doc.file, "field", tuple(parts[:fields[-1] + 1])) if fields else None
+
+
+def _without(source: VersionSource, entries: dict) -> tuple:
+    """The source as compile reads it with the declarations in `entries` (see _entry_of) left out, each file's own
+    copy (the documents read stay as written), and {(what, name): where its problem is} of the entries left out."""
+    docs, set_aside = [], {}
+    for doc in source.documents:
+        mine = [(key, name) for file, key, name in entries if file == doc.file]
+        if not mine:
+            docs.append(doc)
+            continue
+        data = dict(doc.data)
+        key, what = _DECLARATIONS.get(doc.kind, (None, None))
+        if key is not None and any(k == key for k, _ in mine):
+            data[key] = dict(data[key])
+        for k, name in mine:
+            if k == "field":       # a field whose schema cannot be read: known, read as anything (its problem is said)
+                _stand_in(data, name)
+            elif k is None:
+                data.pop(name, None)
+            else:
+                data[key].pop(name, None)
+                set_aside[(what, name)] = entries[(doc.file, k, name)]
+        docs.append(Document(doc.file, data, doc.marks, doc.keys, doc.place))
+    return replace(source, documents=docs), set_aside
+
+
+def _stand_in(data: dict, path: tuple) -> None:
+    """Replace the schema at `path` in `data` by `{}` (anything), copying each mapping on the way: the document read
+    stays as written."""
+    node = data
+    for part in path[:-1]:
+        node[part] = dict(node[part])
+        node = node[part]
+    node[path[-1]] = {}
 
 
 # What compile never reads of a manifest (the catalog reads the dates, and refuses a version whose dates are

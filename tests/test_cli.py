@@ -444,7 +444,13 @@ def test_a_malformed_test_case_is_set_aside_and_said_and_fails_no_evaluation(tmp
 
 BROKEN_TEST_FILES = [   # (what, the file's text, the code said at its place)
     ("a tab", "apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: x\n\tfacts: {}\n", "load.syntax"),
-    ("a duplicate key", "apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: x\n    name: y\n", "load.duplicate_key"),
+    # read despite it (load.SOFT), its case set aside: the case is otherwise whole, so the duplicate key is all there is to say
+    ("a duplicate key", "apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: x\n    name: y\n"
+                        "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 浦东新区}}\n    expect: {eligible: true}\n",
+     "load.duplicate_key"),
+    ("an ambiguous scalar", "apiVersion: regcode/v1\nkind: TestCases\ncases:\n  - name: x\n"
+                            "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 浦东新区, certified: yes}}\n"
+                            "    expect: {eligible: true}\n", "load.ambiguous_scalar"),
     ("a misspelt kind", "apiVersion: regcode/v1\nkind: TestCase\ncases: []\n", "schema.kind"),
     ("no mapping", "- a\n- b\n", "schema.type"),
     ("an alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"

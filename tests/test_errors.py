@@ -168,7 +168,7 @@ def test_a_schema_error_in_one_rule_does_not_hide_mistakes_in_others(tmp_path, m
         ("compile.unknown_parameter", "rules/param.yaml")}
 
 
-def test_a_broken_declaration_stops_before_the_rules_are_checked(tmp_path, monkeypatch):
+def test_a_broken_declaration_is_no_echo_in_the_rules_that_use_it(tmp_path, monkeypatch):
     root, version = _toy_copy(tmp_path)
     (version / "decisions.yaml").write_text((version / "decisions.yaml").read_text(encoding="utf-8")
                                             .replace("combine: max, default: low", "combine: most, default: low"), encoding="utf-8")
@@ -418,3 +418,133 @@ def test_a_bounded_list_says_what_it_leaves_out():
     assert bounded_list(["b", "a"]) == "a, b"
     assert bounded_list([f"f{i:02}" for i in range(23)]) == ", ".join(f"f{i:02}" for i in range(12)) + " and 11 more"
     assert bounded_list([f"f{i:04}" for i in range(2000)], 3) == "f0000, f0001, f0002 and 1,997 more"
+
+
+# A value-level problem (load.SOFT: a value YAML 1.1 and 1.2 read differently, a key written twice) leaves the file's
+# structure standing: the file is still read and checked, and its other mistakes are said in the same run.
+SOFT_BESIDE_OTHERS = [
+    ("a rules file", "rules/fees.yaml", [
+        ("    title: 基本费用", "    tittle: 基本费用"),
+        ("value: {param: base_fee}", "value: {param: base_fees}"),
+        ("    when: {expr: {decision: risk}, op: '==', value: high}",
+         "    when: {all: [{expr: {decision: risk}, op: '==', value: high}, {path: applicant.certified, op: '==', value: yes}]}"),
+        ("    title: 高风险附加费", "    title: 高风险附加费\n    title: again")],
+     {("schema.additionalProperties", 6), ("compile.unknown_parameter", 7), ("load.ambiguous_scalar", 13),
+      ("load.duplicate_key", 11)}),
+    ("a parameters file", "parameters.yaml", [
+        ("unit: people, value: 50}", "unit: people, valu: 50}"),
+        ("unit: days, value: 30}", "unit: minutes, value: 1:30}"),
+        ("2020-07-01: 250", "2020-02-30: 250")],
+     {("schema.additionalProperties", 14), ("load.ambiguous_scalar", 15), ("schema.format", 12)}),
+    ("a facts schema", "facts.schema.yaml", [
+        ("certified: {type: boolean, default: false}", "certified: {type: boolean, default: no}"),
+        ("inspector: {type: string}", "inspector: {$ref: '../../../../outside.yaml#/a'}")],
+     {("load.ambiguous_scalar", 19), ("schema.ref", 21)}),
+]
+
+
+@pytest.mark.parametrize("file,edits,said", [s[1:] for s in SOFT_BESIDE_OTHERS], ids=[s[0] for s in SOFT_BESIDE_OTHERS])
+def test_an_ambiguous_value_or_a_duplicate_key_does_not_hide_the_other_mistakes_of_its_file(tmp_path, monkeypatch, file, edits, said):
+    root, version = _toy_copy(tmp_path)
+    text = (version / file).read_text(encoding="utf-8")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    (version / file).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert {(e["code"], e["location"]["line"]) for e in errors} == said, errors
+    assert {e["location"]["file"] for e in errors} == {file}
+
+
+def test_a_version_with_only_an_ambiguous_value_fails_and_is_never_evaluated(tmp_path, monkeypatch):
+    """The file is read to check the rest, but the version stands only once the value says what it means."""
+    root, version = _toy_copy(tmp_path)
+    params = version / "parameters.yaml"
+    params.write_text(params.read_text(encoding="utf-8").replace("unit: days, value: 30}", "unit: days, value: 030}"), encoding="utf-8")
+    monkeypatch.chdir(version)
+    checked = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert checked.exit_code == 1
+    assert [e["code"] for e in json.loads(checked.stdout)["versions"][0]["errors"]] == ["load.ambiguous_scalar"]
+    case = tmp_path / "case.yaml"
+    case.write_text("as_of: 2020-06-30\napplicant: {name: 甲, district: 浦东新区}\n", encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["eval", "--policy-root", str(root), "--policy", "toy", "--format", "json", str(case)])
+    assert result.exit_code == 1 and result.stdout == "" and "load.ambiguous_scalar" in result.stderr
+
+
+def test_a_case_file_with_an_ambiguous_value_has_its_other_problems_said_too(tmp_path):
+    """`food_related: no` and an unknown district: both in one run (the case is checked against the facts schema
+    as read, never evaluated), and nothing twice at the value's place."""
+    fixture = {"policy": "shanghai-post-license", "content": (
+        "as_of: 2019-06-30\nenterprise: {credit_code: 91310113134268707X, name: 甲, production_district: 火星区}\nlicenses:\n"
+        "  - {number: XK06-001-01362, category: 电线电缆, risk_level: ii, issuer: provincial, issued_on: 2016-03-01, food_related: no}\n")}
+    case, result = _eval_case(fixture, tmp_path)
+    assert result.exit_code == 1 and result.stdout == ""
+    errors = json.loads(result.stderr)["errors"]
+    assert sorted((e["code"], e["location"]["line"], e["location"]["column"]) for e in errors) == [
+        ("input.ambiguous_scalar", 4, 119), ("input.schema", 2, 77)]
+
+
+# A schema problem inside one declaration sets that declaration aside, as one inside a rule sets the rule aside: its
+# name stays declared (no `not declared` in the rules using it), and the rules' other mistakes are said in the same run.
+DECLARATION_BESIDE_RULES = [
+    ("a parameter with an unknown key", "parameters.yaml", ("unit: people, value: 50}", "unit: people, valu: true}"),
+     {("schema.additionalProperties", 14)}),
+    ("a parameter dated a day that is not one", "parameters.yaml", ("2020-07-01: 250", "2024-02-30: 250"), {("schema.format", 12)}),
+    ("a decision combined by no known way", "decisions.yaml", ("combine: max, default: low", "combine: most, default: low"),
+     {("schema.enum", 6)}),
+    ("an unknown key at the top of a decisions file", "decisions.yaml", ("kind: Decisions\n", "kind: Decisions\nbogus: 1\n"),
+     {("schema.additionalProperties", 3)}),
+    # a field whose schema cannot be read stays a field (read as anything): `applicant.inspector` is no unknown path
+    ("a facts field whose $ref leaves the policy", "facts.schema.yaml",
+     ("inspector: {type: string}", "inspector: {$ref: '../../../../outside.yaml#/a'}"), {("schema.ref", 21)}),
+    ("a facts field whose schema is no JSON Schema", "facts.schema.yaml", ("plate: {type: string}", "plate: {type: strng}"),
+     {("schema.facts_schema", 29)}),
+]
+
+
+@pytest.mark.parametrize("file,edit,said", [d[1:] for d in DECLARATION_BESIDE_RULES], ids=[d[0] for d in DECLARATION_BESIDE_RULES])
+def test_a_schema_problem_in_a_declaration_does_not_hide_the_mistakes_of_the_rules(tmp_path, monkeypatch, file, edit, said):
+    root, version = _toy_copy(tmp_path)
+    text = (version / file).read_text(encoding="utf-8")
+    assert edit[0] in text
+    (version / file).write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    rules = version / "rules" / "applicant.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert "decide: eligible," in text
+    rules.write_text(text.replace("decide: eligible,", "decide: eligible_x,", 1), encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert {(e["code"], e["location"]["file"], e["location"]["line"]) for e in errors} == \
+        {(code, file, line) for code, line in said} | {("compile.unknown_decision", "rules/applicant.yaml", 8)}, errors
+
+
+def test_the_test_cases_are_checked_beside_the_rules_mistakes_when_the_declarations_stand(tmp_path, monkeypatch):
+    """check_cases needs only what the version declares (compile's `partial`): a case's unknown decision, bad value
+    and unknown article are said in the same run as a rule's unknown parameter, not once the rules are clean."""
+    errors = _validate_with(tmp_path, monkeypatch, (
+        "unknown parameter", "a test case expecting a decision the version does not declare",
+        "a test case expecting a value its decision cannot take", "a test case naming an article the law does not have"))
+    assert {(e["code"], e["location"]["file"]) for e in errors} == {
+        ("compile.unknown_parameter", "rules/param.yaml"), ("test.unknown_decision", "tests/typo.yaml"),
+        ("test.value", "tests/value.yaml"), ("test.article", "tests/articles.yaml")}, errors
+
+
+def test_the_test_cases_are_not_checked_against_declarations_that_do_not_stand(tmp_path, monkeypatch):
+    """A decision set aside for a schema problem is no declaration to check a case's expectation against: no echo."""
+    root, version = _toy_copy(tmp_path)
+    decisions = version / "decisions.yaml"
+    decisions.write_text(decisions.read_text(encoding="utf-8").replace("combine: any, default: false}", "combine: anyy, default: false}"),
+                         encoding="utf-8")
+    by_mode = {f["mode"]: f for f in POLICY_ERRORS}
+    fixture = by_mode["a test case expecting a decision the version does not declare"]   # it expects any_major
+    (version / "tests").mkdir()
+    (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], e["location"]["file"]) for e in errors] == [("schema.enum", "decisions.yaml")], errors

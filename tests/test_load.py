@@ -484,3 +484,15 @@ def test_a_json_case_too_deep_is_refused_at_its_place(text, line, column):
         load.load_case_text(text, "deep.json")
     [issue] = info.value.issues
     assert (issue.code, issue.location.line, issue.location.column) == ("input.too_deep", line, column), issue
+
+
+def test_a_case_file_refused_for_a_value_level_problem_only_is_still_read():
+    """load.SOFT: the InputError carries the document as read (`partial`), for its other problems to be said; a case
+    file whose structure is broken carries none."""
+    with pytest.raises(InputError) as raised:
+        load.load_case_text("as_of: 2019-06-30\nenterprise: {food_related: yes, name: a, name: b}\n", "case.yaml")
+    assert [i.code for i in raised.value.issues] == ["input.ambiguous_scalar", "input.duplicate_key"]
+    assert raised.value.partial.data == {"as_of": "2019-06-30", "enterprise": {"food_related": True, "name": "b"}}
+    with pytest.raises(InputError) as raised:
+        load.load_case_text("as_of: 2019-06-30\nenterprise: {food_related: yes\n", "case.yaml")
+    assert raised.value.partial is None

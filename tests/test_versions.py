@@ -789,3 +789,21 @@ def test_a_problem_in_an_inherited_rule_beside_a_rules_file_set_aside_says_that_
     assert inherited and all("rules/draft.yaml`, set aside (it cannot be read), may `remove:` this inherited rule" in e["message"]
                              for e in inherited), inherited
     assert all(e["hint"].startswith("mend `") for e in inherited)
+
+
+def test_an_extension_field_whose_schema_cannot_be_read_does_not_hide_the_mistakes_of_the_rules(tmp_path):
+    """A field an extending version adds with a `$ref` that cannot be followed is set aside as a field of any value:
+    a rule reading it is no echo (`unknown_path`), and the rule's own mistake is said in the same run."""
+    root = tmp_path / "policies"
+    shutil.copytree(REPO / "examples" / "amendment" / "policies", root)
+    version = root / "shanghai-post-license" / "2022-illustration"
+    with open(version / "facts.yaml", "a", encoding="utf-8") as fh:
+        fh.write("    badge: {$ref: '#/$defs/nothing'}\n")
+    with open(version / "rules.yaml", "a", encoding="utf-8") as fh:
+        fh.write("  - id: badge-probe\n    article: 第二十九条\n    title: probe\n"
+                 "    when: {path: enterprise.badge, op: '==', value: x}\n    then: [{decide: special_inspection_duee, value: true}]\n")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--format", "json", str(version)])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [
+        ("schema.ref", "facts.yaml"), ("compile.unknown_decision", "rules.yaml")], errors
