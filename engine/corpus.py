@@ -297,7 +297,9 @@ def count_records(source: str) -> Optional[int]:
 
 # what check_value must look for, that the JSON reader lets through: an escaped lone surrogate, an escaped control
 # character (`\\n`, `\\u001b`), and DEL, C1 controls and the line separators, which JSON allows as themselves
-_MAY_NEED_A_CHECK = re.compile(r"\\u[dD][89a-fA-F]|\\[bfnrt]|\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\u202[89]|[\x7f-\x9f\u2028\u2029]")
+_MAY_NEED_A_CHECK = re.compile(r"\\u[dD][89a-fA-F]|\\[bfnrt]|\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\u202[89a-eA-E]"
+                               r"|\\u200[beEfF]|\\u206[06-9]|\\u[fF][eE][fF][fF]"
+                               "|[\x7f-\x9f\u2028\u2029\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def needs_a_check(text: str) -> bool:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 # What cannot be shown on one line of text as itself: C0 and C1 controls, DEL, the Unicode line and paragraph
-# separators, and lone surrogates (which are no characters and cannot be written as UTF-8).
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# separators, lone surrogates (which are no characters and cannot be written as UTF-8), and the invisible
+# characters that make a text show as another (zero-width space, byte-order mark, bidirectional marks and overrides).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

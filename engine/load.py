@@ -29,10 +29,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # (tab, line feed and carriage return included), DEL, C1 controls and the line and paragraph separators. A case
 # file's text is a name, a code, a date or a value of a list: shown on one line of text output, a CSV row of a
 # plan, an HTML page and a decision log, where a NUL, an escape sequence or a line break would be shown as
-# something else, break the line or be dropped.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# something else, break the line or be dropped. And the invisible characters that make a text show as another
+# (a zero-width space, a byte-order mark, the marks and overrides of bidirectional text, which can reverse how a
+# name reads: "Trojan Source"); the joiners U+200C and U+200D, which some scripts need, are kept.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _CONTROL_NAMES = {"\x00": "a NUL", "\t": "a tab", "\n": "a line break (LF)", "\r": "a carriage return (CR)", "\x1b": "an ESC",
-                  "\x7f": "a DEL", "\x85": "a next-line (NEL)", "\u2028": "a line separator", "\u2029": "a paragraph separator"}
+                  "\x7f": "a DEL", "\x85": "a next-line (NEL)", "\u2028": "a line separator", "\u2029": "a paragraph separator",
+                  "\u200b": "a zero-width space", "\ufeff": "a byte-order mark (zero-width no-break space)",
+                  "\u2060": "a word joiner", **{c: "a bidirectional-text mark" for c in "\u200e\u200f"},
+                  **{c: "a bidirectional-text override" for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"}}
 CONTROL_HINT = ("remove it, and write the text on one line: a case file's text holds no control character, written as "
                 "itself or as an escape such as \\t, \\n, \\u0000 or \\e")
 
