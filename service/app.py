@@ -21,6 +21,7 @@ from urllib.parse import unquote_to_bytes
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -234,11 +235,18 @@ async def _body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large(f"{int(declared)} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(f"more than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(f"more than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:   # the client's doing, not a bug: one line, no traceback; the problem goes unread
+        of = f" of {declared}" if declared.isdigit() else ""
+        log.info("client disconnected before its request body was read: %s %s (%d%s bytes received)", request.method,
+                 request.url.path, size, of)
+        raise Refused([Issue("request.disconnected", f"the connection closed after {size}{of} bytes of the body",
+                             Location(path="body"), "send the whole body before closing the connection")]) from None
     return b"".join(chunks)
 
 
