@@ -116,3 +116,40 @@ def test_a_client_that_disconnects_mid_body_is_one_quiet_line_counted_as_request
     text = stderr.read_text(encoding="utf-8")
     assert "INFO:     client disconnected before its request body was read: POST /v1/evaluate (2 of 100 bytes received)" in text
     assert "Traceback" not in text and "internal error" not in text and "ClientDisconnect" not in text
+
+
+def get(port: int, target: bytes, headers: bytes = b"") -> tuple:
+    return answer(exchange(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n" + headers + b"Connection: close\r\n\r\n"))
+
+
+def test_a_target_in_absolute_form_is_served_as_its_path_and_one_that_is_no_path_is_a_400(server):
+    port, _ = server
+    status, headers, body = get(port, b"http://x/health")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    status, headers, body = get(port, b"http://x/v1/policies")
+    assert status == 200 and json.loads(body)["policies"][0]["id"] == "shanghai-post-license"
+    status, headers, body = get(port, b"health")
+    assert status == 400 and headers["content-type"] == PROBLEM
+    [issue] = json.loads(body)["errors"]
+    assert issue["code"] == "request.syntax" and issue["hint"] == "send `GET /health`", issue
+    assert "is not a path: a path starts with `/`" in issue["message"]
+
+
+def test_an_encoded_slash_is_no_separator_a_404_problem(server):
+    port, _ = server
+    assert get(port, b"/v1/policies/shanghai-post-license/2017")[0] == 200
+    status, headers, body = get(port, b"/v1/policies/shanghai-post-license%2F2017")
+    assert status == 404 and headers["content-type"] == PROBLEM
+    [issue] = json.loads(body)["errors"]
+    assert issue["code"] == "request.not_found" and "an encoded slash (%2F) is not a separator" in issue["message"]
+
+
+def test_a_content_type_with_bytes_past_ascii_is_quoted_escaped_not_garbled(server):
+    port, _ = server
+    for value, said in ((b"application/json; charset=\xe6\xb5\xa6", "the Content-Type header 'application/json; charset=\\xe6\\xb5\\xa6'"),
+                        (b'application/json; charset="\xe6\xb5\xa6"', "the body's charset '\\xe6\\xb5\\xa6'")):
+        status, headers, body = answer(exchange(port, b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: " + value
+                                                + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"))
+        assert status == 415 and headers["content-type"] == PROBLEM
+        [issue] = json.loads(body)["errors"]
+        assert said in issue["message"] and "æ" not in issue["message"], issue
