@@ -77,6 +77,7 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
         import uvicorn
         from ..service import registry
         from ..service.app import ServeConfig, create_app
+        from ..service.protocol import protocol
     except ImportError as exc:
         raise click.ClickException(f"{MISSING} ({exc})") from None
     loaded = registry.load(list(policy_roots or []))
@@ -99,8 +100,10 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
     _log_to_stderr(log_level)
     logging.getLogger("regcode.serve").info("%s", loaded.summary())
     # one uvicorn process: our own worker processes evaluate (uvicorn's --workers would compile once per process)
+    # h11, whatever else is installed, its malformed requests answered with problems (service/protocol.py)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
-                                           server_header=False, timeout_graceful_shutdown=max(1, int(timeout) + 1)))
+                                           server_header=False, timeout_graceful_shutdown=max(1, int(timeout) + 1),
+                                           http=protocol(app.state.service.metrics)))
     bound_host, bound_port = sock.getsockname()[:2]    # uvicorn does not say where, given a socket; the port may be 0's pick
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     logging.getLogger("regcode.serve").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, bound_port)

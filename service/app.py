@@ -21,6 +21,7 @@ from urllib.parse import unquote_to_bytes
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -174,7 +175,7 @@ def _check_encoding(request: Request) -> None:
     codings = [c.strip().lower() for value in request.headers.getlist("content-encoding") for c in value.split(",")]
     other = [c for c in codings if c and c != "identity"]
     if other:
-        raise Refused([Issue("request.content_encoding", f"the body's content encoding '{_shown(other[0])}' is not "
+        raise Refused([Issue("request.content_encoding", f"the body's content encoding '{_header_shown(other[0])}' is not "
                              "accepted; only an unencoded body (identity) is", Location(path="header.content-encoding"),
                              "send the body uncompressed, without a Content-Encoding header")],
                       headers={"Accept-Encoding": "identity"})
@@ -196,18 +197,18 @@ def _media(request: Request, allowed: tuple) -> str:
     given = request.headers.getlist("content-type")
     if len(given) > 1:   # which one the client meant cannot be told: not the first silently taken
         raise Refused([Issue("request.header", f"the Content-Type header is given {len(given)} times ("
-                             + ", ".join(f"'{_shown(g)}'" for g in given[:3]) + "); it is taken once",
+                             + ", ".join(f"'{_header_shown(g)}'" for g in given[:3]) + "); it is taken once",
                              Location(path="header.content-type"), "send one Content-Type header")])
     raw = given[0] if given else ""
     parsed = _media_type(raw) if raw.strip(" \t") else ("", [])
     if parsed is None:
-        raise Refused([Issue("request.media_type", f"the Content-Type header '{_shown(raw)}' is not a media type "
+        raise Refused([Issue("request.media_type", f"the Content-Type header '{_header_shown(raw)}' is not a media type "
                              "(type/subtype, then `; name=value` parameters)", Location(path="header.content-type"),
                              "send e.g. `Content-Type: application/json` (curl: -H 'Content-Type: application/json')")])
     media, params = parsed
     charsets = [value for name, value in params if name == "charset" and not _is_utf8(value)]
     if charsets:
-        raise Refused([Issue("request.media_type", f"the body's charset '{_shown(charsets[0])}' is not accepted; "
+        raise Refused([Issue("request.media_type", f"the body's charset '{_header_shown(charsets[0])}' is not accepted; "
                              "only UTF-8 is", Location(path="header.content-type"),
                              "send the body as UTF-8, with `charset=utf-8` or no charset")])
     if not media or media in JSON_TYPES or media.endswith("+json"):
@@ -219,7 +220,7 @@ def _media(request: Request, allowed: tuple) -> str:
     else:
         kind = None
     if kind not in allowed:
-        raise Refused([Issue("request.media_type", f"the body's media type {_shown(media)!r} is not accepted here; accepted: "
+        raise Refused([Issue("request.media_type", f"the body's media type {_header_shown(media)!r} is not accepted here; accepted: "
                              + ", ".join(t for k in allowed for t in ACCEPTED[k]), Location(path="header.content-type"),
                              "send the body with one of those, e.g. `Content-Type: application/json` "
                              "(curl: -H 'Content-Type: application/json')")])
@@ -234,11 +235,18 @@ async def _body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large(f"{int(declared)} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(f"more than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(f"more than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:   # the client's doing, not a bug: one line, no traceback; the problem goes unread
+        of = f" of {declared}" if declared.isdigit() else ""
+        log.info("client disconnected before its request body was read: %s %s (%d%s bytes received)", request.method,
+                 request.url.path, size, of)
+        raise Refused([Issue("request.disconnected", f"the connection closed after {size}{of} bytes of the body",
+                             Location(path="body"), "send the whole body before closing the connection")]) from None
     return b"".join(chunks)
 
 
@@ -254,6 +262,12 @@ def _shown(text: str) -> str:
     """A request's own text as a message quotes it: control characters escaped, long text cut."""
     cut = "".join(f"\\u{ord(ch):04x}" if _is_control(ch) else ch for ch in text[:SHOWN_MAX])
     return cut + ("..." if len(text) > SHOWN_MAX else "")
+
+
+def _header_shown(text: str) -> str:
+    """A header's value as a message quotes it: its bytes past ASCII escaped (`\\xe6`; the framework reads a
+    header's bytes as Latin-1 characters, which would show UTF-8 as `æµ¦`), then as _shown."""
+    return _shown(text.encode("latin-1", "backslashreplace").decode("ascii", "backslashreplace"))
 
 
 def _query_items(raw: bytes) -> Iterable[tuple]:
@@ -293,7 +307,10 @@ def query_issues(raw: bytes, known: list) -> list:
             said.add(name)
             issues.append(Issue("request.query", f"the query parameter `{name}` is given {counts[name]} times; it is taken once",
                                 where, f"send `{name}` once"))
-        if isinstance(value, UnicodeDecodeError):
+        if value == "":   # `?policy=` is neither a policy nor the default: said, as for every parameter
+            issues.append(Issue("request.query", f"the query parameter `{name}` is empty", where,
+                                f"give `{name}` a value, or leave it out for its default"))
+        elif isinstance(value, UnicodeDecodeError):
             issues.append(Issue("request.query", f"the query parameter `{name}` is not UTF-8 (byte {value.start} once "
                                 "percent-decoded)", where, "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦"))
         elif any(map(_is_control, value)):
@@ -344,6 +361,9 @@ def _examples(loaded: registry.Loaded) -> dict:
                 taken += 1
     return out
 
+
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*(/.*)?\Z", re.S)     # a request target in absolute form
+_ABSOLUTE_RAW = re.compile(rb"\A[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
 Explain = Literal["none", "decisive", "full"]
 # The pattern is the document's only: a value past it gets _check_as_of's message, as a calendar-impossible date does
@@ -434,10 +454,32 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return refuse([Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(path=request.url.path),
                              "this is a bug in regcode, not in the request; the server log has the traceback")], status=500)
 
+    def target_problem(request: Request) -> Optional[Response]:
+        """A request target in absolute form (`GET http://host/health`, as sent to a proxy) is served as its path
+        (RFC 9112 3.2.2); one that is no path (`GET health`) is a 400; an encoded slash (%2F) is no separator:
+        no route, policy id or version holds a slash, so it is a 404, not the route it would spell decoded."""
+        scope = request.scope
+        path = scope["path"]
+        if not path.startswith("/") and path != "*":
+            absolute = _ABSOLUTE.match(path)
+            if absolute is None:
+                shown = _shown(path)
+                return refuse([Issue("request.syntax", f"the request target `{shown}` is not a path: a path starts with `/`",
+                                     Location(path="request-line"), f"send `{request.method} /{shown}`")])
+            scope["path"] = absolute.group(1) or "/"
+            raw = scope.get("raw_path") or path.encode("latin-1", "replace")
+            scope["raw_path"] = _ABSOLUTE_RAW.sub(b"", raw) or b"/"
+        if b"%2f" in (scope.get("raw_path") or b"").lower():
+            shown = _shown(scope["raw_path"].decode("latin-1"))
+            return refuse([Issue("request.not_found", f"{request.method} {shown}: Not Found: an encoded slash (%2F) is "
+                                 "not a separator, and no route, policy id or version holds a slash",
+                                 Location(path=shown), "see /docs for the routes")])
+        return None
+
     @app.middleware("http")
     async def _measure(request: Request, call_next):
         started = time.perf_counter()
-        response = await call_next(request)
+        response = target_problem(request) or await call_next(request)
         route = request.scope.get("route")
         # the document and its browsable docs are served outside the routes: named here, a bounded set of labels
         path = request.url.path

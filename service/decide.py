@@ -5,13 +5,14 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Iterator, Optional
 
 
 from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json_bytes, evaluate_case, load_case_text
 from ..engine.corpus import parse_record, text_records
+from ..engine.load import not_utf8
 from ..engine.replay import fired_rules, input_sha256
 from . import elements
 from .problems import for_http
@@ -93,12 +94,35 @@ def _decide(state: State, doc, ask: Ask, where: dict) -> tuple:
     return ("ok", item, dump_json_bytes(entry), f"{policy['id']}@{policy['version']}")
 
 
+def _not_utf8(ask: Ask, exc: UnicodeDecodeError) -> InputError:
+    """The body's first byte that is not UTF-8, at its line and column."""
+    issue = not_utf8(ask.body, exc, ask.source, "input.encoding", "the request body")
+    return InputError([replace(issue, hint="send the case file as UTF-8 (text saved as GBK or GB18030 reads this way)")])
+
+
 def _text(ask: Ask) -> str:
     try:
         return ask.body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError([Issue("input.encoding", f"the request body is not UTF-8 (byte {exc.start})", Location(ask.source),
-                                "send the case file as UTF-8")]) from None
+        raise _not_utf8(ask, exc) from None
+
+
+def _array_text(ask: Ask) -> str:
+    """A batch array's text: a byte that is not UTF-8 kept as a lone surrogate (surrogateescape), so that the
+    array is still split into its elements and only the element that holds it is refused (elements.cases)."""
+    return ask.body.decode("utf-8-sig", "surrogateescape")
+
+
+def _array_cases(ask: Ask) -> tuple:
+    text = _array_text(ask)
+    try:
+        return elements.cases(text, ask.source, ask.max_batch)
+    except InputError:
+        try:
+            ask.body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:   # elements not told apart, and bytes not UTF-8: the body's first fault
+            raise _not_utf8(ask, exc) from None
+        raise
 
 
 def _case(ask: Ask):
@@ -141,7 +165,7 @@ def _batch(state: State, ask: Ask) -> Iterator[tuple]:
             records = list(text_records(ask.body, ask.source))
             cases = None
         else:   # split into its elements, each read on its own: a bad one is reported in its place
-            cases, more = elements.cases(_text(ask), ask.source, ask.max_batch)
+            cases, more = _array_cases(ask)
             records = None
     except InputError as exc:
         yield ("problem", [i.as_dict() for i in exc.issues])

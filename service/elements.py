@@ -10,7 +10,7 @@ from typing import Optional
 from ..engine.corpus import CorpusCase, needs_a_check
 from ..engine.errors import InputError, Issue, Location
 from ..engine.load import (MAX_CASE_BYTES, Document, IssueCollector, _int, _float, _no_constant, _pairs,
-                           check_value, format_path, json_type, load_case_text, parse_text)
+                           check_value, format_path, json_type, load_case_text, not_utf8, parse_text)
 
 # The array's own syntax is read here; an element's is the case-file reader's (load_case_text), as a file's is.
 # An element is found by its brackets and strings alone, so one that holds NaN, 1e400, a duplicate key or a
@@ -170,12 +170,30 @@ def cases(text: str, name: str, limit: int) -> tuple:
         element = text[start:end]
         doc = Element(source, value, text=element, body=name, at=at)
         try:
+            _refuse_undecodable(element, source, name, at)
             if not _read_fast(doc, element, value):
                 doc = _read_slow(doc, element)
             out.append(CorpusCase(source, at[0], doc))
         except InputError as exc:
             out.append(CorpusCase(source, at[0], error=exc))
     return out, more
+
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")   # a byte that is not UTF-8, as the body's surrogateescape decoding keeps it
+
+
+def _refuse_undecodable(element: str, source: str, body: str, at: tuple) -> None:
+    """InputError input.encoding at the element's first byte that is not UTF-8, placed in the body."""
+    if _UNDECODABLE.search(element) is None:
+        return
+    raw = element.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        issue = not_utf8(raw, exc, body, "input.encoding", "the case file")
+        line, column = _shifted((issue.location.line, issue.location.column), at)
+        raise InputError([Issue(issue.code, issue.message, Location(body, line, column),
+                                "send the case file as UTF-8 (text saved as GBK or GB18030 reads this way)")]) from None
 
 
 def _read_fast(doc: Element, element: str, value) -> bool:

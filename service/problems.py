@@ -18,6 +18,7 @@ _BY_CODE = {
     "request.too_large": 413, "request.too_many": 413, "input.too_large": 413,   # a case file past its own limit too
     "request.media_type": 415, "request.content_encoding": 415, "request.not_found": 404,
     "request.method": 405, "request.query": 400, "request.body": 400, "request.header": 400,
+    "request.syntax": 400, "request.disconnected": 400,
     "eval.timeout": 422, "service.busy": 429, "service.worker_killed": 503,
     "service.decision_log": 503,
 }
@@ -77,9 +78,8 @@ def for_http(issue: dict) -> dict:
     return {**issue, "hint": hint, "location": loc}
 
 
-def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[dict] = None, title: Optional[str] = None,
-            **extra) -> Response:
-    """A problem+json response carrying every issue (`errors`, as `--format json` prints them)."""
+def problem_body(issues: Iterable, status: Optional[int] = None, title: Optional[str] = None, **extra) -> tuple:
+    """(status, the problem+json bytes) carrying every issue (`errors`, as `--format json` prints them)."""
     issues = [for_http(i.as_dict() if isinstance(i, Issue) else i) for i in issues]
     status = status or status_of(issues)
     body = {
@@ -90,4 +90,11 @@ def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[di
         "errors": issues,
         **extra,
     }
-    return Response(dump_json_bytes(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return status, dump_json_bytes(body)
+
+
+def problem(issues: Iterable, status: Optional[int] = None, headers: Optional[dict] = None, title: Optional[str] = None,
+            **extra) -> Response:
+    """A problem+json response carrying every issue (`errors`, as `--format json` prints them)."""
+    status, body = problem_body(issues, status, title, **extra)
+    return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)

@@ -249,6 +249,36 @@ def test_a_bad_element_of_a_batch_array_is_reported_in_its_place_and_the_others_
         assert result["decisions"] == single["decisions"] and result["source"] != bad["source"]
 
 
+def test_an_element_of_a_batch_array_holding_a_byte_that_is_not_utf8_is_reported_in_its_place(client):
+    """The body as a whole is not UTF-8, but its elements can still be told apart: only the one holding the byte
+    is refused (input.encoding at its line and column, counted in characters), the others are evaluated."""
+    before, after = (dump_json(c).encode("utf-8") for c in generator.generate(2, seed=5))
+    bad = '{"as_of": "2019-06-30", "x": "上海'.encode("utf-8") + b'\xff"}'
+    for body, column in ((b"[" + before + b",\n " + bad + b",\n " + after + b"]", 34),
+                         (b"[" + before + b",\n \xfe\xff,\n " + after + b"]", 2)):      # bytes that are no value at all
+        response = client.post("/v1/evaluate/batch", params={"explain": "none"}, content=body,
+                               headers={"Content-Type": "application/json"})
+        assert response.status_code == 200, response.text
+        reply = response.json()
+        assert (reply["read"], reply["evaluated"], reply["failed"]) == (3, 2, 1)
+        [issue] = reply["results"][1]["errors"]
+        assert issue["code"] == "input.encoding" and "is not UTF-8: byte 0x" in issue["message"], issue
+        assert (issue["location"]["file"], issue["location"]["line"], issue["location"]["column"]) == ("<request>", 2, column)
+    # the trial's body: a lone surrogate, a number too large, a byte that is not UTF-8: three problems, each in its place
+    body = b'[{"a":"\\ud800"}, {"a":1e400}, {"a":"x\xffy"}]'
+    reply = client.post("/v1/evaluate/batch", content=body, headers={"Content-Type": "application/json"}).json()
+    assert [r["errors"][0]["code"] for r in reply["results"]] == ["input.text", "input.number", "input.encoding"]
+    assert reply["results"][2]["errors"][0]["location"]["column"] == 38
+
+
+def test_a_batch_array_that_cannot_be_split_and_is_not_utf8_is_one_input_encoding_at_its_place(client):
+    response = client.post("/v1/evaluate/batch", content=b'[{"as_of": "2019-06-30"}\n {"x": "\xff"}]',
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
+    [issue] = response.json()["errors"]
+    assert issue["code"] == "input.encoding" and (issue["location"]["line"], issue["location"]["column"]) == (2, 9)
+
+
 def test_an_elements_schema_problem_is_placed_in_the_body_where_it_is_written(client):
     good, bad = generator.generate(2, seed=11)
     bad["enterprise"]["production_district"] = "浦东区"

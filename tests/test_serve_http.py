@@ -1,0 +1,155 @@
+"""The real server with requests no HTTP client library sends: malformed ones, cut short, in odd forms (raw sockets,
+on one `regcode serve` process on a free loopback port). Each gets a problem, never uvicorn's text/plain."""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+
+import pytest
+
+from servekit import CASES
+from test_serve_process import start
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("http")
+    proc, base, err = start(folder, "--workers", "1")
+    try:
+        yield int(base.rsplit(":", 1)[1]), folder / "stderr.txt"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            err.close()
+
+
+def exchange(port: int, data: bytes, close_write: bool = False) -> bytes:
+    """Everything the server sends back until it closes the connection (a 5 s bound)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        if close_write:
+            sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
+def answer(raw: bytes) -> tuple:
+    """(status, {header: value}, body) of one HTTP/1.1 response."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict((k.lower(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:]))
+    return int(lines[0].split()[1]), headers, body
+
+
+def metric(port: int, code: str) -> int:
+    body = answer(exchange(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[2].decode()
+    for line in body.splitlines():
+        if line.startswith(f'regcode_errors_total{{code="{code}"}} '):
+            return int(line.split()[-1])
+    return 0
+
+
+POST = b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+MALFORMED = {
+    "bad request line": (b"GARBAGE\r\n\r\n", "request.syntax", "the request line `GARBAGE`"),
+    "header without a colon": (b"GET /health HTTP/1.1\r\nHost: x\r\nBadHeader\r\n\r\n", "request.syntax",
+                               "the header line `BadHeader` is not `Name: value`"),
+    "Content-Length abc": (POST + b"Content-Length: abc\r\n\r\n", "request.syntax", "Content-Length header is not a number"),
+    "Content-Length -1": (POST + b"Content-Length: -1\r\n\r\n", "request.syntax", "Content-Length header is not a number"),
+    "two Content-Lengths": (POST + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "request.syntax",
+                            "Content-Length header is given with different values"),
+    "malformed chunk": (POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", "request.syntax",
+                        "the chunk header `zz` is not a chunk's size in hexadecimal"),
+    "unencoded UTF-8 path": ("GET /v1/policies/嘉定 HTTP/1.1\r\nHost: x\r\n\r\n".encode(), "request.syntax",
+                             "the path `/v1/policies/嘉定` is not percent-encoded"),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_a_request_the_http_parser_refuses_is_a_400_problem_naming_the_fault_and_the_connection_closes(server, name):
+    port, _ = server
+    data, code, said = MALFORMED[name]
+    status, headers, body = answer(exchange(port, data))
+    assert status == 400 and headers["content-type"] == PROBLEM and headers["connection"] == "close"
+    problem = json.loads(body)      # the whole body, as Content-Length says: then the server closed (exchange ended)
+    assert len(body) == int(headers["content-length"])
+    assert problem["status"] == 400 and [e["code"] for e in problem["errors"]] == [code]
+    assert said in problem["errors"][0]["message"], problem
+
+
+def test_curl_s_unencoded_utf8_query_is_a_request_query_problem_with_the_query_percent_encoded(server):
+    port, _ = server
+    before = metric(port, "request.query")
+    body = (CASES / "aa-clean.yaml").read_bytes()
+    request = ("POST /v1/evaluate?source=嘉定区/aa.yaml HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.5.0\r\n"
+               f"Content-Type: application/yaml\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    status, headers, raw = answer(exchange(port, request))
+    assert status == 400 and headers["content-type"] == PROBLEM
+    [issue] = json.loads(raw)["errors"]
+    assert issue["code"] == "request.query" and issue["location"]["path"] == "query"
+    assert issue["message"] == "the query `source=嘉定区/aa.yaml` is not percent-encoded: a URL is sent as ASCII"
+    assert "`/v1/evaluate?source=%E5%98%89%E5%AE%9A%E5%8C%BA/aa.yaml`" in issue["hint"]
+    assert metric(port, "request.query") == before + 1
+
+
+def test_a_client_that_disconnects_mid_body_is_one_quiet_line_counted_as_request_disconnected(server):
+    port, stderr = server
+    before = metric(port, "request.disconnected")
+    assert exchange(port, POST + b"Content-Length: 100\r\n\r\n{}", close_write=True) == b""   # nobody to answer
+    for _ in range(50):     # the server sees the close on its own time: at most 5 s
+        if metric(port, "request.disconnected") > before:
+            break
+        time.sleep(0.1)
+    assert metric(port, "request.disconnected") == before + 1
+    assert metric(port, "internal.error") == 0
+    text = stderr.read_text(encoding="utf-8")
+    assert "INFO:     client disconnected before its request body was read: POST /v1/evaluate (2 of 100 bytes received)" in text
+    assert "Traceback" not in text and "internal error" not in text and "ClientDisconnect" not in text
+
+
+def get(port: int, target: bytes, headers: bytes = b"") -> tuple:
+    return answer(exchange(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n" + headers + b"Connection: close\r\n\r\n"))
+
+
+def test_a_target_in_absolute_form_is_served_as_its_path_and_one_that_is_no_path_is_a_400(server):
+    port, _ = server
+    status, headers, body = get(port, b"http://x/health")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    status, headers, body = get(port, b"http://x/v1/policies")
+    assert status == 200 and json.loads(body)["policies"][0]["id"] == "shanghai-post-license"
+    status, headers, body = get(port, b"health")
+    assert status == 400 and headers["content-type"] == PROBLEM
+    [issue] = json.loads(body)["errors"]
+    assert issue["code"] == "request.syntax" and issue["hint"] == "send `GET /health`", issue
+    assert "is not a path: a path starts with `/`" in issue["message"]
+
+
+def test_an_encoded_slash_is_no_separator_a_404_problem(server):
+    port, _ = server
+    assert get(port, b"/v1/policies/shanghai-post-license/2017")[0] == 200
+    status, headers, body = get(port, b"/v1/policies/shanghai-post-license%2F2017")
+    assert status == 404 and headers["content-type"] == PROBLEM
+    [issue] = json.loads(body)["errors"]
+    assert issue["code"] == "request.not_found" and "an encoded slash (%2F) is not a separator" in issue["message"]
+
+
+def test_a_content_type_with_bytes_past_ascii_is_quoted_escaped_not_garbled(server):
+    port, _ = server
+    for value, said in ((b"application/json; charset=\xe6\xb5\xa6", "the Content-Type header 'application/json; charset=\\xe6\\xb5\\xa6'"),
+                        (b'application/json; charset="\xe6\xb5\xa6"', "the body's charset '\\xe6\\xb5\\xa6'")):
+        status, headers, body = answer(exchange(port, b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: " + value
+                                                + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"))
+        assert status == 415 and headers["content-type"] == PROBLEM
+        [issue] = json.loads(body)["errors"]
+        assert said in issue["message"] and "æ" not in issue["message"], issue
