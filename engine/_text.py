@@ -56,6 +56,17 @@ def zh_numeral(n: int) -> str:
     return digits[hundreds] + "百" + tail
 
 
+def article_slot(entries: list, name: str) -> tuple:
+    """Where an entry for article `name` goes among `entries` (mappings with `article`, in article order), as an
+    amending version's index or text puts it: (the index of the entry it replaces, True), else (where it is
+    inserted, by its number, False)."""
+    at = next((k for k, e in enumerate(entries) if e["article"] == name), None)
+    if at is not None:
+        return at, True
+    key = article_key(name)
+    return next((k for k, e in enumerate(entries) if article_key(e["article"]) > key), len(entries)), False
+
+
 def article_key(article: str) -> tuple:
     """Sort key: 第N条 by N, then annexes (附件N) by N, then anything else by name."""
     m = _ARTICLE.match(article or "")
@@ -204,14 +215,12 @@ def merge(layers: list, issues: IssueCollector) -> Optional[dict]:
                 continue
             seen[name] = i
             article = {**copy.deepcopy(entry), "version": ref, "location": str(doc.location(("articles", i)))}
-            at = next((k for k, a in enumerate(articles) if a["article"] == name), None)
-            if at is not None:
+            at, replaces = article_slot(articles, name)
+            if replaces:
                 article["replaces"] = articles[at]["version"]
                 articles[at] = article
-                continue
-            key = article_key(name)
-            at = next((k for k, a in enumerate(articles) if article_key(a["article"]) > key), len(articles))
-            articles.insert(at, article)
+            else:
+                articles.insert(at, article)
     return merged
 
 

@@ -301,14 +301,12 @@ def _merge_index(resolved: Resolved, doc: Document, issues: IssueCollector, inhe
                        doc.location(("articles", i, "article")), "keep one entry")
             continue
         seen[name] = i
-        at = next((k for k, e in enumerate(data) if e["article"] == name), None)
-        if at is not None:
+        at, replaces = _text.article_slot(data, name)
+        if replaces:
             data[at], places[at] = entry, (doc, ("articles", i))
-            continue
-        key = _text.article_key(name)
-        at = next((k for k, e in enumerate(data) if _text.article_key(e["article"]) > key), len(data))
-        data.insert(at, entry)
-        places.insert(at, (doc, ("articles", i)))
+        else:
+            data.insert(at, entry)
+            places.insert(at, (doc, ("articles", i)))
     resolved.articles = ArticleEntries(doc, data, places)
 
 
