@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from .errors import InputError, Issue, Location
-from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _Refused, _float, _int, _no_constant, _pairs, check_value,
+from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _Refused, check_value, read_json,
                    json_depth_place, json_position, json_syntax, json_type, load_case_file, refused_at)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -322,7 +322,7 @@ def parse_record(record: Record) -> Document:
                                 "save the file as UTF-8")])
     text = record.text.rstrip("\r\n")   # its line's end is not part of it: an error at the end is on this line
     try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
+        data = read_json(text)
     except json.JSONDecodeError as exc:
         message, index = json_syntax(exc, text, "line")
         raise InputError([Issue("input.syntax", message, Location(name, line, json_position(text, index)[1]),

@@ -1052,6 +1052,16 @@ def _float(text: str) -> float:
     return value
 
 
+# The JSON reader as regcode reads case files: a duplicate key, NaN or Infinity, an integer beyond 64 bits or an
+# infinite number raise _Refused (a ValueError) with its code; `raw_decode` reads one value of a larger text.
+JSON_READER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
+
+
+def read_json(text: str):
+    """JSON text as data, by JSON_READER (JSONDecodeError for bad syntax, _Refused for a value regcode refuses)."""
+    return JSON_READER.decode(text)
+
+
 def json_message(exc: json.JSONDecodeError) -> str:
     """The JSON reader's message without its dangling ' at' (the place is the issue's line and column). A control
     character in a string is named: escaped it is refused too (control_message), so no escape is suggested."""
@@ -1117,7 +1127,7 @@ def parse_json(text: str, name: str, line: int = 0):
     what a JSON reader would refuse, and the values regcode does not accept, are InputErrors."""
     from .errors import InputError
     try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
+        return read_json(text)
     except json.JSONDecodeError as exc:
         message, index = json_syntax(exc, text)
         at_line, column = json_position(text, index)

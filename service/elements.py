@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Optional
 
 from ..engine.corpus import CorpusCase, needs_a_check
 from ..engine.errors import InputError, Issue, Location
-from ..engine.load import (MAX_CASE_BYTES, Document, IssueCollector, _int, _float, _no_constant, _pairs,
+from ..engine.load import (JSON_READER, MAX_CASE_BYTES, Document, IssueCollector,
                            check_value, format_path, json_type, load_case_text, not_utf8, parse_text)
 
 # The array's own syntax is read here; an element's is the case-file reader's (load_case_text), as a file's is.
@@ -20,7 +19,7 @@ _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')            # a string ends on its l
 _SCALAR = re.compile(r'[^\s,\[\]{}"]+')                  # a number, true, NaN, a misspelt word...
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}"]')     # what counts inside a container; a lone `"` is a string not closed
 _CLOSES = {"[": "]", "{": "}"}
-_READER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
+_READER = JSON_READER
 HINT = "a batch is a JSON array of case files (JSON objects), or JSON lines: one case file a line"
 
 
