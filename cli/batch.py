@@ -19,6 +19,7 @@ from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, ba
                             terminate_as_interrupt, unwritable)
 from ..engine.catalog import check_compiles
 from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
+from ..engine.case import also_wrong
 from ..engine.errors import IssueCollector, one_line
 from ..engine.load import MAX_CASE_BYTES, parse_text, printable
 from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
@@ -314,7 +315,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     check_compiles(cat, policy_id, version)
     evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend,
                                  explain=explain)
-    job = Job(catalog_factory(policy_roots), evaluate, batch_reduce, spill=True)
+    recheck = functools.partial(also_wrong, policy_name=policy_id, as_of=as_of, version=version)
+    job = Job(catalog_factory(policy_roots), evaluate, batch_reduce, spill=True, recheck=recheck)
 
     interactive = sys.stderr.isatty()
     progress = Progress(interactive, count_records(source) if interactive else None)

@@ -11,6 +11,7 @@ import click
 
 from ..engine.catalog import check_compiles
 from ..engine.corpus import count_records, read_records
+from ..engine.case import also_wrong
 from ..engine.errors import did_you_mean, one_line
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt)
@@ -197,7 +198,8 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     default_as_of = year_start(cat, policy_id, version, year)
     evaluate = functools.partial(evaluate_for_plan, policy_name=policy_id, as_of=as_of, default_as_of=default_as_of,
                                  version=version, backend=backend)
-    job = Job(catalog_factory(policy_roots), evaluate, plan_entry)
+    recheck = functools.partial(also_wrong, policy_name=policy_id, as_of=as_of, version=version)
+    job = Job(catalog_factory(policy_roots), evaluate, plan_entry, recheck=recheck)
 
     interactive = sys.stderr.isatty()
     progress = Progress(interactive, count_records(source) if interactive else None)

@@ -73,6 +73,9 @@ class Job:
     # file of its own and only the summaries travel back (the lines are most of the bytes: 7 KB a case with
     # the why); the parent copies the chunk files into the output in input order.
     spill: bool = False
+    # `recheck(cat, error)` -> the error to report, for a record refused for value-level problems only but still
+    # read (InputError.partial, engine/case.py also_wrong): its other problems said beside them, never evaluated
+    recheck: Optional[Callable[[Any, InputError], InputError]] = None
 
 
 @dataclass
@@ -145,7 +148,12 @@ def _start_worker(job: Job, pool_worker: bool, parent: Optional[int] = None, pip
 def _evaluate_one(record: Record) -> Outcome:
     job, cat = _worker["job"], _worker["catalog"]
     try:
-        doc = parse_record(record)
+        try:
+            doc = parse_record(record)
+        except InputError as exc:
+            if job.recheck is None or getattr(exc, "partial", None) is None:
+                raise
+            raise job.recheck(cat, exc) from None
         return Outcome(record.source, record.line, value=job.reduce(doc.data, job.evaluate(cat, doc), cat))
     except PolicyError as exc:
         return Outcome(record.source, record.line, errors=[i.as_dict() for i in exc.issues], identity=exc.identity or None)

@@ -846,3 +846,20 @@ def test_a_jsonl_file_named_json_is_read_as_jsonl(corpus, tmp_path):
     result = run("batch", str(named), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1")
     assert result.exit_code in (0, 1) and "spread over lines" not in result.output
     assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) > 0
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_yaml_case_file_with_an_ambiguous_value_has_its_other_problems_said_too(tmp_path, jobs):
+    """As eval does: a case file refused for `no` unquoted is still checked against the facts schema (its bad district
+    said in the same run), never evaluated; the folder's other case files are evaluated."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("as_of: 2019-06-30\nserious_quality_hazard: no\nenterprise: {credit_code: '913101131342687071', "
+                                   "name: 甲, production_district: 浦东区}\n", encoding="utf-8")
+    (folder / "b.yaml").write_bytes((EXAMPLES / "aa-clean.yaml").read_bytes())
+    errors = tmp_path / "err.jsonl"
+    result = run("batch", str(folder), "--out", str(tmp_path / "o.jsonl"), "--errors", str(errors), "--jobs", jobs)
+    assert result.exit_code == 1, result.output
+    [record] = lines(errors)
+    assert sorted(e["code"] for e in record["errors"]) == ["input.ambiguous_scalar", "input.schema"]
+    assert len(lines(tmp_path / "o.jsonl")) == 1
