@@ -182,13 +182,8 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
         if case.version not in (None, policy.version):
             continue
         if isinstance(facts, dict) and not (want and any(c == want or c.startswith(want + ".") for c in _FACTS_ERRORS)):
-            doc = facts_document(case)
-            # what eval would refuse in a case file that a policy file may hold (a control character in a text)
-            refused = check_value(doc.data, doc.file, marks=doc.marks, keys=doc.keys)
             try:            # (a case expecting the facts schema's refusal has facts it refuses)
-                if refused:
-                    raise PolicyError(refused)
-                check_case(policy, doc)
+                check_facts(policy, facts_document(case))
             except PolicyError as exc:
                 said = {_place(i.location) for i in issues.issues}    # (a facts' as_of that is no date: test.as_of above)
                 for issue in exc.issues:
@@ -241,6 +236,15 @@ def facts_document(case: Case) -> Document:
                     {k[3:]: v for k, v in case.doc.keys.items() if k[:3] == prefix})
 
 
+def check_facts(policy: CompiledPolicy, doc: Document) -> None:
+    """A case's facts checked as eval checks a case file: what it refuses in any case file that a policy file may
+    hold (a control character in a text), then the facts schema. Raises InputError."""
+    refused = check_value(doc.data, doc.file, marks=doc.marks, keys=doc.keys)
+    if refused:
+        raise InputError(refused)
+    check_case(policy, doc)
+
+
 def _same(decl, expected, actual) -> bool:
     if decl is not None and decl.type == "list" and isinstance(expected, list) and isinstance(actual, list):
         return sorted(map(str, expected)) == sorted(map(str, actual))
@@ -261,10 +265,7 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DE
         if not force and not policy.in_force(as_of):
             raise PolicyError([Issue("select.no_version_in_force", f"{policy.ref} is not in force on {as_of} ({policy.window()})",
                                      case.location, "")])
-        refused = check_value(doc.data, doc.file, marks=doc.marks, keys=doc.keys)
-        if refused:     # what eval refuses in a case file, a policy file may hold: a control character in a text
-            raise InputError(refused)
-        check_case(policy, doc)
+        check_facts(policy, doc)
         result = to_dict(evaluate(policy, data["facts"], as_of, backend=backend, checked=True))
     except PolicyError as exc:
         codes = [i.code for i in exc.issues]
