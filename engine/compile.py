@@ -163,6 +163,24 @@ def _remove(resolved: Resolved, issues: IssueCollector, inherited: bool, doc, i:
         resolved.removed[what, name] = where
 
 
+def _id_problem(item: Item, first: Optional[Item], said: str, inherited: bool, known) -> Optional[tuple]:
+    """What is wrong with a rule's id in its version, as the arguments of `issues.add`, or None: used twice
+    (`first` is the other rule, named as "first at" or "also at" as `said` has it), `override` with no
+    inherited rule of that id (`known`: the ids it could replace), or an inherited id without `override`."""
+    rid = item.data["id"]
+    if first is not None:
+        return ("compile.duplicate_id", f"rule id `{rid}` is used twice ({said} at {first.location()})",
+                item.location("id"), "rule ids are unique within a version; rename one")
+    if item.data.get("override"):
+        if not inherited or rid not in known:
+            return ("compile.override", f"rule `{rid}` says `override: true` but no inherited rule has that id",
+                    item.location("override"), did_you_mean(rid, known) or "drop `override` to add a new rule")
+    elif inherited and rid in known:
+        return ("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
+                item.location("id"), "or give the new rule another id")
+    return None
+
+
 def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollector, inherited: bool, top: bool = True) -> None:
     """Overlay one version's declarations on `resolved` (the base's, when extending)."""
     resolved.manifest = Item(version.manifest, (), version.manifest.data)
@@ -222,38 +240,20 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                 continue
             item = Item(doc, ("rules", i), data)
             rid = data["id"]
-            if rid in seen_rules:
-                issues.add("compile.duplicate_id", f"rule id `{rid}` is used twice (first at {seen_rules[rid].location()})",
-                           item.location("id"), "rule ids are unique within a version; rename one")
+            problem = _id_problem(item, seen_rules.get(rid), "first", inherited, resolved.rules)
+            seen_rules.setdefault(rid, item)
+            if problem is not None:
+                issues.add(*problem)
                 resolved.checked_only.append(item)    # the rest of it is still checked: every mistake at once
-                continue
-            seen_rules[rid] = item
-            if data.get("override"):
-                if not inherited or rid not in resolved.rules:
-                    issues.add("compile.override", f"rule `{rid}` says `override: true` but no inherited rule has that id",
-                               item.location("override"), did_you_mean(rid, resolved.rules) or "drop `override` to add a new rule")
-                    resolved.checked_only.append(item)
-                    continue
-            elif rid in resolved.rules and inherited:
-                issues.add("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
-                           item.location("id"), "or give the new rule another id")
-                resolved.checked_only.append(item)
                 continue
             resolved.rules[rid] = item
     seen_aside: dict = {}
     for item in aside:      # never a rule of the version, so it takes no id from one: said at the rule set aside
         rid = item.data["id"]
-        first = seen_rules.get(rid) or seen_aside.get(rid)
+        problem = _id_problem(item, seen_rules.get(rid) or seen_aside.get(rid), "also", inherited, base_names["rules"])
         seen_aside.setdefault(rid, item)
-        if first is not None:
-            issues.add("compile.duplicate_id", f"rule id `{rid}` is used twice (also at {first.location()})",
-                       item.location("id"), "rule ids are unique within a version; rename one")
-        elif item.data.get("override") and (not inherited or rid not in base_names["rules"]):
-            issues.add("compile.override", f"rule `{rid}` says `override: true` but no inherited rule has that id",
-                       item.location("override"), did_you_mean(rid, base_names["rules"]) or "drop `override` to add a new rule")
-        elif not item.data.get("override") and inherited and rid in base_names["rules"]:
-            issues.add("compile.duplicate_id", f"rule `{rid}` is inherited; say `override: true` to replace it",
-                       item.location("id"), "or give the new rule another id")
+        if problem is not None:
+            issues.add(*problem)
         elif item.data.get("override") and rid in resolved.rules:   # (an inherited one: this version's is `first`)
             # The version fails anyway (the override's schema problem), so the inherited rule it replaces is not
             # checked in its stead: it would say what the drafter already mended (a decision it removes).
