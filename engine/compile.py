@@ -861,8 +861,9 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
     carried_on = 0      # problems of inheritance local to one name, after which the passes went on
     for name, run in PASSES:
         run(c)
-        if name == "declarations" and len(c.issues.issues) == carried_on and not version.set_aside:
-            c.declared = True       # every declaration stands: the version's `reports:` can be checked against them
+        if name == "declarations" and len(c.issues.issues) == carried_on:
+            c.declared = True       # the declarations stand (but those set aside, which are said where they are written):
+            # the version's `reports:` and its test cases can be checked against them
         if len(c.issues.issues) > carried_on:
             if name == "inherit" and {i.code for i in c.issues.issues} <= _LOCAL_TO_ONE_NAME:
                 carried_on = len(c.issues.issues)   # the one in question is left out or kept as inherited: check the rest
@@ -926,6 +927,6 @@ def _partial(c: Compilation):
                            manifest={k: v for k, v in m.items() if k not in ("apiVersion", "kind")},
                            decisions=c.decisions, facts_shape=c.facts_shape, identity=c.identity,
                            directory=str(c.version.source.directory), chain=c.resolved.chain, content_hash=None,
-                           removed=dict(c.resolved.removed),
+                           removed=dict(c.resolved.removed), set_aside=frozenset(c.version.set_aside),
                            articles=list(c.resolved.articles.data) if c.resolved.articles else [], text=text,
                            facts_schema=c.resolved.facts_schema, backends={})

@@ -328,6 +328,8 @@ def _identity_columns(policy) -> tuple:
 def _decision(policy, name, types: tuple, at: tuple, where: _Where, issues: IssueCollector):
     decl = policy.decisions.get(name)
     gone = policy.removed.get(("decision", name)) if decl is None and isinstance(name, str) else None
+    if decl is None and ("decision", name) in getattr(policy, "set_aside", ()):
+        return None     # declared, and set aside for its own mistake, which is said where it is written
     if gone is not None:
         own = Path(where.path) == Path(policy.directory) / "policy.yaml"
         issues.add("compile.reports", f"decision `{name}` is not declared: {policy.ref} removes it ({gone})", where(*at),

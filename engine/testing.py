@@ -198,12 +198,15 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
             where = case.doc.location(("cases", case.index, "expect", name))
             decl = policy.decisions.get(name)
             gone = (getattr(policy, "removed", None) or {}).get(("decision", name))
+            if decl is None and ("decision", name) in getattr(policy, "set_aside", ()):
+                continue    # declared, and set aside for its own mistake, which is said where it is written
             if decl is None and gone is not None:    # said as a rule that uses it is: where it went, no guess
                 issues.add("test.unknown_decision", f"case {case.name!r} expects a decision `{name}` that {policy.ref} does not "
                            f"declare: it removes it ({gone})", where, "drop it from the case's `expect:`, or keep the decision")
             elif decl is None:
                 issues.add("test.unknown_decision", f"case {case.name!r} expects a decision `{name}` that {policy.ref} does not "
-                           "declare", where, did_you_mean(name, policy.decisions) or "name a decision of the version")
+                           "declare", where, did_you_mean(name, list(policy.decisions) + [n for w, n in getattr(policy, "set_aside", ()) if w == "decision"])
+                           or "name a decision of the version")
             elif not _fits(decl, expected):
                 allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {decl.type}"
                 issues.add("test.value", f"case {case.name!r} expects `{name}` to be {dump_json(expected)}: it takes {allowed}",

@@ -534,17 +534,26 @@ def test_the_test_cases_are_checked_beside_the_rules_mistakes_when_the_declarati
         ("test.value", "tests/value.yaml"), ("test.article", "tests/articles.yaml")}, errors
 
 
-def test_the_test_cases_are_not_checked_against_declarations_that_do_not_stand(tmp_path, monkeypatch):
-    """A decision set aside for a schema problem is no declaration to check a case's expectation against: no echo."""
+def test_the_test_cases_are_checked_beside_a_declaration_set_aside_which_is_no_echo(tmp_path, monkeypatch):
+    """A decision set aside for a schema problem is still declared, as far as the test cases go: a case expecting
+    it is no mistake (no echo of the declaration's problem), a misspelling of it is, and is pointed at it; the
+    cases' facts are checked against the facts schema in the same run."""
     root, version = _toy_copy(tmp_path)
     decisions = version / "decisions.yaml"
     decisions.write_text(decisions.read_text(encoding="utf-8").replace("combine: any, default: false}", "combine: anyy, default: false}"),
                          encoding="utf-8")
     by_mode = {f["mode"]: f for f in POLICY_ERRORS}
-    fixture = by_mode["a test case expecting a decision the version does not declare"]   # it expects any_major
     (version / "tests").mkdir()
-    (version / fixture["file"]).write_text(fixture["content"], encoding="utf-8")
+    for mode in ("a test case expecting a decision the version does not declare",      # any_majr
+                 "a test case whose facts the facts schema refuses (placed in the test file)"):
+        (version / by_mode[mode]["file"]).write_text(by_mode[mode]["content"], encoding="utf-8")
+    (version / "tests" / "set-aside.yaml").write_text(by_mode["a test case expecting a decision the version does not declare"]
+                                                     ["content"].replace("any_majr", "any_major"), encoding="utf-8")
     monkeypatch.chdir(version)
     result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
+    assert result.exit_code == 1, result.output
     errors = json.loads(result.stdout)["versions"][0]["errors"]
-    assert [(e["code"], e["location"]["file"]) for e in errors] == [("schema.enum", "decisions.yaml")], errors
+    assert sorted((e["code"], e["location"]["file"]) for e in errors) == [
+        ("schema.enum", "decisions.yaml"), ("test.facts", "tests/facts.yaml"), ("test.unknown_decision", "tests/typo.yaml")], errors
+    unknown = next(e for e in errors if e["code"] == "test.unknown_decision")
+    assert "`any_majr`" in unknown["message"] and unknown["hint"] == "did you mean `any_major`?", unknown

@@ -346,3 +346,17 @@ def test_the_summary_table_lists_groups_in_the_order_the_facts_schema_declares_t
     plan = CliRunner().invoke(regcode, ["plan", "--year", "2020", str(source), "--jobs", "1"])
     assert plan.exit_code == 0, plan.output
     assert [line.split()[0] for line in plan.output.splitlines() if line.split() and line.split()[0] in declared] == rows
+
+
+def test_a_decision_set_aside_for_its_own_mistake_is_no_echo_in_reports_and_the_rest_is_checked(tmp_path):
+    """`rating`'s declaration has a misspelt value: it is set aside and said there; `reports:` counting and showing
+    it is no mistake of its own (no echo), and a real mistake of `reports:` is still said in the same run."""
+    root = _kiosk_copy(tmp_path, lambda t: t.replace("key: kiosk.permit_no", "key: kiosk.zone"))
+    decisions = root / "kiosk" / "1" / "decisions.yaml"
+    decisions.write_text(decisions.read_text(encoding="utf-8").replace("red], combine: max,", "red], combine: maxx,"),
+                         encoding="utf-8")
+    result = run("validate", root / "kiosk" / "1", "--format", "json")
+    assert result.exit_code == 1, result.output
+    issues = [i for v in json.loads(result.stdout)["versions"] for i in v.get("errors", [])]
+    assert sorted((i["code"], i["location"]["file"].rsplit("/", 1)[-1], i["location"]["path"]) for i in issues) == [
+        ("compile.reports", "policy.yaml", "reports.plan.key"), ("schema.enum", "decisions.yaml", "decisions.rating.combine")], issues
