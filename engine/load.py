@@ -493,9 +493,10 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
             lines = text.split("\n")
             at = lines[line - 1] if 0 < line <= len(lines) else ""
             tab = "\t" in at[:len(at) - len(at.lstrip(" \t"))]     # a tab in the line's indentation
-            issues.add("load.syntax", f"YAML syntax error: {problem}", Location(file, line, col),
-                       "YAML indents with spaces only: replace the tab with spaces" if tab
-                       else "check the indentation and quoting around this place")
+            opened = _opened_at(exc, mark)
+            issues.add("load.syntax", f"YAML syntax error: {problem}" + (f"; {opened[0]}" if opened else ""),
+                       Location(file, line, col), "YAML indents with spaces only: replace the tab with spaces" if tab
+                       else opened[1] if opened else "check the indentation and quoting around this place")
     except yaml.YAMLError as exc:
         issues.add("load.syntax", f"YAML error: {exc}", Location(file, 1, 1), "check the file is YAML or JSON")
     except RecursionError:   # only the pure-Python parser recurses per level; libyaml stops at 1000 levels itself
@@ -508,6 +509,24 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if loader is not None:
             loader.dispose()
     return None
+
+
+_OPENERS = {"while parsing a flow sequence": "the `[`", "while parsing a flow mapping": "the `{`",
+            "while scanning a quoted scalar": "the quote"}
+
+
+def _opened_at(exc: yaml.MarkedYAMLError, mark) -> Optional[tuple]:
+    """(what to add to a syntax error's message, its hint) when the parser was reading a flow list or mapping or a
+    quoted scalar that began elsewhere than the problem: an unclosed `[`, `{` or quote is found only where the text
+    ends or something else comes, often lines later, so its own place is said too. None otherwise."""
+    start = exc.context_mark
+    if not exc.context or start is None or (mark is not None and (start.line, start.column) == (mark.line, mark.column)):
+        return None
+    at = f"line {start.line + 1}, column {start.column + 1}"
+    opener = _OPENERS.get(exc.context)
+    if opener is None:      # (a block mapping's start, say: where the indentation went wrong is the problem's place)
+        return None
+    return f"{opener} at {at} is not closed", f"close {opener} opened at {at}, or check the quoting inside it"
 
 
 def _too_deep_at(text: str, parser: str, stop: int) -> Optional[tuple]:
