@@ -235,6 +235,36 @@ def _keep_anchors(node, depth: int = 0) -> None:
             _keep_anchors(value, depth + 1)
 
 
+def _align_comments(text: str) -> str:
+    """Each comment on a line of its own indented as the line it comes before (ruamel keeps a comment's column as
+    written, so a re-indented rule would leave its comments where the rule was). The lines of a scalar written
+    over several lines are its text, never comments, and a comment with nothing after it stays as it is."""
+    import yaml
+    lines = text.split("\n")
+    inside: set = set()      # lines of multi-line scalars, after their first
+    try:
+        for token in yaml.scan(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            end = token.end_mark.line + (token.end_mark.column > 0)    # (a block scalar ends at the next line's start)
+            if isinstance(token, yaml.ScalarToken) and end > token.start_mark.line + 1:
+                inside.update(range(token.start_mark.line + 1, end))
+    except yaml.YAMLError:
+        return text
+    indent = None           # of the next line that is neither blank nor a comment, read from the end
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        body = line.lstrip(" ")
+        if i in inside or not body:
+            if i in inside and body:
+                indent = None    # (a comment before a scalar's own line is not aligned with its text)
+            continue
+        if body.startswith("#"):
+            if indent is not None:
+                lines[i] = " " * indent + body
+        else:
+            indent = len(line) - len(body)
+    return "\n".join(lines)
+
+
 # ---- files -------------------------------------------------------------------------------
 def format_text(text: str, display: str = "<text>") -> Result:
     """The canonical form of one file's text. Files that are not regcode policy files are skipped."""
@@ -259,7 +289,7 @@ def format_text(text: str, display: str = "<text>") -> Result:
                          for key, line, col, hint in unknown)
     out = io.StringIO()
     y.dump(tree, out)
-    result.formatted = out.getvalue()
+    result.formatted = _align_comments(out.getvalue())
     again = parse_text(result.formatted, display, IssueCollector())
     if again is None or again.data != data:   # the layout changed what the file says: never write that
         result.issues = (Issue("fmt.changed_meaning", "formatting would change what this file says; it was left as it is",

@@ -308,3 +308,64 @@ def test_fmt_never_reads_or_writes_through_a_link_leaving_the_folder(tmp_path):
     assert result.stdout.count("reformatted") == 1
     named = CliRunner().invoke(regcode, ["fmt", "--check", str(root / "rules" / "out.yaml")])   # named on its own: the same
     assert named.exit_code == 1 and "load.outside_root" in named.stderr and "fmt.skipped" not in named.output
+
+
+REINDENTED = """\
+apiVersion: regcode/v1
+kind: Rules
+rules:
+# the first rule, its items at the margin as written
+- id: a
+  # the title's comment
+  title: 标题
+  note: |
+    the note's text
+    # is text, not a comment
+  # after the note
+  article: 第二条
+  when:
+      # the condition
+      all:
+      - {path: applicant.certified, op: '==', value: true}
+# the next rule
+- id: b
+  title: t
+  article: 第三条
+  then: {decide: x, value: true}
+# the end of the file
+"""
+
+ALIGNED = """\
+apiVersion: regcode/v1
+kind: Rules
+rules:
+  # the first rule, its items at the margin as written
+  - id: a
+    # the title's comment
+    article: 第二条
+    title: 标题
+    note: |
+      the note's text
+      # is text, not a comment
+    # after the note
+    when:
+      # the condition
+      all:
+        - {path: applicant.certified, op: '==', value: true}
+  # the next rule
+  - id: b
+    article: 第三条
+    title: t
+    then: {decide: x, value: true}
+# the end of the file
+"""
+
+
+def test_a_comment_on_its_own_line_is_indented_as_the_line_it_comes_before_never_inside_a_scalar():
+    """Re-indenting a rule moves its comments with it (ruamel keeps their columns as written); a `#` line inside a
+    block scalar is its text and keeps its place; the file's last comment, with nothing after it, stays put."""
+    result = format_text(REINDENTED, "r.yaml")
+    assert not result.issues, result.issues
+    assert result.formatted == ALIGNED
+    assert format_text(ALIGNED, "r.yaml").formatted == ALIGNED
+    assert data_of(ALIGNED) == data_of(REINDENTED)
