@@ -232,6 +232,13 @@ async def _body(request: Request, limit: int) -> bytes:
         return Refused([Issue("request.too_large", f"the request body is {size}; at most {limit} bytes are accepted",
                               Location(path="body"), "send fewer or smaller case files per request")])
     declared = request.headers.get("content-length", "")
+    if "content-length" not in request.headers and "transfer-encoding" not in request.headers:
+        # HTTP/1.x reads such a request as having no body: whatever was sent after the headers is not its body
+        # (an HTTP/1.0 client that sends one and closes, say), so the case is not called empty
+        raise Refused([Issue("request.length_required", f"the {request.method} request has no Content-Length header "
+                             "(nor Transfer-Encoding: chunked), so it has no body: a body sent without one is not read",
+                             Location(path="header.content-length"),
+                             "send the body's size, e.g. `Content-Length: 42` (curl, requests and every HTTP library do)")])
     if declared.isdigit() and int(declared) > limit:
         raise too_large(f"{int(declared)} bytes")
     chunks, size = [], 0
@@ -505,7 +512,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     # The API's routes refuse a query parameter they do not declare, or one given twice (/health and /metrics,
     # asked by probes and scrapers, and the docs take whatever they are given)
     strict = [Depends(strict_query)]
-    errors_doc = {400: problem_doc, 404: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
+    errors_doc = {400: problem_doc, 404: problem_doc, 411: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
                   503: problem_doc}
 
     async def evaluate_request(request: Request, kind: str, allowed: tuple, ask_fields: dict) -> list:

@@ -18,14 +18,15 @@ _BY_CODE = {
     "request.too_large": 413, "request.too_many": 413, "input.too_large": 413,   # a case file past its own limit too
     "request.media_type": 415, "request.content_encoding": 415, "request.not_found": 404,
     "request.method": 405, "request.query": 400, "request.body": 400, "request.header": 400,
-    "request.syntax": 400, "request.disconnected": 400,
+    "request.syntax": 400, "request.disconnected": 400, "request.length_required": 411,
     "eval.timeout": 422, "service.busy": 429, "service.worker_killed": 503,
     "service.decision_log": 503,
 }
 _BY_FAMILY = {"input": 400, "select": 422, "eval": 422, "compile": 422, "schema": 422, "load": 422, "reload": 422,
               "request": 400, "service": 503, "internal": 500}
 _TITLES = {
-    400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 413: "The request is too large",
+    400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 411: "Length required",
+    413: "The request is too large",
     415: "Unsupported media type", 422: "The case cannot be evaluated", 429: "The service is busy",
     503: "The service could not finish the request; it may be sent again",
     500: "Internal error (a bug in regcode, not in the request)",

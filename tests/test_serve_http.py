@@ -153,3 +153,25 @@ def test_a_content_type_with_bytes_past_ascii_is_quoted_escaped_not_garbled(serv
         assert status == 415 and headers["content-type"] == PROBLEM
         [issue] = json.loads(body)["errors"]
         assert said in issue["message"] and "æ" not in issue["message"], issue
+
+
+def test_http_1_0_is_answered_and_closed_and_a_body_without_its_length_is_a_411_not_an_empty_case(server):
+    """An HTTP/1.0 client (no Host, no keep-alive) gets its answer and the connection closes after it; its POST with
+    Content-Length is evaluated as any; one without Content-Length has no body in HTTP/1.x, which is said as such
+    (411, naming the header), never as the case file being empty."""
+    port, _ = server
+    status, headers, body = answer(exchange(port, b"GET /health HTTP/1.0\r\n\r\n"))
+    assert status == 200 and headers["connection"] == "close" and json.loads(body)["status"] == "ok"
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    head = b"POST /v1/evaluate HTTP/1.0\r\nContent-Type: application/yaml\r\n"
+    status, headers, body = answer(exchange(port, head + b"Content-Length: %d\r\n\r\n" % len(case) + case))
+    assert status == 200 and json.loads(body)["decisions"]["classification"] == "aa", body
+    status, headers, body = answer(exchange(port, head + b"\r\n" + case))
+    assert status == 411 and headers["content-type"] == PROBLEM
+    [issue] = json.loads(body)["errors"]
+    assert issue["code"] == "request.length_required" and issue["location"]["path"] == "header.content-length", issue
+    assert "has no Content-Length header" in issue["message"] and "Content-Length: 42" in issue["hint"]
+    for chunked in (b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(case) + case + b"\r\n0\r\n\r\n",):
+        status, _, body = answer(exchange(port, POST.replace(b"application/json", b"application/yaml")
+                                          + b"Connection: close\r\n" + chunked))
+        assert status == 200 and json.loads(body)["decisions"]["classification"] == "aa", body
