@@ -238,7 +238,8 @@ async def _body(request: Request, limit: int) -> bytes:
         raise Refused([Issue("request.length_required", f"the {request.method} request has no Content-Length header "
                              "(nor Transfer-Encoding: chunked), so it has no body: a body sent without one is not read",
                              Location(path="header.content-length"),
-                             "send the body's size, e.g. `Content-Length: 42` (curl, requests and every HTTP library do)")])
+                             "send the case file as the body with its size, `Content-Length: 42` (curl --data-binary @case.yaml "
+                             "and HTTP libraries send it)")])
     if declared.isdigit() and int(declared) > limit:
         raise too_large(f"{int(declared)} bytes")
     chunks, size = [], 0

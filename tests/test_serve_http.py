@@ -170,7 +170,7 @@ def test_http_1_0_is_answered_and_closed_and_a_body_without_its_length_is_a_411_
     assert status == 411 and headers["content-type"] == PROBLEM
     [issue] = json.loads(body)["errors"]
     assert issue["code"] == "request.length_required" and issue["location"]["path"] == "header.content-length", issue
-    assert "has no Content-Length header" in issue["message"] and "Content-Length: 42" in issue["hint"]
+    assert "has no Content-Length header" in issue["message"] and "`Content-Length: 42` (curl --data-binary @case.yaml" in issue["hint"]
     for chunked in (b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(case) + case + b"\r\n0\r\n\r\n",):
         status, _, body = answer(exchange(port, POST.replace(b"application/json", b"application/yaml")
                                           + b"Connection: close\r\n" + chunked))
