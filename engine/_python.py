@@ -41,13 +41,14 @@ _ORDERED = ({"string", "date"}, {"number", "integer", "boolean"})
 class CaseCache:
     """Per-evaluation state of generated code: visible items of event-dated lists, indexes, windows."""
 
-    __slots__ = ("as_of", "lists", "indexes", "windows", "texts")
+    __slots__ = ("as_of", "lists", "indexes", "windows", "texts", "picks")
 
     def __init__(self, case: dict, as_of: str, slots: tuple, lists: bool = True):
         self.as_of = as_of
         self.indexes: dict = {}
         self.windows: dict = {}
         self.texts: dict = {}      # id(item) -> its canonical JSON, for ties between equal dates (items live all case)
+        self.picks: dict = {}      # (pick site, id(list or bucket)) -> what it picked (Generator.pick)
         # the generated run function computes the lists itself, inline, into local variables
         self.lists = [visible(case, keys, field_name, as_of) for keys, field_name in slots] if lists else None
 
@@ -331,7 +332,7 @@ HELPERS = {name: globals()[name] for name in ("_index", "_lookup", "_group", "_l
                                                "_index_required", "_group_defaulted", "_index_defaulted", "_within", "_window_start", "_lt", "_le", "_gt", "_ge", "_in", "_not_in", "_mget",
                                                "_date_add", "_days_between", "_step", "_tie_wins")}
 BUILTINS = {"len": len, "type": type, "dict": dict, "list": list, "str": str, "bool": bool, "enumerate": enumerate,
-            "TypeError": TypeError, "Exception": Exception, "sum": sum, "any": any}
+            "TypeError": TypeError, "Exception": Exception, "sum": sum, "any": any, "id": id}
 
 
 # ---- the code generator ---------------------------------------------------------------------
@@ -728,10 +729,21 @@ class Generator:
             pairs, where = self._keyed(e.source, e.alias, e.where, scope, ind, pairs, slot)
             best, bk = self.tmp("best"), self.tmp("bk")
             k = self.tmp("k")
+            bi = None if self.items_only else self.tmp("bi")
+            chosen = f"{best}, {bk}, {bi}" if bi else f"{best}, {bk}"
+            memo = None
+            if slot is not None and not any(a != e.alias and where is not None and _cond_refers_to(where, a) for a in scope):
+                # What it picks depends on the list (or the index's bucket: one per key) alone, not on the item in
+                # hand: picked once a case per bucket, so that n items of one key cost n, not n^2 (the lists and
+                # their index's buckets live as long as the case: their id is the key).
+                self.p.pick_sites += 1
+                memo, m = str(self.p.pick_sites), self.tmp("pm")
+                self.emit(ind, f"{m} = X.picks.get(({memo}, id({pairs})))")
+                self.emit(ind, f"if {m} is not None: {chosen} = {m}")
+                self.emit(ind, "else:")
+                ind += 1
             self.emit(ind, f"{best} = {bk} = None")
-            bi = None
-            if not self.items_only:
-                bi = self.tmp("bi")
+            if bi:
                 self.emit(ind, f"{bi} = -1")
             i, h = self._loop(pairs, ind)
             if not dicts:
@@ -750,6 +762,9 @@ class Generator:
             better = ">" if e.latest else "<"
             self.emit(ind + 1, f"if {bk} is None or {k} {better} {bk} or ({k} == {bk} and _tie_wins(X, {h}, {best}, {e.latest!r})):")
             self.emit(ind + 2, f"{best}, {bk}, {bi} = {h}, {k}, {i}" if bi else f"{best}, {bk} = {h}, {k}")
+            if memo is not None:
+                self.emit(ind, f"X.picks[({memo}, id({pairs}))] = ({chosen},)")
+                ind -= 1
         finally:
             self.traced = saved
         if memo_key is not None and not self.traced:
@@ -1270,6 +1285,7 @@ class Builder:
         self.policy = policy
         self.consts: list = []
         self._const_ids: dict = {}
+        self.pick_sites = 0      # picks memoised per case (Generator.pick), each numbered
         # every list at the top of the case file gets a slot: its visible (position, item) pairs are
         # computed once per case (only those dated on or before as_of, for an event-dated list)
         roots = {(name,) for name, shape in policy.facts_shape.props.items() if shape.kind == "array"}
