@@ -988,13 +988,13 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
                                 "write a mapping with `as_of:`, `enterprise:` and the lists the case has")])
     if as_json:
         data = parse_json(text, name)
-        marked = parse_text(text, name, IssueCollector(), merge_keys=True)    # marks only; JSON that YAML refuses (tabs) has none
         if isinstance(data, dict):
-            problems = check_value(data, name, text=text, marks=marked.marks if marked is not None else None,
-                                   keys=marked.keys if marked is not None else None)
+            marked = _JsonMarks(text, name)   # the YAML reader's marks, read only once a place is asked for
+            marks, keys = _LazyMarks(marked, "marks"), _LazyMarks(marked, "keys")
+            problems = check_value(data, name, text=text, marks=marks, keys=keys)
             if problems:
                 raise InputError(problems)
-            return Document(name, data, marked.marks if marked is not None else {}, marked.keys if marked is not None else {})
+            return Document(name, data, marks, keys)
         raise InputError([Issue("input.not_mapping", f"a case file must be a mapping, found {json_type(data)}",
                                 Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
     issues = IssueCollector()
@@ -1008,6 +1008,84 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
         failed.partial = doc if doc is not None and soft_only(issues.issues) else None
         raise failed
     return doc
+
+
+class _JsonMarks:
+    """The line and column marks of a JSON case file's text, by the YAML reader (about 25x the JSON reader's
+    time): read the first time a place is asked for, which a case file that is right never is. JSON that YAML
+    refuses (a tab) has none."""
+
+    def __init__(self, text: str, name: str):
+        self.text, self.name, self.doc = text, name, None
+
+    def read(self, attr: str) -> dict:
+        if self.text is not None:
+            self.doc = parse_text(self.text, self.name, IssueCollector(), merge_keys=True)
+            self.text = None
+        return getattr(self.doc, attr) if self.doc is not None else {}
+
+
+class _LazyMarks(dict):
+    """A Document's `marks` or `keys`, filled from a _JsonMarks when first read (every way a dict is read
+    here goes through these methods; it pickles as the plain dict it then is)."""
+
+    def __init__(self, source: _JsonMarks, attr: str):
+        super().__init__()
+        self._source, self._attr = source, attr
+
+    def _fill(self) -> None:
+        if self._source is not None:
+            source, self._source = self._source, None
+            dict.update(self, source.read(self._attr))
+
+    def get(self, key, default=None):
+        self._fill()
+        return dict.get(self, key, default)
+
+    def __getitem__(self, key):
+        self._fill()
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key):
+        self._fill()
+        return dict.__contains__(self, key)
+
+    def __iter__(self):
+        self._fill()
+        return dict.__iter__(self)
+
+    def __len__(self):
+        self._fill()
+        return dict.__len__(self)
+
+    def items(self):
+        self._fill()
+        return dict.items(self)
+
+    def keys(self):
+        self._fill()
+        return dict.keys(self)
+
+    def values(self):
+        self._fill()
+        return dict.values(self)
+
+    def copy(self) -> dict:
+        self._fill()
+        return dict(dict.items(self))
+
+    def __eq__(self, other):
+        self._fill()
+        return dict.__eq__(self, other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        self._fill()
+        return dict.__repr__(self)
+
+    def __reduce__(self):
+        return dict, (self.copy(),)
 
 
 class _Refused(ValueError):
