@@ -999,7 +999,8 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
                                 Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
     issues = IssueCollector()
     doc = parse_text(text, name, issues, merge_keys=True, one_line=True)
-    if doc is not None and not isinstance(doc.data, dict):
+    if doc is not None and not isinstance(doc.data, dict) and not (doc.data is None and issues):
+        # (a root refused, a tag say, reads as null: its own problem is the one to say)
         issues.add("input.not_mapping", f"a case file must be a mapping, found {json_type(doc.data)}",
                    doc.location(), "start the file with `as_of:` and `enterprise:`")
     if issues:
