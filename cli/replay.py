@@ -9,7 +9,7 @@ from ..engine import Issue, Location, PolicyError, dump_json
 from ..engine.replay import has_changes, replay, to_text
 from .main import EXIT_POLICY, at_options, backend_option, catalog, counted, policy_root_option, regcode, set_format
 
-DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large"}
+DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large", "replay.field"}
 
 
 def rotated(path: str) -> list:

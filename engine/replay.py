@@ -8,6 +8,7 @@ import stat
 from typing import Iterable, Optional
 
 from .case import evaluate_case
+from ._dates import date_example, date_problem, is_date
 from .catalog import Catalog, SelectionError
 from .errors import EvaluationError, InputError, Issue, Location, did_you_mean
 from .evaluate import DEFAULT_BACKEND
@@ -61,6 +62,74 @@ def _lines(paths: Iterable[str]):
 
 
 MAX_UNKNOWN_POLICIES = 100    # distinct unknown policy ids counted (a damaged log may name many)
+
+
+def _kind(value) -> str:
+    """A JSON value's kind, as a message says it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _shown(value) -> str:
+    text = dump_json(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_rule_ids(value) -> bool:
+    return isinstance(value, list) and all(isinstance(r, str) for r in value)
+
+
+# What replay reads of a line, beside `input` (a case file, checked as one): (path, required, what the service writes there, the check). A line whose field is
+# not what the service writes is reported at its place and not replayed: evaluated, it would crash or
+# report changes the log never held.
+LINE_FIELDS = (
+    ("decisions", True, "an object", lambda v: isinstance(v, dict)),
+    ("policy", True, "an object", lambda v: isinstance(v, dict)),
+    ("decision_id", False, "a non-empty string", lambda v: isinstance(v, str) and v != ""),
+    ("as_of", True, "a string", lambda v: isinstance(v, str)),
+    ("input_sha256", False, "a string", lambda v: isinstance(v, str)),
+    ("policy.id", True, "a string", lambda v: isinstance(v, str)),
+    ("policy.version", True, "a string", lambda v: isinstance(v, str)),
+    ("policy.content_hash", False, "a string", lambda v: isinstance(v, str)),
+    ("rules_fired", False, "a list of rule ids", lambda v: v is None or _is_rule_ids(v)),
+)
+_ABSENT = object()
+
+
+def _field(entry: dict, path: str):
+    value = entry
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            return _ABSENT
+        value = value.get(key, _ABSENT)
+    return value
+
+
+def field_issues(entry: dict, where: Location) -> list:
+    """The fields of a decision-log line that are missing or not what the service writes, each at its path."""
+    out, wrong = [], set()
+    for path, required, what, fits in LINE_FIELDS:
+        if path.rpartition(".")[0] in wrong:      # `policy` is a list: its `id` is not said missing too
+            continue
+        value = _field(entry, path)
+        at = Location(where.file, where.line, where.column, path)
+        if value is _ABSENT:
+            if required:
+                out.append(Issue("replay.field", f"the line has no `{path}`", at,
+                                 "every line `regcode serve` writes has it; the line was altered or damaged"))
+            continue
+        if not fits(value):
+            example = date_example(value) if path == "as_of" else ""
+            mend = f"mend it (`\"{path}\":\"{example}\"`) or remove the line" if example else "mend or remove the line"
+            wrong.add(path)
+            out.append(Issue("replay.field", f"{path} is not {what}: {_shown(value)} is {_kind(value)}", at,
+                             f"the service writes {what} there; the line was altered or damaged: {mend}"))
+    return out
 
 
 def _unreplayable(where: Location, code: str, message: str, hint: str = "") -> dict:
@@ -123,10 +192,14 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             skipped.append(_unreplayable(where, "replay.syntax", f"not a JSON line: {exc}",
                                          "a crash can leave the last line partial; the other lines are replayed"))
             continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("decisions"), dict) or not isinstance(entry.get("policy"), dict):
+        if not isinstance(entry, dict) or "decisions" not in entry or "policy" not in entry:
             skipped.append(_unreplayable(where, "replay.not_decision", "not a decision-log line (no `decisions` or `policy`)"))
             continue
-        did = str(entry.get("decision_id", f"{path}:{number}"))
+        wrong = field_issues(entry, where)
+        if wrong:
+            skipped.append({"source": f"{path}:{number}", "errors": [i.as_dict() for i in wrong]})
+            continue
+        did = entry.get("decision_id", f"{path}:{number}")
         if "input" not in entry:
             skipped.append(_unreplayable(where, "replay.no_input", f"decision {did} was logged without its input",
                                          "the server ran with --decision-log-input none; only the hash was kept"))

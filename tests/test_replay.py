@@ -289,3 +289,70 @@ def test_a_log_whose_policies_none_of_the_roots_has_is_one_error_not_one_per_lin
         replay(Catalog(), [str(only_toy)])
     mixed = replay(Catalog(), [str(log)])      # one line of a policy the roots have: the others are said per line
     assert (mixed["replayed"], [s["errors"][0]["code"] for s in mixed["skipped"]]) == (2, ["select.unknown_policy"])
+
+
+# ---- a line whose fields are not what the service writes -------------------------------------------
+@pytest.fixture(scope="module")
+def two_lines(tmp_path_factory):
+    """Two decision-log lines as the service writes them (parsed)."""
+    log = tmp_path_factory.mktemp("log") / "decisions.log"
+    decide_all(log, list(generator.generate(2, seed=5)))
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def _set(entry: dict, path: str, value) -> dict:
+    """`entry` with the field at `path` (dotted) set to `value`, or removed when `value` is DROP."""
+    entry = json.loads(json.dumps(entry))
+    *parents, key = path.split(".")
+    target = entry
+    for p in parents:
+        target = target[p]
+    if value is DROP:
+        del target[key]
+    else:
+        target[key] = value
+    return entry
+
+
+DROP = object()
+WRONG_TYPES = [20190630, True, None, [1], {}]
+# (field, values that are not what the service writes there, the code, a fragment of the message)
+LINE_MUTATIONS = (
+    [("as_of", v, "replay.field", "as_of is not a") for v in WRONG_TYPES]
+    + [("as_of", DROP, "replay.field", "the line has no `as_of`")]
+    + [("policy.id", v, "replay.field", "policy.id is not a string") for v in [["x"], 7, False, None, {}]]
+    + [("policy.id", DROP, "replay.field", "the line has no `policy.id`")]
+    + [("policy.version", v, "replay.field", "policy.version is not a string") for v in [2017, ["2017"], None, {}]]
+    + [("policy.content_hash", v, "replay.field", "policy.content_hash is not a string") for v in [1, [], {}, None]]
+    + [("policy", v, "replay.field", "policy is not an object") for v in ["x", [1], 3, None]]
+    + [("decisions", v, "replay.field", "decisions is not an object") for v in ["x", [1], 3, None]]
+    + [("decision_id", v, "replay.field", "decision_id is not a non-empty string") for v in [1, [1], {}, None, ""]]
+    + [("input_sha256", v, "replay.field", "input_sha256 is not a string") for v in [1, [1], {}, True, None]]
+    + [("rules_fired", v, "replay.field", "rules_fired is not a list of rule ids") for v in [1, "rule", {}, [1], [["a"]], True]]
+)
+
+
+@pytest.mark.parametrize("path,value,code,fragment", LINE_MUTATIONS,
+                         ids=[f"{m[0]}={'drop' if m[1] is DROP else json.dumps(m[1])}" for m in LINE_MUTATIONS])
+def test_a_field_of_the_wrong_type_is_reported_at_its_line_and_the_rest_replayed(tmp_path, two_lines, path, value, code, fragment):
+    log = tmp_path / "bad.log"
+    log.write_text(dump_json(_set(two_lines[0], path, value)) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"], report["unchanged"]) == (2, 1, 1)
+    (skipped,) = report["skipped"]
+    (issue,) = skipped["errors"]
+    assert (skipped["source"], issue["code"]) == (f"{log}:1", code)
+    assert fragment in issue["message"] and issue["hint"]
+    assert (issue["location"]["file"], issue["location"]["line"], issue["location"]["path"]) == (str(log), 1, path)
+    result = cli("replay", str(log))
+    assert result.exit_code == 1 and "Traceback" not in result.output and "internal error" not in result.output
+    assert f"bad.log:1: {code}: {fragment}" in result.stdout and "replayed 1 of 2" in result.stdout
+
+
+def test_a_case_of_the_wrong_kind_under_input_is_the_case_files_problem_at_its_line(tmp_path, two_lines):
+    from regcode.engine.replay import input_sha256
+    log = tmp_path / "bad.log"
+    entry = {**two_lines[0], "input": [1], "input_sha256": input_sha256([1])}
+    log.write_text(dump_json(entry) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert report["replayed"] == 1 and [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:1", "input.schema")]
