@@ -91,7 +91,7 @@ LINE_FIELDS = (
     ("decisions", True, "an object", lambda v: isinstance(v, dict)),
     ("policy", True, "an object", lambda v: isinstance(v, dict)),
     ("decision_id", False, "a non-empty string", lambda v: isinstance(v, str) and v != ""),
-    ("as_of", True, "a string", lambda v: isinstance(v, str)),
+    ("as_of", True, "a date (YYYY-MM-DD)", is_date),     # the engine's own check: 2019-02-30 is no day
     ("input_sha256", False, "a string", lambda v: isinstance(v, str)),
     ("policy.id", True, "a string", lambda v: isinstance(v, str)),
     ("policy.version", True, "a string", lambda v: isinstance(v, str)),
@@ -127,7 +127,9 @@ def field_issues(entry: dict, where: Location) -> list:
             example = date_example(value) if path == "as_of" else ""
             mend = f"mend it (`\"{path}\":\"{example}\"`) or remove the line" if example else "mend or remove the line"
             wrong.add(path)
-            out.append(Issue("replay.field", f"{path} is not {what}: {_shown(value)} is {_kind(value)}", at,
+            found = (f"{_shown(value)} ({date_problem(value)})" if path == "as_of" and isinstance(value, str)
+                     else f"{_shown(value)} is {_kind(value)}")
+            out.append(Issue("replay.field", f"{path} is not {what}: {found}", at,
                              f"the service writes {what} there; the line was altered or damaged: {mend}"))
     return out
 

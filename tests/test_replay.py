@@ -320,6 +320,10 @@ WRONG_TYPES = [20190630, True, None, [1], {}]
 LINE_MUTATIONS = (
     [("as_of", v, "replay.field", "as_of is not a") for v in WRONG_TYPES]
     + [("as_of", DROP, "replay.field", "the line has no `as_of`")]
+    + [("as_of", "2019-02-30", "replay.field", 'as_of is not a date (YYYY-MM-DD): "2019-02-30" (February 2019 has 28 days)'),
+       ("as_of", "2019-6-30", "replay.field", 'as_of is not a date (YYYY-MM-DD): "2019-6-30" (the form is YYYY-MM-DD)'),
+       ("as_of", "2019-06-30T00:00:00", "replay.field", 'as_of is not a date (YYYY-MM-DD): "2019-06-30T00:00:00" (the form is YYYY-MM-DD)'),
+       ("as_of", "", "replay.field", 'as_of is not a date (YYYY-MM-DD): ""')]
     + [("policy.id", v, "replay.field", "policy.id is not a string") for v in [["x"], 7, False, None, {}]]
     + [("policy.id", DROP, "replay.field", "the line has no `policy.id`")]
     + [("policy.version", v, "replay.field", "policy.version is not a string") for v in [2017, ["2017"], None, {}]]
