@@ -37,8 +37,9 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     """Re-evaluate a decision log's decisions with today's policies; report those that differ.
 
     LOG is written by `regcode serve --decision-log`. Each decision is evaluated again with the policy
-    in force on its as_of now (or --policy-version), and the decisions that differ are reported: by
-    decision, old and new value, the rules that decide it now, and the decision ids.
+    in force on its as_of now (or --policy-version; a decision whose request asked for a version by name
+    is evaluated with that version), and the decisions that differ are reported: by decision, old and
+    new value, the rules that decide it now, and the decision ids.
 
     A line that cannot be replayed (damaged, or logged with --decision-log-input none) is reported with
     its file and line; the others are still replayed. Exit 1 when a line cannot be replayed (damaged, or

@@ -36,9 +36,10 @@ def _decisive(result: dict, decision: str) -> list:
 
 
 # A log line is what `regcode serve` writes per decision: decision_id, policy {id, version, content_hash},
-# as_of, input (unless logged as a hash only), input_sha256, decisions, rules_fired. A line that cannot be
-# replayed (damaged, input not logged, input not matching its hash, no longer valid) is reported with its
-# file and line, and the others are still replayed.
+# asked {policy, version} (the request's query parameters, null when not given), as_of, input (unless logged
+# as a hash only), input_sha256, decisions, rules_fired. A line that cannot be replayed (damaged, input not
+# logged, input not matching its hash, no longer valid) is reported with its file and line, and the others
+# are still replayed.
 
 
 def _lines(paths: Iterable[str]):
@@ -97,6 +98,9 @@ LINE_FIELDS = (
     ("policy.version", True, "a string", lambda v: isinstance(v, str)),
     ("policy.content_hash", False, "a string", lambda v: isinstance(v, str)),
     ("rules_fired", False, "a list of rule ids", lambda v: v is None or _is_rule_ids(v)),
+    ("asked", False, "an object", lambda v: isinstance(v, dict)),
+    ("asked.policy", False, "a string or null", lambda v: v is None or isinstance(v, str)),
+    ("asked.version", False, "a string or null", lambda v: v is None or isinstance(v, str)),
 )
 _ABSENT = object()
 
@@ -138,14 +142,31 @@ def _unreplayable(where: Location, code: str, message: str, hint: str = "") -> d
     return {"source": f"{where.file}:{where.line}", "errors": [Issue(code, message, where, hint).as_dict()]}
 
 
-def _with_logged_version(issue: Issue, logged: dict) -> Issue:
-    """No version is in force on the logged as_of: the service was asked for a version outside its window
-    (the query `version`). Replay picks by date unless told; the hint names the version that decided it."""
-    if issue.code != "select.no_version_in_force" or not logged.get("version"):
+def _hinted(issue: Issue, cat: Catalog, entry: dict, where: Location) -> Issue:
+    """A line's selection problem with the fix that fits how its version was chosen by the service: asked
+    for by name (the request's `version`, logged in `asked`), or by date. Either way the version that
+    decided it is found with the --policy-root the service ran with; only a version asked for by name, or
+    one a line logged before `asked` was may have been, is one --policy-version names."""
+    logged, asked = entry["policy"], entry.get("asked") or {}
+    pid, ver = logged["id"], logged["version"]
+    if issue.code == "select.unknown_version" and asked.get("version") is not None:
+        return Issue(issue.code, f"the request asked for {pid}@{asked['version']} by name (`version={asked['version']}`); "
+                     f"{issue.message}", Location(where.file, where.line, where.column, "asked.version"),
+                     f"replay with the --policy-root where {pid}@{asked['version']} lives (the one the service ran with)")
+    if issue.code != "select.no_version_in_force":
         return issue
-    return Issue(issue.code, issue.message, issue.location,
-                 f"it was decided by {logged.get('id')}@{logged['version']}, asked for by name: replay it against a "
-                 f"version with --policy-version (--policy-version {logged['version']} to check it is unchanged)")
+    here = cat.index().get(pid, {}).get(ver)
+    if here is None:
+        hint = (f"it was decided by {pid}@{ver}, chosen by its date, which the policies replayed against do not have: "
+                f"replay with the --policy-root where {pid}@{ver} lives (the one the service ran with)")
+    elif "asked" in entry:
+        hint = (f"it was decided by {pid}@{ver}, chosen by its date, but {ver} here is in force {here.window}: replay "
+                f"with the --policy-root the service ran with (--policy-version {ver} forces this one)")
+    else:
+        hint = (f"it was decided by {pid}@{ver}; a line logged before regcode logged what a request asked for does not "
+                f"say whether by name: if so, replay it with --policy-version {ver}, else with the --policy-root the "
+                f"service ran with")
+    return Issue(issue.code, issue.message, issue.location, hint)
 
 
 def _unfit(cat: Catalog, policy_id, version: Optional[str]) -> Optional[SelectionError]:
@@ -181,6 +202,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
     changed, skipped, targets = [], [], {}
     added, removed = set(), {}      # removed: decision -> ValueTally of its logged values
     replayed = unchanged = 0
+    asked_by_name: dict = {}   # (policy id, version) -> lines replayed against the version their request asked for
     unfit: dict = {}        # a policy of the log the catalog knows -> None, or why none of its lines can be replayed
     unknown: dict = {}      # a policy of the log the catalog does not know -> its lines
     for path, number, raw in _lines(paths):
@@ -222,10 +244,13 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
                                 "errors": [i.as_dict() for i in unfit[policy_id].issues]})
                 continue
         doc = Document(f"{path}:{number}", entry["input"], place=(str(path), number))
+        # a version the request asked for by name is the one to replay against, as `eval --policy-version`
+        # would (--policy-version, given to replay, wins: the user asks for every line to be replayed so)
+        by_name = (entry.get("asked") or {}).get("version") if version is None else None
         try:
-            result = evaluate_case(cat, doc, policy_id, entry.get("as_of"), version, backend, "full")
+            result = evaluate_case(cat, doc, policy_id, entry["as_of"], version or by_name, backend, "full")
         except (InputError, SelectionError, EvaluationError) as exc:   # this line's case; a broken policy stops the replay
-            issues = [_with_logged_version(i, old_policy) if version is None else i for i in exc.issues]
+            issues = [_hinted(i, cat, entry, where) if version is None else i for i in exc.issues]
             skipped.append({"source": f"{path}:{number}", "decision_id": did, "errors": [i.as_dict() for i in issues]})
             continue
         except RecursionError:
@@ -233,6 +258,8 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             continue
         replayed += 1
         new_policy = result["policy"]
+        if by_name is not None:
+            asked_by_name[(new_policy["id"], by_name)] = asked_by_name.get((new_policy["id"], by_name), 0) + 1
         targets[(new_policy["id"], new_policy["version"], new_policy["content_hash"])] = True
         old, new = entry["decisions"], result["decisions"]
         added.update(set(new) - set(old))       # a decision one version has and the other not is not a changed value
@@ -278,6 +305,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         "against": [{"id": p, "version": v, "content_hash": h} for p, v, h in sorted(targets)],
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,
+        "asked_by_name": [{"id": p, "version": v, "count": n} for (p, v), n in sorted(asked_by_name.items())],
         "decisions_added": sorted(added), "decisions_removed": sorted(removed),
         "removed_values": {name: tally.rows() for name, tally in sorted(removed.items())},
     }
@@ -298,6 +326,9 @@ def to_text(report: dict) -> str:
     against = ", ".join(f"{a['id']}@{a['version']} ({a['content_hash']})" for a in report["against"]) or "nothing"
     out = [f"replayed {report['replayed']} of {report['read']} logged decisions against {against}: "
            f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"]
+    for a in report.get("asked_by_name", ()):
+        out.append(f"  {a['count']} decision(s) asked for {a['id']}@{a['version']} by name (the request's `version`): "
+                   f"replayed against it, not the version in force on their date")
     if report.get("decisions_added"):
         out.append(f"  the version replayed against adds decision(s) {', '.join(report['decisions_added'])}: not compared")
     for name, rows in (report.get("removed_values") or {}).items():   # what consumers of the log no longer get

@@ -193,24 +193,103 @@ def test_a_fifo_or_a_device_given_as_the_log_is_refused_not_read_forever(tmp_pat
         assert result.exit_code == 1 and "replay.not_a_file" in result.stderr, result.output
 
 
-def test_a_decision_taken_with_a_version_asked_for_outside_its_window_names_that_version(tmp_path):
-    """The service was asked `version=2017&as_of=2023-01-01`: replay picks by date and finds none in force.
-    The line is reported at its file and line, with the version that decided it in the hint."""
+def test_a_line_logged_before_asked_was_logged_names_both_fixes_when_no_version_is_in_force(tmp_path):
+    """A line without `asked` (an older regcode) whose as_of no version covers: whether its version was asked
+    for by name is not known, so the hint names both --policy-version (it is here) and the --policy-root."""
     log = tmp_path / "decisions.log"
     decide_all(log, list(generator.generate(1, seed=3)))
     entry = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
-    entry["as_of"] = "2023-01-01"        # what the service logs for that request: as_of is not part of the input's hash
+    entry["as_of"] = "2023-01-01"        # what the service logged for `version=2017&as_of=2023-01-01`: as_of is not hashed
+    del entry["asked"]
     log.write_text(dump_json(entry) + "\n", encoding="utf-8")
     report = replay(Catalog(), [str(log)])
     (skipped,) = report["skipped"]
     (issue,) = skipped["errors"]
     assert issue["code"] == "select.no_version_in_force"
     assert (issue["location"]["file"], issue["location"]["line"]) == (str(log), 1)
-    assert f"--policy-version {entry['policy']['version']}" in issue["hint"]
+    assert f"--policy-version {entry['policy']['version']}" in issue["hint"] and "--policy-root" in issue["hint"]
     result = cli("replay", str(log))
     assert result.exit_code == 1 and "--policy-version 2017" in result.stdout
     result = cli("replay", str(log), "--policy-version", entry["policy"]["version"])
     assert result.exit_code == 0 and "replayed 1 of 1" in result.stdout, result.stdout
+
+
+def _case(name: str) -> dict:
+    from conftest import REPO
+    import yaml
+    return json.loads(json.dumps(yaml.safe_load((REPO / "examples" / "cases" / name).read_text(encoding="utf-8")), default=str))
+
+
+def test_each_log_line_records_the_policy_and_version_the_request_asked_for(tmp_path):
+    log = tmp_path / "decisions.log"
+    case = dump_json(_case("aa-clean.yaml")).encode()
+    with serving(workers=1, decision_log=str(log)) as c:
+        for params in ({}, {"version": "2017"}, {"policy": "shanghai-post-license", "version": "2017", "as_of": "2019-07-01"}):
+            assert c.post("/v1/evaluate", params={"explain": "none", **params}, content=case).status_code == 200
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [e["asked"] for e in lines] == [{"policy": None, "version": None}, {"policy": None, "version": "2017"},
+                                           {"policy": "shanghai-post-license", "version": "2017"}]
+    for e in lines:     # extended, not renamed: every field the line had is still there
+        assert {"decision_id", "time", "policy", "input_sha256", "input", "as_of", "decisions", "rules_fired", "explain",
+                "regcode_version", "source"} <= set(e)
+
+
+def test_a_decision_made_with_a_version_asked_for_by_name_is_replayed_against_that_version(tmp_path):
+    """`version=2017&as_of=2022-06-01` on a server with the amendment: 2017 decided it, though 2022-illustration
+    is in force on that date. Replayed by date it would be a false change; replayed as asked, it is unchanged."""
+    from conftest import REPO
+    root = REPO / "examples" / "amendment" / "policies"
+    log = tmp_path / "decisions.log"
+    with serving(workers=1, decision_log=str(log), policy_roots=[root]) as c:
+        reply = c.post("/v1/evaluate", params={"as_of": "2022-06-01", "version": "2017", "explain": "none"},
+                       content=dump_json(_case("aa-clean.yaml")).encode())
+        assert reply.status_code == 200 and reply.json()["policy"]["version"] == "2017"
+    report = replay(Catalog([root]), [str(log)])
+    assert (report["replayed"], report["unchanged"], report["changed"], report["skipped"]) == (1, 1, [], [])
+    assert [a["version"] for a in report["against"]] == ["2017"]
+    assert report["asked_by_name"] == [{"id": "shanghai-post-license", "version": "2017", "count": 1}]
+    assert report["decisions_added"] == report["decisions_removed"] == []
+    result = cli("replay", str(log), "--policy-root", str(root), "--fail-on-change")
+    assert result.exit_code == 0, result.output
+    assert "1 decision(s) asked for shanghai-post-license@2017 by name" in result.stdout
+    forced = replay(Catalog([root]), [str(log)], version="2022-illustration")   # --policy-version still wins
+    assert forced["against"][0]["version"] == "2022-illustration" and forced["asked_by_name"] == []
+
+
+# (how the logged version was chosen, the query, the as_of the line is given, the code, in the hint, not in the hint)
+MISSING_VERSION_HINTS = [
+    ("by date, the version not in the roots", {}, "2022-06-01", "select.no_version_in_force",
+     "chosen by its date, which the policies replayed against do not have: replay with the --policy-root where "
+     "shanghai-post-license@2022-illustration lives", "--policy-version"),
+    ("by name, the version not in the roots", {"version": "2022-illustration"}, "2019-06-30", "select.unknown_version",
+     "replay with the --policy-root where shanghai-post-license@2022-illustration lives", "--policy-version"),
+]
+
+
+@pytest.mark.parametrize("query,as_of,code,hint,not_hint", [m[1:] for m in MISSING_VERSION_HINTS], ids=[m[0] for m in MISSING_VERSION_HINTS])
+def test_a_logged_version_the_roots_lack_is_found_with_the_policy_root_whether_asked_by_name_or_by_date(tmp_path, query, as_of, code, hint, not_hint):
+    from conftest import REPO
+    root = REPO / "examples" / "amendment" / "policies"
+    log = tmp_path / "decisions.log"
+    with serving(workers=1, decision_log=str(log), policy_roots=[root]) as c:
+        reply = c.post("/v1/evaluate", params={"as_of": as_of, "explain": "none", **query}, content=dump_json(_case("aa-clean.yaml")).encode())
+        assert reply.json()["policy"]["version"] == "2022-illustration"
+    report = replay(Catalog(), [str(log)])      # without the service's --policy-root
+    (skipped,) = report["skipped"]
+    (issue,) = skipped["errors"]
+    assert (issue["code"], issue["location"]["file"], issue["location"]["line"]) == (code, str(log), 1)
+    assert hint in issue["hint"] and not_hint not in issue["hint"]
+    again = replay(Catalog([root]), [str(log)])     # following the hint replays it
+    assert (again["replayed"], again["skipped"]) == (1, [])
+
+
+def test_a_version_chosen_by_date_that_is_here_with_another_window_says_the_roots_differ(tmp_path, two_lines):
+    log = tmp_path / "decisions.log"
+    log.write_text(dump_json({**two_lines[0], "as_of": "2023-01-01"}) + "\n", encoding="utf-8")
+    (issue,) = replay(Catalog(), [str(log)])["skipped"][0]["errors"]
+    assert issue["code"] == "select.no_version_in_force"
+    assert "chosen by its date, but 2017 here is in force 2017-05-01 .. 2022-04-30" in issue["hint"]
+    assert "--policy-root the service ran with" in issue["hint"]
 
 
 def _two_policy_log(tmp_path):
@@ -333,6 +412,9 @@ LINE_MUTATIONS = (
     + [("decision_id", v, "replay.field", "decision_id is not a non-empty string") for v in [1, [1], {}, None, ""]]
     + [("input_sha256", v, "replay.field", "input_sha256 is not a string") for v in [1, [1], {}, True, None]]
     + [("rules_fired", v, "replay.field", "rules_fired is not a list of rule ids") for v in [1, "rule", {}, [1], [["a"]], True]]
+    + [("asked", v, "replay.field", "asked is not an object") for v in ["2017", [1], 3, None]]
+    + [("asked.version", v, "replay.field", "asked.version is not a string or null") for v in [2017, ["2017"], {}, True]]
+    + [("asked.policy", v, "replay.field", "asked.policy is not a string or null") for v in [1, ["x"], {}, False]]
 )
 
 
