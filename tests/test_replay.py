@@ -76,11 +76,44 @@ def test_lines_that_cannot_be_replayed_are_reported_in_place_and_the_rest_replay
     assert result.exit_code == 1 and f"{log}:4: replay.syntax" in result.stdout
 
 
-def test_a_log_without_inputs_replays_nothing_but_is_no_error(tmp_path):
+def test_a_log_written_without_inputs_is_one_error_naming_the_servers_option(tmp_path):
+    """Nothing replayed is nothing checked: exit 1, with or without --fail-on-change, said once with the fix."""
     log = tmp_path / "decisions.log"
     decide_all(log, list(generator.generate(2, seed=4)), log_input=False)
+    for flags in ((), ("--fail-on-change",)):
+        result = cli("replay", str(log), *flags)
+        assert result.exit_code == 1 and result.stdout == "", result.output
+        assert result.stderr.splitlines() == [
+            f"{log}: replay.nothing_replayed: nothing to replay in {log}: all 2 logged decisions were logged without "
+            "their input (only the hash, input_sha256), so there is nothing to evaluate again (the server ran with "
+            "--decision-log-input none, which keeps only the hash of each input; run it with --decision-log-input full "
+            "(the default) for a log that can be replayed)"]
+    machine = cli("replay", str(log), "--format", "json")
+    assert machine.exit_code == 1 and [e["code"] for e in json.loads(machine.stderr)["errors"]] == ["replay.nothing_replayed"]
+
+
+def test_a_line_without_its_input_beside_replayed_ones_is_reported_and_no_failure(tmp_path, two_lines):
+    log = tmp_path / "decisions.log"
+    private = {k: v for k, v in two_lines[0].items() if k != "input"}
+    log.write_text(dump_json(private) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
     result = cli("replay", str(log))
-    assert result.exit_code == 0 and "replayed 0 of 2" in result.stdout and "replay.no_input" in result.stdout
+    assert result.exit_code == 0 and "replayed 1 of 2" in result.stdout and f"{log}:1: replay.no_input" in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_log_none_of_whose_lines_could_be_replayed_fails_with_the_report_and_why(tmp_path, two_lines):
+    log = tmp_path / "decisions.log"
+    private = {k: v for k, v in two_lines[0].items() if k != "input"}
+    late = {**two_lines[1], "as_of": "2030-01-01"}     # no version in force
+    log.write_text(dump_json(private) + "\n" + dump_json(late) + "\n", encoding="utf-8")
+    result = cli("replay", str(log), "--fail-on-change")
+    assert result.exit_code == 1 and "replayed 0 of 2" in result.stdout
+    assert f"{log}:1: replay.no_input" in result.stdout and f"{log}:2: select.no_version_in_force" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"{log}: replay.nothing_replayed: not one of the 2 logged decisions of {log} could be replayed (1 replay.no_input, "
+        "1 select.no_version_in_force) (for the lines logged without their input: the server ran with --decision-log-input "
+        "none, which keeps only the hash of each input; run it with --decision-log-input full (the default) for a log "
+        "that can be replayed)"]
 
 
 def test_rotated_logs_are_replayed_oldest_first(tmp_path):
