@@ -11,7 +11,8 @@ from ..engine.replay import has_changes, replay, to_text
 from .main import (EXIT_POLICY, at_options, backend_option, catalog, counted, policy_root_option, regcode, report_issues,
                    set_format)
 
-DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large", "replay.field"}
+DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large", "replay.field", "replay.eval_output"}
+NOT_A_LOG = {"replay.syntax", "replay.not_decision", "replay.eval_output"}     # a file of such lines is no decision log
 
 
 def rotated(path: str) -> list:
@@ -63,6 +64,15 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     with at_options():      # a --policy-version no policy of the log has: one error, at the option
         report = replay(catalog(policy_roots), paths, version, backend)
     codes = {s["errors"][0]["code"] for s in report["skipped"] if s["errors"]}
+    if report["read"] and len(report["skipped"]) == report["read"] and "replay.eval_output" in codes and codes <= NOT_A_LOG:
+        outputs = sum(1 for s in report["skipped"] if s["errors"] and s["errors"][0]["code"] == "replay.eval_output")
+        raise PolicyError([Issue("replay.not_a_log", f"not a decision log: the lines of {', '.join(map(str, paths))} are "
+                                 f"`regcode batch`/`eval` outputs ({outputs:,} of {counted(report['read'], 'line')} have "
+                                 "`decisions` and `policy` but not the `input`, `input_sha256`, `time` and "
+                                 "`regcode_version` every logged decision has), which hold no case to evaluate again",
+                                 Location(str(paths[0])),
+                                 "give the file `regcode serve --decision-log FILE` writes; to see what a new version "
+                                 "changes for case files, run `regcode diff OLD NEW --corpus CASES`")])
     if report["read"] and len(report["skipped"]) == report["read"] and codes <= {"replay.syntax", "replay.not_decision"}:
         first = report["skipped"][0]["errors"][0]    # no line is a logged decision: the wrong file, said once, not per line
         raise PolicyError([Issue("replay.not_a_log", f"no line of {', '.join(map(str, paths))} is a logged decision "

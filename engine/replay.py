@@ -103,6 +103,8 @@ LINE_FIELDS = (
     ("asked.version", False, "a string or null", lambda v: v is None or isinstance(v, str)),
 )
 _ABSENT = object()
+# What every line the service logs has, and an `eval`/`batch` output (or a /v1/evaluate reply) has not
+LOG_ONLY = ("input", "input_sha256", "regcode_version", "time")
 
 
 def _field(entry: dict, path: str):
@@ -218,6 +220,12 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             continue
         if not isinstance(entry, dict) or "decisions" not in entry or "policy" not in entry:
             skipped.append(_unreplayable(where, "replay.not_decision", "not a decision-log line (no `decisions` or `policy`)"))
+            continue
+        if not any(key in entry for key in LOG_ONLY):     # decisions and policy, but nothing a log line has beside them
+            skipped.append(_unreplayable(where, "replay.eval_output", f"an evaluation's output, not a decision-log line: it has "
+                                         f"`decisions` and `policy` but none of {', '.join(f'`{k}`' for k in LOG_ONLY)}",
+                                         "`regcode batch --out`, `eval --format json` and the service's replies hold no case "
+                                         "to evaluate again; the service's --decision-log does"))
             continue
         wrong = field_issues(entry, where)
         if wrong:

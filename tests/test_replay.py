@@ -217,6 +217,29 @@ def test_a_file_that_is_not_a_decision_log_is_one_error_not_a_line_per_line(tmp_
     assert result.stdout == ""
 
 
+def test_a_batch_out_file_is_said_to_be_no_decision_log_not_lines_logged_without_input(tmp_path):
+    from conftest import REPO
+    out = tmp_path / "results.jsonl"
+    assert cli("batch", str(REPO / "examples" / "cases"), "--out", str(out)).exit_code == 0
+    result = cli("replay", str(out), "--fail-on-change")
+    assert result.exit_code == 1 and result.stdout == "" and "--decision-log-input" not in result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{out}: replay.not_a_log: not a decision log: the lines of {out} are `regcode batch`/`eval` "
+                           "outputs (5 of 5 lines have `decisions` and `policy` but not the `input`, `input_sha256`")
+
+
+def test_an_output_line_or_a_reply_among_logged_decisions_is_reported_at_its_line(tmp_path, two_lines):
+    output = {k: two_lines[0][k] for k in ("as_of", "decisions", "policy", "source")}
+    reply = {**output, "decision_id": two_lines[0]["decision_id"], "rules_fired": 11}     # what /v1/evaluate answers
+    log = tmp_path / "decisions.log"
+    log.write_text("".join(dump_json(e) + "\n" for e in (output, two_lines[1], reply)), encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert report["replayed"] == 1
+    assert [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:1", "replay.eval_output"),
+                                                                                  (f"{log}:3", "replay.eval_output")]
+    assert cli("replay", str(log)).exit_code == 1
+
+
 def test_a_fifo_or_a_device_given_as_the_log_is_refused_not_read_forever(tmp_path):
     import os
     pipe = tmp_path / "decisions.log"
