@@ -46,20 +46,39 @@ def _lines(paths: Iterable[str]):
     """(path, line number, bytes) of every non-blank line; a line past MAX_LINE_BYTES is yielded cut (and refused),
     the rest of it skipped without being held in memory."""
     for path in paths:
-        with open(path, "rb") as stream:
-            number = 0
+        number = 0
+        try:
+            stream = open(path, "rb")
+        except OSError as exc:
+            raise _cannot_read(path, exc, number) from None
+        with stream:
             while True:
-                raw = stream.readline(MAX_LINE_BYTES + 1)
+                try:
+                    raw = stream.readline(MAX_LINE_BYTES + 1)
+                    if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                        while True:          # skip to the end of the long line, a bounded chunk at a time
+                            rest = stream.readline(1 << 20)
+                            if not rest or rest.endswith(b"\n"):
+                                break
+                except OSError as exc:       # EIO from a failing disk, a /proc file that cannot be read
+                    raise _cannot_read(path, exc, number) from None
                 if not raw:
                     break
                 number += 1
-                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                    while True:          # skip to the end of the long line, a bounded chunk at a time
-                        rest = stream.readline(1 << 20)
-                        if not rest or rest.endswith(b"\n"):
-                            break
                 if raw.strip():
                     yield path, number, raw
+
+
+def _cannot_read(path, exc: OSError, lines_read: int) -> InputError:
+    """The log (or one of the rotated files) cannot be read, or read further: the replay stops, with no report,
+    as a batch stops on an input it cannot read (input.io)."""
+    reason = exc.strerror or str(exc)
+    if not lines_read:
+        return InputError([Issue("replay.io", f"cannot read the log: {reason}", Location(str(path)),
+                                 "check that it is the decision log and readable; the replay stopped, with no report")])
+    return InputError([Issue("replay.io", f"cannot read the log past line {lines_read:,}: {reason}",
+                             Location(str(path), lines_read + 1, 1), f"the replay stopped, with no report; a copy of the "
+                             f"lines that can be read (`head -n {lines_read} FILE`) can be replayed")])
 
 
 MAX_UNKNOWN_POLICIES = 100    # distinct unknown policy ids counted (a damaged log may name many)

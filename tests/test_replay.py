@@ -240,6 +240,36 @@ def test_an_output_line_or_a_reply_among_logged_decisions_is_reported_at_its_lin
     assert cli("replay", str(log)).exit_code == 1
 
 
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/mem"), reason="needs Linux's /proc")
+def test_a_log_that_cannot_be_read_is_one_located_error_not_an_internal_one(tmp_path):
+    result = cli("replay", "/proc/self/mem")          # a regular file whose read(2) is EIO
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == ["/proc/self/mem: replay.io: cannot read the log: Input/output error (check that "
+                                          "it is the decision log and readable; the replay stopped, with no report)"]
+
+
+def test_a_log_that_fails_part_way_is_one_error_at_the_line_it_could_not_read(tmp_path, two_lines, monkeypatch):
+    import errno
+    import io
+    from regcode.engine import replay as replay_module
+
+    log = tmp_path / "decisions.log"
+    log.write_text("".join(dump_json(e) + "\n" for e in two_lines), encoding="utf-8")
+
+    class Failing(io.BytesIO):
+        def readline(self, size=-1):
+            if self.tell():          # the first line is read; the disk fails under the second
+                raise OSError(errno.EIO, "Input/output error")
+            return super().readline(size)
+
+    monkeypatch.setattr(replay_module, "open", lambda path, mode: Failing(log.read_bytes()), raising=False)
+    result = cli("replay", str(log))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"{log}:2:1: replay.io: cannot read the log past line 1: Input/output error "
+                                          "(the replay stopped, with no report; a copy of the lines that can be read "
+                                          "(`head -n 1 FILE`) can be replayed)"]
+
+
 def test_a_fifo_or_a_device_given_as_the_log_is_refused_not_read_forever(tmp_path):
     import os
     pipe = tmp_path / "decisions.log"
