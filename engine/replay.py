@@ -84,7 +84,7 @@ def _cannot_read(path, exc: OSError, lines_read: int) -> InputError:
 MAX_UNKNOWN_POLICIES = 100    # distinct unknown policy ids counted (a damaged log may name many)
 
 
-def _kind(value) -> str:
+def _json_kind(value) -> str:
     """A JSON value's kind, as a message says it."""
     if value is None:
         return "null"
@@ -153,7 +153,7 @@ def field_issues(entry: dict, where: Location) -> list:
             mend = f"mend it (`\"{path}\":\"{example}\"`) or remove the line" if example else "mend or remove the line"
             wrong.add(path)
             found = (f"{_shown(value)} ({date_problem(value)})" if path == "as_of" and isinstance(value, str)
-                     else f"{_shown(value)} is {_kind(value)}")
+                     else f"{_shown(value)} is {_json_kind(value)}")
             out.append(Issue("replay.field", f"{path} is not {what}: {found}", at,
                              f"the service writes {what} there; the line was altered or damaged: {mend}"))
     return out

@@ -274,9 +274,10 @@ def test_a_fifo_or_a_device_given_as_the_log_is_refused_not_read_forever(tmp_pat
     import os
     pipe = tmp_path / "decisions.log"
     os.mkfifo(pipe)
-    for log in (pipe, "/dev/zero"):
+    for log, kind in ((pipe, "a FIFO (named pipe)"), ("/dev/zero", "a device")):
         result = cli("replay", str(log))
         assert result.exit_code == 1 and "replay.not_a_file" in result.stderr, result.output
+        assert f"this is {kind}, not a decision log" in result.stderr
 
 
 def test_a_line_logged_before_asked_was_logged_names_both_fixes_when_no_version_is_in_force(tmp_path):
