@@ -11,7 +11,8 @@ from ..engine.replay import has_changes, replay, to_text
 from .main import (EXIT_POLICY, at_options, backend_option, catalog, counted, policy_root_option, regcode, report_issues,
                    set_format)
 
-DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large", "replay.field", "replay.eval_output"}
+DAMAGED = {"replay.syntax", "replay.hash", "replay.not_decision", "replay.too_large", "replay.field", "replay.eval_output",
+           "replay.duplicate_id"}
 NOT_A_LOG = {"replay.syntax", "replay.not_decision", "replay.eval_output"}     # a file of such lines is no decision log
 
 
@@ -51,7 +52,8 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     (systems reading the log would get a field more or less); a line logged without its input is
     reported, exit 0 when other lines were replayed. Not one line replayed (of a log that has lines) is
     exit 1, with why: a log written with --decision-log-input none is one error naming the server's
-    option. A --policy-version no policy of the log has, or a policy that cannot be read or compiled,
+    option. A decision read twice (a log given twice, a line logged twice) is counted once, with a
+    warning; two different lines with one decision id are a problem at the second. A --policy-version no policy of the log has, or a policy that cannot be read or compiled,
     is one error, exit 1, with no report.
 
     \b

@@ -211,22 +211,32 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
 
     Raises SelectionError, once, for what is wrong with the policies rather than a line: a version that
     cannot be read, or a `version` no policy of the log has (each of its policies is named with its versions)."""
+    warnings: list = []     # what is counted once though read twice: not a failure, said in the report
+    files, seen_files = [], {}
     for path in paths:      # a FIFO would block and a device never end: a log is a regular file
         try:
-            mode = os.stat(path).st_mode
+            st = os.stat(path)
         except OSError as exc:
             raise InputError([Issue("replay.io", f"cannot read the log: {exc.strerror or exc}", Location(str(path)),
                                     "check the path")]) from None
-        if not stat.S_ISREG(mode):
-            raise InputError([Issue("replay.not_a_file", f"this is {_kind(mode)}, not a decision log", Location(str(path)),
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError([Issue("replay.not_a_file", f"this is {_kind(st.st_mode)}, not a decision log", Location(str(path)),
                                     "give the file `regcode serve --decision-log FILE` writes")])
+        first = seen_files.setdefault((st.st_dev, st.st_ino), path)
+        if len(seen_files) == len(files):    # `replay a.log a.log`: its decisions are read once, not counted twice
+            again = "given twice" if str(first) == str(path) else f"the file {first} again"
+            warnings.append(Issue("replay.same_file", f"{path} is {again}: read once", Location(str(path)),
+                                  "each decision of a log is counted once").as_dict())
+            continue
+        files.append(path)
     changed, skipped, targets = [], [], {}
     added, removed = set(), {}      # removed: decision -> ValueTally of its logged values
     replayed = unchanged = 0
     asked_by_name: dict = {}   # (policy id, version) -> lines replayed against the version their request asked for
     unfit: dict = {}        # a policy of the log the catalog knows -> None, or why none of its lines can be replayed
     unknown: dict = {}      # a policy of the log the catalog does not know -> its lines
-    for path, number, raw in _lines(paths):
+    seen: dict = {}         # decision_id -> (where it was first read, a digest of that line)
+    for path, number, raw in _lines(files):
         where = Location(path, number, 1)
         if len(raw) > MAX_LINE_BYTES:
             skipped.append(_unreplayable(where, "replay.too_large", f"the line is longer than {MAX_LINE_BYTES} bytes"))
@@ -251,6 +261,19 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             skipped.append({"source": f"{path}:{number}", "errors": [i.as_dict() for i in wrong]})
             continue
         did = entry.get("decision_id", f"{path}:{number}")
+        if "decision_id" in entry:      # a decision id is unique (a UUIDv7): a second line with it is the same decision
+            digest = hashlib.blake2b(dump_json(entry).encode("utf-8"), digest_size=16).digest()
+            first = seen.setdefault(did, (f"{path}:{number}", digest))
+            if first[0] != f"{path}:{number}":
+                if first[1] == digest:      # the line again (logs concatenated, a rotated file given twice)
+                    warnings.append(Issue("replay.duplicate", f"decision {did} was read at {first[0]} already: the same "
+                                          "line again, counted once", where, "each decision is counted once").as_dict())
+                else:
+                    skipped.append(_unreplayable(where, "replay.duplicate_id", f"decision {did} is logged at {first[0]} "
+                                                 "too, with other content: a decision id is unique, so one of the two "
+                                                 "lines was altered", "compare the two lines; the first was replayed, "
+                                                 "this one is not"))
+                continue
         if "input" not in entry:
             skipped.append(_unreplayable(where, "replay.no_input", f"decision {did} was logged without its input",
                                          "the server ran with --decision-log-input none; only the hash was kept"))
@@ -328,7 +351,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             g["decision_ids"].append(c["decision_id"])
     changes = [{**g, "rules": sorted(g["rules"])} for _, g in sorted(groups.items())]
     return {
-        "files": list(paths),
+        "files": list(files), "warnings": warnings,
         "against": [{"id": p, "version": v, "content_hash": h} for p, v, h in sorted(targets)],
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,
@@ -352,7 +375,8 @@ def to_text(report: dict) -> str:
     """A summary for a person: one line per (decision, old, new) with its count and rules, then what was skipped."""
     against = ", ".join(f"{a['id']}@{a['version']} ({a['content_hash']})" for a in report["against"]) or "nothing"
     out = [f"replayed {report['replayed']} of {report['read']} logged decisions against {against}: "
-           f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"]
+           f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"
+           + (f"; {len(report['warnings'])} warning(s)" if report.get("warnings") else "")]
     for a in report.get("asked_by_name", ()):
         out.append(f"  {a['count']} decision(s) asked for {a['id']}@{a['version']} by name (the request's `version`): "
                    f"replayed against it, not the version in force on their date")
@@ -373,4 +397,10 @@ def to_text(report: dict) -> str:
         out.append(f"  ! {s['source']}: {first['code']}: {first['message']}{hint}")
     if len(report["skipped"]) > MAX_LISTED:
         out.append(f"  ! ... and {len(report['skipped']) - MAX_LISTED} more not replayed")
+    for w in report.get("warnings", ())[:MAX_LISTED]:
+        at = w["location"]
+        place = f"{at['file']}:{at['line']}" if at["line"] else at["file"]     # as a line not replayed is named
+        out.append(f"  warning: {place}: {w['code']}: {w['message']}")
+    if len(report.get("warnings", ())) > MAX_LISTED:
+        out.append(f"  warning: ... and {len(report['warnings']) - MAX_LISTED} more")
     return "\n".join(out)

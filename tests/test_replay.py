@@ -386,6 +386,7 @@ def _two_policy_log(tmp_path):
     lines = log.read_text(encoding="utf-8").splitlines()
     toy = json.loads(lines[0])
     toy["policy"] = {"id": "toy", "version": "1", "content_hash": "0"}
+    toy["decision_id"] = "toy-decision"      # a decision of its own: an id is unique to its decision
     log.write_text("\n".join(lines + [dump_json(toy)]) + "\n", encoding="utf-8")
     return log
 
@@ -445,7 +446,8 @@ def test_a_log_whose_policies_none_of_the_roots_has_is_one_error_not_one_per_lin
     log = _two_policy_log(tmp_path)
     lines = log.read_text(encoding="utf-8").splitlines()
     only_toy = tmp_path / "toy.log"
-    only_toy.write_text("\n".join([lines[2]] * 3 + ["not json"]) + "\n", encoding="utf-8")
+    toys = [dump_json({**json.loads(lines[2]), "decision_id": f"toy-{n}"}) for n in range(3)]
+    only_toy.write_text("\n".join(toys + ["not json"]) + "\n", encoding="utf-8")
     result = cli("replay", str(only_toy))
     assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.output
     assert result.stderr.splitlines() == [
@@ -529,3 +531,66 @@ def test_a_case_of_the_wrong_kind_under_input_is_the_case_files_problem_at_its_l
     log.write_text(dump_json(entry) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
     report = replay(Catalog(), [str(log)])
     assert report["replayed"] == 1 and [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:1", "input.schema")]
+
+
+# ---- a decision read twice ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def changing_log(tmp_path_factory):
+    """A log of 8 decisions and a root whose version changes the credit-mode ones: (log, root, report)."""
+    where = tmp_path_factory.mktemp("changing")
+    log = where / "decisions.log"
+    decide_all(log, list(generator.generate(8, seed=2)))     # the first is in credit mode: its line is doubled below
+    root = where / "policies"
+    one_parameter_version(root, 0.3)
+    report = replay(Catalog([root]), [str(log)])
+    assert report["changed"] and report["unchanged"] and not report.get("warnings")
+    return log, root, report
+
+
+def _counts(report: dict) -> tuple:
+    return report["read"], report["replayed"], report["unchanged"], len(report["changed"]), [g["count"] for g in report["changes"]]
+
+
+def test_the_same_log_given_twice_is_read_once_and_said_so(changing_log):
+    log, root, once = changing_log
+    twice = replay(Catalog([root]), [str(log), str(log)])
+    assert _counts(twice) == _counts(once) and twice["files"] == [str(log)]
+    assert [(w["code"], w["message"]) for w in twice["warnings"]] == [("replay.same_file", f"{log} is given twice: read once")]
+    result = cli("replay", str(log), str(log), "--policy-root", str(root))
+    assert result.exit_code == 0 and f"warning: {log}: replay.same_file" in result.stdout
+    assert "replayed 8 of 8 logged decisions" in result.stdout
+    link = log.with_name("link.log")
+    if not link.exists():
+        link.symlink_to(log)
+    other_name = replay(Catalog([root]), [str(log), str(link)])
+    assert _counts(other_name) == _counts(once)
+    assert [w["message"] for w in other_name["warnings"]] == [f"{link} is the file {log} again: read once"]
+
+
+def test_a_line_logged_twice_is_counted_once_and_warned_of_at_its_line(tmp_path, changing_log):
+    log, root, once = changing_log
+    doubled = tmp_path / "doubled.log"
+    lines = log.read_text(encoding="utf-8").splitlines()
+    doubled.write_text("\n".join(lines + lines[:3]) + "\n", encoding="utf-8")
+    report = replay(Catalog([root]), [str(doubled)])
+    assert _counts(report) == _counts(once)
+    assert len({c["decision_id"] for c in report["changed"]}) == len(report["changed"])
+    ids = [json.loads(line)["decision_id"] for line in lines[:3]]
+    assert [(w["code"], w["location"]["line"]) for w in report["warnings"]] == [("replay.duplicate", n) for n in (9, 10, 11)]
+    assert [w["message"] for w in report["warnings"]] == [
+        f"decision {d} was read at {doubled}:{n} already: the same line again, counted once" for d, n in zip(ids, (1, 2, 3))]
+    result = cli("replay", str(doubled), "--policy-root", str(root))
+    assert result.exit_code == 0 and f"warning: {doubled}:9: replay.duplicate: decision {ids[0]}" in result.stdout
+    assert "3 warning(s)" in result.stdout.splitlines()[0]
+
+
+def test_two_different_lines_with_one_decision_id_are_a_problem_at_the_second(tmp_path, two_lines):
+    log = tmp_path / "decisions.log"
+    other = {**two_lines[1], "decision_id": two_lines[0]["decision_id"]}
+    log.write_text("".join(dump_json(e) + "\n" for e in (two_lines[0], other)), encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"], report["warnings"]) == (2, 1, [])
+    (skipped,) = report["skipped"]
+    assert (skipped["source"], skipped["errors"][0]["code"]) == (f"{log}:2", "replay.duplicate_id")
+    assert f"is logged at {log}:1 too, with other content" in skipped["errors"][0]["message"]
+    assert cli("replay", str(log)).exit_code == 1
