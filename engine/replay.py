@@ -69,6 +69,11 @@ def _lines(paths: Iterable[str]):
                     yield path, number, raw
 
 
+def _no_constant(name: str):
+    # NaN and Infinity are no JSON (the service never writes them); NaN != NaN would be a change every time
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _cannot_read(path, exc: OSError, lines_read: int) -> InputError:
     """The log (or one of the rotated files) cannot be read, or read further: the replay stops, with no report,
     as a batch stops on an input it cannot read (input.io)."""
@@ -104,9 +109,9 @@ def _is_rule_ids(value) -> bool:
     return isinstance(value, list) and all(isinstance(r, str) for r in value)
 
 
-# What replay reads of a line, beside `input` (a case file, checked as one): (path, required, what the service writes there, the check). A line whose field is
-# not what the service writes is reported at its place and not replayed: evaluated, it would crash or
-# report changes the log never held.
+# What replay reads of a line, beside `input` (a case file, checked as one): (path, required, what the
+# service writes there, the check). A line whose field is not what the service writes is reported at its
+# place and not replayed: evaluated, it would crash or report changes the log never held.
 LINE_FIELDS = (
     ("decisions", True, "an object", lambda v: isinstance(v, dict)),
     ("policy", True, "an object", lambda v: isinstance(v, dict)),
@@ -242,7 +247,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             skipped.append(_unreplayable(where, "replay.too_large", f"the line is longer than {MAX_LINE_BYTES} bytes"))
             continue
         try:
-            entry = json.loads(raw.decode("utf-8"))
+            entry = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             skipped.append(_unreplayable(where, "replay.syntax", f"not a JSON line: {exc}",
                                          "a crash can leave the last line partial; the other lines are replayed"))

@@ -524,6 +524,18 @@ def test_a_field_of_the_wrong_type_is_reported_at_its_line_and_the_rest_replayed
     assert f"bad.log:1: {code}: {fragment}" in result.stdout and "replayed 1 of 2" in result.stdout
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_nan_or_infinity_in_a_line_is_no_json_not_a_change_every_time(tmp_path, two_lines, constant):
+    log = tmp_path / "bad.log"
+    first = dump_json(two_lines[0]).replace('"applicable":true', f'"applicable":{constant}', 1)    # a decision
+    assert constant in first
+    log.write_text(first + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert report["changed"] == [] and report["replayed"] == 1
+    assert [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:1", "replay.syntax")]
+    assert f"{constant} is not a JSON value" in report["skipped"][0]["errors"][0]["message"]
+
+
 def test_a_case_of_the_wrong_kind_under_input_is_the_case_files_problem_at_its_line(tmp_path, two_lines):
     from regcode.engine.replay import input_sha256
     log = tmp_path / "bad.log"
