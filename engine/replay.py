@@ -8,6 +8,7 @@ import stat
 from typing import Iterable, Optional
 
 from .case import evaluate_case
+from ._dates import date_example, date_problem, is_date
 from .catalog import Catalog, SelectionError
 from .errors import EvaluationError, InputError, Issue, Location, did_you_mean
 from .evaluate import DEFAULT_BACKEND
@@ -35,46 +36,163 @@ def _decisive(result: dict, decision: str) -> list:
 
 
 # A log line is what `regcode serve` writes per decision: decision_id, policy {id, version, content_hash},
-# as_of, input (unless logged as a hash only), input_sha256, decisions, rules_fired. A line that cannot be
-# replayed (damaged, input not logged, input not matching its hash, no longer valid) is reported with its
-# file and line, and the others are still replayed.
+# asked {policy, version} (the request's query parameters, null when not given), as_of, input (unless logged
+# as a hash only), input_sha256, decisions, rules_fired. A line that cannot be replayed (damaged, input not
+# logged, input not matching its hash, no longer valid) is reported with its file and line, and the others
+# are still replayed.
 
 
 def _lines(paths: Iterable[str]):
     """(path, line number, bytes) of every non-blank line; a line past MAX_LINE_BYTES is yielded cut (and refused),
     the rest of it skipped without being held in memory."""
     for path in paths:
-        with open(path, "rb") as stream:
-            number = 0
+        number = 0
+        try:
+            stream = open(path, "rb")
+        except OSError as exc:
+            raise _cannot_read(path, exc, number) from None
+        with stream:
             while True:
-                raw = stream.readline(MAX_LINE_BYTES + 1)
+                try:
+                    raw = stream.readline(MAX_LINE_BYTES + 1)
+                    if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                        while True:          # skip to the end of the long line, a bounded chunk at a time
+                            rest = stream.readline(1 << 20)
+                            if not rest or rest.endswith(b"\n"):
+                                break
+                except OSError as exc:       # EIO from a failing disk, a /proc file that cannot be read
+                    raise _cannot_read(path, exc, number) from None
                 if not raw:
                     break
                 number += 1
-                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                    while True:          # skip to the end of the long line, a bounded chunk at a time
-                        rest = stream.readline(1 << 20)
-                        if not rest or rest.endswith(b"\n"):
-                            break
                 if raw.strip():
                     yield path, number, raw
 
 
+def _no_constant(name: str):
+    # NaN and Infinity are no JSON (the service never writes them); NaN != NaN would be a change every time
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _cannot_read(path, exc: OSError, lines_read: int) -> InputError:
+    """The log (or one of the rotated files) cannot be read, or read further: the replay stops, with no report,
+    as a batch stops on an input it cannot read (input.io)."""
+    reason = exc.strerror or str(exc)
+    if not lines_read:
+        return InputError([Issue("replay.io", f"cannot read the log: {reason}", Location(str(path)),
+                                 "check that it is the decision log and readable; the replay stopped, with no report")])
+    return InputError([Issue("replay.io", f"cannot read the log past line {lines_read:,}: {reason}",
+                             Location(str(path), lines_read + 1, 1), f"the replay stopped, with no report; a copy of the "
+                             f"lines that can be read (`head -n {lines_read} FILE`) can be replayed")])
+
+
 MAX_UNKNOWN_POLICIES = 100    # distinct unknown policy ids counted (a damaged log may name many)
+
+
+def _json_kind(value) -> str:
+    """A JSON value's kind, as a message says it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _shown(value) -> str:
+    text = dump_json(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_rule_ids(value) -> bool:
+    return isinstance(value, list) and all(isinstance(r, str) for r in value)
+
+
+# What replay reads of a line, beside `input` (a case file, checked as one): (path, required, what the
+# service writes there, the check). A line whose field is not what the service writes is reported at its
+# place and not replayed: evaluated, it would crash or report changes the log never held.
+LINE_FIELDS = (
+    ("decisions", True, "an object", lambda v: isinstance(v, dict)),
+    ("policy", True, "an object", lambda v: isinstance(v, dict)),
+    ("decision_id", False, "a non-empty string", lambda v: isinstance(v, str) and v != ""),
+    ("as_of", True, "a date (YYYY-MM-DD)", is_date),     # the engine's own check: 2019-02-30 is no day
+    ("input_sha256", False, "a string", lambda v: isinstance(v, str)),
+    ("policy.id", True, "a string", lambda v: isinstance(v, str)),
+    ("policy.version", True, "a string", lambda v: isinstance(v, str)),
+    ("policy.content_hash", False, "a string", lambda v: isinstance(v, str)),
+    ("rules_fired", False, "a list of rule ids", lambda v: v is None or _is_rule_ids(v)),
+    ("asked", False, "an object", lambda v: isinstance(v, dict)),
+    ("asked.policy", False, "a string or null", lambda v: v is None or isinstance(v, str)),
+    ("asked.version", False, "a string or null", lambda v: v is None or isinstance(v, str)),
+)
+_ABSENT = object()
+# What every line the service logs has, and an `eval`/`batch` output (or a /v1/evaluate reply) has not
+LOG_ONLY = ("input", "input_sha256", "regcode_version", "time")
+
+
+def _field(entry: dict, path: str):
+    value = entry
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            return _ABSENT
+        value = value.get(key, _ABSENT)
+    return value
+
+
+def field_issues(entry: dict, where: Location) -> list:
+    """The fields of a decision-log line that are missing or not what the service writes, each at its path."""
+    out, wrong = [], set()
+    for path, required, what, fits in LINE_FIELDS:
+        if path.rpartition(".")[0] in wrong:      # `policy` is a list: its `id` is not said missing too
+            continue
+        value = _field(entry, path)
+        at = Location(where.file, where.line, where.column, path)
+        if value is _ABSENT:
+            if required:
+                out.append(Issue("replay.field", f"the line has no `{path}`", at,
+                                 "every line `regcode serve` writes has it; the line was altered or damaged"))
+            continue
+        if not fits(value):
+            example = date_example(value) if path == "as_of" else ""
+            mend = f"mend it (`\"{path}\":\"{example}\"`) or remove the line" if example else "mend or remove the line"
+            wrong.add(path)
+            found = (f"{_shown(value)} ({date_problem(value)})" if path == "as_of" and isinstance(value, str)
+                     else f"{_shown(value)} is {_json_kind(value)}")
+            out.append(Issue("replay.field", f"{path} is not {what}: {found}", at,
+                             f"the service writes {what} there; the line was altered or damaged: {mend}"))
+    return out
 
 
 def _unreplayable(where: Location, code: str, message: str, hint: str = "") -> dict:
     return {"source": f"{where.file}:{where.line}", "errors": [Issue(code, message, where, hint).as_dict()]}
 
 
-def _with_logged_version(issue: Issue, logged: dict) -> Issue:
-    """No version is in force on the logged as_of: the service was asked for a version outside its window
-    (the query `version`). Replay picks by date unless told; the hint names the version that decided it."""
-    if issue.code != "select.no_version_in_force" or not logged.get("version"):
+def _hinted(issue: Issue, cat: Catalog, entry: dict, where: Location) -> Issue:
+    """A line's selection problem with the fix that fits how its version was chosen by the service: asked
+    for by name (the request's `version`, logged in `asked`), or by date. Either way the version that
+    decided it is found with the --policy-root the service ran with; only a version asked for by name, or
+    one a line logged before `asked` was may have been, is one --policy-version names."""
+    logged, asked = entry["policy"], entry.get("asked") or {}
+    pid, ver = logged["id"], logged["version"]
+    if issue.code == "select.unknown_version" and asked.get("version") is not None:
+        return Issue(issue.code, f"the request asked for {pid}@{asked['version']} by name (`version={asked['version']}`); "
+                     f"{issue.message}", Location(where.file, where.line, where.column, "asked.version"),
+                     f"replay with the --policy-root where {pid}@{asked['version']} lives (the one the service ran with)")
+    if issue.code != "select.no_version_in_force":
         return issue
-    return Issue(issue.code, issue.message, issue.location,
-                 f"it was decided by {logged.get('id')}@{logged['version']}, asked for by name: replay it against a "
-                 f"version with --policy-version (--policy-version {logged['version']} to check it is unchanged)")
+    here = cat.index().get(pid, {}).get(ver)
+    if here is None:
+        hint = (f"it was decided by {pid}@{ver}, chosen by its date, which the policies replayed against do not have: "
+                f"replay with the --policy-root where {pid}@{ver} lives (the one the service ran with)")
+    elif "asked" in entry:
+        hint = (f"it was decided by {pid}@{ver}, chosen by its date, but {ver} here is in force {here.window}: replay "
+                f"with the --policy-root the service ran with (--policy-version {ver} forces this one)")
+    else:
+        hint = (f"it was decided by {pid}@{ver}; a line logged before regcode logged what a request asked for does not "
+                f"say whether by name: if so, replay it with --policy-version {ver}, else with the --policy-root the "
+                f"service ran with")
+    return Issue(issue.code, issue.message, issue.location, hint)
 
 
 def _unfit(cat: Catalog, policy_id, version: Optional[str]) -> Optional[SelectionError]:
@@ -98,35 +216,69 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
 
     Raises SelectionError, once, for what is wrong with the policies rather than a line: a version that
     cannot be read, or a `version` no policy of the log has (each of its policies is named with its versions)."""
+    warnings: list = []     # what is counted once though read twice: not a failure, said in the report
+    files, seen_files = [], {}
     for path in paths:      # a FIFO would block and a device never end: a log is a regular file
         try:
-            mode = os.stat(path).st_mode
+            st = os.stat(path)
         except OSError as exc:
             raise InputError([Issue("replay.io", f"cannot read the log: {exc.strerror or exc}", Location(str(path)),
                                     "check the path")]) from None
-        if not stat.S_ISREG(mode):
-            raise InputError([Issue("replay.not_a_file", f"this is {_kind(mode)}, not a decision log", Location(str(path)),
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError([Issue("replay.not_a_file", f"this is {_kind(st.st_mode)}, not a decision log", Location(str(path)),
                                     "give the file `regcode serve --decision-log FILE` writes")])
+        first = seen_files.setdefault((st.st_dev, st.st_ino), path)
+        if len(seen_files) == len(files):    # `replay a.log a.log`: its decisions are read once, not counted twice
+            again = "given twice" if str(first) == str(path) else f"the file {first} again"
+            warnings.append(Issue("replay.same_file", f"{path} is {again}: read once", Location(str(path)),
+                                  "each decision of a log is counted once").as_dict())
+            continue
+        files.append(path)
     changed, skipped, targets = [], [], {}
     added, removed = set(), {}      # removed: decision -> ValueTally of its logged values
     replayed = unchanged = 0
+    asked_by_name: dict = {}   # (policy id, version) -> lines replayed against the version their request asked for
     unfit: dict = {}        # a policy of the log the catalog knows -> None, or why none of its lines can be replayed
     unknown: dict = {}      # a policy of the log the catalog does not know -> its lines
-    for path, number, raw in _lines(paths):
+    seen: dict = {}         # decision_id -> (where it was first read, a digest of that line)
+    for path, number, raw in _lines(files):
         where = Location(path, number, 1)
         if len(raw) > MAX_LINE_BYTES:
             skipped.append(_unreplayable(where, "replay.too_large", f"the line is longer than {MAX_LINE_BYTES} bytes"))
             continue
         try:
-            entry = json.loads(raw.decode("utf-8"))
+            entry = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             skipped.append(_unreplayable(where, "replay.syntax", f"not a JSON line: {exc}",
                                          "a crash can leave the last line partial; the other lines are replayed"))
             continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("decisions"), dict) or not isinstance(entry.get("policy"), dict):
+        if not isinstance(entry, dict) or "decisions" not in entry or "policy" not in entry:
             skipped.append(_unreplayable(where, "replay.not_decision", "not a decision-log line (no `decisions` or `policy`)"))
             continue
-        did = str(entry.get("decision_id", f"{path}:{number}"))
+        if not any(key in entry for key in LOG_ONLY):     # decisions and policy, but nothing a log line has beside them
+            skipped.append(_unreplayable(where, "replay.eval_output", f"an evaluation's output, not a decision-log line: it has "
+                                         f"`decisions` and `policy` but none of {', '.join(f'`{k}`' for k in LOG_ONLY)}",
+                                         "`regcode batch --out`, `eval --format json` and the service's replies hold no case "
+                                         "to evaluate again; the service's --decision-log does"))
+            continue
+        wrong = field_issues(entry, where)
+        if wrong:
+            skipped.append({"source": f"{path}:{number}", "errors": [i.as_dict() for i in wrong]})
+            continue
+        did = entry.get("decision_id", f"{path}:{number}")
+        if "decision_id" in entry:      # a decision id is unique (a UUIDv7): a second line with it is the same decision
+            digest = hashlib.blake2b(dump_json(entry).encode("utf-8"), digest_size=16).digest()
+            first = seen.setdefault(did, (f"{path}:{number}", digest))
+            if first[0] != f"{path}:{number}":
+                if first[1] == digest:      # the line again (logs concatenated, a rotated file given twice)
+                    warnings.append(Issue("replay.duplicate", f"decision {did} was read at {first[0]} already: the same "
+                                          "line again, counted once", where, "each decision is counted once").as_dict())
+                else:
+                    skipped.append(_unreplayable(where, "replay.duplicate_id", f"decision {did} is logged at {first[0]} "
+                                                 "too, with other content: a decision id is unique, so one of the two "
+                                                 "lines was altered", "compare the two lines; the first was replayed, "
+                                                 "this one is not"))
+                continue
         if "input" not in entry:
             skipped.append(_unreplayable(where, "replay.no_input", f"decision {did} was logged without its input",
                                          "the server ran with --decision-log-input none; only the hash was kept"))
@@ -147,10 +299,13 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
                                 "errors": [i.as_dict() for i in unfit[policy_id].issues]})
                 continue
         doc = Document(f"{path}:{number}", entry["input"], place=(str(path), number))
+        # a version the request asked for by name is the one to replay against, as `eval --policy-version`
+        # would (--policy-version, given to replay, wins: the user asks for every line to be replayed so)
+        by_name = (entry.get("asked") or {}).get("version") if version is None else None
         try:
-            result = evaluate_case(cat, doc, policy_id, entry.get("as_of"), version, backend, "full")
+            result = evaluate_case(cat, doc, policy_id, entry["as_of"], version or by_name, backend, "full")
         except (InputError, SelectionError, EvaluationError) as exc:   # this line's case; a broken policy stops the replay
-            issues = [_with_logged_version(i, old_policy) if version is None else i for i in exc.issues]
+            issues = [_hinted(i, cat, entry, where) if version is None else i for i in exc.issues]
             skipped.append({"source": f"{path}:{number}", "decision_id": did, "errors": [i.as_dict() for i in issues]})
             continue
         except RecursionError:
@@ -158,6 +313,8 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             continue
         replayed += 1
         new_policy = result["policy"]
+        if by_name is not None:
+            asked_by_name[(new_policy["id"], by_name)] = asked_by_name.get((new_policy["id"], by_name), 0) + 1
         targets[(new_policy["id"], new_policy["version"], new_policy["content_hash"])] = True
         old, new = entry["decisions"], result["decisions"]
         added.update(set(new) - set(old))       # a decision one version has and the other not is not a changed value
@@ -199,10 +356,11 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             g["decision_ids"].append(c["decision_id"])
     changes = [{**g, "rules": sorted(g["rules"])} for _, g in sorted(groups.items())]
     return {
-        "files": list(paths),
+        "files": list(files), "warnings": warnings,
         "against": [{"id": p, "version": v, "content_hash": h} for p, v, h in sorted(targets)],
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,
+        "asked_by_name": [{"id": p, "version": v, "count": n} for (p, v), n in sorted(asked_by_name.items())],
         "decisions_added": sorted(added), "decisions_removed": sorted(removed),
         "removed_values": {name: tally.rows() for name, tally in sorted(removed.items())},
     }
@@ -222,7 +380,11 @@ def to_text(report: dict) -> str:
     """A summary for a person: one line per (decision, old, new) with its count and rules, then what was skipped."""
     against = ", ".join(f"{a['id']}@{a['version']} ({a['content_hash']})" for a in report["against"]) or "nothing"
     out = [f"replayed {report['replayed']} of {report['read']} logged decisions against {against}: "
-           f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"]
+           f"{len(report['changed'])} changed, {report['unchanged']} unchanged, {len(report['skipped'])} not replayed"
+           + (f"; {len(report['warnings'])} warning(s)" if report.get("warnings") else "")]
+    for a in report.get("asked_by_name", ()):
+        out.append(f"  {a['count']} decision(s) asked for {a['id']}@{a['version']} by name (the request's `version`): "
+                   f"replayed against it, not the version in force on their date")
     if report.get("decisions_added"):
         out.append(f"  the version replayed against adds decision(s) {', '.join(report['decisions_added'])}: not compared")
     for name, rows in (report.get("removed_values") or {}).items():   # what consumers of the log no longer get
@@ -240,4 +402,10 @@ def to_text(report: dict) -> str:
         out.append(f"  ! {s['source']}: {first['code']}: {first['message']}{hint}")
     if len(report["skipped"]) > MAX_LISTED:
         out.append(f"  ! ... and {len(report['skipped']) - MAX_LISTED} more not replayed")
+    for w in report.get("warnings", ())[:MAX_LISTED]:
+        at = w["location"]
+        place = f"{at['file']}:{at['line']}" if at["line"] else at["file"]     # as a line not replayed is named
+        out.append(f"  warning: {place}: {w['code']}: {w['message']}")
+    if len(report.get("warnings", ())) > MAX_LISTED:
+        out.append(f"  warning: ... and {len(report['warnings']) - MAX_LISTED} more")
     return "\n".join(out)

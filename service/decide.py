@@ -88,6 +88,9 @@ def _decide(state: State, doc, ask: Ask, where: dict) -> tuple:
         "policy": {"id": policy["id"], "version": policy["version"], "content_hash": policy["content_hash"]},
         "as_of": result["as_of"], "input_sha256": input_sha256(doc.data), "explain": ask.explain,
         "decisions": result["decisions"], "rules_fired": fired_rules(result), "source": result.get("source", ""), **where,
+        # what the request asked for (null: not asked), so that replay evaluates a version asked for by name
+        # against that version, as the service did, and not against the one in force on the date
+        "asked": {"policy": ask.policy, "version": ask.version},
     }
     if ask.log_input:
         entry["input"] = doc.data

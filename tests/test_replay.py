@@ -76,11 +76,44 @@ def test_lines_that_cannot_be_replayed_are_reported_in_place_and_the_rest_replay
     assert result.exit_code == 1 and f"{log}:4: replay.syntax" in result.stdout
 
 
-def test_a_log_without_inputs_replays_nothing_but_is_no_error(tmp_path):
+def test_a_log_written_without_inputs_is_one_error_naming_the_servers_option(tmp_path):
+    """Nothing replayed is nothing checked: exit 1, with or without --fail-on-change, said once with the fix."""
     log = tmp_path / "decisions.log"
     decide_all(log, list(generator.generate(2, seed=4)), log_input=False)
+    for flags in ((), ("--fail-on-change",)):
+        result = cli("replay", str(log), *flags)
+        assert result.exit_code == 1 and result.stdout == "", result.output
+        assert result.stderr.splitlines() == [
+            f"{log}: replay.nothing_replayed: nothing to replay in {log}: all 2 logged decisions were logged without "
+            "their input (only the hash, input_sha256), so there is nothing to evaluate again (the server ran with "
+            "--decision-log-input none, which keeps only the hash of each input; run it with --decision-log-input full "
+            "(the default) for a log that can be replayed)"]
+    machine = cli("replay", str(log), "--format", "json")
+    assert machine.exit_code == 1 and [e["code"] for e in json.loads(machine.stderr)["errors"]] == ["replay.nothing_replayed"]
+
+
+def test_a_line_without_its_input_beside_replayed_ones_is_reported_and_no_failure(tmp_path, two_lines):
+    log = tmp_path / "decisions.log"
+    private = {k: v for k, v in two_lines[0].items() if k != "input"}
+    log.write_text(dump_json(private) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
     result = cli("replay", str(log))
-    assert result.exit_code == 0 and "replayed 0 of 2" in result.stdout and "replay.no_input" in result.stdout
+    assert result.exit_code == 0 and "replayed 1 of 2" in result.stdout and f"{log}:1: replay.no_input" in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_log_none_of_whose_lines_could_be_replayed_fails_with_the_report_and_why(tmp_path, two_lines):
+    log = tmp_path / "decisions.log"
+    private = {k: v for k, v in two_lines[0].items() if k != "input"}
+    late = {**two_lines[1], "as_of": "2030-01-01"}     # no version in force
+    log.write_text(dump_json(private) + "\n" + dump_json(late) + "\n", encoding="utf-8")
+    result = cli("replay", str(log), "--fail-on-change")
+    assert result.exit_code == 1 and "replayed 0 of 2" in result.stdout
+    assert f"{log}:1: replay.no_input" in result.stdout and f"{log}:2: select.no_version_in_force" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"{log}: replay.nothing_replayed: not one of the 2 logged decisions of {log} could be replayed (1 replay.no_input, "
+        "1 select.no_version_in_force) (for the lines logged without their input: the server ran with --decision-log-input "
+        "none, which keeps only the hash of each input; run it with --decision-log-input full (the default) for a log "
+        "that can be replayed)"]
 
 
 def test_rotated_logs_are_replayed_oldest_first(tmp_path):
@@ -184,33 +217,166 @@ def test_a_file_that_is_not_a_decision_log_is_one_error_not_a_line_per_line(tmp_
     assert result.stdout == ""
 
 
+def test_a_batch_out_file_is_said_to_be_no_decision_log_not_lines_logged_without_input(tmp_path):
+    from conftest import REPO
+    out = tmp_path / "results.jsonl"
+    assert cli("batch", str(REPO / "examples" / "cases"), "--out", str(out)).exit_code == 0
+    result = cli("replay", str(out), "--fail-on-change")
+    assert result.exit_code == 1 and result.stdout == "" and "--decision-log-input" not in result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{out}: replay.not_a_log: not a decision log: the lines of {out} are `regcode batch`/`eval` "
+                           "outputs (5 of 5 lines have `decisions` and `policy` but not the `input`, `input_sha256`")
+
+
+def test_an_output_line_or_a_reply_among_logged_decisions_is_reported_at_its_line(tmp_path, two_lines):
+    output = {k: two_lines[0][k] for k in ("as_of", "decisions", "policy", "source")}
+    reply = {**output, "decision_id": two_lines[0]["decision_id"], "rules_fired": 11}     # what /v1/evaluate answers
+    log = tmp_path / "decisions.log"
+    log.write_text("".join(dump_json(e) + "\n" for e in (output, two_lines[1], reply)), encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert report["replayed"] == 1
+    assert [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:1", "replay.eval_output"),
+                                                                                  (f"{log}:3", "replay.eval_output")]
+    assert cli("replay", str(log)).exit_code == 1
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/mem"), reason="needs Linux's /proc")
+def test_a_log_that_cannot_be_read_is_one_located_error_not_an_internal_one(tmp_path):
+    result = cli("replay", "/proc/self/mem")          # a regular file whose read(2) is EIO
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == ["/proc/self/mem: replay.io: cannot read the log: Input/output error (check that "
+                                          "it is the decision log and readable; the replay stopped, with no report)"]
+
+
+def test_a_log_that_fails_part_way_is_one_error_at_the_line_it_could_not_read(tmp_path, two_lines, monkeypatch):
+    import errno
+    import io
+    from regcode.engine import replay as replay_module
+
+    log = tmp_path / "decisions.log"
+    log.write_text("".join(dump_json(e) + "\n" for e in two_lines), encoding="utf-8")
+
+    class Failing(io.BytesIO):
+        def readline(self, size=-1):
+            if self.tell():          # the first line is read; the disk fails under the second
+                raise OSError(errno.EIO, "Input/output error")
+            return super().readline(size)
+
+    monkeypatch.setattr(replay_module, "open", lambda path, mode: Failing(log.read_bytes()), raising=False)
+    result = cli("replay", str(log))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"{log}:2:1: replay.io: cannot read the log past line 1: Input/output error "
+                                          "(the replay stopped, with no report; a copy of the lines that can be read "
+                                          "(`head -n 1 FILE`) can be replayed)"]
+
+
 def test_a_fifo_or_a_device_given_as_the_log_is_refused_not_read_forever(tmp_path):
     import os
     pipe = tmp_path / "decisions.log"
     os.mkfifo(pipe)
-    for log in (pipe, "/dev/zero"):
+    for log, kind in ((pipe, "a FIFO (named pipe)"), ("/dev/zero", "a device")):
         result = cli("replay", str(log))
         assert result.exit_code == 1 and "replay.not_a_file" in result.stderr, result.output
+        assert f"this is {kind}, not a decision log" in result.stderr
 
 
-def test_a_decision_taken_with_a_version_asked_for_outside_its_window_names_that_version(tmp_path):
-    """The service was asked `version=2017&as_of=2023-01-01`: replay picks by date and finds none in force.
-    The line is reported at its file and line, with the version that decided it in the hint."""
+def test_a_line_logged_before_asked_was_logged_names_both_fixes_when_no_version_is_in_force(tmp_path):
+    """A line without `asked` (an older regcode) whose as_of no version covers: whether its version was asked
+    for by name is not known, so the hint names both --policy-version (it is here) and the --policy-root."""
     log = tmp_path / "decisions.log"
     decide_all(log, list(generator.generate(1, seed=3)))
     entry = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
-    entry["as_of"] = "2023-01-01"        # what the service logs for that request: as_of is not part of the input's hash
+    entry["as_of"] = "2023-01-01"        # what the service logged for `version=2017&as_of=2023-01-01`: as_of is not hashed
+    del entry["asked"]
     log.write_text(dump_json(entry) + "\n", encoding="utf-8")
     report = replay(Catalog(), [str(log)])
     (skipped,) = report["skipped"]
     (issue,) = skipped["errors"]
     assert issue["code"] == "select.no_version_in_force"
     assert (issue["location"]["file"], issue["location"]["line"]) == (str(log), 1)
-    assert f"--policy-version {entry['policy']['version']}" in issue["hint"]
+    assert f"--policy-version {entry['policy']['version']}" in issue["hint"] and "--policy-root" in issue["hint"]
     result = cli("replay", str(log))
     assert result.exit_code == 1 and "--policy-version 2017" in result.stdout
     result = cli("replay", str(log), "--policy-version", entry["policy"]["version"])
     assert result.exit_code == 0 and "replayed 1 of 1" in result.stdout, result.stdout
+
+
+def _case(name: str) -> dict:
+    from conftest import REPO
+    import yaml
+    return json.loads(json.dumps(yaml.safe_load((REPO / "examples" / "cases" / name).read_text(encoding="utf-8")), default=str))
+
+
+def test_each_log_line_records_the_policy_and_version_the_request_asked_for(tmp_path):
+    log = tmp_path / "decisions.log"
+    case = dump_json(_case("aa-clean.yaml")).encode()
+    with serving(workers=1, decision_log=str(log)) as c:
+        for params in ({}, {"version": "2017"}, {"policy": "shanghai-post-license", "version": "2017", "as_of": "2019-07-01"}):
+            assert c.post("/v1/evaluate", params={"explain": "none", **params}, content=case).status_code == 200
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [e["asked"] for e in lines] == [{"policy": None, "version": None}, {"policy": None, "version": "2017"},
+                                           {"policy": "shanghai-post-license", "version": "2017"}]
+    for e in lines:     # extended, not renamed: every field the line had is still there
+        assert {"decision_id", "time", "policy", "input_sha256", "input", "as_of", "decisions", "rules_fired", "explain",
+                "regcode_version", "source"} <= set(e)
+
+
+def test_a_decision_made_with_a_version_asked_for_by_name_is_replayed_against_that_version(tmp_path):
+    """`version=2017&as_of=2022-06-01` on a server with the amendment: 2017 decided it, though 2022-illustration
+    is in force on that date. Replayed by date it would be a false change; replayed as asked, it is unchanged."""
+    from conftest import REPO
+    root = REPO / "examples" / "amendment" / "policies"
+    log = tmp_path / "decisions.log"
+    with serving(workers=1, decision_log=str(log), policy_roots=[root]) as c:
+        reply = c.post("/v1/evaluate", params={"as_of": "2022-06-01", "version": "2017", "explain": "none"},
+                       content=dump_json(_case("aa-clean.yaml")).encode())
+        assert reply.status_code == 200 and reply.json()["policy"]["version"] == "2017"
+    report = replay(Catalog([root]), [str(log)])
+    assert (report["replayed"], report["unchanged"], report["changed"], report["skipped"]) == (1, 1, [], [])
+    assert [a["version"] for a in report["against"]] == ["2017"]
+    assert report["asked_by_name"] == [{"id": "shanghai-post-license", "version": "2017", "count": 1}]
+    assert report["decisions_added"] == report["decisions_removed"] == []
+    result = cli("replay", str(log), "--policy-root", str(root), "--fail-on-change")
+    assert result.exit_code == 0, result.output
+    assert "1 decision(s) asked for shanghai-post-license@2017 by name" in result.stdout
+    forced = replay(Catalog([root]), [str(log)], version="2022-illustration")   # --policy-version still wins
+    assert forced["against"][0]["version"] == "2022-illustration" and forced["asked_by_name"] == []
+
+
+# (how the logged version was chosen, the query, the as_of the line is given, the code, in the hint, not in the hint)
+MISSING_VERSION_HINTS = [
+    ("by date, the version not in the roots", {}, "2022-06-01", "select.no_version_in_force",
+     "chosen by its date, which the policies replayed against do not have: replay with the --policy-root where "
+     "shanghai-post-license@2022-illustration lives", "--policy-version"),
+    ("by name, the version not in the roots", {"version": "2022-illustration"}, "2019-06-30", "select.unknown_version",
+     "replay with the --policy-root where shanghai-post-license@2022-illustration lives", "--policy-version"),
+]
+
+
+@pytest.mark.parametrize("query,as_of,code,hint,not_hint", [m[1:] for m in MISSING_VERSION_HINTS], ids=[m[0] for m in MISSING_VERSION_HINTS])
+def test_a_logged_version_the_roots_lack_is_found_with_the_policy_root_whether_asked_by_name_or_by_date(tmp_path, query, as_of, code, hint, not_hint):
+    from conftest import REPO
+    root = REPO / "examples" / "amendment" / "policies"
+    log = tmp_path / "decisions.log"
+    with serving(workers=1, decision_log=str(log), policy_roots=[root]) as c:
+        reply = c.post("/v1/evaluate", params={"as_of": as_of, "explain": "none", **query}, content=dump_json(_case("aa-clean.yaml")).encode())
+        assert reply.json()["policy"]["version"] == "2022-illustration"
+    report = replay(Catalog(), [str(log)])      # without the service's --policy-root
+    (skipped,) = report["skipped"]
+    (issue,) = skipped["errors"]
+    assert (issue["code"], issue["location"]["file"], issue["location"]["line"]) == (code, str(log), 1)
+    assert hint in issue["hint"] and not_hint not in issue["hint"]
+    again = replay(Catalog([root]), [str(log)])     # following the hint replays it
+    assert (again["replayed"], again["skipped"]) == (1, [])
+
+
+def test_a_version_chosen_by_date_that_is_here_with_another_window_says_the_roots_differ(tmp_path, two_lines):
+    log = tmp_path / "decisions.log"
+    log.write_text(dump_json({**two_lines[0], "as_of": "2023-01-01"}) + "\n", encoding="utf-8")
+    (issue,) = replay(Catalog(), [str(log)])["skipped"][0]["errors"]
+    assert issue["code"] == "select.no_version_in_force"
+    assert "chosen by its date, but 2017 here is in force 2017-05-01 .. 2022-04-30" in issue["hint"]
+    assert "--policy-root the service ran with" in issue["hint"]
 
 
 def _two_policy_log(tmp_path):
@@ -220,6 +386,7 @@ def _two_policy_log(tmp_path):
     lines = log.read_text(encoding="utf-8").splitlines()
     toy = json.loads(lines[0])
     toy["policy"] = {"id": "toy", "version": "1", "content_hash": "0"}
+    toy["decision_id"] = "toy-decision"      # a decision of its own: an id is unique to its decision
     log.write_text("\n".join(lines + [dump_json(toy)]) + "\n", encoding="utf-8")
     return log
 
@@ -279,7 +446,8 @@ def test_a_log_whose_policies_none_of_the_roots_has_is_one_error_not_one_per_lin
     log = _two_policy_log(tmp_path)
     lines = log.read_text(encoding="utf-8").splitlines()
     only_toy = tmp_path / "toy.log"
-    only_toy.write_text("\n".join([lines[2]] * 3 + ["not json"]) + "\n", encoding="utf-8")
+    toys = [dump_json({**json.loads(lines[2]), "decision_id": f"toy-{n}"}) for n in range(3)]
+    only_toy.write_text("\n".join(toys + ["not json"]) + "\n", encoding="utf-8")
     result = cli("replay", str(only_toy))
     assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.output
     assert result.stderr.splitlines() == [
@@ -289,3 +457,152 @@ def test_a_log_whose_policies_none_of_the_roots_has_is_one_error_not_one_per_lin
         replay(Catalog(), [str(only_toy)])
     mixed = replay(Catalog(), [str(log)])      # one line of a policy the roots have: the others are said per line
     assert (mixed["replayed"], [s["errors"][0]["code"] for s in mixed["skipped"]]) == (2, ["select.unknown_policy"])
+
+
+# ---- a line whose fields are not what the service writes -------------------------------------------
+@pytest.fixture(scope="module")
+def two_lines(tmp_path_factory):
+    """Two decision-log lines as the service writes them (parsed)."""
+    log = tmp_path_factory.mktemp("log") / "decisions.log"
+    decide_all(log, list(generator.generate(2, seed=5)))
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def _set(entry: dict, path: str, value) -> dict:
+    """`entry` with the field at `path` (dotted) set to `value`, or removed when `value` is DROP."""
+    entry = json.loads(json.dumps(entry))
+    *parents, key = path.split(".")
+    target = entry
+    for p in parents:
+        target = target[p]
+    if value is DROP:
+        del target[key]
+    else:
+        target[key] = value
+    return entry
+
+
+DROP = object()
+WRONG_TYPES = [20190630, True, None, [1], {}]
+# (field, values that are not what the service writes there, the code, a fragment of the message)
+LINE_MUTATIONS = (
+    [("as_of", v, "replay.field", "as_of is not a") for v in WRONG_TYPES]
+    + [("as_of", DROP, "replay.field", "the line has no `as_of`")]
+    + [("as_of", "2019-02-30", "replay.field", 'as_of is not a date (YYYY-MM-DD): "2019-02-30" (February 2019 has 28 days)'),
+       ("as_of", "2019-6-30", "replay.field", 'as_of is not a date (YYYY-MM-DD): "2019-6-30" (the form is YYYY-MM-DD)'),
+       ("as_of", "2019-06-30T00:00:00", "replay.field", 'as_of is not a date (YYYY-MM-DD): "2019-06-30T00:00:00" (the form is YYYY-MM-DD)'),
+       ("as_of", "", "replay.field", 'as_of is not a date (YYYY-MM-DD): ""')]
+    + [("policy.id", v, "replay.field", "policy.id is not a string") for v in [["x"], 7, False, None, {}]]
+    + [("policy.id", DROP, "replay.field", "the line has no `policy.id`")]
+    + [("policy.version", v, "replay.field", "policy.version is not a string") for v in [2017, ["2017"], None, {}]]
+    + [("policy.content_hash", v, "replay.field", "policy.content_hash is not a string") for v in [1, [], {}, None]]
+    + [("policy", v, "replay.field", "policy is not an object") for v in ["x", [1], 3, None]]
+    + [("decisions", v, "replay.field", "decisions is not an object") for v in ["x", [1], 3, None]]
+    + [("decision_id", v, "replay.field", "decision_id is not a non-empty string") for v in [1, [1], {}, None, ""]]
+    + [("input_sha256", v, "replay.field", "input_sha256 is not a string") for v in [1, [1], {}, True, None]]
+    + [("rules_fired", v, "replay.field", "rules_fired is not a list of rule ids") for v in [1, "rule", {}, [1], [["a"]], True]]
+    + [("asked", v, "replay.field", "asked is not an object") for v in ["2017", [1], 3, None]]
+    + [("asked.version", v, "replay.field", "asked.version is not a string or null") for v in [2017, ["2017"], {}, True]]
+    + [("asked.policy", v, "replay.field", "asked.policy is not a string or null") for v in [1, ["x"], {}, False]]
+)
+
+
+@pytest.mark.parametrize("path,value,code,fragment", LINE_MUTATIONS,
+                         ids=[f"{m[0]}={'drop' if m[1] is DROP else json.dumps(m[1])}" for m in LINE_MUTATIONS])
+def test_a_field_of_the_wrong_type_is_reported_at_its_line_and_the_rest_replayed(tmp_path, two_lines, path, value, code, fragment):
+    log = tmp_path / "bad.log"
+    log.write_text(dump_json(_set(two_lines[0], path, value)) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"], report["unchanged"]) == (2, 1, 1)
+    (skipped,) = report["skipped"]
+    (issue,) = skipped["errors"]
+    assert (skipped["source"], issue["code"]) == (f"{log}:1", code)
+    assert fragment in issue["message"] and issue["hint"]
+    assert (issue["location"]["file"], issue["location"]["line"], issue["location"]["path"]) == (str(log), 1, path)
+    result = cli("replay", str(log))
+    assert result.exit_code == 1 and "Traceback" not in result.output and "internal error" not in result.output
+    assert f"bad.log:1: {code}: {fragment}" in result.stdout and "replayed 1 of 2" in result.stdout
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_nan_or_infinity_in_a_line_is_no_json_not_a_change_every_time(tmp_path, two_lines, constant):
+    log = tmp_path / "bad.log"
+    first = dump_json(two_lines[0]).replace('"applicable":true', f'"applicable":{constant}', 1)    # a decision
+    assert constant in first
+    log.write_text(first + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert report["changed"] == [] and report["replayed"] == 1
+    assert [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:1", "replay.syntax")]
+    assert f"{constant} is not a JSON value" in report["skipped"][0]["errors"][0]["message"]
+
+
+def test_a_case_of_the_wrong_kind_under_input_is_the_case_files_problem_at_its_line(tmp_path, two_lines):
+    from regcode.engine.replay import input_sha256
+    log = tmp_path / "bad.log"
+    entry = {**two_lines[0], "input": [1], "input_sha256": input_sha256([1])}
+    log.write_text(dump_json(entry) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert report["replayed"] == 1 and [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [(f"{log}:1", "input.schema")]
+
+
+# ---- a decision read twice ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def changing_log(tmp_path_factory):
+    """A log of 8 decisions and a root whose version changes the credit-mode ones: (log, root, report)."""
+    where = tmp_path_factory.mktemp("changing")
+    log = where / "decisions.log"
+    decide_all(log, list(generator.generate(8, seed=2)))     # the first is in credit mode: its line is doubled below
+    root = where / "policies"
+    one_parameter_version(root, 0.3)
+    report = replay(Catalog([root]), [str(log)])
+    assert report["changed"] and report["unchanged"] and not report.get("warnings")
+    return log, root, report
+
+
+def _counts(report: dict) -> tuple:
+    return report["read"], report["replayed"], report["unchanged"], len(report["changed"]), [g["count"] for g in report["changes"]]
+
+
+def test_the_same_log_given_twice_is_read_once_and_said_so(changing_log):
+    log, root, once = changing_log
+    twice = replay(Catalog([root]), [str(log), str(log)])
+    assert _counts(twice) == _counts(once) and twice["files"] == [str(log)]
+    assert [(w["code"], w["message"]) for w in twice["warnings"]] == [("replay.same_file", f"{log} is given twice: read once")]
+    result = cli("replay", str(log), str(log), "--policy-root", str(root))
+    assert result.exit_code == 0 and f"warning: {log}: replay.same_file" in result.stdout
+    assert "replayed 8 of 8 logged decisions" in result.stdout
+    link = log.with_name("link.log")
+    if not link.exists():
+        link.symlink_to(log)
+    other_name = replay(Catalog([root]), [str(log), str(link)])
+    assert _counts(other_name) == _counts(once)
+    assert [w["message"] for w in other_name["warnings"]] == [f"{link} is the file {log} again: read once"]
+
+
+def test_a_line_logged_twice_is_counted_once_and_warned_of_at_its_line(tmp_path, changing_log):
+    log, root, once = changing_log
+    doubled = tmp_path / "doubled.log"
+    lines = log.read_text(encoding="utf-8").splitlines()
+    doubled.write_text("\n".join(lines + lines[:3]) + "\n", encoding="utf-8")
+    report = replay(Catalog([root]), [str(doubled)])
+    assert _counts(report) == _counts(once)
+    assert len({c["decision_id"] for c in report["changed"]}) == len(report["changed"])
+    ids = [json.loads(line)["decision_id"] for line in lines[:3]]
+    assert [(w["code"], w["location"]["line"]) for w in report["warnings"]] == [("replay.duplicate", n) for n in (9, 10, 11)]
+    assert [w["message"] for w in report["warnings"]] == [
+        f"decision {d} was read at {doubled}:{n} already: the same line again, counted once" for d, n in zip(ids, (1, 2, 3))]
+    result = cli("replay", str(doubled), "--policy-root", str(root))
+    assert result.exit_code == 0 and f"warning: {doubled}:9: replay.duplicate: decision {ids[0]}" in result.stdout
+    assert "3 warning(s)" in result.stdout.splitlines()[0]
+
+
+def test_two_different_lines_with_one_decision_id_are_a_problem_at_the_second(tmp_path, two_lines):
+    log = tmp_path / "decisions.log"
+    other = {**two_lines[1], "decision_id": two_lines[0]["decision_id"]}
+    log.write_text("".join(dump_json(e) + "\n" for e in (two_lines[0], other)), encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"], report["warnings"]) == (2, 1, [])
+    (skipped,) = report["skipped"]
+    assert (skipped["source"], skipped["errors"][0]["code"]) == (f"{log}:2", "replay.duplicate_id")
+    assert f"is logged at {log}:1 too, with other content" in skipped["errors"][0]["message"]
+    assert cli("replay", str(log)).exit_code == 1
