@@ -96,6 +96,7 @@ class Service:
                            lambda: [({"reason": "time_limit"}, self.pool.killed), ({"reason": "died"}, self.pool.died)])
         self.metrics.gauge("regcode_decision_log_lines_total", lambda: [({}, self.log.lines if self.log else 0)])
         self.metrics.gauge("regcode_decision_log_rotations_total", lambda: [({}, self.log.rotations if self.log else 0)])
+        self.metrics.gauge("regcode_decision_log_reopens_total", lambda: [({}, self.log.reopens if self.log else 0)])
 
     def _load_again(self) -> registry.Loaded:
         loaded = registry.load(self.config.policy_roots, self.loaded)
@@ -125,6 +126,15 @@ class Service:
             for issue in loaded.issues():
                 log.warning("%s", issue)
             return loaded
+
+    async def hangup(self) -> None:
+        """SIGHUP: reopen the decision log if it was moved away (logrotate), then reload the policies."""
+        if self.log is not None:
+            try:
+                self.log.reopen()
+            except OSError as exc:   # said now; each decision until it can be reopened is a 503 service.decision_log
+                log.error("cannot reopen the decision log %s: %s", self.config.decision_log, exc.strerror or exc)
+        await self.reload()
 
     # -- evaluation -------------------------------------------------------------------------------
     async def ask(self, ask: decide.Ask) -> list:
@@ -396,7 +406,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         service.start()
         if config.handle_sighup and threading.current_thread() is threading.main_thread():
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(service.reload()))
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(service.hangup()))
         try:
             yield
         finally:

@@ -500,6 +500,38 @@ def test_a_rotation_the_file_system_refuses_keeps_the_log_and_refuses_the_decisi
     assert [e["decision_id"] for e in log_lines(log)] == [rotated.json()["decision_id"]]
 
 
+def test_a_log_moved_away_or_deleted_is_reopened_at_its_path_and_one_that_cannot_be_is_a_503(tmp_path):
+    """logrotate without copytruncate moves the log and expects the next line in a new file at the path; a
+    deleted log is created again. A path that cannot be opened (its folder gone) refuses the decision."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log, moved = folder / "decisions.log", tmp_path / "moved.log"
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    with serving(workers=1, decision_log=str(log)) as c:
+        first = c.post("/v1/evaluate", content=case, headers=YAML)
+        log.rename(moved)
+        second = c.post("/v1/evaluate", content=case, headers=YAML)
+        assert second.status_code == 200
+        assert [e["decision_id"] for e in log_lines(moved)] == [first.json()["decision_id"]]
+        assert [e["decision_id"] for e in log_lines(log)] == [second.json()["decision_id"]]
+        log.unlink()
+        third = c.post("/v1/evaluate", content=case, headers=YAML)
+        assert third.status_code == 200
+        assert [e["decision_id"] for e in log_lines(log)] == [third.json()["decision_id"]]
+        log.unlink()
+        folder.rmdir()
+        refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        folder.mkdir()
+        fourth = c.post("/v1/evaluate", content=case, headers=YAML)
+        metrics = c.get("/metrics").text
+    assert refused.status_code == 503 and "decision_id" not in refused.text
+    issue = refused.json()["errors"][0]
+    assert issue["code"] == "service.decision_log" and "ENOENT" in issue["message"], issue
+    assert fourth.status_code == 200
+    assert [e["decision_id"] for e in log_lines(log)] == [fourth.json()["decision_id"]]
+    assert "regcode_decision_log_reopens_total 3" in metrics
+
+
 # ---- concurrency -----------------------------------------------------------------------------------
 def test_concurrent_requests_each_get_their_own_decisions(client):
     cases = list(generator.generate(16, seed=3))
