@@ -526,8 +526,21 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     errors_doc = {400: problem_doc, 404: problem_doc, 411: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
                   503: problem_doc}
 
+    def check_selection(policy: Optional[str], version: Optional[str]) -> None:
+        """The policy and version the query names exist (what does not depend on a case file's date): for a batch,
+        said once for the whole request before any element is read, not in every element's place."""
+        cat = service.loaded.catalog
+        try:
+            policy_id = cat.policy_id(policy)
+            if version is not None:
+                cat.choose(policy_id, "0000-00-00", version)
+        except PolicyError as exc:
+            raise Refused(exc.issues) from None
+
     async def evaluate_request(request: Request, kind: str, allowed: tuple, ask_fields: dict) -> list:
         _check_as_of(ask_fields["as_of"])
+        if kind == "batch":
+            check_selection(ask_fields["policy"], ask_fields["version"])
         _check_encoding(request)
         media = _media(request, allowed)
         body = await _body(request, config.max_body_bytes)
@@ -553,9 +566,9 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     # A decision is answered only once it is in the decision log: an audit log must hold every decision the
     # service gave. One the log refuses (a full disk, EIO, a rotation refused) is not returned: a 503 that may
     # be retried, said in the server log in one line, the service's failure and not the request's.
-    def log_issue(exc: OSError, where: str, what: str = "the decision was") -> Issue:
+    def log_issue(exc: OSError, where: str, what: str = "the decision was not returned: it") -> Issue:
         reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
-        return Issue("service.decision_log", f"{what} not returned: it could not be written to the decision log "
+        return Issue("service.decision_log", f"{what} could not be written to the decision log "
                      f"{config.decision_log} ({reason}); every decision answered is logged",
                      Location(where), "the request may be sent again once the decision log can be written (free its "
                      "disk, check its file)")
@@ -601,7 +614,9 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     async def evaluate_batch(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
                              version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE):
         """`{read, evaluated, failed, results}`: one result per case file, in order. A bad case file is reported in
-        its place (`{errors, line, source}`) and the others are still evaluated."""
+        its place (`{errors, line, source}`) and the others are still evaluated. A `policy` or `version` not served
+        is a 404 for the whole request, said before the body is read; a batch of which the decision log took no
+        decision is a 503 `service.decision_log` (one it took some of answers those, and names each other in its place)."""
         fields = dict(as_of=as_of, policy=policy, version=version, explain=explain, source=source)
         cut = None
         try:
@@ -617,7 +632,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 return refuse([timeout_issue(source, "the batch was")])
             return worker_died(cut, source)
         _, count, places = messages[0]
-        results, evaluated, unlogged = [], 0, []
+        results, evaluated, unlogged, codes_said, refs = [], 0, [], [], []
         for i, (kind, *rest) in enumerate(messages[1:]):
             if kind == "ok":
                 item, line, ref = rest
@@ -626,24 +641,32 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 except OSError as exc:   # not answered, as on /v1/evaluate: named in its place instead
                     unlogged.append(exc)
                     issue = log_issue(exc, places[i][0])
-                    service.metrics.inc("regcode_errors_total", code=issue.code)
+                    codes_said.append(issue.code)
                     results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
                     continue
-                service.metrics.inc("regcode_decisions_total", policy=ref)
+                refs.append(ref)
                 evaluated += 1
             else:
                 item, codes = rest
-                for code in codes:
-                    service.metrics.inc("regcode_errors_total", code=code)
+                codes_said.extend(codes)
             results.append(item)
         for i in range(len(results), count):   # cut short: every case file not evaluated is still named in its place
             where = places[i][0]
             issue = (timeout_issue(where, "the case file was") if isinstance(cut, workers.TimedOut) else
                      died_issue(cut, where, "not evaluated: "))
-            service.metrics.inc("regcode_errors_total", code=issue.code)
+            codes_said.append(issue.code)
             results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
         if unlogged:
             log_failed(unlogged[-1], request, len(unlogged))
+            if not evaluated:   # the log took none of them: the service's failure, for the whole request, to be retried
+                many = len(unlogged) > 1
+                what = (f"none of the batch's {len(unlogged)} decisions was returned: they" if many else
+                        "the batch's decision was not returned: it")
+                return refuse([log_issue(unlogged[-1], source, what)], headers={"Retry-After": LOG_RETRY_AFTER})
+        for code in codes_said:
+            service.metrics.inc("regcode_errors_total", code=code)
+        for ref in refs:
+            service.metrics.inc("regcode_decisions_total", policy=ref)
         body = b'{"evaluated":%d,"failed":%d,"read":%d,"results":[%b]}' % (evaluated, count - evaluated, count, b",".join(results))
         return Response(body, media_type="application/json")
 
