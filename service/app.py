@@ -32,7 +32,7 @@ from ..engine.errors import did_you_mean
 from ..engine.testing import discover
 from . import decide, metrics as metrics_mod, registry, workers
 from .decisionlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog
-from .problems import problem
+from .problems import problem, read_timeout_issue
 
 log = logging.getLogger("regcode.serve")
 
@@ -40,6 +40,8 @@ MAX_BODY_BYTES = 8 << 20
 MAX_BATCH = 1000
 TIMEOUT = 10.0
 MAX_WAITING = 64
+READ_TIMEOUT = 15.0         # seconds for a request's head to arrive, and for its body to pause at most
+READ_TIMED_OUT = "regcode.read_timeout"   # set in the scope's extensions by the protocol when a body read timed out
 LOG_RETRY_AFTER = "10"      # seconds: a decision log that cannot be written (a full disk) is not mended in one
 MAX_EXAMPLES = 3            # OpenAPI examples taken from each policy's own test cases
 JSON_TYPES = ("application/json",)
@@ -69,6 +71,7 @@ class ServeConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     max_batch: int = MAX_BATCH
     max_waiting: int = MAX_WAITING
+    read_timeout: float = READ_TIMEOUT      # service/protocol.py: the real server's (uvicorn's), not the TestClient's
     enable_admin: bool = False
     backend: str = DEFAULT_BACKEND
     handle_sighup: bool = False             # only the real server process: signal handlers need the main thread
@@ -260,6 +263,8 @@ async def _body(request: Request, limit: int) -> bytes:
                 raise too_large(f"more than {limit} bytes")
             chunks.append(chunk)
     except ClientDisconnect:   # the client's doing, not a bug: one line, no traceback; the problem goes unread
+        if (request.scope.get("extensions") or {}).get(READ_TIMED_OUT):   # the server's read timeout, said by the protocol
+            raise Refused([read_timeout_issue("body", request.app.state.service.config.read_timeout)]) from None
         of = f" of {declared}" if declared.isdigit() else ""
         log.info("client disconnected before its request body was read: %s %s (%d%s bytes received)", request.method,
                  request.url.path, size, of)
@@ -380,6 +385,36 @@ def _examples(loaded: registry.Loaded) -> dict:
     return out
 
 
+class _Framing:
+    """Pure ASGI, around the routes (inside the metrics middleware): a response sent before the request's body was
+    read to its end says `Connection: close`: the rest of the body is not read on a kept-alive connection (a 413
+    for a 10 GB body), and the server closes once the client could read the response (service/protocol.py lingers)."""
+
+    def __init__(self, app, routes: list):
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        framing = {name: value for name, value in scope["headers"] if name in (b"content-length", b"transfer-encoding")}
+        read = {"all": framing.get(b"content-length", b"0").strip() == b"0" and b"transfer-encoding" not in framing}
+
+        async def receiving():
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                read["all"] = True
+            return message
+
+        async def sending(message):
+            if message["type"] == "http.response.start" and not read["all"]:
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receiving, sending)
+
+
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*(/.*)?\Z", re.S)     # a request target in absolute form
 _ABSOLUTE_RAW = re.compile(rb"\A[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
@@ -493,6 +528,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                                  "not a separator, and no route, policy id or version holds a slash",
                                  Location(path=shown), "see /docs for the routes")])
         return None
+
+    app.add_middleware(_Framing, routes=app.router.routes)     # before _measure: inside it
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):
