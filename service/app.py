@@ -386,18 +386,25 @@ def _examples(loaded: registry.Loaded) -> dict:
 
 
 class _Framing:
-    """Pure ASGI, around the routes (inside the metrics middleware): a response sent before the request's body was
-    read to its end says `Connection: close`: the rest of the body is not read on a kept-alive connection (a 413
-    for a 10 GB body), and the server closes once the client could read the response (service/protocol.py lingers)."""
+    """Pure ASGI, around the routes (inside the metrics middleware, which then sees the method as sent):
+    - HEAD wherever GET works (RFC 9110 9.3.2): a HEAD to a route with a GET and no HEAD of its own is served as
+      that GET, its status and headers (Content-Length too) kept, its body dropped;
+    - a response sent before the request's body was read to its end says `Connection: close`: the rest of the
+      body is not read on a kept-alive connection (a 413 for a 10 GB body), and the server closes once the client
+      could read the response (service/protocol.py lingers)."""
 
     def __init__(self, app, routes: list):
         self.app = app
         self.routes = routes
 
+    def _matched(self, scope) -> bool:
+        return any(route.matches(scope)[0] == Match.FULL for route in self.routes)
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        head = scope["method"] == "HEAD" and not self._matched(scope) and self._matched({**scope, "method": "GET"})
         framing = {name: value for name, value in scope["headers"] if name in (b"content-length", b"transfer-encoding")}
         read = {"all": framing.get(b"content-length", b"0").strip() == b"0" and b"transfer-encoding" not in framing}
 
@@ -408,10 +415,17 @@ class _Framing:
             return message
 
         async def sending(message):
-            if message["type"] == "http.response.start" and not read["all"]:
-                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            if message["type"] == "http.response.start":
+                if head:
+                    scope["method"] = "HEAD"    # as sent again, for the metrics and the server (which drops a HEAD's body)
+                if not read["all"]:
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            elif message["type"] == "http.response.body" and head:
+                message = {**message, "body": b""}
             await send(message)
 
+        if head:
+            scope["method"] = "GET"
         await self.app(scope, receiving, sending)
 
 

@@ -106,6 +106,23 @@ def test_head_health_is_the_status_without_the_body(client):
     assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"] == "application/json"
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/v1/policies", "/v1/policies/shanghai-post-license/2017", "/docs",
+                                  "/openapi.json", "/health"])
+def test_head_works_wherever_get_does_with_the_same_headers_and_no_body(client, path):
+    head, get = client.head(path), client.get(path)
+    assert head.status_code == get.status_code == 200, head.text
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+    if path not in ("/metrics", "/health"):     # these two change from one request to the next
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_head_where_there_is_no_get_is_still_a_405_and_is_counted_as_head(client):
+    refused = client.head("/v1/evaluate")
+    assert refused.status_code == 405 and refused.content == b""
+    assert client.head("/v1/policies").status_code == 200
+    assert 'regcode_http_requests_total{method="HEAD",route="/v1/policies",status="200"}' in client.get("/metrics").text
+
+
 def test_schema_invalid_case_gets_the_same_errors_and_text_as_eval(client, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((CASES / "aa-clean.yaml").read_text(encoding="utf-8").replace("嘉定区", "浦东区").replace("risk_level: ii", "risk_level: II"),
