@@ -309,6 +309,19 @@ def _query_items(raw: bytes) -> Iterable[tuple]:
         yield tuple(texts)
 
 
+def utf8_fault(exc: UnicodeDecodeError) -> str:
+    """Which byte of percent-decoded text is not UTF-8, and how: `byte 1, 0xFF (%FF), begins no UTF-8 character`."""
+    byte = exc.object[exc.start]
+    at = f"byte {exc.start + 1}, 0x{byte:02X} (%{byte:02X}),"
+    if exc.reason == "invalid start byte":
+        return f"{at} begins no UTF-8 character"
+    if exc.reason == "invalid continuation byte":
+        return f"{at} begins a UTF-8 character that the bytes after it do not continue"
+    if exc.reason == "unexpected end of data":
+        return f"{at} begins a UTF-8 character that the text ends inside"
+    return f"{at} is not UTF-8 there ({exc.reason})"
+
+
 def query_issues(raw: bytes, known: list) -> list:
     """Every problem of a query string for a route taking the parameters `known`: a name or value that is not
     UTF-8, an unknown name (with the nearest known one), a repeated name, a control character in a value."""
@@ -318,8 +331,8 @@ def query_issues(raw: bytes, known: list) -> list:
     accepted = ", ".join(f"`{k}`" for k in known) if known else "no query parameters"
     for name, value in items:
         if isinstance(name, UnicodeDecodeError):
-            issues.append(Issue("request.query", f"a query parameter's name is not UTF-8 (byte {name.start} once "
-                                "percent-decoded)", Location(path="query"), "percent-encode the UTF-8 bytes of the text"))
+            issues.append(Issue("request.query", f"a query parameter's name is not UTF-8 once percent-decoded: its "
+                                f"{utf8_fault(name)}", Location(path="query"), "percent-encode the UTF-8 bytes of the text"))
             continue
         where = Location(path=f"query.{_shown(name)}")
         if name not in known:
@@ -334,8 +347,8 @@ def query_issues(raw: bytes, known: list) -> list:
             issues.append(Issue("request.query", f"the query parameter `{name}` is empty", where,
                                 f"give `{name}` a value, or leave it out for its default"))
         elif isinstance(value, UnicodeDecodeError):
-            issues.append(Issue("request.query", f"the query parameter `{name}` is not UTF-8 (byte {value.start} once "
-                                "percent-decoded)", where, "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦"))
+            issues.append(Issue("request.query", f"the query parameter `{name}` is not UTF-8 once percent-decoded: its "
+                                f"{utf8_fault(value)}", where, "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦"))
         elif any(map(_is_control, value)):
             at = next(i for i, ch in enumerate(value) if _is_control(ch))
             issues.append(Issue("request.query", f"the query parameter `{name}` holds a control character (U+{ord(value[at]):04X} "
@@ -536,6 +549,14 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             scope["path"] = absolute.group(1) or "/"
             raw = scope.get("raw_path") or path.encode("latin-1", "replace")
             scope["raw_path"] = _ABSOLUTE_RAW.sub(b"", raw) or b"/"
+        for segment in (scope.get("raw_path") or b"").split(b"/"):
+            try:
+                unquote_to_bytes(segment).decode("utf-8")
+            except UnicodeDecodeError as exc:   # the framework decodes it to U+FFFD: `no policy '\ufffd'`
+                shown = _shown(segment.decode("latin-1"))
+                return refuse([Issue("request.syntax", f"the path segment `{shown}` is not UTF-8 once percent-decoded: its "
+                                     f"{utf8_fault(exc)}", Location(path="request-line"),
+                                     "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦")])
         if b"%2f" in (scope.get("raw_path") or b"").lower():
             shown = _shown(scope["raw_path"].decode("latin-1"))
             return refuse([Issue("request.not_found", f"{request.method} {shown}: Not Found: an encoded slash (%2F) is "
