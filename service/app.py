@@ -15,7 +15,7 @@ from collections import Counter
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version as package_version
-from typing import Iterable, Literal, Optional
+from typing import Iterable, Optional
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -367,6 +367,23 @@ async def strict_query(request: Request) -> None:
         raise Refused(issues)
 
 
+EXPLAIN_LEVELS = ("none", "decisive", "full")
+
+
+def _check_explain(explain: str) -> None:
+    if explain not in EXPLAIN_LEVELS:
+        raise Refused([Issue("request.query", f"explain is one of {', '.join(EXPLAIN_LEVELS)}, not '{_shown(explain)}'",
+                             Location(path="query.explain"),
+                             did_you_mean(explain, list(EXPLAIN_LEVELS)) or "leave it out for full")])
+
+
+def busy_issue(max_waiting: int, timeout: float, where: str) -> Issue:
+    """The 429's issue: every worker taken and as many requests waiting as may."""
+    waiting = f"{max_waiting} request waits" if max_waiting == 1 else f"{max_waiting} requests wait"
+    return Issue("service.busy", f"no worker was free: at most {waiting} for one, for at most {timeout:g} s",
+                 Location(path=where), "retry after a second")
+
+
 def _check_as_of(as_of: Optional[str]) -> None:
     if as_of is not None and not is_date(as_of):
         raise Refused([Issue("request.query", f"as_of '{_shown(as_of)}' is not a date", Location(path="query.as_of"),
@@ -445,13 +462,13 @@ class _Framing:
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*(/.*)?\Z", re.S)     # a request target in absolute form
 _ABSOLUTE_RAW = re.compile(rb"\A[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
-Explain = Literal["none", "decisive", "full"]
 # The pattern is the document's only: a value past it gets _check_as_of's message, as a calendar-impossible date does
 AS_OF = Query(None, json_schema_extra={"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
               description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
 POLICY = Query(None, max_length=200, description="Policy id; may be omitted when only one policy is served.")
 VERSION = Query(None, max_length=200, description="Force this version instead of the one in force on the date.")
-EXPLAIN = Query("full", description="The why to keep: none, the decisive claims, or every claim and derived fact.")
+EXPLAIN = Query("full", json_schema_extra={"enum": list(EXPLAIN_LEVELS)},   # checked by _check_explain, in our words
+                description="The why to keep: none, the decisive claims, or every claim and derived fact.")
 SOURCE = Query(decide.DEFAULT_SOURCE, min_length=1, max_length=200,
                description="A name for the case file, used in error locations and as the result's `source`.")
 PRETTY = Query(False, description="Indent the JSON as `regcode eval --format json` prints it.")
@@ -502,8 +519,18 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         issues = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()))
-            issues.append(Issue("request.query", f"`{where.split('.', 1)[-1]}`: {err.get('msg', 'invalid')}",
-                                Location(path=where), "see /openapi.json for the parameters and their values"))
+            name, given = where.split(".", 1)[-1], err.get("input")
+            kind, limits = err.get("type"), err.get("ctx") or {}
+            # the framework's wording for the checks it makes, in ours (as _check_explain and _check_as_of say theirs)
+            if kind == "bool_parsing" and isinstance(given, str):
+                issues.append(Issue("request.query", f"{name} is true or false, not '{_shown(given)}'", Location(path=where),
+                                    f"send {name}=true, or leave it out for false"))
+            elif kind == "string_too_long" and isinstance(given, str):
+                issues.append(Issue("request.query", f"the query parameter `{name}` is {len(given)} characters long; at most "
+                                    f"{limits.get('max_length')}", Location(path=where), "send a shorter value"))
+            else:
+                issues.append(Issue("request.query", f"`{name}`: {err.get('msg', 'invalid')}",
+                                    Location(path=where), "see /openapi.json for the parameters and their values"))
         return refuse(issues or [Issue("request.query", "invalid request", Location())], status=400)
 
     def without_slash(request: Request) -> Optional[str]:
@@ -610,6 +637,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             raise Refused(exc.issues) from None
 
     async def evaluate_request(request: Request, kind: str, allowed: tuple, ask_fields: dict) -> list:
+        _check_explain(ask_fields["explain"])
         _check_as_of(ask_fields["as_of"])
         if kind == "batch":
             check_selection(ask_fields["policy"], ask_fields["version"])
@@ -620,9 +648,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         try:
             return await service.ask(ask)
         except workers.Busy:
-            raise Refused([Issue("service.busy", f"no worker was free: at most {config.max_waiting} requests wait for one, "
-                                 f"for at most {config.timeout:g} s", Location(path=request.url.path), "retry after a second")],
-                          headers={"Retry-After": "1"})
+            raise Refused([busy_issue(config.max_waiting, config.timeout, request.url.path)], headers={"Retry-After": "1"})
 
     def died_issue(exc: workers.WorkerDied, where: str, prefix: str = "") -> Issue:
         if exc.killed:   # kill -9, the OOM killer: nothing in regcode or in the request is known to be wrong
@@ -657,7 +683,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     @app.post("/v1/evaluate", tags=["decisions"], openapi_extra={"requestBody": case_body}, responses=errors_doc,
               dependencies=strict, summary="Evaluate one case file")
     async def evaluate(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
-                       version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE,
+                       version: Optional[str] = VERSION, explain: str = EXPLAIN, source: str = SOURCE,
                        pretty: bool = PRETTY):
         """The `regcode eval --format json` object of the case, plus its `decision_id`."""
         fields = dict(as_of=as_of, policy=policy, version=version, explain=explain, source=source)
@@ -684,7 +710,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
               dependencies=strict,
               summary="Evaluate a batch of case files, in order")
     async def evaluate_batch(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
-                             version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE):
+                             version: Optional[str] = VERSION, explain: str = EXPLAIN, source: str = SOURCE):
         """`{read, evaluated, failed, results}`: one result per case file, in order. A bad case file is reported in
         its place (`{errors, line, source}`) and the others are still evaluated. A `policy` or `version` not served
         is a 404 for the whole request, said before the body is read; a batch of which the decision log took no
