@@ -176,6 +176,11 @@ def test_sighup_after_logrotate_moved_the_log_reopens_it_at_its_path(tmp_path):
         assert json.loads(moved.read_text(encoding="utf-8"))["decision_id"] == first.json()["decision_id"]
         assert json.loads(log.read_text(encoding="utf-8"))["decision_id"] == second.json()["decision_id"]
     finally:
-        proc.kill()
-        proc.wait(timeout=30)
-        err.close()
+        proc.send_signal(signal.SIGTERM)    # not SIGKILL: the server stops its workers (killed, it would leave them)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            err.close()
