@@ -45,6 +45,9 @@ def _check_log(ctx, param, value):
               help="Worker processes that evaluate (default: the cores available).")
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=10.0, show_default=True, metavar="SECONDS",
               help="Time limit per request; a worker past it is stopped and the request gets a 422 `eval.timeout`.")
+@click.option("--read-timeout", type=click.FloatRange(min=0.01), default=15.0, show_default=True, metavar="SECONDS",
+              help="A request's head (request line and headers) must arrive within it, and its body pause no longer; "
+                   "else a 408 and the connection closed.")
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=8 << 20, show_default=True, help="Largest request body (413 past it).")
 @click.option("--max-batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Most case files in one batch (413 past it).")
 @click.option("--max-waiting", type=click.IntRange(min=0), default=64, show_default=True,
@@ -54,7 +57,7 @@ def _check_log(ctx, param, value):
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
 @click.pass_context
 def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_bytes, log_keep, log_fsync, workers, timeout,
-              max_body_bytes, max_batch, max_waiting, enable_admin, backend, log_level):
+              read_timeout, max_body_bytes, max_batch, max_waiting, enable_admin, backend, log_level):
     """Serve decisions over HTTP (JSON), with a decision log for `regcode replay`.
 
     \b
@@ -87,7 +90,7 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
         ctx.exit(EXIT_POLICY)
     config = ServeConfig(policy_roots=[str(r) for r in policy_roots or []], decision_log=decision_log,
                          log_input=log_input == "full", log_max_bytes=log_max_bytes, log_keep=log_keep, log_fsync=log_fsync,
-                         workers=workers or 0, timeout=timeout, max_body_bytes=max_body_bytes, max_batch=max_batch,
+                         workers=workers or 0, timeout=timeout, read_timeout=read_timeout, max_body_bytes=max_body_bytes, max_batch=max_batch,
                          max_waiting=max_waiting, enable_admin=enable_admin, backend=backend, handle_sighup=True)
     try:
         app = create_app(config, loaded)
@@ -103,7 +106,7 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
     # h11, whatever else is installed, its malformed requests answered with problems (service/protocol.py)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
                                            server_header=False, timeout_graceful_shutdown=max(1, int(timeout) + 1),
-                                           http=protocol(app.state.service.metrics)))
+                                           http=protocol(app.state.service.metrics, read_timeout, max_body_bytes)))
     bound_host, bound_port = sock.getsockname()[:2]    # uvicorn does not say where, given a socket; the port may be 0's pick
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     logging.getLogger("regcode.serve").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, bound_port)

@@ -15,7 +15,7 @@ from collections import Counter
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version as package_version
-from typing import Iterable, Literal, Optional
+from typing import Iterable, Optional
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -32,7 +32,7 @@ from ..engine.errors import did_you_mean
 from ..engine.testing import discover
 from . import decide, metrics as metrics_mod, registry, workers
 from .decisionlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog
-from .problems import problem
+from .problems import problem, read_timeout_issue
 
 log = logging.getLogger("regcode.serve")
 
@@ -40,6 +40,8 @@ MAX_BODY_BYTES = 8 << 20
 MAX_BATCH = 1000
 TIMEOUT = 10.0
 MAX_WAITING = 64
+READ_TIMEOUT = 15.0         # seconds for a request's head to arrive, and for its body to pause at most
+READ_TIMED_OUT = "regcode.read_timeout"   # set in the scope's extensions by the protocol when a body read timed out
 LOG_RETRY_AFTER = "10"      # seconds: a decision log that cannot be written (a full disk) is not mended in one
 MAX_EXAMPLES = 3            # OpenAPI examples taken from each policy's own test cases
 JSON_TYPES = ("application/json",)
@@ -69,6 +71,7 @@ class ServeConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     max_batch: int = MAX_BATCH
     max_waiting: int = MAX_WAITING
+    read_timeout: float = READ_TIMEOUT      # service/protocol.py: the real server's (uvicorn's), not the TestClient's
     enable_admin: bool = False
     backend: str = DEFAULT_BACKEND
     handle_sighup: bool = False             # only the real server process: signal handlers need the main thread
@@ -96,6 +99,7 @@ class Service:
                            lambda: [({"reason": "time_limit"}, self.pool.killed), ({"reason": "died"}, self.pool.died)])
         self.metrics.gauge("regcode_decision_log_lines_total", lambda: [({}, self.log.lines if self.log else 0)])
         self.metrics.gauge("regcode_decision_log_rotations_total", lambda: [({}, self.log.rotations if self.log else 0)])
+        self.metrics.gauge("regcode_decision_log_reopens_total", lambda: [({}, self.log.reopens if self.log else 0)])
 
     def _load_again(self) -> registry.Loaded:
         loaded = registry.load(self.config.policy_roots, self.loaded)
@@ -125,6 +129,15 @@ class Service:
             for issue in loaded.issues():
                 log.warning("%s", issue)
             return loaded
+
+    async def hangup(self) -> None:
+        """SIGHUP: reopen the decision log if it was moved away (logrotate), then reload the policies."""
+        if self.log is not None:
+            try:
+                self.log.reopen()
+            except OSError as exc:   # said now; each decision until it can be reopened is a 503 service.decision_log
+                log.error("cannot reopen the decision log %s: %s", self.config.decision_log, exc.strerror or exc)
+        await self.reload()
 
     # -- evaluation -------------------------------------------------------------------------------
     async def ask(self, ask: decide.Ask) -> list:
@@ -250,6 +263,8 @@ async def _body(request: Request, limit: int) -> bytes:
                 raise too_large(f"more than {limit} bytes")
             chunks.append(chunk)
     except ClientDisconnect:   # the client's doing, not a bug: one line, no traceback; the problem goes unread
+        if (request.scope.get("extensions") or {}).get(READ_TIMED_OUT):   # the server's read timeout, said by the protocol
+            raise Refused([read_timeout_issue("body", request.app.state.service.config.read_timeout)]) from None
         of = f" of {declared}" if declared.isdigit() else ""
         log.info("client disconnected before its request body was read: %s %s (%d%s bytes received)", request.method,
                  request.url.path, size, of)
@@ -294,6 +309,19 @@ def _query_items(raw: bytes) -> Iterable[tuple]:
         yield tuple(texts)
 
 
+def utf8_fault(exc: UnicodeDecodeError) -> str:
+    """Which byte of percent-decoded text is not UTF-8, and how: `byte 1, 0xFF (%FF), begins no UTF-8 character`."""
+    byte = exc.object[exc.start]
+    at = f"byte {exc.start + 1}, 0x{byte:02X} (%{byte:02X}),"
+    if exc.reason == "invalid start byte":
+        return f"{at} begins no UTF-8 character"
+    if exc.reason == "invalid continuation byte":
+        return f"{at} begins a UTF-8 character that the bytes after it do not continue"
+    if exc.reason == "unexpected end of data":
+        return f"{at} begins a UTF-8 character that the text ends inside"
+    return f"{at} is not UTF-8 there ({exc.reason})"
+
+
 def query_issues(raw: bytes, known: list) -> list:
     """Every problem of a query string for a route taking the parameters `known`: a name or value that is not
     UTF-8, an unknown name (with the nearest known one), a repeated name, a control character in a value."""
@@ -303,8 +331,8 @@ def query_issues(raw: bytes, known: list) -> list:
     accepted = ", ".join(f"`{k}`" for k in known) if known else "no query parameters"
     for name, value in items:
         if isinstance(name, UnicodeDecodeError):
-            issues.append(Issue("request.query", f"a query parameter's name is not UTF-8 (byte {name.start} once "
-                                "percent-decoded)", Location(path="query"), "percent-encode the UTF-8 bytes of the text"))
+            issues.append(Issue("request.query", f"a query parameter's name is not UTF-8 once percent-decoded: its "
+                                f"{utf8_fault(name)}", Location(path="query"), "percent-encode the UTF-8 bytes of the text"))
             continue
         where = Location(path=f"query.{_shown(name)}")
         if name not in known:
@@ -319,8 +347,8 @@ def query_issues(raw: bytes, known: list) -> list:
             issues.append(Issue("request.query", f"the query parameter `{name}` is empty", where,
                                 f"give `{name}` a value, or leave it out for its default"))
         elif isinstance(value, UnicodeDecodeError):
-            issues.append(Issue("request.query", f"the query parameter `{name}` is not UTF-8 (byte {value.start} once "
-                                "percent-decoded)", where, "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦"))
+            issues.append(Issue("request.query", f"the query parameter `{name}` is not UTF-8 once percent-decoded: its "
+                                f"{utf8_fault(value)}", where, "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦"))
         elif any(map(_is_control, value)):
             at = next(i for i, ch in enumerate(value) if _is_control(ch))
             issues.append(Issue("request.query", f"the query parameter `{name}` holds a control character (U+{ord(value[at]):04X} "
@@ -337,6 +365,23 @@ async def strict_query(request: Request) -> None:
     issues = query_issues(request.scope.get("query_string", b""), known)
     if issues:
         raise Refused(issues)
+
+
+EXPLAIN_LEVELS = ("none", "decisive", "full")
+
+
+def _check_explain(explain: str) -> None:
+    if explain not in EXPLAIN_LEVELS:
+        raise Refused([Issue("request.query", f"explain is one of {', '.join(EXPLAIN_LEVELS)}, not '{_shown(explain)}'",
+                             Location(path="query.explain"),
+                             did_you_mean(explain, list(EXPLAIN_LEVELS)) or "leave it out for full")])
+
+
+def busy_issue(max_waiting: int, timeout: float, where: str) -> Issue:
+    """The 429's issue: every worker taken and as many requests waiting as may."""
+    waiting = f"{max_waiting} request waits" if max_waiting == 1 else f"{max_waiting} requests wait"
+    return Issue("service.busy", f"no worker was free: at most {waiting} for one, for at most {timeout:g} s",
+                 Location(path=where), "retry after a second")
 
 
 def _check_as_of(as_of: Optional[str]) -> None:
@@ -370,16 +415,60 @@ def _examples(loaded: registry.Loaded) -> dict:
     return out
 
 
+class _Framing:
+    """Pure ASGI, around the routes (inside the metrics middleware, which then sees the method as sent):
+    - HEAD wherever GET works (RFC 9110 9.3.2): a HEAD to a route with a GET and no HEAD of its own is served as
+      that GET, its status and headers (Content-Length too) kept, its body dropped;
+    - a response sent before the request's body was read to its end says `Connection: close`: the rest of the
+      body is not read on a kept-alive connection (a 413 for a 10 GB body), and the server closes once the client
+      could read the response (service/protocol.py lingers)."""
+
+    def __init__(self, app, routes: list):
+        self.app = app
+        self.routes = routes
+
+    def _matched(self, scope) -> bool:
+        return any(route.matches(scope)[0] == Match.FULL for route in self.routes)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD" and not self._matched(scope) and self._matched({**scope, "method": "GET"})
+        framing = {name: value for name, value in scope["headers"] if name in (b"content-length", b"transfer-encoding")}
+        read = {"all": framing.get(b"content-length", b"0").strip() == b"0" and b"transfer-encoding" not in framing}
+
+        async def receiving():
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                read["all"] = True
+            return message
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                if head:
+                    scope["method"] = "HEAD"    # as sent again, for the metrics and the server (which drops a HEAD's body)
+                if not read["all"]:
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            elif message["type"] == "http.response.body" and head:
+                message = {**message, "body": b""}
+            await send(message)
+
+        if head:
+            scope["method"] = "GET"
+        await self.app(scope, receiving, sending)
+
+
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*(/.*)?\Z", re.S)     # a request target in absolute form
 _ABSOLUTE_RAW = re.compile(rb"\A[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
-Explain = Literal["none", "decisive", "full"]
 # The pattern is the document's only: a value past it gets _check_as_of's message, as a calendar-impossible date does
 AS_OF = Query(None, json_schema_extra={"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
               description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
 POLICY = Query(None, max_length=200, description="Policy id; may be omitted when only one policy is served.")
 VERSION = Query(None, max_length=200, description="Force this version instead of the one in force on the date.")
-EXPLAIN = Query("full", description="The why to keep: none, the decisive claims, or every claim and derived fact.")
+EXPLAIN = Query("full", json_schema_extra={"enum": list(EXPLAIN_LEVELS)},   # checked by _check_explain, in our words
+                description="The why to keep: none, the decisive claims, or every claim and derived fact.")
 SOURCE = Query(decide.DEFAULT_SOURCE, min_length=1, max_length=200,
                description="A name for the case file, used in error locations and as the result's `source`.")
 PRETTY = Query(False, description="Indent the JSON as `regcode eval --format json` prints it.")
@@ -396,7 +485,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         service.start()
         if config.handle_sighup and threading.current_thread() is threading.main_thread():
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(service.reload()))
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(service.hangup()))
         try:
             yield
         finally:
@@ -430,8 +519,18 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         issues = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()))
-            issues.append(Issue("request.query", f"`{where.split('.', 1)[-1]}`: {err.get('msg', 'invalid')}",
-                                Location(path=where), "see /openapi.json for the parameters and their values"))
+            name, given = where.split(".", 1)[-1], err.get("input")
+            kind, limits = err.get("type"), err.get("ctx") or {}
+            # the framework's wording for the checks it makes, in ours (as _check_explain and _check_as_of say theirs)
+            if kind == "bool_parsing" and isinstance(given, str):
+                issues.append(Issue("request.query", f"{name} is true or false, not '{_shown(given)}'", Location(path=where),
+                                    f"send {name}=true, or leave it out for false"))
+            elif kind == "string_too_long" and isinstance(given, str):
+                issues.append(Issue("request.query", f"the query parameter `{name}` is {len(given)} characters long; at most "
+                                    f"{limits.get('max_length')}", Location(path=where), "send a shorter value"))
+            else:
+                issues.append(Issue("request.query", f"`{name}`: {err.get('msg', 'invalid')}",
+                                    Location(path=where), "see /openapi.json for the parameters and their values"))
         return refuse(issues or [Issue("request.query", "invalid request", Location())], status=400)
 
     def without_slash(request: Request) -> Optional[str]:
@@ -477,12 +576,22 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             scope["path"] = absolute.group(1) or "/"
             raw = scope.get("raw_path") or path.encode("latin-1", "replace")
             scope["raw_path"] = _ABSOLUTE_RAW.sub(b"", raw) or b"/"
+        for segment in (scope.get("raw_path") or b"").split(b"/"):
+            try:
+                unquote_to_bytes(segment).decode("utf-8")
+            except UnicodeDecodeError as exc:   # the framework decodes it to U+FFFD: `no policy '\ufffd'`
+                shown = _shown(segment.decode("latin-1"))
+                return refuse([Issue("request.syntax", f"the path segment `{shown}` is not UTF-8 once percent-decoded: its "
+                                     f"{utf8_fault(exc)}", Location(path="request-line"),
+                                     "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦")])
         if b"%2f" in (scope.get("raw_path") or b"").lower():
             shown = _shown(scope["raw_path"].decode("latin-1"))
             return refuse([Issue("request.not_found", f"{request.method} {shown}: Not Found: an encoded slash (%2F) is "
                                  "not a separator, and no route, policy id or version holds a slash",
                                  Location(path=shown), "see /docs for the routes")])
         return None
+
+    app.add_middleware(_Framing, routes=app.router.routes)     # before _measure: inside it
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):
@@ -516,8 +625,22 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     errors_doc = {400: problem_doc, 404: problem_doc, 411: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
                   503: problem_doc}
 
+    def check_selection(policy: Optional[str], version: Optional[str]) -> None:
+        """The policy and version the query names exist (what does not depend on a case file's date): for a batch,
+        said once for the whole request before any element is read, not in every element's place."""
+        cat = service.loaded.catalog
+        try:
+            policy_id = cat.policy_id(policy)
+            if version is not None:
+                cat.choose(policy_id, "0000-00-00", version)
+        except PolicyError as exc:
+            raise Refused(exc.issues) from None
+
     async def evaluate_request(request: Request, kind: str, allowed: tuple, ask_fields: dict) -> list:
+        _check_explain(ask_fields["explain"])
         _check_as_of(ask_fields["as_of"])
+        if kind == "batch":
+            check_selection(ask_fields["policy"], ask_fields["version"])
         _check_encoding(request)
         media = _media(request, allowed)
         body = await _body(request, config.max_body_bytes)
@@ -525,9 +648,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         try:
             return await service.ask(ask)
         except workers.Busy:
-            raise Refused([Issue("service.busy", f"no worker was free: at most {config.max_waiting} requests wait for one, "
-                                 f"for at most {config.timeout:g} s", Location(path=request.url.path), "retry after a second")],
-                          headers={"Retry-After": "1"})
+            raise Refused([busy_issue(config.max_waiting, config.timeout, request.url.path)], headers={"Retry-After": "1"})
 
     def died_issue(exc: workers.WorkerDied, where: str, prefix: str = "") -> Issue:
         if exc.killed:   # kill -9, the OOM killer: nothing in regcode or in the request is known to be wrong
@@ -543,9 +664,9 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     # A decision is answered only once it is in the decision log: an audit log must hold every decision the
     # service gave. One the log refuses (a full disk, EIO, a rotation refused) is not returned: a 503 that may
     # be retried, said in the server log in one line, the service's failure and not the request's.
-    def log_issue(exc: OSError, where: str, what: str = "the decision was") -> Issue:
+    def log_issue(exc: OSError, where: str, what: str = "the decision was not returned: it") -> Issue:
         reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
-        return Issue("service.decision_log", f"{what} not returned: it could not be written to the decision log "
+        return Issue("service.decision_log", f"{what} could not be written to the decision log "
                      f"{config.decision_log} ({reason}); every decision answered is logged",
                      Location(where), "the request may be sent again once the decision log can be written (free its "
                      "disk, check its file)")
@@ -562,7 +683,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     @app.post("/v1/evaluate", tags=["decisions"], openapi_extra={"requestBody": case_body}, responses=errors_doc,
               dependencies=strict, summary="Evaluate one case file")
     async def evaluate(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
-                       version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE,
+                       version: Optional[str] = VERSION, explain: str = EXPLAIN, source: str = SOURCE,
                        pretty: bool = PRETTY):
         """The `regcode eval --format json` object of the case, plus its `decision_id`."""
         fields = dict(as_of=as_of, policy=policy, version=version, explain=explain, source=source)
@@ -589,9 +710,11 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
               dependencies=strict,
               summary="Evaluate a batch of case files, in order")
     async def evaluate_batch(request: Request, as_of: Optional[str] = AS_OF, policy: Optional[str] = POLICY,
-                             version: Optional[str] = VERSION, explain: Explain = EXPLAIN, source: str = SOURCE):
+                             version: Optional[str] = VERSION, explain: str = EXPLAIN, source: str = SOURCE):
         """`{read, evaluated, failed, results}`: one result per case file, in order. A bad case file is reported in
-        its place (`{errors, line, source}`) and the others are still evaluated."""
+        its place (`{errors, line, source}`) and the others are still evaluated. A `policy` or `version` not served
+        is a 404 for the whole request, said before the body is read; a batch of which the decision log took no
+        decision is a 503 `service.decision_log` (one it took some of answers those, and names each other in its place)."""
         fields = dict(as_of=as_of, policy=policy, version=version, explain=explain, source=source)
         cut = None
         try:
@@ -607,7 +730,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 return refuse([timeout_issue(source, "the batch was")])
             return worker_died(cut, source)
         _, count, places = messages[0]
-        results, evaluated, unlogged = [], 0, []
+        results, evaluated, unlogged, codes_said, refs = [], 0, [], [], []
         for i, (kind, *rest) in enumerate(messages[1:]):
             if kind == "ok":
                 item, line, ref = rest
@@ -616,24 +739,32 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 except OSError as exc:   # not answered, as on /v1/evaluate: named in its place instead
                     unlogged.append(exc)
                     issue = log_issue(exc, places[i][0])
-                    service.metrics.inc("regcode_errors_total", code=issue.code)
+                    codes_said.append(issue.code)
                     results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
                     continue
-                service.metrics.inc("regcode_decisions_total", policy=ref)
+                refs.append(ref)
                 evaluated += 1
             else:
                 item, codes = rest
-                for code in codes:
-                    service.metrics.inc("regcode_errors_total", code=code)
+                codes_said.extend(codes)
             results.append(item)
         for i in range(len(results), count):   # cut short: every case file not evaluated is still named in its place
             where = places[i][0]
             issue = (timeout_issue(where, "the case file was") if isinstance(cut, workers.TimedOut) else
                      died_issue(cut, where, "not evaluated: "))
-            service.metrics.inc("regcode_errors_total", code=issue.code)
+            codes_said.append(issue.code)
             results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
         if unlogged:
             log_failed(unlogged[-1], request, len(unlogged))
+            if not evaluated:   # the log took none of them: the service's failure, for the whole request, to be retried
+                many = len(unlogged) > 1
+                what = (f"none of the batch's {len(unlogged)} decisions was returned: they" if many else
+                        "the batch's decision was not returned: it")
+                return refuse([log_issue(unlogged[-1], source, what)], headers={"Retry-After": LOG_RETRY_AFTER})
+        for code in codes_said:
+            service.metrics.inc("regcode_errors_total", code=code)
+        for ref in refs:
+            service.metrics.inc("regcode_decisions_total", policy=ref)
         body = b'{"evaluated":%d,"failed":%d,"read":%d,"results":[%b]}' % (evaluated, count - evaluated, count, b",".join(results))
         return Response(body, media_type="application/json")
 

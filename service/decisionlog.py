@@ -1,6 +1,7 @@
 """The decision log: one JSON line per decision, appended and flushed per line, rotated by size (NAME -> NAME.1 ... NAME.KEEP)."""
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import threading
@@ -9,11 +10,15 @@ from pathlib import Path
 DEFAULT_MAX_BYTES = 100 << 20
 DEFAULT_KEEP = 5
 
+log = logging.getLogger("regcode.serve")
+
 
 class DecisionLog:
     """Append-only: each line goes to the kernel in one write(2) on an O_APPEND descriptor, so a crash of the
     server loses at most the line being written, and a reader never sees two lines interleaved. With `fsync`,
-    each line also reaches the disk before the reply is sent (survives a power cut; costs a disk flush per decision)."""
+    each line also reaches the disk before the reply is sent (survives a power cut; costs a disk flush per decision).
+    Before each line, the path is checked to still name the open file (one stat(2)): a log moved away (logrotate
+    without copytruncate) or deleted is reopened at its path, so no line goes to a file that is no longer the log."""
 
     def __init__(self, path, max_bytes: int = DEFAULT_MAX_BYTES, keep: int = DEFAULT_KEEP, fsync: bool = False):
         self.path = Path(path)
@@ -22,8 +27,10 @@ class DecisionLog:
         self.fsync = fsync
         self.lines = 0
         self.rotations = 0
+        self.reopens = 0
         self._lock = threading.Lock()
         self._fd = -1
+        self._id = None              # (st_dev, st_ino) of the open file
         self._size = 0
         self._regular = True
         self._partial = False        # the last write stopped mid-line
@@ -32,7 +39,7 @@ class DecisionLog:
     def _open(self) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
         st = os.fstat(fd)
-        self._fd, self._size = fd, st.st_size
+        self._fd, self._size, self._id = fd, st.st_size, (st.st_dev, st.st_ino)
         self._regular = stat.S_ISREG(st.st_mode)     # a device (/dev/null) is never rotated: it would be renamed
         if self._size and self._regular:
             self._end_last_line()
@@ -44,11 +51,39 @@ class DecisionLog:
             if f.read(1) != b"\n":
                 self._size += os.write(self._fd, b"\n")
 
+    def _moved(self) -> bool:
+        """Whether the path no longer names the open file (moved away, deleted, replaced)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        return (st.st_dev, st.st_ino) != self._id
+
+    def _reopen_if_moved(self) -> bool:
+        # The new file is opened before the old descriptor is closed: if it cannot be (its folder gone, not
+        # writable), the OSError is the caller's and the decision is not answered; the next line tries again.
+        if self._fd >= 0 and not self._moved():
+            return False
+        old, self._partial = self._fd, False       # a partial line was the old file's: the new one starts clean
+        self._open()
+        if old >= 0:
+            os.close(old)
+        self.reopens += 1
+        log.info("decision log %s reopened: the path no longer named the open file (moved or deleted)", self.path)
+        return True
+
+    def reopen(self) -> bool:
+        """Reopen the log at its path if the path no longer names the open file (SIGHUP, after a logrotate).
+        True when it was reopened; OSError when it had to be and could not be."""
+        with self._lock:
+            return self._reopen_if_moved()
+
     def write(self, line) -> None:
         """Append one line: UTF-8 bytes as the worker wrote them (text is encoded). OSError when the line could
         not be written whole (a full disk, EIO, a rotation refused): the caller must not answer the decision."""
         data = (line if isinstance(line, bytes) else line.encode("utf-8")) + b"\n"
         with self._lock:
+            self._reopen_if_moved()
             if self._partial:      # a write that failed mid-line left part of a line: end it, so this one is whole
                 data = b"\n" + data
             if self._size and self._size + len(data) > self.max_bytes and self._regular:

@@ -18,19 +18,33 @@ _BY_CODE = {
     "request.too_large": 413, "request.too_many": 413, "input.too_large": 413,   # a case file past its own limit too
     "request.media_type": 415, "request.content_encoding": 415, "request.not_found": 404,
     "request.method": 405, "request.query": 400, "request.body": 400, "request.header": 400,
-    "request.syntax": 400, "request.disconnected": 400, "request.length_required": 411,
+    "request.syntax": 400, "request.disconnected": 400, "request.length_required": 411, "request.timeout": 408,
     "eval.timeout": 422, "service.busy": 429, "service.worker_killed": 503,
     "service.decision_log": 503,
 }
 _BY_FAMILY = {"input": 400, "select": 422, "eval": 422, "compile": 422, "schema": 422, "load": 422, "reload": 422,
               "request": 400, "service": 503, "internal": 500}
 _TITLES = {
-    400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 411: "Length required",
+    400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 408: "The request was not received in time",
+    411: "Length required",
     413: "The request is too large",
     415: "Unsupported media type", 422: "The case cannot be evaluated", 429: "The service is busy",
     503: "The service could not finish the request; it may be sent again",
     500: "Internal error (a bug in regcode, not in the request)",
 }
+
+
+def read_timeout_issue(part: str, seconds: float, received: int = 0) -> Issue:
+    """The problem of a request whose head ("head") did not arrive in time, or whose body ("body") paused too long."""
+    if part == "head":
+        message = (f"the request's head (its request line and headers) did not arrive within {seconds:g} s "
+                   f"({received} byte{'s' if received != 1 else ''} of it received)")
+        where = "request"
+    else:
+        message = f"the request body paused for more than {seconds:g} s"
+        where = "body"
+    return Issue("request.timeout", message, Location(path=where),
+                 "send the whole request without pausing (the server's --read-timeout sets the limit)")
 
 
 def status_of(issues: list) -> int:

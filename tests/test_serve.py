@@ -106,6 +106,23 @@ def test_head_health_is_the_status_without_the_body(client):
     assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"] == "application/json"
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/v1/policies", "/v1/policies/shanghai-post-license/2017", "/docs",
+                                  "/openapi.json", "/health"])
+def test_head_works_wherever_get_does_with_the_same_headers_and_no_body(client, path):
+    head, get = client.head(path), client.get(path)
+    assert head.status_code == get.status_code == 200, head.text
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+    if path not in ("/metrics", "/health"):     # these two change from one request to the next
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_head_where_there_is_no_get_is_still_a_405_and_is_counted_as_head(client):
+    refused = client.head("/v1/evaluate")
+    assert refused.status_code == 405 and refused.content == b""
+    assert client.head("/v1/policies").status_code == 200
+    assert 'regcode_http_requests_total{method="HEAD",route="/v1/policies",status="200"}' in client.get("/metrics").text
+
+
 def test_schema_invalid_case_gets_the_same_errors_and_text_as_eval(client, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((CASES / "aa-clean.yaml").read_text(encoding="utf-8").replace("嘉定区", "浦东区").replace("risk_level: ii", "risk_level: II"),
@@ -442,17 +459,54 @@ def test_a_decision_the_log_cannot_take_is_a_503_naming_the_log_and_is_not_answe
     assert 'regcode_errors_total{code="service.decision_log"} 1' in metrics and "regcode_decisions_total{" not in metrics
 
 
-def test_a_batch_names_each_decision_the_log_refused_in_its_place():
+def test_a_batch_none_of_whose_decisions_the_log_took_is_a_503_for_the_whole_request():
+    """Not a 200 whose every element failed for the service's own reason: a 503 that says so once, to be retried."""
     good = [dump_json(c) for c in generator.generate(2, seed=9)]
     body = "\n".join([good[0], '{"as_of": "2019-06-30", "enterprise": {"name": 1}}', good[1]]).encode("utf-8")
     with serving(workers=1, decision_log="/dev/full") as c:
         response = c.post("/v1/evaluate/batch", params={"explain": "none"}, content=body, headers=JSONL)
+        metrics = c.get("/metrics").text
+    assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json", response.text
+    assert response.headers["retry-after"] == "10" and "decision_id" not in response.text
+    [issue] = response.json()["errors"]
+    assert issue["code"] == "service.decision_log" and issue["location"]["file"] == "<request>"
+    assert issue["message"].startswith("none of the batch's 2 decisions was returned: they could not be written to the "
+                                       "decision log /dev/full (ENOSPC"), issue
+    assert 'regcode_errors_total{code="service.decision_log"} 1' in metrics and "input.schema" not in metrics
+    assert "regcode_decisions_total{" not in metrics
+
+
+def test_a_batch_the_log_took_some_of_answers_those_and_names_each_refused_one_in_its_place(monkeypatch):
+    from regcode.service import decisionlog
+
+    real_write, calls = decisionlog.os.write, []
+
+    def full_after_the_first(fd, data):
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+    good = [dump_json(c) for c in generator.generate(2, seed=9)]
+    with serving(workers=1, decision_log="/dev/null") as c:
+        monkeypatch.setattr(decisionlog.os, "write", full_after_the_first)
+        response = c.post("/v1/evaluate/batch", params={"explain": "none"}, content="\n".join(good).encode(), headers=JSONL)
     assert response.status_code == 200, response.text
     reply = response.json()
-    assert (reply["read"], reply["evaluated"], reply["failed"]) == (3, 0, 3) and "decision_id" not in response.text
-    codes = [r["errors"][0]["code"] for r in reply["results"]]
-    assert codes == ["service.decision_log", "input.schema", "service.decision_log"]
-    assert [r["source"] for r in reply["results"]] == ["<request>:1", "<request>:2", "<request>:3"]
+    assert (reply["read"], reply["evaluated"], reply["failed"]) == (2, 1, 1)
+    assert "decision_id" in reply["results"][0] and "decision_id" not in reply["results"][1]
+    assert reply["results"][1]["errors"][0]["code"] == "service.decision_log"
+    assert reply["results"][1]["errors"][0]["message"].startswith("the decision was not returned: it could not be written")
+
+
+@pytest.mark.parametrize("query, code", [({"policy": "nosuch"}, "select.unknown_policy"), ({"version": "2099"}, "select.unknown_version")])
+def test_a_batch_naming_a_policy_or_version_not_served_is_one_404_before_any_element_is_read(client, query, code):
+    for body in (b'[{"as_of": "2019-06-30"}, {"as_of": "2019-06-30"}]', b"[{"):   # a body that would be a 400 too
+        response = client.post("/v1/evaluate/batch", params=query, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json", response.text
+        [issue] = response.json()["errors"]
+        assert issue["code"] == code and issue["location"]["path"] == f"query.{next(iter(query))}", issue
+        single = client.post("/v1/evaluate", params=query, content=b'{"as_of": "2019-06-30"}', headers={"Content-Type": "application/json"})
+        assert single.status_code == 404 and single.json()["errors"] == [issue]
 
 
 @pytest.mark.parametrize("error", [errno.EIO, errno.EACCES, errno.EROFS], ids=errno.errorcode.get)
@@ -498,6 +552,38 @@ def test_a_rotation_the_file_system_refuses_keeps_the_log_and_refuses_the_decisi
     assert refused.status_code == 503 and "EACCES: Permission denied" in refused.json()["errors"][0]["message"]
     assert [e["decision_id"] for e in log_lines(tmp_path / "d.log.1")] == [first.json()["decision_id"]]
     assert [e["decision_id"] for e in log_lines(log)] == [rotated.json()["decision_id"]]
+
+
+def test_a_log_moved_away_or_deleted_is_reopened_at_its_path_and_one_that_cannot_be_is_a_503(tmp_path):
+    """logrotate without copytruncate moves the log and expects the next line in a new file at the path; a
+    deleted log is created again. A path that cannot be opened (its folder gone) refuses the decision."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log, moved = folder / "decisions.log", tmp_path / "moved.log"
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    with serving(workers=1, decision_log=str(log)) as c:
+        first = c.post("/v1/evaluate", content=case, headers=YAML)
+        log.rename(moved)
+        second = c.post("/v1/evaluate", content=case, headers=YAML)
+        assert second.status_code == 200
+        assert [e["decision_id"] for e in log_lines(moved)] == [first.json()["decision_id"]]
+        assert [e["decision_id"] for e in log_lines(log)] == [second.json()["decision_id"]]
+        log.unlink()
+        third = c.post("/v1/evaluate", content=case, headers=YAML)
+        assert third.status_code == 200
+        assert [e["decision_id"] for e in log_lines(log)] == [third.json()["decision_id"]]
+        log.unlink()
+        folder.rmdir()
+        refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        folder.mkdir()
+        fourth = c.post("/v1/evaluate", content=case, headers=YAML)
+        metrics = c.get("/metrics").text
+    assert refused.status_code == 503 and "decision_id" not in refused.text
+    issue = refused.json()["errors"][0]
+    assert issue["code"] == "service.decision_log" and "ENOENT" in issue["message"], issue
+    assert fourth.status_code == 200
+    assert [e["decision_id"] for e in log_lines(log)] == [fourth.json()["decision_id"]]
+    assert "regcode_decision_log_reopens_total 3" in metrics
 
 
 # ---- concurrency -----------------------------------------------------------------------------------

@@ -3,9 +3,12 @@ on one `regcode serve` process on a free loopback port). Each gets a problem, ne
 from __future__ import annotations
 
 import json
+import select
 import signal
 import socket
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -13,12 +16,13 @@ from servekit import CASES
 from test_serve_process import start
 
 PROBLEM = "application/problem+json"
+READ_TIMEOUT = 2        # seconds: the server's --read-timeout here (exchange waits 5 s at most for what it sends back)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("http")
-    proc, base, err = start(folder, "--workers", "1")
+    proc, base, err = start(folder, "--workers", "1", "--read-timeout", str(READ_TIMEOUT))
     try:
         yield int(base.rsplit(":", 1)[1]), folder / "stderr.txt"
     finally:
@@ -71,6 +75,8 @@ MALFORMED = {
                             "Content-Length header is given with different values"),
     "malformed chunk": (POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", "request.syntax",
                         "the chunk header `zz` is not a chunk's size in hexadecimal"),
+    "Transfer-Encoding and Content-Length": (POST + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+                                             "request.syntax", "both a Transfer-Encoding and a Content-Length header"),
     "unencoded UTF-8 path": ("GET /v1/policies/嘉定 HTTP/1.1\r\nHost: x\r\n\r\n".encode(), "request.syntax",
                              "the path `/v1/policies/嘉定` is not percent-encoded"),
 }
@@ -175,3 +181,65 @@ def test_http_1_0_is_answered_and_closed_and_a_body_without_its_length_is_a_411_
         status, _, body = answer(exchange(port, POST.replace(b"application/json", b"application/yaml")
                                           + b"Connection: close\r\n" + chunked))
         assert status == 200 and json.loads(body)["decisions"]["classification"] == "aa", body
+
+
+def test_a_content_length_of_more_digits_than_any_body_is_a_413_not_called_no_number(server):
+    port, _ = server
+    status, headers, body = answer(exchange(port, POST + b"Content-Length: 99999999999999999999999\r\n\r\n{}"))
+    assert status == 413 and headers["content-type"] == PROBLEM and headers["connection"] == "close"
+    [issue] = json.loads(body)["errors"]
+    assert issue["code"] == "request.too_large" and issue["location"]["path"] == "header.content-length", issue
+    assert issue["message"] == "the request body is 99999999999999999999999 bytes (its Content-Length); at most 8388608 bytes are accepted"
+
+
+def test_a_413_to_a_client_that_sends_the_whole_body_with_connection_close_arrives_not_a_reset(server):
+    """urllib sends `Connection: close` and the whole body before it reads the reply: the server answers from the
+    Content-Length, then reads and drops the rest (bounded), so the client reads the 413 instead of a reset."""
+    port, _ = server
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/evaluate", data=b" " * (16 << 20),
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 413 and refused.value.headers["content-type"] == PROBLEM
+    assert json.loads(refused.value.read())["errors"][0]["code"] == "request.too_large"
+
+
+def test_a_413_on_a_kept_alive_connection_closes_it_instead_of_reading_the_whole_body(server):
+    port, _ = server
+    status, headers, body = answer(exchange(port, POST + b"Content-Length: 9000000000\r\n\r\n{"))
+    assert status == 413 and headers["connection"] == "close"     # and exchange ended: the server closed
+
+
+def test_a_request_head_or_body_that_does_not_arrive_in_time_is_a_408_and_the_connection_closes(server):
+    """Slowloris: part of a head, a body that stops, a head sent a byte at a time: each is a 408 problem after the
+    read timeout, and the connection is closed (exchange returns only once it is); one that sends nothing is closed."""
+    port, stderr = server
+    before = metric(port, "request.timeout")
+    status, headers, body = answer(exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\n"))
+    assert status == 408 and headers["content-type"] == PROBLEM and headers["connection"] == "close"
+    [issue] = json.loads(body)["errors"]
+    assert issue["code"] == "request.timeout" and issue["message"] == (
+        f"the request's head (its request line and headers) did not arrive within {READ_TIMEOUT} s (31 bytes of it received)")
+    assert "--read-timeout" in issue["hint"]
+    status, headers, body = answer(exchange(port, POST + b"Content-Length: 100\r\n\r\n{"))
+    assert status == 408 and headers["connection"] == "close"
+    [issue] = json.loads(body)["errors"]
+    assert issue["message"] == f"the request body paused for more than {READ_TIMEOUT} s" and issue["location"]["path"] == "body"
+    assert exchange(port, b"") == b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        got = b""
+        for byte in b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40:   # 64 bytes, one each 0.25 s: 16 s
+            try:
+                sock.send(bytes([byte]))
+            except OSError:     # the server closed first
+                break
+            ready, _, _ = select.select([sock], [], [], 0.25)
+            if ready:
+                break
+        while chunk := sock.recv(65536):
+            got += chunk
+    assert answer(got)[0] == 408, got
+    assert metric(port, "request.timeout") == before + 3
+    text = stderr.read_text(encoding="utf-8")
+    assert f"POST /v1/evaluate: the request body paused for more than {READ_TIMEOUT} s" in text
+    assert "(1 of 100 bytes received)" not in text      # the body that timed out is not said to be the client's disconnecting

@@ -185,9 +185,17 @@ def test_when_every_worker_is_busy_and_the_queue_is_full_the_answer_is_429(monke
         busy = c.post("/v1/evaluate", content=BODY, headers=YAML)
         assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
         assert busy.json()["errors"][0]["code"] == "service.busy"
+        assert busy.json()["errors"][0]["message"] == "no worker was free: at most 0 requests wait for one, for at most 60 s"
         gate.touch()
         thread.join(timeout=60)
         assert first["reply"].status_code == 200
+
+
+@pytest.mark.parametrize("waiting, said", [(0, "at most 0 requests wait"), (1, "at most 1 request waits"),
+                                            (2, "at most 2 requests wait")])
+def test_the_429_says_how_many_requests_may_wait_in_agreement(waiting, said):
+    from regcode.service.app import busy_issue
+    assert busy_issue(waiting, 10.0, "/v1/evaluate").message == f"no worker was free: {said} for one, for at most 10 s"
 
 
 @pytest.mark.parametrize("size", [1, 3])

@@ -149,3 +149,38 @@ def test_a_decision_log_that_cannot_be_written_is_a_usage_error_naming_the_optio
     result = CliRunner().invoke(regcode, ["serve", "--host", "127.0.0.1", "--port", "0", "--decision-log", str(tmp_path / value)])
     assert result.exit_code == 1
     assert result.stderr == paragraph.format(tmp=tmp_path) + "\n"
+
+
+def wait_for(path: Path, text: str, seconds: float = 60) -> str:
+    """The file's text once it holds `text` (a bounded wait: at most `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while text not in path.read_text(encoding="utf-8") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return path.read_text(encoding="utf-8")
+
+
+def test_sighup_after_logrotate_moved_the_log_reopens_it_at_its_path(tmp_path):
+    """logrotate without copytruncate: move the log, then SIGHUP (its postrotate). The log is at its path again
+    before the next decision, and that decision goes there, not to the moved file."""
+    log, moved = tmp_path / "decisions.log", tmp_path / "decisions.log.1"
+    proc, base, err = start(tmp_path, "--decision-log", str(log), "--workers", "1")
+    try:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            first = http.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML)
+            log.rename(moved)
+            os.kill(proc.pid, signal.SIGHUP)
+            text = wait_for(tmp_path / "stderr.txt", "reloaded")
+            assert f"decision log {log} reopened" in text and log.exists() and log.read_bytes() == b""
+            second = http.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML)
+        assert first.status_code == second.status_code == 200
+        assert json.loads(moved.read_text(encoding="utf-8"))["decision_id"] == first.json()["decision_id"]
+        assert json.loads(log.read_text(encoding="utf-8"))["decision_id"] == second.json()["decision_id"]
+    finally:
+        proc.send_signal(signal.SIGTERM)    # not SIGKILL: the server stops its workers (killed, it would leave them)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            err.close()
