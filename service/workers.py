@@ -68,6 +68,9 @@ def _ending(exitcode: Optional[int]) -> tuple:
     return f"the worker process ended (exit code {exitcode})", False
 
 
+ORPHAN_CHECK_S = 1.0     # how often an idle worker looks whether its server is still there
+
+
 def _child(conn, handler: Callable, state: Any) -> None:
     # Inherited from the server: its signal wake-up pipe (a signal here would wake the server's loop) and
     # its handlers. The server stops its workers itself; Ctrl-C on the terminal must not hit them first.
@@ -78,8 +81,15 @@ def _child(conn, handler: Callable, state: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    server = os.getppid()
     while True:
         try:
+            if not conn.poll(ORPHAN_CHECK_S):
+                # A server killed outright (SIGKILL, the OOM killer) never closes this pipe: its end was inherited
+                # here too. Reparented, the worker ends, and the listening socket it inherited is let go with it.
+                if os.getppid() != server:
+                    return
+                continue
             ask = conn.recv()
         except (EOFError, OSError):   # the server went away
             return

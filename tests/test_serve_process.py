@@ -184,3 +184,40 @@ def test_sighup_after_logrotate_moved_the_log_reopens_it_at_its_path(tmp_path):
                 proc.kill()
                 proc.wait(timeout=30)
             err.close()
+
+
+def test_workers_of_a_server_killed_outright_end_and_let_its_port_go(tmp_path):
+    """SIGKILL (the OOM killer) gives the server no time to stop its workers, and each inherited the server's end
+    of its own pipe, so none sees it close: a worker looks for its server while idle and ends when it is gone,
+    so that no orphan keeps evaluating nothing or holds the listening socket a restart needs (bounded: 20 s)."""
+    import socket
+    proc, base, err = start(tmp_path, "--workers", "2")
+    workers: list = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline:     # (forked as the server starts serving)
+            workers = children(proc.pid)
+            time.sleep(0.1)
+        assert len(workers) == 2, workers
+        proc.kill()
+        proc.wait(timeout=30)
+        port = int(base.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 20
+        alive = workers
+        while time.monotonic() < deadline:
+            alive = [p for p in workers if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+            if not alive:
+                break
+            time.sleep(0.2)
+        assert not alive, f"workers {alive} outlived their server"
+        with socket.socket() as again:      # the port is free for a new server
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            again.bind(("127.0.0.1", port))
+    finally:
+        proc.kill()
+        for pid in workers:     # (orphans of a failed run are not left behind)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        err.close()
