@@ -485,10 +485,14 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if line > len(_BREAK.findall(text)) + 1:   # libyaml puts the stream's end after a line break the text lacks
             line, col = _position(text, len(text))
         problem = exc.problem or exc.context or "invalid YAML"
+        wide = _full_width_at(text, name, line)
         if "maximum nesting depth" in str(problem):     # libyaml's own bound, past ours: the same issue as ours, at our bound
             line, col = _too_deep_at(text, name, mark.index if mark else len(text)) or (line, col)
             issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
                        Location(file, line, col), "flatten the structure")
+        elif wide is not None:
+            at_line, at_col, what, hint = wide
+            issues.add("load.syntax", f"YAML syntax error: {what}", Location(file, at_line, at_col), hint)
         else:
             lines = text.split("\n")
             at = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -509,6 +513,99 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if loader is not None:
             loader.dispose()
     return None
+
+
+@dataclass(frozen=True)
+class _Wide:
+    """Characters a Chinese input method types for YAML's own: `find` finds them on a line, `ascii` maps each to what
+    YAML needs (the text is tried with it), `said` (formatted with the character `c`, its code `u` and its ASCII one
+    `a`) and `hint` (with the line as fixed) name the mistake and the fix."""
+
+    find: Any
+    ascii: dict
+    said: str
+    hint: str
+
+    def found(self, line: str) -> Optional[int]:
+        """The index of the first of them on `line` that counts, or None."""
+        match = self.find.search(line)
+        return None if match is None else line.index("\u3000", match.start()) if "\u3000" in self.ascii else match.start()
+
+    def fixed(self, line: str) -> str:
+        if "\u3000" in self.ascii:     # only the indentation's
+            end = self.find.search(line).end()
+            return line[:end].replace("\u3000", self.ascii["\u3000"]) + line[end:]
+        return self.find.sub(lambda m: self.ascii[m.group()], line)
+
+
+def _wide(chars: str, ascii: list, said: str, hint: str) -> _Wide:
+    return _Wide(re.compile("[" + re.escape(chars) + "]"), dict(zip(chars, ascii)), said, hint)
+
+
+# Each is looked for only in a text the parser refused, nearest the problem first, and said only when writing the
+# ASCII characters instead lets the parser read past the problem's line: in text YAML reads, `：`, `，`, `【】` and `“”`
+# are Chinese punctuation, which a title or a note may well hold.
+_WIDE_CHARS = (
+    _Wide(re.compile(r"^[ \t]*\u3000[ \t\u3000]*"), {"\u3000": "  "},
+          "an ideographic space (U+3000) in the indentation: YAML indents with ASCII spaces",
+          "indent the line with ASCII spaces only, as many as the lines beside it; an ideographic space is as wide as two"),
+    _wide("：", [": "], "a full-width colon `：` (U+FF1A) where YAML needs `:`", "write `:` and a space after the key: `{fixed}`"),
+    _wide("，", [", "], "a full-width comma `，` (U+FF0C) where YAML needs `,`", "write `,` between the items: `{fixed}`"),
+    _wide("【】［］｛｝", "[][]{}", "a full-width bracket `{c}` (U+{u}) where YAML needs `{a}`", "write YAML's own brackets: `{fixed}`"),
+    _wide("“”‘’", "\"\"''", "a Chinese quotation mark `{c}` (U+{u}) used as a quote, where YAML needs `{a}`",
+          "write ASCII quotes around the text: `{fixed}`"),
+)
+_ANY_WIDE = re.compile("[\u3000：，【】［］｛｝“”‘’]")
+
+
+def _full_width_at(text: str, parser: str, line: int) -> Optional[tuple]:
+    """(line, column, message, hint) of the full-width character that made the parser refuse `text` at `line`
+    (1-based): an ideographic space indenting a line, a full-width colon after a key, a full-width comma, bracket or
+    quotation mark where YAML needs its ASCII one, on that line or one before it. None when there is none, or when
+    writing the ASCII one instead does not get the parser past `line` (then the character is not the mistake)."""
+    if line < 1 or not _ANY_WIDE.search(text):
+        return None
+    spans, start = [], 0
+    for brk in _BREAK.finditer(text):
+        spans.append((start, brk.start()))
+        start = brk.end()
+    spans.append((start, len(text)))
+    last = min(line, len(spans))
+    candidates = [(i, kind) for i in range(last - 1, max(-1, last - 1 - 200), -1)
+                  for kind in _WIDE_CHARS if kind.found(text[spans[i][0]:spans[i][1]]) is not None][:40]
+    for i, kind in candidates:
+        fixed, cut = [], 0
+        for j in sorted(j for j, other in candidates if other is kind and j >= i):   # a block indented so: each line of it
+            fixed += [text[cut:spans[j][0]], kind.fixed(text[spans[j][0]:spans[j][1]])]
+            cut = spans[j][1]
+        if _reads_past("".join(fixed) + text[cut:], parser, i + 1, line):
+            own = text[spans[i][0]:spans[i][1]]
+            column = kind.found(own)
+            c = own[column]
+            shown = kind.fixed(own).strip()
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            return (i + 1, column + 1, kind.said.format(c=c, u=f"{ord(c):04X}", a=kind.ascii[c].strip()),
+                    kind.hint.format(fixed=shown))
+    return None
+
+
+def _reads_past(text: str, parser: str, first: int, line: int) -> bool:
+    """Whether the parser reads `text` whole, or stops only after `line` at something begun after `first` (1-based):
+    not at an unclosed quote or bracket the fix opened."""
+    loader = None
+    try:
+        loader = PARSERS[parser](text)
+        loader.get_single_node()
+        return True
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        opened = exc.context_mark if exc.context in _OPENERS else None
+        return mark is not None and mark.line + 1 > line and (opened is None or opened.line + 1 > first)
+    except (yaml.YAMLError, RecursionError):
+        return False
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 _OPENERS = {"while parsing a flow sequence": "the `[`", "while parsing a flow mapping": "the `{`",
