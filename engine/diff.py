@@ -103,7 +103,10 @@ def _codes(sign: str, codes: list) -> str:
 
 
 def _short(value) -> str:
-    text = value if isinstance(value, str) else "not set" if value is None else _j(value)
+    return _cut(value if isinstance(value, str) else "not set" if value is None else _j(value))
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= MAX_VALUE else text[:MAX_VALUE - 1] + "…"
 
 
@@ -277,7 +280,43 @@ def _failures(c: dict) -> str:
             f"unreadable {len(c['unreadable'])})")
 
 
-def to_text(result: dict) -> str:
+def _rules(old: list, new: list) -> str:
+    return f"  [old: {', '.join(old) or '—'}; new: {', '.join(new) or '—'}]" if old or new else ""
+
+
+def _decision_lines(changes: list, compared: int, all_changes: bool) -> list:
+    """One line per decision that changed: in how many of the compared cases, by which rules, and its value change
+    (or, when its cases changed in several ways, the most frequent few); `all_changes`: then each way on a line of
+    its own, as the JSON lists them (`changes`)."""
+    by_decision: dict = {}
+    for ch in changes:       # sorted by (decision, old, new): so are the groups and, among equal counts, the examples
+        by_decision.setdefault(ch["decision"], []).append(ch)
+    lines, of = [], f"of {compared} case{'s' if compared != 1 else ''}"
+    for name, group in by_decision.items():
+        cases = sum(ch["cases"] for ch in group)
+        rules = _rules(sorted({r for ch in group for r in ch["rules"]["old"]}), sorted({r for ch in group for r in ch["rules"]["new"]}))
+        if len(group) == 1:
+            (ch,) = group
+            lines.append(f"  {name}: {_j(ch['from'])} -> {_j(ch['to'])}  in {cases} {of}, "
+                         f"smallest {ch['smallest_case']['source']}{rules}")
+            continue
+        ranked = sorted(group, key=lambda ch: -ch["cases"])     # stable: equal counts keep their order
+        shown = "; ".join(f"{_cut(_j(ch['from']))} -> {_cut(_j(ch['to']))} in {ch['cases']} ({ch['smallest_case']['source']})"
+                          for ch in ranked[:MAX_WAYS])
+        more = "" if len(group) <= MAX_WAYS else f"; and {len(group) - MAX_WAYS} more" + ("" if all_changes else " (--all-changes lists each)")
+        lines.append(f"  {name}: changed in {cases} {of}, {len(group)} ways, the most frequent: {shown}{more}{rules}")
+        if all_changes:
+            for ch in group:
+                lines.append(f"    {_j(ch['from'])} -> {_j(ch['to'])}  in {ch['cases']} case(s), smallest {ch['smallest_case']['source']}"
+                             f"{_rules(ch['rules']['old'], ch['rules']['new'])}")
+    return lines
+
+
+MAX_WAYS = 3       # value changes of one decision shown in its line of the text, the most frequent first
+
+
+def to_text(result: dict, all_changes: bool = False) -> str:
+    """The diff as `regcode diff` prints it; `all_changes`: each decision's every value change on a line of its own."""
     o, n = result["old"], result["new"]
     c = result.get("corpus")
     lines = []
@@ -323,12 +362,7 @@ def to_text(result: dict) -> str:
         for name, rows in (c.get("removed_values") or {}).items():
             was = tally_text(rows, "case")
             lines.append(f"  {name}: no longer decided; it was {was}")
-        for ch in c["changes"]:
-            rules = ""
-            if ch["rules"]["old"] or ch["rules"]["new"]:
-                rules = f"  [old: {', '.join(ch['rules']['old']) or '—'}; new: {', '.join(ch['rules']['new']) or '—'}]"
-            lines.append(f"  {ch['decision']}: {_j(ch['from'])} -> {_j(ch['to'])}  in {ch['cases']} case(s), "
-                         f"smallest {ch['smallest_case']['source']}{rules}")
+        lines.extend(_decision_lines(c["changes"], c["compared"], all_changes))
         for e in c["errors_differ"]:
             lines.append(f"  ! {e['source']}: old {e['old'] or 'ok'}, new {e['new'] or 'ok'}")
         for e in c["errors_same"]:

@@ -807,3 +807,73 @@ def test_an_extension_field_whose_schema_cannot_be_read_does_not_hide_the_mistak
     errors = json.loads(result.stdout)["versions"][0]["errors"]
     assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [
         ("schema.ref", "facts.yaml"), ("compile.unknown_decision", "rules.yaml")], errors
+
+
+# ---- a corpus diff says each decision once (a regression tester's summary), every value change on request ----------
+def _deadline_amendment(root: Path) -> None:
+    """shanghai-post-license@2023: the 2017 version with one parameter changed, which moves every new licensee's
+    classification deadline by a month: as many value changes as there are issue days in the corpus."""
+    write(root, "shanghai-post-license/2023/policy.yaml", """\
+        apiVersion: regcode/v1
+        kind: Policy
+        id: shanghai-post-license
+        version: "2023"
+        title: one parameter changed (tests)
+        source: {number: none, issuer: regcode tests, date: 2022-03-01}
+        effective_from: 2022-05-01
+        extends: shanghai-post-license@2017
+        """)
+    write(root, "shanghai-post-license/2023/parameters.yaml", """\
+        apiVersion: regcode/v1
+        kind: Parameters
+        parameters:
+          classification_deadline_months: {title: 分类期限, article: 第十条, unit: months, value: 1}
+        """)
+
+
+def test_a_one_parameter_change_over_a_corpus_is_one_line_per_decision(tmp_path):
+    from conftest import generator as gen
+    root = tmp_path / "policies"
+    _deadline_amendment(root)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(gen.dumps(c) + "\n" for c in gen.generate(200, seed=7, as_of="2019-06-30")), encoding="utf-8")
+    args = ["diff", "shanghai-post-license@2017", "shanghai-post-license@2023", "--policy-root", str(root), "--corpus", str(corpus)]
+    text = CliRunner().invoke(regcode, args).stdout
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)["corpus"]
+    ways = [c for c in data["changes"] if c["decision"] == "classification_deadline"]
+    assert len(ways) > 10 and {c["decision"] for c in data["changes"]} == {"classification_deadline"}   # json: every one
+    lines = [line for line in text.splitlines() if line.startswith("  classification_deadline")]
+    assert len(lines) == 1, text
+    cases = sum(c["cases"] for c in ways)
+    assert lines[0].startswith(f"  classification_deadline: changed in {cases} of {data['compared']} cases, {len(ways)} ways, "
+                               "the most frequent: ")
+    assert lines[0].count(" -> ") == 3 and f"and {len(ways) - 3} more (--all-changes lists each)" in lines[0]
+    assert "[old: classification-deadline-new-license; new: classification-deadline-new-license]" in lines[0]
+    every = CliRunner().invoke(regcode, args + ["--all-changes"]).stdout.splitlines()
+    at = every.index(lines[0].replace(" (--all-changes lists each)", ""))
+    listed = every[at + 1:at + 1 + len(ways)]
+    assert [line.split("  in ")[0].strip() for line in listed] == [f"{json.dumps(c['from'])} -> {json.dumps(c['to'])}" for c in ways]
+
+
+DECISION_LINES = [   # (the decision's value changes as (old, new, cases), its line): one line per decision whatever its count
+    ([(1, 2, 5)], "  d: 1 -> 2  in 5 of 9 cases, smallest s1  [old: r; new: r]"),
+    ([(1, 2, 1), (3, 4, 5)], "  d: changed in 6 of 9 cases, 2 ways, the most frequent: 3 -> 4 in 5 (s2); 1 -> 2 in 1 (s1)  [old: r; new: r]"),
+    ([(1, 2, 2), (3, 4, 2), (5, 6, 2), (7, 8, 3)], "  d: changed in 9 of 9 cases, 4 ways, the most frequent: 7 -> 8 in 3 (s4); "
+                                                  "1 -> 2 in 2 (s1); 3 -> 4 in 2 (s2); and 1 more (--all-changes lists each)  [old: r; new: r]"),
+]
+
+
+@pytest.mark.parametrize("ways,line", DECISION_LINES, ids=["one way", "two ways", "more ways than shown"])
+def test_diff_text_has_one_line_per_decision_with_its_most_frequent_changes(ways, line):
+    changes = [{"decision": "d", "from": a, "to": b, "cases": n, "rules": {"old": ["r"], "new": ["r"]},
+                "smallest_case": {"source": f"s{k + 1}", "facts": {}}} for k, (a, b, n) in enumerate(ways)]
+    result = {"old": {"id": "p", "version": "1", "content_hash": "h"}, "new": {"id": "p", "version": "2", "content_hash": "h"},
+              "static": {"rules": {"added": [], "removed": [], "changed": []}, "parameters": [], "decisions": [], "facts": [],
+                         "text": []},
+              "corpus": {"cases": 9, "changed_cases": 9, "compared": 9, "failed": {"old": 0, "new": 0, "both": 0},
+                         "failing_cases": 0, "most_failed": False, "changes": changes, "errors_differ": [], "errors_same": [],
+                         "unreadable": [], "removed_values": {}, "outside_window": {}}}
+    shown = [l for l in diff_text(result).splitlines() if l.startswith("  d:")]
+    assert shown == [line]
+    every = diff_text(result, all_changes=True).splitlines()
+    assert len([l for l in every if l.startswith("    ")]) == (len(ways) if len(ways) > 1 else 0)
