@@ -679,9 +679,10 @@ CHECKED_VALUE_CODES = ("input.key", "input.number", "input.text", "input.too_dee
 
 
 def check_value(data: Any, file: str, line: int = 0, text: Optional[str] = None, marks: Optional[dict] = None,
-                keys: Optional[dict] = None) -> list:
-    """The checks the YAML builder makes, for data parsed otherwise (JSON): no lone surrogate and no control
-    character (see _CONTROL) in a key or text, integers within 64 bits, finite numbers, at most MAX_DEPTH levels.
+                keys: Optional[dict] = None, one_line: bool = True) -> list:
+    """The checks the YAML builder makes, for data parsed otherwise (JSON): no lone surrogate and (`one_line`: a case
+    file's, not a policy file's) no control character (see _CONTROL) in a key or text, integers within 64 bits, finite
+    numbers, at most MAX_DEPTH levels.
     Returns input issues with the JSON path, placed by `marks` and `keys` (a .json file's, by path) or else by the JSON `text`
     (the string, the bracket), on line `line` of `file` (a JSONL record) or the text's own lines (a file)."""
     found: list = []     # (code, message, path, hint, the offending string or None)
@@ -693,7 +694,7 @@ def check_value(data: Any, file: str, line: int = 0, text: Optional[str] = None,
             if _SURROGATE.search(value):
                 found.append(("input.text", f"the text {printable(repr(value[:60]))} holds a lone surrogate, which is not a character",
                               path, "write the character itself", value))
-            elif _CONTROL.search(value):
+            elif one_line and _CONTROL.search(value):
                 found.append(("input.text", control_message(value), path, CONTROL_HINT, value))
         elif kind is dict or kind is list:
             if depth >= MAX_DEPTH:
@@ -706,7 +707,7 @@ def check_value(data: Any, file: str, line: int = 0, text: Optional[str] = None,
                     found.append(("input.key", f"the key {printable(repr(k))} is not text (it holds a lone surrogate)",
                                   path + (k,), "write the character itself", k))
                     continue
-                if kind is dict and _CONTROL.search(k):
+                if kind is dict and one_line and _CONTROL.search(k):
                     found.append(("input.key", control_message(k, "the key"), path + (k,), CONTROL_HINT, k))
                     continue
                 stack.append((path + (k,), v, depth + 1))
@@ -854,7 +855,36 @@ def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[
     except UnicodeDecodeError as exc:
         issues.extend([not_utf8(raw, exc, display)])
         return None
+    if path.suffix == ".json":
+        return parse_json_text(text, display, issues)
     return parse_text(text, display, issues)
+
+
+def parse_json_text(text: str, file: str, issues: IssueCollector) -> Optional[Document]:
+    """A .json policy file, read as JSON and strictly, as a .json case file is (load_case_text): what a JSON reader
+    refuses (a trailing comma, a single quote, a comment), which YAML would read, is `load.syntax` at its place;
+    what regcode refuses in any file (NaN, an integer beyond 64 bits, a lone surrogate, a key written twice, more
+    than MAX_DEPTH levels) is its `load.*` issue. The YAML reader only lends its marks."""
+    from .errors import InputError
+    if not text.strip():
+        issues.add("load.empty", "the file is empty", Location(file, 1, 1), "write a JSON object with apiVersion and kind")
+        return None
+    try:
+        data = parse_json(text, file, record="the policy file")
+    except InputError as exc:
+        issues.extend([_as_load(i) for i in exc.issues])
+        return None
+    marked = parse_text(text, file, IssueCollector())    # marks only: JSON that YAML refuses (a tab) has none
+    marks, keys = (marked.marks, marked.keys) if marked is not None else ({}, {})
+    problems = check_value(data, file, text=text, marks=marks, keys=keys, one_line=False)
+    if problems:
+        issues.extend([_as_load(i) for i in problems])
+        return None
+    return Document(file, data, marks, keys)
+
+
+def _as_load(issue: Issue) -> Issue:
+    return Issue(issue.code.replace("input.", "load.", 1), issue.message, issue.location, issue.hint)
 
 
 def _display(path: Path) -> str:
@@ -1049,7 +1079,7 @@ def _schema_problems(docs: list) -> list:
     return found.issues
 
 
-_RULES_KIND = re.compile(r"^kind:\s*['\"]?Rules['\"]?\s*(#.*)?$", re.M)
+_RULES_KIND = re.compile(r"^kind:\s*['\"]?Rules['\"]?\s*(#.*)?$|\"kind\"\s*:\s*\"Rules\"", re.M)   # YAML's, JSON's
 
 
 def _declares_rules(path: Path) -> bool:
@@ -1197,12 +1227,12 @@ def json_position(text: str, index: int) -> tuple:
     return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def json_syntax(exc: json.JSONDecodeError, text: str, what: str = "file") -> tuple:
+def json_syntax(exc: json.JSONDecodeError, text: str, what: str = "file", record: Optional[str] = None) -> tuple:
     """(message, index) of a JSON syntax error, said for what it is. Text that ends inside a string, or before
     its object is closed, is cut short: the JSON reader reads the line break after an open string as a control
     character in it, and a record that ends early as a value missing at the end. `what`: "file" or "line"."""
     msg, pos = exc.msg, exc.pos
-    record = "the record" if what == "line" else "the case file"
+    record = record or ("the record" if what == "line" else "the case file")
     cut = f"the {what} ends inside a string (opened here): {record} is cut short"
     if msg.startswith("Invalid control character") and pos < len(text) and text[pos] in "\r\n":
         try:   # the same text up to the line break: the reader names where the open string starts
@@ -1238,14 +1268,15 @@ def json_depth_place(text: str) -> Optional[int]:
 _JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
-def parse_json(text: str, name: str, line: int = 0):
+def parse_json(text: str, name: str, line: int = 0, record: Optional[str] = None):
     """JSON text read strictly, as JSON and not as YAML (which reads `NaN` as text and 1e400 as a float):
-    what a JSON reader would refuse, and the values regcode does not accept, are InputErrors."""
+    what a JSON reader would refuse, and the values regcode does not accept, are InputErrors. `record`: what the
+    text is, when not a case file ("the policy file")."""
     from .errors import InputError
     try:
         return read_json(text)
     except json.JSONDecodeError as exc:
-        message, index = json_syntax(exc, text)
+        message, index = json_syntax(exc, text, record=record)
         at_line, column = json_position(text, index)
         raise InputError([Issue("input.syntax", message, Location(name, (line - 1 if line else 0) + at_line, column),
                                 ("the file is read as JSON because of its name (.json)" if name.lower().endswith(".json")

@@ -555,3 +555,30 @@ def test_full_width_colon_in_a_yaml_case_file_is_an_input_issue_at_its_place():
     [issue] = raised.value.issues
     assert (issue.code, issue.location.line, issue.location.column) == ("input.syntax", 3, 7)
     assert "full-width colon" in issue.message and "`name: 甲`" in issue.hint
+
+
+# ---- a .json policy file is JSON ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ['{"apiVersion": "regcode/v1", "kind": "Rules", "rules": [], }',    # YAML reads these
+                                  "{'apiVersion': 'regcode/v1', 'kind': 'Rules', 'rules': []}",
+                                  '{"apiVersion": "regcode/v1", "kind": "Rules", "rules": [] # a comment\n}',
+                                  '{"apiVersion": "regcode/v1", kind: "Rules", "rules": []}'])
+def test_a_json_policy_file_is_read_as_json_not_as_yaml(tmp_path, text):
+    path = tmp_path / "r.json"
+    path.write_text(text, encoding="utf-8")
+    found = IssueCollector()
+    assert load.read_document(path, "r.json", found) is None
+    [issue] = found.issues
+    assert issue.code == "load.syntax" and issue.message.startswith("invalid JSON") and "(.json)" in issue.hint, issue
+    yaml_too = IssueCollector()
+    assert load.parse_text(text, "r.yaml", yaml_too) is not None and not yaml_too.issues   # what it would have passed as
+
+
+def test_a_json_policy_file_keeps_multi_line_text_and_its_marks(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{\n\t"apiVersion": "regcode/v1", "kind": "Rules",\n  "note": "two\\nlines",\n  "rules": []\n}\n', encoding="utf-8")
+    found = IssueCollector()
+    doc = load.read_document(path, "r.json", found)
+    assert not found.issues and doc.data["note"] == "two\nlines"
+    spaced = tmp_path / "s.json"
+    spaced.write_text('{"apiVersion": "regcode/v1",\n "kind": "Rules",\n "rules": [1]}\n', encoding="utf-8")
+    assert load.read_document(spaced, "s.json", found).marks[("rules", 0)] == (3, 12)
