@@ -145,10 +145,16 @@ class Catalog:
         if broken:
             issues = [i for b in broken for i in b.issues]
             for b in broken:
-                issues.append(Issue("select.broken_version", f"{policy_id}@{b.version} cannot be read (for the problem in {b.directory.name}/policy.yaml see "
-                                    f"its own line), so no "
+                link = next((i.location.file for i in b.issues if i.code == "load.outside_root"), None)
+                if link is not None:     # the problem is the link, not a line of the manifest (which is not read)
+                    why = f"`{link}` is a link leading outside the policy root, which regcode does not follow"
+                    hint = "replace the link by a copy of what it points to, or remove it from the policy root"
+                else:
+                    why = f"for the problem in {b.directory.name}/policy.yaml see its own line"
+                    hint = "fix it (`regcode validate DIR` lists every problem) or move it out of the policy root"
+                issues.append(Issue("select.broken_version", f"{policy_id}@{b.version} cannot be read ({why}), so no "
                                     f"version of {policy_id} is chosen from {b.directory.parent.parent}", Location(str(b.directory)),
-                                    "fix it (`regcode validate DIR` lists every problem) or move it out of the policy root"))
+                                    hint))
             raise SelectionError(issues)
 
     def every_version(self) -> list:
