@@ -235,7 +235,7 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
             chapters.append({"chapter": a["chapter"], "articles": []})
         chapters[-1]["articles"].append(a)
     return {
-        "policy": _policy_meta(policy), "articles": articles, "chapters": chapters, "parameters": parameters, "decisions": decisions,
+        "policy": _policy_meta(policy, cat), "articles": articles, "chapters": chapters, "parameters": parameters, "decisions": decisions,
         "cases": cases, "coverage": coverage["summary"], "untested_rules": coverage["untested_rules"],
         "preamble": (policy.text or {}).get("preamble", []), "closing": (policy.text or {}).get("closing", []),
         "text_source": {k: ((policy.text or {}).get("source") or {}).get(k, "") for k in ("file", "sha256", "language", "note")},
@@ -243,9 +243,16 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
     }
 
 
-def _policy_meta(policy: CompiledPolicy) -> dict:
+def _policy_meta(policy: CompiledPolicy, cat: Optional[Catalog] = None) -> dict:
+    """`window` as declared; `in_force` and `overlaps` as the catalog selects by date (Catalog.in_force_text), given one
+    that knows the version."""
     m = policy.manifest
+    known = cat is not None and policy.version in cat.index().get(policy.id, {}) and \
+        cat.index()[policy.id][policy.version].directory.resolve() == Path(policy.directory).resolve()
+    in_force = cat.in_force_text(policy.id, policy.version) if known else policy.window()
+    overlaps = [text for a, b, text in cat.overlap_notes(policy.id) if policy.version in (a, b)] if known else []
     return {"id": policy.id, "version": policy.version, "ref": policy.ref, "title": policy.title, "window": policy.window(),
+            "in_force": in_force, "overlaps": overlaps,
             "content_hash": policy.content_hash, "chain": list(policy.chain), "extends": m.get("extends", ""),
             "source": m.get("source") or {}, "illustration": bool(m.get("illustration")), "description": m.get("description", "")}
 
@@ -327,7 +334,7 @@ def versions_view(cat: Catalog, versions: list) -> list:
     """For each version: its manifest, and what it changes relative to the one it extends (the static diff)."""
     out = []
     for policy in versions:
-        entry = {"policy": _policy_meta(policy), "diff": None}
+        entry = {"policy": _policy_meta(policy, cat), "diff": None}
         if len(policy.chain) > 1:
             base = cat.by_ref(policy.chain[1])
             entry["diff"] = diff_view(diff_versions(base, policy), base, policy)

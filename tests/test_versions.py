@@ -1,6 +1,7 @@
 """Policy versions over time: YAML-only amendments with `extends`, `show`, `diff` (golden), `test --against`."""
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import textwrap
@@ -877,3 +878,57 @@ def test_diff_text_has_one_line_per_decision_with_its_most_frequent_changes(ways
     assert shown == [line]
     every = diff_text(result, all_changes=True).splitlines()
     assert len([l for l in every if l.startswith("    ")]) == (len(ways) if len(ways) > 1 else 0)
+
+
+# ---- each version's window as a date selects it (policies, the site) ------------------------------------------------
+WINDOWS = {   # versions as (name, effective_from, effective_to) -> each one's in-force text, and the overlaps noted
+    "an extending version taking over before the end":
+        ([("2017", "2017-05-01", "2022-04-30"), ("2020", "2020-01-01", None)],
+         {"2017": "2017-05-01 .. 2019-12-31 (then @2020)", "2020": "2020-01-01 .. open"}, [("2017", "2020")]),
+    "one after the other, as declared":
+        ([("2017", "2017-05-01", "2022-04-30"), ("2022", "2022-05-01", None)],
+         {"2017": "2017-05-01 .. 2022-04-30", "2022": "2022-05-01 .. open"}, []),
+    "a short version inside a long one splits it":
+        ([("a", "2020-01-01", "2020-12-31"), ("b", "2020-03-01", "2020-03-31")],
+         {"a": "2020-01-01 .. 2020-02-29 (then @b), 2020-04-01 .. 2020-12-31", "b": "2020-03-01 .. 2020-03-31"},
+         [("a", "b")]),
+    "the same start: the later name, and the other chosen on no day":
+        ([("a", "2020-01-01", "2020-12-31"), ("b", "2020-01-01", None)],
+         {"a": "chosen on no day (2020-01-01 .. 2020-12-31 declared; see the note)", "b": "2020-01-01 .. open"}, [("a", "b")]),
+    "a gap between two versions":
+        ([("a", "2020-01-01", "2020-06-30"), ("b", "2021-01-01", None)],
+         {"a": "2020-01-01 .. 2020-06-30", "b": "2021-01-01 .. open"}, []),
+}
+
+
+@pytest.mark.parametrize("declared,shown,overlapping", WINDOWS.values(), ids=list(WINDOWS))
+def test_each_version_is_listed_with_the_days_a_date_selects_it(tmp_path, declared, shown, overlapping):
+    root = tmp_path / "policies"
+    for name, start, end in declared:
+        write(root, f"p/{name}/policy.yaml", f"apiVersion: regcode/v1\nkind: Policy\nid: p\nversion: '{name}'\ntitle: t\n"
+              f"source: {{issuer: tests, date: 2020-01-01}}\neffective_from: {start}\n" + (f"effective_to: {end}\n" if end else ""))
+    cat = Catalog([root])
+    assert {name: cat.in_force_text("p", name) for name, _s, _e in declared} == shown
+    assert [(a, b) for a, b, _text in cat.overlap_notes("p")] == overlapping
+    for name, windows in cat.chosen_windows("p").items():     # what it lists is what choosing by date does
+        for first, last, after in windows:
+            assert cat.choose("p", first).version == name and (last is None or cat.choose("p", last).version == name)
+            if after:
+                assert cat.choose("p", (datetime.date.fromisoformat(last) + datetime.timedelta(days=1)).isoformat()).version == after
+    text = CliRunner().invoke(regcode, ["policies", "--policy-root", str(root)]).stdout.splitlines()
+    assert [line.split("  ")[1] for line in text if line.startswith("p@")] == [shown[name] for name, _s, _e in declared]
+    assert len([line for line in text if line.startswith("note: ")]) == len(overlapping)
+
+
+def test_the_site_shows_a_version_taken_over_by_an_extending_one_as_chosen(tmp_path):
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    amendment(root)     # toy@2, from 2021-01-01, extends toy@1 (to 2020-12-31): no overlap
+    write(root, "toy/2/policy.yaml", (root / "toy/2/policy.yaml").read_text(encoding="utf-8")
+          .replace("effective_from: 2021-01-01", "effective_from: 2020-07-01"))
+    out = tmp_path / "site"
+    result = CliRunner().invoke(regcode, ["site", "--policy-root", str(root), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for page in ("index.html", "toy/1/index.html", "toy/versions.html"):
+        html = (out / page).read_text(encoding="utf-8")
+        assert "2020-01-01 .. 2020-06-30 (then @2)" in html and "overlap from 2020-07-01 to 2020-12-31" in html, page
