@@ -61,7 +61,7 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
         decisions.append(entry)
     facts = sorted(set(_schema_paths(new.facts_schema)) ^ set(_schema_paths(old.facts_schema)))
     return {
-        "text": text_diff(old.text, new.text),
+        "text": index_unchanged(text_diff(old.text, new.text), old.articles, new.articles),
         "rules": {
             "added": [{"id": r, "article": n_rules[r]["article"], "title": n_rules[r]["title"]} for r in sorted(set(n_rules) - set(o_rules))],
             "removed": [{"id": r, "article": o_rules[r]["article"], "title": o_rules[r]["title"]} for r in sorted(set(o_rules) - set(n_rules))],
@@ -145,6 +145,21 @@ def text_diff(old: Optional[dict], new: Optional[dict]) -> list:
         if o.get(name) != n.get(name):
             out.append({"article": name, "status": "added" if name not in o else "removed" if name not in n else "changed",
                         "old": o.get(name), "new": n.get(name)})
+    return out
+
+
+def index_unchanged(text: list, old_index: list, new_index: list) -> list:
+    """The text changes, each reworded article whose article index entry is the same in both versions (inherited, as
+    a rule: an amendment that rewords an article seldom restates its entry) given `index_unchanged` with that entry's
+    title: a title that summarises the old wording (a deadline, a share) may no longer hold."""
+    o = {e.get("article"): e for e in old_index or () if isinstance(e, dict)}
+    n = {e.get("article"): e for e in new_index or () if isinstance(e, dict)}
+    out = []
+    for t in text:
+        entry = n.get(t["article"])
+        if t["status"] == "changed" and entry is not None and o.get(t["article"]) == entry:
+            t = {**t, "index_unchanged": {"title": entry.get("title", ""), "status": entry.get("status", "")}}
+        out.append(t)
     return out
 
 
@@ -274,6 +289,11 @@ def timeline_text(value) -> str:
     return _j(value)
 
 
+def index_note(entry: dict) -> str:
+    """What a reworded article whose index entry is unchanged says (text and pages alike)."""
+    return f"its article index entry is unchanged: review its title `{entry['title']}` against the new text"
+
+
 def _failures(c: dict) -> str:
     f = c["failed"]
     return (f"{c['failing_cases']} failing to evaluate (old only {f['old']}, new only {f['new']}, both {f['both']}, "
@@ -345,7 +365,8 @@ def to_text(result: dict, all_changes: bool = False) -> str:
     for f in s["facts"]:
         lines.append(f"  {'+' if f['status'] == 'added' else '-'} fact {f['path']}")
     for t in s["text"]:
-        lines.append(f"  {dict(added='+', removed='-').get(t['status'], '~')} text {t['article']}" + (": reworded" if t["status"] == "changed" else ""))
+        lines.append(f"  {dict(added='+', removed='-').get(t['status'], '~')} text {t['article']}" + (": reworded" if t["status"] == "changed" else "")
+                     + (f"; {index_note(t['index_unchanged'])}" if t.get("index_unchanged") else ""))
     if len(lines) == header:
         lines.append("  no differences in rules, parameters, decisions, facts or text")
     if c is not None:

@@ -15,7 +15,7 @@ from ._words import Words, param_summary, params_used
 from .catalog import Catalog
 from .compile import OUTPUT_KEYS, CompiledPolicy
 from .coverage import report as coverage_report
-from .diff import changes_text, diff as diff_versions, timeline_text
+from .diff import changes_text, diff as diff_versions, index_note, timeline_text
 from .errors import Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND
 from .load import format_path
@@ -318,7 +318,8 @@ def diff_view(result: dict, old: CompiledPolicy, new: CompiledPolicy) -> dict:
         changed.append({**r, "old_words": ow.rule(a), "new_words": nw.rule(b), "wording": wording})
     added = [{**r, "words": nw.rule(n_rules[r["id"]]), "note": n_rules[r["id"]].get("note", "")} for r in s["rules"]["added"]]
     removed = [{**r, "words": ow.rule(o_rules[r["id"]])} for r in s["rules"]["removed"]]
-    text = [{**t, "redline": redline(t["old"], t["new"])} for t in s["text"]]
+    text = [{**t, "redline": redline(t["old"], t["new"]),
+             "index_note": index_note(t["index_unchanged"]) if t.get("index_unchanged") else ""} for t in s["text"]]
     corpus = result.get("corpus")
     if corpus is not None:
         corpus = {**corpus, "changes": [{**c, "tree": tree(c["smallest_case"]["facts"], f"chg-{k}-")["rows"]}

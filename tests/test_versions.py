@@ -932,3 +932,38 @@ def test_the_site_shows_a_version_taken_over_by_an_extending_one_as_chosen(tmp_p
     for page in ("index.html", "toy/1/index.html", "toy/versions.html"):
         html = (out / page).read_text(encoding="utf-8")
         assert "2020-01-01 .. 2020-06-30 (then @2)" in html and "overlap from 2020-07-01 to 2020-12-31" in html, page
+
+
+# ---- an article reworded under an unchanged index entry: its title may state the old reading -----------------------
+TENTH_ARTICLE = {   # (this version's own ArticleIndex, or None to inherit 2017's; whether diff asks to review the title)
+    "the index entry inherited": (None, True),
+    "the entry restated with a new title": ("  - {article: 第十条, chapter: 第二章 企业分类, title: 新申请企业一个月内分类、一般为B类, "
+                                           "status: encoded}\n", False),
+}
+
+
+@pytest.mark.parametrize("index,noted", TENTH_ARTICLE.values(), ids=list(TENTH_ARTICLE))
+def test_diff_asks_to_review_the_title_of_an_article_reworded_under_an_unchanged_index_entry(tmp_path, index, noted):
+    root = tmp_path / "policies"
+    _deadline_amendment(root)     # 2023: one month to classify a new licensee; its text says so
+    write(root, "shanghai-post-license/2023/text.yaml", """\
+        apiVersion: regcode/v1
+        kind: ArticleText
+        articles:
+          - article: 第十条
+            chapter: 第二章 企业分类
+            paragraphs:
+              - text: 对新申请生产许可证企业的分类工作，在企业取得生产许可证后一个月内，由企业生产地的区级市场监管局结合审查组实地核查情况，依据《实施细则》，开展企业分类有关工作。新申请生产许可证企业一般判定为B类企业。
+        """)
+    if index is not None:
+        write(root, "shanghai-post-license/2023/articles.yaml", "apiVersion: regcode/v1\nkind: ArticleIndex\narticles:\n" + index)
+    args = ["diff", "shanghai-post-license@2017", "shanghai-post-license@2023", "--policy-root", str(root)]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 0, result.output
+    [line] = [l for l in result.stdout.splitlines() if "text 第十条" in l]
+    review = "its article index entry is unchanged: review its title `新申请企业两个月内分类、一般为B类` against the new text"
+    assert line == "  ~ text 第十条: reworded" + (f"; {review}" if noted else "")
+    [entry] = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)["static"]["text"]
+    assert entry.get("index_unchanged") == ({"title": "新申请企业两个月内分类、一般为B类", "status": "encoded"} if noted else None)
+    page = CliRunner().invoke(regcode, args + ["--format", "html"]).stdout
+    assert (review.replace("`", "&#96;") in page or review in page) == noted
