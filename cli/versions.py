@@ -41,12 +41,16 @@ def show_cmd(ctx, ref, fmt, policy_roots):
 @as_of_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when anything differs (for CI).")
+@click.option("--all-changes", is_flag=True, help="In the text, list each decision's every value change (old -> new) on a "
+              "line of its own, not only the most frequent (--format json always lists them all).")
 @policy_root_option
 @click.pass_context
-def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
+def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, policy_roots):
     """Compare two versions (POLICY@VERSION or a version folder): rules, parameters and, with
     --corpus, the decisions of every case under both.
 
+    Over a corpus, each decision that changed is one line: in how many of the compared cases,
+    by which rules, and the most frequent of its value changes (--all-changes lists each).
     Cases that fail to evaluate on either side are counted apart from changed ones; when most
     cases fail, the first line says so and the exit status is 1.
 
@@ -74,6 +78,6 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, policy_roots):
         from ..engine.html import diff_page
         click.echo(diff_page(result, old_p, new_p), nl=False)
     else:
-        click.echo(dump_json(result) if fmt == "json" else to_text(result))
+        click.echo(dump_json(result) if fmt == "json" else to_text(result, all_changes))
     if mostly_failed(result) or (fail_on_change and has_changes(result)):
         ctx.exit(EXIT_POLICY)

@@ -350,7 +350,44 @@ def _expr_date_add(raw, ctx, scope, path):
             parts[unit] = parsed[0]
     if base is None or not _operand(base, "date", ctx, path + ("date_add",), "`date_add`"):
         return None
+    if not all([_amount(unit, expr, ctx, path) for unit, expr in parts.items()]):
+        return None
     return ir.DateAdd(base=base[0], **parts), Shape("date")
+
+
+# The most a date can move and stay in the calendar (0001-01-01 + 3,652,058 days = 9999-12-31): an amount past it
+# moves every day of the calendar out of it
+CALENDAR_SPAN = {"years": 9_998, "months": 119_987, "days": 3_652_058}
+
+
+def _amount(unit: str, expr, ctx, path) -> bool:
+    """A literal amount of `date_add` (or a parameter's, each value of its timeline) must be a whole number that can
+    keep a date in the calendar: one that takes any date past 9999-12-31 (or before 0001-01-01) is refused here,
+    where the generated code would otherwise have nothing to claim at run time."""
+    if isinstance(expr, ir.Lit):
+        values, what = [expr.value], f"`{unit}: {show(expr.value)}`"
+    elif isinstance(expr, ir.Param):
+        decl = ctx.params[expr.name]
+        values = ([decl.value] if decl.value is not None else []) + list((decl.values or {}).values())
+        what = f"`{unit}` (parameter `{expr.name}`, {{}})"
+    else:
+        return True
+    for value in values:
+        shown = what.format(show(value)) if "{}" in what else what
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue        # not a number at all: _operand has said so
+        if isinstance(value, float):     # the calendar moves by whole units only (the generated code claims nothing)
+            ctx.error("compile.type", f"{shown} of `date_add` must be a whole number of {unit}", path + (unit,),
+                      f"write it without a decimal point, e.g. {int(value) if value.is_integer() else 1}"
+                      + ("" if value.is_integer() or unit == "days" else f"; part of a {unit[:-1]} is written in "
+                         f"{'months' if unit == 'years' else 'days'}"))
+            return False
+        if abs(value) > CALENDAR_SPAN[unit]:
+            ctx.error("compile.range", f"{shown} of `date_add` moves any date out of the calendar, which ends at 9999-12-31 "
+                      f"(and begins at 0001-01-01)", path + (unit,),
+                      f"an amount of at most {CALENDAR_SPAN[unit]:,} {unit} keeps some date in it; check the number")
+            return False
+    return True
 
 
 @expression("days_between")

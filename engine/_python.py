@@ -280,20 +280,49 @@ def _mget(mapping, key):
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
+class DateOutOfRange(ValueError):
+    """A computed amount moved a date out of the calendar (0001-01-01 .. 9999-12-31): said as the rule's
+    `eval.date_range` (runtime_issue), never a claim of nothing."""
+
+    def __init__(self, base: str, years: int, months: int, days: int):
+        moved = ", ".join(f"{n:,} {unit}" for n, unit in ((years, "years"), (months, "months"), (days, "days")) if n)
+        forward = (years * 12 + months) * 31 + days > 0
+        super().__init__(f"`date_add` moves {base} by {moved or 'nothing'}, "
+                         + ("past 9999-12-31, where the calendar ends" if forward else "before 0001-01-01, where the calendar begins"))
+
+
 def _date_add(base, y, m, d):
     if type(base) is not str or type(y) is not int or type(m) is not int or type(d) is not int:
         return None
     try:
+        day = _dates.parse(base)
+    except ValueError:
+        return None
+    try:
         if m and not d:      # whole months (and years): what _dates.shift gives, without building dates
-            day = _dates.parse(base)
             year, month = divmod(day.year * 12 + day.month - 1 + y * 12 + m, 12)
             if not 1 <= year <= 9999:
-                return None
+                raise DateOutOfRange(base, y, m, d)
             last = 29 if month == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else _MONTH_DAYS[month]
             return f"{year:04d}-{month + 1:02d}-{min(day.day, last):02d}"
         return _dates.shift(base, y, m, d)
-    except (ValueError, OverflowError):
-        return None
+    except DateOutOfRange:
+        raise
+    except (ValueError, OverflowError):     # the base is a date: only the amount can take it out of the calendar
+        raise DateOutOfRange(base, y, m, d) from None
+
+
+def runtime_issue(exc: Exception, rules: list, where: str = ""):
+    """The issue of the rule (or one of `rules`, whose conditions ran together) whose code raised what a case can
+    cause (a date moved out of the calendar by an amount the case gives), or None for anything else (a bug:
+    eval.action). `where`: the fact it was matched on."""
+    from .errors import Issue
+    if isinstance(exc, DateOutOfRange):
+        names = ", ".join(f"`{r.id}`" for r in rules[:4]) + (" ..." if len(rules) > 4 else "")
+        who = f"rule {names}" if len(rules) == 1 else f"one of the rules {names}"
+        return Issue("eval.date_range", f"{who}{' on ' + where if where else ''}: {exc}", rules[0].location,
+                     "the amount comes from the case file or from a computation on it: check the values the rule reads")
+    return None
 
 
 def _days_between(a, b):
@@ -1858,6 +1887,9 @@ class Program:
             raise EvaluationError([Issue("eval.action", f"the evaluation failed: {type(exc).__name__}: {exc}", Location(),
                                          "report this with the case file: it is a bug in regcode")]) from exc
         rule = self.policy.rules[cur]
+        said = runtime_issue(exc, [rule])
+        if said is not None:
+            raise EvaluationError([said]) from None
         raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed: {type(exc).__name__}: {exc}", rule.location,
                                      "report this with the case file: a rule's condition or conclusion could not be "
                                      "computed")]) from exc

@@ -145,10 +145,16 @@ class Catalog:
         if broken:
             issues = [i for b in broken for i in b.issues]
             for b in broken:
-                issues.append(Issue("select.broken_version", f"{policy_id}@{b.version} cannot be read (for the problem in {b.directory.name}/policy.yaml see "
-                                    f"its own line), so no "
+                link = next((i.location.file for i in b.issues if i.code == "load.outside_root"), None)
+                if link is not None:     # the problem is the link, not a line of the manifest (which is not read)
+                    why = f"`{link}` is a link leading outside the policy root, which regcode does not follow"
+                    hint = "replace the link by a copy of what it points to, or remove it from the policy root"
+                else:
+                    why = f"for the problem in {b.directory.name}/policy.yaml see its own line"
+                    hint = "fix it (`regcode validate DIR` lists every problem) or move it out of the policy root"
+                issues.append(Issue("select.broken_version", f"{policy_id}@{b.version} cannot be read ({why}), so no "
                                     f"version of {policy_id} is chosen from {b.directory.parent.parent}", Location(str(b.directory)),
-                                    "fix it (`regcode validate DIR` lists every problem) or move it out of the policy root"))
+                                    hint))
             raise SelectionError(issues)
 
     def every_version(self) -> list:
@@ -237,6 +243,57 @@ class Catalog:
                                         Location(), "evaluate a date inside a window (--as-of), or force one with --policy-version")])
         return live[-1]   # the most recent start wins when windows overlap
 
+    def chosen_windows(self, policy_id: str) -> dict:
+        """version -> [(first day, last day or None for open, the version chosen the day after or None)]: the days on
+        which `choose` takes each version by date, from the manifests. Where declared windows overlap the latest start
+        wins, so a version an extending one takes over from is chosen only until the day before (and a version whose
+        whole window another covers on no day: an empty list)."""
+        versions = self.versions(policy_id)
+        cuts = sorted({v.effective_from for v in versions} | {d for d in (_day_after(v.effective_to) for v in versions) if d})
+        pieces = []     # [first day, last day or None, the version chosen or None]
+        for k, first in enumerate(cuts):
+            live = [v for v in versions if v.in_force(first)]
+            chosen = live[-1].version if live else None
+            last = _day_before(cuts[k + 1]) if k + 1 < len(cuts) else None
+            if pieces and pieces[-1][2] == chosen:
+                pieces[-1][1] = last
+            else:
+                pieces.append([first, last, chosen])
+        out: dict = {v.version: [] for v in versions}
+        for k, (first, last, chosen) in enumerate(pieces):
+            if chosen is not None:
+                after = pieces[k + 1][2] if k + 1 < len(pieces) else None
+                out[chosen].append((first, last, after))
+        return out
+
+    def in_force_text(self, policy_id: str, version: str) -> str:
+        """`2017-05-01 .. 2019-12-31 (then @2020)`: the days a date selects the version (chosen_windows), each stretch
+        with the version that takes over after it; its declared window as written when selection gives just that."""
+        info = self.index()[policy_id][version]
+        windows = self.chosen_windows(policy_id)[version]
+        if [w[:2] for w in windows] == [(info.effective_from, info.effective_to)]:
+            return info.window
+        if not windows:
+            return f"chosen on no day ({info.window} declared; see the note)"
+        return ", ".join(f"{first} .. {last or 'open'}" + (f" (then @{after})" if after else "") for first, last, after in windows)
+
+    def overlap_notes(self, policy_id: str) -> list:
+        """(earlier version, later version, a sentence) for each two versions whose declared windows overlap: on which
+        days, and which version a date there selects (the later start; on the same start, the later name)."""
+        versions = self.versions(policy_id)
+        notes = []
+        for i, a in enumerate(versions):
+            for b in versions[i + 1:]:     # b starts on or after a (versions are sorted by start, then name)
+                if a.effective_to is not None and a.effective_to < b.effective_from:
+                    continue
+                ends = [e for e in (a.effective_to, b.effective_to) if e is not None]
+                until = min(ends) if ends else None
+                why = "the later start" if b.effective_from > a.effective_from else "on the same start, the later name"
+                notes.append((a.version, b.version, f"{policy_id}@{a.version} ({a.window}) and @{b.version} ({b.window}) overlap "
+                              f"from {b.effective_from}" + (f" to {until}" if until else " on")
+                              + f": a date there selects @{b.version}, {why}"))
+        return notes
+
     def compiled(self, info: VersionInfo) -> CompiledPolicy:
         policy = self._compiled.get(info)     # VersionInfo is frozen: hashing it costs no file-system call
         if policy is None:
@@ -301,6 +358,19 @@ class Catalog:
         roots = list(dict.fromkeys([own_root] + self.roots))     # each root once
         raise NoSuchBase(f"no version `{version}` of `{policy_id}` under {', '.join(map(str, roots))}",
                          _base_hint(child, name, policy_id, roots))
+
+
+def _day_after(day: Optional[str]) -> Optional[str]:
+    """The ISO day after `day`, or None for none (open) or past the calendar."""
+    if day is None or day >= "9999-12-31":
+        return None
+    import datetime as _dt
+    return (_dt.date.fromisoformat(day) + _dt.timedelta(days=1)).isoformat()
+
+
+def _day_before(day: str) -> str:
+    import datetime as _dt
+    return (_dt.date.fromisoformat(day) - _dt.timedelta(days=1)).isoformat()
 
 
 def _base_hint(child: ValidatedVersion, name: str, policy_id: str, roots: list) -> str:

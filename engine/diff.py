@@ -61,7 +61,7 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
         decisions.append(entry)
     facts = sorted(set(_schema_paths(new.facts_schema)) ^ set(_schema_paths(old.facts_schema)))
     return {
-        "text": text_diff(old.text, new.text),
+        "text": index_unchanged(text_diff(old.text, new.text), old.articles, new.articles),
         "rules": {
             "added": [{"id": r, "article": n_rules[r]["article"], "title": n_rules[r]["title"]} for r in sorted(set(n_rules) - set(o_rules))],
             "removed": [{"id": r, "article": o_rules[r]["article"], "title": o_rules[r]["title"]} for r in sorted(set(o_rules) - set(n_rules))],
@@ -103,7 +103,10 @@ def _codes(sign: str, codes: list) -> str:
 
 
 def _short(value) -> str:
-    text = value if isinstance(value, str) else "not set" if value is None else _j(value)
+    return _cut(value if isinstance(value, str) else "not set" if value is None else _j(value))
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= MAX_VALUE else text[:MAX_VALUE - 1] + "…"
 
 
@@ -142,6 +145,21 @@ def text_diff(old: Optional[dict], new: Optional[dict]) -> list:
         if o.get(name) != n.get(name):
             out.append({"article": name, "status": "added" if name not in o else "removed" if name not in n else "changed",
                         "old": o.get(name), "new": n.get(name)})
+    return out
+
+
+def index_unchanged(text: list, old_index: list, new_index: list) -> list:
+    """The text changes, each reworded article whose article index entry is the same in both versions (inherited, as
+    a rule: an amendment that rewords an article seldom restates its entry) given `index_unchanged` with that entry's
+    title: a title that summarises the old wording (a deadline, a share) may no longer hold."""
+    o = {e.get("article"): e for e in old_index or () if isinstance(e, dict)}
+    n = {e.get("article"): e for e in new_index or () if isinstance(e, dict)}
+    out = []
+    for t in text:
+        entry = n.get(t["article"])
+        if t["status"] == "changed" and entry is not None and o.get(t["article"]) == entry:
+            t = {**t, "index_unchanged": {"title": entry.get("title", ""), "status": entry.get("status", "")}}
+        out.append(t)
     return out
 
 
@@ -271,13 +289,54 @@ def timeline_text(value) -> str:
     return _j(value)
 
 
+def index_note(entry: dict) -> str:
+    """What a reworded article whose index entry is unchanged says (text and pages alike)."""
+    return f"its article index entry is unchanged: review its title `{entry['title']}` against the new text"
+
+
 def _failures(c: dict) -> str:
     f = c["failed"]
     return (f"{c['failing_cases']} failing to evaluate (old only {f['old']}, new only {f['new']}, both {f['both']}, "
             f"unreadable {len(c['unreadable'])})")
 
 
-def to_text(result: dict) -> str:
+def _rules(old: list, new: list) -> str:
+    return f"  [old: {', '.join(old) or '—'}; new: {', '.join(new) or '—'}]" if old or new else ""
+
+
+def _decision_lines(changes: list, compared: int, all_changes: bool) -> list:
+    """One line per decision that changed: in how many of the compared cases, by which rules, and its value change
+    (or, when its cases changed in several ways, the most frequent few); `all_changes`: then each way on a line of
+    its own, as the JSON lists them (`changes`)."""
+    by_decision: dict = {}
+    for ch in changes:       # sorted by (decision, old, new): so are the groups and, among equal counts, the examples
+        by_decision.setdefault(ch["decision"], []).append(ch)
+    lines, of = [], f"of {compared} case{'s' if compared != 1 else ''}"
+    for name, group in by_decision.items():
+        cases = sum(ch["cases"] for ch in group)
+        rules = _rules(sorted({r for ch in group for r in ch["rules"]["old"]}), sorted({r for ch in group for r in ch["rules"]["new"]}))
+        if len(group) == 1:
+            (ch,) = group
+            lines.append(f"  {name}: {_j(ch['from'])} -> {_j(ch['to'])}  in {cases} {of}, "
+                         f"smallest {ch['smallest_case']['source']}{rules}")
+            continue
+        ranked = sorted(group, key=lambda ch: -ch["cases"])     # stable: equal counts keep their order
+        shown = "; ".join(f"{_cut(_j(ch['from']))} -> {_cut(_j(ch['to']))} in {ch['cases']} ({ch['smallest_case']['source']})"
+                          for ch in ranked[:MAX_WAYS])
+        more = "" if len(group) <= MAX_WAYS else f"; and {len(group) - MAX_WAYS} more" + ("" if all_changes else " (--all-changes lists each)")
+        lines.append(f"  {name}: changed in {cases} {of}, {len(group)} ways, the most frequent: {shown}{more}{rules}")
+        if all_changes:
+            for ch in group:
+                lines.append(f"    {_j(ch['from'])} -> {_j(ch['to'])}  in {ch['cases']} case(s), smallest {ch['smallest_case']['source']}"
+                             f"{_rules(ch['rules']['old'], ch['rules']['new'])}")
+    return lines
+
+
+MAX_WAYS = 3       # value changes of one decision shown in its line of the text, the most frequent first
+
+
+def to_text(result: dict, all_changes: bool = False) -> str:
+    """The diff as `regcode diff` prints it; `all_changes`: each decision's every value change on a line of its own."""
     o, n = result["old"], result["new"]
     c = result.get("corpus")
     lines = []
@@ -306,7 +365,8 @@ def to_text(result: dict) -> str:
     for f in s["facts"]:
         lines.append(f"  {'+' if f['status'] == 'added' else '-'} fact {f['path']}")
     for t in s["text"]:
-        lines.append(f"  {dict(added='+', removed='-').get(t['status'], '~')} text {t['article']}" + (": reworded" if t["status"] == "changed" else ""))
+        lines.append(f"  {dict(added='+', removed='-').get(t['status'], '~')} text {t['article']}" + (": reworded" if t["status"] == "changed" else "")
+                     + (f"; {index_note(t['index_unchanged'])}" if t.get("index_unchanged") else ""))
     if len(lines) == header:
         lines.append("  no differences in rules, parameters, decisions, facts or text")
     if c is not None:
@@ -323,12 +383,7 @@ def to_text(result: dict) -> str:
         for name, rows in (c.get("removed_values") or {}).items():
             was = tally_text(rows, "case")
             lines.append(f"  {name}: no longer decided; it was {was}")
-        for ch in c["changes"]:
-            rules = ""
-            if ch["rules"]["old"] or ch["rules"]["new"]:
-                rules = f"  [old: {', '.join(ch['rules']['old']) or '—'}; new: {', '.join(ch['rules']['new']) or '—'}]"
-            lines.append(f"  {ch['decision']}: {_j(ch['from'])} -> {_j(ch['to'])}  in {ch['cases']} case(s), "
-                         f"smallest {ch['smallest_case']['source']}{rules}")
+        lines.extend(_decision_lines(c["changes"], c["compared"], all_changes))
         for e in c["errors_differ"]:
             lines.append(f"  ! {e['source']}: old {e['old'] or 'ok'}, new {e['new'] or 'ok'}")
         for e in c["errors_same"]:

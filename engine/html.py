@@ -15,7 +15,7 @@ from ._words import Words, param_summary, params_used
 from .catalog import Catalog
 from .compile import OUTPUT_KEYS, CompiledPolicy
 from .coverage import report as coverage_report
-from .diff import changes_text, diff as diff_versions, timeline_text
+from .diff import changes_text, diff as diff_versions, index_note, timeline_text
 from .errors import Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND
 from .load import format_path
@@ -235,7 +235,7 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
             chapters.append({"chapter": a["chapter"], "articles": []})
         chapters[-1]["articles"].append(a)
     return {
-        "policy": _policy_meta(policy), "articles": articles, "chapters": chapters, "parameters": parameters, "decisions": decisions,
+        "policy": _policy_meta(policy, cat), "articles": articles, "chapters": chapters, "parameters": parameters, "decisions": decisions,
         "cases": cases, "coverage": coverage["summary"], "untested_rules": coverage["untested_rules"],
         "preamble": (policy.text or {}).get("preamble", []), "closing": (policy.text or {}).get("closing", []),
         "text_source": {k: ((policy.text or {}).get("source") or {}).get(k, "") for k in ("file", "sha256", "language", "note")},
@@ -243,9 +243,16 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
     }
 
 
-def _policy_meta(policy: CompiledPolicy) -> dict:
+def _policy_meta(policy: CompiledPolicy, cat: Optional[Catalog] = None) -> dict:
+    """`window` as declared; `in_force` and `overlaps` as the catalog selects by date (Catalog.in_force_text), given one
+    that knows the version."""
     m = policy.manifest
+    known = cat is not None and policy.version in cat.index().get(policy.id, {}) and \
+        cat.index()[policy.id][policy.version].directory.resolve() == Path(policy.directory).resolve()
+    in_force = cat.in_force_text(policy.id, policy.version) if known else policy.window()
+    overlaps = [text for a, b, text in cat.overlap_notes(policy.id) if policy.version in (a, b)] if known else []
     return {"id": policy.id, "version": policy.version, "ref": policy.ref, "title": policy.title, "window": policy.window(),
+            "in_force": in_force, "overlaps": overlaps,
             "content_hash": policy.content_hash, "chain": list(policy.chain), "extends": m.get("extends", ""),
             "source": m.get("source") or {}, "illustration": bool(m.get("illustration")), "description": m.get("description", "")}
 
@@ -311,7 +318,8 @@ def diff_view(result: dict, old: CompiledPolicy, new: CompiledPolicy) -> dict:
         changed.append({**r, "old_words": ow.rule(a), "new_words": nw.rule(b), "wording": wording})
     added = [{**r, "words": nw.rule(n_rules[r["id"]]), "note": n_rules[r["id"]].get("note", "")} for r in s["rules"]["added"]]
     removed = [{**r, "words": ow.rule(o_rules[r["id"]])} for r in s["rules"]["removed"]]
-    text = [{**t, "redline": redline(t["old"], t["new"])} for t in s["text"]]
+    text = [{**t, "redline": redline(t["old"], t["new"]),
+             "index_note": index_note(t["index_unchanged"]) if t.get("index_unchanged") else ""} for t in s["text"]]
     corpus = result.get("corpus")
     if corpus is not None:
         corpus = {**corpus, "changes": [{**c, "tree": tree(c["smallest_case"]["facts"], f"chg-{k}-")["rows"]}
@@ -327,7 +335,7 @@ def versions_view(cat: Catalog, versions: list) -> list:
     """For each version: its manifest, and what it changes relative to the one it extends (the static diff)."""
     out = []
     for policy in versions:
-        entry = {"policy": _policy_meta(policy), "diff": None}
+        entry = {"policy": _policy_meta(policy, cat), "diff": None}
         if len(policy.chain) > 1:
             base = cat.by_ref(policy.chain[1])
             entry["diff"] = diff_view(diff_versions(base, policy), base, policy)

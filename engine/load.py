@@ -485,10 +485,14 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if line > len(_BREAK.findall(text)) + 1:   # libyaml puts the stream's end after a line break the text lacks
             line, col = _position(text, len(text))
         problem = exc.problem or exc.context or "invalid YAML"
+        wide = _full_width_at(text, name, line)
         if "maximum nesting depth" in str(problem):     # libyaml's own bound, past ours: the same issue as ours, at our bound
             line, col = _too_deep_at(text, name, mark.index if mark else len(text)) or (line, col)
             issues.add("load.too_deep", f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
                        Location(file, line, col), "flatten the structure")
+        elif wide is not None:
+            at_line, at_col, what, hint = wide
+            issues.add("load.syntax", f"YAML syntax error: {what}", Location(file, at_line, at_col), hint)
         else:
             lines = text.split("\n")
             at = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -509,6 +513,99 @@ def parse_text(text: str, file: str, issues: IssueCollector, parser: Optional[st
         if loader is not None:
             loader.dispose()
     return None
+
+
+@dataclass(frozen=True)
+class _Wide:
+    """Characters a Chinese input method types for YAML's own: `find` finds them on a line, `ascii` maps each to what
+    YAML needs (the text is tried with it), `said` (formatted with the character `c`, its code `u` and its ASCII one
+    `a`) and `hint` (with the line as fixed) name the mistake and the fix."""
+
+    find: Any
+    ascii: dict
+    said: str
+    hint: str
+
+    def found(self, line: str) -> Optional[int]:
+        """The index of the first of them on `line` that counts, or None."""
+        match = self.find.search(line)
+        return None if match is None else line.index("\u3000", match.start()) if "\u3000" in self.ascii else match.start()
+
+    def fixed(self, line: str) -> str:
+        if "\u3000" in self.ascii:     # only the indentation's
+            end = self.find.search(line).end()
+            return line[:end].replace("\u3000", self.ascii["\u3000"]) + line[end:]
+        return self.find.sub(lambda m: self.ascii[m.group()], line)
+
+
+def _wide(chars: str, ascii: list, said: str, hint: str) -> _Wide:
+    return _Wide(re.compile("[" + re.escape(chars) + "]"), dict(zip(chars, ascii)), said, hint)
+
+
+# Each is looked for only in a text the parser refused, nearest the problem first, and said only when writing the
+# ASCII characters instead lets the parser read past the problem's line: in text YAML reads, `：`, `，`, `【】` and `“”`
+# are Chinese punctuation, which a title or a note may well hold.
+_WIDE_CHARS = (
+    _Wide(re.compile(r"^[ \t]*\u3000[ \t\u3000]*"), {"\u3000": "  "},
+          "an ideographic space (U+3000) in the indentation: YAML indents with ASCII spaces",
+          "indent the line with ASCII spaces only, as many as the lines beside it; an ideographic space is as wide as two"),
+    _wide("：", [": "], "a full-width colon `：` (U+FF1A) where YAML needs `:`", "write `:` and a space after the key: `{fixed}`"),
+    _wide("，", [", "], "a full-width comma `，` (U+FF0C) where YAML needs `,`", "write `,` between the items: `{fixed}`"),
+    _wide("【】［］｛｝", "[][]{}", "a full-width bracket `{c}` (U+{u}) where YAML needs `{a}`", "write YAML's own brackets: `{fixed}`"),
+    _wide("“”‘’", "\"\"''", "a Chinese quotation mark `{c}` (U+{u}) used as a quote, where YAML needs `{a}`",
+          "write ASCII quotes around the text: `{fixed}`"),
+)
+_ANY_WIDE = re.compile("[\u3000：，【】［］｛｝“”‘’]")
+
+
+def _full_width_at(text: str, parser: str, line: int) -> Optional[tuple]:
+    """(line, column, message, hint) of the full-width character that made the parser refuse `text` at `line`
+    (1-based): an ideographic space indenting a line, a full-width colon after a key, a full-width comma, bracket or
+    quotation mark where YAML needs its ASCII one, on that line or one before it. None when there is none, or when
+    writing the ASCII one instead does not get the parser past `line` (then the character is not the mistake)."""
+    if line < 1 or not _ANY_WIDE.search(text):
+        return None
+    spans, start = [], 0
+    for brk in _BREAK.finditer(text):
+        spans.append((start, brk.start()))
+        start = brk.end()
+    spans.append((start, len(text)))
+    last = min(line, len(spans))
+    candidates = [(i, kind) for i in range(last - 1, max(-1, last - 1 - 200), -1)
+                  for kind in _WIDE_CHARS if kind.found(text[spans[i][0]:spans[i][1]]) is not None][:40]
+    for i, kind in candidates:
+        fixed, cut = [], 0
+        for j in sorted(j for j, other in candidates if other is kind and j >= i):   # a block indented so: each line of it
+            fixed += [text[cut:spans[j][0]], kind.fixed(text[spans[j][0]:spans[j][1]])]
+            cut = spans[j][1]
+        if _reads_past("".join(fixed) + text[cut:], parser, i + 1, line):
+            own = text[spans[i][0]:spans[i][1]]
+            column = kind.found(own)
+            c = own[column]
+            shown = kind.fixed(own).strip()
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            return (i + 1, column + 1, kind.said.format(c=c, u=f"{ord(c):04X}", a=kind.ascii[c].strip()),
+                    kind.hint.format(fixed=shown))
+    return None
+
+
+def _reads_past(text: str, parser: str, first: int, line: int) -> bool:
+    """Whether the parser reads `text` whole, or stops only after `line` at something begun after `first` (1-based):
+    not at an unclosed quote or bracket the fix opened."""
+    loader = None
+    try:
+        loader = PARSERS[parser](text)
+        loader.get_single_node()
+        return True
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        opened = exc.context_mark if exc.context in _OPENERS else None
+        return mark is not None and mark.line + 1 > line and (opened is None or opened.line + 1 > first)
+    except (yaml.YAMLError, RecursionError):
+        return False
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 _OPENERS = {"while parsing a flow sequence": "the `[`", "while parsing a flow mapping": "the `{`",
@@ -582,9 +679,10 @@ CHECKED_VALUE_CODES = ("input.key", "input.number", "input.text", "input.too_dee
 
 
 def check_value(data: Any, file: str, line: int = 0, text: Optional[str] = None, marks: Optional[dict] = None,
-                keys: Optional[dict] = None) -> list:
-    """The checks the YAML builder makes, for data parsed otherwise (JSON): no lone surrogate and no control
-    character (see _CONTROL) in a key or text, integers within 64 bits, finite numbers, at most MAX_DEPTH levels.
+                keys: Optional[dict] = None, one_line: bool = True) -> list:
+    """The checks the YAML builder makes, for data parsed otherwise (JSON): no lone surrogate and (`one_line`: a case
+    file's, not a policy file's) no control character (see _CONTROL) in a key or text, integers within 64 bits, finite
+    numbers, at most MAX_DEPTH levels.
     Returns input issues with the JSON path, placed by `marks` and `keys` (a .json file's, by path) or else by the JSON `text`
     (the string, the bracket), on line `line` of `file` (a JSONL record) or the text's own lines (a file)."""
     found: list = []     # (code, message, path, hint, the offending string or None)
@@ -596,7 +694,7 @@ def check_value(data: Any, file: str, line: int = 0, text: Optional[str] = None,
             if _SURROGATE.search(value):
                 found.append(("input.text", f"the text {printable(repr(value[:60]))} holds a lone surrogate, which is not a character",
                               path, "write the character itself", value))
-            elif _CONTROL.search(value):
+            elif one_line and _CONTROL.search(value):
                 found.append(("input.text", control_message(value), path, CONTROL_HINT, value))
         elif kind is dict or kind is list:
             if depth >= MAX_DEPTH:
@@ -609,7 +707,7 @@ def check_value(data: Any, file: str, line: int = 0, text: Optional[str] = None,
                     found.append(("input.key", f"the key {printable(repr(k))} is not text (it holds a lone surrogate)",
                                   path + (k,), "write the character itself", k))
                     continue
-                if kind is dict and _CONTROL.search(k):
+                if kind is dict and one_line and _CONTROL.search(k):
                     found.append(("input.key", control_message(k, "the key"), path + (k,), CONTROL_HINT, k))
                     continue
                 stack.append((path + (k,), v, depth + 1))
@@ -757,7 +855,36 @@ def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[
     except UnicodeDecodeError as exc:
         issues.extend([not_utf8(raw, exc, display)])
         return None
+    if path.suffix == ".json":
+        return parse_json_text(text, display, issues)
     return parse_text(text, display, issues)
+
+
+def parse_json_text(text: str, file: str, issues: IssueCollector) -> Optional[Document]:
+    """A .json policy file, read as JSON and strictly, as a .json case file is (load_case_text): what a JSON reader
+    refuses (a trailing comma, a single quote, a comment), which YAML would read, is `load.syntax` at its place;
+    what regcode refuses in any file (NaN, an integer beyond 64 bits, a lone surrogate, a key written twice, more
+    than MAX_DEPTH levels) is its `load.*` issue. The YAML reader only lends its marks."""
+    from .errors import InputError
+    if not text.strip():
+        issues.add("load.empty", "the file is empty", Location(file, 1, 1), "write a JSON object with apiVersion and kind")
+        return None
+    try:
+        data = parse_json(text, file, record="the policy file")
+    except InputError as exc:
+        issues.extend([_as_load(i) for i in exc.issues])
+        return None
+    marked = parse_text(text, file, IssueCollector())    # marks only: JSON that YAML refuses (a tab) has none
+    marks, keys = (marked.marks, marked.keys) if marked is not None else ({}, {})
+    problems = check_value(data, file, text=text, marks=marks, keys=keys, one_line=False)
+    if problems:
+        issues.extend([_as_load(i) for i in problems])
+        return None
+    return Document(file, data, marks, keys)
+
+
+def _as_load(issue: Issue) -> Issue:
+    return Issue(issue.code.replace("input.", "load.", 1), issue.message, issue.location, issue.hint)
 
 
 def _display(path: Path) -> str:
@@ -952,7 +1079,7 @@ def _schema_problems(docs: list) -> list:
     return found.issues
 
 
-_RULES_KIND = re.compile(r"^kind:\s*['\"]?Rules['\"]?\s*(#.*)?$", re.M)
+_RULES_KIND = re.compile(r"^kind:\s*['\"]?Rules['\"]?\s*(#.*)?$|\"kind\"\s*:\s*\"Rules\"", re.M)   # YAML's, JSON's
 
 
 def _declares_rules(path: Path) -> bool:
@@ -1179,12 +1306,12 @@ def json_position(text: str, index: int) -> tuple:
     return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def json_syntax(exc: json.JSONDecodeError, text: str, what: str = "file") -> tuple:
+def json_syntax(exc: json.JSONDecodeError, text: str, what: str = "file", record: Optional[str] = None) -> tuple:
     """(message, index) of a JSON syntax error, said for what it is. Text that ends inside a string, or before
     its object is closed, is cut short: the JSON reader reads the line break after an open string as a control
     character in it, and a record that ends early as a value missing at the end. `what`: "file" or "line"."""
     msg, pos = exc.msg, exc.pos
-    record = "the record" if what == "line" else "the case file"
+    record = record or ("the record" if what == "line" else "the case file")
     cut = f"the {what} ends inside a string (opened here): {record} is cut short"
     if msg.startswith("Invalid control character") and pos < len(text) and text[pos] in "\r\n":
         try:   # the same text up to the line break: the reader names where the open string starts
@@ -1220,14 +1347,15 @@ def json_depth_place(text: str) -> Optional[int]:
 _JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
-def parse_json(text: str, name: str, line: int = 0):
+def parse_json(text: str, name: str, line: int = 0, record: Optional[str] = None):
     """JSON text read strictly, as JSON and not as YAML (which reads `NaN` as text and 1e400 as a float):
-    what a JSON reader would refuse, and the values regcode does not accept, are InputErrors."""
+    what a JSON reader would refuse, and the values regcode does not accept, are InputErrors. `record`: what the
+    text is, when not a case file ("the policy file")."""
     from .errors import InputError
     try:
         return read_json(text)
     except json.JSONDecodeError as exc:
-        message, index = json_syntax(exc, text)
+        message, index = json_syntax(exc, text, record=record)
         at_line, column = json_position(text, index)
         raise InputError([Issue("input.syntax", message, Location(name, (line - 1 if line else 0) + at_line, column),
                                 ("the file is read as JSON because of its name (.json)" if name.lower().endswith(".json")

@@ -366,6 +366,28 @@ def test_policies_refuses_a_manifest_that_links_outside_the_root(tmp_path):
     assert "流动餐车" not in result.output and "load.outside_root" in result.stderr
 
 
+@pytest.mark.parametrize("linked", ["the version folder", "its manifest"])
+def test_eval_past_a_version_linked_outside_the_root_names_the_link_not_a_line_of_the_manifest(tmp_path, linked):
+    root, outside = tmp_path / "root", tmp_path / "outside" / "2021"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", outside)
+    (root / "toy").mkdir(parents=True)
+    shutil.copytree(TEST_POLICIES / "toy" / "1", root / "toy" / "1")
+    link = root / "toy" / "2021"
+    if linked == "the version folder":
+        link.symlink_to(outside, target_is_directory=True)
+    else:
+        link.mkdir()
+        link = link / "policy.yaml"
+        link.symlink_to(outside / "policy.yaml")
+    case = tmp_path / "case.yaml"
+    case.write_text("as_of: 2020-06-30\napplicant: {name: 甲, district: 浦东新区}\n", encoding="utf-8")
+    result = run("eval", "--policy-root", root, "--policy", "toy", case)
+    assert result.exit_code == 1
+    [said] = [line for line in result.stderr.splitlines() if "select.broken_version" in line]
+    assert f"(`{link}` is a link leading outside the policy root, which regcode does not follow)" in said, said
+    assert "see its own line" not in said and "replace the link by a copy" in said
+
+
 def test_validate_a_root_holding_no_policy_says_so(tmp_path):
     result = run("validate", "--policy-root", tmp_path)
     assert result.exit_code == 1 and "validate.empty_root" in result.stderr

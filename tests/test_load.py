@@ -496,3 +496,89 @@ def test_a_case_file_refused_for_a_value_level_problem_only_is_still_read():
     with pytest.raises(InputError) as raised:
         load.load_case_text("as_of: 2019-06-30\nenterprise: {food_related: yes\n", "case.yaml")
     assert raised.value.partial is None
+
+
+# ---- full-width punctuation where YAML needs its own (a Chinese input method's) ---------------------------------
+# (text, line, column, what the message names, the fix the hint shows): said at the character, not where the parser
+# gave up, and only in a text the parser refused
+FULL_WIDTH = {
+    "a full-width colon after a key": ("kind: Rules\nrules:\n  - id: x\n    article：第十条\n    title: t\n", 4, 12,
+                                       "a full-width colon `：` (U+FF1A) where YAML needs `:`", "`article: 第十条`"),
+    "ideographic spaces indenting a key": ("kind: Rules\nrules:\n  - id: x\n\u3000\u3000article: 第十条\n    title: t\n", 4, 1,
+                                           "an ideographic space (U+3000) in the indentation: YAML indents with ASCII spaces",
+                                           "ASCII spaces"),
+    "an ideographic space after ASCII ones": ("rules:\n  - id: x\n  \u3000article: 第十条\n    title: t\n", 3, 3,
+                                              "an ideographic space (U+3000) in the indentation", "ASCII spaces"),
+    "a full-width comma in a flow mapping": ("claim: {decision: applicable，value: true}\n", 1, 29,
+                                             "a full-width comma `，` (U+FF0C) where YAML needs `,`",
+                                             "`claim: {decision: applicable, value: true}`"),
+    "a full-width comma, the parser stopping a line later": ("when: {all: [{a: 1}，\n  {b: 2}]}\n", 1, 20,
+                                                             "a full-width comma `，`", "`when: {all: [{a: 1},`"),
+    "full-width brackets around a flow list": ("when: {all: 【{a: 1}, {b: 2}】}\n", 1, 13,
+                                               "a full-width bracket `【` (U+3010) where YAML needs `[`",
+                                               "`when: {all: [{a: 1}, {b: 2}]}`"),
+    "full-width square brackets": ("when: {any: ［{a: 1}, {b: 2}］}\n", 1, 13,
+                                   "a full-width bracket `［` (U+FF3B) where YAML needs `[`", "`when: {any: [{a: 1}, {b: 2}]}`"),
+    "Chinese quotation marks around a text with a colon": ("title: “注: 见下”\n", 1, 8,
+                                                           "a Chinese quotation mark `“` (U+201C) used as a quote, where YAML needs `\"`",
+                                                           '`title: "注: 见下"`'),
+}
+
+
+@pytest.mark.parametrize("text,line,column,said,fix", FULL_WIDTH.values(), ids=list(FULL_WIDTH))
+def test_full_width_punctuation_is_named_at_its_place_with_the_fix(parser, text, line, column, said, fix):
+    issue = only_issue(text)
+    assert (issue.code, issue.location.line, issue.location.column) == ("load.syntax", line, column), str(issue)
+    assert said in issue.message and fix in issue.hint, str(issue)
+    assert "mapping values" not in issue.message and "expected" not in issue.message
+
+
+@pytest.mark.parametrize("text", ["title: 甲，乙：丙“丁”【戊】［己］\nnote: 本条第一款、第二款\n",
+                                  "text: |\n  \u3000\u3000第十条　新获证企业，在取得生产许可证后两个月内：\n",
+                                  "values: [甲，乙]\n"])
+def test_full_width_punctuation_in_text_yaml_reads_is_chinese_and_loads(parser, text):
+    doc, issues = parse(text)
+    assert doc is not None and not issues
+
+
+@pytest.mark.parametrize("text", ["title: 甲，乙：丙“丁”【戊】\na:\n\tb: 1\n", "title: 甲，乙：丙\nx: [1, 2\n",
+                                  "text: |\n  \u3000\u3000第一条 甲，乙：丙\nx: {a: 1\n"])
+def test_a_syntax_error_elsewhere_does_not_blame_the_chinese_punctuation_before_it(parser, text):
+    issue = only_issue(text)
+    assert issue.code == "load.syntax" and issue.location.line >= 2
+    assert not any(word in issue.message for word in ("full-width", "ideographic", "quotation"))
+
+
+def test_full_width_colon_in_a_yaml_case_file_is_an_input_issue_at_its_place():
+    with pytest.raises(InputError) as raised:
+        load.load_case_text("as_of: 2019-06-30\nenterprise:\n  name：甲\n  credit_code: x\n", "case.yaml")
+    [issue] = raised.value.issues
+    assert (issue.code, issue.location.line, issue.location.column) == ("input.syntax", 3, 7)
+    assert "full-width colon" in issue.message and "`name: 甲`" in issue.hint
+
+
+# ---- a .json policy file is JSON ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ['{"apiVersion": "regcode/v1", "kind": "Rules", "rules": [], }',    # YAML reads these
+                                  "{'apiVersion': 'regcode/v1', 'kind': 'Rules', 'rules': []}",
+                                  '{"apiVersion": "regcode/v1", "kind": "Rules", "rules": [] # a comment\n}',
+                                  '{"apiVersion": "regcode/v1", kind: "Rules", "rules": []}'])
+def test_a_json_policy_file_is_read_as_json_not_as_yaml(tmp_path, text):
+    path = tmp_path / "r.json"
+    path.write_text(text, encoding="utf-8")
+    found = IssueCollector()
+    assert load.read_document(path, "r.json", found) is None
+    [issue] = found.issues
+    assert issue.code == "load.syntax" and issue.message.startswith("invalid JSON") and "(.json)" in issue.hint, issue
+    yaml_too = IssueCollector()
+    assert load.parse_text(text, "r.yaml", yaml_too) is not None and not yaml_too.issues   # what it would have passed as
+
+
+def test_a_json_policy_file_keeps_multi_line_text_and_its_marks(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{\n\t"apiVersion": "regcode/v1", "kind": "Rules",\n  "note": "two\\nlines",\n  "rules": []\n}\n', encoding="utf-8")
+    found = IssueCollector()
+    doc = load.read_document(path, "r.json", found)
+    assert not found.issues and doc.data["note"] == "two\nlines"
+    spaced = tmp_path / "s.json"
+    spaced.write_text('{"apiVersion": "regcode/v1",\n "kind": "Rules",\n "rules": [1]}\n', encoding="utf-8")
+    assert load.read_document(spaced, "s.json", found).marks[("rules", 0)] == (3, 12)

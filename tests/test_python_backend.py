@@ -11,7 +11,7 @@ import pytest
 
 from regcode.engine import Catalog, EvaluationError, evaluate, to_dict
 from regcode.engine import _dates, _durable
-from regcode.engine._python import _NO_DAY, _date_add, _window_table
+from regcode.engine._python import _NO_DAY, DateOutOfRange, _date_add, _window_table
 from regcode.engine.evaluate import program_for
 
 needs_durable = pytest.mark.skipif(not _durable.available(), reason="durable-rules is not installed (regcode[durable])")
@@ -189,7 +189,11 @@ def test_whole_month_date_add_agrees_with_calendar_arithmetic():
         try:
             expected = _dates.shift(base, years, months, 0)
         except (ValueError, OverflowError):
-            expected = None
+            if _dates.is_date(base):     # moved out of the calendar: the rule's error (eval.date_range), not nothing
+                with pytest.raises(DateOutOfRange):
+                    _date_add(base, years, months, 0)
+                continue
+            expected = None              # no date to move: nothing to claim, as with a missing fact
         assert _date_add(base, years, months, 0) == expected, (base, years, months)
 
 
@@ -447,3 +451,44 @@ def test_picks_made_once_a_case_give_what_durable_gives():
         ours = to_dict(evaluate(policy, case, "2019-06-30", trace=trace, backend="python"), "full" if trace else "none")
         theirs = to_dict(evaluate(policy, case, "2019-06-30", trace=trace, backend="durable"), "full" if trace else "none")
         assert ours == theirs
+
+
+# ---- an amount from the case that moves a date out of the calendar is the rule's error, on every backend ----------
+OVERFLOW_RULES = {   # (the rule, what its error says)
+    "in a conclusion, whole months": (
+        "for_each: items\n    as: it\n    then: [{decide: due, value: {date_add: {path: it.day}, months: {path: it.n}}}]",
+        "moves 2020-01-01 by {n:,} months, {side}"),
+    "in a conclusion, days": (
+        "for_each: items\n    as: it\n    then: [{decide: due, value: {date_add: {path: it.day}, days: {path: it.n}}}]",
+        "moves 2020-01-01 by {n:,} days, {side}"),
+    "in a condition, years": (
+        "for_each: items\n    as: it\n    when: {path: as_of, op: '<', value: {date_add: {path: it.day}, years: {path: it.n}}}\n"
+        "    then: [{decide: due, value: '2020-01-01'}]",
+        "moves 2020-01-01 by {n:,} years, {side}"),
+}
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("durable", marks=needs_durable)])
+@pytest.mark.parametrize("n,side", [(10 ** 12, "past 9999-12-31"), (-10 ** 12, "before 0001-01-01")], ids=["forward", "back"])
+@pytest.mark.parametrize("rule,said", OVERFLOW_RULES.values(), ids=list(OVERFLOW_RULES))
+def test_a_computed_date_add_amount_past_the_calendar_is_the_rules_eval_error(tmp_path, backend, n, side, rule, said):
+    version = tmp_path / "small" / "1"
+    version.mkdir(parents=True)
+    (version / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\nid: small\nversion: '1'\ntitle: t\n"
+                                         "source: {issuer: tests, date: 2020-01-01}\neffective_from: 2020-01-01\n", encoding="utf-8")
+    (version / "facts.schema.yaml").write_text(FACTS, encoding="utf-8")
+    (version / "decisions.yaml").write_text("apiVersion: regcode/v1\nkind: Decisions\ndecisions:\n"
+                                            "  due: {type: date, combine: min, default: null}\n", encoding="utf-8")
+    (version / "rules.yaml").write_text("apiVersion: regcode/v1\nkind: Rules\nrules:\n  - id: moved-by-n\n    article: 第一条\n"
+                                        f"    title: t\n    {rule}\n", encoding="utf-8")
+    policy = Catalog([tmp_path]).by_ref("small@1")
+    case = {"as_of": "2020-06-30", "shop": {"name": "甲"}, "items": [{"kind": "a", "n": 1, "day": "2020-01-01"}]}
+    assert evaluate(policy, case, case["as_of"], backend=backend).decisions["due"] is not None    # a small amount: a date
+    case["items"][0]["n"] = n
+    for trace in (True, False):
+        with pytest.raises(EvaluationError) as raised:
+            evaluate(policy, case, case["as_of"], backend=backend, trace=trace)
+        [issue] = raised.value.issues
+        assert issue.code == "eval.date_range" and "rule `moved-by-n`" in issue.message, issue
+        assert said.format(n=n, side=side) in issue.message, issue
+        assert issue.location.file.endswith("rules.yaml") and issue.location.line == 4

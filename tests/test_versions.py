@@ -1,6 +1,7 @@
 """Policy versions over time: YAML-only amendments with `extends`, `show`, `diff` (golden), `test --against`."""
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import textwrap
@@ -807,3 +808,162 @@ def test_an_extension_field_whose_schema_cannot_be_read_does_not_hide_the_mistak
     errors = json.loads(result.stdout)["versions"][0]["errors"]
     assert [(e["code"], Path(e["location"]["file"]).name) for e in errors] == [
         ("schema.ref", "facts.yaml"), ("compile.unknown_decision", "rules.yaml")], errors
+
+
+# ---- a corpus diff says each decision once (a regression tester's summary), every value change on request ----------
+def _deadline_amendment(root: Path) -> None:
+    """shanghai-post-license@2023: the 2017 version with one parameter changed, which moves every new licensee's
+    classification deadline by a month: as many value changes as there are issue days in the corpus."""
+    write(root, "shanghai-post-license/2023/policy.yaml", """\
+        apiVersion: regcode/v1
+        kind: Policy
+        id: shanghai-post-license
+        version: "2023"
+        title: one parameter changed (tests)
+        source: {number: none, issuer: regcode tests, date: 2022-03-01}
+        effective_from: 2022-05-01
+        extends: shanghai-post-license@2017
+        """)
+    write(root, "shanghai-post-license/2023/parameters.yaml", """\
+        apiVersion: regcode/v1
+        kind: Parameters
+        parameters:
+          classification_deadline_months: {title: 分类期限, article: 第十条, unit: months, value: 1}
+        """)
+
+
+def test_a_one_parameter_change_over_a_corpus_is_one_line_per_decision(tmp_path):
+    from conftest import generator as gen
+    root = tmp_path / "policies"
+    _deadline_amendment(root)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(gen.dumps(c) + "\n" for c in gen.generate(200, seed=7, as_of="2019-06-30")), encoding="utf-8")
+    args = ["diff", "shanghai-post-license@2017", "shanghai-post-license@2023", "--policy-root", str(root), "--corpus", str(corpus)]
+    text = CliRunner().invoke(regcode, args).stdout
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)["corpus"]
+    ways = [c for c in data["changes"] if c["decision"] == "classification_deadline"]
+    assert len(ways) > 10 and {c["decision"] for c in data["changes"]} == {"classification_deadline"}   # json: every one
+    lines = [line for line in text.splitlines() if line.startswith("  classification_deadline")]
+    assert len(lines) == 1, text
+    cases = sum(c["cases"] for c in ways)
+    assert lines[0].startswith(f"  classification_deadline: changed in {cases} of {data['compared']} cases, {len(ways)} ways, "
+                               "the most frequent: ")
+    assert lines[0].count(" -> ") == 3 and f"and {len(ways) - 3} more (--all-changes lists each)" in lines[0]
+    assert "[old: classification-deadline-new-license; new: classification-deadline-new-license]" in lines[0]
+    every = CliRunner().invoke(regcode, args + ["--all-changes"]).stdout.splitlines()
+    at = every.index(lines[0].replace(" (--all-changes lists each)", ""))
+    listed = every[at + 1:at + 1 + len(ways)]
+    assert [line.split("  in ")[0].strip() for line in listed] == [f"{json.dumps(c['from'])} -> {json.dumps(c['to'])}" for c in ways]
+
+
+DECISION_LINES = [   # (the decision's value changes as (old, new, cases), its line): one line per decision whatever its count
+    ([(1, 2, 5)], "  d: 1 -> 2  in 5 of 9 cases, smallest s1  [old: r; new: r]"),
+    ([(1, 2, 1), (3, 4, 5)], "  d: changed in 6 of 9 cases, 2 ways, the most frequent: 3 -> 4 in 5 (s2); 1 -> 2 in 1 (s1)  [old: r; new: r]"),
+    ([(1, 2, 2), (3, 4, 2), (5, 6, 2), (7, 8, 3)], "  d: changed in 9 of 9 cases, 4 ways, the most frequent: 7 -> 8 in 3 (s4); "
+                                                  "1 -> 2 in 2 (s1); 3 -> 4 in 2 (s2); and 1 more (--all-changes lists each)  [old: r; new: r]"),
+]
+
+
+@pytest.mark.parametrize("ways,line", DECISION_LINES, ids=["one way", "two ways", "more ways than shown"])
+def test_diff_text_has_one_line_per_decision_with_its_most_frequent_changes(ways, line):
+    changes = [{"decision": "d", "from": a, "to": b, "cases": n, "rules": {"old": ["r"], "new": ["r"]},
+                "smallest_case": {"source": f"s{k + 1}", "facts": {}}} for k, (a, b, n) in enumerate(ways)]
+    result = {"old": {"id": "p", "version": "1", "content_hash": "h"}, "new": {"id": "p", "version": "2", "content_hash": "h"},
+              "static": {"rules": {"added": [], "removed": [], "changed": []}, "parameters": [], "decisions": [], "facts": [],
+                         "text": []},
+              "corpus": {"cases": 9, "changed_cases": 9, "compared": 9, "failed": {"old": 0, "new": 0, "both": 0},
+                         "failing_cases": 0, "most_failed": False, "changes": changes, "errors_differ": [], "errors_same": [],
+                         "unreadable": [], "removed_values": {}, "outside_window": {}}}
+    shown = [l for l in diff_text(result).splitlines() if l.startswith("  d:")]
+    assert shown == [line]
+    every = diff_text(result, all_changes=True).splitlines()
+    assert len([l for l in every if l.startswith("    ")]) == (len(ways) if len(ways) > 1 else 0)
+
+
+# ---- each version's window as a date selects it (policies, the site) ------------------------------------------------
+WINDOWS = {   # versions as (name, effective_from, effective_to) -> each one's in-force text, and the overlaps noted
+    "an extending version taking over before the end":
+        ([("2017", "2017-05-01", "2022-04-30"), ("2020", "2020-01-01", None)],
+         {"2017": "2017-05-01 .. 2019-12-31 (then @2020)", "2020": "2020-01-01 .. open"}, [("2017", "2020")]),
+    "one after the other, as declared":
+        ([("2017", "2017-05-01", "2022-04-30"), ("2022", "2022-05-01", None)],
+         {"2017": "2017-05-01 .. 2022-04-30", "2022": "2022-05-01 .. open"}, []),
+    "a short version inside a long one splits it":
+        ([("a", "2020-01-01", "2020-12-31"), ("b", "2020-03-01", "2020-03-31")],
+         {"a": "2020-01-01 .. 2020-02-29 (then @b), 2020-04-01 .. 2020-12-31", "b": "2020-03-01 .. 2020-03-31"},
+         [("a", "b")]),
+    "the same start: the later name, and the other chosen on no day":
+        ([("a", "2020-01-01", "2020-12-31"), ("b", "2020-01-01", None)],
+         {"a": "chosen on no day (2020-01-01 .. 2020-12-31 declared; see the note)", "b": "2020-01-01 .. open"}, [("a", "b")]),
+    "a gap between two versions":
+        ([("a", "2020-01-01", "2020-06-30"), ("b", "2021-01-01", None)],
+         {"a": "2020-01-01 .. 2020-06-30", "b": "2021-01-01 .. open"}, []),
+}
+
+
+@pytest.mark.parametrize("declared,shown,overlapping", WINDOWS.values(), ids=list(WINDOWS))
+def test_each_version_is_listed_with_the_days_a_date_selects_it(tmp_path, declared, shown, overlapping):
+    root = tmp_path / "policies"
+    for name, start, end in declared:
+        write(root, f"p/{name}/policy.yaml", f"apiVersion: regcode/v1\nkind: Policy\nid: p\nversion: '{name}'\ntitle: t\n"
+              f"source: {{issuer: tests, date: 2020-01-01}}\neffective_from: {start}\n" + (f"effective_to: {end}\n" if end else ""))
+    cat = Catalog([root])
+    assert {name: cat.in_force_text("p", name) for name, _s, _e in declared} == shown
+    assert [(a, b) for a, b, _text in cat.overlap_notes("p")] == overlapping
+    for name, windows in cat.chosen_windows("p").items():     # what it lists is what choosing by date does
+        for first, last, after in windows:
+            assert cat.choose("p", first).version == name and (last is None or cat.choose("p", last).version == name)
+            if after:
+                assert cat.choose("p", (datetime.date.fromisoformat(last) + datetime.timedelta(days=1)).isoformat()).version == after
+    text = CliRunner().invoke(regcode, ["policies", "--policy-root", str(root)]).stdout.splitlines()
+    assert [line.split("  ")[1] for line in text if line.startswith("p@")] == [shown[name] for name, _s, _e in declared]
+    assert len([line for line in text if line.startswith("note: ")]) == len(overlapping)
+
+
+def test_the_site_shows_a_version_taken_over_by_an_extending_one_as_chosen(tmp_path):
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    amendment(root)     # toy@2, from 2021-01-01, extends toy@1 (to 2020-12-31): no overlap
+    write(root, "toy/2/policy.yaml", (root / "toy/2/policy.yaml").read_text(encoding="utf-8")
+          .replace("effective_from: 2021-01-01", "effective_from: 2020-07-01"))
+    out = tmp_path / "site"
+    result = CliRunner().invoke(regcode, ["site", "--policy-root", str(root), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for page in ("index.html", "toy/1/index.html", "toy/versions.html"):
+        html = (out / page).read_text(encoding="utf-8")
+        assert "2020-01-01 .. 2020-06-30 (then @2)" in html and "overlap from 2020-07-01 to 2020-12-31" in html, page
+
+
+# ---- an article reworded under an unchanged index entry: its title may state the old reading -----------------------
+TENTH_ARTICLE = {   # (this version's own ArticleIndex, or None to inherit 2017's; whether diff asks to review the title)
+    "the index entry inherited": (None, True),
+    "the entry restated with a new title": ("  - {article: 第十条, chapter: 第二章 企业分类, title: 新申请企业一个月内分类、一般为B类, "
+                                           "status: encoded}\n", False),
+}
+
+
+@pytest.mark.parametrize("index,noted", TENTH_ARTICLE.values(), ids=list(TENTH_ARTICLE))
+def test_diff_asks_to_review_the_title_of_an_article_reworded_under_an_unchanged_index_entry(tmp_path, index, noted):
+    root = tmp_path / "policies"
+    _deadline_amendment(root)     # 2023: one month to classify a new licensee; its text says so
+    write(root, "shanghai-post-license/2023/text.yaml", """\
+        apiVersion: regcode/v1
+        kind: ArticleText
+        articles:
+          - article: 第十条
+            chapter: 第二章 企业分类
+            paragraphs:
+              - text: 对新申请生产许可证企业的分类工作，在企业取得生产许可证后一个月内，由企业生产地的区级市场监管局结合审查组实地核查情况，依据《实施细则》，开展企业分类有关工作。新申请生产许可证企业一般判定为B类企业。
+        """)
+    if index is not None:
+        write(root, "shanghai-post-license/2023/articles.yaml", "apiVersion: regcode/v1\nkind: ArticleIndex\narticles:\n" + index)
+    args = ["diff", "shanghai-post-license@2017", "shanghai-post-license@2023", "--policy-root", str(root)]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 0, result.output
+    [line] = [l for l in result.stdout.splitlines() if "text 第十条" in l]
+    review = "its article index entry is unchanged: review its title `新申请企业两个月内分类、一般为B类` against the new text"
+    assert line == "  ~ text 第十条: reworded" + (f"; {review}" if noted else "")
+    [entry] = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)["static"]["text"]
+    assert entry.get("index_unchanged") == ({"title": "新申请企业两个月内分类、一般为B类", "status": "encoded"} if noted else None)
+    page = CliRunner().invoke(regcode, args + ["--format", "html"]).stdout
+    assert (review.replace("`", "&#96;") in page or review in page) == noted
