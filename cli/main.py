@@ -316,16 +316,22 @@ def policy_root_option(f):
 
 
 def catalog(policy_roots, allow_empty: bool = False) -> Catalog:
-    """The policies of the --policy-root folders (searched first) and the shipped ones. A root with no
-    version folder at all is a mistake (a wrong path, the policy's own folder): said, not silently passed over."""
+    """The policies of the --policy-root folders (searched first) and the shipped ones."""
+    if not allow_empty:
+        check_policy_roots(policy_roots)
+    return Catalog(list(policy_roots or []))
+
+
+def check_policy_roots(policy_roots) -> None:
+    """A root with no version folder at all is a mistake (a wrong path, the policy's own folder): said, not
+    silently passed over (a usage error naming --policy-root)."""
     for root in policy_roots or []:
-        if not allow_empty and not any(Path(root).glob("*/*/policy.yaml")):
+        if not any(Path(root).glob("*/*/policy.yaml")):
             hint = ("this is a version folder; pass the folder two levels up (it holds POLICY/VERSION/)"
                     if (Path(root) / "policy.yaml").is_file() else
                     "this is a policy folder; pass the folder above it" if any(Path(root).glob("*/policy.yaml")) else
                     "a policy root holds POLICY/VERSION/policy.yaml")
             raise click.BadParameter(f"{root} holds no policy version ({hint})", param_hint="--policy-root")
-    return Catalog(list(policy_roots or []))
 
 
 _OPTION_OF = {"select.unknown_policy": "--policy", "select.which_policy": "--policy", "select.unknown_version": "--policy-version",

@@ -7,7 +7,7 @@ import shlex
 
 import click
 
-from .main import EXIT_POLICY, backend_option, policy_root_option, regcode, report_issues
+from .main import EXIT_POLICY, backend_option, check_policy_roots, policy_root_option, regcode, report_issues
 
 MISSING = ("`regcode serve` needs the optional extra `serve` (FastAPI, uvicorn). Install it with "
            "`pip install 'regcode[serve]'` (in a checkout: `.venv/bin/pip install -e '.[serve]'`; `make setup` does it).")
@@ -83,6 +83,7 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
         from ..service.protocol import protocol
     except ImportError as exc:
         raise click.ClickException(f"{MISSING} ({exc})") from None
+    check_policy_roots(policy_roots)
     loaded = registry.load(list(policy_roots or []))
     if not loaded.ok:
         report_issues(loaded.issues())

@@ -518,3 +518,39 @@ def test_a_file_name_with_control_characters_is_escaped_in_eval_text_output(tmp_
     assert result.exit_code == 0, result.output
     first = result.stdout.splitlines()[0]
     assert first.startswith(str(tmp_path) + "/e\\x1b[31mred\\nline.yaml: shanghai-post-license@2017") and "\x1b" not in result.stdout
+
+
+ROOT_COMMANDS = {      # commands that take --policy-root, with the rest of a run that would otherwise go on (validate
+    # reads the root as the folder to check, and says validate.empty_root)
+    "eval": ["eval", "examples/cases/aa-clean.yaml"],
+    "batch": ["batch", "examples/cases", "--out", "-"],
+    "plan": ["plan", "--year", "2019", "examples/cases"],
+    "serve": ["serve", "--host", "127.0.0.1", "--port", "0"],
+    "policies": ["policies"],
+}
+
+
+@pytest.mark.parametrize("folder,said", [
+    ("examples/cases", "a policy root holds POLICY/VERSION/policy.yaml"),
+    ("policies/shanghai-post-license", "this is a policy folder; pass the folder above it"),
+    ("policies/shanghai-post-license/2017", "this is a version folder; pass the folder two levels up"),
+], ids=["no policy at all", "a policy's folder", "a version's folder"])
+@pytest.mark.parametrize("command", list(ROOT_COMMANDS))
+def test_a_policy_root_holding_no_version_is_said_by_every_command_never_passed_over(command, folder, said):
+    """A wrong --policy-root would leave only the shipped policies, and a run that seems to work on them: every
+    command says it (serve too, before it starts), exit 1, with what the folder is and which to pass."""
+    from conftest import REPO
+    os.chdir(REPO)
+    args = ROOT_COMMANDS[command]
+    args = args[:1] + ["--policy-root", folder] + args[1:]
+    if command == "serve":      # (a process with a time bound: a server that started anyway would not return)
+        import subprocess
+        import sys
+        done = subprocess.run([sys.executable, "-m", "regcode.cli", *args], capture_output=True, text=True, timeout=60)
+        code, stderr = done.returncode, done.stderr
+    else:
+        result = CliRunner().invoke(regcode, args)
+        code, stderr = result.exit_code, result.stderr
+    assert code == 1, stderr
+    assert f"--policy-root: {folder} holds no policy version ({said}" in stderr, stderr
+    assert "Traceback" not in stderr
