@@ -122,6 +122,9 @@ LINE_FIELDS = (
     ("policy.version", True, "a string", lambda v: isinstance(v, str)),
     ("policy.content_hash", False, "a string", lambda v: isinstance(v, str)),
     ("rules_fired", False, "a list of rule ids", lambda v: v is None or _is_rule_ids(v)),
+    ("time", False, "a time stamp (a string)", lambda v: isinstance(v, str)),
+    ("regcode_version", False, "a string", lambda v: isinstance(v, str)),
+    ("explain", False, "one of none, decisive, full", lambda v: v in ("none", "decisive", "full")),
     ("asked", False, "an object", lambda v: isinstance(v, dict)),
     ("asked.policy", False, "a string or null", lambda v: v is None or isinstance(v, str)),
     ("asked.version", False, "a string or null", lambda v: v is None or isinstance(v, str)),
@@ -311,12 +314,24 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         except RecursionError:
             skipped.append(_unreplayable(where, "input.too_deep", f"decision {did}: the input is nested too deeply"))
             continue
-        replayed += 1
         new_policy = result["policy"]
+        old = entry["decisions"]
+        if old_policy.get("content_hash") == new_policy["content_hash"] and set(old) != set(result["decisions"]):
+            # the version that logged it, to the byte: its decisions are these, so the line lost or gained some
+            lost, extra = sorted(set(result["decisions"]) - set(old)), sorted(set(old) - set(result["decisions"]))
+            said = "; ".join(part for part in (f"lacks {', '.join(lost[:5])}" + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+                                               if lost else "", f"holds {', '.join(extra[:5])}, which it does not declare" if extra else "") if part)
+            skipped.append(_unreplayable(Location(where.file, where.line, where.column, "decisions"), "replay.field",
+                                         f"decision {did}: `decisions` {said}, though the line was logged by the version "
+                                         f"replayed against ({new_policy['id']}@{new_policy['version']}, {new_policy['content_hash']})",
+                                         "the service logs every decision of the version: the line was altered or damaged; "
+                                         "mend or remove it"))
+            continue
+        replayed += 1
         if by_name is not None:
             asked_by_name[(new_policy["id"], by_name)] = asked_by_name.get((new_policy["id"], by_name), 0) + 1
         targets[(new_policy["id"], new_policy["version"], new_policy["content_hash"])] = True
-        old, new = entry["decisions"], result["decisions"]
+        new = result["decisions"]
         added.update(set(new) - set(old))       # a decision one version has and the other not is not a changed value
         for name in set(old) - set(new):
             removed.setdefault(name, ValueTally()).add(old[name])

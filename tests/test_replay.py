@@ -504,6 +504,9 @@ LINE_MUTATIONS = (
     + [("asked", v, "replay.field", "asked is not an object") for v in ["2017", [1], 3, None]]
     + [("asked.version", v, "replay.field", "asked.version is not a string or null") for v in [2017, ["2017"], {}, True]]
     + [("asked.policy", v, "replay.field", "asked.policy is not a string or null") for v in [1, ["x"], {}, False]]
+    + [("time", v, "replay.field", "time is not a time stamp (a string)") for v in [5, ["t"], {}, None]]
+    + [("regcode_version", v, "replay.field", "regcode_version is not a string") for v in [1, [], None]]
+    + [("explain", v, "replay.field", "explain is not one of none, decisive, full") for v in ["bogus", "", 1, None, True]]
 )
 
 
@@ -522,6 +525,25 @@ def test_a_field_of_the_wrong_type_is_reported_at_its_line_and_the_rest_replayed
     result = cli("replay", str(log))
     assert result.exit_code == 1 and "Traceback" not in result.output and "internal error" not in result.output
     assert f"bad.log:1: {code}: {fragment}" in result.stdout and "replayed 1 of 2" in result.stdout
+
+
+@pytest.mark.parametrize("edit,said", [
+    (lambda d: {"classification": d["classification"]}, "`decisions` lacks aa_commitment_accepted, aa_commitment_barred_until, "),
+    (lambda d: {k: v for k, v in d.items() if k != "violations"}, "`decisions` lacks violations, though the line was logged"),
+    (lambda d: {**d, "clasification": "a"}, "`decisions` holds clasification, which it does not declare"),
+], ids=["one decision left", "one decision lost", "one decision more"])
+def test_a_line_whose_decisions_are_not_those_of_the_version_that_logged_it_is_damaged_not_a_change(tmp_path, two_lines, edit, said):
+    """Logged by the very version replayed against (its content hash), a line's decisions are that version's:
+    one lost or added was altered, and is said at its line, not summed into 'the version adds decisions'."""
+    entry = json.loads(json.dumps(two_lines[0]))
+    entry["decisions"] = edit(entry["decisions"])
+    log = tmp_path / "bad.log"
+    log.write_text(dump_json(entry) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["replayed"], report["unchanged"], report["decisions_added"], report["decisions_removed"]) == (1, 1, [], [])
+    (skipped,) = report["skipped"]
+    (issue,) = skipped["errors"]
+    assert issue["code"] == "replay.field" and said in issue["message"] and issue["location"]["path"] == "decisions", issue
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
