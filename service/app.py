@@ -30,7 +30,7 @@ from ..engine import DEFAULT_BACKEND, Issue, Location, PolicyError, dump_json_by
 from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 from ..engine.testing import discover
-from . import decide, metrics as metrics_mod, registry, workers
+from . import decide, metrics as metrics_mod, openapi as openapi_doc, registry, workers
 from .decisionlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog
 from .problems import problem, read_timeout_issue
 
@@ -830,10 +830,15 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     generate_openapi = app.openapi
 
+    built_for: list = [None]      # the load the document was built from: a reload may change the decisions served
+
     def openapi() -> dict:
-        """FastAPI's document, plus example case files (read from the policies' tests when first asked for, not at start)."""
-        if app.openapi_schema is None:
-            spec = generate_openapi()
+        """FastAPI's document, with each response's schema (service/openapi.py: the decisions typed from the versions
+        served), plus example case files (read from the policies' tests when first asked for, not at start)."""
+        if app.openapi_schema is None or built_for[0] is not service.loaded:
+            app.openapi_schema = None       # (the framework's own cache of the document)
+            built_for[0] = service.loaded
+            spec = openapi_doc.attach(generate_openapi(), [s.policy for _, s in sorted(service.loaded.served.items())])
             examples = _examples(service.loaded)
             if examples:
                 paths = spec["paths"]

@@ -617,3 +617,48 @@ def test_concurrent_requests_each_get_their_own_decisions(client):
 def test_workers_inherit_a_built_evaluator_instead_of_building_it_on_their_first_request(client):
     served = client.app.state.service.loaded.served
     assert all("python" in s.policy.backends for s in served.values())
+
+
+def _documented(spec: dict, path: str, method: str, status: int, media: str):
+    """A validator for the schema /openapi.json gives that response (its $refs read in the document itself)."""
+    import jsonschema
+    schema = spec["paths"][path][method]["responses"][str(status)]["content"][media]["schema"]
+    assert schema != {} and "$ref" in schema, (path, status, schema)     # a schema, not the framework's empty one
+    return jsonschema.Draft202012Validator({**schema, "components": spec["components"]})
+
+
+def test_every_answer_is_what_the_document_says_it_is(client):
+    """Each route's 200 and every problem validate against the schema /openapi.json names for them, so a
+    client generated from the document reads what the service sends: evaluations at each explain level (the
+    decisions typed from the policy's declarations), a batch with a bad element, the policy listing, /health,
+    and problems of several kinds. The framework's validation-error schemas, which nothing answers, are gone."""
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in json.dumps(spec)
+    evaluation = _documented(spec, "/v1/evaluate", "post", 200, "application/json")
+    for path in EXAMPLES:
+        for explain in ("none", "decisive", "full"):
+            reply = client.post("/v1/evaluate", params={"explain": explain}, content=path.read_bytes(), headers=YAML)
+            assert reply.status_code == 200
+            evaluation.validate(reply.json())
+    decisions = spec["components"]["schemas"]["Evaluation"]["properties"]["decisions"]["properties"]
+    assert decisions["classification"]["anyOf"][0]["enum"] == ["aa", "a", "b", "c"]
+    wrong = json.loads(client.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML).text)
+    wrong["decisions"]["classification"] = "aaa"        # the typed decisions refuse a value the policy cannot give
+    assert not evaluation.is_valid(wrong)
+    batch = client.post("/v1/evaluate/batch", content=json.dumps([yaml.safe_load((CASES / "aa-clean.yaml").read_text(encoding="utf-8")),
+                                                                  {"as_of": "2019-06-30"}], default=str).encode(),
+                        headers={"Content-Type": "application/json"})
+    assert batch.status_code == 200 and batch.json()["failed"] == 1
+    _documented(spec, "/v1/evaluate/batch", "post", 200, "application/json").validate(batch.json())
+    _documented(spec, "/v1/policies", "get", 200, "application/json").validate(client.get("/v1/policies").json())
+    _documented(spec, "/health", "get", 200, "application/json").validate(client.get("/health").json())
+    problems = [("/v1/evaluate", "post", client.post("/v1/evaluate", content=b"{", headers={"Content-Type": "application/json"})),
+                ("/v1/evaluate", "post", client.post("/v1/evaluate", content=b"as_of: 2019-06-30\n", headers=YAML)),
+                ("/v1/evaluate", "post", client.post("/v1/evaluate", params={"explain": "ful"}, content=b"{}",
+                                                     headers={"Content-Type": "application/json"})),
+                ("/v1/evaluate/batch", "post", client.post("/v1/evaluate/batch", params={"policy": "nosuch"}, content=b"[]",
+                                                           headers={"Content-Type": "application/json"})),
+                ("/v1/policies/{policy_id}/{version}", "get", client.get("/v1/policies/shanghai-post-license/1999"))]
+    for path, method, reply in problems:
+        assert reply.headers["content-type"] == "application/problem+json", reply.text
+        _documented(spec, path, method, reply.status_code, "application/problem+json").validate(reply.json())

@@ -65,3 +65,18 @@ def test_a_removed_version_stops_serving_on_reload(tmp_path):
         assert list(versions(c)) == [("shanghai-post-license", "2017")]
         data = c.post("/v1/evaluate", params={"explain": "none"}, content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML).json()
         assert data["policy"]["version"] == "2017" and data["decisions"]["inspection_sampling_ratio_min"] == 0.2
+
+
+def test_the_document_is_rebuilt_for_the_versions_a_reload_serves(tmp_path):
+    """/openapi.json types an evaluation's decisions from the versions served: a reload that serves a version
+    declaring one more decision gives a document that has it (built once per load, not once per process)."""
+    folder = write_version(tmp_path, 0.3)
+    with serving(workers=1, policy_roots=[str(tmp_path)], enable_admin=True) as c:
+        decisions = lambda: c.get("/openapi.json").json()["components"]["schemas"]["Evaluation"]["properties"]["decisions"]["properties"]  # noqa: E731
+        assert "follow_up_due" not in decisions()
+        (folder / "decisions.yaml").write_text("apiVersion: regcode/v1\nkind: Decisions\ndecisions:\n"
+                                               "  follow_up_due: {title: 回访日, type: date, combine: min, default: null}\n",
+                                               encoding="utf-8")
+        reply = c.post("/v1/admin/reload")
+        assert reply.status_code == 200, reply.text
+        assert decisions()["follow_up_due"] == {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}], "title": "回访日"}
