@@ -802,8 +802,14 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     @app.get("/health", tags=["operations"], summary="Liveness and what is served")
     async def health():
         alive = service.pool.alive()
-        body = {"status": "ok" if alive else "starting", "workers": alive, "policy_versions": len(service.loaded.served),
-                "regcode_version": service.version}
+        loaded = service.loaded
+        # a version whose files failed on the last reload serves its last good compile: alive (200), but not as
+        # its files say; `kept` names each, with the reload's problems in /v1/policies and its reply
+        kept = sorted(f"{p}@{v}" for (p, v), s in loaded.served.items() if s.status == "kept")
+        body = {"status": "starting" if not alive else "degraded" if kept else "ok", "workers": alive,
+                "policy_versions": len(loaded.served), "regcode_version": service.version}
+        if kept:
+            body["kept"] = kept
         return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if alive else 503)
 
     # HEAD too: load balancers probe with it (the status and headers without the body); its own operation in the document

@@ -59,7 +59,10 @@ BATCH = {"type": "object", "required": ["read", "evaluated", "failed", "results"
                                     "items": {"anyOf": [{"$ref": REF + "Evaluation"}, {"$ref": REF + "BatchError"}]}}},
          "additionalProperties": True}
 HEALTH = {"type": "object", "required": ["status"],
-          "properties": {"status": {"type": "string"}, "policy_versions": {"type": "integer"},
+          "properties": {"status": {"enum": ["ok", "degraded", "starting"], "description": "degraded: a version "
+                                    "whose files failed on the last reload serves its last good compile (see `kept`)"},
+                         "kept": {"type": "array", "items": {"type": "string"}, "description": "ID@VERSION of each"},
+                         "policy_versions": {"type": "integer"},
                          "regcode_version": {"type": "string"}, "workers": {"type": "integer"}},
           "additionalProperties": True}
 POLICIES = {"type": "object", "required": ["policies"],

@@ -44,6 +44,9 @@ def test_a_version_that_fails_on_reload_keeps_serving_its_last_good_compile(tmp_
         assert kept["status"] == "kept" and kept["content_hash"] == good and kept["errors"]
         assert ratio_served(c) == 0.3                     # the old compile serves on
         assert versions(c)[("shanghai-post-license", "2017-b")]["status"] == "kept"
+        health = c.get("/health")                          # alive, but not serving what its files say
+        assert health.status_code == 200 and health.json()["status"] == "degraded"
+        assert health.json()["kept"] == ["shanghai-post-license@2017-b"]
         # a manifest that breaks too: still kept
         (folder / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\n", encoding="utf-8")
         assert c.post("/v1/admin/reload").status_code == 422
@@ -52,6 +55,7 @@ def test_a_version_that_fails_on_reload_keeps_serving_its_last_good_compile(tmp_
         write_version(tmp_path, 0.5)
         assert c.post("/v1/admin/reload").status_code == 200
         assert ratio_served(c) == 0.5
+        assert c.get("/health").json()["status"] == "ok" and "kept" not in c.get("/health").json()
 
 
 def test_a_removed_version_stops_serving_on_reload(tmp_path):
