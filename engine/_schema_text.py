@@ -248,11 +248,12 @@ def _not_a_date(err, where: str, at_top: bool) -> tuple:
     return f"{prefix}{shown(err.instance)} is not a date: {date_problem(err.instance)}", date_hint(err.instance), None
 
 
-def explain_case(err: jsonschema.ValidationError, where: str, search=None) -> tuple:
+def explain_case(err: jsonschema.ValidationError, where: str, search=None, json: bool = False) -> tuple:
     """(message, hint, key) for one error of a case file against its policy's facts schema: explain's
     sentences with the place named by its path (`licenses[0].issued_on`, "the case file" at the top), and a
     hint that always says what to write there: the date's form, true or false, one of the enum's values.
-    `search(pattern, text)` matches the policy's patterns (linear time, not Python's backtracking `re`)."""
+    `search(pattern, text)` matches the policy's patterns (linear time, not Python's backtracking `re`). With
+    `json`, a case file read as JSON: text to quote is shown as JSON writes it (`"name": "1"`), not as YAML."""
     schema = err.schema if isinstance(err.schema, dict) else {}
     is_date = schema.get("format") == "date"
     if is_date and err.validator == "pattern" and isinstance(err.instance, str):   # said once, as a date, not as a pattern
@@ -274,6 +275,11 @@ def explain_case(err: jsonschema.ValidationError, where: str, search=None) -> tu
         hint = BOUND_HINTS[err.validator].format(n=err.validator_value)
     elif err.validator == "pattern" and not hint:
         hint = "write it in that form"
+    if json and err.validator == "type" and schema.get("type") == "string" and not isinstance(err.instance, (dict, list)) \
+            and err.instance is not None and not is_date:
+        text = dump_json(_written(err.instance))
+        in_list = bool(err.absolute_path) and isinstance(list(err.absolute_path)[-1], int)
+        hint = f"put it in quotes: `{text}`" if in_list else f"put it in quotes: `{dump_json(_key(err.absolute_path) or 'it')}: {text}`"
     return message, hint, key
 
 

@@ -344,7 +344,7 @@ def parse_record(record: Record) -> Document:
         if problems:
             raise InputError(problems)
     # no marks: every place in it is the line's (FILE, LINE, column 1), and the evaluation's source is `FILE:LINE`
-    return Document(record.source, data, place=(name, line))
+    return Document(record.source, data, place=(name, line), syntax="json")
 
 
 @dataclass

@@ -147,7 +147,7 @@ def check_case(policy: CompiledPolicy, doc: Document) -> None:
             msg = f"{format_path(path) + ': ' if path else ''}unknown field {shown}; allowed: {', '.join(allowed)}"
             hint = (did_you_mean(extra[0], allowed) if extra else "") or "remove it"
         else:
-            msg, hint, key = explain_case(err, format_path(path) if path else "", matches)
+            msg, hint, key = explain_case(err, format_path(path) if path else "", matches, json=doc.syntax == "json")
             if key is not None and isinstance(err.instance, dict) and key in err.instance:   # a misspelt key: where it is written
                 where = doc.key_location(path + (key,))
         if len(msg) > 500:   # a message may quote many keys

@@ -106,6 +106,7 @@ class Document:
     # a record of a bigger file (a JSONL line): (that file, the line), where its unmarked places are;
     # `file` stays the record's name, `FILE:LINE`, which is the evaluation's source
     place: Optional[tuple] = None
+    syntax: str = "yaml"       # "json" for a text read as JSON: a hint shows what to write in its own syntax
 
     def key_location(self, path: Path_) -> Location:
         """Where the key of the entry at `path` is written (an unknown key is reported there), else `location`."""
@@ -1121,7 +1122,7 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
             problems = check_value(data, name, text=text, marks=marks, keys=keys)
             if problems:
                 raise InputError(problems)
-            return Document(name, data, marks, keys)
+            return Document(name, data, marks, keys, syntax="json")
         raise InputError([Issue("input.not_mapping", f"a case file must be a mapping, found {json_type(data)}",
                                 Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
     issues = IssueCollector()

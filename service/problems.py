@@ -77,16 +77,18 @@ _QUERY_OF = {"select.unknown_policy": "policy", "select.which_policy": "policy",
 _OPTIONS = (("a version in a folder of your own needs --policy-root DIR",
              "the service serves the versions it was started with (regcode serve --policy-root DIR)"),
             ("--policy-version", "the query parameter `version`"), ("--policy NAME", "the query parameter `policy`"),
-            ("--policy", "the query parameter `policy`"), ("--as-of", "the query parameter `as_of`"))
+            ("--policy", "the query parameter `policy`"), ("--as-of", "the query parameter `as_of`"),
+            ("see `regcode policies`", "GET /v1/policies lists the policies served"),
+            ("`regcode policies` lists them", "GET /v1/policies lists them"))
 
 
 def for_http(issue: dict) -> dict:
     """An issue in HTTP's terms: hints name query parameters, not options; a selection is placed at its parameter."""
     hint = issue.get("hint", "")
-    if "--" not in hint and issue["code"] not in _QUERY_OF:
+    if "--" not in hint and "regcode policies" not in hint and issue["code"] not in _QUERY_OF:
         return issue
     for option, http in _OPTIONS:      # a whole option only: `--policy` is not the start of `--policy-root`
-        hint = re.sub(rf"{re.escape(option)}(?![\w-])", http, hint)
+        hint = re.sub(rf"{re.escape(option)}(?![\w-])", lambda _m, said=http: said, hint)
     loc = issue.get("location") or {}
     if not loc.get("file") and not loc.get("path") and issue["code"] in _QUERY_OF:
         loc = {**Location().as_dict(), "path": f"query.{_QUERY_OF[issue['code']]}"}    # as request.query places its own
