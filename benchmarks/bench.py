@@ -148,6 +148,23 @@ def scaling(cat, seed: int, repeats: int) -> None:
         print(f"  {licenses:3d} licenses an enterprise: {statistics.median(values):7.1f} µs per license  {_spread(values, ' µs', 1)}")
     ratio = statistics.median(per_license[100]) / statistics.median(per_license[5])
     print(f"  per license at 100 / at 5: {ratio:.2f}")
+    # the worst shape for a keyed pick (`earliest ... where h.category == lic.category`): every license of one
+    # category, issued the same day, so that each pick meets every other license and each comparison is a tie
+    n, count = 1000, 4
+    cases = []
+    for k, base in enumerate(generate.generate(count, seed + n, licenses=1)):
+        first = base["licenses"][0]
+        base["licenses"] = [{**first, "number": f"XK06-{k:03d}-{i:05d}"} for i in range(n)]
+        cases.append(base)
+    evaluate_case(cat, Document("warm:one", cases[0]), POLICY)
+    values = []
+    for _ in range(repeats):
+        began = time.process_time()
+        for i, case in enumerate(cases):
+            evaluate_case(cat, Document(f"one:{i}", case), POLICY)
+        values.append((time.process_time() - began) / count / n * 1e6)
+    print(f"  {n:,} licenses of one category, one date: {statistics.median(values):5.1f} µs per license  {_spread(values, ' µs', 1)}")
+    print(f"  per license at {n:,} of one category / at 5: {statistics.median(values) / statistics.median(per_license[5]):.2f}")
 
 
 # ---- subprocesses ------------------------------------------------------------------------------
