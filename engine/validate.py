@@ -658,9 +658,15 @@ def _manifest_reading(manifest: Document) -> Document:
     return Document(manifest.file, reading, marks, keys, manifest.place)
 
 
+# what a rule set aside may be read without, for checking only, when its value breaks the schema: a `when:` left
+# empty is read as no condition, a `note:` or `clause:` that is no text as none (its problem is said where it is)
+_OPTIONAL_RULE_KEYS = ("when", "note", "clause")
+
+
 def _reading(rule) -> Optional[dict]:
     """A rule as read for checking only: each unknown key left out, or, when the key it is nearest to is a required
-    one the rule lacks (`tittle:` for `title:`), read as that key. None for a rule that is no mapping."""
+    one the rule lacks (`tittle:` for `title:`), read as that key; a `when:`, `note:` or `clause:` that breaks the
+    schema left out; each conclusion read as _conclusion_reading reads it. None for a rule that is no mapping."""
     if not isinstance(rule, dict):
         return None
     schema = schema_for(KINDS["Rules"])["properties"]["rules"]["items"]
@@ -670,7 +676,36 @@ def _reading(rule) -> Optional[dict]:
         near = nearest(key, known) if key not in known else None
         if near in required and near not in reading:
             reading[near] = value
+    for err in validator_for("Rules").iter_errors({"apiVersion": API_VERSION, "kind": "Rules", "rules": [reading]}):
+        key = err.absolute_path[2] if len(err.absolute_path) > 2 else None
+        if key in _OPTIONAL_RULE_KEYS:
+            reading.pop(key, None)
+    if isinstance(reading.get("then"), list):
+        reading["then"] = [_conclusion_reading(c) for c in reading["then"]]
     return reading
+
+
+def _conclusion_reading(conclusion):
+    """A conclusion as read for checking only: with no `decide:` or `derive:`, a key nearest one of them (`decid:`) read
+    as it; then each key its form does not take read as the one it is nearest to that is not written (`valu:` as
+    `value:`), or left out."""
+    if not isinstance(conclusion, dict):
+        return conclusion
+    forms = {alt["required"][0]: alt["properties"] for alt in schema_for(KINDS["Rules"])["$defs"]["conclusion"]["oneOf"]}
+    keyword = next((k for k in forms if k in conclusion), None)
+    reading = dict(conclusion)
+    if keyword is None:
+        key, keyword = next(((k, near) for k in conclusion for near in [nearest(str(k), forms)] if near), (None, None))
+        if keyword is None:
+            return conclusion
+        reading = {keyword if k == key else k: v for k, v in conclusion.items()}
+    takes = forms[keyword]
+    out = {}
+    for key, value in reading.items():
+        near = key if key in takes else nearest(str(key), takes)
+        if near is not None and near not in out and (near == key or near not in reading):
+            out[near] = value
+    return out
 
 
 def _rule_of(issue, source: VersionSource):
