@@ -231,7 +231,7 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
                 said = {_place(i.location) for i in issues.issues}    # (a facts' as_of that is no date: test.as_of above)
                 for issue in exc.issues:
                     if _place(issue.location) not in said:
-                        issues.add("test.facts", f"case {case.name!r}: {issue.message}", issue.location, issue.hint)
+                        issues.add("test.facts", f"case {case.name!r}: {issue.message}", _in_case(case, issue.location), issue.hint)
         for j, article in enumerate(case.data.get("articles") or []):
             if articles and article not in articles:
                 issues.add("test.article", f"case {case.name!r} names {article}, which {policy.ref} has neither in its article "
@@ -255,6 +255,13 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
                 issues.add("test.value", f"case {case.name!r} expects `{name}` to be {dump_json(expected)}: it takes {allowed}",
                            where, did_you_mean(str(expected), map(str, decl.values or [])) or f"write {allowed}")
     return issues.issues
+
+
+def _in_case(case: Case, loc: Location) -> Location:
+    """A location in a case's facts (checked as a case file of their own, see facts_document), its path the case's too:
+    `applicant.name` is `cases[3].facts.applicant.name` of the test file."""
+    inner = "" if loc.path in ("", "$") else loc.path if loc.path.startswith("[") else "." + loc.path
+    return Location(loc.file, loc.line, loc.column, f"cases[{case.index}].facts{inner}")
 
 
 def _outside(policy, case: Case, want) -> Optional[tuple]:
