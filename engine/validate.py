@@ -544,9 +544,9 @@ def _entry_of(issue, source: VersionSource) -> Optional[tuple]:
     entry = _ENTRY.match(path) if doc.kind in _ARTICLE_LISTS and isinstance(doc.data.get("articles"), list) else None
     if entry is not None and int(entry.group(1)) < len(doc.data["articles"]):
         return (doc.file, "articles", int(entry.group(1)))
-    top = _TOP.match(path).group()
-    if top in _READ_PAST.get(doc.kind, ()) and top in doc.data:
-        return (doc.file, None, top)
+    top = _TOP.match(path)
+    if top is not None and top.group() in _READ_PAST.get(doc.kind, ()) and top.group() in doc.data:
+        return (doc.file, None, top.group())
     known = schema_for(KINDS[doc.kind])["properties"]
     if issue.code == "schema.additionalProperties" and not rest and first in doc.data and first not in known:
         return (doc.file, None, first)
