@@ -366,15 +366,16 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
             docs.append(doc)
             continue
         if header is not None:
-            issues.extend([header])
             meant = _meant_kind(doc)
             if meant is None:   # nothing in it can be read for what it is: like a file that does not parse
+                issues.extend([header])
                 if Path(doc.file).name != "policy.yaml":    # (the manifest stops the version: nothing is had without it)
                     whole.add(doc.file)
                 docs.append(doc)
                 continue
             # a misspelt kind (`kind: Rule`), or a file of a kind whose `apiVersion` is wrong: read as that kind for
-            # checking, as a misspelt key is read as meant; its header problem fails the version
+            # checking, as a misspelt key is read as meant; its header problem fails the version, and spoils nothing
+            aside.extend([header])
             doc = Document(doc.file, {**doc.data, "apiVersion": API_VERSION, "kind": meant}, doc.marks, doc.keys, doc.place)
         docs.append(doc)
         kind = doc.data["kind"]
