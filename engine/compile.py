@@ -72,7 +72,7 @@ class Resolved:
     identity: Optional[Item] = None   # the manifest's `identity:` (inherited unless a version restates it)
     event_dates: dict = field(default_factory=dict)   # list path -> Item of its event date field (FactsSchema `event_dates:`)
     texts: list = field(default_factory=list)   # (version ref, ArticleText document), root of `extends` first
-    checked_only: list = field(default_factory=list)   # rules set aside for unknown keys: the rest is still checked
+    checked_only: list = field(default_factory=list)   # rules set aside, their faults read past: the rest is still checked
     removed: dict = field(default_factory=dict)   # (what, name) -> Location of the `remove:` that dropped it
 
 
@@ -228,7 +228,7 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             for i, name in enumerate(doc.data.get("remove", []) or []):
                 _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed, base_names[attr])
     seen_rules: dict = {}
-    aside: list = []    # rules set aside for unknown keys, read for checking: their ids are checked too, after the rest
+    aside: list = []    # rules set aside, read for checking (validate.strays): their ids are checked too, after the rest
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):
             if (doc.file, i) in version.rejected:   # its schema issues are already reported

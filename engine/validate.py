@@ -305,9 +305,10 @@ class ValidatedVersion:
     source: VersionSource
     carried: list = field(default_factory=list)
     rejected: frozenset = frozenset()        # (file, index) of rules set aside
-    # of those, the rules whose only fault is unknown keys of their own: they are still compiled for the
-    # drafter's sake (checked, never run), read without those keys, or with a misspelt required key read
-    # as the one it is nearest to (`tittle:` as `title:`): (file, index) -> the rule as read for checking
+    # of those, the rules whose faults can be read past (see _reading): they are still compiled for the
+    # drafter's sake (checked, never run), read without unknown keys, or with a misspelt required key read
+    # as the one it is nearest to (`tittle:` as `title:`, `decid:` as `decide:`), without a `when:` left
+    # empty: (file, index) -> the rule as read for checking
     strays: dict = field(default_factory=dict)
     # problems of its test files: said with any other problem of the version, but nothing compiled or evaluated
     # depends on them, so alone they fail no compile (validate and `regcode test` say them through discover)
