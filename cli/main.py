@@ -217,14 +217,16 @@ def _internal(ctx, exc: Exception) -> None:
     ctx.exit(EXIT_INTERNAL)
 
 
-def report_issues(issues, fmt: str = "text") -> None:
+def report_issues(issues, fmt: str = "text", counted: bool = False) -> None:
+    """Problems on stderr, one a line, then how many when more than one; `counted`: however many (the commands whose
+    output is the list of a version's problems, validate and test, say "1 problem" as they say "2 problems")."""
     if fmt == "json":
         click.echo(dump_json({"errors": [i.as_dict() for i in issues]}), err=True)
         return
     for issue in issues:
         click.echo(str(issue), err=True)
-    if len(issues) > 1:
-        click.echo(f"{len(issues)} problems", err=True)
+    if len(issues) > 1 or counted and issues:
+        click.echo(f"{len(issues)} problem{'s' if len(issues) > 1 else ''}", err=True)
 
 
 def emit(data, fmt: str) -> None:

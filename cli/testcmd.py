@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..engine import dump_json
+from ..engine.errors import by_place
 from ..engine.coverage import report
 from ..engine.testing import check_cases, discover, junit_xml, run_version
 from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog, emit, policy_root_option, ref_label, regcode,
@@ -62,12 +63,13 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
     for compiled in _versions(cat, policy, version):
         with argument("--against", against):
             other = cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}") if against else None
-        found: list = []     # a malformed case is set aside and said; the others run
-        cases = discover(Path(compiled.directory), found, set_aside)
+        found, aside = [], []     # a malformed case is set aside and said (checked as read, never run); the others run
+        cases = discover(Path(compiled.directory), found, set_aside, aside)
         problems.extend(found)
         if other is None:    # what validate says of the cases (an unknown decision, a value it cannot take), said here too
-            problems.extend(check_cases(compiled, cases, cat))
+            problems.extend(check_cases(compiled, cases + aside, cat))
         results.extend(run_version(cat, compiled, other, backend, cases))
+    problems = by_place(problems)      # as validate lists them: by file, line and column
     passed = sum(r.status == "pass" for r in results)
     failed = len(results) - passed
     if fmt == "json":
@@ -75,7 +77,7 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
                               "problems": [i.as_dict() for i in problems]}))
     else:
         if problems:     # before the results: each names the place to fix, where a FAIL line only shows the symptom
-            report_issues(problems)
+            report_issues(problems, counted=True)
         for r in results:
             loc = r.case.location
             if r.status == "pass":

@@ -36,10 +36,10 @@ def _cases_anyway(failed: PolicyError, directory, cat) -> list:
     partial = getattr(failed, "partial", None)
     if partial is None:
         return []
-    found: list = []
+    found, aside = [], []
     try:
-        cases = discover(directory, found)
-        return found + check_cases(partial, cases, cat)
+        cases = discover(directory, found, checked_only=aside)
+        return found + check_cases(partial, cases + aside, cat)
     except PolicyError as exc:
         return list(exc.issues)
 
@@ -85,9 +85,9 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
             except PolicyError as exc:
                 raise PolicyError(exc.issues + ties + _cases_anyway(exc, directory, cat)) from None
             reports_of(policy, cat)     # the batch summary and plan it declares name real decisions
-            found: list = []    # its test cases: their schema, then pins, dates, errors, decisions, values of the rest
-            cases = discover(directory, found)
-            mistakes = found + check_cases(policy, cases, cat) + ties
+            found, aside = [], []    # its test cases: their schema, then pins, dates, errors, decisions, values (of those
+            cases = discover(directory, found, checked_only=aside)    # set aside too, as read for checking)
+            mistakes = found + check_cases(policy, cases + aside, cat) + ties
             if mistakes:
                 raise PolicyError(mistakes)
             results.append({"policy": policy.id, "version": policy.version, "path": str(directory), "ok": True,
@@ -104,6 +104,6 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
             if r["ok"]:
                 click.echo(f"ok  {r['policy']}@{r['version']}  {r['rules']} rules  {r['content_hash']}")
         if issues:
-            report_issues(list(dict.fromkeys(issues)))    # two versions starting on one day: said once
+            report_issues(list(dict.fromkeys(issues)), counted=True)    # two versions starting on one day: said once
     if issues:
         ctx.exit(EXIT_POLICY)

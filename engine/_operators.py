@@ -60,6 +60,10 @@ class ParseContext:
     def error(self, code: str, message: str, path: tuple, hint: str = "") -> None:
         self.issues.add(code, message, self.doc.location(path), hint)
 
+    def key_error(self, code: str, message: str, path: tuple, hint: str = "") -> None:
+        """A problem with the key at the end of `path` (a misspelt keyword), said where the key is written."""
+        self.issues.add(code, message, self.doc.key_location(path), hint)
+
     def undeclared(self, code: str, what: str, name: str, known, path: tuple, fallback: str) -> None:
         message, hint = not_declared(what, name, known, self.removed, fallback)
         self.error(code, message, path, hint)
@@ -178,8 +182,12 @@ def parse_expr(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
             return None
         keyword = _keyword(raw, EXPRESSIONS)
         if keyword is None:
-            ctx.error("compile.unknown_expression", f"unknown expression {sorted(raw)}", path,
-                      did_you_mean(next(iter(raw), ""), EXPRESSIONS) or "use one of: " + ", ".join(sorted(EXPRESSIONS)))
+            first = next((k for k in raw if nearest(k, EXPRESSIONS)), next(iter(raw), ""))   # a misspelt keyword, else the first
+            ctx.key_error("compile.unknown_expression", f"unknown expression `{first}`", path + (first,),
+                          did_you_mean(first, EXPRESSIONS) or "use one of: " + ", ".join(sorted(EXPRESSIONS)))
+            meant = nearest(first, EXPRESSIONS)
+            if meant is not None and meant not in raw:   # read as meant, for checking only, as a condition is (parse_cond)
+                parse_expr({meant if k == first else k: v for k, v in raw.items()}, ctx, scope, path)
             return None
         if not _check_shape(raw, keyword, "expressions", ctx, path):
             return None
@@ -456,8 +464,8 @@ def parse_cond(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
     keyword = _keyword(raw, CONDITIONS)
     if keyword is None:
         first = next((k for k in raw if nearest(k, CONDITIONS)), next(iter(raw)))   # a misspelt keyword, else the first key
-        ctx.error("compile.unknown_operator", f"unknown condition `{first}`", path + (first,),
-                  did_you_mean(first, CONDITIONS) or "use one of: " + ", ".join(sorted(CONDITIONS)))
+        ctx.key_error("compile.unknown_operator", f"unknown condition `{first}`", path + (first,),
+                      did_you_mean(first, CONDITIONS) or "use one of: " + ", ".join(sorted(CONDITIONS)))
         meant = nearest(first, CONDITIONS)
         if meant is not None and meant not in raw:
             # read it as the condition it is nearest to, for checking only (it is never built): its other

@@ -14,7 +14,7 @@ from typing import Optional
 import jsonschema
 
 from ._dates import date_hint, date_problem
-from .errors import did_you_mean
+from .errors import did_you_mean, nearest
 from .load import dump_json, json_type, printable
 
 TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "text", "boolean": "true or false",
@@ -339,5 +339,9 @@ def _alternatives(err, where: str, default: str, operator: bool, hints: dict) ->
         return f"{where} has {_either(keys, 'and')}: it takes one of them, not both", "keep one", keys[-1]
     if not present:
         firsts = [req[0] for req in keyed]
+        meant = next(((k, near) for k in instance for near in [nearest(str(k), firsts)] if near is not None), None)
+        if meant is not None:   # a misspelt keyword (`decid:`): said at it, with the one it is nearest to
+            return (f"{where} needs {_either(firsts)}; `{meant[0]}` is not a key it takes", f"did you mean `{meant[1]}`?",
+                    meant[0])
         return (f"{where} needs {_either(firsts)}", "add " + " or ".join(f"`{k}:`" for k in firsts), None)
     return None

@@ -208,6 +208,8 @@ def merge(layers: list, issues: IssueCollector) -> Optional[dict]:
             del articles[found[0]]
         seen: dict = {}
         for i, entry in enumerate(data.get("articles") or []):
+            if entry is None:       # set aside for its own mistake, naming no article (validate._without)
+                continue
             name = entry["article"]
             if name in seen:
                 issues.add("compile.duplicate", f"{name} appears twice in the text (first at {doc.location(('articles', seen[name]))})",
@@ -408,9 +410,10 @@ def joined(text: dict) -> str:
 
 
 # ---- the checks compile runs --------------------------------------------------------------
-def check_citations(text: dict, resolved, issues: IssueCollector) -> None:
+def check_citations(text: dict, resolved, issues: IssueCollector, unread: frozenset = frozenset()) -> None:
     """Every rule's and parameter's article/clause, and every decision's articles, name text that exists;
-    the article index and the text list the same articles (annexes may be listed without text)."""
+    the article index and the text list the same articles (annexes may be listed without text). `unread`: articles
+    whose text was set aside for its own mistake: cited, they exist, but no clause is checked against them."""
     by_name = {a["article"]: a for a in text["articles"]}
     names = list(by_name)
 
@@ -427,7 +430,7 @@ def check_citations(text: dict, resolved, issues: IssueCollector) -> None:
             if not same or not clause:
                 return
             article, entry = same[0], by_name[same[0]]   # the article meant: its clause is checked in the same round
-        if clause:
+        if clause and article not in unread:
             _units, error = resolve(entry, clause)
             if error:
                 near = nearest(entry, clause)

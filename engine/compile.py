@@ -72,7 +72,7 @@ class Resolved:
     identity: Optional[Item] = None   # the manifest's `identity:` (inherited unless a version restates it)
     event_dates: dict = field(default_factory=dict)   # list path -> Item of its event date field (FactsSchema `event_dates:`)
     texts: list = field(default_factory=list)   # (version ref, ArticleText document), root of `extends` first
-    checked_only: list = field(default_factory=list)   # rules set aside for unknown keys: the rest is still checked
+    checked_only: list = field(default_factory=list)   # rules set aside, their faults read past: the rest is still checked
     removed: dict = field(default_factory=dict)   # (what, name) -> Location of the `remove:` that dropped it
 
 
@@ -228,7 +228,7 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             for i, name in enumerate(doc.data.get("remove", []) or []):
                 _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed, base_names[attr])
     seen_rules: dict = {}
-    aside: list = []    # rules set aside for unknown keys, read for checking: their ids are checked too, after the rest
+    aside: list = []    # rules set aside, read for checking (validate.strays): their ids are checked too, after the rest
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):
             if (doc.file, i) in version.rejected:   # its schema issues are already reported
@@ -295,6 +295,8 @@ def _merge_index(resolved: Resolved, doc: Document, issues: IssueCollector, inhe
         seen_removed.setdefault(name, where)
     seen: dict = {}
     for i, entry in enumerate(doc.data.get("articles") or []):
+        if entry is None:       # set aside for its own mistake, naming no article (validate._without)
+            continue
         name = entry["article"]
         if name in seen:
             issues.add("compile.duplicate", f"{name} is listed twice in the article index",
@@ -707,6 +709,7 @@ def pass_articles(c: Compilation) -> None:
         extra = ", reason: ..." if status == "not_decidable" else ""
         return (f"mark it in this version's {here}: `- {{article: {article}, title: {entry.get('title', '')}, status: {status}{extra}}}`; "
                 "an entry there replaces the inherited one of the same article, the others are inherited")
+    unread = {name for what, name in c.version.set_aside if what == "index"}   # entries set aside: their status is unknown
     cited: dict = {}    # article -> [(rule id, Item)]: the rules compiled in, then those set aside but checked
     for rule in c.rules:
         cited.setdefault(rule.article, []).append((rule.id, c.resolved.rules[rule.id]))
@@ -722,14 +725,15 @@ def pass_articles(c: Compilation) -> None:
             c.issues.add("compile.article", f"rule `{rid}` cites {article}, which the article index does not list",
                          item.location("article"),
                          (in_text is None and _text.near_article(article, listed)) or "add it to articles.yaml")
-        elif listed[article][1]["status"] != "encoded":
+        elif article not in unread and listed[article][1]["status"] != "encoded":
             i, _ = listed[article]
             c.issues.add("compile.article", f"{article} is marked `{listed[article][1]['status']}` but rule `{rules[0][0]}` encodes it",
                          index.location(i, "status"), restate(i, article, "encoded") or "mark it `encoded`")
     for article, (i, entry) in sorted(listed.items(), key=lambda kv: kv[1][0]):
         if c.version.source.carried:   # a rules file could not be read: its articles are unknown
             break
-        if entry["status"] == "encoded" and article not in cited and article not in c.resolved.rejected_articles:
+        if entry["status"] == "encoded" and article not in cited and article not in c.resolved.rejected_articles \
+                and article not in unread:
             c.issues.add("compile.article", f"{article} is marked encoded but no rule cites it", index.location(i, "status"),
                          "write its rules, or " + (restate(i, article, "not_decidable") or "mark it not_decidable with a reason"))
 
@@ -740,7 +744,12 @@ def pass_text(c: Compilation) -> None:
     parameter or decision must resolve to it (`compile.clause`). A version without text is not checked."""
     c.text = _text.merge(c.resolved.texts, c.issues)
     if c.text is not None and not c.issues:
-        _text.check_citations(c.text, c.resolved, c.issues)
+        _text.check_citations(c.text, c.resolved, c.issues, _unread_text(c))
+
+
+def _unread_text(c: Compilation) -> frozenset:
+    """The articles whose text validation set aside (its own mistake is said): no citation is checked against them."""
+    return frozenset(name for what, name in c.version.set_aside if what == "text")
 
 
 def _citations_anyway(c: Compilation) -> None:
@@ -749,7 +758,7 @@ def _citations_anyway(c: Compilation) -> None:
     quiet = IssueCollector()
     text = _text.merge(c.resolved.texts, quiet)
     if text is not None and not quiet:
-        _text.check_citations(text, c.resolved, c.issues)
+        _text.check_citations(text, c.resolved, c.issues, _unread_text(c))
 
 
 # ---- pass 6: strata ----------------------------------------------------------------------

@@ -77,6 +77,11 @@ CASE_ERROR_CODES = ("eval.action", "eval.backend", "eval.backend_mismatch", "eva
                     "input.too_deep", "input.value", "select.no_version_in_force")
 
 
+def by_place(issues: Iterable[Issue]) -> list:
+    """Issues in the order a reader goes through the files: by file, line and column (then code and message)."""
+    return sorted(issues, key=lambda i: (i.location, i.code, i.message))
+
+
 class PolicyError(Exception):
     """Root of regcode's errors; carries every issue found, not just the first."""
 
@@ -85,7 +90,7 @@ class PolicyError(Exception):
     identity: Optional[dict] = None
 
     def __init__(self, issues: Iterable[Issue]):
-        self.issues = sorted(issues, key=lambda i: (i.location, i.code, i.message))
+        self.issues = by_place(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
 
 

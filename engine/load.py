@@ -1042,8 +1042,8 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
                 soft.extend(mine.issues)
         elif is_test_file(directory, path):
             tests.extend(mine.issues)     # a test file that does not parse: its cases are lost, nothing else
-        elif path.name != "policy.yaml" and (all(i.code in _NOTHING_TO_READ for i in mine.issues) or _declares_rules(path)):
-            carried.extend(mine.issues)   # a broken rules file, or one with nothing in it: report it, and still check the others
+        elif path.name != "policy.yaml" and (all(i.code in _NOTHING_TO_READ for i in mine.issues) or _declared_kind(path) in (None, "Rules")):
+            carried.extend(mine.issues)   # a broken rules file, one of no kind, or one with nothing in it: report it, check the others
         else:
             issues.extend(mine.issues)
     manifest = _display(directory / "policy.yaml")
@@ -1080,16 +1080,26 @@ def _schema_problems(docs: list) -> list:
     return found.issues
 
 
-_RULES_KIND = re.compile(r"^kind:\s*['\"]?Rules['\"]?\s*(#.*)?$|\"kind\"\s*:\s*\"Rules\"", re.M)   # YAML's, JSON's
+_KIND_LINE = re.compile(r"^kind:\s*['\"]?([A-Za-z]+)['\"]?\s*(#.*)?$|\"kind\"\s*:\s*\"([A-Za-z]+)\"", re.M)   # YAML's, JSON's
 
 
-def _declares_rules(path: Path) -> bool:
-    """Whether an unparseable file says `kind: Rules` on a line of its own (then only its rules are lost)."""
+def _declared_kind(path: Path) -> Optional[str]:
+    """The kind an unparseable file says on a line of its own (`kind: Rules`), read as the kind it is nearest to
+    (`kind: Rule` as Rules), as validate reads a parsed one; None when it says none regcode has, or cannot be read.
+    A file of rules, or of no kind (random bytes, a file saved in another encoding that says none), is set aside:
+    only what it held is lost. One of another kind declares what the rules are checked against: it stops the compile."""
+    from .errors import nearest
+    from .validate import KINDS
     try:
         raw = _read_policy_bytes(path, MAX_FILE_BYTES)
-        return raw is not None and bool(_RULES_KIND.search(raw.decode("utf-8", "replace")))
     except OSError:
-        return False
+        return None
+    if raw is None:
+        return None
+    # a file saved in another encoding: GBK and GB18030 write `kind:` as UTF-8 does, UTF-16 with a NUL beside each letter
+    texts = [raw.decode("utf-8", "replace")] + ([raw.decode("utf-16", "replace")] if b"\x00" in raw else [])
+    found = next((m for m in map(_KIND_LINE.search, texts) if m), None)
+    return nearest(found.group(1) or found.group(3), KINDS) if found else None
 
 
 def _as_input(issue: Issue) -> Issue:

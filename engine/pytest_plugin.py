@@ -9,10 +9,10 @@ import pytest
 
 from . import _durable
 from .catalog import Catalog
-from .errors import IssueCollector, PolicyError
+from .errors import IssueCollector, PolicyError, by_place
 from .evaluate import BACKENDS
 from .load import dump_json, read_document
-from .testing import discover, run_case, target_for
+from .testing import check_cases, discover, run_case, target_for
 
 _TEST_CASES = re.compile(r"^kind:\s*['\"]?TestCases['\"]?\s*(#.*)?$", re.M)
 MAX_FOLDER_DEPTH = 8      # how far above a cases file its version folder (policy.yaml) may be
@@ -57,7 +57,9 @@ def pytest_collect_file(file_path: Path, parent):
 
 class _Version:
     """One version folder, loaded once a session: its catalog, compiled policy and cases (or why not), and
-    the problems of its cases files: a malformed case is set aside, as `regcode test` does, and the rest run."""
+    the problems of its cases files: a malformed case is set aside, as `regcode test` does, and the rest run;
+    what `regcode test` says of the cases before they run (check_cases: a misspelt expectation, a value its
+    decision cannot take, facts the facts schema refuses) is said too, of the set-aside ones as read."""
 
     def __init__(self, folder: Path):
         self.catalog = Catalog([folder.parent.parent])
@@ -65,7 +67,9 @@ class _Version:
         self.problems: list = []
         try:
             self.policy = self.catalog.compile_dir(folder)
-            self.cases = discover(folder, self.problems)
+            aside: list = []
+            self.cases = discover(folder, self.problems, checked_only=aside)
+            self.problems = by_place(self.problems + check_cases(self.policy, self.cases + aside, self.catalog))
         except PolicyError as exc:
             self.error = exc
 
@@ -109,7 +113,8 @@ class CasesFile(pytest.File):
         good = {case.index: case for case in ours}
         names = self._case_names() if set(by_case) - set(good) else {}
         for index in sorted(set(good) | set(by_case)):
-            if index in by_case:    # said at its place, as a failing item (a duplicate name: beside its case, which runs)
+            if index in by_case:    # said at its place, as a failing item (a duplicate name, a misspelt expectation:
+                # beside its case, which runs)
                 name = good[index].name if index in good else names.get(index) or f"cases[{index}]"
                 yield CaseProblem.from_parent(self, name=f"{name}[{'problem' if index in good else 'set aside'}]",
                                               issues=by_case[index], line=by_case[index][0].location.line)

@@ -11,7 +11,7 @@ from ._dates import date_problem, is_date
 from ._text import article_key, near_article
 from .catalog import Catalog, SelectionError
 from .compile import CompiledPolicy, member_fits
-from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean
+from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean, nearest
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
 from .load import CHECKED_VALUE_CODES, VERSION_NAME, Document, check_value, dump_json, load_version, not_at, places
@@ -58,11 +58,14 @@ class CaseResult:
         return out
 
 
-def discover(directory: Path, problems: Optional[list] = None, set_aside: Optional[list] = None) -> list:
+def discover(directory: Path, problems: Optional[list] = None, set_aside: Optional[list] = None,
+             checked_only: Optional[list] = None) -> list:
     """Every case in a version folder's TestCases files, in file order. Raises on malformed files; given
     `problems`, puts their issues there instead and keeps every case the schema has nothing against (a bad
     case, or a file that is bad as a whole, is set aside and the rest still run). Given `set_aside`, puts there the
-    place (file, index) of each case set aside, for a count in the summary."""
+    place (file, index) of each case set aside, for a count in the summary. Given `checked_only` (with `problems`),
+    puts there each case set aside for its schema problems as read for checking (see _case_reading): never run,
+    what check_cases says of it is said beside its schema problems (an impossible `as_of` hides no bad `expect`)."""
     source = load_version(Path(directory))
     issues = IssueCollector()
     issues.extend(source.test_issues)      # a test file that does not parse: its cases are lost, not the others
@@ -78,7 +81,8 @@ def discover(directory: Path, problems: Optional[list] = None, set_aside: Option
         issues.extend(not_at(found.issues, places(source.test_issues)))   # at a value set aside: its echo
         # a file read despite a value-level problem (load.SOFT, said in test_issues): the case holding it is set aside,
         # never run with a value that YAML 1.1 and 1.2 read differently
-        paths += [_case_of(i) for i in source.test_issues if i.location.file == doc.file]
+        unread = {_case_of(i) for i in source.test_issues if i.location.file == doc.file}   # (never read for checking)
+        paths += sorted(unread)
         bad: set = set()
         if paths:
             if problems is None or any(len(p) < 2 or p[0] != "cases" for p in paths):
@@ -92,6 +96,9 @@ def discover(directory: Path, problems: Optional[list] = None, set_aside: Option
         seen = {}
         for i, data in enumerate(doc.data["cases"]):
             if i in bad:
+                reading = _case_reading(doc, i) if checked_only is not None and ("cases", i) not in unread else None
+                if reading is not None:
+                    checked_only.append(Case(reading, i, reading.data["cases"][i], reading.data["cases"][i].get("version", pinned)))
                 continue
             if data["name"] in seen:
                 issues.add("test.duplicate_name", f"two cases are named {data['name']!r}", doc.location(("cases", i, "name")),
@@ -103,6 +110,38 @@ def discover(directory: Path, problems: Optional[list] = None, set_aside: Option
     if problems is not None:
         problems.extend(issues.issues)
     return cases[:MAX_CASES]
+
+
+def _case_reading(doc: Document, index: int) -> Optional[Document]:
+    """Case `index` of a test file, which the schema refuses, as read for checking only (as validate reads a rule set
+    aside): a misspelt key read as the one it is nearest to that the case lacks (`expct:` as `expect:`, said where it is
+    written), then each key whose value the schema refuses left out, but `as_of` (check_cases reads no `as_of` that is
+    no date: left out, it would be said missing), and with a bad `expect_error` the facts too (whether they should fit
+    the facts schema is not known). The file with that case so read; None when its name or its version pin cannot be
+    read: it is not checked."""
+    data = doc.data["cases"][index]
+    if not isinstance(data, dict):
+        return None
+    marks, keys = dict(doc.marks), dict(doc.keys)
+    item = validator_for("TestCases").schema["properties"]["cases"]["items"]
+    known = item["properties"]
+    reading = {k: v for k, v in data.items() if k in known}
+    for key, value in data.items():
+        near = nearest(key, known) if key not in known else None
+        if near is not None and near not in data and near not in reading:
+            reading[near] = value
+            here, there = ("cases", index, key), ("cases", index, near)
+            for old, new in ((doc.marks, marks), (doc.keys, keys)):
+                new.update({there + path[3:]: mark for path, mark in old.items() if path[:3] == here})
+    wrong = {err.absolute_path[2] for err in validator_for("TestCases").iter_errors(
+        {"apiVersion": "regcode/v1", "kind": "TestCases", "cases": [reading]}) if len(err.absolute_path) > 2}
+    if wrong & {"name", "version"} or not isinstance(reading.get("name"), str):
+        return None
+    if "expect_error" in wrong:
+        wrong.add("facts")
+    cases = list(doc.data["cases"])
+    cases[index] = {k: v for k, v in reading.items() if k not in wrong or k == "as_of"}
+    return Document(doc.file, {**doc.data, "cases": cases}, marks, keys, doc.place)
 
 
 def _case_of(issue: Issue) -> tuple:
@@ -181,6 +220,10 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
                            "write a real calendar day as YYYY-MM-DD")
         if case.version not in (None, policy.version):
             continue
+        outside = _outside(policy, case, want)
+        if outside is not None:
+            issues.add("test.as_of", outside[0], outside[1], "date the case inside the window, pin it to the version in force "
+                       "then (`version:`), or expect `select.no_version_in_force`")
         if isinstance(facts, dict) and not (want and any(c == want or c.startswith(want + ".") for c in _FACTS_ERRORS)):
             try:            # (a case expecting the facts schema's refusal has facts it refuses)
                 check_facts(policy, facts_document(case))
@@ -188,7 +231,7 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
                 said = {_place(i.location) for i in issues.issues}    # (a facts' as_of that is no date: test.as_of above)
                 for issue in exc.issues:
                     if _place(issue.location) not in said:
-                        issues.add("test.facts", f"case {case.name!r}: {issue.message}", issue.location, issue.hint)
+                        issues.add("test.facts", f"case {case.name!r}: {issue.message}", _in_case(case, issue.location), issue.hint)
         for j, article in enumerate(case.data.get("articles") or []):
             if articles and article not in articles:
                 issues.add("test.article", f"case {case.name!r} names {article}, which {policy.ref} has neither in its article "
@@ -212,6 +255,29 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
                 issues.add("test.value", f"case {case.name!r} expects `{name}` to be {dump_json(expected)}: it takes {allowed}",
                            where, did_you_mean(str(expected), map(str, decl.values or [])) or f"write {allowed}")
     return issues.issues
+
+
+def _in_case(case: Case, loc: Location) -> Location:
+    """A location in a case's facts (checked as a case file of their own, see facts_document), its path the case's too:
+    `applicant.name` is `cases[3].facts.applicant.name` of the test file."""
+    inner = "" if loc.path in ("", "$") else loc.path if loc.path.startswith("[") else "." + loc.path
+    return Location(loc.file, loc.line, loc.column, f"cases[{case.index}].facts{inner}")
+
+
+def _outside(policy, case: Case, want) -> Optional[tuple]:
+    """(message, location) for a case run on this version dated outside its window, which `run_case` would end in
+    select.no_version_in_force: unless it expects that. None when it is inside, or its date is none (said apart)."""
+    facts = case.data.get("facts")
+    as_of = case.data.get("as_of") or (facts.get("as_of") if isinstance(facts, dict) else None)
+    manifest = getattr(policy, "manifest", None) or {}
+    start, end = manifest.get("effective_from"), manifest.get("effective_to")
+    if not is_date(as_of) or not is_date(start) or end is not None and not is_date(end):
+        return None
+    if start <= as_of and (end is None or as_of <= end) or want in ("select", "select.no_version_in_force"):
+        return None
+    where = ("cases", case.index, "as_of") if case.data.get("as_of") else ("cases", case.index, "facts", "as_of")
+    return (f"case {case.name!r} is dated {as_of}, when {policy.ref} is not in force ({start} .. {end or 'open'}): "
+            f"it {'takes effect on ' + start if as_of < start else 'ended on ' + end}", case.doc.location(where))
 
 
 MAX_SAID = 10     # of a run's problems, the ones its error message lists (all are in `codes`)

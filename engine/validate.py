@@ -305,9 +305,10 @@ class ValidatedVersion:
     source: VersionSource
     carried: list = field(default_factory=list)
     rejected: frozenset = frozenset()        # (file, index) of rules set aside
-    # of those, the rules whose only fault is unknown keys of their own: they are still compiled for the
-    # drafter's sake (checked, never run), read without those keys, or with a misspelt required key read
-    # as the one it is nearest to (`tittle:` as `title:`): (file, index) -> the rule as read for checking
+    # of those, the rules whose faults can be read past (see _reading): they are still compiled for the
+    # drafter's sake (checked, never run), read without unknown keys, or with a misspelt required key read
+    # as the one it is nearest to (`tittle:` as `title:`, `decid:` as `decide:`), without a `when:` left
+    # empty: (file, index) -> the rule as read for checking
     strays: dict = field(default_factory=dict)
     # problems of its test files: said with any other problem of the version, but nothing compiled or evaluated
     # depends on them, so alone they fail no compile (validate and `regcode test` say them through discover)
@@ -357,11 +358,27 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
     aside = IssueCollector()    # problems nothing later depends on (the law's source file): said with the rest, after compile
     tests = IssueCollector()    # a test file's: said with the rest when anything else is wrong, never fatal alone
     tests.extend(source.test_issues)
+    whole: set = set()          # files bad as a whole (no mapping, no kind regcode has, a Rules file's own shape): set aside
+    docs = []
     for doc in source.documents:
         header = file_header_issue(doc)
-        if header is not None:      # a test file's (under tests/) fails nothing else
-            (tests if doc.file in source.test_files else issues).extend([header])
+        if header is not None and doc.file in source.test_files:    # a test file's fails nothing else
+            tests.extend([header])
+            docs.append(doc)
             continue
+        if header is not None:
+            meant = _meant_kind(doc)
+            if meant is None:   # nothing in it can be read for what it is: like a file that does not parse
+                issues.extend([header])
+                if Path(doc.file).name != "policy.yaml":    # (the manifest stops the version: nothing is had without it)
+                    whole.add(doc.file)
+                docs.append(doc)
+                continue
+            # a misspelt kind (`kind: Rule`), or a file of a kind whose `apiVersion` is wrong: read as that kind for
+            # checking, as a misspelt key is read as meant; its header problem fails the version, and spoils nothing
+            aside.extend([header])
+            doc = Document(doc.file, {**doc.data, "apiVersion": API_VERSION, "kind": meant}, doc.marks, doc.keys, doc.place)
+        docs.append(doc)
         kind = doc.data["kind"]
         before = len(issues.issues)
         schema_issues(doc, validator_for(kind), tests if kind == "TestCases" else issues)
@@ -381,34 +398,46 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                 except jsonschema.SchemaError as exc:
                     issues.add("schema.facts_schema", f"the facts schema, with its references resolved, is not valid JSON Schema: "
                                f"{exc.message}", doc.location(("schema",) + tuple(exc.path)), "fix what the `$ref` points to")
+    source = replace(source, documents=docs)
     # a value set aside at load (load.SOFT) is said there, once: what the schema says of its reading is its echo
     taken = places(source.soft + source.test_issues)
     said = len(source.test_issues)
     issues.issues, tests.issues = not_at(issues.issues, taken), tests.issues[:said] + not_at(tests.issues[said:], taken)
     manifests = source.of_kind("Policy")
-    # A manifest whose only faults are in what nothing compiled reads (its title, source and dates) still lets
-    # `extends` be resolved and the rules be checked: its faults are said with theirs (every mistake at once).
-    free = [i for i in issues.issues if len(manifests) == 1 and i.location.file == manifests[0].file] \
-        if len(manifests) == 1 and _only_free_faults(manifests[0]) else []
+    # A manifest whose only faults are in what nothing compiled reads (its title, source and dates, an unknown key)
+    # still lets `extends` be resolved and the rules be checked: its faults are said with theirs (every mistake at once).
+    # A misspelt key is read as the one it is nearest to (`extend:` as `extends:`), as a rule's `tittle:` is.
+    reading = _manifest_reading(manifests[0]) if len(manifests) == 1 else None
+    free = [i for i in issues.issues if i.location.file == manifests[0].file] \
+        if reading is not None and _only_free_faults(reading) else []
+    if free:
+        source = replace(source, documents=[reading if d is manifests[0] else d for d in source.documents])
+        manifests = [reading]
+
+    def local(issue) -> bool:
+        return issue in free or _spoils(issue, source, whole) is not None
     if len(manifests) != 1:
         where = manifests[1].location() if len(manifests) > 1 else source.documents[0].location() if source.documents else None
         if where is not None:
             issues.add("schema.manifest", f"a version has exactly one `kind: Policy` file; found {len(manifests)}", where,
                        "keep the manifest in policy.yaml only")
-    elif all(i in free or _rule_of(i, source) is not None or _entry_of(i, source) is not None for i in issues.issues):
+    elif all(local(i) for i in issues.issues):
         data = manifests[0].data
+        # nothing compiled reads the manifest's version and id (the folders name the version), nor its window
         if data.get("version") != source.version:
             issues.add("schema.version", f"the manifest says version {data.get('version')!r} but the folder is {source.version!r}",
                        manifests[0].location(("version",)), "make them the same")
+            free.append(issues.issues[-1])
         if data.get("id") != source.policy_id:
             issues.add("schema.policy_id", f"the manifest says id {data.get('id')!r} but the folder is {source.policy_id!r}",
                        manifests[0].location(("id",)), "make them the same")
+            free.append(issues.issues[-1])
         start, end = data.get("effective_from"), data.get("effective_to")
         if is_date(start) and is_date(end) and end < start:
             issues.add("schema.window", f"effective_to is before effective_from ({end} before {start}): the version would never be in force",
                        manifests[0].location(("effective_to",)), "effective_to is the last day the version is in force, on or after "
                        "effective_from: correct one of the two dates, or drop effective_to for a version still in force")
-            free.append(issues.issues[-1])    # nothing compiled reads the window
+            free.append(issues.issues[-1])
         facts = [d for d in source.of_kind("FactsSchema") if "schema" in d.data]    # (not the `$defs:`-only files)
         if not data.get("extends") and len(facts) != 1:
             issues.add("schema.facts_schema", "a version that extends none needs exactly one FactsSchema with `schema:`; "
@@ -416,55 +445,110 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
                        manifests[0].location(), "add facts.schema.yaml (kind: FactsSchema)" if not facts
                        else "keep one `schema:`; put shared parts in a `$defs:`-only FactsSchema file and `$ref` them")
     # A problem inside one rule spoils only that rule, and one inside one declaration (a decision, a parameter, a
-    # derived fact) only that declaration, whose name stays declared (`set_aside`: rules using it are checked for
-    # everything else); an unknown key at the top of a declarations file is read past. Anything else (a manifest,
-    # the shape of a file) would make the rules' checks report echoes of it, so it stops here.
+    # derived fact, an article's entry in the index or the text) only that declaration, whose name stays declared
+    # (`set_aside`: rules using it are checked for everything else); an unknown key at the top of a file is read past.
+    # A file bad as a whole that declares nothing others are checked against (a Rules file, one of no kind) is set
+    # aside as one that does not parse is. Anything else (a manifest, the shape of a declarations file) would make the
+    # rules' checks report echoes of it, so it stops here.
     rejected, strays, entries = set(), {}, {}
     for issue in issues.issues:
-        rule = _rule_of(issue, source)
         if issue in free:
             continue
-        if rule is None:
-            entry = _entry_of(issue, source)
-            if entry is None:
-                raise SchemaError(list(source.carried) + source.soft + aside.issues + issues.issues + tests.issues)
-            entries.setdefault(entry, issue.location)
-            continue
-        rejected.add(rule)
+        spoils = _spoils(issue, source, whole)
+        if spoils is None:
+            raise SchemaError(list(source.carried) + source.soft + aside.issues + issues.issues + tests.issues)
+        what, key = spoils
+        if what == "rule":
+            rejected.add(key)
+        elif what == "entry":
+            entries.setdefault(key, issue.location)
+        else:
+            whole.add(key)
+    if whole:       # said as a file that does not parse is (VersionSource.carried): the rest of the version is checked
+        moved = [i for i in issues.issues if i.location.file in whole]
+        issues.issues = [i for i in issues.issues if i.location.file not in whole]
+        source = replace(source, documents=[d for d in source.documents if d.file not in whole],
+                         carried=list(source.carried) + moved)
+        rejected = {r for r in rejected if r[0] not in whole}
     set_aside = {}
     if entries:
         source, set_aside = _without(source, entries)
     for file, index in sorted(rejected):
         doc = next(d for d in source.documents if d.file == file)
         reading = _reading(doc.data["rules"][index])
-        whole = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [reading]}
-        if reading is not None and not any(True for _ in validator_for("Rules").iter_errors(whole)):
-            strays[(file, index)] = reading    # its only faults are unknown keys: what it says besides is checked
+        whole_file = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [reading]}
+        if reading is not None and not any(True for _ in validator_for("Rules").iter_errors(whole_file)):
+            strays[(file, index)] = reading    # its faults can be read past: what it says besides is checked
     return ValidatedVersion(source, list(source.carried) + source.soft + aside.issues + issues.issues, frozenset(rejected), strays,
                             tests.issues, set_aside)
+
+
+def _meant_kind(doc: Document) -> Optional[str]:
+    """The kind a file with a header problem is read as for checking: the kind it says, or the one it is nearest to
+    (`Rule`: Rules). None for a file that is no mapping or says no kind near one regcode has: bad as a whole."""
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    if not isinstance(kind, str):
+        return None
+    return kind if kind in KINDS else nearest(kind, KINDS)
+
+
+def _spoils(issue, source: VersionSource, whole: set) -> Optional[tuple]:
+    """What one schema problem spoils, when it is not the whole version: ("rule", (file, index)) for one inside a rule,
+    ("entry", key) for one inside a declaration or an article's entry, or an unknown key at a file's top (see
+    _entry_of); ("file", file) for a file bad as a whole that is set aside (one in `whole`, or a Rules file whose own
+    shape is wrong: `rules: {}`). None: it stops the version."""
+    if issue.location.file in whole:
+        return ("file", issue.location.file)
+    rule = _rule_of(issue, source)
+    if rule is not None:
+        return ("rule", rule)
+    entry = _entry_of(issue, source)
+    if entry is not None:
+        return ("entry", entry)
+    doc = next((d for d in source.documents if d.file == issue.location.file), None)
+    if doc is not None and doc.kind == "Rules" and issue.code.startswith("schema."):
+        return ("file", doc.file)
+    return None
 
 
 # the declarations files: kind -> (the key of their entries, what an entry declares)
 _DECLARATIONS = {"Decisions": ("decisions", "decision"), "Parameters": ("parameters", "parameter"),
                  "DerivedFacts": ("facts", "derived fact")}
+# the files of the law's articles: kind -> what an entry of their `articles:` list is set aside as (its article's name)
+_ARTICLE_LISTS = {"ArticleText": "text", "ArticleIndex": "index"}
+# keys at a file's top that nothing compiled checks anything against, read past when wrong: the text's source (the
+# file beside it is checked on its own, schema.source), its preamble and closing lines, a rules file's chapter
+_READ_PAST = {"ArticleText": {"source", "preamble", "closing"}, "Rules": {"chapter"}}
+_ENTRY = re.compile(r"^articles\[(\d+)\]")
+_TOP = re.compile(r"^[^.\[]+")
 
 
 def _entry_of(issue, source: VersionSource) -> Optional[tuple]:
     """(file, key, name) when a schema issue lies inside one entry of a declarations file (`parameters.base_fee.valu`),
-    (file, None, key) when it is an unknown key at the file's top (`bogus:`), else None."""
+    (file, "articles", index) inside one entry of the text or the article index (`articles[3].paragraph`), (file, None,
+    key) when it is an unknown key at the top of one of those or of a rules file (`bogus:`), or under a key read past
+    (_READ_PAST), else None."""
     if not issue.code.startswith("schema.") or not issue.location.path:
         return None
     doc = next((d for d in source.documents if d.file == issue.location.file), None)
     if doc is not None and doc.kind == "FactsSchema" and issue.code in ("schema.ref", "schema.facts_schema"):
         return _field_of(issue.location.path, doc)
-    if doc is None or doc.kind not in _DECLARATIONS or not isinstance(doc.data, dict):
+    if doc is None or not isinstance(doc.data, dict) or doc.kind not in (*_DECLARATIONS, *_ARTICLE_LISTS, "Rules"):
         return None
-    key = _DECLARATIONS[doc.kind][0]
-    first, _, rest = issue.location.path.partition(".")
-    table = doc.data.get(key)
-    if first == key and rest and isinstance(table, dict):
-        name = next((n for n in table if rest == n or rest.startswith((n + ".", n + "["))), None)
-        return (doc.file, key, name) if name is not None else None
+    path = issue.location.path
+    first, _, rest = path.partition(".")
+    if doc.kind in _DECLARATIONS:
+        key = _DECLARATIONS[doc.kind][0]
+        table = doc.data.get(key)
+        if first == key and rest and isinstance(table, dict):
+            name = next((n for n in table if rest == n or rest.startswith((n + ".", n + "["))), None)
+            return (doc.file, key, name) if name is not None else None
+    entry = _ENTRY.match(path) if doc.kind in _ARTICLE_LISTS and isinstance(doc.data.get("articles"), list) else None
+    if entry is not None and int(entry.group(1)) < len(doc.data["articles"]):
+        return (doc.file, "articles", int(entry.group(1)))
+    top = _TOP.match(path)
+    if top is not None and top.group() in _READ_PAST.get(doc.kind, ()) and top.group() in doc.data:
+        return (doc.file, None, top.group())
     known = schema_for(KINDS[doc.kind])["properties"]
     if issue.code == "schema.additionalProperties" and not rest and first in doc.data and first not in known:
         return (doc.file, None, first)
@@ -497,7 +581,10 @@ def _field_of(path: str, doc: Document) -> Optional[tuple]:
 
 def _without(source: VersionSource, entries: dict) -> tuple:
     """The source as compile reads it with the declarations in `entries` (see _entry_of) left out, each file's own
-    copy (the documents read stay as written), and {(what, name): where its problem is} of the entries left out."""
+    copy (the documents read stay as written), and {(what, name): where its problem is} of the entries left out. An
+    article's entry (of the text, of the index) is left in as a stand-in of that article alone, so that its place in
+    the list and the article stay (compile checks no citation against it, nor its status); one naming no article is
+    None, passed over."""
     docs, set_aside = [], {}
     for doc in source.documents:
         mine = [(key, name) for file, key, name in entries if file == doc.file]
@@ -508,11 +595,21 @@ def _without(source: VersionSource, entries: dict) -> tuple:
         key, what = _DECLARATIONS.get(doc.kind, (None, None))
         if key is not None and any(k == key for k, _ in mine):
             data[key] = dict(data[key])
+        if any(k == "articles" for k, _ in mine) and doc.kind in _ARTICLE_LISTS:
+            data["articles"] = list(data["articles"])
         for k, name in mine:
             if k == "field":       # a field whose schema cannot be read: known, read as anything (its problem is said)
                 _stand_in(data, name)
             elif k is None:
                 data.pop(name, None)
+            elif k == "articles" and doc.kind in _ARTICLE_LISTS:
+                article = data["articles"][name].get("article") if isinstance(data["articles"][name], dict) else None
+                if isinstance(article, str):
+                    data["articles"][name] = ({"article": article, "paragraphs": []} if doc.kind == "ArticleText"
+                                              else {"article": article, "title": "", "status": None})
+                    set_aside[(_ARTICLE_LISTS[doc.kind], article)] = entries[(doc.file, k, name)]
+                else:
+                    data["articles"][name] = None
             else:
                 data[key].pop(name, None)
                 set_aside[(what, name)] = entries[(doc.file, k, name)]
@@ -537,19 +634,41 @@ _FREE_MANIFEST_KEYS = {"title": "t", "description": "", "illustration": False,
 
 
 def _only_free_faults(manifest: Document) -> bool:
-    """Whether the manifest fits its schema once its free keys (title, source, dates) are right and its unknown keys
-    are gone: then its faults are all in what nothing compiled depends on."""
+    """Whether the manifest (as read, see _manifest_reading) fits its schema once its free keys (title, source, dates)
+    are right: then its faults are all in what nothing compiled depends on."""
     if file_header_issue(manifest) is not None:
         return False
-    schema = schema_for(KINDS["Policy"])
-    fixed = {k: v for k, v in manifest.data.items() if k in schema["properties"] and k not in _FREE_MANIFEST_KEYS}
+    fixed = {k: v for k, v in manifest.data.items() if k not in _FREE_MANIFEST_KEYS}
     fixed.update({k: v for k, v in _FREE_MANIFEST_KEYS.items() if v is not None})
     return not any(True for _ in validator_for("Policy").iter_errors(fixed))
 
 
+def _manifest_reading(manifest: Document) -> Document:
+    """The manifest as read for checking: each unknown key left out, or, when the key it is nearest to is one the
+    manifest does not have (`extend:` for `extends:`), read as that key; its header as a manifest's."""
+    known = schema_for(KINDS["Policy"])["properties"]
+    data = manifest.data if isinstance(manifest.data, dict) else {}
+    reading = {k: v for k, v in data.items() if k in known}
+    marks, keys = dict(manifest.marks), dict(manifest.keys)
+    for key, value in data.items():
+        near = nearest(key, known) if key not in known else None
+        if near is not None and near not in data and near not in reading:
+            reading[near] = value       # said where it is written
+            for old, new in ((manifest.marks, marks), (manifest.keys, keys)):
+                new.update({(near,) + path[1:]: mark for path, mark in old.items() if path[:1] == (key,)})
+    reading.update(apiVersion=API_VERSION, kind="Policy")
+    return Document(manifest.file, reading, marks, keys, manifest.place)
+
+
+# what a rule set aside may be read without, for checking only, when its value breaks the schema: a `when:` left
+# empty is read as no condition, a `note:` or `clause:` that is no text as none (its problem is said where it is)
+_OPTIONAL_RULE_KEYS = ("when", "note", "clause")
+
+
 def _reading(rule) -> Optional[dict]:
     """A rule as read for checking only: each unknown key left out, or, when the key it is nearest to is a required
-    one the rule lacks (`tittle:` for `title:`), read as that key. None for a rule that is no mapping."""
+    one the rule lacks (`tittle:` for `title:`), read as that key; a `when:`, `note:` or `clause:` that breaks the
+    schema left out; each conclusion read as _conclusion_reading reads it. None for a rule that is no mapping."""
     if not isinstance(rule, dict):
         return None
     schema = schema_for(KINDS["Rules"])["properties"]["rules"]["items"]
@@ -559,7 +678,36 @@ def _reading(rule) -> Optional[dict]:
         near = nearest(key, known) if key not in known else None
         if near in required and near not in reading:
             reading[near] = value
+    for err in validator_for("Rules").iter_errors({"apiVersion": API_VERSION, "kind": "Rules", "rules": [reading]}):
+        key = err.absolute_path[2] if len(err.absolute_path) > 2 else None
+        if key in _OPTIONAL_RULE_KEYS:
+            reading.pop(key, None)
+    if isinstance(reading.get("then"), list):
+        reading["then"] = [_conclusion_reading(c) for c in reading["then"]]
     return reading
+
+
+def _conclusion_reading(conclusion):
+    """A conclusion as read for checking only: with no `decide:` or `derive:`, a key nearest one of them (`decid:`) read
+    as it; then each key its form does not take read as the one it is nearest to that is not written (`valu:` as
+    `value:`), or left out."""
+    if not isinstance(conclusion, dict):
+        return conclusion
+    forms = {alt["required"][0]: alt["properties"] for alt in schema_for(KINDS["Rules"])["$defs"]["conclusion"]["oneOf"]}
+    keyword = next((k for k in forms if k in conclusion), None)
+    reading = dict(conclusion)
+    if keyword is None:
+        key, keyword = next(((k, near) for k in conclusion for near in [nearest(str(k), forms)] if near), (None, None))
+        if keyword is None:
+            return conclusion
+        reading = {keyword if k == key else k: v for k, v in conclusion.items()}
+    takes = forms[keyword]
+    out = {}
+    for key, value in reading.items():
+        near = key if key in takes else nearest(str(key), takes)
+        if near is not None and near not in out and (near == key or near not in reading):
+            out[near] = value
+    return out
 
 
 def _rule_of(issue, source: VersionSource):

@@ -416,6 +416,30 @@ def test_test_says_what_validate_says_of_the_cases_at_their_place_and_still_runs
     assert clean.exit_code == 0 and json.loads(clean.stdout)["problems"] == []
 
 
+def test_test_lists_its_problems_in_the_order_of_the_file_as_validate_does(tmp_path):
+    """A case set aside (schema.format, line 8) after a case with an unknown decision (line 6): both commands list
+    them by place, and each says how many there are, one as well as two."""
+    root, bad = _toy_with_test_file(tmp_path, "bad.yaml", CASES + "  - name: typo\n"
+                                     "    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 徐汇区}}\n"
+                                     "    expect: {eligble: true}\n"
+                                     "  - name: bad date\n    as_of: 2020-02-30\n"
+                                     "    facts: {applicant: {name: 甲, district: 徐汇区}}\n    expect: {eligible: true}\n")
+    for command in (["test", "toy@1"], ["validate", str(root / "toy" / "1")]):
+        result = run(*command, "--policy-root", str(root))
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.splitlines()
+        said = [ln.split(": ")[1] for ln in lines if ln.startswith(f"{bad}:")]
+        assert said == ["test.unknown_decision", "schema.format"] and lines[-1] == "2 problems", lines
+        data = json.loads(run(*command, "--policy-root", str(root), "--format", "json").stdout)
+        placed = data["problems"] if command[0] == "test" else data["versions"][0]["errors"]
+        assert [p["location"]["line"] for p in placed] == [6, 8]
+    bad.write_text(CASES + "  - name: typo\n    facts: {as_of: 2020-06-30, applicant: {name: 甲, district: 徐汇区}}\n"
+                   "    expect: {eligble: true}\n", encoding="utf-8")
+    for command in (["test", "toy@1"], ["validate", str(root / "toy" / "1")]):
+        lines = run(*command, "--policy-root", str(root)).stderr.splitlines()
+        assert lines[-1] == "1 problem", lines
+
+
 def test_test_on_a_version_without_cases_says_they_are_not_inherited():
     from conftest import REPO
     result = run("test", "shanghai-post-license@2022-illustration", "--policy-root", str(REPO / "examples" / "amendment" / "policies"))

@@ -127,6 +127,24 @@ def test_a_case_with_a_misspelt_key_is_set_aside_at_its_place_and_the_others_run
                                  f"*cases.yaml:{line}:5: schema.additionalProperties: unknown key `expect_eror`*"])
 
 
+def test_a_case_says_every_problem_regcode_test_says_of_it(pytester):
+    """A case whose facts the facts schema refuses and whose expectations are misspelt: as `regcode test` does, pytest
+    names each (test.facts, test.unknown_decision, test.value) at its place, beside the case's own failing run."""
+    cases = _toy_copy(pytester, "      fee: 300\n", "      fee: 300\n      tierr: gold\n")
+    text = cases.read_text(encoding="utf-8")
+    cases.write_text(text.replace("employees: 12,", "employees: twelve,", 1).replace("      risk: high\n", "      risk: hgh\n", 1),
+                     encoding="utf-8")
+    result = pytester.runpytest_subprocess(str(cases), "-p", "no:cacheprovider", "--regcode-backend", "python", "-v")
+    out = result.stdout.str()
+    assert "ERROR collecting" not in out and "Traceback" not in out
+    name = "a busy applicant with a major incident, stale and failed vehicles"
+    result.stdout.fnmatch_lines([f"*cases.yaml::{name}[[]problem[]] FAILED*"])
+    for said in ("test.facts: case '" + name + "': applicant.employees must be a whole number",
+                 "test.unknown_decision: case '" + name + "' expects a decision `tierr`",
+                 "test.value: case '" + name + "' expects `risk` to be \"hgh\""):
+        assert said in out, said
+
+
 def test_yaml_outside_a_policy_version_folder_is_not_collected(pytester):
     other = pytester.path / "notes.yaml"
     other.write_text("apiVersion: regcode/v1\nkind: TestCases\ncases: []\n", encoding="utf-8")

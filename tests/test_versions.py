@@ -967,3 +967,73 @@ def test_diff_asks_to_review_the_title_of_an_article_reworded_under_an_unchanged
     assert entry.get("index_unchanged") == ({"title": "新申请企业两个月内分类、一般为B类", "status": "encoded"} if noted else None)
     page = CliRunner().invoke(regcode, args + ["--format", "html"]).stdout
     assert (review.replace("`", "&#96;") in page or review in page) == noted
+
+
+TWO_RULE_MISTAKES = """\
+  - id: probe
+    article: 第九十九条
+    title: 探针
+    then: [{decide: night_permt, value: true}]
+"""
+ONE_BAD_FILE = [   # (what is wrong, the file of version 2 it is in, its text, the code said there): never the only problem
+    ("an ArticleText entry with a misspelt key", "text.yaml", "kind: ArticleText\narticles:\n  - article: 第二条\n"
+     "    paragraph: [{text: 申请人应当符合下列条件}]\n", "schema.additionalProperties"),
+    ("an ArticleIndex entry with a status there is not", "articles.yaml", "kind: ArticleIndex\narticles:\n"
+     "  - {article: 第二条, title: 申请人, status: encodd}\n", "schema.enum"),
+    ("a misspelt kind", "rules/more.yaml", "kind: Rule\nrules: []\n", "schema.kind"),
+    ("a rules file whose rules are no list", "rules/more.yaml", "kind: Rules\nrules: {}\n", "schema.type"),
+    ("a file that is a list", "more.yaml", None, "schema.type"),
+    ("a file that is not text", "x.yaml", b"\x8b\xd9\x00\xff\xfe\x01kind\x93", "load.encoding"),
+    ("a source file named outside the folder", "text.yaml", "kind: ArticleText\nsource: {file: ../x.txt}\narticles: []\n",
+     "schema.not"),
+    ("a source file's sha256 that is no hash", "text.yaml", "kind: ArticleText\nsource: {note: n, sha256: abc}\narticles: []\n",
+     "schema.pattern"),
+]
+
+
+@pytest.mark.parametrize("name,file,text,code", ONE_BAD_FILE, ids=[b[0] for b in ONE_BAD_FILE])
+def test_one_bad_file_of_an_amendment_does_not_hide_the_mistakes_of_its_rules(tmp_path, name, file, text, code):
+    """A file bad as a whole is set aside as one that does not parse is, a misspelt kind is read as the kind it is
+    nearest to, and an entry of the text or the article index that breaks the schema is set aside as a declaration
+    is: the rules' mistakes are said in the same run (a rule citing an article there is not, a decision undeclared)."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    with open(v2 / "rules.yaml", "a", encoding="utf-8") as fh:
+        fh.write(TWO_RULE_MISTAKES)
+    path = v2 / file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text("- a\n- b\n" if text is None else "apiVersion: regcode/v1\n" + text, encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert sorted((e["code"], Path(e["location"]["file"]).name) for e in errors) == sorted(
+        [(code, path.name), ("compile.clause", "rules.yaml"), ("compile.unknown_decision", "rules.yaml")]), errors
+
+
+MANIFEST_READINGS = [   # (what is wrong with the manifest, how policy.yaml is edited, the code said there)
+    ("a misspelt extends", ('extends: "toy@1"', 'extend: "toy@1"'), "schema.additionalProperties"),
+    ("a version that is not the folder's", ('version: "2"', 'version: "3"'), "schema.version"),
+    ("an id that is not the folder's", ("id: toy", "id: toys"), "schema.policy_id"),
+]
+
+
+@pytest.mark.parametrize("name,edit,code", MANIFEST_READINGS, ids=[m[0] for m in MANIFEST_READINGS])
+def test_a_manifest_read_as_meant_still_has_the_rules_checked(tmp_path, name, edit, code):
+    """`extend:` is read as the `extends:` it is nearest to (as a rule's `tittle:` is read as `title:`), with no
+    echo asking for a facts schema; nothing compiled reads the manifest's version or id (the folders name it): the
+    rules of the version are checked beside either."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    (v2 / "policy.yaml").write_text((v2 / "policy.yaml").read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    with open(v2 / "rules.yaml", "a", encoding="utf-8") as fh:
+        fh.write(TWO_RULE_MISTAKES)
+    result = CliRunner().invoke(regcode, ["validate", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--format", "json", str(v2)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = json.loads(result.stdout)["versions"][0]["errors"]
+    assert sorted((e["code"], Path(e["location"]["file"]).name) for e in errors) == sorted(
+        [(code, "policy.yaml"), ("compile.clause", "rules.yaml"), ("compile.unknown_decision", "rules.yaml")]), errors
