@@ -129,20 +129,46 @@ def key_for(catalog, directory: Path) -> Optional[str]:
     return digest.hexdigest()[:40]
 
 
-def load(folder: Path, key: str):
+def _mine(info) -> bool:
+    """Written by this user, and by no one else since: the only entries trusted."""
+    return not hasattr(os, "getuid") or (info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _expected(directory: Path) -> tuple:
+    """(id, version, folder) of the version a folder holds: validate requires the manifest to say the same."""
+    named = Path(directory).resolve()
+    return named.parent.name, named.name, str(named)
+
+
+def load(folder: Path, key: str, directory: Optional[Path] = None):
+    """The entry stored under `key`, or None. Only a regular file of this user's is opened: the name is
+    looked at without following a link (a FIFO put there would block the open and every command with it),
+    opened non-blocking and without following a link, and what was opened is looked at again (it may have
+    been swapped in between). An entry holds its key and, when `directory` is given, must be that folder's
+    version: anything else is a miss, compiled again and overwritten."""
     path = folder / f"{key}.pickle"
     try:
-        info = path.stat()
-        if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or not _mine(info):
             return None
-        with open(path, "rb") as fh:
-            entry = pickle.load(fh)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
         return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode) or not _mine(info):
+                return None
+            entry = pickle.load(fh)
     except Exception:       # a damaged entry is not an error: compile again and overwrite it
         return None
     if not isinstance(entry, dict) or entry.get("key") != key:
         return None
+    if directory is not None:
+        from .compile import CompiledPolicy
+        policy = entry.get("policy")
+        if not isinstance(policy, CompiledPolicy) or (policy.id, policy.version, entry.get("directory")) != _expected(directory):
+            return None
     return entry
 
 
@@ -180,7 +206,7 @@ def compiled(catalog, directory: Path, compile_now: Callable):
     folder = cache_dir()
     key = key_for(catalog, directory) if folder is not None else None
     if key is not None:
-        entry = load(folder, key)
+        entry = load(folder, key, directory)
         if entry is not None:
             policy = entry["policy"]
             policy.directory = str(directory)
@@ -194,7 +220,7 @@ def compiled(catalog, directory: Path, compile_now: Callable):
         program = program_for(policy, "python")
         backends, policy.backends = policy.backends, {}
         try:
-            store(folder, key, {"policy": policy, "python": program.frozen()})
+            store(folder, key, {"policy": policy, "python": program.frozen(), "directory": _expected(directory)[2]})
         finally:
             policy.backends = backends
     return policy

@@ -113,3 +113,65 @@ def test_the_cache_can_be_turned_off(root, monkeypatch):
     Catalog([root]).by_ref("toy@1")
     Catalog([root]).by_ref("toy@1")
     assert len(calls) == 2
+
+
+# ---- an entry is read only when it is what was stored ------------------------------------------------------
+def _bounded(call, fifo=None, seconds: float = 30.0):
+    """`call()` in a thread, waited on at most `seconds`: a load that blocks fails the test instead of hanging
+    it (the FIFO is then opened for writing and closed, which ends the blocked read)."""
+    import threading
+    done = []
+    worker = threading.Thread(target=lambda: done.append(call()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        if fifo is not None:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(seconds)
+        pytest.fail(f"blocked for more than {seconds:.0f} s on a cache entry that is not a file")
+    return done[0]
+
+
+def _make_fifo(entry):
+    entry.unlink()
+    os.mkfifo(entry, 0o600)
+
+
+def _make_link(entry):
+    moved = entry.with_name("elsewhere.bin")
+    entry.rename(moved)
+    entry.symlink_to(moved)
+
+
+@pytest.mark.parametrize("swap", [_make_fifo, _make_link], ids=["a FIFO", "a link to the entry"])
+def test_an_entry_that_is_not_a_regular_file_is_a_fresh_compile(root, tmp_path, monkeypatch, swap):
+    calls = _compiles(monkeypatch)
+    Catalog([root]).by_ref("toy@1")
+    (entry,) = (tmp_path / "cache").glob("*.pickle")
+    swap(entry)
+    policy = _bounded(lambda: Catalog([root]).by_ref("toy@1"), entry if entry.is_fifo() else None)
+    assert len(calls) == 2 and _out(policy)
+    assert entry.is_file() and not entry.is_symlink(), "the fresh compile is stored in its place"
+
+
+def test_an_entry_holding_another_version_is_a_miss(root, tmp_path, monkeypatch):
+    """An entry names its key; one rewritten to hold another version under this key is not served (the
+    policy's id, version and folder are checked against what was asked for)."""
+    import pickle
+    child = root / "toy" / "2"
+    shutil.copytree(root / "toy" / "1", child)
+    manifest = child / "policy.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('version: "1"', 'version: "2"'), encoding="utf-8")
+    folder = tmp_path / "cache"
+    key_1 = cache_module.key_for(Catalog([root]), root / "toy" / "1")
+    key_2 = cache_module.key_for(Catalog([root]), child)
+    Catalog([root]).by_ref("toy@1")
+    Catalog([root]).by_ref("toy@2")
+    with open(folder / f"{key_2}.pickle", "rb") as fh:
+        entry = pickle.load(fh)
+    entry["key"] = key_1
+    with open(folder / f"{key_1}.pickle", "wb") as fh:
+        pickle.dump(entry, fh)
+    calls = _compiles(monkeypatch)
+    policy = Catalog([root]).by_ref("toy@1")
+    assert (policy.id, policy.version) == ("toy", "1") and len(calls) == 1
