@@ -23,7 +23,7 @@ from ..engine.case import also_wrong
 from ..engine.errors import IssueCollector, one_line
 from ..engine.load import MAX_CASE_BYTES, parse_text, printable
 from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
-                   explain_option, policy_root_option, regcode, selection_options, set_format)
+                   explain_option, policy_root_option, regcode, require_stdin, require_stdout, selection_options, set_format)
 
 
 # ---- shared with `regcode plan` ----------------------------------------------------------
@@ -309,6 +309,10 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     if out == "-" and fmt == "json":
         raise click.BadParameter("--format json prints the summary on stdout; it cannot share it with --out -",
                                  param_hint="--format")
+    if source == "-":
+        require_stdin()
+    if out == "-" or fmt == "json":     # said before the run, and before --out or --errors is written
+        require_stdout()
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])

@@ -173,6 +173,9 @@ class RegcodeGroup(click.Group):
             raise
         except click.ClickException as exc:   # `regcode --bogus`: the group's own options
             raise one_paragraph(exc, getattr(exc, "ctx", None)) from None
+        except PolicyError as exc:      # `regcode --help >&-`: the help or version had nowhere to go
+            report_issues(exc.issues)
+            raise click.exceptions.Exit(EXIT_POLICY) from None
 
     def invoke(self, ctx):
         try:
@@ -464,6 +467,80 @@ def _never_unprintable() -> None:
                 pass
 
 
+class ClosedStream:
+    """sys.stdin or sys.stdout of a process started with it closed (`regcode eval - <&-`, `regcode eval FILE >&-`),
+    where Python leaves None: reading it was an AttributeError (exit 3), and writing, through click.echo, output
+    dropped with exit 0. In its place, this is no terminal, holds nothing to flush, and its first read or write is
+    one problem (exit 1) before anything was read or written; a command that never uses it runs as usual."""
+
+    encoding, errors, closed = "utf-8", "strict", False
+
+    def __init__(self, make_error):
+        self._make_error = make_error
+
+    def isatty(self) -> bool:
+        return False
+
+    def flush(self) -> None:        # nothing is held: Python's own flush at exit finds nothing to do
+        pass
+
+    def close(self) -> None:        # (multiprocessing closes stdin in each worker)
+        pass
+
+    def _refuse(self, *args, **kw):
+        raise self._make_error()
+
+    read = readline = readlines = write = writelines = fileno = __iter__ = _refuse
+    buffer = property(_refuse)
+
+
+def _stdin_closed() -> PolicyError:
+    from ..engine import InputError
+    return InputError([Issue("input.io", "standard input is closed", Location("<stdin>"), "give a file, or pipe one in")])
+
+
+def _stdout_closed() -> PolicyError:
+    ctx = click.get_current_context(silent=True)
+    has_out = ctx is not None and any(p.name == "out" for p in ctx.command.params)
+    return PolicyError([Issue("output.io", "standard output is closed: nothing was written to it", Location("<stdout>"),
+                              "give --out FILE or redirect stdout" if has_out else "redirect stdout to a file or a pipe")])
+
+
+def require_stdout() -> None:
+    """Before a run whose result goes to stdout (`batch --out -`, its json summary): a closed one is said now,
+    before any work or any other file is written."""
+    if isinstance(sys.stdout, ClosedStream):
+        raise _stdout_closed()
+
+
+def require_stdin() -> None:
+    if isinstance(sys.stdin, ClosedStream):
+        raise _stdin_closed()
+
+
+def _closed_standard_streams() -> None:
+    """A standard stream the process was started without: stdin and stdout are ClosedStreams, refused where used;
+    stderr, which only carries problems and notes, is /dev/null on its descriptor (so that no file opened later
+    becomes descriptor 2, and nothing written there lands in it), and the exit status still says what happened."""
+    if sys.stdin is None:
+        sys.stdin = ClosedStream(_stdin_closed)
+    if sys.stdout is None:
+        sys.stdout = ClosedStream(_stdout_closed)
+    if sys.stderr is None:
+        try:
+            try:
+                os.fstat(2)
+            except OSError:
+                null = os.open(os.devnull, os.O_WRONLY)
+                if null != 2:
+                    os.dup2(null, 2)
+                    os.close(null)
+            sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        except OSError:     # pragma: no cover - no /dev/null: problems are not said, and the status still is
+            sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
 def main() -> None:  # the console-script entry point
+    _closed_standard_streams()
     _never_unprintable()
     regcode(prog_name="regcode")

@@ -20,7 +20,7 @@ from .batch import (BadRecords, Progress, catalog_factory, check_input, check_ou
                     skipped_text, table)
 from ..engine import evaluate_case
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
-                   selection_options)
+                   require_stdin, require_stdout, selection_options)
 
 SUFFIXES = {".csv": to_csv, ".json": to_json}
 
@@ -188,6 +188,10 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
         write = SUFFIXES.get(Path(out).suffix.lower())
         if write is None:
             raise click.BadParameter(f"{out}: the plan is written as .csv or .json (by the file name's suffix)", param_hint="--out")
+    if source == "-":
+        require_stdin()
+    if not out:     # the summary goes to stdout: said before the run, and before --errors is written
+        require_stdout()
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
