@@ -1,6 +1,7 @@
 """The `regcode` group: shared options, output helpers, and the mapping from errors to exit codes."""
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import re
@@ -143,12 +144,42 @@ class BareHelp(click.ClickException):
         click.echo(self.message, err=True)
 
 
+class NamedPath(click.Path):
+    """click.Path refusing an empty name: `--out ''` is no file, not the current folder (`.: cannot write .: Is a
+    directory`), and not the option left out either (`--errors ''` dropped the bad records, `fmt ''` formatted the
+    current folder). A usage error at the option, before anything runs."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (str, bytes)) and not value:
+            what = ("an empty file name; give a file's path" if not self.dir_okay else
+                    "an empty folder name; give a folder's path" if not self.file_okay else
+                    "an empty path; give a file's or a folder's path")
+            if self.allow_dash:
+                what += ", or - for " + ("stdout" if isinstance(param, click.Option) and param.name == "out" else "stdin")
+            self.fail(what, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class RegcodeCommand(click.Command):
+    """Every verb: a path option or argument (click.Path) refuses an empty name (NamedPath), for every verb at once."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        for param in self.params:
+            if type(param.type) is click.Path:
+                named = copy.copy(param.type)
+                named.__class__ = NamedPath
+                param.type = named
+
+
 class RegcodeGroup(click.Group):
     """Turns every PolicyError into a one-paragraph message and exit 1; never a traceback for bad input.
     Usage errors too (click's own would be three parts and exit 2): converted once, here, for every verb.
 
     Verbs are imported when they are run (cli/commands.py maps each to its module), so `regcode eval`
     loads what evaluating needs and no more; listing them (`--help`) imports them all."""
+
+    command_class = RegcodeCommand
 
     def list_commands(self, ctx):
         from .commands import COMMANDS

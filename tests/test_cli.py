@@ -598,3 +598,36 @@ def test_a_closed_stream_the_command_does_not_use_is_no_problem(redirections, ar
         assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 5
     else:
         assert b"classification" in proc.stdout
+
+
+# ---- an empty path given to an option or argument that names a file or folder --------------------------------
+EMPTY = [  # (args, the option or argument, what it names)
+    (["batch", "{district}", "--out", ""], "--out", "an empty file name; give a file's path, or - for stdout"),
+    (["batch", "{district}", "--out", "o.jsonl", "--errors", ""], "--errors", "an empty file name; give a file's path"),
+    (["plan", "--year", "2020", "{district}", "--out", ""], "--out", "an empty file name; give a file's path"),
+    (["plan", "--year", "2020", "{district}", "--errors", ""], "--errors", "an empty file name; give a file's path"),
+    (["test", "toy", "--policy-root", str(TEST_POLICIES), "--junit", ""], "--junit", "an empty file name; give a file's path"),
+    (["schema", "--out", ""], "--out", "an empty folder name; give a folder's path"),
+    (["site", "--out", ""], "--out", "an empty folder name; give a folder's path"),
+    (["fmt", ""], "PATHS", "an empty path; give a file's or a folder's path"),
+    (["eval", ""], "FACTS", "an empty path; give a file's or a folder's path, or - for stdin"),
+    (["eval", "--policy-root", "", "{aa}"], "--policy-root", "an empty folder name; give a folder's path"),
+    (["validate", ""], "PATHS", "an empty folder name; give a folder's path"),
+    (["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", ""], "--corpus",
+     "an empty path; give a file's or a folder's path, or - for stdin"),
+    (["serve", "--decision-log", ""], "--decision-log", "an empty file name; give a file's path"),
+]
+
+
+@pytest.mark.parametrize("args, where, said", EMPTY, ids=[" ".join(a for a in c[0] if not a.startswith("/")) for c in EMPTY])
+def test_an_empty_path_is_a_usage_error_naming_the_option(args, where, said, district, tmp_path, monkeypatch):
+    """`--out ''` is not the current folder (`.: output.io: cannot write .: Is a directory`), nor no file at all
+    (`--errors ''` dropped the bad records, `fmt ''` formatted the current folder): it is a usage error, before anything runs."""
+    monkeypatch.chdir(tmp_path)
+    if args[0] == "serve":      # were the option passed over, the server would start (and the test wait on it)
+        from regcode.service import registry
+        monkeypatch.setattr(registry, "load", lambda *a, **kw: pytest.fail("serve started with --decision-log ''"))
+    result = run(*_placed(args, district))
+    command = " ".join(["regcode", args[0]])
+    assert (result.exit_code, result.stderr) == (1, f"{command}: {where}: {said} (see {command} --help)\n")
+    assert list(tmp_path.iterdir()) == []
