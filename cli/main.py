@@ -352,12 +352,18 @@ def policy_root_option(f):
 def catalog(policy_roots, allow_empty: bool = False) -> Catalog:
     """The policies of the --policy-root folders (searched first) and the shipped ones. A root with no
     version folder at all is a mistake (a wrong path, the policy's own folder): said, not silently passed over."""
+    from ..engine.catalog import version_manifests
     for root in policy_roots or []:
-        if not allow_empty and not any(Path(root).glob("*/*/policy.yaml")):
+        if allow_empty:
+            continue
+        manifests, links = version_manifests(Path(root))
+        if not manifests:
             hint = ("this is a version folder; pass the folder two levels up (it holds POLICY/VERSION/)"
                     if (Path(root) / "policy.yaml").is_file() else
                     "this is a policy folder; pass the folder above it" if any(Path(root).glob("*/policy.yaml")) else
                     "a policy root holds POLICY/VERSION/policy.yaml")
+            if links:
+                hint += f"; {links[0]} is a link to a folder outside it" + (f", as are {len(links) - 1:,} more" if len(links) > 1 else "")
             raise click.BadParameter(f"{root} holds no policy version ({hint})", param_hint="--policy-root")
     return Catalog(list(policy_roots or []))
 
