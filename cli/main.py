@@ -21,6 +21,7 @@ from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (and SIGTERM during batch and plan)
 EXIT_PIPE = 141     # 128 + SIGPIPE: what a Unix filter whose reader left ends with (`set -o pipefail` sees it)
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)     # an output with no room left: exit 1, output.io
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file (batch, plan)
@@ -224,9 +225,10 @@ class RegcodeGroup(click.Group):
                 sys.stdout = open(os.devnull, "w")
             finally:
                 ctx.exit(EXIT_PIPE)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt:   # with what became of each output the verb named (on_interrupt)
+            notes = [say() for say in ctx.meta.get("regcode.interrupted", [])]
+            click.echo("interrupted" + (": " + "; ".join(notes) if notes else ""), err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except OSError as exc:
             if exc.errno not in _NO_ROOM:
                 _internal(ctx, exc)
@@ -249,6 +251,11 @@ def _internal(ctx, exc: Exception) -> None:
     click.echo(f"regcode: internal error: {type(exc).__name__}: {exc}. This is a bug in regcode, not in your input; "
                "run again with REGCODE_DEBUG=1 for the traceback and report it.", err=True)
     ctx.exit(EXIT_INTERNAL)
+
+
+def on_interrupt(ctx, say) -> None:
+    """`say()` is added to `interrupted` when Ctrl-C stops the command: what became of one of its outputs."""
+    ctx.meta.setdefault("regcode.interrupted", []).append(say)
 
 
 def report_issues(issues, fmt: str = "text") -> None:
@@ -486,6 +493,9 @@ def regcode():
          a usage error too (an unknown command or option, a missing argument, a bad option
          value): one paragraph naming the option and the fix
       3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
+      130  interrupted (Ctrl-C, or SIGTERM during batch and plan): a file written whole (--out
+         FILE, --errors FILE) is not written, one there before left as it was; what went to
+         stdout, a FIFO or a device is whole lines; the message says which
       141  the reader of the output left before it ended (`regcode ... | head`), as for any
          command stopped by SIGPIPE: the run stops quietly, its output and status not delivered
     """

@@ -17,10 +17,10 @@ from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
-                    skipped_text, table)
+                    left_of, skipped_text, table)
 from ..engine import evaluate_case
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
-                   require_stdin, require_stdout, selection_options)
+                   on_interrupt, require_stdin, require_stdout, selection_options)
 
 SUFFIXES = {".csv": to_csv, ".json": to_json}
 
@@ -205,6 +205,9 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     recheck = functools.partial(also_wrong, policy_name=policy_id, as_of=as_of, version=version)
     job = Job(catalog_factory(policy_roots), evaluate, plan_entry, recheck=recheck)
 
+    for path in (out, errors):
+        if path:
+            on_interrupt(ctx, left_of(path))
     interactive = sys.stderr.isatty()
     progress = Progress(interactive, count_records(source) if interactive else None)
     tally, entries = Tally(), []
