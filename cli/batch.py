@@ -10,7 +10,7 @@ import time
 import unicodedata
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import click
 
@@ -23,7 +23,7 @@ from ..engine.case import also_wrong
 from ..engine.errors import IssueCollector, one_line
 from ..engine.load import MAX_CASE_BYTES, parse_text, printable
 from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
-                   explain_option, policy_root_option, regcode, selection_options, set_format)
+                   explain_option, on_interrupt, policy_root_option, regcode, require_stdin, require_stdout, selection_options, set_format)
 
 
 # ---- shared with `regcode plan` ----------------------------------------------------------
@@ -124,6 +124,31 @@ def check_output(path, name: str, source: str) -> None:
         raise click.BadParameter(f"the folder {str(target.parent)!r} is not writable", param_hint=name)
     if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
         raise click.BadParameter(f"{path} is the input; write the output elsewhere", param_hint=name)
+
+
+def left_of(path, what: str = "") -> Callable[[], str]:
+    """What an interrupted run left of an output, for `interrupted: ...` (main.on_interrupt): a file written whole
+    (atomic_writer) is not there, or as it was; stdout, a FIFO or a device got whole lines (Output holds a Ctrl-C
+    until the line being written is done)."""
+    if path == "-" or is_special_file(Path(path)):
+        where = "stdout" if path == "-" else one_line(str(path))
+        return lambda: f"what was written to {where} is whole lines{what}"
+    shown = one_line(str(path))
+
+    def state():
+        try:
+            info = os.stat(path)
+            return info.st_ino, info.st_mtime_ns
+        except OSError:
+            return None
+    before = state()
+
+    def say() -> str:
+        now = state()
+        if now is not None and now != before:
+            return f"{shown} was written whole"     # the run was done with it: stopped after the rename
+        return f"{shown} is left as it was" if before is not None else f"no {shown} was written"
+    return say
 
 
 def catalog_factory(policy_roots) -> functools.partial:
@@ -309,6 +334,10 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     if out == "-" and fmt == "json":
         raise click.BadParameter("--format json prints the summary on stdout; it cannot share it with --out -",
                                  param_hint="--format")
+    if source == "-":
+        require_stdin()
+    if out == "-" or fmt == "json":     # said before the run, and before --out or --errors is written
+        require_stdout()
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
@@ -318,13 +347,16 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     recheck = functools.partial(also_wrong, policy_name=policy_id, as_of=as_of, version=version)
     job = Job(catalog_factory(policy_roots), evaluate, batch_reduce, spill=True, recheck=recheck)
 
+    on_interrupt(ctx, left_of(out, ", one result each"))
+    if errors:
+        on_interrupt(ctx, left_of(errors))
     interactive = sys.stderr.isatty()
     progress = Progress(interactive, count_records(source) if interactive else None)
     tally = Tally()
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        sink = stack.enter_context(nullcontext(Output(click.get_text_stream("stdout"), "stdout")) if out == "-"
+        sink = stack.enter_context(nullcontext(Output(click.get_text_stream("stdout"), "stdout", whole_lines=True)) if out == "-"
                                    else atomic_writer(out))
         # the errors file quotes what the records held: it is written whatever they held
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)

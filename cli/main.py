@@ -1,6 +1,7 @@
 """The `regcode` group: shared options, output helpers, and the mapping from errors to exit codes."""
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import re
@@ -20,6 +21,7 @@ from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (and SIGTERM during batch and plan)
 EXIT_PIPE = 141     # 128 + SIGPIPE: what a Unix filter whose reader left ends with (`set -o pipefail` sees it)
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)     # an output with no room left: exit 1, output.io
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file (batch, plan)
@@ -143,12 +145,42 @@ class BareHelp(click.ClickException):
         click.echo(self.message, err=True)
 
 
+class NamedPath(click.Path):
+    """click.Path refusing an empty name: `--out ''` is no file, not the current folder (`.: cannot write .: Is a
+    directory`), and not the option left out either (`--errors ''` dropped the bad records, `fmt ''` formatted the
+    current folder). A usage error at the option, before anything runs."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (str, bytes)) and not value:
+            what = ("an empty file name; give a file's path" if not self.dir_okay else
+                    "an empty folder name; give a folder's path" if not self.file_okay else
+                    "an empty path; give a file's or a folder's path")
+            if self.allow_dash:
+                what += ", or - for " + ("stdout" if isinstance(param, click.Option) and param.name == "out" else "stdin")
+            self.fail(what, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class RegcodeCommand(click.Command):
+    """Every verb: a path option or argument (click.Path) refuses an empty name (NamedPath), for every verb at once."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        for param in self.params:
+            if type(param.type) is click.Path:
+                named = copy.copy(param.type)
+                named.__class__ = NamedPath
+                param.type = named
+
+
 class RegcodeGroup(click.Group):
     """Turns every PolicyError into a one-paragraph message and exit 1; never a traceback for bad input.
     Usage errors too (click's own would be three parts and exit 2): converted once, here, for every verb.
 
     Verbs are imported when they are run (cli/commands.py maps each to its module), so `regcode eval`
     loads what evaluating needs and no more; listing them (`--help`) imports them all."""
+
+    command_class = RegcodeCommand
 
     def list_commands(self, ctx):
         from .commands import COMMANDS
@@ -173,6 +205,9 @@ class RegcodeGroup(click.Group):
             raise
         except click.ClickException as exc:   # `regcode --bogus`: the group's own options
             raise one_paragraph(exc, getattr(exc, "ctx", None)) from None
+        except PolicyError as exc:      # `regcode --help >&-`: the help or version had nowhere to go
+            report_issues(exc.issues)
+            raise click.exceptions.Exit(EXIT_POLICY) from None
 
     def invoke(self, ctx):
         try:
@@ -190,9 +225,10 @@ class RegcodeGroup(click.Group):
                 sys.stdout = open(os.devnull, "w")
             finally:
                 ctx.exit(EXIT_PIPE)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt:   # with what became of each output the verb named (on_interrupt)
+            notes = [say() for say in ctx.meta.get("regcode.interrupted", [])]
+            click.echo("interrupted" + (": " + "; ".join(notes) if notes else ""), err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except OSError as exc:
             if exc.errno not in _NO_ROOM:
                 _internal(ctx, exc)
@@ -215,6 +251,11 @@ def _internal(ctx, exc: Exception) -> None:
     click.echo(f"regcode: internal error: {type(exc).__name__}: {exc}. This is a bug in regcode, not in your input; "
                "run again with REGCODE_DEBUG=1 for the traceback and report it.", err=True)
     ctx.exit(EXIT_INTERNAL)
+
+
+def on_interrupt(ctx, say) -> None:
+    """`say()` is added to `interrupted` when Ctrl-C stops the command: what became of one of its outputs."""
+    ctx.meta.setdefault("regcode.interrupted", []).append(say)
 
 
 def report_issues(issues, fmt: str = "text", counted: bool = False) -> None:
@@ -327,12 +368,16 @@ def catalog(policy_roots, allow_empty: bool = False) -> Catalog:
 def check_policy_roots(policy_roots) -> None:
     """A root with no version folder at all is a mistake (a wrong path, the policy's own folder): said, not
     silently passed over (a usage error naming --policy-root)."""
+    from ..engine.catalog import version_manifests
     for root in policy_roots or []:
-        if not any(Path(root).glob("*/*/policy.yaml")):
+        manifests, links = version_manifests(Path(root))
+        if not manifests:
             hint = ("this is a version folder; pass the folder two levels up (it holds POLICY/VERSION/)"
                     if (Path(root) / "policy.yaml").is_file() else
                     "this is a policy folder; pass the folder above it" if any(Path(root).glob("*/policy.yaml")) else
                     "a policy root holds POLICY/VERSION/policy.yaml")
+            if links:
+                hint += f"; {links[0]} is a link to a folder outside it" + (f", as are {len(links) - 1:,} more" if len(links) > 1 else "")
             raise click.BadParameter(f"{root} holds no policy version ({hint})", param_hint="--policy-root")
 
 
@@ -454,6 +499,9 @@ def regcode():
          a usage error too (an unknown command or option, a missing argument, a bad option
          value): one paragraph naming the option and the fix
       3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
+      130  interrupted (Ctrl-C, or SIGTERM during batch and plan): a file written whole (--out
+         FILE, --errors FILE) is not written, one there before left as it was; what went to
+         stdout, a FIFO or a device is whole lines; the message says which
       141  the reader of the output left before it ended (`regcode ... | head`), as for any
          command stopped by SIGPIPE: the run stops quietly, its output and status not delivered
     """
@@ -472,6 +520,80 @@ def _never_unprintable() -> None:
                 pass
 
 
+class ClosedStream:
+    """sys.stdin or sys.stdout of a process started with it closed (`regcode eval - <&-`, `regcode eval FILE >&-`),
+    where Python leaves None: reading it was an AttributeError (exit 3), and writing, through click.echo, output
+    dropped with exit 0. In its place, this is no terminal, holds nothing to flush, and its first read or write is
+    one problem (exit 1) before anything was read or written; a command that never uses it runs as usual."""
+
+    encoding, errors, closed = "utf-8", "strict", False
+
+    def __init__(self, make_error):
+        self._make_error = make_error
+
+    def isatty(self) -> bool:
+        return False
+
+    def flush(self) -> None:        # nothing is held: Python's own flush at exit finds nothing to do
+        pass
+
+    def close(self) -> None:        # (multiprocessing closes stdin in each worker)
+        pass
+
+    def _refuse(self, *args, **kw):
+        raise self._make_error()
+
+    read = readline = readlines = write = writelines = fileno = __iter__ = _refuse
+    buffer = property(_refuse)
+
+
+def _stdin_closed() -> PolicyError:
+    from ..engine import InputError
+    return InputError([Issue("input.io", "standard input is closed", Location("<stdin>"), "give a file, or pipe one in")])
+
+
+def _stdout_closed() -> PolicyError:
+    ctx = click.get_current_context(silent=True)
+    has_out = ctx is not None and any(p.name == "out" for p in ctx.command.params)
+    return PolicyError([Issue("output.io", "standard output is closed: nothing was written to it", Location("<stdout>"),
+                              "give --out FILE or redirect stdout" if has_out else "redirect stdout to a file or a pipe")])
+
+
+def require_stdout() -> None:
+    """Before a run whose result goes to stdout (`batch --out -`, its json summary): a closed one is said now,
+    before any work or any other file is written."""
+    if isinstance(sys.stdout, ClosedStream):
+        raise _stdout_closed()
+
+
+def require_stdin() -> None:
+    if isinstance(sys.stdin, ClosedStream):
+        raise _stdin_closed()
+
+
+def _closed_standard_streams() -> None:
+    """A standard stream the process was started without: stdin and stdout are ClosedStreams, refused where used;
+    stderr, which only carries problems and notes, is /dev/null on its descriptor (so that no file opened later
+    becomes descriptor 2, and nothing written there lands in it), and the exit status still says what happened."""
+    if sys.stdin is None:
+        sys.stdin = ClosedStream(_stdin_closed)
+    if sys.stdout is None:
+        sys.stdout = ClosedStream(_stdout_closed)
+    if sys.stderr is None:
+        try:
+            try:
+                os.fstat(2)
+            except OSError:
+                null = os.open(os.devnull, os.O_WRONLY)
+                if null != 2:
+                    os.dup2(null, 2)
+                    os.close(null)
+            sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        except OSError:     # pragma: no cover - no /dev/null: problems are not said, and the status still is
+            sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
 def main() -> None:  # the console-script entry point
+    _closed_standard_streams()
     _never_unprintable()
     regcode(prog_name="regcode")

@@ -17,10 +17,10 @@ from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
-                    skipped_text, table)
+                    left_of, skipped_text, table)
 from ..engine import evaluate_case
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
-                   selection_options)
+                   on_interrupt, require_stdin, require_stdout, selection_options)
 
 SUFFIXES = {".csv": to_csv, ".json": to_json}
 
@@ -188,6 +188,10 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
         write = SUFFIXES.get(Path(out).suffix.lower())
         if write is None:
             raise click.BadParameter(f"{out}: the plan is written as .csv or .json (by the file name's suffix)", param_hint="--out")
+    if source == "-":
+        require_stdin()
+    if not out:     # the summary goes to stdout: said before the run, and before --errors is written
+        require_stdout()
     jobs = jobs or default_jobs()
     cat = catalog(policy_roots)
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
@@ -201,6 +205,9 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     recheck = functools.partial(also_wrong, policy_name=policy_id, as_of=as_of, version=version)
     job = Job(catalog_factory(policy_roots), evaluate, plan_entry, recheck=recheck)
 
+    for path in (out, errors):
+        if path:
+            on_interrupt(ctx, left_of(path))
     interactive = sys.stderr.isatty()
     progress = Progress(interactive, count_records(source) if interactive else None)
     tally, entries = Tally(), []

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..engine import Issue, Location, PolicyError, dump_json
+from ..engine.catalog import version_manifests
 from ..engine.reports import reports_of
 from ..engine.testing import check_cases, discover
 from .main import EXIT_POLICY, catalog, policy_root_option, regcode, report_issues, set_format
@@ -63,17 +64,20 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
     """
     set_format(ctx, fmt)
     cat = catalog(policy_roots, allow_empty=True)   # validate reports an empty root itself (validate.empty_root)
-    issues, results = [], []
+    issues, results, unplaced = [], [], []     # unplaced: a root's own problems, of no version
     if paths:
         dirs = version_dirs(paths, cat)
     elif policy_roots:   # what the user pointed at, every version folder of it, broken manifests included
         dirs = []
         for root in cat.user_roots:
-            found = sorted(p.parent for p in root.glob("*/*/policy.yaml"))
+            manifests, links = version_manifests(root)     # as the catalog finds them: /proc/PID/cwd is no version
+            found = [p.parent for p in manifests]
             if not found:
-                issues.append(Issue("validate.empty_root", f"no policy versions under `{root}`: a policy root holds "
-                                    "POLICY/VERSION/policy.yaml", Location(str(root)),
-                                    "pass the folder that holds the policy folders, or name a version folder as PATH"))
+                outside = f"; {links[0]} is a link to a folder outside it" if links else ""
+                unplaced.append(Issue("validate.empty_root", f"no policy versions under `{root}`: a policy root holds "
+                                      f"POLICY/VERSION/policy.yaml{outside}", Location(str(root)),
+                                      "pass the folder that holds the policy folders, or name a version folder as PATH"))
+                issues.append(unplaced[-1])
             dirs.extend(found)
     else:
         dirs = [v.directory for pid in cat.policy_ids() for v in cat.versions(pid)] + [b.directory for b in cat.broken()]
@@ -98,7 +102,10 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
             results.append({"policy": directory.parent.name, "version": directory.name, "path": str(directory), "ok": False,
                             "errors": [i.as_dict() for i in said]})
     if fmt == "json":
-        click.echo(dump_json({"ok": not issues, "versions": results}))
+        report = {"ok": not issues, "versions": results}
+        if unplaced:        # else --format json said `"ok": false` and not why
+            report["errors"] = [i.as_dict() for i in unplaced]
+        click.echo(dump_json(report))
     else:
         for r in results:
             if r["ok"]:

@@ -385,19 +385,26 @@ def _append(path: str, sink) -> None:
     """The bytes of a chunk file at the end of `sink`, a text stream: copied by the kernel (sendfile) to the
     stream's file when it has one, else as bytes to its buffer, else as text (decoding and encoding 7 KB a
     case again cost the parent a core's third)."""
-    binary = getattr(sink, "buffer", None)
-    if binary is None:
-        with open(path, encoding="utf-8", newline="") as lines:
-            shutil.copyfileobj(lines, sink, 1 << 20)
-        return
+    whole = getattr(sink, "whole_lines", False)
+    if whole:           # a chunk file is whole lines: a Ctrl-C waits until it is copied (Output, _Held)
+        _hold()
     try:
-        sink.flush()                    # what the text layer holds goes first
-        binary.flush()
-        with open(path, "rb") as lines:
-            if _sendfile(lines, binary) is None:
-                shutil.copyfileobj(lines, binary, 1 << 20)
-    except OSError as exc:              # no space left, a closed pipe...: the output cannot be written
-        raise output_error(getattr(sink, "_path", "the output"), exc) from None
+        binary = getattr(sink, "buffer", None)
+        if binary is None:
+            with open(path, encoding="utf-8", newline="") as lines:
+                shutil.copyfileobj(lines, sink, 1 << 20)
+            return
+        try:
+            sink.flush()                    # what the text layer holds goes first
+            binary.flush()
+            with open(path, "rb") as lines:
+                if _sendfile(lines, binary) is None:
+                    shutil.copyfileobj(lines, binary, 1 << 20)
+        except OSError as exc:              # no space left, a closed pipe...: the output cannot be written
+            raise output_error(getattr(sink, "_path", "the output"), exc) from None
+    finally:
+        if whole:
+            _release()
 
 
 def _sendfile(source, binary) -> Optional[int]:
@@ -422,20 +429,53 @@ def _sendfile(source, binary) -> Optional[int]:
     return done
 
 
+class _Held:
+    """While whole lines are written to an output that is not replaced at the end (stdout, a FIFO, a device: see
+    Output), a Ctrl-C or SIGTERM is held until the write is done, so that the reader's last line is whole; a second
+    one meanwhile is not held (a reader that stopped reading must not make the run unstoppable)."""
+
+    writing = False
+    signalled = False
+
+
+def _interrupt(signum, frame):
+    if _Held.writing and not _Held.signalled:
+        _Held.signalled = True
+        return
+    raise KeyboardInterrupt
+
+
+def _hold() -> None:
+    _Held.writing = True
+
+
+def _release() -> None:
+    _Held.writing = False
+    if _Held.signalled:
+        _Held.signalled = False
+        raise KeyboardInterrupt
+
+
 @contextmanager
 def terminate_as_interrupt():
-    """SIGTERM ends the run like Ctrl-C: workers stopped, temp files removed, nothing under the final names."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+    """SIGTERM ends the run like Ctrl-C: workers stopped, temp files removed, nothing under the final names. Both
+    wait for the line being written to stdout (or a FIFO, a device) to be whole (_Held); a SIGINT the run was
+    started ignoring (`nohup`, `&` in a script) stays ignored."""
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     except ValueError:          # not the main thread: leave signals alone
         yield
         return
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+    _Held.writing = _Held.signalled = False
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if before is signal.default_int_handler:
+            signal.signal(signal.SIGINT, before)
 
 
 # ---- output ------------------------------------------------------------------------------
@@ -450,21 +490,31 @@ def output_error(path, exc: OSError) -> Exception:
 
 
 class Output:
-    """The text stream atomic_writer hands out: a failed write is an `output.io` problem, named by the file."""
+    """The text stream atomic_writer hands out: a failed write is an `output.io` problem, named by the file. With
+    `whole_lines` (stdout, a FIFO, a device: what is written is read at once, not renamed into place at the end), a
+    Ctrl-C that comes while one is written waits until it is done (_Held): each write is whole lines."""
 
-    def __init__(self, stream, path):
+    def __init__(self, stream, path, whole_lines: bool = False):
         self._stream, self._path = stream, path
         self._text = True            # the text layer may hold something: flushed before the first bytes
+        self.whole_lines = whole_lines
 
     def write(self, text: str) -> int:
         self._text = True
+        if self.whole_lines:
+            _hold()
         try:
             return self._stream.write(text)
         except OSError as exc:
             raise output_error(self._path, exc) from None
+        finally:
+            if self.whole_lines:
+                _release()
 
     def write_bytes(self, data: bytes) -> int:
         """Bytes (an output line as the worker made it), after what the text layer holds."""
+        if self.whole_lines:
+            _hold()
         try:
             if self._text:
                 self._stream.flush()
@@ -472,6 +522,9 @@ class Output:
             return self._stream.buffer.write(data)
         except OSError as exc:
             raise output_error(self._path, exc) from None
+        finally:
+            if self.whole_lines:
+                _release()
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
@@ -580,7 +633,7 @@ def _written_directly(final: Path, encoding: str, newline: Optional[str], errors
     except OSError as exc:
         raise output_error(final, exc) from None
     try:
-        yield Output(out, final)
+        yield Output(out, final, whole_lines=True)
     except BaseException:
         _close_quietly(out)
         raise

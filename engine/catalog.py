@@ -26,6 +26,21 @@ def shipped_root() -> Path:
     return Path(__file__).resolve().parent.parent / "policies"
 
 
+def version_manifests(root: Path) -> tuple:
+    """([manifest], [link]): the manifests (POLICY/VERSION/policy.yaml) of a root's version folders, sorted, and the
+    version folders passed over. A folder is a policy only when it holds a version folder of its own: one whose
+    every version is a link leading out of the root is none (`--policy-root /proc` listed a process id as a policy,
+    through /proc/PID/cwd, for a process running in a version folder). A link out beside a version of its own, or a
+    policy folder that is itself a link out, is kept, and reported (load.outside_root) rather than passed over."""
+    found = sorted(Path(root).glob("*/*/policy.yaml"))
+
+    def own(manifest: Path) -> bool:
+        part = escape(root, manifest.parent)
+        return part is None or part == Path(os.path.abspath(manifest.parent.parent))
+    policies = {m.parent.parent for m in found if own(m)}
+    return [m for m in found if m.parent.parent in policies], [m.parent for m in found if m.parent.parent not in policies]
+
+
 @dataclass(frozen=True)
 class VersionInfo:
     policy_id: str
@@ -85,7 +100,7 @@ class Catalog:
         if self._index is None:
             found: dict = {}
             for root in self.roots:
-                for manifest in sorted(root.glob("*/*/policy.yaml")):
+                for manifest in version_manifests(root)[0]:
                     entry = self._info(root, manifest.parent)
                     seen = found.setdefault(entry.policy_id, {})
                     if entry.version not in seen:

@@ -863,3 +863,90 @@ def test_a_yaml_case_file_with_an_ambiguous_value_has_its_other_problems_said_to
     [record] = lines(errors)
     assert sorted(e["code"] for e in record["errors"]) == ["input.ambiguous_scalar", "input.schema"]
     assert len(lines(tmp_path / "o.jsonl")) == 1
+
+
+# ---- interrupted: exit 130, and what was left of each output ------------------------------------------------
+class _CutByCtrlC(io.RawIOBase):
+    """stdout whose every write is cut in two by a SIGINT sent to this process between the halves: a Ctrl-C that
+    comes while a line is being written. What reached the reader is kept in `got`."""
+
+    def __init__(self):
+        self.got = bytearray()
+        self.sent = False
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        import signal
+        data = bytes(data)
+        half = len(data) // 2
+        self.got += data[:half]
+        if not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(3):      # the handler runs at the next calls: a Ctrl-C not held stops the write here
+                len(data)
+        self.got += data[half:]
+        return len(data)
+
+
+@pytest.mark.filterwarnings("ignore:'get_text_stream' is deprecated:DeprecationWarning")   # (what batch writes stdout with)
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_ctrl_c_while_a_line_goes_to_stdout_ends_it_on_a_whole_line(corpus, monkeypatch, jobs):
+    raw = _CutByCtrlC()
+    stdout = io.TextIOWrapper(io.BufferedWriter(raw, buffer_size=64), encoding="utf-8", newline="\n", write_through=True)
+    real = batch_cli.click.get_text_stream
+    monkeypatch.setattr(batch_cli.click, "get_text_stream", lambda name, *a, **kw: stdout if name == "stdout" else real(name, *a, **kw))
+    result = run("batch", corpus, "--out", "-", "--jobs", jobs, "--chunk", 8)
+    stdout.flush()
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "interrupted: what was written to stdout is whole lines, one result each\n"
+    assert raw.sent and raw.got.endswith(b"\n"), f"cut short: ...{bytes(raw.got[-60:])}"
+    assert all(json.loads(line)["decisions"] for line in raw.got.decode("utf-8").splitlines())
+
+
+def _interrupting_at(n: int):
+    calls = {"n": 0}
+
+    def interrupting(case, result, cat):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return batch_reduce(case, result, cat)
+    return interrupting
+
+
+@pytest.mark.parametrize("before, said", [
+    ("", "no out.jsonl was written; no err.jsonl was written"),
+    ("old\n", "out.jsonl is left as it was; err.jsonl is left as it was")], ids=["new files", "files there before"])
+def test_an_interrupted_batch_says_what_it_left_of_its_files(corpus, tmp_path, monkeypatch, before, said):
+    monkeypatch.setattr(batch_cli, "batch_reduce", _interrupting_at(50))
+    monkeypatch.chdir(tmp_path)
+    if before:
+        Path("out.jsonl").write_text(before, encoding="utf-8")
+        Path("err.jsonl").write_text(before, encoding="utf-8")
+    result = run("batch", corpus, "--out", "out.jsonl", "--errors", "err.jsonl", "--jobs", 1, "--chunk", 8)
+    assert (result.exit_code, result.stderr) == (130, f"interrupted: {said}\n")
+    assert [p.read_text(encoding="utf-8") for p in sorted(tmp_path.iterdir())] == ([before, before] if before else [])
+
+
+def test_the_help_lists_exit_status_130():
+    text = run("--help").stdout
+    assert "130  interrupted (Ctrl-C" in text and "141  the reader" in text
+
+
+def test_an_interrupted_plan_says_its_file_was_not_written(corpus, tmp_path, monkeypatch):
+    from regcode.cli import plan as plan_cli
+    calls, real = {"n": 0}, plan_cli.plan_entry
+
+    def interrupting(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+    monkeypatch.setattr(plan_cli, "plan_entry", interrupting)
+    monkeypatch.chdir(tmp_path)
+    result = run("plan", "--year", 2020, corpus, "--out", "plan.csv", "--jobs", 1)
+    assert (result.exit_code, result.stderr) == (130, "interrupted: no plan.csv was written\n")
+    assert list(tmp_path.iterdir()) == []

@@ -113,3 +113,157 @@ def test_the_cache_can_be_turned_off(root, monkeypatch):
     Catalog([root]).by_ref("toy@1")
     Catalog([root]).by_ref("toy@1")
     assert len(calls) == 2
+
+
+# ---- an entry is read only when it is what was stored ------------------------------------------------------
+def _bounded(call, fifo=None, seconds: float = 30.0):
+    """`call()` in a thread, waited on at most `seconds`: a load that blocks fails the test instead of hanging
+    it (the FIFO is then opened for writing and closed, which ends the blocked read)."""
+    import threading
+    done = []
+    worker = threading.Thread(target=lambda: done.append(call()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        if fifo is not None:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(seconds)
+        pytest.fail(f"blocked for more than {seconds:.0f} s on a cache entry that is not a file")
+    return done[0]
+
+
+def _make_fifo(entry):
+    entry.unlink()
+    os.mkfifo(entry, 0o600)
+
+
+def _make_link(entry):
+    moved = entry.with_name("elsewhere.bin")
+    entry.rename(moved)
+    entry.symlink_to(moved)
+
+
+@pytest.mark.parametrize("swap", [_make_fifo, _make_link], ids=["a FIFO", "a link to the entry"])
+def test_an_entry_that_is_not_a_regular_file_is_a_fresh_compile(root, tmp_path, monkeypatch, swap):
+    calls = _compiles(monkeypatch)
+    Catalog([root]).by_ref("toy@1")
+    (entry,) = (tmp_path / "cache").glob("*.pickle")
+    swap(entry)
+    policy = _bounded(lambda: Catalog([root]).by_ref("toy@1"), entry if entry.is_fifo() else None)
+    assert len(calls) == 2 and _out(policy)
+    assert entry.is_file() and not entry.is_symlink(), "the fresh compile is stored in its place"
+
+
+def test_an_entry_holding_another_version_is_a_miss(root, tmp_path, monkeypatch):
+    """An entry names its key; one rewritten to hold another version under this key is not served (the
+    policy's id, version and folder are checked against what was asked for)."""
+    import pickle
+    child = root / "toy" / "2"
+    shutil.copytree(root / "toy" / "1", child)
+    manifest = child / "policy.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('version: "1"', 'version: "2"'), encoding="utf-8")
+    folder = tmp_path / "cache"
+    key_1 = cache_module.key_for(Catalog([root]), root / "toy" / "1")
+    key_2 = cache_module.key_for(Catalog([root]), child)
+    Catalog([root]).by_ref("toy@1")
+    Catalog([root]).by_ref("toy@2")
+    with open(folder / f"{key_2}.pickle", "rb") as fh:
+        entry = pickle.load(fh)
+    entry["key"] = key_1
+    with open(folder / f"{key_1}.pickle", "wb") as fh:
+        pickle.dump(entry, fh)
+    calls = _compiles(monkeypatch)
+    policy = Catalog([root]).by_ref("toy@1")
+    assert (policy.id, policy.version) == ("toy", "1") and len(calls) == 1
+
+
+# ---- the verdict never depends on the cache ----------------------------------------------------------------
+LAW = "第一条　为规范流动餐车经营许可，制定本办法。\n第二条　申请人应当符合下列条件。\n"
+
+
+def _with_source_text(version, text: str = LAW, name: str = "law.txt"):
+    """The toy version's text.yaml names a source file, with its SHA-256 (validate checks it: schema.sha256)."""
+    import hashlib
+    (version / "source").mkdir(exist_ok=True)
+    (version / "source" / name).write_text(text, encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    path = version / "text.yaml"
+    old = 'source: {note: "fictional text of the toy policy"}'
+    assert old in path.read_text(encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace(old, f"source: {{file: source/law.txt, sha256: {digest}}}"),
+                    encoding="utf-8")
+
+
+def _swapped(text: str) -> str:
+    """Two characters of three UTF-8 bytes each swapped: the same size, another SHA-256."""
+    i = text.index("规")
+    return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+
+
+def _keep_time(path, change):
+    """`change()` with the modification times of `path` and of its folder put back (as `touch -r` would)."""
+    before, folder = os.lstat(path), os.stat(path.parent)
+    change()
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
+    os.utime(path.parent, ns=(folder.st_atime_ns, folder.st_mtime_ns))
+
+
+def _source_edited_in_place(root, version, tmp_path):
+    law = version / "source" / "law.txt"
+    _keep_time(law, lambda: law.write_bytes(_swapped(LAW).encode("utf-8")))
+
+
+def _source_link_pointed_elsewhere(root, version, tmp_path):
+    law = version / "source" / "law.txt"
+
+    def relink():
+        law.unlink()
+        law.symlink_to("law-b.txt")     # as long a name as law-a.txt: the link's own size is the same
+    _keep_time(law, relink)
+
+
+def _rules_file_linked_out(root, version, tmp_path):
+    rules = version / "rules" / "fees.yaml"
+    outside = tmp_path / "fees-outside.yaml"
+    outside.write_bytes(rules.read_bytes())
+
+    def relink():
+        rules.unlink()
+        rules.symlink_to(outside)
+    _keep_time(rules, relink)
+
+
+def _version_through_a_link_out(root, version, tmp_path):
+    other = tmp_path / "other-root" / "toy"
+    other.mkdir(parents=True)
+    (other / "1").symlink_to(version, target_is_directory=True)
+    return ["show", str(other / "1")]
+
+
+@pytest.mark.parametrize("edit", [_source_edited_in_place, _source_link_pointed_elsewhere, _rules_file_linked_out,
+                                  _version_through_a_link_out],
+                         ids=["source text changed in place, same size and time", "source text's link pointed at another file",
+                              "a rules file replaced by a link leaving the root, same bytes and times",
+                              "the version folder named through a link leaving its root"])
+def test_the_verdict_does_not_depend_on_the_cache(root, tmp_path, edit):
+    """Every byte the compile reads (the law's source text too) and where each file is are in the key: a version
+    that fails without the cache fails with it, with the same problems."""
+    import re
+    from click.testing import CliRunner
+    from regcode.cli.main import regcode
+    version = root / "toy" / "1"
+    _with_source_text(version)
+    if edit is _source_link_pointed_elsewhere:      # law.txt -> law-a.txt; law-b.txt beside it, another text
+        (version / "source" / "law.txt").rename(version / "source" / "law-a.txt")
+        (version / "source" / "law.txt").symlink_to("law-a.txt")
+        (version / "source" / "law-b.txt").write_bytes(_swapped(LAW).encode("utf-8"))
+
+    def verdict(args, **env):
+        result = CliRunner().invoke(regcode, args, env=env)
+        return result.exit_code, sorted(re.findall(r": ([a-z]+\.[a-z0-9_]+): ", result.output))
+
+    assert verdict(["validate", "--policy-root", str(root)]) == (0, [])        # compiled, and stored in the cache
+    args = edit(root, version, tmp_path) or ["validate", "--policy-root", str(root)]
+    without = verdict(args, REGCODE_NO_CACHE="1")
+    assert without[0] == 1 and without[1], "the edit is one the compile refuses"
+    assert verdict(args) == without

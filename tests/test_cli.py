@@ -578,3 +578,116 @@ def test_a_policy_root_holding_no_version_is_said_by_every_command_never_passed_
     assert code == 1, stderr
     assert f"--policy-root: {folder} holds no policy version ({said}" in stderr, stderr
     assert "Traceback" not in stderr
+
+
+# ---- a standard stream closed (`<&-`, `>&-`): Python sets sys.stdin / sys.stdout to None ----------------------
+REPO_ROOT = TESTS.parent
+AA = str(REPO_ROOT / "examples" / "cases" / "aa-clean.yaml")
+STDIN_CLOSED = ("<stdin>", "input.io", "standard input is closed", "give a file, or pipe one in")
+STDOUT_CLOSED = ("<stdout>", "output.io", "standard output is closed: nothing was written to it", "redirect stdout to a file or a pipe")
+STDOUT_CLOSED_OUT = STDOUT_CLOSED[:3] + ("give --out FILE or redirect stdout",)     # a command with --out
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory) -> Path:
+    from conftest import generator
+    path = tmp_path_factory.mktemp("district") / "district.jsonl"
+    path.write_text("".join(generator.dumps(c) + "\n" for c in generator.generate(5, seed=3)), encoding="utf-8")
+    return path
+
+
+def _closed(redirections: str, args, cwd) -> "subprocess.CompletedProcess":
+    """regcode run by the shell with `redirections` (`<&-`, `>&-`, `2>&-`), as a user would type it."""
+    import subprocess
+    import sys
+    script = str(Path(sys.executable).parent / "regcode")
+    return subprocess.run(["sh", "-c", f'exec "$0" "$@" {redirections}', script, *map(str, args)], cwd=cwd,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+
+
+CLOSED = [  # (redirections, args, the problem said: file, code, message, hint)
+    ("<&-", ["eval", "-"], STDIN_CLOSED),
+    ("<&-", ["eval", "-", "--format", "json"], STDIN_CLOSED),
+    ("<&-", ["batch", "-", "--out", "o.jsonl"], STDIN_CLOSED),
+    ("<&-", ["plan", "--year", "2020", "-"], STDIN_CLOSED),
+    (">&-", ["batch", "{district}", "--out", "-"], STDOUT_CLOSED_OUT),
+    (">&-", ["batch", "{district}", "--out", "o.jsonl", "--format", "json"], STDOUT_CLOSED_OUT),
+    (">&-", ["eval", "{aa}"], STDOUT_CLOSED),
+    (">&-", ["eval", "--format", "json", "{aa}"], STDOUT_CLOSED),
+    (">&-", ["eval", "--format", "html", "{aa}"], STDOUT_CLOSED),
+    (">&-", ["plan", "--year", "2020", "{district}", "--errors", "o.jsonl"], STDOUT_CLOSED_OUT),
+    ("<&-", ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", "-"], STDIN_CLOSED),
+    (">&-", ["show", "shanghai-post-license@2017"], STDOUT_CLOSED),
+    (">&-", ["policies"], STDOUT_CLOSED),
+    (">&-", ["--help"], STDOUT_CLOSED),
+    (">&-", ["--version"], STDOUT_CLOSED),
+    (">&-", ["eval", "--help"], STDOUT_CLOSED),
+]
+
+
+def _placed(args, district) -> list:
+    return [str(district) if a == "{district}" else AA if a == "{aa}" else a for a in args]
+
+
+@pytest.mark.parametrize("redirections, args, said", CLOSED, ids=[f"{' '.join(c[1])} {c[0]}" for c in CLOSED])
+def test_a_closed_standard_stream_is_one_problem_and_exit_1(redirections, args, said, district, tmp_path):
+    """One line naming the stream and the fix (the {"errors": [...]} object with --format json), exit 1: never an
+    internal error, and never exit 0 for output that went nowhere."""
+    proc = _closed(redirections, _placed(args, district), tmp_path)
+    where, code, message, hint = said
+    if "json" in args:
+        (error,) = json.loads(proc.stderr)["errors"]
+        assert (proc.returncode, error["location"]["file"], error["code"], error["message"], error["hint"]) == (1, *said)
+    else:
+        assert (proc.returncode, proc.stderr.decode()) == (1, f"{where}: {code}: {message} ({hint})\n")
+    assert not (tmp_path / "o.jsonl").exists(), "nothing is written when what was asked for cannot be delivered"
+    quiet = _closed(redirections + " 2>&-", _placed(args, district), tmp_path)     # stderr closed too: the same status
+    assert (quiet.returncode, quiet.stdout) == (1, b"")
+
+
+UNUSED = [("<&-", ["eval", "{aa}"]), (">&-", ["batch", "{district}", "--out", "o.jsonl"]),
+          ("2>&-", ["batch", "{district}", "--out", "o.jsonl"]), ("2>&-", ["eval", "{aa}"])]
+
+
+@pytest.mark.parametrize("redirections, args", UNUSED, ids=[f"{' '.join(c[1])} {c[0]}" for c in UNUSED])
+def test_a_closed_stream_the_command_does_not_use_is_no_problem(redirections, args, district, tmp_path):
+    proc = _closed(redirections, _placed(args, district), tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"internal error" not in proc.stderr
+    if "batch" in args:
+        assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 5
+    else:
+        assert b"classification" in proc.stdout
+
+
+# ---- an empty path given to an option or argument that names a file or folder --------------------------------
+EMPTY = [  # (args, the option or argument, what it names)
+    (["batch", "{district}", "--out", ""], "--out", "an empty file name; give a file's path, or - for stdout"),
+    (["batch", "{district}", "--out", "o.jsonl", "--errors", ""], "--errors", "an empty file name; give a file's path"),
+    (["plan", "--year", "2020", "{district}", "--out", ""], "--out", "an empty file name; give a file's path"),
+    (["plan", "--year", "2020", "{district}", "--errors", ""], "--errors", "an empty file name; give a file's path"),
+    (["test", "toy", "--policy-root", str(TEST_POLICIES), "--junit", ""], "--junit", "an empty file name; give a file's path"),
+    (["schema", "--out", ""], "--out", "an empty folder name; give a folder's path"),
+    (["site", "--out", ""], "--out", "an empty folder name; give a folder's path"),
+    (["fmt", ""], "PATHS", "an empty path; give a file's or a folder's path"),
+    (["eval", ""], "FACTS", "an empty path; give a file's or a folder's path, or - for stdin"),
+    (["eval", "--policy-root", "", "{aa}"], "--policy-root", "an empty folder name; give a folder's path"),
+    (["validate", ""], "PATHS", "an empty folder name; give a folder's path"),
+    (["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", ""], "--corpus",
+     "an empty path; give a file's or a folder's path, or - for stdin"),
+    (["serve", "--decision-log", ""], "--decision-log", "an empty file name; give a file's path"),
+]
+
+
+@pytest.mark.parametrize("args, where, said", EMPTY, ids=[" ".join(a for a in c[0] if not a.startswith("/")) for c in EMPTY])
+def test_an_empty_path_is_a_usage_error_naming_the_option(args, where, said, district, tmp_path, monkeypatch):
+    """`--out ''` is not the current folder (`.: output.io: cannot write .: Is a directory`), nor no file at all
+    (`--errors ''` dropped the bad records, `fmt ''` formatted the current folder): it is a usage error, before anything runs."""
+    monkeypatch.chdir(tmp_path)
+    if args[0] == "serve":      # were the option passed over, the server would start (and the test wait on it)
+        from regcode.service import registry
+        monkeypatch.setattr(registry, "load", lambda *a, **kw: pytest.fail("serve started with --decision-log ''"))
+    result = run(*_placed(args, district))
+    command = " ".join(["regcode", args[0]])
+    assert (result.exit_code, result.stderr) == (1, f"{command}: {where}: {said} (see {command} --help)\n")
+    assert list(tmp_path.iterdir()) == []

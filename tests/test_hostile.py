@@ -688,3 +688,46 @@ def test_control_characters_in_a_name_reach_no_plan_and_no_page(tmp_path):
     case.write_text(good[1].replace('"name":"', '"name":"\\u0000', 1), encoding="utf-8")
     result = run("eval", "--format", "html", case)
     assert result.exit_code == 1 and result.stdout == "" and "input.text" in result.stderr
+
+
+def _proc_like(tmp_path) -> Path:
+    """A root like /proc: a real folder per process whose only `version` is `cwd`, a link to a folder elsewhere."""
+    root = tmp_path / "proc"
+    (root / "28764").mkdir(parents=True)
+    (root / "28764" / "cwd").symlink_to(TEST_POLICIES / "toy" / "1", target_is_directory=True)
+    return root
+
+
+def test_a_root_whose_folders_hold_only_links_out_holds_no_policy(tmp_path):
+    """`--policy-root /proc` listed a process id as a policy (/proc/PID/cwd/policy.yaml, when that process runs in a
+    version folder): a folder is a policy only when it holds a version folder of its own."""
+    root = _proc_like(tmp_path)
+    result = run("policies", "--policy-root", root)
+    assert result.exit_code == 1 and "28764" not in result.stdout
+    assert result.stderr.startswith(f"regcode policies: --policy-root: {root} holds no policy version (")
+    assert f"{root / '28764' / 'cwd'} is a link to a folder outside it" in result.stderr
+
+
+def test_a_folder_holding_only_links_out_beside_real_policies_is_not_a_policy(tmp_path):
+    root = _proc_like(tmp_path)
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    result = run("policies", "--policy-root", root, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "28764" not in result.output and "toy" in result.output
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/cwd"), reason="no /proc")
+def test_policy_root_proc_lists_no_process(monkeypatch):
+    monkeypatch.chdir(TEST_POLICIES / "toy" / "1")      # so /proc/<this process>/cwd/policy.yaml exists
+    result = run("policies", "--policy-root", "/proc")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("regcode policies: --policy-root: /proc holds no policy version (")
+
+
+def test_validate_a_root_whose_folders_hold_only_links_out_says_it_is_empty(tmp_path):
+    root = _proc_like(tmp_path)
+    result = run("validate", "--policy-root", root, "--format", "json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1 and report["versions"] == [] and report["ok"] is False
+    (error,) = report["errors"]     # said in the JSON too, not only `"ok": false`
+    assert error["code"] == "validate.empty_root" and "28764/cwd is a link to a folder outside it" in error["message"]
