@@ -1166,7 +1166,7 @@ class _JsonMarks:
 
 class _LazyMarks(dict):
     """A Document's `marks` or `keys`, filled from a _JsonMarks when first read (every way a dict is read
-    here goes through these methods; it pickles as the plain dict it then is)."""
+    here goes through the methods _filled_first gives it, below; it pickles as the plain dict it then is)."""
 
     def __init__(self, source: _JsonMarks, attr: str):
         super().__init__()
@@ -1177,54 +1177,28 @@ class _LazyMarks(dict):
             source, self._source = self._source, None
             dict.update(self, source.read(self._attr))
 
-    def get(self, key, default=None):
-        self._fill()
-        return dict.get(self, key, default)
-
-    def __getitem__(self, key):
-        self._fill()
-        return dict.__getitem__(self, key)
-
-    def __contains__(self, key):
-        self._fill()
-        return dict.__contains__(self, key)
-
-    def __iter__(self):
-        self._fill()
-        return dict.__iter__(self)
-
-    def __len__(self):
-        self._fill()
-        return dict.__len__(self)
-
-    def items(self):
-        self._fill()
-        return dict.items(self)
-
-    def keys(self):
-        self._fill()
-        return dict.keys(self)
-
-    def values(self):
-        self._fill()
-        return dict.values(self)
-
     def copy(self) -> dict:
         self._fill()
         return dict(dict.items(self))
 
-    def __eq__(self, other):
-        self._fill()
-        return dict.__eq__(self, other)
-
     __hash__ = None
-
-    def __repr__(self) -> str:
-        self._fill()
-        return dict.__repr__(self)
 
     def __reduce__(self):
         return dict, (self.copy(),)
+
+
+def _filled_first(name: str):
+    read = getattr(dict, name)
+
+    def method(self, *args):
+        self._fill()
+        return read(self, *args)
+    method.__name__ = name
+    return method
+
+
+for _name in ("get", "__getitem__", "__contains__", "__iter__", "__len__", "items", "keys", "values", "__eq__", "__repr__"):
+    setattr(_LazyMarks, _name, _filled_first(_name))
 
 
 class _Refused(ValueError):

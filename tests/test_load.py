@@ -582,3 +582,32 @@ def test_a_json_policy_file_keeps_multi_line_text_and_its_marks(tmp_path):
     spaced = tmp_path / "s.json"
     spaced.write_text('{"apiVersion": "regcode/v1",\n "kind": "Rules",\n "rules": [1]}\n', encoding="utf-8")
     assert load.read_document(spaced, "s.json", found).marks[("rules", 0)] == (3, 12)
+
+
+def test_a_right_json_case_file_is_never_read_by_the_yaml_reader_and_a_wrong_one_is_placed(monkeypatch):
+    """The YAML reader lends a JSON case file its line and column marks at about 25x the JSON reader's cost: it
+    reads the text only when a place is first asked for, which a right case file never is; a wrong one's
+    problems are placed as before, and its marks pickle (a worker's) as the plain mapping they are."""
+    import pickle
+
+    import yaml
+    from regcode.engine import Catalog, evaluate_case
+    cat = Catalog()
+    cat.compiled(cat.choose("shanghai-post-license", "2019-06-30"))     # (its policy files are YAML: read before counting)
+    calls = []
+    real = load.parse_text
+    monkeypatch.setattr(load, "parse_text", lambda *a, **k: calls.append(1) or real(*a, **k))
+    case = yaml.safe_load((REPO / "examples" / "cases" / "aa-clean.yaml").read_text(encoding="utf-8"))
+    text = json.dumps(case, ensure_ascii=False, default=str, indent=1)
+    doc = load.load_case_text(text, "aa.json")
+    assert evaluate_case(cat, doc, "shanghai-post-license")["decisions"]["classification"] == "aa"
+    assert calls == []
+    assert doc.location(("enterprise", "name")).line > 1 and calls == [1]       # read once asked, once only
+    assert doc.key_location(("enterprise", "name")).line > 1 and calls == [1]
+    assert pickle.loads(pickle.dumps(load.load_case_text(text, "aa.json").marks)) == dict(doc.marks.items())
+    case["enterprise"]["name"] = 7
+    with pytest.raises(InputError) as exc:
+        evaluate_case(cat, load.load_case_text(json.dumps(case, ensure_ascii=False, default=str, indent=1), "bad.json"),
+                      "shanghai-post-license")
+    [issue] = exc.value.issues
+    assert (issue.location.file, issue.location.path) == ("bad.json", "enterprise.name") and issue.location.line > 1

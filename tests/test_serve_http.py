@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import select
-import signal
 import socket
 import time
 import urllib.error
@@ -13,7 +12,7 @@ import urllib.request
 import pytest
 
 from servekit import CASES
-from test_serve_process import start
+from test_serve_process import start, stop
 
 PROBLEM = "application/problem+json"
 READ_TIMEOUT = 2        # seconds: the server's --read-timeout here (exchange waits 5 s at most for what it sends back)
@@ -26,14 +25,7 @@ def server(tmp_path_factory):
     try:
         yield int(base.rsplit(":", 1)[1]), folder / "stderr.txt"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
-            err.close()
+        stop(proc, err)
 
 
 def exchange(port: int, data: bytes, close_write: bool = False) -> bytes:

@@ -35,6 +35,19 @@ def start(tmp_path: Path, *args: str) -> tuple:
     raise AssertionError("the server did not start:\n" + (tmp_path / "stderr.txt").read_text(encoding="utf-8"))
 
 
+def stop(proc, err) -> None:
+    """SIGTERM, as a supervisor stops it (not SIGKILL: the server stops its workers), then kill what outlives
+    a minute; the stderr file is closed either way."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        err.close()
+
+
 def children(pid: int) -> list:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -176,14 +189,7 @@ def test_sighup_after_logrotate_moved_the_log_reopens_it_at_its_path(tmp_path):
         assert json.loads(moved.read_text(encoding="utf-8"))["decision_id"] == first.json()["decision_id"]
         assert json.loads(log.read_text(encoding="utf-8"))["decision_id"] == second.json()["decision_id"]
     finally:
-        proc.send_signal(signal.SIGTERM)    # not SIGKILL: the server stops its workers (killed, it would leave them)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
-            err.close()
+        stop(proc, err)
 
 
 def test_workers_of_a_server_killed_outright_end_and_let_its_port_go(tmp_path):
