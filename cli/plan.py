@@ -150,13 +150,15 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
               "Shanghai a district bureau, e.g. 嘉定区).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), metavar="plan.csv|plan.json",
               help="Write the plan's rows (CSV with a header row, or JSON) atomically; else print a summary.")
+@click.option("--bom", is_flag=True, help="Start a .csv plan with a UTF-8 byte-order mark, by which Excel (which "
+              "reads a CSV without one as the system's code page, GBK on a Chinese Windows) reads its Chinese as UTF-8.")
 @errors_option
 @as_of_option
 @selection_options
 @jobs_option
 @policy_root_option
 @click.pass_context
-def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, version, jobs, backend, policy_roots):
+def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, version, jobs, backend, policy_roots):
     """The annual regular inspection plan for the cases of INPUT, as the policy declares it (reports.plan).
 
     \b
@@ -188,6 +190,8 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
         write = SUFFIXES.get(Path(out).suffix.lower())
         if write is None:
             raise click.BadParameter(f"{out}: the plan is written as .csv or .json (by the file name's suffix)", param_hint="--out")
+    if bom and (not out or write is not to_csv):
+        raise click.BadParameter("a byte-order mark starts a CSV file: give it with --out PLAN.csv", param_hint="--bom")
     if source == "-":
         require_stdin()
     if not out:     # the summary goes to stdout: said before the run, and before --errors is written
@@ -240,7 +244,7 @@ def plan_cmd(ctx, year, source, district, out, errors, policy_name, as_of, versi
     bad.finish()
     if out:
         with atomic_writer(out, newline="") as sink:
-            sink.write(write(plan))
+            sink.write(("\ufeff" if bom else "") + write(plan))
         label = plan.spec.group.label if plan.spec else "group"
         click.echo(f"plan {year}: {len(plan.rows):,} rows for {district or f'{len(plan.districts)} {label}(s)'} written to "
                    f"{one_line(out)} ({len(mine):,} of {tally.read:,} case files{skipped_text(tally)}, evaluated in {seconds:.2f} s)", err=True)

@@ -242,10 +242,12 @@ def build_plan(entries: Iterable[Entry], year: int, district: Optional[str] = No
     for summary in plan.districts.values():
         summary["modes"] = {m: summary["modes"][m] for m in sorted(summary["modes"], key=lambda m: _mode_key(spec, m))}
     ids = [col for col, _ in spec.identity]
-    rows.sort(key=lambda r: (r[spec.group.label], items.index(r["item"]) if r["item"] in items else len(items), r["item"],
+    # groups in the policy's order (its districts' enum, as the summary tables list them), then the others
+    rank = {name: i for i, name in enumerate(spec.group.ordered(plan.districts))}
+    rows.sort(key=lambda r: (rank[r[spec.group.label]], items.index(r["item"]) if r["item"] in items else len(items), r["item"],
                              r["due"] or "", r[spec.key_column], *(str(r[c]) for c in ids)))
     plan.rows = rows
-    plan.districts = {d: plan.districts[d] for d in sorted(plan.districts)}
+    plan.districts = {d: plan.districts[d] for d in sorted(plan.districts, key=rank.__getitem__)}
     return plan
 
 

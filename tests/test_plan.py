@@ -230,6 +230,9 @@ USAGE = [
     ("no version in force that year", ["plan", "--year", "2010", "{src}"], "no version of shanghai-post-license is in force in 2010"),
     ("bad output suffix", ["plan", "--year", "2020", "{src}", "--out", "{tmp}/plan.txt"], ".csv or .json"),
     ("missing year", ["plan", "{src}"], "--year"),
+    ("a byte-order mark for no CSV", ["plan", "--year", "2020", "{src}", "--out", "{tmp}/plan.json", "--bom"],
+     "a byte-order mark starts a CSV file: give it with --out PLAN.csv"),
+    ("a byte-order mark for the summary", ["plan", "--year", "2020", "{src}", "--bom"], "--bom"),
 ]
 
 
@@ -267,3 +270,23 @@ def test_a_name_a_spreadsheet_would_run_as_a_formula_is_kept_as_text_in_the_csv(
     rows = list(csvlib.DictReader(out.open(encoding="utf-8")))
     assert rows and {r["name"] for r in rows} == {cell}
     assert all(not r["visits"].startswith("'") for r in rows)
+
+
+def test_the_rows_go_by_district_in_the_policy_s_order_and_bom_starts_the_csv_for_excel(cases, tmp_path):
+    """The plan's rows, and its districts, in the policy's order (the districts' enum in the facts schema, as the
+    summary tables list them), not in code-point order (嘉定区 before 浦东新区); `--bom` puts a UTF-8 byte-order
+    mark first, which Excel needs to read the Chinese as UTF-8, and nothing else changes."""
+    from regcode.engine import Catalog
+    policy = Catalog().compiled(Catalog().choose("shanghai-post-license", "2020-01-01"))
+    enum = policy.facts_schema["properties"]["enterprise"]["properties"]["production_district"]["enum"]
+    source = write_jsonl(tmp_path / "c.jsonl", cases)
+    plain, marked = tmp_path / "plan.csv", tmp_path / "plan-bom.csv"
+    assert run("plan", "--year", 2020, source, "--out", plain, "--jobs", 1).exit_code == 0
+    assert run("plan", "--year", 2020, source, "--out", marked, "--bom", "--jobs", 1).exit_code == 0
+    assert marked.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes() and not plain.read_bytes().startswith(b"\xef")
+    seen = list(dict.fromkeys(r["district"] for r in csv.DictReader(plain.open(encoding="utf-8"))))
+    assert len(seen) > 3 and seen == sorted(seen, key=enum.index), seen
+    assert seen != sorted(seen)        # (code-point order differs for these districts)
+    json_out = tmp_path / "plan.json"          # (its `districts` mapping has sorted keys, as all JSON here; its rows the order)
+    assert run("plan", "--year", 2020, source, "--out", json_out, "--jobs", 1).exit_code == 0
+    assert list(dict.fromkeys(r["district"] for r in json.loads(json_out.read_text(encoding="utf-8"))["rows"])) == seen
