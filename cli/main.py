@@ -331,10 +331,23 @@ def backend_option(f):
                              "(the optional extra regcode[durable]). Both give the same output.")(f)
 
 
+class _Level(click.Choice):
+    """The --explain level; a bare --explain before a file takes the file's name as its level (click reads the
+    next word as the value): that is said as such, with the two ways to write it."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value not in self.choices and (os.path.exists(value) or value == "-"
+                                                                     or value.endswith((".yaml", ".yml", ".json", ".jsonl"))):
+            self.fail(f"{value!r} is read as the level of --explain, which comes before it: write --explain after the "
+                      f"files ({ctx.command_path if ctx else 'regcode eval'} FILE --explain), or give its level "
+                      f"(--explain=full)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def explain_option(default: str, what: str):
     """--explain [none|decisive|full]: how much of the why to keep. A bare --explain means full."""
     def decorate(f):
-        return click.option("--explain", "explain", type=click.Choice(["none", "decisive", "full"]), is_flag=False,
+        return click.option("--explain", "explain", type=_Level(["none", "decisive", "full"]), is_flag=False,
                             flag_value="full", default=default, show_default=True, metavar="[none|decisive|full]",
                             help=what + " A bare --explain means full; write it last or as --explain=LEVEL.")(f)
     return decorate

@@ -691,3 +691,17 @@ def test_an_empty_path_is_a_usage_error_naming_the_option(args, where, said, dis
     command = " ".join(["regcode", args[0]])
     assert (result.exit_code, result.stderr) == (1, f"{command}: {where}: {said} (see {command} --help)\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["eval", "--explain", "examples/cases/aa-clean.yaml"],
+                                  ["batch", "--explain", "examples/cases", "--out", "-"]], ids=["eval", "batch"])
+def test_a_bare_explain_before_the_files_is_said_as_such_with_both_ways_to_write_it(args):
+    """click reads the word after a bare --explain as its level: a file's name there is said as what happened,
+    with the fix (after the files, or --explain=LEVEL), not as a level that is not one of three."""
+    from conftest import REPO
+    os.chdir(REPO)
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1, result.output
+    assert f"{args[2]!r} is read as the level of --explain, which comes before it: write --explain after the files" in result.stderr
+    assert "(--explain=full)" in result.stderr and "Traceback" not in result.output
+    assert CliRunner().invoke(regcode, [args[0], *args[2:], "--explain"]).exit_code == 0
