@@ -560,11 +560,11 @@ ROOT_COMMANDS = {      # commands that take --policy-root, with the rest of a ru
     ("policies/shanghai-post-license/2017", "this is a version folder; pass the folder two levels up"),
 ], ids=["no policy at all", "a policy's folder", "a version's folder"])
 @pytest.mark.parametrize("command", list(ROOT_COMMANDS))
-def test_a_policy_root_holding_no_version_is_said_by_every_command_never_passed_over(command, folder, said):
+def test_a_policy_root_holding_no_version_is_said_by_every_command_never_passed_over(command, folder, said, monkeypatch):
     """A wrong --policy-root would leave only the shipped policies, and a run that seems to work on them: every
     command says it (serve too, before it starts), exit 1, with what the folder is and which to pass."""
     from conftest import REPO
-    os.chdir(REPO)
+    monkeypatch.chdir(REPO)
     args = ROOT_COMMANDS[command]
     args = args[:1] + ["--policy-root", folder] + args[1:]
     if command == "serve":      # (a process with a time bound: a server that started anyway would not return)
@@ -695,11 +695,11 @@ def test_an_empty_path_is_a_usage_error_naming_the_option(args, where, said, dis
 
 @pytest.mark.parametrize("args", [["eval", "--explain", "examples/cases/aa-clean.yaml"],
                                   ["batch", "--explain", "examples/cases", "--out", "-"]], ids=["eval", "batch"])
-def test_a_bare_explain_before_the_files_is_said_as_such_with_both_ways_to_write_it(args):
+def test_a_bare_explain_before_the_files_is_said_as_such_with_both_ways_to_write_it(args, monkeypatch):
     """click reads the word after a bare --explain as its level: a file's name there is said as what happened,
     with the fix (after the files, or --explain=LEVEL), not as a level that is not one of three."""
     from conftest import REPO
-    os.chdir(REPO)
+    monkeypatch.chdir(REPO)
     result = CliRunner().invoke(regcode, args)
     assert result.exit_code == 1, result.output
     assert f"{args[2]!r} is read as the level of --explain, which comes before it: write --explain after the files" in result.stderr
