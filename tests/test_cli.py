@@ -705,3 +705,26 @@ def test_a_bare_explain_before_the_files_is_said_as_such_with_both_ways_to_write
     assert f"{args[2]!r} is read as the level of --explain, which comes before it: write --explain after the files" in result.stderr
     assert "(--explain=full)" in result.stderr and "Traceback" not in result.output
     assert CliRunner().invoke(regcode, [args[0], *args[2:], "--explain"]).exit_code == 0
+
+
+@pytest.mark.parametrize("licenses,rule,clause,matched", [
+    (None, "scope-food-related-only", "第二款", ["licenses[0].food_related", "licenses[1].food_related"]),
+    ([], "scope-no-license-held", "第一款", []),
+], ids=["only food-related licenses", "no license held"])
+def test_an_enterprise_outside_the_measures_is_told_why_by_the_article_that_excludes_it(licenses, rule, clause, matched, tmp_path):
+    """`applicable: false` has its why (第二条): the rule and clause that exclude the enterprise, and for food-related
+    licenses the licenses it matched, as a decision that holds has; it is decisive, and decides nothing else."""
+    from conftest import REPO
+    case = yaml.safe_load((REPO / "examples" / "cases" / "food-related.yaml").read_text(encoding="utf-8"))
+    if licenses is not None:
+        case["licenses"] = licenses
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case, ensure_ascii=False, default=str), encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["eval", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["decisions"]["applicable"] is False
+    [reason] = out["why"]["applicable"]
+    assert (reason["rule"], reason["article"], reason["clause"], reason["decisive"], reason["value"]) == (rule, "第二条", clause, True, False)
+    assert [m["path"] for m in reason["matched"] if m["path"].endswith("food_related")] == matched
+    assert out["decisions"]["supervision_mode"] is None and out["decisions"]["competent_authority"] is None
