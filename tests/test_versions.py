@@ -193,7 +193,9 @@ def test_test_against_lists_cases_whose_expectations_no_longer_hold(tmp_path):
     data = json.loads(result.stdout)
     failing = {c["name"] for c in data["cases"] if c["status"] != "pass"}
     assert any("surcharge" in n for n in failing)   # fee expectations change with base_fee 100 -> 120
-    assert all(c["policy"] == "toy@2" for c in data["cases"])
+    exempt = [c for c in data["cases"] if c["policy"] == "toy@1"]    # expecting a selection error: toy@1's own window
+    assert exempt and all(c["status"] == "pass" and "error" in c for c in exempt)
+    assert all(c["policy"] == "toy@2" for c in data["cases"] if c not in exempt)
 
 
 
@@ -1090,3 +1092,23 @@ def test_diff_never_says_no_differences_when_the_content_hashes_differ(tmp_path)
     result = CliRunner().invoke(regcode, args)
     assert result.exit_code == 1 and result.stdout.splitlines()[1:] == [
         "  ? facts schema differs (applicant.night_market), not itemised: the content hashes differ by it"]
+
+
+AGAINST = [   # (--against, with the amendment's root, the expectations that no longer hold): a case expecting a selection
+    # error is judged by its own version's window (2017's cases dated 2017-04-30 and 2022-05-01), as its own run does
+    ("2017", False, 0),
+    ("2022-illustration", True, 8),    # the 8 expecting revoke_quality_awards, which the amendment drops
+]
+
+
+@pytest.mark.parametrize("against,amended,failing", AGAINST, ids=[a[0] for a in AGAINST])
+def test_test_against_judges_a_case_expecting_no_version_in_force_by_its_own_window(against, amended, failing):
+    args = ["test", "shanghai-post-license@2017", "--against", against] + (
+        ["--policy-root", str(REPO / "examples" / "amendment" / "policies")] if amended else [])
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == (1 if failing else 0), result.stdout[-2000:]
+    assert f"against {against}: {failing} of 171 expectations no longer hold (2 expecting a selection error judged by " \
+           "their own version's window, as its own run does)" in result.stdout
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    aside = [c for c in data["cases"] if c["name"].endswith("no version is in force")]
+    assert len(aside) == 2 and all(c["status"] == "pass" and c["policy"] == "shanghai-post-license@2017" for c in aside)
