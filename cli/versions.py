@@ -73,7 +73,7 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, pol
     def skip(entry):   # said at once, on stderr, and listed in the result
         skipped.append(entry)
         click.echo(printable(str(entry)), err=True)
-    result = diff(old_p, new_p, iter_corpus(corpus, skip) if corpus else None, as_of, skipped=skipped)
+    result = diff(old_p, new_p, iter_corpus(corpus, skip) if corpus else None, as_of, skipped=skipped, cat=cat)
     if fmt == "html":
         from ..engine.html import diff_page
         click.echo(diff_page(result, old_p, new_p), nl=False)

@@ -20,15 +20,91 @@ def _ref(p: CompiledPolicy) -> dict:
     return {"id": p.id, "version": p.version, "content_hash": p.content_hash}
 
 
-def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
-    """Rules added, removed and changed (condition, conclusion, wording), parameters, decisions, facts."""
+# the manifest's fields a diff leaves to its header (the versions' names) or does not hash (`extends`: what it brings in
+# is compared itself); the window is said as one line
+_NAMED, _WINDOW = ("id", "version", "extends"), ("effective_from", "effective_to")
+
+
+def _stated(policy: CompiledPolicy, cat=None) -> dict:
+    """A version's manifest as it holds: its own fields, with `identity:` and `reports:` as inherited when it does
+    not restate them (the compiled identity; the nearest base's `reports:`, found with `cat`)."""
+    out = {k: v for k, v in (policy.manifest or {}).items() if k not in _NAMED + _WINDOW}
+    if policy.identity:
+        out["identity"] = [".".join(path) for path in policy.identity]
+    if "reports" not in out and cat is not None:
+        from .reports import _declaration
+        declared, _ = _declaration(policy, cat)
+        if declared is not None:
+            out["reports"] = declared
+    return out
+
+
+def manifest_diff(old: CompiledPolicy, new: CompiledPolicy, cat=None) -> tuple:
+    """(the window change or None, the other manifest fields changed as {field, old, new}, sorted by field)."""
+    window = None
+    if (old.effective_from, old.effective_to) != (new.effective_from, new.effective_to):
+        window = {"old": {"effective_from": old.effective_from, "effective_to": old.effective_to, "window": old.window()},
+                  "new": {"effective_from": new.effective_from, "effective_to": new.effective_to, "window": new.window()}}
+    a, b = _stated(old, cat), _stated(new, cat)
+    fields = [{"field": f, "old": a.get(f), "new": b.get(f)} for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
+    return window, fields
+
+
+def unattributed(old: CompiledPolicy, new: CompiledPolicy, static: dict) -> list:
+    """What the content hash covers that differs between the versions and that the static diff says nothing of, as
+    {part, names}: so that a diff never reads as no difference when the hashes say otherwise."""
+    o, n = old.resolved, new.resolved
+    out = []
+    said = {"window": bool(static.get("window")), "fields": {f["field"] for f in static.get("manifest") or ()}}
+    om, nm = ({k: v for k, v in m.items() if k not in _NAMED} for m in (o.get("policy") or {}, n.get("policy") or {}))
+    names = sorted(k for k in set(om) | set(nm) if om.get(k) != nm.get(k)
+                   and not (k in _WINDOW and said["window"]) and k not in said["fields"])
+    if names:      # an `identity:` or `reports:` one version states and the other inherits the same (manifest_diff compared them)
+        out.append({"part": "manifest", "names": names, "same_in_effect": True})
+    o_nodes, n_nodes = _schema_nodes(o.get("facts_schema")), _schema_nodes(n.get("facts_schema"))
+    names = sorted(p or "(the case file)" for p in set(o_nodes) & set(n_nodes) if o_nodes[p] != n_nodes[p])
+    if names or (o.get("facts_schema") != n.get("facts_schema") and not static["facts"]):
+        out.append({"part": "facts_schema", "names": names})
+    said_rules = {r["id"] for k in ("added", "removed", "changed") for r in static["rules"][k]}
+    o_rules, n_rules = ({r["id"]: r for r in x.get("rules") or ()} for x in (o, n))
+    names = sorted(r for r in set(o_rules) | set(n_rules) if o_rules.get(r) != n_rules.get(r) and r not in said_rules)
+    if names:
+        out.append({"part": "rules", "names": names})
+    for part in sorted(set(o) | set(n)):
+        if part in ("policy", "facts_schema", "rules", "decisions", "parameters", "articles"):
+            continue     # (decisions and parameters are compared whole; the article index is not hashed)
+        a, b = o.get(part) or {}, n.get(part) or {}
+        if a != b:
+            names = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)) if isinstance(a, dict) and isinstance(b, dict) else []
+            out.append({"part": part, "names": [str(k) for k in names]})
+    return out
+
+
+def _schema_nodes(schema, prefix: str = "", depth: int = 0) -> dict:
+    """path -> a facts schema's node without its children ("" the case file itself), for what changes at a path."""
+    if depth > 16 or not isinstance(schema, dict):
+        return {}
+    out = {prefix: {k: v for k, v in schema.items() if k not in ("properties", "items")}}
+    for name, sub in sorted((schema.get("properties") or {}).items()):
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(sub, dict) and sub.get("type") == "array":
+            out[path] = {k: v for k, v in sub.items() if k != "items"}
+            out.update(_schema_nodes(sub.get("items"), path + "[]", depth + 1))
+        else:
+            out.update(_schema_nodes(sub, path, depth + 1))
+    return out
+
+
+def static_diff(old: CompiledPolicy, new: CompiledPolicy, cat=None) -> dict:
+    """The window and the manifest's other fields; rules added, removed and changed (condition, conclusion, wording),
+    parameters, decisions, facts, text; and what the content hash covers that none of these says (`unattributed`)."""
     o_rules = {r["id"]: r for r in old.resolved["rules"]}
     n_rules = {r["id"]: r for r in new.resolved["rules"]}
     changed = []
     for rid in sorted(set(o_rules) & set(n_rules)):
         a, b = o_rules[rid], n_rules[rid]
         parts = []
-        if (a.get("when"), a.get("for_each"), a.get("as")) != (b.get("when"), b.get("for_each"), b.get("as")):
+        if (a.get("when"), a.get("for_each"), a.get("as"), a.get("guard")) != (b.get("when"), b.get("for_each"), b.get("as"), b.get("guard")):
             parts.append("condition")
         if a.get("then") != b.get("then"):
             parts.append("conclusion")
@@ -60,7 +136,10 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
             entry["changes"] = declaration_changes(od[n], nd[n])
         decisions.append(entry)
     facts = sorted(set(_schema_paths(new.facts_schema)) ^ set(_schema_paths(old.facts_schema)))
-    return {
+    window, manifest = manifest_diff(old, new, cat)
+    out = {
+        "window": window,
+        "manifest": manifest,
         "text": index_unchanged(text_diff(old.text, new.text), old.articles, new.articles),
         "rules": {
             "added": [{"id": r, "article": n_rules[r]["article"], "title": n_rules[r]["title"]} for r in sorted(set(n_rules) - set(o_rules))],
@@ -71,6 +150,8 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy) -> dict:
         "decisions": decisions,
         "facts": [{"path": p, "status": "added" if p in set(_schema_paths(new.facts_schema)) else "removed"} for p in facts],
     }
+    out["unattributed"] = unattributed(old, new, out)
+    return out
 
 
 def declaration_changes(old: dict, new: dict) -> list:
@@ -255,9 +336,11 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
             "outside_window": {side: {"cases": outside[side], "window": p.window()} for side, p in (("old", old), ("new", new))}}
 
 
-def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend=DEFAULT_BACKEND, skipped=None) -> dict:
-    """`skipped`: the list engine/corpus.py fills with what a corpus folder holds that is not read."""
-    out = {"old": _ref(old), "new": _ref(new), "static": static_diff(old, new)}
+def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend=DEFAULT_BACKEND, skipped=None,
+         cat=None) -> dict:
+    """`skipped`: the list engine/corpus.py fills with what a corpus folder holds that is not read; `cat`: the catalog
+    a version that does not restate `reports:` inherits it through."""
+    out = {"old": _ref(old), "new": _ref(new), "static": static_diff(old, new, cat)}
     if records is not None:
         out["corpus"] = corpus_diff(old, new, records, as_of, backend)
         out["corpus"]["skipped"] = [{"source": s.path, "reason": s.reason} for s in skipped or []]
@@ -270,15 +353,26 @@ def mostly_failed(result: dict) -> bool:
 
 
 def has_changes(result: dict) -> bool:
+    """Anything but the versions' names differs (statically, or in a decision over the corpus)."""
     s = result["static"]
     static = (any(s["rules"][k] for k in ("added", "removed", "changed")) or s["parameters"] or s["decisions"] or s["facts"]
-              or s["text"])
+              or s["text"] or s.get("window") or s.get("manifest")
+              or any(not u.get("same_in_effect") for u in s.get("unattributed") or ()))
     corpus = result.get("corpus")
     return bool(static) or bool(corpus and (corpus["changed_cases"] or corpus["errors_differ"]))
 
 
 def _j(v) -> str:
     return json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+def manifest_text(f: dict) -> str:
+    """`title: A -> B`, bounded; a mapping both versions state, as the keys that changed (`reports: plan changed`)."""
+    a, b = f["old"], f["new"]
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        return f"{f['field']}: {', '.join(map(str, keys))} changed"
+    return f"{f['field']}: {_short(a)} -> {_short(b)}"
 
 
 def timeline_text(value) -> str:
@@ -346,6 +440,11 @@ def to_text(result: dict, all_changes: bool = False) -> str:
     lines.append(f"diff {o['id']}@{o['version']} ({o['content_hash']}) -> {n['id']}@{n['version']} ({n['content_hash']})")
     header = len(lines)
     s = result["static"]
+    if s.get("window"):
+        lines.append(f"  ~ window {s['window']['old']['window']} -> {s['window']['new']['window']}")
+    for f in s.get("manifest") or ():
+        lines.append(f"  + {f['field']}: {_short(f['new'])}" if f["old"] is None else f"  - {f['field']}" if f["new"] is None
+                     else f"  ~ {manifest_text(f)}")
     for r in s["rules"]["added"]:
         lines.append(f"  + rule {r['id']} ({r['article']}) {r['title']}")
     for r in s["rules"]["removed"]:
@@ -367,8 +466,16 @@ def to_text(result: dict, all_changes: bool = False) -> str:
     for t in s["text"]:
         lines.append(f"  {dict(added='+', removed='-').get(t['status'], '~')} text {t['article']}" + (": reworded" if t["status"] == "changed" else "")
                      + (f"; {index_note(t['index_unchanged'])}" if t.get("index_unchanged") else ""))
+    for u in s.get("unattributed") or ():
+        if u.get("same_in_effect"):
+            lines.append(f"  = {', '.join(u['names'])}: stated by one version, inherited the same by the other "
+                         "(the content hash covers what a version states)")
+        else:
+            lines.append(f"  ? {u['part'].replace('_', ' ')} differs" + (f" ({', '.join(u['names'])})" if u["names"] else "")
+                         + ", not itemised: the content hashes differ by it")
     if len(lines) == header:
-        lines.append("  no differences in rules, parameters, decisions, facts or text")
+        lines.append("  no differences in rules, parameters, decisions, facts, text or manifest"
+                     + (": the content hashes differ by the versions' names alone" if o["content_hash"] != n["content_hash"] else ""))
     if c is not None:
         skipped = len(c.get("skipped", ()))
         lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions, {_failures(c)}"

@@ -369,13 +369,21 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DE
 def target_for(cat: Catalog, policy: CompiledPolicy, case: Case, against: Optional[CompiledPolicy] = None) -> tuple:
     """(the version a case runs against, whether its window is ignored): `against` when regression
     testing (it wins over any pin), else the version the case (or its file) pins with `version:`,
-    else `policy` itself, inside its window."""
-    if against is not None:
+    else `policy` itself, inside its window. A case that expects a selection error (`select.no_version_in_force`)
+    tests the window of the version it was written for, not the rules: it is judged as its own run judges it,
+    whatever `against` is (against_exempt)."""
+    if against is not None and not against_exempt(case):
         return against, True
     if case.version and case.version != policy.version:
         pinned = pinned_version(cat, policy, case)
         return (cat.compile_dir(pinned) if isinstance(pinned, Path) else cat.compiled(pinned)), True
     return policy, False
+
+
+def against_exempt(case: Case) -> bool:
+    """Whether a case expects a selection error (the `select` family): `test --against` runs it as its own run does."""
+    want = case.data.get("expect_error")
+    return isinstance(want, str) and (want == "select" or want.startswith("select."))
 
 
 def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[CompiledPolicy] = None,

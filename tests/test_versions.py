@@ -193,7 +193,9 @@ def test_test_against_lists_cases_whose_expectations_no_longer_hold(tmp_path):
     data = json.loads(result.stdout)
     failing = {c["name"] for c in data["cases"] if c["status"] != "pass"}
     assert any("surcharge" in n for n in failing)   # fee expectations change with base_fee 100 -> 120
-    assert all(c["policy"] == "toy@2" for c in data["cases"])
+    exempt = [c for c in data["cases"] if c["policy"] == "toy@1"]    # expecting a selection error: toy@1's own window
+    assert exempt and all(c["status"] == "pass" and "error" in c for c in exempt)
+    assert all(c["policy"] == "toy@2" for c in data["cases"] if c not in exempt)
 
 
 
@@ -1037,3 +1039,76 @@ def test_a_manifest_read_as_meant_still_has_the_rules_checked(tmp_path, name, ed
     errors = json.loads(result.stdout)["versions"][0]["errors"]
     assert sorted((e["code"], Path(e["location"]["file"]).name) for e in errors) == sorted(
         [(code, "policy.yaml"), ("compile.clause", "rules.yaml"), ("compile.unknown_decision", "rules.yaml")]), errors
+
+
+# ---- a change to the manifest is a change: the window, the title, the identity, ... (regcode diff) -------------------
+MANIFEST_EDITS = [   # (what the copy of toy@2 as toy@3 changes in its policy.yaml, the line(s) diff says, JSON static key)
+    ("the window", {"effective_from": "2021-06-01", "effective_to": "2022-12-31"},
+     ["  ~ window 2021-01-01 .. open -> 2021-06-01 .. 2022-12-31"], "window"),
+    ("the title", {"title": "流动餐车许可 (reordered)"}, ["  ~ title: 流动餐车许可 (toy amendment) -> 流动餐车许可 (reordered)"], "manifest"),
+    ("the identity", {"identity": ["applicant.name"]}, ['  + identity: ["applicant.name"]'], "manifest"),
+    ("the source", {"source": {"number": "TOY-3", "issuer": "regcode tests", "date": "2020-11-01"}},
+     ["  ~ source: number changed"], "manifest"),
+]
+
+
+def _manifest_copy(root: Path, edit: dict) -> Path:
+    shutil.copytree(root / "toy" / "2", root / "toy" / "3")
+    path = root / "toy" / "3" / "policy.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.update({"version": "3", **edit})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name,edit,lines,key", MANIFEST_EDITS, ids=[e[0] for e in MANIFEST_EDITS])
+def test_diff_says_what_a_versions_manifest_changes_and_fails_on_it(tmp_path, name, edit, lines, key):
+    root = tmp_path / "policies"
+    amendment(root)
+    _manifest_copy(root, edit)
+    args = ["diff", "toy@2", "toy@3", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--fail-on-change"]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[1:] == lines
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    assert data["static"][key] and data["static"]["unattributed"] == []
+    page = CliRunner().invoke(regcode, args + ["--format", "html"]).stdout
+    assert "<h3>Manifest</h3>" in page and "No differences" not in page
+
+
+def test_diff_never_says_no_differences_when_the_content_hashes_differ(tmp_path):
+    """A renamed copy differs by its name alone, and says so; a facts schema changed beyond its fact paths (a default
+    here) is not itemised, but said, and fails --fail-on-change."""
+    root = tmp_path / "policies"
+    amendment(root)
+    _manifest_copy(root, {})
+    args = ["diff", "toy@2", "toy@3", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--fail-on-change"]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 0 and result.stdout.splitlines()[1:] == [
+        "  no differences in rules, parameters, decisions, facts, text or manifest: the content hashes differ by the "
+        "versions' names alone"]
+    facts = root / "toy" / "3" / "facts.yaml"
+    facts.write_text(facts.read_text(encoding="utf-8").replace("default: false", "default: true"), encoding="utf-8")
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1 and result.stdout.splitlines()[1:] == [
+        "  ? facts schema differs (applicant.night_market), not itemised: the content hashes differ by it"]
+
+
+AGAINST = [   # (--against, with the amendment's root, the expectations that no longer hold): a case expecting a selection
+    # error is judged by its own version's window (2017's cases dated 2017-04-30 and 2022-05-01), as its own run does
+    ("2017", False, 0),
+    ("2022-illustration", True, 8),    # the 8 expecting revoke_quality_awards, which the amendment drops
+]
+
+
+@pytest.mark.parametrize("against,amended,failing", AGAINST, ids=[a[0] for a in AGAINST])
+def test_test_against_judges_a_case_expecting_no_version_in_force_by_its_own_window(against, amended, failing):
+    args = ["test", "shanghai-post-license@2017", "--against", against] + (
+        ["--policy-root", str(REPO / "examples" / "amendment" / "policies")] if amended else [])
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == (1 if failing else 0), result.stdout[-2000:]
+    assert f"against {against}: {failing} of 171 expectations no longer hold (2 expecting a selection error judged by " \
+           "their own version's window, as its own run does)" in result.stdout
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    aside = [c for c in data["cases"] if c["name"].endswith("no version is in force")]
+    assert len(aside) == 2 and all(c["status"] == "pass" and c["policy"] == "shanghai-post-license@2017" for c in aside)
