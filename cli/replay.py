@@ -50,7 +50,7 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     its case no longer passes the policy in force: no version on its date, a facts-schema problem), or
     with --fail-on-change when a decision differs or the version replayed against adds or drops one
     (systems reading the log would get a field more or less); a line logged without its input is
-    reported, exit 0 when other lines were replayed. Not one line replayed (of a log that has lines) is
+    reported, exit 0 when other lines were replayed. Not one line replayed (an empty log too) is
     exit 1, with why: a log written with --decision-log-input none is one error naming the server's
     option. A decision read twice (a log given twice, a line logged twice) is counted once, with a
     warning; two different lines with one decision id are a problem at the second. A --policy-version no policy of the log has, or a policy that cannot be read or compiled,
@@ -66,6 +66,11 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     with at_options():      # a --policy-version no policy of the log has: one error, at the option
         report = replay(catalog(policy_roots), paths, version, backend)
     codes = {s["errors"][0]["code"] for s in report["skipped"] if s["errors"]}
+    if not report["read"]:      # a replay that compared nothing checked nothing: no success, for CI either
+        raise PolicyError([Issue("replay.empty", f"no logged decision in {', '.join(map(str, paths))}: "
+                                 + ("the file is empty" if len(paths) == 1 else "the files are empty"),
+                                 Location(str(paths[0])), "give the file `regcode serve --decision-log FILE` writes, "
+                                 "once decisions have been made; --with-rotated adds its rotated files")])
     if report["read"] and len(report["skipped"]) == report["read"] and "replay.eval_output" in codes and codes <= NOT_A_LOG:
         outputs = sum(1 for s in report["skipped"] if s["errors"] and s["errors"][0]["code"] == "replay.eval_output")
         raise PolicyError([Issue("replay.not_a_log", f"not a decision log: the lines of {', '.join(map(str, paths))} are "

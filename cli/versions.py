@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import click
 
-from ..engine import dump_json
+from ..engine import Issue, Location, dump_json
+from ..engine.errors import one_line
 from ..engine.corpus import iter_corpus
 from ..engine.load import printable
 from ..engine.diff import diff, has_changes, mostly_failed, to_text
-from .main import EXIT_POLICY, argument, as_of_option, catalog, emit, policy_root_option, regcode, set_format
+from .main import EXIT_POLICY, argument, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format
 
 
 @regcode.command("show", short_help="A version after inheritance, with its content hash.")
@@ -79,5 +80,10 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, pol
         click.echo(diff_page(result, old_p, new_p), nl=False)
     else:
         click.echo(dump_json(result) if fmt == "json" else to_text(result, all_changes))
+    if corpus and not (result.get("corpus") or {}).get("cases") and not skipped:
+        # a comparison over no case compared nothing: said, and no success (a CI gate given the wrong file)
+        report_issues([Issue("diff.empty_corpus", f"the corpus {one_line(corpus)} holds no case file: no decision was compared",
+                             Location(str(corpus)), "give a folder of case files or a JSONL file with one case a line")])
+        ctx.exit(EXIT_POLICY)
     if mostly_failed(result) or (fail_on_change and has_changes(result)):
         ctx.exit(EXIT_POLICY)

@@ -628,3 +628,14 @@ def test_two_different_lines_with_one_decision_id_are_a_problem_at_the_second(tm
     assert (skipped["source"], skipped["errors"][0]["code"]) == (f"{log}:2", "replay.duplicate_id")
     assert f"is logged at {log}:1 too, with other content" in skipped["errors"][0]["message"]
     assert cli("replay", str(log)).exit_code == 1
+
+
+def test_an_empty_log_is_one_error_not_a_replay_of_nothing(tmp_path):
+    """Replaying nothing checks nothing: an empty log (the wrong file, a rotation just done) is exit 1 with what to
+    give, with or without --fail-on-change, not `replayed 0 of 0 ... against nothing` and exit 0."""
+    log = tmp_path / "decisions.log"
+    log.write_bytes(b"")
+    for extra in ([], ["--fail-on-change"]):
+        result = cli("replay", str(log), *extra)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert f"{log}: replay.empty: no logged decision in {log}: the file is empty" in result.stderr, result.stderr

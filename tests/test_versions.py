@@ -1112,3 +1112,15 @@ def test_test_against_judges_a_case_expecting_no_version_in_force_by_its_own_win
     data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
     aside = [c for c in data["cases"] if c["name"].endswith("no version is in force")]
     assert len(aside) == 2 and all(c["status"] == "pass" and c["policy"] == "shanghai-post-license@2017" for c in aside)
+
+
+@pytest.mark.parametrize("kind", ["an empty JSONL file", "an empty folder"])
+def test_a_diff_over_a_corpus_of_no_case_compared_nothing_and_says_so(tmp_path, kind):
+    """A corpus with no case (the wrong file) compares no decision: said, exit 1, with or without --fail-on-change,
+    while the static comparison is still printed."""
+    corpus = tmp_path / ("c.jsonl" if "JSONL" in kind else "cases")
+    corpus.write_bytes(b"") if "JSONL" in kind else corpus.mkdir()
+    result = CliRunner().invoke(regcode, ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", str(corpus)])
+    assert result.exit_code == 1, result.output
+    assert "no differences in rules" in result.stdout
+    assert f"diff.empty_corpus: the corpus {corpus} holds no case file: no decision was compared" in result.stderr
