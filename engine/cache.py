@@ -135,6 +135,9 @@ def key_for(catalog, directory: Path) -> Optional[str]:
     if chain is None:
         return None
     digest = hashlib.sha256(_engine_digest().encode())
+    # the places a compiled version holds (a declaration's file, named in a run's error) are written as load shows
+    # a file: relative to the working folder when inside it; compiled elsewhere, they would name the file otherwise
+    digest.update(b"\5" + os.fsencode(os.getcwd()))
     count = 0
     others = 0
     for folder, root in chain:

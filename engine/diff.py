@@ -9,6 +9,7 @@ from .compile import CompiledPolicy
 from .errors import PolicyError
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
+from .case import case_as_of
 from ._json import ValueTally, tally_text
 from .load import dump_json
 
@@ -259,15 +260,35 @@ def _schema_paths(schema, prefix: str = "", depth: int = 0) -> list:
 
 
 def _run(policy, doc, as_of, backend):
+    """(the output object, None), or (None, the issues the case failed with)."""
     try:
         check_case(policy, doc)
         return to_dict(evaluate(policy, doc.data, as_of, backend=backend, checked=True)), None
     except PolicyError as exc:
-        return None, sorted({i.code for i in exc.issues})
+        return None, list(exc.issues)
+
+
+MAX_PROBLEMS = 3     # of a failing case's problems, those listed with their message and place (all codes are)
+
+
+def _failure(issues) -> dict:
+    """A failing case's `errors` (its codes, sorted) and `problems` (the first few, as `batch --errors` has them)."""
+    return {"errors": sorted({i.code for i in issues}), "problems": [i.as_dict() for i in issues[:MAX_PROBLEMS]]}
 
 
 def _decisive(result, decision) -> list:
     return sorted({e["rule"] for e in result["why"].get(decision, []) if e["decisive"]})
+
+
+def _first_problem(failure: dict) -> str:
+    """`: code: message (hint)` of a failing case's first problem, as batch says it (its place, where it is the
+    case's, is the line's own source), and how many more; the JSON has them all with their places."""
+    problems = failure.get("problems") or []
+    if not problems:
+        return ""
+    p = problems[0]
+    more = len(failure["errors"]) > 1 or len(problems) > 1
+    return f": {p['code']}: {p['message']}" + (f" ({p['hint']})" if p.get("hint") else "") + ("; and more (--format json)" if more else "")
 
 
 def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Optional[str] = None,
@@ -282,11 +303,12 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
     for rec in records:
         total += 1
         if rec.error is not None:
-            unreadable.append({"source": rec.source, "errors": sorted({i.code for i in rec.error.issues})})
+            unreadable.append({"source": rec.source, **_failure(rec.error.issues)})
             continue
-        when = as_of or rec.doc.data.get("as_of")
-        if not isinstance(when, str):
-            unreadable.append({"source": rec.source, "errors": ["input.as_of"]})
+        try:        # as batch and eval read it: no date, or one that is no day, is input.as_of
+            when = case_as_of(rec.doc, as_of)
+        except PolicyError as exc:
+            unreadable.append({"source": rec.source, **_failure(exc.issues)})
             continue
         for side, policy in (("old", old), ("new", new)):   # both versions judge every case: say which were not theirs
             if not policy.in_force(when):
@@ -295,10 +317,12 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
         b, b_err = _run(new, rec.doc, when, backend)
         if a_err or b_err:    # counted apart: a case that fails says nothing about what changed
             failed["both" if a_err and b_err else "old" if a_err else "new"] += 1
-            if a_err != b_err:
-                errors.append({"source": rec.source, "old": a_err, "new": b_err})
+            fa, fb = (_failure(a_err) if a_err else None), (_failure(b_err) if b_err else None)
+            if (fa or {}).get("errors") != (fb or {}).get("errors"):
+                errors.append({"source": rec.source, "old": fa and fa["errors"], "new": fb and fb["errors"],
+                               "problems": {"old": fa and fa["problems"], "new": fb and fb["problems"]}})
             elif len(both) < MAX_LISTED:
-                both.append({"source": rec.source, "errors": a_err})
+                both.append({"source": rec.source, **fa})
             continue
         size = len(dump_json(rec.doc.data))
         touched = False
@@ -491,12 +515,12 @@ def to_text(result: dict, all_changes: bool = False) -> str:
             was = tally_text(rows, "case")
             lines.append(f"  {name}: no longer decided; it was {was}")
         lines.extend(_decision_lines(c["changes"], c["compared"], all_changes))
-        for e in c["errors_differ"]:
+        for e in c["errors_differ"]:     # (the codes that differ are the point; each problem is in the JSON)
             lines.append(f"  ! {e['source']}: old {e['old'] or 'ok'}, new {e['new'] or 'ok'}")
         for e in c["errors_same"]:
-            lines.append(f"  x {e['source']}: fails on both sides {e['errors']}")
+            lines.append(f"  x {e['source']}: fails on both sides {e['errors']}{_first_problem(e)}")
         if c["failed"]["both"] > len(c["errors_same"]):
             lines.append(f"  x ... and {c['failed']['both'] - len(c['errors_same'])} more failing on both sides")
         for u in c["unreadable"]:
-            lines.append(f"  ? {u['source']}: unreadable ({', '.join(u['errors'])})")
+            lines.append(f"  ? {u['source']}: unreadable ({', '.join(u['errors'])}){_first_problem(u)}")
     return "\n".join(lines)

@@ -267,3 +267,22 @@ def test_the_verdict_does_not_depend_on_the_cache(root, tmp_path, edit):
     without = verdict(args, REGCODE_NO_CACHE="1")
     assert without[0] == 1 and without[1], "the edit is one the compile refuses"
     assert verdict(args) == without
+
+
+def test_the_places_a_compiled_version_names_are_as_the_working_folder_shows_them(root, tmp_path, monkeypatch):
+    """A compiled version holds places (a decision's declaration, named in an eval.conflict): written relative to
+    the working folder when inside it. Compiled in one folder and read in another, they would name the file as
+    the first did, so that the same command gave other bytes by where an earlier one ran: the key holds the folder."""
+    monkeypatch.chdir(root.parent)          # inside: places relative to tmp_path
+    inside = Catalog([root.resolve()]).by_ref("toy@1")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)            # outside the policy folder: places absolute
+    calls = _compiles(monkeypatch)
+    outside = Catalog([root.resolve()]).by_ref("toy@1")
+    assert len(calls) == 1, "read in another working folder, the version is compiled again"
+    assert not inside.decisions["eligible"].location.file.startswith("/")
+    assert outside.decisions["eligible"].location.file == str(root.resolve() / "toy" / "1" / "decisions.yaml")
+    calls.clear()
+    again = Catalog([root.resolve()]).by_ref("toy@1")       # and in that folder again, from the cache
+    assert calls == [] and again.decisions["eligible"].location.file == outside.decisions["eligible"].location.file
