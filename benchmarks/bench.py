@@ -130,21 +130,26 @@ def report_inprocess(results: dict) -> None:
         print(f"  {name:58s} {us:9.1f} {1e6 / us:9,.0f} {us / floor:8.1f} {floor / us * 100:15.0f}%  {_spread(values, ' µs', 1)}")
 
 
-def scaling(cat, seed: int, repeats: int) -> None:
+def _per_license(cat, cases: list, licenses: int, repeats: int) -> list:
+    """CPU µs per license of evaluating `cases` (each with `licenses` licenses), one figure a repeat, after a warm-up."""
     from regcode.engine import Document, evaluate_case
+    for i, case in enumerate(cases[:5]):
+        evaluate_case(cat, Document(f"warm:{i}", case), POLICY)
+    values = []
+    for _ in range(repeats):
+        began = time.process_time()
+        for i, case in enumerate(cases):
+            evaluate_case(cat, Document(f"scale:{i}", case), POLICY)
+        values.append((time.process_time() - began) / len(cases) / licenses * 1e6)
+    return values
+
+
+def scaling(cat, seed: int, repeats: int) -> None:
     print("\nscaling (python backend, explain full): cost per license")
     per_license = {}
     for licenses, count in ((5, 400), (100, 40)):
-        cases = list(generate.generate(count, seed + licenses, licenses=licenses))
-        for i, case in enumerate(cases[:5]):
-            evaluate_case(cat, Document(f"warm:{i}", case), POLICY)
-        values = []
-        for _ in range(repeats):
-            began = time.process_time()
-            for i, case in enumerate(cases):
-                evaluate_case(cat, Document(f"scale:{i}", case), POLICY)
-            values.append((time.process_time() - began) / count / licenses * 1e6)
-        per_license[licenses] = values
+        values = per_license[licenses] = _per_license(cat, list(generate.generate(count, seed + licenses, licenses=licenses)),
+                                                      licenses, repeats)
         print(f"  {licenses:3d} licenses an enterprise: {statistics.median(values):7.1f} µs per license  {_spread(values, ' µs', 1)}")
     ratio = statistics.median(per_license[100]) / statistics.median(per_license[5])
     print(f"  per license at 100 / at 5: {ratio:.2f}")
@@ -156,13 +161,7 @@ def scaling(cat, seed: int, repeats: int) -> None:
         first = base["licenses"][0]
         base["licenses"] = [{**first, "number": f"XK06-{k:03d}-{i:05d}"} for i in range(n)]
         cases.append(base)
-    evaluate_case(cat, Document("warm:one", cases[0]), POLICY)
-    values = []
-    for _ in range(repeats):
-        began = time.process_time()
-        for i, case in enumerate(cases):
-            evaluate_case(cat, Document(f"one:{i}", case), POLICY)
-        values.append((time.process_time() - began) / count / n * 1e6)
+    values = _per_license(cat, cases, n, repeats)
     print(f"  {n:,} licenses of one category, one date: {statistics.median(values):5.1f} µs per license  {_spread(values, ' µs', 1)}")
     print(f"  per license at {n:,} of one category / at 5: {statistics.median(values) / statistics.median(per_license[5]):.2f}")
 
