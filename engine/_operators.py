@@ -16,7 +16,7 @@ from . import _ir as ir
 from ._schema_text import explain, settle
 from ._shapes import Shape
 from .errors import IssueCollector, bounded_list, did_you_mean, nearest, not_declared
-from .load import Document
+from .load import Document, json_type
 
 CONDITIONS: dict[str, Callable] = {}
 EXPRESSIONS: dict[str, Callable] = {}
@@ -456,7 +456,8 @@ def _expr_step(raw, ctx, scope, path):
 # ---- conditions --------------------------------------------------------------------------
 def parse_cond(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optional[ir.Cond]:
     if not isinstance(raw, dict) or not raw:
-        ctx.error("schema.condition", f"a condition must be a mapping, found {type(raw).__name__}", path,
+        found = "an empty mapping, {}" if isinstance(raw, dict) else json_type(raw)     # (in YAML's words, not Python's)
+        ctx.error("schema.condition", f"a condition must be a mapping with a keyword, found {found}", path,
                   "use all/any/not, {path: ..., op: ..., value: ...}, present, some, within, between")
         return None
     if _too_deep(ctx, path):
