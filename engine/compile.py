@@ -856,6 +856,26 @@ def _resolved_data(r: Resolved) -> dict:
     return out
 
 
+SET_OPS = ("in", "not_in")     # comparisons whose list of values is a set: its order says nothing
+
+
+def as_meant(node, depth: int = 0):
+    """Rule data with what does not change its meaning written one way: the literal values of an `in` or
+    `not_in` comparison sorted (by their JSON), as a set is. For the content hash and `diff`, so that listing
+    the same values in another order is no new version; the rule as written (`show`, the pages) keeps its order."""
+    if depth > 200:     # (deeper than any rule the language takes: left as it is)
+        return node
+    if isinstance(node, dict):
+        out = {k: as_meant(v, depth + 1) for k, v in node.items()}
+        values = out.get("value")
+        if out.get("op") in SET_OPS and isinstance(values, list) and not any(isinstance(v, (dict, list)) for v in values):
+            out["value"] = sorted(values, key=dump_json)
+        return out
+    if isinstance(node, (list, tuple)):
+        return [as_meant(v, depth + 1) for v in node]
+    return node
+
+
 def _rule_data(item: Item) -> dict:
     """A rule as written, with its file's `guard:` (which is part of its condition)."""
     data = {k: v for k, v in item.data.items() if k != "override"}
@@ -892,6 +912,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
     resolved = _resolved_data(c.resolved)
     hashed = {k: v for k, v in resolved.items() if k != "articles"}
     hashed["policy"] = {k: v for k, v in hashed["policy"].items() if k not in ("extends",)}
+    hashed["rules"] = as_meant(hashed["rules"])
     digest = hashlib.sha256(dump_json(hashed).encode("utf-8")).hexdigest()[:16]
     m = c.resolved.manifest.data
     return CompiledPolicy(

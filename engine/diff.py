@@ -5,7 +5,7 @@ import json
 from typing import Optional
 
 from . import _text
-from .compile import CompiledPolicy
+from .compile import CompiledPolicy, as_meant
 from .errors import PolicyError
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
@@ -68,7 +68,7 @@ def unattributed(old: CompiledPolicy, new: CompiledPolicy, static: dict) -> list
         out.append({"part": "facts_schema", "names": names})
     said_rules = {r["id"] for k in ("added", "removed", "changed") for r in static["rules"][k]}
     o_rules, n_rules = ({r["id"]: r for r in x.get("rules") or ()} for x in (o, n))
-    names = sorted(r for r in set(o_rules) | set(n_rules) if o_rules.get(r) != n_rules.get(r) and r not in said_rules)
+    names = sorted(r for r in set(o_rules) | set(n_rules) if as_meant(o_rules.get(r)) != as_meant(n_rules.get(r)) and r not in said_rules)
     if names:
         out.append({"part": "rules", "names": names})
     for part in sorted(set(o) | set(n)):
@@ -105,9 +105,10 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy, cat=None) -> dict:
     for rid in sorted(set(o_rules) & set(n_rules)):
         a, b = o_rules[rid], n_rules[rid]
         parts = []
-        if (a.get("when"), a.get("for_each"), a.get("as"), a.get("guard")) != (b.get("when"), b.get("for_each"), b.get("as"), b.get("guard")):
-            parts.append("condition")
-        if a.get("then") != b.get("then"):
+        if as_meant((a.get("when"), a.get("for_each"), a.get("as"), a.get("guard"))) != \
+                as_meant((b.get("when"), b.get("for_each"), b.get("as"), b.get("guard"))):
+            parts.append("condition")      # (an `in` list's values in another order are the same condition)
+        if as_meant(a.get("then")) != as_meant(b.get("then")):
             parts.append("conclusion")
         if (a.get("article"), a.get("clause"), a.get("title"), a.get("note")) != (b.get("article"), b.get("clause"), b.get("title"), b.get("note")):
             parts.append("wording")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -1144,3 +1145,32 @@ def test_a_case_failing_inside_a_corpus_diff_is_said_as_batch_says_it_with_its_p
     assert unreadable["errors"] == ["input.as_of"] and (where["file"], where["line"]) == (str(corpus), 1), where
     [both] = data["errors_same"]
     assert both["errors"] == ["input.schema"] and {p["location"]["path"] for p in both["problems"]} >= {"enterprise.name"}
+
+
+def test_the_values_of_an_in_list_in_another_order_are_the_same_version(tmp_path):
+    """`in` and `not_in` compare with a set: the same values listed in another order change neither the content
+    hash (a decision log's version stays the version) nor `diff`, which says no difference; other values do."""
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", root / "toy" / "1")
+    rules = root / "toy" / "1" / "rules" / "applicant.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert "value: [外地, 未知]" in text
+    original = Catalog([str(TEST_POLICIES)]).by_ref("toy@1")
+    rules.write_text(text.replace("value: [外地, 未知]", "value: [未知, 外地]"), encoding="utf-8")
+    reordered = Catalog([str(root)]).by_ref("toy@1")
+    assert reordered.content_hash == original.content_hash
+    rules.write_text(text.replace("value: [外地, 未知]", "value: [未知, 外省]"), encoding="utf-8")
+    assert Catalog([str(root)]).by_ref("toy@1").content_hash != original.content_hash
+
+
+def test_diff_says_no_condition_changed_for_an_in_list_in_another_order(tmp_path):
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", root / "toy" / "9")
+    manifest = root / "toy" / "9" / "policy.yaml"
+    manifest.write_text(re.sub(r"(?m)^version: .*$", 'version: "9"', manifest.read_text(encoding="utf-8")), encoding="utf-8")
+    rules = root / "toy" / "9" / "rules" / "applicant.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("value: [外地, 未知]", "value: [未知, 外地]"), encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["diff", "toy@1", "toy@9", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES),
+                                          "--fail-on-change"])
+    assert result.exit_code == 0, result.output
+    assert "condition changed" not in result.stdout and "the content hashes differ by the versions' names alone" in result.stdout
