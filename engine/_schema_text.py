@@ -232,6 +232,9 @@ def _pattern(err, where: str, pattern: Optional[str], search=None) -> tuple:
         message = f"{where}: {shown(instance)} does not have the expected form" if where != "here" else f"{shown(instance)} does not have the expected form"
     if form:
         message += f" ({form})"
+    width = _fixed_width(pattern) if pattern and isinstance(instance, str) else None
+    if width is not None and len(instance) != width:   # a code of one length (a credit code's 18): say what is off
+        message += f"; it is {len(instance)} characters long, the form takes {width}"
     hint = ""
     if pattern:   # the nearest spelling that has the form, when lower case and dashes give one
         for candidate in (instance.strip().lower(), re.sub(r"[\s_]+", "-", instance.strip().lower()),
@@ -240,6 +243,22 @@ def _pattern(err, where: str, pattern: Optional[str], search=None) -> tuple:
                 hint = f"e.g. `{candidate}`"
                 break
     return message, hint, None
+
+
+def _fixed_width(pattern: str) -> Optional[int]:
+    """The one length every text of `pattern` has (anchored at both ends), else None. Read with Python's own
+    parser of patterns, which only measures it here (the schema's patterns are matched by a linear-time engine)."""
+    if not (pattern.startswith("^") and pattern.endswith("$")) or len(pattern) > 500:
+        return None
+    try:
+        import re._parser as parser
+    except ImportError:     # (before Python 3.11)
+        import sre_parse as parser
+    try:
+        low, high = parser.parse(pattern).getwidth()
+    except Exception:       # a pattern Python's `re` does not read (the schema's engine does): no length to say
+        return None
+    return low if low == high and 0 < low < 1000 else None
 
 
 def _not_a_date(err, where: str, at_top: bool) -> tuple:
