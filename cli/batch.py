@@ -356,7 +356,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        sink = stack.enter_context(nullcontext(Output(click.get_text_stream("stdout"), "stdout", whole_lines=True)) if out == "-"
+        sink = stack.enter_context(nullcontext(Output(sys.stdout, "stdout", whole_lines=True)) if out == "-"
                                    else atomic_writer(out))
         # the errors file quotes what the records held: it is written whatever they held
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)

@@ -336,8 +336,8 @@ class _Level(click.Choice):
     next word as the value): that is said as such, with the two ways to write it."""
 
     def convert(self, value, param, ctx):
-        if isinstance(value, str) and value not in self.choices and (os.path.exists(value) or value == "-"
-                                                                     or value.endswith((".yaml", ".yml", ".json", ".jsonl"))):
+        if isinstance(value, str) and value not in self.choices and f"--explain={value}" not in sys.argv[1:] and (
+                os.path.exists(value) or value == "-" or value.endswith((".yaml", ".yml", ".json", ".jsonl"))):
             self.fail(f"{value!r} is read as the level of --explain, which comes before it: write --explain after the "
                       f"files ({ctx.command_path if ctx else 'regcode eval'} FILE --explain), or give its level "
                       f"(--explain=full)", param, ctx)

@@ -707,6 +707,21 @@ def test_a_bare_explain_before_the_files_is_said_as_such_with_both_ways_to_write
     assert CliRunner().invoke(regcode, [args[0], *args[2:], "--explain"]).exit_code == 0
 
 
+@pytest.mark.parametrize("level", ["-", "examples/cases/aa-clean.yaml"])
+def test_a_level_written_with_an_equals_sign_is_a_level_not_a_file_read_too_early(level, monkeypatch):
+    """`--explain=-` says the level it names: the user wrote a level (the `=` joins it to the option), so the
+    message is the choice's own, not that a file was taken for a level."""
+    import sys
+    from conftest import REPO
+    monkeypatch.chdir(REPO)
+    args = ["eval", f"--explain={level}", "examples/cases/aa-clean.yaml"]
+    monkeypatch.setattr(sys, "argv", ["regcode", *args])   # what click cannot tell apart, the command line can
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1, result.output
+    assert f"--explain: {level!r} is not one of 'none', 'decisive', 'full'" in result.stderr
+    assert "is read as the level" not in result.stderr
+
+
 @pytest.mark.parametrize("licenses,rule,clause,matched", [
     (None, "scope-food-related-only", "第二款", ["licenses[0].food_related", "licenses[1].food_related"]),
     ([], "scope-no-license-held", "第一款", []),
