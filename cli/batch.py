@@ -34,6 +34,11 @@ def input_argument(f):
 MAX_JOBS = 256    # each worker compiles the policy and holds it (tens of MB): a bound, whatever N says
 
 
+def stdout_text():
+    """The text stream `--out -` writes (sys.stdout as the command runs; a test puts its own in its place)."""
+    return sys.stdout
+
+
 def jobs_option(f):
     return click.option("--jobs", "-j", type=click.IntRange(min=1, max=MAX_JOBS), default=None, metavar="N",
                         help="Worker processes (default: the cores available; at most 256). The output does not depend on it.")(f)
@@ -356,7 +361,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        sink = stack.enter_context(nullcontext(Output(sys.stdout, "stdout", whole_lines=True)) if out == "-"
+        sink = stack.enter_context(nullcontext(Output(stdout_text(), "stdout", whole_lines=True)) if out == "-"
                                    else atomic_writer(out))
         # the errors file quotes what the records held: it is written whatever they held
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)

@@ -891,13 +891,11 @@ class _CutByCtrlC(io.RawIOBase):
         return len(data)
 
 
-@pytest.mark.filterwarnings("ignore:'get_text_stream' is deprecated:DeprecationWarning")   # (what batch writes stdout with)
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_ctrl_c_while_a_line_goes_to_stdout_ends_it_on_a_whole_line(corpus, monkeypatch, jobs):
     raw = _CutByCtrlC()
     stdout = io.TextIOWrapper(io.BufferedWriter(raw, buffer_size=64), encoding="utf-8", newline="\n", write_through=True)
-    real = batch_cli.click.get_text_stream
-    monkeypatch.setattr(batch_cli.click, "get_text_stream", lambda name, *a, **kw: stdout if name == "stdout" else real(name, *a, **kw))
+    monkeypatch.setattr(batch_cli, "stdout_text", lambda: stdout)
     result = run("batch", corpus, "--out", "-", "--jobs", jobs, "--chunk", 8)
     stdout.flush()
     assert result.exit_code == 130, result.output
