@@ -65,6 +65,9 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
       regcode eval --policy-root tests/policies --policy toy tests/fixtures/cases/toy-busy.yaml --explain
     """
     set_format(ctx, fmt)
+    if site_url is not None and fmt != "html":
+        raise click.BadParameter(f"the site's links are in the page --format html writes; --format {fmt} has none "
+                                 "(add --format html, or leave --site-url out)", param_hint="--site-url")
     level = explain or ("none" if fmt == "text" else "full")
     cat = catalog(policy_roots)
     policy_name = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])

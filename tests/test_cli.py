@@ -296,6 +296,8 @@ BAD_SELECTORS = [
     (["batch", str(CASE.parent), "--out", "{tmp}/o.jsonl", "--policy", "nosuch"], "--policy: select.unknown_policy"),
     (["plan", str(CASE.parent), "--year", "2020", "--policy", "nosuch"], "--policy: select.unknown_policy"),
     (["eval", *TOY, str(CASE), "--format", "html", "--site-url", "javascript:x"], "regcode eval: input.site_url"),
+    (["eval", *TOY, str(CASE), "--site-url", "site/"], "regcode eval: --site-url: the site's links are in the page --format html writes"),
+    (["eval", *TOY, str(CASE), "--format", "yaml", "--site-url", "site/"], "regcode eval: --site-url: the site's links are in the page --format html writes; --format yaml has none"),
 ]
 
 
