@@ -1174,3 +1174,88 @@ def test_diff_says_no_condition_changed_for_an_in_list_in_another_order(tmp_path
                                           "--fail-on-change"])
     assert result.exit_code == 0, result.output
     assert "condition changed" not in result.stdout and "the content hashes differ by the versions' names alone" in result.stdout
+
+
+# ---- values of another JSON type are other values ---------------------------------------------------
+# Python's == says False == 0, True == 1, 2 == 2.0; the output a reader gets says `false`, `0`, `2.0`.
+SAME_JSON = [   # (a, b, the same JSON value?)
+    (False, 0, False), (True, 1, False), (True, 1.0, False), (2, 2.0, False), (None, 0, False), (None, False, False),
+    ("1", 1, False), ([1], [True], False), ([0, 1], [False, True], False), ({"a": 0}, {"a": False}, False),
+    ({"a": [1, {"b": 2}]}, {"a": [1, {"b": 2.0}]}, False), ({"a": 1}, {"b": 1}, False), ([1, 2], [1], False),
+    ({}, [], False), ("", None, False),
+    (2, 2, True), (2.5, 2.5, True), (0.0, -0.0, True), (False, False, True), (None, None, True), ([1, 2], (1, 2), True),
+    ({"a": [1, {"b": [True, None]}]}, {"a": [1, {"b": [True, None]}]}, True), ("浦东新区", "浦东新区", True),
+]
+
+
+@pytest.mark.parametrize("a,b,expected", SAME_JSON, ids=[f"{json.dumps(a)} vs {json.dumps(b)}" for a, b, _ in SAME_JSON])
+def test_same_compares_json_values_by_type_and_value(a, b, expected):
+    from regcode.engine._json import same
+    assert same(a, b) is expected and same(b, a) is expected
+
+
+TYPE_EDITS = [   # (name, edits of a copy of toy@1 as (file, old text, new text), the static lines, every case changed?)
+    ("a bool decision made a number",
+     [("decisions.yaml", "any_major: {title: 有重大事故, type: bool, combine: any, default: false}",
+       "any_major: {title: 有重大事故, type: number, combine: max, default: 0}"),
+      ("rules/incidents.yaml", "{decide: any_major, value: true}", "{decide: any_major, value: 1}"),
+      ("rules/incidents.yaml", "{decide: any_major, value: false}", "{decide: any_major, value: 0}")],
+     ["  ~ rule major-incident (第四条): conclusion changed", "  ~ rule no-major-any (第四条): conclusion changed",
+      "  ~ decision any_major: combine: any -> max; default: false -> 0; type: bool -> number"], "any_major"),
+    ("an integer parameter written as a float, output as it",
+     [("parameters.yaml", "unit: CNY, value: 100}", "unit: CNY, value: 100.0}")],
+     ["  ~ parameter base_fee (第五条): 100 -> 100.0"], "fee"),
+    ("an integer parameter written as a float, only compared with",
+     [("parameters.yaml", "unit: count, value: 2}", "unit: count, value: 2.0}")],
+     ["  ~ parameter max_minor_incidents (第四条): 2 -> 2.0"], None),
+]
+
+
+@pytest.mark.parametrize("name,edits,lines,decision", TYPE_EDITS, ids=[e[0] for e in TYPE_EDITS])
+def test_diff_tells_values_of_another_json_type_apart(tmp_path, name, edits, lines, decision):
+    """A copy of a version under the same names with `false` made `0` or `2` made `2.0`: the static diff says the
+    change (not "differ by the versions' names alone", which is not so), and over a corpus every case whose output
+    now reads otherwise is a changed case, `false -> 0` as much as `false -> true`."""
+    folder = tmp_path / "toy" / "1"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", folder)
+    for rel, old, new in edits:
+        path = folder / rel
+        text = path.read_text(encoding="utf-8")
+        assert text.count(old) == 1, (rel, old)
+        path.write_text(text.replace(old, new), encoding="utf-8")
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(toy_case(seed), ensure_ascii=False) + "\n" for seed in range(40)), encoding="utf-8")
+    args = ["diff", "toy@1", str(folder), "--policy-root", str(TEST_POLICIES), "--corpus", str(corpus)]
+    result = CliRunner().invoke(regcode, args + ["--fail-on-change"])
+    assert result.exit_code == 1, result.output
+    text = result.stdout.splitlines()
+    assert text[1:1 + len(lines)] == lines and "names alone" not in result.stdout, result.stdout
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    c = data["corpus"]
+    assert c["cases"] == 40 and c["compared"] == 40
+    if decision is None:      # 2 and 2.0 compare alike: no output changes
+        assert c["changed_cases"] == 0 and c["changes"] == []
+        return
+    assert c["changed_cases"] == 40 and c["by_decision"] == {decision: 40}, c["by_decision"]
+    for change in c["changes"]:    # the same value as Python sees it, another to whoever reads the JSON
+        assert change["from"] == change["to"] and json.dumps(change["from"]) != json.dumps(change["to"]), change
+
+
+def test_diff_says_the_names_alone_differ_only_when_they_do(tmp_path, monkeypatch):
+    """Two versions of one name whose content hashes differ by something no line itemises get a `?` line, never
+    "the content hashes differ by the versions' names alone" (which cannot be so: the names are the same)."""
+    from regcode.engine import diff as diff_module
+    folder = tmp_path / "toy" / "1"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", folder)
+    rules = folder / "rules" / "applicant.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("value: [外地, 未知]", "value: [未知, 外地]"), encoding="utf-8")
+    real = diff_module.hashed_form
+    # a part of the hashed form no line of the diff knows of (say, one a later version adds to the hash)
+    monkeypatch.setattr(diff_module, "hashed_form", lambda r: {**real(r), "later": r["rules"]})   # (as written, not as meant)
+    old, new = Catalog([str(TEST_POLICIES)]).by_ref("toy@1"), Catalog([str(tmp_path)]).by_ref("toy@1")
+    old.content_hash, new.content_hash = "0" * 16, "1" * 16
+    result = diff(old, new)
+    assert diff_module.has_changes(result)
+    assert diff_text(result).splitlines()[1:] == ["  ? content differs, not itemised: the content hashes differ by it"]
+    monkeypatch.setattr(diff_module, "hashed_form", real)     # the hashed form as it is: the same less the names
+    assert diff_text(diff(old, new)).splitlines()[1:] == ["  no differences in rules, parameters, decisions, facts, text or manifest"]
