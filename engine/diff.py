@@ -387,13 +387,20 @@ def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, bac
     out = {"old": _ref(old), "new": _ref(new), "static": static_diff(old, new, cat)}
     if records is not None:
         out["corpus"] = corpus_diff(old, new, records, as_of, backend)
-        out["corpus"]["skipped"] = [{"source": s.path, "reason": s.reason} for s in skipped or []]
+        out["corpus"]["skipped"] = [{"source": s.path, "reason": s.reason, "lost": s.lost} for s in skipped or []]
     return out
 
 
 def mostly_failed(result: dict) -> bool:
     """Most cases of the corpus could not be compared: the diff answers little (exit 1)."""
     return bool((result.get("corpus") or {}).get("most_failed"))
+
+
+def unread(result: dict) -> int:
+    """How many records of the corpus could not be read (the `?` lines: a cut-short line, no JSON object, no date ...),
+    folders that could not be listed counted too: input the diff left out, so that it is no pass (exit 1), as in batch."""
+    c = result.get("corpus") or {}
+    return len(c.get("unreadable") or ()) + sum(1 for s in c.get("skipped") or () if s.get("lost"))
 
 
 def has_changes(result: dict) -> bool:
@@ -527,7 +534,7 @@ def to_text(result: dict, all_changes: bool = False) -> str:
                      + (": the content hashes differ by the versions' names alone" if names_alone(result) else ""))
     if c is not None:
         skipped = len(c.get("skipped", ()))
-        lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions, {_failures(c)}"
+        lines.append(f"corpus: {c['cases']} case{'s' if c['cases'] != 1 else ''}, {c['changed_cases']} with changed decisions, {_failures(c)}"
                      + (f"; {skipped} file{'s' if skipped != 1 else ''} of the folder not read (listed on stderr)" if skipped else ""))
         out_of = []
         for side, w in sorted((c.get("outside_window") or {}).items()):

@@ -1259,3 +1259,79 @@ def test_diff_says_the_names_alone_differ_only_when_they_do(tmp_path, monkeypatc
     assert diff_text(result).splitlines()[1:] == ["  ? content differs, not itemised: the content hashes differ by it"]
     monkeypatch.setattr(diff_module, "hashed_form", real)     # the hashed form as it is: the same less the names
     assert diff_text(diff(old, new)).splitlines()[1:] == ["  no differences in rules, parameters, decisions, facts, text or manifest"]
+
+
+# ---- a corpus record that cannot be read is a case left out: exit 1 ---------------------------------
+GOOD = "".join(json.dumps(toy_case(seed), ensure_ascii=False) + "\n" for seed in range(3)).encode("utf-8")
+UNREADABLE = [   # (name, the corpus: JSONL bytes, or {file name: bytes} for a folder; the code of its ? line)
+    ("a line cut short", GOOD + json.dumps(toy_case(3)).encode()[:30] + b"\n", "input.syntax"),
+    ("null", GOOD + b"null\n", "input.not_mapping"),
+    ("a list", GOOD + b"[1, 2]\n", "input.not_mapping"),
+    ("not UTF-8", GOOD + b'{"as_of": "2020-01-01", "applicant": {"name": "\xff"}}\n', "input.encoding"),
+    ("a duplicate key", GOOD + b'{"as_of": "2020-01-01", "as_of": "2020-01-02"}\n', "input.duplicate_key"),
+    ("NaN", GOOD + b'{"as_of": "2020-01-01", "applicant": {"employees": NaN}}\n', "input.number"),
+    ("no date", GOOD + b'{"applicant": {"name": "x"}}\n', "input.as_of"),
+    ("a YAML file that does not parse in a folder",
+     {**{f"c{i}.yaml": yaml.safe_dump(toy_case(i), allow_unicode=True).encode() for i in range(3)},
+      "bad.yaml": b"as_of: 2020-01-01\napplicant: [\n"}, "input.syntax"),
+]
+
+
+def _write_corpus(tmp_path, corpus) -> Path:
+    if isinstance(corpus, bytes):
+        path = tmp_path / "corpus.jsonl"
+        path.write_bytes(corpus)
+        return path
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name, data in corpus.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.mark.parametrize("name,corpus,code", UNREADABLE, ids=[u[0] for u in UNREADABLE])
+def test_a_corpus_record_that_cannot_be_read_fails_the_diff_and_the_rest_are_compared(tmp_path, name, corpus, code):
+    """batch exits 1 on a bad record and replay on a damaged line: a diff that left a case out is no pass either,
+    with or without --fail-on-change, in every format; the readable cases are still compared."""
+    path = _write_corpus(tmp_path, corpus)
+    base = ["diff", "toy@1", "toy@1", "--policy-root", str(TEST_POLICIES), "--corpus", str(path)]
+    for extra in ([], ["--fail-on-change"], ["--format", "json"]):
+        result = CliRunner().invoke(regcode, base + extra)
+        assert result.exit_code == 1, (extra, result.output)
+        assert "Traceback" not in result.output
+        assert (f"{path}: diff.unreadable: 1 of the corpus's 4 records could not be read (the ? lines); only the rest "
+                "are compared") in result.stderr, result.stderr
+    text = CliRunner().invoke(regcode, base).stdout
+    assert "corpus: 4 cases, 0 with changed decisions, 1 failing to evaluate (old only 0, new only 0, both 0, unreadable 1)" in text
+    assert f"unreadable ({code})" in text and "warning:" not in text, text
+    data = json.loads(CliRunner().invoke(regcode, base + ["--format", "json"]).stdout)["corpus"]
+    assert (data["cases"], data["compared"], [u["errors"] for u in data["unreadable"]]) == (4, 3, [[code]])
+
+
+def test_a_corpus_of_readable_records_still_passes(tmp_path):
+    path = _write_corpus(tmp_path, GOOD)
+    result = CliRunner().invoke(regcode, ["diff", "toy@1", "toy@1", "--policy-root", str(TEST_POLICIES), "--corpus", str(path),
+                                          "--fail-on-change"])
+    assert result.exit_code == 0 and result.stderr == "", result.output
+
+
+def test_a_corpus_folder_that_cannot_be_listed_fails_the_diff(tmp_path, monkeypatch):
+    """Root reads any folder, so the refusal is simulated where os.walk meets it (as in test_batch)."""
+    import os
+    from regcode.engine import corpus as corpus_module
+    folder = _write_corpus(tmp_path, {"a.yaml": yaml.safe_dump(toy_case(1), allow_unicode=True).encode()})
+    (folder / "locked").mkdir()
+    real_walk = os.walk
+
+    def walk(top, onerror=None, **kw):
+        for root, dirs, files in real_walk(top, onerror=onerror, **kw):
+            if root.endswith("locked"):
+                onerror(PermissionError(13, "Permission denied", root))
+                continue
+            yield root, dirs, files
+    monkeypatch.setattr(corpus_module.os, "walk", walk)
+    result = CliRunner().invoke(regcode, ["diff", "toy@1", "toy@1", "--policy-root", str(TEST_POLICIES), "--corpus", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert f"{folder / 'locked'}: input.io: not read: a folder that cannot be listed (Permission denied)" in result.stderr
+    assert f"{folder}: diff.unreadable: 1 folder of it could not be listed (on stderr above)" in result.stderr, result.stderr
+    assert "corpus: 1 case, 0 with changed decisions" in result.stdout
