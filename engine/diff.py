@@ -300,9 +300,25 @@ def _decisive(result, decision) -> list:
     return sorted({e["rule"] for e in result["why"].get(decision, []) if e["decisive"]})
 
 
+def _place(entry: dict) -> str:
+    """Where a failing case's line points: its first problem's place, `file:line:col` as batch says it, when that place
+    is in the case itself (the JSONL line, the case file); else the case's source (a problem of the policy's rules)."""
+    problems = entry.get("problems") or []
+    loc = (problems[0].get("location") or {}) if problems else {}
+    file, line, column = loc.get("file"), loc.get("line"), loc.get("column")
+    if not file or not line or entry["source"] not in (file, f"{file}:{line}"):
+        return entry["source"]
+    return f"{file}:{line}" + (f":{column}" if column else "")
+
+
+def _codes_text(codes) -> str:
+    """`input.schema, input.as_of`: a failure's codes as a person reads them (the JSON has the list)."""
+    return ", ".join(codes)
+
+
 def _first_problem(failure: dict) -> str:
     """`: code: message (hint)` of a failing case's first problem, as batch says it (its place, where it is the
-    case's, is the line's own source), and how many more; the JSON has them all with their places."""
+    case's, leads the line: `_place`), and how many more; the JSON has them all with their places."""
     problems = failure.get("problems") or []
     if not problems:
         return ""
@@ -548,11 +564,12 @@ def to_text(result: dict, all_changes: bool = False) -> str:
             lines.append(f"  {name}: no longer decided; it was {was}")
         lines.extend(_decision_lines(c["changes"], c["compared"], all_changes))
         for e in c["errors_differ"]:     # (the codes that differ are the point; each problem is in the JSON)
-            lines.append(f"  ! {e['source']}: old {e['old'] or 'ok'}, new {e['new'] or 'ok'}")
+            side = lambda codes: f"fails ({_codes_text(codes)})" if codes else "ok"
+            lines.append(f"  ! {e['source']}: old {side(e['old'])}, new {side(e['new'])}")
         for e in c["errors_same"]:
-            lines.append(f"  x {e['source']}: fails on both sides {e['errors']}{_first_problem(e)}")
+            lines.append(f"  x {_place(e)}: fails on both sides ({_codes_text(e['errors'])}){_first_problem(e)}")
         if c["failed"]["both"] > len(c["errors_same"]):
             lines.append(f"  x ... and {c['failed']['both'] - len(c['errors_same'])} more failing on both sides")
         for u in c["unreadable"]:
-            lines.append(f"  ? {u['source']}: unreadable ({', '.join(u['errors'])}){_first_problem(u)}")
+            lines.append(f"  ? {_place(u)}: unreadable ({_codes_text(u['errors'])}){_first_problem(u)}")
     return "\n".join(lines)

@@ -1137,8 +1137,8 @@ def test_a_case_failing_inside_a_corpus_diff_is_said_as_batch_says_it_with_its_p
     corpus.write_text('{"as_of": "2019-02-30"}\n{"as_of": "2019-06-30", "enterprise": {"name": 1}}\n', encoding="utf-8")
     args = ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", str(corpus)]
     text = CliRunner().invoke(regcode, args).stdout
-    assert f"? {corpus}:1: unreadable (input.as_of): input.as_of: as_of '2019-02-30' is not a date" in text, text
-    assert f"x {corpus}:2: fails on both sides ['input.schema']: input.schema: " in text, text
+    assert f"? {corpus}:1:1: unreadable (input.as_of): input.as_of: as_of '2019-02-30' is not a date" in text, text
+    assert f"x {corpus}:2:1: fails on both sides (input.schema): input.schema: " in text, text
     data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)["corpus"]
     [unreadable] = data["unreadable"]
     where = unreadable["problems"][0]["location"]
@@ -1303,7 +1303,15 @@ def test_a_corpus_record_that_cannot_be_read_fails_the_diff_and_the_rest_are_com
                 "are compared") in result.stderr, result.stderr
     text = CliRunner().invoke(regcode, base).stdout
     assert "corpus: 4 cases, 0 with changed decisions, 1 failing to evaluate (old only 0, new only 0, both 0, unreadable 1)" in text
-    assert f"unreadable ({code})" in text and "warning:" not in text, text
+    assert "warning:" not in text, text
+    # its ? line gives the record's place as batch gives it (file:line:col), then the problem as batch says it
+    batch = CliRunner().invoke(regcode, ["batch", str(path), "--out", str(tmp_path / "out.jsonl"), "--jobs", "1",
+                                         "--policy-root", str(TEST_POLICIES), "--policy", "toy"])
+    [said] = [line for line in batch.stderr.splitlines() if f": {code}: " in line]
+    place, problem = said.split(f": {code}: ", 1)
+    assert re.search(r"(bad\.yaml|corpus\.jsonl:4):\d+(:\d+)?$", place), said
+    [line] = [line for line in text.splitlines() if line.startswith("  ? ")]
+    assert line.startswith(f"  ? {place}: unreadable ({code}): {code}: {problem.split(' (')[0]}"), (line, said)
     data = json.loads(CliRunner().invoke(regcode, base + ["--format", "json"]).stdout)["corpus"]
     assert (data["cases"], data["compared"], [u["errors"] for u in data["unreadable"]]) == (4, 3, [[code]])
 
