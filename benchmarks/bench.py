@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import difflib
 import importlib.util
 import json
 import os
@@ -286,21 +287,44 @@ def profile(cat, cases, top: int = 25) -> None:
         stats.sort_stats(key).print_stats(top)
 
 
+SECTIONS = ("inprocess", "agreement", "scaling", "startup", "batch")     # in the order they run
+# (option, its least value, why): a run with less measures nothing, or divides by nothing
+LEAST = (("count", 1, "the in-process loops need at least 1 case"), ("repeat", 1, "each measure needs at least 1 repeat"),
+         ("batch_count", 2, "the batch runs need at least 2 cases (each half of them is also run on its own)"))
+DEFAULTS, QUICK = {"count": 3000, "repeat": 5, "batch_count": 20000}, {"count": 1000, "repeat": 3, "batch_count": 5000}
+
+
+def sections(text: str) -> list:
+    """The sections `--only` names (comma-separated, spaces allowed), in the order they run; SystemExit with one
+    line naming the known ones for a name that is none of them, or none at all: a typo must not drop a section
+    and exit 0 as if it had run."""
+    names = [name.strip() for name in text.split(",")]
+    for name in names:
+        if name not in SECTIONS:
+            near = difflib.get_close_matches(name, SECTIONS, n=1)
+            what = f"unknown section `{name}`" + (f" (did you mean `{near[0]}`?)" if near else "") if name else \
+                f"an empty section name in `{text}`" if text.strip() else "no section named"
+            sys.exit(f"bench: --only: {what}; the sections are {', '.join(SECTIONS)}")
+    return [name for name in SECTIONS if name in names]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=3000, help="cases in process (default 3000)")
-    parser.add_argument("--batch-count", type=int, default=20000, help="cases for the batch runs (default 20000)")
-    parser.add_argument("--repeat", type=int, default=5, help="repeats of each measure (default 5)")
+    parser.add_argument("--count", type=int, help=f"cases in process (default {DEFAULTS['count']:,}; at least 1)")
+    parser.add_argument("--batch-count", type=int, help=f"cases for the batch runs (default {DEFAULTS['batch_count']:,}; at least 2)")
+    parser.add_argument("--repeat", type=int, help=f"repeats of each measure (default {DEFAULTS['repeat']}; at least 1)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="1,000 cases, 3 repeats, 5,000 batch cases")
-    parser.add_argument("--only", default="inprocess,agreement,scaling,startup,batch",
-                        help="comma-separated: inprocess, agreement, scaling, startup, batch")
+    parser.add_argument("--quick", action="store_true", help="1,000 cases, 3 repeats, 5,000 batch cases, where not given")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}")
     parser.add_argument("--profile", action="store_true", help="cProfile the default path and stop")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.count, args.repeat, args.batch_count = 1000, 3, 5000
-    if args.count < 1 or args.repeat < 1:
-        parser.error("--count and --repeat must be at least 1")
+    for name, _, _ in LEAST:       # --quick sets what the command line leaves unset; a value given stands
+        if getattr(args, name) is None:
+            setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
+    for name, least, what in LEAST:
+        if getattr(args, name) < least:
+            sys.exit(f"bench: --{name.replace('_', '-')} {getattr(args, name)}: {what}")
+    only = sections(args.only)
 
     from regcode.engine import Catalog
     from regcode.engine import _durable
@@ -313,10 +337,9 @@ def main(argv=None) -> int:
         profile(cat, cases)
         return 0
     print(f"regcode benchmark: {policy.id}@{policy.version} ({policy.content_hash}), {len(policy.rules)} rules, "
-          f"{args.count:,} generated cases (seed {args.seed}), {args.repeat} repeats")
+          f"{args.count:,} generated cases (seed {args.seed}), {args.repeat} repeat{'s' if args.repeat != 1 else ''}")
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}; backends: {', '.join(backends)}")
-    only = set(args.only.split(","))
     if "inprocess" in only:
         report_inprocess(inprocess(cat, cases, args.repeat, backends))
     if "agreement" in only:

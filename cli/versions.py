@@ -7,7 +7,7 @@ from ..engine import Issue, Location, dump_json
 from ..engine.errors import one_line
 from ..engine.corpus import iter_corpus
 from ..engine.load import printable
-from ..engine.diff import diff, has_changes, mostly_failed, to_text
+from ..engine.diff import diff, has_changes, mostly_failed, to_text, unread
 from .main import EXIT_POLICY, argument, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format
 
 
@@ -53,7 +53,9 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, pol
     Over a corpus, each decision that changed is one line: in how many of the compared cases,
     by which rules, and the most frequent of its value changes (--all-changes lists each).
     Cases that fail to evaluate on either side are counted apart from changed ones; when most
-    cases fail, the first line says so and the exit status is 1.
+    cases fail, the first line says so and the exit status is 1. A record of the corpus that
+    cannot be read (not JSON, not an object, not UTF-8, no date ...) is a ? line with its place,
+    the rest are still compared, and the exit status is 1 (cases left out are no pass).
 
     \b
     Example:
@@ -85,5 +87,15 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, pol
         report_issues([Issue("diff.empty_corpus", f"the corpus {one_line(corpus)} holds no case file: no decision was compared",
                              Location(str(corpus)), "give a folder of case files or a JSONL file with one case a line")])
         ctx.exit(EXIT_POLICY)
-    if mostly_failed(result) or (fail_on_change and has_changes(result)):
+    lost = unread(result)
+    if lost:     # cases left out are no pass, whatever the rest says: batch and replay exit 1 on them too
+        c = result["corpus"]
+        folders = sum(1 for s in c["skipped"] if s["lost"])
+        bad = len(c["unreadable"])
+        what = " and ".join(
+            ([f"{bad} of the corpus's {c['cases']} record{'s' if c['cases'] != 1 else ''} could not be read (the ? lines)"] if bad else [])
+            + ([f"{folders} folder{'s' if folders != 1 else ''} of it could not be listed (on stderr above)"] if folders else []))
+        report_issues([Issue("diff.unreadable", f"{what}; only the rest are compared",
+                             Location(str(corpus)), "mend or remove what could not be read: each is listed with its place")])
+    if lost or mostly_failed(result) or (fail_on_change and has_changes(result)):
         ctx.exit(EXIT_POLICY)

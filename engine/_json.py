@@ -66,6 +66,28 @@ def copy(value: Any) -> Any:
     return value
 
 
+def _kind(value: Any) -> type:
+    """The JSON type a value is written as: bool apart from int (True == 1 in Python), int apart from float
+    (`2` and `2.0` are two texts), a tuple as the list it is written as."""
+    for kind in (bool, int, float, str, dict):     # (bool first: it is an int to Python)
+        if isinstance(value, kind):
+            return kind
+    return list if isinstance(value, (list, tuple)) else type(value)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two JSON-shaped values are the same value of the same JSON type, recursively: what a reader of the
+    output sees as no change. Python's `==` is not that: `False == 0`, `True == 1.0`, `2 == 2.0`, `[1] == [True]`.
+    Numbers of one type compare as numbers (so `0.0` and `-0.0` are the same)."""
+    if _kind(a) is not _kind(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 class ValueTally:
     """How many times each value was seen (values compared by their canonical JSON): what a dropped decision was
     in the cases or logged decisions that had it. `rows()` is its output form, in a stable order."""

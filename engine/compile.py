@@ -876,6 +876,15 @@ def as_meant(node, depth: int = 0):
     return node
 
 
+def hashed_form(resolved: dict) -> dict:
+    """What the content hash covers of a version resolved: all but the article index and `extends` (what it brings
+    in is covered itself), its rules as meant. `diff` compares it less the names to tell a renamed copy."""
+    hashed = {k: v for k, v in resolved.items() if k != "articles"}
+    hashed["policy"] = {k: v for k, v in hashed["policy"].items() if k not in ("extends",)}
+    hashed["rules"] = as_meant(hashed["rules"])
+    return hashed
+
+
 def _rule_data(item: Item) -> dict:
     """A rule as written, with its file's `guard:` (which is part of its condition)."""
     data = {k: v for k, v in item.data.items() if k != "override"}
@@ -910,10 +919,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         failed.partial = _partial(c)
         raise failed
     resolved = _resolved_data(c.resolved)
-    hashed = {k: v for k, v in resolved.items() if k != "articles"}
-    hashed["policy"] = {k: v for k, v in hashed["policy"].items() if k not in ("extends",)}
-    hashed["rules"] = as_meant(hashed["rules"])
-    digest = hashlib.sha256(dump_json(hashed).encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha256(dump_json(hashed_form(resolved)).encode("utf-8")).hexdigest()[:16]
     m = c.resolved.manifest.data
     return CompiledPolicy(
         id=m["id"], version=m["version"], title=m["title"], manifest=resolved["policy"],

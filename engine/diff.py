@@ -5,12 +5,12 @@ import json
 from typing import Optional
 
 from . import _text
-from .compile import CompiledPolicy, as_meant
+from .compile import CompiledPolicy, as_meant, hashed_form
 from .errors import PolicyError
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
 from .case import case_as_of
-from ._json import ValueTally, tally_text
+from ._json import ValueTally, same, tally_text
 from .load import dump_json
 
 MAX_EXAMPLES = 1   # the smallest case per change is kept
@@ -47,7 +47,7 @@ def manifest_diff(old: CompiledPolicy, new: CompiledPolicy, cat=None) -> tuple:
         window = {"old": {"effective_from": old.effective_from, "effective_to": old.effective_to, "window": old.window()},
                   "new": {"effective_from": new.effective_from, "effective_to": new.effective_to, "window": new.window()}}
     a, b = _stated(old, cat), _stated(new, cat)
-    fields = [{"field": f, "old": a.get(f), "new": b.get(f)} for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
+    fields = [{"field": f, "old": a.get(f), "new": b.get(f)} for f in sorted(set(a) | set(b)) if not same(a.get(f), b.get(f))]
     return window, fields
 
 
@@ -58,27 +58,42 @@ def unattributed(old: CompiledPolicy, new: CompiledPolicy, static: dict) -> list
     out = []
     said = {"window": bool(static.get("window")), "fields": {f["field"] for f in static.get("manifest") or ()}}
     om, nm = ({k: v for k, v in m.items() if k not in _NAMED} for m in (o.get("policy") or {}, n.get("policy") or {}))
-    names = sorted(k for k in set(om) | set(nm) if om.get(k) != nm.get(k)
+    names = sorted(k for k in set(om) | set(nm) if not same(om.get(k), nm.get(k))
                    and not (k in _WINDOW and said["window"]) and k not in said["fields"])
     if names:      # an `identity:` or `reports:` one version states and the other inherits the same (manifest_diff compared them)
         out.append({"part": "manifest", "names": names, "same_in_effect": True})
     o_nodes, n_nodes = _schema_nodes(o.get("facts_schema")), _schema_nodes(n.get("facts_schema"))
-    names = sorted(p or "(the case file)" for p in set(o_nodes) & set(n_nodes) if o_nodes[p] != n_nodes[p])
-    if names or (o.get("facts_schema") != n.get("facts_schema") and not static["facts"]):
+    names = sorted(p or "(the case file)" for p in set(o_nodes) & set(n_nodes) if not same(o_nodes[p], n_nodes[p]))
+    if names or (not same(o.get("facts_schema"), n.get("facts_schema")) and not static["facts"]):
         out.append({"part": "facts_schema", "names": names})
     said_rules = {r["id"] for k in ("added", "removed", "changed") for r in static["rules"][k]}
     o_rules, n_rules = ({r["id"]: r for r in x.get("rules") or ()} for x in (o, n))
-    names = sorted(r for r in set(o_rules) | set(n_rules) if as_meant(o_rules.get(r)) != as_meant(n_rules.get(r)) and r not in said_rules)
+    names = sorted(r for r in set(o_rules) | set(n_rules) if not same(as_meant(o_rules.get(r)), as_meant(n_rules.get(r))) and r not in said_rules)
     if names:
         out.append({"part": "rules", "names": names})
     for part in sorted(set(o) | set(n)):
         if part in ("policy", "facts_schema", "rules", "decisions", "parameters", "articles"):
             continue     # (decisions and parameters are compared whole; the article index is not hashed)
         a, b = o.get(part) or {}, n.get(part) or {}
-        if a != b:
-            names = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)) if isinstance(a, dict) and isinstance(b, dict) else []
+        if not same(a, b):
+            names = sorted(k for k in set(a) | set(b) if not same(a.get(k), b.get(k))) if isinstance(a, dict) and isinstance(b, dict) else []
             out.append({"part": part, "names": [str(k) for k in names]})
+    if not out and not _itemised(static) and _beyond_names(old, new):
+        out.append({"part": "content", "names": []})     # a part these lines do not know: said, not "no differences"
     return out
+
+
+def _beyond_names(old: CompiledPolicy, new: CompiledPolicy) -> bool:
+    """Whether what the content hash covers differs by more than the versions' names (id, version)."""
+    a, b = (hashed_form(p.resolved) for p in (old, new))
+    a["policy"], b["policy"] = ({k: v for k, v in h["policy"].items() if k not in ("id", "version")} for h in (a, b))
+    return dump_json(a) != dump_json(b)
+
+
+def _itemised(s: dict) -> bool:
+    """Whether the static diff `s` lists a change of its own (the `?` and `=` lines of `unattributed` apart)."""
+    return bool(any(s["rules"][k] for k in ("added", "removed", "changed")) or s["parameters"] or s["decisions"] or s["facts"]
+                or s["text"] or s.get("window") or s.get("manifest"))
 
 
 def _schema_nodes(schema, prefix: str = "", depth: int = 0) -> dict:
@@ -105,12 +120,12 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy, cat=None) -> dict:
     for rid in sorted(set(o_rules) & set(n_rules)):
         a, b = o_rules[rid], n_rules[rid]
         parts = []
-        if as_meant((a.get("when"), a.get("for_each"), a.get("as"), a.get("guard"))) != \
-                as_meant((b.get("when"), b.get("for_each"), b.get("as"), b.get("guard"))):
+        if not same(as_meant((a.get("when"), a.get("for_each"), a.get("as"), a.get("guard"))),
+                    as_meant((b.get("when"), b.get("for_each"), b.get("as"), b.get("guard")))):
             parts.append("condition")      # (an `in` list's values in another order are the same condition)
-        if as_meant(a.get("then")) != as_meant(b.get("then")):
+        if not same(as_meant(a.get("then")), as_meant(b.get("then"))):
             parts.append("conclusion")
-        if (a.get("article"), a.get("clause"), a.get("title"), a.get("note")) != (b.get("article"), b.get("clause"), b.get("title"), b.get("note")):
+        if not same([a.get(k) for k in ("article", "clause", "title", "note")], [b.get(k) for k in ("article", "clause", "title", "note")]):
             parts.append("wording")
         if parts:
             entry = {"id": rid, "article": b["article"], "changed": parts}
@@ -123,7 +138,7 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy, cat=None) -> dict:
     op, np_ = old.resolved["parameters"], new.resolved["parameters"]
     for name in sorted(set(op) | set(np_)):
         a, b = op.get(name), np_.get(name)
-        if a == b:
+        if same(a, b):      # (`2` -> `2.0` is a change: the output says 2.0)
             continue
         pick = _timeline
         params.append({"name": name, "article": (b or a).get("article", ""), "old": pick(a), "new": pick(b),
@@ -131,7 +146,7 @@ def static_diff(old: CompiledPolicy, new: CompiledPolicy, cat=None) -> dict:
     od, nd = old.resolved["decisions"], new.resolved["decisions"]
     decisions = []
     for n in sorted(set(od) | set(nd)):
-        if od.get(n) == nd.get(n):
+        if same(od.get(n), nd.get(n)):
             continue
         entry = {"name": n, "status": "added" if n not in od else "removed" if n not in nd else "changed"}
         if entry["status"] == "changed":
@@ -163,10 +178,10 @@ def declaration_changes(old: dict, new: dict) -> list:
     out = []
     for field in sorted(set(old) | set(new)):
         a, b = old.get(field), new.get(field)
-        if a == b:
+        if same(a, b):      # (`default: false` -> `default: 0` is a change)
             continue
         if field == "values" and isinstance(a, list) and isinstance(b, list):
-            added, removed = [v for v in b if v not in a], [v for v in a if v not in b]
+            added, removed = [v for v in b if not _among(v, a)], [v for v in a if not _among(v, b)]
             if added or removed:
                 out.append({"field": field, "added": added, "removed": removed})
             else:
@@ -174,6 +189,10 @@ def declaration_changes(old: dict, new: dict) -> list:
             continue
         out.append({"field": field, "old": a, "new": b})
     return out
+
+
+def _among(value, values: list) -> bool:
+    return any(same(value, v) for v in values)
 
 
 MAX_SHOWN = 5      # codes listed per side of a `values` change in the text, then how many more
@@ -225,7 +244,7 @@ def text_diff(old: Optional[dict], new: Optional[dict]) -> list:
     o, n = lines(old), lines(new)
     out = []
     for name in sorted(set(o) | set(n), key=_text.article_key):
-        if o.get(name) != n.get(name):
+        if not same(o.get(name), n.get(name)):
             out.append({"article": name, "status": "added" if name not in o else "removed" if name not in n else "changed",
                         "old": o.get(name), "new": n.get(name)})
     return out
@@ -240,7 +259,7 @@ def index_unchanged(text: list, old_index: list, new_index: list) -> list:
     out = []
     for t in text:
         entry = n.get(t["article"])
-        if t["status"] == "changed" and entry is not None and o.get(t["article"]) == entry:
+        if t["status"] == "changed" and entry is not None and same(o.get(t["article"]), entry):
             t = {**t, "index_unchanged": {"title": entry.get("title", ""), "status": entry.get("status", "")}}
         out.append(t)
     return out
@@ -281,9 +300,25 @@ def _decisive(result, decision) -> list:
     return sorted({e["rule"] for e in result["why"].get(decision, []) if e["decisive"]})
 
 
+def _place(entry: dict) -> str:
+    """Where a failing case's line points: its first problem's place, `file:line:col` as batch says it, when that place
+    is in the case itself (the JSONL line, the case file); else the case's source (a problem of the policy's rules)."""
+    problems = entry.get("problems") or []
+    loc = (problems[0].get("location") or {}) if problems else {}
+    file, line, column = loc.get("file"), loc.get("line"), loc.get("column")
+    if not file or not line or entry["source"] not in (file, f"{file}:{line}"):
+        return entry["source"]
+    return f"{file}:{line}" + (f":{column}" if column else "")
+
+
+def _codes_text(codes) -> str:
+    """`input.schema, input.as_of`: a failure's codes as a person reads them (the JSON has the list)."""
+    return ", ".join(codes)
+
+
 def _first_problem(failure: dict) -> str:
     """`: code: message (hint)` of a failing case's first problem, as batch says it (its place, where it is the
-    case's, is the line's own source), and how many more; the JSON has them all with their places."""
+    case's, leads the line: `_place`), and how many more; the JSON has them all with their places."""
     problems = failure.get("problems") or []
     if not problems:
         return ""
@@ -331,7 +366,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
             dropped.setdefault(name, ValueTally()).add(a["decisions"][name])
         for name in sorted(set(a["decisions"]) & set(b["decisions"])):   # added/removed ones are in the static diff
             va, vb = a["decisions"].get(name), b["decisions"].get(name)
-            if va == vb:
+            if same(va, vb):     # (not `==`: `false` -> `0` is a change to whoever reads the output)
                 continue
             touched = True
             key = (name, dump_json(va), dump_json(vb))
@@ -368,7 +403,7 @@ def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, bac
     out = {"old": _ref(old), "new": _ref(new), "static": static_diff(old, new, cat)}
     if records is not None:
         out["corpus"] = corpus_diff(old, new, records, as_of, backend)
-        out["corpus"]["skipped"] = [{"source": s.path, "reason": s.reason} for s in skipped or []]
+        out["corpus"]["skipped"] = [{"source": s.path, "reason": s.reason, "lost": s.lost} for s in skipped or []]
     return out
 
 
@@ -377,14 +412,26 @@ def mostly_failed(result: dict) -> bool:
     return bool((result.get("corpus") or {}).get("most_failed"))
 
 
+def unread(result: dict) -> int:
+    """How many records of the corpus could not be read (the `?` lines: a cut-short line, no JSON object, no date ...),
+    folders that could not be listed counted too: input the diff left out, so that it is no pass (exit 1), as in batch."""
+    c = result.get("corpus") or {}
+    return len(c.get("unreadable") or ()) + sum(1 for s in c.get("skipped") or () if s.get("lost"))
+
+
 def has_changes(result: dict) -> bool:
     """Anything but the versions' names differs (statically, or in a decision over the corpus)."""
     s = result["static"]
-    static = (any(s["rules"][k] for k in ("added", "removed", "changed")) or s["parameters"] or s["decisions"] or s["facts"]
-              or s["text"] or s.get("window") or s.get("manifest")
-              or any(not u.get("same_in_effect") for u in s.get("unattributed") or ()))
+    static = _itemised(s) or any(not u.get("same_in_effect") for u in s.get("unattributed") or ())
     corpus = result.get("corpus")
     return bool(static) or bool(corpus and (corpus["changed_cases"] or corpus["errors_differ"]))
+
+
+def names_alone(result: dict) -> bool:
+    """Whether the content hashes differ by the versions' names (id, version) alone, as far as the static diff, which
+    says whatever else the hash covers (a `?` line at least), can tell: they differ, and so do the names."""
+    o, n = result["old"], result["new"]
+    return o["content_hash"] != n["content_hash"] and (o["id"], o["version"]) != (n["id"], n["version"])
 
 
 def _j(v) -> str:
@@ -395,7 +442,7 @@ def manifest_text(f: dict) -> str:
     """`title: A -> B`, bounded; a mapping both versions state, as the keys that changed (`reports: plan changed`)."""
     a, b = f["old"], f["new"]
     if isinstance(a, dict) and isinstance(b, dict):
-        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        keys = sorted(k for k in set(a) | set(b) if not same(a.get(k), b.get(k)))
         return f"{f['field']}: {', '.join(map(str, keys))} changed"
     return f"{f['field']}: {_short(a)} -> {_short(b)}"
 
@@ -500,10 +547,10 @@ def to_text(result: dict, all_changes: bool = False) -> str:
                          + ", not itemised: the content hashes differ by it")
     if len(lines) == header:
         lines.append("  no differences in rules, parameters, decisions, facts, text or manifest"
-                     + (": the content hashes differ by the versions' names alone" if o["content_hash"] != n["content_hash"] else ""))
+                     + (": the content hashes differ by the versions' names alone" if names_alone(result) else ""))
     if c is not None:
         skipped = len(c.get("skipped", ()))
-        lines.append(f"corpus: {c['cases']} cases, {c['changed_cases']} with changed decisions, {_failures(c)}"
+        lines.append(f"corpus: {c['cases']} case{'s' if c['cases'] != 1 else ''}, {c['changed_cases']} with changed decisions, {_failures(c)}"
                      + (f"; {skipped} file{'s' if skipped != 1 else ''} of the folder not read (listed on stderr)" if skipped else ""))
         out_of = []
         for side, w in sorted((c.get("outside_window") or {}).items()):
@@ -517,11 +564,12 @@ def to_text(result: dict, all_changes: bool = False) -> str:
             lines.append(f"  {name}: no longer decided; it was {was}")
         lines.extend(_decision_lines(c["changes"], c["compared"], all_changes))
         for e in c["errors_differ"]:     # (the codes that differ are the point; each problem is in the JSON)
-            lines.append(f"  ! {e['source']}: old {e['old'] or 'ok'}, new {e['new'] or 'ok'}")
+            side = lambda codes: f"fails ({_codes_text(codes)})" if codes else "ok"
+            lines.append(f"  ! {e['source']}: old {side(e['old'])}, new {side(e['new'])}")
         for e in c["errors_same"]:
-            lines.append(f"  x {e['source']}: fails on both sides {e['errors']}{_first_problem(e)}")
+            lines.append(f"  x {_place(e)}: fails on both sides ({_codes_text(e['errors'])}){_first_problem(e)}")
         if c["failed"]["both"] > len(c["errors_same"]):
             lines.append(f"  x ... and {c['failed']['both'] - len(c['errors_same'])} more failing on both sides")
         for u in c["unreadable"]:
-            lines.append(f"  ? {u['source']}: unreadable ({', '.join(u['errors'])}){_first_problem(u)}")
+            lines.append(f"  ? {_place(u)}: unreadable ({_codes_text(u['errors'])}){_first_problem(u)}")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from ._words import Words, param_summary, params_used
 from .catalog import Catalog
 from .compile import OUTPUT_KEYS, CompiledPolicy
 from .coverage import report as coverage_report
-from .diff import changes_text, diff as diff_versions, index_note, manifest_text, timeline_text
+from .diff import changes_text, diff as diff_versions, index_note, manifest_text, names_alone, timeline_text
 from .errors import Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND
 from .load import format_path
@@ -328,7 +328,7 @@ def diff_view(result: dict, old: CompiledPolicy, new: CompiledPolicy) -> dict:
             "parameters": s["parameters"], "facts": s["facts"], "text": text, "corpus": corpus,
             "decisions": [{**d, "summary": changes_text(d.get("changes") or [])} for d in s["decisions"]],
             "window": s.get("window"), "manifest": [{**f, "summary": manifest_text(f)} for f in s.get("manifest") or ()],
-            "unattributed": s.get("unattributed") or [], "hashes_differ": old.content_hash != new.content_hash,
+            "unattributed": s.get("unattributed") or [], "names_alone": names_alone(result),
             "same": not (s["rules"]["added"] or s["rules"]["removed"] or s["rules"]["changed"] or s["parameters"]
                          or s["decisions"] or s["facts"] or s["text"] or s.get("window") or s.get("manifest")
                          or s.get("unattributed"))}

@@ -12,7 +12,7 @@ from ._dates import date_example, date_problem, is_date
 from .catalog import Catalog, SelectionError
 from .errors import EvaluationError, InputError, Issue, Location, did_you_mean
 from .evaluate import DEFAULT_BACKEND
-from ._json import ValueTally, tally_text
+from ._json import ValueTally, same, tally_text
 from .load import Document, _kind, dump_json
 
 MAX_LINE_BYTES = 64 << 20     # a bound on one log line (the service's body limit is far below it)
@@ -337,7 +337,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             removed.setdefault(name, ValueTally()).add(old[name])
         diffs = []
         for name in sorted(set(old) & set(new)):
-            if old[name] != new[name]:
+            if not same(old[name], new[name]):     # (a logged `false` replayed as `0` is a change: not Python's ==)
                 diffs.append({"decision": name, "old": old[name], "new": new[name], "rules": _decisive(result, name)})
         if not diffs:
             unchanged += 1

@@ -630,6 +630,30 @@ def test_two_different_lines_with_one_decision_id_are_a_problem_at_the_second(tm
     assert cli("replay", str(log)).exit_code == 1
 
 
+# (decision, the value logged in place of what the version decides: equal to it by Python's ==, another JSON value)
+OTHER_JSON_TYPES = [("interview_required", 0), ("applicable", 1), ("applicable", 1.0), ("inspections_per_year_min", 2.0),
+                    ("inspection_sampling_ratio_min", 1)]
+
+
+@pytest.mark.parametrize("decision,logged", OTHER_JSON_TYPES, ids=[f"{d}={json.dumps(v)}" for d, v in OTHER_JSON_TYPES])
+def test_a_logged_value_of_another_json_type_is_a_changed_decision(tmp_path, two_lines, decision, logged):
+    """A logged `0` replayed as `false` (or `2.0` as `2`) is what a system reading the log got, and no longer gets:
+    a change, though False == 0 and 2 == 2.0 in Python."""
+    entry = json.loads(json.dumps(two_lines[0]))
+    now = entry["decisions"][decision]
+    assert now == logged and json.dumps(now) != json.dumps(logged)      # the case in point
+    entry["decisions"][decision] = logged
+    log = tmp_path / "decisions.log"
+    log.write_text(dump_json(entry) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["replayed"], report["unchanged"], report["skipped"]) == (2, 1, [])
+    [change] = report["changes"]
+    assert (change["decision"], change["count"], change["decision_ids"]) == (decision, 1, [entry["decision_id"]])
+    assert json.dumps(change["old"]) == json.dumps(logged) and json.dumps(change["new"]) == json.dumps(now)
+    result = cli("replay", str(log), "--fail-on-change")
+    assert result.exit_code == 1 and f"  {decision}: {json.dumps(logged)} -> {json.dumps(now)}  in 1 decision(s)" in result.stdout
+
+
 def test_an_empty_log_is_one_error_not_a_replay_of_nothing(tmp_path):
     """Replaying nothing checks nothing: an empty log (the wrong file, a rotation just done) is exit 1 with what to
     give, with or without --fail-on-change, not `replayed 0 of 0 ... against nothing` and exit 0."""

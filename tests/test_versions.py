@@ -1137,8 +1137,8 @@ def test_a_case_failing_inside_a_corpus_diff_is_said_as_batch_says_it_with_its_p
     corpus.write_text('{"as_of": "2019-02-30"}\n{"as_of": "2019-06-30", "enterprise": {"name": 1}}\n', encoding="utf-8")
     args = ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", str(corpus)]
     text = CliRunner().invoke(regcode, args).stdout
-    assert f"? {corpus}:1: unreadable (input.as_of): input.as_of: as_of '2019-02-30' is not a date" in text, text
-    assert f"x {corpus}:2: fails on both sides ['input.schema']: input.schema: " in text, text
+    assert f"? {corpus}:1:1: unreadable (input.as_of): input.as_of: as_of '2019-02-30' is not a date" in text, text
+    assert f"x {corpus}:2:1: fails on both sides (input.schema): input.schema: " in text, text
     data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)["corpus"]
     [unreadable] = data["unreadable"]
     where = unreadable["problems"][0]["location"]
@@ -1174,3 +1174,172 @@ def test_diff_says_no_condition_changed_for_an_in_list_in_another_order(tmp_path
                                           "--fail-on-change"])
     assert result.exit_code == 0, result.output
     assert "condition changed" not in result.stdout and "the content hashes differ by the versions' names alone" in result.stdout
+
+
+# ---- values of another JSON type are other values ---------------------------------------------------
+# Python's == says False == 0, True == 1, 2 == 2.0; the output a reader gets says `false`, `0`, `2.0`.
+SAME_JSON = [   # (a, b, the same JSON value?)
+    (False, 0, False), (True, 1, False), (True, 1.0, False), (2, 2.0, False), (None, 0, False), (None, False, False),
+    ("1", 1, False), ([1], [True], False), ([0, 1], [False, True], False), ({"a": 0}, {"a": False}, False),
+    ({"a": [1, {"b": 2}]}, {"a": [1, {"b": 2.0}]}, False), ({"a": 1}, {"b": 1}, False), ([1, 2], [1], False),
+    ({}, [], False), ("", None, False),
+    (2, 2, True), (2.5, 2.5, True), (0.0, -0.0, True), (False, False, True), (None, None, True), ([1, 2], (1, 2), True),
+    ({"a": [1, {"b": [True, None]}]}, {"a": [1, {"b": [True, None]}]}, True), ("浦东新区", "浦东新区", True),
+]
+
+
+@pytest.mark.parametrize("a,b,expected", SAME_JSON, ids=[f"{json.dumps(a)} vs {json.dumps(b)}" for a, b, _ in SAME_JSON])
+def test_same_compares_json_values_by_type_and_value(a, b, expected):
+    from regcode.engine._json import same
+    assert same(a, b) is expected and same(b, a) is expected
+
+
+TYPE_EDITS = [   # (name, edits of a copy of toy@1 as (file, old text, new text), the static lines, every case changed?)
+    ("a bool decision made a number",
+     [("decisions.yaml", "any_major: {title: 有重大事故, type: bool, combine: any, default: false}",
+       "any_major: {title: 有重大事故, type: number, combine: max, default: 0}"),
+      ("rules/incidents.yaml", "{decide: any_major, value: true}", "{decide: any_major, value: 1}"),
+      ("rules/incidents.yaml", "{decide: any_major, value: false}", "{decide: any_major, value: 0}")],
+     ["  ~ rule major-incident (第四条): conclusion changed", "  ~ rule no-major-any (第四条): conclusion changed",
+      "  ~ decision any_major: combine: any -> max; default: false -> 0; type: bool -> number"], "any_major"),
+    ("an integer parameter written as a float, output as it",
+     [("parameters.yaml", "unit: CNY, value: 100}", "unit: CNY, value: 100.0}")],
+     ["  ~ parameter base_fee (第五条): 100 -> 100.0"], "fee"),
+    ("an integer parameter written as a float, only compared with",
+     [("parameters.yaml", "unit: count, value: 2}", "unit: count, value: 2.0}")],
+     ["  ~ parameter max_minor_incidents (第四条): 2 -> 2.0"], None),
+]
+
+
+@pytest.mark.parametrize("name,edits,lines,decision", TYPE_EDITS, ids=[e[0] for e in TYPE_EDITS])
+def test_diff_tells_values_of_another_json_type_apart(tmp_path, name, edits, lines, decision):
+    """A copy of a version under the same names with `false` made `0` or `2` made `2.0`: the static diff says the
+    change (not "differ by the versions' names alone", which is not so), and over a corpus every case whose output
+    now reads otherwise is a changed case, `false -> 0` as much as `false -> true`."""
+    folder = tmp_path / "toy" / "1"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", folder)
+    for rel, old, new in edits:
+        path = folder / rel
+        text = path.read_text(encoding="utf-8")
+        assert text.count(old) == 1, (rel, old)
+        path.write_text(text.replace(old, new), encoding="utf-8")
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(toy_case(seed), ensure_ascii=False) + "\n" for seed in range(40)), encoding="utf-8")
+    args = ["diff", "toy@1", str(folder), "--policy-root", str(TEST_POLICIES), "--corpus", str(corpus)]
+    result = CliRunner().invoke(regcode, args + ["--fail-on-change"])
+    assert result.exit_code == 1, result.output
+    text = result.stdout.splitlines()
+    assert text[1:1 + len(lines)] == lines and "names alone" not in result.stdout, result.stdout
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    c = data["corpus"]
+    assert c["cases"] == 40 and c["compared"] == 40
+    if decision is None:      # 2 and 2.0 compare alike: no output changes
+        assert c["changed_cases"] == 0 and c["changes"] == []
+        return
+    assert c["changed_cases"] == 40 and c["by_decision"] == {decision: 40}, c["by_decision"]
+    for change in c["changes"]:    # the same value as Python sees it, another to whoever reads the JSON
+        assert change["from"] == change["to"] and json.dumps(change["from"]) != json.dumps(change["to"]), change
+
+
+def test_diff_says_the_names_alone_differ_only_when_they_do(tmp_path, monkeypatch):
+    """Two versions of one name whose content hashes differ by something no line itemises get a `?` line, never
+    "the content hashes differ by the versions' names alone" (which cannot be so: the names are the same)."""
+    from regcode.engine import diff as diff_module
+    folder = tmp_path / "toy" / "1"
+    shutil.copytree(TEST_POLICIES / "toy" / "1", folder)
+    rules = folder / "rules" / "applicant.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("value: [外地, 未知]", "value: [未知, 外地]"), encoding="utf-8")
+    real = diff_module.hashed_form
+    # a part of the hashed form no line of the diff knows of (say, one a later version adds to the hash)
+    monkeypatch.setattr(diff_module, "hashed_form", lambda r: {**real(r), "later": r["rules"]})   # (as written, not as meant)
+    old, new = Catalog([str(TEST_POLICIES)]).by_ref("toy@1"), Catalog([str(tmp_path)]).by_ref("toy@1")
+    old.content_hash, new.content_hash = "0" * 16, "1" * 16
+    result = diff(old, new)
+    assert diff_module.has_changes(result)
+    assert diff_text(result).splitlines()[1:] == ["  ? content differs, not itemised: the content hashes differ by it"]
+    monkeypatch.setattr(diff_module, "hashed_form", real)     # the hashed form as it is: the same less the names
+    assert diff_text(diff(old, new)).splitlines()[1:] == ["  no differences in rules, parameters, decisions, facts, text or manifest"]
+
+
+# ---- a corpus record that cannot be read is a case left out: exit 1 ---------------------------------
+GOOD = "".join(json.dumps(toy_case(seed), ensure_ascii=False) + "\n" for seed in range(3)).encode("utf-8")
+UNREADABLE = [   # (name, the corpus: JSONL bytes, or {file name: bytes} for a folder; the code of its ? line)
+    ("a line cut short", GOOD + json.dumps(toy_case(3)).encode()[:30] + b"\n", "input.syntax"),
+    ("null", GOOD + b"null\n", "input.not_mapping"),
+    ("a list", GOOD + b"[1, 2]\n", "input.not_mapping"),
+    ("not UTF-8", GOOD + b'{"as_of": "2020-01-01", "applicant": {"name": "\xff"}}\n', "input.encoding"),
+    ("a duplicate key", GOOD + b'{"as_of": "2020-01-01", "as_of": "2020-01-02"}\n', "input.duplicate_key"),
+    ("NaN", GOOD + b'{"as_of": "2020-01-01", "applicant": {"employees": NaN}}\n', "input.number"),
+    ("no date", GOOD + b'{"applicant": {"name": "x"}}\n', "input.as_of"),
+    ("a YAML file that does not parse in a folder",
+     {**{f"c{i}.yaml": yaml.safe_dump(toy_case(i), allow_unicode=True).encode() for i in range(3)},
+      "bad.yaml": b"as_of: 2020-01-01\napplicant: [\n"}, "input.syntax"),
+]
+
+
+def _write_corpus(tmp_path, corpus) -> Path:
+    if isinstance(corpus, bytes):
+        path = tmp_path / "corpus.jsonl"
+        path.write_bytes(corpus)
+        return path
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name, data in corpus.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.mark.parametrize("name,corpus,code", UNREADABLE, ids=[u[0] for u in UNREADABLE])
+def test_a_corpus_record_that_cannot_be_read_fails_the_diff_and_the_rest_are_compared(tmp_path, name, corpus, code):
+    """batch exits 1 on a bad record and replay on a damaged line: a diff that left a case out is no pass either,
+    with or without --fail-on-change, in every format; the readable cases are still compared."""
+    path = _write_corpus(tmp_path, corpus)
+    base = ["diff", "toy@1", "toy@1", "--policy-root", str(TEST_POLICIES), "--corpus", str(path)]
+    for extra in ([], ["--fail-on-change"], ["--format", "json"]):
+        result = CliRunner().invoke(regcode, base + extra)
+        assert result.exit_code == 1, (extra, result.output)
+        assert "Traceback" not in result.output
+        assert (f"{path}: diff.unreadable: 1 of the corpus's 4 records could not be read (the ? lines); only the rest "
+                "are compared") in result.stderr, result.stderr
+    text = CliRunner().invoke(regcode, base).stdout
+    assert "corpus: 4 cases, 0 with changed decisions, 1 failing to evaluate (old only 0, new only 0, both 0, unreadable 1)" in text
+    assert "warning:" not in text, text
+    # its ? line gives the record's place as batch gives it (file:line:col), then the problem as batch says it
+    batch = CliRunner().invoke(regcode, ["batch", str(path), "--out", str(tmp_path / "out.jsonl"), "--jobs", "1",
+                                         "--policy-root", str(TEST_POLICIES), "--policy", "toy"])
+    [said] = [line for line in batch.stderr.splitlines() if f": {code}: " in line]
+    place, problem = said.split(f": {code}: ", 1)
+    assert re.search(r"(bad\.yaml|corpus\.jsonl:4):\d+(:\d+)?$", place), said
+    [line] = [line for line in text.splitlines() if line.startswith("  ? ")]
+    assert line.startswith(f"  ? {place}: unreadable ({code}): {code}: {problem.split(' (')[0]}"), (line, said)
+    data = json.loads(CliRunner().invoke(regcode, base + ["--format", "json"]).stdout)["corpus"]
+    assert (data["cases"], data["compared"], [u["errors"] for u in data["unreadable"]]) == (4, 3, [[code]])
+
+
+def test_a_corpus_of_readable_records_still_passes(tmp_path):
+    path = _write_corpus(tmp_path, GOOD)
+    result = CliRunner().invoke(regcode, ["diff", "toy@1", "toy@1", "--policy-root", str(TEST_POLICIES), "--corpus", str(path),
+                                          "--fail-on-change"])
+    assert result.exit_code == 0 and result.stderr == "", result.output
+
+
+def test_a_corpus_folder_that_cannot_be_listed_fails_the_diff(tmp_path, monkeypatch):
+    """Root reads any folder, so the refusal is simulated where os.walk meets it (as in test_batch)."""
+    import os
+    from regcode.engine import corpus as corpus_module
+    folder = _write_corpus(tmp_path, {"a.yaml": yaml.safe_dump(toy_case(1), allow_unicode=True).encode()})
+    (folder / "locked").mkdir()
+    real_walk = os.walk
+
+    def walk(top, onerror=None, **kw):
+        for root, dirs, files in real_walk(top, onerror=onerror, **kw):
+            if root.endswith("locked"):
+                onerror(PermissionError(13, "Permission denied", root))
+                continue
+            yield root, dirs, files
+    monkeypatch.setattr(corpus_module.os, "walk", walk)
+    result = CliRunner().invoke(regcode, ["diff", "toy@1", "toy@1", "--policy-root", str(TEST_POLICIES), "--corpus", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert f"{folder / 'locked'}: input.io: not read: a folder that cannot be listed (Permission denied)" in result.stderr
+    assert f"{folder}: diff.unreadable: 1 folder of it could not be listed (on stderr above)" in result.stderr, result.stderr
+    assert "corpus: 1 case, 0 with changed decisions" in result.stdout
