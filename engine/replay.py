@@ -111,13 +111,17 @@ def _is_rule_ids(value) -> bool:
 
 # What replay reads of a line, beside `input` (a case file, checked as one): (path, required, what the
 # service writes there, the check). A line whose field is not what the service writes is reported at its
-# place and not replayed: evaluated, it would crash or report changes the log never held.
+# place and not replayed: evaluated, it would crash or report changes the log never held. Required: what
+# every line has, whatever the --decision-log-input mode (`none` leaves out `input` only, and keeps its
+# hash) and whatever regcode wrote it; not required: what a line may lack and still be read (`asked`,
+# which older lines lack, is read as "not said"). Without `decision_id` a line would be counted as many
+# times as it is read; without `input_sha256` an altered input would be replayed as if logged.
 LINE_FIELDS = (
     ("decisions", True, "an object", lambda v: isinstance(v, dict)),
     ("policy", True, "an object", lambda v: isinstance(v, dict)),
-    ("decision_id", False, "a non-empty string", lambda v: isinstance(v, str) and v != ""),
+    ("decision_id", True, "a non-empty string", lambda v: isinstance(v, str) and v != ""),
     ("as_of", True, "a date (YYYY-MM-DD)", is_date),     # the engine's own check: 2019-02-30 is no day
-    ("input_sha256", False, "a string", lambda v: isinstance(v, str)),
+    ("input_sha256", True, "a string", lambda v: isinstance(v, str)),
     ("policy.id", True, "a string", lambda v: isinstance(v, str)),
     ("policy.version", True, "a string", lambda v: isinstance(v, str)),
     ("policy.content_hash", False, "a string", lambda v: isinstance(v, str)),
@@ -268,25 +272,24 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         if wrong:
             skipped.append({"source": f"{path}:{number}", "errors": [i.as_dict() for i in wrong]})
             continue
-        did = entry.get("decision_id", f"{path}:{number}")
-        if "decision_id" in entry:      # a decision id is unique (a UUIDv7): a second line with it is the same decision
-            digest = hashlib.blake2b(dump_json(entry).encode("utf-8"), digest_size=16).digest()
-            first = seen.setdefault(did, (f"{path}:{number}", digest))
-            if first[0] != f"{path}:{number}":
-                if first[1] == digest:      # the line again (logs concatenated, a rotated file given twice)
-                    warnings.append(Issue("replay.duplicate", f"decision {did} was read at {first[0]} already: the same "
-                                          "line again, counted once", where, "each decision is counted once").as_dict())
-                else:
-                    skipped.append(_unreplayable(where, "replay.duplicate_id", f"decision {did} is logged at {first[0]} "
-                                                 "too, with other content: a decision id is unique, so one of the two "
-                                                 "lines was altered", "compare the two lines; the first was replayed, "
-                                                 "this one is not"))
-                continue
+        did = entry["decision_id"]      # a decision id is unique (a UUIDv7): a second line with it is the same decision
+        digest = hashlib.blake2b(dump_json(entry).encode("utf-8"), digest_size=16).digest()
+        first = seen.setdefault(did, (f"{path}:{number}", digest))
+        if first[0] != f"{path}:{number}":
+            if first[1] == digest:      # the line again (logs concatenated, a rotated file given twice)
+                warnings.append(Issue("replay.duplicate", f"decision {did} was read at {first[0]} already: the same "
+                                      "line again, counted once", where, "each decision is counted once").as_dict())
+            else:
+                skipped.append(_unreplayable(where, "replay.duplicate_id", f"decision {did} is logged at {first[0]} "
+                                             "too, with other content: a decision id is unique, so one of the two "
+                                             "lines was altered", "compare the two lines; the first was replayed, "
+                                             "this one is not"))
+            continue
         if "input" not in entry:
             skipped.append(_unreplayable(where, "replay.no_input", f"decision {did} was logged without its input",
                                          "the server ran with --decision-log-input none; only the hash was kept"))
             continue
-        if entry.get("input_sha256") not in (None, input_sha256(entry["input"])):
+        if entry["input_sha256"] != input_sha256(entry["input"]):
             skipped.append(_unreplayable(where, "replay.hash", f"decision {did}: the input does not match its input_sha256",
                                          "the line was altered or damaged"))
             continue

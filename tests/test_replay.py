@@ -499,7 +499,9 @@ LINE_MUTATIONS = (
     + [("policy", v, "replay.field", "policy is not an object") for v in ["x", [1], 3, None]]
     + [("decisions", v, "replay.field", "decisions is not an object") for v in ["x", [1], 3, None]]
     + [("decision_id", v, "replay.field", "decision_id is not a non-empty string") for v in [1, [1], {}, None, ""]]
+    + [("decision_id", DROP, "replay.field", "the line has no `decision_id`")]
     + [("input_sha256", v, "replay.field", "input_sha256 is not a string") for v in [1, [1], {}, True, None]]
+    + [("input_sha256", DROP, "replay.field", "the line has no `input_sha256`")]
     + [("rules_fired", v, "replay.field", "rules_fired is not a list of rule ids") for v in [1, "rule", {}, [1], [["a"]], True]]
     + [("asked", v, "replay.field", "asked is not an object") for v in ["2017", [1], 3, None]]
     + [("asked.version", v, "replay.field", "asked.version is not a string or null") for v in [2017, ["2017"], {}, True]]
@@ -525,6 +527,51 @@ def test_a_field_of_the_wrong_type_is_reported_at_its_line_and_the_rest_replayed
     result = cli("replay", str(log))
     assert result.exit_code == 1 and "Traceback" not in result.output and "internal error" not in result.output
     assert f"bad.log:1: {code}: {fragment}" in result.stdout and "replayed 1 of 2" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def lines_by_mode(tmp_path_factory):
+    """--decision-log-input mode -> one decision-log line the service wrote in that mode (parsed)."""
+    out = {}
+    for mode, log_input in (("full", True), ("none", False)):
+        log = tmp_path_factory.mktemp(f"log-{mode}") / "decisions.log"
+        decide_all(log, list(generator.generate(1, seed=7)), log_input=log_input)
+        (out[mode],) = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    return out
+
+
+# what a line of each --decision-log-input mode is read as, as the service wrote it: (mode, code or None: replayed)
+AS_LOGGED = [("full", None), ("none", "replay.no_input")]
+
+
+@pytest.mark.parametrize("mode,code", AS_LOGGED, ids=[m[0] for m in AS_LOGGED])
+def test_a_line_of_either_input_mode_is_read_as_the_service_wrote_it(tmp_path, two_lines, lines_by_mode, mode, code):
+    assert ("input" in lines_by_mode[mode]) == (mode == "full")
+    assert {"decision_id", "input_sha256"} <= set(lines_by_mode[mode])     # what both modes write
+    log = tmp_path / "decisions.log"
+    log.write_text(dump_json(lines_by_mode[mode]) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert [s["errors"][0]["code"] for s in report["skipped"]] == ([code] if code else [])
+    assert cli("replay", str(log)).exit_code == 0
+
+
+# a field every line has, whatever its mode, dropped from a line of each mode: damaged, not read as that mode's line
+DROPPED_BY_MODE = [(mode, field) for mode, _ in AS_LOGGED for field in ("decision_id", "input_sha256")]
+
+
+@pytest.mark.parametrize("mode,field", DROPPED_BY_MODE, ids=[f"{m}-without-{f}" for m, f in DROPPED_BY_MODE])
+def test_a_line_without_what_its_mode_writes_is_damaged_not_replayed_quietly(tmp_path, two_lines, lines_by_mode, mode, field):
+    damaged = _set(lines_by_mode[mode], field, DROP)
+    if "input" in damaged:      # an input altered after the fact: without its hash nothing tells it from the logged one
+        damaged["input"]["enterprise"]["name"] = "changed after the fact"
+    log = tmp_path / "decisions.log"
+    log.write_text("".join(dump_json(e) + "\n" for e in (damaged, damaged, two_lines[1])), encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"], report["changed"], report["warnings"]) == (3, 1, [], [])
+    assert [(s["source"], [(e["code"], e["message"], e["location"]["path"]) for e in s["errors"]]) for s in report["skipped"]] == [
+        (f"{log}:{n}", [("replay.field", f"the line has no `{field}`", field)]) for n in (1, 2)]
+    result = cli("replay", str(log), "--format", "json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["replayed"] == 1
 
 
 @pytest.mark.parametrize("edit,said", [
