@@ -13,7 +13,7 @@ from .catalog import Catalog, SelectionError
 from .errors import EvaluationError, InputError, Issue, Location, did_you_mean
 from .evaluate import DEFAULT_BACKEND
 from ._json import ValueTally, tally_text
-from .load import Document, _kind, dump_json
+from .load import Document, _kind, dump_json, json_position, json_syntax, not_utf8
 
 MAX_LINE_BYTES = 64 << 20     # a bound on one log line (the service's body limit is far below it)
 MAX_LISTED = 20               # decision ids listed per change in the text report
@@ -43,8 +43,9 @@ def _decisive(result: dict, decision: str) -> list:
 
 
 def _lines(paths: Iterable[str]):
-    """(path, line number, bytes) of every non-blank line; a line past MAX_LINE_BYTES is yielded cut (and refused),
-    the rest of it skipped without being held in memory."""
+    """(path, line number, bytes, last) of every non-blank line, `last` for the last one of its file (where a crash
+    leaves a partial line); a line past MAX_LINE_BYTES is yielded cut (and refused), the rest of it skipped without
+    being held in memory. A UTF-8 BOM that starts a file is not part of its first line, as batch reads JSONL."""
     for path in paths:
         number = 0
         try:
@@ -52,6 +53,7 @@ def _lines(paths: Iterable[str]):
         except OSError as exc:
             raise _cannot_read(path, exc, number) from None
         with stream:
+            held = None      # a line is yielded once the next one is read: only then is it known to be the last
             while True:
                 try:
                     raw = stream.readline(MAX_LINE_BYTES + 1)
@@ -65,8 +67,45 @@ def _lines(paths: Iterable[str]):
                 if not raw:
                     break
                 number += 1
+                if number == 1 and len(raw) <= MAX_LINE_BYTES and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
                 if raw.strip():
-                    yield path, number, raw
+                    if held is not None:
+                        yield (*held, False)
+                    held = (path, number, raw)
+            if held is not None:
+                yield (*held, True)
+
+
+def _read_line(raw: bytes, where: Location, last: bool):
+    """The JSON object of a log line, or the issue that says why it is none, at its line and column: worded as
+    batch words a JSONL record's syntax (load.json_syntax), with a hint that fits where the line is. A crash
+    leaves the last line partial; the service, started again (or after a failed write), ends it before it writes
+    the next, which is how a line cut short comes to be in the middle. A line not cut short was altered."""
+    body = raw.rstrip(b"\r\n")     # its line's end is not part of it: an error at the end is on this line
+    rest = "the other lines are replayed"
+    cut_hint = ("a crash can leave the last line partial; " if last else
+                "a crash or a failed write leaves a line partial, which the service ends before it writes the next; ") + rest
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data":       # cut in a character is cut short: its JSON says so, below
+            issue = not_utf8(body, exc, where.file, "replay.syntax", "the line")
+            return None, Issue("replay.syntax", issue.message, Location(where.file, where.line, issue.location.column),
+                               f"the service writes UTF-8: the line was altered or damaged; {rest}")
+        text = body[:exc.start].decode("utf-8")
+    try:
+        return json.loads(text, parse_constant=_no_constant), None
+    except json.JSONDecodeError as exc:
+        message, index = json_syntax(exc, text, "line", "the logged decision")
+        hint = cut_hint if "cut short" in message else f"the service writes one JSON object a line: the line was altered or damaged; {rest}"
+        return None, Issue("replay.syntax", message, Location(where.file, where.line, json_position(text, index)[1]), hint)
+    except ValueError as exc:       # NaN, Infinity (_no_constant)
+        return None, Issue("replay.syntax", f"not a JSON line: {exc}", where,
+                           f"the service writes no NaN or Infinity: the line was altered; {rest}")
+    except RecursionError:
+        return None, Issue("replay.syntax", "not a JSON line: it is nested too deeply to be read", where,
+                           f"the service writes no line so deep: it was altered or damaged; {rest}")
 
 
 def _no_constant(name: str):
@@ -248,16 +287,14 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
     unfit: dict = {}        # a policy of the log the catalog knows -> None, or why none of its lines can be replayed
     unknown: dict = {}      # a policy of the log the catalog does not know -> its lines
     seen: dict = {}         # decision_id -> (where it was first read, a digest of that line)
-    for path, number, raw in _lines(files):
+    for path, number, raw, last in _lines(files):
         where = Location(path, number, 1)
         if len(raw) > MAX_LINE_BYTES:
             skipped.append(_unreplayable(where, "replay.too_large", f"the line is longer than {MAX_LINE_BYTES} bytes"))
             continue
-        try:
-            entry = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            skipped.append(_unreplayable(where, "replay.syntax", f"not a JSON line: {exc}",
-                                         "a crash can leave the last line partial; the other lines are replayed"))
+        entry, bad = _read_line(raw, where, last)
+        if bad is not None:
+            skipped.append({"source": f"{path}:{number}", "errors": [bad.as_dict()]})
             continue
         if not isinstance(entry, dict) or "decisions" not in entry or "policy" not in entry:
             skipped.append(_unreplayable(where, "replay.not_decision", "not a decision-log line (no `decisions` or `policy`)"))
@@ -417,7 +454,10 @@ def to_text(report: dict) -> str:
     for s in report["skipped"][:MAX_LISTED]:
         first = s["errors"][0]
         hint = f" ({first['hint']})" if first.get("hint") else ""
-        out.append(f"  ! {s['source']}: {first['code']}: {first['message']}{hint}")
+        at = first.get("location") or {}
+        # FILE:LINE, and the column where it tells more than the line does (a JSON syntax error's place in it)
+        column = f":{at['column']}" if at.get("column", 0) > 1 and f"{at.get('file')}:{at.get('line')}" == s["source"] else ""
+        out.append(f"  ! {s['source']}{column}: {first['code']}: {first['message']}{hint}")
     if len(report["skipped"]) > MAX_LISTED:
         out.append(f"  ! ... and {len(report['skipped']) - MAX_LISTED} more not replayed")
     for w in report.get("warnings", ())[:MAX_LISTED]:

@@ -73,7 +73,7 @@ def test_lines_that_cannot_be_replayed_are_reported_in_place_and_the_rest_replay
     assert [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [
         (f"{log}:2", "replay.hash"), (f"{log}:3", "replay.no_input"), (f"{log}:4", "replay.syntax")]
     result = cli("replay", str(log))
-    assert result.exit_code == 1 and f"{log}:4: replay.syntax" in result.stdout
+    assert result.exit_code == 1 and f"{log}:4:" in result.stdout and ": replay.syntax: invalid JSON: " in result.stdout
 
 
 def test_a_log_written_without_inputs_is_one_error_naming_the_servers_option(tmp_path):
@@ -591,6 +591,79 @@ def test_a_line_whose_decisions_are_not_those_of_the_version_that_logged_it_is_d
     (skipped,) = report["skipped"]
     (issue,) = skipped["errors"]
     assert issue["code"] == "replay.field" and said in issue["message"] and issue["location"]["path"] == "decisions", issue
+
+
+def _cut(raw: bytes, after: bytes, more: int = 0) -> bytes:
+    """`raw` cut `more` bytes past the first `after` in it."""
+    return raw[:raw.index(after) + len(after) + more]
+
+
+def _first_wide(raw: bytes) -> int:
+    """Where the first character of more than one byte starts in UTF-8 `raw`."""
+    return next(i for i, b in enumerate(raw) if b >= 0xC0)
+
+
+OPENED = ("at the string left open", lambda text: text.rindex('"') + 1)    # the last quote before the cut opened it
+AT_END = ("where the line ends", lambda text: len(text) + 1)
+CUT_SHORT_LAST = "a crash can leave the last line partial; the other lines are replayed"
+CUT_SHORT_MIDDLE = "which the service ends before it writes the next; the other lines are replayed"
+ALTERED = "the line was altered or damaged; the other lines are replayed"
+# (what, where the line is in its file, the line from a logged one, message fragment, column (what, of the line's
+# readable text), hint fragment): worded as batch words a JSONL record's syntax, the hint fitting where it is
+BAD_LINES = [
+    ("cut in a string, in the middle", "middle", lambda raw: _cut(raw, b'"decision_id":"', 5),
+     "invalid JSON: the line ends inside a string (opened here): the logged decision is cut short", OPENED, CUT_SHORT_MIDDLE),
+    ("cut in a string, last", "last", lambda raw: _cut(raw, b'"decision_id":"', 5),
+     "invalid JSON: the line ends inside a string (opened here): the logged decision is cut short", OPENED, CUT_SHORT_LAST),
+    ("cut after a comma, in the middle", "middle", lambda raw: _cut(raw, b'"version":null},'),
+     "invalid JSON: Expecting property name enclosed in double quotes: the line ends before the logged decision is "
+     "complete (is it cut short?)", AT_END, CUT_SHORT_MIDDLE),
+    ("cut after a key, last", "last", lambda raw: _cut(raw, b'"decisions":'),
+     "invalid JSON: Expecting value: the line ends before the logged decision is complete (is it cut short?)", AT_END, CUT_SHORT_LAST),
+    ("cut in a character of more than one byte, last", "last", lambda raw: raw[:_first_wide(raw) + 1],
+     "invalid JSON: the line ends inside a string (opened here): the logged decision is cut short", OPENED, CUT_SHORT_LAST),
+    ("two objects on one line", "middle", lambda raw: raw + raw,
+     "invalid JSON: Extra data", ("where the second starts", lambda text: len(text) // 2 + 1), ALTERED),
+    ("a byte that is not UTF-8", "middle", lambda raw: b"\xff" + raw,
+     "the line is not UTF-8: byte 0xff here is not part of a UTF-8 character", ("at the byte", lambda text: 1),
+     "the service writes UTF-8: " + ALTERED),
+]
+
+
+@pytest.mark.parametrize("where,make,fragment,column,hint", [b[1:] for b in BAD_LINES], ids=[b[0] for b in BAD_LINES])
+def test_a_line_that_is_not_one_json_object_is_said_so_at_its_line_and_column(tmp_path, two_lines, where, make, fragment, column, hint):
+    good = [dump_json(e).encode() for e in two_lines]
+    bad = make(dump_json(two_lines[0]).encode())
+    assert _first_wide(good[0]) > 0         # the generated case holds Chinese text
+    log = tmp_path / "decisions.log"
+    log.write_bytes(b"\n".join([good[0], bad, good[1]] if where == "middle" else good + [bad]))   # a crash: no newline
+    line = 2 if where == "middle" else 3
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"]) == (3, 2)
+    (skipped,) = report["skipped"]
+    (issue,) = skipped["errors"]
+    col = column[1](bad.decode("utf-8", "ignore"))
+    assert (issue["code"], issue["location"]["line"], issue["location"]["column"]) == ("replay.syntax", line, col), issue
+    assert issue["message"].startswith(fragment) and hint in issue["hint"], issue
+    assert "last line" not in issue["hint"] or where == "last"
+    result = cli("replay", str(log))
+    assert result.exit_code == 1
+    assert f"  ! {log}:{line}{f':{col}' if col > 1 else ''}: replay.syntax: {fragment}" in result.stdout, result.stdout
+
+
+def test_a_bom_at_the_start_of_a_log_is_read_as_batch_reads_it(tmp_path, two_lines):
+    """A log saved by an editor that writes a UTF-8 BOM: each file's first line is read without it, as batch reads JSONL."""
+    logs = []
+    for n, entry in enumerate(two_lines):
+        log = tmp_path / f"decisions-{n}.log"
+        log.write_bytes(b"\xef\xbb\xbf" + dump_json(entry).encode() + b"\n")
+        logs.append(str(log))
+    report = replay(Catalog(), logs)
+    assert (report["read"], report["replayed"], report["unchanged"], report["skipped"]) == (2, 2, 2, [])
+    assert cli("replay", *logs).exit_code == 0
+    batch = tmp_path / "cases.jsonl"        # what batch does with a BOM'd JSONL
+    batch.write_bytes(b"\xef\xbb\xbf" + dump_json(two_lines[0]["input"]).encode() + b"\n")
+    assert cli("batch", str(batch), "--out", str(tmp_path / "out.jsonl")).exit_code == 0
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
