@@ -256,7 +256,7 @@ def _unfit(cat: Catalog, policy_id, version: Optional[str]) -> Optional[Selectio
 
 
 def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: str = DEFAULT_BACKEND) -> dict:
-    """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now, with, per
+    """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now (by id), with, per
     decision, the old and new value and the rules that decide it now; `changes` groups them by decision.
     A decision only one side has (a version that adds or drops one) is listed apart, not as a change.
 
@@ -400,6 +400,12 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
                                     f"replayed against do not have; known: {', '.join(ids) or 'none'}",
                                     Location(str(paths[0])), did_you_mean(next(iter(sorted(unknown))), ids)
                                     or "replay with the --policy-root the service ran with")])
+    # The report does not depend on the order the logs are given in: what it lists is sorted, changed decisions
+    # by id (a UUIDv7: the order they were taken in), lines by file and line. The logs are still read in the order
+    # given (oldest first with --with-rotated): it decides only, of two lines with one decision id, which is replayed.
+    changed.sort(key=lambda c: c["decision_id"])
+    skipped.sort(key=lambda s: _place(s["source"]))
+    warnings.sort(key=lambda w: (w["location"]["file"], w["location"]["line"]))
     groups: dict = {}
     for c in changed:
         for d in c["diffs"]:
@@ -411,7 +417,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             g["decision_ids"].append(c["decision_id"])
     changes = [{**g, "rules": sorted(g["rules"])} for _, g in sorted(groups.items())]
     return {
-        "files": list(files), "warnings": warnings,
+        "files": sorted(files, key=str), "warnings": warnings,
         "against": [{"id": p, "version": v, "content_hash": h} for p, v, h in sorted(targets)],
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,
@@ -419,6 +425,12 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         "decisions_added": sorted(added), "decisions_removed": sorted(removed),
         "removed_values": {name: tally.rows() for name, tally in sorted(removed.items())},
     }
+
+
+def _place(source: str) -> tuple:
+    """(file, line) of a line's `FILE:LINE`, to sort by."""
+    path, _, line = source.rpartition(":")
+    return path, int(line)
 
 
 def has_changes(report: dict) -> bool:

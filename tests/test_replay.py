@@ -3,6 +3,7 @@ lines it cannot replay are reported with their place and the rest are replayed; 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from regcode.cli.main import regcode
 from regcode.engine import Catalog, dump_json
+from regcode.cli.replay import rotated
 from regcode.engine.replay import replay, to_text as replay_text
 from regcode.service.decisionlog import DecisionLog
 
@@ -122,8 +124,10 @@ def test_rotated_logs_are_replayed_oldest_first(tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("decisions.log"))
     assert len(files) > 2
     report = json.loads(cli("replay", str(log), "--with-rotated", "--format", "json").stdout)
-    assert report["replayed"] == 12 and report["files"][-1] == str(log) and report["files"][0].endswith(f".{len(files) - 1}")
-    ordered = [json.loads(line)["decision_id"] for f in report["files"] for line in open(f, encoding="utf-8")]
+    assert report["replayed"] == 12 and report["files"] == sorted(str(tmp_path / name) for name in files)
+    read = rotated(str(log))         # the order they are read in
+    assert read[-1] == str(log) and read[0].endswith(f".{len(files) - 1}")
+    ordered = [json.loads(line)["decision_id"] for f in read for line in open(f, encoding="utf-8")]
     assert ordered == [r["decision_id"] for r in results]
 
 
@@ -759,3 +763,36 @@ def test_an_empty_log_is_one_error_not_a_replay_of_nothing(tmp_path):
         result = cli("replay", str(log), *extra)
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert f"{log}: replay.empty: no logged decision in {log}: the file is empty" in result.stderr, result.stderr
+
+
+def test_the_report_does_not_depend_on_the_order_the_logs_are_given_in(tmp_path):
+    """A log cut in three, given in every order: the same report, to the byte, in JSON and text. Each part holds
+    changed decisions, two hold a damaged line, one a line logged twice."""
+    import itertools
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(12, seed=11)))
+    root = tmp_path / "policies"
+    one_parameter_version(root, 0.3)
+    once = replay(Catalog([root]), [str(log)])
+    changed = {c["decision_id"] for c in once["changed"]}
+    lines = log.read_text(encoding="utf-8").splitlines()
+    moved = [line for line in lines if json.loads(line)["decision_id"] in changed]
+    assert len(moved) >= 3
+    kept = [line for line in lines if line not in moved]
+    parts = [moved[n::3] + kept[n::3] for n in range(3)]      # dealt round, the changed ones first
+    parts[0].append(parts[0][0])                 # logged twice: warned of
+    parts[1].insert(0, "{")                       # damaged: not replayed
+    parts[2].append(parts[2][0][:50])
+    logs = []
+    for n, part in enumerate(parts):
+        logs.append(str(tmp_path / f"part{n}.log"))
+        Path(logs[-1]).write_text("\n".join(part) + "\n", encoding="utf-8")
+    outputs = {fmt: {cli("replay", *order, "--policy-root", str(root), "--format", fmt).stdout
+                     for order in itertools.permutations(logs)} for fmt in ("json", "text")}
+    assert [len(o) for o in outputs.values()] == [1, 1], outputs
+    (report,) = [json.loads(o) for o in outputs["json"]]
+    assert _counts(report) == (14, 12, once["unchanged"], len(changed), [len(changed)])
+    assert [c["decision_id"] for c in report["changed"]] == report["changes"][0]["decision_ids"] == sorted(changed)
+    assert report["files"] == sorted(logs)
+    assert [s["source"] for s in report["skipped"]] == [f"{logs[1]}:1", f"{logs[2]}:{len(parts[2])}"]
+    assert [(w["code"], w["location"]["file"]) for w in report["warnings"]] == [("replay.duplicate", logs[0])]
