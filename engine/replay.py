@@ -13,7 +13,8 @@ from .catalog import Catalog, SelectionError
 from .errors import EvaluationError, InputError, Issue, Location, did_you_mean
 from .evaluate import DEFAULT_BACKEND
 from ._json import ValueTally, tally_text
-from .load import Document, _kind, dump_json, json_position, json_syntax, not_utf8
+from .load import Document, _kind, dump_json
+from .load import json_position, json_syntax, not_utf8     # a log line's syntax, worded as batch words it
 
 MAX_LINE_BYTES = 64 << 20     # a bound on one log line (the service's body limit is far below it)
 MAX_LISTED = 20               # decision ids listed per change in the text report
