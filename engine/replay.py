@@ -14,6 +14,7 @@ from .errors import EvaluationError, InputError, Issue, Location, did_you_mean
 from .evaluate import DEFAULT_BACKEND
 from ._json import ValueTally, same, tally_text
 from .load import Document, _kind, dump_json
+from .load import json_position, json_syntax, not_utf8     # a log line's syntax, worded as batch words it
 
 MAX_LINE_BYTES = 64 << 20     # a bound on one log line (the service's body limit is far below it)
 MAX_LISTED = 20               # decision ids listed per change in the text report
@@ -43,8 +44,9 @@ def _decisive(result: dict, decision: str) -> list:
 
 
 def _lines(paths: Iterable[str]):
-    """(path, line number, bytes) of every non-blank line; a line past MAX_LINE_BYTES is yielded cut (and refused),
-    the rest of it skipped without being held in memory."""
+    """(path, line number, bytes, last) of every non-blank line, `last` for the last one of its file (where a crash
+    leaves a partial line); a line past MAX_LINE_BYTES is yielded cut (and refused), the rest of it skipped without
+    being held in memory. A UTF-8 BOM that starts a file is not part of its first line, as batch reads JSONL."""
     for path in paths:
         number = 0
         try:
@@ -52,6 +54,7 @@ def _lines(paths: Iterable[str]):
         except OSError as exc:
             raise _cannot_read(path, exc, number) from None
         with stream:
+            held = None      # a line is yielded once the next one is read: only then is it known to be the last
             while True:
                 try:
                     raw = stream.readline(MAX_LINE_BYTES + 1)
@@ -65,8 +68,45 @@ def _lines(paths: Iterable[str]):
                 if not raw:
                     break
                 number += 1
+                if number == 1 and len(raw) <= MAX_LINE_BYTES and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
                 if raw.strip():
-                    yield path, number, raw
+                    if held is not None:
+                        yield (*held, False)
+                    held = (path, number, raw)
+            if held is not None:
+                yield (*held, True)
+
+
+def _read_line(raw: bytes, where: Location, last: bool):
+    """The JSON object of a log line, or the issue that says why it is none, at its line and column: worded as
+    batch words a JSONL record's syntax (load.json_syntax), with a hint that fits where the line is. A crash
+    leaves the last line partial; the service, started again (or after a failed write), ends it before it writes
+    the next, which is how a line cut short comes to be in the middle. A line not cut short was altered."""
+    body = raw.rstrip(b"\r\n")     # its line's end is not part of it: an error at the end is on this line
+    rest = "the other lines are replayed"
+    cut_hint = ("a crash can leave the last line partial; " if last else
+                "a crash or a failed write leaves a line partial, which the service ends before it writes the next; ") + rest
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data":       # cut in a character is cut short: its JSON says so, below
+            issue = not_utf8(body, exc, where.file, "replay.syntax", "the line")
+            return None, Issue("replay.syntax", issue.message, Location(where.file, where.line, issue.location.column),
+                               f"the service writes UTF-8: the line was altered or damaged; {rest}")
+        text = body[:exc.start].decode("utf-8")
+    try:
+        return json.loads(text, parse_constant=_no_constant), None
+    except json.JSONDecodeError as exc:
+        message, index = json_syntax(exc, text, "line", "the logged decision")
+        hint = cut_hint if "cut short" in message else f"the service writes one JSON object a line: the line was altered or damaged; {rest}"
+        return None, Issue("replay.syntax", message, Location(where.file, where.line, json_position(text, index)[1]), hint)
+    except ValueError as exc:       # NaN, Infinity (_no_constant)
+        return None, Issue("replay.syntax", f"not a JSON line: {exc}", where,
+                           f"the service writes no NaN or Infinity: the line was altered; {rest}")
+    except RecursionError:
+        return None, Issue("replay.syntax", "not a JSON line: it is nested too deeply to be read", where,
+                           f"the service writes no line so deep: it was altered or damaged; {rest}")
 
 
 def _no_constant(name: str):
@@ -111,13 +151,17 @@ def _is_rule_ids(value) -> bool:
 
 # What replay reads of a line, beside `input` (a case file, checked as one): (path, required, what the
 # service writes there, the check). A line whose field is not what the service writes is reported at its
-# place and not replayed: evaluated, it would crash or report changes the log never held.
+# place and not replayed: evaluated, it would crash or report changes the log never held. Required: what
+# every line has, whatever the --decision-log-input mode (`none` leaves out `input` only, and keeps its
+# hash) and whatever regcode wrote it; not required: what a line may lack and still be read (`asked`,
+# which older lines lack, is read as "not said"). Without `decision_id` a line would be counted as many
+# times as it is read; without `input_sha256` an altered input would be replayed as if logged.
 LINE_FIELDS = (
     ("decisions", True, "an object", lambda v: isinstance(v, dict)),
     ("policy", True, "an object", lambda v: isinstance(v, dict)),
-    ("decision_id", False, "a non-empty string", lambda v: isinstance(v, str) and v != ""),
+    ("decision_id", True, "a non-empty string", lambda v: isinstance(v, str) and v != ""),
     ("as_of", True, "a date (YYYY-MM-DD)", is_date),     # the engine's own check: 2019-02-30 is no day
-    ("input_sha256", False, "a string", lambda v: isinstance(v, str)),
+    ("input_sha256", True, "a string", lambda v: isinstance(v, str)),
     ("policy.id", True, "a string", lambda v: isinstance(v, str)),
     ("policy.version", True, "a string", lambda v: isinstance(v, str)),
     ("policy.content_hash", False, "a string", lambda v: isinstance(v, str)),
@@ -213,7 +257,7 @@ def _unfit(cat: Catalog, policy_id, version: Optional[str]) -> Optional[Selectio
 
 
 def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: str = DEFAULT_BACKEND) -> dict:
-    """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now, with, per
+    """Every logged decision re-evaluated; `changed` lists the ones whose decisions differ now (by id), with, per
     decision, the old and new value and the rules that decide it now; `changes` groups them by decision.
     A decision only one side has (a version that adds or drops one) is listed apart, not as a change.
 
@@ -244,16 +288,14 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
     unfit: dict = {}        # a policy of the log the catalog knows -> None, or why none of its lines can be replayed
     unknown: dict = {}      # a policy of the log the catalog does not know -> its lines
     seen: dict = {}         # decision_id -> (where it was first read, a digest of that line)
-    for path, number, raw in _lines(files):
+    for path, number, raw, last in _lines(files):
         where = Location(path, number, 1)
         if len(raw) > MAX_LINE_BYTES:
             skipped.append(_unreplayable(where, "replay.too_large", f"the line is longer than {MAX_LINE_BYTES} bytes"))
             continue
-        try:
-            entry = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            skipped.append(_unreplayable(where, "replay.syntax", f"not a JSON line: {exc}",
-                                         "a crash can leave the last line partial; the other lines are replayed"))
+        entry, bad = _read_line(raw, where, last)
+        if bad is not None:
+            skipped.append({"source": f"{path}:{number}", "errors": [bad.as_dict()]})
             continue
         if not isinstance(entry, dict) or "decisions" not in entry or "policy" not in entry:
             skipped.append(_unreplayable(where, "replay.not_decision", "not a decision-log line (no `decisions` or `policy`)"))
@@ -268,25 +310,24 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         if wrong:
             skipped.append({"source": f"{path}:{number}", "errors": [i.as_dict() for i in wrong]})
             continue
-        did = entry.get("decision_id", f"{path}:{number}")
-        if "decision_id" in entry:      # a decision id is unique (a UUIDv7): a second line with it is the same decision
-            digest = hashlib.blake2b(dump_json(entry).encode("utf-8"), digest_size=16).digest()
-            first = seen.setdefault(did, (f"{path}:{number}", digest))
-            if first[0] != f"{path}:{number}":
-                if first[1] == digest:      # the line again (logs concatenated, a rotated file given twice)
-                    warnings.append(Issue("replay.duplicate", f"decision {did} was read at {first[0]} already: the same "
-                                          "line again, counted once", where, "each decision is counted once").as_dict())
-                else:
-                    skipped.append(_unreplayable(where, "replay.duplicate_id", f"decision {did} is logged at {first[0]} "
-                                                 "too, with other content: a decision id is unique, so one of the two "
-                                                 "lines was altered", "compare the two lines; the first was replayed, "
-                                                 "this one is not"))
-                continue
+        did = entry["decision_id"]      # a decision id is unique (a UUIDv7): a second line with it is the same decision
+        digest = hashlib.blake2b(dump_json(entry).encode("utf-8"), digest_size=16).digest()
+        first = seen.setdefault(did, (f"{path}:{number}", digest))
+        if first[0] != f"{path}:{number}":
+            if first[1] == digest:      # the line again (logs concatenated, a rotated file given twice)
+                warnings.append(Issue("replay.duplicate", f"decision {did} was read at {first[0]} already: the same "
+                                      "line again, counted once", where, "each decision is counted once").as_dict())
+            else:
+                skipped.append(_unreplayable(where, "replay.duplicate_id", f"decision {did} is logged at {first[0]} "
+                                             "too, with other content: a decision id is unique, so one of the two "
+                                             "lines was altered", "compare the two lines; the first was replayed, "
+                                             "this one is not"))
+            continue
         if "input" not in entry:
             skipped.append(_unreplayable(where, "replay.no_input", f"decision {did} was logged without its input",
                                          "the server ran with --decision-log-input none; only the hash was kept"))
             continue
-        if entry.get("input_sha256") not in (None, input_sha256(entry["input"])):
+        if entry["input_sha256"] != input_sha256(entry["input"]):
             skipped.append(_unreplayable(where, "replay.hash", f"decision {did}: the input does not match its input_sha256",
                                          "the line was altered or damaged"))
             continue
@@ -360,6 +401,12 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
                                     f"replayed against do not have; known: {', '.join(ids) or 'none'}",
                                     Location(str(paths[0])), did_you_mean(next(iter(sorted(unknown))), ids)
                                     or "replay with the --policy-root the service ran with")])
+    # The report does not depend on the order the logs are given in: what it lists is sorted, changed decisions
+    # by id (a UUIDv7: the order they were taken in), lines by file and line. The logs are still read in the order
+    # given (oldest first with --with-rotated): it decides only, of two lines with one decision id, which is replayed.
+    changed.sort(key=lambda c: c["decision_id"])
+    skipped.sort(key=lambda s: _place(s["source"]))
+    warnings.sort(key=lambda w: (w["location"]["file"], w["location"]["line"]))
     groups: dict = {}
     for c in changed:
         for d in c["diffs"]:
@@ -371,7 +418,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             g["decision_ids"].append(c["decision_id"])
     changes = [{**g, "rules": sorted(g["rules"])} for _, g in sorted(groups.items())]
     return {
-        "files": list(files), "warnings": warnings,
+        "files": sorted(files, key=str), "warnings": warnings,
         "against": [{"id": p, "version": v, "content_hash": h} for p, v, h in sorted(targets)],
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,
@@ -379,6 +426,12 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         "decisions_added": sorted(added), "decisions_removed": sorted(removed),
         "removed_values": {name: tally.rows() for name, tally in sorted(removed.items())},
     }
+
+
+def _place(source: str) -> tuple:
+    """(file, line) of a line's `FILE:LINE`, to sort by."""
+    path, _, line = source.rpartition(":")
+    return path, int(line)
 
 
 def has_changes(report: dict) -> bool:
@@ -414,7 +467,10 @@ def to_text(report: dict) -> str:
     for s in report["skipped"][:MAX_LISTED]:
         first = s["errors"][0]
         hint = f" ({first['hint']})" if first.get("hint") else ""
-        out.append(f"  ! {s['source']}: {first['code']}: {first['message']}{hint}")
+        at = first.get("location") or {}
+        # FILE:LINE, and the column where it tells more than the line does (a JSON syntax error's place in it)
+        column = f":{at['column']}" if at.get("column", 0) > 1 and f"{at.get('file')}:{at.get('line')}" == s["source"] else ""
+        out.append(f"  ! {s['source']}{column}: {first['code']}: {first['message']}{hint}")
     if len(report["skipped"]) > MAX_LISTED:
         out.append(f"  ! ... and {len(report['skipped']) - MAX_LISTED} more not replayed")
     for w in report.get("warnings", ())[:MAX_LISTED]:

@@ -3,6 +3,7 @@ lines it cannot replay are reported with their place and the rest are replayed; 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from regcode.cli.main import regcode
 from regcode.engine import Catalog, dump_json
+from regcode.cli.replay import rotated
 from regcode.engine.replay import replay, to_text as replay_text
 from regcode.service.decisionlog import DecisionLog
 
@@ -73,7 +75,7 @@ def test_lines_that_cannot_be_replayed_are_reported_in_place_and_the_rest_replay
     assert [(s["source"], s["errors"][0]["code"]) for s in report["skipped"]] == [
         (f"{log}:2", "replay.hash"), (f"{log}:3", "replay.no_input"), (f"{log}:4", "replay.syntax")]
     result = cli("replay", str(log))
-    assert result.exit_code == 1 and f"{log}:4: replay.syntax" in result.stdout
+    assert result.exit_code == 1 and f"{log}:4:" in result.stdout and ": replay.syntax: invalid JSON: " in result.stdout
 
 
 def test_a_log_written_without_inputs_is_one_error_naming_the_servers_option(tmp_path):
@@ -122,8 +124,10 @@ def test_rotated_logs_are_replayed_oldest_first(tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("decisions.log"))
     assert len(files) > 2
     report = json.loads(cli("replay", str(log), "--with-rotated", "--format", "json").stdout)
-    assert report["replayed"] == 12 and report["files"][-1] == str(log) and report["files"][0].endswith(f".{len(files) - 1}")
-    ordered = [json.loads(line)["decision_id"] for f in report["files"] for line in open(f, encoding="utf-8")]
+    assert report["replayed"] == 12 and report["files"] == sorted(str(tmp_path / name) for name in files)
+    read = rotated(str(log))         # the order they are read in
+    assert read[-1] == str(log) and read[0].endswith(f".{len(files) - 1}")
+    ordered = [json.loads(line)["decision_id"] for f in read for line in open(f, encoding="utf-8")]
     assert ordered == [r["decision_id"] for r in results]
 
 
@@ -499,7 +503,9 @@ LINE_MUTATIONS = (
     + [("policy", v, "replay.field", "policy is not an object") for v in ["x", [1], 3, None]]
     + [("decisions", v, "replay.field", "decisions is not an object") for v in ["x", [1], 3, None]]
     + [("decision_id", v, "replay.field", "decision_id is not a non-empty string") for v in [1, [1], {}, None, ""]]
+    + [("decision_id", DROP, "replay.field", "the line has no `decision_id`")]
     + [("input_sha256", v, "replay.field", "input_sha256 is not a string") for v in [1, [1], {}, True, None]]
+    + [("input_sha256", DROP, "replay.field", "the line has no `input_sha256`")]
     + [("rules_fired", v, "replay.field", "rules_fired is not a list of rule ids") for v in [1, "rule", {}, [1], [["a"]], True]]
     + [("asked", v, "replay.field", "asked is not an object") for v in ["2017", [1], 3, None]]
     + [("asked.version", v, "replay.field", "asked.version is not a string or null") for v in [2017, ["2017"], {}, True]]
@@ -527,6 +533,51 @@ def test_a_field_of_the_wrong_type_is_reported_at_its_line_and_the_rest_replayed
     assert f"bad.log:1: {code}: {fragment}" in result.stdout and "replayed 1 of 2" in result.stdout
 
 
+@pytest.fixture(scope="module")
+def lines_by_mode(tmp_path_factory):
+    """--decision-log-input mode -> one decision-log line the service wrote in that mode (parsed)."""
+    out = {}
+    for mode, log_input in (("full", True), ("none", False)):
+        log = tmp_path_factory.mktemp(f"log-{mode}") / "decisions.log"
+        decide_all(log, list(generator.generate(1, seed=7)), log_input=log_input)
+        (out[mode],) = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    return out
+
+
+# what a line of each --decision-log-input mode is read as, as the service wrote it: (mode, code or None: replayed)
+AS_LOGGED = [("full", None), ("none", "replay.no_input")]
+
+
+@pytest.mark.parametrize("mode,code", AS_LOGGED, ids=[m[0] for m in AS_LOGGED])
+def test_a_line_of_either_input_mode_is_read_as_the_service_wrote_it(tmp_path, two_lines, lines_by_mode, mode, code):
+    assert ("input" in lines_by_mode[mode]) == (mode == "full")
+    assert {"decision_id", "input_sha256"} <= set(lines_by_mode[mode])     # what both modes write
+    log = tmp_path / "decisions.log"
+    log.write_text(dump_json(lines_by_mode[mode]) + "\n" + dump_json(two_lines[1]) + "\n", encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert [s["errors"][0]["code"] for s in report["skipped"]] == ([code] if code else [])
+    assert cli("replay", str(log)).exit_code == 0
+
+
+# a field every line has, whatever its mode, dropped from a line of each mode: damaged, not read as that mode's line
+DROPPED_BY_MODE = [(mode, field) for mode, _ in AS_LOGGED for field in ("decision_id", "input_sha256")]
+
+
+@pytest.mark.parametrize("mode,field", DROPPED_BY_MODE, ids=[f"{m}-without-{f}" for m, f in DROPPED_BY_MODE])
+def test_a_line_without_what_its_mode_writes_is_damaged_not_replayed_quietly(tmp_path, two_lines, lines_by_mode, mode, field):
+    damaged = _set(lines_by_mode[mode], field, DROP)
+    if "input" in damaged:      # an input altered after the fact: without its hash nothing tells it from the logged one
+        damaged["input"]["enterprise"]["name"] = "changed after the fact"
+    log = tmp_path / "decisions.log"
+    log.write_text("".join(dump_json(e) + "\n" for e in (damaged, damaged, two_lines[1])), encoding="utf-8")
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"], report["changed"], report["warnings"]) == (3, 1, [], [])
+    assert [(s["source"], [(e["code"], e["message"], e["location"]["path"]) for e in s["errors"]]) for s in report["skipped"]] == [
+        (f"{log}:{n}", [("replay.field", f"the line has no `{field}`", field)]) for n in (1, 2)]
+    result = cli("replay", str(log), "--format", "json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["replayed"] == 1
+
+
 @pytest.mark.parametrize("edit,said", [
     (lambda d: {"classification": d["classification"]}, "`decisions` lacks aa_commitment_accepted, aa_commitment_barred_until, "),
     (lambda d: {k: v for k, v in d.items() if k != "violations"}, "`decisions` lacks violations, though the line was logged"),
@@ -544,6 +595,79 @@ def test_a_line_whose_decisions_are_not_those_of_the_version_that_logged_it_is_d
     (skipped,) = report["skipped"]
     (issue,) = skipped["errors"]
     assert issue["code"] == "replay.field" and said in issue["message"] and issue["location"]["path"] == "decisions", issue
+
+
+def _cut(raw: bytes, after: bytes, more: int = 0) -> bytes:
+    """`raw` cut `more` bytes past the first `after` in it."""
+    return raw[:raw.index(after) + len(after) + more]
+
+
+def _first_wide(raw: bytes) -> int:
+    """Where the first character of more than one byte starts in UTF-8 `raw`."""
+    return next(i for i, b in enumerate(raw) if b >= 0xC0)
+
+
+OPENED = ("at the string left open", lambda text: text.rindex('"') + 1)    # the last quote before the cut opened it
+AT_END = ("where the line ends", lambda text: len(text) + 1)
+CUT_SHORT_LAST = "a crash can leave the last line partial; the other lines are replayed"
+CUT_SHORT_MIDDLE = "which the service ends before it writes the next; the other lines are replayed"
+ALTERED = "the line was altered or damaged; the other lines are replayed"
+# (what, where the line is in its file, the line from a logged one, message fragment, column (what, of the line's
+# readable text), hint fragment): worded as batch words a JSONL record's syntax, the hint fitting where it is
+BAD_LINES = [
+    ("cut in a string, in the middle", "middle", lambda raw: _cut(raw, b'"decision_id":"', 5),
+     "invalid JSON: the line ends inside a string (opened here): the logged decision is cut short", OPENED, CUT_SHORT_MIDDLE),
+    ("cut in a string, last", "last", lambda raw: _cut(raw, b'"decision_id":"', 5),
+     "invalid JSON: the line ends inside a string (opened here): the logged decision is cut short", OPENED, CUT_SHORT_LAST),
+    ("cut after a comma, in the middle", "middle", lambda raw: _cut(raw, b'"version":null},'),
+     "invalid JSON: Expecting property name enclosed in double quotes: the line ends before the logged decision is "
+     "complete (is it cut short?)", AT_END, CUT_SHORT_MIDDLE),
+    ("cut after a key, last", "last", lambda raw: _cut(raw, b'"decisions":'),
+     "invalid JSON: Expecting value: the line ends before the logged decision is complete (is it cut short?)", AT_END, CUT_SHORT_LAST),
+    ("cut in a character of more than one byte, last", "last", lambda raw: raw[:_first_wide(raw) + 1],
+     "invalid JSON: the line ends inside a string (opened here): the logged decision is cut short", OPENED, CUT_SHORT_LAST),
+    ("two objects on one line", "middle", lambda raw: raw + raw,
+     "invalid JSON: Extra data", ("where the second starts", lambda text: len(text) // 2 + 1), ALTERED),
+    ("a byte that is not UTF-8", "middle", lambda raw: b"\xff" + raw,
+     "the line is not UTF-8: byte 0xff here is not part of a UTF-8 character", ("at the byte", lambda text: 1),
+     "the service writes UTF-8: " + ALTERED),
+]
+
+
+@pytest.mark.parametrize("where,make,fragment,column,hint", [b[1:] for b in BAD_LINES], ids=[b[0] for b in BAD_LINES])
+def test_a_line_that_is_not_one_json_object_is_said_so_at_its_line_and_column(tmp_path, two_lines, where, make, fragment, column, hint):
+    good = [dump_json(e).encode() for e in two_lines]
+    bad = make(dump_json(two_lines[0]).encode())
+    assert _first_wide(good[0]) > 0         # the generated case holds Chinese text
+    log = tmp_path / "decisions.log"
+    log.write_bytes(b"\n".join([good[0], bad, good[1]] if where == "middle" else good + [bad]))   # a crash: no newline
+    line = 2 if where == "middle" else 3
+    report = replay(Catalog(), [str(log)])
+    assert (report["read"], report["replayed"]) == (3, 2)
+    (skipped,) = report["skipped"]
+    (issue,) = skipped["errors"]
+    col = column[1](bad.decode("utf-8", "ignore"))
+    assert (issue["code"], issue["location"]["line"], issue["location"]["column"]) == ("replay.syntax", line, col), issue
+    assert issue["message"].startswith(fragment) and hint in issue["hint"], issue
+    assert "last line" not in issue["hint"] or where == "last"
+    result = cli("replay", str(log))
+    assert result.exit_code == 1
+    assert f"  ! {log}:{line}{f':{col}' if col > 1 else ''}: replay.syntax: {fragment}" in result.stdout, result.stdout
+
+
+def test_a_bom_at_the_start_of_a_log_is_read_as_batch_reads_it(tmp_path, two_lines):
+    """A log saved by an editor that writes a UTF-8 BOM: each file's first line is read without it, as batch reads JSONL."""
+    logs = []
+    for n, entry in enumerate(two_lines):
+        log = tmp_path / f"decisions-{n}.log"
+        log.write_bytes(b"\xef\xbb\xbf" + dump_json(entry).encode() + b"\n")
+        logs.append(str(log))
+    report = replay(Catalog(), logs)
+    assert (report["read"], report["replayed"], report["unchanged"], report["skipped"]) == (2, 2, 2, [])
+    assert cli("replay", *logs).exit_code == 0
+    batch = tmp_path / "cases.jsonl"        # what batch does with a BOM'd JSONL
+    batch.write_bytes(b"\xef\xbb\xbf" + dump_json(two_lines[0]["input"]).encode() + b"\n")
+    assert cli("batch", str(batch), "--out", str(tmp_path / "out.jsonl")).exit_code == 0
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
@@ -663,3 +787,36 @@ def test_an_empty_log_is_one_error_not_a_replay_of_nothing(tmp_path):
         result = cli("replay", str(log), *extra)
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert f"{log}: replay.empty: no logged decision in {log}: the file is empty" in result.stderr, result.stderr
+
+
+def test_the_report_does_not_depend_on_the_order_the_logs_are_given_in(tmp_path):
+    """A log cut in three, given in every order: the same report, to the byte, in JSON and text. Each part holds
+    changed decisions, two hold a damaged line, one a line logged twice."""
+    import itertools
+    log = tmp_path / "decisions.log"
+    decide_all(log, list(generator.generate(12, seed=11)))
+    root = tmp_path / "policies"
+    one_parameter_version(root, 0.3)
+    once = replay(Catalog([root]), [str(log)])
+    changed = {c["decision_id"] for c in once["changed"]}
+    lines = log.read_text(encoding="utf-8").splitlines()
+    moved = [line for line in lines if json.loads(line)["decision_id"] in changed]
+    assert len(moved) >= 3
+    kept = [line for line in lines if line not in moved]
+    parts = [moved[n::3] + kept[n::3] for n in range(3)]      # dealt round, the changed ones first
+    parts[0].append(parts[0][0])                 # logged twice: warned of
+    parts[1].insert(0, "{")                       # damaged: not replayed
+    parts[2].append(parts[2][0][:50])
+    logs = []
+    for n, part in enumerate(parts):
+        logs.append(str(tmp_path / f"part{n}.log"))
+        Path(logs[-1]).write_text("\n".join(part) + "\n", encoding="utf-8")
+    outputs = {fmt: {cli("replay", *order, "--policy-root", str(root), "--format", fmt).stdout
+                     for order in itertools.permutations(logs)} for fmt in ("json", "text")}
+    assert [len(o) for o in outputs.values()] == [1, 1], outputs
+    (report,) = [json.loads(o) for o in outputs["json"]]
+    assert _counts(report) == (14, 12, once["unchanged"], len(changed), [len(changed)])
+    assert [c["decision_id"] for c in report["changed"]] == report["changes"][0]["decision_ids"] == sorted(changed)
+    assert report["files"] == sorted(logs)
+    assert [s["source"] for s in report["skipped"]] == [f"{logs[1]}:1", f"{logs[2]}:{len(parts[2])}"]
+    assert [(w["code"], w["location"]["file"]) for w in report["warnings"]] == [("replay.duplicate", logs[0])]
