@@ -4,7 +4,8 @@ The canonical form: keys in the order their schema lists them (a rule: id, artic
 note, override, for_each, as, when, then; an operator: its keyword, `as`, then the rest, `where`
 last), 2-space indentation with list items at +2, and every
 flow collection (`{...}`, `[...]`) kept in flow style on one line. Everything else - comments,
-quotes, block scalars, anchors - is kept as written. A mapping with a key its schema does not know (a
+quotes, block scalars, anchors - is kept as written; a comment on its own line moves with the key (or list
+item) it is written before, one indented as a block's keys after its last key stays at the end of that block. A mapping with a key its schema does not know (a
 misspelling) is left in the order written, and the key is reported with the nearest known one: where it
 belongs is not known."""
 from __future__ import annotations
@@ -265,6 +266,234 @@ def _align_comments(text: str) -> str:
     return "\n".join(lines)
 
 
+# ---- comments on their own lines ------------------------------------------------------------
+# ruamel hangs a comment written on its own line on the value before it, so moving keys took a key's comment
+# away from it (to the key that now came first, or to the next rule). fmt lifts those lines (and blank lines)
+# out before the round trip, each run anchored to what it describes, and puts them back there afterwards:
+# a run directly before a key (or a list item) goes with it, value and block included; one indented deeper than
+# the key after it closes the block it is indented as (it stays at that block's end); the file's first lines
+# stay first. A comment inside a flow collection, or before a value written on the line after its key, is left
+# to ruamel as before.
+@dataclass
+class _Run:
+    lines: list        # as written: comments and blank lines
+    anchor: tuple      # ("start",), ("eof",), ("before", path) or ("end", path)
+
+
+@dataclass
+class _Layout:
+    entries: dict      # path of a mapping entry or list item -> (first line, column)
+    blocks: dict       # path of a block collection -> (column, last line)
+    at_line: dict      # line -> path of the outermost entry starting on it
+    first: int         # the first line of the document's content
+
+
+def _loader():
+    import yaml
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _text_lines(text: str, lines: list) -> tuple:
+    """(lines that are the text of a scalar written over several lines, lines inside a flow collection
+    written over several lines): a `#` there is no comment that fmt may move."""
+    import yaml
+    inside: set = set()
+    flow: set = set()
+    level, opened = 0, 0
+    for token in yaml.scan(text, Loader=_loader()):
+        if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)):
+            opened = token.start_mark.line if level == 0 else opened
+            level += 1
+        elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)):
+            level -= 1
+            if level == 0:
+                flow.update(range(opened + 1, token.start_mark.line))
+        elif isinstance(token, yaml.ScalarToken):
+            start = token.start_mark.line
+            if token.style in ("|", ">"):
+                inside.update(_block_scalar_lines(lines, start, token.start_mark.column))
+            elif token.end_mark.line > start:
+                inside.update(range(start + 1, token.end_mark.line + 1))
+    return inside, flow
+
+
+def _block_scalar_lines(lines: list, header: int, column: int) -> list:
+    """The lines of a block scalar's text after its header: indented at least as its first line, and the blank
+    lines between them (trailing blank lines too when the header keeps them, `|+`)."""
+    keep = "+" in lines[header][column:].split("#", 1)[0]
+    found: list = []
+    indent = None
+    for i in range(header + 1, len(lines)):
+        line = lines[i]
+        body = line.lstrip(" ")
+        if not body:
+            found.append(i)
+            continue
+        width = len(line) - len(body)
+        if indent is None:
+            indent = width
+        if width < indent or width == 0:
+            break
+        found.append(i)
+    while found and not keep and not lines[found[-1]].strip():
+        found.pop()
+    return found
+
+
+def _layout(text: str, lines: list) -> Optional[_Layout]:
+    """Where each entry of the document starts and each block collection ends (PyYAML's marks)."""
+    import yaml
+    try:
+        root = yaml.compose(text, Loader=_loader())
+        scalars, _ = _text_lines(text, lines)
+    except yaml.YAMLError:     # (never met: parse_text read it) ruamel's as before
+        return None
+    if root is None:
+        return None
+    layout = _Layout({}, {}, {}, root.start_mark.line)
+    seen: set = set()
+
+    def last_line(node) -> int:
+        if isinstance(node, yaml.ScalarNode):
+            if node.style in ("|", ">"):
+                line = node.start_mark.line
+                while line + 1 in scalars:
+                    line += 1
+                return line
+            return node.end_mark.line
+        return node.end_mark.line     # a flow collection (a block one is measured by its entries)
+
+    def walk(node, path: tuple, depth: int) -> int:
+        """Records `node`'s entries; returns its last line."""
+        if id(node) in seen or depth > MAX_DEPTH:     # an alias: its node is recorded where its anchor is
+            return node.start_mark.line if id(node) in seen else last_line(node)
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False) or not node.value:
+            return last_line(node)
+        column = node.start_mark.column
+        end = node.start_mark.line
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                entry = path + (key.value if isinstance(key, yaml.ScalarNode) else id(key),)
+                layout.entries[entry] = (key.start_mark.line, key.start_mark.column)
+                end = max(end, walk(value, entry, depth + 1))
+        else:
+            for index, item in enumerate(node.value):
+                line = item.start_mark.line
+                while line > end and lines[line][column:column + 1] != "-":   # (`-` alone on its line)
+                    line -= 1
+                layout.entries[path + (index,)] = (line, column)
+                end = max(end, walk(item, path + (index,), depth + 1))
+        layout.blocks[path] = (column, end)
+        return end
+
+    walk(root, (), 0)
+    for path, (line, _) in sorted(layout.entries.items(), key=lambda e: len(e[0]), reverse=True):
+        layout.at_line[line] = path        # the outermost last
+    return layout
+
+
+def _lift_comments(text: str) -> tuple:
+    """(the text without the comments and blank lines fmt places itself, the runs it took out, the line each line of
+    that text was in `text`)."""
+    lines = text.split("\n")
+    layout = _layout(text, lines)
+    if layout is None:
+        return text, [], list(range(len(lines)))
+    inside, flow = _text_lines(text, lines)      # (it scanned in _layout)
+
+    def movable(i: int) -> bool:
+        body = lines[i].strip(" \t")
+        return i not in inside and i not in flow and (not body or body.startswith("#"))
+
+    runs: list = []
+    taken: set = set()
+    i = 0
+    while i < len(lines) - 1:          # (the text's last "" is the end of its last line)
+        if not movable(i):
+            i += 1
+            continue
+        j = i
+        while j < len(lines) - 1 and movable(j):
+            j += 1
+        run = list(range(i, j))         # lines i..j-1; line j is content, or the end
+        i = j
+        if run[0] < layout.first:
+            runs.append(_Run([lines[k] for k in run], ("start",)))
+            taken.update(run)
+            continue
+        nxt = layout.at_line.get(j) if j < len(lines) - 1 else None
+        if j < len(lines) - 1 and nxt is None:
+            continue      # before a value on its own line, a `---`: ruamel's as before
+        column = layout.entries[nxt][1] if nxt is not None else -1
+        ended = sorted(((col, -len(p), p) for p, (col, end) in layout.blocks.items() if end == run[0] - 1), reverse=True)
+        split = next((n for n, k in enumerate(run) if lines[k].strip() and _indent(lines[k]) <= column), len(run))
+        closing, before = run[:split], run[split:]
+        blocks: list = []     # each comment at the end of the block it is indented as; a blank line with the one before
+        for k in closing:
+            if lines[k].strip():
+                fits = [(col, p) for col, _, p in ended if col <= _indent(lines[k])]
+                # the deepest block it is indented as; of a list and the mapping it is level with, the mapping
+                blocks.append(min((p for col, p in fits if col == fits[0][0]), key=len) if fits else None)
+            else:
+                blocks.append(blocks[-1] if blocks else ...)
+        first = next((b for b in blocks if b is not ...), None)
+        groups: list = []     # [block, lines]
+        for k, block in zip(closing, blocks):
+            block = first if block is ... else block
+            if groups and groups[-1][0] == block:
+                groups[-1][1].append(k)
+            else:
+                groups.append([block, [k]])
+        for block, group in groups:
+            if block is None or not any(lines[k].strip() for k in group):
+                before = [k for k in run if k in group or k in before]    # (no block: it goes with what follows)
+            else:
+                runs.append(_Run([lines[k] for k in group], ("end", block)))
+        if before:
+            runs.append(_Run([lines[k] for k in before], ("before", nxt) if nxt is not None else ("eof",)))
+        taken.update(run)
+    kept = [k for k in range(len(lines)) if k not in taken]
+    return "\n".join(lines[k] for k in kept), runs, kept
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _place_comments(text: str, runs: list) -> str:
+    """Put each run back at its anchor in the formatted text, each comment indented as what it is anchored to."""
+    if not runs:
+        return text
+    lines = text.split("\n")
+    layout = _layout(text, lines)
+    inserts: list = []      # (the line it goes before, order at that line, lines)
+    end = len(lines) - 1
+    for number, run in enumerate(runs):
+        kind, *path = run.anchor
+        place = None
+        if kind == "start":
+            place, order, column = 0, (0, 0), 0
+        elif layout is not None and kind == "before" and path[0] in layout.entries:
+            line = layout.entries[path[0]][0]
+            place, order, column = line, (2, 0), layout.entries[layout.at_line.get(line, path[0])][1]
+        elif layout is not None and kind == "end" and path[0] in layout.blocks:
+            column, last = layout.blocks[path[0]]
+            place, order = last + 1, (1, -len(path[0]))     # an inner block's end before an outer one's
+        if place is None:     # ("eof",), or (never met: the data is the same) an anchor no longer there
+            place, order, column = end, (3, 0), 0
+        inserts.append((place, order, number, [" " * column + line.lstrip(" \t") if line.strip() else "" for line in run.lines]))
+    out: list = []
+    inserts.sort()
+    k = 0
+    for index, line in enumerate(lines):
+        while k < len(inserts) and inserts[k][0] == index:
+            out.extend(inserts[k][3])
+            k += 1
+        out.append(line)
+    return "\n".join(out)
+
+
 # ---- files -------------------------------------------------------------------------------
 def format_text(text: str, display: str = "<text>") -> Result:
     """The canonical form of one file's text. Files that are not regcode policy files are skipped."""
@@ -279,17 +508,18 @@ def format_text(text: str, display: str = "<text>") -> Result:
         result.skipped = "not a rules file (apiVersion regcode/v1, kind Rules)"
         return result
     y = _yaml()
-    tree = y.load(text)
+    bare, runs, written_at = _lift_comments(text)
+    tree = y.load(bare)
     _keep_anchors(tree)
     unknown: list = []
     _walk(tree, schema_for(KINDS["Rules"]), schema_for(KINDS["Rules"]), _Schemas(), unknown)
     result.notes = tuple(Issue("fmt.unknown_key", f"`{key}` is not a key here, so this mapping is left in the order written",
                                Location(display, line, col), (hint + (" " if hint.endswith("?") else "; ") if hint else "")
                                + "`regcode validate` says which keys are allowed")
-                         for key, line, col, hint in unknown)
+                         for key, line, col, hint in ((k, written_at[n - 1] + 1, c, h) for k, n, c, h in unknown))
     out = io.StringIO()
     y.dump(tree, out)
-    result.formatted = _align_comments(out.getvalue())
+    result.formatted = _place_comments(_align_comments(out.getvalue()), runs)
     again = parse_text(result.formatted, display, IssueCollector())
     if again is None or again.data != data:   # the layout changed what the file says: never write that
         result.issues = (Issue("fmt.changed_meaning", "formatting would change what this file says; it was left as it is",

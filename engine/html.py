@@ -5,7 +5,9 @@ import base64
 import datetime as _dt
 import difflib
 import hashlib
+import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Optional
@@ -145,13 +147,26 @@ def _clause_links(policy: CompiledPolicy, article: str, clause: str, href) -> li
 
 
 # ---- a version's pages -----------------------------------------------------------------------
-def _cases(results: list) -> tuple:
+def _from_root(cat: Catalog, file: str) -> str:
+    """A policy file's name as the pages show it: below the policy root it is in (`POLICY/VERSION/tests/x.yaml`), so
+    a site reads the same from whatever folder it is built in (a file's name as loaded is relative to that folder)."""
+    if not file or not (os.path.isabs(file) or os.path.exists(file)):
+        return file
+    path = os.path.abspath(file)
+    for root in cat.roots:
+        shown = os.path.relpath(path, os.path.abspath(root))
+        if shown != ".." and not shown.startswith(".." + os.sep):
+            return Path(shown).as_posix()
+    return Path(path).as_posix()
+
+
+def _cases(cat: Catalog, results: list) -> tuple:
     """The test cases as page data, and rule id -> [case refs] (from which rules each case made fire)."""
     cases, by_rule = [], {}
     for n, r in enumerate(results):
         loc = r.case.location
         ref = {"anchor": f"case-{n + 1}", "name": r.case.name, "status": r.status}
-        cases.append({**ref, "file": loc.file, "line": loc.line, "articles": r.case.data.get("articles", []),
+        cases.append({**ref, "file": _from_root(cat, loc.file), "line": loc.line, "articles": r.case.data.get("articles", []),
                       "as_of": r.case.data.get("as_of") or (r.case.data.get("facts") or {}).get("as_of"),
                       "expect": r.case.data.get("expect"), "expect_error": r.case.data.get("expect_error"),
                       "diffs": r.diffs, "fired": list(r.fired), "facts": tree(r.case.data.get("facts"), f"case-{n + 1}-")["rows"]})
@@ -181,11 +196,12 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
     from .testing import run_version
     results = run_version(cat, policy, None, backend)
     coverage = coverage_report(policy, {r.case.id: r.fired for r in results})
-    cases, cases_by_rule = _cases(results)
+    cases, cases_by_rule = _cases(cat, results)
     params = policy.resolved["parameters"]
     words = Words(params, tuple(policy.resolved.get("derived_facts") or {}))
     cites = _citations(policy)
-    locations = {r.id: str(getattr(r, "location", "") or "") for r in policy.rules}   # where each rule is written
+    locations = {r.id: str(dataclasses.replace(r.location, file=_from_root(cat, r.location.file)))   # where each rule is written
+                 for r in policy.rules if getattr(r, "location", None)}
     rules_by_article: dict = {}
     for r in policy.resolved["rules"]:
         used = sorted(params_used(r))

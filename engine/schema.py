@@ -291,24 +291,26 @@ def write_schemas(out: Path, policies: list, force: bool = False, broken=()) -> 
         names = {"policy": f"{policy.ref}.schema.json", "case": f"{policy.ref}.case.schema.json"}
         files[names["policy"]] = dumps(policy_schema(policy))
         files[names["case"]] = dumps(case_schema(policy))
-        folder = _relative(Path(policy.directory))
-        mapping[_relative(out / names["policy"])] = [f"{folder}/**/*.yaml", f"{folder}/**/*.yml"]
+        mapping[_schema_path(out / names["policy"])] = _version_globs(Path(policy.directory))
     for directory in broken:
-        folder = _relative(Path(directory))
-        mapping.setdefault(_relative(out / LANGUAGE_FILE), []).extend([f"{folder}/**/*.yaml", f"{folder}/**/*.yml"])
+        mapping.setdefault(_schema_path(out / LANGUAGE_FILE), []).extend(_version_globs(Path(directory)))
     mapping = {schema: sorted(globs) for schema, globs in mapping.items()}
     files[SETTINGS_FILE] = dumps({"yaml.schemas": dict(sorted(mapping.items()))})
     previous = claim(out, SCHEMA_MANIFEST, "regcode-schemas", files, force, "editor schemas")
     return write_owned(out, SCHEMA_MANIFEST, "regcode-schemas", files, previous, "editor schemas")
 
 
-def _relative(path: Path) -> str:
-    """Relative to the working folder (the editor's workspace) when inside it, else absolute."""
-    path = path.resolve()
-    try:
-        return path.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+# The settings read the same from wherever regcode runs. yaml-language-server resolves a relative schema path from
+# the editor's workspace root, which regcode does not know (the working folder was taken for it, so the file changed
+# with the folder regcode ran in): a schema is named by its absolute path, which it takes as it is, and a version's
+# files by a glob of its folder's absolute path (a pattern is matched against the end of a file's path).
+def _schema_path(path: Path) -> str:
+    return path.resolve().as_posix()
+
+
+def _version_globs(directory: Path) -> list:
+    folder = directory.resolve().as_posix()
+    return [f"{folder}/**/*.yaml", f"{folder}/**/*.yml"]
 
 
 def dumps(schema: dict) -> str:

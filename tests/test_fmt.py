@@ -321,7 +321,7 @@ rules:
   note: |
     the note's text
     # is text, not a comment
-  # after the note
+  # the article's comment
   article: 第二条
   when:
       # the condition
@@ -341,13 +341,13 @@ kind: Rules
 rules:
   # the first rule, its items at the margin as written
   - id: a
-    # the title's comment
+    # the article's comment
     article: 第二条
+    # the title's comment
     title: 标题
     note: |
       the note's text
       # is text, not a comment
-    # after the note
     when:
       # the condition
       all:
@@ -362,10 +362,42 @@ rules:
 
 
 def test_a_comment_on_its_own_line_is_indented_as_the_line_it_comes_before_never_inside_a_scalar():
-    """Re-indenting a rule moves its comments with it (ruamel keeps their columns as written); a `#` line inside a
-    block scalar is its text and keeps its place; the file's last comment, with nothing after it, stays put."""
+    """Re-indenting a rule moves its comments with it (ruamel keeps their columns as written), each with the key it
+    comes before; a `#` line inside a block scalar is its text and keeps its place; the file's last comment, with
+    nothing after it, stays put."""
     result = format_text(REINDENTED, "r.yaml")
     assert not result.issues, result.issues
     assert result.formatted == ALIGNED
     assert format_text(ALIGNED, "r.yaml").formatted == ALIGNED
     assert data_of(ALIGNED) == data_of(REINDENTED)
+
+
+COMMENTS = REPO / "tests" / "fixtures" / "fmt" / "comments"
+COMMENT_CASES = sorted(p.name[:-len(".in.yaml")] for p in COMMENTS.glob("*.in.yaml"))
+
+
+@pytest.mark.parametrize("name", COMMENT_CASES)
+def test_a_comment_on_its_own_line_moves_with_the_key_it_comes_before(name):
+    """A reported bug: reordering a rule's keys left each comment where the key had been (above the key that came
+    there, or above the next rule). A comment directly before a key goes with it and its value's block, a trailing
+    comment stays on its line, one at the end of a block stays at its end; the result is a fixed point and says what
+    the input said. tests/fixtures/fmt/comments/NAME.in.yaml gives NAME.out.yaml."""
+    written = (COMMENTS / f"{name}.in.yaml").read_text(encoding="utf-8")
+    expected = (COMMENTS / f"{name}.out.yaml").read_text(encoding="utf-8")
+    result = format_text(written, f"{name}.in.yaml")
+    assert not result.issues and not result.notes, (result.issues, result.notes)
+    assert result.formatted == expected
+    assert format_text(expected, f"{name}.out.yaml").formatted == expected
+    assert data_of(expected) == data_of(written)
+    comments = sorted(ln.strip() for ln in written.splitlines() if ln.strip().startswith("#"))
+    assert sorted(ln.strip() for ln in expected.splitlines() if ln.strip().startswith("#")) == comments
+
+
+def test_comment_cases_are_there():
+    assert {"reported", "nested", "blocks"} <= set(COMMENT_CASES)
+
+
+def test_a_misspelt_key_is_said_at_its_line_as_written_when_comments_are_lifted_before_it():
+    text = MESSY.replace("    title: 'quoted title'\n", "    # a comment\n\n    # and another\n    tittle: 'quoted title'\n")
+    [note] = format_text(text, "x.yaml").notes
+    assert note.location.line == text.splitlines().index("    tittle: 'quoted title'") + 1
