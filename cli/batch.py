@@ -88,7 +88,7 @@ def _not_json_lines(path: Path) -> Optional[str]:
         return None             # said by the run, at its place
     try:
         whole = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):    # nested too deep to read whole: its lines are read, and a deep one said
         pass
     else:
         if isinstance(whole, list):
@@ -102,7 +102,7 @@ def _not_json_lines(path: Path) -> Optional[str]:
         try:
             if isinstance(json.loads(line), dict):
                 return None
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     if len(text) > MAX_CASE_BYTES:
         return None

@@ -948,3 +948,28 @@ def test_an_interrupted_plan_says_its_file_was_not_written(corpus, tmp_path, mon
     result = run("plan", "--year", 2020, corpus, "--out", "plan.csv", "--jobs", 1)
     assert (result.exit_code, result.stderr) == (130, "interrupted: no plan.csv was written\n")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- a deeply nested line -------------------------------------------------------------------
+DEEP = '{"a":' * 100_000 + "1" + "}" * 100_000
+
+
+@pytest.mark.parametrize("verb", [["batch", "--out", "{tmp}/o.jsonl"], ["plan", "--year", "2020"]])
+@pytest.mark.parametrize("where", ["alone", "first of three", "between two"])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_line_nested_too_deep_to_read_is_one_bad_record_not_an_internal_error(tmp_path, verb, where, jobs):
+    """The check that INPUT is JSON lines read the whole file as JSON first, and Python's reader ran out of stack on
+    a line nested 100,000 deep: exit 3 before the run. The line is input.too_deep at its place; the rest are read."""
+    good = [gen.dumps(c) for c in gen.generate(2, seed=9)]
+    text = {"alone": [DEEP], "first of three": [DEEP] + good, "between two": good[:1] + [DEEP] + good[1:]}[where]
+    source = tmp_path / "deep.jsonl"
+    source.write_text("\n".join(text) + "\n", encoding="utf-8")
+    result = run(verb[0], source, *[a.format(tmp=tmp_path) for a in verb[1:]], "--jobs", jobs)
+    assert result.exit_code == 1, result.output
+    line = text.index(DEEP) + 1
+    assert f"{source}:{line}:{64 * 5 + 1}: input.too_deep: objects and lists are nested more than 64 levels deep" in result.stderr
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    if verb[0] == "batch":
+        assert len(lines(tmp_path / "o.jsonl")) == len(text) - 1
+    else:
+        assert f"evaluated {len(text) - 1} of {len(text)} case files" in result.stdout
