@@ -18,7 +18,7 @@ from ..engine import Catalog, dump_json, evaluate_case
 from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs, is_special_file,
                             terminate_as_interrupt, unwritable)
 from ..engine.catalog import check_compiles
-from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
+from ..engine.corpus import CASE_SUFFIXES, SPAN_LINES, count_records, read_in_folder, read_records, read_spans
 from ..engine.case import also_wrong
 from ..engine.errors import IssueCollector, one_line
 from ..engine.load import MAX_CASE_BYTES, parse_text, printable
@@ -129,6 +129,14 @@ def check_output(path, name: str, source: str) -> None:
         raise click.BadParameter(f"the folder {str(target.parent)!r} is not writable", param_hint=name)
     if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
         raise click.BadParameter(f"{path} is the input; write the output elsewhere", param_hint=name)
+    if source != "-" and Path(source).is_dir():     # a case file of the folder, or a name the folder reader would read
+        read = read_in_folder(Path(source), path)
+        if read == "is":
+            raise click.BadParameter(f"{path} is the input (a case file of {source}); write the output elsewhere",
+                                     param_hint=name)
+        if read == "would be":
+            raise click.BadParameter(f"{path} would be a case file of the input {source} (a folder's {', '.join(CASE_SUFFIXES)} "
+                                     "files are read), read by the next run; write the output elsewhere", param_hint=name)
 
 
 def left_of(path, what: str = "") -> Callable[[], str]:

@@ -950,6 +950,66 @@ def test_an_interrupted_plan_says_its_file_was_not_written(corpus, tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
+# ---- outputs and the input folder ---------------------------------------------------------------
+def _case_folder(tmp_path) -> Path:
+    folder = tmp_path / "cases"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("aa-clean.yaml", "new-licensee.yaml"):
+        (folder / name).write_bytes((EXAMPLES / name).read_bytes())
+    (folder / "sub" / "two.yaml").write_bytes((EXAMPLES / "two-categories.yaml").read_bytes())
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "food.yaml").write_bytes((EXAMPLES / "food-related.yaml").read_bytes())
+    os.symlink(tmp_path / "elsewhere" / "food.yaml", folder / "linked.yaml")   # a link to a file outside: read
+    os.link(folder / "new-licensee.yaml", tmp_path / "hard.jsonl")        # the same file under a name outside
+    os.symlink(folder / "sub" / "two.yaml", tmp_path / "soft.jsonl")      # a link to a case file of the folder
+    return folder
+
+
+# (what, the output's path under tmp_path, the words of the refusal)
+READ_BY_THE_RUN = [
+    ("a case file of the folder", "cases/aa-clean.yaml", "is the input (a case file of"),
+    ("a case file of a subfolder", "cases/sub/two.yaml", "is the input (a case file of"),
+    ("a hard link to a case file", "hard.jsonl", "is the input (a case file of"),
+    ("a link to a case file", "soft.jsonl", "is the input (a case file of"),
+    ("the file a link of the folder names", "elsewhere/food.yaml", "is the input (a case file of"),
+    ("a new case file's name in the folder", "cases/new.json", "would be a case file of the input"),
+    ("a new case file's name in a subfolder", "cases/sub/new.yml", "would be a case file of the input"),
+    ("what a link of the folder to nothing names", "later.jsonl", "would be a case file of the input"),
+]
+
+
+@pytest.mark.parametrize("option", ["--out", "--errors"])
+@pytest.mark.parametrize("verb", ["batch", "plan"])
+@pytest.mark.parametrize("target,said", [r[1:] for r in READ_BY_THE_RUN], ids=[r[0] for r in READ_BY_THE_RUN])
+def test_an_output_the_folder_reader_would_read_is_refused_before_any_work(tmp_path, verb, option, target, said):
+    """A folder of case files as INPUT: --out or --errors naming one of its case files (through a link too), or a name
+    the folder reader would read, replaced a case file with JSONL. Refused as the JSONL input itself is, nothing written."""
+    folder = _case_folder(tmp_path)
+    os.symlink(tmp_path / "later.jsonl", folder / "later.yaml")       # read once the file it names is there
+    target = tmp_path / target
+    if verb == "plan" and option == "--out" and target.suffix not in (".json", ".csv"):
+        pytest.skip("plan writes --out as .csv or .json only")
+    before = {p: p.read_bytes() for p in [*folder.rglob("*.y*ml"), *tmp_path.glob("*/*.yaml"), target] if p.exists()}
+    others = {"--out": tmp_path / ("o.jsonl" if verb == "batch" else "o.csv"), "--errors": tmp_path / "e.jsonl"}
+    others[option] = target
+    args = [verb, *(["--year", "2020"] if verb == "plan" else []), folder, "--jobs", 1]
+    result = run(*args, *[a for pair in others.items() for a in pair])
+    assert result.exit_code == 1, result.output
+    assert f"{option}: {target} {said}" in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "evaluated" not in result.output
+    assert {p: p.read_bytes() for p in before} == before and not (tmp_path / "o.jsonl").exists()
+    assert not target.exists() or target in before
+
+
+@pytest.mark.parametrize("target", ["cases/out.jsonl", "cases/.hidden.yaml", "cases/.git/out.yaml", "out.yaml"])
+def test_an_output_in_or_beside_the_folder_that_is_not_read_is_allowed(tmp_path, target):
+    folder = _case_folder(tmp_path)
+    (folder / ".git").mkdir()
+    result = run("batch", folder, "--out", tmp_path / target, "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    assert len(lines(tmp_path / target)) == 4
+
+
 # ---- a deeply nested line -------------------------------------------------------------------
 DEEP = '{"a":' * 100_000 + "1" + "}" * 100_000
 
