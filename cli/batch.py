@@ -16,7 +16,7 @@ import click
 
 from ..engine import Catalog, dump_json, evaluate_case
 from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs, is_special_file,
-                            terminate_as_interrupt, unwritable)
+                            terminate_as_interrupt, unwritable, written_by_this_run)
 from ..engine.catalog import check_compiles
 from ..engine.corpus import CASE_SUFFIXES, SPAN_LINES, count_records, read_in_folder, read_records, read_spans
 from ..engine.case import also_wrong
@@ -220,9 +220,10 @@ class BadRecords:
     """Where bad records go: the --errors file, or else stderr as file:line: code: message (the first
     MAX_REPORTED of them, then a count)."""
 
-    def __init__(self, stream=None, echo=None):
+    def __init__(self, stream=None, echo=None, own: Callable[[str], bool] = lambda path: False):
         self.stream = stream
         self.echo = echo or (lambda text: click.echo(text, err=True))
+        self.own = own      # the run's own files (batch.written_by_this_run): no entry passed over
         self.count = 0
         self.skips = 0
 
@@ -241,7 +242,10 @@ class BadRecords:
     def skip(self, entry, tally: Tally) -> None:
         """A folder's entry that is not read: a line on stderr whatever --errors says (it is not a bad
         record, and the user may not look in that file; past MAX_REPORTED, a count), and a line of the
-        errors file too, code input.skipped. A folder that cannot be listed is input lost: a bad record."""
+        errors file too, code input.skipped. A folder that cannot be listed is input lost: a bad record. The run's own
+        output and temp files are neither, and are not said."""
+        if self.own(entry.path):
+            return
         if entry.lost:
             tally.read += 1
             tally.failed += 1
@@ -372,7 +376,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         sink = stack.enter_context(nullcontext(Output(stdout_text(), "stdout", whole_lines=True)) if out == "-"
                                    else atomic_writer(out))
         # the errors file quotes what the records held: it is written whatever they held
-        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
+        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
+                         written_by_this_run([out, errors]))
         runner = stack.enter_context(Runner(job, jobs, chunk or CHUNK))
         stack.callback(progress.close)
         if runner.parallel and source != "-" and Path(source).is_file():

@@ -14,7 +14,7 @@ from ..engine.corpus import count_records, read_records
 from ..engine.case import also_wrong
 from ..engine.errors import did_you_mean, one_line
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
-                            terminate_as_interrupt)
+                            terminate_as_interrupt, written_by_this_run)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
                     left_of, skipped_text, table)
@@ -218,7 +218,8 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
+        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
+                         written_by_this_run([out, errors]))
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
         for outcome in runner.outcomes(read_records(source, on_skip=lambda e: bad.skip(e, tally))):

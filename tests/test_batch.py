@@ -1010,6 +1010,31 @@ def test_an_output_in_or_beside_the_folder_that_is_not_read_is_allowed(tmp_path,
     assert len(lines(tmp_path / target)) == 4
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("verb", ["batch", "plan"])
+def test_the_runs_own_output_and_temp_files_in_the_folder_are_not_input_and_not_reported(tmp_path, verb, jobs):
+    """--out and --errors in the input folder (names it does not read): the run's temp file and the files a run before
+    wrote are its own, not entries passed over: not said, not counted, and the errors file is the same bytes each run."""
+    folder = _case_folder(tmp_path)
+    (folder / "notes.txt").write_text("a note", encoding="utf-8")     # one entry that is passed over, and said
+    out = folder / ("out.jsonl" if verb == "batch" else "plan.csv")
+    errors = []
+    for i in range(4):      # the errors file beside the folder, then in it (a name it does not read)
+        err = tmp_path / "err.jsonl" if i < 2 else folder / "err.jsonl"
+        args = [verb, *(["--year", "2020"] if verb == "plan" else []), folder, "--out", out, "--errors", err, "--jobs", jobs]
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        said = [line for line in result.stderr.splitlines() if "input.skipped" in line]
+        assert said == [f"{folder / 'notes.txt'}: input.skipped: not read: not a case file by its suffix (.txt) "
+                        "(a folder's case files are its .yaml, .yml, .json files, hidden ones excepted)"], result.stderr
+        assert "skipped 1 file" in result.output and "skipped 2" not in result.output
+        errors.append(err.read_bytes())
+    assert len(set(errors)) == 1 and [r["source"] for r in map(json.loads, errors[0].splitlines())] == [
+        str(folder / "notes.txt")]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["aa-clean.yaml", "new-licensee.yaml", "sub", "linked.yaml",
+                                                               "notes.txt", out.name, "err.jsonl"])
+
+
 # ---- a deeply nested line -------------------------------------------------------------------
 DEEP = '{"a":' * 100_000 + "1" + "}" * 100_000
 
