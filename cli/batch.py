@@ -16,9 +16,9 @@ import click
 
 from ..engine import Catalog, dump_json, evaluate_case
 from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs, is_special_file,
-                            terminate_as_interrupt, unwritable)
+                            terminate_as_interrupt, unwritable, written_by_this_run)
 from ..engine.catalog import check_compiles
-from ..engine.corpus import SPAN_LINES, count_records, read_records, read_spans
+from ..engine.corpus import CASE_SUFFIXES, SPAN_LINES, count_records, read_in_folder, read_records, read_spans
 from ..engine.case import also_wrong
 from ..engine.errors import IssueCollector, one_line
 from ..engine.load import MAX_CASE_BYTES, parse_text, printable
@@ -88,7 +88,7 @@ def _not_json_lines(path: Path) -> Optional[str]:
         return None             # said by the run, at its place
     try:
         whole = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):    # nested too deep to read whole: its lines are read, and a deep one said
         pass
     else:
         if isinstance(whole, list):
@@ -102,7 +102,7 @@ def _not_json_lines(path: Path) -> Optional[str]:
         try:
             if isinstance(json.loads(line), dict):
                 return None
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     if len(text) > MAX_CASE_BYTES:
         return None
@@ -129,6 +129,14 @@ def check_output(path, name: str, source: str) -> None:
         raise click.BadParameter(f"the folder {str(target.parent)!r} is not writable", param_hint=name)
     if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
         raise click.BadParameter(f"{path} is the input; write the output elsewhere", param_hint=name)
+    if source != "-" and Path(source).is_dir():     # a case file of the folder, or a name the folder reader would read
+        read = read_in_folder(Path(source), path)
+        if read == "is":
+            raise click.BadParameter(f"{path} is the input (a case file of {source}); write the output elsewhere",
+                                     param_hint=name)
+        if read == "would be":
+            raise click.BadParameter(f"{path} would be a case file of the input {source} (a folder's {', '.join(CASE_SUFFIXES)} "
+                                     "files are read), read by the next run; write the output elsewhere", param_hint=name)
 
 
 def left_of(path, what: str = "") -> Callable[[], str]:
@@ -212,9 +220,10 @@ class BadRecords:
     """Where bad records go: the --errors file, or else stderr as file:line: code: message (the first
     MAX_REPORTED of them, then a count)."""
 
-    def __init__(self, stream=None, echo=None):
+    def __init__(self, stream=None, echo=None, own: Callable[[str], bool] = lambda path: False):
         self.stream = stream
         self.echo = echo or (lambda text: click.echo(text, err=True))
+        self.own = own      # the run's own files (batch.written_by_this_run): no entry passed over
         self.count = 0
         self.skips = 0
 
@@ -233,7 +242,10 @@ class BadRecords:
     def skip(self, entry, tally: Tally) -> None:
         """A folder's entry that is not read: a line on stderr whatever --errors says (it is not a bad
         record, and the user may not look in that file; past MAX_REPORTED, a count), and a line of the
-        errors file too, code input.skipped. A folder that cannot be listed is input lost: a bad record."""
+        errors file too, code input.skipped. A folder that cannot be listed is input lost: a bad record. The run's own
+        output and temp files are neither, and are not said."""
+        if self.own(entry.path):
+            return
         if entry.lost:
             tally.read += 1
             tally.failed += 1
@@ -364,7 +376,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         sink = stack.enter_context(nullcontext(Output(stdout_text(), "stdout", whole_lines=True)) if out == "-"
                                    else atomic_writer(out))
         # the errors file quotes what the records held: it is written whatever they held
-        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
+        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
+                         written_by_this_run([out, errors]))
         runner = stack.enter_context(Runner(job, jobs, chunk or CHUNK))
         stack.callback(progress.close)
         if runner.parallel and source != "-" and Path(source).is_file():

@@ -14,7 +14,7 @@ from ..engine.corpus import count_records, read_records
 from ..engine.case import also_wrong
 from ..engine.errors import did_you_mean, one_line
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
-                            terminate_as_interrupt)
+                            terminate_as_interrupt, written_by_this_run)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
                     left_of, skipped_text, table)
@@ -130,17 +130,27 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
              counted,
              f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
              table(header, rows + [total])]
+    extra = notes(plan)
+    if extra:
+        lines += ["", extra]
+    return "\n".join(lines)
+
+
+def notes(plan) -> str:
+    """What the plan leaves out, and why, in one line (or ""): said under the summary, and under `--out`'s line."""
+    spec = plan.spec
+    if spec is None:
+        return ""
     extra = []
     if plan.not_applicable:
         extra.append(f"{plan.not_applicable:,} outside the policy (no {spec.mode.replace('_', ' ')})")
     if plan.no_district:
-        extra.append(f"{plan.no_district:,} without a {label}")
+        extra.append(f"{plan.no_district:,} without a {spec.group.label}")
     if plan.duplicates:
         n = len(plan.duplicates)
-        extra.append(f"{n:,} {spec.key_column.replace('_', ' ')}{'s' if n != 1 else ''} met more than once (the latest as_of kept)")
-    if extra:
-        lines += ["", "; ".join(extra)]
-    return "\n".join(lines)
+        extra.append(f"{n:,} {spec.key_column.replace('_', ' ')}{'s' if n != 1 else ''} met more than once (one planned: "
+                     "the latest as_of, and of equal as_of the last by content, whatever the input order)")
+    return "; ".join(extra)
 
 
 @regcode.command("plan", short_help="The year's regular inspection plan from a corpus.")
@@ -218,7 +228,8 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
-        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo)
+        bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
+                         written_by_this_run([out, errors]))
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
         for outcome in runner.outcomes(read_records(source, on_skip=lambda e: bad.skip(e, tally))):
@@ -248,6 +259,8 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
         label = plan.spec.group.label if plan.spec else "group"
         click.echo(f"plan {year}: {len(plan.rows):,} rows for {district or f'{len(plan.districts)} {label}(s)'} written to "
                    f"{one_line(out)} ({len(mine):,} of {tally.read:,} case files{skipped_text(tally)}, evaluated in {seconds:.2f} s)", err=True)
+        if notes(plan):
+            click.echo(notes(plan), err=True)
     else:
         click.echo(summary_text(plan, tally, district, len(entries) - len(mine)))
     if tally.failed:

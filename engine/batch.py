@@ -650,6 +650,32 @@ def _replaced(final: Path) -> Path:
     return final
 
 
+def _place(path) -> str:
+    """Where a path names a file, its folder's links resolved (not the file's own: a link is an entry of its own)."""
+    path = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
+def written_by_this_run(paths: Iterable) -> Callable[[str], bool]:
+    """Whether an entry of a corpus folder is a file this run writes with atomic_writer: one of `paths` (as named,
+    or the file a link names) or this process's temp file for one (`.NAME.PID.RANDOM.tmp`, beside the file it
+    replaces). A batch whose --out or --errors is in its input folder meets them there: they are its own, not
+    input, and are not listed as entries passed over (which would make the errors file differ run to run)."""
+    names, temps = set(), set()
+    for path in paths:
+        if not path or path == "-":
+            continue
+        final = _replaced(Path(path))
+        names.update({_place(path), _place(final), os.path.realpath(path)})
+        temps.add((os.path.realpath(final.parent or Path(".")), temp_prefix(final)))
+
+    def own(entry: str) -> bool:
+        place = _place(entry)
+        folder, name = os.path.split(place)
+        return place in names or any(folder == f and name.startswith(prefix) and name.endswith(".tmp") for f, prefix in temps)
+    return own
+
+
 def _close_quietly(stream) -> None:
     try:
         stream.close()

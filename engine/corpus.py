@@ -65,16 +65,15 @@ def _why_not_read(path: str, name: str) -> Optional[str]:
     return None
 
 
-def case_files(directory: Path, on_skip: Optional[Callable[[Skipped], None]] = None) -> list:
-    """Every YAML/JSON file below `directory`, sorted by path. What is not read (another suffix, a hidden
-    file or folder, a FIFO, a link to a folder: links to folders are not followed) goes to `on_skip`,
-    sorted by path too, before the first file is read."""
-    found, skipped = [], []
+def _walk(directory: Path) -> tuple:
+    """(the files read, the entries not read, the (st_dev, st_ino) of every folder walked) below `directory`."""
+    found, skipped, folders = [], [], set()
 
     def unlistable(exc: OSError) -> None:   # os.walk passes over a folder it cannot list without a word
         skipped.append(Skipped(exc.filename or str(directory), f"a folder that cannot be listed ({exc.strerror or exc})",
                                lost=True))
     for root, dirs, files in os.walk(directory, onerror=unlistable):
+        folders.add(_identity(root))
         for d in sorted(dirs):
             where = os.path.join(root, d)
             if d.startswith("."):
@@ -89,10 +88,44 @@ def case_files(directory: Path, on_skip: Optional[Callable[[Skipped], None]] = N
                 found.append(path)
             else:
                 skipped.append(Skipped(path, why))
+    return found, skipped, folders - {None}
+
+
+def _identity(path) -> Optional[tuple]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def case_files(directory: Path, on_skip: Optional[Callable[[Skipped], None]] = None) -> list:
+    """Every YAML/JSON file below `directory`, sorted by path. What is not read (another suffix, a hidden
+    file or folder, a FIFO, a link to a folder: links to folders are not followed) goes to `on_skip`,
+    sorted by path too, before the first file is read."""
+    found, skipped, _ = _walk(directory)
     if on_skip is not None:
         for entry in sorted(skipped, key=lambda s: Path(s.path).parts):
             on_skip(entry)
     return sorted(found, key=lambda p: Path(p).parts)
+
+
+def read_in_folder(directory: Path, path) -> Optional[str]:
+    """Whether a run over the folder `directory` reads the file `path`, by case_files' rules: "is" when it is one of
+    the files read (by identity: through a symbolic or a hard link too), "would be" when a file written there would
+    be one (a case file's suffix, not hidden, in a folder the run walks; the target of a link, or of a link of the
+    folder that names nothing yet), else None. An output
+    file must be neither: it would replace a case file, or be read as one by the next run."""
+    found, skipped, folders = _walk(directory)
+    if _identity(path) in {_identity(f) for f in found} - {None}:
+        return "is"
+    if any(s.reason == "a link to nothing" and os.path.realpath(s.path) == os.path.realpath(path) for s in skipped):
+        return "would be"       # the case file a link of the folder names, once written
+    for place in {os.path.abspath(path), os.path.realpath(path)}:      # the name given, and the file a link names
+        folder, name = os.path.split(place)
+        if not name.startswith(".") and name.endswith(CASE_SUFFIXES) and _identity(folder) in folders:
+            return "would be"
+    return None
 
 
 def _lines(stream, limit: int) -> Iterator[tuple]:

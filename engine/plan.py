@@ -52,7 +52,8 @@ class Entry:
     spec: Optional[PlanSpec] = field(default=None, compare=False)
 
     def sort_key(self) -> tuple:
-        """Orders two records of one case independently of the input order (the latest as_of wins)."""
+        """Orders two records of one case independently of the input order: the latest as_of wins, and of equal as_of
+        the one last by content (the canonical JSON of the entry; equal ones plan the same rows)."""
         return (self.as_of, dump_json({k: v for k, v in asdict(self).items() if k != "spec"}))
 
 
@@ -137,7 +138,7 @@ class Plan:
     districts: dict = field(default_factory=dict)   # group -> {modes: {mode: {...}}, special, deadlines, visits}
     not_applicable: int = 0
     no_district: int = 0                             # applicable, but in no group
-    duplicates: list = field(default_factory=list)   # keys met more than once (the latest as_of kept)
+    duplicates: list = field(default_factory=list)   # keys met more than once (one kept: Entry.sort_key)
     policies: list = field(default_factory=list)
     as_of: dict = field(default_factory=dict)        # date -> cases evaluated as of it
 

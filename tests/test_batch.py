@@ -948,3 +948,113 @@ def test_an_interrupted_plan_says_its_file_was_not_written(corpus, tmp_path, mon
     result = run("plan", "--year", 2020, corpus, "--out", "plan.csv", "--jobs", 1)
     assert (result.exit_code, result.stderr) == (130, "interrupted: no plan.csv was written\n")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- outputs and the input folder ---------------------------------------------------------------
+def _case_folder(tmp_path) -> Path:
+    folder = tmp_path / "cases"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("aa-clean.yaml", "new-licensee.yaml"):
+        (folder / name).write_bytes((EXAMPLES / name).read_bytes())
+    (folder / "sub" / "two.yaml").write_bytes((EXAMPLES / "two-categories.yaml").read_bytes())
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "food.yaml").write_bytes((EXAMPLES / "food-related.yaml").read_bytes())
+    os.symlink(tmp_path / "elsewhere" / "food.yaml", folder / "linked.yaml")   # a link to a file outside: read
+    os.link(folder / "new-licensee.yaml", tmp_path / "hard.jsonl")        # the same file under a name outside
+    os.symlink(folder / "sub" / "two.yaml", tmp_path / "soft.jsonl")      # a link to a case file of the folder
+    return folder
+
+
+# (what, the output's path under tmp_path, the words of the refusal)
+READ_BY_THE_RUN = [
+    ("a case file of the folder", "cases/aa-clean.yaml", "is the input (a case file of"),
+    ("a case file of a subfolder", "cases/sub/two.yaml", "is the input (a case file of"),
+    ("a hard link to a case file", "hard.jsonl", "is the input (a case file of"),
+    ("a link to a case file", "soft.jsonl", "is the input (a case file of"),
+    ("the file a link of the folder names", "elsewhere/food.yaml", "is the input (a case file of"),
+    ("a new case file's name in the folder", "cases/new.json", "would be a case file of the input"),
+    ("a new case file's name in a subfolder", "cases/sub/new.yml", "would be a case file of the input"),
+    ("what a link of the folder to nothing names", "later.jsonl", "would be a case file of the input"),
+]
+
+
+@pytest.mark.parametrize("option", ["--out", "--errors"])
+@pytest.mark.parametrize("verb", ["batch", "plan"])
+@pytest.mark.parametrize("target,said", [r[1:] for r in READ_BY_THE_RUN], ids=[r[0] for r in READ_BY_THE_RUN])
+def test_an_output_the_folder_reader_would_read_is_refused_before_any_work(tmp_path, verb, option, target, said):
+    """A folder of case files as INPUT: --out or --errors naming one of its case files (through a link too), or a name
+    the folder reader would read, replaced a case file with JSONL. Refused as the JSONL input itself is, nothing written."""
+    folder = _case_folder(tmp_path)
+    os.symlink(tmp_path / "later.jsonl", folder / "later.yaml")       # read once the file it names is there
+    target = tmp_path / target
+    if verb == "plan" and option == "--out" and target.suffix not in (".json", ".csv"):
+        pytest.skip("plan writes --out as .csv or .json only")
+    before = {p: p.read_bytes() for p in [*folder.rglob("*.y*ml"), *tmp_path.glob("*/*.yaml"), target] if p.exists()}
+    others = {"--out": tmp_path / ("o.jsonl" if verb == "batch" else "o.csv"), "--errors": tmp_path / "e.jsonl"}
+    others[option] = target
+    args = [verb, *(["--year", "2020"] if verb == "plan" else []), folder, "--jobs", 1]
+    result = run(*args, *[a for pair in others.items() for a in pair])
+    assert result.exit_code == 1, result.output
+    assert f"{option}: {target} {said}" in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "evaluated" not in result.output
+    assert {p: p.read_bytes() for p in before} == before and not (tmp_path / "o.jsonl").exists()
+    assert not target.exists() or target in before
+
+
+@pytest.mark.parametrize("target", ["cases/out.jsonl", "cases/.hidden.yaml", "cases/.git/out.yaml", "out.yaml"])
+def test_an_output_in_or_beside_the_folder_that_is_not_read_is_allowed(tmp_path, target):
+    folder = _case_folder(tmp_path)
+    (folder / ".git").mkdir()
+    result = run("batch", folder, "--out", tmp_path / target, "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    assert len(lines(tmp_path / target)) == 4
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("verb", ["batch", "plan"])
+def test_the_runs_own_output_and_temp_files_in_the_folder_are_not_input_and_not_reported(tmp_path, verb, jobs):
+    """--out and --errors in the input folder (names it does not read): the run's temp file and the files a run before
+    wrote are its own, not entries passed over: not said, not counted, and the errors file is the same bytes each run."""
+    folder = _case_folder(tmp_path)
+    (folder / "notes.txt").write_text("a note", encoding="utf-8")     # one entry that is passed over, and said
+    out = folder / ("out.jsonl" if verb == "batch" else "plan.csv")
+    errors = []
+    for i in range(4):      # the errors file beside the folder, then in it (a name it does not read)
+        err = tmp_path / "err.jsonl" if i < 2 else folder / "err.jsonl"
+        args = [verb, *(["--year", "2020"] if verb == "plan" else []), folder, "--out", out, "--errors", err, "--jobs", jobs]
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        said = [line for line in result.stderr.splitlines() if "input.skipped" in line]
+        assert said == [f"{folder / 'notes.txt'}: input.skipped: not read: not a case file by its suffix (.txt) "
+                        "(a folder's case files are its .yaml, .yml, .json files, hidden ones excepted)"], result.stderr
+        assert "skipped 1 file" in result.output and "skipped 2" not in result.output
+        errors.append(err.read_bytes())
+    assert len(set(errors)) == 1 and [r["source"] for r in map(json.loads, errors[0].splitlines())] == [
+        str(folder / "notes.txt")]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["aa-clean.yaml", "new-licensee.yaml", "sub", "linked.yaml",
+                                                               "notes.txt", out.name, "err.jsonl"])
+
+
+# ---- a deeply nested line -------------------------------------------------------------------
+DEEP = '{"a":' * 100_000 + "1" + "}" * 100_000
+
+
+@pytest.mark.parametrize("verb", [["batch", "--out", "{tmp}/o.jsonl"], ["plan", "--year", "2020"]])
+@pytest.mark.parametrize("where", ["alone", "first of three", "between two"])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_line_nested_too_deep_to_read_is_one_bad_record_not_an_internal_error(tmp_path, verb, where, jobs):
+    """The check that INPUT is JSON lines read the whole file as JSON first, and Python's reader ran out of stack on
+    a line nested 100,000 deep: exit 3 before the run. The line is input.too_deep at its place; the rest are read."""
+    good = [gen.dumps(c) for c in gen.generate(2, seed=9)]
+    text = {"alone": [DEEP], "first of three": [DEEP] + good, "between two": good[:1] + [DEEP] + good[1:]}[where]
+    source = tmp_path / "deep.jsonl"
+    source.write_text("\n".join(text) + "\n", encoding="utf-8")
+    result = run(verb[0], source, *[a.format(tmp=tmp_path) for a in verb[1:]], "--jobs", jobs)
+    assert result.exit_code == 1, result.output
+    line = text.index(DEEP) + 1
+    assert f"{source}:{line}:{64 * 5 + 1}: input.too_deep: objects and lists are nested more than 64 levels deep" in result.stderr
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    if verb[0] == "batch":
+        assert len(lines(tmp_path / "o.jsonl")) == len(text) - 1
+    else:
+        assert f"evaluated {len(text) - 1} of {len(text)} case files" in result.stdout

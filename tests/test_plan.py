@@ -247,13 +247,56 @@ def test_usage_errors_are_clear(args, fragment, cases, tmp_path):
     assert not (tmp_path / "plan.txt").exists()
 
 
+@pytest.mark.parametrize("out", [None, "plan.csv", "plan.json"])
 @pytest.mark.parametrize("twice", [1, 2])
-def test_enterprises_met_more_than_once_are_counted_in_the_summary(cases, tmp_path, twice):
+def test_enterprises_met_more_than_once_are_counted_in_the_summary_and_under_out(cases, tmp_path, twice, out):
+    """With --out the notes the summary ends with are said too, on stderr under the line naming the file."""
     source = write_jsonl(tmp_path / "c.jsonl", cases[:20] + cases[:twice])
-    result = run("plan", "--year", 2020, source, "--jobs", 1)
+    result = run("plan", "--year", 2020, source, "--jobs", 1, *(["--out", tmp_path / out] if out else []))
     assert result.exit_code == 0, result.output
     said = {1: "1 credit code met more than once", 2: "2 credit codes met more than once"}[twice]
-    assert f"{said} (the latest as_of kept)" in result.stdout
+    note = [line for line in (result.stderr if out else result.stdout).splitlines() if said in line]
+    assert len(note) == 1 and "(one planned: the latest as_of, and of equal as_of the last by content" in note[0]
+    if out:
+        assert result.stdout == "" and result.stderr.splitlines()[-1] == note[0]
+
+
+def test_out_says_the_cases_outside_the_policy_and_without_a_group_as_the_summary_does(tmp_path):
+    """The notes under the summary (here the kiosk policy's: a closed kiosk has no regime, one has no zone, one permit
+    met twice) are said with --out too, the same line."""
+    from conftest import TEST_POLICIES
+    kiosk = ["--policy-root", TEST_POLICIES, "--policy", "kiosk"]
+    cases = [{"as_of": "2020-06-30", "kiosk": {"permit_no": "K0001", "name": "报亭1", "zone": "北区", "closed": True}},
+             {"as_of": "2020-06-30", "kiosk": {"permit_no": "K0002", "name": "报亭2"}},
+             {"as_of": "2020-06-30", "kiosk": {"permit_no": "K0003", "name": "报亭3", "zone": "北区"}},
+             {"as_of": "2020-06-30", "kiosk": {"permit_no": "K0003", "name": "报亭3", "zone": "北区"}}]
+    source = tmp_path / "k.jsonl"
+    source.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), encoding="utf-8")
+    summary = run("plan", "--year", 2020, source, "--jobs", 1, *kiosk)
+    assert summary.exit_code == 0, summary.output
+    last = summary.stdout.splitlines()[-1]
+    assert last.startswith("1 outside the policy (no regime); 1 without a zone; 1 permit no met more than once"), last
+    for out in ("p.csv", "p.json"):
+        written = run("plan", "--year", 2020, source, "--jobs", 1, "--out", tmp_path / out, *kiosk)
+        assert written.exit_code == 0 and written.stdout == "", written.output
+        assert written.stderr.splitlines()[-1] == last
+
+
+def test_which_record_of_a_credit_code_is_planned_does_not_depend_on_the_input_order(tmp_path):
+    """Three records of one enterprise on one as_of, named differently: the same one is planned in every order (the
+    last by content: here the name that sorts last), and the plan's bytes are the same."""
+    import itertools
+    base = load_case_file(EXAMPLES / "c-class-triggers.yaml").data
+    records = [json.loads(json.dumps(dict(base, enterprise=dict(base["enterprise"], name=name)))) for name in ("乙公司", "甲公司", "丙公司")]
+    plans, names = set(), set()
+    for i, order in enumerate(itertools.permutations(records)):
+        out = tmp_path / f"p{i}.json"
+        result = run("plan", "--year", 2020, write_jsonl(tmp_path / f"c{i}.jsonl", order), "--out", out, "--jobs", 1 + i % 2)
+        assert result.exit_code == 0, result.output
+        assert "1 credit code met more than once" in result.stderr
+        plans.add(out.read_bytes())
+        names |= {row["name"] for row in json.loads(out.read_bytes())["rows"]}
+    assert len(plans) == 1 and names == {max(r["enterprise"]["name"] for r in records)}
 
 
 @pytest.mark.parametrize("name,cell", [("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"), ("+1", "'+1"),
