@@ -26,13 +26,37 @@ def shipped_root() -> Path:
     return Path(__file__).resolve().parent.parent / "policies"
 
 
+def manifests(folder: Path, depth: int = 2) -> list:
+    """FOLDER/*/*/policy.yaml (depth 2) or FOLDER/*/policy.yaml (depth 1), sorted, as Path.glob lists them but
+    never failing on an entry that goes while it is listed (a process of /proc that ends: pathlib's glob let
+    FileNotFoundError out) or on a folder it may not read: those are passed over as they are found."""
+    level = [Path(folder)]
+    for _ in range(depth):
+        below = []
+        for parent in level:
+            try:
+                with os.scandir(parent) as entries:
+                    below.extend(Path(e.path) for e in entries if _is_dir(e))
+            except OSError:
+                continue
+        level = below
+    return sorted(p / "policy.yaml" for p in level if os.path.exists(p / "policy.yaml"))
+
+
+def _is_dir(entry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def version_manifests(root: Path) -> tuple:
     """([manifest], [link]): the manifests (POLICY/VERSION/policy.yaml) of a root's version folders, sorted, and the
     version folders passed over. A folder is a policy only when it holds a version folder of its own: one whose
     every version is a link leading out of the root is none (`--policy-root /proc` listed a process id as a policy,
     through /proc/PID/cwd, for a process running in a version folder). A link out beside a version of its own, or a
     policy folder that is itself a link out, is kept, and reported (load.outside_root) rather than passed over."""
-    found = sorted(Path(root).glob("*/*/policy.yaml"))
+    found = manifests(root)
 
     def own(manifest: Path) -> bool:
         part = escape(root, manifest.parent)
@@ -393,13 +417,13 @@ def _base_hint(child: ValidatedVersion, name: str, policy_id: str, roots: list) 
     without the id); another policy's only when no policy has that id. Never the version itself."""
     def versions_of(pid: str) -> list:
         own = {child.source.version} if pid == child.source.policy_id else set()
-        return sorted({m.parent.name for root in roots for m in (Path(root) / pid).glob("*/policy.yaml")
+        return sorted({m.parent.name for root in roots for m in manifests(Path(root) / pid, 1)
                        if VERSION_NAME.match(m.parent.name) and inside(root, m.parent)} - own)
     versions = versions_of(policy_id)
     if versions:
         names = [f"{policy_id}@{v}" for v in versions] if "@" in name else versions
         return did_you_mean(name, names) or f"the versions of `{policy_id}`: " + ", ".join(f"`{n}`" for n in names)
-    ids = sorted({m.parent.parent.name for root in roots for m in Path(root).glob("*/*/policy.yaml")})
+    ids = sorted({m.parent.parent.name for root in roots for m in manifests(root)})
     if policy_id in ids:
         return f"`{policy_id}` has no other version to extend"
     others = [f"{pid}@{v}" for pid in ids for v in versions_of(pid)]
