@@ -9,7 +9,7 @@ import click
 from ..engine import dump_json
 from ..engine.errors import by_place
 from ..engine.coverage import report
-from ..engine.testing import against_exempt, check_cases, discover, junit_xml, run_version
+from ..engine.testing import _case_of, against_exempt, check_cases, discover, junit_xml, run_version
 from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog, emit, policy_root_option, ref_label, regcode,
                    report_issues, set_format)
 
@@ -125,18 +125,37 @@ def coverage_cmd(ctx, policy, version, fmt, fail_on_untested, backend, policy_ro
     """
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
-    reports = []
+    reports, problems = [], []
     for compiled in _versions(cat, policy, version):
-        results = run_version(cat, compiled, None, backend)
-        reports.append(report(compiled, {r.case.id: r.fired for r in results}))
+        found, set_aside, aside = [], [], []     # as `regcode test` reads the cases: a malformed one set aside and said
+        cases = discover(Path(compiled.directory), found, set_aside, aside)
+        found.extend(check_cases(compiled, cases + aside, cat))
+        results = run_version(cat, compiled, None, backend, cases)
+        # a rule is tested by a case that passes and has nothing said against it: a failing case's rules are no test
+        spoilt = {(i.location.file, _case_of(i)[1]) for i in found if _case_of(i)}
+        counted = {r.case.id: r.fired for r in results if r.status == "pass" and (r.case.doc.file, r.case.index) not in spoilt}
+        rep = report(compiled, counted)
+        rep["not_counted"] = [{**r.as_dict(), "status": r.status if r.status != "pass" else "problem"}
+                              for r in results if r.case.id not in counted]
+        rep["set_aside"] = len(set_aside)
+        rep["problems"] = [i.as_dict() for i in by_place(found)]
+        problems.extend(by_place(found))
+        reports.append(rep)
     if fmt != "text":
         emit(reports[0] if len(reports) == 1 else reports, fmt)
     else:
+        if problems:    # said first, as `regcode test` says them: each names the place to fix
+            report_issues(problems, counted=True)
         for rep in reports:
             s = rep["summary"]
+            broken = [f"{len(rep['not_counted'])} not counted (failing, or with a problem)"] if rep["not_counted"] else []
+            broken += [f"{rep['set_aside']} set aside"] if rep["set_aside"] else []
             click.echo(f"{rep['policy']['id']}@{rep['policy']['version']}: {s['articles']} articles, {s['encoded']} encoded "
                        f"({s['encoded_and_tested']} fully tested), {s['not_decidable']} not machine-decidable; "
-                       f"{s['rules_tested']}/{s['rules']} rules fire in {s['cases']} cases")
+                       f"{s['rules_tested']}/{s['rules']} rules fire in {s['cases']} cases"
+                       + (f" ({', '.join(broken)})" if broken else ""))
+            for r in rep["not_counted"]:
+                click.echo(f"  {r['status'].upper():<7} {r['file']}:{r['line']}  {r['name']}  (not counted)")
             for a in rep["articles"]:
                 if a["status"] == "encoded":
                     mark = "ok " if a["tested"] else "!! "
@@ -148,5 +167,6 @@ def coverage_cmd(ctx, policy, version, fmt, fail_on_untested, backend, policy_ro
                 click.echo(f"  missing from the article index: {', '.join(map(str, rep['missing_articles']))}")
             if rep["untested_rules"]:
                 click.echo(f"  rules that fire in no test case: {', '.join(rep['untested_rules'])}")
-    if fail_on_untested and any(r["untested_rules"] or r["missing_articles"] for r in reports):
+    if problems or any(r["not_counted"] for r in reports) or \
+            fail_on_untested and any(r["untested_rules"] or r["missing_articles"] for r in reports):
         ctx.exit(EXIT_POLICY)

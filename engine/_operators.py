@@ -96,6 +96,29 @@ def _check_shape(raw, keyword, kind, ctx: ParseContext, path) -> bool:
     return False
 
 
+def _fits(schema: dict, value, ctx: ParseContext) -> bool:
+    return not any(True for _ in jsonschema.Draft202012Validator({**schema, "$defs": ctx.operator_schemas["$defs"]}).iter_errors(value))
+
+
+def _check_anyway(raw: dict, keyword: str, kind: str, ctx: ParseContext, scope: dict, path: tuple) -> None:
+    """After _check_shape refused a node (said there): the rest of it checked, never built, so that one mistake does not
+    hide another beside it. Without its unknown keys, when that makes it fit; else, of a comparison (`path`, `expr`),
+    its two sides alone, each that fits its schema (never the comparison: a bad `op` says nothing of what was meant)."""
+    schema = ctx.operator_schemas[kind][keyword]
+    known = schema.get("properties", {})
+    reading = {k: v for k, v in raw.items() if k in known}
+    if reading != raw and _fits(schema, reading, ctx):
+        ctx.depth += 1
+        try:
+            (CONDITIONS if kind == "conditions" else EXPRESSIONS)[keyword](reading, ctx, scope, path)
+        finally:
+            ctx.depth -= 1
+    elif kind == "conditions" and keyword in ("path", "expr"):
+        for side, parse in ((keyword, parse_path if keyword == "path" else parse_expr), ("value", parse_expr)):
+            if side in raw and _fits(known[side], raw[side], ctx):
+                parse(raw[side], ctx, scope, path + (side,))
+
+
 def _kind(shape: Shape) -> str:
     return shape.kind if shape is not None else "any"
 
@@ -190,6 +213,7 @@ def parse_expr(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
                 parse_expr({meant if k == first else k: v for k, v in raw.items()}, ctx, scope, path)
             return None
         if not _check_shape(raw, keyword, "expressions", ctx, path):
+            _check_anyway(raw, keyword, "expressions", ctx, scope, path)
             return None
         ctx.depth += 1
         try:
@@ -474,6 +498,7 @@ def parse_cond(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
             parse_cond({meant if k == first else k: v for k, v in raw.items()}, ctx, scope, path)
         return None
     if not _check_shape(raw, keyword, "conditions", ctx, path):
+        _check_anyway(raw, keyword, "conditions", ctx, scope, path)
         return None
     ctx.depth += 1
     try:

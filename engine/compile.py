@@ -432,6 +432,8 @@ def _requirements(c: Compilation) -> None:
     for name, item in sorted(c.resolved.decisions.items()):
         for dep, wanted in sorted((item.data.get("required_when") or {}).items()):
             decl = c.decisions.get(dep)
+            if decl is None and ("decision", dep) in c.version.set_aside:
+                continue    # set aside for its own mistake (said where it is written): its name stands, its values are unknown
             if decl is None:
                 gone = c.resolved.removed.get(("decision", dep))
                 c.issues.add("compile.unknown_decision", f"decision `{name}`: `required_when` names `{dep}`, which is not a decision"
@@ -568,8 +570,9 @@ def pass_rules(c: Compilation) -> None:
             parsed_guard = ops.parse_cond(raw_guard, gctx, {}, ("guard",)) if raw_guard is not None else None
             guards[item.doc.file] = (parsed_guard, gctx.reads_decisions, raw_guard is not None)
         guard, guard_reads, has_guard = guards[item.doc.file]
-        if has_guard and guard is None:
-            continue   # the guard's own problem is reported once, at the guard
+        # a guard with a mistake (said once, at the guard) leaves its file's rules to be checked all the same, for the
+        # drafter's sake: none of them is compiled in
+        unguarded = has_guard and guard is None
         ctx = _context(c, item.doc, c.issues, schemas)
         ctx.reads_decisions.update(guard_reads)
         scope: dict = {}
@@ -659,7 +662,7 @@ def pass_rules(c: Compilation) -> None:
                     if parsed is not None:
                         fields[fname] = parsed[0]
                 conclusions.append(ir.Derive(fact=name, fields=fields))
-        if condition is None or rid is None or unbound:
+        if condition is None or rid is None or unbound or unguarded:
             continue
         if guard is not None:   # the file's guard comes first: the why then shows it before the rule's own facts
             condition = ir.All(items=[guard] + (condition.items if isinstance(condition, ir.All) else
@@ -742,8 +745,9 @@ def pass_articles(c: Compilation) -> None:
 def pass_text(c: Compilation) -> None:
     """After articles (the index is sound by now): the text is inherited, and every citation of a rule,
     parameter or decision must resolve to it (`compile.clause`). A version without text is not checked."""
+    before = len(c.issues.issues)     # (problems of inheritance local to one name, a duplicate id, leave the rest checked)
     c.text = _text.merge(c.resolved.texts, c.issues)
-    if c.text is not None and not c.issues:
+    if c.text is not None and len(c.issues.issues) == before:
         _text.check_citations(c.text, c.resolved, c.issues, _unread_text(c))
 
 

@@ -195,7 +195,7 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
     """Everything the article, parameter and case pages of one version show, as plain data."""
     from .testing import run_version
     results = run_version(cat, policy, None, backend)
-    coverage = coverage_report(policy, {r.case.id: r.fired for r in results})
+    coverage = coverage_report(policy, {r.case.id: r.fired for r in results if r.status == "pass"})   # a failing case tests nothing
     cases, cases_by_rule = _cases(cat, results)
     params = policy.resolved["parameters"]
     words = Words(params, tuple(policy.resolved.get("derived_facts") or {}))

@@ -95,13 +95,18 @@ def schema_issues(doc: Document, validator, issues: IssueCollector, code_prefix:
     first two keys of those places (a TestCases file's bad cases: ("cases", i)), each once."""
     groups = defaultdict(list)
     for err in validator.iter_errors(doc.data):
-        groups[tuple(err.absolute_path)].append(err)
+        # a bad key is a place of its own (jsonschema says it at the mapping that holds it): two bad dates of one
+        # `values:` map are two problems
+        bad_key = (err.instance,) if "propertyNames" in err.schema_path and isinstance(err.instance, str) else ()
+        groups[tuple(err.absolute_path) + bad_key].append(err)
     for key in sorted(groups, key=lambda k: tuple(str(p) for p in k)):
         err = settle(jsonschema.exceptions.best_match(groups[key]))
         message, hint, at = _message(err)
         path = tuple(err.absolute_path)
         if "propertyNames" in err.schema_path and isinstance(err.instance, str):
-            path += (err.instance,)    # a bad key: point at it, not at the mapping that holds it
+            path += (err.instance,)    # a bad key: point at it, where it is written, not at the mapping that holds it
+            issues.add(f"{code_prefix}.{err.validator}", message, doc.key_location(path), hint)
+            continue
         elif at is not None and isinstance(err.instance, dict) and at in err.instance:
             # an unknown (or misspelt) key: point at the first one, where it is written
             issues.add(f"{code_prefix}.{err.validator}", message, doc.key_location(path + (at,)), hint)
