@@ -286,9 +286,12 @@ def echo_text(text: str, nl: bool = True) -> None:
 def echo_bytes(data: bytes, nl: bool = True) -> None:
     """`data` (UTF-8) and a newline to stdout's byte stream, as orjson wrote it: decoding it to text for
     click.echo to encode back cost 8-9 µs on a 10 KB evaluation. A stream with no bytes under it (a
-    StringIO put in stdout's place) gets the text. Its last byte is written and flushed on its own: a large
-    write to a pipe whose reader has left can come back as done, the bytes dropped, where the next one fails
-    (BrokenPipeError, exit 141) - the run must not end as if its output had been read."""
+    StringIO put in stdout's place) gets the text. An output that fits in a pipe (PIPE_CAPACITY) is one
+    write: it is all in the pipe before its reader can read a line and leave, so no write fails and the exit
+    status is the run's own (a second write, after the reader left, would fail at random: exit 141 or 0).
+    A larger one has its last byte written and flushed on its own: a large write to a pipe whose reader has
+    left can come back as done, the bytes dropped, where the next one fails (BrokenPipeError, exit 141) -
+    the run must not end as if its output had been read."""
     out = sys.stdout
     binary = getattr(out, "buffer", None)
     if binary is None:
@@ -297,10 +300,17 @@ def echo_bytes(data: bytes, nl: bool = True) -> None:
     if nl:
         data += b"\n"
     out.flush()
+    if len(data) <= PIPE_CAPACITY:
+        binary.write(data)
+        binary.flush()
+        return
     binary.write(data[:-1])
     binary.flush()
     binary.write(data[-1:])
     binary.flush()
+
+
+PIPE_CAPACITY = 65536   # what a pipe holds on Linux by default (pipe(7)); README "One enterprise"
 
 
 def as_of_option(f=None, help: str = "Evaluation date (YYYY-MM-DD); overrides the case file's as_of."):

@@ -317,6 +317,9 @@ class _State:
         self.resolvers = {name: resolver(policy, decl) for name, decl in policy.decisions.items()}
         self.derived: dict = {}
         self.firings = 0
+        self.recursive = program.python.recursive
+        self.recursive_firings = 0       # firings of rules that derive facts from facts of their own kind
+        self.bounds = (_python.MAX_FIRINGS, _python.MAX_DERIVED)    # past them, the case's own (_python.bounds)
         self.cache = program.python.case_cache(case, as_of)
         self._case_fact = _Fact(ir.CASE, case, "")
         self._list_facts: dict = {}
@@ -339,9 +342,10 @@ class _State:
     def fire(self, rule: ir.Rule, fact: _Fact, trace) -> list:
         """A rule's condition held on `fact`: apply its conclusions, return the new facts to match."""
         self.firings += 1
-        if self.firings > _python.MAX_FIRINGS:
-            raise EvaluationError([Issue("eval.limit", f"more than {_python.MAX_FIRINGS} rule firings: the derivations do not end",
-                                         rule.location, "check rules that derive facts from facts of their own kind")])
+        if rule.index in self.recursive:
+            self.recursive_firings += 1
+        if self.firings > self.bounds[0]:
+            self._past_bound(0, self.firings, "rule firings")
         matched = _python._matched(trace) if trace else ()
         try:
             values = self.program.python.thens[rule.index](self.case, fact.data, fact.label, self.as_of, self.params,
@@ -365,15 +369,20 @@ class _State:
             ident = (kind, _python._freeze(value))
             existing = self.derived.get(ident)
             if existing is None:
-                if len(self.derived) >= _python.MAX_DERIVED:
-                    raise EvaluationError([Issue("eval.limit", f"more than {_python.MAX_DERIVED} derived facts", rule.location,
-                                                 "check rules that derive facts from facts of their own kind")])
+                if len(self.derived) >= self.bounds[1]:
+                    self._past_bound(1, len(self.derived) + 1, "derived facts")
                 existing = _Fact(kind, value, _python._label(concl.fact, value))
                 self.derived[ident] = existing
                 if kind in self.program.consumed:
                     new.append(existing)
             existing.derived_by.append((rule.id, fact.label))
         return new
+
+    def _past_bound(self, which: int, count: int, what: str) -> None:
+        """Past the base bound: the case's own bounds from now on, or the evaluation stops (as on the Python backend)."""
+        self.bounds = _python.bounds(self.case)
+        if count > self.bounds[which]:
+            raise _python.limit_error(self.policy, self.recursive, self.case, what, self.firings, self.recursive_firings)
 
     def failed(self, rules: list, fact: _Fact, exc: Exception):
         """A condition could not be evaluated (a bug, or a value the facts schema let through)."""

@@ -1385,6 +1385,7 @@ class Program:
         self.builder = Builder(policy)
         self.slots = self.builder.slots
         self.consumed = frozenset(r.binds for r in policy.rules)
+        self.recursive = recursive_rules(policy)
         self.kinds = sorted(self.consumed | {ir.CASE})
         self.kind_id = {kind: i for i, kind in enumerate(self.kinds)}
         self.decision_names = list(policy.decisions)
@@ -1451,6 +1452,9 @@ class Program:
         g.emit(0, f"def {name}(C, A, P, X):")
         g.emit(1, "F = 0")
         g.emit(1, "ND = 0")
+        g.emit(1, f"FL, NL = {MAX_FIRINGS}, {MAX_DERIVED}")    # the bounds; past them, the case's own (bounds())
+        if self.recursive:
+            g.emit(1, "FR = 0")       # firings of rules that derive facts from facts of their own kind
         for j in range(len(self.decision_names)):
             g.emit(1, f"L{j} = []")
         for j in range(len(self.derived_names)):
@@ -1732,7 +1736,11 @@ class Program:
         """A rule held: count it, record its why, compute its conclusions (never traced), record claims and
         derived facts."""
         g.emit(ind, "F += 1")
-        g.emit(ind, f"if F > {MAX_FIRINGS}: _too_many({rule.index})")
+        fr = "0"
+        if rule.index in self.recursive:
+            g.emit(ind, "FR += 1")
+            fr = "FR"
+        g.emit(ind, f"if F > FL: FL = _too_many(C, F, {fr})")
         if traced:
             g.emit_matched(trace, ind, "m", rule.binds[5:] if rule.binds.startswith("list:") else None)
         scope = self._bound(rule, run=True)     # (the fields the condition read by subscription are read alike)
@@ -1760,7 +1768,7 @@ class Program:
                 g.emit(ind, f"{e} = G{j}.get({key})")
                 g.emit(ind, f"if {e} is None:")
                 g.emit(ind + 1, "ND += 1")
-                g.emit(ind + 1, f"if ND > {MAX_DERIVED}: _too_many_derived({rule.index})")
+                g.emit(ind + 1, f"if ND > NL: NL = _too_many_derived(C, ND, F, {fr})")
                 g.emit(ind + 1, f"{data} = {{{', '.join(f'{n!r}: {v}' for n, v in zip(names, values))}}}")
                 kind = f"derived:{concl.fact}"
                 if traced:
@@ -1894,16 +1902,19 @@ class Program:
                                      "report this with the case file: a rule's condition or conclusion could not be "
                                      "computed")]) from exc
 
-    def _too_many(self, cur: int):
-        from .errors import EvaluationError, Issue
-        raise EvaluationError([Issue("eval.limit", f"more than {MAX_FIRINGS} rule firings: the derivations do not end",
-                                     self.policy.rules[cur].location,
-                                     "check rules that derive facts from facts of their own kind")])
+    def _too_many(self, case, firings: int, recursive_firings: int) -> int:
+        """The firings passed the base bound: the case's own bound (bounds()) when they are within it, else
+        the evaluation stops (limit_error)."""
+        bound = bounds(case)[0]
+        if firings <= bound:
+            return bound
+        raise limit_error(self.policy, self.recursive, case, "rule firings", firings, recursive_firings)
 
-    def _too_many_derived(self, cur: int):
-        from .errors import EvaluationError, Issue
-        raise EvaluationError([Issue("eval.limit", f"more than {MAX_DERIVED} derived facts", self.policy.rules[cur].location,
-                                     "check rules that derive facts from facts of their own kind")])
+    def _too_many_derived(self, case, derived: int, firings: int, recursive_firings: int) -> int:
+        bound = bounds(case)[1]
+        if derived <= bound:
+            return bound
+        raise limit_error(self.policy, self.recursive, case, "derived facts", firings, recursive_firings)
 
     # -- single rules and flags, for the durable backend ---------------------------------------
     def rule_traced(self, rule):
@@ -1969,8 +1980,88 @@ class Program:
         return self.thens[rule.index](state.case, fact.data, fact.label, state.as_of, state.params, state.decisions, state.cache)
 
 
-MAX_FIRINGS = 20000          # bound on rule firings per evaluation (forward chaining must end)
-MAX_DERIVED = 5000           # bound on derived facts per evaluation
+# Bounds of one evaluation (forward chaining must end): a base, and as much again for each record of the case
+# (an item of one of its lists), since a rule fires at most once per fact it binds. A case file is at most
+# 4 MiB (load.MAX_CASE_BYTES), so the bound stays finite: a policy whose derivations do not end is stopped,
+# and a case that ends is evaluated however many records it has (the policy shipped fires about 2 rules
+# and derives about 1 fact a license, at most a few dozen rules and 10 facts with every trigger).
+MAX_FIRINGS = 20000          # rule firings per evaluation, past those a case's records allow
+FIRINGS_PER_RECORD = 64
+MAX_DERIVED = 5000           # derived facts per evaluation, past those a case's records allow
+DERIVED_PER_RECORD = 16
+
+
+def records(case) -> int:
+    """The items of every list in the case file, at any depth: what a rule can bind besides the case."""
+    count, stack = 0, [case]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            count += len(node)
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return count
+
+
+def bounds(case) -> tuple:
+    """(rule firings, derived facts) one evaluation of `case` may take."""
+    n = records(case)
+    return MAX_FIRINGS + FIRINGS_PER_RECORD * n, MAX_DERIVED + DERIVED_PER_RECORD * n
+
+
+def recursive_rules(policy) -> frozenset:
+    """Indices of the rules that derive facts from facts of their own kind, directly or through other derived
+    facts: the only rules whose derivations can go on without end (each rule fires at most once per fact)."""
+    edges: dict = {}
+    for rule in policy.rules:
+        if rule.binds.startswith("derived:"):
+            for concl in rule.conclusions:
+                if isinstance(concl, ir.Derive):
+                    edges.setdefault(rule.binds[8:], set()).add(concl.fact)
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            kind = todo.pop()
+            if kind == goal:
+                return True
+            if kind not in seen:
+                seen.add(kind)
+                todo.extend(edges.get(kind, ()))
+        return False
+
+    return frozenset(rule.index for rule in policy.rules if rule.binds.startswith("derived:")
+                     and any(isinstance(c, ir.Derive) and reaches(c.fact, rule.binds[8:]) for c in rule.conclusions))
+
+
+def limit_error(policy, recursive: frozenset, case, what: str, firings: int, recursive_firings: int):
+    """The EvaluationError of an evaluation past its bound of `what` ("rule firings", "derived facts"), the
+    same on every backend. When most firings were of rules deriving facts from facts of their own kind, their
+    derivations do not end: the policy's fault, at the first such rule, for its drafter. Otherwise the case
+    has more records than one evaluation takes: the case's fault, with no place (the caller knows the case
+    file's and puts it in: evaluate.evaluate)."""
+    from .errors import EvaluationError, Issue, Location
+    n = records(case)
+    firing_bound, derived_bound = bounds(case)
+    bound, base, per = ((firing_bound, MAX_FIRINGS, FIRINGS_PER_RECORD) if what == "rule firings"
+                        else (derived_bound, MAX_DERIVED, DERIVED_PER_RECORD))
+    said = f"more than {bound:,} {what} for a case of {n:,} record{'' if n == 1 else 's'} ({base:,} and {per} for each record)"
+    if recursive and 2 * recursive_firings > firings:
+        rules = [r for r in policy.rules if r.index in recursive]
+        names = ", ".join(f"`{r.id}`" for r in rules[:3]) + (" ..." if len(rules) > 3 else "")
+        return EvaluationError([Issue(
+            "eval.limit", f"{said}, most rule firings on facts derived from facts of their own kind: "
+                          f"the derivations of {names} do not end", rules[0].location,
+            "for the policy's drafter: a rule that derives facts from facts of its own kind must come back to facts "
+            "already derived (derived facts are a set); a field that changes at each step (a count, a date moved on) "
+            "makes a new fact each time")])
+    why = ("the policy's derivations always end" if not recursive else
+           "most rule firings were on the case's own records, not on facts derived from facts of their own kind")
+    return EvaluationError([Issue(
+        "eval.limit", f"{said}: the case is too large for one evaluation", Location(),
+        f"split the case file into cases of fewer records ({why}; the bound grows with the records, and this case "
+        "needed more than that)")])
 
 
 def _matched(trace: list) -> list:

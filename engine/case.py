@@ -94,7 +94,7 @@ def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None
                                   else i for i in exc.issues]) from None
         check_case(policy, doc)
         level = explain if explain in EXPLAIN_LEVELS else explain_level(explain)   # as given: no call
-        ev = evaluate(policy, doc.data, when, backend=backend, source=doc.file, checked=True, trace=level != "none")
+        ev = evaluate(policy, doc.data, when, backend=backend, source=doc.file, checked=True, doc=doc, trace=level != "none")
         return to_dict(ev, level)
     except (InputError, SelectionError) as exc:   # the case's own fault: name it by its identity
         exc.identity = case_identity(cat, doc, policy, policy_name, version)

@@ -30,6 +30,7 @@ class Record:
     text: Optional[str] = None
     path: Optional[str] = None
     undecodable: Optional[int] = None   # the offset of the first byte that is not UTF-8
+    undecodable_column: Optional[int] = None   # its column: the characters before it, plus one (load.not_utf8)
     too_long: bool = False              # the line is longer than MAX_CASE_BYTES (its text is not kept)
 
 
@@ -158,7 +159,8 @@ def _jsonl(stream, name: str, first: int = 1) -> Iterator[Record]:
         try:
             yield Record(f"{name}:{number}", number, raw.decode("utf-8"))
         except UnicodeDecodeError as exc:  # still a record, so that its error is reported with its line
-            yield Record(f"{name}:{number}", number, undecodable=exc.start)
+            yield Record(f"{name}:{number}", number, undecodable=exc.start,
+                         undecodable_column=len(raw[:exc.start].decode("utf-8")) + 1)   # (valid up to there)
 
 
 SPAN_BYTES = 1 << 18     # a span of a JSONL file that a batch worker reads itself: about 150 cases of 1.7 KB
@@ -351,7 +353,8 @@ def parse_record(record: Record) -> Document:
         raise InputError([Issue("input.too_large", f"the line is longer than {MAX_CASE_BYTES >> 20} MiB", Location(name, line, 1),
                                 "one enterprise's case file is a few KiB; is this one case a line?")])
     if record.undecodable is not None:
-        raise InputError([Issue("input.encoding", f"the line is not UTF-8 (byte {record.undecodable})", Location(name, line, 1),
+        raise InputError([Issue("input.encoding", f"the line is not UTF-8 (byte {record.undecodable})",
+                                Location(name, line, record.undecodable_column or 1),
                                 "save the file as UTF-8")])
     text = record.text.rstrip("\r\n")   # its line's end is not part of it: an error at the end is on this line
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from typing import TYPE_CHECKING
@@ -425,6 +425,17 @@ def identity_of(policy: CompiledPolicy, case) -> dict:
     return out
 
 
+def _at_case(exc: EvaluationError, doc: Optional[Document], source: str) -> EvaluationError:
+    """The error with the case's place on its issues that have none: those the case caused (a case with more
+    records than one evaluation takes, _python.limit_error), where the backend knows no file."""
+    def unplaced(issue: Issue) -> bool:
+        return issue.code == "eval.limit" and not issue.location.file and not issue.location.path
+    if not any(unplaced(i) for i in exc.issues) or not (doc is not None or source):
+        return exc
+    where = doc.whole() if doc is not None else Location(source)
+    return EvaluationError([replace(i, location=where) if unplaced(i) else i for i in exc.issues])
+
+
 _label_of = operator.attrgetter("label")     # (a derived fact's; in C, no Python call per fact when sorting)
 
 
@@ -437,7 +448,10 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
     if doc is not None and not checked:
         check_case(policy, doc)
     program = policy.backends.get(backend) or program_for(policy, backend)
-    decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
+    try:
+        decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
+    except EvaluationError as exc:
+        raise _at_case(exc, doc, source) from None
     # derived facts as Fact objects (the Python backend's traced code makes them) or (kind, data, label, by)
     facts = derived if not derived or type(derived[0]) is Fact else [Fact(kind, data, label, by) for kind, data, label, by in derived]
     if len(facts) > 1:

@@ -340,6 +340,18 @@ def test_an_undecodable_line_is_one_bad_record(tmp_path):
     assert len(lines(tmp_path / "out.jsonl")) == 2
 
 
+def test_an_undecodable_line_is_reported_at_the_column_of_its_bad_byte(tmp_path):
+    """Columns count characters, as everywhere else (load.not_utf8): `{"名": "` is 7 characters, 9 bytes."""
+    path = tmp_path / "enc.jsonl"
+    path.write_bytes(jsonl(gen.generate(1, seed=1)).encode("utf-8") + '{"名": "'.encode("utf-8") + b'\xff"}\n')
+    result = run("batch", path, "--out", tmp_path / "out.jsonl", "--errors", tmp_path / "err.jsonl", "--jobs", 1)
+    assert result.exit_code == 1
+    [bad] = lines(tmp_path / "err.jsonl")
+    [error] = bad["errors"]
+    assert error["code"] == "input.encoding" and "(byte 9)" in error["message"]
+    assert (error["location"]["line"], error["location"]["column"]) == (2, 8)
+
+
 def test_atomic_writer_keeps_the_old_file_when_the_write_fails(tmp_path):
     target = tmp_path / "out.jsonl"
     target.write_text("old\n", encoding="utf-8")

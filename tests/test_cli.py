@@ -535,6 +535,25 @@ def test_eval_whose_reader_leaves_ends_quietly_with_141_in_every_format(fmt):
     assert stderr == "", stderr
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_eval_whose_reader_leaves_after_a_line_of_an_output_that_fits_in_the_pipe_exits_0(fmt):
+    """`regcode eval CASE --explain | head -1`: an output that fits in a pipe (64 KiB) is one write, all in the
+    pipe before the reader can leave, so the status is the run's own, every time (its last byte written on
+    its own made it 141 or 0 at random). Repeated to catch the race: the reader closes right after a line."""
+    import subprocess
+    import sys
+    from conftest import REPO
+    case = str(REPO / "examples" / "cases" / "aa-clean.yaml")
+    statuses = []
+    for _ in range(30):
+        proc = subprocess.Popen([sys.executable, "-m", "regcode.cli", "eval", case, "--explain", "--format", fmt],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout.readline()
+        proc.stdout.close()
+        statuses.append(proc.wait(timeout=60))
+    assert statuses == [0] * 30
+
+
 def test_a_file_name_with_control_characters_is_escaped_in_eval_text_output(tmp_path):
     """The text header names the case file on one line, its control characters escaped, as problems do."""
     from conftest import REPO
