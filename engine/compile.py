@@ -223,7 +223,8 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                                   ("Decisions", "decisions", "decisions", "decision"),
                                   ("Parameters", "parameters", "parameters", "parameter"), ("Rules", "rules", "rules", "rule")):
         declared = {(entry.get("id") if kind == "Rules" else entry) for d in version.of_kind(kind)
-                    for entry in (d.data.get(key) or ()) if kind != "Rules" or isinstance(entry, dict)}
+                    for entry in (d.data.get(key) or ()) if kind != "Rules" or isinstance(entry, dict)
+                    and isinstance(entry.get("id"), str)}    # (an id of another shape is a schema problem of its rule)
         for doc in version.of_kind(kind):
             for i, name in enumerate(doc.data.get("remove", []) or []):
                 _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed, base_names[attr])
@@ -232,7 +233,10 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):
             if (doc.file, i) in version.rejected:   # its schema issues are already reported
-                resolved.rejected_articles.add(data.get("article") if isinstance(data, dict) else None)
+                # (a schema problem may be the article's own shape: `[第四十七条]` still names the article meant)
+                article = data.get("article") if isinstance(data, dict) else None
+                resolved.rejected_articles.update(a for a in (article if isinstance(article, (list, dict)) else [article])
+                                                  if isinstance(a, str))
                 reading = version.strays.get((doc.file, i))
                 if reading is not None and top:   # only unknown keys: check what it says besides
                     aside.append(Item(doc, ("rules", i), reading))

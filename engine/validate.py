@@ -346,6 +346,10 @@ def file_header_issue(doc: Document) -> Optional[Issue]:
         return Issue("schema.api_version", f"apiVersion is {doc.data.get('apiVersion')!r}; this regcode reads {API_VERSION!r}",
                      doc.location(("apiVersion",)), HINTS["apiVersion"])
     kind = doc.data.get("kind")
+    if isinstance(kind, (list, dict)):     # (no kind's name: `kind: [Rules]` cannot even be looked up)
+        return Issue("schema.type", f"`kind` is {json_type(kind)}; it takes text, one of {', '.join(sorted(KINDS))}",
+                     doc.location(("kind",)), f"write its name alone: `kind: {kind[0]}`" if isinstance(kind, list)
+                     and len(kind) == 1 and kind[0] in KINDS else "write its name alone, as in `kind: Rules`")
     if kind not in KINDS:
         return Issue("schema.kind", f"unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}",
                      doc.location(("kind",)), did_you_mean(str(kind), KINDS))
