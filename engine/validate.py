@@ -491,6 +491,8 @@ def _meant_kind(doc: Document) -> Optional[str]:
     """The kind a file with a header problem is read as for checking: the kind it says, or the one it is nearest to
     (`Rule`: Rules). None for a file that is no mapping or says no kind near one regcode has: bad as a whole."""
     kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    if isinstance(kind, list) and len(kind) == 1:   # `kind: [Rules]`: the kind it names, as a misspelt one is
+        kind = kind[0]
     if not isinstance(kind, str):
         return None
     return kind if kind in KINDS else nearest(kind, KINDS)
