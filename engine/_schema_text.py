@@ -94,7 +94,7 @@ def _noun(schema: dict) -> str:
         ref = items.get("$ref")
         if isinstance(ref, str) and "/" in ref:
             return f"a list of {ref.rsplit('/', 1)[-1].replace('_', ' ')}s"
-        if items.get("type") in TYPE_WORDS:
+        if isinstance(items.get("type"), str) and items["type"] in TYPE_WORDS:
             inner = TYPE_WORDS[items["type"]]
             return "a list of " + ("texts" if inner == "text" else inner.split(" ", 1)[-1] + "s")
         return "a list"

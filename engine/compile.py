@@ -13,7 +13,7 @@ from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
 from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest, not_declared, undeclared
-from .load import Document, dump_json, not_at, places
+from .load import Document, dump_json, json_type, not_at, places
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
     from .validate import ValidatedVersion
@@ -223,7 +223,8 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
                                   ("Decisions", "decisions", "decisions", "decision"),
                                   ("Parameters", "parameters", "parameters", "parameter"), ("Rules", "rules", "rules", "rule")):
         declared = {(entry.get("id") if kind == "Rules" else entry) for d in version.of_kind(kind)
-                    for entry in (d.data.get(key) or ()) if kind != "Rules" or isinstance(entry, dict)}
+                    for entry in (d.data.get(key) or ()) if kind != "Rules" or isinstance(entry, dict)
+                    and isinstance(entry.get("id"), str)}    # (an id of another shape is a schema problem of its rule)
         for doc in version.of_kind(kind):
             for i, name in enumerate(doc.data.get("remove", []) or []):
                 _remove(resolved, issues, inherited, doc, i, attr, what, name, declared, seen_removed, base_names[attr])
@@ -232,7 +233,10 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
     for doc in version.of_kind("Rules"):
         for i, data in enumerate(doc.data.get("rules", []) or []):
             if (doc.file, i) in version.rejected:   # its schema issues are already reported
-                resolved.rejected_articles.add(data.get("article") if isinstance(data, dict) else None)
+                # (a schema problem may be the article's own shape: `[第四十七条]` still names the article meant)
+                article = data.get("article") if isinstance(data, dict) else None
+                resolved.rejected_articles.update(a for a in (article if isinstance(article, (list, dict)) else [article])
+                                                  if isinstance(a, str))
                 reading = version.strays.get((doc.file, i))
                 if reading is not None and top:   # only unknown keys: check what it says besides
                     aside.append(Item(doc, ("rules", i), reading))
@@ -421,10 +425,31 @@ def pass_declarations(c: Compilation) -> None:
         if default is not None and typ == "enum" and default not in values:
             c.issues.add("compile.decision", f"decision `{name}`: default {default!r} is not one of its values", item.location("default"),
                          did_you_mean(str(default), map(str, values)))
+        elif default is not None and not _default_fits(typ, value_type, values, default):
+            c.issues.add("compile.type", f"decision `{name}`: default {default!r} is {json_type(default)}; it takes "
+                         f"{_default_takes(typ, value_type, values)}",
+                         item.location("default"), "write a default of the decision's type, or none (null)")
         c.decisions[name] = ir.DecisionDecl(name=name, type=typ, combine=combine, default=default,
                                             title=d.get("title", ""), values=values, value_type=value_type,
                                             article=d.get("article", ""), location=item.location())
     _requirements(c)
+
+
+def _default_fits(typ: str, value_type: Optional[str], values: Optional[list], default: Any) -> bool:
+    """Whether a decision's default is a value of its type: a map's a mapping of such values, a list's a list of codes."""
+    if typ == "map":
+        return isinstance(default, dict) and all(v is None or member_fits(value_type, values, v) for v in default.values())
+    if typ == "list":
+        return isinstance(default, list) and all(member_fits("list", values, v) for v in default)
+    return member_fits(typ, values, default)
+
+
+def _default_takes(typ: str, value_type: Optional[str], values: Optional[list]) -> str:
+    if typ == "map":
+        return f"a mapping of {'values ' + ', '.join(map(str, values)) if values else f'{value_type} values'}"
+    if typ == "list":
+        return f"a list of {'codes ' + ', '.join(map(str, values)) if values else 'codes (text)'}"
+    return f"a {typ}"
 
 
 def _requirements(c: Compilation) -> None:
@@ -543,6 +568,75 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
                          did_you_mean(str(v), map(str, decl.values or [])))
 
 
+def _takes(decl: ir.DecisionDecl) -> str:
+    """What a decision's value may be, for a message: "a bool", "one of aa, a, b, c"."""
+    typ = decl.value_type if decl.type == "map" else decl.type
+    return f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
+
+
+def _check_type(decl: ir.DecisionDecl, parsed: tuple, item: Item, path: tuple, c: Compilation, said: set) -> None:
+    """A conclusion's value that is no literal (those are _check_literal's) but whose type is known, from the facts
+    schema, a derived fact's fields, a decision's type or a parameter's values, must be one its decision takes: a
+    wrong one would be claimed as it is, and fail what reads it (a plan's share, a date's order). A type not known
+    statically (a field of any value, an expression's) is left to the evaluation."""
+    from . import _operators as ops
+    expr, shape = parsed
+    typ = decl.value_type if decl.type == "map" else decl.type
+    if isinstance(expr, ir.Lit):
+        return
+    if isinstance(expr, ir.Param):
+        _check_param(decl, typ, expr.name, item, path, c, said)
+        return
+    family = ops._family(expr, shape)
+    fits = {"bool": ("boolean",), "number": ("number",), "date": ("text",), "string": ("text",), "list": ("text", "list"),
+            "enum": tuple({ops.FAMILY.get(ops._literal_kind(v)) for v in decl.values or []})}.get(typ)
+    if family is None or fits is None:
+        return
+    # (a date is text to the comparisons; a decision of dates takes a field the facts schema says holds one)
+    if family in fits and not (typ == "date" and shape is not None and shape.kind == "string"):
+        return
+    given = ops._word(expr, shape, family) + (", not a date" if typ == "date" and family == "text" else "")
+    c.issues.add("compile.type", f"`{decl.name}` takes {_takes(decl)}, but {ops._side(expr)} is {given}", item.location(*path),
+                 "name a fact, parameter or decision of that type, or write the value")
+
+
+def _check_param(decl: ir.DecisionDecl, typ: str, name: str, item: Item, path: tuple, c: Compilation, said: set) -> None:
+    """A parameter claimed as a decision's value: each value of its timeline must be one the decision takes. A value
+    written as text where a number, a bool or a date goes (`"20%"`), or one unlike the rest of its timeline, is the
+    parameter's mistake, said at the value; a parameter wholly of another type is the conclusion's (the wrong one)."""
+    from . import _operators as ops
+    source = c.resolved.parameters.get(name)
+    if source is None:
+        return
+    data = source.data
+    own = ((source.doc.data.get("parameters") or {}).get(name) or {}) if isinstance(source.doc.data, dict) else {}
+    timeline = ([(("value",), "", data["value"])] if "value" in data else []) + \
+        [(("values", day), f" from {day}", v) for day, v in sorted((data.get("values") or {}).items())]
+    fits = [all(member_fits(typ, decl.values, m) for m in (v if typ == "list" and isinstance(v, list) else [v]))
+            for _, _, v in timeline]
+    if all(fits):
+        return
+    kinds = {ops._literal_kind(v) for _, _, v in timeline}
+    for (where, since, value), ok in zip(timeline, fits):
+        if ok:
+            continue
+        if isinstance(value, str) or len(kinds) > 1:
+            written = where[0] in own and (len(where) == 1 or where[1] in (own.get("values") or {}))
+            if (name, where) in said:
+                continue
+            said.add((name, where))
+            c.issues.add("compile.type", f"parameter `{name}` is {ops.show(value)}{since} ({json_type(value)})"
+                         + ("" if written else " (inherited)") + f", but `{decl.name}` (at {item.location(*path)}) "
+                         f"takes {_takes(decl)}", source.location(*where),
+                         "write the value as its decision takes it: a number without its unit (0.2, not \"20%\")"
+                         if typ == "number" else "write the value as its decision takes it")
+        else:
+            c.issues.add("compile.type", f"`{decl.name}` takes {_takes(decl)}, but parameter `{name}` is "
+                         f"{ops.WORDS.get(ops.FAMILY.get(ops._literal_kind(value)), 'a list')} ({ops.show(value)}{since})",
+                         item.location(*path), "name a parameter of that type")
+            return
+
+
 def _undeclared(c: "Compilation", what: str, name: str, known, fallback: str) -> tuple:
     return not_declared(what, name, known, c.resolved.removed, fallback)
 
@@ -562,6 +656,7 @@ def pass_rules(c: Compilation) -> None:
     schemas = operator_schemas()
     guards: dict = {}   # rules file -> (guard condition, decisions it reads): parsed once, shared by the file's rules
     checked_only = [(None, item) for item in c.resolved.checked_only]   # set aside: checked, never compiled in
+    said: set = set()   # parameter values said to be of the wrong type (once, however many rules claim them)
     for rid, item in sorted(c.resolved.rules.items()) + checked_only:
         data = item.data
         if item.doc.file not in guards:
@@ -644,6 +739,7 @@ def pass_rules(c: Compilation) -> None:
                 if value is None:
                     continue
                 _check_literal(decl, value[0], item, path + ("value",), c)
+                _check_type(decl, value, item, path + ("value",), c, said)
                 conclusions.append(ir.Decide(decision=name, value=value[0], map_key=key[0] if key else None))
             else:
                 name = raw["derive"]

@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Iterable, Optional
 
+from ._dates import is_date
 from .coverage import article_number
-from .errors import CompileError, Issue, Location
-from .load import dump_json
+from .errors import CompileError, EvaluationError, Issue, Location
+from .load import dump_json, json_type
 from .reports import PlanSpec, identity_value, reports_for
 
 
@@ -99,6 +100,7 @@ def check_plans(cat, policy_id: str, version=None) -> None:
 
 def entry_of(spec: PlanSpec, case: dict, result: dict) -> Entry:
     d = result.get("decisions") or {}
+    _check_types(spec, d, result)
     policy = result.get("policy") or {}
     identity = tuple((col, identity_value(result, keys)) for col, keys in spec.identity)
     key = identity_value(result, spec.key)
@@ -117,6 +119,29 @@ def entry_of(spec: PlanSpec, case: dict, result: dict) -> Entry:
         special_reasons=tuple(d.get(spec.special) or ()) if spec.special else (), special_rules=special_rules,
         special_articles=special_articles, deadlines=deadlines, spec=spec,
     )
+
+
+def _check_types(spec: PlanSpec, d: dict, result: dict) -> None:
+    """The decisions the plan counts with are of the types it reads them as: a share or a number of visits that is
+    text, a deadline that is no date, would fail its sums and orders. Compile refuses a conclusion of the wrong type
+    (compile.type); this is said of a result that has one anyway, as the record's problem, never a crash."""
+    wanted = [(spec.share, "a number (the share of cases to inspect)", _is_number),
+              (spec.visits, "a number (visits a year)", _is_number),
+              (spec.mode, "text (one of its modes)", lambda v: isinstance(v, str)),
+              (spec.scope, "true or false", lambda v: isinstance(v, bool)),
+              (spec.special, "a list of reasons", lambda v: isinstance(v, list) and all(isinstance(r, str) for r in v))]
+    wanted += [(dl.decision, "a date", lambda v: isinstance(v, str) and is_date(v)) for dl in spec.deadlines]
+    p = result.get("policy") or {}
+    for name, takes, fits in wanted:
+        if name and d.get(name) is not None and not fits(d[name]):
+            raise EvaluationError([Issue("eval.type", f"decision `{name}` is {d[name]!r} ({json_type(d[name])}); the plan reads "
+                                         f"it as {takes}", Location(),
+                                         f"fix the rules of {p.get('id')}@{p.get('version')} that claim it "
+                                         "(`regcode validate` says which, as compile.type)")])
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def sample_key(*parts) -> str:

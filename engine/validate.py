@@ -351,6 +351,10 @@ def file_header_issue(doc: Document) -> Optional[Issue]:
         return Issue("schema.api_version", f"apiVersion is {doc.data.get('apiVersion')!r}; this regcode reads {API_VERSION!r}",
                      doc.location(("apiVersion",)), HINTS["apiVersion"])
     kind = doc.data.get("kind")
+    if isinstance(kind, (list, dict)):     # (no kind's name: `kind: [Rules]` cannot even be looked up)
+        return Issue("schema.type", f"`kind` is {json_type(kind)}; it takes text, one of {', '.join(sorted(KINDS))}",
+                     doc.location(("kind",)), f"write its name alone: `kind: {kind[0]}`" if isinstance(kind, list)
+                     and len(kind) == 1 and kind[0] in KINDS else "write its name alone, as in `kind: Rules`")
     if kind not in KINDS:
         return Issue("schema.kind", f"unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}",
                      doc.location(("kind",)), did_you_mean(str(kind), KINDS))
@@ -492,6 +496,8 @@ def _meant_kind(doc: Document) -> Optional[str]:
     """The kind a file with a header problem is read as for checking: the kind it says, or the one it is nearest to
     (`Rule`: Rules). None for a file that is no mapping or says no kind near one regcode has: bad as a whole."""
     kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    if isinstance(kind, list) and len(kind) == 1:   # `kind: [Rules]`: the kind it names, as a misspelt one is
+        kind = kind[0]
     if not isinstance(kind, str):
         return None
     return kind if kind in KINDS else nearest(kind, KINDS)
