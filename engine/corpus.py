@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from .errors import InputError, Issue, Location
-from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _Refused, check_value, read_json,
+from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _JsonMarks, _LazyMarks, _Refused, check_value, read_json,
                    json_depth_place, json_position, json_syntax, json_type, load_case_file, refused_at)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -379,8 +379,11 @@ def parse_record(record: Record) -> Document:
         problems = check_value(data, name, line, text)
         if problems:
             raise InputError(problems)
-    # no marks: every place in it is the line's (FILE, LINE, column 1), and the evaluation's source is `FILE:LINE`
-    return Document(record.source, data, place=(name, line), syntax="json")
+    # its places are read from the line's text only when a problem asks for one (load._JsonMarks), placed at
+    # FILE, LINE and the column in the line; the evaluation's source is `FILE:LINE`
+    marked = _JsonMarks(text, name)
+    return Document(record.source, data, _LazyMarks(marked, "marks"), _LazyMarks(marked, "keys"), place=(name, line),
+                    syntax="json")
 
 
 @dataclass

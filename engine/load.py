@@ -112,8 +112,13 @@ class Document:
         """Where the key of the entry at `path` is written (an unknown key is reported there), else `location`."""
         mark = self.keys.get(tuple(path))
         if mark is not None:
-            return Location(self.file, mark[0], mark[1], format_path(tuple(path)))
+            return self._at(mark, tuple(path))
         return self.location(path)
+
+    def _at(self, mark: tuple, path: tuple) -> Location:
+        if self.place is not None:      # a record's marks are in its own text: placed in its file, from its line
+            return Location(self.place[0], self.place[1] + mark[0] - 1, mark[1], format_path(path))
+        return Location(self.file, mark[0], mark[1], format_path(path))
 
     def location(self, path: Path_ = ()) -> Location:
         """The location of `path`, or of its nearest ancestor that has a mark."""
@@ -122,7 +127,7 @@ class Document:
         while True:
             mark = self.marks.get(probe)
             if mark is not None:
-                return Location(self.file, mark[0], mark[1], format_path(path))
+                return self._at(mark, path)
             if not probe:
                 if self.place is not None:
                     return Location(self.place[0], self.place[1], 1, format_path(path))

@@ -819,6 +819,13 @@ PLACED = [  # (what, the record's text, code, column, message)
     ("nesting past the bound", '{"as_of": "2019-06-30", "n": ' + "[" * 70 + "]" * 70 + "}", "input.too_deep", 93, "64 levels deep"),
     ("nesting past the reader's recursion", '{"as_of": "2019-06-30", "n": ' + "[" * 100_000 + "]" * 100_000 + "}", "input.too_deep",
      93, "64 levels deep"),
+    # read, but refused by its meaning: at the value's column in the line, as eval says it in a .json file
+    ("an as_of that is no day", '{"as_of": "2019-02-30"}', "input.as_of", 11, "is not a date"),
+    ("a text where the facts schema takes a list",
+     '{"as_of": "2019-06-30", "enterprise": {"credit_code": "91310113134268707X", "name": "甲", "production_district": "宝山区"},'
+     ' "licenses": "x"}', "input.schema", 133, "licenses must be a list"),
+    ("a field the facts schema does not know, at its key", '{"as_of": "2019-06-30", "enterprize": {}}', "input.schema", 25,
+     "`enterprize` is not a key it takes"),
 ]
 
 

@@ -1137,12 +1137,13 @@ def test_a_case_failing_inside_a_corpus_diff_is_said_as_batch_says_it_with_its_p
     corpus.write_text('{"as_of": "2019-02-30"}\n{"as_of": "2019-06-30", "enterprise": {"name": 1}}\n', encoding="utf-8")
     args = ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", str(corpus)]
     text = CliRunner().invoke(regcode, args).stdout
-    assert f"? {corpus}:1:1: unreadable (input.as_of): input.as_of: as_of '2019-02-30' is not a date" in text, text
-    assert f"x {corpus}:2:1: fails on both sides (input.schema): input.schema: " in text, text
+    # each at the value's column in its line: as_of's value (11), the enterprise mapping missing two fields (39)
+    assert f"? {corpus}:1:11: unreadable (input.as_of): input.as_of: as_of '2019-02-30' is not a date" in text, text
+    assert f"x {corpus}:2:39: fails on both sides (input.schema): input.schema: " in text, text
     data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)["corpus"]
     [unreadable] = data["unreadable"]
     where = unreadable["problems"][0]["location"]
-    assert unreadable["errors"] == ["input.as_of"] and (where["file"], where["line"]) == (str(corpus), 1), where
+    assert unreadable["errors"] == ["input.as_of"] and (where["file"], where["line"], where["column"]) == (str(corpus), 1, 11), where
     [both] = data["errors_same"]
     assert both["errors"] == ["input.schema"] and {p["location"]["path"] for p in both["problems"]} >= {"enterprise.name"}
 
