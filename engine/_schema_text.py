@@ -161,6 +161,9 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
             of_mappings = items.get("type") == "object" or "properties" in items or "$ref" in items
             example = f"`{key}: [{{...}}, {{...}}]`" if of_mappings else f"`{key}: [a, b]`"
             hint = f"write a list, e.g. {example}"
+        elif schema.get("type") == "object" and key == "expr":     # the left side of a comparison: an expression
+            hint = ("write an expression, e.g. `expr: {param: name}` or `expr: {count: ...}`; a literal goes on the right, "
+                    "in `value:` (a code in a list fact: `some: LIST, as: x, where: {path: x, op: '==', value: CODE}`)")
         elif schema.get("type") == "object":
             hint = f"write a mapping, e.g. `{key}: {{name: value}}`"
         elif schema.get("type") == "string" and not isinstance(instance, (dict, list)):
