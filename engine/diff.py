@@ -332,6 +332,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
     """Evaluate every case under both versions; group the changed decisions by (decision, from, to)."""
     groups: dict = {}
     dropped: dict = {}      # a decision only the old version takes -> ValueTally of its values in the cases
+    gained: dict = {}       # a decision only the new version takes -> ValueTally of its values in the cases
     unreadable, errors, both = [], [], []
     failed = {"old": 0, "new": 0, "both": 0}
     outside = {"old": 0, "new": 0}
@@ -364,6 +365,8 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
         touched = False
         for name in set(a["decisions"]) - set(b["decisions"]):
             dropped.setdefault(name, ValueTally()).add(a["decisions"][name])
+        for name in set(b["decisions"]) - set(a["decisions"]):
+            gained.setdefault(name, ValueTally()).add(b["decisions"][name])
         for name in sorted(set(a["decisions"]) & set(b["decisions"])):   # added/removed ones are in the static diff
             va, vb = a["decisions"].get(name), b["decisions"].get(name)
             if same(va, vb):     # (not `==`: `false` -> `0` is a change to whoever reads the output)
@@ -392,6 +395,7 @@ def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Option
             "failing_cases": failing, "most_failed": total > 0 and 2 * failing > total,
             "by_decision": dict(sorted(by_decision.items())), "changes": changes, "errors_differ": errors,
             "removed_values": {name: tally.rows() for name, tally in sorted(dropped.items())},
+            "added_values": {name: tally.rows() for name, tally in sorted(gained.items())},
             "errors_same": both, "unreadable": unreadable,
             "outside_window": {side: {"cases": outside[side], "window": p.window()} for side, p in (("old", old), ("new", new))}}
 
@@ -562,6 +566,8 @@ def to_text(result: dict, all_changes: bool = False) -> str:
         for name, rows in (c.get("removed_values") or {}).items():
             was = tally_text(rows, "case")
             lines.append(f"  {name}: no longer decided; it was {was}")
+        for name, rows in (c.get("added_values") or {}).items():
+            lines.append(f"  {name}: newly decided; it is {tally_text(rows, 'case')}")
         lines.extend(_decision_lines(c["changes"], c["compared"], all_changes))
         for e in c["errors_differ"]:     # (the codes that differ are the point; each problem is in the JSON)
             side = lambda codes: f"fails ({_codes_text(codes)})" if codes else "ok"

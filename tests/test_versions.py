@@ -443,6 +443,30 @@ def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
     assert "  inspector: no longer decided; it was " in text
 
 
+def test_a_decision_only_the_new_version_takes_is_tallied_over_the_corpus_as_a_dropped_one_is(tmp_path):
+    """The other way round (toy@2 without `inspector` -> toy@1 with it): the corpus says what the new decision is in
+    the cases compared, value by value, as it says what a dropped one was."""
+    root = tmp_path / "policies"
+    v2 = amendment(root)
+    _write_removals(v2, {"decisions.yaml": "remove: [inspector]",
+                         "rules.yaml": "remove: [tier-bronze-large, inspector-named, inspector-default-district]"})
+    cat = Catalog([root, TEST_POLICIES])
+    old, new = cat.by_ref("toy@2"), cat.by_ref("toy@1")
+    result = diff(old, new, iter_corpus(str(_corpus(tmp_path))))
+    counts = {json.dumps(r["value"], ensure_ascii=False): r["count"] for r in result["corpus"]["added_values"]["inspector"]}
+    expected: dict = {}
+    for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            value = json.dumps(evaluate(new, json.loads(line), "2020-06-30").decisions["inspector"], ensure_ascii=False)
+            evaluate(old, json.loads(line), "2020-06-30")
+        except EvaluationError:    # failing on either side: counted with the failing cases, not compared
+            continue
+        expected[value] = expected.get(value, 0) + 1
+    assert counts == expected and len(counts) > 1
+    assert "inspector" not in result["corpus"]["removed_values"]
+    assert "  inspector: newly decided; it is " in diff_text(result)
+
+
 REMOVAL_ERRORS = [
     # (what, files of version 2 to write {name: text}, code, words in message + hint, file and line of the problem)
     ("a decision the base lacks", {"decisions.yaml": "remove: [inspectr]"}, "compile.remove",
