@@ -221,7 +221,10 @@ def parse_expr(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
         finally:
             ctx.depth -= 1
     if raw is None:
-        ctx.error("compile.null", "a value is missing here (null)", path, "write a literal, {param: ...} or {path: ...}")
+        in_condition = bool(path) and path[-1] == "value" and any(p in ("when", "guard", "where") for p in path if isinstance(p, str))
+        ctx.error("compile.null", "a value is missing here (null)", path,
+                  "to ask whether a field is set, write `{present: PATH}` or `{absent: PATH}` instead of comparing it with null"
+                  if in_condition else "write a literal, {param: ...} or {path: ...}")
         return None
     if isinstance(raw, bool):
         shape = Shape("boolean")
