@@ -163,6 +163,9 @@ def handle(state: State, ask: Ask) -> Iterator[tuple]:
 def _batch(state: State, ask: Ask) -> Iterator[tuple]:
     more = False
     try:
+        if not _first_char(ask.body):   # as /v1/evaluate says of an empty case file: not a batch of none ([] is one)
+            raise InputError([Issue("input.empty", "the batch is empty: the body holds no case file", Location(ask.source, 1, 1),
+                                    "send a JSON array of case files, or JSON lines (one case file a line)")])
         _refuse_one_object(ask)
         if ask.media == "jsonl" or _first_char(ask.body) != b"[":
             records = list(text_records(ask.body, ask.source))
