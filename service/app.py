@@ -481,8 +481,8 @@ _ABSOLUTE_RAW = re.compile(rb"\A[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 # The pattern is the document's only: a value past it gets _check_as_of's message, as a calendar-impossible date does
 AS_OF = Query(None, json_schema_extra={"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
               description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
-POLICY = Query(None, max_length=200, description="Policy id; may be omitted when only one policy is served.")
-VERSION = Query(None, max_length=200, description="Force this version instead of the one in force on the date.")
+POLICY = Query(None, min_length=1, max_length=200, description="Policy id; may be omitted when only one policy is served.")
+VERSION = Query(None, min_length=1, max_length=200, description="Force this version instead of the one in force on the date.")
 EXPLAIN = Query("full", json_schema_extra={"enum": list(EXPLAIN_LEVELS)},   # checked by _check_explain, in our words
                 description="The why to keep: none, the decisive claims, or every claim and derived fact.")
 SOURCE = Query(decide.DEFAULT_SOURCE, min_length=1, max_length=200,
@@ -568,8 +568,11 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             detail = f"no route here: the route is {route}, without the trailing slash"
             hint = f"send the request to {route}"
         issue = Issue(code, f"{request.method} {_shown(request.url.path)}: {detail}", Location(path=request.url.path), hint)
-        return refuse([issue], status=exc.status_code if 400 <= exc.status_code < 500 else 400,
-                      headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        allow = [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
+        if "GET" in allow and "HEAD" not in allow:     # _Framing serves HEAD wherever GET is served
+            headers["Allow"] = ", ".join([*allow, "HEAD"])
+        return refuse([issue], status=exc.status_code if 400 <= exc.status_code < 500 else 400, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):   # a bug of ours: logged here, never shown as a traceback
@@ -815,7 +818,10 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(dump_json_bytes(body), media_type="application/json")
 
     # ---- operations -----------------------------------------------------------------------------
-    @app.get("/health", tags=["operations"], summary="Liveness and what is served")
+    health_503 = {"description": "Starting: no worker is alive yet (the same body, `status` `starting`)",
+                  "content": {"application/json": {}}}
+
+    @app.get("/health", tags=["operations"], summary="Liveness and what is served", responses={503: health_503})
     async def health():
         alive = service.pool.alive()
         loaded = service.loaded
@@ -835,6 +841,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     # HEAD too: load balancers probe with it (the status and headers without the body); its own operation in the document
     app.add_api_route("/health", health, methods=["HEAD"], tags=["operations"], operation_id="health_head",
+                      responses={503: health_503},
                       summary="Liveness: the status of GET /health, without the body")
 
     @app.get("/metrics", tags=["operations"], summary="Counters and latencies (Prometheus text format)",

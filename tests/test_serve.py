@@ -412,6 +412,67 @@ def test_the_document_lists_exactly_the_query_parameters_each_route_takes(client
     assert client.get("/health", params={"zzz": "1"}).status_code == 200      # probes may add what they like
 
 
+def test_the_document_declares_every_status_each_route_sends_and_head_wherever_it_is_served():
+    """What any route may answer (the HTTP reader's 400, 408, 413, 431; a 405; a bug's 500) and what the body
+    routes answer of a body (411, 415) is declared, each with the Problem schema; HEAD is its own operation
+    wherever GET is served, and a 405's Allow names it. (servekit checks every answer of every test against it.)"""
+    with serving(workers=1, enable_admin=True) as c:
+        spec = c.get("/openapi.json").json()
+        allow = {path: c.request("DELETE", path.format(policy_id="shanghai-post-license", version="2017")).headers["allow"]
+                 for path in spec["paths"]}
+    paths = spec["paths"]
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            wanted = {"400", "405", "408", "413", "431", "500"} | ({"411", "415", "429", "503"} if path.startswith("/v1/evaluate") else set())
+            assert wanted <= set(op["responses"]), (path, method, sorted(op["responses"]))
+            for status, response in op["responses"].items():
+                if status.startswith(("4", "5")) and path != "/health":
+                    assert response["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+            assert "422" not in op["responses"] or path in ("/v1/evaluate", "/v1/evaluate/batch", "/v1/admin/reload"), path
+        assert sorted(m.strip().lower() for m in allow[path].split(",")) == sorted(ops), (path, allow[path])
+    for path in ("/health", "/metrics", "/v1/policies", "/v1/policies/{policy_id}/{version}"):
+        assert {"get", "head"} <= set(paths[path]), path
+    assert len({op["operationId"] for ops in paths.values() for op in ops.values()}) == sum(len(ops) for ops in paths.values())
+    schemas = spec["components"]["schemas"]
+    assert {"decision_id", "source", "as_of", "policy", "decisions"} <= set(schemas["Evaluation"]["required"])
+    ok = lambda path, method: paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]  # noqa: E731
+    assert ok("/v1/policies/{policy_id}/{version}", "get") == {"$ref": "#/components/schemas/PolicyVersion"}
+    assert ok("/v1/admin/reload", "post") == {"$ref": "#/components/schemas/Reload"}
+    for path in ("/v1/evaluate", "/v1/evaluate/batch"):
+        params = {p["name"]: p["schema"] for p in paths[path]["post"]["parameters"]}
+        for name in ("policy", "version"):
+            assert params[name]["anyOf"][0]["minLength"] == 1, (path, name, params[name])
+
+
+def test_an_answer_the_document_does_not_declare_is_caught_by_the_check_every_test_makes(client):
+    """servekit.check_answer, run on each answer of each test: it would catch an undeclared status, a body that
+    is not its schema's, and a 405 whose Allow differs from the document (not a check that cannot fail)."""
+    from servekit import check_answer
+
+    spec = client.get("/openapi.json").json()
+    reply = client.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML)
+    check_answer(spec, "/v1/evaluate", "post", 200, "application/json", reply.content)
+    with pytest.raises(AssertionError, match="does not declare"):
+        check_answer(spec, "/v1/evaluate", "post", 418, "application/json", reply.content)
+    no_id = json.loads(reply.content)
+    del no_id["decision_id"]
+    with pytest.raises(Exception, match="decision_id"):
+        check_answer(spec, "/v1/evaluate", "post", 200, "application/json", json.dumps(no_id).encode())
+    with pytest.raises(AssertionError):
+        check_answer(spec, "/metrics", "delete", 405, "application/problem+json", b"{}", "GET")     # HEAD not listed
+    for route in ("/v1/policies", "/metrics", "/health"):
+        head = client.head(route)
+        assert head.status_code == 200 and not head.content, route
+
+
+def test_an_empty_policy_or_version_query_is_still_said_in_our_words_with_the_documents_min_length(client):
+    for name in ("policy", "version"):
+        response = client.post(f"/v1/evaluate?{name}=", content=b"{}", headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+        [issue] = response.json()["errors"]
+        assert issue["message"] == f"the query parameter `{name}` is empty" and issue["location"]["path"] == f"query.{name}"
+
+
 # ---- the decision log ----------------------------------------------------------------------------
 def test_each_decision_is_one_log_line_with_its_policy_input_and_rules(tmp_path):
     log = tmp_path / "d.log"
