@@ -473,6 +473,22 @@ def test_an_empty_policy_or_version_query_is_still_said_in_our_words_with_the_do
         assert issue["message"] == f"the query parameter `{name}` is empty" and issue["location"]["path"] == f"query.{name}"
 
 
+def test_a_yaml_case_sent_without_a_content_type_is_told_to_say_application_yaml(client):
+    """http.client and curl --data-binary without -H send no Content-Type: the body is read as JSON, and a case
+    file written as YAML gets the fix in its hint; a body that is not YAML either keeps the JSON hint (the real
+    server with http.client: test_serve_http)."""
+    body = (CASES / "aa-clean.yaml").read_bytes()
+    for headers in ({}, {"Content-Type": "application/json"}):
+        response = client.post("/v1/evaluate", content=body, headers=headers)
+        assert response.status_code == 400
+        [issue] = response.json()["errors"]
+        assert issue["code"] == "input.syntax" and issue["message"].startswith("invalid JSON")
+        assert "send it with Content-Type: application/yaml" in issue["hint"], issue
+    assert client.post("/v1/evaluate", content=body, headers=YAML).status_code == 200
+    broken = client.post("/v1/evaluate", content=b'{"as_of": "2019-06-30",', headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400 and "application/yaml" not in broken.json()["errors"][0]["hint"]
+
+
 # ---- the decision log ----------------------------------------------------------------------------
 def test_each_decision_is_one_log_line_with_its_policy_input_and_rules(tmp_path):
     log = tmp_path / "d.log"

@@ -269,3 +269,19 @@ def test_the_http_readers_refusals_are_what_the_document_declares(server):
         status, headers, body = answer(exchange(port, data))
         check_answer(spec, path, "get" if path == "/health" else "post", status, headers["content-type"], body)
 
+
+def test_a_yaml_case_sent_by_http_client_without_a_content_type_gets_the_hint_to_say_yaml(server):
+    import http.client
+
+    port, _ = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/v1/evaluate", body=(CASES / "aa-clean.yaml").read_bytes())    # no Content-Type sent
+        response = conn.getresponse()
+        problem = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 400 and response.getheader("content-type") == PROBLEM
+    [issue] = problem["errors"]
+    assert issue["code"] == "input.syntax" and issue["hint"].startswith("the body reads as YAML: send it with "
+                                                                        "Content-Type: application/yaml"), issue
