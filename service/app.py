@@ -87,6 +87,7 @@ class Service:
         self.version = regcode_version()
         self.metrics = metrics_mod.Metrics()
         self.log = None
+        self.log_fault: Optional[str] = None    # why the last write to the decision log failed; None once one succeeds
         if config.decision_log:   # opened now, so that a bad path fails the start, not the first decision
             self.log = DecisionLog(config.decision_log, config.log_max_bytes, config.log_keep, config.log_fsync)
         self.pool = workers.Pool(decide.handle, self._state(self.loaded), config.workers or workers.default_size(),
@@ -136,6 +137,7 @@ class Service:
             try:
                 self.log.reopen()
             except OSError as exc:   # said now; each decision until it can be reopened is a 503 service.decision_log
+                self.log_fault = os_reason(exc, shown=True)
                 log.error("cannot reopen the decision log %s: %s", self.config.decision_log, exc.strerror or exc)
         await self.reload()
 
@@ -144,9 +146,23 @@ class Service:
         return await self.pool.run(ask)
 
     def record(self, line: Optional[bytes]) -> None:
-        """Log one decision before it is answered. OSError when it could not be: then it must not be answered."""
+        """Log one decision before it is answered. OSError when it could not be: then it must not be answered.
+        /health says `degraded` from a failed write until one succeeds."""
         if line is not None and self.log is not None:
-            self.log.write(line)
+            try:
+                self.log.write(line)
+            except OSError as exc:
+                self.log_fault = os_reason(exc, shown=True)
+                raise
+            self.log_fault = None
+
+
+def os_reason(exc: OSError, shown: bool = False) -> str:
+    """`ENOSPC: No space left on device`: an OSError's errno name and text, without the file it was about.
+    `shown` (for /health): an error without an errno is its class's name, not its text, which may name a path."""
+    if exc.errno:
+        return f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}"
+    return type(exc).__name__ if shown else str(exc)
 
 
 # ---- request helpers -----------------------------------------------------------------------------
@@ -465,8 +481,8 @@ _ABSOLUTE_RAW = re.compile(rb"\A[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 # The pattern is the document's only: a value past it gets _check_as_of's message, as a calendar-impossible date does
 AS_OF = Query(None, json_schema_extra={"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
               description="Evaluation date (YYYY-MM-DD); overrides the case file's as_of.")
-POLICY = Query(None, max_length=200, description="Policy id; may be omitted when only one policy is served.")
-VERSION = Query(None, max_length=200, description="Force this version instead of the one in force on the date.")
+POLICY = Query(None, min_length=1, max_length=200, description="Policy id; may be omitted when only one policy is served.")
+VERSION = Query(None, min_length=1, max_length=200, description="Force this version instead of the one in force on the date.")
 EXPLAIN = Query("full", json_schema_extra={"enum": list(EXPLAIN_LEVELS)},   # checked by _check_explain, in our words
                 description="The why to keep: none, the decisive claims, or every claim and derived fact.")
 SOURCE = Query(decide.DEFAULT_SOURCE, min_length=1, max_length=200,
@@ -552,8 +568,11 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             detail = f"no route here: the route is {route}, without the trailing slash"
             hint = f"send the request to {route}"
         issue = Issue(code, f"{request.method} {_shown(request.url.path)}: {detail}", Location(path=request.url.path), hint)
-        return refuse([issue], status=exc.status_code if 400 <= exc.status_code < 500 else 400,
-                      headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        allow = [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
+        if "GET" in allow and "HEAD" not in allow:     # _Framing serves HEAD wherever GET is served
+            headers["Allow"] = ", ".join([*allow, "HEAD"])
+        return refuse([issue], status=exc.status_code if 400 <= exc.status_code < 500 else 400, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):   # a bug of ours: logged here, never shown as a traceback
@@ -664,15 +683,15 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     # A decision is answered only once it is in the decision log: an audit log must hold every decision the
     # service gave. One the log refuses (a full disk, EIO, a rotation refused) is not returned: a 503 that may
     # be retried, said in the server log in one line, the service's failure and not the request's.
-    def log_issue(exc: OSError, where: str, what: str = "the decision was not returned: it") -> Issue:
-        reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
-        return Issue("service.decision_log", f"{what} could not be written to the decision log "
-                     f"{config.decision_log} ({reason}); every decision answered is logged",
-                     Location(where), "the request may be sent again once the decision log can be written (free its "
-                     "disk, check its file)")
+    # The client is told what happened and when to retry; the log's path and the system's error are the
+    # server's own (its log line says them, and /health says `degraded`), not a client's business.
+    def log_issue(where: str, what: str = "the decision was not returned: it") -> Issue:
+        return Issue("service.decision_log", f"{what} could not be written to the service's decision log, and every "
+                     "decision answered is logged", Location(where),
+                     "the request may be sent again later (see Retry-After); the server's log says why")
 
     def log_failed(exc: OSError, request: Request, count: int) -> None:
-        reason = f"{errno.errorcode.get(exc.errno, 'error')}: {exc.strerror}" if exc.errno else str(exc)
+        reason = os_reason(exc)
         log.error("cannot write the decision log %s (%s): %d decision(s) of %s %s not returned", config.decision_log,
                   reason, count, request.method, request.url.path)
 
@@ -702,7 +721,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             service.record(line)
         except OSError as exc:
             log_failed(exc, request, 1)
-            return refuse([log_issue(exc, source)], headers={"Retry-After": LOG_RETRY_AFTER})
+            return refuse([log_issue(source)], headers={"Retry-After": LOG_RETRY_AFTER})
         service.metrics.inc("regcode_decisions_total", policy=ref)
         return Response(_pretty(item) if pretty else item, media_type="application/json")
 
@@ -738,7 +757,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                     service.record(line)
                 except OSError as exc:   # not answered, as on /v1/evaluate: named in its place instead
                     unlogged.append(exc)
-                    issue = log_issue(exc, places[i][0])
+                    issue = log_issue(places[i][0])
                     codes_said.append(issue.code)
                     results.append(dump_json_bytes({"errors": [issue.as_dict()], "line": places[i][1], "source": places[i][0]}))
                     continue
@@ -760,7 +779,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 many = len(unlogged) > 1
                 what = (f"none of the batch's {len(unlogged)} decisions was returned: they" if many else
                         "the batch's decision was not returned: it")
-                return refuse([log_issue(unlogged[-1], source, what)], headers={"Retry-After": LOG_RETRY_AFTER})
+                return refuse([log_issue(source, what)], headers={"Retry-After": LOG_RETRY_AFTER})
         for code in codes_said:
             service.metrics.inc("regcode_errors_total", code=code)
         for ref in refs:
@@ -799,21 +818,30 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(dump_json_bytes(body), media_type="application/json")
 
     # ---- operations -----------------------------------------------------------------------------
-    @app.get("/health", tags=["operations"], summary="Liveness and what is served")
+    health_503 = {"description": "Starting: no worker is alive yet (the same body, `status` `starting`)",
+                  "content": {"application/json": {}}}
+
+    @app.get("/health", tags=["operations"], summary="Liveness and what is served", responses={503: health_503})
     async def health():
         alive = service.pool.alive()
         loaded = service.loaded
         # a version whose files failed on the last reload serves its last good compile: alive (200), but not as
         # its files say; `kept` names each, with the reload's problems in /v1/policies and its reply
         kept = sorted(f"{p}@{v}" for (p, v), s in loaded.served.items() if s.status == "kept")
-        body = {"status": "starting" if not alive else "degraded" if kept else "ok", "workers": alive,
+        # a decision log whose last write failed refuses every decision (a 503 each): alive, but not serving
+        # decisions; `decision_log` says why (not where: the path is in the server's log), until a write succeeds
+        fault = service.log_fault
+        body = {"status": "starting" if not alive else "degraded" if kept or fault else "ok", "workers": alive,
                 "policy_versions": len(loaded.served), "regcode_version": service.version}
         if kept:
             body["kept"] = kept
+        if fault:
+            body["decision_log"] = f"the last decision could not be written ({fault}): each decision is refused until one can be"
         return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if alive else 503)
 
     # HEAD too: load balancers probe with it (the status and headers without the body); its own operation in the document
     app.add_api_route("/health", health, methods=["HEAD"], tags=["operations"], operation_id="health_head",
+                      responses={503: health_503},
                       summary="Liveness: the status of GET /health, without the body")
 
     @app.get("/metrics", tags=["operations"], summary="Counters and latencies (Prometheus text format)",

@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Iterator, Optional
 
+import yaml
+
 
 from ..engine import Catalog, InputError, Issue, Location, PolicyError, dump_json_bytes, evaluate_case, load_case_text
 from ..engine.corpus import parse_record, text_records
@@ -135,7 +137,25 @@ def _case(ask: Ask):
     try:
         return load_case_text(text, ask.source, as_json=ask.media == "json")
     except InputError as exc:   # a value found wrong after reading (a lone surrogate) has a path but no line yet
-        raise InputError(elements.placed_in_text(exc.issues, text, ask.source)) from None
+        issues = exc.issues
+        if ask.media == "json" and [i.code for i in issues] == ["input.syntax"] and _reads_as_yaml(text):
+            # a YAML case file sent as JSON, or with no Content-Type (read as JSON): said with the fix
+            issues = [replace(issues[0], hint="the body reads as YAML: send it with Content-Type: application/yaml "
+                              "(curl: -H 'Content-Type: application/yaml')")]
+        raise InputError(elements.placed_in_text(issues, text, ask.source)) from None
+
+
+YAML_GUESSED = 1 << 20      # characters: a larger body is not read a second time just to better a hint
+
+
+def _reads_as_yaml(text: str) -> bool:
+    """Whether text that is not JSON reads as a YAML mapping (a case file's shape)."""
+    if len(text) > YAML_GUESSED:
+        return False
+    try:
+        return isinstance(yaml.safe_load(text), dict)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return False
 
 
 def _guarded(fn, source: str, identity: Optional[dict] = None):
@@ -163,6 +183,9 @@ def handle(state: State, ask: Ask) -> Iterator[tuple]:
 def _batch(state: State, ask: Ask) -> Iterator[tuple]:
     more = False
     try:
+        if not _first_char(ask.body):   # as /v1/evaluate says of an empty case file: not a batch of none ([] is one)
+            raise InputError([Issue("input.empty", "the batch is empty: the body holds no case file", Location(ask.source, 1, 1),
+                                    "send a JSON array of case files, or JSON lines (one case file a line)")])
         _refuse_one_object(ask)
         if ask.media == "jsonl" or _first_char(ask.body) != b"[":
             records = list(text_records(ask.body, ask.source))

@@ -58,10 +58,14 @@ BATCH = {"type": "object", "required": ["read", "evaluated", "failed", "results"
                         "results": {"type": "array", "description": "one per case file, in order",
                                     "items": {"anyOf": [{"$ref": REF + "Evaluation"}, {"$ref": REF + "BatchError"}]}}},
          "additionalProperties": True}
-HEALTH = {"type": "object", "required": ["status"],
+HEALTH = {"type": "object", "required": ["status", "workers", "policy_versions", "regcode_version"],
           "properties": {"status": {"enum": ["ok", "degraded", "starting"], "description": "degraded: a version "
-                                    "whose files failed on the last reload serves its last good compile (see `kept`)"},
+                                    "whose files failed on the last reload serves its last good compile (see `kept`), "
+                                    "or the decision log refused the last write, so that each decision is a 503 until "
+                                    "one succeeds (see `decision_log`)"},
                          "kept": {"type": "array", "items": {"type": "string"}, "description": "ID@VERSION of each"},
+                         "decision_log": {"type": "string", "description": "why the decision log's last write failed "
+                                          "(`ENOSPC: No space left on device`); present only while it is so"},
                          "policy_versions": {"type": "integer"},
                          "regcode_version": {"type": "string"}, "workers": {"type": "integer"}},
           "additionalProperties": True}
@@ -76,6 +80,36 @@ POLICIES = {"type": "object", "required": ["policies"],
                                           "files fail now; the last good compile serves) | failed"}},
                 "additionalProperties": True}}},
             "additionalProperties": True}
+
+VERSION_STATUS = {"type": "string", "description": "new | unchanged | changed | kept (its files fail now; the last "
+                  "good compile serves) | failed"}
+POLICY_VERSION = {"type": "object", "description": "One version after inheritance: what `regcode show --format json` prints, "
+                  "with its content hash and the chain of versions it inherits from",
+                  "required": ["content_hash", "chain", "policy", "decisions", "rules", "articles"],
+                  "properties": {"content_hash": {"type": "string"},
+                                 "chain": {"type": "array", "items": {"type": "string"}, "description": "ID@VERSION, "
+                                           "this version first"},
+                                 "policy": {"type": "object", "additionalProperties": True},
+                                 "decisions": {"type": "object", "additionalProperties": {"type": "object"}},
+                                 "derived_facts": {"type": "object", "additionalProperties": {"type": "object"}},
+                                 "parameters": {"type": "object", "additionalProperties": {"type": "object"}},
+                                 "event_dates": {"type": "object"}, "facts_schema": {"type": "object"},
+                                 "rules": {"type": "array", "items": {"type": "object", "required": ["id"],
+                                                                      "additionalProperties": True}},
+                                 "articles": {"type": "array", "items": {"type": "object", "additionalProperties": True}}},
+                  "additionalProperties": True}
+RELOAD = {"type": "object", "description": "Each version with its status since the reload; the 422 of a reload that "
+          "failed carries these fields too, beside the problem's",
+          "required": ["ok", "versions", "removed"],
+          "properties": {"ok": {"type": "boolean"},
+                         "versions": {"type": "array", "items": {
+                             "type": "object", "required": ["id", "version", "status", "content_hash"],
+                             "properties": {"id": {"type": "string"}, "version": {"type": "string"},
+                                            "status": VERSION_STATUS, "content_hash": {"type": ["string", "null"]},
+                                            "errors": {"type": "array", "items": {"$ref": REF + "Issue"}}}}},
+                         "removed": {"type": "array", "items": {"type": "string"}, "description": "ID@VERSION of each "
+                                     "version no longer served"}},
+          "additionalProperties": True}
 
 _SCALAR = {"bool": {"type": "boolean"}, "number": {"type": "number"}, "string": {"type": "string"},
            "date": {"type": "string", "format": "date"}}
@@ -121,7 +155,7 @@ def schemas(policies: list) -> dict:
     evaluation = {
         "type": "object", "description": "`regcode eval --format json`'s object, plus `decision_id` (the decision log's); "
         "the case's identity fields (as its policy declares them) are at the top too",
-        "required": ["as_of", "policy", "decisions", "rules_fired"],
+        "required": ["decision_id", "as_of", "source", "policy", "decisions", "rules_fired"],
         "properties": {"decision_id": {"type": "string", "description": "a UUIDv7, as in the decision log"},
                        "as_of": {"type": "string", "format": "date"}, "source": {"type": "string"},
                        "policy": {"$ref": REF + "PolicyRef"}, "decisions": decisions_schema(policies),
@@ -133,12 +167,36 @@ def schemas(policies: list) -> dict:
         "additionalProperties": True}
     return {"Location": LOCATION, "Issue": ISSUE, "Problem": PROBLEM, "Matched": MATCHED, "Reason": REASON,
             "DerivedFact": DERIVED, "PolicyRef": POLICY_REF, "Evaluation": evaluation, "BatchError": BATCH_ERROR,
-            "Batch": BATCH, "Health": HEALTH, "Policies": POLICIES}
+            "Batch": BATCH, "Health": HEALTH, "Policies": POLICIES, "PolicyVersion": POLICY_VERSION, "Reload": RELOAD}
 
 
 # the 200 of each route: its schema (the others answer what the framework's own document says)
 OK = {("/v1/evaluate", "post"): "Evaluation", ("/v1/evaluate/batch", "post"): "Batch",
-      ("/v1/policies", "get"): "Policies", ("/health", "get"): "Health", ("/health", "head"): "Health"}
+      ("/v1/policies", "get"): "Policies", ("/v1/policies/{policy_id}/{version}", "get"): "PolicyVersion",
+      ("/health", "get"): "Health", ("/health", "head"): "Health", ("/v1/admin/reload", "post"): "Reload"}
+
+# What any route may answer, whatever it is: the HTTP reader's refusals (service/protocol.py: a request that is
+# not HTTP/1.1, a head too slow or too large, a Content-Length of more digits than any body), the method not
+# served, and a bug of ours
+EVERY_ROUTE = {
+    "400": "A problem: the request is not HTTP/1.1 (`request.syntax`: a bad request line, header or framing)",
+    "405": "A problem (`request.method`): the method is not served here; `Allow` lists those that are",
+    "408": "A problem (`request.timeout`): the request's head did not arrive in time, or its body paused too long",
+    "413": "A problem (`request.too_large`): the body is larger than the service reads (its Content-Length)",
+    "431": "A problem (`request.header_too_large`): the request's headers are larger than the server reads",
+    "500": "A problem (`internal.*`): a bug in regcode, not in the request",
+}
+# and the routes that read a body, what they answer of it
+BODY_ROUTES = {("/v1/evaluate", "post"), ("/v1/evaluate/batch", "post")}
+WITH_BODY = {
+    "411": "A problem (`request.length_required`): a body sent without Content-Length (nor chunked) is not read",
+    "415": "A problem (`request.media_type`, `request.content_encoding`): a media type, charset or encoding not read here",
+}
+HEAD_NOTE = " (HEAD: the status and headers of GET, without the body)"
+
+
+def _problem_response(description: str) -> dict:
+    return {"description": description, "content": {"application/problem+json": {"schema": {"$ref": REF + "Problem"}}}}
 
 
 def attach(spec: dict, policies: list) -> dict:
@@ -152,13 +210,26 @@ def attach(spec: dict, policies: list) -> dict:
     found.update(schemas(policies))
     for path, ops in spec.get("paths", {}).items():
         for method, op in ops.items():
-            for status, response in (op.get("responses") or {}).items():
+            responses = op.setdefault("responses", {})
+            for status, response in list(responses.items()):
                 content = response.get("content") or {}
                 if "application/problem+json" in content:
                     content["application/problem+json"]["schema"] = {"$ref": REF + "Problem"}
                 if status == "422" and "application/json" in content and "HTTPValidationError" in str(content["application/json"]):
-                    response["description"] = "A problem (RFC 9457) with regcode's issues in `errors`"
-                    response["content"] = {"application/problem+json": {"schema": {"$ref": REF + "Problem"}}}
+                    del responses[status]   # the framework's; a parameter it refuses is our 400, never a 422
                 if status == "200" and (path, method) in OK and "application/json" in content:
                     content["application/json"]["schema"] = {"$ref": REF + OK[(path, method)]}
+                if status == "503" and path == "/health" and "application/json" in content:
+                    content["application/json"]["schema"] = {"$ref": REF + "Health"}
+            said = {**EVERY_ROUTE, **(WITH_BODY if (path, method) in BODY_ROUTES else {})}
+            for status, description in said.items():
+                responses.setdefault(status, _problem_response(description))
+        # HEAD wherever GET is served (app._Framing): its own operation in the document, as /health's is
+        if "get" in ops and "head" not in ops:
+            head = {**ops["get"], "summary": ops["get"].get("summary", "") + HEAD_NOTE,
+                    "operationId": ops["get"].get("operationId", path) + "_head"}
+            ops["head"] = head
+    for ops in spec.get("paths", {}).values():
+        for op in ops.values():
+            op["responses"] = dict(sorted(op["responses"].items()))
     return spec

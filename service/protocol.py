@@ -63,14 +63,22 @@ def _content_lengths(head: bytes) -> list:
     return [m.group(1).strip(b" \t") for m in re.finditer(rb"\r?\ncontent-length[ \t]*:([^\r\n]*)", head, re.I)]
 
 
-def fault(exc: Optional[BaseException], head: bytes = b"", max_body_bytes: Optional[int] = None) -> tuple:
+def fault(exc: Optional[BaseException], head: bytes = b"", max_body_bytes: Optional[int] = None,
+          max_head_bytes: int = DEFAULT_MAX_INCOMPLETE_EVENT_SIZE) -> tuple:
     """(status, issue) for an error of h11's reading a request. `head`: the bytes of the request head as received
-    (to tell a Content-Length too long for h11 from one that is not a number); `max_body_bytes`: the body limit."""
+    (to tell a Content-Length too long for h11 from one that is not a number); `max_body_bytes`: the body limit;
+    `max_head_bytes`: how much of a request head h11 reads."""
     message = str(exc) if exc is not None else ""
     status = getattr(exc, "error_status_hint", 400)
     status = status if 400 <= status < 500 else 400        # h11's 501 (a transfer coding it lacks) is the request's
     quoted = _QUOTED.match(message)
     what, raw = (quoted.group(1), ast.literal_eval(quoted.group(2))) if quoted else (message, b"")
+    if message == "Receive buffer too long" or status == 431:
+        # h11's words for a request head (its request line and headers) past what it reads, with no end in sight
+        return 431, Issue("request.headers_too_large", f"the request's headers are too large: its request line and "
+                          f"headers are more than {max_head_bytes} bytes, the most the server reads",
+                          Location(path="header"), "send fewer or shorter headers (a large cookie or token, a long URL: "
+                          "send the data in the body instead)")
     if what == "illegal request line":
         return status, _request_line(raw)
     if what == "illegal header line":
@@ -278,7 +286,7 @@ class ProblemH11Protocol(H11Protocol):
             pass
 
     def send_400_response(self, msg: str) -> None:
-        status, issue = fault(sys.exc_info()[1], bytes(self.conn.head), self.max_body_bytes)
+        status, issue = fault(sys.exc_info()[1], bytes(self.conn.head), self.max_body_bytes, self.conn._max_incomplete_event_size)
         self._count(issue)
         self._send_problem(issue, status)
         self.transport.close()

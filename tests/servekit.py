@@ -14,13 +14,78 @@ YAML = {"Content-Type": "application/yaml"}
 JSONL = {"Content-Type": "application/x-ndjson"}
 
 
+class Documented:
+    """The app, with every answer of one of its routes kept, to be checked against the document the app served
+    then (/openapi.json): its status declared for the route and method, and its body valid for the schema declared."""
+
+    def __init__(self, app):
+        self.app = app
+        self.answers: list = []     # (document, path template, method, status, content type, body)
+
+    def __getattr__(self, name):    # client.app.state ... reads the app's own
+        return getattr(self.app, name)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seen: dict = {"body": b""}
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+                headers = dict(message.get("headers", []))
+                seen["type"] = headers.get(b"content-type", b"").decode().split(";")[0]
+                seen["allow"] = headers.get(b"allow", b"").decode()
+            elif message["type"] == "http.response.body":
+                seen["body"] += message.get("body", b"")
+            await send(message)
+        await self.app(scope, receive, sending)
+        route = scope.get("route")
+        if route is not None and getattr(route, "include_in_schema", False) and "status" in seen:
+            self.answers.append((self.app.openapi(), route.path, scope["method"].lower(), seen["status"], seen["type"],
+                                 seen["body"], seen["allow"]))
+
+    def check(self) -> None:
+        for answer in self.answers:
+            check_answer(*answer)
+
+
+def check_answer(spec: dict, path: str, method: str, status: int, media: str, body: bytes, allow: str = "") -> None:
+    """The answer is one the document declares: its status for the route and method, and its body (when it has
+    one) valid for the schema given for that status and media type. A 405 (a method the path does not serve,
+    so not in the document) is checked against the path's operations: each declares it, and `Allow` lists them."""
+    import json
+
+    import jsonschema
+
+    ops = spec["paths"].get(path, {})
+    op = ops.get(method)
+    if op is None and status == 405 and ops:
+        assert sorted(m.strip().lower() for m in allow.split(",")) == sorted(ops), (path, method, allow, sorted(ops))
+        method, op = next(iter(ops.items()))
+    assert op is not None, f"{method.upper()} {path} is served but not in the document"
+    response = op["responses"].get(str(status))
+    assert response is not None, f"{method.upper()} {path} answered {status}, which the document does not declare: {body[:300]!r}"
+    if not body or method == "head":
+        return
+    content = response.get("content") or {}
+    assert media in content, f"{method.upper()} {path} {status} answered {media}; the document says {sorted(content)}"
+    schema = content[media].get("schema")
+    if media.endswith("json"):
+        assert schema and "$ref" in schema, (path, method, status, media, schema)   # a schema, not the framework's {}
+        jsonschema.Draft202012Validator({**schema, "components": spec["components"]}).validate(json.loads(body))
+
+
 @contextmanager
 def serving(**settings):
-    """A TestClient on a fresh app (workers forked at startup, stopped on exit). settings: ServeConfig fields."""
+    """A TestClient on a fresh app (workers forked at startup, stopped on exit). settings: ServeConfig fields.
+    Every answer of a route is checked against the app's own document when the client is done (Documented)."""
     settings.setdefault("workers", 2)
-    app = create_app(ServeConfig(**settings))
+    app = Documented(create_app(ServeConfig(**settings)))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+    app.check()
 
 
 def without_decision_id(text: str) -> str:

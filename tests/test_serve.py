@@ -412,6 +412,83 @@ def test_the_document_lists_exactly_the_query_parameters_each_route_takes(client
     assert client.get("/health", params={"zzz": "1"}).status_code == 200      # probes may add what they like
 
 
+def test_the_document_declares_every_status_each_route_sends_and_head_wherever_it_is_served():
+    """What any route may answer (the HTTP reader's 400, 408, 413, 431; a 405; a bug's 500) and what the body
+    routes answer of a body (411, 415) is declared, each with the Problem schema; HEAD is its own operation
+    wherever GET is served, and a 405's Allow names it. (servekit checks every answer of every test against it.)"""
+    with serving(workers=1, enable_admin=True) as c:
+        spec = c.get("/openapi.json").json()
+        allow = {path: c.request("DELETE", path.format(policy_id="shanghai-post-license", version="2017")).headers["allow"]
+                 for path in spec["paths"]}
+    paths = spec["paths"]
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            wanted = {"400", "405", "408", "413", "431", "500"} | ({"411", "415", "429", "503"} if path.startswith("/v1/evaluate") else set())
+            assert wanted <= set(op["responses"]), (path, method, sorted(op["responses"]))
+            for status, response in op["responses"].items():
+                if status.startswith(("4", "5")) and path != "/health":
+                    assert response["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+            assert "422" not in op["responses"] or path in ("/v1/evaluate", "/v1/evaluate/batch", "/v1/admin/reload"), path
+        assert sorted(m.strip().lower() for m in allow[path].split(",")) == sorted(ops), (path, allow[path])
+    for path in ("/health", "/metrics", "/v1/policies", "/v1/policies/{policy_id}/{version}"):
+        assert {"get", "head"} <= set(paths[path]), path
+    assert len({op["operationId"] for ops in paths.values() for op in ops.values()}) == sum(len(ops) for ops in paths.values())
+    schemas = spec["components"]["schemas"]
+    assert {"decision_id", "source", "as_of", "policy", "decisions"} <= set(schemas["Evaluation"]["required"])
+    ok = lambda path, method: paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]  # noqa: E731
+    assert ok("/v1/policies/{policy_id}/{version}", "get") == {"$ref": "#/components/schemas/PolicyVersion"}
+    assert ok("/v1/admin/reload", "post") == {"$ref": "#/components/schemas/Reload"}
+    for path in ("/v1/evaluate", "/v1/evaluate/batch"):
+        params = {p["name"]: p["schema"] for p in paths[path]["post"]["parameters"]}
+        for name in ("policy", "version"):
+            assert params[name]["anyOf"][0]["minLength"] == 1, (path, name, params[name])
+
+
+def test_an_answer_the_document_does_not_declare_is_caught_by_the_check_every_test_makes(client):
+    """servekit.check_answer, run on each answer of each test: it would catch an undeclared status, a body that
+    is not its schema's, and a 405 whose Allow differs from the document (not a check that cannot fail)."""
+    from servekit import check_answer
+
+    spec = client.get("/openapi.json").json()
+    reply = client.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers=YAML)
+    check_answer(spec, "/v1/evaluate", "post", 200, "application/json", reply.content)
+    with pytest.raises(AssertionError, match="does not declare"):
+        check_answer(spec, "/v1/evaluate", "post", 418, "application/json", reply.content)
+    no_id = json.loads(reply.content)
+    del no_id["decision_id"]
+    with pytest.raises(Exception, match="decision_id"):
+        check_answer(spec, "/v1/evaluate", "post", 200, "application/json", json.dumps(no_id).encode())
+    with pytest.raises(AssertionError):
+        check_answer(spec, "/metrics", "delete", 405, "application/problem+json", b"{}", "GET")     # HEAD not listed
+    for route in ("/v1/policies", "/metrics", "/health"):
+        head = client.head(route)
+        assert head.status_code == 200 and not head.content, route
+
+
+def test_an_empty_policy_or_version_query_is_still_said_in_our_words_with_the_documents_min_length(client):
+    for name in ("policy", "version"):
+        response = client.post(f"/v1/evaluate?{name}=", content=b"{}", headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+        [issue] = response.json()["errors"]
+        assert issue["message"] == f"the query parameter `{name}` is empty" and issue["location"]["path"] == f"query.{name}"
+
+
+def test_a_yaml_case_sent_without_a_content_type_is_told_to_say_application_yaml(client):
+    """http.client and curl --data-binary without -H send no Content-Type: the body is read as JSON, and a case
+    file written as YAML gets the fix in its hint; a body that is not YAML either keeps the JSON hint (the real
+    server with http.client: test_serve_http)."""
+    body = (CASES / "aa-clean.yaml").read_bytes()
+    for headers in ({}, {"Content-Type": "application/json"}):
+        response = client.post("/v1/evaluate", content=body, headers=headers)
+        assert response.status_code == 400
+        [issue] = response.json()["errors"]
+        assert issue["code"] == "input.syntax" and issue["message"].startswith("invalid JSON")
+        assert "send it with Content-Type: application/yaml" in issue["hint"], issue
+    assert client.post("/v1/evaluate", content=body, headers=YAML).status_code == 200
+    broken = client.post("/v1/evaluate", content=b'{"as_of": "2019-06-30",', headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400 and "application/yaml" not in broken.json()["errors"][0]["hint"]
+
+
 # ---- the decision log ----------------------------------------------------------------------------
 def test_each_decision_is_one_log_line_with_its_policy_input_and_rules(tmp_path):
     log = tmp_path / "d.log"
@@ -439,23 +516,29 @@ def test_decision_log_input_none_keeps_only_the_hash(tmp_path):
     assert "上海浦江特种电缆有限公司" not in log.read_text(encoding="utf-8")
 
 
-def test_a_decision_the_log_cannot_take_is_a_503_naming_the_log_and_is_not_answered(caplog):
+def test_a_decision_the_log_cannot_take_is_a_503_naming_no_server_file_and_is_not_answered(caplog):
     """/dev/full refuses every write with ENOSPC, as a full disk does: the decision is not returned (an audit log
-    must hold every decision answered), the reply says why and that it may be sent again, and the server log
-    has one line, no traceback."""
+    must hold every decision answered), the reply says that it may be sent again and when, and the server log
+    has one line, no traceback, naming the log's path and the reason: the client is told neither."""
     case = (CASES / "aa-clean.yaml").read_bytes()
     with serving(workers=1, decision_log="/dev/full") as c, caplog.at_level(logging.INFO, logger="regcode.serve"):
+        assert c.get("/health").json()["status"] == "ok"      # nothing was written yet, nothing failed
         response = c.post("/v1/evaluate", content=case, headers=YAML)
         metrics = c.get("/metrics").text
+        health = c.get("/health")
     assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "10"
     problem = response.json()
     assert problem["type"] == "urn:regcode:problem:service.decision_log" and "decision_id" not in response.text
     message = problem["errors"][0]["message"]
-    assert "/dev/full" in message and "ENOSPC: No space left on device" in message and "not returned" in message
+    assert "not returned" in message and "decision log" in message
+    assert "/dev/full" not in response.text and "ENOSPC" not in response.text and "/dev" not in response.text
     assert "bug" not in response.text and "may be sent again" in problem["errors"][0]["hint"]
     said = [r for r in caplog.records if r.name == "regcode.serve" and r.levelno >= logging.WARNING]
-    assert len(said) == 1 and said[0].exc_info is None and "/dev/full" in said[0].getMessage()
+    assert len(said) == 1 and said[0].exc_info is None
+    assert "/dev/full" in said[0].getMessage() and "ENOSPC: No space left on device" in said[0].getMessage()
+    assert health.status_code == 200 and health.json()["status"] == "degraded", health.text
+    assert "ENOSPC: No space left on device" in health.json()["decision_log"] and "/dev/full" not in health.text
     assert 'regcode_errors_total{code="service.decision_log"} 1' in metrics and "regcode_decisions_total{" not in metrics
 
 
@@ -471,7 +554,8 @@ def test_a_batch_none_of_whose_decisions_the_log_took_is_a_503_for_the_whole_req
     [issue] = response.json()["errors"]
     assert issue["code"] == "service.decision_log" and issue["location"]["file"] == "<request>"
     assert issue["message"].startswith("none of the batch's 2 decisions was returned: they could not be written to the "
-                                       "decision log /dev/full (ENOSPC"), issue
+                                       "service's decision log"), issue
+    assert "/dev/full" not in response.text and "ENOSPC" not in response.text
     assert 'regcode_errors_total{code="service.decision_log"} 1' in metrics and "input.schema" not in metrics
     assert "regcode_decisions_total{" not in metrics
 
@@ -496,6 +580,19 @@ def test_a_batch_the_log_took_some_of_answers_those_and_names_each_refused_one_i
     assert "decision_id" in reply["results"][0] and "decision_id" not in reply["results"][1]
     assert reply["results"][1]["errors"][0]["code"] == "service.decision_log"
     assert reply["results"][1]["errors"][0]["message"].startswith("the decision was not returned: it could not be written")
+
+
+@pytest.mark.parametrize("body, media", [(b"", "application/json"), (b"  \r\n\n", "application/x-ndjson"),
+                                         (b"\xef\xbb\xbf\n", "application/json")], ids=["nothing", "blank lines", "a BOM"])
+def test_an_empty_batch_body_is_a_400_input_empty_as_on_evaluate_not_a_200_of_none(client, body, media):
+    response = client.post("/v1/evaluate/batch", content=body, headers={"Content-Type": media})
+    assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json", response.text
+    [issue] = response.json()["errors"]
+    assert issue["code"] == "input.empty" and "batch is empty" in issue["message"] and "JSON lines" in issue["hint"]
+    single = client.post("/v1/evaluate", content=body.replace(b"\r", b""), headers={"Content-Type": "application/json"})
+    assert single.status_code == 400 and single.json()["errors"][0]["code"] == "input.empty"
+    empty_array = client.post("/v1/evaluate/batch", content=b"[]", headers={"Content-Type": "application/json"})
+    assert empty_array.status_code == 200 and empty_array.json()["read"] == 0      # a batch of none, said as such
 
 
 @pytest.mark.parametrize("query, code", [({"policy": "nosuch"}, "select.unknown_policy"), ({"version": "2099"}, "select.unknown_version")])
@@ -527,10 +624,14 @@ def test_any_os_error_of_the_log_is_a_503_and_a_partial_line_is_ended_before_the
     with serving(workers=1, decision_log=str(log)) as c:
         monkeypatch.setattr(decisionlog.os, "write", failing)
         refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        degraded = c.get("/health").json()
         answered = c.post("/v1/evaluate", content=case, headers=YAML)
+        healthy = c.get("/health").json()
     assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "service.decision_log"
-    assert errno.errorcode[error] in refused.json()["errors"][0]["message"]
+    assert errno.errorcode[error] not in refused.text and str(tmp_path) not in refused.text
+    assert degraded["status"] == "degraded" and errno.errorcode[error] in degraded["decision_log"], degraded
     assert answered.status_code == 200
+    assert healthy["status"] == "ok" and "decision_log" not in healthy, healthy    # a write succeeded again
     partial, whole = log.read_bytes().split(b"\n")[:2]
     assert partial and not partial.endswith(b"}")                     # the partial line, ended: replay reports it
     assert json.loads(whole)["decision_id"] == answered.json()["decision_id"]
@@ -546,10 +647,12 @@ def test_a_rotation_the_file_system_refuses_keeps_the_log_and_refuses_the_decisi
         first = c.post("/v1/evaluate", content=case, headers=YAML)
         monkeypatch.setattr(decisionlog.Path, "rename", lambda *a: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
         refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        degraded = c.get("/health").json()
         monkeypatch.undo()
         rotated = c.post("/v1/evaluate", content=case, headers=YAML)
     assert first.status_code == 200 and rotated.status_code == 200
-    assert refused.status_code == 503 and "EACCES: Permission denied" in refused.json()["errors"][0]["message"]
+    assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "service.decision_log"
+    assert degraded["status"] == "degraded" and "EACCES: Permission denied" in degraded["decision_log"]
     assert [e["decision_id"] for e in log_lines(tmp_path / "d.log.1")] == [first.json()["decision_id"]]
     assert [e["decision_id"] for e in log_lines(log)] == [rotated.json()["decision_id"]]
 
@@ -575,12 +678,19 @@ def test_a_log_moved_away_or_deleted_is_reopened_at_its_path_and_one_that_cannot
         log.unlink()
         folder.rmdir()
         refused = c.post("/v1/evaluate", content=case, headers=YAML)
+        degraded = c.get("/health").json()
         folder.mkdir()
+        still = c.get("/health").json()      # the folder is back, but no write has succeeded yet
         fourth = c.post("/v1/evaluate", content=case, headers=YAML)
+        healthy = c.get("/health").json()
         metrics = c.get("/metrics").text
     assert refused.status_code == 503 and "decision_id" not in refused.text
+    assert refused.headers["retry-after"] == "10"
     issue = refused.json()["errors"][0]
-    assert issue["code"] == "service.decision_log" and "ENOENT" in issue["message"], issue
+    assert issue["code"] == "service.decision_log" and str(folder) not in refused.text and "ENOENT" not in refused.text, issue
+    assert degraded["status"] == still["status"] == "degraded" and "ENOENT" in degraded["decision_log"], degraded
+    assert str(folder) not in json.dumps(degraded)
+    assert healthy["status"] == "ok" and "decision_log" not in healthy, healthy
     assert fourth.status_code == 200
     assert [e["decision_id"] for e in log_lines(log)] == [fourth.json()["decision_id"]]
     assert "regcode_decision_log_reopens_total 3" in metrics

@@ -235,3 +235,53 @@ def test_a_request_head_or_body_that_does_not_arrive_in_time_is_a_408_and_the_co
     text = stderr.read_text(encoding="utf-8")
     assert f"POST /v1/evaluate: the request body paused for more than {READ_TIMEOUT} s" in text
     assert "(1 of 100 bytes received)" not in text      # the body that timed out is not said to be the client's disconnecting
+
+
+def test_headers_past_what_the_server_reads_are_a_431_saying_so_with_the_limit_and_the_fix(server):
+    """h11 reads at most 16 KiB of a request head: past it, a 431 that says the headers are too large, by how much
+    at most, and what to do, with its own title, not a `request.syntax` 'Receive buffer too long'; the document
+    declares it for the route, with the Problem schema."""
+    from servekit import check_answer
+
+    port, _ = server
+    # a head not ended yet past the limit (a head that ends in the same read as it passes the limit is read whole)
+    status, headers, body = answer(exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 20000))
+    assert status == 431 and headers["content-type"] == PROBLEM and headers["connection"] == "close", body
+    problem = json.loads(body)
+    assert problem["title"] == "The request's headers are too large" and problem["status"] == 431
+    [issue] = problem["errors"]
+    assert issue["code"] == "request.headers_too_large", issue
+    assert "headers are too large" in issue["message"] and "16384 bytes" in issue["message"], issue
+    assert "Receive buffer" not in body.decode() and "RFC 9112" not in body.decode()
+    assert "fewer or shorter headers" in issue["hint"]
+    spec = json.loads(answer(exchange(port, b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[2])
+    check_answer(spec, "/health", "get", 431, PROBLEM, body)
+    assert metric(port, "request.headers_too_large") >= 1
+
+
+def test_the_http_readers_refusals_are_what_the_document_declares(server):
+    port, _ = server
+    from servekit import check_answer
+
+    spec = json.loads(answer(exchange(port, b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[2])
+    for path, data in (("/health", MALFORMED["header without a colon"][0]), ("/v1/evaluate", MALFORMED["Content-Length abc"][0]),
+                       ("/v1/evaluate", POST + b"Content-Length: 99999999999999999999999\r\n\r\n{")):
+        status, headers, body = answer(exchange(port, data))
+        check_answer(spec, path, "get" if path == "/health" else "post", status, headers["content-type"], body)
+
+
+def test_a_yaml_case_sent_by_http_client_without_a_content_type_gets_the_hint_to_say_yaml(server):
+    import http.client
+
+    port, _ = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/v1/evaluate", body=(CASES / "aa-clean.yaml").read_bytes())    # no Content-Type sent
+        response = conn.getresponse()
+        problem = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 400 and response.getheader("content-type") == PROBLEM
+    [issue] = problem["errors"]
+    assert issue["code"] == "input.syntax" and issue["hint"].startswith("the body reads as YAML: send it with "
+                                                                        "Content-Type: application/yaml"), issue
