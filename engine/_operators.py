@@ -234,6 +234,20 @@ def parse_expr(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
     return ir.Lit(value=raw, kind=shape.kind), shape
 
 
+def parse_key(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optional[tuple]:
+    """A map decision's `key:`, parsed as an expression that gives one value (a list or a mapping names no entry)."""
+    if isinstance(raw, list):
+        ctx.error("schema.type", "`key` is a list; a key is one value: a literal, or an expression such as "
+                  "{path: ...}", path, "write key: {path: ...} without the brackets" if len(raw) == 1 else "name one entry")
+        return None
+    parsed = parse_expr(raw, ctx, scope, path)
+    if parsed is not None and (parsed[1].kind == "array" or parsed[1].kind == "object" and parsed[1].exact):
+        ctx.error("compile.type", f"`key` is {WORDS[FAMILY[parsed[1].kind]]}; a key is one value: text, a number, "
+                  "a date or a boolean", path, "name a field that holds one value")
+        return None
+    return parsed
+
+
 @expression("path")
 def _expr_path(raw, ctx, scope, path):
     return parse_path(raw["path"], ctx, scope, path + ("path",))
@@ -291,7 +305,7 @@ def _expr_decision(raw, ctx, scope, path):
         if "key" not in raw:
             ctx.error("compile.map_key", f"`{name}` is a map: say which entry with `key:`", path, "add key: {path: ...}")
             return None
-        parsed = parse_expr(raw["key"], ctx, scope, path + ("key",))
+        parsed = parse_key(raw["key"], ctx, scope, path + ("key",))
         if parsed is None:
             return None
         key_expr = parsed[0]
