@@ -287,8 +287,12 @@ def _literal_kind(value) -> str:
 
 
 def _decision_kind(decl) -> str:
-    return {"bool": "boolean", "number": "number", "date": "date", "list": "array"}.get(
-        decl.value_type if decl.type == "map" else decl.type, "string")
+    kind = decl.value_type if decl.type == "map" else decl.type
+    if kind == "enum":   # an enum's values say its type (`values: [1, 2, 3]` is numbers); mixed ones are read as text
+        kinds = {_literal_kind(v) for v in decl.values or ()}
+        if len(kinds) == 1 and kinds <= {"boolean", "number"}:
+            return kinds.pop()
+    return {"bool": "boolean", "number": "number", "date": "date", "list": "array"}.get(kind, "string")
 
 
 @expression("decision")
@@ -715,8 +719,10 @@ def _compare(left, lshape, op, raw_value, ctx, scope, path):
     else:
         literals = [rexpr.value] if isinstance(rexpr, ir.Lit) else []
     if lshape.enum:
+        lfam = _family(left, lshape)
         for lit in literals:
-            if lit not in lshape.enum:
+            if lit not in lshape.enum and not (lfam and FAMILY.get(_literal_kind(lit)) != lfam
+                                               and str(lit) in map(str, lshape.enum)):   # '3' for 3: its type is the mistake
                 ctx.error("compile.enum", f"{show(lit)} is never a value of this field; allowed: {', '.join(map(str, lshape.enum))}",
                           path + ("value",), did_you_mean(str(lit), map(str, lshape.enum)))
                 return None
