@@ -237,6 +237,20 @@ def parse_expr(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optiona
     return ir.Lit(value=raw, kind=shape.kind), shape
 
 
+def parse_key(raw: Any, ctx: ParseContext, scope: dict, path: tuple) -> Optional[tuple]:
+    """A map decision's `key:`, parsed as an expression that gives one value (a list or a mapping names no entry)."""
+    if isinstance(raw, list):
+        ctx.error("schema.type", "`key` is a list; a key is one value: a literal, or an expression such as "
+                  "{path: ...}", path, "write key: {path: ...} without the brackets" if len(raw) == 1 else "name one entry")
+        return None
+    parsed = parse_expr(raw, ctx, scope, path)
+    if parsed is not None and (parsed[1].kind == "array" or parsed[1].kind == "object" and parsed[1].exact):
+        ctx.error("compile.type", f"`key` is {WORDS[FAMILY[parsed[1].kind]]}; a key is one value: text, a number, "
+                  "a date or a boolean", path, "name a field that holds one value")
+        return None
+    return parsed
+
+
 @expression("path")
 def _expr_path(raw, ctx, scope, path):
     return parse_path(raw["path"], ctx, scope, path + ("path",))
@@ -276,8 +290,12 @@ def _literal_kind(value) -> str:
 
 
 def _decision_kind(decl) -> str:
-    return {"bool": "boolean", "number": "number", "date": "date", "list": "array"}.get(
-        decl.value_type if decl.type == "map" else decl.type, "string")
+    kind = decl.value_type if decl.type == "map" else decl.type
+    if kind == "enum":   # an enum's values say its type (`values: [1, 2, 3]` is numbers); mixed ones are read as text
+        kinds = {_literal_kind(v) for v in decl.values or ()}
+        if len(kinds) == 1 and kinds <= {"boolean", "number"}:
+            return kinds.pop()
+    return {"bool": "boolean", "number": "number", "date": "date", "list": "array"}.get(kind, "string")
 
 
 @expression("decision")
@@ -294,7 +312,7 @@ def _expr_decision(raw, ctx, scope, path):
         if "key" not in raw:
             ctx.error("compile.map_key", f"`{name}` is a map: say which entry with `key:`", path, "add key: {path: ...}")
             return None
-        parsed = parse_expr(raw["key"], ctx, scope, path + ("key",))
+        parsed = parse_key(raw["key"], ctx, scope, path + ("key",))
         if parsed is None:
             return None
         key_expr = parsed[0]
@@ -704,8 +722,10 @@ def _compare(left, lshape, op, raw_value, ctx, scope, path):
     else:
         literals = [rexpr.value] if isinstance(rexpr, ir.Lit) else []
     if lshape.enum:
+        lfam = _family(left, lshape)
         for lit in literals:
-            if lit not in lshape.enum:
+            if lit not in lshape.enum and not (lfam and FAMILY.get(_literal_kind(lit)) != lfam
+                                               and str(lit) in map(str, lshape.enum)):   # '3' for 3: its type is the mistake
                 ctx.error("compile.enum", f"{show(lit)} is never a value of this field; allowed: {', '.join(map(str, lshape.enum))}",
                           path + ("value",), did_you_mean(str(lit), map(str, lshape.enum)))
                 return None

@@ -1685,10 +1685,12 @@ class Program:
                 return f"(R{j}(L{j}) if L{j} else {'{}' if isinstance(default, dict) else '[]'})"
             return f"R{j}(L{j})"
         lone = None
-        if decl.type in ("number", "date") and decl.combine in ("min", "max") or decl.combine == "unique" and decl.type != "map":
-            lone = f"L{j}[0][0] is not None"
-        elif decl.type == "enum" and decl.combine in ("min", "max") and decl.order:
+        if decl.type == "enum" and decl.combine in ("min", "max", "unique") and decl.order:
+            # a lone claim of a declared value is the value; another is the resolver's eval.value
             lone = f"L{j}[0][0] in {self.builder.const(frozenset(decl.order), shared=True)}"
+        elif decl.type in ("number", "date") and decl.combine in ("min", "max") or \
+                decl.combine == "unique" and decl.type != "map" and not (decl.type in ("enum", "list") and decl.order):
+            lone = f"L{j}[0][0] is not None"
         elif decl.type == "bool" and decl.combine in ("any", "all"):
             value = f"L{j}[0][0]"
             return (f"(((bool({value}) if {value} is not None else {self.builder.const(default)}) if len(L{j}) == 1 "

@@ -730,7 +730,7 @@ def pass_rules(c: Compilation) -> None:
                         c.issues.add("compile.map_key", f"`{name}` is a map: say which entry with `key:`", item.location(*path),
                                      "add key: {path: ...}")
                         continue
-                    key = ops.parse_expr(raw["key"], ctx, scope, item.path + path + ("key",))
+                    key = ops.parse_key(raw["key"], ctx, scope, item.path + path + ("key",))
                     if key is None:
                         continue
                 elif "key" in raw:

@@ -73,7 +73,7 @@ class Issue:
 # window, its facts against the facts schema, its evaluation on any backend. A TestCases `expect_error`
 # names one of them, or their family (`input`); tests/test_errors.py checks this list against the engine.
 CASE_ERROR_CODES = ("eval.action", "eval.backend", "eval.backend_mismatch", "eval.conflict", "eval.date_range", "eval.limit",
-                    "eval.parameter", "eval.type", "input.as_of", "input.key", "input.number", "input.schema", "input.text",
+                    "eval.parameter", "eval.type", "eval.value", "input.as_of", "input.key", "input.number", "input.schema", "input.text",
                     "input.too_deep", "input.value", "select.no_version_in_force")
 
 

@@ -212,12 +212,54 @@ def _combine(decl: ir.DecisionDecl, values: list, claims: list, value_type: str,
     return values[0]
 
 
+def _declared(order: dict, value, many: bool) -> bool:
+    """Whether a claimed value is one of the decision's declared values (each of its codes, for a list: `many`)."""
+    try:
+        return all(v in order for v in value) if many and isinstance(value, list) else value in order
+    except TypeError:        # a mapping, or a list where one value goes, is no declared value
+        return False
+
+
+def _first_undeclared(order: dict, value, many: bool):
+    """The value, or for a list decision's list its first code, that is not declared."""
+    if many and isinstance(value, list):
+        return next(v for v in value if not _declared(order, v, False))
+    return value
+
+
+def _shown(value) -> str:
+    """A claimed value in a message: as Python writes it (as eval.conflict says them), long ones cut."""
+    text = printable(repr(value))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _undeclared_claim(decl: ir.DecisionDecl, claims: list, rules: list):
+    """eval.value for the claim (the first rule's, then the smallest value) whose value the decision does not declare:
+    a rule's condition may narrow what its path gives to the declared values, so this is said when it did not."""
+    order, many = decl.order, (decl.value_type if decl.type == "map" else decl.type) == "list"
+    bad = min(((rules[c[RULE]].index, _shown(_first_undeclared(order, c[VALUE], many)), c[RULE]) for c in claims
+               if c[VALUE] is not None and not _declared(order, c[VALUE], many)), default=None)
+    if bad is None:
+        return
+    rule = rules[bad[2]]
+    raise EvaluationError([Issue(
+        "eval.value", f"rule `{rule.id}` claims {bad[1]} for `{decl.name}`, which takes one of "
+        f"{', '.join(_shown(v) for v in decl.values)}: a value it does not declare is never output",
+        rule.location, "narrow the rule's condition to the declared values, or declare the value")])
+
+
+def _declares_values(decl: ir.DecisionDecl) -> bool:
+    return decl.order is not None and (decl.value_type if decl.type == "map" else decl.type) in ("enum", "list")
+
+
 def resolve(decl: ir.DecisionDecl, claims: list, rules: list):
     """Combine the claims of one decision by its declared strategy (never by rule order)."""
     if not claims:
         default = decl.default
         return _copy(default) if isinstance(default, (dict, list)) else default
     live = [c for c in claims if c[VALUE] is not None]
+    if _declares_values(decl):      # (of a map, the claims of an entry: one without a key is no entry)
+        _undeclared_claim(decl, [c for c in live if c[KEY] is not None] if decl.type == "map" else live, rules)
     if decl.type == "map":
         by_key: dict = {}
         for c in live:
@@ -252,13 +294,17 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
             if order is None:
                 return resolve(decl, claims, rules)
             best = at = None      # the first claim furthest along (max) or back (min) the declared order
-            for c in claims:
-                value = c[VALUE]
-                if value is None:
-                    continue
-                here = order.get(value, -1)
-                if best is None or (here > at if best_is_max else here < at):
-                    best, at = value, here
+            try:
+                for c in claims:
+                    value = c[VALUE]
+                    if value is None:
+                        continue
+                    here = order[value]
+                    if best is None or (here > at if best_is_max else here < at):
+                        best, at = value, here
+            except KeyError:      # a value the decision does not declare (a try costs nothing until it catches)
+                _undeclared_claim(decl, claims, rules)
+                raise
             return best if best is not None else _copy(default)
         return fast
     if decl.type == "map" and decl.value_type == "enum" and decl.combine in ("min", "max"):
@@ -268,22 +314,27 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
             if not claims:
                 return {}
             best: dict = {}
-            for c in claims:
-                value, key = c[VALUE], c[KEY]
-                if value is None or key is None:
-                    continue
-                if key not in best:
-                    best[key] = value
-                    continue
-                at, held = order.get(value, -1), order.get(best[key], -1)
-                if at > held if best_is_max else at < held:
-                    best[key] = value
+            try:
+                for c in claims:
+                    value, key = c[VALUE], c[KEY]
+                    if value is None or key is None:
+                        continue
+                    at = order[value]
+                    if key not in best:
+                        best[key] = value
+                        continue
+                    if at > order[best[key]] if best_is_max else at < order[best[key]]:
+                        best[key] = value
+            except KeyError:      # a value the decision does not declare (said of the claims of an entry, as resolve says it)
+                _undeclared_claim(decl, [c for c in claims if c[KEY] is not None], rules)
+                raise
             if len(best) > 1:
                 return {k: best[k] for k in sorted(best, key=str)}
             return best
         return enum_map
     if decl.type == "list" and decl.combine == "union":
         order = decl.order
+        declared = frozenset(order) if order else None
 
         def union(claims):
             if not claims:
@@ -297,6 +348,8 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
                     codes.update(value)
                 else:
                     codes.add(value)
+            if declared is not None and not codes <= declared:
+                _undeclared_claim(decl, claims, rules)
             if len(codes) < 2:
                 return list(codes)
             return sorted(codes, key=(lambda code: (order.get(code, len(order)), str(code))) if order else str)
@@ -313,7 +366,7 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
                 return default
             return any(values) if want_any else all(values)
         return boolean
-    if decl.combine == "unique" and decl.type != "map":
+    if decl.combine == "unique" and decl.type != "map" and not _declares_values(decl):
 
         def unique(claims):      # one claim agrees with itself
             if len(claims) == 1 and claims[0][VALUE] is not None:

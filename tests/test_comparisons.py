@@ -48,3 +48,28 @@ def test_a_comparison_that_can_never_match_is_refused_at_its_value(case, tmp_pat
 def test_a_legitimate_comparison_compiles(case, tmp_path):
     code, errors = _validate(tmp_path, case)
     assert (code, errors) == (0, [])
+
+
+RANK_RULES = """apiVersion: regcode/v1
+kind: Rules
+rules:
+  - {id: rank-from-grade, article: 第一条, title: t, when: {present: shop.grade}, then: [{decide: rank, value: {path: shop.grade}}]}
+  - {id: top-rank, article: 第一条, title: t, when: {expr: {decision: rank}, op: '==', value: 3}, then: [{decide: hit, value: true}]}
+"""
+
+
+@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("grade,hit", [(3, True), (2, False), (None, False)])
+def test_an_enum_decision_of_numbers_compares_with_a_number(grade, hit, backend, tmp_path):
+    """`values: [1, 2, 3]` makes the decision a number (it was read as text, so `== 3` was refused as compile.type)."""
+    version = tmp_path / "types" / "1"
+    shutil.copytree(TYPES, version, ignore=shutil.ignore_patterns("comparisons.yaml"))
+    (version / "rules").mkdir()
+    (version / "rules" / "r.yaml").write_text(RANK_RULES, encoding="utf-8")
+    case = tmp_path / "case.yaml"
+    case.write_text("as_of: 2020-06-30\nshop: {name: x" + ("" if grade is None else f", grade: {grade}") + "}\n", encoding="utf-8")
+    result = CliRunner().invoke(regcode, ["eval", "--policy-root", str(tmp_path), "--policy", "types", "--backend", backend,
+                                          "--format", "json", str(case)])
+    assert result.exit_code == 0, result.output
+    decisions = json.loads(result.stdout)["decisions"]
+    assert (decisions["rank"], decisions["hit"]) == (grade or 1, hit)

@@ -17,7 +17,7 @@ from regcode.engine.reports import reports_for
 from conftest import FIXTURES, TEST_POLICIES, TESTS
 
 CASES = yaml.safe_load((FIXTURES / "invalid" / "value-types.yaml").read_text(encoding="utf-8"))
-COMMANDS = ("validate", "test", "eval", "site", "schema")
+COMMANDS = ("validate", "test", "eval", "site", "schema")   # (and eval_durable, for the cases that name it)
 CASE_FILE = "as_of: 2020-06-30\napplicant: {name: 张三餐车, district: 浦东新区, employees: 12, certified: true}\n"
 
 
@@ -48,12 +48,14 @@ def _run(command: str, root, version, tmp_path):
     args = {"validate": ["validate", "--policy-root", str(root), str(version)],
             "test": ["test", "--policy-root", str(root), str(version)],
             "eval": ["eval", "--policy-root", str(root), "--policy", "toy", "--policy-version", version.name, str(case)],
+            "eval_durable": ["eval", "--backend", "durable", "--policy-root", str(root), "--policy", "toy",
+                             "--policy-version", version.name, str(case)],
             "site": ["site", "--policy-root", str(root), "--out", str(tmp_path / "site"), ref],
             "schema": ["schema", "--policy-root", str(root), "--out", str(tmp_path / "schemas"), ref]}[command]
     return CliRunner().invoke(regcode, args)
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", COMMANDS + ("eval_durable",))
 @pytest.mark.parametrize("case", CASES, ids=[c["mode"] for c in CASES])
 def test_a_value_of_the_wrong_type_is_a_located_problem(case, command, tmp_path):
     if command not in case.get("commands", COMMANDS):
@@ -85,3 +87,12 @@ def test_plan_says_a_decision_of_the_wrong_type_instead_of_crashing():
     issue = raised.value.issues[0]
     assert issue.code == "eval.type"
     assert "`inspection_sampling_ratio_min` is '20%' (text); the plan reads it as a number" in issue.message
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "eval_durable" in c.get("commands", ())],
+                         ids=[c["mode"] for c in CASES if "eval_durable" in c.get("commands", ())])
+def test_an_undeclared_value_is_said_alike_by_both_backends(case, tmp_path):
+    root, version, _place = _broken_copy(case, tmp_path)
+    python, durable = (_run(command, root, version, tmp_path) for command in ("eval", "eval_durable"))
+    assert python.output == durable.output and python.exit_code == durable.exit_code == 1, (python.output, durable.output)
+    assert python.output.count("\n") == 1, python.output     # one paragraph: the problem, nothing output beside it
