@@ -159,7 +159,9 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
         if schema.get("type") == "array":
             items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
             of_mappings = items.get("type") == "object" or "properties" in items or "$ref" in items
-            example = f"`{key}: [{{...}}, {{...}}]`" if of_mappings else f"`{key}: [a, b]`"
+            example = (f"`{key}: [{{...}}, {{...}}]`" if of_mappings
+                       else f"`{key}: [{instance}]`" if isinstance(instance, str) and instance.strip()   # their own name, listed
+                       else f"`{key}: [a, b]`")
             hint = f"write a list, e.g. {example}"
         elif schema.get("type") == "object":
             hint = f"write a mapping, e.g. `{key}: {{name: value}}`"
@@ -170,6 +172,11 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
                 hint = f"put it in quotes: `'{text}'`" if instance is not None else "write text for the item"
             else:
                 hint = f"put it in quotes: `{key}: '{text}'`" if instance is not None else f"write text after `{key}:`"
+        elif (schema.get("type") == "string" and isinstance(instance, list) and len(instance) == 1
+              and isinstance(instance[0], (str, int, float)) and not isinstance(instance[0], bool)):
+            in_list = bool(err.absolute_path) and isinstance(list(err.absolute_path)[-1], int)
+            alone = _written(instance[0])     # `article: [第五十五条]`: the one item, written without its brackets
+            hint = f"write it alone: `{alone}`" if in_list or not key else f"write it alone: `{key}: {alone}`"
         else:
             hint = f"write {want}"
         return f"{where} must be {want}, found {found}", hint, None

@@ -558,6 +558,8 @@ def _entry_of(issue, source: VersionSource) -> Optional[tuple]:
     if entry is not None and int(entry.group(1)) < len(doc.data["articles"]):
         return (doc.file, "articles", int(entry.group(1)))
     top = _TOP.match(path)
+    if top is not None and top.group() == "remove" and "remove" in doc.data:
+        return (doc.file, "remove", None)     # read as the names it holds (_removals): the file's own entries are checked
     if top is not None and top.group() in _READ_PAST.get(doc.kind, ()) and top.group() in doc.data:
         return (doc.file, None, top.group())
     known = schema_for(KINDS[doc.kind])["properties"]
@@ -590,6 +592,19 @@ def _field_of(path: str, doc: Document) -> Optional[tuple]:
     return (doc.file, "field", tuple(parts[:fields[-1] + 1])) if fields else None
 
 
+def _removals(value) -> list:
+    """A `remove:` the schema refuses read as the names it holds, for checking only (its problem is said): text as the
+    one name (`remove: c-x`), a list within it as its names (`remove: [[c-x]]`); anything else as no name."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        names = []
+        for v in value:
+            names.extend(_removals(v) if isinstance(v, (str, list)) else [])
+        return list(dict.fromkeys(names))
+    return []
+
+
 def _without(source: VersionSource, entries: dict) -> tuple:
     """The source as compile reads it with the declarations in `entries` (see _entry_of) left out, each file's own
     copy (the documents read stay as written), and {(what, name): where its problem is} of the entries left out. An
@@ -611,6 +626,8 @@ def _without(source: VersionSource, entries: dict) -> tuple:
         for k, name in mine:
             if k == "field":       # a field whose schema cannot be read: known, read as anything (its problem is said)
                 _stand_in(data, name)
+            elif k == "remove":
+                data["remove"] = _removals(data["remove"])
             elif k is None:
                 data.pop(name, None)
             elif k == "articles" and doc.kind in _ARTICLE_LISTS:
