@@ -257,7 +257,9 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             resolved.rules[rid] = item
     seen_aside: dict = {}
     for item in aside:      # never a rule of the version, so it takes no id from one: said at the rule set aside
-        rid = item.data["id"]
+        rid = item.data.get("id")
+        if rid is None:     # an id that is not one (its problem is said): no other rule's to check it against
+            continue
         problem = _id_problem(item, seen_rules.get(rid) or seen_aside.get(rid), "also", inherited, base_names["rules"])
         seen_aside.setdefault(rid, item)
         if problem is not None:
@@ -858,7 +860,7 @@ def pass_articles(c: Compilation) -> None:
             if in_text is not None and article not in in_text:
                 continue
             rid, item = rules[0]
-            c.issues.add("compile.article", f"rule `{rid}` cites {article}, which the article index does not list",
+            c.issues.add("compile.article", f"{f'rule `{rid}`' if rid is not None else 'the rule'} cites {article}, which the article index does not list",
                          item.location("article"),
                          (in_text is None and _text.near_article(article, listed)) or "add it to articles.yaml")
         elif article not in unread and listed[article][1]["status"] != "encoded":

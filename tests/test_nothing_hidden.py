@@ -113,3 +113,14 @@ def test_a_bad_remove_is_hinted_with_the_name_written(tmp_path, monkeypatch, wri
     monkeypatch.chdir(root / entry["in"])
     result = CliRunner().invoke(regcode, ["validate", "."])
     assert result.exit_code == 1 and f"({hint})" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("written,hint", [
+    ("article: [第四十五条]", "write it alone: `article: 第四十五条`"),
+    ("article: 5", "write it as an article: `article: 第五条`"),
+    ("article: '45'", "write it as an article: `article: 第四十五条`")])
+def test_a_bad_article_is_hinted_in_the_article_form(tmp_path, monkeypatch, written, hint):
+    _root, version = _edited_copy(tmp_path, [{"file": "rules/ch4-testing.yaml", "line": 24, "old": "article: 第四十五条", "new": written}])
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "."])
+    assert result.exit_code == 1 and f"({hint})" in result.stderr, result.stderr
