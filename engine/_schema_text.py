@@ -159,7 +159,9 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
         if schema.get("type") == "array":
             items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
             of_mappings = items.get("type") == "object" or "properties" in items or "$ref" in items
-            example = f"`{key}: [{{...}}, {{...}}]`" if of_mappings else f"`{key}: [a, b]`"
+            example = (f"`{key}: [{{...}}, {{...}}]`" if of_mappings
+                       else f"`{key}: [{instance}]`" if isinstance(instance, str) and instance.strip()   # their own name, listed
+                       else f"`{key}: [a, b]`")
             hint = f"write a list, e.g. {example}"
         elif schema.get("type") == "object" and key == "expr":     # the left side of a comparison: an expression
             hint = ("write an expression, e.g. `expr: {param: name}` or `expr: {count: ...}`; a literal goes on the right, "
@@ -169,10 +171,19 @@ def explain(err: jsonschema.ValidationError, default: str = "here", operator: bo
         elif schema.get("type") == "string" and not isinstance(instance, (dict, list)):
             in_list = bool(err.absolute_path) and isinstance(list(err.absolute_path)[-1], int)
             text = _written(instance)
-            if in_list:    # an item of a list: quote the item, the key is the list's
+            article = _as_article(instance, schema.get("pattern"))
+            if article and not in_list:     # `article: 5`: the article's form, not '5' quoted
+                hint = f"write it as an article: `{key}: {article}`"
+            elif in_list:    # an item of a list: quote the item, the key is the list's
                 hint = f"put it in quotes: `'{text}'`" if instance is not None else "write text for the item"
             else:
                 hint = f"put it in quotes: `{key}: '{text}'`" if instance is not None else f"write text after `{key}:`"
+        elif (schema.get("type") == "string" and isinstance(instance, list) and len(instance) == 1
+              and isinstance(instance[0], (str, int, float)) and not isinstance(instance[0], bool)):
+            in_list = bool(err.absolute_path) and isinstance(list(err.absolute_path)[-1], int)
+            # `article: [第五十五条]`: the one item, written without its brackets (in the article's form: `[5]`)
+            alone = _as_article(instance[0], schema.get("pattern")) or _written(instance[0])
+            hint = f"write it alone: `{alone}`" if in_list or not key else f"write it alone: `{key}: {alone}`"
         else:
             hint = f"write {want}"
         return f"{where} must be {want}, found {found}", hint, None
@@ -239,6 +250,10 @@ def _pattern(err, where: str, pattern: Optional[str], search=None) -> tuple:
     if width is not None and len(instance) != width:   # a code of one length (a credit code's 18): say what is off
         message += f"; it is {len(instance)} characters long, the form takes {width}"
     hint = ""
+    article = _as_article(instance, pattern)
+    if article:     # `article: '55'`: the article of that number
+        key = _key(err.absolute_path)
+        return message, f"write it as an article: `{key}: {article}`" if key else f"e.g. `{article}`", None
     if pattern:   # the nearest spelling that has the form, when lower case and dashes give one
         for candidate in (instance.strip().lower(), re.sub(r"[\s_]+", "-", instance.strip().lower()),
                           re.sub(r"[\s-]+", "_", instance.strip().lower())):
@@ -246,6 +261,19 @@ def _pattern(err, where: str, pattern: Optional[str], search=None) -> tuple:
                 hint = f"e.g. `{candidate}`"
                 break
     return message, hint, None
+
+
+def _as_article(value, pattern: Optional[str]) -> str:
+    """The article a number names where an article goes (5 or '5' -> 第五条), when the form takes it; else ""."""
+    if not pattern or "条" not in pattern or isinstance(value, bool):
+        return ""
+    number = value if isinstance(value, int) else int(value.strip()) if isinstance(value, str) and value.strip().isascii() \
+        and value.strip().isdigit() else None
+    if number is None or not 1 <= number <= 999:
+        return ""
+    from ._text import zh_numeral
+    article = f"第{zh_numeral(number)}条"
+    return article if re.search(pattern, article) else ""
 
 
 def _fixed_width(pattern: str) -> Optional[int]:

@@ -441,7 +441,9 @@ def check_citations(text: dict, resolved, issues: IssueCollector, unread: frozen
     for rid, item in sorted(resolved.rules.items()):
         cite(f"rule `{rid}`", item, item.data.get("article", ""), item.data.get("clause", ""))
     for item in getattr(resolved, "checked_only", ()):    # set aside (an unknown key) but checked: its citation too
-        cite(f"rule `{item.data.get('id')}`", item, item.data.get("article", ""), item.data.get("clause", ""))
+        if "article" in item.data:      # (an article unread, its problem said, cites nothing)
+            rid = item.data.get("id")
+            cite(f"rule `{rid}`" if rid is not None else "the rule", item, item.data["article"], item.data.get("clause", ""))
     for name, item in sorted(resolved.parameters.items()):
         if item.data.get("article"):
             cite(f"parameter `{name}`", item, item.data["article"], item.data.get("clause", ""))

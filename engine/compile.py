@@ -133,6 +133,10 @@ class Compilation:
         self.event_dates: dict = {}
         self.text: Optional[dict] = None
         self.declared = False      # the declarations pass found nothing wrong
+        # declarations set aside, validation's and those the declarations pass sets aside for a mistake of their own
+        # (said where it is written): their names stand, so that what uses them is checked without a `not declared` echo
+        self.set_aside: dict = dict(version.set_aside)
+        self.local_issues = 0      # problems of the declarations pass that concern one decision only: the rest is checked
 
 
 # ---- pass 1: inheritance -----------------------------------------------------------------
@@ -253,7 +257,9 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             resolved.rules[rid] = item
     seen_aside: dict = {}
     for item in aside:      # never a rule of the version, so it takes no id from one: said at the rule set aside
-        rid = item.data["id"]
+        rid = item.data.get("id")
+        if rid is None:     # an id that is not one (its problem is said): no other rule's to check it against
+            continue
         problem = _id_problem(item, seen_rules.get(rid) or seen_aside.get(rid), "also", inherited, base_names["rules"])
         seen_aside.setdefault(rid, item)
         if problem is not None:
@@ -410,29 +416,62 @@ def pass_declarations(c: Compilation) -> None:
         value_type = d.get("value", {}).get("type") if typ == "map" else None
         values = d.get("values") if typ != "map" else d.get("value", {}).get("values")
         effective = value_type if typ == "map" else typ
+        # each mistake here is the one decision's: it is said, the decision set aside (or kept without its default),
+        # and the rest of the version is still checked (one wrong default hid every other problem)
         if effective in ("enum",) and not values:
             c.issues.add("compile.decision", f"decision `{name}`: an enum lists its `values` in order", item.location(), "add values: [...]")
+            _set_aside(c, name, item)
             continue
         if typ == "map" and "value" not in d:
             c.issues.add("compile.decision", f"decision `{name}`: a map declares the type of its values", item.location(),
                          "add value: {type: enum, values: [...]}")
+            _set_aside(c, name, item)
             continue
         if combine not in COMBINE_FOR.get(effective, set()):
             c.issues.add("compile.combine", f"decision `{name}`: `{combine}` cannot combine {effective} claims; use one of "
                          + ", ".join(sorted(COMBINE_FOR[effective])), item.location("combine"), "")
+            _set_aside(c, name, item)
             continue
         default = d.get("default", {} if typ == "map" else [] if typ == "list" else None)
-        if default is not None and typ == "enum" and default not in values:
-            c.issues.add("compile.decision", f"decision `{name}`: default {default!r} is not one of its values", item.location("default"),
-                         did_you_mean(str(default), map(str, values)))
-        elif default is not None and not _default_fits(typ, value_type, values, default):
-            c.issues.add("compile.type", f"decision `{name}`: default {default!r} is {json_type(default)}; it takes "
-                         f"{_default_takes(typ, value_type, values)}",
-                         item.location("default"), "write a default of the decision's type, or none (null)")
+        if default is not None and _default_problem(c, name, typ, value_type, values, default, item):
+            c.local_issues += 1
+            default = None      # (for checking only: the version fails)
         c.decisions[name] = ir.DecisionDecl(name=name, type=typ, combine=combine, default=default,
                                             title=d.get("title", ""), values=values, value_type=value_type,
                                             article=d.get("article", ""), location=item.location())
     _requirements(c)
+
+
+def _set_aside(c: Compilation, name: str, item: Item) -> None:
+    c.set_aside[("decision", name)] = item.location()
+    c.local_issues += 1
+
+
+def _default_problem(c: Compilation, name: str, typ: str, value_type: Optional[str], values: Optional[list], default: Any,
+                     item: Item) -> bool:
+    """Say what is wrong with a decision's default, if anything: a value it cannot take is named, a date that is
+    not one is said in the calendar's terms (as a parameter's is)."""
+    where = item.location("default")
+    if typ == "enum" and default not in values:
+        c.issues.add("compile.decision", f"decision `{name}`: default {default!r} is not one of its values", where,
+                     did_you_mean(str(default), map(str, values)))
+        return True
+    if _default_fits(typ, value_type, values, default):
+        return False
+    if typ == "date" and isinstance(default, str):
+        from ._dates import date_hint, date_problem
+        c.issues.add("compile.type", f"decision `{name}`: default {default!r} is not a date: {date_problem(default)}", where,
+                     date_hint(default))
+        return True
+    if typ == "list" and isinstance(default, list) and all(isinstance(v, str) for v in default):
+        wrong = [v for v in default if not member_fits("list", values, v)]
+        c.issues.add("compile.decision", f"decision `{name}`: default {default!r} has {', '.join(map(repr, wrong))}, not one of "
+                     f"its values {', '.join(map(str, values))}", where,
+                     did_you_mean(wrong[0], map(str, values)) or f"write a list of its values, e.g. [{values[0]}], or []")
+        return True
+    c.issues.add("compile.type", f"decision `{name}`: default {default!r} is {json_type(default)}; it takes "
+                 f"{_default_takes(typ, value_type, values)}", where, "write a default of the decision's type, or none (null)")
+    return True
 
 
 def _default_fits(typ: str, value_type: Optional[str], values: Optional[list], default: Any) -> bool:
@@ -457,7 +496,7 @@ def _requirements(c: Compilation) -> None:
     for name, item in sorted(c.resolved.decisions.items()):
         for dep, wanted in sorted((item.data.get("required_when") or {}).items()):
             decl = c.decisions.get(dep)
-            if decl is None and ("decision", dep) in c.version.set_aside:
+            if decl is None and ("decision", dep) in c.set_aside:
                 continue    # set aside for its own mistake (said where it is written): its name stands, its values are unknown
             if decl is None:
                 gone = c.resolved.removed.get(("decision", dep))
@@ -821,7 +860,7 @@ def pass_articles(c: Compilation) -> None:
             if in_text is not None and article not in in_text:
                 continue
             rid, item = rules[0]
-            c.issues.add("compile.article", f"rule `{rid}` cites {article}, which the article index does not list",
+            c.issues.add("compile.article", f"{f'rule `{rid}`' if rid is not None else 'the rule'} cites {article}, which the article index does not list",
                          item.location("article"),
                          (in_text is None and _text.near_article(article, listed)) or "add it to articles.yaml")
         elif article not in unread and listed[article][1]["status"] != "encoded":
@@ -999,7 +1038,8 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
     carried_on = 0      # problems of inheritance local to one name, after which the passes went on
     for name, run in PASSES:
         run(c)
-        if name == "declarations" and len(c.issues.issues) == carried_on:
+        if name == "declarations" and len(c.issues.issues) == carried_on + c.local_issues:
+            carried_on = len(c.issues.issues)
             c.declared = True       # the declarations stand (but those set aside, which are said where they are written):
             # the version's `reports:` and its test cases can be checked against them
         if len(c.issues.issues) > carried_on:
@@ -1012,7 +1052,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
     if version.carried or c.issues:
         _qualify_inherited(c)
         c.issues.issues = [i for i in not_at(c.issues.issues, places(version.carried))   # a value set aside at load is said there once
-                           if not any(i.message.startswith(undeclared(*n)) for n in version.set_aside)]   # its name stands
+                           if not any(i.message.startswith(undeclared(*n)) for n in c.set_aside)]   # its name stands
         failed = (SchemaError(list(version.carried) + c.issues.issues + version.test_issues) if version.carried
                   # a bad test file is said with the rest; alone it fails nothing (validate says it)
                   else CompileError(c.issues.issues + version.test_issues))
@@ -1063,6 +1103,6 @@ def _partial(c: Compilation):
                            manifest={k: v for k, v in m.items() if k not in ("apiVersion", "kind")},
                            decisions=c.decisions, facts_shape=c.facts_shape, identity=c.identity,
                            directory=str(c.version.source.directory), chain=c.resolved.chain, content_hash=None,
-                           removed=dict(c.resolved.removed), set_aside=frozenset(c.version.set_aside),
+                           removed=dict(c.resolved.removed), set_aside=frozenset(c.set_aside),
                            articles=list(c.resolved.articles.data) if c.resolved.articles else [], text=text,
                            facts_schema=c.resolved.facts_schema, backends={})

@@ -484,8 +484,11 @@ def validate_version(source: VersionSource) -> ValidatedVersion:
         source, set_aside = _without(source, entries)
     for file, index in sorted(rejected):
         doc = next(d for d in source.documents if d.file == file)
-        reading = _reading(doc.data["rules"][index])
-        whole_file = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [reading]}
+        rule = doc.data["rules"][index]
+        reading = _reading(rule)
+        # an id or article written but unread stands in as one the schema takes, for the rest of the rule to be checked
+        probe = {**{k: v for k, v in _STAND_INS.items() if k in rule}, **reading} if reading is not None else None
+        whole_file = {"apiVersion": doc.data["apiVersion"], "kind": "Rules", "rules": [probe]}
         if reading is not None and not any(True for _ in validator_for("Rules").iter_errors(whole_file)):
             strays[(file, index)] = reading    # its faults can be read past: what it says besides is checked
     return ValidatedVersion(source, list(source.carried) + source.soft + aside.issues + issues.issues, frozenset(rejected), strays,
@@ -558,6 +561,8 @@ def _entry_of(issue, source: VersionSource) -> Optional[tuple]:
     if entry is not None and int(entry.group(1)) < len(doc.data["articles"]):
         return (doc.file, "articles", int(entry.group(1)))
     top = _TOP.match(path)
+    if top is not None and top.group() == "remove" and "remove" in doc.data:
+        return (doc.file, "remove", None)     # read as the names it holds (_removals): the file's own entries are checked
     if top is not None and top.group() in _READ_PAST.get(doc.kind, ()) and top.group() in doc.data:
         return (doc.file, None, top.group())
     known = schema_for(KINDS[doc.kind])["properties"]
@@ -590,6 +595,19 @@ def _field_of(path: str, doc: Document) -> Optional[tuple]:
     return (doc.file, "field", tuple(parts[:fields[-1] + 1])) if fields else None
 
 
+def _removals(value) -> list:
+    """A `remove:` the schema refuses read as the names it holds, for checking only (its problem is said): text as the
+    one name (`remove: c-x`), a list within it as its names (`remove: [[c-x]]`); anything else as no name."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        names = []
+        for v in value:
+            names.extend(_removals(v) if isinstance(v, (str, list)) else [])
+        return list(dict.fromkeys(names))
+    return []
+
+
 def _without(source: VersionSource, entries: dict) -> tuple:
     """The source as compile reads it with the declarations in `entries` (see _entry_of) left out, each file's own
     copy (the documents read stay as written), and {(what, name): where its problem is} of the entries left out. An
@@ -611,6 +629,8 @@ def _without(source: VersionSource, entries: dict) -> tuple:
         for k, name in mine:
             if k == "field":       # a field whose schema cannot be read: known, read as anything (its problem is said)
                 _stand_in(data, name)
+            elif k == "remove":
+                data["remove"] = _removals(data["remove"])
             elif k is None:
                 data.pop(name, None)
             elif k == "articles" and doc.kind in _ARTICLE_LISTS:
@@ -674,6 +694,9 @@ def _manifest_reading(manifest: Document) -> Document:
 # what a rule set aside may be read without, for checking only, when its value breaks the schema: a `when:` left
 # empty is read as no condition, a `note:` or `clause:` that is no text as none (its problem is said where it is)
 _OPTIONAL_RULE_KEYS = ("when", "note", "clause")
+# required keys that, written but wrong (`id: {a: 1}`, `article: 5`), are left unread: nothing else of the rule depends on them
+_UNREAD_RULE_KEYS = ("id", "article")
+_STAND_INS = {"id": "x", "article": "第一条"}
 
 
 def _reading(rule) -> Optional[dict]:
@@ -689,10 +712,13 @@ def _reading(rule) -> Optional[dict]:
         near = nearest(key, known) if key not in known else None
         if near in required and near not in reading:
             reading[near] = value
+    article = reading.get("article")
+    if isinstance(article, list) and len(article) == 1 and isinstance(article[0], str):
+        reading["article"] = article[0]     # `article: [第五十五条]` names the article meant: its clause is checked
     for err in validator_for("Rules").iter_errors({"apiVersion": API_VERSION, "kind": "Rules", "rules": [reading]}):
         key = err.absolute_path[2] if len(err.absolute_path) > 2 else None
-        if key in _OPTIONAL_RULE_KEYS:
-            reading.pop(key, None)
+        if key in _OPTIONAL_RULE_KEYS or key in _UNREAD_RULE_KEYS:
+            reading.pop(key, None)      # (an id or article unread: the rest of the rule is checked, not they)
     if isinstance(reading.get("then"), list):
         reading["then"] = [_conclusion_reading(c) for c in reading["then"]]
     return reading

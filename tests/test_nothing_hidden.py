@@ -33,8 +33,11 @@ def _edited_copy(tmp_path, edits):
 
 @pytest.mark.parametrize("entry", MISTAKES, ids=[m["mode"] for m in MISTAKES])
 def test_every_mistake_is_said_and_none_hides_another(tmp_path, monkeypatch, entry):
-    _root, version = _edited_copy(tmp_path, entry["edits"])
-    monkeypatch.chdir(version)
+    root, version = _edited_copy(tmp_path, entry.get("edits", []))
+    for name, text in (entry.get("add") or {}).items():     # further files (a version extending the edited one)
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(root / entry["in"] if "in" in entry else version)
     result = CliRunner().invoke(regcode, ["validate", "--format", "json", "."])
     assert result.exit_code == 1, result.output
     errors = json.loads(result.stdout)["versions"][0]["errors"]
@@ -84,3 +87,40 @@ def test_a_rule_fired_only_in_failing_cases_is_not_tested(tmp_path):
     assert "testing-serious-quality-problem" in data["untested_rules"], data["untested_rules"]   # (all fire when it runs clean)
     article = next(a for a in data["articles"] if a["article"] == "第四十五条")
     assert not article["tested"]
+
+
+def test_a_wrong_decision_default_is_said_in_the_terms_of_its_type(tmp_path, monkeypatch):
+    """A date default that is no day says why (as a parameter's date does); a list default's code it cannot take is named."""
+    _root, version = _edited_copy(tmp_path, [
+        {"file": "decisions.yaml", "line": 63, "old": "default: null", "new": 'default: "2022-02-30"'},
+        {"file": "decisions.yaml", "line": 131, "old": "default: []", "new": "default: [iso14001]"}])
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "."])
+    assert result.exit_code == 1
+    assert "default '2022-02-30' is not a date: February 2022 has 28 days" in result.stderr, result.stderr
+    assert "default ['iso14001'] has 'iso14001', not one of its values" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("written,hint", [
+    ("remove: c-interview-and-rectify", "write a list, e.g. `remove: [c-interview-and-rectify]`"),
+    ("remove: [[c-interview-and-rectify]]", "write it alone: `c-interview-and-rectify`")])
+def test_a_bad_remove_is_hinted_with_the_name_written(tmp_path, monkeypatch, written, hint):
+    entry = next(m for m in MISTAKES if m["mode"].startswith("a remove written as text"))
+    root, _version = _edited_copy(tmp_path, [])
+    for name, text in entry["add"].items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text.replace("remove: c-interview-and-rectify", written), encoding="utf-8")
+    monkeypatch.chdir(root / entry["in"])
+    result = CliRunner().invoke(regcode, ["validate", "."])
+    assert result.exit_code == 1 and f"({hint})" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("written,hint", [
+    ("article: [第四十五条]", "write it alone: `article: 第四十五条`"),
+    ("article: 5", "write it as an article: `article: 第五条`"),
+    ("article: '45'", "write it as an article: `article: 第四十五条`")])
+def test_a_bad_article_is_hinted_in_the_article_form(tmp_path, monkeypatch, written, hint):
+    _root, version = _edited_copy(tmp_path, [{"file": "rules/ch4-testing.yaml", "line": 24, "old": "article: 第四十五条", "new": written}])
+    monkeypatch.chdir(version)
+    result = CliRunner().invoke(regcode, ["validate", "."])
+    assert result.exit_code == 1 and f"({hint})" in result.stderr, result.stderr
