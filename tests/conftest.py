@@ -63,6 +63,23 @@ def toy(catalog):
 
 
 @pytest.fixture
+def locked_folders(monkeypatch):
+    """A corpus folder named `locked` cannot be listed: root reads any folder, so the refusal is simulated where
+    engine/corpus.py's os.walk meets it."""
+    import os
+    from regcode.engine import corpus
+    real_walk = os.walk
+
+    def walk(top, onerror=None, **kw):
+        for root, dirs, files in real_walk(top, onerror=onerror, **kw):
+            if root.endswith("locked"):
+                onerror(PermissionError(13, "Permission denied", root))
+                continue
+            yield root, dirs, files
+    monkeypatch.setattr(corpus.os, "walk", walk)
+
+
+@pytest.fixture
 def update_golden(request) -> bool:
     return request.config.getoption("--update-golden")
 

@@ -205,21 +205,11 @@ def test_a_folders_files_that_are_not_read_are_reported_and_counted_not_passed_o
     assert (summary["read"], summary["evaluated"], summary["failed"], summary["skipped"]) == (1, 1, 0, 5)
 
 
-def test_a_folder_that_cannot_be_listed_is_input_lost_and_the_batch_says_so_with_exit_1(tmp_path, monkeypatch):
-    """Root reads any folder, so the refusal is simulated where os.walk meets it."""
-    from regcode.engine import corpus
+def test_a_folder_that_cannot_be_listed_is_input_lost_and_the_batch_says_so_with_exit_1(tmp_path, locked_folders):
+    """Root reads any folder, so the refusal is simulated where os.walk meets it (conftest.locked_folders)."""
     folder = tmp_path / "cases"
     (folder / "locked").mkdir(parents=True)
     (folder / "a.yaml").write_text(yaml.safe_dump(example("aa-clean.yaml"), allow_unicode=True), encoding="utf-8")
-    real_walk = os.walk
-
-    def walk(top, onerror=None, **kw):
-        for root, dirs, files in real_walk(top, onerror=onerror, **kw):
-            if root.endswith("locked"):
-                onerror(PermissionError(13, "Permission denied", root))
-                continue
-            yield root, dirs, files
-    monkeypatch.setattr(corpus.os, "walk", walk)
     out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
     result = run("batch", folder, "--out", out, "--errors", err, "--jobs", 1)
     assert result.exit_code == 1, result.output

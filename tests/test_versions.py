@@ -415,14 +415,32 @@ def test_the_fast_choice_by_date_picks_what_catalog_choose_picks_on_every_day(tm
     assert checked > 3600
 
 
-def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
-    """A successor that repeals a measure drops its rules (`remove:` in Rules) and its decision (`remove:` in
-    Decisions): the decision leaves the output and the diff says so, and `check` has nothing left to report on it."""
+def _inspector_repealed(tmp_path) -> Catalog:
+    """toy@2 as an amendment that drops `inspector` and its rules, beside toy@1 that has them."""
     root = tmp_path / "policies"
     v2 = amendment(root)
     _write_removals(v2, {"decisions.yaml": "remove: [inspector]",
                          "rules.yaml": "remove: [tier-bronze-large, inspector-named, inspector-default-district]"})
-    cat = Catalog([root, TEST_POLICIES])
+    return Catalog([root, TEST_POLICIES])
+
+
+def _inspector_values(tmp_path, having, other) -> dict:
+    """How many corpus cases give each value of `inspector` under `having`, of those both versions evaluate."""
+    expected: dict = {}
+    for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            value = json.dumps(evaluate(having, json.loads(line), "2020-06-30").decisions["inspector"], ensure_ascii=False)
+            evaluate(other, json.loads(line), "2020-06-30")
+        except EvaluationError:    # failing on either side: counted with the failing cases, not compared
+            continue
+        expected[value] = expected.get(value, 0) + 1
+    return expected
+
+
+def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
+    """A successor that repeals a measure drops its rules (`remove:` in Rules) and its decision (`remove:` in
+    Decisions): the decision leaves the output and the diff says so, and `check` has nothing left to report on it."""
+    cat = _inspector_repealed(tmp_path)
     old, new = cat.by_ref("toy@1"), cat.by_ref("toy@2")
     assert "inspector" in old.decisions and "inspector" not in new.decisions
     case = {"as_of": "2021-03-01", "applicant": {"name": "甲", "district": "浦东新区"}}
@@ -432,13 +450,7 @@ def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
     text = diff_text(result) + "\n"
     assert "  - decision inspector\n" in text
     counts = {json.dumps(r["value"], ensure_ascii=False): r["count"] for r in result["corpus"]["removed_values"]["inspector"]}
-    expected: dict = {}
-    for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
-        try:
-            value = json.dumps(evaluate(old, json.loads(line), "2020-06-30").decisions["inspector"], ensure_ascii=False)
-        except EvaluationError:    # a conflict: counted with the failing cases, not compared
-            continue
-        expected[value] = expected.get(value, 0) + 1
+    expected = _inspector_values(tmp_path, old, new)
     assert counts == expected and len(counts) > 1
     assert "  inspector: no longer decided; it was " in text
 
@@ -446,22 +458,11 @@ def test_an_amendment_drops_a_decision_with_its_rules(tmp_path):
 def test_a_decision_only_the_new_version_takes_is_tallied_over_the_corpus_as_a_dropped_one_is(tmp_path):
     """The other way round (toy@2 without `inspector` -> toy@1 with it): the corpus says what the new decision is in
     the cases compared, value by value, as it says what a dropped one was."""
-    root = tmp_path / "policies"
-    v2 = amendment(root)
-    _write_removals(v2, {"decisions.yaml": "remove: [inspector]",
-                         "rules.yaml": "remove: [tier-bronze-large, inspector-named, inspector-default-district]"})
-    cat = Catalog([root, TEST_POLICIES])
+    cat = _inspector_repealed(tmp_path)
     old, new = cat.by_ref("toy@2"), cat.by_ref("toy@1")
     result = diff(old, new, iter_corpus(str(_corpus(tmp_path))))
     counts = {json.dumps(r["value"], ensure_ascii=False): r["count"] for r in result["corpus"]["added_values"]["inspector"]}
-    expected: dict = {}
-    for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
-        try:
-            value = json.dumps(evaluate(new, json.loads(line), "2020-06-30").decisions["inspector"], ensure_ascii=False)
-            evaluate(old, json.loads(line), "2020-06-30")
-        except EvaluationError:    # failing on either side: counted with the failing cases, not compared
-            continue
-        expected[value] = expected.get(value, 0) + 1
+    expected = _inspector_values(tmp_path, new, old)
     assert counts == expected and len(counts) > 1
     assert "inspector" not in result["corpus"]["removed_values"]
     assert "  inspector: newly decided; it is " in diff_text(result)
@@ -1348,21 +1349,10 @@ def test_a_corpus_of_readable_records_still_passes(tmp_path):
     assert result.exit_code == 0 and result.stderr == "", result.output
 
 
-def test_a_corpus_folder_that_cannot_be_listed_fails_the_diff(tmp_path, monkeypatch):
-    """Root reads any folder, so the refusal is simulated where os.walk meets it (as in test_batch)."""
-    import os
-    from regcode.engine import corpus as corpus_module
+def test_a_corpus_folder_that_cannot_be_listed_fails_the_diff(tmp_path, locked_folders):
+    """A folder of the corpus that cannot be listed (conftest.locked_folders) is input lost, as in batch."""
     folder = _write_corpus(tmp_path, {"a.yaml": yaml.safe_dump(toy_case(1), allow_unicode=True).encode()})
     (folder / "locked").mkdir()
-    real_walk = os.walk
-
-    def walk(top, onerror=None, **kw):
-        for root, dirs, files in real_walk(top, onerror=onerror, **kw):
-            if root.endswith("locked"):
-                onerror(PermissionError(13, "Permission denied", root))
-                continue
-            yield root, dirs, files
-    monkeypatch.setattr(corpus_module.os, "walk", walk)
     result = CliRunner().invoke(regcode, ["diff", "toy@1", "toy@1", "--policy-root", str(TEST_POLICIES), "--corpus", str(folder)])
     assert result.exit_code == 1, result.output
     assert f"{folder / 'locked'}: input.io: not read: a folder that cannot be listed (Permission denied)" in result.stderr
