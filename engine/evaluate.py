@@ -302,7 +302,7 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
                     here = order[value]
                     if best is None or (here > at if best_is_max else here < at):
                         best, at = value, here
-            except KeyError:      # a value the decision does not declare (a try costs nothing until it catches)
+            except (KeyError, TypeError):   # a value the decision does not declare, or a list or mapping (a try costs nothing until it catches)
                 _undeclared_claim(decl, claims, rules)
                 raise
             return best if best is not None else _copy(default)
@@ -325,7 +325,7 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
                         continue
                     if at > order[best[key]] if best_is_max else at < order[best[key]]:
                         best[key] = value
-            except KeyError:      # a value the decision does not declare (said of the claims of an entry, as resolve says it)
+            except (KeyError, TypeError):   # a value the decision does not declare, or a list or mapping (said of the claims of an entry, as resolve says it)
                 _undeclared_claim(decl, [c for c in claims if c[KEY] is not None], rules)
                 raise
             if len(best) > 1:
