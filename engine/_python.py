@@ -1738,10 +1738,9 @@ class Program:
         """A rule held: count it, record its why, compute its conclusions (never traced), record claims and
         derived facts."""
         g.emit(ind, "F += 1")
-        fr = "0"
         if rule.index in self.recursive:
             g.emit(ind, "FR += 1")
-            fr = "FR"
+        fr = "FR" if self.recursive else "0"   # whichever rule crosses the bound, the count of all recursive firings
         g.emit(ind, f"if F > FL: FL = _too_many(C, F, {fr})")
         if traced:
             g.emit_matched(trace, ind, "m", rule.binds[5:] if rule.binds.startswith("list:") else None)

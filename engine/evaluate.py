@@ -340,14 +340,19 @@ def resolver(policy: CompiledPolicy, decl: ir.DecisionDecl):
             if not claims:
                 return []
             codes = set()
-            for c in claims:
-                value = c[VALUE]
-                if value is None:
-                    continue
-                if isinstance(value, list):
-                    codes.update(value)
-                else:
-                    codes.add(value)
+            try:
+                for c in claims:
+                    value = c[VALUE]
+                    if value is None:
+                        continue
+                    if isinstance(value, list):
+                        codes.update(value)
+                    else:
+                        codes.add(value)
+            except TypeError:     # a mapping (or a list in the list) claimed from a field of any type: no declared code
+                if declared is not None:
+                    _undeclared_claim(decl, claims, rules)
+                raise
             if declared is not None and not codes <= declared:
                 _undeclared_claim(decl, claims, rules)
             if len(codes) < 2:

@@ -145,15 +145,15 @@ def _case(ask: Ask):
         raise InputError(elements.placed_in_text(issues, text, ask.source)) from None
 
 
-YAML_GUESSED = 1 << 20      # characters: a larger body is not read a second time just to better a hint
+YAML_GUESSED = 64 << 10     # characters: a larger body is not read a second time just to better a hint
 
 
 def _reads_as_yaml(text: str) -> bool:
-    """Whether text that is not JSON reads as a YAML mapping (a case file's shape)."""
+    """Whether text that is not JSON reads as a YAML mapping (a case file's shape), by libyaml where it is there."""
     if len(text) > YAML_GUESSED:
         return False
     try:
-        return isinstance(yaml.safe_load(text), dict)
+        return isinstance(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), dict)
     except (yaml.YAMLError, RecursionError, ValueError):
         return False
 

@@ -183,7 +183,7 @@ EVERY_ROUTE = {
     "405": "A problem (`request.method`): the method is not served here; `Allow` lists those that are",
     "408": "A problem (`request.timeout`): the request's head did not arrive in time, or its body paused too long",
     "413": "A problem (`request.too_large`): the body is larger than the service reads (its Content-Length)",
-    "431": "A problem (`request.header_too_large`): the request's headers are larger than the server reads",
+    "431": "A problem (`request.headers_too_large`): the request's headers are larger than the server reads",
     "500": "A problem (`internal.*`): a bug in regcode, not in the request",
 }
 # and the routes that read a body, what they answer of it

@@ -162,3 +162,24 @@ def test_the_service_evaluates_a_large_case_rather_than_blame_its_policy(tmp_pat
         response = client.post("/v1/evaluate", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text[:500]
     assert response.json()["rules_fired"] > _python.MAX_FIRINGS
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_endless_derivations_are_named_whichever_rule_crosses_the_bound(tmp_path, backend):
+    """Seven rules deriving reminders from reminders and one plain rule on each reminder: the bound may be crossed
+    by the plain rule, and the count of recursive firings is still the one the decision reads (it was 0 there)."""
+    derived = {"reminder": {"title": "提醒", "fields": {"plate": "string", "on": "date"}}}
+    rules = [{"id": "vehicle-reminder", "article": "第三条", "title": "提醒", "for_each": "vehicles", "as": "v",
+              "when": {"present": "v.inspected_on"},
+              "then": [{"derive": "reminder", "with": {"plate": {"path": "v.plate"}, "on": {"path": "v.inspected_on"}}}]}]
+    rules += [{"id": f"reminder-after-{n}-days", "article": "第三条", "title": "再提醒", "for_each": "reminder", "as": "r",
+               "then": [{"derive": "reminder", "with": {"plate": {"path": "r.plate"},
+                                                        "on": {"date_add": {"path": "r.on"}, "days": n}}}]} for n in range(1, 8)]
+    rules.append({"id": "reminder-noted", "article": "第三条", "title": "记录", "for_each": "reminder", "as": "r",
+                  "then": [{"decide": "any_major", "value": False}]})
+    root = _toy_with(tmp_path, derived, rules)
+    result = run("eval", "--policy-root", str(root), "--policy", "toy", "--backend", backend, "--format", "json",
+                 str(_toy_case(tmp_path, 1)))
+    [error] = _errors(result)
+    assert error["code"] == "eval.limit" and "do not end" in error["message"], error
+    assert error["location"]["file"].endswith("rules/extra.yaml")
