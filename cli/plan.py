@@ -259,8 +259,9 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
         label = plan.spec.group.label if plan.spec else "group"
         click.echo(f"plan {year}: {len(plan.rows):,} rows for {district or f'{len(plan.districts)} {label}(s)'} written to "
                    f"{one_line(out)} ({len(mine):,} of {tally.read:,} case files{skipped_text(tally)}, evaluated in {seconds:.2f} s)", err=True)
-        if notes(plan):
-            click.echo(notes(plan), err=True)
+        said = notes(plan)
+        if said:
+            click.echo(said, err=True)
     else:
         click.echo(summary_text(plan, tally, district, len(entries) - len(mine)))
     if tally.failed:
