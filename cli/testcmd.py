@@ -9,7 +9,7 @@ import click
 from ..engine import dump_json
 from ..engine.errors import by_place
 from ..engine.coverage import report
-from ..engine.testing import _case_of, against_exempt, check_cases, discover, junit_xml, run_version
+from ..engine.testing import against_exempt, check_cases, discover, junit_xml, run_version, tested
 from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog, emit, policy_root_option, ref_label, regcode,
                    report_issues, set_format)
 
@@ -127,13 +127,8 @@ def coverage_cmd(ctx, policy, version, fmt, fail_on_untested, backend, policy_ro
     cat = catalog(policy_roots)
     reports, problems = [], []
     for compiled in _versions(cat, policy, version):
-        found, set_aside, aside = [], [], []     # as `regcode test` reads the cases: a malformed one set aside and said
-        cases = discover(Path(compiled.directory), found, set_aside, aside)
-        found.extend(check_cases(compiled, cases + aside, cat))
-        results = run_version(cat, compiled, None, backend, cases)
-        # a rule is tested by a case that passes and has nothing said against it: a failing case's rules are no test
-        spoilt = {(i.location.file, _case_of(i)[1]) for i in found if _case_of(i)}
-        counted = {r.case.id: r.fired for r in results if r.status == "pass" and (r.case.doc.file, r.case.index) not in spoilt}
+        # as `regcode test` reads the cases; a rule is tested by a case that passes with nothing said against it
+        results, counted, found, set_aside = tested(cat, compiled, backend)
         rep = report(compiled, counted)
         rep["not_counted"] = [{**r.as_dict(), "status": r.status if r.status != "pass" else "problem"}
                               for r in results if r.case.id not in counted]

@@ -193,9 +193,9 @@ def _timeline(decl: dict, policy: CompiledPolicy) -> list:
 
 def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_BACKEND) -> dict:
     """Everything the article, parameter and case pages of one version show, as plain data."""
-    from .testing import run_version
-    results = run_version(cat, policy, None, backend)
-    coverage = coverage_report(policy, {r.case.id: r.fired for r in results if r.status == "pass"})   # a failing case tests nothing
+    from .testing import tested
+    results, counted, _problems, _aside = tested(cat, policy, backend)
+    coverage = coverage_report(policy, counted)   # as `regcode coverage` counts: a failing case, or one with a problem, tests nothing
     cases, cases_by_rule = _cases(cat, results)
     params = policy.resolved["parameters"]
     words = Words(params, tuple(policy.resolved.get("derived_facts") or {}))

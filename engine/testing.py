@@ -386,6 +386,19 @@ def against_exempt(case: Case) -> bool:
     return isinstance(want, str) and (want == "select" or want.startswith("select."))
 
 
+def tested(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_BACKEND) -> tuple:
+    """(results, counted, problems, set_aside) of a version's own cases, read as `regcode test` reads them: the
+    problems said of them, the cases set aside, every result, and `counted` (case id -> the rules it fired) of
+    the cases that test their rules: those that pass with nothing said at them. What `coverage` and the site count."""
+    problems, set_aside, aside = [], [], []
+    cases = discover(Path(policy.directory), problems, set_aside, aside)
+    problems.extend(check_cases(policy, cases + aside, cat))
+    results = run_version(cat, policy, None, backend, cases)
+    spoilt = {(i.location.file, _case_of(i)[1]) for i in problems if _case_of(i)}
+    counted = {r.case.id: r.fired for r in results if r.status == "pass" and (r.case.doc.file, r.case.index) not in spoilt}
+    return results, counted, problems, set_aside
+
+
 def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[CompiledPolicy] = None,
                 backend: str = DEFAULT_BACKEND, cases: Optional[list] = None) -> list:
     """Run a version's own cases, or those given (each against the version `target_for` names). A case whose
