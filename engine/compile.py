@@ -456,7 +456,7 @@ def _default_problem(c: Compilation, name: str, typ: str, value_type: Optional[s
         c.issues.add("compile.decision", f"decision `{name}`: default {default!r} is not one of its values", where,
                      did_you_mean(str(default), map(str, values)))
         return True
-    if _default_fits(typ, value_type, values, default):
+    if value_fits(typ, value_type, values, default):
         return False
     if typ == "date" and isinstance(default, str):
         from ._dates import date_hint, date_problem
@@ -474,13 +474,14 @@ def _default_problem(c: Compilation, name: str, typ: str, value_type: Optional[s
     return True
 
 
-def _default_fits(typ: str, value_type: Optional[str], values: Optional[list], default: Any) -> bool:
-    """Whether a decision's default is a value of its type: a map's a mapping of such values, a list's a list of codes."""
+def value_fits(typ: str, value_type: Optional[str], values: Optional[list], value: Any) -> bool:
+    """Whether `value` as a whole is one a decision of this type takes: a map's a mapping of such values (an entry
+    may be null), a list's a list of codes (a decision's default; a test's expected value)."""
     if typ == "map":
-        return isinstance(default, dict) and all(v is None or member_fits(value_type, values, v) for v in default.values())
+        return isinstance(value, dict) and all(v is None or member_fits(value_type, values, v) for v in value.values())
     if typ == "list":
-        return isinstance(default, list) and all(member_fits("list", values, v) for v in default)
-    return member_fits(typ, values, default)
+        return isinstance(value, list) and all(member_fits("list", values, v) for v in value)
+    return member_fits(typ, values, value)
 
 
 def _default_takes(typ: str, value_type: Optional[str], values: Optional[list]) -> str:

@@ -125,19 +125,32 @@ def _check_types(spec: PlanSpec, d: dict, result: dict) -> None:
     """The decisions the plan counts with are of the types it reads them as: a share or a number of visits that is
     text, a deadline that is no date, would fail its sums and orders. Compile refuses a conclusion of the wrong type
     (compile.type); this is said of a result that has one anyway, as the record's problem, never a crash."""
-    wanted = [(spec.share, "a number (the share of cases to inspect)", _is_number),
-              (spec.visits, "a number (visits a year)", _is_number),
-              (spec.mode, "text (one of its modes)", lambda v: isinstance(v, str)),
-              (spec.scope, "true or false", lambda v: isinstance(v, bool)),
-              (spec.special, "a list of reasons", lambda v: isinstance(v, list) and all(isinstance(r, str) for r in v))]
-    wanted += [(dl.decision, "a date", lambda v: isinstance(v, str) and is_date(v)) for dl in spec.deadlines]
     p = result.get("policy") or {}
-    for name, takes, fits in wanted:
+    for name, takes, fits in _wanted(spec):
         if name and d.get(name) is not None and not fits(d[name]):
             raise EvaluationError([Issue("eval.type", f"decision `{name}` is {d[name]!r} ({json_type(d[name])}); the plan reads "
                                          f"it as {takes}", Location(),
                                          f"fix the rules of {p.get('id')}@{p.get('version')} that claim it "
                                          "(`regcode validate` says which, as compile.type)")])
+
+
+_WANTED: dict = {}     # id(spec) -> (spec, its table): made once per plan, not once per record
+
+
+def _wanted(spec: PlanSpec) -> list:
+    """(decision, the type in words, its test) for each decision the plan reads."""
+    found = _WANTED.get(id(spec))
+    if found is None or found[0] is not spec:
+        if len(_WANTED) > 64:
+            _WANTED.clear()
+        wanted = [(spec.share, "a number (the share of cases to inspect)", _is_number),
+                  (spec.visits, "a number (visits a year)", _is_number),
+                  (spec.mode, "text (one of its modes)", lambda v: isinstance(v, str)),
+                  (spec.scope, "true or false", lambda v: isinstance(v, bool)),
+                  (spec.special, "a list of reasons", lambda v: isinstance(v, list) and all(isinstance(r, str) for r in v))]
+        wanted += [(dl.decision, "a date", lambda v: isinstance(v, str) and is_date(v)) for dl in spec.deadlines]
+        found = _WANTED[id(spec)] = (spec, wanted)
+    return found[1]
 
 
 def _is_number(value) -> bool:

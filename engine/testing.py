@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 from ._dates import date_problem, is_date
 from ._text import article_key, near_article
 from .catalog import Catalog, SelectionError
-from .compile import CompiledPolicy, member_fits
+from .compile import CompiledPolicy, value_fits
 from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean, nearest
 from .evaluate import DEFAULT_BACKEND, check_case, evaluate
 from .explain import to_dict
@@ -154,13 +154,7 @@ def _case_of(issue: Issue) -> tuple:
 
 def _fits(decl, value) -> bool:
     """Whether a decision of this declaration can be `value` as a whole (null: left at its default)."""
-    if value is None:
-        return True
-    if decl.type == "map":
-        return isinstance(value, dict) and all(v is None or member_fits(decl.value_type, decl.values, v) for v in value.values())
-    if decl.type == "list":
-        return isinstance(value, list) and all(member_fits("list", decl.values, v) for v in value)
-    return member_fits(decl.type, decl.values, value)
+    return value is None or value_fits(decl.type, decl.value_type, decl.values, value)
 
 
 def _error_known(code: str) -> bool:
