@@ -95,8 +95,16 @@ def _read_line(raw: bytes, where: Location, last: bool):
             return None, Issue("replay.syntax", issue.message, Location(where.file, where.line, issue.location.column),
                                f"the service writes UTF-8: the line was altered or damaged; {rest}")
         text = body[:exc.start].decode("utf-8")
+        cut = len(text) + 1      # the column of the partial character
+    else:
+        cut = None
     try:
-        return json.loads(text, parse_constant=_no_constant), None
+        data = json.loads(text, parse_constant=_no_constant)
+        if cut is not None:      # the JSON is whole, and a stray byte of a character follows it: not the service's line
+            return None, Issue("replay.syntax", "not a JSON line: a partial UTF-8 character follows its JSON",
+                               Location(where.file, where.line, cut),
+                               f"the service writes UTF-8 and one JSON object a line: the line was altered or damaged; {rest}")
+        return data, None
     except json.JSONDecodeError as exc:
         message, index = json_syntax(exc, text, "line", "the logged decision")
         hint = cut_hint if "cut short" in message else f"the service writes one JSON object a line: the line was altered or damaged; {rest}"
