@@ -390,7 +390,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                 tally.merge(counts)
             for outcome in outcomes:
                 if outcome.ok:
-                    line, summary = outcome.value
+                    line, summary, noted = outcome.value
                     try:
                         if isinstance(line, bytes):     # as the worker wrote it: no decode to text and encode back
                             sink.write_bytes(line + b"\n")
@@ -399,7 +399,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                     except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost
                         outcome = unwritable(outcome, exc)
                     else:
-                        tally.add(outcome, summary)
+                        tally.add(outcome, summary, noted)
                         continue
                 tally.add(outcome)
                 bad.add(outcome)
@@ -418,6 +418,9 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                    + (f"; {counted(tally.failed, 'bad record')}"
                       f"{' and ' + counted(tally.skipped, 'skipped file') if tally.skipped else ''} to {one_line(errors)}"
                       if errors else ""), err=True)
+        if tally.noted:
+            click.echo(f"note: {counted(tally.noted, 'result')} {'has' if tally.noted == 1 else 'have'} `notes`: a record names "
+                       "an item its case file does not have (its policy's `references:`); each note says which value, where", err=True)
         if tally.groups:
             click.echo(district_table(tally), err=True)
     if tally.failed:

@@ -223,7 +223,7 @@ def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
             if not outcome.ok:
                 bad.append(outcome)
                 continue
-            line, summary = outcome.value
+            line, summary, noted = outcome.value
             try:
                 data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
             except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
@@ -233,7 +233,7 @@ def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
                 out.write(data)
             except OSError as exc:
                 raise _SpillFailed(exc) from None
-            counts.add(outcome, summary)
+            counts.add(outcome, summary, noted)
         try:
             out.close()
         except OSError as exc:
@@ -687,9 +687,10 @@ def _close_quietly(stream) -> None:
 # What the table groups by and counts is the policy's declaration (engine/reports.py): the
 # engine names no decision of any regulation here.
 def batch_reduce(case: dict, result: dict, cat=None) -> tuple:
-    """What a batch worker sends back: the output line (UTF-8 bytes) and the summary row the policy declares (or None)."""
+    """What a batch worker sends back: the output line (UTF-8 bytes), the summary row the policy declares (or None),
+    and whether the result has notes (evaluate.reference_notes)."""
     spec = reports_for(cat, result).summary if cat is not None else None
-    return dumpb(result), (spec.row(case, result) if spec is not None else None)
+    return dumpb(result), (spec.row(case, result) if spec is not None else None), "notes" in result
 
 
 @dataclass
@@ -700,15 +701,17 @@ class Tally:
     evaluated: int = 0
     failed: int = 0
     skipped: int = 0     # a folder's entries not read (engine/corpus.Skipped): not records, but said and counted
+    noted: int = 0       # evaluated records whose result has notes (a value naming nothing it refers to)
     groups: dict = field(default_factory=dict)   # group -> {unit: n, decision: {value: n}}
     spec: Any = None                             # the Summary declaration of the first result that had one
 
-    def add(self, outcome: Outcome, summary=None) -> None:
+    def add(self, outcome: Outcome, summary=None, noted: bool = False) -> None:
         self.read += 1
         if not outcome.ok:
             self.failed += 1
             return
         self.evaluated += 1
+        self.noted += noted
         if summary is not None:
             if self.spec is None:
                 self.spec = summary.spec
@@ -723,6 +726,7 @@ class Tally:
         self.read += other.read
         self.evaluated += other.evaluated
         self.failed += other.failed
+        self.noted += other.noted
         if self.spec is None:
             self.spec = other.spec
         for group, row in other.groups.items():
@@ -745,7 +749,7 @@ class Tally:
         return out
 
     def as_dict(self) -> dict:
-        data = {"read": self.read, "evaluated": self.evaluated, "failed": self.failed, "skipped": self.skipped}
+        data = {"read": self.read, "evaluated": self.evaluated, "failed": self.failed, "skipped": self.skipped, "noted": self.noted}
         if self.spec is not None:
             data[self.spec.group.key] = {g: self.groups[g] for g in sorted(self.groups)}
         return data

@@ -71,6 +71,7 @@ class Resolved:
     rejected_articles: set = field(default_factory=set)   # articles of rules set aside by validation
     identity: Optional[Item] = None   # the manifest's `identity:` (inherited unless a version restates it)
     event_dates: dict = field(default_factory=dict)   # list path -> Item of its event date field (FactsSchema `event_dates:`)
+    references: dict = field(default_factory=dict)    # `list.field` -> Item of the `list.field` it names (FactsSchema `references:`)
     texts: list = field(default_factory=list)   # (version ref, ArticleText document), root of `extends` first
     checked_only: list = field(default_factory=list)   # rules set aside, their faults read past: the rest is still checked
     removed: dict = field(default_factory=dict)   # (what, name) -> Location of the `remove:` that dropped it
@@ -102,6 +103,9 @@ class CompiledPolicy:
     chain: tuple = ()
     text: Optional[dict] = None       # the law's text after inheritance (engine/_text.py), None without an ArticleText
     removed: dict = field(default_factory=dict)   # (what, name) -> Location of the `remove:` that dropped it
+    # FactsSchema `references:`, each (list keys, field, list keys, field): an item whose field names no item of the
+    # other list by its field is noted in the output (evaluate.reference_notes)
+    references: tuple = ()
     backends: dict = field(default_factory=dict, repr=False)  # built lazily by evaluate
 
     @property
@@ -131,6 +135,7 @@ class Compilation:
         self.strata: list = []
         self.identity: tuple = ()
         self.event_dates: dict = {}
+        self.references: tuple = ()
         self.text: Optional[dict] = None
         self.declared = False      # the declarations pass found nothing wrong
         # declarations set aside, validation's and those the declarations pass sets aside for a mistake of their own
@@ -202,6 +207,8 @@ def _collect(version: ValidatedVersion, resolved: Resolved, issues: IssueCollect
             _extend_schema(resolved, doc, target, props, issues)
         for list_path, field_name in sorted((doc.data.get("event_dates") or {}).items()):
             resolved.event_dates[list_path] = Item(doc, ("event_dates", list_path), field_name)
+        for source, target in sorted((doc.data.get("references") or {}).items()):
+            resolved.references[source] = Item(doc, ("references", source), target)
     base_names = {attr: set(getattr(resolved, attr)) for attr in ("derived", "decisions", "parameters", "rules")}   # the base's
     for kind, attr, key in (("DerivedFacts", "derived", "facts"), ("Decisions", "decisions", "decisions"),
                             ("Parameters", "parameters", "parameters")):
@@ -403,6 +410,7 @@ def pass_declarations(c: Compilation) -> None:
         c.derived_shapes[name] = from_fields(item.data["fields"])
     c.identity = _identity(r.identity, c.facts_shape, c.issues)
     c.event_dates = _event_dates(r.event_dates, c.facts_shape, c.issues)
+    c.references = _references(r.references, c.facts_shape, c.issues)
     for name, item in sorted(r.parameters.items()):
         data = item.data
         values = data.get("values")
@@ -516,7 +524,7 @@ def _requirements(c: Compilation) -> None:
                                  did_you_mean(str(value), map(str, decl.values or [])))
 
 
-OUTPUT_KEYS = ("policy", "as_of", "decisions", "rules_fired", "source", "why", "derived", "decision_id", "errors")
+OUTPUT_KEYS = ("policy", "as_of", "decisions", "rules_fired", "source", "why", "derived", "decision_id", "errors", "notes")
 
 
 def _identity(item: Optional[Item], shape: Shape, issues: IssueCollector) -> tuple:
@@ -561,6 +569,48 @@ def _event_dates(items: dict, shape: Shape, issues: IssueCollector) -> dict:
             continue
         out[keys] = item.data
     return out
+
+
+def _list_field(path: str, shape: Shape, what: str, item: Item, issues: IssueCollector) -> Optional[tuple]:
+    """`spot_checks.category`: (list keys, field) of a scalar field of the items of a list of the case file, or
+    None with the problem said at `item` (`what`: which side of the reference, for the message)."""
+    keys = tuple(k for k in path.split(".") if k)
+    if len(keys) < 2:
+        issues.add("compile.reference", f"{what} `{path}` names no field of a list's items", item.location(),
+                   "write LIST.FIELD, e.g. `spot_checks.category: licenses.category`")
+        return None
+    node = shape
+    for k in keys[:-1]:
+        node = node.child(k) if node is not None else None
+    if node is None or node.kind != "array":
+        last = keys[-2]
+        issues.add("compile.reference", f"{what} `{path}`: `{'.'.join(keys[:-1])}` is not a list of the case file", item.location(),
+                   did_you_mean(last, shape.props) or "name a list of the case file and a field of its items")
+        return None
+    items = node.items or Shape("any")
+    field_shape = items.child(keys[-1])
+    if field_shape is None or field_shape.kind not in ("string", "date", "number", "integer", "boolean", "any"):
+        found = "no such field" if field_shape is None else f"a {field_shape.kind}, not a value that names"
+        issues.add("compile.reference", f"{what} `{path}`: the items of `{'.'.join(keys[:-1])}` have no field `{keys[-1]}` ({found})",
+                   item.location(), did_you_mean(keys[-1], items.props) or "name a scalar field of the items")
+        return None
+    return keys[:-1], keys[-1]
+
+
+def _references(items: dict, shape: Shape, issues: IssueCollector) -> tuple:
+    """`references: {spot_checks.category: licenses.category}`: an item of the first list names, by that field, an
+    item of the second by its field; one that names none is noted when a case is evaluated."""
+    out = []
+    for source, item in sorted(items.items()):
+        first = _list_field(source, shape, "the reference", item, issues)
+        if not isinstance(item.data, str):
+            issues.add("compile.reference", f"`{source}` refers to {type(item.data).__name__} {item.data!r}, not a LIST.FIELD",
+                       item.location(), "write LIST.FIELD, e.g. `licenses.category`")
+            continue
+        second = _list_field(item.data, shape, "the referred field", item, issues)
+        if first is not None and second is not None:
+            out.append((*first, *second))
+    return tuple(out)
 
 
 # ---- pass 3: rules -----------------------------------------------------------------------
@@ -993,6 +1043,8 @@ def _resolved_data(r: Resolved) -> dict:
     }
     if r.event_dates:
         out["event_dates"] = {k: v.data for k, v in sorted(r.event_dates.items())}
+    if r.references:
+        out["references"] = {k: v.data for k, v in sorted(r.references.items())}
     return out
 
 
@@ -1069,7 +1121,7 @@ def compile_version(version: ValidatedVersion, base_loader: Optional[Callable] =
         decisions=c.decisions, parameters=c.parameters, rules=c.rules, strata=c.strata,
         articles=list(c.resolved.articles.data) if c.resolved.articles else [],
         content_hash=digest, identity=c.identity, event_dates=c.event_dates, resolved=resolved, directory=str(version.source.directory), chain=c.resolved.chain,
-        text=c.text, removed=dict(c.resolved.removed),
+        text=c.text, removed=dict(c.resolved.removed), references=c.references,
     )
 
 

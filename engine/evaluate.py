@@ -52,6 +52,7 @@ class Evaluation:
     source: str = ""
     identity: dict = field(default_factory=dict)   # the case's identity fields (policy `identity:`), nested as in the case
     entries: bool = False      # every claim carries its why entry (ENTRY): the backend wrote it while the rule fired
+    notes: tuple = ()          # what the case says that no rule can use (reference_notes), as output mappings
 
 
 # ---- input -------------------------------------------------------------------------------
@@ -494,6 +495,71 @@ def _at_case(exc: EvaluationError, doc: Optional[Document], source: str) -> Eval
     return EvaluationError([replace(i, location=where) if unplaced(i) else i for i in exc.issues])
 
 
+MAX_NOTES = 50     # notes kept of one case; past them, one more says how many were left out
+
+
+def _reach_list(case: dict, keys: tuple):
+    items = case
+    for k in keys:
+        items = items.get(k) if type(items) is dict else None
+    return items if type(items) is list else None
+
+
+def _names(items: Optional[list], name: str) -> set:
+    """The values of `name` in the items (a mapping each, as the facts schema makes them): null, lists and mappings
+    name nothing. In C for the common case (no Python call an item); item by item where that cannot be."""
+    if not items:
+        return set()
+    try:
+        found = set(map(operator.itemgetter(name), items))
+    except (KeyError, TypeError):    # an item without the field, one that is no mapping, a value that cannot be hashed
+        found = set()
+        for item in items:
+            v = item.get(name) if type(item) is dict else None
+            if v is not None and not isinstance(v, (dict, list)):
+                found.add(v)
+        return found
+    found.discard(None)
+    return found
+
+
+def reference_notes(policy: CompiledPolicy, case: dict) -> tuple:
+    """The items of the case file that name, by a field the facts schema's `references:` declares, no item of the
+    list they refer to (`spot_checks[2].category` naming no license's category): no rule can match them to one,
+    so a misspelt name would otherwise change a decision in silence. Each a note {code, path, value, message,
+    hint}, in the order of the declarations and the items; at most MAX_NOTES, then one that counts the rest.
+    The common case, every name known, costs a set comprehension a list (most cases have none to say)."""
+    notes: list = []
+    left_out = 0
+    known_of: dict = {}
+    for keys, name, target_keys, target_name in policy.references:
+        items = _reach_list(case, keys)
+        if not items:
+            continue
+        known = known_of.get((target_keys, target_name))
+        if known is None:
+            known = known_of[(target_keys, target_name)] = _names(_reach_list(case, target_keys), target_name)
+        if _names(items, name) <= known:
+            continue
+        for i, item in enumerate(items):
+            v = item.get(name) if type(item) is dict else None
+            if v is None or isinstance(v, (dict, list)) or v in known:
+                continue
+            if len(notes) >= MAX_NOTES:
+                left_out += 1
+                continue
+            near = did_you_mean(str(v), sorted(map(str, known))) if known else ""
+            notes.append({"code": "case.reference", "path": f"{'.'.join(keys)}[{i}].{name}", "value": v,
+                          "message": f"`{v}` is the {target_name} of no item of {'.'.join(target_keys)} in the case file, "
+                                     f"so no rule matches this record to one",
+                          "hint": near or f"check the spelling, or add the {'.'.join(target_keys)} item it names"})
+    if left_out:
+        notes.append({"code": "case.reference", "path": "", "value": None,
+                      "message": f"{left_out:,} more records name no item they refer to (the first {MAX_NOTES} are noted)",
+                      "hint": "mend the ones above, then evaluate again"})
+    return tuple(notes)
+
+
 _label_of = operator.attrgetter("label")     # (a derived fact's; in C, no Python call per fact when sorting)
 
 
@@ -515,4 +581,5 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
     if len(facts) > 1:
         facts.sort(key=_label_of)
     return Evaluation(policy, as_of, decisions, claims, facts, firings, source, identity_of(policy, case),
-                      trace and getattr(program, "writes_entries", False))
+                      trace and getattr(program, "writes_entries", False),
+                      reference_notes(policy, case) if policy.references else ())

@@ -135,6 +135,8 @@ def to_dict(ev: Evaluation, explain="full") -> dict:
         out[key] = value
     if ev.source:
         out["source"] = ev.source
+    if ev.notes:      # about the case itself, whatever the level
+        out["notes"] = list(ev.notes)
     if level == "none":
         return out
     rules, rank, every, (why_of, names), (why_entries, _), kinds = _plan(p)
@@ -187,6 +189,9 @@ def to_text(data: dict, explain="none") -> str:
     explain = level != "none"
     p = data["policy"]
     lines = [f"{one_line(data.get('source') or 'case')}: {p['id']}@{p['version']} ({p['content_hash']}) as of {data['as_of']}"]
+    for note in data.get("notes", ()):
+        where = f"{note['path']}: " if note.get("path") else ""
+        lines.append(one_line(f"  note: {where}{note['message']}" + (f"; {note['hint']}" if note.get("hint") else "")))
     why = data.get("why", {})
     width = max((len(k) for k in data["decisions"]), default=10)
     for name, value in data["decisions"].items():

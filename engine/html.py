@@ -453,8 +453,9 @@ def _eval_case(k: int, result: dict, case: Any, policy: CompiledPolicy, site_url
                           "losing": [c for c in claims if not c["decisive"]]})
     derived = [{"anchor": derived_ids[d["fact"]], **d} for d in result.get("derived") or []]
     identity = {k: v for k, v in result.items() if k not in OUTPUT_KEYS}
+    notes = [{**n, "target": view["ids"].get(n["path"], "")} for n in result.get("notes") or []]
     return {"prefix": prefix, "result": result, "policy": _policy_meta(policy), "decisions": decisions, "derived": derived,
-            "case_rows": view["rows"], "identity": _flatten(identity), "cited": cited}
+            "case_rows": view["rows"], "identity": _flatten(identity), "cited": cited, "notes": notes}
 
 
 def _flatten(data: Any, path: str = "") -> list:

@@ -163,10 +163,20 @@ def schemas(policies: list) -> dict:
                        "why": {"type": "object", "description": "with explain decisive or full: per decision, the claims on it",
                                "additionalProperties": {"type": "array", "items": {"$ref": REF + "Reason"}}},
                        "derived": {"type": "array", "description": "with explain full: the facts rules derived",
-                                   "items": {"$ref": REF + "DerivedFact"}}},
+                                   "items": {"$ref": REF + "DerivedFact"}},
+                       "notes": {"type": "array", "description": "only when there are any, at every explain level: what the "
+                                 "case says that no rule can use (an item naming, by a field its policy's facts schema "
+                                 "declares in `references:`, no item of the list it refers to)",
+                                 "items": {"$ref": REF + "Note"}}},
         "additionalProperties": True}
+    note = {"type": "object", "required": ["code", "path", "value", "message", "hint"], "additionalProperties": False,
+            "properties": {"code": {"type": "string", "description": "case.reference"},
+                           "path": {"type": "string", "description": "the field, like spot_checks[2].category (empty "
+                                    "on the last note when more were left out)"},
+                           "value": {"description": "the value that names nothing"},
+                           "message": {"type": "string"}, "hint": {"type": "string"}}}
     return {"Location": LOCATION, "Issue": ISSUE, "Problem": PROBLEM, "Matched": MATCHED, "Reason": REASON,
-            "DerivedFact": DERIVED, "PolicyRef": POLICY_REF, "Evaluation": evaluation, "BatchError": BATCH_ERROR,
+            "DerivedFact": DERIVED, "PolicyRef": POLICY_REF, "Evaluation": evaluation, "Note": note, "BatchError": BATCH_ERROR,
             "Batch": BATCH, "Health": HEALTH, "Policies": POLICIES, "PolicyVersion": POLICY_VERSION, "Reload": RELOAD}
 
 

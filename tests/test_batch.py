@@ -448,10 +448,10 @@ def test_batch_explain_level_keeps_decisions_and_trims_reasons(corpus, tmp_path,
 
 
 def _reduce_with_one_unwritable_line(case, result, cat=None):
-    line, summary = batch_reduce(case, result, cat)
+    line, summary, noted = batch_reduce(case, result, cat)
     if case.get("enterprise", {}).get("credit_code", "")[-2:-1] in ("3", "7"):   # some records: a line no UTF-8 can carry
         line = line.decode("utf-8")[:-1] + "\ud800}"     # text, which no UTF-8 can carry
-    return line, summary
+    return line, summary, noted
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -473,7 +473,7 @@ def test_worker_written_lines_keep_input_order_and_an_unwritable_one_is_a_bad_re
                 tally.merge(counts)
             for outcome in outcomes:
                 if outcome.ok:
-                    line, summary = outcome.value
+                    line, summary, noted = outcome.value
                     if isinstance(line, bytes):         # batch_reduce's lines are UTF-8 bytes
                         line = line.decode("utf-8")
                     try:
