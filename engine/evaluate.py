@@ -523,7 +523,44 @@ def _names(items: Optional[list], name: str) -> set:
     return found
 
 
+def _references_check(policy: CompiledPolicy):
+    """check(case) -> whether every name that `references:` declares is known, written out for this policy's
+    references (built once per version, from the declarations alone: names are repr'd): one set built in C a
+    list; an item without the field or that is no mapping raises (KeyError, TypeError): the thorough way then."""
+    def at(keys: tuple) -> str:
+        return f"C.get({keys[0]!r})" if len(keys) == 1 else f"_reach(C, {keys!r})"
+    lines, getters, targets = ["def check(C):"], [], {}
+    for keys, name, target_keys, target_name in policy.references:
+        target = (target_keys, target_name)
+        if target not in targets:
+            targets[target] = k = f"k{len(targets)}"
+            getters.append(operator.itemgetter(target_name))
+            lines += [f"    t = {at(target_keys)}",
+                      f"    {k} = set(map(G[{len(getters) - 1}], t)) if t and type(t) is list else _EMPTY"]
+        getters.append(operator.itemgetter(name))
+        lines += [f"    s = {at(keys)}",
+                  f"    if s and type(s) is list and not set(map(G[{len(getters) - 1}], s)) <= {targets[target]}: return False"]
+    lines.append("    return True")
+    namespace = {"__builtins__": {"set": set, "map": map, "type": type, "list": list}, "G": tuple(getters),
+                 "_reach": _reach_list, "_EMPTY": frozenset()}
+    exec(compile("\n".join(lines) + "\n", f"<regcode {policy.ref} references>", "exec"), namespace)
+    policy.backends["_references"] = check = namespace["check"]
+    return check
+
+
 def reference_notes(policy: CompiledPolicy, case: dict) -> tuple:
+    """reference_notes_of, for the common case (every name known: no notes) at the cost of one set built in C a
+    list; at the first doubt (a name not known, an item without the field or that is no mapping), the thorough way."""
+    check = policy.backends.get("_references") or _references_check(policy)
+    try:
+        if check(case):
+            return ()
+    except (KeyError, TypeError):
+        pass
+    return reference_notes_of(policy, case)
+
+
+def reference_notes_of(policy: CompiledPolicy, case: dict) -> tuple:
     """The items of the case file that name, by a field the facts schema's `references:` declares, no item of the
     list they refer to (`spot_checks[2].category` naming no license's category): no rule can match them to one,
     so a misspelt name would otherwise change a decision in silence. Each a note {code, path, value, message,
