@@ -419,8 +419,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                       f"{' and ' + counted(tally.skipped, 'skipped file') if tally.skipped else ''} to {one_line(errors)}"
                       if errors else ""), err=True)
         if tally.noted:
-            click.echo(f"note: {counted(tally.noted, 'result')} {'has' if tally.noted == 1 else 'have'} `notes`: a record names "
-                       "an item its case file does not have (its policy's `references:`); each note says which value, where", err=True)
+            click.echo(f"note: {counted(tally.noted, 'result')} {'has' if tally.noted == 1 else 'have'} `notes` (a record naming "
+                       "an item its case file does not have, a version named outside its window): each says what and where", err=True)
         if tally.groups:
             click.echo(district_table(tally), err=True)
     if tally.failed:

@@ -78,7 +78,7 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
             results.append(evaluate_case(cat, doc, policy_name, as_of, version, backend,
                                          "full" if fmt == "text" and level != "none" else level))
             cases.append(doc.data)
-            if version is not None:
+            if version is not None and fmt != "text":      # (the text says it under its first line, as every note)
                 _outside_its_window(cat, results[-1], path)
         except PolicyError as exc:
             failed = True

@@ -95,13 +95,25 @@ def evaluate_case(cat: Catalog, doc: Document, policy_name: Optional[str] = None
         check_case(policy, doc)
         level = explain if explain in EXPLAIN_LEVELS else explain_level(explain)   # as given: no call
         ev = evaluate(policy, doc.data, when, backend=backend, source=doc.file, checked=True, doc=doc, trace=level != "none")
-        return to_dict(ev, level)
+        result = to_dict(ev, level)
+        if version is not None and not policy.in_force(when):
+            result["notes"] = [outside_window_note(policy, when, not as_of), *result.get("notes", ())]
+        return result
     except (InputError, SelectionError) as exc:   # the case's own fault: name it by its identity
         exc.identity = case_identity(cat, doc, policy, policy_name, version)
         raise
     except PolicyError as exc:   # evaluation errors; a broken policy was compiled (and failed) once already
         exc.identity = identity_of(policy, doc.data) if policy is not None and isinstance(doc.data, dict) else None
         raise
+
+
+def outside_window_note(policy, when: str, in_the_case: bool) -> dict:
+    """The note of a result decided by a version forced on a date outside its window (the decisions are that
+    version's all the same: a reader of the output alone must know)."""
+    return {"code": "select.outside_window", "path": "as_of" if in_the_case else "", "value": when,
+            "message": f"{when} is outside {policy.ref}'s window ({policy.window()}): the version was named (--policy-version, "
+                       f"or `version` over HTTP) and decided as if it were in force",
+            "hint": "name no version to have the one in force on that date decide"}
 
 
 def case_identity(cat: Catalog, doc: Document, policy=None, policy_name: Optional[str] = None,

@@ -164,15 +164,16 @@ def schemas(policies: list) -> dict:
                                "additionalProperties": {"type": "array", "items": {"$ref": REF + "Reason"}}},
                        "derived": {"type": "array", "description": "with explain full: the facts rules derived",
                                    "items": {"$ref": REF + "DerivedFact"}},
-                       "notes": {"type": "array", "description": "only when there are any, at every explain level: what the "
-                                 "case says that no rule can use (an item naming, by a field its policy's facts schema "
-                                 "declares in `references:`, no item of the list it refers to)",
+                       "notes": {"type": "array", "description": "only when there are any, at every explain level: what a "
+                                 "reader of the decisions must know: an item of the case naming, by a field its policy's "
+                                 "facts schema declares in `references:`, no item of the list it refers to "
+                                 "(case.reference); a `version` named outside its window (select.outside_window)",
                                  "items": {"$ref": REF + "Note"}}},
         "additionalProperties": True}
     note = {"type": "object", "required": ["code", "path", "value", "message", "hint"], "additionalProperties": False,
-            "properties": {"code": {"type": "string", "description": "case.reference"},
+            "properties": {"code": {"type": "string", "enum": ["case.reference", "select.outside_window"]},
                            "path": {"type": "string", "description": "the field, like spot_checks[2].category (empty "
-                                    "on the last note when more were left out)"},
+                                    "where the note is about no field: the count of notes left out, a date not in the case)"},
                            "value": {"description": "the value that names nothing"},
                            "message": {"type": "string"}, "hint": {"type": "string"}}}
     return {"Location": LOCATION, "Issue": ISSUE, "Problem": PROBLEM, "Matched": MATCHED, "Reason": REASON,

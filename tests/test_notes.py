@@ -156,3 +156,35 @@ def test_the_service_answers_the_notes_as_eval_does(tmp_path):
                              content=file.read_bytes(), headers=YAML)
         assert answer.status_code == 200, answer.text
         assert without_decision_id(answer.text) == expected.stdout
+
+
+# ---- a version named outside its window ---------------------------------------------------------
+def test_a_version_named_outside_its_window_is_noted_in_every_output():
+    """--policy-version (or `version` over HTTP) forces a version on any date: the result itself says so, so that
+    a reader of the output alone (a batch's line, a page, the service's answer) knows; inside the window, nothing."""
+    case = REPO / "examples" / "cases" / "aa-clean.yaml"
+    runner = CliRunner()
+    data = json.loads(runner.invoke(regcode, ["eval", str(case), "--policy-version", "2017", "--as-of", "2023-01-01",
+                                              "--format", "json", "--explain", "none"]).stdout)
+    (note,) = data["notes"]
+    assert (note["code"], note["path"], note["value"]) == ("select.outside_window", "", "2023-01-01")
+    assert "2017-05-01 .. 2022-04-30" in note["message"]
+    inside = json.loads(runner.invoke(regcode, ["eval", str(case), "--policy-version", "2017", "--format", "json"]).stdout)
+    assert "notes" not in inside
+    text = runner.invoke(regcode, ["eval", str(case), "--policy-version", "2017", "--as-of", "2023-01-01"])
+    assert text.exit_code == 0 and text.stdout.splitlines()[1].startswith("  note: 2023-01-01 is outside shanghai-post-license@2017")
+    assert "outside" not in text.stderr        # said once, in the output
+    from_case = evaluate_case(Catalog(), Document("c.yaml", {**_yaml(case), "as_of": "2023-01-01"}), SHANGHAI, None, "2017",
+                              "python", "none")
+    assert from_case["notes"][0]["path"] == "as_of"     # the date the case file gives
+
+
+def test_the_service_notes_a_version_named_outside_its_window():
+    from servekit import YAML, serving
+    body = (REPO / "examples" / "cases" / "aa-clean.yaml").read_bytes()
+    with serving(workers=1) as client:
+        answer = client.post("/v1/evaluate", params={"version": "2017", "as_of": "2023-01-01", "explain": "none"},
+                             content=body, headers=YAML)
+        assert answer.status_code == 200, answer.text
+        assert [n["code"] for n in answer.json()["notes"]] == ["select.outside_window"]
+        assert "notes" not in client.post("/v1/evaluate", params={"explain": "none"}, content=body, headers=YAML).json()
