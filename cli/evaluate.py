@@ -41,6 +41,13 @@ def _outside_its_window(cat, result: dict, path: str) -> None:
                         "evaluated with it because --policy-version named it")
 
 
+def _labels(cat, result: dict) -> dict:
+    """The labels the version that decided `result` declares for its decisions' values."""
+    from ..engine.explain import labels_of
+    policy = result["policy"]
+    return labels_of(cat.by_ref(f"{policy['id']}@{policy['version']}"))
+
+
 @regcode.command("eval", short_help="Decisions for case files, with their reasons.")
 @click.argument("facts", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @as_of_option
@@ -87,7 +94,7 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
                 raise exc from None
             report_issues(exc.issues, "json" if fmt == "json" else "text")
     if fmt == "text":
-        echo_text("\n\n".join(to_text(r, level) for r in results))
+        echo_text("\n\n".join(to_text(r, level, _labels(cat, r)) for r in results))
     elif fmt == "html":
         from ..engine.html import eval_page
         if results:

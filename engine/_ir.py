@@ -208,6 +208,7 @@ class DecisionDecl:
     value_type: Optional[str] = None    # for map: the type of each value
     article: str = ""
     location: Location = field(default_factory=Location)
+    labels: Optional[dict] = None       # str(value) -> how a reader names it (`strict` -> 加严监管): text and pages only
     order: Optional[dict] = field(default=None, init=False, repr=False, compare=False)   # value -> position
 
     def __post_init__(self):

@@ -446,8 +446,31 @@ def pass_declarations(c: Compilation) -> None:
             default = None      # (for checking only: the version fails)
         c.decisions[name] = ir.DecisionDecl(name=name, type=typ, combine=combine, default=default,
                                             title=d.get("title", ""), values=values, value_type=value_type,
-                                            article=d.get("article", ""), location=item.location())
+                                            article=d.get("article", ""), location=item.location(),
+                                            labels=_labels(c, name, effective, values, item))
     _requirements(c)
+
+
+def _labels(c: Compilation, name: str, typ: str, values: Optional[list], item: Item) -> Optional[dict]:
+    """A decision's `labels:` (value -> how a reader names it), each a value it declares: for enum and list
+    decisions, and a map's values. A mistake is said at the label and the label left out; nothing else hangs on it."""
+    labels = item.data.get("labels")
+    if not labels:
+        return None
+    if typ not in ("enum", "list") or not values:
+        c.issues.add("compile.decision", f"decision `{name}`: labels name the values an enum or list decision declares "
+                     f"(or a map's values); a {typ} decision declares none", item.location("labels"),
+                     "leave `labels:` out, or declare `values:`")
+        return None
+    declared = {str(v): v for v in values}
+    kept = {}
+    for key, text in labels.items():
+        if str(key) not in declared:
+            c.issues.add("compile.decision", f"decision `{name}`: `{key}` is labelled but is not one of its values",
+                         item.location("labels", key), did_you_mean(str(key), declared) or "label a value of `values:`")
+            continue
+        kept[str(key)] = text
+    return kept or None
 
 
 def _set_aside(c: Compilation, name: str, item: Item) -> None:

@@ -1,6 +1,8 @@
 """Stage 5, explain: an Evaluation as the JSON object of `eval --format json`, and as text for a person."""
 from __future__ import annotations
 
+from typing import Optional
+
 from .errors import one_line
 from .evaluate import ENTRY, FACT, KEY, MATCHED, RULE, VALUE, Evaluation
 
@@ -183,8 +185,28 @@ def _fmt(value) -> str:
 MAX_TEXT_FACTS = 8     # matched facts shown per reason in the text form
 
 
-def to_text(data: dict, explain="none") -> str:
-    """A readable summary; with `explain` (full, or decisive for the deciding claims only), the reasons under each decision."""
+def _labelled(value, labels: Optional[dict]) -> str:
+    """A decision's value as text, each declared value with its label beside it: `strict (加严监管)`."""
+    if not labels or value is None or isinstance(value, bool):
+        return _fmt(value)
+    def one(v) -> str:
+        label = labels.get(str(v)) if not isinstance(v, (dict, list, bool)) else None
+        return f"{_fmt(v)} ({label})" if label else _fmt(v)
+    if isinstance(value, list):
+        return ", ".join(map(one, value)) if value else "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {one(v)}" for k, v in value.items()) if value else "(none)"
+    return one(value)
+
+
+def labels_of(policy) -> dict:
+    """decision -> its `labels:` (value -> label), for to_text and the page: those that declare any."""
+    return {name: d.labels for name, d in policy.decisions.items() if d.labels}
+
+
+def to_text(data: dict, explain="none", labels: Optional[dict] = None) -> str:
+    """A readable summary; with `explain` (full, or decisive for the deciding claims only), the reasons under each
+    decision. `labels` (labels_of): each decision's declared labels, shown beside its values."""
     level = explain_level(explain)
     explain = level != "none"
     p = data["policy"]
@@ -195,7 +217,7 @@ def to_text(data: dict, explain="none") -> str:
     why = data.get("why", {})
     width = max((len(k) for k in data["decisions"]), default=10)
     for name, value in data["decisions"].items():
-        lines.append(f"  {name:<{width}}  {_fmt(value)}")
+        lines.append(f"  {name:<{width}}  {_labelled(value, labels.get(name)) if labels else _fmt(value)}")
         if explain:
             reasons = why.get(name, [])
             if not reasons:

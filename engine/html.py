@@ -20,6 +20,7 @@ from .coverage import report as coverage_report
 from .diff import changes_text, diff as diff_versions, index_note, manifest_text, names_alone, timeline_text
 from .errors import Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND
+from .explain import labels_of
 from .load import format_path
 
 HERE = Path(__file__).resolve().parent
@@ -243,7 +244,9 @@ def version_pages(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_B
             "rules": sorted(r["id"] for r in policy.resolved["rules"] if name in params_used(r)),
         })
     decisions = [{"name": n, "title": d.get("title", ""), "type": d.get("type", ""), "combine": d.get("combine", ""),
-                  "article": d.get("article", ""), "default": d.get("default")}
+                  "article": d.get("article", ""), "default": d.get("default"),
+                  "members": d.get("values") or (d.get("value") or {}).get("values") or [], "labels": policy.decisions[n].labels
+                  if n in policy.decisions else None}
                  for n, d in sorted(policy.resolved["decisions"].items())]
     chapters = []
     for a in articles:
@@ -433,6 +436,7 @@ def _eval_case(k: int, result: dict, case: Any, policy: CompiledPolicy, site_url
         return _site_href(site_url, policy, anchor) if site_url else f"#{article_prefix}{anchor}"
 
     decisions = []
+    labels = labels_of(policy)
     why = result.get("why") or {}
     for name, value in result["decisions"].items():
         claims = []
@@ -449,6 +453,7 @@ def _eval_case(k: int, result: dict, case: Any, policy: CompiledPolicy, site_url
                            "targets": " ".join(sorted({x["target"] for x in matched if x["target"]} | ({fid} if fid else set())))})
         claims.sort(key=lambda c: (not c["decisive"], c["rule"]))
         decisions.append({"name": name, "anchor": f"{prefix}dec-{name}", "title": decls.get(name, {}).get("title", ""),
+                          "label": value_label(value, labels.get(name)),
                           "value": value, "claims": claims, "winning": [c for c in claims if c["decisive"]],
                           "losing": [c for c in claims if not c["decisive"]]})
     derived = [{"anchor": derived_ids[d["fact"]], **d} for d in result.get("derived") or []]
@@ -456,6 +461,19 @@ def _eval_case(k: int, result: dict, case: Any, policy: CompiledPolicy, site_url
     notes = [{**n, "target": view["ids"].get(n["path"], "")} for n in result.get("notes") or []]
     return {"prefix": prefix, "result": result, "policy": _policy_meta(policy), "decisions": decisions, "derived": derived,
             "case_rows": view["rows"], "identity": _flatten(identity), "cited": cited, "notes": notes}
+
+
+def value_label(value: Any, labels: Optional[dict]) -> str:
+    """How a reader names a decision's value by its declared labels (`加严监管`; a list's, a map's each), or ""."""
+    if not labels or value is None or isinstance(value, bool):
+        return ""
+    def one(v) -> str:
+        return labels.get(str(v), "") if not isinstance(v, (dict, list, bool)) else ""
+    if isinstance(value, list):
+        return "、".join(x for x in map(one, value) if x)
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{one(v)}" for k, v in value.items() if one(v))
+    return one(value)
 
 
 def _flatten(data: Any, path: str = "") -> list:

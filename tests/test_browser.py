@@ -115,7 +115,9 @@ def test_search_filters_the_page_and_lists_hits_from_the_whole_site(browser, sit
     box.send_keys("制假售假")
     shown = browser.execute_script("return Array.from(document.querySelectorAll('article.art')).filter(a => a.offsetHeight > 0).map(a => a.dataset.article)")
     assert shown == ["第二十九条"]
-    assert "1 of" in browser.find_element("id", "search-status").text
+    assert "2 of" in browser.find_element("id", "search-status").text    # the article, and the decision labelled 涉嫌制假售假
+    rows = browser.execute_script("return Array.from(document.querySelectorAll('tr[data-search]')).filter(r => r.offsetHeight > 0).map(r => r.querySelector('code').textContent)")
+    assert rows == ["special_inspection_reasons"]
     hits = browser.execute_script("return Array.from(document.querySelectorAll('#search-results a')).map(a => [a.textContent, a.getAttribute('href')])")
     assert any("special-inspection-counterfeit-suspicion" in t for t, _ in hits)
     assert any(h.endswith("2022-illustration/index.html#rule-special-inspection-counterfeit-suspicion") for _, h in hits)

@@ -350,7 +350,8 @@ def test_the_synthetic_cases_are_evaluated_on_each_day_a_dated_parameter_changes
 @pytest.mark.parametrize("as_of, noted", [("2030-01-01", True), ("2019-06-30", False)])
 def test_check_on_a_date_outside_the_versions_window_says_so_on_stderr_as_eval_does(as_of, noted):
     checked = run("check", "shanghai-post-license", "--as-of", as_of, "--budget", "50", "--format", "json")
-    evaluated = run("eval", str(REPO / "examples" / "cases" / "aa-clean.yaml"), "--policy-version", "2017", "--as-of", as_of)
+    evaluated = run("eval", str(REPO / "examples" / "cases" / "aa-clean.yaml"), "--policy-version", "2017", "--as-of", as_of,
+                    "--format", "json")         # (the text says it in the output itself, under its first line)
     window = f"{as_of} is outside shanghai-post-license@2017's window (2017-05-01 .. 2022-04-30); "
     assert checked.exit_code == 0 and json.loads(checked.stdout)["as_of"] == as_of     # stdout is the report, unchanged
     assert (f"note: --as-of: {window}" in checked.stderr) == noted

@@ -92,8 +92,8 @@ def test_a_rule_fired_only_in_failing_cases_is_not_tested(tmp_path):
 def test_a_wrong_decision_default_is_said_in_the_terms_of_its_type(tmp_path, monkeypatch):
     """A date default that is no day says why (as a parameter's date does); a list default's code it cannot take is named."""
     _root, version = _edited_copy(tmp_path, [
-        {"file": "decisions.yaml", "line": 63, "old": "default: null", "new": 'default: "2022-02-30"'},
-        {"file": "decisions.yaml", "line": 131, "old": "default: []", "new": "default: [iso14001]"}])
+        {"file": "decisions.yaml", "line": 65, "old": "default: null", "new": 'default: "2022-02-30"'},
+        {"file": "decisions.yaml", "line": 151, "old": "default: []", "new": "default: [iso14001]"}])
     monkeypatch.chdir(version)
     result = CliRunner().invoke(regcode, ["validate", "."])
     assert result.exit_code == 1
