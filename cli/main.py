@@ -270,12 +270,16 @@ def report_issues(issues, fmt: str = "text", counted: bool = False) -> None:
         click.echo(f"{len(issues)} problem{'s' if len(issues) > 1 else ''}", err=True)
 
 
+def emitted(data, fmt: str) -> bytes:
+    """Data deterministically as json (sorted keys, UTF-8, a newline at the end) or yaml: what emit prints."""
+    if fmt == "yaml":
+        return yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False).encode("utf-8")
+    return dump_json_bytes(data, pretty=True) + b"\n"
+
+
 def emit(data, fmt: str) -> None:
     """Print data deterministically as json (sorted keys, UTF-8) or yaml."""
-    if fmt == "yaml":
-        echo_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False), nl=False)
-    else:
-        echo_bytes(dump_json_bytes(data, pretty=True))
+    echo_bytes(emitted(data, fmt), nl=False)
 
 
 def echo_text(text: str, nl: bool = True) -> None:
