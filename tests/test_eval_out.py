@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -111,3 +112,15 @@ def test_eval_out_that_cannot_be_renamed_into_place_leaves_the_old_file_and_no_t
     assert result.exit_code == 1 and "output.io" in result.stderr and "result.txt" in result.stderr
     assert out.read_text(encoding="utf-8") == "kept\n"
     assert _temp_files(tmp_path) == []
+
+
+def test_eval_out_runs_with_stdout_closed_since_it_does_not_use_it(tmp_path):
+    """`regcode eval FILE --out PATH >&-`: the output goes to PATH; the closed stdout is no problem of this run."""
+    import subprocess
+    import sys
+    script = str(Path(sys.executable).parent / "regcode")
+    out = tmp_path / "r.txt"
+    proc = subprocess.run(["sh", "-c", 'exec "$0" "$@" >&-', script, "eval", TWO[0], "--out", str(out)],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert out.read_bytes() == run("eval", TWO[0]).stdout_bytes
