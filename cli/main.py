@@ -21,7 +21,7 @@ from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (and SIGTERM during batch and plan)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (and SIGTERM during batch, plan and diff --corpus)
 EXIT_PIPE = 141     # 128 + SIGPIPE: what a Unix filter whose reader left ends with (`set -o pipefail` sees it)
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)     # an output with no room left: exit 1, output.io
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file (batch, plan)
@@ -526,7 +526,7 @@ def regcode():
          a usage error too (an unknown command or option, a missing argument, a bad option
          value): one paragraph naming the option and the fix
       3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
-      130  interrupted (Ctrl-C, or SIGTERM during batch and plan): a file written whole (--out
+      130  interrupted (Ctrl-C, or SIGTERM during batch, plan, diff --corpus): a file written whole (--out
          FILE, --errors FILE) is not written, one there before left as it was; what went to
          stdout, a FIFO or a device is whole lines; the message says which
       141  the reader of the output left before it ended (`regcode ... | head`), as for any

@@ -124,3 +124,12 @@ def test_eval_out_runs_with_stdout_closed_since_it_does_not_use_it(tmp_path):
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     assert (proc.returncode, proc.stderr) == (0, b"")
     assert out.read_bytes() == run("eval", TWO[0]).stdout_bytes
+
+
+@pytest.mark.parametrize("command", [["eval", TWO[0]], ["batch", str(CASES)]])
+def test_an_out_path_ending_with_a_slash_is_refused_not_written_as_a_file_of_that_name(tmp_path, command):
+    """`--out results/` once wrote a file named `results` (Path drops the slash), and batch said `wrote ... to results/`."""
+    result = run(*command, "--out", f"{tmp_path / 'results'}/")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "--out" in result.stderr and "ends with /" in result.stderr and "name the file in that folder" in result.stderr
+    assert list(tmp_path.iterdir()) == []
