@@ -114,6 +114,9 @@ def check_output(path, name: str, source: str) -> None:
     """An output file's folder must exist, and it must not be the input."""
     if path is None or path == "-":
         return
+    if str(path).endswith(("/", os.sep)):     # Path() would drop the slash, and a file of the folder's name be written
+        raise click.BadParameter(f"{path} ends with /, as a folder's name does; a file is wanted here (name the file "
+                                 "in that folder, or leave out the /)", param_hint=name)
     target = Path(path)
     if is_special_file(target) and not target.is_dir():
         # /dev/null, /dev/stdout, a FIFO: written to as it is (atomic_writer never replaces it), so its folder

@@ -1,6 +1,7 @@
 """`regcode eval`: decisions for one or more case files, with their reasons."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import click
 from ..engine import InputError, Issue, Location, PolicyError, evaluate_case, load_case_file, to_text
 from ..engine.case import also_wrong
 from ..engine.load import load_case_stream
-from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, echo_text, emit, explain_option, note_outside_window, placed,
-                   policy_root_option, regcode, report_issues, selection_options, set_format)
+from ..engine.batch import atomic_writer
+from ..engine.errors import one_line
+from .batch import check_output, left_of
+from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, echo_bytes, emitted, explain_option, note_outside_window,
+                   on_interrupt, placed, policy_root_option, regcode, report_issues, selection_options, set_format)
 
 
 def read_case(path: str):
@@ -55,11 +59,14 @@ def _labels(cat, result: dict) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml", "html"]), default="text", show_default=True)
 @click.option("--site-url", "site_url", metavar="URL", help="With --format html: link the articles to this site "
               "(the DIR of `regcode site`, as a URL or a path relative to the page) instead of inlining their text.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), metavar="PATH",
+              help="Write the output to PATH (the bytes stdout would get, any --format) instead of stdout, atomically: "
+              "written whole or not at all, a file already there left as it was until then. - is stdout.")
 @explain_option(None, "The why to keep: none, the decisive claims, or every claim and derived fact. "
                 "Default: full for json/yaml, none (the decisions alone) for text.")
 @policy_root_option
 @click.pass_context
-def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots, site_url):
+def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, policy_roots, site_url, out):
     """Evaluate case files (一企一档) and print every decision with why it was taken.
 
     FACTS are YAML or JSON case files, or - for standard input. The policy version in force on
@@ -70,11 +77,19 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
       regcode eval examples/cases/aa-clean.yaml
       regcode eval --format json --as-of 2020-06-30 examples/cases/*.yaml
       regcode eval --policy-root tests/policies --policy toy tests/fixtures/cases/toy-busy.yaml --explain
+      regcode eval examples/cases/c-class-triggers.yaml --format html --out c-class.html
+
+    With --out, a case file that fails is said on stderr as without it, and when none could be
+    evaluated PATH is not written (a file already there is left as it was).
     """
     set_format(ctx, fmt)
     if site_url is not None and fmt != "html":
         raise click.BadParameter(f"the site's links are in the page --format html writes; --format {fmt} has none "
                                  "(add --format html, or leave --site-url out)", param_hint="--site-url")
+    if out is not None and out != "-":     # before any case is read: the input itself, or a folder that is not there
+        for path in facts:
+            check_output(out, "--out", path)
+        on_interrupt(ctx, left_of(out))
     level = explain or ("none" if fmt == "text" else "full")
     cat = catalog(policy_roots)
     policy_name = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
@@ -94,12 +109,19 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
                 raise exc from None
             report_issues(exc.issues, "json" if fmt == "json" else "text")
     if fmt == "text":
-        echo_text("\n\n".join(to_text(r, level, _labels(cat, r)) for r in results))
+        data = ("\n\n".join(to_text(r, level, _labels(cat, r)) for r in results) + "\n").encode("utf-8")
     elif fmt == "html":
         from ..engine.html import eval_page
-        if results:
-            echo_text(eval_page(cat, list(zip(results, cases)), site_url, level), nl=False)
-    elif results:
-        emit(results[0] if len(facts) == 1 else results, fmt)
+        data = eval_page(cat, list(zip(results, cases)), site_url, level).encode("utf-8") if results else b""
+    else:
+        data = emitted(results[0] if len(facts) == 1 else results, fmt) if results else b""
+    if out is None or out == "-":
+        echo_bytes(data, nl=False)
+    elif results:       # what stdout would get, byte for byte; none evaluated: a file already there is kept
+        with atomic_writer(out) as sink:
+            sink.write_bytes(data)
+    else:
+        kept = f"{one_line(out)} is left as it was" if os.path.lexists(out) else f"no {one_line(out)} was written"
+        click.echo(f"no case file could be evaluated: {kept}", err=True)
     if failed:
         ctx.exit(EXIT_POLICY)

@@ -21,7 +21,7 @@ from ..engine._dates import is_date
 from ..engine.errors import did_you_mean
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (and SIGTERM during batch and plan)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (and SIGTERM during batch, plan and diff --corpus)
 EXIT_PIPE = 141     # 128 + SIGPIPE: what a Unix filter whose reader left ends with (`set -o pipefail` sees it)
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)     # an output with no room left: exit 1, output.io
 MAX_REPORTED = 20   # bad records printed on stderr when there is no --errors file (batch, plan)
@@ -270,12 +270,16 @@ def report_issues(issues, fmt: str = "text", counted: bool = False) -> None:
         click.echo(f"{len(issues)} problem{'s' if len(issues) > 1 else ''}", err=True)
 
 
+def emitted(data, fmt: str) -> bytes:
+    """Data deterministically as json (sorted keys, UTF-8, a newline at the end) or yaml: what emit prints."""
+    if fmt == "yaml":
+        return yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False).encode("utf-8")
+    return dump_json_bytes(data, pretty=True) + b"\n"
+
+
 def emit(data, fmt: str) -> None:
     """Print data deterministically as json (sorted keys, UTF-8) or yaml."""
-    if fmt == "yaml":
-        echo_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=True, default_flow_style=False), nl=False)
-    else:
-        echo_bytes(dump_json_bytes(data, pretty=True))
+    echo_bytes(emitted(data, fmt), nl=False)
 
 
 def echo_text(text: str, nl: bool = True) -> None:
@@ -522,7 +526,7 @@ def regcode():
          a usage error too (an unknown command or option, a missing argument, a bad option
          value): one paragraph naming the option and the fix
       3  an internal error: a bug in regcode, never caused by input (REGCODE_DEBUG=1 shows it)
-      130  interrupted (Ctrl-C, or SIGTERM during batch and plan): a file written whole (--out
+      130  interrupted (Ctrl-C, or SIGTERM during batch, plan, diff --corpus): a file written whole (--out
          FILE, --errors FILE) is not written, one there before left as it was; what went to
          stdout, a FIFO or a device is whole lines; the message says which
       141  the reader of the output left before it ended (`regcode ... | head`), as for any

@@ -9,7 +9,7 @@ import click
 from ..engine import dump_json
 from ..engine.errors import by_place
 from ..engine.coverage import report
-from ..engine.testing import against_exempt, check_cases, discover, junit_xml, run_version, tested
+from ..engine.testing import against_exempt, junit_xml, tested
 from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog, emit, policy_root_option, ref_label, regcode,
                    report_issues, set_format)
 
@@ -33,6 +33,14 @@ def _versions(cat, policy, version):
         with argument("--policy-version", version):
             cat.select(pid, "0000-00-00", version)  # raises the clear "no such version" error
     return [cat.compiled(v) for v in infos]
+
+
+def _against(cat, compiled, against):
+    """--against VERSION (of the same policy), POLICY@VERSION or a version folder: the version the cases run on."""
+    if not against:
+        return None
+    with argument("--against", against):
+        return cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}")
 
 
 @regcode.command("test", short_help="Run a policy's own test cases.")
@@ -61,14 +69,12 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
     cat = catalog(policy_roots)
     results, problems, set_aside = [], [], []
     for compiled in _versions(cat, policy, version):
-        with argument("--against", against):
-            other = cat.by_ref(against if "@" in against or Path(against).is_dir() else f"{compiled.id}@{against}") if against else None
-        found, aside = [], []     # a malformed case is set aside and said (checked as read, never run); the others run
-        cases = discover(Path(compiled.directory), found, set_aside, aside)
+        # a malformed case is set aside and said (checked as read, never run); the others run; what validate says of
+        # the cases (an unknown decision, a value it cannot take) is said here too, but with --against
+        ran, _counted, found, aside = tested(cat, compiled, backend, _against(cat, compiled, against))
         problems.extend(found)
-        if other is None:    # what validate says of the cases (an unknown decision, a value it cannot take), said here too
-            problems.extend(check_cases(compiled, cases + aside, cat))
-        results.extend(run_version(cat, compiled, other, backend, cases))
+        set_aside.extend(aside)
+        results.extend(ran)
     problems = by_place(problems)      # as validate lists them: by file, line and column
     passed = sum(r.status == "pass" for r in results)
     failed = len(results) - passed
@@ -111,25 +117,35 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
 @regcode.command("coverage", short_help="Which articles are encoded, and tested.")
 @click.argument("policy", required=False)
 @click.option("--policy-version", "version", metavar="V")
+@click.option("--against", metavar="VERSION", help="Which rules of another version the cases make fire (run on it, as "
+              "`regcode test --against` runs them).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
 @click.option("--fail-on-untested", is_flag=True, help="Exit 1 when a rule fires in no test case or an article is missing.")
 @backend_option
 @policy_root_option
 @click.pass_context
-def coverage_cmd(ctx, policy, version, fmt, fail_on_untested, backend, policy_roots):
+def coverage_cmd(ctx, policy, version, against, fmt, fail_on_untested, backend, policy_roots):
     """Per article: encoded or not (and why), its rules, and whether a test case makes each rule fire.
 
+    With --against, the coverage of the other version (VERSION of the same policy, POLICY@VERSION or a
+    version folder) by POLICY's cases, each run on it as `regcode test --against` runs it: its
+    articles and rules, and which of them the cases that still pass there make fire.
+
     \b
-    Example:
+    Examples:
       regcode coverage shanghai-post-license --fail-on-untested
+      regcode coverage shanghai-post-license@2017 --against 2022-illustration --policy-root examples/amendment/policies
     """
     set_format(ctx, fmt)
     cat = catalog(policy_roots)
     reports, problems = [], []
     for compiled in _versions(cat, policy, version):
-        # as `regcode test` reads the cases; a rule is tested by a case that passes with nothing said against it
-        results, counted, found, set_aside = tested(cat, compiled, backend)
-        rep = report(compiled, counted)
+        # as `regcode test` reads and runs the cases; a rule is tested by a case that passes with nothing said against it
+        other = _against(cat, compiled, against)
+        results, counted, found, set_aside = tested(cat, compiled, backend, other)
+        rep = report(other or compiled, counted)
+        if other is not None:
+            rep["cases_of"] = compiled.ref
         rep["not_counted"] = [{**r.as_dict(), "status": r.status if r.status != "pass" else "problem"}
                               for r in results if r.case.id not in counted]
         rep["set_aside"] = len(set_aside)
@@ -148,6 +164,7 @@ def coverage_cmd(ctx, policy, version, fmt, fail_on_untested, backend, policy_ro
             click.echo(f"{rep['policy']['id']}@{rep['policy']['version']}: {s['articles']} articles, {s['encoded']} encoded "
                        f"({s['encoded_and_tested']} fully tested), {s['not_decidable']} not machine-decidable; "
                        f"{s['rules_tested']}/{s['rules']} rules fire in {s['cases']} cases"
+                       + (f" of {rep['cases_of']}" if rep.get("cases_of") else "")
                        + (f" ({', '.join(broken)})" if broken else ""))
             for r in rep["not_counted"]:
                 click.echo(f"  {r['status'].upper():<7} {r['file']}:{r['line']}  {r['name']}  (not counted)")

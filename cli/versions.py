@@ -5,9 +5,11 @@ import click
 
 from ..engine import Issue, Location, dump_json
 from ..engine.errors import one_line
-from ..engine.corpus import iter_corpus
+from ..engine.batch import Runner, default_jobs, terminate_as_interrupt
+from ..engine.corpus import read_records
 from ..engine.load import printable
-from ..engine.diff import diff, has_changes, mostly_failed, to_text, unread
+from ..engine.diff import diff, diff_job, has_changes, mostly_failed, to_text, unread
+from .batch import catalog_factory, jobs_option
 from .main import EXIT_POLICY, argument, as_of_option, catalog, emit, policy_root_option, regcode, report_issues, set_format
 
 
@@ -44,9 +46,10 @@ def show_cmd(ctx, ref, fmt, policy_roots):
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when anything differs (for CI).")
 @click.option("--all-changes", is_flag=True, help="In the text, list each decision's every value change (old -> new) on a "
               "line of its own, not only the most frequent (--format json always lists them all).")
+@jobs_option
 @policy_root_option
 @click.pass_context
-def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, policy_roots):
+def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, jobs, policy_roots):
     """Compare two versions (POLICY@VERSION or a version folder): rules, parameters and, with
     --corpus, the decisions of every case under both.
 
@@ -55,17 +58,22 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, pol
     Cases that fail to evaluate on either side are counted apart from changed ones; when most
     cases fail, the first line says so and the exit status is 1. A record of the corpus that
     cannot be read (not JSON, not an object, not UTF-8, no date ...) is a ? line with its place,
-    the rest are still compared, and the exit status is 1 (cases left out are no pass).
+    the rest are still compared, and the exit status is 1 (cases left out are no pass). The
+    corpus's cases are spread over --jobs worker processes, as `regcode batch` spreads them: the
+    output does not depend on it.
 
     \b
     Example:
       regcode diff shanghai-post-license@2017 shanghai-post-license@2022-illustration \\
-          --policy-root examples/amendment/policies --corpus examples/amendment/corpus.jsonl
+          --policy-root examples/amendment/policies --corpus examples/amendment/corpus.jsonl --jobs 2
     """
     set_format(ctx, fmt)
     if corpus:
         from .batch import check_input
         check_input(corpus, "--corpus")
+    elif jobs is not None:
+        raise click.BadParameter("worker processes evaluate a corpus's cases, and without --corpus no case is evaluated "
+                                 "(add --corpus FILE_OR_FOLDER, or leave --jobs out)", param_hint="--jobs")
     cat = catalog(policy_roots)
     with argument("OLD", old):
         old_p = cat.by_ref(old)
@@ -76,7 +84,13 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, pol
     def skip(entry):   # said at once, on stderr, and listed in the result
         skipped.append(entry)
         click.echo(printable(str(entry)), err=True)
-    result = diff(old_p, new_p, iter_corpus(corpus, skip) if corpus else None, as_of, skipped=skipped, cat=cat)
+    if corpus:      # each case under both versions, on N processes (each worker compiles OLD and NEW), in input order
+        job = diff_job(catalog_factory(policy_roots), old, new, as_of)
+        with terminate_as_interrupt(), Runner(job, jobs or default_jobs()) as runner:
+            result = diff(old_p, new_p, skipped=skipped, cat=cat,
+                          outcomes=runner.outcomes(read_records(corpus, on_skip=skip)))
+    else:
+        result = diff(old_p, new_p, cat=cat)
     if fmt == "html":
         from ..engine.html import diff_page
         click.echo(diff_page(result, old_p, new_p), nl=False)

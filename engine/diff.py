@@ -1,6 +1,7 @@
 """Regression between two policy versions: what the rules say differently, and what decisions change on a corpus."""
 from __future__ import annotations
 
+import functools
 import json
 from typing import Optional
 
@@ -280,20 +281,20 @@ def _schema_paths(schema, prefix: str = "", depth: int = 0) -> list:
 
 
 def _run(policy, doc, as_of, backend):
-    """(the output object, None), or (None, the issues the case failed with)."""
+    """(the output object, None), or (None, the issues the case failed with, as dicts)."""
     try:
         check_case(policy, doc)
         return to_dict(evaluate(policy, doc.data, as_of, backend=backend, checked=True)), None
     except PolicyError as exc:
-        return None, list(exc.issues)
+        return None, [i.as_dict() for i in exc.issues]
 
 
 MAX_PROBLEMS = 3     # of a failing case's problems, those listed with their message and place (all codes are)
 
 
-def _failure(issues) -> dict:
+def _failure(problems: list) -> dict:
     """A failing case's `errors` (its codes, sorted) and `problems` (the first few, as `batch --errors` has them)."""
-    return {"errors": sorted({i.code for i in issues}), "problems": [i.as_dict() for i in issues[:MAX_PROBLEMS]]}
+    return {"errors": sorted({p["code"] for p in problems}), "problems": problems[:MAX_PROBLEMS]}
 
 
 def _decisive(result, decision) -> list:
@@ -327,86 +328,164 @@ def _first_problem(failure: dict) -> str:
     return f": {p['code']}: {p['message']}" + (f" ({p['hint']})" if p.get("hint") else "") + ("; and more (--format json)" if more else "")
 
 
+def compare_case(old: CompiledPolicy, new: CompiledPolicy, doc, as_of: Optional[str] = None,
+                 backend: str = DEFAULT_BACKEND) -> dict:
+    """What one case says of the two versions, as plain data (with worker processes it crosses a pipe): the sides
+    whose window its date is outside; the failure of each side, or the decisions only one side takes and each
+    decision whose value changed (old, new, the decisive rules of each) with the case's facts and their size.
+    A case with no date, or one that is no day, raises PolicyError input.as_of, as batch and eval read it."""
+    when = case_as_of(doc, as_of)
+    case: dict = {"outside": [side for side, policy in (("old", old), ("new", new)) if not policy.in_force(when)]}
+    a, a_err = _run(old, doc, when, backend)
+    b, b_err = _run(new, doc, when, backend)
+    if a_err or b_err:
+        case["failed"] = {"old": a_err and _failure(a_err), "new": b_err and _failure(b_err)}
+        return case
+    changed = []
+    for name in sorted(set(a["decisions"]) & set(b["decisions"])):   # added/removed ones are in the static diff
+        va, vb = a["decisions"].get(name), b["decisions"].get(name)
+        if same(va, vb):     # (not `==`: `false` -> `0` is a change to whoever reads the output)
+            continue
+        changed.append((name, va, vb, _decisive(a, name) if name in a["why"] else [],
+                        _decisive(b, name) if name in b["why"] else []))
+    case["dropped"] = {name: a["decisions"][name] for name in sorted(set(a["decisions"]) - set(b["decisions"]))}
+    case["gained"] = {name: b["decisions"][name] for name in sorted(set(b["decisions"]) - set(a["decisions"]))}
+    case["changed"] = changed
+    if changed:     # the smallest changed case of each change is shown: its facts, and their size to find it
+        case["facts"], case["size"] = doc.data, len(dump_json(doc.data))
+    return case
+
+
+class CorpusDiff:
+    """The corpus part of a diff, from each case's compare_case taken in input order (so the same whichever
+    process computed it): changed decisions grouped by (decision, from, to), failures counted apart."""
+
+    def __init__(self, old: CompiledPolicy, new: CompiledPolicy):
+        self.windows = {"old": old.window(), "new": new.window()}
+        self.groups: dict = {}
+        self.dropped: dict = {}      # a decision only the old version takes -> ValueTally of its values in the cases
+        self.gained: dict = {}       # a decision only the new version takes -> ValueTally of its values in the cases
+        self.unreadable_cases: list = []
+        self.errors: list = []
+        self.both: list = []
+        self.failed = {"old": 0, "new": 0, "both": 0}
+        self.outside = {"old": 0, "new": 0}
+        self.total = self.changed_cases = 0
+
+    def unreadable(self, source: str, problems: list) -> None:
+        """A record that could not be read, or has no date (`problems`: issue dicts)."""
+        self.total += 1
+        self.unreadable_cases.append({"source": source, **_failure(problems)})
+
+    def add(self, source: str, case: dict) -> None:
+        self.total += 1
+        for side in case["outside"]:   # both versions judge every case: say which were not theirs
+            self.outside[side] += 1
+        failed = case.get("failed")
+        if failed is not None:    # counted apart: a case that fails says nothing about what changed
+            fa, fb = failed["old"], failed["new"]
+            self.failed["both" if fa and fb else "old" if fa else "new"] += 1
+            if (fa or {}).get("errors") != (fb or {}).get("errors"):
+                self.errors.append({"source": source, "old": fa and fa["errors"], "new": fb and fb["errors"],
+                                    "problems": {"old": fa and fa["problems"], "new": fb and fb["problems"]}})
+            elif len(self.both) < MAX_LISTED:
+                self.both.append({"source": source, **fa})
+            return
+        for name, value in case["dropped"].items():
+            self.dropped.setdefault(name, ValueTally()).add(value)
+        for name, value in case["gained"].items():
+            self.gained.setdefault(name, ValueTally()).add(value)
+        for name, va, vb, rules_old, rules_new in case["changed"]:
+            key = (name, dump_json(va), dump_json(vb))
+            g = self.groups.setdefault(key, {"decision": name, "from": va, "to": vb, "cases": 0,
+                                             "rules": {"old": set(), "new": set()}, "smallest": None})
+            g["cases"] += 1
+            g["rules"]["old"].update(rules_old)
+            g["rules"]["new"].update(rules_new)
+            if g["smallest"] is None or (case["size"], source) < (g["smallest"][0], g["smallest"][1]):
+                g["smallest"] = (case["size"], source, case["facts"])
+        self.changed_cases += bool(case["changed"])
+
+    def result(self) -> dict:
+        changes = []
+        for key in sorted(self.groups):
+            g = self.groups[key]
+            changes.append({"decision": g["decision"], "from": g["from"], "to": g["to"], "cases": g["cases"],
+                            "rules": {"old": sorted(g["rules"]["old"]), "new": sorted(g["rules"]["new"])},
+                            "smallest_case": {"source": g["smallest"][1], "facts": g["smallest"][2]}})
+        by_decision: dict = {}
+        for c in changes:
+            by_decision[c["decision"]] = by_decision.get(c["decision"], 0) + c["cases"]
+        total, failing = self.total, sum(self.failed.values()) + len(self.unreadable_cases)
+        return {"cases": total, "changed_cases": self.changed_cases, "compared": total - failing, "failed": self.failed,
+                "failing_cases": failing, "most_failed": total > 0 and 2 * failing > total,
+                "by_decision": dict(sorted(by_decision.items())), "changes": changes, "errors_differ": self.errors,
+                "removed_values": {name: tally.rows() for name, tally in sorted(self.dropped.items())},
+                "added_values": {name: tally.rows() for name, tally in sorted(self.gained.items())},
+                "errors_same": self.both, "unreadable": self.unreadable_cases,
+                "outside_window": {side: {"cases": self.outside[side], "window": self.windows[side]} for side in ("old", "new")}}
+
+
 def corpus_diff(old: CompiledPolicy, new: CompiledPolicy, records, as_of: Optional[str] = None,
                 backend: str = DEFAULT_BACKEND) -> dict:
-    """Evaluate every case under both versions; group the changed decisions by (decision, from, to)."""
-    groups: dict = {}
-    dropped: dict = {}      # a decision only the old version takes -> ValueTally of its values in the cases
-    gained: dict = {}       # a decision only the new version takes -> ValueTally of its values in the cases
-    unreadable, errors, both = [], [], []
-    failed = {"old": 0, "new": 0, "both": 0}
-    outside = {"old": 0, "new": 0}
-    total = changed_cases = 0
+    """Evaluate every case (corpus.iter_corpus's records) under both versions, in this process."""
+    tally = CorpusDiff(old, new)
     for rec in records:
-        total += 1
         if rec.error is not None:
-            unreadable.append({"source": rec.source, **_failure(rec.error.issues)})
+            tally.unreadable(rec.source, [i.as_dict() for i in rec.error.issues])
             continue
-        try:        # as batch and eval read it: no date, or one that is no day, is input.as_of
-            when = case_as_of(rec.doc, as_of)
+        try:
+            case = compare_case(old, new, rec.doc, as_of, backend)
         except PolicyError as exc:
-            unreadable.append({"source": rec.source, **_failure(exc.issues)})
+            tally.unreadable(rec.source, [i.as_dict() for i in exc.issues])
             continue
-        for side, policy in (("old", old), ("new", new)):   # both versions judge every case: say which were not theirs
-            if not policy.in_force(when):
-                outside[side] += 1
-        a, a_err = _run(old, rec.doc, when, backend)
-        b, b_err = _run(new, rec.doc, when, backend)
-        if a_err or b_err:    # counted apart: a case that fails says nothing about what changed
-            failed["both" if a_err and b_err else "old" if a_err else "new"] += 1
-            fa, fb = (_failure(a_err) if a_err else None), (_failure(b_err) if b_err else None)
-            if (fa or {}).get("errors") != (fb or {}).get("errors"):
-                errors.append({"source": rec.source, "old": fa and fa["errors"], "new": fb and fb["errors"],
-                               "problems": {"old": fa and fa["problems"], "new": fb and fb["problems"]}})
-            elif len(both) < MAX_LISTED:
-                both.append({"source": rec.source, **fa})
-            continue
-        size = len(dump_json(rec.doc.data))
-        touched = False
-        for name in set(a["decisions"]) - set(b["decisions"]):
-            dropped.setdefault(name, ValueTally()).add(a["decisions"][name])
-        for name in set(b["decisions"]) - set(a["decisions"]):
-            gained.setdefault(name, ValueTally()).add(b["decisions"][name])
-        for name in sorted(set(a["decisions"]) & set(b["decisions"])):   # added/removed ones are in the static diff
-            va, vb = a["decisions"].get(name), b["decisions"].get(name)
-            if same(va, vb):     # (not `==`: `false` -> `0` is a change to whoever reads the output)
-                continue
-            touched = True
-            key = (name, dump_json(va), dump_json(vb))
-            g = groups.setdefault(key, {"decision": name, "from": va, "to": vb, "cases": 0,
-                                        "rules": {"old": set(), "new": set()}, "smallest": None})
-            g["cases"] += 1
-            g["rules"]["old"].update(_decisive(a, name) if name in a["why"] else [])
-            g["rules"]["new"].update(_decisive(b, name) if name in b["why"] else [])
-            if g["smallest"] is None or (size, rec.source) < (g["smallest"][0], g["smallest"][1]):
-                g["smallest"] = (size, rec.source, rec.doc.data)
-        changed_cases += touched
-    changes = []
-    for key in sorted(groups):
-        g = groups[key]
-        changes.append({"decision": g["decision"], "from": g["from"], "to": g["to"], "cases": g["cases"],
-                        "rules": {"old": sorted(g["rules"]["old"]), "new": sorted(g["rules"]["new"])},
-                        "smallest_case": {"source": g["smallest"][1], "facts": g["smallest"][2]}})
-    by_decision: dict = {}
-    for c in changes:
-        by_decision[c["decision"]] = by_decision.get(c["decision"], 0) + c["cases"]
-    failing = sum(failed.values()) + len(unreadable)
-    return {"cases": total, "changed_cases": changed_cases, "compared": total - failing, "failed": failed,
-            "failing_cases": failing, "most_failed": total > 0 and 2 * failing > total,
-            "by_decision": dict(sorted(by_decision.items())), "changes": changes, "errors_differ": errors,
-            "removed_values": {name: tally.rows() for name, tally in sorted(dropped.items())},
-            "added_values": {name: tally.rows() for name, tally in sorted(gained.items())},
-            "errors_same": both, "unreadable": unreadable,
-            "outside_window": {side: {"cases": outside[side], "window": p.window()} for side, p in (("old", old), ("new", new))}}
+        tally.add(rec.source, case)
+    return tally.result()
+
+
+# ---- on worker processes (engine/batch.py's Runner, as `regcode batch --jobs N` runs) --------------------
+_pair: dict = {}     # the worker's two versions, compiled once: (its catalog, (old, new), old policy, new policy)
+
+
+def compare_in_worker(cat, doc, *, old: str, new: str, as_of: Optional[str], backend: str) -> dict:
+    """Job.evaluate for a diff: compare_case with the versions `old` and `new` (POLICY@VERSION or a version
+    folder) of the worker's own catalog, compiled at its first case."""
+    held = _pair.get("held")
+    if held is None or held[0] is not cat or held[1] != (old, new):
+        held = _pair["held"] = (cat, (old, new), cat.by_ref(old), cat.by_ref(new))
+    return compare_case(held[2], held[3], doc, as_of, backend)
+
+
+def _compared(case, compared: dict, cat) -> dict:
+    """Job.reduce: what compare_in_worker found travels back as it is."""
+    return compared
+
+
+def diff_job(catalog_factory, old: str, new: str, as_of: Optional[str] = None, backend: str = DEFAULT_BACKEND):
+    """The batch Job comparing every record of a corpus under `old` and `new` (refs, as the workers compile them)."""
+    from .batch import Job
+    return Job(catalog_factory, functools.partial(compare_in_worker, old=old, new=new, as_of=as_of, backend=backend), _compared)
+
+
+def outcomes_diff(old: CompiledPolicy, new: CompiledPolicy, outcomes) -> dict:
+    """corpus_diff's result from a Runner's outcomes of diff_job, in input order: byte for byte the same."""
+    tally = CorpusDiff(old, new)
+    for outcome in outcomes:
+        if outcome.ok:
+            tally.add(outcome.source, outcome.value)
+        else:
+            tally.unreadable(outcome.source, outcome.errors)
+    return tally.result()
 
 
 def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, backend=DEFAULT_BACKEND, skipped=None,
-         cat=None) -> dict:
-    """`skipped`: the list engine/corpus.py fills with what a corpus folder holds that is not read; `cat`: the catalog
+         cat=None, outcomes=None) -> dict:
+    """`records`: a corpus's records (corpus.iter_corpus), compared here; or `outcomes`: a Runner's of diff_job;
+    `skipped`: the list engine/corpus.py fills with what a corpus folder holds that is not read; `cat`: the catalog
     a version that does not restate `reports:` inherits it through."""
     out = {"old": _ref(old), "new": _ref(new), "static": static_diff(old, new, cat)}
-    if records is not None:
-        out["corpus"] = corpus_diff(old, new, records, as_of, backend)
+    if records is not None or outcomes is not None:
+        out["corpus"] = corpus_diff(old, new, records, as_of, backend) if records is not None else outcomes_diff(old, new, outcomes)
         out["corpus"]["skipped"] = [{"source": s.path, "reason": s.reason, "lost": s.lost} for s in skipped or []]
     return out
 

@@ -380,16 +380,23 @@ def against_exempt(case: Case) -> bool:
     return isinstance(want, str) and (want == "select" or want.startswith("select."))
 
 
-def tested(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_BACKEND) -> tuple:
-    """(results, counted, problems, set_aside) of a version's own cases, read as `regcode test` reads them: the
-    problems said of them, the cases set aside, every result, and `counted` (case id -> the rules it fired) of
-    the cases that test their rules: those that pass with nothing said at them. What `coverage` and the site count."""
+def tested(cat: Catalog, policy: CompiledPolicy, backend: str = DEFAULT_BACKEND,
+           against: Optional[CompiledPolicy] = None) -> tuple:
+    """(results, counted, problems, set_aside) of a version's own cases, read and run as `regcode test` reads and runs
+    them: the problems said of them, the cases set aside, every result, and `counted` (case id -> the rules it fired)
+    of the cases that test their rules: those that pass with nothing said at them. What `test`, `coverage` and the site
+    count. With `against` (test and coverage --against) the cases run on that version instead (target_for): the
+    rules they fire are its rules, and what validate says of the cases for their own version is not said (a
+    regression run asks whether they still hold, not whether they fit). A case run on its own version even so (one
+    expecting a selection error: against_exempt) fires none of `against`'s rules."""
     problems, set_aside, aside = [], [], []
     cases = discover(Path(policy.directory), problems, set_aside, aside)
-    problems.extend(check_cases(policy, cases + aside, cat))
-    results = run_version(cat, policy, None, backend, cases)
+    if against is None:
+        problems.extend(check_cases(policy, cases + aside, cat))
+    results = run_version(cat, policy, against, backend, cases)
     spoilt = {(i.location.file, _case_of(i)[1]) for i in problems if _case_of(i)}
-    counted = {r.case.id: r.fired for r in results if r.status == "pass" and (r.case.doc.file, r.case.index) not in spoilt}
+    counted = {r.case.id: r.fired if against is None or r.policy_ref == against.ref else ()
+               for r in results if r.status == "pass" and (r.case.doc.file, r.case.index) not in spoilt}
     return results, counted, problems, set_aside
 
 

@@ -633,16 +633,16 @@ CLOSED = [  # (redirections, args, the problem said: file, code, message, hint)
     ("<&-", ["plan", "--year", "2020", "-"], STDIN_CLOSED),
     (">&-", ["batch", "{district}", "--out", "-"], STDOUT_CLOSED_OUT),
     (">&-", ["batch", "{district}", "--out", "o.jsonl", "--format", "json"], STDOUT_CLOSED_OUT),
-    (">&-", ["eval", "{aa}"], STDOUT_CLOSED),
-    (">&-", ["eval", "--format", "json", "{aa}"], STDOUT_CLOSED),
-    (">&-", ["eval", "--format", "html", "{aa}"], STDOUT_CLOSED),
+    (">&-", ["eval", "{aa}"], STDOUT_CLOSED_OUT),
+    (">&-", ["eval", "--format", "json", "{aa}"], STDOUT_CLOSED_OUT),
+    (">&-", ["eval", "--format", "html", "{aa}"], STDOUT_CLOSED_OUT),
     (">&-", ["plan", "--year", "2020", "{district}", "--errors", "o.jsonl"], STDOUT_CLOSED_OUT),
     ("<&-", ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", "-"], STDIN_CLOSED),
     (">&-", ["show", "shanghai-post-license@2017"], STDOUT_CLOSED),
     (">&-", ["policies"], STDOUT_CLOSED),
     (">&-", ["--help"], STDOUT_CLOSED),
     (">&-", ["--version"], STDOUT_CLOSED),
-    (">&-", ["eval", "--help"], STDOUT_CLOSED),
+    (">&-", ["eval", "--help"], STDOUT_CLOSED_OUT),
 ]
 
 
