@@ -818,7 +818,15 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(dump_json_bytes(body), media_type="application/json")
 
     # ---- operations -----------------------------------------------------------------------------
-    health_503 = {"description": "Starting: no worker is alive yet (the same body, `status` `starting`)",
+    # A probe (a load balancer's, Kubernetes') reads the status, not the body: 503 whenever no decision can be
+    # answered, starting (no worker alive) or refused by the decision log (each is a 503 `service.decision_log`
+    # until a write succeeds), as OPA's /health answers 500 when unhealthy. A version kept from a failed reload
+    # still serves its last good compile: `degraded` in the body, but 200, as OPA's /health stays 200 once its
+    # bundles were activated: a bad policy push that every replica refuses alike must not take them all out.
+    health_503 = {"description": "Not serving decisions (the same body): `status` `starting` while no worker is alive "
+                                 "yet, or `degraded` with `decision_log` while the decision log refuses writes (each "
+                                 "decision is then a 503 `service.decision_log`). A `degraded` status with only `kept` "
+                                 "(a version serving its last good compile after a failed reload) is a 200",
                   "content": {"application/json": {}}}
 
     @app.get("/health", tags=["operations"], summary="Liveness and what is served", responses={503: health_503})
@@ -837,7 +845,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             body["kept"] = kept
         if fault:
             body["decision_log"] = f"the last decision could not be written ({fault}): each decision is refused until one can be"
-        return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if alive else 503)
+        serving = alive and not fault
+        return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if serving else 503)
 
     # HEAD too: load balancers probe with it (the status and headers without the body); its own operation in the document
     app.add_api_route("/health", health, methods=["HEAD"], tags=["operations"], operation_id="health_head",

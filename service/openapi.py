@@ -62,7 +62,8 @@ HEALTH = {"type": "object", "required": ["status", "workers", "policy_versions",
           "properties": {"status": {"enum": ["ok", "degraded", "starting"], "description": "degraded: a version "
                                     "whose files failed on the last reload serves its last good compile (see `kept`), "
                                     "or the decision log refused the last write, so that each decision is a 503 until "
-                                    "one succeeds (see `decision_log`)"},
+                                    "one succeeds (see `decision_log`; /health is then a 503 too, as while "
+                                    "`starting`)"},
                          "kept": {"type": "array", "items": {"type": "string"}, "description": "ID@VERSION of each"},
                          "decision_log": {"type": "string", "description": "why the decision log's last write failed "
                                           "(`ENOSPC: No space left on device`); present only while it is so"},

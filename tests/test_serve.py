@@ -526,6 +526,7 @@ def test_a_decision_the_log_cannot_take_is_a_503_naming_no_server_file_and_is_no
         response = c.post("/v1/evaluate", content=case, headers=YAML)
         metrics = c.get("/metrics").text
         health = c.get("/health")
+        head = c.head("/health")
     assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "10"
     problem = response.json()
@@ -537,7 +538,9 @@ def test_a_decision_the_log_cannot_take_is_a_503_naming_no_server_file_and_is_no
     said = [r for r in caplog.records if r.name == "regcode.serve" and r.levelno >= logging.WARNING]
     assert len(said) == 1 and said[0].exc_info is None
     assert "/dev/full" in said[0].getMessage() and "ENOSPC: No space left on device" in said[0].getMessage()
-    assert health.status_code == 200 and health.json()["status"] == "degraded", health.text
+    # a probe reads the status: no decision can be answered, so not a 200 (HEAD, as load balancers probe, alike)
+    assert health.status_code == 503 and health.json()["status"] == "degraded", health.text
+    assert head.status_code == 503 and not head.content and head.headers["content-type"] == "application/json"
     assert "ENOSPC: No space left on device" in health.json()["decision_log"] and "/dev/full" not in health.text
     assert 'regcode_errors_total{code="service.decision_log"} 1' in metrics and "regcode_decisions_total{" not in metrics
 
@@ -624,14 +627,17 @@ def test_any_os_error_of_the_log_is_a_503_and_a_partial_line_is_ended_before_the
     with serving(workers=1, decision_log=str(log)) as c:
         monkeypatch.setattr(decisionlog.os, "write", failing)
         refused = c.post("/v1/evaluate", content=case, headers=YAML)
-        degraded = c.get("/health").json()
+        degraded_reply = c.get("/health")
+        degraded = degraded_reply.json()
         answered = c.post("/v1/evaluate", content=case, headers=YAML)
-        healthy = c.get("/health").json()
+        healthy_reply = c.get("/health")
+        healthy = healthy_reply.json()
     assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "service.decision_log"
     assert errno.errorcode[error] not in refused.text and str(tmp_path) not in refused.text
     assert degraded["status"] == "degraded" and errno.errorcode[error] in degraded["decision_log"], degraded
     assert answered.status_code == 200
     assert healthy["status"] == "ok" and "decision_log" not in healthy, healthy    # a write succeeded again
+    assert (degraded_reply.status_code, healthy_reply.status_code) == (503, 200)
     partial, whole = log.read_bytes().split(b"\n")[:2]
     assert partial and not partial.endswith(b"}")                     # the partial line, ended: replay reports it
     assert json.loads(whole)["decision_id"] == answered.json()["decision_id"]
