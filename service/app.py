@@ -283,7 +283,7 @@ async def _body(request: Request, limit: int) -> bytes:
             raise Refused([read_timeout_issue("body", request.app.state.service.config.read_timeout)]) from None
         of = f" of {declared}" if declared.isdigit() else ""
         log.info("client disconnected before its request body was read: %s %s (%d%s bytes received)", request.method,
-                 request.url.path, size, of)
+                 _path_shown(request.scope), size, of)
         raise Refused([Issue("request.disconnected", f"the connection closed after {size}{of} bytes of the body",
                              Location(path="body"), "send the whole body before closing the connection")]) from None
     return b"".join(chunks)
@@ -301,6 +301,17 @@ def _shown(text: str) -> str:
     """A request's own text as a message quotes it: control characters escaped, long text cut."""
     cut = "".join(f"\\u{ord(ch):04x}" if _is_control(ch) else ch for ch in text[:SHOWN_MAX])
     return cut + ("..." if len(text) > SHOWN_MAX else "")
+
+
+def _path_shown(scope, as_sent: bool = False) -> str:
+    """The request's path as a problem or a log line echoes it, in every field alike (a message, its location, the
+    detail made of them): the path as routed (scope["path"], percent-decoded), not request.url.path, whose URL
+    parsing drops tab, CR and LF (`/a%0Ab` would be shown as the path `/ab`, and `/v1/evaluate%0A/` as the route with
+    a trailing slash), then as _shown: control characters escaped (`/a\\u000ab`), long text cut. `as_sent`: the
+    path still percent-encoded, as the request line has it (where the encoding is the point: `%2F`)."""
+    if as_sent and scope.get("raw_path"):
+        return _shown(scope["raw_path"].decode("latin-1"))
+    return _shown(scope.get("path") or "")
 
 
 def _header_shown(text: str) -> str:
@@ -551,7 +562,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     def without_slash(request: Request) -> Optional[str]:
         """The path less its trailing slash, when that is a route."""
-        path = request.url.path
+        path = request.scope["path"]
         if len(path) < 2 or not path.endswith("/"):
             return None
         probe = {**request.scope, "path": path.rstrip("/") or "/"}
@@ -567,7 +578,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if exc.status_code == 404 and (route := without_slash(request)) is not None:
             detail = f"no route here: the route is {route}, without the trailing slash"
             hint = f"send the request to {route}"
-        issue = Issue(code, f"{request.method} {_shown(request.url.path)}: {detail}", Location(path=request.url.path), hint)
+        shown = _path_shown(request.scope)
+        issue = Issue(code, f"{request.method} {shown}: {detail}", Location(path=shown), hint)
         headers = dict(getattr(exc, "headers", None) or {})
         allow = [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
         if "GET" in allow and "HEAD" not in allow:     # _Framing serves HEAD wherever GET is served
@@ -576,8 +588,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):   # a bug of ours: logged here, never shown as a traceback
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return refuse([Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(path=request.url.path),
+        log.exception("internal error on %s %s", request.method, _path_shown(request.scope))
+        return refuse([Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(path=_path_shown(request.scope)),
                              "this is a bug in regcode, not in the request; the server log has the traceback")], status=500)
 
     def target_problem(request: Request) -> Optional[Response]:
@@ -589,7 +601,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if not path.startswith("/") and path != "*":
             absolute = _ABSOLUTE.match(path)
             if absolute is None:
-                shown = _shown(path)
+                shown = _path_shown(scope)
                 return refuse([Issue("request.syntax", f"the request target `{shown}` is not a path: a path starts with `/`",
                                      Location(path="request-line"), f"send `{request.method} /{shown}`")])
             scope["path"] = absolute.group(1) or "/"
@@ -603,8 +615,15 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 return refuse([Issue("request.syntax", f"the path segment `{shown}` is not UTF-8 once percent-decoded: its "
                                      f"{utf8_fault(exc)}", Location(path="request-line"),
                                      "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦")])
+        if any(map(_is_control, scope["path"])):
+            # no route, policy id or version holds one; and the router's patterns end in `$`, which matches before a
+            # final newline: `/health%0A` would be served as /health, `/v1/evaluate%0A/` called a trailing slash
+            shown = _path_shown(scope)
+            return refuse([Issue("request.not_found", f"{request.method} {shown}: Not Found: the path holds a control "
+                                 "character, which no route, policy id or version holds", Location(path=shown),
+                                 "see /docs for the routes")])
         if b"%2f" in (scope.get("raw_path") or b"").lower():
-            shown = _shown(scope["raw_path"].decode("latin-1"))
+            shown = _path_shown(scope, as_sent=True)
             return refuse([Issue("request.not_found", f"{request.method} {shown}: Not Found: an encoded slash (%2F) is "
                                  "not a separator, and no route, policy id or version holds a slash",
                                  Location(path=shown), "see /docs for the routes")])
@@ -618,7 +637,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         response = target_problem(request) or await call_next(request)
         route = request.scope.get("route")
         # the document and its browsable docs are served outside the routes: named here, a bounded set of labels
-        path = request.url.path
+        path = request.scope["path"]
         name = getattr(route, "path", None) or ("/docs/static" if path.startswith("/docs/static/") else
                                                 path if path in ("/openapi.json", "/docs") else "unmatched")
         service.metrics.inc("regcode_http_requests_total", route=name, method=request.method, status=str(response.status_code))
@@ -667,7 +686,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         try:
             return await service.ask(ask)
         except workers.Busy:
-            raise Refused([busy_issue(config.max_waiting, config.timeout, request.url.path)], headers={"Retry-After": "1"})
+            raise Refused([busy_issue(config.max_waiting, config.timeout, _path_shown(request.scope))], headers={"Retry-After": "1"})
 
     def died_issue(exc: workers.WorkerDied, where: str, prefix: str = "") -> Issue:
         if exc.killed:   # kill -9, the OOM killer: nothing in regcode or in the request is known to be wrong
@@ -693,7 +712,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     def log_failed(exc: OSError, request: Request, count: int) -> None:
         reason = os_reason(exc)
         log.error("cannot write the decision log %s (%s): %d decision(s) of %s %s not returned", config.decision_log,
-                  reason, count, request.method, request.url.path)
+                  reason, count, request.method, _path_shown(request.scope))
 
     def timeout_issue(source: str, what: str) -> Issue:
         return Issue("eval.timeout", f"{what} not evaluated within the time limit of {config.timeout:g} s; the worker was stopped",

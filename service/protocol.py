@@ -38,6 +38,11 @@ _QUOTED = re.compile(r"^([A-Za-z][\w -]*?): bytearray\((b'.*'|b\".*\")\)$", re.S
 _URL_SAFE = "/?=&%:@!$'()*+,;-._~[]"    # what stays as it is when a target's non-ASCII bytes are percent-encoded
 
 
+def _path_shown(scope) -> str:
+    from .app import _path_shown as shown
+    return shown(scope)
+
+
 def _text(raw: bytes) -> str:
     from .app import _shown
     return _shown(raw.decode("utf-8", "backslashreplace"))
@@ -256,7 +261,7 @@ class ProblemH11Protocol(H11Protocol):
             self._close()
             return
         issue = read_timeout_issue("body", self.read_timeout)
-        log.info("closed a connection from %s: %s %s: %s", _peer(self.client), self.scope["method"], self.scope["path"],
+        log.info("closed a connection from %s: %s %s: %s", _peer(self.client), self.scope["method"], _path_shown(self.scope),
                  issue.message)
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:

@@ -778,3 +778,39 @@ def test_every_answer_is_what_the_document_says_it_is(client):
     for path, method, reply in problems:
         assert reply.headers["content-type"] == "application/problem+json", reply.text
         _documented(spec, path, method, reply.status_code, "application/problem+json").validate(reply.json())
+
+
+CONTROL_PATHS = {   # as sent (percent-encoded) -> as every field of the problem shows it
+    "/a%01b": "/a\\u0001b",
+    "/a%09b": "/a\\u0009b",                     # tab, CR, LF: which URL parsing (request.url) drops
+    "/a%0Ab%0D": "/a\\u000ab\\u000d",
+    "/v1/policies/x%01/y%0A": "/v1/policies/x\\u0001/y\\u000a",
+    "/v1/evaluate%0A/": "/v1/evaluate\\u000a/",   # not called the route /v1/evaluate with a trailing slash
+    "/health%0A": "/health\\u000a",               # the router's `$` matches before a final newline: not /health
+    "/v1/policies%E2%80%A8": "/v1/policies\\u2028",
+}
+
+
+@pytest.mark.parametrize("sent", list(CONTROL_PATHS))
+def test_a_path_with_a_control_character_is_a_404_echoing_it_escaped_alike_in_every_field(client, sent):
+    import unicodedata
+
+    response = client.get(sent)
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json", response.text
+    problem = response.json()
+    [issue] = problem["errors"]
+    shown = CONTROL_PATHS[sent]
+    assert issue["code"] == "request.not_found" and issue["location"]["path"] == shown, issue
+    assert issue["message"] == f"GET {shown}: Not Found: the path holds a control character, which no route, policy id or version holds"
+    assert problem["detail"] == f"{shown}: request.not_found: {issue['message']} (see /docs for the routes)"
+
+    def texts(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from texts(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from texts(v)
+    assert not [t for t in texts(problem) if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in t)], problem
