@@ -186,6 +186,8 @@ EVERY_ROUTE = {
     "413": "A problem (`request.too_large`): the body is larger than the service reads (its Content-Length)",
     "431": "A problem (`request.headers_too_large`): the request's headers are larger than the server reads",
     "500": "A problem (`internal.*`): a bug in regcode, not in the request",
+    "505": "A problem (`request.http_version`): the request is not HTTP/1.x (`GET / HTTP/2.0`, HTTP/2's preface "
+           "`PRI * HTTP/2.0`); the connection is closed",
 }
 # and the routes that read a body, what they answer of it
 BODY_ROUTES = {("/v1/evaluate", "post"), ("/v1/evaluate/batch", "post")}

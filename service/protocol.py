@@ -48,9 +48,22 @@ def _text(raw: bytes) -> str:
     return _shown(raw.decode("utf-8", "backslashreplace"))
 
 
+_VERSION = re.compile(rb"HTTP/(\d+)(?:\.\d+)?\Z")   # an HTTP version, also where h11 reads none (HTTP/2, HTTP/10.0)
+
+
+def version_issue(version: str) -> Issue:
+    """The 505's issue: a request in an HTTP version this server does not speak (RFC 9110 15.6.6: the major version)."""
+    return Issue("request.http_version", f"the request is HTTP/{_text(version.encode())}; this server speaks HTTP/1.1 "
+                 "(and HTTP/1.0), over plain TCP", Location(path="request-line"),
+                 "send it as HTTP/1.1, `METHOD /path HTTP/1.1`; with curl, without --http2-prior-knowledge")
+
+
 def _request_line(line: bytes) -> Issue:
     parts = line.split(b" ")
     target = parts[1] if len(parts) == 3 else b""
+    version = _VERSION.match(parts[-1]) if len(parts) == 3 else None
+    if version is not None and version.group(1) != b"1":
+        return version_issue(parts[-1][len(b"HTTP/"):].decode("ascii"))
     if target and any(b > 0x7E for b in target):
         path, mark, query = target.partition(b"?")
         fixed = quote(target, safe=_URL_SAFE)
@@ -84,8 +97,11 @@ def fault(exc: Optional[BaseException], head: bytes = b"", max_body_bytes: Optio
                           f"headers are more than {max_head_bytes} bytes, the most the server reads",
                           Location(path="header"), "send fewer or shorter headers (a large cookie or token, a long URL: "
                           "send the data in the body instead)")
+    if message.startswith(UNSUPPORTED):
+        return 505, version_issue(message[len(UNSUPPORTED):])
     if what == "illegal request line":
-        return status, _request_line(raw)
+        issue = _request_line(raw)
+        return (505 if issue.code == "request.http_version" else status), issue
     if what == "illegal header line":
         return status, Issue("request.syntax", f"the header line `{_text(raw)}` is not `Name: value`",
                              Location(path="header"), "send each header as `Name: value`, one a line")
@@ -115,9 +131,21 @@ def fault(exc: Optional[BaseException], head: bytes = b"", max_body_bytes: Optio
                          Location(path="request"), "see RFC 9112 for the message's syntax")
 
 
+UNSUPPORTED = "unsupported HTTP version "
+H2_PREFACE = "HTTP/2 connection preface"
+# To an HTTP/2 client (prior knowledge: curl --http2-prior-knowledge, gRPC), whose preface `PRI * HTTP/2.0` h11 reads
+# as a request, an HTTP/1.1 505 is bytes it cannot read (curl: `Empty reply from server`): it is told in its own
+# framing instead (RFC 9113 3.4, 6.8): the server's preface, an empty SETTINGS frame, then GOAWAY with no stream
+# processed and HTTP_1_1_REQUIRED (0xd), which such a client reports as that (and may retry as HTTP/1.1).
+H2_REFUSAL = (b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"                         # SETTINGS, empty, stream 0
+              b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" b"\x00\x00\x00\x00" b"\x00\x00\x00\x0d")  # GOAWAY
+
+
 class _Connection(h11.Connection):
-    """h11's server connection, which also refuses a request framed twice, and keeps the bytes of the request
-    head being read (h11's errors do not quote them)."""
+    """h11's server connection, which also refuses a request framed twice, and one in an HTTP version other than 1.x
+    (h11 reads `GET / HTTP/2.0` as HTTP/1.1 would be read: served, kept alive; HTTP/2's preface `PRI * HTTP/2.0`
+    reached the routes as a method), and keeps the bytes of the request head being read (h11's errors do not
+    quote them). A higher minor version (HTTP/1.2) is read as HTTP/1.1, as RFC 9112 2.6 says."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -133,6 +161,10 @@ class _Connection(h11.Connection):
         if isinstance(event, h11.Request):
             self.head = bytearray()
             names = {name.lower() for name, _ in event.headers}
+            if event.method == b"PRI" and event.target == b"*" and event.http_version == b"2.0":
+                raise h11.RemoteProtocolError(H2_PREFACE, error_status_hint=505)
+            if not event.http_version.startswith(b"1."):
+                raise h11.RemoteProtocolError(UNSUPPORTED + event.http_version.decode("ascii"), error_status_hint=505)
             if b"transfer-encoding" in names and b"content-length" in names:
                 raise h11.RemoteProtocolError("both Transfer-Encoding and Content-Length", error_status_hint=400)
         return event
@@ -291,7 +323,13 @@ class ProblemH11Protocol(H11Protocol):
             pass
 
     def send_400_response(self, msg: str) -> None:
-        status, issue = fault(sys.exc_info()[1], bytes(self.conn.head), self.max_body_bytes, self.conn._max_incomplete_event_size)
+        exc = sys.exc_info()[1]
+        if str(exc) == H2_PREFACE:     # an HTTP/2 client: refused in HTTP/2's framing (H2_REFUSAL)
+            self._count(version_issue("2.0"))
+            self._raw.write(H2_REFUSAL)
+            self.transport.close()
+            return
+        status, issue = fault(exc, bytes(self.conn.head), self.max_body_bytes, self.conn._max_incomplete_event_size)
         self._count(issue)
         self._send_problem(issue, status)
         self.transport.close()
