@@ -633,14 +633,21 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):
+        """Every request the app answers, counted once (the HTTP reader counts those it refuses itself)."""
         started = time.perf_counter()
-        response = target_problem(request) or await call_next(request)
+        refused = target_problem(request)
+        try:
+            response = refused or await call_next(request)
+        except Exception as exc:    # answered here, not by the framework outside this middleware: then counted too
+            response = await _bug(request, exc)
         route = request.scope.get("route")
         # the document and its browsable docs are served outside the routes: named here, a bounded set of labels
         path = request.scope["path"]
-        name = getattr(route, "path", None) or ("/docs/static" if path.startswith("/docs/static/") else
-                                                path if path in ("/openapi.json", "/docs") else "unmatched")
-        service.metrics.inc("regcode_http_requests_total", route=name, method=request.method, status=str(response.status_code))
+        name = (metrics_mod.REFUSED if refused is not None else getattr(route, "path", None) or
+                ("/docs/static" if path.startswith("/docs/static/") else
+                 path if path in ("/openapi.json", "/docs") else "unmatched"))
+        service.metrics.inc("regcode_http_requests_total", route=name, method=metrics_mod.method_label(request.method),
+                            status=str(response.status_code))
         service.metrics.observe("regcode_http_request_duration_seconds", time.perf_counter() - started, route=name)
         return response
 

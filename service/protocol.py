@@ -26,6 +26,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..engine import Issue, Location
 from .app import READ_TIMED_OUT as TIMED_OUT, READ_TIMEOUT
+from .metrics import REFUSED, method_label
 from .problems import MEDIA_TYPE, problem_body, read_timeout_issue
 
 log = logging.getLogger("regcode.serve")
@@ -131,6 +132,7 @@ def fault(exc: Optional[BaseException], head: bytes = b"", max_body_bytes: Optio
                          Location(path="request"), "see RFC 9112 for the message's syntax")
 
 
+_METHOD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ")
 UNSUPPORTED = "unsupported HTTP version "
 H2_PREFACE = "HTTP/2 connection preface"
 # To an HTTP/2 client (prior knowledge: curl --http2-prior-knowledge, gRPC), whose preface `PRI * HTTP/2.0` h11 reads
@@ -150,16 +152,28 @@ class _Connection(h11.Connection):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.head = bytearray()
+        self.method: Optional[bytes] = None     # of the request being read, once its head is read
 
     def receive_data(self, data: bytes) -> None:
-        if self.their_state is h11.IDLE and len(self.head) < HEAD_KEPT:
-            self.head += data[:HEAD_KEPT - len(self.head)]
+        if self.their_state is h11.IDLE:
+            if not self.head:
+                self.method = None
+            if len(self.head) < HEAD_KEPT:
+                self.head += data[:HEAD_KEPT - len(self.head)]
         super().receive_data(data)
+
+    def method_sent(self) -> bytes:
+        """The method of the request being refused: its head's first token (b"" when it has none)."""
+        if self.method is not None:
+            return self.method
+        found = _METHOD.match(bytes(self.head) or self.trailing_data[0])
+        return found.group(1) if found else b""
 
     def next_event(self):
         event = super().next_event()
         if isinstance(event, h11.Request):
             self.head = bytearray()
+            self.method = event.method
             names = {name.lower() for name, _ in event.headers}
             if event.method == b"PRI" and event.target == b"*" and event.http_version == b"2.0":
                 raise h11.RemoteProtocolError(H2_PREFACE, error_status_hint=505)
@@ -285,7 +299,7 @@ class ProblemH11Protocol(H11Protocol):
                 return
             issue = read_timeout_issue("head", self.read_timeout, sent)
             log.info("closed a connection from %s: %s", _peer(self.client), issue.message)
-            self._count(issue)
+            self._count(issue, 408)
             status, body = problem_body([issue], 408)
             head = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: " + MEDIA_TYPE.encode() + b"\r\ncontent-length: "
                     + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n")
@@ -306,9 +320,16 @@ class ProblemH11Protocol(H11Protocol):
         self._close()
 
     # -- problems ---------------------------------------------------------------------------------
-    def _count(self, issue: Issue) -> None:
-        if self.metrics is not None:
-            self.metrics.inc("regcode_errors_total", code=issue.code)
+    def _count(self, issue: Issue, status: Optional[int] = None) -> None:
+        """The issue, and with `status` the request answered so, in regcode_http_requests_total, unless the app took the
+        request (a body cut by a malformed chunk): the app then counts its answer, the one request once."""
+        if self.metrics is None:
+            return
+        self.metrics.inc("regcode_errors_total", code=issue.code)
+        taken = self.cycle is not None and not self.cycle.response_complete
+        if status is not None and not taken:
+            self.metrics.inc("regcode_http_requests_total", route=REFUSED, method=method_label(self.conn.method_sent()),
+                             status=str(status))
 
     def _send_problem(self, issue: Issue, status: int) -> None:
         status, body = problem_body([issue], status)
@@ -324,13 +345,13 @@ class ProblemH11Protocol(H11Protocol):
 
     def send_400_response(self, msg: str) -> None:
         exc = sys.exc_info()[1]
-        if str(exc) == H2_PREFACE:     # an HTTP/2 client: refused in HTTP/2's framing (H2_REFUSAL)
-            self._count(version_issue("2.0"))
+        if str(exc) == H2_PREFACE:     # an HTTP/2 client: refused in HTTP/2's framing (H2_REFUSAL), counted as the 505
+            self._count(version_issue("2.0"), 505)
             self._raw.write(H2_REFUSAL)
             self.transport.close()
             return
         status, issue = fault(exc, bytes(self.conn.head), self.max_body_bytes, self.conn._max_incomplete_event_size)
-        self._count(issue)
+        self._count(issue, status)
         self._send_problem(issue, status)
         self.transport.close()
 

@@ -373,6 +373,36 @@ def test_health_and_metrics_count_what_happened():
         assert "# TYPE regcode_http_request_duration_seconds histogram" in text.text
 
 
+def test_the_method_label_is_bounded_to_the_known_methods_and_other():
+    """A client sends whatever token it likes as a method: each would have been a series of its own, without bound."""
+    import secrets
+
+    with serving(workers=1) as c:
+        for _ in range(5):
+            assert c.request(secrets.token_hex(4).upper(), "/health").status_code == 405
+        assert c.request("BREW", "/nowhere").status_code == 404
+        assert c.request("DELETE", "/health").status_code == 405
+        assert c.request("FOO", "/health%01").status_code == 404       # refused before routing
+        text = c.get("/metrics").text
+    series = [line for line in text.splitlines() if line.startswith("regcode_http_requests_total{")]
+    methods = {re.search(r'method="([^"]*)"', line).group(1) for line in series}
+    assert methods == {"other", "DELETE"}, series
+    assert 'regcode_http_requests_total{method="other",route="/health",status="405"} 5' in series
+    assert 'regcode_http_requests_total{method="other",route="unmatched",status="404"} 1' in series
+    assert 'regcode_http_requests_total{method="DELETE",route="/health",status="405"} 1' in series
+    assert 'regcode_http_requests_total{method="other",route="(refused)",status="404"} 1' in series
+
+
+def test_a_bug_s_500_is_counted_as_every_answer_is(monkeypatch):
+    with serving(workers=1) as c:
+        monkeypatch.setattr(c.app.state.service.pool, "alive", lambda: 1 / 0)
+        bug = c.get("/health")
+        monkeypatch.undo()
+        text = c.get("/metrics").text
+    assert bug.status_code == 500 and bug.json()["errors"][0]["code"] == "internal.error"
+    assert 'regcode_http_requests_total{method="GET",route="/health",status="500"} 1' in text, text
+
+
 def test_openapi_document_and_docs_work_offline(client):
     spec = client.get("/openapi.json").json()
     assert {"/v1/evaluate", "/v1/evaluate/batch", "/v1/policies", "/v1/policies/{policy_id}/{version}", "/health",

@@ -3,6 +3,7 @@ on one `regcode serve` process on a free loopback port). Each gets a problem, ne
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import time
@@ -331,3 +332,44 @@ def test_an_http2_client_with_prior_knowledge_is_refused_in_http2_framing_with_h
     assert goaway[:9] == b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" and len(goaway) == 17, raw   # GOAWAY, 8 bytes, stream 0
     assert int.from_bytes(goaway[9:13], "big") == 0 and int.from_bytes(goaway[13:17], "big") == 0xD
     assert metric(port, "request.http_version") == before + 1
+
+
+def requests_counted(port: int) -> dict:
+    """regcode_http_requests_total's series: {labels: count}."""
+    body = answer(exchange(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[2].decode()
+    prefix = "regcode_http_requests_total"
+    return {line[len(prefix):].rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1])
+            for line in body.splitlines() if line.startswith(prefix + "{")}
+
+
+def test_every_answer_is_counted_once_the_http_readers_refusals_under_refused_with_a_bounded_method(server):
+    """The HTTP reader's refusals (400, 413, 431, 505 ...) never reach the app, whose middleware counted every other
+    answer: each is counted, as route `(refused)`, and the method label is one of RFC 9110's or `other`."""
+    port, _ = server
+    close = b"Host: x\r\nConnection: close\r\n\r\n"
+    sent = [   # (request, the series it is counted in)
+        (b"GARBAGE\r\n\r\n", '{method="other",route="(refused)",status="400"}'),
+        (MALFORMED["header without a colon"][0], '{method="GET",route="(refused)",status="400"}'),
+        (MALFORMED["Transfer-Encoding and Content-Length"][0], '{method="POST",route="(refused)",status="400"}'),
+        (POST + b"Content-Length: 99999999999999999999999\r\n\r\n{", '{method="POST",route="(refused)",status="413"}'),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 20000, '{method="GET",route="(refused)",status="431"}'),
+        (b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n", '{method="GET",route="(refused)",status="505"}'),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", '{method="other",route="(refused)",status="505"}'),
+        (b"XYZZY-" + b"Q" * 40 + b" /health HTTP/1.1\r\n" + close, '{method="other",route="/health",status="405"}'),
+        (b"get /health HTTP/1.1\r\n" + close, '{method="other",route="/health",status="405"}'),   # case-sensitive
+        (b"GET /health%0A HTTP/1.1\r\n" + close, '{method="GET",route="(refused)",status="404"}'),
+        (b"GET /nowhere HTTP/1.1\r\n" + close, '{method="GET",route="unmatched",status="404"}'),
+        (b"GET /health HTTP/1.1\r\n" + close, '{method="GET",route="/health",status="200"}'),
+    ]
+    before = requests_counted(port)
+    expected = dict(before)
+    expected['{method="GET",route="/metrics",status="200"}'] = expected.get('{method="GET",route="/metrics",status="200"}', 0) + 1
+    for data, series in sent:
+        assert exchange(port, data), data[:40]      # an answer, then the server closed
+        expected[series] = expected.get(series, 0) + 1
+    after = requests_counted(port)
+    assert after == expected, {k: (before.get(k, 0), after.get(k, 0), expected.get(k, 0)) for k in set(after) | set(expected)
+                               if after.get(k) != expected.get(k)}
+    assert sum(after.values()) == sum(before.values()) + len(sent) + 1
+    methods = {re.search(r'method="([^"]*)"', k).group(1) for k in after}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"}, methods
