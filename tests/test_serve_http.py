@@ -373,3 +373,18 @@ def test_every_answer_is_counted_once_the_http_readers_refusals_under_refused_wi
     assert sum(after.values()) == sum(before.values()) + len(sent) + 1
     methods = {re.search(r'method="([^"]*)"', k).group(1) for k in after}
     assert methods <= {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"}, methods
+
+
+def test_a_websocket_upgrade_is_served_as_the_plain_request_it_is_not_a_bare_403(server):
+    """No route is a WebSocket: the Upgrade header is ignored (RFC 9110 7.8), whether or not a WebSocket library is
+    installed (with wsproto, uvicorn's default handed it over, and the client got `403` with no body, uncounted)."""
+    port, _ = server
+    before = requests_counted(port)
+    upgrade = (b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n")
+    status, headers, body = get(port, b"/health", upgrade)
+    assert status == 200 and json.loads(body)["status"] == "ok", body
+    status, headers, body = get(port, b"/nowhere", upgrade)
+    assert status == 404 and headers["content-type"] == PROBLEM
+    after = requests_counted(port)
+    assert after['{method="GET",route="/health",status="200"}'] == before.get('{method="GET",route="/health",status="200"}', 0) + 1
