@@ -199,6 +199,50 @@ def _media_type(raw: str) -> Optional[tuple]:
     return f"{found.group(1)}/{found.group(2)}".lower(), params
 
 
+_QVALUE = re.compile(r"(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\Z")     # RFC 9110 12.4.2
+_ELEMENT = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*")+')             # a list's member: commas inside quotes kept
+
+
+def _accept_match(values: list, offered: str) -> Optional[tuple]:
+    """(specificity, q) of the most specific range of the Accept header(s) `values` matching the media type `offered`
+    (RFC 9110 12.5.1: 3 for `application/json`, 2 for `application/*`, 1 for `*/*`, so that `application/json;q=0,
+    */*` refuses it; the highest q of equally specific ones), (0, 0.0) when none matches; None when nothing is said
+    (no header, or no member that is a media range: a header that does not parse is ignored, not refused)."""
+    kind, subtype = offered.split("/")
+    best, said = (0, 0.0), False
+    for value in values:
+        for element in _ELEMENT.findall(value):
+            parsed = _media_type(element) if element.strip(" \t") else None
+            q = next((v for name, v in parsed[1] if name == "q"), "1") if parsed else ""
+            if not _QVALUE.match(q):
+                continue
+            said = True
+            found = tuple(parsed[0].split("/"))
+            specific = {(kind, subtype): 3, (kind, "*"): 2, ("*", "*"): 1}.get(found, 0)
+            if specific and (specific, float(q)) > best:
+                best = (specific, float(q))
+    return best if said else None
+
+
+def accept_q(values: list, offered: str) -> Optional[float]:
+    """The weight Accept gives `offered`: 0.0 when refused or not matched, None when Accept says nothing."""
+    match = _accept_match(values, offered)
+    return None if match is None else match[1]
+
+
+async def accepts_json(request: Request) -> None:
+    """A JSON route's dependency: the client accepts what it answers, application/json (RFC 9110 15.5.7), else a
+    406. Its problems (application/problem+json) are sent whatever Accept says, as RFC 9457 practice is: the 406 too."""
+    values = request.headers.getlist("accept")
+    match = _accept_match(values, "application/json")
+    if match is None or match[1] > 0:
+        return
+    said = "gives application/json q=0" if match[0] else "does not accept application/json"
+    raise Refused([Issue("request.not_acceptable", f"the Accept header '{_header_shown(', '.join(values))}' {said}, the "
+                         "type this route answers (its problems are application/problem+json)",
+                         Location(path="header.accept"), "send `Accept: application/json` (or */*), or no Accept header")])
+
+
 def _check_encoding(request: Request) -> None:
     """The body is read as it is sent: a compressed one (Content-Encoding: gzip ...) would be parsed as its bytes."""
     codings = [c.strip().lower() for value in request.headers.getlist("content-encoding") for c in value.split(",")]
@@ -666,7 +710,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                    "content": {"application/problem+json": {"schema": {"type": "object"}}}}
     # The API's routes refuse a query parameter they do not declare, or one given twice (/health and /metrics,
     # asked by probes and scrapers, and the docs take whatever they are given)
-    strict = [Depends(strict_query)]
+    negotiated = [Depends(accepts_json)]       # every route answering JSON; /metrics answers text, /docs HTML
+    strict = [Depends(strict_query), *negotiated]
     errors_doc = {400: problem_doc, 404: problem_doc, 411: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
                   503: problem_doc}
 
@@ -855,7 +900,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                                  "(a version serving its last good compile after a failed reload) is a 200",
                   "content": {"application/json": {}}}
 
-    @app.get("/health", tags=["operations"], summary="Liveness and what is served", responses={503: health_503})
+    @app.get("/health", tags=["operations"], summary="Liveness and what is served", responses={503: health_503},
+             dependencies=negotiated)
     async def health():
         alive = service.pool.alive()
         loaded = service.loaded
@@ -876,7 +922,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     # HEAD too: load balancers probe with it (the status and headers without the body); its own operation in the document
     app.add_api_route("/health", health, methods=["HEAD"], tags=["operations"], operation_id="health_head",
-                      responses={503: health_503},
+                      responses={503: health_503}, dependencies=negotiated,
                       summary="Liveness: the status of GET /health, without the body")
 
     @app.get("/metrics", tags=["operations"], summary="Counters and latencies (Prometheus text format)",

@@ -196,6 +196,10 @@ WITH_BODY = {
     "415": "A problem (`request.media_type`, `request.content_encoding`): a media type, charset or encoding not read here",
 }
 HEAD_NOTE = " (HEAD: the status and headers of GET, without the body)"
+# the routes answering JSON, what they answer to an Accept that refuses it (app.accepts_json)
+NOT_ACCEPTABLE = ("A problem (`request.not_acceptable`): the Accept header refuses application/json, the type this route "
+                  "answers (`text/html` alone, `application/json;q=0`); a problem is sent as application/problem+json "
+                  "whatever Accept says")
 
 
 def _problem_response(description: str) -> dict:
@@ -224,7 +228,8 @@ def attach(spec: dict, policies: list) -> dict:
                     content["application/json"]["schema"] = {"$ref": REF + OK[(path, method)]}
                 if status == "503" and path == "/health" and "application/json" in content:
                     content["application/json"]["schema"] = {"$ref": REF + "Health"}
-            said = {**EVERY_ROUTE, **(WITH_BODY if (path, method) in BODY_ROUTES else {})}
+            said = {**EVERY_ROUTE, **(WITH_BODY if (path, method) in BODY_ROUTES else {}),
+                    **({"406": NOT_ACCEPTABLE} if (path, method) in OK else {})}
             for status, description in said.items():
                 responses.setdefault(status, _problem_response(description))
         # HEAD wherever GET is served (app._Framing): its own operation in the document, as /health's is

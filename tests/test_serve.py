@@ -844,3 +844,65 @@ def test_a_path_with_a_control_character_is_a_404_echoing_it_escaped_alike_in_ev
             for v in value:
                 yield from texts(v)
     assert not [t for t in texts(problem) if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in t)], problem
+
+
+REFUSING = {   # Accept header -> how the 406 says it
+    "text/html": "does not accept application/json",
+    "application/problem+json": "does not accept application/json",     # what a problem is sent as, not a reply
+    "text/html, application/xml;q=0.9": "does not accept application/json",
+    "application/json;q=0, */*": "gives application/json q=0",            # the most specific range decides
+    "*/*;q=0": "gives application/json q=0",
+    "application/*;q=0": "gives application/json q=0",
+}
+ACCEPTING = ["*/*", "application/json", "application/*;q=0.1", "APPLICATION/JSON; charset=utf-8",
+             "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",     # a browser's
+             "text/html;q=0.9, application/json;q=0.001", "*/*;q=0, application/json;q=0.5",
+             "not a media range", ""]                                       # said nothing: ignored, not refused
+
+
+@pytest.mark.parametrize("accept", list(REFUSING))
+def test_an_accept_header_refusing_json_is_a_406_problem_on_every_json_route(client, accept):
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    asks = [("GET", "/health", {}), ("HEAD", "/health", {}), ("GET", "/v1/policies", {}), ("HEAD", "/v1/policies", {}),
+            ("GET", "/v1/policies/shanghai-post-license/2017", {}),
+            ("POST", "/v1/evaluate", {"content": case, "headers": YAML}),
+            ("POST", "/v1/evaluate", {"content": b"{", "headers": {"Content-Type": "application/json"}}),  # before the body
+            ("POST", "/v1/evaluate/batch", {"content": b"[]", "headers": {"Content-Type": "application/json"}})]
+    for method, path, more in asks:
+        headers = {**more.pop("headers", {}), "Accept": accept}
+        response = client.request(method, path, headers=headers, **more)
+        assert response.status_code == 406, (method, path, response.status_code, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        if method == "HEAD":
+            assert not response.content
+            continue
+        problem = response.json()
+        assert problem["status"] == 406 and problem["title"] == "Not acceptable"
+        [issue] = problem["errors"]
+        assert issue["code"] == "request.not_acceptable" and issue["location"]["path"] == "header.accept", issue
+        assert issue["message"] == (f"the Accept header '{accept}' {REFUSING[accept]}, the type this route answers "
+                                    "(its problems are application/problem+json)")
+
+
+@pytest.mark.parametrize("accept", ACCEPTING)
+def test_an_accept_header_that_takes_json_or_says_nothing_is_served(client, accept):
+    for path in ("/health", "/v1/policies"):
+        response = client.get(path, headers={"Accept": accept})
+        assert response.status_code == 200 and response.headers["content-type"] == "application/json", (path, response.text)
+    response = client.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers={**YAML, "Accept": accept})
+    assert response.status_code == 200, response.text
+
+
+def test_only_the_json_routes_negotiate_and_the_document_declares_their_406(client):
+    assert client.get("/health", headers={"Accept": "text/html"}).status_code == 406
+    metrics = client.get("/metrics", headers={"Accept": "text/html"})     # text, for scrapers whatever they send
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert 'regcode_errors_total{code="request.not_acceptable"}' in metrics.text
+    spec = client.get("/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            json_route = "application/json" in (op["responses"].get("200", {}).get("content") or {})
+            assert ("406" in op["responses"]) == json_route, (method, path)
+            if json_route:
+                assert op["responses"]["406"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "406" not in spec["paths"]["/metrics"]["get"]["responses"] and "406" in spec["paths"]["/health"]["head"]["responses"]
