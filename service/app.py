@@ -738,7 +738,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         try:
             return await service.ask(ask)
         except workers.Busy:
-            raise Refused([busy_issue(config.max_waiting, config.timeout, _path_shown(request.scope))], headers={"Retry-After": "1"})
+            raise Refused([busy_issue(config.max_waiting, config.timeout, _path_shown(request.scope))],
+                          headers={"Retry-After": "1"})
 
     def died_issue(exc: workers.WorkerDied, where: str, prefix: str = "") -> Issue:
         if exc.killed:   # kill -9, the OOM killer: nothing in regcode or in the request is known to be wrong

@@ -26,7 +26,8 @@ _BY_CODE = {
 _BY_FAMILY = {"input": 400, "select": 422, "eval": 422, "compile": 422, "schema": 422, "load": 422, "reload": 422,
               "request": 400, "service": 503, "internal": 500}
 _TITLES = {
-    400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 406: "Not acceptable", 408: "The request was not received in time",
+    400: "The request is malformed", 404: "Not found", 405: "Method not allowed", 406: "Not acceptable",
+    408: "The request was not received in time",
     411: "Length required",
     413: "The request is too large",
     415: "Unsupported media type", 431: "The request's headers are too large", 422: "The case cannot be evaluated", 429: "The service is busy",
