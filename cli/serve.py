@@ -104,10 +104,14 @@ def serve_cmd(ctx, host, port, policy_roots, decision_log, log_input, log_max_by
     _log_to_stderr(log_level)
     logging.getLogger("regcode.serve").info("%s", loaded.summary())
     # one uvicorn process: our own worker processes evaluate (uvicorn's --workers would compile once per process)
-    # h11, whatever else is installed, its malformed requests answered with problems (service/protocol.py)
+    # h11, whatever else is installed, its malformed requests answered with problems (service/protocol.py); no
+    # WebSocket, whatever is installed (uvicorn's `auto` takes wsproto or websockets when present): the service has no
+    # WebSocket route, and an upgrade handed to one got a bare 403, uncounted; its Upgrade header is ignored instead
+    # (RFC 9110 7.8), the request served as any
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
                                            server_header=False, timeout_graceful_shutdown=max(1, int(timeout) + 1),
-                                           http=protocol(app.state.service.metrics, read_timeout, max_body_bytes)))
+                                           http=protocol(app.state.service.metrics, read_timeout, max_body_bytes),
+                                           ws="none"))
     bound_host, bound_port = sock.getsockname()[:2]    # uvicorn does not say where, given a socket; the port may be 0's pick
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     logging.getLogger("regcode.serve").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, bound_port)

@@ -199,6 +199,50 @@ def _media_type(raw: str) -> Optional[tuple]:
     return f"{found.group(1)}/{found.group(2)}".lower(), params
 
 
+_QVALUE = re.compile(r"(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\Z")     # RFC 9110 12.4.2
+_ELEMENT = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*")+')             # a list's member: commas inside quotes kept
+
+
+def _accept_match(values: list, offered: str) -> Optional[tuple]:
+    """(specificity, q) of the most specific range of the Accept header(s) `values` matching the media type `offered`
+    (RFC 9110 12.5.1: 3 for `application/json`, 2 for `application/*`, 1 for `*/*`, so that `application/json;q=0,
+    */*` refuses it; the highest q of equally specific ones), (0, 0.0) when none matches; None when nothing is said
+    (no header, or no member that is a media range: a header that does not parse is ignored, not refused)."""
+    kind, subtype = offered.split("/")
+    best, said = (0, 0.0), False
+    for value in values:
+        for element in _ELEMENT.findall(value):
+            parsed = _media_type(element) if element.strip(" \t") else None
+            q = next((v for name, v in parsed[1] if name == "q"), "1") if parsed else ""
+            if not _QVALUE.match(q):
+                continue
+            said = True
+            found = tuple(parsed[0].split("/"))
+            specific = {(kind, subtype): 3, (kind, "*"): 2, ("*", "*"): 1}.get(found, 0)
+            if specific and (specific, float(q)) > best:
+                best = (specific, float(q))
+    return best if said else None
+
+
+def accept_q(values: list, offered: str) -> Optional[float]:
+    """The weight Accept gives `offered`: 0.0 when refused or not matched, None when Accept says nothing."""
+    match = _accept_match(values, offered)
+    return None if match is None else match[1]
+
+
+async def accepts_json(request: Request) -> None:
+    """A JSON route's dependency: the client accepts what it answers, application/json (RFC 9110 15.5.7), else a
+    406. Its problems (application/problem+json) are sent whatever Accept says, as RFC 9457 practice is: the 406 too."""
+    values = request.headers.getlist("accept")
+    match = _accept_match(values, "application/json")
+    if match is None or match[1] > 0:
+        return
+    said = "gives application/json q=0" if match[0] else "does not accept application/json"
+    raise Refused([Issue("request.not_acceptable", f"the Accept header '{_header_shown(', '.join(values))}' {said}, the "
+                         "type this route answers (its problems are application/problem+json)",
+                         Location(path="header.accept"), "send `Accept: application/json` (or */*), or no Accept header")])
+
+
 def _check_encoding(request: Request) -> None:
     """The body is read as it is sent: a compressed one (Content-Encoding: gzip ...) would be parsed as its bytes."""
     codings = [c.strip().lower() for value in request.headers.getlist("content-encoding") for c in value.split(",")]
@@ -283,7 +327,7 @@ async def _body(request: Request, limit: int) -> bytes:
             raise Refused([read_timeout_issue("body", request.app.state.service.config.read_timeout)]) from None
         of = f" of {declared}" if declared.isdigit() else ""
         log.info("client disconnected before its request body was read: %s %s (%d%s bytes received)", request.method,
-                 request.url.path, size, of)
+                 _path_shown(request.scope), size, of)
         raise Refused([Issue("request.disconnected", f"the connection closed after {size}{of} bytes of the body",
                              Location(path="body"), "send the whole body before closing the connection")]) from None
     return b"".join(chunks)
@@ -301,6 +345,17 @@ def _shown(text: str) -> str:
     """A request's own text as a message quotes it: control characters escaped, long text cut."""
     cut = "".join(f"\\u{ord(ch):04x}" if _is_control(ch) else ch for ch in text[:SHOWN_MAX])
     return cut + ("..." if len(text) > SHOWN_MAX else "")
+
+
+def _path_shown(scope, as_sent: bool = False) -> str:
+    """The request's path as a problem or a log line echoes it, in every field alike (a message, its location, the
+    detail made of them): the path as routed (scope["path"], percent-decoded), not request.url.path, whose URL
+    parsing drops tab, CR and LF (`/a%0Ab` would be shown as the path `/ab`, and `/v1/evaluate%0A/` as the route with
+    a trailing slash), then as _shown: control characters escaped (`/a\\u000ab`), long text cut. `as_sent`: the
+    path still percent-encoded, as the request line has it (where the encoding is the point: `%2F`)."""
+    if as_sent and scope.get("raw_path"):
+        return _shown(scope["raw_path"].decode("latin-1"))
+    return _shown(scope.get("path") or "")
 
 
 def _header_shown(text: str) -> str:
@@ -551,7 +606,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     def without_slash(request: Request) -> Optional[str]:
         """The path less its trailing slash, when that is a route."""
-        path = request.url.path
+        path = request.scope["path"]
         if len(path) < 2 or not path.endswith("/"):
             return None
         probe = {**request.scope, "path": path.rstrip("/") or "/"}
@@ -567,7 +622,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if exc.status_code == 404 and (route := without_slash(request)) is not None:
             detail = f"no route here: the route is {route}, without the trailing slash"
             hint = f"send the request to {route}"
-        issue = Issue(code, f"{request.method} {_shown(request.url.path)}: {detail}", Location(path=request.url.path), hint)
+        shown = _path_shown(request.scope)
+        issue = Issue(code, f"{request.method} {shown}: {detail}", Location(path=shown), hint)
         headers = dict(getattr(exc, "headers", None) or {})
         allow = [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
         if "GET" in allow and "HEAD" not in allow:     # _Framing serves HEAD wherever GET is served
@@ -576,8 +632,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):   # a bug of ours: logged here, never shown as a traceback
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return refuse([Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(path=request.url.path),
+        log.exception("internal error on %s %s", request.method, _path_shown(request.scope))
+        return refuse([Issue("internal.error", f"{type(exc).__name__}: {exc}", Location(path=_path_shown(request.scope)),
                              "this is a bug in regcode, not in the request; the server log has the traceback")], status=500)
 
     def target_problem(request: Request) -> Optional[Response]:
@@ -589,7 +645,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         if not path.startswith("/") and path != "*":
             absolute = _ABSOLUTE.match(path)
             if absolute is None:
-                shown = _shown(path)
+                shown = _path_shown(scope)
                 return refuse([Issue("request.syntax", f"the request target `{shown}` is not a path: a path starts with `/`",
                                      Location(path="request-line"), f"send `{request.method} /{shown}`")])
             scope["path"] = absolute.group(1) or "/"
@@ -603,8 +659,15 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                 return refuse([Issue("request.syntax", f"the path segment `{shown}` is not UTF-8 once percent-decoded: its "
                                      f"{utf8_fault(exc)}", Location(path="request-line"),
                                      "percent-encode the UTF-8 bytes of the text, e.g. %E6%B5%A6 for 浦")])
+        if any(map(_is_control, scope["path"])):
+            # no route, policy id or version holds one; and the router's patterns end in `$`, which matches before a
+            # final newline: `/health%0A` would be served as /health, `/v1/evaluate%0A/` called a trailing slash
+            shown = _path_shown(scope)
+            return refuse([Issue("request.not_found", f"{request.method} {shown}: Not Found: the path holds a control "
+                                 "character, which no route, policy id or version holds", Location(path=shown),
+                                 "see /docs for the routes")])
         if b"%2f" in (scope.get("raw_path") or b"").lower():
-            shown = _shown(scope["raw_path"].decode("latin-1"))
+            shown = _path_shown(scope, as_sent=True)
             return refuse([Issue("request.not_found", f"{request.method} {shown}: Not Found: an encoded slash (%2F) is "
                                  "not a separator, and no route, policy id or version holds a slash",
                                  Location(path=shown), "see /docs for the routes")])
@@ -614,14 +677,21 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):
+        """Every request the app answers, counted once (the HTTP reader counts those it refuses itself)."""
         started = time.perf_counter()
-        response = target_problem(request) or await call_next(request)
+        refused = target_problem(request)
+        try:
+            response = refused or await call_next(request)
+        except Exception as exc:    # answered here, not by the framework outside this middleware: then counted too
+            response = await _bug(request, exc)
         route = request.scope.get("route")
         # the document and its browsable docs are served outside the routes: named here, a bounded set of labels
-        path = request.url.path
-        name = getattr(route, "path", None) or ("/docs/static" if path.startswith("/docs/static/") else
-                                                path if path in ("/openapi.json", "/docs") else "unmatched")
-        service.metrics.inc("regcode_http_requests_total", route=name, method=request.method, status=str(response.status_code))
+        path = request.scope["path"]
+        name = (metrics_mod.REFUSED if refused is not None else getattr(route, "path", None) or
+                ("/docs/static" if path.startswith("/docs/static/") else
+                 path if path in ("/openapi.json", "/docs") else "unmatched"))
+        service.metrics.inc("regcode_http_requests_total", route=name, method=metrics_mod.method_label(request.method),
+                            status=str(response.status_code))
         service.metrics.observe("regcode_http_request_duration_seconds", time.perf_counter() - started, route=name)
         return response
 
@@ -640,7 +710,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
                    "content": {"application/problem+json": {"schema": {"type": "object"}}}}
     # The API's routes refuse a query parameter they do not declare, or one given twice (/health and /metrics,
     # asked by probes and scrapers, and the docs take whatever they are given)
-    strict = [Depends(strict_query)]
+    negotiated = [Depends(accepts_json)]       # every route answering JSON; /metrics answers text, /docs HTML
+    strict = [Depends(strict_query), *negotiated]
     errors_doc = {400: problem_doc, 404: problem_doc, 411: problem_doc, 413: problem_doc, 415: problem_doc, 422: problem_doc, 429: problem_doc,
                   503: problem_doc}
 
@@ -667,7 +738,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         try:
             return await service.ask(ask)
         except workers.Busy:
-            raise Refused([busy_issue(config.max_waiting, config.timeout, request.url.path)], headers={"Retry-After": "1"})
+            raise Refused([busy_issue(config.max_waiting, config.timeout, _path_shown(request.scope))],
+                          headers={"Retry-After": "1"})
 
     def died_issue(exc: workers.WorkerDied, where: str, prefix: str = "") -> Issue:
         if exc.killed:   # kill -9, the OOM killer: nothing in regcode or in the request is known to be wrong
@@ -693,7 +765,7 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
     def log_failed(exc: OSError, request: Request, count: int) -> None:
         reason = os_reason(exc)
         log.error("cannot write the decision log %s (%s): %d decision(s) of %s %s not returned", config.decision_log,
-                  reason, count, request.method, request.url.path)
+                  reason, count, request.method, _path_shown(request.scope))
 
     def timeout_issue(source: str, what: str) -> Issue:
         return Issue("eval.timeout", f"{what} not evaluated within the time limit of {config.timeout:g} s; the worker was stopped",
@@ -818,10 +890,19 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         return Response(dump_json_bytes(body), media_type="application/json")
 
     # ---- operations -----------------------------------------------------------------------------
-    health_503 = {"description": "Starting: no worker is alive yet (the same body, `status` `starting`)",
+    # A probe (a load balancer's, Kubernetes') reads the status, not the body: 503 whenever no decision can be
+    # answered, starting (no worker alive) or refused by the decision log (each is a 503 `service.decision_log`
+    # until a write succeeds), as OPA's /health answers 500 when unhealthy. A version kept from a failed reload
+    # still serves its last good compile: `degraded` in the body, but 200, as OPA's /health stays 200 once its
+    # bundles were activated: a bad policy push that every replica refuses alike must not take them all out.
+    health_503 = {"description": "Not serving decisions (the same body): `status` `starting` while no worker is alive "
+                                 "yet, or `degraded` with `decision_log` while the decision log refuses writes (each "
+                                 "decision is then a 503 `service.decision_log`). A `degraded` status with only `kept` "
+                                 "(a version serving its last good compile after a failed reload) is a 200",
                   "content": {"application/json": {}}}
 
-    @app.get("/health", tags=["operations"], summary="Liveness and what is served", responses={503: health_503})
+    @app.get("/health", tags=["operations"], summary="Liveness and what is served", responses={503: health_503},
+             dependencies=negotiated)
     async def health():
         alive = service.pool.alive()
         loaded = service.loaded
@@ -837,11 +918,12 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
             body["kept"] = kept
         if fault:
             body["decision_log"] = f"the last decision could not be written ({fault}): each decision is refused until one can be"
-        return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if alive else 503)
+        serving = alive and not fault
+        return Response(dump_json_bytes(body), media_type="application/json", status_code=200 if serving else 503)
 
     # HEAD too: load balancers probe with it (the status and headers without the body); its own operation in the document
     app.add_api_route("/health", health, methods=["HEAD"], tags=["operations"], operation_id="health_head",
-                      responses={503: health_503},
+                      responses={503: health_503}, dependencies=negotiated,
                       summary="Liveness: the status of GET /health, without the body")
 
     @app.get("/metrics", tags=["operations"], summary="Counters and latencies (Prometheus text format)",

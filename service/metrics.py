@@ -8,6 +8,20 @@ from typing import Callable
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # seconds: a single evaluation takes about a millisecond; a full batch up to the time limit
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# The `method` label: RFC 9110's methods, and `other` for any token else a client sends (`FOO`, `get`: methods are
+# case-sensitive), so that a client cannot grow the series without bound
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
+OTHER_METHOD = "other"
+# The `route` label of a request answered before it was routed: by the HTTP reader (service/protocol.py: a 400, 408,
+# 413, 431, 505), or by the app for a target no route can be (a path with a control character, an encoded slash)
+REFUSED = "(refused)"
+
+
+def method_label(method) -> str:
+    """`GET` ... as sent, any other method `other` (str or bytes)."""
+    if isinstance(method, (bytes, bytearray)):
+        method = bytes(method).decode("latin-1")
+    return method if method in METHODS else OTHER_METHOD
 
 
 def _escape(value: str) -> str:
@@ -26,7 +40,9 @@ class Metrics:
     """Thread-safe. Counters are keyed by (name, sorted labels); every series is printed in sorted order."""
 
     HELP = {
-        "regcode_http_requests_total": ("counter", "HTTP requests answered, by route, method and status."),
+        "regcode_http_requests_total": ("counter", "HTTP requests answered, each once, by route (`(refused)`: before "
+                                        "routing, by the HTTP reader or for a target no route can be; `unmatched`: no "
+                                        "route), method (`other` for one not in RFC 9110) and status."),
         "regcode_http_request_duration_seconds": ("histogram", "Time to answer an HTTP request, by route."),
         "regcode_decisions_total": ("counter", "Decisions taken (one per evaluated case), by policy version."),
         "regcode_errors_total": ("counter", "Problems reported to clients, by issue code (a request may report several)."),

@@ -62,7 +62,8 @@ HEALTH = {"type": "object", "required": ["status", "workers", "policy_versions",
           "properties": {"status": {"enum": ["ok", "degraded", "starting"], "description": "degraded: a version "
                                     "whose files failed on the last reload serves its last good compile (see `kept`), "
                                     "or the decision log refused the last write, so that each decision is a 503 until "
-                                    "one succeeds (see `decision_log`)"},
+                                    "one succeeds (see `decision_log`; /health is then a 503 too, as while "
+                                    "`starting`)"},
                          "kept": {"type": "array", "items": {"type": "string"}, "description": "ID@VERSION of each"},
                          "decision_log": {"type": "string", "description": "why the decision log's last write failed "
                                           "(`ENOSPC: No space left on device`); present only while it is so"},
@@ -196,6 +197,8 @@ EVERY_ROUTE = {
     "413": "A problem (`request.too_large`): the body is larger than the service reads (its Content-Length)",
     "431": "A problem (`request.headers_too_large`): the request's headers are larger than the server reads",
     "500": "A problem (`internal.*`): a bug in regcode, not in the request",
+    "505": "A problem (`request.http_version`): the request is not HTTP/1.x (`GET / HTTP/2.0`, HTTP/2's preface "
+           "`PRI * HTTP/2.0`); the connection is closed",
 }
 # and the routes that read a body, what they answer of it
 BODY_ROUTES = {("/v1/evaluate", "post"), ("/v1/evaluate/batch", "post")}
@@ -204,6 +207,10 @@ WITH_BODY = {
     "415": "A problem (`request.media_type`, `request.content_encoding`): a media type, charset or encoding not read here",
 }
 HEAD_NOTE = " (HEAD: the status and headers of GET, without the body)"
+# the routes answering JSON, what they answer to an Accept that refuses it (app.accepts_json)
+NOT_ACCEPTABLE = ("A problem (`request.not_acceptable`): the Accept header refuses application/json, the type this route "
+                  "answers (`text/html` alone, `application/json;q=0`); a problem is sent as application/problem+json "
+                  "whatever Accept says")
 
 
 def _problem_response(description: str) -> dict:
@@ -232,7 +239,8 @@ def attach(spec: dict, policies: list) -> dict:
                     content["application/json"]["schema"] = {"$ref": REF + OK[(path, method)]}
                 if status == "503" and path == "/health" and "application/json" in content:
                     content["application/json"]["schema"] = {"$ref": REF + "Health"}
-            said = {**EVERY_ROUTE, **(WITH_BODY if (path, method) in BODY_ROUTES else {})}
+            said = {**EVERY_ROUTE, **(WITH_BODY if (path, method) in BODY_ROUTES else {}),
+                    **({"406": NOT_ACCEPTABLE} if (path, method) in OK else {})}
             for status, description in said.items():
                 responses.setdefault(status, _problem_response(description))
         # HEAD wherever GET is served (app._Framing): its own operation in the document, as /health's is

@@ -26,6 +26,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..engine import Issue, Location
 from .app import READ_TIMED_OUT as TIMED_OUT, READ_TIMEOUT
+from .metrics import REFUSED, method_label
 from .problems import MEDIA_TYPE, problem_body, read_timeout_issue
 
 log = logging.getLogger("regcode.serve")
@@ -38,14 +39,32 @@ _QUOTED = re.compile(r"^([A-Za-z][\w -]*?): bytearray\((b'.*'|b\".*\")\)$", re.S
 _URL_SAFE = "/?=&%:@!$'()*+,;-._~[]"    # what stays as it is when a target's non-ASCII bytes are percent-encoded
 
 
+def _path_shown(scope) -> str:
+    from .app import _path_shown as shown
+    return shown(scope)
+
+
 def _text(raw: bytes) -> str:
     from .app import _shown
     return _shown(raw.decode("utf-8", "backslashreplace"))
 
 
+_VERSION = re.compile(rb"HTTP/(\d+)(?:\.\d+)?\Z")   # an HTTP version, also where h11 reads none (HTTP/2, HTTP/10.0)
+
+
+def version_issue(version: str) -> Issue:
+    """The 505's issue: a request in an HTTP version this server does not speak (RFC 9110 15.6.6: the major version)."""
+    return Issue("request.http_version", f"the request is HTTP/{_text(version.encode())}; this server speaks HTTP/1.1 "
+                 "(and HTTP/1.0), over plain TCP", Location(path="request-line"),
+                 "send it as HTTP/1.1, `METHOD /path HTTP/1.1`; with curl, without --http2-prior-knowledge")
+
+
 def _request_line(line: bytes) -> Issue:
     parts = line.split(b" ")
     target = parts[1] if len(parts) == 3 else b""
+    version = _VERSION.match(parts[-1]) if len(parts) == 3 else None
+    if version is not None and version.group(1) != b"1":
+        return version_issue(parts[-1][len(b"HTTP/"):].decode("ascii"))
     if target and any(b > 0x7E for b in target):
         path, mark, query = target.partition(b"?")
         fixed = quote(target, safe=_URL_SAFE)
@@ -79,8 +98,11 @@ def fault(exc: Optional[BaseException], head: bytes = b"", max_body_bytes: Optio
                           f"headers are more than {max_head_bytes} bytes, the most the server reads",
                           Location(path="header"), "send fewer or shorter headers (a large cookie or token, a long URL: "
                           "send the data in the body instead)")
+    if message.startswith(UNSUPPORTED):
+        return 505, version_issue(message[len(UNSUPPORTED):])
     if what == "illegal request line":
-        return status, _request_line(raw)
+        issue = _request_line(raw)
+        return (505 if issue.code == "request.http_version" else status), issue
     if what == "illegal header line":
         return status, Issue("request.syntax", f"the header line `{_text(raw)}` is not `Name: value`",
                              Location(path="header"), "send each header as `Name: value`, one a line")
@@ -110,24 +132,53 @@ def fault(exc: Optional[BaseException], head: bytes = b"", max_body_bytes: Optio
                          Location(path="request"), "see RFC 9112 for the message's syntax")
 
 
+_METHOD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ")
+UNSUPPORTED = "unsupported HTTP version "
+H2_PREFACE = "HTTP/2 connection preface"
+# To an HTTP/2 client (prior knowledge: curl --http2-prior-knowledge, gRPC), whose preface `PRI * HTTP/2.0` h11 reads
+# as a request, an HTTP/1.1 505 is bytes it cannot read (curl: `Empty reply from server`): it is told in its own
+# framing instead (RFC 9113 3.4, 6.8): the server's preface, an empty SETTINGS frame, then GOAWAY with no stream
+# processed and HTTP_1_1_REQUIRED (0xd), which such a client reports as that (and may retry as HTTP/1.1).
+H2_REFUSAL = (b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"                         # SETTINGS, empty, stream 0
+              b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" b"\x00\x00\x00\x00" b"\x00\x00\x00\x0d")  # GOAWAY
+
+
 class _Connection(h11.Connection):
-    """h11's server connection, which also refuses a request framed twice, and keeps the bytes of the request
-    head being read (h11's errors do not quote them)."""
+    """h11's server connection, which also refuses a request framed twice, and one in an HTTP version other than 1.x
+    (h11 reads `GET / HTTP/2.0` as HTTP/1.1 would be read: served, kept alive; HTTP/2's preface `PRI * HTTP/2.0`
+    reached the routes as a method), and keeps the bytes of the request head being read (h11's errors do not
+    quote them). A higher minor version (HTTP/1.2) is read as HTTP/1.1, as RFC 9112 2.6 says."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.head = bytearray()
+        self.method: Optional[bytes] = None     # of the request being read, once its head is read
 
     def receive_data(self, data: bytes) -> None:
-        if self.their_state is h11.IDLE and len(self.head) < HEAD_KEPT:
-            self.head += data[:HEAD_KEPT - len(self.head)]
+        if self.their_state is h11.IDLE:
+            if not self.head:
+                self.method = None
+            if len(self.head) < HEAD_KEPT:
+                self.head += data[:HEAD_KEPT - len(self.head)]
         super().receive_data(data)
+
+    def method_sent(self) -> bytes:
+        """The method of the request being refused: its head's first token (b"" when it has none)."""
+        if self.method is not None:
+            return self.method
+        found = _METHOD.match(bytes(self.head) or self.trailing_data[0])
+        return found.group(1) if found else b""
 
     def next_event(self):
         event = super().next_event()
         if isinstance(event, h11.Request):
             self.head = bytearray()
+            self.method = event.method
             names = {name.lower() for name, _ in event.headers}
+            if event.method == b"PRI" and event.target == b"*" and event.http_version == b"2.0":
+                raise h11.RemoteProtocolError(H2_PREFACE, error_status_hint=505)
+            if not event.http_version.startswith(b"1."):
+                raise h11.RemoteProtocolError(UNSUPPORTED + event.http_version.decode("ascii"), error_status_hint=505)
             if b"transfer-encoding" in names and b"content-length" in names:
                 raise h11.RemoteProtocolError("both Transfer-Encoding and Content-Length", error_status_hint=400)
         return event
@@ -248,7 +299,7 @@ class ProblemH11Protocol(H11Protocol):
                 return
             issue = read_timeout_issue("head", self.read_timeout, sent)
             log.info("closed a connection from %s: %s", _peer(self.client), issue.message)
-            self._count(issue)
+            self._count(issue, 408)
             status, body = problem_body([issue], 408)
             head = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: " + MEDIA_TYPE.encode() + b"\r\ncontent-length: "
                     + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n")
@@ -256,7 +307,7 @@ class ProblemH11Protocol(H11Protocol):
             self._close()
             return
         issue = read_timeout_issue("body", self.read_timeout)
-        log.info("closed a connection from %s: %s %s: %s", _peer(self.client), self.scope["method"], self.scope["path"],
+        log.info("closed a connection from %s: %s %s: %s", _peer(self.client), self.scope["method"], _path_shown(self.scope),
                  issue.message)
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:
@@ -269,9 +320,16 @@ class ProblemH11Protocol(H11Protocol):
         self._close()
 
     # -- problems ---------------------------------------------------------------------------------
-    def _count(self, issue: Issue) -> None:
-        if self.metrics is not None:
-            self.metrics.inc("regcode_errors_total", code=issue.code)
+    def _count(self, issue: Issue, status: Optional[int] = None) -> None:
+        """The issue, and with `status` the request answered so, in regcode_http_requests_total, unless the app took the
+        request (a body cut by a malformed chunk): the app then counts its answer, the one request once."""
+        if self.metrics is None:
+            return
+        self.metrics.inc("regcode_errors_total", code=issue.code)
+        taken = self.cycle is not None and not self.cycle.response_complete
+        if status is not None and not taken:
+            self.metrics.inc("regcode_http_requests_total", route=REFUSED, method=method_label(self.conn.method_sent()),
+                             status=str(status))
 
     def _send_problem(self, issue: Issue, status: int) -> None:
         status, body = problem_body([issue], status)
@@ -286,8 +344,14 @@ class ProblemH11Protocol(H11Protocol):
             pass
 
     def send_400_response(self, msg: str) -> None:
-        status, issue = fault(sys.exc_info()[1], bytes(self.conn.head), self.max_body_bytes, self.conn._max_incomplete_event_size)
-        self._count(issue)
+        exc = sys.exc_info()[1]
+        if str(exc) == H2_PREFACE:     # an HTTP/2 client: refused in HTTP/2's framing (H2_REFUSAL), counted as the 505
+            self._count(version_issue("2.0"), 505)
+            self._raw.write(H2_REFUSAL)
+            self.transport.close()
+            return
+        status, issue = fault(exc, bytes(self.conn.head), self.max_body_bytes, self.conn._max_incomplete_event_size)
+        self._count(issue, status)
         self._send_problem(issue, status)
         self.transport.close()
 

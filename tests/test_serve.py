@@ -373,6 +373,36 @@ def test_health_and_metrics_count_what_happened():
         assert "# TYPE regcode_http_request_duration_seconds histogram" in text.text
 
 
+def test_the_method_label_is_bounded_to_the_known_methods_and_other():
+    """A client sends whatever token it likes as a method: each would have been a series of its own, without bound."""
+    import secrets
+
+    with serving(workers=1) as c:
+        for _ in range(5):
+            assert c.request(secrets.token_hex(4).upper(), "/health").status_code == 405
+        assert c.request("BREW", "/nowhere").status_code == 404
+        assert c.request("DELETE", "/health").status_code == 405
+        assert c.request("FOO", "/health%01").status_code == 404       # refused before routing
+        text = c.get("/metrics").text
+    series = [line for line in text.splitlines() if line.startswith("regcode_http_requests_total{")]
+    methods = {re.search(r'method="([^"]*)"', line).group(1) for line in series}
+    assert methods == {"other", "DELETE"}, series
+    assert 'regcode_http_requests_total{method="other",route="/health",status="405"} 5' in series
+    assert 'regcode_http_requests_total{method="other",route="unmatched",status="404"} 1' in series
+    assert 'regcode_http_requests_total{method="DELETE",route="/health",status="405"} 1' in series
+    assert 'regcode_http_requests_total{method="other",route="(refused)",status="404"} 1' in series
+
+
+def test_a_bug_s_500_is_counted_as_every_answer_is(monkeypatch):
+    with serving(workers=1) as c:
+        monkeypatch.setattr(c.app.state.service.pool, "alive", lambda: 1 / 0)
+        bug = c.get("/health")
+        monkeypatch.undo()
+        text = c.get("/metrics").text
+    assert bug.status_code == 500 and bug.json()["errors"][0]["code"] == "internal.error"
+    assert 'regcode_http_requests_total{method="GET",route="/health",status="500"} 1' in text, text
+
+
 def test_openapi_document_and_docs_work_offline(client):
     spec = client.get("/openapi.json").json()
     assert {"/v1/evaluate", "/v1/evaluate/batch", "/v1/policies", "/v1/policies/{policy_id}/{version}", "/health",
@@ -526,6 +556,7 @@ def test_a_decision_the_log_cannot_take_is_a_503_naming_no_server_file_and_is_no
         response = c.post("/v1/evaluate", content=case, headers=YAML)
         metrics = c.get("/metrics").text
         health = c.get("/health")
+        head = c.head("/health")
     assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "10"
     problem = response.json()
@@ -537,7 +568,9 @@ def test_a_decision_the_log_cannot_take_is_a_503_naming_no_server_file_and_is_no
     said = [r for r in caplog.records if r.name == "regcode.serve" and r.levelno >= logging.WARNING]
     assert len(said) == 1 and said[0].exc_info is None
     assert "/dev/full" in said[0].getMessage() and "ENOSPC: No space left on device" in said[0].getMessage()
-    assert health.status_code == 200 and health.json()["status"] == "degraded", health.text
+    # a probe reads the status: no decision can be answered, so not a 200 (HEAD, as load balancers probe, alike)
+    assert health.status_code == 503 and health.json()["status"] == "degraded", health.text
+    assert head.status_code == 503 and not head.content and head.headers["content-type"] == "application/json"
     assert "ENOSPC: No space left on device" in health.json()["decision_log"] and "/dev/full" not in health.text
     assert 'regcode_errors_total{code="service.decision_log"} 1' in metrics and "regcode_decisions_total{" not in metrics
 
@@ -624,14 +657,17 @@ def test_any_os_error_of_the_log_is_a_503_and_a_partial_line_is_ended_before_the
     with serving(workers=1, decision_log=str(log)) as c:
         monkeypatch.setattr(decisionlog.os, "write", failing)
         refused = c.post("/v1/evaluate", content=case, headers=YAML)
-        degraded = c.get("/health").json()
+        degraded_reply = c.get("/health")
+        degraded = degraded_reply.json()
         answered = c.post("/v1/evaluate", content=case, headers=YAML)
-        healthy = c.get("/health").json()
+        healthy_reply = c.get("/health")
+        healthy = healthy_reply.json()
     assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "service.decision_log"
     assert errno.errorcode[error] not in refused.text and str(tmp_path) not in refused.text
     assert degraded["status"] == "degraded" and errno.errorcode[error] in degraded["decision_log"], degraded
     assert answered.status_code == 200
     assert healthy["status"] == "ok" and "decision_log" not in healthy, healthy    # a write succeeded again
+    assert (degraded_reply.status_code, healthy_reply.status_code) == (503, 200)
     partial, whole = log.read_bytes().split(b"\n")[:2]
     assert partial and not partial.endswith(b"}")                     # the partial line, ended: replay reports it
     assert json.loads(whole)["decision_id"] == answered.json()["decision_id"]
@@ -772,3 +808,101 @@ def test_every_answer_is_what_the_document_says_it_is(client):
     for path, method, reply in problems:
         assert reply.headers["content-type"] == "application/problem+json", reply.text
         _documented(spec, path, method, reply.status_code, "application/problem+json").validate(reply.json())
+
+
+CONTROL_PATHS = {   # as sent (percent-encoded) -> as every field of the problem shows it
+    "/a%01b": "/a\\u0001b",
+    "/a%09b": "/a\\u0009b",                     # tab, CR, LF: which URL parsing (request.url) drops
+    "/a%0Ab%0D": "/a\\u000ab\\u000d",
+    "/v1/policies/x%01/y%0A": "/v1/policies/x\\u0001/y\\u000a",
+    "/v1/evaluate%0A/": "/v1/evaluate\\u000a/",   # not called the route /v1/evaluate with a trailing slash
+    "/health%0A": "/health\\u000a",               # the router's `$` matches before a final newline: not /health
+    "/v1/policies%E2%80%A8": "/v1/policies\\u2028",
+}
+
+
+@pytest.mark.parametrize("sent", list(CONTROL_PATHS))
+def test_a_path_with_a_control_character_is_a_404_echoing_it_escaped_alike_in_every_field(client, sent):
+    import unicodedata
+
+    response = client.get(sent)
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json", response.text
+    problem = response.json()
+    [issue] = problem["errors"]
+    shown = CONTROL_PATHS[sent]
+    assert issue["code"] == "request.not_found" and issue["location"]["path"] == shown, issue
+    assert issue["message"] == f"GET {shown}: Not Found: the path holds a control character, which no route, policy id or version holds"
+    assert problem["detail"] == f"{shown}: request.not_found: {issue['message']} (see /docs for the routes)"
+
+    def texts(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from texts(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from texts(v)
+    assert not [t for t in texts(problem) if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in t)], problem
+
+
+REFUSING = {   # Accept header -> how the 406 says it
+    "text/html": "does not accept application/json",
+    "application/problem+json": "does not accept application/json",     # what a problem is sent as, not a reply
+    "text/html, application/xml;q=0.9": "does not accept application/json",
+    "application/json;q=0, */*": "gives application/json q=0",            # the most specific range decides
+    "*/*;q=0": "gives application/json q=0",
+    "application/*;q=0": "gives application/json q=0",
+}
+ACCEPTING = ["*/*", "application/json", "application/*;q=0.1", "APPLICATION/JSON; charset=utf-8",
+             "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",     # a browser's
+             "text/html;q=0.9, application/json;q=0.001", "*/*;q=0, application/json;q=0.5",
+             "not a media range", ""]                                       # said nothing: ignored, not refused
+
+
+@pytest.mark.parametrize("accept", list(REFUSING))
+def test_an_accept_header_refusing_json_is_a_406_problem_on_every_json_route(client, accept):
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    asks = [("GET", "/health", {}), ("HEAD", "/health", {}), ("GET", "/v1/policies", {}), ("HEAD", "/v1/policies", {}),
+            ("GET", "/v1/policies/shanghai-post-license/2017", {}),
+            ("POST", "/v1/evaluate", {"content": case, "headers": YAML}),
+            ("POST", "/v1/evaluate", {"content": b"{", "headers": {"Content-Type": "application/json"}}),  # before the body
+            ("POST", "/v1/evaluate/batch", {"content": b"[]", "headers": {"Content-Type": "application/json"}})]
+    for method, path, more in asks:
+        headers = {**more.pop("headers", {}), "Accept": accept}
+        response = client.request(method, path, headers=headers, **more)
+        assert response.status_code == 406, (method, path, response.status_code, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        if method == "HEAD":
+            assert not response.content
+            continue
+        problem = response.json()
+        assert problem["status"] == 406 and problem["title"] == "Not acceptable"
+        [issue] = problem["errors"]
+        assert issue["code"] == "request.not_acceptable" and issue["location"]["path"] == "header.accept", issue
+        assert issue["message"] == (f"the Accept header '{accept}' {REFUSING[accept]}, the type this route answers "
+                                    "(its problems are application/problem+json)")
+
+
+@pytest.mark.parametrize("accept", ACCEPTING)
+def test_an_accept_header_that_takes_json_or_says_nothing_is_served(client, accept):
+    for path in ("/health", "/v1/policies"):
+        response = client.get(path, headers={"Accept": accept})
+        assert response.status_code == 200 and response.headers["content-type"] == "application/json", (path, response.text)
+    response = client.post("/v1/evaluate", content=(CASES / "aa-clean.yaml").read_bytes(), headers={**YAML, "Accept": accept})
+    assert response.status_code == 200, response.text
+
+
+def test_only_the_json_routes_negotiate_and_the_document_declares_their_406(client):
+    assert client.get("/health", headers={"Accept": "text/html"}).status_code == 406
+    metrics = client.get("/metrics", headers={"Accept": "text/html"})     # text, for scrapers whatever they send
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert 'regcode_errors_total{code="request.not_acceptable"}' in metrics.text
+    spec = client.get("/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            json_route = "application/json" in (op["responses"].get("200", {}).get("content") or {})
+            assert ("406" in op["responses"]) == json_route, (method, path)
+            if json_route:
+                assert op["responses"]["406"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "406" not in spec["paths"]["/metrics"]["get"]["responses"] and "406" in spec["paths"]["/health"]["head"]["responses"]

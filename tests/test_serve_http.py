@@ -3,6 +3,7 @@ on one `regcode serve` process on a free loopback port). Each gets a problem, ne
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import time
@@ -285,3 +286,105 @@ def test_a_yaml_case_sent_by_http_client_without_a_content_type_gets_the_hint_to
     [issue] = problem["errors"]
     assert issue["code"] == "input.syntax" and issue["hint"].startswith("the body reads as YAML: send it with "
                                                                         "Content-Type: application/yaml"), issue
+
+
+@pytest.mark.parametrize("version", [b"2.0", b"0.9", b"3", b"10.0"])
+def test_a_request_in_an_http_version_other_than_1_x_is_a_505_problem_and_the_connection_closes(server, version):
+    """h11 read `GET /health HTTP/2.0` as HTTP/1.1 (a 200, kept alive); a version it cannot read (HTTP/3) was a 400
+    calling the request line malformed. Each is a 505 naming the version (RFC 9110 15.6.6), then the connection
+    closes: a request pipelined after it is not answered."""
+    from servekit import check_answer
+
+    port, _ = server
+    before = metric(port, "request.http_version")
+    follow = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    raw = exchange(port, b"GET /health HTTP/" + version + b"\r\nHost: x\r\n\r\n" + follow)
+    status, headers, body = answer(raw)
+    assert status == 505 and raw.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n"), raw[:200]
+    assert headers["content-type"] == PROBLEM and headers["connection"].lower() == "close"
+    assert len(body) == int(headers["content-length"])      # everything after the head: no answer to `follow`
+    problem = json.loads(body)
+    assert problem["status"] == 505 and problem["title"] == "HTTP version not supported"
+    [issue] = problem["errors"]
+    assert issue["code"] == "request.http_version" and issue["location"]["path"] == "request-line", issue
+    assert issue["message"] == f"the request is HTTP/{version.decode()}; this server speaks HTTP/1.1 (and HTTP/1.0), over plain TCP"
+    spec = json.loads(get(port, b"/openapi.json")[2])
+    check_answer(spec, "/health", "get", status, headers["content-type"], body)
+    assert metric(port, "request.http_version") == before + 1
+
+
+def test_a_higher_minor_version_of_http_1_is_served_as_http_1_1(server):
+    port, _ = server        # RFC 9112 2.6: the highest minor version of the major one implemented
+    status, _, body = answer(exchange(port, b"GET /health HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+def test_an_http2_client_with_prior_knowledge_is_refused_in_http2_framing_with_http_1_1_required(server):
+    """Its preface `PRI * HTTP/2.0`, then a SETTINGS frame: an HTTP/1.1 505 would be bytes it cannot read (curl says
+    `Empty reply from server`); it gets the server's empty SETTINGS and a GOAWAY (no stream processed,
+    HTTP_1_1_REQUIRED), and nothing else, then the connection closes."""
+    port, _ = server
+    before = metric(port, "request.http_version")
+    settings = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00" + b"\x00\x03\x00\x00\x00\x64"   # SETTINGS_MAX_CONCURRENT_STREAMS 100
+    raw = exchange(port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings)
+    settings_frame, goaway = raw[:9], raw[9:]
+    assert settings_frame == b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", raw           # length 0, type SETTINGS, stream 0
+    assert goaway[:9] == b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" and len(goaway) == 17, raw   # GOAWAY, 8 bytes, stream 0
+    assert int.from_bytes(goaway[9:13], "big") == 0 and int.from_bytes(goaway[13:17], "big") == 0xD
+    assert metric(port, "request.http_version") == before + 1
+
+
+def requests_counted(port: int) -> dict:
+    """regcode_http_requests_total's series: {labels: count}."""
+    body = answer(exchange(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[2].decode()
+    prefix = "regcode_http_requests_total"
+    return {line[len(prefix):].rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1])
+            for line in body.splitlines() if line.startswith(prefix + "{")}
+
+
+def test_every_answer_is_counted_once_the_http_readers_refusals_under_refused_with_a_bounded_method(server):
+    """The HTTP reader's refusals (400, 413, 431, 505 ...) never reach the app, whose middleware counted every other
+    answer: each is counted, as route `(refused)`, and the method label is one of RFC 9110's or `other`."""
+    port, _ = server
+    close = b"Host: x\r\nConnection: close\r\n\r\n"
+    sent = [   # (request, the series it is counted in)
+        (b"GARBAGE\r\n\r\n", '{method="other",route="(refused)",status="400"}'),
+        (MALFORMED["header without a colon"][0], '{method="GET",route="(refused)",status="400"}'),
+        (MALFORMED["Transfer-Encoding and Content-Length"][0], '{method="POST",route="(refused)",status="400"}'),
+        (POST + b"Content-Length: 99999999999999999999999\r\n\r\n{", '{method="POST",route="(refused)",status="413"}'),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 20000, '{method="GET",route="(refused)",status="431"}'),
+        (b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n", '{method="GET",route="(refused)",status="505"}'),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", '{method="other",route="(refused)",status="505"}'),
+        (b"XYZZY-" + b"Q" * 40 + b" /health HTTP/1.1\r\n" + close, '{method="other",route="/health",status="405"}'),
+        (b"get /health HTTP/1.1\r\n" + close, '{method="other",route="/health",status="405"}'),   # case-sensitive
+        (b"GET /health%0A HTTP/1.1\r\n" + close, '{method="GET",route="(refused)",status="404"}'),
+        (b"GET /nowhere HTTP/1.1\r\n" + close, '{method="GET",route="unmatched",status="404"}'),
+        (b"GET /health HTTP/1.1\r\n" + close, '{method="GET",route="/health",status="200"}'),
+    ]
+    before = requests_counted(port)
+    expected = dict(before)
+    expected['{method="GET",route="/metrics",status="200"}'] = expected.get('{method="GET",route="/metrics",status="200"}', 0) + 1
+    for data, series in sent:
+        assert exchange(port, data), data[:40]      # an answer, then the server closed
+        expected[series] = expected.get(series, 0) + 1
+    after = requests_counted(port)
+    assert after == expected, {k: (before.get(k, 0), after.get(k, 0), expected.get(k, 0)) for k in set(after) | set(expected)
+                               if after.get(k) != expected.get(k)}
+    assert sum(after.values()) == sum(before.values()) + len(sent) + 1
+    methods = {re.search(r'method="([^"]*)"', k).group(1) for k in after}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"}, methods
+
+
+def test_a_websocket_upgrade_is_served_as_the_plain_request_it_is_not_a_bare_403(server):
+    """No route is a WebSocket: the Upgrade header is ignored (RFC 9110 7.8), whether or not a WebSocket library is
+    installed (with wsproto, uvicorn's default handed it over, and the client got `403` with no body, uncounted)."""
+    port, _ = server
+    before = requests_counted(port)
+    upgrade = (b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n")
+    status, headers, body = get(port, b"/health", upgrade)
+    assert status == 200 and json.loads(body)["status"] == "ok", body
+    status, headers, body = get(port, b"/nowhere", upgrade)
+    assert status == 404 and headers["content-type"] == PROBLEM
+    after = requests_counted(port)
+    assert after['{method="GET",route="/health",status="200"}'] == before.get('{method="GET",route="/health",status="200"}', 0) + 1

@@ -45,7 +45,9 @@ def test_a_version_that_fails_on_reload_keeps_serving_its_last_good_compile(tmp_
         assert ratio_served(c) == 0.3                     # the old compile serves on
         assert versions(c)[("shanghai-post-license", "2017-b")]["status"] == "kept"
         health = c.get("/health")                          # alive, but not serving what its files say
+        # still a 200: every version serves (the kept one its last good compile), so a probe keeps it in rotation
         assert health.status_code == 200 and health.json()["status"] == "degraded"
+        assert c.head("/health").status_code == 200
         assert health.json()["kept"] == ["shanghai-post-license@2017-b"]
         # a manifest that breaks too: still kept
         (folder / "policy.yaml").write_text("apiVersion: regcode/v1\nkind: Policy\n", encoding="utf-8")
