@@ -13,7 +13,7 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
 OTHER_METHOD = "other"
 # The `route` label of a request answered before it was routed: by the HTTP reader (service/protocol.py: a 400, 408,
-# 413, 431, 505), or by the app for a target no route can be (a path with a control character, an encoded slash)
+# 413, 431), or by the app for a target no route can be (a path with a control character, an encoded slash)
 REFUSED = "(refused)"
 
 

@@ -191,14 +191,14 @@ OK = {("/v1/evaluate", "post"): "Evaluation", ("/v1/evaluate/batch", "post"): "B
 # not HTTP/1.1, a head too slow or too large, a Content-Length of more digits than any body), the method not
 # served, and a bug of ours
 EVERY_ROUTE = {
-    "400": "A problem: the request is not HTTP/1.1 (`request.syntax`: a bad request line, header or framing)",
+    "400": "A problem: the request is not HTTP/1.1 (`request.syntax`: a bad request line, header or framing; "
+           "`request.http_version`: another version, `GET / HTTP/2.0` or HTTP/2's preface `PRI * HTTP/2.0`, and the "
+           "connection is closed)",
     "405": "A problem (`request.method`): the method is not served here; `Allow` lists those that are",
     "408": "A problem (`request.timeout`): the request's head did not arrive in time, or its body paused too long",
     "413": "A problem (`request.too_large`): the body is larger than the service reads (its Content-Length)",
     "431": "A problem (`request.headers_too_large`): the request's headers are larger than the server reads",
     "500": "A problem (`internal.*`): a bug in regcode, not in the request",
-    "505": "A problem (`request.http_version`): the request is not HTTP/1.x (`GET / HTTP/2.0`, HTTP/2's preface "
-           "`PRI * HTTP/2.0`); the connection is closed",
 }
 # and the routes that read a body, what they answer of it
 BODY_ROUTES = {("/v1/evaluate", "post"), ("/v1/evaluate/batch", "post")}

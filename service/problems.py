@@ -19,7 +19,7 @@ _BY_CODE = {
     "request.media_type": 415, "request.content_encoding": 415, "request.not_found": 404,
     "request.method": 405, "request.query": 400, "request.body": 400, "request.header": 400,
     "request.syntax": 400, "request.disconnected": 400, "request.length_required": 411, "request.timeout": 408,
-    "request.headers_too_large": 431, "request.http_version": 505, "request.not_acceptable": 406,
+    "request.headers_too_large": 431, "request.http_version": 400, "request.not_acceptable": 406,
     "eval.timeout": 422, "service.busy": 429, "service.worker_killed": 503,
     "service.decision_log": 503,
 }
@@ -32,7 +32,6 @@ _TITLES = {
     413: "The request is too large",
     415: "Unsupported media type", 431: "The request's headers are too large", 422: "The case cannot be evaluated", 429: "The service is busy",
     503: "The service could not finish the request; it may be sent again",
-    505: "HTTP version not supported",
     500: "Internal error (a bug in regcode, not in the request)",
 }
 

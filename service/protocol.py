@@ -53,7 +53,8 @@ _VERSION = re.compile(rb"HTTP/(\d+)(?:\.\d+)?\Z")   # an HTTP version, also wher
 
 
 def version_issue(version: str) -> Issue:
-    """The 505's issue: a request in an HTTP version this server does not speak (RFC 9110 15.6.6: the major version)."""
+    """The issue of a request in an HTTP version this server does not speak (the major version, RFC 9110 2.5): a 400,
+    not RFC 9110's 505, as everything a client sent that is refused is a 4xx here (never a 5xx: that says a fault of ours)."""
     return Issue("request.http_version", f"the request is HTTP/{_text(version.encode())}; this server speaks HTTP/1.1 "
                  "(and HTTP/1.0), over plain TCP", Location(path="request-line"),
                  "send it as HTTP/1.1, `METHOD /path HTTP/1.1`; with curl, without --http2-prior-knowledge")
@@ -99,10 +100,10 @@ def fault(exc: Optional[BaseException], head: bytes = b"", max_body_bytes: Optio
                           Location(path="header"), "send fewer or shorter headers (a large cookie or token, a long URL: "
                           "send the data in the body instead)")
     if message.startswith(UNSUPPORTED):
-        return 505, version_issue(message[len(UNSUPPORTED):])
+        return 400, version_issue(message[len(UNSUPPORTED):])
     if what == "illegal request line":
         issue = _request_line(raw)
-        return (505 if issue.code == "request.http_version" else status), issue
+        return (400 if issue.code == "request.http_version" else status), issue
     if what == "illegal header line":
         return status, Issue("request.syntax", f"the header line `{_text(raw)}` is not `Name: value`",
                              Location(path="header"), "send each header as `Name: value`, one a line")
@@ -136,7 +137,7 @@ _METHOD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ")
 UNSUPPORTED = "unsupported HTTP version "
 H2_PREFACE = "HTTP/2 connection preface"
 # To an HTTP/2 client (prior knowledge: curl --http2-prior-knowledge, gRPC), whose preface `PRI * HTTP/2.0` h11 reads
-# as a request, an HTTP/1.1 505 is bytes it cannot read (curl: `Empty reply from server`): it is told in its own
+# as a request, an HTTP/1.1 refusal is bytes it cannot read (curl: `Empty reply from server`): it is told in its own
 # framing instead (RFC 9113 3.4, 6.8): the server's preface, an empty SETTINGS frame, then GOAWAY with no stream
 # processed and HTTP_1_1_REQUIRED (0xd), which such a client reports as that (and may retry as HTTP/1.1).
 H2_REFUSAL = (b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"                         # SETTINGS, empty, stream 0
@@ -176,9 +177,9 @@ class _Connection(h11.Connection):
             self.method = event.method
             names = {name.lower() for name, _ in event.headers}
             if event.method == b"PRI" and event.target == b"*" and event.http_version == b"2.0":
-                raise h11.RemoteProtocolError(H2_PREFACE, error_status_hint=505)
+                raise h11.RemoteProtocolError(H2_PREFACE, error_status_hint=400)
             if not event.http_version.startswith(b"1."):
-                raise h11.RemoteProtocolError(UNSUPPORTED + event.http_version.decode("ascii"), error_status_hint=505)
+                raise h11.RemoteProtocolError(UNSUPPORTED + event.http_version.decode("ascii"), error_status_hint=400)
             if b"transfer-encoding" in names and b"content-length" in names:
                 raise h11.RemoteProtocolError("both Transfer-Encoding and Content-Length", error_status_hint=400)
         return event
@@ -345,8 +346,8 @@ class ProblemH11Protocol(H11Protocol):
 
     def send_400_response(self, msg: str) -> None:
         exc = sys.exc_info()[1]
-        if str(exc) == H2_PREFACE:     # an HTTP/2 client: refused in HTTP/2's framing (H2_REFUSAL), counted as the 505
-            self._count(version_issue("2.0"), 505)
+        if str(exc) == H2_PREFACE:     # an HTTP/2 client: refused in HTTP/2's framing (H2_REFUSAL), counted as the 400 it is
+            self._count(version_issue("2.0"), 400)
             self._raw.write(H2_REFUSAL)
             self.transport.close()
             return

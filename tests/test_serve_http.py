@@ -289,10 +289,10 @@ def test_a_yaml_case_sent_by_http_client_without_a_content_type_gets_the_hint_to
 
 
 @pytest.mark.parametrize("version", [b"2.0", b"0.9", b"3", b"10.0"])
-def test_a_request_in_an_http_version_other_than_1_x_is_a_505_problem_and_the_connection_closes(server, version):
+def test_a_request_in_an_http_version_other_than_1_x_is_a_400_problem_and_the_connection_closes(server, version):
     """h11 read `GET /health HTTP/2.0` as HTTP/1.1 (a 200, kept alive); a version it cannot read (HTTP/3) was a 400
-    calling the request line malformed. Each is a 505 naming the version (RFC 9110 15.6.6), then the connection
-    closes: a request pipelined after it is not answered."""
+    calling the request line malformed. Each is a 400 naming the version (not RFC 9110's 505: nothing a client sends
+    is answered with a 5xx here), then the connection closes: a request pipelined after it is not answered."""
     from servekit import check_answer
 
     port, _ = server
@@ -300,11 +300,11 @@ def test_a_request_in_an_http_version_other_than_1_x_is_a_505_problem_and_the_co
     follow = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     raw = exchange(port, b"GET /health HTTP/" + version + b"\r\nHost: x\r\n\r\n" + follow)
     status, headers, body = answer(raw)
-    assert status == 505 and raw.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n"), raw[:200]
+    assert status == 400 and raw.startswith(b"HTTP/1.1 400 Bad Request\r\n"), raw[:200]
     assert headers["content-type"] == PROBLEM and headers["connection"].lower() == "close"
     assert len(body) == int(headers["content-length"])      # everything after the head: no answer to `follow`
     problem = json.loads(body)
-    assert problem["status"] == 505 and problem["title"] == "HTTP version not supported"
+    assert problem["status"] == 400 and problem["title"] == "The request is malformed"
     [issue] = problem["errors"]
     assert issue["code"] == "request.http_version" and issue["location"]["path"] == "request-line", issue
     assert issue["message"] == f"the request is HTTP/{version.decode()}; this server speaks HTTP/1.1 (and HTTP/1.0), over plain TCP"
@@ -320,7 +320,7 @@ def test_a_higher_minor_version_of_http_1_is_served_as_http_1_1(server):
 
 
 def test_an_http2_client_with_prior_knowledge_is_refused_in_http2_framing_with_http_1_1_required(server):
-    """Its preface `PRI * HTTP/2.0`, then a SETTINGS frame: an HTTP/1.1 505 would be bytes it cannot read (curl says
+    """Its preface `PRI * HTTP/2.0`, then a SETTINGS frame: an HTTP/1.1 refusal would be bytes it cannot read (curl says
     `Empty reply from server`); it gets the server's empty SETTINGS and a GOAWAY (no stream processed,
     HTTP_1_1_REQUIRED), and nothing else, then the connection closes."""
     port, _ = server
@@ -343,7 +343,7 @@ def requests_counted(port: int) -> dict:
 
 
 def test_every_answer_is_counted_once_the_http_readers_refusals_under_refused_with_a_bounded_method(server):
-    """The HTTP reader's refusals (400, 413, 431, 505 ...) never reach the app, whose middleware counted every other
+    """The HTTP reader's refusals (400, 413, 431 ...) never reach the app, whose middleware counted every other
     answer: each is counted, as route `(refused)`, and the method label is one of RFC 9110's or `other`."""
     port, _ = server
     close = b"Host: x\r\nConnection: close\r\n\r\n"
@@ -353,8 +353,8 @@ def test_every_answer_is_counted_once_the_http_readers_refusals_under_refused_wi
         (MALFORMED["Transfer-Encoding and Content-Length"][0], '{method="POST",route="(refused)",status="400"}'),
         (POST + b"Content-Length: 99999999999999999999999\r\n\r\n{", '{method="POST",route="(refused)",status="413"}'),
         (b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 20000, '{method="GET",route="(refused)",status="431"}'),
-        (b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n", '{method="GET",route="(refused)",status="505"}'),
-        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", '{method="other",route="(refused)",status="505"}'),
+        (b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n", '{method="GET",route="(refused)",status="400"}'),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", '{method="other",route="(refused)",status="400"}'),
         (b"XYZZY-" + b"Q" * 40 + b" /health HTTP/1.1\r\n" + close, '{method="other",route="/health",status="405"}'),
         (b"get /health HTTP/1.1\r\n" + close, '{method="other",route="/health",status="405"}'),   # case-sensitive
         (b"GET /health%0A HTTP/1.1\r\n" + close, '{method="GET",route="(refused)",status="404"}'),
