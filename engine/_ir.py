@@ -193,6 +193,7 @@ class Rule:
     location: Location = field(default_factory=Location)
     stratum: int = 0
     reads_decisions: tuple = ()
+    reads_params: tuple = ()       # parameters its condition or conclusions read (its file's guard's too)
     index: int = 0                 # position in the sorted rule list (by id)
     guard: Optional[Cond] = None   # the rules file's `guard:`, already folded into `condition` (kept for display)
 

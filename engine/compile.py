@@ -703,13 +703,14 @@ def pass_rules(c: Compilation) -> None:
             raw_guard = item.doc.data.get("guard")
             gctx = _context(c, item.doc, c.issues, schemas)
             parsed_guard = ops.parse_cond(raw_guard, gctx, {}, ("guard",)) if raw_guard is not None else None
-            guards[item.doc.file] = (parsed_guard, gctx.reads_decisions, raw_guard is not None)
-        guard, guard_reads, has_guard = guards[item.doc.file]
+            guards[item.doc.file] = (parsed_guard, gctx.reads_decisions, gctx.params_used, raw_guard is not None)
+        guard, guard_reads, guard_params, has_guard = guards[item.doc.file]
         # a guard with a mistake (said once, at the guard) leaves its file's rules to be checked all the same, for the
         # drafter's sake: none of them is compiled in
         unguarded = has_guard and guard is None
         ctx = _context(c, item.doc, c.issues, schemas)
         ctx.reads_decisions.update(guard_reads)
+        ctx.params_used.update(guard_params)
         scope: dict = {}
         binds, alias, unbound = ir.CASE, "", False
         if "for_each" in data:
@@ -806,9 +807,11 @@ def pass_rules(c: Compilation) -> None:
         c.rules.append(ir.Rule(id=rid, article=data["article"], title=data["title"], condition=condition,
                                conclusions=conclusions, binds=binds, alias=alias, clause=data.get("clause", ""),
                                note=data.get("note", ""), location=item.location(),
-                               reads_decisions=tuple(sorted(ctx.reads_decisions)), guard=guard))
+                               reads_decisions=tuple(sorted(ctx.reads_decisions)),
+                               reads_params=tuple(sorted(ctx.params_used)), guard=guard))
     for i, rule in enumerate(c.rules):
         rule.index = i
+    _timelines(c)
 
 
 def _nearest_items(c: Compilation, item, target, schemas) -> Shape:
@@ -824,6 +827,29 @@ def _nearest_items(c: Compilation, item, target, schemas) -> Shape:
         if parsed is not None:
             return parsed[1]
     return Shape("any")
+
+
+def _timelines(c: Compilation) -> None:
+    """Last of pass_rules, which says what each rule reads (and said with the rules' own mistakes): a dated parameter that a rule reads holds a value from the version's
+    first day, or every evaluation from that day to its first date would end in eval.parameter (evaluate.parameters_at).
+    Said here, at the parameter's `values`, where the drafter can mend it, and not at run time only."""
+    start = c.resolved.manifest.data.get("effective_from")
+    readers: dict = {}
+    for rule in c.rules:
+        for name in rule.reads_params:
+            readers.setdefault(name, []).append(rule.id)
+    for name, decl in sorted(c.parameters.items()):
+        if decl.values is None or decl.value is not None or name not in readers or not isinstance(start, str):
+            continue
+        first = min(decl.values)
+        if first > start:
+            item = c.resolved.parameters[name]
+            rules = readers[name]
+            shown = ", ".join(f"`{r}`" for r in rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else "")
+            c.issues.add("compile.parameter", f"parameter `{name}` has no value from {start}, the version's first day, "
+                         f"to {first}, its first date, and {'rule' if len(rules) == 1 else 'rules'} {shown} "
+                         f"read{'s' if len(rules) == 1 else ''} it: the version could not be evaluated on those days",
+                         item.location("values"), f"date its first value {start} or earlier")
 
 
 # ---- pass 4: articles --------------------------------------------------------------------
