@@ -171,6 +171,7 @@ class Decide:
     decision: str
     value: Expr
     map_key: Optional[Expr] = None
+    entries: bool = False          # `value` is a map decision's whole value: each entry is claimed for its own key
 
 
 @dataclass(eq=False)

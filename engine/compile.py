@@ -677,6 +677,19 @@ def _check_param(decl: ir.DecisionDecl, typ: str, name: str, item: Item, path: t
             return
 
 
+def _entries_fit(decl: ir.DecisionDecl, source: ir.DecisionDecl, item: Item, path: tuple, c: Compilation) -> bool:
+    """A map decision claimed whole into another: each entry it can hold must be one the other takes (compile.type)."""
+    same = source.value_type == decl.value_type and (not decl.values or set(source.values or ()) <= set(decl.values))
+    if not same and not (decl.value_type == "string" and source.value_type == "enum"
+                         and all(isinstance(v, str) for v in source.values or ())):
+        c.issues.add("compile.type", f"`{decl.name}` takes {_takes(decl)} for each key, but the entries of map `{source.name}` "
+                     f"are {_takes(source)}", item.location(*path),
+                     f"name a map decision whose entries `{decl.name}` takes, or claim its entries one by one with "
+                     "`for_each`, `key:` and a value it takes")
+        return False
+    return True
+
+
 def _undeclared(c: "Compilation", what: str, name: str, known, fallback: str) -> tuple:
     return not_declared(what, name, known, c.resolved.removed, fallback)
 
@@ -764,12 +777,18 @@ def pass_rules(c: Compilation) -> None:
                     c.issues.add("schema.required", f"`value` is required: what does this rule claim for `{name}`?",
                                  item.location(*path), "add value: ...")
                     continue
+                whole = ops.whole_map(raw["value"], ctx, item.path + path + ("value",)) \
+                    if decl.type == "map" and "key" not in raw else None
+                if whole is not None:   # a whole map decision copied: each of its entries claimed for its own key
+                    if _entries_fit(decl, c.decisions[whole[0].name], item, path + ("value",), c):
+                        conclusions.append(ir.Decide(decision=name, value=whole[0], entries=True))
+                    continue
                 value = ops.parse_expr(raw["value"], ctx, scope, item.path + path + ("value",))
                 key = None
                 if decl.type == "map":
                     if "key" not in raw:
                         c.issues.add("compile.map_key", f"`{name}` is a map: say which entry with `key:`", item.location(*path),
-                                     "add key: {path: ...}")
+                                     "add key: {path: ...}, or claim a whole map decision: value: {decision: NAME}")
                         continue
                     key = ops.parse_key(raw["key"], ctx, scope, item.path + path + ("key",))
                     if key is None:
