@@ -470,7 +470,7 @@ def _default_problem(c: Compilation, name: str, typ: str, value_type: Optional[s
                      did_you_mean(wrong[0], map(str, values)) or f"write a list of its values, e.g. [{values[0]}], or []")
         return True
     c.issues.add("compile.type", f"decision `{name}`: default {default!r} is {json_type(default)}; it takes "
-                 f"{_default_takes(typ, value_type, values)}", where, "write a default of the decision's type, or none (null)")
+                 f"{takes(typ, value_type, values)}", where, "write a default of the decision's type, or none (null)")
     return True
 
 
@@ -484,12 +484,15 @@ def value_fits(typ: str, value_type: Optional[str], values: Optional[list], valu
     return member_fits(typ, values, value)
 
 
-def _default_takes(typ: str, value_type: Optional[str], values: Optional[list]) -> str:
-    if typ == "map":
+def takes(typ: str, value_type: Optional[str], values: Optional[list], entry: bool = False) -> str:
+    """What a decision takes, for a message: its value as a whole (a default, a test's expected value: "a mapping of
+    values ok, suspended", "a list of codes (text)", "one of aa, a, b, c", "a bool"), or with `entry` one claim of it
+    (a map's entry, a list's code: "one of ok, suspended", "a number")."""
+    if not entry and typ == "map":
         return f"a mapping of {'values ' + ', '.join(map(str, values)) if values else f'{value_type} values'}"
-    if typ == "list":
+    if not entry and typ == "list":
         return f"a list of {'codes ' + ', '.join(map(str, values)) if values else 'codes (text)'}"
-    return f"a {typ}"
+    return f"one of {', '.join(map(str, values))}" if values else f"a {value_type if typ == 'map' else typ}"
 
 
 def _requirements(c: Compilation) -> None:
@@ -600,7 +603,7 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
     members = value if typ == "list" and isinstance(value, list) else [value]
     for v in members:
         if not member_fits(typ, decl.values, v):
-            allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
+            allowed = _takes(decl)
             if typ == "date" and isinstance(v, str):
                 from ._dates import date_problem
                 allowed += f" ({date_problem(v)})"    # 2019-02-30: February 2019 has 28 days
@@ -609,9 +612,8 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
 
 
 def _takes(decl: ir.DecisionDecl) -> str:
-    """What a decision's value may be, for a message: "a bool", "one of aa, a, b, c"."""
-    typ = decl.value_type if decl.type == "map" else decl.type
-    return f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
+    """What one claim of a decision may be (takes, of an entry)."""
+    return takes(decl.type, decl.value_type, decl.values, entry=True)
 
 
 def _check_type(decl: ir.DecisionDecl, parsed: tuple, item: Item, path: tuple, c: Compilation, said: set) -> None:

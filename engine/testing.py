@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 from ._dates import date_problem, is_date
 from ._text import article_key, near_article
 from .catalog import Catalog, SelectionError
-from .compile import CompiledPolicy, value_fits
+from .compile import CompiledPolicy, member_fits, takes, value_fits
 from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean, nearest
 from .evaluate import DEFAULT_BACKEND, NoValue, check_case, evaluate, no_value_words
 from .explain import to_dict
@@ -251,10 +251,24 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
                            "declare", where, did_you_mean(name, list(policy.decisions) + [n for w, n in getattr(policy, "set_aside", ()) if w == "decision"])
                            or "name a decision of the version")
             elif not _fits(decl, expected):
-                allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {decl.type}"
+                allowed = takes(decl.type, decl.value_type, decl.values)
                 issues.add("test.value", f"case {case.name!r} expects `{name}` to be {dump_json(expected)}: it takes {allowed}",
-                           where, did_you_mean(str(expected), map(str, decl.values or [])) or f"write {allowed}")
+                           where, _nearest_member(decl, expected) or f"write {allowed}")
     return issues.issues
+
+
+def _nearest_member(decl, expected) -> str:
+    """A did-you-mean for the first member of an expected value that its decision does not take: the value itself,
+    an entry of a mapping (a map decision), a code of a list; none for a value of the wrong shape as a whole (an
+    entry's value for a whole map is no misspelling of it)."""
+    if decl.type == "map":
+        members, typ = (list(expected.values()) if isinstance(expected, dict) else []), decl.value_type
+    elif decl.type == "list":
+        members, typ = (expected if isinstance(expected, list) else []), "list"
+    else:
+        members, typ = [expected], decl.type
+    wrong = [v for v in members if v is not None and not member_fits(typ, decl.values, v)]
+    return did_you_mean(str(wrong[0]), map(str, decl.values or [])) if wrong else ""
 
 
 def _in_case(case: Case, loc: Location) -> Location:
