@@ -1432,3 +1432,24 @@ def test_eval_and_batch_before_a_read_parameter_s_first_value_say_it_at_the_para
     assert ": on 2020-06-30 toy@2 cannot be evaluated" in line and "unread_fee" not in result.stderr
     result = CliRunner().invoke(regcode, args + ["--as-of", "2021-01-01"])
     assert result.exit_code == 0, result.output
+
+
+def test_batch_says_a_parameter_that_stops_many_records_once(tmp_path):
+    """As `regcode test` does: 30 records dated before `night_fee`'s first value, on stderr the problem once and then
+    how many more it stopped; the --errors file keeps one line a record (errors are data, each joins back)."""
+    root = tmp_path / "policies"
+    _new_dated_parameters(root)
+    corpus = tmp_path / "many.jsonl"
+    corpus.write_text("".join(json.dumps({"as_of": f"2020-06-{d:02d}", "applicant": {"name": "甲", "district": "徐汇区"}},
+                                         ensure_ascii=False) + "\n" for d in range(1, 31)), encoding="utf-8")
+    args = ["batch", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--policy", "toy", "--policy-version", "2",
+            str(corpus), "--out", str(tmp_path / "out.jsonl")]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1
+    assert result.stderr.count(NO_VALUE_WORDS) == 1, result.stderr
+    assert re.search(r"\.\.\. and 29 more records not evaluated for the same parameter \(\S+toy/2/parameters\.yaml:5:\d+, "
+                     r"said above", result.stderr), result.stderr
+    assert "read 30, evaluated 0, failed 30" in result.stderr
+    result = CliRunner().invoke(regcode, args + ["--errors", str(tmp_path / "err.jsonl")])
+    lines = (tmp_path / "err.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 30 and all(json.loads(l)["errors"][0]["code"] == "eval.parameter" for l in lines)
