@@ -229,12 +229,23 @@ class BadRecords:
         self.own = own      # the run's own files (batch.written_by_this_run): no entry passed over
         self.count = 0
         self.skips = 0
+        self.stopped: dict = {}     # a parameter with no value on the records' date (its place) -> records past the first
 
     def add(self, outcome) -> None:
         self.count += 1
         if self.stream is not None:
             self.stream.write(outcome.error_line() + "\n")
-        elif self.count <= MAX_REPORTED:
+            return
+        places = {(i["location"]["file"], i["location"]["line"], i["location"]["column"]) for i in outcome.errors
+                  if i["code"] == "eval.parameter"}
+        if places and len(places) == len(outcome.errors) and places <= set(self.stopped):
+            self.count -= 1     # said once, as `regcode test` says it: counted at the end (the summary counts every record)
+            for place in places:
+                self.stopped[place] += 1
+            return
+        for place in places:
+            self.stopped.setdefault(place, 0)
+        if self.count <= MAX_REPORTED:
             for issue in outcome.errors:
                 loc = issue["location"]
                 where = (f"{one_line(loc['file'])}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")
@@ -267,6 +278,10 @@ class BadRecords:
                       + ("; all are in the errors file" if self.stream is not None else "; pass --errors FILE to list them all"))
         if self.stream is None and self.count > MAX_REPORTED:
             self.echo(f"... and {self.count - MAX_REPORTED} more bad records; pass --errors FILE to keep them all")
+        for (file, line, column), more in sorted(self.stopped.items()):
+            if more:
+                self.echo(f"... and {more:,} more {'record' if more == 1 else 'records'} not evaluated for the same parameter "
+                          f"({one_line(file)}:{line}:{column}, said above, each on its own date); pass --errors FILE to list them")
 
 
 def _width(text: str) -> int:

@@ -9,7 +9,7 @@ import click
 from ..engine import dump_json
 from ..engine.errors import by_place
 from ..engine.coverage import report
-from ..engine.testing import against_exempt, junit_xml, tested
+from ..engine.testing import against_exempt, junit_xml, said_once, tested
 from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog, emit, policy_root_option, ref_label, regcode,
                    report_issues, set_format)
 
@@ -75,12 +75,14 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         problems.extend(found)
         set_aside.extend(aside)
         results.extend(ran)
-    problems = by_place(problems)      # as validate lists them: by file, line and column
+    # a parameter that has no value on the cases' date: said once, at the parameter, not once a case
+    problems = by_place(problems + said_once(results))      # as validate lists them: by file, line and column
     passed = sum(r.status == "pass" for r in results)
     failed = len(results) - passed
+    stopped = sum(r.not_evaluated for r in results)
     if fmt == "json":
-        click.echo(dump_json({"passed": passed, "failed": failed, "set_aside": len(set_aside), "cases": [r.as_dict() for r in results],
-                              "problems": [i.as_dict() for i in problems]}))
+        click.echo(dump_json({"passed": passed, "failed": failed, "not_evaluated": stopped, "set_aside": len(set_aside),
+                              "cases": [r.as_dict() for r in results], "problems": [i.as_dict() for i in problems]}))
     else:
         if problems:     # before the results: each names the place to fix, where a FAIL line only shows the symptom
             report_issues(problems, counted=True)
@@ -89,6 +91,11 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
             if r.status == "pass":
                 if verbose:
                     click.echo(f"PASS  {loc.file}:{loc.line}  {r.case.name}")
+                continue
+            if r.not_evaluated:     # what stopped it is the problem above
+                names = ", ".join(f"`{i.parameter}`" for i in r.issues)
+                click.echo(f"ERROR {loc.file}:{loc.line}  {r.case.name}  [{r.policy_ref}]  not evaluated: {names} "
+                           "has no value on its date (said above)")
                 continue
             click.echo(f"{r.status.upper():<5} {loc.file}:{loc.line}  {r.case.name}  [{r.policy_ref}]")
             for d in r.diffs:
@@ -99,10 +106,12 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
                     click.echo(f"        {line}")
         if against:
             own = sum(against_exempt(r.case) for r in results)
-            click.echo(f"against {against}: {failed} of {len(results)} expectations no longer hold"
+            click.echo(f"against {against}: {failed - stopped} of {len(results) - stopped} expectations no longer hold"
                        + (f" ({own} expecting a selection error judged by their own version's window, as its own run does)"
-                          if own else ""))
-        click.echo(f"{passed} passed, {failed} failed" + (f", {len(set_aside)} set aside" if set_aside else ""))
+                          if own else "")
+                       + (f"; {stopped} not evaluated, dated before a parameter's first value (said above)" if stopped else ""))
+        click.echo(f"{passed} passed, {failed} failed" + (f" ({stopped} not evaluated)" if stopped else "")
+                   + (f", {len(set_aside)} set aside" if set_aside else ""))
         if not results and not against:    # said, not passed over: an extending version has none of its base's
             click.echo("note: no test cases here (tests/*.yaml); test cases are not inherited: "
                        "`regcode test BASE --against VERSION` runs the base's on this version", err=True)

@@ -361,6 +361,10 @@ class _State:
                                          "report this with the case file: a rule's conclusion could not be computed")]) from exc
         new = []
         for concl, value in zip(rule.conclusions, values):
+            if isinstance(concl, ir.Decide) and concl.entries:     # a whole map: a claim per entry, in its order (as _python)
+                for key, v in (value[0].items() if value[0] else ()):
+                    self.claims[concl.decision].append((v, key, rule.index, fact.label, matched) if self.traced else (v, key, rule.index))
+                continue
             if isinstance(concl, ir.Decide):
                 claim = (value[0], value[1], rule.index, fact.label, matched) if self.traced else (value[0], value[1], rule.index)
                 self.claims[concl.decision].append(claim)

@@ -171,6 +171,7 @@ class Decide:
     decision: str
     value: Expr
     map_key: Optional[Expr] = None
+    entries: bool = False          # `value` is a map decision's whole value: each entry is claimed for its own key
 
 
 @dataclass(eq=False)
@@ -193,6 +194,7 @@ class Rule:
     location: Location = field(default_factory=Location)
     stratum: int = 0
     reads_decisions: tuple = ()
+    reads_params: tuple = ()       # parameters its condition or conclusions read (its file's guard's too)
     index: int = 0                 # position in the sorted rule list (by id)
     guard: Optional[Cond] = None   # the rules file's `guard:`, already folded into `condition` (kept for display)
 

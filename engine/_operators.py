@@ -298,6 +298,18 @@ def _decision_kind(decl) -> str:
     return {"bool": "boolean", "number": "number", "date": "date", "list": "array"}.get(kind, "string")
 
 
+def whole_map(raw, ctx, path):
+    """`value: {decision: MAP}` claimed for a map decision with no `key:`: the whole value of another map decision
+    (each entry claimed as its own key's, Decide.entries); None when `raw` is no such reference (then it is parsed
+    as any value, and told to name an entry)."""
+    name = raw.get("decision") if isinstance(raw, dict) and set(raw) == {"decision"} else None
+    decl = ctx.decisions.get(name) if isinstance(name, str) else None
+    if decl is None or decl.type != "map":
+        return None
+    ctx.reads_decisions.add(name)
+    return ir.DecisionRef(name=name, kind="any"), Shape("any")
+
+
 @expression("decision")
 def _expr_decision(raw, ctx, scope, path):
     name = raw["decision"]
@@ -310,7 +322,8 @@ def _expr_decision(raw, ctx, scope, path):
     key_expr = None
     if decl.type == "map":
         if "key" not in raw:
-            ctx.error("compile.map_key", f"`{name}` is a map: say which entry with `key:`", path, "add key: {path: ...}")
+            ctx.error("compile.map_key", f"`{name}` is a map: say which entry with `key:`", path,
+                      "add key: {path: ...} (a whole map is read only as the value of another map decision's claim, with no `key:`)")
             return None
         parsed = parse_key(raw["key"], ctx, scope, path + ("key",))
         if parsed is None:

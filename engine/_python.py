@@ -1749,6 +1749,18 @@ class Program:
         g.pick_memo = {}
         try:
             for concl in rule.conclusions:
+                if isinstance(concl, ir.Decide) and concl.entries:    # a whole map: a claim per entry, in its order
+                    v, _ = g.value(concl.value, scope, ind)
+                    j = self.decision_names.index(concl.decision)
+                    whole, key, value = g.tmp("w"), g.tmp("k"), g.tmp("v")
+                    g.emit(ind, f"{whole} = {v}")
+                    g.emit(ind, f"for {key}, {value} in ({whole}.items() if {whole} else ()):")
+                    if traced:
+                        entry = self._why_entry(g, rule, value, key, ind + 1)
+                        g.emit(ind + 1, f"L{j}.append(({value}, {key}, {rule.index}, lb, m, {entry}))")
+                    else:
+                        g.emit(ind + 1, f"L{j}.append(({value}, {key}, {rule.index}))")
+                    continue
                 if isinstance(concl, ir.Decide):
                     v, _ = g.value(concl.value, scope, ind)
                     key = g.value(concl.map_key, scope, ind)[0] if concl.map_key is not None else "None"

@@ -501,7 +501,7 @@ def _default_problem(c: Compilation, name: str, typ: str, value_type: Optional[s
                      did_you_mean(wrong[0], map(str, values)) or f"write a list of its values, e.g. [{values[0]}], or []")
         return True
     c.issues.add("compile.type", f"decision `{name}`: default {default!r} is {json_type(default)}; it takes "
-                 f"{_default_takes(typ, value_type, values)}", where, "write a default of the decision's type, or none (null)")
+                 f"{takes(typ, value_type, values)}", where, "write a default of the decision's type, or none (null)")
     return True
 
 
@@ -515,12 +515,15 @@ def value_fits(typ: str, value_type: Optional[str], values: Optional[list], valu
     return member_fits(typ, values, value)
 
 
-def _default_takes(typ: str, value_type: Optional[str], values: Optional[list]) -> str:
-    if typ == "map":
+def takes(typ: str, value_type: Optional[str], values: Optional[list], entry: bool = False) -> str:
+    """What a decision takes, for a message: its value as a whole (a default, a test's expected value: "a mapping of
+    values ok, suspended", "a list of codes (text)", "one of aa, a, b, c", "a bool"), or with `entry` one claim of it
+    (a map's entry, a list's code: "one of ok, suspended", "a number")."""
+    if not entry and typ == "map":
         return f"a mapping of {'values ' + ', '.join(map(str, values)) if values else f'{value_type} values'}"
-    if typ == "list":
+    if not entry and typ == "list":
         return f"a list of {'codes ' + ', '.join(map(str, values)) if values else 'codes (text)'}"
-    return f"a {typ}"
+    return f"one of {', '.join(map(str, values))}" if values else f"a {value_type if typ == 'map' else typ}"
 
 
 def _requirements(c: Compilation) -> None:
@@ -673,7 +676,7 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
     members = value if typ == "list" and isinstance(value, list) else [value]
     for v in members:
         if not member_fits(typ, decl.values, v):
-            allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
+            allowed = _takes(decl)
             if typ == "date" and isinstance(v, str):
                 from ._dates import date_problem
                 allowed += f" ({date_problem(v)})"    # 2019-02-30: February 2019 has 28 days
@@ -682,9 +685,8 @@ def _check_literal(decl: ir.DecisionDecl, expr: ir.Expr, item: Item, path: tuple
 
 
 def _takes(decl: ir.DecisionDecl) -> str:
-    """What a decision's value may be, for a message: "a bool", "one of aa, a, b, c"."""
-    typ = decl.value_type if decl.type == "map" else decl.type
-    return f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {typ}"
+    """What one claim of a decision may be (takes, of an entry)."""
+    return takes(decl.type, decl.value_type, decl.values, entry=True)
 
 
 def _check_type(decl: ir.DecisionDecl, parsed: tuple, item: Item, path: tuple, c: Compilation, said: set) -> None:
@@ -750,6 +752,19 @@ def _check_param(decl: ir.DecisionDecl, typ: str, name: str, item: Item, path: t
             return
 
 
+def _entries_fit(decl: ir.DecisionDecl, source: ir.DecisionDecl, item: Item, path: tuple, c: Compilation) -> bool:
+    """A map decision claimed whole into another: each entry it can hold must be one the other takes (compile.type)."""
+    same = source.value_type == decl.value_type and (not decl.values or set(source.values or ()) <= set(decl.values))
+    if not same and not (decl.value_type == "string" and source.value_type == "enum"
+                         and all(isinstance(v, str) for v in source.values or ())):
+        c.issues.add("compile.type", f"`{decl.name}` takes {_takes(decl)} for each key, but the entries of map `{source.name}` "
+                     f"are {_takes(source)}", item.location(*path),
+                     f"name a map decision whose entries `{decl.name}` takes, or claim its entries one by one with "
+                     "`for_each`, `key:` and a value it takes")
+        return False
+    return True
+
+
 def _undeclared(c: "Compilation", what: str, name: str, known, fallback: str) -> tuple:
     return not_declared(what, name, known, c.resolved.removed, fallback)
 
@@ -776,13 +791,14 @@ def pass_rules(c: Compilation) -> None:
             raw_guard = item.doc.data.get("guard")
             gctx = _context(c, item.doc, c.issues, schemas)
             parsed_guard = ops.parse_cond(raw_guard, gctx, {}, ("guard",)) if raw_guard is not None else None
-            guards[item.doc.file] = (parsed_guard, gctx.reads_decisions, raw_guard is not None)
-        guard, guard_reads, has_guard = guards[item.doc.file]
+            guards[item.doc.file] = (parsed_guard, gctx.reads_decisions, gctx.params_used, raw_guard is not None)
+        guard, guard_reads, guard_params, has_guard = guards[item.doc.file]
         # a guard with a mistake (said once, at the guard) leaves its file's rules to be checked all the same, for the
         # drafter's sake: none of them is compiled in
         unguarded = has_guard and guard is None
         ctx = _context(c, item.doc, c.issues, schemas)
         ctx.reads_decisions.update(guard_reads)
+        ctx.params_used.update(guard_params)
         scope: dict = {}
         binds, alias, unbound = ir.CASE, "", False
         if "for_each" in data:
@@ -836,12 +852,18 @@ def pass_rules(c: Compilation) -> None:
                     c.issues.add("schema.required", f"`value` is required: what does this rule claim for `{name}`?",
                                  item.location(*path), "add value: ...")
                     continue
+                whole = ops.whole_map(raw["value"], ctx, item.path + path + ("value",)) \
+                    if decl.type == "map" and "key" not in raw else None
+                if whole is not None:   # a whole map decision copied: each of its entries claimed for its own key
+                    if _entries_fit(decl, c.decisions[whole[0].name], item, path + ("value",), c):
+                        conclusions.append(ir.Decide(decision=name, value=whole[0], entries=True))
+                    continue
                 value = ops.parse_expr(raw["value"], ctx, scope, item.path + path + ("value",))
                 key = None
                 if decl.type == "map":
                     if "key" not in raw:
                         c.issues.add("compile.map_key", f"`{name}` is a map: say which entry with `key:`", item.location(*path),
-                                     "add key: {path: ...}")
+                                     "add key: {path: ...}, or claim a whole map decision: value: {decision: NAME}")
                         continue
                     key = ops.parse_key(raw["key"], ctx, scope, item.path + path + ("key",))
                     if key is None:
@@ -879,9 +901,11 @@ def pass_rules(c: Compilation) -> None:
         c.rules.append(ir.Rule(id=rid, article=data["article"], title=data["title"], condition=condition,
                                conclusions=conclusions, binds=binds, alias=alias, clause=data.get("clause", ""),
                                note=data.get("note", ""), location=item.location(),
-                               reads_decisions=tuple(sorted(ctx.reads_decisions)), guard=guard))
+                               reads_decisions=tuple(sorted(ctx.reads_decisions)),
+                               reads_params=tuple(sorted(ctx.params_used)), guard=guard))
     for i, rule in enumerate(c.rules):
         rule.index = i
+    _timelines(c)
 
 
 def _nearest_items(c: Compilation, item, target, schemas) -> Shape:
@@ -897,6 +921,29 @@ def _nearest_items(c: Compilation, item, target, schemas) -> Shape:
         if parsed is not None:
             return parsed[1]
     return Shape("any")
+
+
+def _timelines(c: Compilation) -> None:
+    """Last of pass_rules, which says what each rule reads (and said with the rules' own mistakes): a dated parameter that a rule reads holds a value from the version's
+    first day, or every evaluation from that day to its first date would end in eval.parameter (evaluate.parameters_at).
+    Said here, at the parameter's `values`, where the drafter can mend it, and not at run time only."""
+    start = c.resolved.manifest.data.get("effective_from")
+    readers: dict = {}
+    for rule in c.rules:
+        for name in rule.reads_params:
+            readers.setdefault(name, []).append(rule.id)
+    for name, decl in sorted(c.parameters.items()):
+        if decl.values is None or decl.value is not None or name not in readers or not isinstance(start, str):
+            continue
+        first = min(decl.values)
+        if first > start:
+            item = c.resolved.parameters[name]
+            rules = readers[name]
+            shown = ", ".join(f"`{r}`" for r in rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else "")
+            c.issues.add("compile.parameter", f"parameter `{name}` has no value from {start}, the version's first day, "
+                         f"to {first}, its first date, and {'rule' if len(rules) == 1 else 'rules'} {shown} "
+                         f"read{'s' if len(rules) == 1 else ''} it: the version could not be evaluated on those days",
+                         item.location("values"), f"date its first value {start} or earlier")
 
 
 # ---- pass 4: articles --------------------------------------------------------------------

@@ -406,25 +406,59 @@ def program_for(policy: CompiledPolicy, backend: str = DEFAULT_BACKEND):
 
 
 def parameters_at(policy: CompiledPolicy, as_of: str) -> dict:
-    """The parameters' values in force on `as_of` (the same dict for every date when none is dated)."""
+    """The parameters' values in force on `as_of` (the same dict for every date when none is dated).
+
+    A dated parameter has no value before its first date (unless a `value` holds before it, see
+    compile.continue_timeline). One that no rule reads is then left out: nothing depends on it (as OpenFisca and
+    Catala ask for a value only where a formula uses it). One that a rule reads makes the evaluation on that date
+    impossible: every such parameter is said at once, at its `values`, with the rules that read it."""
     found = policy.backends.get("_params")
     if found is None:
-        found = policy.backends["_params"] = (any(d.values is not None for d in policy.parameters.values()), {})
-    dated, cache = found
+        readers: dict = {}
+        for rule in policy.rules:
+            for name in rule.reads_params:
+                readers.setdefault(name, []).append(rule.id)
+        found = policy.backends["_params"] = (any(d.values is not None for d in policy.parameters.values()), {}, readers)
+    dated, cache, readers = found
     key = as_of if dated else ""
     found = cache.get(key)
     if found is not None:
         return found
-    params = {}
+    params, issues = {}, []
     for name, decl in policy.parameters.items():
         value = decl.at(as_of)
-        if value is ir._MISSING:
-            raise EvaluationError([Issue("eval.parameter", f"parameter `{name}` has no value in force on {as_of} "
-                                         f"(its values start {min(decl.values)})", decl.location, "add a value dated on or before that day")])
-        params[name] = value
+        if value is not ir._MISSING:
+            params[name] = value
+        elif name in readers:
+            issues.append(no_value_issue(policy, name, as_of, readers[name]))
+    if issues:
+        raise EvaluationError(issues)
     if len(cache) < 4096:
         cache[key] = params
     return params
+
+
+@dataclass(frozen=True)
+class NoValue(Issue):
+    """`eval.parameter`: a parameter that rules read has no value on a date before its first one. It keeps which
+    parameter and first date, so that `regcode test` says it once for every case it stops (testing.said_once)."""
+    parameter: str = ""
+    first: str = ""
+    rules: tuple = ()
+
+
+def no_value_issue(policy: CompiledPolicy, name: str, as_of: str, rules: list) -> Issue:
+    decl = policy.parameters[name]
+    first = min(decl.values)
+    return NoValue("eval.parameter", f"{no_value_words(policy.ref, name, first, rules)}: on {as_of} {policy.ref} cannot be evaluated",
+                   decl.location, f"give `{name}` a value dated on or before {as_of} in its `values`, or evaluate "
+                   f"{policy.ref} on dates from {first} on", name, first, tuple(rules))
+
+
+def no_value_words(ref: str, name: str, first: str, rules) -> str:
+    shown = ", ".join(f"`{r}`" for r in rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else "")
+    return (f"parameter `{name}` of {ref} has no value before {first}, its first date, and "
+            f"{'rule' if len(rules) == 1 else 'rules'} {shown} read{'s' if len(rules) == 1 else ''} it")
 
 
 def _read_after(policy: CompiledPolicy, k: int) -> tuple:

@@ -241,12 +241,16 @@ def policy_schema(policy: CompiledPolicy, operators: Optional[dict] = None) -> d
     defs["list_path"] = _path_schema(lists, roots, aliases, f"a list of {policy.ref}'s case file, alias.field, or an alias of its rules")
     defs["Rules.binding"] = {"enum": derived + lists, "description": "a derived fact, or a list of the case file"}
     claims = []
+    maps = [n for n in decisions if policy.decisions[n].type == "map"]
     for name in decisions:
         decl = policy.decisions[name]
         then: dict = {"properties": {"value": {"if": {"type": "object"}, "then": {"$ref": "#/definitions/expression_form"},
                                                "else": claim_schema(decl)}}}
-        if decl.type == "map":
-            then["required"] = ["key", "value"]
+        if decl.type == "map":      # an entry by its key, or another map decision whole (no key)
+            whole = {"type": "object", "required": ["decision"], "additionalProperties": False,
+                     "properties": {"decision": {"enum": maps}}}
+            then["anyOf"] = [{"required": ["key", "value"]},
+                             {"required": ["value"], "not": {"required": ["key"]}, "properties": {"value": whole}}]
         else:
             then["not"] = {"required": ["key"]}
         claims.append({"if": {"required": ["decide"], "properties": {"decide": {"const": name}}}, "then": then})

@@ -10,9 +10,9 @@ from xml.etree import ElementTree as ET
 from ._dates import date_problem, is_date
 from ._text import article_key, near_article
 from .catalog import Catalog, SelectionError
-from .compile import CompiledPolicy, value_fits
+from .compile import CompiledPolicy, member_fits, takes, value_fits
 from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean, nearest
-from .evaluate import DEFAULT_BACKEND, check_case, evaluate
+from .evaluate import DEFAULT_BACKEND, NoValue, check_case, evaluate, no_value_words
 from .explain import to_dict
 from .load import CHECKED_VALUE_CODES, VERSION_NAME, Document, check_value, dump_json, load_version, not_at, places
 from .validate import file_header_issue, schema_issues, validator_for
@@ -48,6 +48,12 @@ class CaseResult:
     diffs: list = field(default_factory=list)
     error: Optional[dict] = None
     fired: tuple = ()
+    issues: tuple = ()                 # what the run ended in (an error), as issues
+
+    @property
+    def not_evaluated(self) -> bool:
+        """An error that is no mistake of the case: a parameter its rules read has no value on its date (said once, said_once)."""
+        return self.status == "error" and bool(self.issues) and all(isinstance(i, NoValue) for i in self.issues)
 
     def as_dict(self) -> dict:
         loc = self.case.location
@@ -245,10 +251,24 @@ def check_cases(policy: CompiledPolicy, cases: list, cat: Optional[Catalog] = No
                            "declare", where, did_you_mean(name, list(policy.decisions) + [n for w, n in getattr(policy, "set_aside", ()) if w == "decision"])
                            or "name a decision of the version")
             elif not _fits(decl, expected):
-                allowed = f"one of {', '.join(map(str, decl.values))}" if decl.values else f"a {decl.type}"
+                allowed = takes(decl.type, decl.value_type, decl.values)
                 issues.add("test.value", f"case {case.name!r} expects `{name}` to be {dump_json(expected)}: it takes {allowed}",
-                           where, did_you_mean(str(expected), map(str, decl.values or [])) or f"write {allowed}")
+                           where, _nearest_member(decl, expected) or f"write {allowed}")
     return issues.issues
+
+
+def _nearest_member(decl, expected) -> str:
+    """A did-you-mean for the first member of an expected value that its decision does not take: the value itself,
+    an entry of a mapping (a map decision), a code of a list; none for a value of the wrong shape as a whole (an
+    entry's value for a whole map is no misspelling of it)."""
+    if decl.type == "map":
+        members, typ = (list(expected.values()) if isinstance(expected, dict) else []), decl.value_type
+    elif decl.type == "list":
+        members, typ = (expected if isinstance(expected, list) else []), "list"
+    else:
+        members, typ = [expected], decl.type
+    wrong = [v for v in members if v is not None and not member_fits(typ, decl.values, v)]
+    return did_you_mean(str(wrong[0]), map(str, decl.values or [])) if wrong else ""
 
 
 def _in_case(case: Case, loc: Location) -> Location:
@@ -336,8 +356,11 @@ def run_case(cat: Catalog, policy: CompiledPolicy, case: Case, backend: str = DE
         err = {"codes": codes, "message": _said(exc.issues)}
         if want and any(c == want or c.startswith(want + ".") for c in codes):
             return CaseResult(case, policy.ref, "pass", error=err)
+        if all(isinstance(i, NoValue) for i in exc.issues):    # not evaluated: the expectation, whatever it is, is untested
+            return CaseResult(case, policy.ref, "error", error=err, issues=tuple(exc.issues))
         return CaseResult(case, policy.ref, "fail" if want else "error",
-                          diffs=[{"decision": "(error)", "expected": want, "actual": codes}] if want else [], error=err)
+                          diffs=[{"decision": "(error)", "expected": want, "actual": codes}] if want else [], error=err,
+                          issues=tuple(exc.issues))
     fired = set()
     for entries in result["why"].values():
         fired.update(e["rule"] for e in entries)
@@ -414,6 +437,27 @@ def run_version(cat: Catalog, policy: CompiledPolicy, against: Optional[Compiled
             continue
         results.append(run_case(cat, target, case, backend, force=force))
     return results
+
+
+def said_once(results: list) -> list:
+    """One problem per parameter that stopped cases (CaseResult.not_evaluated), at the parameter, naming how many cases
+    and their dates, where each run said it again with its own date: a version whose new parameter starts after the
+    cases' dates (`test --against`) is one thing to fix or to know, not one error per case."""
+    stopped: dict = {}
+    for r in results:
+        if r.not_evaluated:
+            for i in r.issues:
+                dates = stopped.setdefault((r.policy_ref, i.parameter, i.first, i.rules, i.location), [])
+                dates.append(r.case.data.get("as_of") or r.case.data["facts"]["as_of"])
+    out = []
+    for (ref, name, first, rules, where), dates in stopped.items():
+        span = min(dates) if min(dates) == max(dates) else f"{min(dates)} .. {max(dates)}"
+        n = len(dates)
+        out.append(Issue("eval.parameter", f"{no_value_words(ref, name, first, rules)}: {n} {'case' if n == 1 else 'cases'} dated "
+                         f"before it ({span}) could not be evaluated with {ref}", where,
+                         f"give `{name}` a value dated on or before {min(dates)} in its `values` if {ref} is to decide those "
+                         f"dates; else those cases are outside what {ref} can be compared on"))
+    return out
 
 
 def junit_xml(results: list, suite: str) -> str:

@@ -18,7 +18,7 @@ from regcode.engine._operators import CONDITIONS, EXPRESSIONS
 from regcode.engine.schema import language_schema, policy_schema, write_schemas
 from regcode.engine.validate import operator_schemas
 
-from conftest import REPO, TEST_POLICIES
+from conftest import FIXTURES, REPO, TEST_POLICIES
 
 BROKEN_RULES = """\
 apiVersion: regcode/v1
@@ -254,3 +254,18 @@ def test_a_schema_rewrite_removes_the_schemas_it_no_longer_writes_and_refuses_a_
     forced = runner.invoke(regcode, ["schema", "--out", str(theirs), "--force"])
     assert forced.exit_code == 0 and (theirs / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert (theirs / "regcode-v1.schema.json").is_file()
+
+
+def test_a_map_decision_s_claim_names_an_entry_or_takes_another_map_whole(tmp_path):
+    """tests/fixtures/maps copies a map decision whole (`value: {decision: grades}`, no `key:`): no false alarm;
+    a claim with no key whose value is not a map decision is still marked, as validate refuses it."""
+    policy = Catalog([FIXTURES]).by_ref("maps@1")
+    schema = tmp_path / "maps.schema.json"
+    schema.write_text(json.dumps(policy_schema(policy), ensure_ascii=False), encoding="utf-8")
+    result = check_jsonschema(schema, *policy_files(Path(policy.directory)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: regcode/v1\nkind: Rules\nrules:\n  - id: r\n    article: 第一条\n    title: t\n"
+                   "    then: [{decide: grades, value: {decision: any_high}}]\n", encoding="utf-8")
+    result = check_jsonschema(schema, bad)
+    assert result.returncode == 1 and "$.rules[0].then[0]" in result.stdout, result.stdout

@@ -182,8 +182,9 @@ def test_diff_counts_cases_failing_on_either_side_and_warns_when_most_fail(tmp_p
     text = (v3 / "parameters.yaml").read_text(encoding="utf-8")
     text = re.sub(r"max_minor_incidents: \{([^}]*)value: (\d+)\}", r"max_minor_incidents: {\1values: {2020-12-01: \2}}", text)
     (v3 / "parameters.yaml").write_text(text, encoding="utf-8")
-    (v3 / "policy.yaml").write_text((v3 / "policy.yaml").read_text(encoding="utf-8").replace('version: "1"', 'version: "3"'),
-                                    encoding="utf-8")
+    (v3 / "policy.yaml").write_text((v3 / "policy.yaml").read_text(encoding="utf-8").replace('version: "1"', 'version: "3"')
+                                    .replace("effective_from: 2020-01-01", "effective_from: 2020-12-01"), encoding="utf-8")
+    # (from its first day: a timeline that starts after it is refused, compile.parameter)
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps({"as_of": f"2020-{m:02d}-15", "applicant": {"name": "甲", "district": "浦东新区"}},
                                          ensure_ascii=False) + "\n" for m in range(1, 13)), encoding="utf-8")

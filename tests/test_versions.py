@@ -1358,3 +1358,98 @@ def test_a_corpus_folder_that_cannot_be_listed_fails_the_diff(tmp_path, locked_f
     assert f"{folder / 'locked'}: input.io: not read: a folder that cannot be listed (Permission denied)" in result.stderr
     assert f"{folder}: diff.unreadable: 1 folder of it could not be listed (on stderr above)" in result.stderr, result.stderr
     assert "corpus: 1 case, 0 with changed decisions" in result.stdout
+
+
+def _new_dated_parameters(root: Path) -> Path:
+    """The toy amendment with two new parameters dated from its first day, 2021-01-01: `night_fee`, which a new rule
+    reads, and `unread_fee`, which none does."""
+    v2 = amendment(root)
+    (v2 / "parameters.yaml").write_text(textwrap.dedent("""\
+        apiVersion: regcode/v1
+        kind: Parameters
+        parameters:
+          base_fee: {title: 基本费用, article: 第五条, unit: CNY, value: 120}
+          night_fee: {title: 夜市附加费, article: 第五条, unit: CNY, values: {2021-01-01: 30}}
+          unread_fee: {title: 未用费用, article: 第五条, unit: CNY, values: {2021-01-01: 5}}
+        """), encoding="utf-8")
+    rules = (v2 / "rules.yaml").read_text(encoding="utf-8")
+    (v2 / "rules.yaml").write_text(rules + textwrap.indent(textwrap.dedent("""\
+        - id: night-market-fee
+          article: 第五条
+          title: 夜市经营加收附加费
+          when: {path: applicant.night_market, op: '==', value: true}
+          then: [{decide: fee, value: {param: night_fee}}]
+        """), "  "), encoding="utf-8")
+    return v2
+
+
+NO_VALUE_WORDS = ("parameter `night_fee` of toy@2 has no value before 2021-01-01, its first date, and rule `night-market-fee` "
+                  "reads it")
+
+
+def test_test_against_a_version_whose_new_parameter_starts_after_the_cases_says_it_once(tmp_path):
+    """toy@1's cases (2020) against toy@2, whose new `night_fee` starts on 2021-01-01: one problem at the parameter,
+    naming the cases it stops and their dates, each case `not evaluated` (an error, not a changed expectation, whatever
+    it expected), and nothing of `unread_fee`, which no rule reads (as OpenFisca and Catala ask only for what is used)."""
+    root = tmp_path / "policies"
+    _new_dated_parameters(root)
+    args = ["test", "toy@1", "--against", "2", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES)]
+    data = json.loads(CliRunner().invoke(regcode, args + ["--format", "json"]).stdout)
+    stopped = [c for c in data["cases"] if c["status"] != "pass"]   # (the 2 that pass expect the select and input errors)
+    assert len(stopped) == len(data["cases"]) - 2 and all(c["status"] == "error" and c["error"]["codes"] == ["eval.parameter"] and not c["diffs"]
+                           for c in stopped)
+    assert data["not_evaluated"] == len(stopped) and data["failed"] == len(stopped)
+    (problem,) = data["problems"]
+    assert problem["code"] == "eval.parameter" and problem["message"] == (
+        f"{NO_VALUE_WORDS}: {len(stopped)} cases dated before it (2020-03-01 .. 2020-07-01) could not be evaluated with toy@2")
+    assert problem["location"]["file"].endswith("toy/2/parameters.yaml") and problem["location"]["line"] == 5
+    assert "value dated on or before 2020-03-01" in problem["hint"]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1
+    said = result.stdout + result.stderr      # (the problems on stderr, before the results)
+    assert said.count(NO_VALUE_WORDS) == 1 and "unread_fee" not in said, said
+    assert re.search(r"toy/2/parameters\.yaml:5:\d+: eval\.parameter: ", result.stderr)
+    assert result.stdout.count("not evaluated: `night_fee` has no value on its date (said above)") == len(stopped)
+    assert result.stdout.splitlines()[-1] == f"2 passed, {len(stopped)} failed ({len(stopped)} not evaluated)"
+
+
+@pytest.mark.parametrize("verb", ["eval", "batch"])
+def test_eval_and_batch_before_a_read_parameter_s_first_value_say_it_at_the_parameter(tmp_path, verb):
+    """As `test` does for each case: forced on a day before `night_fee`'s first value, the case is not evaluated,
+    said at the parameter with the rule that reads it; `unread_fee` is not said. From that day on, it evaluates."""
+    root = tmp_path / "policies"
+    _new_dated_parameters(root)
+    case = write(tmp_path, "cases/early.yaml", """\
+        as_of: 2020-06-30
+        applicant: {name: 甲, district: 徐汇区, night_market: true}
+        """)
+    args = [verb, "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--policy", "toy", "--policy-version", "2",
+            str(case.parent if verb == "batch" else case)] + (["--out", str(tmp_path / "out.jsonl")] if verb == "batch" else [])
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1
+    (line,) = [l for l in result.stderr.splitlines() if "eval.parameter" in l]
+    assert re.search(r"toy/2/parameters\.yaml:5:\d+: eval\.parameter: ", line) and NO_VALUE_WORDS in line, line
+    assert ": on 2020-06-30 toy@2 cannot be evaluated" in line and "unread_fee" not in result.stderr
+    result = CliRunner().invoke(regcode, args + ["--as-of", "2021-01-01"])
+    assert result.exit_code == 0, result.output
+
+
+def test_batch_says_a_parameter_that_stops_many_records_once(tmp_path):
+    """As `regcode test` does: 30 records dated before `night_fee`'s first value, on stderr the problem once and then
+    how many more it stopped; the --errors file keeps one line a record (errors are data, each joins back)."""
+    root = tmp_path / "policies"
+    _new_dated_parameters(root)
+    corpus = tmp_path / "many.jsonl"
+    corpus.write_text("".join(json.dumps({"as_of": f"2020-06-{d:02d}", "applicant": {"name": "甲", "district": "徐汇区"}},
+                                         ensure_ascii=False) + "\n" for d in range(1, 31)), encoding="utf-8")
+    args = ["batch", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--policy", "toy", "--policy-version", "2",
+            str(corpus), "--out", str(tmp_path / "out.jsonl")]
+    result = CliRunner().invoke(regcode, args)
+    assert result.exit_code == 1
+    assert result.stderr.count(NO_VALUE_WORDS) == 1, result.stderr
+    assert re.search(r"\.\.\. and 29 more records not evaluated for the same parameter \(\S+toy/2/parameters\.yaml:5:\d+, "
+                     r"said above", result.stderr), result.stderr
+    assert "read 30, evaluated 0, failed 30" in result.stderr
+    result = CliRunner().invoke(regcode, args + ["--errors", str(tmp_path / "err.jsonl")])
+    lines = (tmp_path / "err.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 30 and all(json.loads(l)["errors"][0]["code"] == "eval.parameter" for l in lines)
