@@ -487,7 +487,21 @@ def diff(old: CompiledPolicy, new: CompiledPolicy, records=None, as_of=None, bac
     if records is not None or outcomes is not None:
         out["corpus"] = corpus_diff(old, new, records, as_of, backend) if records is not None else outcomes_diff(old, new, outcomes)
         out["corpus"]["skipped"] = [{"source": s.path, "reason": s.reason, "lost": s.lost} for s in skipped or []]
+        _name_parameters(out["corpus"]["changes"], old, new, out["static"]["parameters"])
     return out
+
+
+def _name_parameters(changes: list, old: CompiledPolicy, new: CompiledPolicy, parameters: list) -> None:
+    """Each change's `parameters`: those the versions do not hold alike that a rule deciding it on either side reads
+    (Rule.reads_params): the likely cause of a change no rule's text explains (a ratio of 20% become 30%)."""
+    differ = {p["name"] for p in parameters}
+    reads = {side: {r.id: set(r.reads_params) for r in policy.rules} for side, policy in (("old", old), ("new", new))}
+    for change in changes:
+        read = set()
+        for side in ("old", "new"):
+            for rule in change["rules"][side]:
+                read |= reads[side].get(rule, set())
+        change["parameters"] = sorted(read & differ)
 
 
 def mostly_failed(result: dict) -> bool:
@@ -549,8 +563,9 @@ def _failures(c: dict) -> str:
             f"unreadable {len(c['unreadable'])})")
 
 
-def _rules(old: list, new: list) -> str:
-    return f"  [old: {', '.join(old) or '—'}; new: {', '.join(new) or '—'}]" if old or new else ""
+def _rules(old: list, new: list, parameters: list = ()) -> str:
+    said = f"; parameters changed: {', '.join(parameters)}" if parameters else ""
+    return f"  [old: {', '.join(old) or '—'}; new: {', '.join(new) or '—'}{said}]" if old or new else ""
 
 
 def _decision_lines(changes: list, compared: int, all_changes: bool) -> list:
@@ -563,7 +578,8 @@ def _decision_lines(changes: list, compared: int, all_changes: bool) -> list:
     lines, of = [], f"of {compared} case{'s' if compared != 1 else ''}"
     for name, group in by_decision.items():
         cases = sum(ch["cases"] for ch in group)
-        rules = _rules(sorted({r for ch in group for r in ch["rules"]["old"]}), sorted({r for ch in group for r in ch["rules"]["new"]}))
+        rules = _rules(sorted({r for ch in group for r in ch["rules"]["old"]}), sorted({r for ch in group for r in ch["rules"]["new"]}),
+                       sorted({p for ch in group for p in ch.get("parameters", ())}))
         if len(group) == 1:
             (ch,) = group
             lines.append(f"  {name}: {_j(ch['from'])} -> {_j(ch['to'])}  in {cases} {of}, "
@@ -577,7 +593,7 @@ def _decision_lines(changes: list, compared: int, all_changes: bool) -> list:
         if all_changes:
             for ch in group:
                 lines.append(f"    {_j(ch['from'])} -> {_j(ch['to'])}  in {ch['cases']} case(s), smallest {ch['smallest_case']['source']}"
-                             f"{_rules(ch['rules']['old'], ch['rules']['new'])}")
+                             f"{_rules(ch['rules']['old'], ch['rules']['new'], ch.get('parameters', ()))}")
     return lines
 
 

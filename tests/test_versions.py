@@ -880,7 +880,8 @@ def test_a_one_parameter_change_over_a_corpus_is_one_line_per_decision(tmp_path)
     assert lines[0].startswith(f"  classification_deadline: changed in {cases} of {data['compared']} cases, {len(ways)} ways, "
                                "the most frequent: ")
     assert lines[0].count(" -> ") == 3 and f"and {len(ways) - 3} more (--all-changes lists each)" in lines[0]
-    assert "[old: classification-deadline-new-license; new: classification-deadline-new-license]" in lines[0]
+    assert ("[old: classification-deadline-new-license; new: classification-deadline-new-license; parameters changed: "
+            "classification_deadline_months]") in lines[0]      # the one parameter the amendment changed, which the rule reads
     every = CliRunner().invoke(regcode, args + ["--all-changes"]).stdout.splitlines()
     at = every.index(lines[0].replace(" (--all-changes lists each)", ""))
     listed = every[at + 1:at + 1 + len(ways)]
@@ -1453,3 +1454,22 @@ def test_batch_says_a_parameter_that_stops_many_records_once(tmp_path):
     result = CliRunner().invoke(regcode, args + ["--errors", str(tmp_path / "err.jsonl")])
     lines = (tmp_path / "err.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 30 and all(json.loads(l)["errors"][0]["code"] == "eval.parameter" for l in lines)
+
+
+def test_a_change_names_the_changed_parameters_its_deciding_rules_read():
+    """The amendment raises the credit mode's sampling ratio (a parameter, no rule text changed): the change of
+    inspection_sampling_ratio_min says which parameter; a change no changed parameter explains names none."""
+    diff_versions = diff
+    cat = Catalog([REPO / "examples" / "amendment" / "policies"])
+    old, new = cat.by_ref("shanghai-post-license@2017"), cat.by_ref("shanghai-post-license@2022-illustration")
+    changed = {p["name"] for p in diff_versions(old, new)["static"]["parameters"]}
+    assert "credit_sampling_ratio" in changed
+    records = list(iter_corpus(str(REPO / "examples" / "amendment" / "corpus.jsonl")))
+    changes = diff_versions(old, new, records)["corpus"]["changes"]
+    by = {c["decision"]: c["parameters"] for c in changes}
+    assert by["inspection_sampling_ratio_min"] == ["credit_sampling_ratio"]
+    assert by["special_inspection_reasons"] == []          # a rule removed, no parameter: none named
+    reads = {r.id: set(r.reads_params) for r in new.rules}
+    for c in changes:      # only changed parameters that a deciding rule reads
+        assert set(c["parameters"]) <= changed
+        assert all(any(p in reads.get(r, ()) for r in c["rules"]["new"]) or c["rules"]["old"] for p in c["parameters"])
