@@ -912,6 +912,12 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         # a decision log whose last write failed refuses every decision (a 503 each): alive, but not serving
         # decisions; `decision_log` says why (not where: the path is in the server's log), until a write succeeds
         fault = service.log_fault
+        if fault and service.log is not None:     # the log is tried again: a 503 takes the replica out of rotation, so
+            try:                                  # no decision would come to clear it (it stayed 503 for good)
+                await asyncio.get_running_loop().run_in_executor(None, service.log.check)
+                fault = service.log_fault = None
+            except OSError as exc:
+                fault = service.log_fault = os_reason(exc, shown=True)
         body = {"status": "starting" if not alive else "degraded" if kept or fault else "ok", "workers": alive,
                 "policy_versions": len(loaded.served), "regcode_version": service.version}
         if kept:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import errno
 import os
 import stat
 import threading
@@ -77,6 +78,23 @@ class DecisionLog:
         True when it was reopened; OSError when it had to be and could not be."""
         with self._lock:
             return self._reopen_if_moved()
+
+    def check(self) -> None:
+        """Whether a line could be written now (/health, while the last write failed): OSError if not. The path is
+        opened again if it no longer names the open file; a partial line left by the failed write is ended (a real
+        write); otherwise a regular file's file system must have room for a line (statvfs), and a device is written
+        an empty line, which every reader of the log skips; a rotation due is done. Nothing else is written."""
+        with self._lock:
+            self._reopen_if_moved()
+            if self._partial or not self._regular:
+                self._size += os.write(self._fd, b"\n")
+                self._partial = False
+                return
+            if self._size >= self.max_bytes:      # the next line rotates the log first: that is what is tried
+                self._rotate()
+            st = os.fstatvfs(self._fd)
+            if st.f_blocks and st.f_bavail * st.f_frsize < 64 * 1024:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def write(self, line) -> None:
         """Append one line: UTF-8 bytes as the worker wrote them (text is encoded). OSError when the line could
