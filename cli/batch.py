@@ -243,9 +243,9 @@ class BadRecords:
             for place in places:
                 self.stopped[place] += 1
             return
-        for place in places:
-            self.stopped.setdefault(place, 0)
         if self.count <= MAX_REPORTED:
+            for place in places:       # said here: the next records it stops are counted against it, not said again
+                self.stopped.setdefault(place, 0)
             for issue in outcome.errors:
                 loc = issue["location"]
                 where = (f"{one_line(loc['file'])}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")

@@ -1067,3 +1067,26 @@ def test_a_line_nested_too_deep_to_read_is_one_bad_record_not_an_internal_error(
         assert len(lines(tmp_path / "o.jsonl")) == len(text) - 1
     else:
         assert f"evaluated {len(text) - 1} of {len(text)} case files" in result.stdout
+
+
+def test_a_parameter_past_the_listed_bad_records_is_never_said_to_be_above():
+    """Without --errors the first MAX_REPORTED bad records are said, then counted; a parameter with no value on the
+    date that first stops a record past them was never said, so the records it stops next are counted with the
+    other bad records, not "said above" (review)."""
+    from regcode.cli.batch import BadRecords
+    from regcode.cli.main import MAX_REPORTED
+    from regcode.engine.batch import Outcome
+
+    said = []
+    bad = BadRecords(echo=said.append)
+    schema = {"code": "input.schema", "message": "no district", "hint": "", "location": {"file": "c.jsonl", "line": 1, "column": 1}}
+    stopped = {"code": "eval.parameter", "message": "`night_fee` has no value on 2019-06-01", "hint": "",
+               "location": {"file": "parameters.yaml", "line": 9, "column": 5}}
+    for n in range(MAX_REPORTED + 1):
+        bad.add(Outcome(f"c.jsonl:{n + 1}", n + 1, errors=[schema]))
+    for n in range(3):
+        bad.add(Outcome(f"c.jsonl:{MAX_REPORTED + 2 + n}", MAX_REPORTED + 2 + n, errors=[stopped]))
+    bad.finish()
+    assert len([line for line in said if "input.schema" in line]) == MAX_REPORTED
+    assert not any("said above" in line for line in said), said
+    assert said[-1] == f"... and {1 + 3} more bad records; pass --errors FILE to keep them all", said
