@@ -246,3 +246,12 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+def parameter_readers(rules) -> dict:
+    """parameter -> the ids of the rules that read it (Rule.reads_params), in the rules' order."""
+    readers: dict = {}
+    for rule in rules:
+        for name in rule.reads_params:
+            readers.setdefault(name, []).append(rule.id)
+    return readers

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import _ir as ir
 from . import _text
 from ._shapes import Shape, from_fields, from_schema
-from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest, not_declared, undeclared
+from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest, not_declared, read_by, undeclared
 from .load import Document, dump_json, json_type, not_at, places
 
 if TYPE_CHECKING:   # a compiled policy read back from the cache needs neither the validator nor the parser
@@ -597,13 +597,16 @@ def _event_dates(items: dict, shape: Shape, issues: IssueCollector) -> dict:
     return out
 
 
+_NAMING = {"string": "text", "date": "text", "number": "number", "integer": "number", "boolean": "boolean"}
+
+
 def _list_field(path: str, shape: Shape, what: str, item: Item, issues: IssueCollector) -> Optional[tuple]:
-    """`spot_checks.category`: (list keys, field) of a scalar field of the items of a list of the case file, or
+    """`checks.site`: (list keys, field, its kind) of a scalar field of the items of a list of the case file, or
     None with the problem said at `item` (`what`: which side of the reference, for the message)."""
     keys = tuple(k for k in path.split(".") if k)
     if len(keys) < 2:
         issues.add("compile.reference", f"{what} `{path}` names no field of a list's items", item.location(),
-                   "write LIST.FIELD, e.g. `spot_checks.category: licenses.category`")
+                   "write LIST.FIELD: LIST.FIELD, e.g. `checks.site: sites.name`")
         return None
     node = shape
     for k in keys[:-1]:
@@ -620,22 +623,30 @@ def _list_field(path: str, shape: Shape, what: str, item: Item, issues: IssueCol
         issues.add("compile.reference", f"{what} `{path}`: the items of `{'.'.join(keys[:-1])}` have no field `{keys[-1]}` ({found})",
                    item.location(), did_you_mean(keys[-1], items.props) or "name a scalar field of the items")
         return None
-    return keys[:-1], keys[-1]
+    return keys[:-1], keys[-1], field_shape.kind
 
 
 def _references(items: dict, shape: Shape, issues: IssueCollector) -> tuple:
-    """`references: {spot_checks.category: licenses.category}`: an item of the first list names, by that field, an
-    item of the second by its field; one that names none is noted when a case is evaluated."""
+    """`references: {checks.site: sites.name}`: an item of the first list names, by that field, an item of the
+    second by its field; one that names none is noted when a case is evaluated. The two fields must be of a kind
+    that can be equal (text and a date are both text)."""
     out = []
     for source, item in sorted(items.items()):
         first = _list_field(source, shape, "the reference", item, issues)
         if not isinstance(item.data, str):
             issues.add("compile.reference", f"`{source}` refers to {type(item.data).__name__} {item.data!r}, not a LIST.FIELD",
-                       item.location(), "write LIST.FIELD, e.g. `licenses.category`")
+                       item.location(), "write LIST.FIELD, e.g. `sites.name`")
             continue
         second = _list_field(item.data, shape, "the referred field", item, issues)
-        if first is not None and second is not None:
-            out.append((*first, *second))
+        if first is None or second is None:
+            continue
+        a, b = _NAMING.get(first[2]), _NAMING.get(second[2])
+        if a and b and a != b:       # (a field of any type may name anything)
+            issues.add("compile.reference", f"`{source}` is {first[2]} and `{item.data}` is {second[2]}: no value of one is "
+                       f"a value of the other, so every record would be noted", item.location(),
+                       "name a field of the same kind on both sides")
+            continue
+        out.append((*first[:2], *second[:2]))
     return tuple(out)
 
 
@@ -928,21 +939,15 @@ def _timelines(c: Compilation) -> None:
     first day, or every evaluation from that day to its first date would end in eval.parameter (evaluate.parameters_at).
     Said here, at the parameter's `values`, where the drafter can mend it, and not at run time only."""
     start = c.resolved.manifest.data.get("effective_from")
-    readers: dict = {}
-    for rule in c.rules:
-        for name in rule.reads_params:
-            readers.setdefault(name, []).append(rule.id)
+    readers = ir.parameter_readers(c.rules)
     for name, decl in sorted(c.parameters.items()):
         if decl.values is None or decl.value is not None or name not in readers or not isinstance(start, str):
             continue
         first = min(decl.values)
         if first > start:
             item = c.resolved.parameters[name]
-            rules = readers[name]
-            shown = ", ".join(f"`{r}`" for r in rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else "")
             c.issues.add("compile.parameter", f"parameter `{name}` has no value from {start}, the version's first day, "
-                         f"to {first}, its first date, and {'rule' if len(rules) == 1 else 'rules'} {shown} "
-                         f"read{'s' if len(rules) == 1 else ''} it: the version could not be evaluated on those days",
+                         f"to {first}, its first date, and {read_by(readers[name])}: the version could not be evaluated on those days",
                          item.location("values"), f"date its first value {start} or earlier")
 
 

@@ -164,6 +164,12 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
 
 
+def read_by(rules: list) -> str:
+    """`rule `a` reads it`, `rules `a`, `b`, `c` and 2 more read it`: who reads a parameter, in a problem's words."""
+    shown = ", ".join(f"`{r}`" for r in rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else "")
+    return f"{'rule' if len(rules) == 1 else 'rules'} {shown} read{'s' if len(rules) == 1 else ''} it"
+
+
 def bounded_list(names: Iterable[str], limit: int = 12) -> str:
     """`a, b, c and 9 more`: the first `limit` names (sorted), and how many are left out, never a silent cut."""
     names = sorted(set(map(str, names)))

@@ -13,7 +13,7 @@ from . import _ir as ir
 
 if TYPE_CHECKING:
     from .compile import CompiledPolicy
-from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, did_you_mean
+from .errors import EvaluationError, InputError, Issue, IssueCollector, Location, did_you_mean, read_by
 from .load import Document, format_path, printable
 
 BACKENDS = ("python", "durable")
@@ -414,10 +414,7 @@ def parameters_at(policy: CompiledPolicy, as_of: str) -> dict:
     impossible: every such parameter is said at once, at its `values`, with the rules that read it."""
     found = policy.backends.get("_params")
     if found is None:
-        readers: dict = {}
-        for rule in policy.rules:
-            for name in rule.reads_params:
-                readers.setdefault(name, []).append(rule.id)
+        readers = ir.parameter_readers(policy.rules)
         found = policy.backends["_params"] = (any(d.values is not None for d in policy.parameters.values()), {}, readers)
     dated, cache, readers = found
     key = as_of if dated else ""
@@ -456,9 +453,7 @@ def no_value_issue(policy: CompiledPolicy, name: str, as_of: str, rules: list) -
 
 
 def no_value_words(ref: str, name: str, first: str, rules) -> str:
-    shown = ", ".join(f"`{r}`" for r in rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else "")
-    return (f"parameter `{name}` of {ref} has no value before {first}, its first date, and "
-            f"{'rule' if len(rules) == 1 else 'rules'} {shown} read{'s' if len(rules) == 1 else ''} it")
+    return f"parameter `{name}` of {ref} has no value before {first}, its first date, and {read_by(list(rules))}"
 
 
 def _read_after(policy: CompiledPolicy, k: int) -> tuple:

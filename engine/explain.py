@@ -185,18 +185,26 @@ def _fmt(value) -> str:
 MAX_TEXT_FACTS = 8     # matched facts shown per reason in the text form
 
 
+def labelled(value, labels: Optional[dict]) -> list:
+    """(key, value, label) of each member of a decision's value that has a declared label: the value itself, each
+    item of a list, each entry of a map (its key); for the text (`strict (加严监管)`) and the page (`加严监管`)."""
+    if not labels or value is None:
+        return []
+    members = value.items() if isinstance(value, dict) else ((None, v) for v in value) if isinstance(value, list) else [(None, value)]
+    out = []
+    for key, v in members:
+        label = labels.get(str(v)) if not isinstance(v, (dict, list)) else None
+        out.append((key, v, label))
+    return out
+
+
 def _labelled(value, labels: Optional[dict]) -> str:
     """A decision's value as text, each declared value with its label beside it: `strict (加严监管)`."""
-    if not labels or value is None or isinstance(value, bool):
+    parts = labelled(value, labels)
+    if not any(label for _, _, label in parts):
         return _fmt(value)
-    def one(v) -> str:
-        label = labels.get(str(v)) if not isinstance(v, (dict, list, bool)) else None
-        return f"{_fmt(v)} ({label})" if label else _fmt(v)
-    if isinstance(value, list):
-        return ", ".join(map(one, value)) if value else "(none)"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {one(v)}" for k, v in value.items()) if value else "(none)"
-    return one(value)
+    shown = [(f"{k}: " if k is not None else "") + _fmt(v) + (f" ({one_line(label)})" if label else "") for k, v, label in parts]
+    return ", ".join(shown)
 
 
 def labels_of(policy) -> dict:

@@ -20,7 +20,7 @@ from .coverage import report as coverage_report
 from .diff import changes_text, diff as diff_versions, index_note, manifest_text, names_alone, timeline_text
 from .errors import Issue, Location, PolicyError
 from .evaluate import DEFAULT_BACKEND
-from .explain import labels_of
+from .explain import labelled, labels_of
 from .load import format_path
 
 HERE = Path(__file__).resolve().parent
@@ -465,15 +465,8 @@ def _eval_case(k: int, result: dict, case: Any, policy: CompiledPolicy, site_url
 
 def value_label(value: Any, labels: Optional[dict]) -> str:
     """How a reader names a decision's value by its declared labels (`加严监管`; a list's, a map's each), or ""."""
-    if not labels or value is None or isinstance(value, bool):
-        return ""
-    def one(v) -> str:
-        return labels.get(str(v), "") if not isinstance(v, (dict, list, bool)) else ""
-    if isinstance(value, list):
-        return "、".join(x for x in map(one, value) if x)
-    if isinstance(value, dict):
-        return "；".join(f"{k}：{one(v)}" for k, v in value.items() if one(v))
-    return one(value)
+    return ("；" if isinstance(value, dict) else "、").join(
+        f"{k}：{label}" if k is not None else label for k, _, label in labelled(value, labels) if label)
 
 
 def _flatten(data: Any, path: str = "") -> list:

@@ -173,7 +173,7 @@ def schemas(policies: list) -> dict:
         "additionalProperties": True}
     note = {"type": "object", "required": ["code", "path", "value", "message", "hint"], "additionalProperties": False,
             "properties": {"code": {"type": "string", "enum": ["case.reference", "select.outside_window"]},
-                           "path": {"type": "string", "description": "the field, like spot_checks[2].category (empty "
+                           "path": {"type": "string", "description": "the field, like checks[2].site (empty "
                                     "where the note is about no field: the count of notes left out, a date not in the case)"},
                            "value": {"description": "the value that names nothing"},
                            "message": {"type": "string"}, "hint": {"type": "string"}}}

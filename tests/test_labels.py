@@ -91,3 +91,13 @@ def test_every_label_of_the_shipped_policy_names_a_value_and_every_enum_value_ha
         members = decl.values if decl.type in ("enum", "list") or decl.value_type == "enum" else None
         if members:
             assert decl.labels is not None and sorted(decl.labels) == sorted(map(str, members)), name
+
+
+def test_a_boolean_or_number_value_is_labelled_as_any_other_and_a_label_cannot_break_the_line():
+    from regcode.engine.explain import _labelled
+    from regcode.engine.html import value_label
+    labels = {"True": "是", "False": "否", "3": "三级"}
+    assert (_labelled(True, labels), _labelled(False, labels), _labelled(3, labels)) == ("true (是)", "false (否)", "3 (三级)")
+    assert (value_label(True, labels), value_label([3, 4], labels), value_label({"甲": 3}, labels)) == ("是", "三级", "甲：三级")
+    assert _labelled(None, labels) == "—" and _labelled([], labels) == "(none)" and value_label(None, labels) == ""
+    assert _labelled("x", {"x": "a\nb\x1b[31m"}) == "x (a\\nb\\x1b[31m)"     # one line, escapes shown
