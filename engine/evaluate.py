@@ -518,15 +518,78 @@ def identity_of(policy: CompiledPolicy, case) -> dict:
     return out
 
 
-def _at_case(exc: EvaluationError, doc: Optional[Document], source: str) -> EvaluationError:
-    """The error with the case's place on its issues that have none: those the case caused (a case with more
-    records than one evaluation takes, _python.limit_error), where the backend knows no file."""
+def _at_case(exc: EvaluationError, doc: Optional[Document], source: str, case: Any = None) -> EvaluationError:
+    """The error with the case's place on its issues that the case caused, where the backend knows no file: a case
+    with more records than one evaluation takes (_python.limit_error), at the case file; a date moved out of the
+    calendar (_python.DateOutOfRange), at the case file's field that holds the date (or the amount, when it alone
+    leaves the calendar), found by value, that field named in the message, the rule's own place too: with several
+    case files, the rule's place alone did not say which one."""
+    moved = getattr(exc, "moved", None)
+
     def unplaced(issue: Issue) -> bool:
-        return issue.code == "eval.limit" and not issue.location.file and not issue.location.path
+        return (issue.code == "eval.limit" and not issue.location.file and not issue.location.path) or (
+            issue.code == "eval.date_range" and moved is not None)
     if not any(unplaced(i) for i in exc.issues) or not (doc is not None or source):
         return exc
     where = doc.whole() if doc is not None else Location(source)
-    return EvaluationError([replace(i, location=where) if unplaced(i) else i for i in exc.issues])
+    placed = []
+    for issue in exc.issues:
+        if unplaced(issue) and issue.code == "eval.date_range":
+            issue = _date_range_at_case(issue, moved, case, doc, where)
+        elif unplaced(issue):
+            issue = replace(issue, location=where)
+        placed.append(issue)
+    return EvaluationError(placed)
+
+
+CALENDAR_DAYS = 3_652_059       # 0001-01-01 .. 9999-12-31: an amount past it leaves the calendar from any date
+
+
+def _date_range_at_case(issue: Issue, moved: tuple, case: Any, doc: Optional[Document], where: Location) -> Issue:
+    base, years, months, days = moved
+    date_at = _path_of(case, lambda v: type(v) is str and v == base)
+    amounts = [n for n in (years, months, days) if n]
+    amount_at = _path_of(case, lambda v: type(v) is int and v in amounts) if amounts else None
+    alone = abs(years) * 366 + abs(months) * 31 + abs(days) > CALENDAR_DAYS
+    culprit = (amount_at if alone else date_at) or date_at or amount_at
+    said = [f"the date is the case file's `{format_path(date_at)}`" if date_at is not None else "",
+            f"the amount its `{format_path(amount_at)}`" if amount_at is not None else ""]
+    rule = issue.location
+    rule_at = f"{rule.file.rsplit('/', 1)[-1]}:{rule.line}" if rule.file and rule.line else ""
+    head, colon, rest = issue.message.partition(": ")
+    message = (f"{head}{' (' + rule_at + ')' if rule_at else ''}{colon}{rest}"
+               + (f" ({'; '.join(p for p in said if p)})" if any(said) else ""))
+    if culprit is None:
+        location = where
+    elif doc is not None:
+        location = doc.location(culprit)
+    else:
+        location = replace(where, path=format_path(culprit))
+    if culprit is None:
+        hint = issue.hint
+    elif culprit == date_at:
+        hint = f"check `{format_path(culprit)}` in the case file ({base}): the rule's amount takes it out of the calendar"
+    else:
+        hint = f"check `{format_path(culprit)}` in the case file: an amount that large takes any date out of the calendar"
+    return replace(issue, message=message, location=location, hint=hint)
+
+
+MAX_SEARCHED = 100_000      # values looked at for the one a date error names: a bound, whatever the case holds
+
+
+def _path_of(data: Any, wanted) -> Optional[tuple]:
+    """The path of the first value (in the case file's order) for which `wanted` holds, or None. Bounded, no recursion."""
+    stack, seen = [((), data)], 0
+    while stack and seen < MAX_SEARCHED:
+        path, value = stack.pop()
+        seen += 1
+        if type(value) is dict:
+            stack.extend(reversed([(path + (k,), v) for k, v in value.items()]))
+        elif type(value) is list:
+            stack.extend(reversed([(path + (i,), v) for i, v in enumerate(value)]))
+        elif wanted(value):
+            return path
+    return None
 
 
 MAX_NOTES = 50     # notes kept of one case; past them, one more says how many were left out
@@ -646,7 +709,7 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
     try:
         decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
     except EvaluationError as exc:
-        raise _at_case(exc, doc, source) from None
+        raise _at_case(exc, doc, source, case) from None
     # derived facts as Fact objects (the Python backend's traced code makes them) or (kind, data, label, by)
     facts = derived if not derived or type(derived[0]) is Fact else [Fact(kind, data, label, by) for kind, data, label, by in derived]
     if len(facts) > 1:
