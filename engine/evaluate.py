@@ -546,41 +546,41 @@ CALENDAR_DAYS = 3_652_059       # 0001-01-01 .. 9999-12-31: an amount past it le
 
 
 def _date_range_at_case(issue: Issue, moved: tuple, case: Any, doc: Optional[Document], where: Location) -> Issue:
+    """Found by value: the field is named, and the issue placed there, when one field of the case holds it; when
+    several do (a deadline on the same day as a license), they are named and the issue placed at the case file."""
     base, years, months, days = moved
-    date_at = _path_of(case, lambda v: type(v) is str and v == base)
+    dates = _paths_of(case, lambda v: type(v) is str and v == base)
     amounts = [n for n in (years, months, days) if n]
-    amount_at = _path_of(case, lambda v: type(v) is int and v in amounts) if amounts else None
+    numbers = _paths_of(case, lambda v: type(v) is int and v in amounts) if amounts else []
     alone = abs(years) * 366 + abs(months) * 31 + abs(days) > CALENDAR_DAYS
-    culprit = (amount_at if alone else date_at) or date_at or amount_at
-    said = [f"the date is the case file's `{format_path(date_at)}`" if date_at is not None else "",
-            f"the amount its `{format_path(amount_at)}`" if amount_at is not None else ""]
+    found, what = (numbers, "amount") if alone and numbers else (dates, "date") if dates else (numbers, "amount")
     rule = issue.location
     rule_at = f"{rule.file.rsplit('/', 1)[-1]}:{rule.line}" if rule.file and rule.line else ""
     head, colon, rest = issue.message.partition(": ")
-    message = (f"{head}{' (' + rule_at + ')' if rule_at else ''}{colon}{rest}"
-               + (f" ({'; '.join(p for p in said if p)})" if any(said) else ""))
-    if culprit is None:
-        location = where
-    elif doc is not None:
-        location = doc.location(culprit)
+    message = f"{head}{' (' + rule_at + ')' if rule_at else ''}{colon}{rest}"
+    named = ", ".join(f"`{format_path(p)}`" for p in found[:MAX_NAMED]) + (" ..." if len(found) > MAX_NAMED else "")
+    if len(found) == 1:
+        message += f" (the {what} is the case file's {named})"
+        location = doc.location(found[0]) if doc is not None else replace(where, path=format_path(found[0]))
+        hint = (f"check {named} in the case file ({base}): the rule's amount takes it out of the calendar" if what == "date"
+                else f"check {named} in the case file: an amount that large takes any date out of the calendar")
+    elif found:
+        message += f" (the case file holds that {what} at {named})"
+        location, hint = where, f"check {named} in the case file: {issue.hint}"
     else:
-        location = replace(where, path=format_path(culprit))
-    if culprit is None:
-        hint = issue.hint
-    elif culprit == date_at:
-        hint = f"check `{format_path(culprit)}` in the case file ({base}): the rule's amount takes it out of the calendar"
-    else:
-        hint = f"check `{format_path(culprit)}` in the case file: an amount that large takes any date out of the calendar"
+        location, hint = where, issue.hint
     return replace(issue, message=message, location=location, hint=hint)
 
 
+MAX_NAMED = 4               # fields named that hold the value a date error names
 MAX_SEARCHED = 100_000      # values looked at for the one a date error names: a bound, whatever the case holds
 
 
-def _path_of(data: Any, wanted) -> Optional[tuple]:
-    """The path of the first value (in the case file's order) for which `wanted` holds, or None. Bounded, no recursion."""
-    stack, seen = [((), data)], 0
-    while stack and seen < MAX_SEARCHED:
+def _paths_of(data: Any, wanted) -> list:
+    """The paths of the values (in the case file's order) for which `wanted` holds, at most MAX_NAMED + 1.
+    Bounded, no recursion."""
+    stack, seen, found = [((), data)], 0, []
+    while stack and seen < MAX_SEARCHED and len(found) <= MAX_NAMED:
         path, value = stack.pop()
         seen += 1
         if type(value) is dict:
@@ -588,8 +588,8 @@ def _path_of(data: Any, wanted) -> Optional[tuple]:
         elif type(value) is list:
             stack.extend(reversed([(path + (i,), v) for i, v in enumerate(value)]))
         elif wanted(value):
-            return path
-    return None
+            found.append(path)
+    return found
 
 
 MAX_NOTES = 50     # notes kept of one case; past them, one more says how many were left out
