@@ -5,6 +5,7 @@ import functools
 import json
 import os
 import shlex
+import stat
 import sys
 import time
 import unicodedata
@@ -110,9 +111,32 @@ def _not_json_lines(path: Path) -> Optional[str]:
     return "a YAML case file" if doc is not None and isinstance(doc.data, dict) else None
 
 
+def _file_id(path=None, stream=None) -> Optional[tuple]:
+    """(device, inode) of the regular file or FIFO a path names (links followed: /dev/stdin, /proc/self/fd/0) or a
+    standard stream is, or None: a terminal or /dev/null is read and written alike without harm."""
+    try:
+        info = os.fstat(stream.fileno()) if stream is not None else os.stat(path)
+    except (OSError, ValueError, AttributeError):    # not there, no descriptor (a test's stream), a closed stream
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode) else None
+
+
 def check_output(path, name: str, source: str) -> None:
-    """An output file's folder must exist, and it must not be the input."""
-    if path is None or path == "-":
+    """An output file's folder must exist, and it must not be the input: compared as files (device and inode), so
+    that no name reaches it, a link, /dev/stdin, - (standard output: `>> INPUT`) or - as the input (`< OUT`)."""
+    if path is None:
+        return
+    read = _file_id(stream=sys.stdin) if source == "-" else _file_id(source)
+    if read is not None and (_file_id(stream=sys.stdout) if path == "-" else _file_id(path)) == read:
+        given = "the file on standard input" if source == "-" else printable(one_line(source))
+        if path == "-":
+            raise click.BadParameter(f"standard output is the input ({given}): what is written there would be added to it; "
+                                     "redirect stdout to another file" + (" or give --out FILE" if name == "--out" else
+                                                                          " or leave out --format json"),
+                                     param_hint=name)
+        raise click.BadParameter(f"{printable(one_line(str(path)))} is the input ({given}), under another name; "
+                                 "write the output elsewhere", param_hint=name)
+    if path == "-":
         return
     if str(path).endswith(("/", os.sep)):     # Path() would drop the slash, and a file of the folder's name be written
         raise click.BadParameter(f"{path} ends with /, as a folder's name does; a file is wanted here (name the file "
@@ -364,6 +388,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     check_input(source)
     check_output(out, "--out", source)
     check_output(errors, "--errors", source)
+    if fmt == "json":       # the summary goes to stdout
+        check_output("-", "--format", source)
     if errors and out != "-" and os.path.abspath(errors) == os.path.abspath(out):
         raise click.BadParameter("--errors and --out name the same file", param_hint="--errors")
     if out == "-" and fmt == "json":

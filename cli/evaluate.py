@@ -86,9 +86,9 @@ def eval_cmd(ctx, facts, policy_name, as_of, version, fmt, explain, backend, pol
     if site_url is not None and fmt != "html":
         raise click.BadParameter(f"the site's links are in the page --format html writes; --format {fmt} has none "
                                  "(add --format html, or leave --site-url out)", param_hint="--site-url")
-    if out is not None and out != "-":     # before any case is read: the input itself, or a folder that is not there
-        for path in facts:
-            check_output(out, "--out", path)
+    for path in facts:      # before any case is read: the input itself (stdout too: `>> case.yaml`), or no folder
+        check_output(out or "-", "--out", path)
+    if out is not None and out != "-":
         on_interrupt(ctx, left_of(out))
     level = explain or ("none" if fmt == "text" else "full")
     cat = catalog(policy_roots)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import math
 import os
 import re
 import sys
@@ -159,6 +160,28 @@ class NamedPath(click.Path):
                 what += ", or - for " + ("stdout" if isinstance(param, click.Option) and param.name == "out" else "stdin")
             self.fail(what, param, ctx)
         return super().convert(value, param, ctx)
+
+
+class Bounded(click.FloatRange):
+    """click.FloatRange bounded on both sides that refuses NaN and the infinities too: click's range compares let
+    NaN through (`--timeout nan` was an internal error, `--read-timeout nan` "within nan s"), and a huge value
+    past what a clock can hold (`--timeout 1e10` made every request a 500). A usage error naming the range."""
+
+    def __init__(self, min: float, max: float):
+        super().__init__(min=min, max=max)
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx) if not isinstance(value, str) or _finite(value) else None
+        if number is None or not math.isfinite(number):
+            self.fail(f"{value!r} is not a number in the range {self._describe_range()}", param, ctx)
+        return number
+
+
+def _finite(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return True     # not a number at all: click says so
 
 
 class RegcodeCommand(click.Command):

@@ -193,7 +193,7 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
     Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
     """
     check_input(source)
-    check_output(out, "--out", source)
+    check_output(out or "-", "--out", source)    # without --out, the plan goes to stdout
     check_output(errors, "--errors", source)
     write = None
     if out:

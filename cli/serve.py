@@ -4,19 +4,34 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import stat
 
 import click
 
-from .main import EXIT_POLICY, backend_option, check_policy_roots, policy_root_option, regcode, report_issues
+from .batch import MAX_JOBS
+from .main import EXIT_POLICY, Bounded, backend_option, check_policy_roots, policy_root_option, regcode, report_issues
 
 MISSING = ("`regcode serve` needs the optional extra `serve` (FastAPI, uvicorn). Install it with "
            "`pip install 'regcode[serve]'` (in a checkout: `.venv/bin/pip install -e '.[serve]'`; `make setup` does it).")
+
+# every number bounded on both sides: a time limit past a day is none (and past ~1e9 s no clock holds it: every
+# request was a 500), a rotation keeping more files than this would walk them all at each rotation
+MAX_SECONDS = 86_400
+MAX_KEEP = 1000
 
 
 def _check_log(ctx, param, value):
     """The decision log's folder exists and is writable: said now, at the option, not as the start failing."""
     if value is None:
         return value
+    try:
+        mode = os.stat(value).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        # opened for appending, a FIFO with no reader held the start forever, and one with a reader loses what it misses
+        raise click.BadParameter(f"{value} is a {'named pipe' if stat.S_ISFIFO(mode) else 'socket'}, not a file; the decision log is a regular file (or a device such "
+                                 "as /dev/null) appended to, for `regcode replay`: name one", ctx, param)
     folder = os.path.dirname(os.path.abspath(value))
     if not os.path.isdir(folder):
         raise click.BadParameter(f"the folder {folder!r} does not exist; create it (mkdir -p {shlex.quote(folder)}) "
@@ -35,22 +50,22 @@ def _check_log(ctx, param, value):
               help="Append one JSON line per decision here (for `regcode replay`).")
 @click.option("--decision-log-input", "log_input", type=click.Choice(["full", "none"]), default="full", show_default=True,
               help="none: log only the input's SHA-256, not the case file itself (privacy; such lines cannot be replayed).")
-@click.option("--decision-log-max-bytes", "log_max_bytes", type=click.IntRange(min=1024), default=100 << 20, show_default=True,
+@click.option("--decision-log-max-bytes", "log_max_bytes", type=click.IntRange(1024, 1 << 40), default=100 << 20, show_default=True,
               help="Rotate the log past this size: FILE -> FILE.1 -> ... FILE.KEEP.")
-@click.option("--decision-log-keep", "log_keep", type=click.IntRange(min=0), default=5, show_default=True,
+@click.option("--decision-log-keep", "log_keep", type=click.IntRange(0, MAX_KEEP), default=5, show_default=True,
               help="Rotated files to keep.")
 @click.option("--decision-log-fsync", "log_fsync", is_flag=True,
               help="fsync each line before answering (survives a power cut, at a disk flush per decision).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+@click.option("--workers", type=click.IntRange(1, MAX_JOBS), default=None, metavar="N",
               help="Worker processes that evaluate (default: the cores available).")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=10.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=Bounded(0.01, MAX_SECONDS), default=10.0, show_default=True, metavar="SECONDS",
               help="Time limit per request; a worker past it is stopped and the request gets a 422 `eval.timeout`.")
-@click.option("--read-timeout", type=click.FloatRange(min=0.01), default=15.0, show_default=True, metavar="SECONDS",
+@click.option("--read-timeout", type=Bounded(0.01, MAX_SECONDS), default=15.0, show_default=True, metavar="SECONDS",
               help="A request's head (request line and headers) must arrive within it, and its body pause no longer; "
                    "else a 408 and the connection closed.")
-@click.option("--max-body-bytes", type=click.IntRange(min=1), default=8 << 20, show_default=True, help="Largest request body (413 past it).")
-@click.option("--max-batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Most case files in one batch (413 past it).")
-@click.option("--max-waiting", type=click.IntRange(min=0), default=64, show_default=True,
+@click.option("--max-body-bytes", type=click.IntRange(1, 1 << 30), default=8 << 20, show_default=True, help="Largest request body (413 past it).")
+@click.option("--max-batch", type=click.IntRange(1, 1_000_000), default=1000, show_default=True, help="Most case files in one batch (413 past it).")
+@click.option("--max-waiting", type=click.IntRange(0, 1_000_000), default=64, show_default=True,
               help="Requests that may wait for a free worker; more get 429 with Retry-After.")
 @click.option("--enable-admin", is_flag=True, help="Serve POST /v1/admin/reload (SIGHUP reloads in any case).")
 @backend_option

@@ -353,9 +353,9 @@ class _State:
         except (EvaluationError, InputError):
             raise
         except Exception as exc:
-            said = _python.runtime_issue(exc, [rule], fact.label)
+            said = _python.runtime_issue(exc, [rule])
             if said is not None:
-                raise EvaluationError([said]) from None
+                raise _python.runtime_error(said, exc) from None
             raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed on {fact.label or 'the case file'}: "
                                          f"{type(exc).__name__}: {exc}", rule.location,
                                          "report this with the case file: a rule's conclusion could not be computed")]) from exc
@@ -392,9 +392,9 @@ class _State:
         """A condition could not be evaluated (a bug, or a value the facts schema let through)."""
         if isinstance(exc, PolicyError):
             raise exc
-        said = _python.runtime_issue(exc, rules, fact.label)
+        said = _python.runtime_issue(exc, rules)
         if said is not None:
-            raise EvaluationError([said]) from None
+            raise _python.runtime_error(said, exc) from None
         names = ", ".join(f"`{r.id}`" for r in rules[:4]) + (" ..." if len(rules) > 4 else "")
         raise EvaluationError([Issue("eval.action", f"the conditions of {names} failed on {fact.label or 'the case file'}: "
                                      f"{type(exc).__name__}: {exc}", rules[0].location,

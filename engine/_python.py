@@ -285,6 +285,7 @@ class DateOutOfRange(ValueError):
     `eval.date_range` (runtime_issue), never a claim of nothing."""
 
     def __init__(self, base: str, years: int, months: int, days: int):
+        self.moved = (base, years, months, days)      # placed in the case file by evaluate._at_case
         moved = ", ".join(f"{n:,} {unit}" for n, unit in ((years, "years"), (months, "months"), (days, "days")) if n)
         forward = (years * 12 + months) * 31 + days > 0
         super().__init__(f"`date_add` moves {base} by {moved or 'nothing'}, "
@@ -312,17 +313,27 @@ def _date_add(base, y, m, d):
         raise DateOutOfRange(base, y, m, d) from None
 
 
-def runtime_issue(exc: Exception, rules: list, where: str = ""):
+def runtime_issue(exc: Exception, rules: list):
     """The issue of the rule (or one of `rules`, whose conditions ran together) whose code raised what a case can
     cause (a date moved out of the calendar by an amount the case gives), or None for anything else (a bug:
-    eval.action). `where`: the fact it was matched on."""
+    eval.action). Worded alike on every backend: the fact a backend matched the rule on is its own (durable
+    names one, the generated code none); the case file's field that holds the date, which both can name, is
+    added where the case is known (evaluate._at_case), and the issue placed there."""
     from .errors import Issue
     if isinstance(exc, DateOutOfRange):
         names = ", ".join(f"`{r.id}`" for r in rules[:4]) + (" ..." if len(rules) > 4 else "")
         who = f"rule {names}" if len(rules) == 1 else f"one of the rules {names}"
-        return Issue("eval.date_range", f"{who}{' on ' + where if where else ''}: {exc}", rules[0].location,
+        return Issue("eval.date_range", f"{who}: {exc}", rules[0].location,
                      "the amount comes from the case file or from a computation on it: check the values the rule reads")
     return None
+
+
+def runtime_error(said, exc: Exception):
+    """The EvaluationError of runtime_issue's issue, keeping what a date out of the calendar moved (for _at_case)."""
+    from .errors import EvaluationError
+    error = EvaluationError([said])
+    error.moved = getattr(exc, "moved", None)
+    return error
 
 
 def _days_between(a, b):
@@ -1910,7 +1921,7 @@ class Program:
         rule = self.policy.rules[cur]
         said = runtime_issue(exc, [rule])
         if said is not None:
-            raise EvaluationError([said]) from None
+            raise runtime_error(said, exc) from None
         raise EvaluationError([Issue("eval.action", f"rule `{rule.id}` failed: {type(exc).__name__}: {exc}", rule.location,
                                      "report this with the case file: a rule's condition or conclusion could not be "
                                      "computed")]) from exc

@@ -513,15 +513,78 @@ def identity_of(policy: CompiledPolicy, case) -> dict:
     return out
 
 
-def _at_case(exc: EvaluationError, doc: Optional[Document], source: str) -> EvaluationError:
-    """The error with the case's place on its issues that have none: those the case caused (a case with more
-    records than one evaluation takes, _python.limit_error), where the backend knows no file."""
+def _at_case(exc: EvaluationError, doc: Optional[Document], source: str, case: Any = None) -> EvaluationError:
+    """The error with the case's place on its issues that the case caused, where the backend knows no file: a case
+    with more records than one evaluation takes (_python.limit_error), at the case file; a date moved out of the
+    calendar (_python.DateOutOfRange), at the case file's field that holds the date (or the amount, when it alone
+    leaves the calendar), found by value, that field named in the message, the rule's own place too: with several
+    case files, the rule's place alone did not say which one."""
+    moved = getattr(exc, "moved", None)
+
     def unplaced(issue: Issue) -> bool:
-        return issue.code == "eval.limit" and not issue.location.file and not issue.location.path
+        return (issue.code == "eval.limit" and not issue.location.file and not issue.location.path) or (
+            issue.code == "eval.date_range" and moved is not None)
     if not any(unplaced(i) for i in exc.issues) or not (doc is not None or source):
         return exc
     where = doc.whole() if doc is not None else Location(source)
-    return EvaluationError([replace(i, location=where) if unplaced(i) else i for i in exc.issues])
+    placed = []
+    for issue in exc.issues:
+        if unplaced(issue) and issue.code == "eval.date_range":
+            issue = _date_range_at_case(issue, moved, case, doc, where)
+        elif unplaced(issue):
+            issue = replace(issue, location=where)
+        placed.append(issue)
+    return EvaluationError(placed)
+
+
+CALENDAR_DAYS = 3_652_059       # 0001-01-01 .. 9999-12-31: an amount past it leaves the calendar from any date
+
+
+def _date_range_at_case(issue: Issue, moved: tuple, case: Any, doc: Optional[Document], where: Location) -> Issue:
+    """Found by value: the field is named, and the issue placed there, when one field of the case holds it; when
+    several do (a deadline on the same day as a license), they are named and the issue placed at the case file."""
+    base, years, months, days = moved
+    dates = _paths_of(case, lambda v: type(v) is str and v == base)
+    amounts = [n for n in (years, months, days) if n]
+    numbers = _paths_of(case, lambda v: type(v) is int and v in amounts) if amounts else []
+    alone = abs(years) * 366 + abs(months) * 31 + abs(days) > CALENDAR_DAYS
+    found, what = (numbers, "amount") if alone and numbers else (dates, "date") if dates else (numbers, "amount")
+    rule = issue.location
+    rule_at = f"{rule.file.rsplit('/', 1)[-1]}:{rule.line}" if rule.file and rule.line else ""
+    head, colon, rest = issue.message.partition(": ")
+    message = f"{head}{' (' + rule_at + ')' if rule_at else ''}{colon}{rest}"
+    named = ", ".join(f"`{format_path(p)}`" for p in found[:MAX_NAMED]) + (" ..." if len(found) > MAX_NAMED else "")
+    if len(found) == 1:
+        message += f" (the {what} is the case file's {named})"
+        location = doc.location(found[0]) if doc is not None else replace(where, path=format_path(found[0]))
+        hint = (f"check {named} in the case file ({base}): the rule's amount takes it out of the calendar" if what == "date"
+                else f"check {named} in the case file: an amount that large takes any date out of the calendar")
+    elif found:
+        message += f" (the case file holds that {what} at {named})"
+        location, hint = where, f"check {named} in the case file: {issue.hint}"
+    else:
+        location, hint = where, issue.hint
+    return replace(issue, message=message, location=location, hint=hint)
+
+
+MAX_NAMED = 4               # fields named that hold the value a date error names
+MAX_SEARCHED = 100_000      # values looked at for the one a date error names: a bound, whatever the case holds
+
+
+def _paths_of(data: Any, wanted) -> list:
+    """The paths of the values (in the case file's order) for which `wanted` holds, at most MAX_NAMED + 1.
+    Bounded, no recursion."""
+    stack, seen, found = [((), data)], 0, []
+    while stack and seen < MAX_SEARCHED and len(found) <= MAX_NAMED:
+        path, value = stack.pop()
+        seen += 1
+        if type(value) is dict:
+            stack.extend(reversed([(path + (k,), v) for k, v in value.items()]))
+        elif type(value) is list:
+            stack.extend(reversed([(path + (i,), v) for i, v in enumerate(value)]))
+        elif wanted(value):
+            found.append(path)
+    return found
 
 
 MAX_NOTES = 50     # notes kept of one case; past them, one more says how many were left out
@@ -641,7 +704,7 @@ def evaluate(policy: CompiledPolicy, case: dict, as_of: str, *, backend: str = D
     try:
         decisions, claims, derived, firings = program.run(case, as_of, parameters_at(policy, as_of), trace)
     except EvaluationError as exc:
-        raise _at_case(exc, doc, source) from None
+        raise _at_case(exc, doc, source, case) from None
     # derived facts as Fact objects (the Python backend's traced code makes them) or (kind, data, label, by)
     facts = derived if not derived or type(derived[0]) is Fact else [Fact(kind, data, label, by) for kind, data, label, by in derived]
     if len(facts) > 1:

@@ -1,6 +1,7 @@
 """The decision log: one JSON line per decision, appended and flushed per line, rotated by size (NAME -> NAME.1 ... NAME.KEEP)."""
 from __future__ import annotations
 
+import errno
 import logging
 import errno
 import os
@@ -38,8 +39,15 @@ class DecisionLog:
         self._open()
 
     def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
+        # O_NONBLOCK: a FIFO with no reader would hold the open (the start, or a reopen) forever; it fails with
+        # ENXIO instead, and one with a reader is refused below. Nothing else opened here blocks either way.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), 0o640)
         st = os.fstat(fd)
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "a named pipe is no decision log (a line a reader misses is lost); name a regular file",
+                          str(self.path))
+        os.set_blocking(fd, True)
         self._fd, self._size, self._id = fd, st.st_size, (st.st_dev, st.st_ino)
         self._regular = stat.S_ISREG(st.st_mode)     # a device (/dev/null) is never rotated: it would be renamed
         if self._size and self._regular:

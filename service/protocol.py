@@ -171,7 +171,13 @@ class _Connection(h11.Connection):
         return found.group(1) if found else b""
 
     def next_event(self):
+        reading_head = self.their_state is h11.IDLE
+        buffered = len(self._receive_buffer) if reading_head else 0
         event = super().next_event()
+        if isinstance(event, h11.Request) and buffered - len(self._receive_buffer) > self._max_incomplete_event_size:
+            # h11 bounds a head only while it is incomplete: one that arrived whole in one read (100,000 bytes of
+            # headers in one packet train) was read whatever its size. The same limit, however it arrives.
+            raise h11.RemoteProtocolError("Receive buffer too long", error_status_hint=431)
         if isinstance(event, h11.Request):
             self.head = bytearray()
             self.method = event.method

@@ -1010,6 +1010,56 @@ def test_an_output_the_folder_reader_would_read_is_refused_before_any_work(tmp_p
     assert not target.exists() or target in before
 
 
+# the input reached under another name: a link, a process's own descriptors, or standard output redirected to it.
+# Each appended the results to the input (exit 0, "wrote 50 results to /dev/stdin"); compared as files, refused first.
+SAME_FILE = [  # (what, the command line, the file redirected: to stdin, stdout (appended to) or neither, the refusal)
+    ("--out /dev/stdin", ["batch", "{in}", "--out", "/dev/stdin"], "<", "--out: /dev/stdin is the input ({in})"),
+    ("- as input, --out /dev/stdin", ["batch", "-", "--out", "/dev/stdin"], "<",
+     "--out: /dev/stdin is the input (the file on standard input)"),
+    ("/dev/fd/0 as input, --out /proc/self/fd/0", ["batch", "/dev/fd/0", "--out", "/proc/self/fd/0"], "<",
+     "--out: /proc/self/fd/0 is the input (/dev/fd/0)"),
+    ("--errors /dev/stdin", ["batch", "{in}", "--out", "{tmp}/o.jsonl", "--errors", "/dev/stdin"], "<",
+     "--errors: /dev/stdin is the input ({in})"),
+    ("--out /dev/stdout >> INPUT", ["batch", "{in}", "--out", "/dev/stdout"], ">>", "--out: /dev/stdout is the input ({in})"),
+    ("--out - >> INPUT", ["batch", "{in}", "--out", "-"], ">>", "--out: standard output is the input ({in})"),
+    ("- as input, --out - >> it", ["batch", "-", "--out", "-"], "<>>",
+     "--out: standard output is the input (the file on standard input)"),
+    ("the json summary >> INPUT", ["batch", "{in}", "--out", "{tmp}/o.jsonl", "--format", "json"], ">>",
+     "standard output is the input ({in})"),
+    ("--out a hard link", ["batch", "{in}", "--out", "{tmp}/hard.jsonl"], "", "--out: {tmp}/hard.jsonl is the input ({in})"),
+    ("plan >> INPUT", ["plan", "--year", "2020", "{in}"], ">>", "--out: standard output is the input ({in})"),
+    ("plan --errors /dev/stdin", ["plan", "--year", "2020", "{in}", "--errors", "/dev/stdin"], "<",
+     "--errors: /dev/stdin is the input ({in})"),
+    ("eval --out /dev/stdin", ["eval", "{case}", "--out", "/dev/stdin"], "<", "--out: /dev/stdin is the input ({case})"),
+    ("eval >> the case file", ["eval", "{case}"], ">>", "--out: standard output is the input ({case})"),
+    ("eval - >> the case file", ["eval", "-"], "<>>", "--out: standard output is the input (the file on standard input)"),
+]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("args,redirect,said", [s[1:] for s in SAME_FILE], ids=[s[0] for s in SAME_FILE])
+def test_an_output_that_is_the_input_under_another_name_is_refused_before_any_work(corpus, tmp_path, args, redirect, said):
+    import subprocess
+    import sys
+    source, case = tmp_path / "in.jsonl", tmp_path / "case.yaml"
+    source.write_bytes(corpus.read_bytes())
+    case.write_bytes((EXAMPLES / "aa-clean.yaml").read_bytes())
+    os.link(source, tmp_path / "hard.jsonl")
+    given = {"in": source, "case": case, "tmp": tmp_path}
+    redirected = case if args[0] == "eval" else source
+    before = {p: p.read_bytes() for p in (source, case)}
+    with open(redirected, "rb") as stdin, open(redirected, "ab") as appended:
+        jobs = [] if args[0] == "eval" else ["--jobs", "1"]
+        done = subprocess.run([str(Path(sys.executable).parent / "regcode"), *[a.format(**given) for a in args], *jobs],
+                              stdin=stdin if "<" in redirect else subprocess.DEVNULL,
+                              stdout=appended if ">>" in redirect else subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    stderr = done.stderr.decode("utf-8")
+    assert done.returncode == 1, stderr
+    assert said.format(**given) in stderr and len(stderr.splitlines()) == 1 and "Traceback" not in stderr, stderr
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "o.jsonl").exists()
+
+
 @pytest.mark.parametrize("target", ["cases/out.jsonl", "cases/.hidden.yaml", "cases/.git/out.yaml", "out.yaml"])
 def test_an_output_in_or_beside_the_folder_that_is_not_read_is_allowed(tmp_path, target):
     folder = _case_folder(tmp_path)

@@ -492,3 +492,9 @@ def test_a_computed_date_add_amount_past_the_calendar_is_the_rules_eval_error(tm
         assert issue.code == "eval.date_range" and "rule `moved-by-n`" in issue.message, issue
         assert said.format(n=n, side=side) in issue.message, issue
         assert issue.location.file.endswith("rules.yaml") and issue.location.line == 4
+    # where the case file is known: placed there, at the record that holds the amount or the date
+    with pytest.raises(EvaluationError) as raised:
+        evaluate(policy, case, case["as_of"], backend=backend, source="case.json")
+    [issue] = raised.value.issues
+    assert issue.location.file == "case.json" and issue.location.path.startswith("items[0]."), issue
+    assert "rule `moved-by-n` (rules.yaml:4)" in issue.message and "`items[0]." in issue.message, issue

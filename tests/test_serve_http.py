@@ -238,15 +238,24 @@ def test_a_request_head_or_body_that_does_not_arrive_in_time_is_a_408_and_the_co
     assert "(1 of 100 bytes received)" not in text      # the body that timed out is not said to be the client's disconnecting
 
 
-def test_headers_past_what_the_server_reads_are_a_431_saying_so_with_the_limit_and_the_fix(server):
+HEADS_TOO_LARGE = {  # a request head past the 16 KiB the server reads, however it arrives
+    "not ended yet past the limit": b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 20000,
+    # ended in the same read as it passed the limit: h11 read it whole (a 100,000-byte header was a 200)
+    "ended, 100,000 bytes in one piece": b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 100_000 + b"\r\n\r\n",
+    "ended, a byte past the limit": b"GET /health HTTP/1.1\r\nHost: x\r\nX: " + b"a" * (16385 - 38) + b"\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(HEADS_TOO_LARGE))
+def test_headers_past_what_the_server_reads_are_a_431_saying_so_with_the_limit_and_the_fix(server, name):
     """h11 reads at most 16 KiB of a request head: past it, a 431 that says the headers are too large, by how much
     at most, and what to do, with its own title, not a `request.syntax` 'Receive buffer too long'; the document
     declares it for the route, with the Problem schema."""
     from servekit import check_answer
 
     port, _ = server
-    # a head not ended yet past the limit (a head that ends in the same read as it passes the limit is read whole)
-    status, headers, body = answer(exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 20000))
+    assert len(HEADS_TOO_LARGE[name]) > 16384
+    status, headers, body = answer(exchange(port, HEADS_TOO_LARGE[name]))
     assert status == 431 and headers["content-type"] == PROBLEM and headers["connection"] == "close", body
     problem = json.loads(body)
     assert problem["title"] == "The request's headers are too large" and problem["status"] == 431
@@ -258,6 +267,14 @@ def test_headers_past_what_the_server_reads_are_a_431_saying_so_with_the_limit_a
     spec = json.loads(answer(exchange(port, b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[2])
     check_answer(spec, "/health", "get", 431, PROBLEM, body)
     assert metric(port, "request.headers_too_large") >= 1
+
+
+def test_a_head_of_16_kib_in_one_piece_is_read(server):
+    port, _ = server
+    start = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX: "
+    head = start + b"a" * (16384 - len(start) - 4) + b"\r\n\r\n"
+    assert len(head) == 16384
+    assert answer(exchange(port, head))[0] == 200
 
 
 def test_the_http_readers_refusals_are_what_the_document_declares(server):

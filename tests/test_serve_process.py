@@ -148,6 +148,9 @@ DECISION_LOGS = [  # (what, the --decision-log value under tmp, the one paragrap
      "or name a file in a folder that exists (see regcode serve --help)"),
     ("a folder where the file goes", "logs", "regcode serve: --decision-log: '{tmp}/logs' is a folder; a file is wanted here "
      "(see regcode serve --help)"),
+    ("a named pipe (its open waited for a reader forever)", "fifo",
+     "regcode serve: --decision-log: {tmp}/fifo is a named pipe, not a file; the decision log is a regular file (or a device "
+     "such as /dev/null) appended to, for `regcode replay`: name one (see regcode serve --help)"),
 ]
 
 
@@ -158,10 +161,55 @@ def test_a_decision_log_that_cannot_be_written_is_a_usage_error_naming_the_optio
     from regcode.cli.main import regcode
 
     (tmp_path / "logs").mkdir()
+    os.mkfifo(tmp_path / "fifo")
     monkeypatch.setitem(sys.modules, "uvicorn", None)     # were the option let through, this stops the start (no server)
     result = CliRunner().invoke(regcode, ["serve", "--host", "127.0.0.1", "--port", "0", "--decision-log", str(tmp_path / value)])
     assert result.exit_code == 1
     assert result.stderr == paragraph.format(tmp=tmp_path) + "\n"
+
+
+def test_a_fifo_made_the_decision_log_after_the_start_is_refused_not_waited_on(tmp_path):
+    """The path reopened (after a logrotate) may name a FIFO by then: its open fails at once, never blocks."""
+    from regcode.service.decisionlog import DecisionLog
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(OSError):
+        DecisionLog(tmp_path / "fifo")
+
+
+# every number of serve bounded on both sides: NaN and the infinities passed click's ranges (`--timeout nan` exit 3,
+# `--read-timeout nan` "within nan s"), `--timeout 1e10` started and answered every decision with a 500
+NUMBERS = [  # (option, value, the range said)
+    ("--timeout", "nan", "0.01<=x<=86400"), ("--timeout", "inf", "0.01<=x<=86400"), ("--timeout", "-inf", "0.01<=x<=86400"),
+    ("--timeout", "1e10", "0.01<=x<=86400"), ("--read-timeout", "NaN", "0.01<=x<=86400"),
+    ("--read-timeout", "infinity", "0.01<=x<=86400"), ("--read-timeout", "1e300", "0.01<=x<=86400"),
+    ("--workers", "100000", "1<=x<=256"), ("--decision-log-keep", "99999999999999", "0<=x<=1000"),
+    ("--decision-log-max-bytes", str(1 << 50), "1024<=x<=1099511627776"), ("--max-body-bytes", str(1 << 40), "1<=x<=1073741824"),
+    ("--max-batch", "10000000000", "1<=x<=1000000"), ("--max-waiting", "10000000000", "0<=x<=1000000"),
+]
+
+
+@pytest.mark.parametrize("option,value,bounds", NUMBERS, ids=[f"{n[0]} {n[1]}" for n in NUMBERS])
+def test_a_number_option_past_its_range_is_a_usage_error_naming_it(monkeypatch, option, value, bounds):
+    from click.testing import CliRunner
+
+    from regcode.cli.main import regcode
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)     # were the value let through, this stops the start (no server)
+    result = CliRunner().invoke(regcode, ["serve", "--host", "127.0.0.1", "--port", "0", option, value])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"regcode serve: {option}: ") and bounds in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("option,value", [("--timeout", "86400"), ("--read-timeout", "0.01"), ("--decision-log-keep", "1000")])
+def test_a_number_option_at_its_bound_is_taken(monkeypatch, option, value):
+    from click.testing import CliRunner
+
+    from regcode.cli.main import regcode
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)     # taken: the start goes on, to the missing extra
+    result = CliRunner().invoke(regcode, ["serve", "--host", "127.0.0.1", "--port", "0", option, value])
+    assert result.exit_code == 1 and "needs the optional extra `serve`" in result.stderr, result.output
 
 
 def wait_for(path: Path, text: str, seconds: float = 60) -> str:
