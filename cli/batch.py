@@ -134,6 +134,8 @@ def check_output(path, name: str, source: str) -> None:
                                      "redirect stdout to another file" + (" or give --out FILE" if name == "--out" else
                                                                           " or leave out --format json"),
                                      param_hint=name)
+        if source != "-" and os.path.abspath(path) == os.path.abspath(source):     # the same name: nothing more to say
+            raise click.BadParameter(f"{printable(one_line(str(path)))} is the input; write the output elsewhere", param_hint=name)
         raise click.BadParameter(f"{printable(one_line(str(path)))} is the input ({given}), under another name; "
                                  "write the output elsewhere", param_hint=name)
     if path == "-":

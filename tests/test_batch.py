@@ -1033,6 +1033,9 @@ SAME_FILE = [  # (what, the command line, the file redirected: to stdin, stdout 
     ("eval --out /dev/stdin", ["eval", "{case}", "--out", "/dev/stdin"], "<", "--out: /dev/stdin is the input ({case})"),
     ("eval >> the case file", ["eval", "{case}"], ">>", "--out: standard output is the input ({case})"),
     ("eval - >> the case file", ["eval", "-"], "<>>", "--out: standard output is the input (the file on standard input)"),
+    # the same name: no "under another name" (README, the tour)
+    ("eval --out the case file", ["eval", "{case}", "--out", "{case}"], "", "--out: {case} is the input; write the output elsewhere"),
+    ("--out the input", ["batch", "{in}", "--out", "{in}"], "", "--out: {in} is the input; write the output elsewhere"),
 ]
 
 
