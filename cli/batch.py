@@ -11,7 +11,7 @@ import time
 import unicodedata
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import click
 
@@ -19,7 +19,7 @@ from ..engine import Catalog, dump_json, evaluate_case
 from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs, is_special_file,
                             terminate_as_interrupt, unwritable, written_by_this_run)
 from ..engine.catalog import check_compiles
-from ..engine.corpus import CASE_SUFFIXES, SPAN_LINES, count_records, read_in_folder, read_records, read_spans
+from ..engine.corpus import CASE_SUFFIXES, SPAN_LINES, FolderReading, count_records, read_records, read_spans
 from ..engine.case import also_wrong
 from ..engine.errors import IssueCollector, one_line
 from ..engine.load import MAX_CASE_BYTES, parse_text, printable
@@ -122,8 +122,28 @@ def _file_id(path=None, stream=None) -> Optional[tuple]:
 
 
 def check_output(path, name: str, source: str) -> None:
-    """An output file's folder must exist, and it must not be the input: compared as files (device and inode), so
-    that no name reaches it, a link, /dev/stdin, - (standard output: `>> INPUT`) or - as the input (`< OUT`)."""
+    """An output file's folder must exist, and it must not be the input (check_outputs, for one output)."""
+    check_outputs([(path, name)], source)
+
+
+def check_outputs(outputs: Iterable[tuple], source: str) -> Optional[FolderReading]:
+    """Each output (its path, or - for standard output, and the option that names it), in order: its folder must
+    exist, and it must not be the input. Compared as files (device and inode), so that no name reaches it, a link,
+    /dev/stdin, - (standard output: `>> INPUT`) or - as the input (`< OUT`). A folder INPUT is walked once for all
+    of them (corpus.FolderReading), at the first that needs it: no output may be a file the run reads. The walk is
+    returned (or None) for the run to read the folder by (read_records), so that it is not walked again."""
+    walked: list = []
+
+    def folder() -> FolderReading:
+        if not walked:
+            walked.append(FolderReading(Path(source)))
+        return walked[0]
+    for path, name in outputs:
+        _check_output(path, name, source, folder)
+    return walked[0] if walked else None
+
+
+def _check_output(path, name: str, source: str, folder: Callable[[], FolderReading]) -> None:
     if path is None:
         return
     read = _file_id(stream=sys.stdin) if source == "-" else _file_id(source)
@@ -131,9 +151,7 @@ def check_output(path, name: str, source: str) -> None:
         given = "the file on standard input" if source == "-" else printable(one_line(source))
         if path == "-":
             raise click.BadParameter(f"standard output is the input ({given}): what is written there would be added to it; "
-                                     "redirect stdout to another file" + (" or give --out FILE" if name == "--out" else
-                                                                          " or leave out --format json"),
-                                     param_hint=name)
+                                     "redirect stdout to another file" + _or_else(name), param_hint=name)
         raise click.BadParameter(f"{printable(one_line(str(path)))} is the input ({given}), under another name; "
                                  "write the output elsewhere", param_hint=name)
     if path == "-":
@@ -157,13 +175,18 @@ def check_output(path, name: str, source: str) -> None:
     if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
         raise click.BadParameter(f"{path} is the input; write the output elsewhere", param_hint=name)
     if source != "-" and Path(source).is_dir():     # a case file of the folder, or a name the folder reader would read
-        read = read_in_folder(Path(source), path)
+        read = folder().reads(path)
         if read == "is":
             raise click.BadParameter(f"{path} is the input (a case file of {source}); write the output elsewhere",
                                      param_hint=name)
         if read == "would be":
             raise click.BadParameter(f"{path} would be a case file of the input {source} (a folder's {', '.join(CASE_SUFFIXES)} "
                                      "files are read), read by the next run; write the output elsewhere", param_hint=name)
+
+
+def _or_else(name: str) -> str:
+    """The other way out, for standard output that may not be written: --out FILE, or no json summary."""
+    return " or give --out FILE" if name == "--out" else " or leave out --format json"
 
 
 def left_of(path, what: str = "") -> Callable[[], str]:
@@ -386,10 +409,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     """
     set_format(ctx, fmt)
     check_input(source)
-    check_output(out, "--out", source)
-    check_output(errors, "--errors", source)
-    if fmt == "json":       # the summary goes to stdout
-        check_output("-", "--format", source)
+    # the summary goes to stdout with --format json; one walk of a folder INPUT for them all
+    reading = check_outputs([(out, "--out"), (errors, "--errors")] + ([("-", "--format")] if fmt == "json" else []), source)
     if errors and out != "-" and os.path.abspath(errors) == os.path.abspath(out):
         raise click.BadParameter("--errors and --out name the same file", param_hint="--errors")
     if out == "-" and fmt == "json":
@@ -412,7 +433,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     if errors:
         on_interrupt(ctx, left_of(errors))
     interactive = sys.stderr.isatty()
-    progress = Progress(interactive, count_records(source) if interactive else None)
+    progress = Progress(interactive, count_records(source, reading) if interactive else None)
     tally = Tally()
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -428,7 +449,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
             # a JSONL file: the workers read its lines themselves, cut into spans here (no record crosses a pipe)
             results = runner.span_results(read_spans(source, chunk), source, sink)
         else:
-            results = runner.results(read_records(source, on_skip=lambda e: bad.skip(e, tally)), sink)
+            results = runner.results(read_records(source, on_skip=lambda e: bad.skip(e, tally), reading=reading), sink)
         for counts, outcomes in results:
             if counts is not None:              # a worker wrote the chunk's good lines (now in sink) and counted them
                 tally.merge(counts)

@@ -16,7 +16,7 @@ from ..engine.errors import did_you_mean, one_line
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt, written_by_this_run)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
-from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
+from .batch import (BadRecords, Progress, catalog_factory, check_input, check_outputs, input_argument, jobs_option,
                     left_of, skipped_text, table)
 from ..engine import evaluate_case
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
@@ -193,8 +193,8 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
     Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
     """
     check_input(source)
-    check_output(out or "-", "--out", source)    # without --out, the plan goes to stdout
-    check_output(errors, "--errors", source)
+    # without --out, the plan goes to stdout; a folder INPUT is walked once, for these checks and the run
+    reading = check_outputs([(out or "-", "--out"), (errors, "--errors")], source)
     write = None
     if out:
         write = SUFFIXES.get(Path(out).suffix.lower())
@@ -223,7 +223,7 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
         if path:
             on_interrupt(ctx, left_of(path))
     interactive = sys.stderr.isatty()
-    progress = Progress(interactive, count_records(source) if interactive else None)
+    progress = Progress(interactive, count_records(source, reading) if interactive else None)
     tally, entries = Tally(), []
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -232,7 +232,7 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
                          written_by_this_run([out, errors]))
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
-        for outcome in runner.outcomes(read_records(source, on_skip=lambda e: bad.skip(e, tally))):
+        for outcome in runner.outcomes(read_records(source, on_skip=lambda e: bad.skip(e, tally), reading=reading)):
             tally.add(outcome)
             if outcome.ok:
                 entries.append(outcome.value)

@@ -1060,6 +1060,23 @@ def test_an_output_that_is_the_input_under_another_name_is_refused_before_any_wo
     assert not (tmp_path / "o.jsonl").exists()
 
 
+@pytest.mark.parametrize("verb", ["batch", "plan"])
+def test_a_folder_input_is_walked_once_for_the_outputs_checks_and_the_run(tmp_path, verb, monkeypatch):
+    """--out and --errors are each checked against the folder INPUT (is it a case file of it, would it be one), and
+    the run reads the folder: one walk for all three (the check walked it once per output, then the run again)."""
+    from regcode.engine import corpus
+    folder = _case_folder(tmp_path)
+    walks = []
+    real = corpus._walk
+    monkeypatch.setattr(corpus, "_walk", lambda directory: walks.append(directory) or real(directory))
+    out = tmp_path / ("o.jsonl" if verb == "batch" else "o.csv")
+    result = run(verb, *(["--year", "2020"] if verb == "plan" else []), folder, "--out", out, "--errors",
+                 tmp_path / "e.jsonl", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    assert walks == [folder]
+    assert "evaluated 4" in result.stderr if verb == "batch" else "(4 of 4 case files" in result.stderr
+
+
 @pytest.mark.parametrize("target", ["cases/out.jsonl", "cases/.hidden.yaml", "cases/.git/out.yaml", "out.yaml"])
 def test_an_output_in_or_beside_the_folder_that_is_not_read_is_allowed(tmp_path, target):
     folder = _case_folder(tmp_path)
