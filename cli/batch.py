@@ -155,6 +155,15 @@ def _check_output(path, name: str, source: str, folder: Callable[[], FolderReadi
         raise click.BadParameter(f"{printable(one_line(str(path)))} is the input ({given}), under another name; "
                                  "write the output elsewhere", param_hint=name)
     if path == "-":
+        if source != "-" and Path(source).is_dir():
+            # `batch cases --out - > cases/x.json`: the shell made the file before the walk, so it is a case file of it
+            written = _file_id(stream=sys.stdout)
+            found = folder().case_file(written) if written is not None else None
+            if found is not None:
+                shown = printable(one_line(source))
+                raise click.BadParameter(f"standard output is the input ({printable(one_line(found))}, a case file of {shown}): "
+                                         f"what is written there would be read as a case file; redirect stdout to a file "
+                                         f"outside {shown}" + _or_else(name), param_hint=name)
         return
     if str(path).endswith(("/", os.sep)):     # Path() would drop the slash, and a file of the folder's name be written
         raise click.BadParameter(f"{path} ends with /, as a folder's name does; a file is wanted here (name the file "
@@ -187,6 +196,12 @@ def _check_output(path, name: str, source: str, folder: Callable[[], FolderReadi
 def _or_else(name: str) -> str:
     """The other way out, for standard output that may not be written: --out FILE, or no json summary."""
     return " or give --out FILE" if name == "--out" else " or leave out --format json"
+
+
+def stdout_file(used: bool) -> Optional[tuple]:
+    """(device, inode) of the file standard output is redirected to, when the run writes to it (`--out -`, a summary
+    on stdout): in the input folder under a name it does not read (`> cases/x.jsonl`), the run's own, not input."""
+    return _file_id(stream=sys.stdout) if used else None
 
 
 def left_of(path, what: str = "") -> Callable[[], str]:
@@ -442,7 +457,7 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                                    else atomic_writer(out))
         # the errors file quotes what the records held: it is written whatever they held
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
-                         written_by_this_run([out, errors]))
+                         written_by_this_run([out, errors], [stdout_file(out == "-" or fmt == "json")]))
         runner = stack.enter_context(Runner(job, jobs, chunk or CHUNK))
         stack.callback(progress.close)
         if runner.parallel and source != "-" and Path(source).is_file():

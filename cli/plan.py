@@ -17,7 +17,7 @@ from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt, written_by_this_run)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_outputs, input_argument, jobs_option,
-                    left_of, skipped_text, table)
+                    left_of, skipped_text, stdout_file, table)
 from ..engine import evaluate_case
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
                    on_interrupt, require_stdin, require_stdout, selection_options)
@@ -229,7 +229,7 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
-                         written_by_this_run([out, errors]))
+                         written_by_this_run([out, errors], [stdout_file(not out)]))
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
         for outcome in runner.outcomes(read_records(source, on_skip=lambda e: bad.skip(e, tally), reading=reading)):

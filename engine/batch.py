@@ -656,11 +656,13 @@ def _place(path) -> str:
     return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
 
-def written_by_this_run(paths: Iterable) -> Callable[[str], bool]:
+def written_by_this_run(paths: Iterable, files: Iterable = ()) -> Callable[[str], bool]:
     """Whether an entry of a corpus folder is a file this run writes with atomic_writer: one of `paths` (as named,
     or the file a link names) or this process's temp file for one (`.NAME.PID.RANDOM.tmp`, beside the file it
-    replaces). A batch whose --out or --errors is in its input folder meets them there: they are its own, not
+    replaces), or one of `files`, by (st_dev, st_ino): an output with no name here (standard output redirected to a
+    file). A batch whose --out or --errors is in its input folder meets them there: they are its own, not
     input, and are not listed as entries passed over (which would make the errors file differ run to run)."""
+    ids = {f for f in files if f is not None}
     names, temps = set(), set()
     for path in paths:
         if not path or path == "-":
@@ -672,7 +674,15 @@ def written_by_this_run(paths: Iterable) -> Callable[[str], bool]:
     def own(entry: str) -> bool:
         place = _place(entry)
         folder, name = os.path.split(place)
-        return place in names or any(folder == f and name.startswith(prefix) and name.endswith(".tmp") for f, prefix in temps)
+        if place in names or any(folder == f and name.startswith(prefix) and name.endswith(".tmp") for f, prefix in temps):
+            return True
+        if not ids:
+            return False
+        try:
+            info = os.stat(entry)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) in ids
     return own
 
 
