@@ -350,9 +350,12 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
-def table(header: list, rows: list) -> str:
-    """Columns aligned for a terminal (CJK characters are two cells wide); the first column left, the rest right."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+def table(header: list, rows: list, labels: Optional[list] = None) -> str:
+    """Columns aligned for a terminal (CJK characters are two cells wide); the first column left, the rest right.
+    `labels`, one per column ("" for none): a second header line under the first, when any is given (the labels a
+    policy declares for the values the columns count: `AA类` under `class aa`)."""
+    heads = [header] + ([labels] if labels and any(labels) else [])
+    cells = [[str(c) for c in head] for head in heads] + [[str(c) for c in row] for row in rows]
     widths = [max(_width(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for r in cells:
@@ -363,17 +366,19 @@ def table(header: list, rows: list) -> str:
 
 # ---- batch -------------------------------------------------------------------------------
 def district_table(tally: Tally) -> str:
-    """The summary table the policy declares (reports.summary): a row per group, a column per counted value."""
+    """The summary table the policy declares (reports.summary): a row per group, a column per counted value, and
+    under each value the label its decision declares (`AA类` under `class aa`; the JSON summary keeps the values
+    alone). A group whose decision labels its values is named with its label beside it."""
     spec = tally.spec
     columns = tally.columns()
     header = [spec.group.label, spec.unit] + [c[2] for c in columns]
     rows, total = [], ["total", 0] + [0] * len(columns)
     for name in spec.group.ordered(tally.groups):      # the policy's order (its districts' enum), then the others
         g = tally.groups[name]
-        row = [name, g[spec.unit]] + [g.get(decision, {}).get(value, 0) for decision, value, _ in columns]
+        row = [spec.group.row_name(name), g[spec.unit]] + [g.get(decision, {}).get(value, 0) for decision, value, _, _ in columns]
         rows.append(row)
         total = [total[0]] + [a + b for a, b in zip(total[1:], row[1:])]
-    return table(header, rows + [total])
+    return table(header, rows + [total], ["", ""] + [c[3] for c in columns])
 
 
 def skipped_text(tally: Tally) -> str:

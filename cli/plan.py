@@ -16,6 +16,7 @@ from ..engine.errors import did_you_mean, one_line
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt, written_by_this_run)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
+from ..engine.reports import label_of
 from .batch import (BadRecords, Progress, catalog_factory, check_input, check_outputs, input_argument, jobs_option,
                     left_of, skipped_text, stdout_file, table)
 from ..engine import evaluate_case
@@ -96,10 +97,11 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     infos = [i for d in plan.districts.values() for i in d["modes"].items()]
     sampled = {m for m, info in infos if info["ratio"] < 1}    # modes drawn by share, not inspected in full
     header = [label] + [f"{m} (sampled/all)" if m in sampled else m for m in modes] + ["visits", spec.special_item, "deadlines"]
+    labels = [""] + [label_of(m, spec.mode_labels) for m in modes] + ["", "", ""]   # `加严监管` under `strict`
     rows, totals = [], {m: [0, 0] for m in modes}
     for name in spec.group.ordered(plan.districts):     # the policy's order (its districts' enum), then the others
         d = plan.districts[name]
-        cells = [name]
+        cells = [spec.group.row_name(name)]
         for m in modes:
             info = d["modes"].get(m)
             if info is None:
@@ -129,7 +131,7 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {policies}",
              counted,
              f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
-             table(header, rows + [total])]
+             table(header, rows + [total], labels)]
     extra = notes(plan)
     if extra:
         lines += ["", extra]

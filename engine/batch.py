@@ -750,12 +750,13 @@ class Tally:
                     mine[key] = mine.get(key, 0) + value
 
     def columns(self) -> list:
-        """(decision, value, header) per column: each counted decision's declared values, then the others seen."""
+        """(decision, value, header, label) per column: each counted decision's declared values, then the others
+        seen; `label` is the one the decision declares for the value, or ""."""
         out = []
         for count in self.spec.counts if self.spec else ():
             seen = {v for row in self.groups.values() for v in row.get(count.decision, {})}
             for value in list(count.values) + sorted(seen - set(count.values)):
-                out.append((count.decision, value, count.column(value)))
+                out.append((count.decision, value, count.column(value), count.label_of(value)))
         return out
 
     def as_dict(self) -> dict:
