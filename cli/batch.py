@@ -16,13 +16,14 @@ from typing import Callable, Iterable, Optional
 import click
 
 from ..engine import Catalog, dump_json, evaluate_case
-from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs, is_special_file,
-                            terminate_as_interrupt, unwritable, written_by_this_run)
-from ..engine.catalog import check_compiles
+from ..engine.batch import (CHUNK, Job, Outcome, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs,
+                            is_special_file, terminate_as_interrupt, unwritable, written_by_this_run)
+from ..engine.catalog import candidates, check_compiles
 from ..engine.corpus import CASE_SUFFIXES, SPAN_LINES, FolderReading, count_records, read_records, read_spans
 from ..engine.case import also_wrong
 from ..engine.errors import IssueCollector, one_line
 from ..engine.load import MAX_CASE_BYTES, parse_text, printable
+from ..engine.table import columns_for, error_row, header, issue_line, table_reduce
 from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
                    explain_option, on_interrupt, policy_root_option, regcode, require_stdin, require_stdout, selection_options, set_format)
 
@@ -285,10 +286,12 @@ class BadRecords:
     """Where bad records go: the --errors file, or else stderr as file:line: code: message (the first
     MAX_REPORTED of them, then a count)."""
 
-    def __init__(self, stream=None, echo=None, own: Callable[[str], bool] = lambda path: False):
+    def __init__(self, stream=None, echo=None, own: Callable[[str], bool] = lambda path: False,
+                 lost: Optional[Callable[[Outcome], None]] = None):
         self.stream = stream
         self.echo = echo or (lambda text: click.echo(text, err=True))
         self.own = own      # the run's own files (batch.written_by_this_run): no entry passed over
+        self.lost = lost    # a folder that cannot be listed, as the bad record it is (a table's row for it)
         self.count = 0
         self.skips = 0
         self.stopped: dict = {}     # a parameter with no value on the records' date (its place) -> records past the first
@@ -309,11 +312,7 @@ class BadRecords:
             for place in places:       # said here: the next records it stops are counted against it, not said again
                 self.stopped.setdefault(place, 0)
             for issue in outcome.errors:
-                loc = issue["location"]
-                where = (f"{one_line(loc['file'])}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")
-                         if loc.get("line") else one_line(loc.get("file") or outcome.source))   # file:line:col, as eval says it
-                hint = f" ({issue['hint']})" if issue.get("hint") else ""
-                self.echo(printable(f"{where}: {issue['code']}: {issue['message']}{hint}"))
+                self.echo(issue_line(issue, outcome.source))     # file:line:col, as eval says it
 
     def skip(self, entry, tally: Tally) -> None:
         """A folder's entry that is not read: a line on stderr whatever --errors says (it is not a bad
@@ -326,6 +325,8 @@ class BadRecords:
             tally.read += 1
             tally.failed += 1
             self.count += 1
+            if self.lost is not None:
+                self.lost(Outcome(entry.path, None, errors=[entry.issue().as_dict()]))
         else:
             tally.skipped += 1
         self.skips += 1
@@ -392,10 +393,13 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
     return data
 
 
-@regcode.command("batch", short_help="A corpus of case files evaluated to JSONL, in order.")
+@regcode.command("batch", short_help="A corpus of case files evaluated to JSONL or CSV, in order.")
 @input_argument
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT.jsonl",
-              help="One JSON line per case, in input order (- for stdout). Written atomically.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT.jsonl|OUT.csv",
+              help="One JSON line per case, in input order (- for stdout); a name ending .csv: a table instead, a row "
+                   "per record (bad ones too, with their problems) and a column per decision. Written atomically.")
+@click.option("--bom", is_flag=True, help="Start a .csv table with a UTF-8 byte-order mark, by which Excel (which reads a "
+              "CSV without one as the system's code page, GBK on a Chinese Windows) reads its Chinese as UTF-8.")
 @errors_option
 @as_of_option
 @selection_options
@@ -407,7 +411,7 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
 @explain_option("full", "The why each output line keeps: every claim and derived fact, the decisive claims, or none.")
 @policy_root_option
 @click.pass_context
-def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, explain, policy_roots):
+def batch_cmd(ctx, source, out, bom, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, explain, policy_roots):
     """Evaluate every case file of INPUT and write one `eval --format json` object a line to OUT.
 
     INPUT is a JSONL file (one case file a line), a folder of YAML/JSON case files (read sorted by
@@ -417,10 +421,15 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     folders) is listed on stderr (input.skipped) and counted, and goes to --errors too. The
     summary (counts, time, a table by production district) goes to stderr.
 
+    With OUT named .csv, a table for a spreadsheet instead (UTF-8, a header row): a row per
+    record in input order, its source, identity, date and policy version, a column per decision
+    (a list or map as JSON), its notes, and for a bad record its problems (error_code, error).
+
     \b
     Examples:
       regcode batch district.jsonl --out out.jsonl --errors err.jsonl --jobs 2
       regcode batch examples/cases --out results.jsonl --format json
+      regcode batch examples/cases --out results.csv --bom
     (a district's worth of case files to try it on:
      python benchmarks/generate.py --count 2000 --seed 7 --as-of 2019-06-30 --out district.jsonl)
 
@@ -436,6 +445,12 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     if out == "-" and fmt == "json":
         raise click.BadParameter("--format json prints the summary on stdout; it cannot share it with --out -",
                                  param_hint="--format")
+    as_table = out != "-" and Path(out).suffix.lower() == ".csv"
+    if bom and not as_table:
+        raise click.BadParameter("a byte-order mark starts a CSV table: give it with --out OUT.csv", param_hint="--bom")
+    if as_table and explain != "none" and ctx.get_parameter_source("explain") is click.core.ParameterSource.COMMANDLINE:
+        raise click.BadParameter(f"{out} is a CSV table, which keeps each decision's value, not its why: leave out "
+                                 "--explain, or write JSON lines (--out OUT.jsonl) to keep the why", param_hint="--explain")
     if source == "-":
         require_stdin()
     if out == "-" or fmt == "json":     # said before the run, and before --out or --errors is written
@@ -445,11 +460,14 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     check_compiles(cat, policy_id, version)
     evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend,
-                                 explain=explain)
+                                 explain="none" if as_table else explain)
     recheck = functools.partial(also_wrong, policy_name=policy_id, as_of=as_of, version=version)
-    job = Job(catalog_factory(policy_roots), evaluate, batch_reduce, spill=True, recheck=recheck)
+    columns = columns_for(cat.compiled(info) for info in candidates(cat, policy_id, version)) if as_table else None
+    job = Job(catalog_factory(policy_roots), evaluate, functools.partial(table_reduce, columns=columns) if as_table
+              else batch_reduce, spill=True, recheck=recheck,
+              error_row=functools.partial(error_row, columns) if as_table else None)
 
-    on_interrupt(ctx, left_of(out, ", one result each"))
+    on_interrupt(ctx, left_of(out, ", one row each" if as_table else ", one result each"))
     if errors:
         on_interrupt(ctx, left_of(errors))
     interactive = sys.stderr.isatty()
@@ -460,9 +478,12 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         stack.enter_context(terminate_as_interrupt())
         sink = stack.enter_context(nullcontext(Output(stdout_text(), "stdout", whole_lines=True)) if out == "-"
                                    else atomic_writer(out))
+        if as_table:
+            sink.write_bytes(header(columns, bom))
         # the errors file quotes what the records held: it is written whatever they held
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
-                         written_by_this_run([out, errors], [stdout_file(out == "-" or fmt == "json")]))
+                         written_by_this_run([out, errors], [stdout_file(out == "-" or fmt == "json")]),
+                         lost=(lambda outcome: sink.write_bytes(error_row(columns, outcome) + b"\n")) if as_table else None)
         runner = stack.enter_context(Runner(job, jobs, chunk or CHUNK))
         stack.callback(progress.close)
         if runner.parallel and source != "-" and Path(source).is_file():
@@ -488,6 +509,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                         continue
                 tally.add(outcome)
                 bad.add(outcome)
+                if as_table and counts is None:     # (a worker wrote it at its place in the chunk's file otherwise)
+                    sink.write_bytes(error_row(columns, outcome) + b"\n")
             progress.update(tally)
     seconds = time.perf_counter() - started
 
@@ -499,7 +522,9 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         click.echo(f"read {tally.read:,}, evaluated {tally.evaluated:,}, failed {tally.failed:,}{skipped_text(tally)} "
                    f"in {seconds:.2f} s ({rate}, {jobs} job{'s' if jobs > 1 else ''})", err=True)
         where = "stdout" if out == "-" else one_line(out)
-        click.echo(f"wrote {counted(tally.evaluated, 'result')} to {where}"
+        wrote = (f"{counted(tally.read, 'row')} ({counted(tally.evaluated, 'result')}, {counted(tally.failed, 'bad record')})"
+                 if as_table else counted(tally.evaluated, 'result'))
+        click.echo(f"wrote {wrote} to {where}"
                    + (f"; {counted(tally.failed, 'bad record')}"
                       f"{' and ' + counted(tally.skipped, 'skipped file') if tally.skipped else ''} to {one_line(errors)}"
                       if errors else ""), err=True)

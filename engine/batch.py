@@ -76,6 +76,9 @@ class Job:
     # `recheck(cat, error)` -> the error to report, for a record refused for value-level problems only but still
     # read (InputError.partial, engine/case.py also_wrong): its other problems said beside them, never evaluated
     recheck: Optional[Callable[[Any, InputError], InputError]] = None
+    # `error_row(outcome)` -> the output's bytes for a bad record (a table's row: engine/table.py), written at its
+    # place among the good ones; without it a bad record goes to the errors file (or stderr) alone
+    error_row: Optional[Callable[["Outcome"], bytes]] = None
 
 
 @dataclass
@@ -173,7 +176,7 @@ def _evaluate_chunk(chunk: list, spill_dir: Optional[str] = None) -> tuple:
     without `spill_dir` (None, None, every outcome in order)."""
     if spill_dir is None:
         return None, None, [_evaluate_one(record) for record in chunk]
-    return _spill(map(_evaluate_one, chunk), spill_dir)
+    return _spill(map(_evaluate_one, chunk), spill_dir, _worker["job"].error_row)
 
 
 def _evaluate_span(span: Span, name: str, spill_dir: str) -> tuple:
@@ -191,7 +194,7 @@ def _evaluate_span(span: Span, name: str, spill_dir: str) -> tuple:
     except OSError as exc:             # gone before this worker opened it
         return None, None, [], ("input", cannot_read(name, exc).issues)
     try:
-        return _spill(map(_evaluate_one, span_records(span, name, held[1])), spill_dir)
+        return _spill(map(_evaluate_one, span_records(span, name, held[1])), spill_dir, _worker["job"].error_row)
     except InputError as exc:
         return None, None, [], ("input", list(exc.issues))
     except _SpillFailed as exc:
@@ -208,10 +211,10 @@ class _SpillFailed(Exception):
         self.error = error
 
 
-def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
-    """The good outcomes' lines written to a new file in `spill_dir` as they come: (its path, their counts, the
-    bad outcomes in order). _SpillFailed when the file cannot be written; what reading the outcomes raises
-    passes through. Either way the file is removed."""
+def _spill(outcomes: Iterable["Outcome"], spill_dir: str, error_row: Optional[Callable] = None) -> tuple:
+    """The good outcomes' lines written to a new file in `spill_dir` as they come, and with `error_row` (Job) each
+    bad one's row at its place: (its path, the good ones' counts, the bad outcomes in order). _SpillFailed when the
+    file cannot be written; what reading the outcomes raises passes through. Either way the file is removed."""
     try:
         fd, path = tempfile.mkstemp(prefix="chunk-", suffix=".jsonl", dir=spill_dir)
     except OSError as exc:
@@ -220,20 +223,24 @@ def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
     out = os.fdopen(fd, "wb")
     try:
         for outcome in outcomes:
+            data = None
+            if outcome.ok:
+                line, summary, noted = outcome.value
+                try:
+                    data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
+                except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
+                    outcome = unwritable(outcome, exc)
             if not outcome.ok:
                 bad.append(outcome)
-                continue
-            line, summary, noted = outcome.value
-            try:
-                data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
-            except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
-                bad.append(unwritable(outcome, exc))
-                continue
+                if error_row is None:
+                    continue
+                data = error_row(outcome) + b"\n"
             try:
                 out.write(data)
             except OSError as exc:
                 raise _SpillFailed(exc) from None
-            counts.add(outcome, summary, noted)
+            if outcome.ok:
+                counts.add(outcome, summary, noted)
         try:
             out.close()
         except OSError as exc:
