@@ -11,18 +11,19 @@ import time
 import unicodedata
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import click
 
 from ..engine import Catalog, dump_json, evaluate_case
-from ..engine.batch import (CHUNK, Job, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs, is_special_file,
-                            terminate_as_interrupt, unwritable, written_by_this_run)
-from ..engine.catalog import check_compiles
-from ..engine.corpus import CASE_SUFFIXES, SPAN_LINES, count_records, read_in_folder, read_records, read_spans
+from ..engine.batch import (CHUNK, Job, Outcome, Output, Runner, Tally, atomic_writer, batch_reduce, default_jobs,
+                            is_special_file, terminate_as_interrupt, unwritable, written_by_this_run)
+from ..engine.catalog import candidates, check_compiles
+from ..engine.corpus import CASE_SUFFIXES, SPAN_LINES, FolderReading, count_records, read_records, read_spans
 from ..engine.case import also_wrong
 from ..engine.errors import IssueCollector, one_line
 from ..engine.load import MAX_CASE_BYTES, parse_text, printable
+from ..engine.table import columns_for, error_row, header, issue_line, table_reduce
 from .main import (EXIT_POLICY, MAX_REPORTED, as_of_option, catalog, check_policy_options, counted, errors_option,
                    explain_option, on_interrupt, policy_root_option, regcode, require_stdin, require_stdout, selection_options, set_format)
 
@@ -122,8 +123,28 @@ def _file_id(path=None, stream=None) -> Optional[tuple]:
 
 
 def check_output(path, name: str, source: str) -> None:
-    """An output file's folder must exist, and it must not be the input: compared as files (device and inode), so
-    that no name reaches it, a link, /dev/stdin, - (standard output: `>> INPUT`) or - as the input (`< OUT`)."""
+    """An output file's folder must exist, and it must not be the input (check_outputs, for one output)."""
+    check_outputs([(path, name)], source)
+
+
+def check_outputs(outputs: Iterable[tuple], source: str) -> Optional[FolderReading]:
+    """Each output (its path, or - for standard output, and the option that names it), in order: its folder must
+    exist, and it must not be the input. Compared as files (device and inode), so that no name reaches it, a link,
+    /dev/stdin, - (standard output: `>> INPUT`) or - as the input (`< OUT`). A folder INPUT is walked once for all
+    of them (corpus.FolderReading), at the first that needs it: no output may be a file the run reads. The walk is
+    returned (or None) for the run to read the folder by (read_records), so that it is not walked again."""
+    walked: list = []
+
+    def folder() -> FolderReading:
+        if not walked:
+            walked.append(FolderReading(Path(source)))
+        return walked[0]
+    for path, name in outputs:
+        _check_output(path, name, source, folder)
+    return walked[0] if walked else None
+
+
+def _check_output(path, name: str, source: str, folder: Callable[[], FolderReading]) -> None:
     if path is None:
         return
     read = _file_id(stream=sys.stdin) if source == "-" else _file_id(source)
@@ -131,14 +152,21 @@ def check_output(path, name: str, source: str) -> None:
         given = "the file on standard input" if source == "-" else printable(one_line(source))
         if path == "-":
             raise click.BadParameter(f"standard output is the input ({given}): what is written there would be added to it; "
-                                     "redirect stdout to another file" + (" or give --out FILE" if name == "--out" else
-                                                                          " or leave out --format json"),
-                                     param_hint=name)
+                                     "redirect stdout to another file" + _or_else(name), param_hint=name)
         if source != "-" and os.path.abspath(path) == os.path.abspath(source):     # the same name: nothing more to say
             raise click.BadParameter(f"{printable(one_line(str(path)))} is the input; write the output elsewhere", param_hint=name)
         raise click.BadParameter(f"{printable(one_line(str(path)))} is the input ({given}), under another name; "
                                  "write the output elsewhere", param_hint=name)
     if path == "-":
+        if source != "-" and Path(source).is_dir():
+            # `batch cases --out - > cases/x.json`: the shell made the file before the walk, so it is a case file of it
+            written = _file_id(stream=sys.stdout)
+            found = folder().case_file(written) if written is not None else None
+            if found is not None:
+                shown = printable(one_line(source))
+                raise click.BadParameter(f"standard output is the input ({printable(one_line(found))}, a case file of {shown}): "
+                                         f"what is written there would be read as a case file; redirect stdout to a file "
+                                         f"outside {shown}" + _or_else(name), param_hint=name)
         return
     if str(path).endswith(("/", os.sep)):     # Path() would drop the slash, and a file of the folder's name be written
         raise click.BadParameter(f"{path} ends with /, as a folder's name does; a file is wanted here (name the file "
@@ -159,13 +187,24 @@ def check_output(path, name: str, source: str) -> None:
     if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
         raise click.BadParameter(f"{path} is the input; write the output elsewhere", param_hint=name)
     if source != "-" and Path(source).is_dir():     # a case file of the folder, or a name the folder reader would read
-        read = read_in_folder(Path(source), path)
+        read = folder().reads(path)
         if read == "is":
             raise click.BadParameter(f"{path} is the input (a case file of {source}); write the output elsewhere",
                                      param_hint=name)
         if read == "would be":
             raise click.BadParameter(f"{path} would be a case file of the input {source} (a folder's {', '.join(CASE_SUFFIXES)} "
                                      "files are read), read by the next run; write the output elsewhere", param_hint=name)
+
+
+def _or_else(name: str) -> str:
+    """The other way out, for standard output that may not be written: --out FILE, or no json summary."""
+    return " or give --out FILE" if name == "--out" else " or leave out --format json"
+
+
+def stdout_file(used: bool) -> Optional[tuple]:
+    """(device, inode) of the file standard output is redirected to, when the run writes to it (`--out -`, a summary
+    on stdout): in the input folder under a name it does not read (`> cases/x.jsonl`), the run's own, not input."""
+    return _file_id(stream=sys.stdout) if used else None
 
 
 def left_of(path, what: str = "") -> Callable[[], str]:
@@ -249,10 +288,12 @@ class BadRecords:
     """Where bad records go: the --errors file, or else stderr as file:line: code: message (the first
     MAX_REPORTED of them, then a count)."""
 
-    def __init__(self, stream=None, echo=None, own: Callable[[str], bool] = lambda path: False):
+    def __init__(self, stream=None, echo=None, own: Callable[[str], bool] = lambda path: False,
+                 lost: Optional[Callable[[Outcome], None]] = None):
         self.stream = stream
         self.echo = echo or (lambda text: click.echo(text, err=True))
         self.own = own      # the run's own files (batch.written_by_this_run): no entry passed over
+        self.lost = lost    # a folder that cannot be listed, as the bad record it is (a table's row for it)
         self.count = 0
         self.skips = 0
         self.stopped: dict = {}     # a parameter with no value on the records' date (its place) -> records past the first
@@ -273,11 +314,7 @@ class BadRecords:
             for place in places:       # said here: the next records it stops are counted against it, not said again
                 self.stopped.setdefault(place, 0)
             for issue in outcome.errors:
-                loc = issue["location"]
-                where = (f"{one_line(loc['file'])}:{loc['line']}" + (f":{loc['column']}" if loc.get("column") else "")
-                         if loc.get("line") else one_line(loc.get("file") or outcome.source))   # file:line:col, as eval says it
-                hint = f" ({issue['hint']})" if issue.get("hint") else ""
-                self.echo(printable(f"{where}: {issue['code']}: {issue['message']}{hint}"))
+                self.echo(issue_line(issue, outcome.source))     # file:line:col, as eval says it
 
     def skip(self, entry, tally: Tally) -> None:
         """A folder's entry that is not read: a line on stderr whatever --errors says (it is not a bad
@@ -290,6 +327,8 @@ class BadRecords:
             tally.read += 1
             tally.failed += 1
             self.count += 1
+            if self.lost is not None:
+                self.lost(Outcome(entry.path, None, errors=[entry.issue().as_dict()]))
         else:
             tally.skipped += 1
         self.skips += 1
@@ -314,9 +353,12 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
-def table(header: list, rows: list) -> str:
-    """Columns aligned for a terminal (CJK characters are two cells wide); the first column left, the rest right."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+def table(header: list, rows: list, labels: Optional[list] = None) -> str:
+    """Columns aligned for a terminal (CJK characters are two cells wide); the first column left, the rest right.
+    `labels`, one per column ("" for none): a second header line under the first, when any is given (the labels a
+    policy declares for the values the columns count: `AA类` under `class aa`)."""
+    heads = [header] + ([labels] if labels and any(labels) else [])
+    cells = [[str(c) for c in head] for head in heads] + [[str(c) for c in row] for row in rows]
     widths = [max(_width(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for r in cells:
@@ -327,17 +369,19 @@ def table(header: list, rows: list) -> str:
 
 # ---- batch -------------------------------------------------------------------------------
 def district_table(tally: Tally) -> str:
-    """The summary table the policy declares (reports.summary): a row per group, a column per counted value."""
+    """The summary table the policy declares (reports.summary): a row per group, a column per counted value, and
+    under each value the label its decision declares (`AA类` under `class aa`; the JSON summary keeps the values
+    alone). A group whose decision labels its values is named with its label beside it."""
     spec = tally.spec
     columns = tally.columns()
     header = [spec.group.label, spec.unit] + [c[2] for c in columns]
     rows, total = [], ["total", 0] + [0] * len(columns)
     for name in spec.group.ordered(tally.groups):      # the policy's order (its districts' enum), then the others
         g = tally.groups[name]
-        row = [name, g[spec.unit]] + [g.get(decision, {}).get(value, 0) for decision, value, _ in columns]
+        row = [spec.group.row_name(name), g[spec.unit]] + [g.get(decision, {}).get(value, 0) for decision, value, _, _ in columns]
         rows.append(row)
         total = [total[0]] + [a + b for a, b in zip(total[1:], row[1:])]
-    return table(header, rows + [total])
+    return table(header, rows + [total], ["", ""] + [c[3] for c in columns])
 
 
 def skipped_text(tally: Tally) -> str:
@@ -351,10 +395,13 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
     return data
 
 
-@regcode.command("batch", short_help="A corpus of case files evaluated to JSONL, in order.")
+@regcode.command("batch", short_help="A corpus of case files evaluated to JSONL or CSV, in order.")
 @input_argument
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT.jsonl",
-              help="One JSON line per case, in input order (- for stdout). Written atomically.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT.jsonl|OUT.csv",
+              help="One JSON line per case, in input order (- for stdout); a name ending .csv: a table instead, a row "
+                   "per record (bad ones too, with their problems) and a column per decision. Written atomically.")
+@click.option("--bom", is_flag=True, help="Start a .csv table with a UTF-8 byte-order mark, by which Excel (which reads a "
+              "CSV without one as the system's code page, GBK on a Chinese Windows) reads its Chinese as UTF-8.")
 @errors_option
 @as_of_option
 @selection_options
@@ -366,7 +413,7 @@ def summary_dict(tally: Tally, seconds: float, jobs: int, out, errors) -> dict:
 @explain_option("full", "The why each output line keeps: every claim and derived fact, the decisive claims, or none.")
 @policy_root_option
 @click.pass_context
-def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, explain, policy_roots):
+def batch_cmd(ctx, source, out, bom, errors, policy_name, as_of, version, jobs, backend, fmt, chunk, explain, policy_roots):
     """Evaluate every case file of INPUT and write one `eval --format json` object a line to OUT.
 
     INPUT is a JSONL file (one case file a line), a folder of YAML/JSON case files (read sorted by
@@ -376,10 +423,15 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     folders) is listed on stderr (input.skipped) and counted, and goes to --errors too. The
     summary (counts, time, a table by production district) goes to stderr.
 
+    With OUT named .csv, a table for a spreadsheet instead (UTF-8, a header row): a row per
+    record in input order, its source, identity, date and policy version, a column per decision
+    (a list or map as JSON), its notes, and for a bad record its problems (error_code, error).
+
     \b
     Examples:
       regcode batch district.jsonl --out out.jsonl --errors err.jsonl --jobs 2
       regcode batch examples/cases --out results.jsonl --format json
+      regcode batch examples/cases --out results.csv --bom
     (a district's worth of case files to try it on:
      python benchmarks/generate.py --count 2000 --seed 7 --as-of 2019-06-30 --out district.jsonl)
 
@@ -388,15 +440,19 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     """
     set_format(ctx, fmt)
     check_input(source)
-    check_output(out, "--out", source)
-    check_output(errors, "--errors", source)
-    if fmt == "json":       # the summary goes to stdout
-        check_output("-", "--format", source)
+    # the summary goes to stdout with --format json; one walk of a folder INPUT for them all
+    reading = check_outputs([(out, "--out"), (errors, "--errors")] + ([("-", "--format")] if fmt == "json" else []), source)
     if errors and out != "-" and os.path.abspath(errors) == os.path.abspath(out):
         raise click.BadParameter("--errors and --out name the same file", param_hint="--errors")
     if out == "-" and fmt == "json":
         raise click.BadParameter("--format json prints the summary on stdout; it cannot share it with --out -",
                                  param_hint="--format")
+    as_table = out != "-" and Path(out).suffix.lower() == ".csv"
+    if bom and not as_table:
+        raise click.BadParameter("a byte-order mark starts a CSV table: give it with --out OUT.csv", param_hint="--bom")
+    if as_table and explain != "none" and ctx.get_parameter_source("explain") is click.core.ParameterSource.COMMANDLINE:
+        raise click.BadParameter(f"{out} is a CSV table, which keeps each decision's value, not its why: leave out "
+                                 "--explain, or write JSON lines (--out OUT.jsonl) to keep the why", param_hint="--explain")
     if source == "-":
         require_stdin()
     if out == "-" or fmt == "json":     # said before the run, and before --out or --errors is written
@@ -406,31 +462,37 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
     policy_id = check_policy_options(cat, policy_name, version, [as_of] if as_of else [])
     check_compiles(cat, policy_id, version)
     evaluate = functools.partial(evaluate_case, policy_name=policy_id, as_of=as_of, version=version, backend=backend,
-                                 explain=explain)
+                                 explain="none" if as_table else explain)
     recheck = functools.partial(also_wrong, policy_name=policy_id, as_of=as_of, version=version)
-    job = Job(catalog_factory(policy_roots), evaluate, batch_reduce, spill=True, recheck=recheck)
+    columns = columns_for(cat.compiled(info) for info in candidates(cat, policy_id, version)) if as_table else None
+    job = Job(catalog_factory(policy_roots), evaluate, functools.partial(table_reduce, columns=columns) if as_table
+              else batch_reduce, spill=True, recheck=recheck,
+              error_row=functools.partial(error_row, columns) if as_table else None)
 
-    on_interrupt(ctx, left_of(out, ", one result each"))
+    on_interrupt(ctx, left_of(out, ", one row each" if as_table else ", one result each"))
     if errors:
         on_interrupt(ctx, left_of(errors))
     interactive = sys.stderr.isatty()
-    progress = Progress(interactive, count_records(source) if interactive else None)
+    progress = Progress(interactive, count_records(source, reading) if interactive else None)
     tally = Tally()
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
         sink = stack.enter_context(nullcontext(Output(stdout_text(), "stdout", whole_lines=True)) if out == "-"
                                    else atomic_writer(out))
+        if as_table:
+            sink.write_bytes(header(columns, bom))
         # the errors file quotes what the records held: it is written whatever they held
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
-                         written_by_this_run([out, errors]))
+                         written_by_this_run([out, errors], [stdout_file(out == "-" or fmt == "json")]),
+                         lost=(lambda outcome: sink.write_bytes(error_row(columns, outcome) + b"\n")) if as_table else None)
         runner = stack.enter_context(Runner(job, jobs, chunk or CHUNK))
         stack.callback(progress.close)
         if runner.parallel and source != "-" and Path(source).is_file():
             # a JSONL file: the workers read its lines themselves, cut into spans here (no record crosses a pipe)
             results = runner.span_results(read_spans(source, chunk), source, sink)
         else:
-            results = runner.results(read_records(source, on_skip=lambda e: bad.skip(e, tally)), sink)
+            results = runner.results(read_records(source, on_skip=lambda e: bad.skip(e, tally), reading=reading), sink)
         for counts, outcomes in results:
             if counts is not None:              # a worker wrote the chunk's good lines (now in sink) and counted them
                 tally.merge(counts)
@@ -449,6 +511,8 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
                         continue
                 tally.add(outcome)
                 bad.add(outcome)
+                if as_table and counts is None:     # (a worker wrote it at its place in the chunk's file otherwise)
+                    sink.write_bytes(error_row(columns, outcome) + b"\n")
             progress.update(tally)
     seconds = time.perf_counter() - started
 
@@ -460,7 +524,9 @@ def batch_cmd(ctx, source, out, errors, policy_name, as_of, version, jobs, backe
         click.echo(f"read {tally.read:,}, evaluated {tally.evaluated:,}, failed {tally.failed:,}{skipped_text(tally)} "
                    f"in {seconds:.2f} s ({rate}, {jobs} job{'s' if jobs > 1 else ''})", err=True)
         where = "stdout" if out == "-" else one_line(out)
-        click.echo(f"wrote {counted(tally.evaluated, 'result')} to {where}"
+        wrote = (f"{counted(tally.read, 'row')} ({counted(tally.evaluated, 'result')}, {counted(tally.failed, 'bad record')})"
+                 if as_table else counted(tally.evaluated, 'result'))
+        click.echo(f"wrote {wrote} to {where}"
                    + (f"; {counted(tally.failed, 'bad record')}"
                       f"{' and ' + counted(tally.skipped, 'skipped file') if tally.skipped else ''} to {one_line(errors)}"
                       if errors else ""), err=True)

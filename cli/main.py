@@ -195,6 +195,18 @@ class RegcodeCommand(click.Command):
                 named.__class__ = NamedPath
                 param.type = named
 
+    def parse_args(self, ctx, args):
+        # the long options written with their value joined by `=` (`--explain=-`), from the words click parses (a
+        # CliRunner's too): its parser hands an option the same value either way, and _Level must tell them apart
+        joined = set()
+        for arg in args:
+            if arg == "--":
+                break
+            if arg.startswith("--") and "=" in arg:
+                joined.add(tuple(arg.split("=", 1)))
+        ctx.meta["regcode.joined"] = joined
+        return super().parse_args(ctx, args)
+
 
 class RegcodeGroup(click.Group):
     """Turns every PolicyError into a one-paragraph message and exit 1; never a traceback for bad input.
@@ -370,10 +382,13 @@ def backend_option(f):
 
 class _Level(click.Choice):
     """The --explain level; a bare --explain before a file takes the file's name as its level (click reads the
-    next word as the value): that is said as such, with the two ways to write it."""
+    next word as the value): that is said as such, with the two ways to write it. A value the user joined to the
+    option (`--explain=-`, RegcodeCommand.parse_args) was written as a level: the choice's own message says it."""
 
     def convert(self, value, param, ctx):
-        if isinstance(value, str) and value not in self.choices and f"--explain={value}" not in sys.argv[1:] and (
+        joined = ctx.meta.get("regcode.joined", ()) if ctx is not None else ()
+        written = isinstance(param, click.Option) and any((opt, value) in joined for opt in param.opts)
+        if isinstance(value, str) and value not in self.choices and not written and (
                 os.path.exists(value) or value == "-" or value.endswith((".yaml", ".yml", ".json", ".jsonl"))):
             self.fail(f"{value!r} is read as the level of --explain, which comes before it: write --explain after the "
                       f"files ({ctx.command_path if ctx else 'regcode eval'} FILE --explain), or give its level "

@@ -16,8 +16,9 @@ from ..engine.errors import did_you_mean, one_line
 from ..engine.batch import (Job, Runner, Tally, atomic_writer, default_jobs,
                             terminate_as_interrupt, written_by_this_run)
 from ..engine.plan import build_plan, check_plans, plan_entry, plan_spec, to_csv, to_json
-from .batch import (BadRecords, Progress, catalog_factory, check_input, check_output, input_argument, jobs_option,
-                    left_of, skipped_text, table)
+from ..engine.reports import label_of
+from .batch import (BadRecords, Progress, catalog_factory, check_input, check_outputs, input_argument, jobs_option,
+                    left_of, skipped_text, stdout_file, table)
 from ..engine import evaluate_case
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, errors_option, policy_root_option, regcode,
                    on_interrupt, require_stdin, require_stdout, selection_options)
@@ -96,10 +97,11 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     infos = [i for d in plan.districts.values() for i in d["modes"].items()]
     sampled = {m for m, info in infos if info["ratio"] < 1}    # modes drawn by share, not inspected in full
     header = [label] + [f"{m} (sampled/all)" if m in sampled else m for m in modes] + ["visits", spec.special_item, "deadlines"]
+    labels = [""] + [label_of(m, spec.mode_labels) for m in modes] + ["", "", ""]   # `加严监管` under `strict`
     rows, totals = [], {m: [0, 0] for m in modes}
     for name in spec.group.ordered(plan.districts):     # the policy's order (its districts' enum), then the others
         d = plan.districts[name]
-        cells = [name]
+        cells = [spec.group.row_name(name)]
         for m in modes:
             info = d["modes"].get(m)
             if info is None:
@@ -129,7 +131,7 @@ def summary_text(plan, tally: Tally, district=None, elsewhere: int = 0) -> str:
     lines = [f"Regular inspection plan {plan.year} ({', '.join(spec.articles)}): {policies}",
              counted,
              f"share to inspect per mode and {label}: {shares or '-'}{often}", "",
-             table(header, rows + [total])]
+             table(header, rows + [total], labels)]
     extra = notes(plan)
     if extra:
         lines += ["", extra]
@@ -193,8 +195,8 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
     Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
     """
     check_input(source)
-    check_output(out or "-", "--out", source)    # without --out, the plan goes to stdout
-    check_output(errors, "--errors", source)
+    # without --out, the plan goes to stdout; a folder INPUT is walked once, for these checks and the run
+    reading = check_outputs([(out or "-", "--out"), (errors, "--errors")], source)
     write = None
     if out:
         write = SUFFIXES.get(Path(out).suffix.lower())
@@ -223,16 +225,16 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
         if path:
             on_interrupt(ctx, left_of(path))
     interactive = sys.stderr.isatty()
-    progress = Progress(interactive, count_records(source) if interactive else None)
+    progress = Progress(interactive, count_records(source, reading) if interactive else None)
     tally, entries = Tally(), []
     started = time.perf_counter()
     with ExitStack() as stack:
         stack.enter_context(terminate_as_interrupt())
         bad = BadRecords(stack.enter_context(atomic_writer(errors, errors="backslashreplace")) if errors else None, progress.echo,
-                         written_by_this_run([out, errors]))
+                         written_by_this_run([out, errors], [stdout_file(not out)]))
         runner = stack.enter_context(Runner(job, jobs))
         stack.callback(progress.close)
-        for outcome in runner.outcomes(read_records(source, on_skip=lambda e: bad.skip(e, tally))):
+        for outcome in runner.outcomes(read_records(source, on_skip=lambda e: bad.skip(e, tally), reading=reading)):
             tally.add(outcome)
             if outcome.ok:
                 entries.append(outcome.value)

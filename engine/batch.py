@@ -76,6 +76,9 @@ class Job:
     # `recheck(cat, error)` -> the error to report, for a record refused for value-level problems only but still
     # read (InputError.partial, engine/case.py also_wrong): its other problems said beside them, never evaluated
     recheck: Optional[Callable[[Any, InputError], InputError]] = None
+    # `error_row(outcome)` -> the output's bytes for a bad record (a table's row: engine/table.py), written at its
+    # place among the good ones; without it a bad record goes to the errors file (or stderr) alone
+    error_row: Optional[Callable[["Outcome"], bytes]] = None
 
 
 @dataclass
@@ -173,7 +176,7 @@ def _evaluate_chunk(chunk: list, spill_dir: Optional[str] = None) -> tuple:
     without `spill_dir` (None, None, every outcome in order)."""
     if spill_dir is None:
         return None, None, [_evaluate_one(record) for record in chunk]
-    return _spill(map(_evaluate_one, chunk), spill_dir)
+    return _spill(map(_evaluate_one, chunk), spill_dir, _worker["job"].error_row)
 
 
 def _evaluate_span(span: Span, name: str, spill_dir: str) -> tuple:
@@ -191,7 +194,7 @@ def _evaluate_span(span: Span, name: str, spill_dir: str) -> tuple:
     except OSError as exc:             # gone before this worker opened it
         return None, None, [], ("input", cannot_read(name, exc).issues)
     try:
-        return _spill(map(_evaluate_one, span_records(span, name, held[1])), spill_dir)
+        return _spill(map(_evaluate_one, span_records(span, name, held[1])), spill_dir, _worker["job"].error_row)
     except InputError as exc:
         return None, None, [], ("input", list(exc.issues))
     except _SpillFailed as exc:
@@ -208,10 +211,10 @@ class _SpillFailed(Exception):
         self.error = error
 
 
-def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
-    """The good outcomes' lines written to a new file in `spill_dir` as they come: (its path, their counts, the
-    bad outcomes in order). _SpillFailed when the file cannot be written; what reading the outcomes raises
-    passes through. Either way the file is removed."""
+def _spill(outcomes: Iterable["Outcome"], spill_dir: str, error_row: Optional[Callable] = None) -> tuple:
+    """The good outcomes' lines written to a new file in `spill_dir` as they come, and with `error_row` (Job) each
+    bad one's row at its place: (its path, the good ones' counts, the bad outcomes in order). _SpillFailed when the
+    file cannot be written; what reading the outcomes raises passes through. Either way the file is removed."""
     try:
         fd, path = tempfile.mkstemp(prefix="chunk-", suffix=".jsonl", dir=spill_dir)
     except OSError as exc:
@@ -220,20 +223,24 @@ def _spill(outcomes: Iterable["Outcome"], spill_dir: str) -> tuple:
     out = os.fdopen(fd, "wb")
     try:
         for outcome in outcomes:
+            data = None
+            if outcome.ok:
+                line, summary, noted = outcome.value
+                try:
+                    data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
+                except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
+                    outcome = unwritable(outcome, exc)
             if not outcome.ok:
                 bad.append(outcome)
-                continue
-            line, summary, noted = outcome.value
-            try:
-                data = line + b"\n" if isinstance(line, bytes) else (line + "\n").encode("utf-8")
-            except UnicodeEncodeError as exc:   # input checks make this unreachable; if not, one record is lost, not the batch
-                bad.append(unwritable(outcome, exc))
-                continue
+                if error_row is None:
+                    continue
+                data = error_row(outcome) + b"\n"
             try:
                 out.write(data)
             except OSError as exc:
                 raise _SpillFailed(exc) from None
-            counts.add(outcome, summary, noted)
+            if outcome.ok:
+                counts.add(outcome, summary, noted)
         try:
             out.close()
         except OSError as exc:
@@ -656,11 +663,13 @@ def _place(path) -> str:
     return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
 
-def written_by_this_run(paths: Iterable) -> Callable[[str], bool]:
+def written_by_this_run(paths: Iterable, files: Iterable = ()) -> Callable[[str], bool]:
     """Whether an entry of a corpus folder is a file this run writes with atomic_writer: one of `paths` (as named,
     or the file a link names) or this process's temp file for one (`.NAME.PID.RANDOM.tmp`, beside the file it
-    replaces). A batch whose --out or --errors is in its input folder meets them there: they are its own, not
+    replaces), or one of `files`, by (st_dev, st_ino): an output with no name here (standard output redirected to a
+    file). A batch whose --out or --errors is in its input folder meets them there: they are its own, not
     input, and are not listed as entries passed over (which would make the errors file differ run to run)."""
+    ids = {f for f in files if f is not None}
     names, temps = set(), set()
     for path in paths:
         if not path or path == "-":
@@ -672,7 +681,15 @@ def written_by_this_run(paths: Iterable) -> Callable[[str], bool]:
     def own(entry: str) -> bool:
         place = _place(entry)
         folder, name = os.path.split(place)
-        return place in names or any(folder == f and name.startswith(prefix) and name.endswith(".tmp") for f, prefix in temps)
+        if place in names or any(folder == f and name.startswith(prefix) and name.endswith(".tmp") for f, prefix in temps):
+            return True
+        if not ids:
+            return False
+        try:
+            info = os.stat(entry)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) in ids
     return own
 
 
@@ -740,12 +757,13 @@ class Tally:
                     mine[key] = mine.get(key, 0) + value
 
     def columns(self) -> list:
-        """(decision, value, header) per column: each counted decision's declared values, then the others seen."""
+        """(decision, value, header, label) per column: each counted decision's declared values, then the others
+        seen; `label` is the one the decision declares for the value, or ""."""
         out = []
         for count in self.spec.counts if self.spec else ():
             seen = {v for row in self.groups.values() for v in row.get(count.decision, {})}
             for value in list(count.values) + sorted(seen - set(count.values)):
-                out.append((count.decision, value, count.column(value)))
+                out.append((count.decision, value, count.column(value), count.label_of(value)))
         return out
 
     def as_dict(self) -> dict:

@@ -100,33 +100,51 @@ def _identity(path) -> Optional[tuple]:
     return st.st_dev, st.st_ino
 
 
-def case_files(directory: Path, on_skip: Optional[Callable[[Skipped], None]] = None) -> list:
+def case_files(directory: Path, on_skip: Optional[Callable[[Skipped], None]] = None,
+               reading: Optional["FolderReading"] = None) -> list:
     """Every YAML/JSON file below `directory`, sorted by path. What is not read (another suffix, a hidden
     file or folder, a FIFO, a link to a folder: links to folders are not followed) goes to `on_skip`,
-    sorted by path too, before the first file is read."""
-    found, skipped, _ = _walk(directory)
+    sorted by path too, before the first file is read. `reading`: the folder's walk already made (the
+    outputs' check, FolderReading), so that a run walks it once."""
+    found, skipped, _ = (reading.found, reading.skipped, None) if reading is not None else _walk(directory)
     if on_skip is not None:
         for entry in sorted(skipped, key=lambda s: Path(s.path).parts):
             on_skip(entry)
     return sorted(found, key=lambda p: Path(p).parts)
 
 
-def read_in_folder(directory: Path, path) -> Optional[str]:
-    """Whether a run over the folder `directory` reads the file `path`, by case_files' rules: "is" when it is one of
-    the files read (by identity: through a symbolic or a hard link too), "would be" when a file written there would
-    be one (a case file's suffix, not hidden, in a folder the run walks; the target of a link, or of a link of the
-    folder that names nothing yet), else None. An output
-    file must be neither: it would replace a case file, or be read as one by the next run."""
-    found, skipped, folders = _walk(directory)
-    if _identity(path) in {_identity(f) for f in found} - {None}:
-        return "is"
-    if any(s.reason == "a link to nothing" and os.path.realpath(s.path) == os.path.realpath(path) for s in skipped):
-        return "would be"       # the case file a link of the folder names, once written
-    for place in {os.path.abspath(path), os.path.realpath(path)}:      # the name given, and the file a link names
-        folder, name = os.path.split(place)
-        if not name.startswith(".") and name.endswith(CASE_SUFFIXES) and _identity(folder) in folders:
-            return "would be"
-    return None
+class FolderReading:
+    """What a run over the folder `directory` reads, by case_files' own walk, made once for every output a command
+    checks against it (--out, --errors, standard output): `reads(path)` and `case_file(identity)` ask it again."""
+
+    def __init__(self, directory: Path):
+        self.found, self.skipped, self.folders = _walk(directory)
+        self._ids = None
+
+    def case_file(self, identity: Optional[tuple]) -> Optional[str]:
+        """The case file of the folder that is the file (st_dev, st_ino) `identity`, by any of its names, or None."""
+        if self._ids is None:
+            self._ids = {}
+            for f in self.found:
+                self._ids.setdefault(_identity(f), f)
+            self._ids.pop(None, None)
+        return self._ids.get(identity) if identity is not None else None
+
+    def reads(self, path) -> Optional[str]:
+        """Whether the run reads the file `path`: "is" when it is one of the files read (by identity: through a
+        symbolic or a hard link too), "would be" when a file written there would be one (a case file's suffix, not
+        hidden, in a folder the run walks; the target of a link, or of a link of the folder that names nothing
+        yet), else None. An output file must be neither: it would replace a case file, or be read as one by the
+        next run."""
+        if self.case_file(_identity(path)) is not None:
+            return "is"
+        if any(s.reason == "a link to nothing" and os.path.realpath(s.path) == os.path.realpath(path) for s in self.skipped):
+            return "would be"       # the case file a link of the folder names, once written
+        for place in {os.path.abspath(path), os.path.realpath(path)}:      # the name given, and the file a link names
+            folder, name = os.path.split(place)
+            if not name.startswith(".") and name.endswith(CASE_SUFFIXES) and _identity(folder) in self.folders:
+                return "would be"
+        return None
 
 
 def _lines(stream, limit: int) -> Iterator[tuple]:
@@ -291,15 +309,17 @@ def text_records(data: bytes, name: str) -> Iterator[Record]:
     yield from _jsonl(io.BytesIO(data), name)
 
 
-def read_records(source: str, stdin=None, on_skip: Optional[Callable[[Skipped], None]] = None) -> Iterator[Record]:
+def read_records(source: str, stdin=None, on_skip: Optional[Callable[[Skipped], None]] = None,
+                 reading: Optional[FolderReading] = None) -> Iterator[Record]:
     """`-` (JSONL on stdin), a JSONL file, or a folder of case files; lazily, in input order. A folder's
-    entries that are not read go to `on_skip` (see case_files) before its first record."""
+    entries that are not read go to `on_skip` (see case_files) before its first record; `reading` is its
+    walk when the outputs' check made one."""
     if source == "-":
         yield from _jsonl(stdin if stdin is not None else sys.stdin.buffer, "<stdin>")
         return
     path = Path(source)
     if path.is_dir():
-        for file in case_files(path, on_skip):
+        for file in case_files(path, on_skip, reading):
             yield Record(file, None, None, file)
         return
     try:
@@ -316,13 +336,13 @@ def read_records(source: str, stdin=None, on_skip: Optional[Callable[[Skipped], 
             raise cannot_read(source, exc, 0) from None
 
 
-def count_records(source: str) -> Optional[int]:
+def count_records(source: str, reading: Optional[FolderReading] = None) -> Optional[int]:
     """How many records `source` holds (for a progress bar), or None for stdin. A cheap pass over the bytes."""
     if source == "-":
         return None
     path = Path(source)
     if path.is_dir():
-        return len(case_files(path))
+        return len(case_files(path, reading=reading))
     count = 0
     with open(path, "rb") as stream:
         for raw, too_long in _lines(stream, MAX_CASE_BYTES):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import CompileError, IssueCollector, Location, did_you_mean
+from .errors import CompileError, IssueCollector, Location, did_you_mean, one_line
 from .load import _display, read_document
 
 FIXED_PLAN_COLUMNS = ("item", "visits", "due", "reason", "articles", "rules", "as_of", "policy")
@@ -45,11 +45,16 @@ class Group:
     fallback: tuple = ()           # path keys into the case file
     unknown: str = "(unknown)"
     order: tuple = ()              # the rows' order in a table: the fallback field's enum, else the decision's values
+    labels: tuple = ()             # ((value, label), ...): the group decision's `labels:`, for the text tables only
 
     def ordered(self, names) -> list:
         """Group names as a table lists them: in `order`, then any others in code-point order, `unknown` last."""
         rank = {v: i for i, v in enumerate(self.order)}
         return sorted(names, key=lambda n: (n == self.unknown, rank.get(n, len(rank)), n))
+
+    def row_name(self, name: str) -> str:
+        """A group's name as a text table's row shows it: with its label beside it (`strict (加严监管)`) when declared."""
+        return with_label(name, self.labels)
 
     def of(self, case: Any, decisions: dict, fallback: bool = True) -> Optional[str]:
         value = decisions.get(self.decision)
@@ -66,14 +71,36 @@ class Count:
     values: tuple
     label: str = ""                # column header prefix: "class" -> "class aa"
     none: str = "n/a"              # the column of results without a value
+    labels: tuple = ()             # ((value, label), ...): the decision's `labels:`, for the text table only
 
     def column(self, value: str) -> str:
         if value == NONE:
             return self.none
         return f"{self.label} {value}" if self.label else value
 
+    def label_of(self, value: str) -> str:
+        """The label the decision declares for a counted value (`AA类`), or "": the text table's second header line."""
+        return label_of(value, self.labels) if value != NONE else ""
+
 
 NONE = "n/a"                       # a counted decision without a value, in JSON summaries
+
+
+def label_of(value: str, labels: tuple) -> str:
+    """The label a decision declares for one of its values (`加严监管` for `strict`), on one line, or ""."""
+    label = dict(labels).get(value)
+    return one_line(label) if label else ""
+
+
+def with_label(value: str, labels: tuple) -> str:
+    """`strict (加严监管)`: a value with the label its decision declares for it, as `regcode eval`'s text shows
+    it (engine/explain.py); the value alone when it has none."""
+    label = label_of(value, labels)
+    return f"{value} ({label})" if label else value
+
+
+def _labels_of(decl) -> tuple:
+    return tuple(sorted((str(k), str(v)) for k, v in (decl.labels or {}).items()))
 
 
 @dataclass(frozen=True)
@@ -125,6 +152,7 @@ class PlanSpec:
     special_item: str = "special"
     deadlines: tuple = ()          # Deadline
     unit: tuple = ("case", "cases")   # what one case is and many are: "every enterprise", "enterprises"
+    mode_labels: tuple = ()        # ((mode, label), ...): the mode decision's `labels:`, for the text summary only
 
     @property
     def articles(self) -> tuple:
@@ -236,7 +264,7 @@ def _resolve(policy, data: dict, where: _Where, issues: IssueCollector) -> Repor
                              where, issues)
             if decl is not None:
                 counts.append(Count(decl.name, tuple(decl.values or ()) if decl.type == "enum" else (),
-                                    raw.get("label", ""), raw.get("none", NONE)))
+                                    raw.get("label", ""), raw.get("none", NONE), _labels_of(decl)))
         summary = Summary(group, tuple(counts), unit.get("other", "cases"))
     if "plan" in data and group is not None:
         plan = _plan(policy, data["plan"], group, (unit.get("one", "case"), unit.get("other", "cases")), where, issues)
@@ -255,7 +283,7 @@ def _group(policy, raw: dict, where: _Where, issues: IssueCollector) -> Optional
         node = node.child(k) if node is not None else None
     order = (node.enum if node is not None and node.enum else None) or (decl.values if decl.type == "enum" else None) or ()
     return Group(raw["label"], raw["key"], decl.name, fallback, raw.get("unknown", "(unknown)"),
-                 tuple(dict.fromkeys(str(v) for v in order)))
+                 tuple(dict.fromkeys(str(v) for v in order)), _labels_of(decl))
 
 
 def _plan(policy, raw: dict, group: Group, unit: tuple, where: _Where, issues: IssueCollector) -> Optional[PlanSpec]:
@@ -316,7 +344,7 @@ def _plan(policy, raw: dict, group: Group, unit: tuple, where: _Where, issues: I
                     seed=tuple(raw.get("seed") or SEED_PARTS), scope=scope.name if scope else None, show=show,
                     special=special_decl.name if special_decl else None,
                     special_item=special.get("item", "special") if special else "special",
-                    deadlines=tuple(deadlines), unit=unit)
+                    deadlines=tuple(deadlines), unit=unit, mode_labels=_labels_of(mode))
 
 
 def _identity_columns(policy) -> tuple:

@@ -1063,6 +1063,80 @@ def test_an_output_that_is_the_input_under_another_name_is_refused_before_any_wo
     assert not (tmp_path / "o.jsonl").exists()
 
 
+# standard output redirected into the input folder, as the shell does it (`> cases/x.json`: the file is there, empty,
+# before regcode starts). (what, the command line, the file stdout is, refused or not)
+STDOUT_IN_THE_FOLDER = [
+    ("batch --out - > a new case file's name", ["batch", "{cases}", "--out", "-"], "cases/x.json", "--out"),
+    ("batch --out - > one in a subfolder", ["batch", "{cases}", "--out", "-"], "cases/sub/x.yaml", "--out"),
+    ("batch --out - > a case file of it", ["batch", "{cases}", "--out", "-"], "cases/aa-clean.yaml", "--out"),
+    ("batch --out - > the file a link of it names", ["batch", "{cases}", "--out", "-"], "elsewhere/food.yaml", "--out"),
+    ("the json summary > a case file's name", ["batch", "{cases}", "--out", "{tmp}/o.jsonl", "--format", "json"],
+     "cases/x.json", "--format"),
+    ("plan > a case file's name", ["plan", "--year", "2020", "{cases}"], "cases/x.yml", "--out"),
+    ("batch --out - > a name it does not read", ["batch", "{cases}", "--out", "-"], "cases/x.jsonl", None),
+    ("plan > a name it does not read", ["plan", "--year", "2020", "{cases}"], "cases/plan.txt", None),
+]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("args,target,option", [s[1:] for s in STDOUT_IN_THE_FOLDER], ids=[s[0] for s in STDOUT_IN_THE_FOLDER])
+def test_standard_output_redirected_into_the_input_folder_is_checked_as_an_out_file_is(tmp_path, args, target, option):
+    """`batch cases --out - > cases/x.json` read its own output as a case file (an empty one: a bad record, and the
+    next run a file of JSON lines); refused before any work, as --out cases/x.json is, naming the file by the walk.
+    Redirected to a name the folder reader does not read (`> cases/x.jsonl`), it is the run's own output, as an
+    --out file there is: written, and not listed as a file passed over (nor in the errors file)."""
+    import subprocess
+    import sys
+    folder = _case_folder(tmp_path)
+    given = {"cases": folder, "tmp": tmp_path}
+    redirected = tmp_path / target
+    redirected.parent.mkdir(exist_ok=True)
+    before = {p: p.read_bytes() for p in [*folder.rglob("*.y*ml"), *tmp_path.glob("*/*.yaml")]}
+    with open(redirected, "ab") as stdout:      # `>>`: a case file redirected to keeps what it held
+        done = subprocess.run([str(Path(sys.executable).parent / "regcode"), *[a.format(**given) for a in args],
+                               "--errors", str(tmp_path / "e.jsonl"), "--jobs", "1"],
+                              stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, timeout=120)
+    stderr = done.stderr.decode("utf-8")
+    assert "Traceback" not in stderr
+    if option is None:
+        assert done.returncode == 0, stderr
+        assert "input.skipped" not in stderr and "skipped" not in stderr
+        assert (tmp_path / "e.jsonl").read_bytes() == b""
+        assert redirected.read_text(encoding="utf-8").count("\n") >= 4     # four results, or the plan's summary
+        return
+    found = {"cases/x.json": folder / "x.json", "cases/sub/x.yaml": folder / "sub" / "x.yaml", "cases/x.yml": folder / "x.yml",
+             "cases/aa-clean.yaml": folder / "aa-clean.yaml", "elsewhere/food.yaml": folder / "linked.yaml"}[target]
+    assert done.returncode == 1, stderr
+    said = (f"standard output is the input ({found}, a case file of {folder}): what is written there would be read as a "
+            f"case file; redirect stdout to a file outside {folder} or "
+            + ("give --out FILE" if option == "--out" else "leave out --format json"))
+    if "json" in args:      # the usage error is the {"errors": [...]} every error is with --format json
+        (error,) = json.loads(stderr)["errors"]
+        assert (error["code"], error["location"]["path"], error["message"]) == ("usage.bad_value", option, said)
+    else:
+        assert stderr == f"regcode {args[0]}: {option}: {said} (see regcode {args[0]} --help)\n"
+    assert {p: p.read_bytes() for p in before} == before
+    assert redirected.read_bytes() == before.get(redirected, b"")
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "e.jsonl").exists()
+
+
+@pytest.mark.parametrize("verb", ["batch", "plan"])
+def test_a_folder_input_is_walked_once_for_the_outputs_checks_and_the_run(tmp_path, verb, monkeypatch):
+    """--out and --errors are each checked against the folder INPUT (is it a case file of it, would it be one), and
+    the run reads the folder: one walk for all three (the check walked it once per output, then the run again)."""
+    from regcode.engine import corpus
+    folder = _case_folder(tmp_path)
+    walks = []
+    real = corpus._walk
+    monkeypatch.setattr(corpus, "_walk", lambda directory: walks.append(directory) or real(directory))
+    out = tmp_path / ("o.jsonl" if verb == "batch" else "o.csv")
+    result = run(verb, *(["--year", "2020"] if verb == "plan" else []), folder, "--out", out, "--errors",
+                 tmp_path / "e.jsonl", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    assert walks == [folder]
+    assert "evaluated 4" in result.stderr if verb == "batch" else "(4 of 4 case files" in result.stderr
+
+
 @pytest.mark.parametrize("target", ["cases/out.jsonl", "cases/.hidden.yaml", "cases/.git/out.yaml", "out.yaml"])
 def test_an_output_in_or_beside_the_folder_that_is_not_read_is_allowed(tmp_path, target):
     folder = _case_folder(tmp_path)

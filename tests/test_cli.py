@@ -728,19 +728,34 @@ def test_a_bare_explain_before_the_files_is_said_as_such_with_both_ways_to_write
     assert CliRunner().invoke(regcode, [args[0], *args[2:], "--explain"]).exit_code == 0
 
 
+@pytest.mark.parametrize("verb", ["eval", "batch"])
 @pytest.mark.parametrize("level", ["-", "examples/cases/aa-clean.yaml"])
-def test_a_level_written_with_an_equals_sign_is_a_level_not_a_file_read_too_early(level, monkeypatch):
+def test_a_level_written_with_an_equals_sign_is_a_level_not_a_file_read_too_early(level, verb, monkeypatch):
     """`--explain=-` says the level it names: the user wrote a level (the `=` joins it to the option), so the
-    message is the choice's own, not that a file was taken for a level."""
+    message is the choice's own, not that a file was taken for a level. Told from the words click is given, not
+    the process's sys.argv, which here says the contrary (a bare --explain before the file)."""
     import sys
     from conftest import REPO
     monkeypatch.chdir(REPO)
-    args = ["eval", f"--explain={level}", "examples/cases/aa-clean.yaml"]
-    monkeypatch.setattr(sys, "argv", ["regcode", *args])   # what click cannot tell apart, the command line can
-    result = CliRunner().invoke(regcode, args)
+    rest = ["examples/cases/aa-clean.yaml"] if verb == "eval" else ["examples/cases", "--out", "-"]
+    monkeypatch.setattr(sys, "argv", ["regcode", verb, "--explain", level, *rest])
+    result = CliRunner().invoke(regcode, [verb, f"--explain={level}", *rest])
     assert result.exit_code == 1, result.output
-    assert f"--explain: {level!r} is not one of 'none', 'decisive', 'full'" in result.stderr
-    assert "is read as the level" not in result.stderr
+    assert result.stderr == (f"regcode {verb}: --explain: {level!r} is not one of 'none', 'decisive', 'full' "
+                             f"(see regcode {verb} --help)\n")
+
+
+def test_a_bare_level_is_told_apart_from_the_words_click_is_given_not_sys_argv(monkeypatch):
+    """The other way round: a bare --explain before the file is said as such, whatever sys.argv holds (here the
+    joined form), and a joined value of another option (`--out=x`) does not count as the level's."""
+    import sys
+    from conftest import REPO
+    monkeypatch.chdir(REPO)
+    case = "examples/cases/aa-clean.yaml"
+    monkeypatch.setattr(sys, "argv", ["regcode", "eval", f"--explain={case}", case])
+    result = CliRunner().invoke(regcode, ["eval", "--explain", case, f"--out={case}.html"])
+    assert result.exit_code == 1, result.output
+    assert f"{case!r} is read as the level of --explain, which comes before it" in result.stderr
 
 
 @pytest.mark.parametrize("licenses,rule,clause,matched", [

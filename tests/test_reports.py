@@ -360,3 +360,98 @@ def test_a_decision_set_aside_for_its_own_mistake_is_no_echo_in_reports_and_the_
     issues = [i for v in json.loads(result.stdout)["versions"] for i in v.get("errors", [])]
     assert sorted((i["code"], i["location"]["file"].rsplit("/", 1)[-1], i["location"]["path"]) for i in issues) == [
         ("compile.reports", "policy.yaml", "reports.plan.key"), ("schema.enum", "decisions.yaml", "decisions.rating.combine")], issues
+
+
+# ---- labels in the text tables ------------------------------------------------------------------
+def _width(text: str) -> int:
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _right_ends(line: str) -> dict:
+    """Each word of a table line -> the display column its last character ends at."""
+    import re
+    return {m.group(): _width(line[:m.end()]) for m in re.finditer(r"\S+", line)}
+
+
+def test_the_batch_table_shows_each_counted_value_s_declared_label_under_it_and_json_keeps_the_value(tmp_path):
+    """Shanghai labels classification and supervision_mode (labels: in decisions.yaml): the text table names each
+    counted value's label under its code, right-aligned as the counts are; the JSON summary is keyed by the codes."""
+    examples = REPO / "examples" / "cases"
+    text = run("batch", examples, "--out", tmp_path / "a.jsonl", "--jobs", 1)
+    assert text.exit_code == 0, text.output
+    lines = text.stderr.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("district"))
+    header, labels = lines[at], lines[at + 1]
+    assert labels.split() == ["AA类", "A类", "B类", "C类", "信用监管", "责任监管", "常态监管", "加严监管"]
+    ends = _right_ends(header)
+    under = {"AA类": "aa", "A类": "a", "B类": "b", "C类": "c", "信用监管": "credit", "责任监管": "responsibility",
+             "常态监管": "normal", "加严监管": "strict"}
+    assert {label: end for label, end in _right_ends(labels).items()} == {label: ends[code] for label, code in under.items()}
+    assert lines[at + 2].split()[0] == "宝山区"     # the rows follow the two header lines
+    as_json = run("batch", examples, "--out", tmp_path / "b.jsonl", "--jobs", 1, "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    summary = json.loads(as_json.stdout)
+    assert {v for d in summary["districts"].values() for v in d["classification"]} <= {"aa", "a", "b", "c", "n/a"}
+    assert {v for d in summary["districts"].values() for v in d["supervision_mode"]} <= {"credit", "responsibility",
+                                                                                           "normal", "strict", "n/a"}
+    assert "类" not in as_json.stdout and "监管" not in as_json.stdout
+
+
+def test_the_plan_summary_shows_each_mode_s_label_under_it():
+    result = run("plan", "--year", 2020, REPO / "examples" / "cases", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("district"))
+    header, labels = lines[at], lines[at + 1]
+    assert labels.split() == ["加严监管", "常态监管", "责任监管", "信用监管"]
+    ends, under = _right_ends(header), _right_ends(labels)
+    assert [under[label] for label in labels.split()] == [ends[m] for m in ("strict", "normal", "responsibility", "(sampled/all)")]
+
+
+def _labelled_kiosks(tmp_path) -> Path:
+    """The kiosk policy with labels for some values only: rating's gold and red, regime's close, and the group
+    decision made an enum of the zones, with a label for one of them."""
+    root = _kiosk_copy(tmp_path, lambda t: t)
+    version = root / "kiosk" / "1"
+    decisions = version / "decisions.yaml"
+    text = decisions.read_text(encoding="utf-8")
+    for old, new in [
+            ("values: [gold, silver, red], combine: max,", "values: [gold, silver, red], labels: {gold: 金牌, red: 红牌}, combine: max,"),
+            ("values: [light, standard, close], combine: max,", "values: [light, standard, close], labels: {close: 重点检查}, combine: max,"),
+            ("zone_office: {title: 片区管理所, type: string,",
+             f"zone_office: {{title: 片区管理所, type: enum, values: [{', '.join(ZONES)}], labels: {{北区: 北区管理所}},")]:
+        assert old in text
+        text = text.replace(old, new)
+    decisions.write_text(text, encoding="utf-8")
+    schema = version / "facts.schema.yaml"
+    schema.write_text(schema.read_text(encoding="utf-8").replace("zone: {type: string}", f"zone: {{enum: [{', '.join(ZONES)}]}}"),
+                      encoding="utf-8")
+    return root
+
+
+def test_labels_show_where_a_value_has_one_and_the_value_alone_where_it_has_none(tmp_path):
+    root = _labelled_kiosks(tmp_path)
+    kiosk = ["--policy-root", root, "--policy", "kiosk"]
+    source = jsonl(tmp_path / "k.jsonl", kiosk_cases(60, seed=8))
+    text = run("batch", source, "--out", tmp_path / "o.jsonl", "--jobs", 1, *kiosk)
+    assert text.exit_code == 0, text.output
+    lines = text.stderr.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("zone"))
+    header, labels = lines[at], lines[at + 1]
+    ends = _right_ends(header)
+    assert header.split()[2:] == ["rated", "gold", "rated", "silver", "rated", "red", "unrated", "light", "standard", "close", "n/a"]
+    # gold's and red's labels under them, none under silver, light, standard or the columns of no value
+    assert _right_ends(labels) == {"金牌": ends["gold"], "红牌": ends["red"], "重点检查": ends["close"]}
+    rows = [line.split("  ")[0] for line in lines[at + 2:]]     # a group's name, its label beside it when declared
+    assert rows == ["中区", "北区 (北区管理所)", "南区", "东区", "(no zone)", "total"]
+    plan = run("plan", "--year", 2020, source, "--jobs", 1, *kiosk)
+    assert plan.exit_code == 0, plan.output
+    plan_lines = plan.stdout.splitlines()
+    at = next(i for i, line in enumerate(plan_lines) if line.startswith("zone"))
+    assert _right_ends(plan_lines[at + 1]) == {"重点检查": _right_ends(plan_lines[at])["close"]}
+    assert any(line.startswith("北区 (北区管理所)") for line in plan_lines)
+    as_json = run("batch", source, "--out", tmp_path / "j.jsonl", "--jobs", 1, "--format", "json", *kiosk)
+    assert as_json.exit_code == 0, as_json.output
+    zones = json.loads(as_json.stdout)["zones"]
+    assert "北区" in zones and not any("管理所" in z or "牌" in json.dumps(zones[z], ensure_ascii=False) for z in zones)
