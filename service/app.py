@@ -709,9 +709,8 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         name = (metrics_mod.REFUSED if refused is not None else getattr(route, "path", None) or
                 ("/docs/static" if path.startswith("/docs/static/") else
                  path if path in ("/openapi.json", "/docs") else "unmatched"))
-        service.metrics.inc("regcode_http_requests_total", route=name, method=metrics_mod.method_label(request.method),
-                            status=str(response.status_code))
-        service.metrics.observe("regcode_http_request_duration_seconds", time.perf_counter() - started, route=name)
+        service.metrics.answered(time.perf_counter() - started, route=name, method=request.method,
+                                 status=response.status_code)
         return response
 
     # ---- evaluation -----------------------------------------------------------------------------

@@ -367,8 +367,9 @@ def test_health_and_metrics_count_what_happened():
         assert samples['regcode_decisions_total{policy="shanghai-post-license@2017"}'] == 3
         assert samples['regcode_errors_total{code="input.syntax"}'] == 1
         assert samples['regcode_http_requests_total{method="POST",route="/v1/evaluate",status="200"}'] == 3
-        assert samples['regcode_http_request_duration_seconds_count{route="/v1/evaluate"}'] == 4
-        assert samples['regcode_http_request_duration_seconds_bucket{route="/v1/evaluate",le="+Inf"}'] == 4
+        assert samples['regcode_http_request_duration_seconds_count{method="POST",route="/v1/evaluate",status="200"}'] == 3
+        assert samples['regcode_http_request_duration_seconds_bucket{method="POST",route="/v1/evaluate",status="200",le="+Inf"}'] == 3
+        assert samples['regcode_http_request_duration_seconds_count{method="POST",route="/v1/evaluate",status="400"}'] == 1
         assert samples["regcode_workers"] == 1 and samples["regcode_policy_versions"] == 1
         assert "# TYPE regcode_http_request_duration_seconds histogram" in text.text
 
@@ -391,6 +392,9 @@ def test_the_method_label_is_bounded_to_the_known_methods_and_other():
     assert 'regcode_http_requests_total{method="other",route="unmatched",status="404"} 1' in series
     assert 'regcode_http_requests_total{method="DELETE",route="/health",status="405"} 1' in series
     assert 'regcode_http_requests_total{method="other",route="(refused)",status="404"} 1' in series
+    timed = [line for line in text.splitlines() if line.startswith("regcode_http_request_duration_seconds_count{")]
+    assert {re.search(r'method="([^"]*)"', line).group(1) for line in timed} == {"other", "DELETE"}, timed
+    assert 'regcode_http_request_duration_seconds_count{method="other",route="/health",status="405"} 5' in timed
 
 
 def test_a_bug_s_500_is_counted_as_every_answer_is(monkeypatch):
