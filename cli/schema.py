@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from ..engine import PolicyError
-from ..engine.schema import LANGUAGE_FILE, SETTINGS_FILE, dumps, language_schema, policy_schema, write_schemas
+from ..engine.schema import (LANGUAGE_FILE, SETTINGS_FILE, dumps, language_schema, policy_schema, relative_out,
+                              write_schemas)
 from .main import catalog, folder_of, label_of, policy_root_option, regcode, version_entries
 from .testcmd import _versions
 
@@ -15,10 +16,13 @@ from .testcmd import _versions
 @click.argument("policy", required=False, metavar="[POLICY[@VERSION]]")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write every schema here, with a yaml-language-server settings mapping. Without it, print one schema.")
+@click.option("--workspace", "workspace", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="The editor's workspace folder, which holds --out: the settings name every schema and version "
+              "folder relative to it, the same on any machine (default: by absolute path).")
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty and holds no schemas regcode "
               "wrote (nothing already there is removed; files of the same name are overwritten).")
 @policy_root_option
-def schema_cmd(policy, out, force, policy_roots):
+def schema_cmd(policy, out, workspace, force, policy_roots):
     """JSON Schemas (draft-07, what yaml-language-server reads) of the whole rule language and of a
     policy version's names: decisions, parameters, derived facts and fact paths.
 
@@ -27,13 +31,25 @@ def schema_cmd(policy, out, force, policy_roots):
     Without --out: the version's policy-file schema on stdout (the language schema when no POLICY).
     The --out folder is regcode's own, as `regcode site`'s is: a rewrite removes the schemas it wrote
     before and no longer writes, and a folder holding other files is refused unless --force.
+    The settings name each schema and version folder by its absolute path; with --workspace DIR (the
+    folder the editor opens, holding --out), by its path in DIR, for a settings file to commit: the
+    version schemas are then ID/VERSION.schema.json (yaml-language-server reads no relative path
+    whose file name has an `@`), and a version folder outside DIR is left out, and said.
     A version that does not compile costs its own schemas only: the rest is written, its folder is
     mapped to the language schema, its problems are listed, and the exit status is 1.
 
     \b
     Examples:
       regcode schema --out .regcode/schemas
+      regcode schema --out .regcode/schemas --workspace .
       regcode schema shanghai-post-license@2017 > shanghai.schema.json"""
+    if workspace is not None:
+        if out is None:
+            raise click.BadParameter("the settings it makes relative are written with --out DIR only; give --out too",
+                                     param_hint="--workspace")
+        why = relative_out(out, workspace)
+        if why is not None:
+            raise click.BadParameter(why, param_hint="--out")
     cat = catalog(policy_roots)
     if out is None:
         if not policy:      # the language alone: no version is compiled, so no broken one stops it
@@ -47,9 +63,12 @@ def schema_cmd(policy, out, force, policy_roots):
     # What can be written is: a broken version (a draft half-way) costs its own schemas only, and its
     # folder is mapped to the language schema, so the editor still checks its files while it is fixed.
     policies, failed = cat.compile_each(version_entries(cat, policy))
-    written = write_schemas(out, policies, force, broken=[folder_of(entry) for entry, _ in failed])
+    written = write_schemas(out, policies, force, broken=[folder_of(entry) for entry, _ in failed], workspace=workspace)
     for path in written:
         click.echo(f"wrote {path}")
+    for folder in written.outside:
+        click.echo(f"note: {folder} is outside the workspace {workspace.resolve()}: its files are not mapped to a schema "
+                   "(a file's first line `# yaml-language-server: $schema=PATH` still can)", err=True)
     for path in written.removed:
         click.echo(f"removed {path} (the previous run wrote it and this one does not)")
     for path in written.kept:

@@ -226,6 +226,7 @@ class ParameterDecl:
     article: str = ""
     unit: str = ""
     location: Location = field(default_factory=Location)
+    values_location: Optional[Location] = None    # of its `values:` (dated parameters): where a date without one is mended
 
     def at(self, as_of: str):
         """The value in force on `as_of` (dated parameters) or the constant value."""

@@ -417,7 +417,8 @@ def pass_declarations(c: Compilation) -> None:
         c.parameters[name] = ir.ParameterDecl(name=name, value=data.get("value"),
                                               values=dict(sorted(values.items())) if values else None,
                                               title=data.get("title", ""), article=data.get("article", ""),
-                                              unit=data.get("unit", ""), location=item.location())
+                                              unit=data.get("unit", ""), location=item.location(),
+                                              values_location=item.location("values") if values else None)
     for name, item in sorted(r.decisions.items()):
         d = item.data
         typ, combine = d["type"], d["combine"]

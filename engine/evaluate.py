@@ -448,7 +448,7 @@ def no_value_issue(policy: CompiledPolicy, name: str, as_of: str, rules: list) -
     decl = policy.parameters[name]
     first = min(decl.values)
     return NoValue("eval.parameter", f"{no_value_words(policy.ref, name, first, rules)}: on {as_of} {policy.ref} cannot be evaluated",
-                   decl.location, f"give `{name}` a value dated on or before {as_of} in its `values`, or evaluate "
+                   decl.values_location or decl.location, f"give `{name}` a value dated on or before {as_of} in its `values`, or evaluate "
                    f"{policy.ref} on dates from {first} on", name, first, tuple(rules))
 
 

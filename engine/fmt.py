@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -286,6 +286,8 @@ class _Layout:
     blocks: dict       # path of a block collection -> (column, last line)
     at_line: dict      # line -> path of the outermost entry starting on it
     first: int         # the first line of the document's content
+    inside: set = field(default_factory=set)   # lines of scalars written over several lines, after their first
+    flow: set = field(default_factory=set)     # lines inside flow collections written over several lines (_text_lines)
 
 
 def _loader():
@@ -345,12 +347,12 @@ def _layout(text: str, lines: list) -> Optional[_Layout]:
     import yaml
     try:
         root = yaml.compose(text, Loader=_loader())
-        scalars, _ = _text_lines(text, lines)
+        scalars, flow = _text_lines(text, lines)
     except yaml.YAMLError:     # (never met: parse_text read it) ruamel's as before
         return None
     if root is None:
         return None
-    layout = _Layout({}, {}, {}, root.start_mark.line)
+    layout = _Layout({}, {}, {}, root.start_mark.line, scalars, flow)
     seen: set = set()
 
     def last_line(node) -> int:
@@ -400,7 +402,7 @@ def _lift_comments(text: str) -> tuple:
     layout = _layout(text, lines)
     if layout is None:
         return text, [], list(range(len(lines)))
-    inside, flow = _text_lines(text, lines)      # (it scanned in _layout)
+    inside, flow = layout.inside, layout.flow     # (scanned once, by _layout)
 
     def movable(i: int) -> bool:
         body = lines[i].strip(" \t")

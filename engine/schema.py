@@ -282,39 +282,99 @@ def case_schema(policy: CompiledPolicy) -> dict:
 SCHEMA_MANIFEST = ".regcode-schemas.json"
 
 
-def write_schemas(out: Path, policies: list, force: bool = False, broken=()) -> list:
+def schema_names(policy: CompiledPolicy, workspace: bool = False) -> dict:
+    """The file names of a version's two schemas in the --out folder: `ID@VERSION.schema.json` and
+    `ID@VERSION.case.schema.json`; for settings relative to a workspace `ID/VERSION.schema.json` and
+    `ID/VERSION.case.schema.json`, as yaml-language-server reads a path as relative only without an `@` in its file name
+    (RELATIVE_PATH)."""
+    stem = f"{policy.id}/{policy.version}" if workspace else policy.ref
+    return {"policy": f"{stem}.schema.json", "case": f"{stem}.case.schema.json"}
+
+
+def write_schemas(out: Path, policies: list, force: bool = False, broken=(), workspace: Optional[Path] = None) -> list:
     """Write the language schema, each version's policy-file and case-file schemas, and a settings
     mapping for yaml-language-server (each version's folder -> its schema; each folder in `broken`, a
     version that does not compile, -> the language schema). The folder is regcode's own, as the
     site's is (engine/outdir.py): a rewrite removes the schemas of a version no longer written, and a
-    folder holding files regcode did not write is refused unless `force`. Returns the paths written."""
+    folder holding files regcode did not write is refused unless `force`. Returns the paths written, with
+    `outside`: the version folders left out of the mapping, outside `workspace`.
+
+    Without `workspace` the mapping names every path absolutely; with it (the editor's workspace folder, which
+    holds `out`: relative_out says so), relative to it, the same on every machine the workspace is checked out on."""
     out = Path(out)
     files = {LANGUAGE_FILE: dumps(language_schema())}
     mapping: dict = {}
+    outside: list = []
+    root = Path(workspace).resolve() if workspace is not None else None
+    if root is not None and (why := relative_out(out, root)) is not None:
+        raise ValueError(why)     # (the CLI says it as a usage error first)
+
+    def mapped(schema: str, directory) -> None:
+        globs = _version_globs(Path(directory), root)
+        if globs is None:
+            outside.append(Path(directory).resolve())
+        else:
+            mapping.setdefault(_schema_path(out / schema, root), []).extend(globs)
+
     for policy in policies:
-        names = {"policy": f"{policy.ref}.schema.json", "case": f"{policy.ref}.case.schema.json"}
+        names = schema_names(policy, root is not None)
         files[names["policy"]] = dumps(policy_schema(policy))
         files[names["case"]] = dumps(case_schema(policy))
-        mapping[_schema_path(out / names["policy"])] = _version_globs(Path(policy.directory))
+        mapped(names["policy"], policy.directory)
     for directory in broken:
-        mapping.setdefault(_schema_path(out / LANGUAGE_FILE), []).extend(_version_globs(Path(directory)))
+        mapped(LANGUAGE_FILE, directory)
     mapping = {schema: sorted(globs) for schema, globs in mapping.items()}
     files[SETTINGS_FILE] = dumps({"yaml.schemas": dict(sorted(mapping.items()))})
     previous = claim(out, SCHEMA_MANIFEST, "regcode-schemas", files, force, "editor schemas")
-    return write_owned(out, SCHEMA_MANIFEST, "regcode-schemas", files, previous, "editor schemas")
+    written = write_owned(out, SCHEMA_MANIFEST, "regcode-schemas", files, previous, "editor schemas")
+    written.outside = sorted(outside)
+    return written
 
 
 # The settings read the same from wherever regcode runs. yaml-language-server resolves a relative schema path from
-# the editor's workspace root, which regcode does not know (the working folder was taken for it, so the file changed
-# with the folder regcode ran in): a schema is named by its absolute path, which it takes as it is, and a version's
-# files by a glob of its folder's absolute path (a pattern is matched against the end of a file's path).
-def _schema_path(path: Path) -> str:
-    return path.resolve().as_posix()
+# the editor's workspace root, which regcode does not know unless told (--workspace; the working folder was taken for
+# it once, so the file changed with the folder regcode ran in): without it a schema is named by its absolute path,
+# which it takes as it is, and a version's files by a glob of its folder's absolute path (a pattern matches the end
+# of a file's path: the server puts `**/` before it).
+#
+# With the workspace, a schema is `./` and its path below the workspace: yaml-language-server takes a schema path as
+# relative to the workspace root only when it matches its isRelativePath (src/languageservice/utils/paths.ts, quoted
+# here: ASCII letters, digits, `_`, `-`, `.`, `@` and spaces in folder names, no `@` in the file name), and `./` keeps
+# it from the branch that reads a path starting with a workspace folder's name (a string prefix: a folder named
+# `regcode` would take `regcode-v1.schema.json`) as below that folder. A version folder's glob is its path below the
+# workspace (no `./`: the server's `**/` before `./` matches nothing).
+RELATIVE_PATH = re.compile(r"^(((\.\.?)|([\w@. -]+))(/|\\\\?))*[\w. -]*\.[\w-]+$", re.I | re.A)
 
 
-def _version_globs(directory: Path) -> list:
-    folder = directory.resolve().as_posix()
-    return [f"{folder}/**/*.yaml", f"{folder}/**/*.yml"]
+def relative_out(out: Path, workspace: Path) -> Optional[str]:
+    """Why `out` cannot hold schemas the settings name relative to `workspace` (None when it can): it is not inside
+    the workspace, or its path there is not one yaml-language-server reads as relative (RELATIVE_PATH)."""
+    out, root = Path(out).resolve(), Path(workspace).resolve()
+    if not out.is_relative_to(root):
+        return f"{out} is not inside the workspace {root}: the settings name the schemas relative to it"
+    below = out.relative_to(root).as_posix()
+    if not RELATIVE_PATH.match(_schema_path(out / LANGUAGE_FILE, root)):    # (ids and versions are names it reads)
+        return (f"its path in the workspace, `{below}`, is not one yaml-language-server reads as relative to the workspace: "
+                "name its folders with ASCII letters, digits, `-`, `_`, `.`, `@` and spaces")
+    return None
+
+
+def _schema_path(path: Path, workspace: Optional[Path] = None) -> str:
+    if workspace is None:
+        return path.resolve().as_posix()
+    return "./" + path.resolve().relative_to(workspace).as_posix()
+
+
+def _version_globs(directory: Path, workspace: Optional[Path] = None) -> Optional[list]:
+    """The globs of a version folder's files: absolute, or below `workspace` (None when it is not below it)."""
+    folder = directory.resolve()
+    if workspace is None:
+        return [f"{folder.as_posix()}/**/*.yaml", f"{folder.as_posix()}/**/*.yml"]
+    if not folder.is_relative_to(workspace):
+        return None
+    below = folder.relative_to(workspace).as_posix()
+    prefix = "" if below == "." else below + "/"
+    return [f"{prefix}**/*.yaml", f"{prefix}**/*.yml"]
 
 
 def dumps(schema: dict) -> str:

@@ -243,6 +243,23 @@ async def accepts_json(request: Request) -> None:
                          Location(path="header.accept"), "send `Accept: application/json` (or */*), or no Accept header")])
 
 
+def negotiates(route, method: str) -> bool:
+    """Whether `route` answers `method` by content negotiation: its answer depends on Accept (accepts_json, a 406 or
+    its JSON), so that a cache must key it by Accept too (RFC 9110 12.5.5: `Vary: Accept`). A method it does not
+    serve (a 405) is not negotiated; a HEAD is served as the GET (_Framing)."""
+    methods = getattr(route, "methods", None) or ()
+    if method not in methods and not (method == "HEAD" and "GET" in methods):
+        return False
+    return any(getattr(d, "dependency", None) is accepts_json for d in getattr(route, "dependencies", ()))
+
+
+def vary_on(headers, name: str) -> None:
+    """Add `name` to the response's Vary header unless it is named there already (or Vary is `*`)."""
+    said = {token.strip().lower() for value in headers.getlist("vary") for token in value.split(",")}
+    if name.lower() not in said and "*" not in said:
+        headers.add_vary_header(name)
+
+
 def _check_encoding(request: Request) -> None:
     """The body is read as it is sent: a compressed one (Content-Encoding: gzip ...) would be parsed as its bytes."""
     codings = [c.strip().lower() for value in request.headers.getlist("content-encoding") for c in value.split(",")]
@@ -685,14 +702,15 @@ def create_app(config: Optional[ServeConfig] = None, loaded: Optional[registry.L
         except Exception as exc:    # answered here, not by the framework outside this middleware: then counted too
             response = await _bug(request, exc)
         route = request.scope.get("route")
+        if route is not None and negotiates(route, request.method):    # its problems too: a 406 or not is Accept's
+            vary_on(response.headers, "Accept")
         # the document and its browsable docs are served outside the routes: named here, a bounded set of labels
         path = request.scope["path"]
         name = (metrics_mod.REFUSED if refused is not None else getattr(route, "path", None) or
                 ("/docs/static" if path.startswith("/docs/static/") else
                  path if path in ("/openapi.json", "/docs") else "unmatched"))
-        service.metrics.inc("regcode_http_requests_total", route=name, method=metrics_mod.method_label(request.method),
-                            status=str(response.status_code))
-        service.metrics.observe("regcode_http_request_duration_seconds", time.perf_counter() - started, route=name)
+        service.metrics.answered(time.perf_counter() - started, route=name, method=request.method,
+                                 status=response.status_code)
         return response
 
     # ---- evaluation -----------------------------------------------------------------------------

@@ -43,7 +43,9 @@ class Metrics:
         "regcode_http_requests_total": ("counter", "HTTP requests answered, each once, by route (`(refused)`: before "
                                         "routing, by the HTTP reader or for a target no route can be; `unmatched`: no "
                                         "route), method (`other` for one not in RFC 9110) and status."),
-        "regcode_http_request_duration_seconds": ("histogram", "Time to answer an HTTP request, by route."),
+        "regcode_http_request_duration_seconds": ("histogram", "Time to answer an HTTP request, by route, method and "
+                                                  "status as counted in regcode_http_requests_total (one the HTTP reader "
+                                                  "refuses: from its first byte)."),
         "regcode_decisions_total": ("counter", "Decisions taken (one per evaluated case), by policy version."),
         "regcode_errors_total": ("counter", "Problems reported to clients, by issue code (a request may report several)."),
         "regcode_decision_log_lines_total": ("counter", "Lines written to the decision log."),
@@ -76,6 +78,13 @@ class Metrics:
                     h[0][i] += 1
             h[1] += 1
             h[2] += seconds
+
+    def answered(self, seconds: float, route: str, method, status: int) -> None:
+        """One HTTP request answered: counted, and its time observed, under the same labels (the method bounded,
+        method_label), whoever answered it: the app, or the HTTP reader refusing it before the app saw it."""
+        labels = {"route": route, "method": method_label(method), "status": str(status)}
+        self.inc("regcode_http_requests_total", **labels)
+        self.observe("regcode_http_request_duration_seconds", seconds, **labels)
 
     def gauge(self, name: str, read: Callable[[], list]) -> None:
         """`read()` -> [(labels dict, value)], called at each scrape."""

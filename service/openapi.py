@@ -213,6 +213,13 @@ NOT_ACCEPTABLE = ("A problem (`request.not_acceptable`): the Accept header refus
                   "whatever Accept says")
 
 
+# ... and which of their answers say that they depend on Accept (app.negotiates): all but those made before the route
+# is reached (the HTTP reader's 408 and 431, a method not served); a 400 or 413 of the reader's has no Vary
+VARY = {"description": "`Accept`: the answer depends on the Accept header (a 406 or this), so a cache keys it by Accept "
+                       "too (RFC 9110 12.5.5)", "schema": {"type": "string"}}
+NOT_NEGOTIATED = ("405", "408", "431")
+
+
 def _problem_response(description: str) -> dict:
     return {"description": description, "content": {"application/problem+json": {"schema": {"$ref": REF + "Problem"}}}}
 
@@ -243,6 +250,10 @@ def attach(spec: dict, policies: list) -> dict:
                     **({"406": NOT_ACCEPTABLE} if (path, method) in OK else {})}
             for status, description in said.items():
                 responses.setdefault(status, _problem_response(description))
+            if (path, method) in OK:
+                for status, response in responses.items():
+                    if status not in NOT_NEGOTIATED:
+                        response["headers"] = {**response.get("headers", {}), "Vary": VARY}
         # HEAD wherever GET is served (app._Framing): its own operation in the document, as /health's is
         if "get" in ops and "head" not in ops:
             head = {**ops["get"], "summary": ops["get"].get("summary", "") + HEAD_NOTE,

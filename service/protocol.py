@@ -16,6 +16,7 @@ import ast
 import logging
 import re
 import sys
+import time
 from http import HTTPStatus
 from typing import Optional
 from urllib.parse import quote
@@ -26,7 +27,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..engine import Issue, Location
 from .app import READ_TIMED_OUT as TIMED_OUT, READ_TIMEOUT
-from .metrics import REFUSED, method_label
+from .metrics import REFUSED
 from .problems import MEDIA_TYPE, problem_body, read_timeout_issue
 
 log = logging.getLogger("regcode.serve")
@@ -224,6 +225,7 @@ class ProblemH11Protocol(H11Protocol):
         self._raw = None
         self._timer = None          # the read timeout armed: (kind, TimerHandle), kind "head" or "body"
         self._lingered = 0
+        self._began: Optional[float] = None   # perf_counter() at the first byte of the request being read (metrics)
 
     # -- the connection ---------------------------------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -242,10 +244,14 @@ class ProblemH11Protocol(H11Protocol):
             if self._lingered > LINGER_BYTES:
                 self._raw.close()
             return
+        if self._began is None and self.conn.their_state is h11.IDLE:
+            self._began = time.perf_counter()
         super().data_received(data)
         self._watch()
 
     def on_response_complete(self) -> None:
+        # the next request began when this one ended if it is already here (pipelined), else with its first byte
+        self._began = time.perf_counter() if self.conn.trailing_data[0] else None
         super().on_response_complete()
         self._watch()
 
@@ -328,15 +334,17 @@ class ProblemH11Protocol(H11Protocol):
 
     # -- problems ---------------------------------------------------------------------------------
     def _count(self, issue: Issue, status: Optional[int] = None) -> None:
-        """The issue, and with `status` the request answered so, in regcode_http_requests_total, unless the app took the
-        request (a body cut by a malformed chunk): the app then counts its answer, the one request once."""
+        """The issue, and with `status` the request answered so, in regcode_http_requests_total and the latency
+        histogram (timed from the request's first byte), unless the app took the request (a body cut by a malformed
+        chunk): the app then counts its answer, the one request once."""
         if self.metrics is None:
             return
         self.metrics.inc("regcode_errors_total", code=issue.code)
         taken = self.cycle is not None and not self.cycle.response_complete
         if status is not None and not taken:
-            self.metrics.inc("regcode_http_requests_total", route=REFUSED, method=method_label(self.conn.method_sent()),
-                             status=str(status))
+            began, self._began = self._began, None
+            self.metrics.answered(time.perf_counter() - began if began is not None else 0.0, route=REFUSED,
+                                  method=self.conn.method_sent(), status=status)
 
     def _send_problem(self, issue: Issue, status: int) -> None:
         status, body = problem_body([issue], status)

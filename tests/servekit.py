@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
 from fastapi.testclient import TestClient
 
@@ -16,7 +17,8 @@ JSONL = {"Content-Type": "application/x-ndjson"}
 
 class Documented:
     """The app, with every answer of one of its routes kept, to be checked against the document the app served
-    then (/openapi.json): its status declared for the route and method, and its body valid for the schema declared."""
+    then (/openapi.json): its status declared for the route and method, its body valid for the schema declared, and
+    its Vary naming Accept exactly where the operation negotiates (declares a 406)."""
 
     def __init__(self, app):
         self.app = app
@@ -37,6 +39,7 @@ class Documented:
                 headers = dict(message.get("headers", []))
                 seen["type"] = headers.get(b"content-type", b"").decode().split(";")[0]
                 seen["allow"] = headers.get(b"allow", b"").decode()
+                seen["vary"] = b", ".join(v for k, v in message.get("headers", []) if k.lower() == b"vary").decode()
             elif message["type"] == "http.response.body":
                 seen["body"] += message.get("body", b"")
             await send(message)
@@ -44,17 +47,20 @@ class Documented:
         route = scope.get("route")
         if route is not None and getattr(route, "include_in_schema", False) and "status" in seen:
             self.answers.append((self.app.openapi(), route.path, scope["method"].lower(), seen["status"], seen["type"],
-                                 seen["body"], seen["allow"]))
+                                 seen["body"], seen["allow"], seen["vary"]))
 
     def check(self) -> None:
         for answer in self.answers:
             check_answer(*answer)
 
 
-def check_answer(spec: dict, path: str, method: str, status: int, media: str, body: bytes, allow: str = "") -> None:
+def check_answer(spec: dict, path: str, method: str, status: int, media: str, body: bytes, allow: str = "",
+                 vary: Optional[str] = None) -> None:
     """The answer is one the document declares: its status for the route and method, and its body (when it has
     one) valid for the schema given for that status and media type. A 405 (a method the path does not serve,
-    so not in the document) is checked against the path's operations: each declares it, and `Allow` lists them."""
+    so not in the document) is checked against the path's operations: each declares it, and `Allow` lists them.
+    `vary` (the answer's Vary header, when the route answered it): names Accept if and only if the operation
+    negotiates, which it says by declaring a 406 and the Vary header of the status (RFC 9110 12.5.5)."""
     import json
 
     import jsonschema
@@ -67,6 +73,10 @@ def check_answer(spec: dict, path: str, method: str, status: int, media: str, bo
     assert op is not None, f"{method.upper()} {path} is served but not in the document"
     response = op["responses"].get(str(status))
     assert response is not None, f"{method.upper()} {path} answered {status}, which the document does not declare: {body[:300]!r}"
+    if vary is not None and status != 405:
+        negotiated = "406" in op["responses"]
+        assert ("accept" in {t.strip().lower() for t in vary.split(",")}) == negotiated, (method, path, status, vary)
+        assert ("Vary" in (response.get("headers") or {})) == negotiated, (method, path, status)
     if not body or method == "head":
         return
     content = response.get("content") or {}

@@ -10,8 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from regcode.cli.main import regcode
+from regcode.engine import shipped_root
 
 from conftest import TEST_POLICIES
+
+SHIPPED = shipped_root() / "shanghai-post-license" / "2017"
 
 
 def written(folder) -> dict:
@@ -67,3 +70,23 @@ def test_the_editor_settings_are_the_same_from_any_working_folder(root, tmp_path
     toy = (root / "toy" / "1").resolve().as_posix()
     assert mapping[(out / "toy@1.schema.json").resolve().as_posix()] == [f"{toy}/**/*.yaml", f"{toy}/**/*.yml"]
     assert all(key.startswith("/") for key in mapping)
+
+
+def test_the_editor_settings_relative_to_a_workspace_are_the_same_on_any_machine_and_from_any_folder(tmp_path, monkeypatch):
+    """`--workspace DIR` (the folder the editor opens): the settings name each schema and version folder by its path in
+    DIR, so the same bytes come out of two checkouts at different places and from any working folder, the workspace
+    given absolute or relative; the default names them absolutely, as above. A version folder outside the workspace (the
+    shipped policies, here) is left out of the mapping and said."""
+    checkouts = [tmp_path / "alice" / "ws", tmp_path / "bob" / "deeper" / "work space"]
+    builds = []
+    for ws in checkouts:
+        shutil.copytree(TEST_POLICIES / "toy", ws / "policies" / "toy")
+        for cwd, workspace in ((ws, "."), (ws / "policies" / "toy", "../.."), ("/", ws)):
+            result = run_from(monkeypatch, cwd, "schema", "--policy-root", ws / "policies", "--workspace", workspace,
+                              "--out", ws / ".regcode" / "schemas")
+            assert f"note: {SHIPPED.resolve()}" in result.stderr and "outside the workspace" in result.stderr
+            builds.append(written(ws / ".regcode" / "schemas"))
+    assert all(build == builds[0] for build in builds)
+    mapping = json.loads(builds[0]["yaml-language-server.settings.json"])["yaml.schemas"]
+    assert mapping == {"./.regcode/schemas/toy/1.schema.json": ["policies/toy/1/**/*.yaml", "policies/toy/1/**/*.yml"]}
+    assert "toy/1.schema.json" in builds[0] and "toy/1.case.schema.json" in builds[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -269,3 +270,59 @@ def test_a_map_decision_s_claim_names_an_entry_or_takes_another_map_whole(tmp_pa
                    "    then: [{decide: grades, value: {decision: any_high}}]\n", encoding="utf-8")
     result = check_jsonschema(schema, bad)
     assert result.returncode == 1 and "$.rules[0].then[0]" in result.stdout, result.stdout
+
+
+def test_settings_relative_to_a_workspace_name_only_paths_yaml_language_server_reads_as_relative(tmp_path):
+    """With --workspace, every schema in the settings is `./` and its path in the workspace, one yaml-language-server's
+    isRelativePath takes (RELATIVE_PATH, quoted from it: no `@` in the file name, which is why the version schemas are
+    ID/VERSION.schema.json there), and every glob is the version folder's path in it: the workspace itself (`**/...`),
+    a folder below, a broken draft (mapped to the language schema). Switching to and from the default in one --out
+    folder leaves no file of the other layout behind."""
+    from regcode.engine.schema import RELATIVE_PATH
+    ws = tmp_path / "ws"
+    shutil.copytree(TEST_POLICIES / "toy", ws / "policies" / "toy")
+    shutil.copytree(TEST_POLICIES / "toy" / "1", ws / "drafts" / "toy" / "3")
+    (ws / "drafts" / "toy" / "3" / "policy.yaml").write_text(
+        (TEST_POLICIES / "toy" / "1" / "policy.yaml").read_text(encoding="utf-8").replace('version: "1"', 'version: "3"')
+        .replace("effective_from: 2020-01-01", "effective_from: 2025-01-01"), encoding="utf-8")
+    (ws / "drafts" / "toy" / "3" / "rules" / "broken.yaml").write_text("apiVersion: regcode/v1\nkind: Rules\nrules:\n  - {id: x}\n",
+                                                                      encoding="utf-8")
+    out = ws / ".regcode" / "schemas"
+    runner = CliRunner()
+    args = ["schema", "--policy-root", str(ws / "policies"), "--policy-root", str(ws / "drafts"), "--out", str(out)]
+    result = runner.invoke(regcode, args + ["--workspace", str(ws)])
+    assert result.exit_code == 1 and "toy@3" in result.stderr, result.output      # the draft does not compile
+    mapping = json.loads((out / "yaml-language-server.settings.json").read_text(encoding="utf-8"))["yaml.schemas"]
+    assert mapping == {"./.regcode/schemas/regcode-v1.schema.json": ["drafts/toy/3/**/*.yaml", "drafts/toy/3/**/*.yml"],
+                       "./.regcode/schemas/toy/1.schema.json": ["policies/toy/1/**/*.yaml", "policies/toy/1/**/*.yml"]}
+    assert all(RELATIVE_PATH.match(schema) and (ws / schema).is_file() for schema in mapping), mapping
+    assert not RELATIVE_PATH.match("./.regcode/schemas/toy@1.schema.json")      # the default's names would not do
+    assert not list(out.glob("*@*"))
+
+    # the workspace the version folder itself, all of its files the version's (the engine's call, on a copy: an --out
+    # folder there would be read as the version's files from then on)
+    shutil.copytree(TEST_POLICIES / "toy", tmp_path / "ws2" / "toy")
+    version = Catalog([tmp_path / "ws2"]).by_ref("toy@1")
+    folder = Path(version.directory)
+    write_schemas(folder / ".schemas", [version], workspace=folder)
+    inside = json.loads((folder / ".schemas" / "yaml-language-server.settings.json").read_text(encoding="utf-8"))
+    assert inside["yaml.schemas"] == {"./.schemas/toy/1.schema.json": ["**/*.yaml", "**/*.yml"]}
+
+    back = runner.invoke(regcode, args)       # the default again, in the same folder
+    assert f"removed {out / 'toy' / '1.schema.json'}" in back.output and not (out / "toy").exists()
+    assert (out / "toy@1.schema.json").is_file() and all(k.startswith("/") for k in json.loads(
+        (out / "yaml-language-server.settings.json").read_text(encoding="utf-8"))["yaml.schemas"])
+
+
+@pytest.mark.parametrize("given, says", [
+    (["--workspace", "{ws}"], "--workspace: the settings it makes relative are written with --out DIR only"),
+    (["--workspace", "{ws}", "--out", "{tmp}/elsewhere"], "is not inside the workspace"),
+    (["--workspace", "{ws}", "--out", "{ws}/规则/schemas"], "is not one yaml-language-server reads as relative"),
+])
+def test_settings_relative_to_a_workspace_that_cannot_be_written_are_a_usage_error(tmp_path, given, says):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    args = [a.format(ws=ws, tmp=tmp_path) for a in given]
+    result = CliRunner().invoke(regcode, ["schema", "--policy-root", str(TEST_POLICIES), *args])
+    assert result.exit_code == 1 and says in result.stderr and result.stderr.startswith("regcode schema: --"), result.output
+    assert "Traceback" not in result.output and sorted(p.name for p in tmp_path.rglob("*")) == ["ws"]

@@ -401,3 +401,23 @@ def test_a_misspelt_key_is_said_at_its_line_as_written_when_comments_are_lifted_
     text = MESSY.replace("    title: 'quoted title'\n", "    # a comment\n\n    # and another\n    tittle: 'quoted title'\n")
     [note] = format_text(text, "x.yaml").notes
     assert note.location.line == text.splitlines().index("    tittle: 'quoted title'") + 1
+
+
+def test_a_file_s_text_is_scanned_once_for_the_lines_its_comments_may_move_from(monkeypatch):
+    """Where a scalar or a flow collection spans lines (no `#` there is a comment) is read once from the file's
+    tokens, when its layout is: it was scanned a second time for the same lines (a review's leftover)."""
+    import yaml
+    scanned: list = []
+    real = yaml.scan
+
+    def scan(stream, *args, **kwargs):
+        scanned.append(stream)
+        return real(stream, *args, **kwargs)
+    monkeypatch.setattr(yaml, "scan", scan)
+    for name in ("blocks.in.yaml", "nested.in.yaml"):
+        text = (REPO / "tests" / "fixtures" / "fmt" / "comments" / name).read_text(encoding="utf-8")
+        scanned.clear()
+        result = format_text(text, name)
+        assert result.formatted == (REPO / "tests" / "fixtures" / "fmt" / "comments" / name.replace(".in.", ".out.")
+                                    ).read_text(encoding="utf-8"), name
+        assert scanned.count(text) == 1, (name, len(scanned))

@@ -179,12 +179,30 @@ def test_a_version_named_outside_its_window_is_noted_in_every_output():
     assert from_case["notes"][0]["path"] == "as_of"     # the date the case file gives
 
 
-def test_the_service_notes_a_version_named_outside_its_window():
+def test_the_service_notes_a_version_named_outside_its_window(tmp_path):
+    """A client pinning a version (`version`) outside the case's date window gets, in its answer, the note `regcode
+    eval --policy-version` gives, word for word: on /v1/evaluate and in a batch's element, the date the query's
+    `as_of` or the case file's own (its note then at `as_of`); inside the window, or with no version pinned, none."""
     from servekit import YAML, serving
     body = (REPO / "examples" / "cases" / "aa-clean.yaml").read_bytes()
+    early = tmp_path / "early.yaml"      # the case file's own date, before the window
+    early.write_text(yaml.safe_dump({**yaml.safe_load(body), "as_of": "2016-01-01"}, allow_unicode=True), encoding="utf-8")
+    asks = [(REPO / "examples" / "cases" / "aa-clean.yaml", "2023-01-01"), (early, None)]
     with serving(workers=1) as client:
-        answer = client.post("/v1/evaluate", params={"version": "2017", "as_of": "2023-01-01", "explain": "none"},
-                             content=body, headers=YAML)
-        assert answer.status_code == 200, answer.text
-        assert [n["code"] for n in answer.json()["notes"]] == ["select.outside_window"]
+        for case, as_of in asks:
+            flags = ["--as-of", as_of] if as_of else []
+            said = CliRunner().invoke(regcode, ["eval", str(case), "--policy-version", "2017", "--format", "json",
+                                                "--explain", "none", *flags])
+            expected = json.loads(said.stdout)["notes"]
+            assert [(n["code"], n["path"]) for n in expected] == [("select.outside_window", "" if as_of else "as_of")]
+            query = {"version": "2017", "explain": "none", **({"as_of": as_of} if as_of else {})}
+            answer = client.post("/v1/evaluate", params=query, content=case.read_bytes(), headers=YAML)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["notes"] == expected
+            record = json.dumps(yaml.safe_load(case.read_text(encoding="utf-8")), default=str, ensure_ascii=False)
+            batch = client.post("/v1/evaluate/batch", params=query, content=record.encode("utf-8"))
+            assert batch.status_code == 200 and batch.json()["evaluated"] == 1, batch.text
+            assert batch.json()["results"][0]["notes"] == expected
+        assert "notes" not in client.post("/v1/evaluate", params={"explain": "none", "version": "2017"}, content=body,
+                                          headers=YAML).json()
         assert "notes" not in client.post("/v1/evaluate", params={"explain": "none"}, content=body, headers=YAML).json()

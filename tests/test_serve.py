@@ -367,8 +367,9 @@ def test_health_and_metrics_count_what_happened():
         assert samples['regcode_decisions_total{policy="shanghai-post-license@2017"}'] == 3
         assert samples['regcode_errors_total{code="input.syntax"}'] == 1
         assert samples['regcode_http_requests_total{method="POST",route="/v1/evaluate",status="200"}'] == 3
-        assert samples['regcode_http_request_duration_seconds_count{route="/v1/evaluate"}'] == 4
-        assert samples['regcode_http_request_duration_seconds_bucket{route="/v1/evaluate",le="+Inf"}'] == 4
+        assert samples['regcode_http_request_duration_seconds_count{method="POST",route="/v1/evaluate",status="200"}'] == 3
+        assert samples['regcode_http_request_duration_seconds_bucket{method="POST",route="/v1/evaluate",status="200",le="+Inf"}'] == 3
+        assert samples['regcode_http_request_duration_seconds_count{method="POST",route="/v1/evaluate",status="400"}'] == 1
         assert samples["regcode_workers"] == 1 and samples["regcode_policy_versions"] == 1
         assert "# TYPE regcode_http_request_duration_seconds histogram" in text.text
 
@@ -391,6 +392,9 @@ def test_the_method_label_is_bounded_to_the_known_methods_and_other():
     assert 'regcode_http_requests_total{method="other",route="unmatched",status="404"} 1' in series
     assert 'regcode_http_requests_total{method="DELETE",route="/health",status="405"} 1' in series
     assert 'regcode_http_requests_total{method="other",route="(refused)",status="404"} 1' in series
+    timed = [line for line in text.splitlines() if line.startswith("regcode_http_request_duration_seconds_count{")]
+    assert {re.search(r'method="([^"]*)"', line).group(1) for line in timed} == {"other", "DELETE"}, timed
+    assert 'regcode_http_request_duration_seconds_count{method="other",route="/health",status="405"} 5' in timed
 
 
 def test_a_bug_s_500_is_counted_as_every_answer_is(monkeypatch):
@@ -906,3 +910,53 @@ def test_only_the_json_routes_negotiate_and_the_document_declares_their_406(clie
             if json_route:
                 assert op["responses"]["406"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "406" not in spec["paths"]["/metrics"]["get"]["responses"] and "406" in spec["paths"]["/health"]["head"]["responses"]
+
+
+def test_every_answer_of_a_negotiating_route_says_vary_accept_and_no_other_does():
+    """A route whose answer depends on Accept (a 406, or its JSON) sends `Vary: Accept` with every answer it makes,
+    its problems included, so that a cache does not give one client's 406 (or JSON) to another (RFC 9110 12.5.5).
+    The negotiating routes are found from the app itself, so a new JSON route is covered here without an edit.
+    /metrics, the document and the docs answer the same whatever Accept says, and a 405 or an unmatched path did
+    not reach a route: no Vary. (servekit checks the same of every answer of every service test.)"""
+    from fastapi.routing import APIRoute
+
+    from regcode.service.app import negotiates
+    case = (CASES / "aa-clean.yaml").read_bytes()
+    asks = {   # (method, path template) -> (path, request arguments) of an answer the route makes itself
+        ("GET", "/health"): ("/health", {}), ("HEAD", "/health"): ("/health", {}),
+        ("GET", "/v1/policies"): ("/v1/policies", {}), ("HEAD", "/v1/policies"): ("/v1/policies", {}),
+        ("GET", "/v1/policies/{policy_id}/{version}"): ("/v1/policies/shanghai-post-license/2017", {}),
+        ("HEAD", "/v1/policies/{policy_id}/{version}"): ("/v1/policies/shanghai-post-license/2017", {}),
+        ("POST", "/v1/evaluate"): ("/v1/evaluate", {"content": case, "headers": YAML}),
+        ("POST", "/v1/evaluate/batch"): ("/v1/evaluate/batch", {"content": b"[]"}),
+        ("POST", "/v1/admin/reload"): ("/v1/admin/reload", {}),
+    }
+    with serving(workers=1, enable_admin=True) as client:
+        routes = [r for r in client.app.app.router.routes if isinstance(r, APIRoute)]
+        found = {(m, r.path) for r in routes for m in ("GET", "HEAD", "POST") if negotiates(r, m)}
+        assert found == set(asks), found ^ set(asks)
+        for (method, _), (path, more) in sorted(asks.items()):
+            accepts = ["text/html"] if path == "/v1/admin/reload" else ["text/html", "*/*"]    # (no reload is run)
+            answers = [client.request(method, path, **{**more, "headers": {**more.get("headers", {}), "Accept": accept}})
+                       for accept in accepts]
+            answers.append(client.request(method, path + "?nope=1", **more))   # a 400 request.query (/health takes any)
+            statuses = [a.status_code for a in answers]
+            assert statuses == [406, *[200] * (len(accepts) - 1), 200 if path == "/health" else 400], (method, path, statuses)
+            for answer in answers:
+                assert answer.headers.get("vary") == "Accept", (method, path, answer.status_code, answer.headers.get("vary"))
+        others = [("GET", "/metrics"), ("HEAD", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs"),
+                  ("PUT", "/health"), ("DELETE", "/v1/evaluate"), ("GET", "/nowhere"), ("GET", "/health%0A")]
+        for method, path in others:
+            for accept in ("text/html", "*/*"):
+                answer = client.request(method, path, headers={"Accept": accept})
+                assert answer.status_code != 406 and "vary" not in answer.headers, (method, path, answer.status_code)
+
+
+def test_vary_names_accept_once_beside_what_it_names_already():
+    from starlette.datastructures import MutableHeaders
+
+    from regcode.service.app import vary_on
+    for before, after in [(None, "Accept"), ("Origin", "Origin, Accept"), ("origin, ACCEPT", "origin, ACCEPT"), ("*", "*")]:
+        headers = MutableHeaders(raw=[(b"vary", before.encode())] if before else [])
+        vary_on(headers, "Accept")
+        assert headers.get("vary") == after, (before, headers.get("vary"))

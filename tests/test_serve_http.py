@@ -351,17 +351,29 @@ def test_an_http2_client_with_prior_knowledge_is_refused_in_http2_framing_with_h
     assert metric(port, "request.http_version") == before + 1
 
 
+def scrape(port: int) -> str:
+    return answer(exchange(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[2].decode()
+
+
+def samples(text: str, prefix: str = "regcode_http_requests_total") -> dict:
+    """The series of `prefix` in a scrape: {labels: value}."""
+    return {line[len(prefix):].rsplit(" ", 1)[0]: int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines() if line.startswith(prefix + "{")}
+
+
 def requests_counted(port: int) -> dict:
     """regcode_http_requests_total's series: {labels: count}."""
-    body = answer(exchange(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[2].decode()
-    prefix = "regcode_http_requests_total"
-    return {line[len(prefix):].rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1])
-            for line in body.splitlines() if line.startswith(prefix + "{")}
+    return samples(scrape(port))
+
+
+TIMED = "regcode_http_request_duration_seconds_count"
+FAST = "regcode_http_request_duration_seconds_bucket"
 
 
 def test_every_answer_is_counted_once_the_http_readers_refusals_under_refused_with_a_bounded_method(server):
-    """The HTTP reader's refusals (400, 413, 431 ...) never reach the app, whose middleware counted every other
-    answer: each is counted, as route `(refused)`, and the method label is one of RFC 9110's or `other`."""
+    """The HTTP reader's refusals (400, 408, 413, 431 ...) never reach the app, whose middleware counted every other
+    answer: each is counted, as route `(refused)`, and the method label is one of RFC 9110's or `other`. The latency
+    histogram has each answer too, under the same route, method and status: the refusals were counted but not timed."""
     port, _ = server
     close = b"Host: x\r\nConnection: close\r\n\r\n"
     sent = [   # (request, the series it is counted in)
@@ -377,19 +389,37 @@ def test_every_answer_is_counted_once_the_http_readers_refusals_under_refused_wi
         (b"GET /health%0A HTTP/1.1\r\n" + close, '{method="GET",route="(refused)",status="404"}'),
         (b"GET /nowhere HTTP/1.1\r\n" + close, '{method="GET",route="unmatched",status="404"}'),
         (b"GET /health HTTP/1.1\r\n" + close, '{method="GET",route="/health",status="200"}'),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\n", '{method="GET",route="(refused)",status="408"}'),   # a head cut short
+        (POST + b"Content-Length: 100\r\n\r\n{", '{method="POST",route="/v1/evaluate",status="408"}'),  # a body
+        (b"POST /v1/evaluate HTTP/1.1\r\n" + close, '{method="POST",route="/v1/evaluate",status="411"}'),
+        (b"POST /v1/evaluate HTTP/1.1\r\nContent-Type: text/csv\r\nContent-Length: 2\r\n" + close + b"{}",
+         '{method="POST",route="/v1/evaluate",status="415"}'),
+        (POST + b"Content-Length: 9000000000\r\nConnection: close\r\n\r\n{", '{method="POST",route="/v1/evaluate",status="413"}'),
+        (b"PUT /health HTTP/1.1\r\n" + close, '{method="PUT",route="/health",status="405"}'),
     ]
-    before = requests_counted(port)
+    text = scrape(port)
+    before, timed_before = samples(text), samples(text, TIMED)
+    refused_408 = '{method="GET",route="(refused)",status="408",le="%s"}'
+    fast_before = {le: samples(text, FAST).get(refused_408 % le, 0) for le in ("1", "+Inf")}
     expected = dict(before)
     expected['{method="GET",route="/metrics",status="200"}'] = expected.get('{method="GET",route="/metrics",status="200"}', 0) + 1
     for data, series in sent:
         assert exchange(port, data), data[:40]      # an answer, then the server closed
         expected[series] = expected.get(series, 0) + 1
-    after = requests_counted(port)
+    text = scrape(port)
+    after = samples(text)
     assert after == expected, {k: (before.get(k, 0), after.get(k, 0), expected.get(k, 0)) for k in set(after) | set(expected)
                                if after.get(k) != expected.get(k)}
     assert sum(after.values()) == sum(before.values()) + len(sent) + 1
     methods = {re.search(r'method="([^"]*)"', k).group(1) for k in after}
     assert methods <= {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"}, methods
+    # timed as counted: the same series, each answer once
+    timed = samples(text, TIMED)
+    assert {k: v - timed_before.get(k, 0) for k, v in timed.items() if v != timed_before.get(k, 0)} == {
+        k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+    # a refusal is timed from its request's first byte: the head cut short waited the read timeout (2 s), not 0
+    fast = {le: samples(text, FAST).get(refused_408 % le, 0) for le in ("1", "+Inf")}
+    assert (fast["1"], fast["+Inf"]) == (fast_before["1"], fast_before["+Inf"] + 1), (fast_before, fast)
 
 
 def test_a_websocket_upgrade_is_served_as_the_plain_request_it_is_not_a_bare_403(server):

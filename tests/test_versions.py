@@ -1404,6 +1404,7 @@ def test_test_against_a_version_whose_new_parameter_starts_after_the_cases_says_
     assert problem["code"] == "eval.parameter" and problem["message"] == (
         f"{NO_VALUE_WORDS}: {len(stopped)} cases dated before it (2020-03-01 .. 2020-07-01) could not be evaluated with toy@2")
     assert problem["location"]["file"].endswith("toy/2/parameters.yaml") and problem["location"]["line"] == 5
+    assert (problem["location"]["column"], problem["location"]["path"]) == (62, "parameters.night_fee.values")  # at `values`
     assert "value dated on or before 2020-03-01" in problem["hint"]
     result = CliRunner().invoke(regcode, args)
     assert result.exit_code == 1
@@ -1429,10 +1430,61 @@ def test_eval_and_batch_before_a_read_parameter_s_first_value_say_it_at_the_para
     result = CliRunner().invoke(regcode, args)
     assert result.exit_code == 1
     (line,) = [l for l in result.stderr.splitlines() if "eval.parameter" in l]
-    assert re.search(r"toy/2/parameters\.yaml:5:\d+: eval\.parameter: ", line) and NO_VALUE_WORDS in line, line
+    # at the parameter's `values` (its flow mapping, column 62), where a value for that date would be written
+    assert re.search(r"toy/2/parameters\.yaml:5:62: eval\.parameter: ", line) and NO_VALUE_WORDS in line, line
     assert ": on 2020-06-30 toy@2 cannot be evaluated" in line and "unread_fee" not in result.stderr
     result = CliRunner().invoke(regcode, args + ["--as-of", "2021-01-01"])
     assert result.exit_code == 0, result.output
+
+
+BLOCK_PARAMETERS = """\
+    apiVersion: regcode/v1
+    kind: Parameters
+    parameters:
+      base_fee: {title: 基本费用, article: 第五条, unit: CNY, value: 120}
+      night_fee:
+        title: 夜市附加费
+        article: 第五条
+        unit: CNY
+        values:
+          2021-01-01: 30
+    """
+
+
+@pytest.mark.parametrize("dated_by", ["the case file", "the query"])
+def test_a_pinned_version_s_parameter_without_a_value_on_the_date_is_said_at_its_values_over_http_as_by_the_cli(
+        tmp_path, dated_by):
+    """A client pinning toy@2 (`version`) on a date before `night_fee`'s first value gets the CLI's eval.parameter,
+    word for word and at the same place: the parameter's `values` in its file (line 10, column 7, below the
+    parameter's own line), naming the date evaluated, whether the case file's as_of or the query's; on
+    /v1/evaluate (a 422) and in a batch's element alike."""
+    from servekit import YAML, serving
+    root = tmp_path / "policies"
+    v2 = _new_dated_parameters(root)
+    (v2 / "parameters.yaml").write_text(textwrap.dedent(BLOCK_PARAMETERS), encoding="utf-8")
+    own = "2020-06-30" if dated_by == "the case file" else "2021-06-30"     # the query's 2020-06-30 wins over it
+    case = write(tmp_path, "early.yaml", f"""\
+        as_of: {own}
+        applicant: {{name: 甲, district: 徐汇区, night_market: true}}
+        """)
+    as_of = {"as_of": "2020-06-30"} if dated_by == "the query" else {}
+    said = CliRunner().invoke(regcode, ["eval", "--policy-root", str(root), "--policy-root", str(TEST_POLICIES), "--policy",
+                                        "toy", "--policy-version", "2", str(case), "--format", "json",
+                                        *(["--as-of", as_of["as_of"]] if as_of else [])])
+    assert said.exit_code == 1
+    (issue,) = json.loads(said.stderr)["errors"]    # (--format json: the problems as JSON, on stderr)
+    assert issue["code"] == "eval.parameter" and ": on 2020-06-30 toy@2 cannot be evaluated" in issue["message"]
+    assert issue["location"] == {"file": str(v2 / "parameters.yaml"), "line": 10, "column": 7,
+                                 "path": "parameters.night_fee.values"}, issue
+    query = {"policy": "toy", "version": "2", **as_of}
+    with serving(workers=1, policy_roots=[str(root), str(TEST_POLICIES)]) as client:
+        answer = client.post("/v1/evaluate", params=query, content=case.read_bytes(), headers=YAML)
+        assert answer.status_code == 422 and answer.json()["errors"] == [issue], answer.text
+        assert answer.json()["detail"].startswith(f"{v2 / 'parameters.yaml'}:10:7: eval.parameter: ")
+        record = {"as_of": own, "applicant": {"name": "甲", "district": "徐汇区", "night_market": True}}
+        batch = client.post("/v1/evaluate/batch", params=query, content=json.dumps([record]).encode("utf-8"))
+        assert batch.status_code == 200 and batch.json()["failed"] == 1, batch.text
+        assert batch.json()["results"][0]["errors"] == [issue]
 
 
 def test_batch_says_a_parameter_that_stops_many_records_once(tmp_path):
