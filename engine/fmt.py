@@ -529,7 +529,7 @@ def format_text(text: str, display: str = "<text>") -> Result:
 
 def format_file(path: Path, display: Optional[str] = None) -> Result:
     display = display or _display(path)
-    from .load import NotAFile, _not_a_file, _read_policy_bytes, not_utf8
+    from .load import NotAFile, _not_a_file, _read_policy_bytes, not_utf8, read_problem
     try:
         raw = _read_policy_bytes(path, MAX_FILE_BYTES)    # a folder or a FIFO named x.yaml is said, never read (a FIFO blocks)
         if raw is None:
@@ -539,8 +539,7 @@ def format_file(path: Path, display: Optional[str] = None) -> Result:
     except NotAFile as exc:
         return Result(path, display, issues=(_not_a_file(exc.kind, display),))
     except OSError as exc:
-        return Result(path, display, issues=(Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
-                                                   "check that it exists and is readable"),))
+        return Result(path, display, issues=(read_problem(path, display, exc),))
     except UnicodeDecodeError as exc:
         return Result(path, display, issues=(not_utf8(raw, exc, display),))
     result = format_text(text, display)

@@ -1,6 +1,7 @@
 """Stage 1, load: read policy and case files (YAML/JSON) with libyaml (or PyYAML's pure-Python safe loader), marks per JSON path, bounded."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -823,6 +824,17 @@ def _not_a_file(kind: str, display: str) -> Issue:
     return Issue("load.not_a_file", f"this is {kind}, not a file", Location(display), hint)
 
 
+def read_problem(path: Path, display: str, exc: OSError) -> Issue:
+    """`load.io` for a policy file that cannot be opened; one reached through a loop of links names the link."""
+    if exc.errno == errno.ELOOP:
+        link = loop_part(Path(path))
+        shown = _display(link)
+        what = "this file is" if link == Path(path) else f"`{shown}` is"
+        return Issue("load.io", f"cannot read the file: {what} a link that leads back to itself (a loop of links)",
+                     Location(display), f"point `{shown}` at a file or folder, or remove it")
+    return Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display), "check that it exists and is readable")
+
+
 def _mib(limit: int) -> str:
     return f"{limit >> 20} MiB"
 
@@ -851,7 +863,7 @@ def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[
                    "let the user running regcode read it (chmod a+r, or its owner), or move it out of the policy folder")
         return None
     except OSError as exc:
-        issues.add("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display), "check that it exists and is readable")
+        issues.extend([read_problem(path, display, exc)])
         return None
     if raw is None:
         issues.add("load.too_large", f"the file is larger than {_mib(MAX_FILE_BYTES)}", Location(display), "split it")
@@ -904,8 +916,31 @@ def _display(path: Path) -> str:
     return shown
 
 
+def link_loop(path) -> bool:
+    """Whether `path` leads into a loop of links (`loop -> loop`, `a -> b -> a`): it names no file and no folder."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def loop_part(path: Path) -> Path:
+    """The first part of `path` that is a loop of links (see link_loop), the one place to mend; `path` when none is."""
+    probe = Path(path.anchor) if path.is_absolute() else Path()
+    for part in path.parts[len(probe.parts):]:
+        probe = probe / part
+        if link_loop(probe):
+            return probe
+    return path
+
+
 def inside(root: Path, candidate: Path) -> bool:
-    """True when `candidate` (resolved, links followed) lies under `root`."""
+    """True when `candidate` (resolved, links followed) lies under `root`. A loop of links leads nowhere, in or out:
+    it counts as inside, where reading it says what it is (load.io), as every Python resolves it alike (before 3.13,
+    resolve() raised RuntimeError on one)."""
+    if link_loop(candidate):
+        return True
     try:
         candidate.resolve().relative_to(root.resolve())
         return True
@@ -1029,6 +1064,8 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
     part = escape(root, directory)
     if part is not None:            # the version folder (or its policy folder) is a link out: one problem, not one per file
         raise LoadError([outside_issue(root, part)])
+    if link_loop(directory):     # the version folder is a loop of links: the link is the one place to mend
+        raise LoadError([read_problem(directory / "policy.yaml", _display(directory / "policy.yaml"), OSError(errno.ELOOP, ""))])
     if not os.path.lexists(directory / "policy.yaml"):   # one that is a folder or a FIFO is said when read
         issues.add("load.no_manifest", f"`{_display(directory)}` has no policy.yaml",
                    Location(_display(directory)), "a policy version folder needs a manifest `policy.yaml` (kind: Policy)")

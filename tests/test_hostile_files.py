@@ -1,0 +1,91 @@
+"""Hostile files and paths through the CLI: links that loop, folders and FIFOs where a file is expected, outputs
+that cannot be written. Each is exit 1 with one located problem naming the path and the fix, never exit 3."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regcode.cli import commands  # noqa: F401
+from regcode.cli.main import regcode
+
+from conftest import TEST_POLICIES
+
+TOY_CASE = "as_of: 2020-06-30\napplicant: {name: 甲, district: 浦东新区}\n"
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(regcode, [str(a) for a in args], input=input)
+    assert result.exit_code in (0, 1), (result.exit_code, result.output)
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result
+
+
+def toy_copy(tmp_path) -> Path:
+    root = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    return root
+
+
+# ---- links that loop inside a policy root ----------------------------------------------------
+# (where the link is, relative to the root; what it points to; the path the problem names)
+LOOPS = {
+    "a rules file linking to itself": ("toy/1/rules/loop.yaml", "loop.yaml", "toy/1/rules/loop.yaml"),
+    "a test file linking to itself": ("toy/1/tests/loop.yaml", "loop.yaml", "toy/1/tests/loop.yaml"),
+    "two rules files linking to each other": ("toy/1/rules/a.yaml", "b.yaml", "toy/1/rules/a.yaml"),
+    "the manifest linking to itself": ("toy/1/policy.yaml", "policy.yaml", "toy/1/policy.yaml"),
+    "a version folder linking to itself": ("toy/loop", "loop", "toy/loop/policy.yaml"),
+}
+
+
+def _loop(root: Path, where: str, target: str) -> None:
+    link = root / where
+    if link.exists():
+        link.unlink()
+    link.symlink_to(target)
+    if target == "b.yaml":
+        (link.parent / "b.yaml").symlink_to(link.name)
+
+
+@pytest.mark.parametrize("verb", [["validate", "--policy-root", "{root}"], ["test", "--policy-root", "{root}", "toy"],
+                                  ["eval", "--policy-root", "{root}", "--policy", "toy", "{case}"],
+                                  ["site", "--policy-root", "{root}", "--out", "{tmp}/site"]])
+@pytest.mark.parametrize("kind", sorted(LOOPS))
+def test_a_loop_of_links_in_a_policy_root_is_load_io_naming_it(tmp_path, monkeypatch, kind, verb):
+    monkeypatch.chdir(tmp_path)
+    root = toy_copy(tmp_path)
+    where, target, named = LOOPS[kind]
+    if "/tests/" in where and verb[0] in ("eval", "site"):
+        pytest.skip("a test file's problem alone fails only validate and test (load.VersionSource.test_issues)")
+    _loop(root, where, target)
+    (tmp_path / "case.yaml").write_text(TOY_CASE, encoding="utf-8")
+    result = run(*[a.format(root="policies", case="case.yaml", tmp=tmp_path) for a in verb])
+    assert result.exit_code == 1, result.output
+    said, *other = [line for line in result.stderr.splitlines() if "load.io" in line]
+    assert len(other) == (1 if target == "b.yaml" else 0), result.stderr      # b.yaml, which loops too
+    assert said.startswith(f"policies/{named}: load.io: cannot read the file: "), said
+    assert "a loop of links" in said and "or remove it" in said, said
+
+
+def test_a_rules_file_that_loops_is_set_aside_and_the_rest_still_checked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = toy_copy(tmp_path)
+    _loop(root, "toy/1/rules/loop.yaml", "loop.yaml")
+    with open(root / "toy" / "1" / "rules" / "fees.yaml", "a", encoding="utf-8") as fh:
+        fh.write("wen: 1\n")
+    result = run("validate", "--format", "json", "policies/toy/1")
+    codes = sorted(e["code"] for e in json.loads(result.stdout)["versions"][0]["errors"])
+    assert result.exit_code == 1 and codes == ["load.io", "schema.additionalProperties"], codes
+
+
+def test_fmt_says_a_rules_file_that_loops(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = toy_copy(tmp_path)
+    _loop(root, "toy/1/rules/loop.yaml", "loop.yaml")
+    result = run("fmt", "--check", "policies")
+    assert result.exit_code == 1
+    [said] = [line for line in result.stderr.splitlines() if "load.io" in line]
+    assert said.startswith("policies/toy/1/rules/loop.yaml: load.io: cannot read the file: ") and "a loop of links" in said
