@@ -159,6 +159,14 @@ class NamedPath(click.Path):
             if self.allow_dash:
                 what += ", or - for " + ("stdout" if isinstance(param, click.Option) and param.name == "out" else "stdin")
             self.fail(what, param, ctx)
+        if self.exists and isinstance(value, (str, bytes, os.PathLike)) and not (self.allow_dash and value in ("-", b"-")):
+            from ..engine.load import LOOP_WORDS, link_loop
+            shown = click.format_filename(value)
+            if link_loop(value):    # click would say it does not exist: it does, as a link that leads nowhere
+                self.fail(f"{shown} is {LOOP_WORDS}; point the link at a file or folder, or give its own path", param, ctx)
+            if os.path.islink(value) and not os.path.exists(value):
+                self.fail(f"{shown} is a link to {click.format_filename(os.readlink(value))}, which does not exist; point "
+                          "the link at a file or folder, or give its own path", param, ctx)
         return super().convert(value, param, ctx)
 
 

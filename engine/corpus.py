@@ -5,6 +5,7 @@ is reported (`input.syntax`, `input.encoding`, `input.not_mapping`, with the fil
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -15,8 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from .errors import InputError, Issue, Location
-from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _JsonMarks, _LazyMarks, _Refused, check_value, read_json,
-                   json_depth_place, json_position, json_syntax, json_type, load_case_file, refused_at)
+from .load import (LOOP_WORDS, MAX_CASE_BYTES, MAX_DEPTH, Document, _JsonMarks, _LazyMarks, _Refused, check_value, io_reason,
+                   json_depth_place, json_position, json_syntax, json_type, link_loop, load_case_file, read_json, refused_at)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -57,6 +58,8 @@ def _why_not_read(path: str, name: str) -> Optional[str]:
     """None for a case file that is read; else why it is not."""
     if name.startswith("."):
         return "a hidden file"
+    if link_loop(path):
+        return LOOP_WORDS
     if os.path.islink(path) and not os.path.exists(path):
         return "a link to nothing"
     if not os.path.isfile(path):   # a FIFO or a device named `x.yaml` would block or never end
@@ -256,8 +259,9 @@ class _SpanReader:
 def cannot_read(name: str, exc: OSError, line: Optional[int] = None) -> InputError:
     """A corpus that cannot be opened (no `line`), or read further than `line`: the run stops."""
     if line is None:
-        return InputError([Issue("input.io", f"cannot read {name}: {exc.strerror or exc}", Location(name),
-                                 "check that it exists and is readable")])
+        return InputError([Issue("input.io", f"cannot read {name}: {io_reason(exc)}", Location(name),
+                                 "point the link at a file, or give the file's own path" if exc.errno == errno.ELOOP
+                                 else "check that it exists and is readable")])
     return InputError([Issue("input.io", f"cannot read {name} further: {exc.strerror or exc}", Location(name, line),
                              "the run stopped, and an --out file is not written; check the file")])
 

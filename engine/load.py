@@ -824,13 +824,22 @@ def _not_a_file(kind: str, display: str) -> Issue:
     return Issue("load.not_a_file", f"this is {kind}, not a file", Location(display), hint)
 
 
+LOOP_WORDS = "a link that leads back to itself (a loop of links)"
+
+
+def io_reason(exc: OSError) -> str:
+    """Why a file could not be opened, in words: the system's (`Permission denied`), or for a loop of links what it is
+    (the system says `Too many levels of symbolic links`)."""
+    return f"it is {LOOP_WORDS}" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+
+
 def read_problem(path: Path, display: str, exc: OSError) -> Issue:
     """`load.io` for a policy file that cannot be opened; one reached through a loop of links names the link."""
     if exc.errno == errno.ELOOP:
         link = loop_part(Path(path))
         shown = _display(link)
         what = "this file is" if link == Path(path) else f"`{shown}` is"
-        return Issue("load.io", f"cannot read the file: {what} a link that leads back to itself (a loop of links)",
+        return Issue("load.io", f"cannot read the file: {what} {LOOP_WORDS}",
                      Location(display), f"point `{shown}` at a file or folder, or remove it")
     return Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display), "check that it exists and is readable")
 
@@ -1428,8 +1437,9 @@ def _case_from_bytes(read, name: str) -> Document:
                                     "one enterprise's case file is a few KiB; split the input")])
         text = raw.decode("utf-8-sig")
     except OSError as exc:
-        raise InputError([Issue("input.io", f"cannot read the case file: {exc.strerror or exc}", Location(name),
-                                "check the path")])
+        raise InputError([Issue("input.io", f"cannot read the case file: {io_reason(exc)}", Location(name),
+                                "point the link at a file, or give the file's own path" if exc.errno == errno.ELOOP
+                                else "check the path")])
     except UnicodeDecodeError as exc:
         raise InputError([not_utf8(raw, exc, name, "input.encoding", "the case file")])
     return load_case_text(text, name)

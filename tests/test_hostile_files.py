@@ -89,3 +89,41 @@ def test_fmt_says_a_rules_file_that_loops(tmp_path, monkeypatch):
     assert result.exit_code == 1
     [said] = [line for line in result.stderr.splitlines() if "load.io" in line]
     assert said.startswith("policies/toy/1/rules/loop.yaml: load.io: cannot read the file: ") and "a loop of links" in said
+
+
+# ---- a JSONL input that is a link leading nowhere ---------------------------------------------
+JSONL_VERBS = {"batch": ["batch", "{jsonl}", "--out", "out.jsonl"], "plan": ["plan", "--year", "2019", "{jsonl}"],
+               "replay": ["replay", "{jsonl}"],
+               "diff": ["diff", "shanghai-post-license@2017", "shanghai-post-license@2017", "--corpus", "{jsonl}"]}
+
+
+@pytest.mark.parametrize("verb", sorted(JSONL_VERBS))
+@pytest.mark.parametrize("target, said", [("cases.jsonl", "cases.jsonl is a link that leads back to itself (a loop of links)"),
+                                          ("gone.jsonl", "cases.jsonl is a link to gone.jsonl, which does not exist")],
+                         ids=["a loop", "a link to nothing"])
+def test_a_jsonl_input_that_is_a_link_leading_nowhere_says_what_it_is(tmp_path, monkeypatch, verb, target, said):
+    monkeypatch.chdir(tmp_path)
+    Path("cases.jsonl").symlink_to(target)
+    result = run(*[a.format(jsonl="cases.jsonl") for a in JSONL_VERBS[verb]])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"regcode {verb}: ") and said in result.stderr, result.stderr
+    assert "point the link at a file or folder, or give its own path" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and not Path("out.jsonl").exists()
+
+
+def test_a_case_file_that_loops_is_input_io_saying_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("case.yaml").symlink_to("case.yaml")
+    result = run("eval", "case.yaml")
+    assert result.exit_code == 1
+    assert result.stderr == ("case.yaml: input.io: cannot read the case file: it is a link that leads back to itself "
+                             "(a loop of links) (point the link at a file, or give the file's own path)\n")
+
+
+def test_a_loop_in_a_folder_of_case_files_is_said_as_a_loop_not_as_a_link_to_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(TEST_POLICIES.parent.parent / "examples" / "cases", "cases")
+    Path("cases/loop.yaml").symlink_to("loop.yaml")
+    result = run("batch", "cases", "--out", "out.jsonl")
+    [said] = [line for line in result.stderr.splitlines() if "loop.yaml" in line]
+    assert said.startswith("cases/loop.yaml: input.skipped: not read: a link that leads back to itself (a loop of links)"), said
