@@ -239,6 +239,14 @@ class RegcodeGroup(click.Group):
         except PolicyError as exc:      # `regcode --help >&-`: the help or version had nowhere to go
             report_issues(exc.issues)
             raise click.exceptions.Exit(EXIT_POLICY) from None
+        except BrokenPipeError:     # `regcode --help | head -1`: as a verb's output (invoke)
+            _quiet_stdout()
+            raise click.exceptions.Exit(EXIT_PIPE) from None
+        except OSError as exc:      # `regcode --version > /dev/full`: as a verb's output (invoke)
+            if exc.errno not in _NO_ROOM:
+                raise
+            _no_room(exc, "text")
+            raise click.exceptions.Exit(EXIT_POLICY) from None
 
     def invoke(self, ctx):
         try:
@@ -253,7 +261,7 @@ class RegcodeGroup(click.Group):
             raise one_paragraph(exc, getattr(exc, "ctx", None) or click.get_current_context(silent=True) or ctx) from None
         except BrokenPipeError:   # `regcode ... | head`: the reader left. Quietly, but not as done: the output (and
             try:                  # any problem said after it) did not all reach anyone, so 0 or 1 would both mislead
-                sys.stdout = open(os.devnull, "w")
+                _quiet_stdout()
             finally:
                 ctx.exit(EXIT_PIPE)
         except KeyboardInterrupt:   # with what became of each output the verb named (on_interrupt)
@@ -263,16 +271,30 @@ class RegcodeGroup(click.Group):
         except OSError as exc:
             if exc.errno not in _NO_ROOM:
                 _internal(ctx, exc)
-            # `regcode eval ... > /dev/full`, a full disk or quota under stdout: the environment's, not a bug
-            from ..engine.batch import output_error
-            try:
-                sys.stdout = open(os.devnull, "w")     # what is still buffered for it cannot be written either
-            except OSError:
-                pass
-            report_issues(output_error(exc.filename or "stdout", exc).issues, ctx.meta.get("regcode.format", "text"))
+            _no_room(exc, ctx.meta.get("regcode.format", "text"))
             ctx.exit(EXIT_POLICY)
         except Exception as exc:  # a bug of ours
             _internal(ctx, exc)
+
+
+def _quiet_stdout() -> None:
+    """stdout replaced by /dev/null: what is still buffered for a stdout that failed cannot be written either (Python's
+    flush at exit would fail again, and say so with a traceback)."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
+
+
+def _no_room(exc: OSError, fmt: str) -> None:
+    """`regcode eval ... > /dev/full`, a full disk or quota under stdout: the environment's, not a bug (output.io)."""
+    from ..engine.batch import output_error
+    _quiet_stdout()
+    if exc.filename:
+        report_issues(output_error(exc.filename, exc).issues, fmt)
+    else:
+        report_issues([Issue("output.io", f"cannot write stdout: {exc.strerror or exc}", Location("stdout"),
+                             "free some space where stdout goes, or redirect it elsewhere")], fmt)
 
 
 def _internal(ctx, exc: Exception) -> None:

@@ -117,6 +117,20 @@ def test_a_full_stdout_is_output_io_and_exit_1_not_an_internal_error(args):
     assert "output.io" in err and "No space left on device" in err and "internal error" not in err and "Traceback" not in err
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["-h"], ["eval", "--help"], ["batch", "--help"], ["test", "-h"]])
+def test_help_and_version_to_a_full_stdout_are_one_output_io_paragraph(args):
+    """`regcode --version > /dev/full` was a traceback: click writes the group's help and version while it parses."""
+    import subprocess
+    import sys
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([str(Path(sys.executable).parent / "regcode"), *args], stdout=full, stderr=subprocess.PIPE,
+                              timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.decode("utf-8") == ("stdout: output.io: cannot write stdout: No space left on device (free some "
+                                           "space where stdout goes, or redirect it elsewhere)\n")
+
+
 def test_test_command_reports_a_failing_case_with_its_diff(tmp_path):
     import shutil
     root = tmp_path / "p"
