@@ -48,7 +48,7 @@ def _against(cat, compiled, against):
 @click.option("--policy-version", "version", metavar="V", help="Only this version's cases.")
 @click.option("--against", metavar="VERSION", help="Run the cases against another version (regression check).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML report here.")
+@click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write a JUnit XML report here.")
 @backend_option
 @click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
 @policy_root_option
@@ -63,9 +63,9 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
       regcode test shanghai-post-license@2017 --against 2022-illustration --policy-root examples/amendment/policies
     """
     set_format(ctx, fmt)
-    if junit:       # a folder that is not there is said now, not after every case has run
-        from .batch import check_output
-        check_output(str(junit), "--junit", "-")
+    if junit:       # a folder that is not there, or a name ending in / (kept as given: Path() drops it), is said now,
+        from .batch import check_output     # not after every case has run
+        check_output(junit, "--junit", "-")
     cat = catalog(policy_roots)
     results, problems, set_aside = [], [], []
     for compiled in _versions(cat, policy, version):
@@ -117,7 +117,7 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
                        "`regcode test BASE --against VERSION` runs the base's on this version", err=True)
     if junit:       # after the results are printed: a report that cannot be written loses none of them
         from ..engine.batch import atomic_writer
-        with atomic_writer(junit) as out:
+        with atomic_writer(Path(junit)) as out:
             out.write(junit_xml(results, policy or "regcode"))
     if failed or problems:
         ctx.exit(EXIT_POLICY)

@@ -100,6 +100,21 @@ def test_a_junit_report_into_a_folder_that_is_not_there_is_a_usage_error_before_
     assert "--junit" in result.output and "does not exist" in result.output
 
 
+@pytest.mark.parametrize("where, said", [("out", "'{path}' is a folder; a file is wanted here"),
+                                         ("out/", "'{path}' is a folder; a file is wanted here"),
+                                         ("new/", "{path} ends with /, as a folder's name does; a file is wanted here"),
+                                         ("out/new/", "{path} ends with /, as a folder's name does; a file is wanted here")])
+def test_a_junit_report_named_as_a_folder_is_refused_before_the_run(tmp_path, where, said):
+    """`--junit new/` ran every case and wrote a file named `new`: click's Path() dropped the slash."""
+    (tmp_path / "out").mkdir()
+    path = f"{tmp_path}/{where}"
+    result = run("test", "toy", "--policy-root", str(TEST_POLICIES), "--junit", path)
+    assert result.exit_code == 1 and result.stdout == "", result.output
+    assert result.stderr == f"regcode test: --junit: {said.format(path=path)} " + (
+        "(name the file in that folder, or leave out the /) " if "ends with" in said else "") + "(see regcode test --help)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("args", [["eval", "examples/cases/aa-clean.yaml"], ["eval", "examples/cases/aa-clean.yaml", "--format", "json"],
                                   ["eval", "examples/cases/aa-clean.yaml", "--format", "html"], ["policies"],
