@@ -347,7 +347,9 @@ def diff_view(result: dict, old: CompiledPolicy, new: CompiledPolicy) -> dict:
             "parameters": s["parameters"], "facts": s["facts"], "text": text, "corpus": corpus,
             "decisions": [{**d, "summary": changes_text(d.get("changes") or [])} for d in s["decisions"]],
             "window": s.get("window"), "manifest": [{**f, "summary": manifest_text(f)} for f in s.get("manifest") or ()],
-            "unattributed": s.get("unattributed") or [], "names_alone": names_alone(result),
+            # an un-itemised change has no `same_in_effect` (only one stated and inherited the same does): the template's
+            # undefined is strict, so each entry says it
+            "unattributed": [{"same_in_effect": False, **u} for u in s.get("unattributed") or ()], "names_alone": names_alone(result),
             "same": not (s["rules"]["added"] or s["rules"]["removed"] or s["rules"]["changed"] or s["parameters"]
                          or s["decisions"] or s["facts"] or s["text"] or s.get("window") or s.get("manifest")
                          or s.get("unattributed"))}
