@@ -43,12 +43,44 @@ CONTROL_HINT = ("remove it, and write the text on one line: a case file's text h
                 "itself or as an escape such as \\t, \\n, \\u0000 or \\e")
 
 
-def control_message(text: str, what: str = "the text") -> str:
+# What no text of a policy file may hold (a title, a label, a note, the law's text), written as itself or escaped: the
+# C0 controls but tab and line feed (a note and the law's text run over lines), DEL and the C1 controls. Each is shown
+# in text output, a terminal, an HTML page and a JUnit report, where it would be shown as something else or dropped
+# (XML 1.0 cannot hold most of them at all). A facts schema's `pattern` is a regular expression, which may name them.
+_POLICY_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+POLICY_CONTROL_HINT = ("remove it: a policy file's text holds no control character but a tab and a line break, written as "
+                       "itself or as an escape such as \\r, \\u0000 or \\e")
+
+
+def control_message(text: str, what: str = "the text", holder: str = "a case file's text", found=_CONTROL) -> str:
     """What is wrong with a text that holds a control character (see _CONTROL), the text shown escaped."""
-    ch = _CONTROL.search(text).group()
+    ch = found.search(text).group()
     name = _CONTROL_NAMES.get(ch, "a control character")
     shown = one_line(text if len(text) <= 60 else text[:60] + "...")
-    return f"{what} '{shown}' holds {name} (U+{ord(ch):04X}), which a case file's text may not hold"
+    return f"{what} '{shown}' holds {name} (U+{ord(ch):04X}), which {holder} may not hold"
+
+
+def policy_text_issues(doc: "Document") -> list:
+    """`load.text` for each text (and key) of a policy file holding a control character (see _POLICY_CONTROL), at its
+    place. The file still stands (its structure is sound): the version fails, as for another value-level problem."""
+    found: list = []
+    stack = [((), doc.data)]
+    while stack and len(found) < 20:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _POLICY_CONTROL.search(value) and path[-1:] != ("pattern",):
+                found.append(Issue("load.text", control_message(value, holder="a policy file's text", found=_POLICY_CONTROL),
+                                   doc.location(path), POLICY_CONTROL_HINT))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and _POLICY_CONTROL.search(k) and path[-1:] != ("patternProperties",):
+                    found.append(Issue("load.text", control_message(k, "the key", "a policy file's text", _POLICY_CONTROL),
+                                       doc.key_location(path + (k,)), POLICY_CONTROL_HINT))
+                else:
+                    stack.append((path + (k,), v))
+        elif isinstance(value, list):
+            stack.extend((path + (i,), v) for i, v in enumerate(value))
+    return found
 
 _IGNORED_RESOLVERS = {
     "tag:yaml.org,2002:timestamp",   # dates stay text: `2019-06-30` round-trips to JSON unchanged, ISO text compares right
@@ -1089,8 +1121,8 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
             if is_test_file(directory, path):
                 test_files.add(doc.file)
                 tests.extend(mine.issues)     # a test file's: said with the rest; its cases are checked (testing.discover)
-            else:
-                soft.extend(mine.issues)
+            else:       # (a test file's texts are a case's: checked as a case file's are, when it runs)
+                soft.extend(mine.issues + policy_text_issues(doc))
         elif is_test_file(directory, path):
             tests.extend(mine.issues)     # a test file that does not parse: its cases are lost, nothing else
         elif path.name != "policy.yaml" and (all(i.code in _NOTHING_TO_READ for i in mine.issues) or _declared_kind(path) in (None, "Rules")):

@@ -127,3 +127,100 @@ def test_a_loop_in_a_folder_of_case_files_is_said_as_a_loop_not_as_a_link_to_not
     result = run("batch", "cases", "--out", "out.jsonl")
     [said] = [line for line in result.stderr.splitlines() if "loop.yaml" in line]
     assert said.startswith("cases/loop.yaml: input.skipped: not read: a link that leads back to itself (a loop of links)"), said
+
+
+# ---- control characters in a policy's texts, and in its test cases ------------------------------
+# (file, text replaced, its replacement (YAML escapes: the character is in the text read), the line, the column,
+# the character's name in the message)
+POLICY_TEXTS = {
+    "a rule's title (C0)": ("rules/fees.yaml", "title: 基本费用", r'title: "基本\e[31m费用"', 6, 12, "an ESC (U+001B)"),
+    "a rule's note (C1)": ("rules/fees.yaml", "note: reads the resolved `risk` decision, so it runs in a later stratum",
+                           r'note: "reads \x9b2J the resolved"', 11, 11, "a control character (U+009B)"),
+    "a label (DEL)": ("decisions.yaml", "combine: max, default: low}", r'combine: max, default: low, labels: {low: "低\x7f"}}',
+                      6, 106, "a DEL (U+007F)"),
+    "an article's title (NUL)": ("articles.yaml", "title: 目的", r'title: "目\0的"', 4, 27, "a NUL (U+0000)"),
+    "the law's text (a carriage return)": ("text.yaml", "text: 为规范流动餐车经营许可，制定本办法。", r'text: "为规范\r流动餐车"', 12, 15,
+                                           "a carriage return (CR) (U+000D)"),
+    "a parameter's title (a next-line, NEL)": ("parameters.yaml", "title: 检验过期月数", r'title: "检验\N过期月数"', 4, 36,
+                                               "a next-line (NEL) (U+0085)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(POLICY_TEXTS))
+def test_a_control_character_in_a_policys_text_is_load_text_at_its_place(tmp_path, kind):
+    file, old, new, line, column, name = POLICY_TEXTS[kind]
+    root = toy_copy(tmp_path)
+    path = root / "toy" / "1" / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    assert result.exit_code == 1
+    [error] = json.loads(result.stdout)["versions"][0]["errors"]
+    assert error["code"] == "load.text" and error["location"]["file"] == str(path), error
+    assert (error["location"]["line"], error["location"]["column"]) == (line, column), error
+    assert f"holds {name}, which a policy file's text may not hold" in error["message"]
+    assert "but a tab and a line break" in error["hint"]
+    shown = run("eval", "--policy-root", root, "--policy", "toy", "--format", "json", _case(tmp_path))
+    assert shown.exit_code == 1 and "load.text" in shown.stderr      # the version is not evaluated either
+
+
+def _case(tmp_path) -> Path:
+    case = tmp_path / "case.yaml"
+    case.write_text(TOY_CASE, encoding="utf-8")
+    return case
+
+
+def test_a_tab_and_line_breaks_in_a_policys_text_are_text(tmp_path):
+    root = toy_copy(tmp_path)
+    path = root / "toy" / "1" / "text.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("text: 为规范流动餐车经营许可，制定本办法。", r'text: "为规范\t流动\n餐车"'),
+                    encoding="utf-8")
+    assert run("validate", root / "toy" / "1").exit_code == 0
+
+
+def test_a_control_character_in_a_json_policy_file_is_load_text(tmp_path):
+    root = toy_copy(tmp_path)
+    (root / "toy" / "1" / "rules" / "more.json").write_text(json.dumps({
+        "apiVersion": "regcode/v1", "kind": "Rules",
+        "rules": [{"id": "more", "article": "第五条", "title": "多\u0007", "then": [{"decide": "fee", "value": 1}]}]}),
+        encoding="utf-8")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    [error] = json.loads(result.stdout)["versions"][0]["errors"]
+    assert error["code"] == "load.text" and error["location"]["file"].endswith("more.json") and error["location"]["line"] == 1
+
+
+CONTROL_CASE_NAME = "a busy\x1b[31m applicant\x07 \x00 with\x85 a \u2028major\x7f"
+
+
+def _case_with_controls(tmp_path) -> Path:
+    """The toy policy with its first test case named with control characters, and expecting a value holding two."""
+    root = toy_copy(tmp_path)
+    cases = root / "toy" / "1" / "tests" / "cases.yaml"
+    text = cases.read_text(encoding="utf-8")
+    text = text.replace("- name: a busy applicant with a major incident, stale and failed vehicles",
+                        "- name: " + json.dumps(CONTROL_CASE_NAME), 1)
+    cases.write_text(text.replace("inspector: 王检查员", r'inspector: "王\e检查员\x01"', 1), encoding="utf-8")
+    return root
+
+
+def test_test_verbose_shows_a_case_name_holding_control_characters_escaped(tmp_path):
+    root = _case_with_controls(tmp_path)
+    result = run("test", "--policy-root", root, "toy", "-v")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith(r"  a busy\x1b[31m applicant\x07 \x00 with\x85 a \u2028major\x7f  [toy@1]"), lines[0]
+    assert lines[1].startswith(r'        inspector: expected "王\u001b检查员\u0001", got "王检查员"'), lines[1]
+    assert not any(ch in result.stdout for ch in "\x00\x07\x1b\x7f\x85\u2028")
+
+
+def test_a_junit_report_of_case_names_and_values_holding_control_characters_is_xml(tmp_path):
+    from xml.etree import ElementTree as ET
+    root = _case_with_controls(tmp_path)
+    report = tmp_path / "junit.xml"
+    result = run("test", "--policy-root", root, "toy", "--junit", report)
+    assert result.exit_code == 1
+    suite = ET.parse(report).getroot()      # (was not well-formed: XML 1.0 cannot hold a NUL, a BEL or an ESC)
+    first = suite.find("testcase")
+    assert first.get("name") == r"a busy\x1b[31m applicant\x07 \x00 with\x85 a \u2028major\x7f"
+    assert '"expected":"王\\u001b检查员\\u0001"' in first.find("failure").text
