@@ -19,7 +19,7 @@ import yaml
 
 from ..engine import Catalog, Issue, Location, PolicyError, dump_json, dump_json_bytes
 from ..engine._dates import is_date
-from ..engine.errors import did_you_mean
+from ..engine.errors import did_you_mean, one_line
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (and SIGTERM during batch, plan and diff --corpus)
@@ -108,7 +108,7 @@ def usage_issue(exc: click.ClickException, ctx=None) -> tuple:
     hint = ""
     for part in hints:      # "did you mean `eval`? see regcode --help", not "...?; see"
         hint += (" " if hint.endswith("?") else "; " if hint else "") + part
-    return path, Issue(code, what, Location(path=where), hint)
+    return path, Issue(code, one_line(what), Location(path=where), hint)      # (one line: a path's byte not UTF-8 as \xNN)
 
 
 def usage_paragraph(exc: click.ClickException, ctx=None) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from .errors import InputError, Issue, Location
+from .errors import InputError, Issue, Location, file_name
 from .load import (LOOP_WORDS, MAX_CASE_BYTES, MAX_DEPTH, Document, _JsonMarks, _LazyMarks, _Refused, check_value, io_reason,
                    json_depth_place, json_position, json_syntax, json_type, link_loop, load_case_file, read_json, refused_at)
 
@@ -45,9 +45,9 @@ class Skipped:
 
     def issue(self) -> Issue:
         if self.lost:
-            return Issue("input.io", f"not read: {self.reason}", Location(self.path),
+            return Issue("input.io", f"not read: {self.reason}", Location(file_name(self.path)),
                          "check its permissions: none of the case files in it were read")
-        return Issue("input.skipped", f"not read: {self.reason}", Location(self.path),
+        return Issue("input.skipped", f"not read: {self.reason}", Location(file_name(self.path)),
                      f"a folder's case files are its {', '.join(CASE_SUFFIXES)} files, hidden ones excepted")
 
     def __str__(self) -> str:
@@ -151,6 +151,7 @@ def _lines(stream, limit: int) -> Iterator[tuple]:
 
 def _jsonl(stream, name: str, first: int = 1) -> Iterator[Record]:
     """The records of a JSONL stream whose first line is line `first` of the file `name`."""
+    name = file_name(name)      # the records' sources are written out: as UTF-8 can carry them
     for number, (raw, too_long) in enumerate(_lines(stream, MAX_CASE_BYTES), first):
         if too_long:
             yield Record(f"{name}:{number}", number, too_long=True)
@@ -304,7 +305,7 @@ def read_records(source: str, stdin=None, on_skip: Optional[Callable[[Skipped], 
     path = Path(source)
     if path.is_dir():
         for file in case_files(path, on_skip):
-            yield Record(file, None, None, file)
+            yield Record(file_name(file), None, None, file)
         return
     try:
         stream = open(path, "rb")

@@ -3,10 +3,12 @@ that cannot be written. Each is exit 1 with one located problem naming the path 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from regcode.cli import commands  # noqa: F401
@@ -224,3 +226,86 @@ def test_a_junit_report_of_case_names_and_values_holding_control_characters_is_x
     first = suite.find("testcase")
     assert first.get("name") == r"a busy\x1b[31m applicant\x07 \x00 with\x85 a \u2028major\x7f"
     assert '"expected":"王\\u001b检查员\\u0001"' in first.find("failure").text
+
+
+# ---- file names that are not UTF-8 ----------------------------------------------------------------
+BAD_NAME = os.fsdecode(b"bad\xffname.yaml")     # as Python holds it: the byte as a lone surrogate, which UTF-8 cannot carry
+CASES = TEST_POLICIES.parent.parent / "examples" / "cases"
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml", "html", "text"])
+def test_eval_of_a_case_file_whose_name_is_not_utf8_writes_the_name_with_the_byte_escaped(tmp_path, monkeypatch, fmt):
+    """Its source could not be written as UTF-8: --format json and html were exit 3."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CASES / "aa-clean.yaml", BAD_NAME)
+    result = run("eval", BAD_NAME, "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert "\udcff" not in result.stdout
+    if fmt == "json":
+        assert json.loads(result.stdout)["source"] == r"bad\xffname.yaml"
+    else:
+        assert r"bad\xffname.yaml" in result.stdout
+
+
+def test_a_bad_case_file_whose_name_is_not_utf8_is_named_with_the_byte_escaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CASES.parent / "bad-case.yaml", BAD_NAME)
+    result = run("eval", BAD_NAME)
+    assert result.exit_code == 1 and result.stderr.startswith("bad\\xffname.yaml:4:113: input.schema: ")
+    errors = json.loads(run("eval", BAD_NAME, "--format", "json").stderr)["errors"]
+    assert {e["location"]["file"] for e in errors} == {r"bad\xffname.yaml"}
+
+
+def test_a_batch_over_a_folder_holding_a_name_that_is_not_utf8_writes_every_result(tmp_path, monkeypatch):
+    """Its record was `internal.output: ... this is a bug in regcode`, and lost."""
+    monkeypatch.chdir(tmp_path)
+    Path("cases").mkdir()
+    shutil.copy(CASES / "aa-clean.yaml", Path("cases") / BAD_NAME)
+    shutil.copy(CASES / "aa-clean.yaml", "cases/good.yaml")
+    shutil.copy(CASES.parent / "bad-case.yaml", Path("cases") / os.fsdecode(b"worse\xfe.yaml"))
+    result = run("batch", "cases", "--out", "out.jsonl", "--errors", "errors.jsonl")
+    assert result.exit_code == 1 and "internal" not in result.stderr
+    written = [json.loads(line)["source"] for line in Path("out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert written == [r"cases/bad\xffname.yaml", "cases/good.yaml"]
+    [bad] = [json.loads(line) for line in Path("errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert bad["source"] == r"cases/worse\xfe.yaml" and bad["errors"][0]["location"]["file"] == r"cases/worse\xfe.yaml"
+
+
+def test_a_jsonl_whose_name_is_not_utf8_gives_sources_with_the_byte_escaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = os.fsdecode(b"cases\xff.jsonl")
+    line = json.dumps(yaml.safe_load((CASES / "aa-clean.yaml").read_text(encoding="utf-8")), ensure_ascii=False, default=str)
+    Path(name).write_text(line + "\n", encoding="utf-8")
+    result = run("batch", name, "--out", "out.jsonl")
+    assert result.exit_code == 0, result.output
+    assert json.loads(Path("out.jsonl").read_text(encoding="utf-8"))["source"] == r"cases\xff.jsonl:1"
+
+
+def test_a_usage_error_naming_a_path_that_is_not_utf8_shows_the_byte(tmp_path):
+    root = tmp_path / os.fsdecode(b"root\xfd")
+    root.mkdir()
+    result = run("policies", "--policy-root", root)
+    assert result.exit_code == 1 and f"{tmp_path}/root\\xfd holds no policy version" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("where", ["--out", "--policy-root"])
+def test_schema_settings_naming_a_path_that_is_not_utf8_is_output_path_before_anything_is_written(tmp_path, where):
+    """yaml-language-server.settings.json names the schemas and the versions' folders by path: it was exit 3."""
+    out = tmp_path / (os.fsdecode(b"schemas\xfe") if where == "--out" else "schemas")
+    root = tmp_path / (os.fsdecode(b"policies\xfe") if where == "--policy-root" else "policies")
+    shutil.copytree(TEST_POLICIES / "toy", root / "toy")
+    result = run("schema", "--policy-root", root, "toy", "--out", out)
+    assert result.exit_code == 1
+    [said] = result.stderr.splitlines()
+    assert ": output.path: the path `" in said and "\\xfe" in said and "holds bytes that are not UTF-8" in said, said
+    assert not out.exists()
+
+
+def test_replay_names_a_log_whose_name_is_not_utf8_with_the_byte_escaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = os.fsdecode(b"decisions\xff.log")
+    Path(name).write_text('{"not": "a logged decision"}\n', encoding="utf-8")
+    result = run("replay", name, "--format", "json")
+    assert result.exit_code == 1
+    [error] = json.loads(result.stderr)["errors"]
+    assert error["location"]["file"] == r"decisions\xff.log" and r"decisions\xff.log" in error["message"], error
