@@ -873,6 +873,9 @@ def read_problem(path: Path, display: str, exc: OSError) -> Issue:
         what = "this file is" if link == Path(path) else f"`{shown}` is"
         return Issue("load.io", f"cannot read the file: {what} {LOOP_WORDS}",
                      Location(display), f"point `{shown}` at a file or folder, or remove it")
+    if isinstance(exc, PermissionError):
+        return Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
+                     "let the user running regcode read it (chmod a+r, or its owner), or move it out of the policy folder")
     return Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display), "check that it exists and is readable")
 
 
@@ -898,10 +901,6 @@ def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[
         raw = _read_policy_bytes(path, MAX_FILE_BYTES)
     except NotAFile as exc:
         issues.extend([_not_a_file(exc.kind, display)])
-        return None
-    except PermissionError as exc:
-        issues.add("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
-                   "let the user running regcode read it (chmod a+r, or its owner), or move it out of the policy folder")
         return None
     except OSError as exc:
         issues.extend([read_problem(path, display, exc)])

@@ -3,6 +3,7 @@ says, and is idempotent. (`make test` runs `regcode fmt --check` over the shippe
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -432,3 +433,21 @@ def test_a_misspelt_key_is_said_at_its_line_as_written_when_comments_are_lifted_
     text = MESSY.replace("    title: 'quoted title'\n", "    # a comment\n\n    # and another\n    tittle: 'quoted title'\n")
     [note] = format_text(text, "x.yaml").notes
     assert note.location.line == text.splitlines().index("    tittle: 'quoted title'") + 1
+
+
+def test_fmt_says_a_rules_file_it_may_not_read_as_validate_does(tmp_path, monkeypatch):
+    """The same problem and fix as validate's (load.io, let the user read it), not `check that it exists`. Root reads
+    any file whatever its mode: the refusal is simulated where the file is opened."""
+    from regcode.engine import load
+    (tmp_path / "locked.yaml").write_text(MESSY_RULES, encoding="utf-8")
+    real = load._read_policy_bytes
+
+    def refuse(path, limit):
+        if Path(path).name == "locked.yaml":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, limit)
+    monkeypatch.setattr(load, "_read_policy_bytes", refuse)
+    result = CliRunner().invoke(regcode, ["fmt", "--check", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'locked.yaml'}: load.io: cannot read the file: Permission denied (let the user running regcode " \
+           "read it (chmod a+r, or its owner), or move it out of the policy folder)" in result.stderr, result.stderr
