@@ -59,7 +59,9 @@ class Location:
         return one_line(self.file)
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "column": self.column, "path": self.path}
+        """The place for a machine: the file's name exactly, but for a byte that is not UTF-8, which no JSON output
+        can carry (written \\xNN: file_name)."""
+        return {"file": file_name(self.file), "line": self.line, "column": self.column, "path": self.path}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .catalog import Catalog
 from .compile import OUTPUT_KEYS, CompiledPolicy
 from .coverage import report as coverage_report
 from .diff import changes_text, diff as diff_versions, index_note, manifest_text, names_alone, timeline_text
-from .errors import Issue, Location, PolicyError
+from .errors import Issue, Location, PolicyError, file_name
 from .evaluate import DEFAULT_BACKEND
 from .explain import labelled, labels_of
 from .load import format_path
@@ -150,15 +150,16 @@ def _clause_links(policy: CompiledPolicy, article: str, clause: str, href) -> li
 # ---- a version's pages -----------------------------------------------------------------------
 def _from_root(cat: Catalog, file: str) -> str:
     """A policy file's name as the pages show it: below the policy root it is in (`POLICY/VERSION/tests/x.yaml`), so
-    a site reads the same from whatever folder it is built in (a file's name as loaded is relative to that folder)."""
+    a site reads the same from whatever folder it is built in (a file's name as loaded is relative to that folder).
+    A byte of the name that is not UTF-8 is written \\xNN (file_name): a page is UTF-8."""
     if not file or not (os.path.isabs(file) or os.path.exists(file)):
-        return file
+        return file_name(file)
     path = os.path.abspath(file)
     for root in cat.roots:
         shown = os.path.relpath(path, os.path.abspath(root))
         if shown != ".." and not shown.startswith(".." + os.sep):
-            return Path(shown).as_posix()
-    return Path(path).as_posix()
+            return file_name(Path(shown).as_posix())
+    return file_name(Path(path).as_posix())
 
 
 def _cases(cat: Catalog, results: list) -> tuple:

@@ -12,7 +12,7 @@ from ._dates import date_problem, is_date
 from ._text import article_key, near_article
 from .catalog import Catalog, SelectionError
 from .compile import CompiledPolicy, member_fits, takes, value_fits
-from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean, nearest, one_line
+from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean, file_name, nearest, one_line
 from .evaluate import DEFAULT_BACKEND, NoValue, check_case, evaluate, no_value_words
 from .explain import to_dict
 from .load import CHECKED_VALUE_CODES, VERSION_NAME, Document, check_value, dump_json, load_version, not_at, places
@@ -58,7 +58,7 @@ class CaseResult:
 
     def as_dict(self) -> dict:
         loc = self.case.location
-        out = {"name": self.case.name, "file": loc.file, "line": loc.line, "policy": self.policy_ref, "status": self.status,
+        out = {"name": self.case.name, "file": file_name(loc.file), "line": loc.line, "policy": self.policy_ref, "status": self.status,
                "diffs": self.diffs, "articles": self.case.data.get("articles", [])}
         if self.error:
             out["error"] = self.error

@@ -309,3 +309,33 @@ def test_replay_names_a_log_whose_name_is_not_utf8_with_the_byte_escaped(tmp_pat
     assert result.exit_code == 1
     [error] = json.loads(result.stderr)["errors"]
     assert error["location"]["file"] == r"decisions\xff.log" and r"decisions\xff.log" in error["message"], error
+
+
+def _policy_with_names_not_utf8(tmp_path) -> Path:
+    root = toy_copy(tmp_path)
+    version = root / "toy" / "1"
+    (version / "tests" / "cases.yaml").rename(version / "tests" / os.fsdecode(b"ca\xfeses.yaml"))
+    return root
+
+
+def test_site_and_test_of_a_policy_whose_file_names_are_not_utf8_write_them_with_the_byte_escaped(tmp_path):
+    """The site was exit 3, and `test --format json` wrote the raw byte (not UTF-8) or failed, by locale."""
+    root = _policy_with_names_not_utf8(tmp_path)
+    site = run("site", "--policy-root", root, "--out", tmp_path / "site")
+    assert site.exit_code == 0, site.output
+    assert "toy/1/tests/ca\\xfeses.yaml:4" in (tmp_path / "site" / "toy" / "1" / "cases.html").read_text(encoding="utf-8")
+    tested = run("test", "--policy-root", root, "toy", "--format", "json")
+    assert tested.exit_code == 0, tested.output
+    assert {c["file"] for c in json.loads(tested.stdout)["cases"]} == {f"{root}/toy/1/tests/ca\\xfeses.yaml"}
+
+
+def test_a_problem_in_a_policy_file_whose_name_is_not_utf8_is_placed_with_the_byte_escaped(tmp_path):
+    root = toy_copy(tmp_path)
+    rules = root / "toy" / "1" / "rules"
+    name = os.fsdecode(b"fe\xffes.yaml")
+    (rules / "fees.yaml").rename(rules / name)
+    with open(rules / name, "a", encoding="utf-8") as fh:
+        fh.write("wen: 1\n")
+    result = run("validate", "--format", "json", root / "toy" / "1")
+    [error] = json.loads(result.stdout)["versions"][0]["errors"]
+    assert error["location"]["file"] == f"{rules}/fe\\xffes.yaml" and error["code"] == "schema.additionalProperties"
