@@ -11,7 +11,7 @@ from ..engine import InputError, Issue, Location, PolicyError, evaluate_case, lo
 from ..engine.case import also_wrong
 from ..engine.load import load_case_stream
 from ..engine.batch import atomic_writer
-from ..engine.errors import one_line
+from ..engine.errors import file_name, one_line
 from .batch import check_output, left_of
 from .main import (EXIT_POLICY, as_of_option, catalog, check_policy_options, echo_bytes, emitted, explain_option, note_outside_window,
                    on_interrupt, placed, policy_root_option, regcode, report_issues, selection_options, set_format)
@@ -22,12 +22,12 @@ def read_case(path: str):
         if sys.stdin.isatty():
             click.echo("reading one case file from standard input (end it with Ctrl-D)", err=True)
         return load_case_stream(getattr(sys.stdin, "buffer", sys.stdin), "<stdin>")
-    given = Path(path)
+    given, name = Path(path), file_name(path)     # (the name as the output can carry it: a byte not UTF-8 as \xNN)
     if given.is_dir() or given.suffix.lower() in (".jsonl", ".ndjson"):
         what = "a folder" if given.is_dir() else "JSON lines (one case file a line)"
-        raise InputError([Issue("input.not_a_case_file", f"{path} is {what}; eval reads one case file (YAML or JSON) each",
-                                Location(path), f"for many case files: regcode batch {path} --out results.jsonl")])
-    return load_case_file(given, path)
+        raise InputError([Issue("input.not_a_case_file", f"{name} is {what}; eval reads one case file (YAML or JSON) each",
+                                Location(name), f"for many case files: regcode batch {name} --out results.jsonl")])
+    return load_case_file(given, name)
 
 
 def _read_case(cat, path: str, policy_name, as_of, version):

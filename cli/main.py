@@ -19,7 +19,7 @@ import yaml
 
 from ..engine import Catalog, Issue, Location, PolicyError, dump_json, dump_json_bytes
 from ..engine._dates import is_date
-from ..engine.errors import did_you_mean
+from ..engine.errors import did_you_mean, one_line
 
 EXIT_OK, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C (and SIGTERM during batch, plan and diff --corpus)
@@ -108,7 +108,7 @@ def usage_issue(exc: click.ClickException, ctx=None) -> tuple:
     hint = ""
     for part in hints:      # "did you mean `eval`? see regcode --help", not "...?; see"
         hint += (" " if hint.endswith("?") else "; " if hint else "") + part
-    return path, Issue(code, what, Location(path=where), hint)
+    return path, Issue(code, one_line(what), Location(path=where), hint)      # (one line: a path's byte not UTF-8 as \xNN)
 
 
 def usage_paragraph(exc: click.ClickException, ctx=None) -> str:
@@ -159,6 +159,14 @@ class NamedPath(click.Path):
             if self.allow_dash:
                 what += ", or - for " + ("stdout" if isinstance(param, click.Option) and param.name == "out" else "stdin")
             self.fail(what, param, ctx)
+        if self.exists and isinstance(value, (str, bytes, os.PathLike)) and not (self.allow_dash and value in ("-", b"-")):
+            from ..engine.load import LOOP_WORDS, link_loop
+            shown = click.format_filename(value)
+            if link_loop(value):    # click would say it does not exist: it does, as a link that leads nowhere
+                self.fail(f"{shown} is {LOOP_WORDS}; point the link at a file or folder, or give its own path", param, ctx)
+            if os.path.islink(value) and not os.path.exists(value):
+                self.fail(f"{shown} is a link to {click.format_filename(os.readlink(value))}, which does not exist; point "
+                          "the link at a file or folder, or give its own path", param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -243,6 +251,14 @@ class RegcodeGroup(click.Group):
         except PolicyError as exc:      # `regcode --help >&-`: the help or version had nowhere to go
             report_issues(exc.issues)
             raise click.exceptions.Exit(EXIT_POLICY) from None
+        except BrokenPipeError:     # `regcode --help | head -1`: as a verb's output (invoke)
+            _quiet_stdout()
+            raise click.exceptions.Exit(EXIT_PIPE) from None
+        except OSError as exc:      # `regcode --version > /dev/full`: as a verb's output (invoke)
+            if exc.errno not in _NO_ROOM:
+                raise
+            _no_room(exc, "text")
+            raise click.exceptions.Exit(EXIT_POLICY) from None
 
     def invoke(self, ctx):
         try:
@@ -257,7 +273,7 @@ class RegcodeGroup(click.Group):
             raise one_paragraph(exc, getattr(exc, "ctx", None) or click.get_current_context(silent=True) or ctx) from None
         except BrokenPipeError:   # `regcode ... | head`: the reader left. Quietly, but not as done: the output (and
             try:                  # any problem said after it) did not all reach anyone, so 0 or 1 would both mislead
-                sys.stdout = open(os.devnull, "w")
+                _quiet_stdout()
             finally:
                 ctx.exit(EXIT_PIPE)
         except KeyboardInterrupt:   # with what became of each output the verb named (on_interrupt)
@@ -267,16 +283,30 @@ class RegcodeGroup(click.Group):
         except OSError as exc:
             if exc.errno not in _NO_ROOM:
                 _internal(ctx, exc)
-            # `regcode eval ... > /dev/full`, a full disk or quota under stdout: the environment's, not a bug
-            from ..engine.batch import output_error
-            try:
-                sys.stdout = open(os.devnull, "w")     # what is still buffered for it cannot be written either
-            except OSError:
-                pass
-            report_issues(output_error(exc.filename or "stdout", exc).issues, ctx.meta.get("regcode.format", "text"))
+            _no_room(exc, ctx.meta.get("regcode.format", "text"))
             ctx.exit(EXIT_POLICY)
         except Exception as exc:  # a bug of ours
             _internal(ctx, exc)
+
+
+def _quiet_stdout() -> None:
+    """stdout replaced by /dev/null: what is still buffered for a stdout that failed cannot be written either (Python's
+    flush at exit would fail again, and say so with a traceback)."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
+
+
+def _no_room(exc: OSError, fmt: str) -> None:
+    """`regcode eval ... > /dev/full`, a full disk or quota under stdout: the environment's, not a bug (output.io)."""
+    from ..engine.batch import output_error
+    _quiet_stdout()
+    if exc.filename:
+        report_issues(output_error(exc.filename, exc).issues, fmt)
+    else:
+        report_issues([Issue("output.io", f"cannot write stdout: {exc.strerror or exc}", Location("stdout"),
+                             "free some space where stdout goes, or redirect it elsewhere")], fmt)
 
 
 def _internal(ctx, exc: Exception) -> None:

@@ -7,6 +7,7 @@ from typing import Optional
 import click
 
 from ..engine import Issue, Location, PolicyError, dump_json
+from ..engine.errors import file_name
 from ..engine.replay import has_changes, replay, to_text
 from .main import (EXIT_POLICY, at_options, backend_option, catalog, counted, policy_root_option, regcode, report_issues,
                    set_format)
@@ -63,30 +64,31 @@ def replay_cmd(ctx, logs, with_rotated, version, fmt, fail_on_change, backend, p
     """
     set_format(ctx, fmt)
     paths = [p for log in logs for p in (rotated(log) if with_rotated else [log])]
+    names = [file_name(str(p)) for p in paths]      # as the report and its problems can carry them
     with at_options():      # a --policy-version no policy of the log has: one error, at the option
         report = replay(catalog(policy_roots), paths, version, backend)
     codes = {s["errors"][0]["code"] for s in report["skipped"] if s["errors"]}
     if not report["read"]:      # a replay that compared nothing checked nothing: no success, for CI either
-        raise PolicyError([Issue("replay.empty", f"no logged decision in {', '.join(map(str, paths))}: "
+        raise PolicyError([Issue("replay.empty", f"no logged decision in {', '.join(names)}: "
                                  + ("the file is empty" if len(paths) == 1 else "the files are empty"),
-                                 Location(str(paths[0])), "give the file `regcode serve --decision-log FILE` writes, "
+                                 Location(names[0]), "give the file `regcode serve --decision-log FILE` writes, "
                                  "once decisions have been made; --with-rotated adds its rotated files")])
     if report["read"] and len(report["skipped"]) == report["read"] and "replay.eval_output" in codes and codes <= NOT_A_LOG:
         outputs = sum(1 for s in report["skipped"] if s["errors"] and s["errors"][0]["code"] == "replay.eval_output")
-        raise PolicyError([Issue("replay.not_a_log", f"not a decision log: the lines of {', '.join(map(str, paths))} are "
+        raise PolicyError([Issue("replay.not_a_log", f"not a decision log: the lines of {', '.join(names)} are "
                                  f"`regcode batch`/`eval` outputs ({outputs:,} of {counted(report['read'], 'line')} have "
                                  "`decisions` and `policy` but not the `input`, `input_sha256`, `time` and "
                                  "`regcode_version` every logged decision has), which hold no case to evaluate again",
-                                 Location(str(paths[0])),
+                                 Location(names[0]),
                                  "give the file `regcode serve --decision-log FILE` writes; to see what a new version "
                                  "changes for case files, run `regcode diff OLD NEW --corpus CASES`")])
     if report["read"] and len(report["skipped"]) == report["read"] and codes <= {"replay.syntax", "replay.not_decision"}:
         first = report["skipped"][0]["errors"][0]    # no line is a logged decision: the wrong file, said once, not per line
-        raise PolicyError([Issue("replay.not_a_log", f"no line of {', '.join(map(str, paths))} is a logged decision "
+        raise PolicyError([Issue("replay.not_a_log", f"no line of {', '.join(names)} is a logged decision "
                                  f"({counted(report['read'], 'line')}; line {first['location']['line']}: {first['message']})",
                                  Location(**first["location"]),
                                  "give the file `regcode serve --decision-log FILE` writes, one JSON decision a line")])
-    nothing = nothing_replayed(report, paths)
+    nothing = nothing_replayed(report, names)
     if nothing is not None and codes == {"replay.no_input"}:   # a log kept without inputs: said once, with the fix
         raise PolicyError([nothing])
     click.echo(dump_json(report) if fmt == "json" else to_text(report))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..engine import dump_json
-from ..engine.errors import by_place
+from ..engine.errors import by_place, one_line
 from ..engine.coverage import report
 from ..engine.testing import against_exempt, junit_xml, said_once, tested
 from .main import (EXIT_POLICY, argument, argument_free, backend_option, catalog, emit, policy_root_option, ref_label, regcode,
@@ -48,7 +48,7 @@ def _against(cat, compiled, against):
 @click.option("--policy-version", "version", metavar="V", help="Only this version's cases.")
 @click.option("--against", metavar="VERSION", help="Run the cases against another version (regression check).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML report here.")
+@click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write a JUnit XML report here.")
 @backend_option
 @click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
 @policy_root_option
@@ -63,9 +63,9 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
       regcode test shanghai-post-license@2017 --against 2022-illustration --policy-root examples/amendment/policies
     """
     set_format(ctx, fmt)
-    if junit:       # a folder that is not there is said now, not after every case has run
-        from .batch import check_output
-        check_output(str(junit), "--junit", "-")
+    if junit:       # a folder that is not there, or a name ending in / (kept as given: Path() drops it), is said now,
+        from .batch import check_output     # not after every case has run
+        check_output(junit, "--junit", "-")
     cat = catalog(policy_roots)
     results, problems, set_aside = [], [], []
     for compiled in _versions(cat, policy, version):
@@ -87,23 +87,26 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
         if problems:     # before the results: each names the place to fix, where a FAIL line only shows the symptom
             report_issues(problems, counted=True)
         for r in results:
-            loc = r.case.location
+            # one line each, the case's name, file and values with their control characters escaped (one_line): a
+            # case's name or value may hold any (a case expecting input.text has one), and a terminal would run them
+            loc, name = r.case.location, one_line(r.case.name)
+            at = f"{one_line(loc.file)}:{loc.line}"
             if r.status == "pass":
                 if verbose:
-                    click.echo(f"PASS  {loc.file}:{loc.line}  {r.case.name}")
+                    click.echo(f"PASS  {at}  {name}")
                 continue
             if r.not_evaluated:     # what stopped it is the problem above
                 names = ", ".join(f"`{i.parameter}`" for i in r.issues)
-                click.echo(f"ERROR {loc.file}:{loc.line}  {r.case.name}  [{r.policy_ref}]  not evaluated: {names} "
+                click.echo(f"ERROR {at}  {name}  [{r.policy_ref}]  not evaluated: {names} "
                            "has no value on its date (said above)")
                 continue
-            click.echo(f"{r.status.upper():<5} {loc.file}:{loc.line}  {r.case.name}  [{r.policy_ref}]")
+            click.echo(f"{r.status.upper():<5} {at}  {name}  [{r.policy_ref}]")
             for d in r.diffs:
                 why = f"   (by {', '.join(d['why'])})" if d.get("why") else ""
-                click.echo(f"        {d['decision']}: expected {dump_json(d['expected'])}, got {dump_json(d['actual'])}{why}")
+                click.echo(one_line(f"        {d['decision']}: expected {dump_json(d['expected'])}, got {dump_json(d['actual'])}{why}"))
             if r.status == "error" and r.error:
                 for line in r.error["message"].splitlines():
-                    click.echo(f"        {line}")
+                    click.echo(f"        {one_line(line)}")
         if against:
             own = sum(against_exempt(r.case) for r in results)
             click.echo(f"against {against}: {failed - stopped} of {len(results) - stopped} expectations no longer hold"
@@ -117,7 +120,7 @@ def test_cmd(ctx, policy, version, against, fmt, junit, backend, verbose, policy
                        "`regcode test BASE --against VERSION` runs the base's on this version", err=True)
     if junit:       # after the results are printed: a report that cannot be written loses none of them
         from ..engine.batch import atomic_writer
-        with atomic_writer(junit) as out:
+        with atomic_writer(Path(junit)) as out:
             out.write(junit_xml(results, policy or "regcode"))
     if failed or problems:
         ctx.exit(EXIT_POLICY)

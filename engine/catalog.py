@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .errors import Issue, IssueCollector, Location, NoSuchBase, PolicyError, SchemaError, did_you_mean
 from ._dates import is_date
-from .load import VERSION_NAME, escape, inside, json_type, load_version, outside_issue, read_document
+from .load import VERSION_NAME, escape, inside, json_type, link_loop, load_version, outside_issue, read_document
 
 if TYPE_CHECKING:   # validate and compile are imported when something is compiled (not on a cache hit)
     from .compile import CompiledPolicy
@@ -29,18 +29,20 @@ def shipped_root() -> Path:
 def manifests(folder: Path, depth: int = 2) -> list:
     """FOLDER/*/*/policy.yaml (depth 2) or FOLDER/*/policy.yaml (depth 1), sorted, as Path.glob lists them but
     never failing on an entry that goes while it is listed (a process of /proc that ends: pathlib's glob let
-    FileNotFoundError out) or on a folder it may not read: those are passed over as they are found."""
+    FileNotFoundError out) or on a folder it may not read: those are passed over as they are found. A version
+    folder that is a loop of links (`toy/loop -> loop`), or whose policy.yaml is a link to nothing or a loop, is
+    listed: reading its manifest says what it is (load.io), where passing over it would drop a version unsaid."""
     level = [Path(folder)]
-    for _ in range(depth):
+    for step in range(depth):
         below = []
         for parent in level:
             try:
                 with os.scandir(parent) as entries:
-                    below.extend(Path(e.path) for e in entries if _is_dir(e))
+                    below.extend(Path(e.path) for e in entries if _is_dir(e) or (step == depth - 1 and link_loop(e.path)))
             except OSError:
                 continue
         level = below
-    return sorted(p / "policy.yaml" for p in level if os.path.exists(p / "policy.yaml"))
+    return sorted(p / "policy.yaml" for p in level if os.path.lexists(p / "policy.yaml") or link_loop(p))
 
 
 def _is_dir(entry) -> bool:

@@ -24,6 +24,7 @@ MAX_DEPTH = 64         # bound on nesting followed in the IR and the facts schem
 MAX_SHOWN = 8         # input choices a finding's message names (the witness case has them all)
 MAX_VALUES = 8         # values a text or number field takes at most (from the constants rules compare it with)
 ABSENT = object()      # a field left out of a synthetic case file
+_FIRST_DAY = "0001-01-01"   # the calendar's first day: no day comes before it
 
 SEVERITY = {"check.not_exhaustive": "error", "check.conflict": "error", "check.evaluation": "error"}
 HINTS = {
@@ -807,7 +808,8 @@ class Space:
         if "enum" in node:
             return node["enum"][0]
         if typ == "string" and node.get("format") == "date" or (typ == "string" and str(node.get("pattern", "")).startswith(r"^\d{4}-")):
-            return _dates.shift(self.as_of, days=-1)
+            # a day of the past: the one before the case's date, or that date itself where the calendar begins
+            return _dates.shift(self.as_of, days=-1) if self.as_of > _FIRST_DAY else self.as_of
         if typ == "string":
             if "pattern" in node or "format" in node:
                 seen = self.samples.get(keys)

@@ -5,6 +5,7 @@ is reported (`input.syntax`, `input.encoding`, `input.not_mapping`, with the fil
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from .errors import InputError, Issue, Location
-from .load import (MAX_CASE_BYTES, MAX_DEPTH, Document, _JsonMarks, _LazyMarks, _Refused, check_value, read_json,
-                   json_depth_place, json_position, json_syntax, json_type, load_case_file, refused_at)
+from .errors import InputError, Issue, Location, file_name
+from .load import (LOOP_WORDS, MAX_CASE_BYTES, MAX_DEPTH, Document, _JsonMarks, _LazyMarks, _Refused, check_value, io_reason,
+                   json_depth_place, json_position, json_syntax, json_type, link_loop, load_case_file, read_json, refused_at)
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -44,9 +45,9 @@ class Skipped:
 
     def issue(self) -> Issue:
         if self.lost:
-            return Issue("input.io", f"not read: {self.reason}", Location(self.path),
+            return Issue("input.io", f"not read: {self.reason}", Location(file_name(self.path)),
                          "check its permissions: none of the case files in it were read")
-        return Issue("input.skipped", f"not read: {self.reason}", Location(self.path),
+        return Issue("input.skipped", f"not read: {self.reason}", Location(file_name(self.path)),
                      f"a folder's case files are its {', '.join(CASE_SUFFIXES)} files, hidden ones excepted")
 
     def __str__(self) -> str:
@@ -57,6 +58,8 @@ def _why_not_read(path: str, name: str) -> Optional[str]:
     """None for a case file that is read; else why it is not."""
     if name.startswith("."):
         return "a hidden file"
+    if link_loop(path):
+        return LOOP_WORDS
     if os.path.islink(path) and not os.path.exists(path):
         return "a link to nothing"
     if not os.path.isfile(path):   # a FIFO or a device named `x.yaml` would block or never end
@@ -166,6 +169,7 @@ def _lines(stream, limit: int) -> Iterator[tuple]:
 
 def _jsonl(stream, name: str, first: int = 1) -> Iterator[Record]:
     """The records of a JSONL stream whose first line is line `first` of the file `name`."""
+    name = file_name(name)      # the records' sources are written out: as UTF-8 can carry them
     for number, (raw, too_long) in enumerate(_lines(stream, MAX_CASE_BYTES), first):
         if too_long:
             yield Record(f"{name}:{number}", number, too_long=True)
@@ -274,8 +278,9 @@ class _SpanReader:
 def cannot_read(name: str, exc: OSError, line: Optional[int] = None) -> InputError:
     """A corpus that cannot be opened (no `line`), or read further than `line`: the run stops."""
     if line is None:
-        return InputError([Issue("input.io", f"cannot read {name}: {exc.strerror or exc}", Location(name),
-                                 "check that it exists and is readable")])
+        return InputError([Issue("input.io", f"cannot read {name}: {io_reason(exc)}", Location(name),
+                                 "point the link at a file, or give the file's own path" if exc.errno == errno.ELOOP
+                                 else "check that it exists and is readable")])
     return InputError([Issue("input.io", f"cannot read {name} further: {exc.strerror or exc}", Location(name, line),
                              "the run stopped, and an --out file is not written; check the file")])
 
@@ -320,7 +325,7 @@ def read_records(source: str, stdin=None, on_skip: Optional[Callable[[Skipped], 
     path = Path(source)
     if path.is_dir():
         for file in case_files(path, on_skip, reading):
-            yield Record(file, None, None, file)
+            yield Record(file_name(file), None, None, file)
         return
     try:
         stream = open(path, "rb")

@@ -13,14 +13,31 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u200b\u200e\u
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if 0xdc80 <= code <= 0xdcff:    # a byte of a file name that is not UTF-8, as Python keeps it (surrogateescape)
+        return f"\\x{code - 0xdc00:02x}"
+    return _SHORT.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
 def one_line(text: str) -> str:
     """`text` as one printable line: each control character (and lone surrogate) written as an escape, `\\n`,
     `\\x1b`, `\\u2028`, so that a file name or a value shown in a problem names what is there and cannot break
-    the line or drive the terminal: 'evil\\nname.yaml', 'e\\x1b[31mred.yaml'."""
+    the line or drive the terminal: 'evil\\nname.yaml', 'e\\x1b[31mred.yaml'; a byte of a file name that is not
+    UTF-8 as the byte it is, 'bad\\xffname.yaml'."""
     if not CONTROL.search(text):
         return text
-    return CONTROL.sub(lambda m: _SHORT.get(m.group()) or (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                                                           else f"\\u{ord(m.group()):04x}"), text)
+    return CONTROL.sub(lambda m: _escape(m.group()), text)
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def file_name(name: str) -> str:
+    """A file's name as regcode writes it in its output (a result's `source`, a problem's file): each byte of it that
+    is not UTF-8, which Python keeps as a lone surrogate that no UTF-8 output can carry, written as `\\xNN`
+    (`bad\\xff.yaml`); any other name as it is."""
+    return _UNDECODED.sub(lambda m: _escape(m.group()), name) if _UNDECODED.search(name) else name
 
 
 @dataclass(frozen=True, order=True)
@@ -42,7 +59,9 @@ class Location:
         return one_line(self.file)
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "column": self.column, "path": self.path}
+        """The place for a machine: the file's name exactly, but for a byte that is not UTF-8, which no JSON output
+        can carry (written \\xNN: file_name)."""
+        return {"file": file_name(self.file), "line": self.line, "column": self.column, "path": self.path}
 
 
 @dataclass(frozen=True)

@@ -531,7 +531,7 @@ def format_text(text: str, display: str = "<text>") -> Result:
 
 def format_file(path: Path, display: Optional[str] = None) -> Result:
     display = display or _display(path)
-    from .load import NotAFile, _not_a_file, _read_policy_bytes, not_utf8
+    from .load import NotAFile, _not_a_file, _read_policy_bytes, not_utf8, read_problem
     try:
         raw = _read_policy_bytes(path, MAX_FILE_BYTES)    # a folder or a FIFO named x.yaml is said, never read (a FIFO blocks)
         if raw is None:
@@ -541,8 +541,7 @@ def format_file(path: Path, display: Optional[str] = None) -> Result:
     except NotAFile as exc:
         return Result(path, display, issues=(_not_a_file(exc.kind, display),))
     except OSError as exc:
-        return Result(path, display, issues=(Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
-                                                   "check that it exists and is readable"),))
+        return Result(path, display, issues=(read_problem(path, display, exc),))
     except UnicodeDecodeError as exc:
         return Result(path, display, issues=(not_utf8(raw, exc, display),))
     result = format_text(text, display)
@@ -563,9 +562,19 @@ def yaml_files(paths: list, issues: IssueCollector) -> Iterator[Path]:
             root = path.parent
             found = [path]
         elif path.is_dir():
-            root = path
+            # a folder named that is itself a link is what its file would be: inside its own folder, it stands for the
+            # folder it points to; leading out of it, it is said and nothing is read or written through it
+            root = path.parent if path.is_symlink() else path
+            if root is not path and escape(root, path) is not None:
+                issues.extend([outside_issue(root, path)])
+                continue
             found = []
             for folder, dirs, files in os.walk(path):
+                for d in sorted(dirs):      # os.walk lists a link to a folder and never enters it: one leading out is said
+                    link = Path(folder) / d
+                    if (os.path.islink(link) and d not in SKIP_DIRS and not d.startswith(".") and not d.endswith((".yaml", ".yml"))
+                            and escape(root, link) is not None):       # (one named x.yaml is said as a file is, below)
+                        issues.extend([outside_issue(root, link)])
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
                 named = files + [d for d in dirs if d.endswith((".yaml", ".yml"))]   # a folder named x.yaml is said, not passed over
                 found.extend(Path(folder) / f for f in sorted(named) if f.endswith((".yaml", ".yml")))

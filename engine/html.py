@@ -18,7 +18,7 @@ from .catalog import Catalog
 from .compile import OUTPUT_KEYS, CompiledPolicy
 from .coverage import report as coverage_report
 from .diff import changes_text, diff as diff_versions, index_note, manifest_text, names_alone, timeline_text
-from .errors import Issue, Location, PolicyError
+from .errors import Issue, Location, PolicyError, file_name
 from .evaluate import DEFAULT_BACKEND
 from .explain import labelled, labels_of
 from .load import format_path
@@ -150,15 +150,16 @@ def _clause_links(policy: CompiledPolicy, article: str, clause: str, href) -> li
 # ---- a version's pages -----------------------------------------------------------------------
 def _from_root(cat: Catalog, file: str) -> str:
     """A policy file's name as the pages show it: below the policy root it is in (`POLICY/VERSION/tests/x.yaml`), so
-    a site reads the same from whatever folder it is built in (a file's name as loaded is relative to that folder)."""
+    a site reads the same from whatever folder it is built in (a file's name as loaded is relative to that folder).
+    A byte of the name that is not UTF-8 is written \\xNN (file_name): a page is UTF-8."""
     if not file or not (os.path.isabs(file) or os.path.exists(file)):
-        return file
+        return file_name(file)
     path = os.path.abspath(file)
     for root in cat.roots:
         shown = os.path.relpath(path, os.path.abspath(root))
         if shown != ".." and not shown.startswith(".." + os.sep):
-            return Path(shown).as_posix()
-    return Path(path).as_posix()
+            return file_name(Path(shown).as_posix())
+    return file_name(Path(path).as_posix())
 
 
 def _cases(cat: Catalog, results: list) -> tuple:
@@ -347,7 +348,9 @@ def diff_view(result: dict, old: CompiledPolicy, new: CompiledPolicy) -> dict:
             "parameters": s["parameters"], "facts": s["facts"], "text": text, "corpus": corpus,
             "decisions": [{**d, "summary": changes_text(d.get("changes") or [])} for d in s["decisions"]],
             "window": s.get("window"), "manifest": [{**f, "summary": manifest_text(f)} for f in s.get("manifest") or ()],
-            "unattributed": s.get("unattributed") or [], "names_alone": names_alone(result),
+            # an un-itemised change has no `same_in_effect` (only one stated and inherited the same does): the template's
+            # undefined is strict, so each entry says it
+            "unattributed": [{"same_in_effect": False, **u} for u in s.get("unattributed") or ()], "names_alone": names_alone(result),
             "same": not (s["rules"]["added"] or s["rules"]["removed"] or s["rules"]["changed"] or s["parameters"]
                          or s["decisions"] or s["facts"] or s["text"] or s.get("window") or s.get("manifest")
                          or s.get("unattributed"))}

@@ -1,6 +1,7 @@
 """Stage 1, load: read policy and case files (YAML/JSON) with libyaml (or PyYAML's pure-Python safe loader), marks per JSON path, bounded."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -42,12 +43,44 @@ CONTROL_HINT = ("remove it, and write the text on one line: a case file's text h
                 "itself or as an escape such as \\t, \\n, \\u0000 or \\e")
 
 
-def control_message(text: str, what: str = "the text") -> str:
+# What no text of a policy file may hold (a title, a label, a note, the law's text), written as itself or escaped: the
+# C0 controls but tab and line feed (a note and the law's text run over lines), DEL and the C1 controls. Each is shown
+# in text output, a terminal, an HTML page and a JUnit report, where it would be shown as something else or dropped
+# (XML 1.0 cannot hold most of them at all). A facts schema's `pattern` is a regular expression, which may name them.
+_POLICY_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+POLICY_CONTROL_HINT = ("remove it: a policy file's text holds no control character but a tab and a line break, written as "
+                       "itself or as an escape such as \\r, \\u0000 or \\e")
+
+
+def control_message(text: str, what: str = "the text", holder: str = "a case file's text", found=_CONTROL) -> str:
     """What is wrong with a text that holds a control character (see _CONTROL), the text shown escaped."""
-    ch = _CONTROL.search(text).group()
+    ch = found.search(text).group()
     name = _CONTROL_NAMES.get(ch, "a control character")
     shown = one_line(text if len(text) <= 60 else text[:60] + "...")
-    return f"{what} '{shown}' holds {name} (U+{ord(ch):04X}), which a case file's text may not hold"
+    return f"{what} '{shown}' holds {name} (U+{ord(ch):04X}), which {holder} may not hold"
+
+
+def policy_text_issues(doc: "Document") -> list:
+    """`load.text` for each text (and key) of a policy file holding a control character (see _POLICY_CONTROL), at its
+    place. The file still stands (its structure is sound): the version fails, as for another value-level problem."""
+    found: list = []
+    stack = [((), doc.data)]
+    while stack and len(found) < 20:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _POLICY_CONTROL.search(value) and path[-1:] != ("pattern",):
+                found.append(Issue("load.text", control_message(value, holder="a policy file's text", found=_POLICY_CONTROL),
+                                   doc.location(path), POLICY_CONTROL_HINT))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and _POLICY_CONTROL.search(k) and path[-1:] != ("patternProperties",):
+                    found.append(Issue("load.text", control_message(k, "the key", "a policy file's text", _POLICY_CONTROL),
+                                       doc.key_location(path + (k,)), POLICY_CONTROL_HINT))
+                else:
+                    stack.append((path + (k,), v))
+        elif isinstance(value, list):
+            stack.extend((path + (i,), v) for i, v in enumerate(value))
+    return found
 
 _IGNORED_RESOLVERS = {
     "tag:yaml.org,2002:timestamp",   # dates stay text: `2019-06-30` round-trips to JSON unchanged, ISO text compares right
@@ -823,6 +856,29 @@ def _not_a_file(kind: str, display: str) -> Issue:
     return Issue("load.not_a_file", f"this is {kind}, not a file", Location(display), hint)
 
 
+LOOP_WORDS = "a link that leads back to itself (a loop of links)"
+
+
+def io_reason(exc: OSError) -> str:
+    """Why a file could not be opened, in words: the system's (`Permission denied`), or for a loop of links what it is
+    (the system says `Too many levels of symbolic links`)."""
+    return f"it is {LOOP_WORDS}" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+
+
+def read_problem(path: Path, display: str, exc: OSError) -> Issue:
+    """`load.io` for a policy file that cannot be opened; one reached through a loop of links names the link."""
+    if exc.errno == errno.ELOOP:
+        link = loop_part(Path(path))
+        shown = _display(link)
+        what = "this file is" if link == Path(path) else f"`{shown}` is"
+        return Issue("load.io", f"cannot read the file: {what} {LOOP_WORDS}",
+                     Location(display), f"point `{shown}` at a file or folder, or remove it")
+    if isinstance(exc, PermissionError):
+        return Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
+                     "let the user running regcode read it (chmod a+r, or its owner), or move it out of the policy folder")
+    return Issue("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display), "check that it exists and is readable")
+
+
 def _mib(limit: int) -> str:
     return f"{limit >> 20} MiB"
 
@@ -846,12 +902,8 @@ def read_document(path: Path, display: str, issues: IssueCollector) -> Optional[
     except NotAFile as exc:
         issues.extend([_not_a_file(exc.kind, display)])
         return None
-    except PermissionError as exc:
-        issues.add("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display),
-                   "let the user running regcode read it (chmod a+r, or its owner), or move it out of the policy folder")
-        return None
     except OSError as exc:
-        issues.add("load.io", f"cannot read the file: {exc.strerror or exc}", Location(display), "check that it exists and is readable")
+        issues.extend([read_problem(path, display, exc)])
         return None
     if raw is None:
         issues.add("load.too_large", f"the file is larger than {_mib(MAX_FILE_BYTES)}", Location(display), "split it")
@@ -904,8 +956,31 @@ def _display(path: Path) -> str:
     return shown
 
 
+def link_loop(path) -> bool:
+    """Whether `path` leads into a loop of links (`loop -> loop`, `a -> b -> a`): it names no file and no folder."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def loop_part(path: Path) -> Path:
+    """The first part of `path` that is a loop of links (see link_loop), the one place to mend; `path` when none is."""
+    probe = Path(path.anchor) if path.is_absolute() else Path()
+    for part in path.parts[len(probe.parts):]:
+        probe = probe / part
+        if link_loop(probe):
+            return probe
+    return path
+
+
 def inside(root: Path, candidate: Path) -> bool:
-    """True when `candidate` (resolved, links followed) lies under `root`."""
+    """True when `candidate` (resolved, links followed) lies under `root`. A loop of links leads nowhere, in or out:
+    it counts as inside, where reading it says what it is (load.io), as every Python resolves it alike (before 3.13,
+    resolve() raised RuntimeError on one)."""
+    if link_loop(candidate):
+        return True
     try:
         candidate.resolve().relative_to(root.resolve())
         return True
@@ -1029,6 +1104,8 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
     part = escape(root, directory)
     if part is not None:            # the version folder (or its policy folder) is a link out: one problem, not one per file
         raise LoadError([outside_issue(root, part)])
+    if link_loop(directory):     # the version folder is a loop of links: the link is the one place to mend
+        raise LoadError([read_problem(directory / "policy.yaml", _display(directory / "policy.yaml"), OSError(errno.ELOOP, ""))])
     if not os.path.lexists(directory / "policy.yaml"):   # one that is a folder or a FIFO is said when read
         issues.add("load.no_manifest", f"`{_display(directory)}` has no policy.yaml",
                    Location(_display(directory)), "a policy version folder needs a manifest `policy.yaml` (kind: Policy)")
@@ -1043,8 +1120,8 @@ def load_version(directory: Path, root: Optional[Path] = None) -> VersionSource:
             if is_test_file(directory, path):
                 test_files.add(doc.file)
                 tests.extend(mine.issues)     # a test file's: said with the rest; its cases are checked (testing.discover)
-            else:
-                soft.extend(mine.issues)
+            else:       # (a test file's texts are a case's: checked as a case file's are, when it runs)
+                soft.extend(mine.issues + policy_text_issues(doc))
         elif is_test_file(directory, path):
             tests.extend(mine.issues)     # a test file that does not parse: its cases are lost, nothing else
         elif path.name != "policy.yaml" and (all(i.code in _NOTHING_TO_READ for i in mine.issues) or _declared_kind(path) in (None, "Rules")):
@@ -1391,8 +1468,9 @@ def _case_from_bytes(read, name: str) -> Document:
                                     "one enterprise's case file is a few KiB; split the input")])
         text = raw.decode("utf-8-sig")
     except OSError as exc:
-        raise InputError([Issue("input.io", f"cannot read the case file: {exc.strerror or exc}", Location(name),
-                                "check the path")])
+        raise InputError([Issue("input.io", f"cannot read the case file: {io_reason(exc)}", Location(name),
+                                "point the link at a file, or give the file's own path" if exc.errno == errno.ELOOP
+                                else "check the path")])
     except UnicodeDecodeError as exc:
         raise InputError([not_utf8(raw, exc, name, "input.encoding", "the case file")])
     return load_case_text(text, name)

@@ -10,7 +10,7 @@ from typing import Iterable, Optional
 from .case import evaluate_case
 from ._dates import date_example, date_problem, is_date
 from .catalog import Catalog, SelectionError
-from .errors import EvaluationError, InputError, Issue, Location, did_you_mean
+from .errors import EvaluationError, InputError, Issue, Location, did_you_mean, file_name
 from .evaluate import DEFAULT_BACKEND
 from ._json import ValueTally, same, tally_text
 from .load import Document, _kind, dump_json
@@ -43,14 +43,15 @@ def _decisive(result: dict, decision: str) -> list:
 # are still replayed.
 
 
-def _lines(paths: Iterable[str]):
-    """(path, line number, bytes, last) of every non-blank line, `last` for the last one of its file (where a crash
-    leaves a partial line); a line past MAX_LINE_BYTES is yielded cut (and refused), the rest of it skipped without
-    being held in memory. A UTF-8 BOM that starts a file is not part of its first line, as batch reads JSONL."""
-    for path in paths:
+def _lines(paths: Iterable[tuple]):
+    """(name, line number, bytes, last) of every non-blank line of the files `paths` (path, name: as it is written out,
+    file_name), `last` for the last one of its file (where a crash leaves a partial line); a line past MAX_LINE_BYTES is
+    yielded cut (and refused), the rest of it skipped without being held in memory. A UTF-8 BOM that starts a file is
+    not part of its first line, as batch reads JSONL."""
+    for real, path in paths:
         number = 0
         try:
-            stream = open(path, "rb")
+            stream = open(real, "rb")
         except OSError as exc:
             raise _cannot_read(path, exc, number) from None
         with stream:
@@ -273,9 +274,10 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
     cannot be read, or a `version` no policy of the log has (each of its policies is named with its versions)."""
     warnings: list = []     # what is counted once though read twice: not a failure, said in the report
     files, seen_files = [], {}
-    for path in paths:      # a FIFO would block and a device never end: a log is a regular file
+    for real in paths:      # a FIFO would block and a device never end: a log is a regular file
+        path = file_name(str(real))      # the name as the report can carry it (a byte that is not UTF-8 as \xNN)
         try:
-            st = os.stat(path)
+            st = os.stat(real)
         except OSError as exc:
             raise InputError([Issue("replay.io", f"cannot read the log: {exc.strerror or exc}", Location(str(path)),
                                     "check the path")]) from None
@@ -288,7 +290,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             warnings.append(Issue("replay.same_file", f"{path} is {again}: read once", Location(str(path)),
                                   "each decision of a log is counted once").as_dict())
             continue
-        files.append(path)
+        files.append((real, path))
     changed, skipped, targets = [], [], {}
     added, removed = set(), {}      # removed: decision -> ValueTally of its logged values
     replayed = unchanged = 0
@@ -407,7 +409,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
         named = ", ".join(f"`{p}` ({n:,} line{'s' if n != 1 else ''})" for p, n in sorted(unknown.items()))
         raise SelectionError([Issue("select.unknown_policy", f"the log's decisions are of {named}, which the policies "
                                     f"replayed against do not have; known: {', '.join(ids) or 'none'}",
-                                    Location(str(paths[0])), did_you_mean(next(iter(sorted(unknown))), ids)
+                                    Location(file_name(str(paths[0]))), did_you_mean(next(iter(sorted(unknown))), ids)
                                     or "replay with the --policy-root the service ran with")])
     # The report does not depend on the order the logs are given in: what it lists is sorted, changed decisions
     # by id (a UUIDv7: the order they were taken in), lines by file and line. The logs are still read in the order
@@ -426,7 +428,7 @@ def replay(cat: Catalog, paths: list, version: Optional[str] = None, backend: st
             g["decision_ids"].append(c["decision_id"])
     changes = [{**g, "rules": sorted(g["rules"])} for _, g in sorted(groups.items())]
     return {
-        "files": sorted(files, key=str), "warnings": warnings,
+        "files": sorted(name for _, name in files), "warnings": warnings,
         "against": [{"id": p, "version": v, "content_hash": h} for p, v, h in sorted(targets)],
         "read": replayed + len(skipped), "replayed": replayed, "unchanged": unchanged, "changed": changed,
         "changes": changes, "skipped": skipped,

@@ -9,7 +9,8 @@ from typing import Optional
 
 from ._shapes import Shape
 from .compile import CompiledPolicy
-from .outdir import claim, write_owned
+from .errors import Issue, Location, file_name
+from .outdir import OutputError, claim, write_owned
 from .validate import API_VERSION, KINDS, operator_schemas, schema_for
 
 # yaml-language-server (and the JSON language service under it) implements draft-07; 2019-09 and
@@ -324,11 +325,22 @@ def write_schemas(out: Path, policies: list, force: bool = False, broken=(), wor
     for directory in broken:
         mapped(LANGUAGE_FILE, directory)
     mapping = {schema: sorted(globs) for schema, globs in mapping.items()}
+    _utf8_paths(mapping)
     files[SETTINGS_FILE] = dumps({"yaml.schemas": dict(sorted(mapping.items()))})
     previous = claim(out, SCHEMA_MANIFEST, "regcode-schemas", files, force, "editor schemas")
     written = write_owned(out, SCHEMA_MANIFEST, "regcode-schemas", files, previous, "editor schemas")
     written.outside = sorted(outside)
     return written
+
+
+def _utf8_paths(mapping: dict) -> None:
+    """The settings name the schemas and the versions' folders by their paths, in a UTF-8 file: a path holding a byte
+    that is not UTF-8 cannot be written there (nor matched by the editor), so it is said before anything is written."""
+    for path in [p for schema, globs in mapping.items() for p in [schema, *globs] if file_name(p) != p]:
+        shown = file_name(path)
+        raise OutputError([Issue("output.path", f"the path `{shown}` holds bytes that are not UTF-8 (shown as \\xNN): the "
+                                 f"editor settings {SETTINGS_FILE} name it, and a UTF-8 file cannot hold it; nothing was written",
+                                 Location(shown), "rename the folder so that its path is UTF-8 (for --out: or write to another)")])
 
 
 # The settings read the same from wherever regcode runs. yaml-language-server resolves a relative schema path from

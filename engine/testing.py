@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -11,7 +12,7 @@ from ._dates import date_problem, is_date
 from ._text import article_key, near_article
 from .catalog import Catalog, SelectionError
 from .compile import CompiledPolicy, member_fits, takes, value_fits
-from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean, nearest
+from .errors import CASE_ERROR_CODES, InputError, Issue, IssueCollector, Location, PolicyError, did_you_mean, file_name, nearest, one_line
 from .evaluate import DEFAULT_BACKEND, NoValue, check_case, evaluate, no_value_words
 from .explain import to_dict
 from .load import CHECKED_VALUE_CODES, VERSION_NAME, Document, check_value, dump_json, load_version, not_at, places
@@ -57,7 +58,7 @@ class CaseResult:
 
     def as_dict(self) -> dict:
         loc = self.case.location
-        out = {"name": self.case.name, "file": loc.file, "line": loc.line, "policy": self.policy_ref, "status": self.status,
+        out = {"name": self.case.name, "file": file_name(loc.file), "line": loc.line, "policy": self.policy_ref, "status": self.status,
                "diffs": self.diffs, "articles": self.case.data.get("articles", [])}
         if self.error:
             out["error"] = self.error
@@ -460,16 +461,28 @@ def said_once(results: list) -> list:
     return out
 
 
+# What XML 1.0 cannot hold, not even as a character reference: the C0 controls but tab, line feed and carriage return,
+# lone surrogates, U+FFFE and U+FFFF. ElementTree writes them as they are, and the report is not XML any more.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    """`text` with what XML cannot hold written as an escape (\\x07), as one_line writes it."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
 def junit_xml(results: list, suite: str) -> str:
+    """The JUnit XML report of `results`. Names, files and messages are one line each, their control characters
+    written as escapes (one_line), as `regcode test` prints them; the failure's JSON keeps only what XML can hold."""
     failures = sum(r.status == "fail" for r in results)
     errors = sum(r.status == "error" for r in results)
-    root = ET.Element("testsuite", name=suite, tests=str(len(results)), failures=str(failures), errors=str(errors))
+    root = ET.Element("testsuite", name=one_line(suite), tests=str(len(results)), failures=str(failures), errors=str(errors))
     for r in results:
-        tc = ET.SubElement(root, "testcase", classname=f"{r.policy_ref}.{Path(r.case.doc.file).name}", name=r.case.name,
-                           file=r.case.doc.file, line=str(r.case.location.line))
+        tc = ET.SubElement(root, "testcase", classname=one_line(f"{r.policy_ref}.{Path(r.case.doc.file).name}"),
+                           name=one_line(r.case.name), file=one_line(r.case.doc.file), line=str(r.case.location.line))
         if r.status != "pass":
             node = ET.SubElement(tc, "failure" if r.status == "fail" else "error",
-                                 message=f"{len(r.diffs)} decision(s) differ" if r.diffs else (r.error or {}).get("message", ""))
-            node.text = dump_json(r.diffs or r.error)
+                                 message=one_line(f"{len(r.diffs)} decision(s) differ" if r.diffs else (r.error or {}).get("message", "")))
+            node.text = _xml_text(dump_json(r.diffs or r.error))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

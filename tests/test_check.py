@@ -347,6 +347,16 @@ def test_the_synthetic_cases_are_evaluated_on_each_day_a_dated_parameter_changes
     assert [f.issue.message for f in both.findings] == [f.issue.message for f in one.findings]   # the same gap once
 
 
+@pytest.mark.parametrize("as_of", ["0001-01-01", "9999-12-31"])
+def test_check_on_the_calendars_first_and_last_days_finishes(as_of):
+    """A date field the synthetic cases do not vary holds the day before --as-of: on 0001-01-01 there is none
+    (OverflowError, exit 3). What the policy's own date arithmetic cannot do there is a finding, as on any day."""
+    checked = run("check", "shanghai-post-license", "--as-of", as_of, "--budget", "50", "--format", "json")
+    assert checked.exit_code in (0, 1) and "internal error" not in checked.output, checked.output
+    report = json.loads(checked.stdout)
+    assert report["as_of"] == as_of and {f["code"] for f in report["findings"]} <= {"check.evaluation"}
+
+
 @pytest.mark.parametrize("as_of, noted", [("2030-01-01", True), ("2019-06-30", False)])
 def test_check_on_a_date_outside_the_versions_window_says_so_on_stderr_as_eval_does(as_of, noted):
     checked = run("check", "shanghai-post-license", "--as-of", as_of, "--budget", "50", "--format", "json")

@@ -100,6 +100,21 @@ def test_a_junit_report_into_a_folder_that_is_not_there_is_a_usage_error_before_
     assert "--junit" in result.output and "does not exist" in result.output
 
 
+@pytest.mark.parametrize("where, said", [("out", "'{path}' is a folder; a file is wanted here"),
+                                         ("out/", "'{path}' is a folder; a file is wanted here"),
+                                         ("new/", "{path} ends with /, as a folder's name does; a file is wanted here"),
+                                         ("out/new/", "{path} ends with /, as a folder's name does; a file is wanted here")])
+def test_a_junit_report_named_as_a_folder_is_refused_before_the_run(tmp_path, where, said):
+    """`--junit new/` ran every case and wrote a file named `new`: click's Path() dropped the slash."""
+    (tmp_path / "out").mkdir()
+    path = f"{tmp_path}/{where}"
+    result = run("test", "toy", "--policy-root", str(TEST_POLICIES), "--junit", path)
+    assert result.exit_code == 1 and result.stdout == "", result.output
+    assert result.stderr == f"regcode test: --junit: {said.format(path=path)} " + (
+        "(name the file in that folder, or leave out the /) " if "ends with" in said else "") + "(see regcode test --help)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("args", [["eval", "examples/cases/aa-clean.yaml"], ["eval", "examples/cases/aa-clean.yaml", "--format", "json"],
                                   ["eval", "examples/cases/aa-clean.yaml", "--format", "html"], ["policies"],
@@ -115,6 +130,20 @@ def test_a_full_stdout_is_output_io_and_exit_1_not_an_internal_error(args):
     err = proc.stderr.decode("utf-8")
     assert proc.returncode == 1, err
     assert "output.io" in err and "No space left on device" in err and "internal error" not in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["-h"], ["eval", "--help"], ["batch", "--help"], ["test", "-h"]])
+def test_help_and_version_to_a_full_stdout_are_one_output_io_paragraph(args):
+    """`regcode --version > /dev/full` was a traceback: click writes the group's help and version while it parses."""
+    import subprocess
+    import sys
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([str(Path(sys.executable).parent / "regcode"), *args], stdout=full, stderr=subprocess.PIPE,
+                              timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.decode("utf-8") == ("stdout: output.io: cannot write stdout: No space left on device (free some "
+                                           "space where stdout goes, or redirect it elsewhere)\n")
 
 
 def test_test_command_reports_a_failing_case_with_its_diff(tmp_path):

@@ -3,6 +3,7 @@ says, and is idempotent. (`make test` runs `regcode fmt --check` over the shippe
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -310,6 +311,37 @@ def test_fmt_never_reads_or_writes_through_a_link_leaving_the_folder(tmp_path):
     assert named.exit_code == 1 and "load.outside_root" in named.stderr and "fmt.skipped" not in named.output
 
 
+@pytest.mark.parametrize("named", ["the folder holding the link", "the link itself", "the link itself, with a /"])
+def test_fmt_says_a_folder_link_leaving_the_folder_and_never_writes_through_it(tmp_path, named):
+    """A link to a folder outside the one fmt is given was passed over without a word (os.walk does not enter it), and
+    named itself it was formatted through, the outside files rewritten: it is load.outside_root, once, as validate says."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "theirs.yaml").write_text(MESSY_RULES, encoding="utf-8")
+    root = tmp_path / "root"
+    (root / "rules").mkdir(parents=True)
+    (root / "rules" / "mine.yaml").write_text(MESSY_RULES, encoding="utf-8")
+    link = root / "rules" / "shared"
+    link.symlink_to(outside, target_is_directory=True)
+    given = {"the folder holding the link": str(root), "the link itself": str(link), "the link itself, with a /": f"{link}/"}[named]
+    result = CliRunner().invoke(regcode, ["fmt", given])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    [said] = [line for line in result.stderr.splitlines() if "load.outside_root" in line]
+    assert said.startswith(f"{link}: load.outside_root: the folder `{link}` is a link to `{outside}`, outside ") \
+        and "none of its files are read" in said, said
+    assert (outside / "theirs.yaml").read_text(encoding="utf-8") == MESSY_RULES and link.is_symlink()
+    assert ((root / "rules" / "mine.yaml").read_text(encoding="utf-8") != MESSY_RULES) == (named == "the folder holding the link")
+
+
+def test_fmt_given_a_folder_link_inside_its_own_folder_formats_what_it_names(tmp_path):
+    (tmp_path / "2017").mkdir()
+    (tmp_path / "2017" / "mine.yaml").write_text(MESSY_RULES, encoding="utf-8")
+    (tmp_path / "latest").symlink_to("2017", target_is_directory=True)
+    result = CliRunner().invoke(regcode, ["fmt", str(tmp_path / "latest")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"reformatted {tmp_path / '2017' / 'mine.yaml'}\n" and (tmp_path / "latest").is_symlink()
+
+
 REINDENTED = """\
 apiVersion: regcode/v1
 kind: Rules
@@ -421,3 +453,21 @@ def test_a_file_s_text_is_scanned_once_for_the_lines_its_comments_may_move_from(
         assert result.formatted == (REPO / "tests" / "fixtures" / "fmt" / "comments" / name.replace(".in.", ".out.")
                                     ).read_text(encoding="utf-8"), name
         assert scanned.count(text) == 1, (name, len(scanned))
+
+
+def test_fmt_says_a_rules_file_it_may_not_read_as_validate_does(tmp_path, monkeypatch):
+    """The same problem and fix as validate's (load.io, let the user read it), not `check that it exists`. Root reads
+    any file whatever its mode: the refusal is simulated where the file is opened."""
+    from regcode.engine import load
+    (tmp_path / "locked.yaml").write_text(MESSY_RULES, encoding="utf-8")
+    real = load._read_policy_bytes
+
+    def refuse(path, limit):
+        if Path(path).name == "locked.yaml":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, limit)
+    monkeypatch.setattr(load, "_read_policy_bytes", refuse)
+    result = CliRunner().invoke(regcode, ["fmt", "--check", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'locked.yaml'}: load.io: cannot read the file: Permission denied (let the user running regcode " \
+           "read it (chmod a+r, or its owner), or move it out of the policy folder)" in result.stderr, result.stderr

@@ -1124,6 +1124,38 @@ def test_diff_never_says_no_differences_when_the_content_hashes_differ(tmp_path)
         "  ? facts schema differs (applicant.night_market), not itemised: the content hashes differ by it"]
 
 
+def test_an_un_itemised_change_is_rendered_in_the_diff_page_and_the_site(tmp_path):
+    """A change the diff hashes but does not itemise (a derived fact's title here: a `?` line) had no `same_in_effect`,
+    which the pages' strict templates read: `diff --format html` and `site` were exit 3."""
+    root = tmp_path / "policies"
+    write(root, "toy/2/policy.yaml", """\
+        apiVersion: regcode/v1
+        kind: Policy
+        id: toy
+        version: "2"
+        title: 流动餐车许可 (toy amendment)
+        source: {number: TOY-2, issuer: regcode tests, date: 2020-11-01}
+        effective_from: 2021-01-01
+        extends: toy@1
+        """)
+    write(root, "toy/2/derived.yaml", """\
+        apiVersion: regcode/v1
+        kind: DerivedFacts
+        facts:
+          audit_trail: {title: 审计记录, fields: {plate: string, note: string}}
+        """)
+    roots = ["--policy-root", str(root), "--policy-root", str(TEST_POLICIES)]
+    said = "derived facts differs (audit_trail), not itemised: the content hashes differ by it"
+    text = CliRunner().invoke(regcode, ["diff", "toy@1", "toy@2", *roots])
+    assert text.exit_code == 0 and f"  ? {said}" in text.stdout.splitlines(), text.output
+    page = CliRunner().invoke(regcode, ["diff", "toy@1", "toy@2", *roots, "--format", "html"])
+    assert page.exit_code == 0, page.output
+    assert f"<li data-search>{said}</li>" in page.stdout and "No differences" not in page.stdout
+    site = CliRunner().invoke(regcode, ["site", "toy", *roots, "--out", str(tmp_path / "site")])
+    assert site.exit_code == 0, site.output
+    assert f"<li data-search>{said}</li>" in (tmp_path / "site" / "toy" / "versions.html").read_text(encoding="utf-8")
+
+
 AGAINST = [   # (--against, with the amendment's root, the expectations that no longer hold): a case expecting a selection
     # error is judged by its own version's window (2017's cases dated 2017-04-30 and 2022-05-01), as its own run does
     ("2017", False, 0),
