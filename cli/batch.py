@@ -198,7 +198,7 @@ def _check_output(path, name: str, source: str, folder: Callable[[], FolderReadi
 
 def _or_else(name: str) -> str:
     """The other way out, for standard output that may not be written: --out FILE, or no json summary."""
-    return " or give --out FILE" if name == "--out" else " or leave out --format json"
+    return {"--out": " or give --out FILE", "--format": " or leave out --format json"}.get(name, "")
 
 
 def stdout_file(used: bool) -> Optional[tuple]:

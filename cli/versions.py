@@ -69,8 +69,9 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, job
     """
     set_format(ctx, fmt)
     if corpus:
-        from .batch import check_input
+        from .batch import check_input, check_outputs
         check_input(corpus, "--corpus")
+        check_outputs([("-", "--corpus")], corpus)    # the report goes to stdout: not into the corpus (`> cases/x.json`)
     elif jobs is not None:
         raise click.BadParameter("worker processes evaluate a corpus's cases, and without --corpus no case is evaluated "
                                  "(add --corpus FILE_OR_FOLDER, or leave --jobs out)", param_hint="--jobs")
@@ -81,7 +82,15 @@ def diff_cmd(ctx, old, new, corpus, as_of, fmt, fail_on_change, all_changes, job
         new_p = cat.by_ref(new)
     skipped = []
 
+    own = None
+    if corpus:     # standard output redirected into the corpus folder under a name it does not read: the report, not input
+        from ..engine.batch import written_by_this_run
+        from .batch import stdout_file
+        own = written_by_this_run([], [stdout_file(True)])
+
     def skip(entry):   # said at once, on stderr, and listed in the result
+        if own is not None and own(entry.path):
+            return
         skipped.append(entry)
         click.echo(printable(str(entry)), err=True)
     if corpus:      # each case under both versions, on N processes (each worker compiles OLD and NEW), in input order

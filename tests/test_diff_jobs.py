@@ -3,6 +3,7 @@ byte that of --jobs 1 and of the engine's own in-process diff; --jobs validated 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -110,3 +111,38 @@ def test_diff_without_jobs_uses_the_cores_as_batch_does(corpus, monkeypatch):
     monkeypatch.setattr("regcode.cli.versions.default_jobs", lambda: 3)
     run(*BASE, "--corpus", corpus, "--format", "json")
     assert seen == [3]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("target, refused", [("cases/x.json", True), ("district.jsonl", True), ("cases/diff.txt", False)],
+                         ids=["a case file's name in the folder", "the JSONL corpus itself (>>)", "a name it does not read"])
+def test_diff_s_report_redirected_into_its_corpus_is_refused_before_any_case_is_read(tmp_path, target, refused):
+    """`diff ... --corpus cases > cases/x.json`: the shell makes the file before regcode starts, so the folder reader
+    read it as an (empty) case file, and the next diff the report; refused as batch refuses it. A JSONL corpus that
+    stdout is appended to (`>> district.jsonl`) likewise; stdout under a name the folder reader does not read is
+    written as usual."""
+    import subprocess
+    import sys
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    cases = list(gen.generate(6, seed=5))
+    for i, case in enumerate(cases):
+        (folder / f"{i:03d}.json").write_text(gen.dumps(case), encoding="utf-8")
+    (tmp_path / "district.jsonl").write_text("".join(gen.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    source = tmp_path / "district.jsonl" if target.endswith(".jsonl") else folder
+    redirected = tmp_path / target
+    before = redirected.read_bytes() if redirected.exists() else b""
+    with open(redirected, "ab") as stdout:
+        done = subprocess.run([str(Path(sys.executable).parent / "regcode"), *BASE, "--corpus", str(source), "--jobs", "1"],
+                              stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, timeout=120)
+    stderr = done.stderr.decode("utf-8")
+    assert "Traceback" not in stderr
+    if not refused:
+        assert done.returncode == 0, stderr
+        assert redirected.read_text(encoding="utf-8").startswith(f"diff {OLD}")
+        assert "diff.txt" not in stderr and "skipped" not in redirected.read_text(encoding="utf-8"), stderr   # its own
+        return
+    assert done.returncode == 1, stderr
+    assert stderr.startswith("regcode diff: --corpus: standard output is the input (") and len(stderr.splitlines()) == 1, stderr
+    assert "redirect stdout to" in stderr and "--format json" not in stderr and "--out" not in stderr, stderr
+    assert redirected.read_bytes() == before
