@@ -60,11 +60,14 @@ def test_a_loop_of_links_in_a_policy_root_is_load_io_naming_it(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     root = toy_copy(tmp_path)
     where, target, named = LOOPS[kind]
-    if "/tests/" in where and verb[0] in ("eval", "site"):
-        pytest.skip("a test file's problem alone fails only validate and test (load.VersionSource.test_issues)")
     _loop(root, where, target)
     (tmp_path / "case.yaml").write_text(TOY_CASE, encoding="utf-8")
     result = run(*[a.format(root="policies", case="case.yaml", tmp=tmp_path) for a in verb])
+    if "/tests/" in where and verb[0] in ("eval", "site"):
+        # a test file's problem fails only validate and test (load.VersionSource.test_issues): nothing evaluated
+        # or shown depends on the tests, so eval and site go on
+        assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+        return
     assert result.exit_code == 1, result.output
     said, *other = [line for line in result.stderr.splitlines() if "load.io" in line]
     assert len(other) == (1 if target == "b.yaml" else 0), result.stderr      # b.yaml, which loops too
