@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from ..engine import Issue, Location, PolicyError, dump_json
-from ..engine.catalog import version_manifests
+from ..engine.catalog import policy_loops, version_manifests
+from ..engine.load import LOOP_WORDS
 from ..engine.reports import reports_of
 from ..engine.testing import check_cases, discover
 from .main import EXIT_POLICY, catalog, policy_root_option, regcode, report_issues, set_format
@@ -72,6 +73,10 @@ def validate_cmd(ctx, paths, policy_roots, fmt):
         for root in cat.user_roots:
             manifests, links = version_manifests(root)     # as the catalog finds them: /proc/PID/cwd is no version
             found = [p.parent for p in manifests]
+            for loop in policy_loops(root):     # a policy folder that is a loop of links: no version of it is read
+                unplaced.append(Issue("load.io", f"`{loop}` is {LOOP_WORDS}, so no policy is read from it", Location(str(loop)),
+                                      f"point `{loop}` at a policy folder, or remove it"))
+                issues.append(unplaced[-1])
             if not found:
                 outside = f"; {links[0]} is a link to a folder outside it" if links else ""
                 unplaced.append(Issue("validate.empty_root", f"no policy versions under `{root}`: a policy root holds "

@@ -45,6 +45,17 @@ def manifests(folder: Path, depth: int = 2) -> list:
     return sorted(p / "policy.yaml" for p in level if os.path.lexists(p / "policy.yaml") or link_loop(p))
 
 
+def policy_loops(root: Path) -> list:
+    """The entries of a policy root that are loops of links (`loop -> loop`), sorted: the catalog passes over them as
+    it passes over any entry that is no folder, and `validate --policy-root` says each (a version folder that loops is
+    listed by manifests(), and said when its manifest is read)."""
+    try:
+        with os.scandir(root) as entries:
+            return sorted(Path(e.path) for e in entries if e.is_symlink() and link_loop(e.path))
+    except OSError:
+        return []
+
+
 def _is_dir(entry) -> bool:
     try:
         return entry.is_dir()

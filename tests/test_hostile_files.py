@@ -75,6 +75,27 @@ def test_a_loop_of_links_in_a_policy_root_is_load_io_naming_it(tmp_path, monkeyp
     assert "a loop of links" in said and "or remove it" in said, said
 
 
+@pytest.mark.parametrize("target", ["loop", "other", "../policies/loop"], ids=["to itself", "two links", "through the root"])
+def test_a_policy_folder_that_is_a_loop_of_links_is_said_by_validate_and_passed_over_by_the_rest(tmp_path, monkeypatch, target):
+    """`policies/loop -> loop` is no policy folder: the catalog passes over it as any entry that is no folder (eval and
+    policies run), and `validate --policy-root`, which checks all of the root, says it (it was ok, exit 0)."""
+    monkeypatch.chdir(tmp_path)
+    root = toy_copy(tmp_path)
+    (root / "loop").symlink_to(target)
+    if target == "other":
+        (root / "other").symlink_to("loop")
+    result = run("validate", "--policy-root", "policies")
+    assert result.exit_code == 1 and "ok  toy@1" in result.stdout, result.output
+    said = [line for line in result.stderr.splitlines() if "load.io" in line]
+    looping = ["loop", "other"] if target == "other" else ["loop"]
+    assert said == [f"policies/{name}: load.io: `policies/{name}` is a link that leads back to itself (a loop of links), so no "
+                    f"policy is read from it (point `policies/{name}` at a policy folder, or remove it)" for name in looping]
+    data = json.loads(run("validate", "--policy-root", "policies", "--format", "json").stdout)
+    assert not data["ok"] and [e["code"] for e in data["errors"]] == ["load.io"] * len(looping)
+    (tmp_path / "case.yaml").write_text(TOY_CASE, encoding="utf-8")
+    assert run("eval", "--policy-root", "policies", "--policy", "toy", "case.yaml").exit_code == 0
+
+
 def test_a_rules_file_that_loops_is_set_aside_and_the_rest_still_checked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     root = toy_copy(tmp_path)
