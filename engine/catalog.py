@@ -9,7 +9,7 @@ from typing import Optional
 
 from typing import TYPE_CHECKING
 
-from .errors import Issue, IssueCollector, Location, NoSuchBase, PolicyError, SchemaError, did_you_mean
+from .errors import Issue, IssueCollector, Location, NoSuchBase, PolicyError, SchemaError, did_you_mean, nearest
 from ._dates import is_date
 from .load import VERSION_NAME, escape, inside, json_type, load_version, outside_issue, read_document
 
@@ -339,6 +339,17 @@ class Catalog:
             policy = self._compiled[info] = self.compile_dir(info.directory)
         return policy
 
+    def _ref_hint(self, ref: str) -> str:
+        """How to write a reference, with a version the catalog has: the named policy's own (`stall-hygiene` ->
+        `stall-hygiene@1 or stall-hygiene@2`), else the nearest known policy's, else the form alone: never a
+        policy the name has nothing to do with."""
+        ids = self.policy_ids()
+        pid = ref if ref in ids else nearest(ref, ids)
+        versions = [v.version for v in self.versions(pid)] if pid else []
+        if not versions:
+            return "write POLICY@VERSION; `regcode policies` lists them"
+        return "write " + " or ".join(f"{pid}@{v}" for v in versions[-2:]) + "; `regcode policies` lists them"
+
     def by_ref(self, ref: str) -> CompiledPolicy:
         """`id@version` (or a version folder's path) -> compiled policy."""
         path = Path(ref)
@@ -346,7 +357,7 @@ class Catalog:
             return self.compile_dir(path)
         if "@" not in ref:
             raise SelectionError([Issue("select.ref", f"`{ref}` is neither POLICY@VERSION nor a version folder", Location(),
-                                        "write e.g. shanghai-post-license@2017")])
+                                        self._ref_hint(ref))])
         policy_id, version = ref.split("@", 1)
         self.policy_id(policy_id)
         return self.select(policy_id, "0000-00-00", version)

@@ -1,0 +1,55 @@
+"""A policy of another jurisdiction, written in YAML alone, through every command a user runs.
+
+tests/fixtures/stall holds a fictional street-food-stall hygiene scheme in English (wards, not districts; stalls,
+not enterprises; a rating enum with labels, a dated parameter, a rule over a list, its own `reports:`) and an
+amendment of it. Each command's output, its errors and hints included, must be in the policy's own names: none
+may name what belongs to the shipped Shanghai policy.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from regcode.cli.main import regcode
+
+from conftest import FIXTURES
+
+ROOT = FIXTURES / "stall"
+CASES = ROOT / "cases"
+STALL = ["--policy-root", str(ROOT), "--policy", "stall-hygiene"]
+# What only the Shanghai policy says: its case file's top key, its groups, its decisions, its language.
+SHANGHAI = re.compile(r"enterprise|district|shanghai-post-license@|supervision_mode|classification|credit_code|企业|区|zh-Hans",
+                      re.IGNORECASE)
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(regcode, [str(a) for a in args], input=input)
+
+
+def own_words(result) -> str:
+    text = result.stdout + result.stderr
+    assert not SHANGHAI.findall(text), text
+    return text
+
+
+def test_the_policy_validates_and_its_cases_pass():
+    result = run("validate", "--policy-root", ROOT, ROOT / "stall-hygiene")
+    assert result.exit_code == 0, result.output
+    for ref in ("stall-hygiene@1", "stall-hygiene@2"):
+        result = run("test", ref, "--policy-root", ROOT)
+        assert result.exit_code == 0 and "passed, 0 failed" in result.stdout, result.output
+
+
+def test_a_reference_without_a_version_is_answered_with_the_policys_own_versions():
+    result = run("show", "stall-hygiene", "--policy-root", ROOT)
+    assert result.exit_code == 1
+    assert "write stall-hygiene@1 or stall-hygiene@2" in own_words(result)
+    result = run("show", "stall-hygien", "--policy-root", ROOT)
+    assert "write stall-hygiene@1 or stall-hygiene@2" in own_words(result)
+    result = run("show", "zzz", "--policy-root", ROOT)
+    assert "write POLICY@VERSION" in own_words(result)
+
