@@ -53,3 +53,16 @@ def test_a_reference_without_a_version_is_answered_with_the_policys_own_versions
     result = run("show", "zzz", "--policy-root", ROOT)
     assert "write POLICY@VERSION" in own_words(result)
 
+
+def test_a_case_file_that_is_no_mapping_is_answered_without_anothers_fields(tmp_path):
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    (tmp_path / "empty.yaml").write_text("")
+    (tmp_path / "list.json").write_text("[1]\n")
+    for name in ("list.yaml", "empty.yaml", "list.json"):
+        result = run("eval", tmp_path / name, *STALL)
+        assert result.exit_code == 1 and "as_of" in own_words(result), result.output
+    (tmp_path / "cases.jsonl").write_text('{"as_of": "2024-06-30"}\n[1]\n')
+    result = run("batch", tmp_path / "cases.jsonl", "--out", tmp_path / "out.jsonl", "--errors", tmp_path / "err.jsonl", *STALL)
+    assert result.exit_code == 1
+    own_words(result)
+    assert not SHANGHAI.findall((tmp_path / "err.jsonl").read_text())
