@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,32 @@ def test_a_case_file_that_is_no_mapping_is_answered_without_anothers_fields(tmp_
     assert result.exit_code == 1
     own_words(result)
     assert not SHANGHAI.findall((tmp_path / "err.jsonl").read_text())
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "policies"
+    shutil.copytree(ROOT / "stall-hygiene", root / "stall-hygiene")
+    shutil.rmtree(root / "stall-hygiene" / "2")
+    return root
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_an_identity_or_report_path_that_is_no_field_is_answered_with_a_field_of_the_policys_own(tmp_path):
+    root = _copy(tmp_path)
+    manifest = root / "stall-hygiene" / "1" / "policy.yaml"
+    _edit(manifest, "identity: [stall.licence_no, stall.trading_name]", "identity: [stall.licence_no, zzzz.qq, as_of]")
+    result = run("validate", "--policy-root", root, root / "stall-hygiene" / "1")
+    text = own_words(result)
+    assert result.exit_code == 1
+    assert "identity path `zzzz.qq` is not a scalar field of the case file (name a text field, e.g. stall.licence_no)" in text
+    assert "would overwrite the output's `as_of` (name a field of the case file such as stall.licence_no)" in text
+    _edit(manifest, "identity: [stall.licence_no, zzzz.qq, as_of]", "identity: [stall.licence_no]")
+    _edit(manifest, "fallback: stall.ward", "fallback: qqqqq")
+    result = run("validate", "--policy-root", root, root / "stall-hygiene" / "1")
+    assert result.exit_code == 1
+    assert "`qqqqq` is not a scalar field of the case file (name a text field, e.g. stall.licence_no)" in own_words(result)
