@@ -96,3 +96,18 @@ def test_an_identity_or_report_path_that_is_no_field_is_answered_with_a_field_of
     result = run("validate", "--policy-root", root, root / "stall-hygiene" / "1")
     assert result.exit_code == 1
     assert "`qqqqq` is not a scalar field of the case file (name a text field, e.g. stall.licence_no)" in own_words(result)
+
+
+def test_the_plan_takes_one_group_by_the_policys_own_name_for_it(tmp_path):
+    whole = run("plan", "--year", 2024, CASES, *STALL, "--jobs", 1)
+    assert whole.exit_code == 0, whole.output
+    assert "share to inspect per mode and ward" in own_words(whole) and "1 without a ward" in whole.stdout
+    for option in ("--group", "--district"):     # one option, two names: --district stays for Shanghai's readers
+        one = run("plan", "--year", 2024, CASES, *STALL, option, "North", "--jobs", 1)
+        assert one.exit_code == 0, one.output
+        assert "North: 1 case files" in own_words(one) and "3 of another or no ward" in one.stdout
+        typo = run("plan", "--year", 2024, CASES, *STALL, option, "Nort", "--jobs", 1)
+        assert typo.exit_code == 1
+        assert "regcode plan: --group: stall-hygiene has no ward 'Nort'; its wards: North, South, Riverside; did you mean `North`?" \
+            in own_words(typo)
+    assert "--group, --district G" in run("plan", "--help").stdout
