@@ -111,3 +111,21 @@ def test_the_plan_takes_one_group_by_the_policys_own_name_for_it(tmp_path):
         assert "regcode plan: --group: stall-hygiene has no ward 'Nort'; its wards: North, South, Riverside; did you mean `North`?" \
             in own_words(typo)
     assert "--group, --district G" in run("plan", "--help").stdout
+
+
+def test_the_pages_mark_the_policys_words_in_the_language_its_text_declares(tmp_path):
+    page = run("eval", CASES / "b.yaml", *STALL, "--format", "html")
+    assert page.exit_code == 0, page.output
+    marks = re.findall(r'lang="([^"]*)"', own_words(page))
+    assert marks.count("en") > 10 and set(marks) == {"en"}          # the page's own words are English too
+    diff = run("diff", "stall-hygiene@1", "stall-hygiene@2", "--policy-root", ROOT, "--format", "html")
+    assert diff.exit_code == 0 and 'class="redline" lang="en"' in own_words(diff)
+    result = run("site", "stall-hygiene", "--policy-root", ROOT, "--out", tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    for page in (tmp_path / "site" / "stall-hygiene").rglob("*.html"):
+        assert "zh-Hans" not in page.read_text(encoding="utf-8"), page
+    assert '<h1 lang="en">Street Food Stall' in (tmp_path / "site" / "stall-hygiene" / "1" / "index.html").read_text(encoding="utf-8")
+    # a policy whose text declares no language has its words unmarked, not marked as Chinese
+    kiosk = run("eval", FIXTURES.parent / "policies" / "kiosk" / "1" / "tests" / "cases.yaml", "--policy-root",
+                FIXTURES.parent / "policies", "--policy", "kiosk", "--format", "html")
+    assert set(re.findall(r'lang="([^"]*)"', kiosk.stdout)) <= {"en"}, kiosk.output
