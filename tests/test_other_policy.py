@@ -129,3 +129,16 @@ def test_the_pages_mark_the_policys_words_in_the_language_its_text_declares(tmp_
     kiosk = run("eval", FIXTURES.parent / "policies" / "kiosk" / "1" / "tests" / "cases.yaml", "--policy-root",
                 FIXTURES.parent / "policies", "--policy", "kiosk", "--format", "html")
     assert set(re.findall(r'lang="([^"]*)"', kiosk.stdout)) <= {"en"}, kiosk.output
+
+
+def test_the_format_documents_every_key_of_reports_group_and_plan():
+    """A drafter learns `reports:` from docs/policy-format.md: each key the schema takes is in its example."""
+    import yaml
+    from conftest import REPO
+    schema = yaml.safe_load((REPO / "schemas" / "policy.schema.yaml").read_text(encoding="utf-8"))
+    reports = schema["properties"]["reports"]["properties"]
+    doc = (REPO / "docs" / "policy-format.md").read_text(encoding="utf-8")
+    example = doc[doc.index("\nreports:\n"):doc.index("A plan row has the columns")]
+    for part in ("group", "plan"):
+        for key in reports[part]["properties"]:
+            assert re.search(rf"^\s+{key}:", example, re.MULTILINE), (part, key)
