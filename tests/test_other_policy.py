@@ -142,3 +142,17 @@ def test_the_format_documents_every_key_of_reports_group_and_plan():
     for part in ("group", "plan"):
         for key in reports[part]["properties"]:
             assert re.search(rf"^\s+{key}:", example, re.MULTILINE), (part, key)
+
+
+def test_a_citation_in_another_numbering_is_refused_at_its_place_as_the_format_says(tmp_path):
+    """docs/policy-format.md: citations are written 第N条 whatever the regulation; `Section 2` is schema.pattern."""
+    root = _copy(tmp_path)
+    version = root / "stall-hygiene" / "1"
+    for name in ("articles.yaml", "text.yaml", "rules/scope.yaml"):
+        _edit(version / name, "第二条", "Section 2")
+    result = run("validate", "--policy-root", root, version)
+    assert result.exit_code == 1
+    lines = [line for line in own_words(result).splitlines() if "schema.pattern" in line]
+    assert len(lines) == 3 and all("'Section 2' does not have the expected form (an article: 第N条" in line for line in lines)
+    from conftest import REPO
+    assert "Citations are written in the Chinese drafting form" in (REPO / "docs" / "policy-format.md").read_text(encoding="utf-8")
