@@ -156,3 +156,8 @@ def test_a_citation_in_another_numbering_is_refused_at_its_place_as_the_format_s
     assert len(lines) == 3 and all("'Section 2' does not have the expected form (an article: 第N条" in line for line in lines)
     from conftest import REPO
     assert "Citations are written in the Chinese drafting form" in (REPO / "docs" / "policy-format.md").read_text(encoding="utf-8")
+
+
+def test_batch_says_its_summary_is_by_the_policys_own_groups():
+    text = " ".join(run("batch", "--help").stdout.split())
+    assert "a table by the groups of the policy's reports.group" in text and "production district" not in text
