@@ -95,6 +95,10 @@ class BrokenVersion:
     issues: tuple
 
 
+def inside_any(path: str, roots: list) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
 class Catalog:
     """Policy roots searched in order (a user's root first, the shipped one last)."""
 
@@ -172,6 +176,12 @@ class Catalog:
 
     def policy_ids(self) -> list:
         return sorted(self.index())
+
+    def user_policy_ids(self) -> list:
+        """The policies with a version in a --policy-root folder (not only shipped)."""
+        roots = [os.path.abspath(r) for r in self.user_roots]
+        return sorted(pid for pid, versions in self.index().items()
+                      if any(inside_any(os.path.abspath(v.directory), roots) for v in versions.values()))
 
     def versions(self, policy_id: str) -> list:
         return sorted(self.index().get(policy_id, {}).values(), key=lambda v: (v.effective_from, v.version))
@@ -255,6 +265,11 @@ class Catalog:
             return requested
         if len(ids) == 1:
             return ids[0]
+        # A drafter's own folder (--policy-root) of one policy is the policy meant: the shipped ones beside it are
+        # not another candidate to name every time.
+        own = self.user_policy_ids()
+        if len(own) == 1:
+            return own[0]
         raise SelectionError([Issue("select.which_policy", f"{len(ids)} policies are known ({', '.join(ids)}); name one",
                                     Location(), "add --policy NAME")])
 

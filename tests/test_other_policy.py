@@ -161,3 +161,14 @@ def test_a_citation_in_another_numbering_is_refused_at_its_place_as_the_format_s
 def test_batch_says_its_summary_is_by_the_policys_own_groups():
     text = " ".join(run("batch", "--help").stdout.split())
     assert "a table by the groups of the policy's reports.group" in text and "production district" not in text
+
+
+def test_a_policy_root_of_one_policy_is_the_one_taken_without_policy(tmp_path):
+    result = run("eval", CASES / "a.yaml", "--policy-root", ROOT)
+    assert result.exit_code == 0 and result.stdout.startswith(f"{CASES / 'a.yaml'}: stall-hygiene@1"), result.output
+    result = run("batch", CASES, "--policy-root", ROOT, "--out", tmp_path / "out.jsonl", "--jobs", 1)
+    assert result.exit_code == 0 and "ward" in own_words(result)
+    assert run("plan", "--year", 2024, CASES, "--policy-root", ROOT, "--jobs", 1).exit_code == 0
+    # two policies of one's own (or none) still need naming
+    both = run("eval", CASES / "a.yaml", "--policy-root", ROOT, "--policy-root", FIXTURES.parent / "policies")
+    assert both.exit_code == 1 and "select.which_policy" in both.output
