@@ -421,7 +421,8 @@ def batch_cmd(ctx, source, out, bom, errors, policy_name, as_of, version, jobs, 
     schema error, no version in force...) goes to the --errors file and the rest finish. What a
     folder holds that is not read (another suffix, hidden files and folders, FIFOs, links to
     folders) is listed on stderr (input.skipped) and counted, and goes to --errors too. The
-    summary (counts, time, a table by production district) goes to stderr.
+    summary (counts, time, a table by the groups of the policy's reports.group: a district, a ward ...)
+    goes to stderr.
 
     With OUT named .csv, a table for a spreadsheet instead (UTF-8, a header row): a row per
     record in input order, its source, identity, date and policy version, a column per decision

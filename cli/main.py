@@ -400,7 +400,8 @@ def selection_options(f):
     f = click.option("--policy-version", "version", metavar="V",
                      help="Force this version instead of the one in force on the date.")(f)
     return click.option("--policy", "policy_name", metavar="NAME",
-                        help="Policy id; may be omitted when only one policy is known.")(f)
+                        help="Policy id; may be omitted when only one policy is known, or when the --policy-root folders hold only "
+                             "one.")(f)
 
 
 def backend_option(f):

@@ -60,7 +60,7 @@ def _possible_groups(cat, entries: list) -> list:
 
 
 def _check_district(cat, policy_id: str, version, district: str) -> None:
-    """Before any case is read: a --district no version a case could be planned by can assign is a usage error, with
+    """Before any case is read: a --group no version a case could be planned by can assign is a usage error, with
     the nearest name and the policy's groups in its own order. When a version's rules do not fix the group's values,
     only the run can tell (and says it after)."""
     from ..engine.catalog import candidates
@@ -79,7 +79,7 @@ def _check_district(cat, policy_id: str, version, district: str) -> None:
     listed = group.ordered(known)
     hint = did_you_mean(district, listed)
     raise click.BadParameter(f"{policy_id} has no {group.label} {district!r}; its {group.key}: {', '.join(listed) or 'none'}"
-                             + (f"; {hint}" if hint else ""), param_hint="--district")
+                             + (f"; {hint}" if hint else ""), param_hint="--group")
 
 
 def _times(n: int) -> str:
@@ -158,8 +158,9 @@ def notes(plan) -> str:
 @regcode.command("plan", short_help="The year's regular inspection plan from a corpus.")
 @click.option("--year", required=True, type=click.IntRange(1900, 9999), metavar="YEAR", help="The plan's year.")
 @input_argument
-@click.option("--district", metavar="D", help="Only this group's part of the plan (the policy's reports.group: for "
-              "Shanghai a district bureau, e.g. 嘉定区).")
+@click.option("--group", "--district", "district", metavar="G", help="Only this group's part of the plan: a value of "
+              "the policy's reports.group (a district bureau for Shanghai, e.g. 嘉定区; a zone, a ward ... for another "
+              "policy). --district is the same option.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), metavar="plan.csv|plan.json",
               help="Write the plan's rows (CSV with a header row, or JSON) atomically; else print a summary.")
 @click.option("--bom", is_flag=True, help="Start a .csv plan with a UTF-8 byte-order mark, by which Excel (which "
@@ -189,7 +190,7 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
 
     \b
     Examples:
-      regcode plan --year 2020 district.jsonl --district 嘉定区
+      regcode plan --year 2020 district.jsonl --group 嘉定区
       regcode plan --year 2020 district.jsonl --out plan.csv --errors err.jsonl
 
     Exit status: 0, or 1 when some case files were bad (the plan is still written from the rest).
@@ -251,7 +252,7 @@ def plan_cmd(ctx, year, source, district, out, bom, errors, policy_name, as_of, 
         hint = did_you_mean(district, sorted(set(groups) | set(possible)))
         raise click.BadParameter(f"no {one} of INPUT is in {label} {district!r}, and the policy has no such {label}; "
                                  f"{key} of INPUT: {', '.join(groups) or 'none'}" + (f"; {hint}" if hint else ""),
-                                 param_hint="--district")
+                                 param_hint="--group")
     mine = entries if district is None else [e for e in entries if e.group == district]
     plan = build_plan(mine, year, district, plan_spec(entries))
     bad.finish()

@@ -85,3 +85,21 @@ def from_fields(fields: dict) -> Shape:
         else:
             props[name] = Shape(typ if typ in SCALARS else "any")
     return Shape("object", props, exact=True)
+
+
+def example_text_field(shape: Shape, fallback: str = "a text field of the case file") -> str:
+    """The first text field of a case file's shape, as a dotted path (objects followed in their declared order, lists
+    not entered, `as_of` skipped): a hint's example in the policy's own names (`stall.licence_no`), never another's."""
+    def walk(node: Shape, prefix: tuple):
+        for key, child in node.props.items():
+            if not prefix and key == "as_of":
+                continue
+            if child.kind == "string":
+                return prefix + (key,)
+            if child.kind == "object":
+                found = walk(child, prefix + (key,))
+                if found:
+                    return found
+        return None
+    found = walk(shape, ()) if shape is not None and shape.kind == "object" else None
+    return ".".join(found) if found else fallback

@@ -9,7 +9,7 @@ from typing import Optional
 
 from typing import TYPE_CHECKING
 
-from .errors import Issue, IssueCollector, Location, NoSuchBase, PolicyError, SchemaError, did_you_mean
+from .errors import Issue, IssueCollector, Location, NoSuchBase, PolicyError, SchemaError, did_you_mean, nearest
 from ._dates import is_date
 from .load import VERSION_NAME, escape, inside, json_type, link_loop, load_version, outside_issue, read_document
 
@@ -108,6 +108,10 @@ class BrokenVersion:
     issues: tuple
 
 
+def inside_any(path: str, roots: list) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
 class Catalog:
     """Policy roots searched in order (a user's root first, the shipped one last)."""
 
@@ -185,6 +189,12 @@ class Catalog:
 
     def policy_ids(self) -> list:
         return sorted(self.index())
+
+    def user_policy_ids(self) -> list:
+        """The policies with a version in a --policy-root folder (not only shipped)."""
+        roots = [os.path.abspath(r) for r in self.user_roots]
+        return sorted(pid for pid, versions in self.index().items()
+                      if any(inside_any(os.path.abspath(v.directory), roots) for v in versions.values()))
 
     def versions(self, policy_id: str) -> list:
         return sorted(self.index().get(policy_id, {}).values(), key=lambda v: (v.effective_from, v.version))
@@ -268,6 +278,11 @@ class Catalog:
             return requested
         if len(ids) == 1:
             return ids[0]
+        # A drafter's own folder (--policy-root) of one policy is the policy meant: the shipped ones beside it are
+        # not another candidate to name every time.
+        own = self.user_policy_ids()
+        if len(own) == 1:
+            return own[0]
         raise SelectionError([Issue("select.which_policy", f"{len(ids)} policies are known ({', '.join(ids)}); name one",
                                     Location(), "add --policy NAME")])
 
@@ -352,6 +367,17 @@ class Catalog:
             policy = self._compiled[info] = self.compile_dir(info.directory)
         return policy
 
+    def _ref_hint(self, ref: str) -> str:
+        """How to write a reference, with a version the catalog has: the named policy's own (`stall-hygiene` ->
+        `stall-hygiene@1 or stall-hygiene@2`), else the nearest known policy's, else the form alone: never a
+        policy the name has nothing to do with."""
+        ids = self.policy_ids()
+        pid = ref if ref in ids else nearest(ref, ids)
+        versions = [v.version for v in self.versions(pid)] if pid else []
+        if not versions:
+            return "write POLICY@VERSION; `regcode policies` lists them"
+        return "write " + " or ".join(f"{pid}@{v}" for v in versions[-2:]) + "; `regcode policies` lists them"
+
     def by_ref(self, ref: str) -> CompiledPolicy:
         """`id@version` (or a version folder's path) -> compiled policy."""
         path = Path(ref)
@@ -359,7 +385,7 @@ class Catalog:
             return self.compile_dir(path)
         if "@" not in ref:
             raise SelectionError([Issue("select.ref", f"`{ref}` is neither POLICY@VERSION nor a version folder", Location(),
-                                        "write e.g. shanghai-post-license@2017")])
+                                        self._ref_hint(ref))])
         policy_id, version = ref.split("@", 1)
         self.policy_id(policy_id)
         return self.select(policy_id, "0000-00-00", version)

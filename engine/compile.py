@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from . import _ir as ir
 from . import _text
-from ._shapes import Shape, from_fields, from_schema
+from ._shapes import Shape, example_text_field, from_fields, from_schema
 from .errors import CompileError, Issue, IssueCollector, Location, SchemaError, did_you_mean, nearest, not_declared, read_by, undeclared
 from .load import Document, dump_json, json_type, not_at, places
 
@@ -563,14 +563,14 @@ def _identity(item: Optional[Item], shape: Shape, issues: IssueCollector) -> tup
         keys = tuple(text.split("."))
         if keys[0] in OUTPUT_KEYS:
             issues.add("compile.identity", f"identity path `{text}` would overwrite the output's `{keys[0]}`",
-                       item.location(i), "name a field of the case file such as enterprise.id")
+                       item.location(i), f"name a field of the case file such as {example_text_field(shape)}")
             continue
         node = shape
         for k in keys:
             node = node.child(k) if node is not None else None
         if node is None or node.kind in ("object", "array"):
             issues.add("compile.identity", f"identity path `{text}` is not a scalar field of the case file",
-                       item.location(i), did_you_mean(keys[-1], shape.props) or "name a text field, e.g. enterprise.name")
+                       item.location(i), did_you_mean(keys[-1], shape.props) or f"name a text field, e.g. {example_text_field(shape)}")
             continue
         out.append(keys)
     return tuple(out)

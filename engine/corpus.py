@@ -376,7 +376,7 @@ def parse_record(record: Record) -> Document:
     name, line = record.source.rsplit(":", 1)[0], record.line or 0
     if record.too_long:
         raise InputError([Issue("input.too_large", f"the line is longer than {MAX_CASE_BYTES >> 20} MiB", Location(name, line, 1),
-                                "one enterprise's case file is a few KiB; is this one case a line?")])
+                                "one case file is a few KiB; is this one case a line?")])
     if record.undecodable is not None:
         raise InputError([Issue("input.encoding", f"the line is not UTF-8 (byte {record.undecodable})",
                                 Location(name, line, record.undecodable_column or 1),
@@ -397,7 +397,7 @@ def parse_record(record: Record) -> Document:
                                 "flatten the structure")])
     if not isinstance(data, dict):
         raise InputError([Issue("input.not_mapping", f"a case file must be a JSON object, found {json_type(data)}",
-                                Location(name, line, 1), "write one object per line, with `as_of` and `enterprise`")])
+                                Location(name, line, 1), "write one object per line, with `as_of` and the fields the policy's facts schema asks for")])
     # The parse hooks refused big and infinite numbers; lone surrogates (only an escape can make one)
     # and depth need a walk, done only when the text could hold them: it costs as much as parsing.
     if needs_a_check(text):

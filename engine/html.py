@@ -51,9 +51,24 @@ def environment():
         env.filters["value"] = format_value
         env.filters["json_value"] = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)
         env.filters["parameter_value"] = timeline_text      # a dated value as diff's text says it, not raw JSON
+        env.filters["lang"] = lang_attribute
         env.globals["CJK_FONTS"] = CJK_FONTS
         _ENV = env
     return _ENV
+
+
+def text_language(policy: CompiledPolicy) -> str:
+    """The language the policy's own words are in (its text's `source.language`, a BCP 47 tag such as zh-Hans or en):
+    the pages mark its titles, text and labels with it. A policy that declares none has them unmarked, never marked
+    as another policy's language."""
+    language = ((policy.text or {}).get("source") or {}).get("language")
+    return language.strip() if isinstance(language, str) else ""
+
+
+def lang_attribute(language: str):
+    """` lang="zh-Hans"` for an element holding the policy's words, or nothing when it declares no language."""
+    from markupsafe import Markup, escape
+    return Markup(f' lang="{escape(language)}"') if language else ""
 
 
 def asset(name: str):
@@ -272,7 +287,7 @@ def _policy_meta(policy: CompiledPolicy, cat: Optional[Catalog] = None) -> dict:
     in_force = cat.in_force_text(policy.id, policy.version) if known else policy.window()
     overlaps = [text for a, b, text in cat.overlap_notes(policy.id) if policy.version in (a, b)] if known else []
     return {"id": policy.id, "version": policy.version, "ref": policy.ref, "title": policy.title, "window": policy.window(),
-            "in_force": in_force, "overlaps": overlaps,
+            "in_force": in_force, "overlaps": overlaps, "lang": text_language(policy),
             "content_hash": policy.content_hash, "chain": list(policy.chain), "extends": m.get("extends", ""),
             "source": m.get("source") or {}, "illustration": bool(m.get("illustration")), "description": m.get("description", "")}
 
@@ -499,7 +514,7 @@ def eval_page(cat: Catalog, outcomes: list, site_url: Optional[str] = None, expl
     for policy, prefix, cited in texts:
         by_name = {a["article"]: a for a in policy.text["articles"]}
         for name in sorted(set().union(*[c["cited"] for c in cases if c["policy"]["ref"] == policy.ref]) & set(by_name), key=_text.article_key):
-            articles.append({"policy": policy.ref, "anchor": prefix + _text.anchor(name), "article": name,
+            articles.append({"policy": policy.ref, "lang": text_language(policy), "anchor": prefix + _text.anchor(name), "article": name,
                              "text": _text_view(by_name[name], {}, prefix)})
     title = " · ".join(str(c["identity"][-1]["value"]) if c["identity"] else c["result"].get("source") or "case" for c in cases)
     return standalone("eval.html.j2", cases=cases, articles=articles, site_url=site_url, title=title, explain=explain)

@@ -1188,7 +1188,7 @@ def _as_input(issue: Issue) -> Issue:
     """A policy-file issue as a case-file one (its hint too, where it named what a policy file holds)."""
     hint = issue.hint
     if issue.code == "load.empty":
-        hint = "write a mapping with `as_of:`, `enterprise:` and the lists the case has"
+        hint = "write a mapping with `as_of:` and the fields the policy's facts schema asks for"
     return Issue(issue.code.replace("load.", "input.", 1), issue.message, issue.location, hint)
 
 
@@ -1200,12 +1200,12 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
 
     if len(text) > MAX_CASE_BYTES:   # characters, at least as many bytes
         raise InputError([Issue("input.too_large", f"the case file is larger than {_mib(MAX_CASE_BYTES)}", Location(name),
-                                "one enterprise's case file is a few KiB; split the input")])
+                                "one case file is a few KiB; split the input")])
     if as_json is None:
         as_json = name.lower().endswith(".json")
     if not text.strip():
         raise InputError([Issue("input.empty", "the case file is empty", Location(name, 1, 1),
-                                "write a mapping with `as_of:`, `enterprise:` and the lists the case has")])
+                                "write a mapping with `as_of:` and the fields the policy's facts schema asks for")])
     if as_json:
         data = parse_json(text, name)
         if isinstance(data, dict):
@@ -1216,13 +1216,13 @@ def load_case_text(text: str, name: str, as_json: Optional[bool] = None) -> Docu
                 raise InputError(problems)
             return Document(name, data, marks, keys, syntax="json")
         raise InputError([Issue("input.not_mapping", f"a case file must be a mapping, found {json_type(data)}",
-                                Location(name, 1, 1), "start the file with `as_of:` and `enterprise:`")])
+                                Location(name, 1, 1), "start the file with `as_of:` and the fields the policy's facts schema asks for")])
     issues = IssueCollector()
     doc = parse_text(text, name, issues, merge_keys=True, one_line=True)
     if doc is not None and not isinstance(doc.data, dict) and not (doc.data is None and issues):
         # (a root refused, a tag say, reads as null: its own problem is the one to say)
         issues.add("input.not_mapping", f"a case file must be a mapping, found {json_type(doc.data)}",
-                   doc.location(), "start the file with `as_of:` and `enterprise:`")
+                   doc.location(), "start the file with `as_of:` and the fields the policy's facts schema asks for")
     if issues:
         failed = InputError([_as_input(i) for i in issues.issues])
         # read despite value-level problems only (SOFT): what else is wrong with it can still be said (case.also_wrong)
@@ -1465,7 +1465,7 @@ def _case_from_bytes(read, name: str) -> Document:
         raw = read()
         if raw is None:
             raise InputError([Issue("input.too_large", f"the case file is larger than {_mib(MAX_CASE_BYTES)}", Location(name),
-                                    "one enterprise's case file is a few KiB; split the input")])
+                                    "one case file is a few KiB; split the input")])
         text = raw.decode("utf-8-sig")
     except OSError as exc:
         raise InputError([Issue("input.io", f"cannot read the case file: {io_reason(exc)}", Location(name),

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from ._shapes import example_text_field
 from .errors import CompileError, IssueCollector, Location, did_you_mean, one_line
 from .load import _display, read_document
 
@@ -391,7 +392,8 @@ def _fact_path(policy, text: str, at: tuple, where: _Where, issues: IssueCollect
         node = node.child(k) if node is not None else None
     if node is None or node.kind in ("object", "array"):
         issues.add("compile.reports", f"`{text}` is not a scalar field of the case file", where(*at),
-                   did_you_mean(keys[-1], policy.facts_shape.props) or "name a text field, e.g. enterprise.district")
+                   did_you_mean(keys[-1], policy.facts_shape.props)
+                   or f"name a text field, e.g. {example_text_field(policy.facts_shape)}")
         return None
     return keys
 

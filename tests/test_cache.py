@@ -188,9 +188,9 @@ def _with_source_text(version, text: str = LAW, name: str = "law.txt"):
     (version / "source" / name).write_text(text, encoding="utf-8")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     path = version / "text.yaml"
-    old = 'source: {note: "fictional text of the toy policy"}'
+    old = 'source: {note: "fictional text of the toy policy", language: zh-Hans}'
     assert old in path.read_text(encoding="utf-8")
-    path.write_text(path.read_text(encoding="utf-8").replace(old, f"source: {{file: source/law.txt, sha256: {digest}}}"),
+    path.write_text(path.read_text(encoding="utf-8").replace(old, f"source: {{file: source/law.txt, sha256: {digest}, language: zh-Hans}}"),
                     encoding="utf-8")
 
 

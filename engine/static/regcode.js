@@ -114,7 +114,7 @@
       if (!d || !d.open) { light(c, false); }
     });
   });
-  // a printed page (attached to the enterprise's file) shows every why
+  // a printed page (attached to the case's file) shows every why
   var folded = [];
   window.addEventListener("beforeprint", function () {
     folded = Array.prototype.filter.call(document.querySelectorAll("details.why"), function (d) { return !d.open; });
