@@ -29,10 +29,12 @@ def run(*args, input=None):
     return result
 
 
-def toy_copy(tmp_path) -> Path:
+def toy_copy(tmp_path, tests: bool = False) -> Path:
+    """A copy of the toy policy under tmp_path/policies, without its test cases unless `tests`."""
     root = tmp_path / "policies"
     shutil.copytree(TEST_POLICIES / "toy", root / "toy")
-    shutil.rmtree(root / "toy" / "1" / "tests")
+    if not tests:
+        shutil.rmtree(root / "toy" / "1" / "tests")
     return root
 
 
