@@ -131,6 +131,20 @@ def test_the_pages_mark_the_policys_words_in_the_language_its_text_declares(tmp_
     assert set(re.findall(r'lang="([^"]*)"', kiosk.stdout)) <= {"en"}, kiosk.output
 
 
+@pytest.mark.parametrize("language", ['en" onload="x', "zh Hans", "", "e"])
+def test_a_text_language_that_is_no_language_tag_is_a_located_schema_problem(tmp_path, language):
+    """The pages write the tag into a `lang` attribute: the schema takes a BCP 47 tag alone (letters, digits, hyphens)."""
+    import shutil
+    root = tmp_path / "policies"
+    shutil.copytree(ROOT / "stall-hygiene", root / "stall-hygiene")
+    text = root / "stall-hygiene" / "1" / "text.yaml"
+    text.write_text(text.read_text(encoding="utf-8").replace("{language: en}", "{language: " + json.dumps(language) + "}"),
+                    encoding="utf-8")
+    result = run("validate", "--policy-root", root)
+    assert result.exit_code == 1
+    assert re.search(r"stall-hygiene/1/text\.yaml:3:\d+: schema\.pattern: `source\.language`: ", result.stderr), result.stderr
+
+
 def test_the_format_documents_every_key_of_reports_group_and_plan():
     """A drafter learns `reports:` from docs/policy-format.md: each key the schema takes is in its example."""
     import yaml
